@@ -1,0 +1,10 @@
+// `refit report`: placeholder until its issue lands; it says so and exits 1.
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { RefitError } from '../../errors.ts';
+
+export function registerReport(program: Command, _ctx: CliContext): void {
+  program.command('report').description('(not built yet)').allowUnknownOption().action(() => {
+    throw new RefitError('E_NOT_BUILT', 'refit report is not built yet', { exitCode: 1 });
+  });
+}

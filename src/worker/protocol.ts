@@ -1,0 +1,158 @@
+// The TS↔worker protocol, declared once (mirrored in worker/python/refit_worker/protocol.py).
+// Newline-delimited JSON: commands on the worker's stdin, events on its stdout, logs on stderr.
+// Only plain JSON crosses; tensors never do (the worker memory-maps the encoded dataset).
+// Every name here is snake_case and identical on both sides.
+
+export const PROTOCOL_VERSION = 1;
+
+/** Hugging Face BERT config fields the worker needs (names verbatim from config.json). */
+export interface BertConfigJson {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  hidden_act?: string;
+  layer_norm_eps?: number;
+  hidden_dropout_prob?: number;
+  attention_probs_dropout_prob?: number;
+  initializer_range?: number;
+  [key: string]: unknown;
+}
+
+export type Precision = 'fp32' | 'fp16' | 'bf16';
+export type Attention = 'eager' | 'sdpa';
+export type HeadKind = 'entity-start' | 'cls';
+export type OptimizerKind = 'adamw' | 'adamw-fused' | 'sgd';
+
+/** One micro-batch: example indices into an opened dataset and the padded length (≥ every example's length). */
+export interface MicroBatch {
+  indices: number[];
+  seq_len: number;
+}
+
+/** Memory figures; CUDA fields use torch's names. All bytes. */
+export interface MemoryStats {
+  device: 'cuda' | 'cpu';
+  max_memory_allocated?: number;
+  max_memory_reserved?: number;
+  memory_allocated?: number;
+  mem_get_info_free?: number;
+  mem_get_info_total?: number;
+  peak_rss_bytes?: number;
+}
+
+// ---- commands (TS → worker) ----
+
+export interface HelloCommand { type: 'hello'; protocol_version: number }
+
+export interface LoadCommand {
+  type: 'load';
+  /** Hugging Face folder to load weights from; absent = random initialisation from `config`. */
+  pretrained?: string;
+  config: BertConfigJson;
+  head: { kind: HeadKind; num_labels: number; dropout: number };
+  seed: number;
+  device: string; // 'cpu' | 'cuda' | 'cuda:N'
+  precision: Precision;
+  attention: Attention;
+  grad_checkpointing: boolean;
+  freeze_layers: number;
+  optimizer: { kind: OptimizerKind; lr: number; weight_decay: number; betas: [number, number]; eps: number };
+  schedule: { warmup_steps: number; total_steps: number };
+  max_grad_norm: number;
+  /** CUDA only: enforced with torch.cuda.set_per_process_memory_fraction. */
+  budget_bytes?: number;
+  num_threads?: number;
+}
+
+export interface OpenDatasetCommand { type: 'open_dataset'; name: string; path: string }
+
+/**
+ * One optimizer step over a logical batch split into micro-batches. Each micro-batch's loss is scaled
+ * by (its examples / logical_batch_size), so any split gives the same gradient up to rounding.
+ * `continue: true` resumes a step whose earlier micro-batches already accumulated gradients (after an
+ * `oom` event): the worker must not zero gradients before it.
+ */
+export interface TrainStepCommand {
+  type: 'train_step';
+  step: number;
+  dataset: string;
+  logical_batch_size: number;
+  micro_batches: MicroBatch[];
+  continue?: boolean;
+}
+
+export interface EvalCommand { type: 'eval'; dataset: string; batches: MicroBatch[]; tag: string }
+
+/** Save the model as a Hugging Face folder (config.json + model.safetensors); with `checkpoint`, also optimizer/scheduler/RNG state. */
+export interface SaveCommand { type: 'save'; path: string; checkpoint: boolean; step: number }
+
+/** Restore model (+ optimizer state when present) from a folder written by `save`. */
+export interface RestoreCommand { type: 'restore'; path: string }
+
+export interface MemoryCommand { type: 'memory'; reset_peak?: boolean }
+
+export interface ShutdownCommand { type: 'shutdown' }
+
+export type WorkerCommand =
+  | HelloCommand | LoadCommand | OpenDatasetCommand | TrainStepCommand | EvalCommand
+  | SaveCommand | RestoreCommand | MemoryCommand | ShutdownCommand;
+
+// ---- events (worker → TS) ----
+
+export interface ReadyEvent {
+  type: 'ready';
+  protocol_version: number;
+  torch_version: string;
+  python_version: string;
+  capabilities: { cuda: boolean; device_count: number; bf16: boolean; sdpa: boolean; fused_adamw: boolean; device_name?: string; total_memory?: number };
+  num_threads: number;
+}
+
+export interface LoadedEvent { type: 'loaded'; params: number; trainable_params: number; memory: MemoryStats }
+
+export interface DatasetOpenedEvent { type: 'dataset_opened'; name: string; n: number; total_tokens: number }
+
+/** A finished optimizer step. `loss` is the logical batch's mean loss. */
+export interface StepEvent {
+  type: 'step';
+  step: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  examples: number;
+  tokens: number;       // real (non-padding) tokens
+  padded_tokens: number; // tokens including padding
+  seconds: number;      // compute time inside the worker for this step
+  skipped?: boolean;    // fp16: the loss scaler skipped the update (inf/nan grads)
+  memory: MemoryStats;
+}
+
+/** A micro-batch ran out of memory. Gradients of `completed_micro_batches` earlier micro-batches are kept. */
+export interface OomEvent {
+  type: 'oom';
+  step: number;
+  completed_micro_batches: number;
+  message: string; // verbatim exception text
+  memory: MemoryStats;
+}
+
+export interface EvalResultEvent { type: 'eval_result'; tag: string; logits: number[][]; seconds: number; memory: MemoryStats }
+
+export interface SavedEvent { type: 'saved'; path: string; step: number }
+
+export interface RestoredEvent { type: 'restored'; path: string; step: number }
+
+export interface MemoryEvent { type: 'memory'; memory: MemoryStats }
+
+export interface ByeEvent { type: 'bye' }
+
+/** A command failed. `code` is stable (E_MODEL_FILES, E_CHECKPOINT_ARCH, E_BAD_COMMAND, E_INTERNAL, …). */
+export interface ErrorEvent { type: 'error'; code: string; message: string; traceback?: string; command?: string }
+
+export type WorkerEvent =
+  | ReadyEvent | LoadedEvent | DatasetOpenedEvent | StepEvent | OomEvent | EvalResultEvent
+  | SavedEvent | RestoredEvent | MemoryEvent | ByeEvent | ErrorEvent;
