@@ -1,0 +1,193 @@
+// The training supervisor: runs optimizer steps on a worker and recovers from what goes wrong.
+// An `oom` event re-plans the rest of the same logical step smaller (lossless, design §2) and escalates
+// (smaller micro-batch → gradient checkpointing → shorter window if allowed); a crash restarts the worker.
+// It never changes the effective batch and never skips an example.
+import { RefitError } from '../errors.ts';
+import type { RunLog } from '../log.ts';
+import { resplitRemaining, splitLogicalBatch, type BatchPolicy } from '../batch/index.ts';
+import type { MicroBatch, OomEvent, StepEvent, TrainStepCommand, WorkerCommand, WorkerEvent } from './protocol.ts';
+
+/** What a supervisor needs from a worker (WorkerProcess satisfies it). */
+export interface SupervisedWorker {
+  request(cmd: WorkerCommand, opts?: { timeout_ms?: number }): Promise<WorkerEvent>;
+  close(): Promise<void>;
+}
+
+/** The memory levers recovery may change; the effective batch is not among them. */
+export interface Levers {
+  micro_batch_size: number;
+  grad_checkpointing: boolean;
+  max_seq_len: number;
+}
+
+/** The numbers of a parsed OOM message the supervisor uses (a subset of the doctor's OomReport). */
+export interface OomNumbers { kind: string; requested_bytes?: number; free_bytes?: number }
+
+/** One recovery decision: which lever changes, from what to what, and why. */
+export type RecoveryAction =
+  | { kind: 'smaller_micro_batch'; from: number; to: number; reason: string }
+  | { kind: 'grad_checkpointing'; from: false; to: true; reason: string }
+  | { kind: 'shorter_seq'; from: number; to: number; reason: string };
+
+/** A window is never shortened below this many tokens. */
+export const MIN_SEQ_LEN = 32;
+
+/**
+ * The next lever to pull after an OOM in a micro-batch of `failed_size` examples. The micro-batch at least
+ * halves; when the message says how much was requested and how much was free, it shrinks in proportion.
+ * Null when nothing is left to try.
+ */
+export function chooseRecovery(opts: { levers: Levers; failed_size: number; report: OomNumbers; allow_shorter_seq: boolean }): RecoveryAction | null {
+  const { levers, failed_size, report } = opts;
+  const current = Math.min(levers.micro_batch_size, Math.max(1, failed_size));
+  if (current > 1) {
+    let to = Math.floor(current / 2);
+    let reason = 'halved the micro-batch';
+    const { requested_bytes: req, free_bytes: free } = report;
+    if (req && free !== undefined && req > free) {
+      // An allocation scales with the micro-batch, so free/requested bounds the size that would have fitted.
+      const scaled = Math.max(1, Math.floor(current * (free / req)));
+      if (scaled < to) { to = scaled; reason = `requested ${req} B with ${free} B free: scaled the micro-batch by free/requested`; }
+    }
+    return { kind: 'smaller_micro_batch', from: levers.micro_batch_size, to, reason };
+  }
+  if (!levers.grad_checkpointing) return { kind: 'grad_checkpointing', from: false, to: true, reason: 'micro-batch is 1 example: recompute activations in backward' };
+  if (opts.allow_shorter_seq && levers.max_seq_len > MIN_SEQ_LEN) {
+    const to = Math.max(MIN_SEQ_LEN, Math.floor(levers.max_seq_len / 2));
+    return { kind: 'shorter_seq', from: levers.max_seq_len, to, reason: 'micro-batch 1 with checkpointing still OOM; memory.allow_shorter_seq is on' };
+  }
+  return null;
+}
+
+/** Callbacks through which a supervisor reaches the run: starting workers, re-encoding, reporting. */
+export interface SupervisorHooks {
+  /** Starts a worker with these levers, loaded and with its datasets open; restores `restore_from` when given. */
+  launch(levers: Levers, restore_from?: string): Promise<SupervisedWorker>;
+  /** A folder where the supervisor may save the model+optimizer state before a reload. */
+  scratch_dir: string;
+  /** Re-encodes the training data with a shorter window; returns the new lengths and dataset name. */
+  shorten?(max_seq_len: number): Promise<{ lengths: ArrayLike<number>; dataset: string }>;
+  parseOom(text: string): OomNumbers;
+  onOom?(e: OomEvent, report: OomNumbers): void;
+  onRecover?(step: number, action: RecoveryAction): void;
+  log: RunLog;
+}
+
+/** Raised by `trainStep` when the worker died; the run restarts from its last checkpoint. */
+export class WorkerLostError extends Error {
+  constructor(readonly step: number, readonly cause_error: unknown) {
+    super(`worker lost at step ${step}: ${cause_error instanceof Error ? cause_error.message : String(cause_error)}`);
+    this.name = 'WorkerLostError';
+  }
+}
+
+/** Default per-step timeout: a step that takes this long means the worker hangs. */
+export const STEP_TIMEOUT_MS = 30 * 60 * 1000;
+
+/** Drives optimizer steps on one worker at a time and applies recovery decisions to later steps too. */
+export class TrainSupervisor {
+  worker: SupervisedWorker | undefined;
+  levers: Levers;
+  policy: BatchPolicy;
+  lengths: ArrayLike<number>;
+  dataset: string;
+  private readonly hooks: SupervisorHooks;
+  private readonly allowShorterSeq: boolean;
+
+  constructor(opts: { hooks: SupervisorHooks; levers: Levers; policy: BatchPolicy; lengths: ArrayLike<number>; dataset: string; allow_shorter_seq: boolean }) {
+    this.hooks = opts.hooks;
+    this.levers = { ...opts.levers };
+    this.policy = { ...opts.policy, micro_batch_size: opts.levers.micro_batch_size, max_seq_len: opts.levers.max_seq_len };
+    this.lengths = opts.lengths;
+    this.dataset = opts.dataset;
+    this.allowShorterSeq = opts.allow_shorter_seq;
+  }
+
+  /** Starts (or restarts) the worker, restoring `restore_from` when given. */
+  async start(restore_from?: string): Promise<SupervisedWorker> {
+    if (this.worker) await this.worker.close().catch(() => undefined);
+    this.worker = undefined;
+    this.worker = await this.hooks.launch(this.levers, restore_from);
+    return this.worker;
+  }
+
+  /** The micro-batches this supervisor would send for a logical batch now. */
+  split(indices: readonly number[]): MicroBatch[] {
+    return splitLogicalBatch({ indices, lengths: this.lengths, policy: this.policy });
+  }
+
+  /** Runs optimizer step `step` over the logical batch `indices`, recovering from OOM; throws WorkerLostError on a crash. */
+  async trainStep(step: number, indices: readonly number[]): Promise<StepEvent> {
+    let micro = this.split(indices);
+    let cont = false;
+    for (;;) {
+      const cmd: TrainStepCommand = { type: 'train_step', step, dataset: this.dataset, logical_batch_size: indices.length, micro_batches: micro, continue: cont };
+      const ev = await this.send(step, cmd);
+      if (ev.type === 'step') return ev;
+      if (ev.type !== 'oom') throw workerError(ev, 'train_step');
+      const report = this.hooks.parseOom(ev.message);
+      this.hooks.onOom?.(ev, report);
+      const failed = micro[ev.completed_micro_batches]?.indices.length ?? this.levers.micro_batch_size;
+      const action = chooseRecovery({ levers: this.levers, failed_size: failed, report, allow_shorter_seq: this.allowShorterSeq });
+      if (!action) {
+        throw new RefitError('E_OOM_UNRECOVERABLE', `out of memory at step ${step} with micro-batch 1, gradient checkpointing on and no shorter window allowed (set memory.allow_shorter_seq=true or a smaller memory.max_seq_len / model)`);
+      }
+      this.hooks.log.write(`step ${step}: ${action.kind} ${String(action.from)} → ${String(action.to)} (${action.reason})`);
+      if (action.kind === 'smaller_micro_batch') {
+        this.setMicro(action.to);
+        micro = resplitRemaining({ micro_batches: micro, completed: ev.completed_micro_batches, lengths: this.lengths, policy: this.policy });
+        cont = true;
+      } else {
+        // Checkpointing and the window are load-time choices: save the state (no optimizer step happened yet
+        // in this logical step), reload with the new lever, and redo the whole step from zeroed gradients.
+        await this.reload(step, action);
+        micro = this.split(indices);
+        cont = false;
+      }
+      this.hooks.onRecover?.(step, action);
+    }
+  }
+
+  private setMicro(size: number): void {
+    this.levers.micro_batch_size = size;
+    this.policy = { ...this.policy, micro_batch_size: size };
+    if (this.policy.batching === 'token_budget' && this.policy.max_tokens) {
+      // Keep the token budget consistent with the smaller micro-batch so the split actually shrinks.
+      this.policy.max_tokens = Math.max(this.policy.max_seq_len, Math.floor(this.policy.max_tokens / 2));
+    }
+  }
+
+  private async reload(step: number, action: RecoveryAction): Promise<void> {
+    const dir = this.hooks.scratch_dir;
+    await this.send(step, { type: 'save', path: dir, checkpoint: true, step });
+    if (action.kind === 'grad_checkpointing') this.levers.grad_checkpointing = true;
+    if (action.kind === 'shorter_seq') {
+      if (!this.hooks.shorten) throw new RefitError('E_OOM_UNRECOVERABLE', `out of memory at step ${step}: a shorter window is not possible here`);
+      const next = await this.hooks.shorten(action.to);
+      this.levers.max_seq_len = action.to;
+      this.policy = { ...this.policy, max_seq_len: action.to };
+      this.lengths = next.lengths;
+      this.dataset = next.dataset;
+    }
+    await this.start(dir);
+  }
+
+  private async send(step: number, cmd: WorkerCommand): Promise<WorkerEvent> {
+    if (!this.worker) throw new WorkerLostError(step, new Error('no worker'));
+    try {
+      return await this.worker.request(cmd, { timeout_ms: STEP_TIMEOUT_MS });
+    } catch (e) {
+      if (e instanceof RefitError) throw e;
+      throw new WorkerLostError(step, e);
+    }
+  }
+}
+
+/** Turns an unexpected worker answer into an error (RefitError for the worker's stable user-facing codes). */
+export function workerError(ev: WorkerEvent, command: string): Error {
+  if (ev.type === 'error') {
+    const msg = ev.message.split('\n')[0];
+    return ev.code === 'E_INTERNAL' ? new Error(`worker ${command}: ${msg}`) : new RefitError(ev.code, msg);
+  }
+  return new Error(`worker answered ${command} with unexpected event ${ev.type}`);
+}
