@@ -1,10 +1,15 @@
-// `refit report`: placeholder until its issue lands; it says so and exits 1.
+// `refit report --run DIR`: (re)writes DIR/report.html, one self-contained page that opens offline.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { RefitError } from '../../errors.ts';
+import { writeReport } from '../../report/index.ts';
 
-export function registerReport(program: Command, _ctx: CliContext): void {
-  program.command('report').description('(not built yet)').allowUnknownOption().action(() => {
-    throw new RefitError('E_NOT_BUILT', 'refit report is not built yet', { exitCode: 1 });
-  });
+/** Registers `refit report`. */
+export function registerReport(program: Command, ctx: CliContext): void {
+  program.command('report')
+    .description('write report.html (curves, memory timeline, plan, per-relation metrics) for a run folder')
+    .requiredOption('--run <dir>', 'the run folder refit train wrote')
+    .action(async (opts: { run: string }) => {
+      const path = await writeReport({ run_dir: opts.run });
+      ctx.io.stdout.write(`wrote ${path}\n`);
+    });
 }

@@ -1,0 +1,139 @@
+// The report's data model: turns a run folder's parsed parts (events, plan, metrics, config) into the
+// series the charts draw. Pure (no I/O, no node: imports) so the browser pages use it too.
+
+/** One parsed line of events.jsonl (`event` names its kind; other fields depend on it). */
+export type RunEvent = { event: string; [key: string]: unknown };
+
+/** A metric block as metrics.json holds it (src/metrics MetricBlock; only what the report reads). */
+export interface ReportMetricBlock {
+  accuracy?: number; macro_f1?: number; micro_f1?: number; semeval_official_f1?: number;
+  per_relation?: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  confusion?: { labels: string[]; matrix: number[][] };
+}
+
+/** The plan figures the report draws (bytes); taken from plan.json wherever R's writer nests them. */
+export interface ReportPlan {
+  peak_allocated_bytes?: number; peak_reserved_bytes?: number; peak_device_bytes?: number;
+  budget_bytes?: number; fits?: boolean; peak_phase?: string;
+  breakdown: Record<string, number>;
+  config?: Record<string, unknown>;
+}
+
+/** Everything a report page shows; arrays in `steps` are aligned by index. */
+export interface ReportModel {
+  name: string;
+  status: 'running' | 'finished' | 'failed';
+  step: number;
+  total_steps: number | null;
+  device: 'cuda' | 'cpu' | null;
+  steps: { step: number[]; loss: number[]; lr: number[]; examples_per_s: number[]; tokens_per_s: number[];
+    mem_allocated: (number | null)[]; mem_reserved: (number | null)[]; rss: (number | null)[] };
+  evals: Array<{ epoch: number; split: string; accuracy: number | null; macro_f1: number | null; micro_f1: number | null; loss: number | null }>;
+  incidents: Array<{ event: string; step: number | null; text: string }>;
+  plan: ReportPlan | null;
+  metrics: { valid?: ReportMetricBlock; test?: ReportMetricBlock };
+  config_yaml: string;
+}
+
+/** The raw parts of a run folder, as read from disk or fetched from the server. */
+export interface RunParts { name: string; events: RunEvent[]; plan: unknown; metrics: unknown; config_yaml: string }
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Finds the memory plan inside plan.json: top level or under `plan`/`memory_plan`; null when there is none. */
+export function extractPlan(raw: unknown): ReportPlan | null {
+  if (!isObj(raw)) return null;
+  const candidates = [raw, raw.plan, raw.memory_plan, raw.memory].filter(isObj);
+  const found = candidates.find((c) => isObj(c.breakdown) || num(c.peak_device_bytes) !== null);
+  if (!found) return null;
+  const breakdown: Record<string, number> = {};
+  if (isObj(found.breakdown)) {
+    for (const [k, v] of Object.entries(found.breakdown)) if (num(v) !== null) breakdown[k] = v as number;
+  }
+  const budget = num(found.budget_bytes) ?? num(raw.budget_bytes);
+  return {
+    peak_allocated_bytes: num(found.peak_allocated_bytes) ?? undefined,
+    peak_reserved_bytes: num(found.peak_reserved_bytes) ?? undefined,
+    peak_device_bytes: num(found.peak_device_bytes) ?? undefined,
+    budget_bytes: budget ?? undefined,
+    fits: typeof found.fits === 'boolean' ? found.fits : undefined,
+    peak_phase: typeof found.peak_phase === 'string' ? found.peak_phase : undefined,
+    breakdown,
+    config: isObj(found.config) ? found.config : isObj(raw.fit) && isObj(raw.fit.config) ? raw.fit.config : undefined,
+  };
+}
+
+function pushStep(m: ReportModel, e: RunEvent): void {
+  const mem = isObj(e.memory) ? e.memory : {};
+  m.steps.step.push(num(e.step) ?? m.steps.step.length + 1);
+  m.steps.loss.push(num(e.loss) ?? NaN);
+  m.steps.lr.push(num(e.lr) ?? NaN);
+  m.steps.examples_per_s.push(num(e.examples_per_s) ?? NaN);
+  m.steps.tokens_per_s.push(num(e.tokens_per_s) ?? NaN);
+  m.steps.mem_allocated.push(num(mem.max_memory_allocated));
+  m.steps.mem_reserved.push(num(mem.max_memory_reserved));
+  m.steps.rss.push(num(mem.peak_rss_bytes));
+  if (mem.device === 'cuda' || mem.device === 'cpu') m.device = mem.device;
+  m.step = Math.max(m.step, num(e.step) ?? 0);
+}
+
+function incidentText(e: RunEvent): string {
+  for (const k of ['message', 'reason', 'action', 'path']) if (typeof e[k] === 'string') return String(e[k]).split('\n')[0];
+  return '';
+}
+
+/** Builds the report model from a run's parts; tolerant of missing files and unknown event kinds. */
+export function summarizeRun(parts: RunParts): ReportModel {
+  const m: ReportModel = {
+    name: parts.name, status: 'running', step: 0, total_steps: null, device: null,
+    steps: { step: [], loss: [], lr: [], examples_per_s: [], tokens_per_s: [], mem_allocated: [], mem_reserved: [], rss: [] },
+    evals: [], incidents: [], plan: extractPlan(parts.plan), metrics: {}, config_yaml: parts.config_yaml,
+  };
+  for (const e of parts.events) {
+    if (e.event === 'step') pushStep(m, e);
+    else if (e.event === 'eval') {
+      m.evals.push({ epoch: num(e.epoch) ?? m.evals.length + 1, split: String(e.split ?? 'valid'), accuracy: num(e.accuracy),
+        macro_f1: num(e.macro_f1), micro_f1: num(e.micro_f1), loss: num(e.loss) });
+    } else if (e.event === 'run_start') {
+      m.total_steps = num(e.total_steps);
+      if (!m.plan) m.plan = extractPlan(e.plan);
+    } else if (e.event === 'run_end') {
+      m.status = e.status === 'failed' || e.ok === false || typeof e.error === 'string' ? 'failed' : 'finished';
+    } else if (e.event === 'oom' || e.event === 'recovery' || e.event === 'restart') {
+      m.incidents.push({ event: e.event, step: num(e.step), text: incidentText(e) });
+    }
+  }
+  if (isObj(parts.metrics)) {
+    if (isObj(parts.metrics.valid)) m.metrics.valid = parts.metrics.valid as ReportMetricBlock;
+    if (isObj(parts.metrics.test)) m.metrics.test = parts.metrics.test as ReportMetricBlock;
+  }
+  return m;
+}
+
+/** Parses events.jsonl text; a torn last line (a run still writing) is ignored, other bad lines are reported. */
+export function parseEvents(text: string, onBad?: (line: number, what: string) => void): RunEvent[] {
+  const out: RunEvent[] = [];
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const e = JSON.parse(line) as unknown;
+      if (isObj(e) && typeof e.event === 'string') out.push(e as RunEvent);
+      else onBad?.(i + 1, 'not an event object (needs an "event" field)');
+    } catch {
+      if (i < lines.length - 1 || text.endsWith('\n')) onBad?.(i + 1, 'not valid JSON');
+    }
+  });
+  return out;
+}
+
+/** Formats bytes for display (binary units). */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (Math.abs(v) >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return `${v.toFixed(u === 0 ? 0 : v < 10 ? 2 : 1)} ${units[u]}`;
+}
