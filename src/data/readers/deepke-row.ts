@@ -1,0 +1,71 @@
+// One DeepKE standard-RE record (`sentence,relation,head,head_offset,tail,tail_offset`) → Example, shared by
+// the CSV and JSON readers. Offsets are honoured; types are never taken from relation.csv (DeepKE's label leak).
+import { DataError } from '../../errors.ts';
+import { didYouMean } from '../suggest.ts';
+import type { Example, Mention } from '../types.ts';
+import { codePointLength, codePointToUtf16, locateMention } from './locate.ts';
+
+/** Every column a DeepKE record may have; offsets are optional (the first occurrence is used without them). */
+export const DEEPKE_COLUMNS: readonly string[] = Object.freeze(['sentence', 'relation', 'head', 'head_offset', 'tail', 'tail_offset']);
+const REQUIRED_COLUMNS = ['sentence', 'relation', 'head', 'tail'];
+
+/** Checks a header (or a record's keys): missing required columns, and unknown names close to a known one. */
+export function checkDeepkeColumns(where: { path: string; line?: number }, names: readonly string[]): void {
+  const unknown = names.filter((n) => !DEEPKE_COLUMNS.includes(n));
+  for (const col of REQUIRED_COLUMNS) {
+    if (names.includes(col)) continue;
+    const hint = didYouMean(col, unknown);
+    const found = hint ? hint.replace(/^ \(did you mean '(.*)'\?\)$/, ` (found '$1'; rename it to '${col}')`) : ` (columns: ${names.join(', ')})`;
+    throw new DataError('E_DATA_FIELD', where, `missing column '${col}'${found}`);
+  }
+  for (const name of unknown) {
+    const hint = didYouMean(name, DEEPKE_COLUMNS);
+    if (hint) throw new DataError('E_DATA_FIELD', where, `unknown column '${name}'${hint}`);
+  }
+}
+
+type Bad = (what: string) => void;
+
+/** Builds the Example for one record, or reports it through `bad` and returns null. */
+export function deepkeExample(rec: Record<string, unknown>, file: string, line: number, bad: Bad): Example | null {
+  const text = asText(rec.sentence);
+  const relation = asText(rec.relation);
+  if (!text) { bad('sentence is missing or empty'); return null; }
+  if (!relation) { bad('relation is missing or empty'); return null; }
+  const head = mention('head', rec, text, bad);
+  if (!head) return null;
+  const tail = mention('tail', rec, text, bad);
+  if (!tail) return null;
+  const example: Example = { text, head: head.mention, tail: tail.mention, relation, file, line };
+  if (head.fallback || tail.fallback) example.offset_fallback = true;
+  return example;
+}
+
+function asText(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : String(v);
+}
+
+function mention(role: 'head' | 'tail', rec: Record<string, unknown>, text: string, bad: Bad): { mention: Mention; fallback: boolean } | null {
+  const entity = asText(rec[role]);
+  if (!entity) { bad(`${role} is missing or empty`); return null; }
+  const offset = parseOffset(`${role}_offset`, rec[`${role}_offset`], text, bad);
+  if (offset === null) return null;
+  const at = offset === undefined ? undefined : codePointToUtf16(text, offset);
+  const found = locateMention(text, entity, at);
+  if (!found) { bad(`${role} '${entity}' does not occur in the sentence`); return null; }
+  return { mention: { text: entity, start: found.start, end: found.end }, fallback: found.fallback };
+}
+
+/** Parses an offset cell: undefined when absent or empty, null after reporting a bad value. */
+function parseOffset(field: string, v: unknown, text: string, bad: Bad): number | undefined | null {
+  if (v === undefined || v === null) return undefined;
+  const s = typeof v === 'string' ? v.trim() : String(v);
+  if (s === '') return undefined;
+  if (!/^-?\d+(\.\d+)?$/.test(s)) { bad(`${field} '${s}' is not a number`); return null; }
+  const n = Number(s);
+  if (!Number.isInteger(n)) { bad(`${field} ${s} is not a whole number`); return null; }
+  const length = codePointLength(text);
+  if (n < 0 || n >= length) { bad(`${field} ${n} is outside the sentence (0..${length - 1})`); return null; }
+  return n;
+}

@@ -1,0 +1,109 @@
+// Relation lists: relation.csv (DeepKE), relation2id.txt (THUNLP, space or TAB), rel2id.json (OpenNRE) and
+// label.txt (one name per line). Duplicate names and index gaps are errors; entity types are ignored on purpose.
+import { DataError, MultiError } from '../errors.ts';
+import type { Example, RelationSet } from './types.ts';
+import { parseCsvRecords } from './readers/csv.ts';
+import { extensionOf, parseJson, readText, splitLines } from './readers/index.ts';
+import { didYouMean } from './suggest.ts';
+
+/** NA label spellings, in priority order; matched exactly first, then case-insensitively. */
+export const NA_LABELS: readonly string[] = Object.freeze(['None', 'Other', 'unknown', 'NA', 'no_relation']);
+const MAX_PROBLEMS = 5;
+
+interface Entry { name: string; index: number; line?: number }
+
+/** The NA ("no relation") label among `names`, or null when none of the usual spellings is present. */
+export function detectNaLabel(names: string[]): string | null {
+  for (const na of NA_LABELS) if (names.includes(na)) return na;
+  const lower = new Map(names.map((n) => [n.toLowerCase(), n]));
+  for (const na of NA_LABELS) {
+    const hit = lower.get(na.toLowerCase());
+    if (hit !== undefined) return hit;
+  }
+  return null;
+}
+
+/** A relation set from the labels seen in `examples`: the NA label (given or detected) first, then the rest sorted. */
+export function relationSetFromExamples(examples: Example[], na_label?: string): RelationSet {
+  const seen = new Set<string>();
+  for (const e of examples) if (e.relation !== undefined) seen.add(e.relation);
+  const na = na_label ?? detectNaLabel([...seen]);
+  const rest = [...seen].filter((n) => n !== na).sort();
+  return { names: na === null ? rest : [na, ...rest], na_label: na };
+}
+
+/** Reads a relation list file and checks it: names unique, indices exactly 0..N-1. */
+export async function readRelations(path: string): Promise<RelationSet> {
+  const text = await readText(path);
+  const ext = extensionOf(path);
+  const entries = ext === 'csv' ? fromCsv(path, text) : ext === 'json' ? fromJson(path, text) : fromTxt(path, text);
+  if (entries.length === 0) throw new DataError('E_DATA_EMPTY', { path }, 'lists no relations');
+  const names = checkEntries(path, entries);
+  return { names, na_label: detectNaLabel(names) };
+}
+
+function fromCsv(path: string, text: string): Entry[] {
+  const records = parseCsvRecords(path, text);
+  const header = records[0].fields.map((h) => h.trim());
+  for (const col of ['relation', 'index']) {
+    if (!header.includes(col)) {
+      throw new DataError('E_DATA_FIELD', { path, line: records[0].line },
+        `missing column '${col}'${didYouMean(col, header)} (relation.csv needs head_type,tail_type,relation,index)`);
+    }
+  }
+  const r = header.indexOf('relation');
+  const x = header.indexOf('index');
+  if (records.length < 2) throw new DataError('E_DATA_EMPTY', { path }, 'has a header but no relations');
+  return records.slice(1).map(({ fields, line }) => ({ name: (fields[r] ?? '').trim(), index: parseIndex(path, line, fields[x]), line }));
+}
+
+function fromJson(path: string, text: string): Entry[] {
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new DataError('E_DATA_JSON', { path, line: parsed.line }, `broken JSON at column ${parsed.column}: ${parsed.what}`);
+  const v = parsed.value;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError('E_DATA_JSON', { path }, 'expected a JSON object {"relation": id, …}');
+  return Object.entries(v).map(([name, id]) => ({ name, index: parseIndex(path, undefined, id, name) }));
+}
+
+/** relation2id.txt (`name id`, space or TAB) when every line ends in a number, else label.txt (one name a line). */
+function fromTxt(path: string, text: string): Entry[] {
+  const lines = splitLines(text).map((l, i) => ({ l: l.trim(), line: i + 1 })).filter((x) => x.l !== '');
+  const withId = lines.every((x) => /[ \t]+-?\d+$/.test(x.l));
+  return lines.map(({ l, line }, i) => {
+    if (!withId) return { name: l, index: i, line };
+    const m = /^(.*?)[ \t]+(-?\d+)$/.exec(l)!;
+    return { name: m[1].trim(), index: parseIndex(path, line, m[2]), line };
+  });
+}
+
+function parseIndex(path: string, line: number | undefined, v: unknown, name?: string): number {
+  const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : '';
+  if (!/^\d+$/.test(s)) {
+    throw new DataError('E_DATA_RELATIONS', { path, line }, `index ${JSON.stringify(v ?? '')}${name ? ` of '${name}'` : ''} is not a whole number ≥ 0`);
+  }
+  return Number(s);
+}
+
+/** Checks names and indices, collecting up to MAX_PROBLEMS; returns the names in index order. */
+function checkEntries(path: string, entries: Entry[]): string[] {
+  const problems: string[] = [];
+  const where = (line?: number) => `${path}${line !== undefined ? `:${line}` : ''}`;
+  const byName = new Map<string, Entry>();
+  const byIndex = new Map<number, Entry>();
+  for (const e of entries) {
+    if (e.name === '') problems.push(`${where(e.line)}: relation name is empty`);
+    const dup = byName.get(e.name);
+    if (dup && e.name !== '') problems.push(`${where(e.line)}: relation '${e.name}' is listed twice${dup.line ? ` (first at line ${dup.line})` : ''}; names must be unique`);
+    const clash = byIndex.get(e.index);
+    if (clash) problems.push(`${where(e.line)}: index ${e.index} is used twice (also by '${clash.name}')`);
+    byName.set(e.name, dup ?? e);
+    byIndex.set(e.index, clash ?? e);
+  }
+  const missing: number[] = [];
+  for (let i = 0; i < entries.length && missing.length < 3; i++) if (!byIndex.has(i)) missing.push(i);
+  if (problems.length === 0 && missing.length > 0) {
+    problems.push(`${path}: relation indices must be 0..${entries.length - 1} without gaps; missing ${missing.join(', ')}`);
+  }
+  if (problems.length > 0) throw new MultiError('E_DATA_RELATIONS', problems.slice(0, MAX_PROBLEMS));
+  return [...entries].sort((a, b) => a.index - b.index).map((e) => e.name);
+}
