@@ -1,0 +1,148 @@
+"""The worker's command loop: JSON commands on stdin, one JSON event per command on stdout.
+
+Run as `python3 -m refit_worker [--num-threads N]` with worker/python on PYTHONPATH. Emits `ready` at
+start-up. A failing command answers an `error` event; the loop itself never dies on a bad command.
+"""
+import json
+import math
+import os
+import platform
+import sys
+import traceback
+
+import torch
+
+from .data import EncodedDataset
+from .device import available_cores, capabilities, memory_stats, reset_peak
+from .protocol import (E_BAD_COMMAND, E_INTERNAL, E_PROTOCOL, PROTOCOL_VERSION, WorkerError,
+                       check_command, make_event)
+from .trainer import Trainer
+
+
+def _finite(value):
+    """JSON has no NaN/Infinity (JSON.parse rejects them): non-finite floats become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list) and value and isinstance(value[0], (list, dict, float)):
+        return [_finite(v) for v in value]
+    return value
+
+
+class Session:
+    """Worker state across commands: the loaded model (Trainer) and the opened datasets."""
+
+    def __init__(self, out, num_threads):
+        self.out = out
+        self.num_threads = num_threads
+        self.trainer = None
+        self.datasets = {}
+
+    def emit(self, event):
+        """Write one event as one JSON line and flush (TS reads line by line)."""
+        self.out.write(json.dumps(_finite(event), allow_nan=False, separators=(',', ':')) + '\n')
+        self.out.flush()
+
+    def ready_event(self):
+        return make_event('ready', protocol_version=PROTOCOL_VERSION, torch_version=torch.__version__,
+                          python_version=platform.python_version(), capabilities=capabilities(),
+                          num_threads=self.num_threads)
+
+    def _need(self, cmd):
+        if self.trainer is None:
+            raise WorkerError(E_BAD_COMMAND, f'{cmd["type"]}: no model loaded; send `load` first')
+        if 'dataset' in cmd and cmd['dataset'] not in self.datasets:
+            raise WorkerError(E_BAD_COMMAND, f'{cmd["type"]}: dataset {cmd["dataset"]!r} is not open')
+        return self.trainer, self.datasets.get(cmd.get('dataset'))
+
+    def hello(self, cmd):
+        if cmd['protocol_version'] != PROTOCOL_VERSION:
+            raise WorkerError(E_PROTOCOL, f'protocol version {cmd["protocol_version"]} requested, '
+                              f'this worker speaks {PROTOCOL_VERSION}')
+        return self.ready_event()
+
+    def load(self, cmd):
+        if cmd.get('num_threads'):
+            self.num_threads = int(cmd['num_threads'])
+            torch.set_num_threads(self.num_threads)
+        self.trainer = None  # free the previous model before building the next one
+        self.trainer = Trainer(cmd)
+        return self.trainer.loaded_event()
+
+    def open_dataset(self, cmd):
+        ds = EncodedDataset(cmd['path'])
+        self.datasets[cmd['name']] = ds
+        return make_event('dataset_opened', name=cmd['name'], n=ds.n, total_tokens=ds.total_tokens)
+
+    def train_step(self, cmd):
+        trainer, ds = self._need(cmd)
+        return trainer.train_step(cmd, ds)
+
+    def eval(self, cmd):
+        trainer, ds = self._need(cmd)
+        return trainer.evaluate(cmd, ds)
+
+    def save(self, cmd):
+        trainer, _ = self._need(cmd)
+        trainer.save(cmd['path'], bool(cmd['checkpoint']), int(cmd['step']))
+        return make_event('saved', path=cmd['path'], step=int(cmd['step']))
+
+    def restore(self, cmd):
+        trainer, _ = self._need(cmd)
+        return make_event('restored', path=cmd['path'], step=trainer.restore(cmd['path']))
+
+    def memory(self, cmd):
+        device = self.trainer.device if self.trainer else None
+        event = make_event('memory', memory=memory_stats(device))
+        if cmd.get('reset_peak'):
+            reset_peak(device)
+        return event
+
+    def shutdown(self, cmd):
+        return make_event('bye')
+
+    def handle(self, line):
+        """Answer one command line; returns False after `shutdown`."""
+        kind = None
+        try:
+            try:
+                cmd = json.loads(line)
+            except ValueError as e:
+                raise WorkerError(E_BAD_COMMAND, f'not a JSON command: {e}') from e
+            kind = check_command(cmd)
+            event = getattr(self, kind)(cmd)
+        except WorkerError as e:
+            print(f'refit_worker: {kind or "?"} failed: {e.code}: {e.message}', file=sys.stderr, flush=True)
+            event = make_event('error', code=e.code, message=e.message, **({'command': kind} if kind else {}))
+        except Exception as e:  # a bug or an unexpected torch error: report it, keep serving
+            tb = traceback.format_exc()
+            print(tb, file=sys.stderr, flush=True)
+            first = (str(e).splitlines() or [''])[0]
+            event = make_event('error', code=E_INTERNAL, message=f'{type(e).__name__}: {first}', traceback=tb,
+                               **({'command': kind} if kind else {}))
+        self.emit(event)
+        return event['type'] != 'bye'
+
+
+def main(argv):
+    # The protocol gets a private copy of stdout; fd 1 then points at stderr so that stray prints
+    # (ours, torch's or a C library's) can never corrupt the JSON stream.
+    out = os.fdopen(os.dup(1), 'w', encoding='utf-8')
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    threads = int(argv[argv.index('--num-threads') + 1]) if '--num-threads' in argv else 0
+    threads = threads or available_cores()
+    torch.set_num_threads(threads)
+    session = Session(out, threads)
+    session.emit(session.ready_event())
+    while True:
+        line = sys.stdin.readline()
+        if not line:  # EOF: the parent closed stdin or died
+            return 0
+        if line.strip() and not session.handle(line):
+            return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

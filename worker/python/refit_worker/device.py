@@ -1,0 +1,105 @@
+"""What this torch and this machine can do (feature detection only) and memory figures in bytes.
+
+Never decides anything: TS picks precision, attention and optimizer from `capabilities`.
+"""
+import contextlib
+import inspect
+import os
+import resource
+
+import torch
+
+from .model import HAS_SDPA
+from .protocol import E_DEVICE, WorkerError
+
+HAS_FUSED_ADAMW = 'fused' in inspect.signature(torch.optim.AdamW).parameters
+
+
+def available_cores():
+    """CPU cores this process may run on (affinity, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def capabilities():
+    """The `capabilities` object of the ready event."""
+    cuda = torch.cuda.is_available()
+    caps = {'cuda': cuda, 'device_count': torch.cuda.device_count() if cuda else 0,
+            'bf16': bool(cuda and torch.cuda.is_bf16_supported()), 'sdpa': HAS_SDPA,
+            'fused_adamw': bool(cuda and HAS_FUSED_ADAMW)}
+    if cuda:
+        props = torch.cuda.get_device_properties(0)
+        caps['device_name'] = props.name
+        caps['total_memory'] = int(props.total_memory)
+    return caps
+
+
+def parse_device(text):
+    """'cpu' | 'cuda' | 'cuda:N' -> torch.device; E_DEVICE when CUDA is absent or N is out of range."""
+    if text == 'cpu':
+        return torch.device('cpu')
+    if text == 'cuda' or text.startswith('cuda:'):
+        if not torch.cuda.is_available():
+            raise WorkerError(E_DEVICE, f'device {text!r}: this torch ({torch.__version__}) sees no CUDA GPU')
+        index = int(text[5:]) if text.startswith('cuda:') and text[5:].isdigit() else 0
+        if index >= torch.cuda.device_count():
+            raise WorkerError(E_DEVICE, f'device {text!r}: only {torch.cuda.device_count()} GPU(s) visible')
+        return torch.device('cuda', index)
+    raise WorkerError(E_DEVICE, f'device {text!r}: expected cpu, cuda or cuda:N')
+
+
+def autocast_for(device, precision):
+    """The autocast context for a forward pass; fp32 runs without autocast."""
+    if precision == 'fp32':
+        return contextlib.nullcontext()
+    dtype = torch.float16 if precision == 'fp16' else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def check_precision(device, precision):
+    """Raise E_DEVICE unless `precision` can run on `device` (fp16 needs CUDA; bf16 a supporting device)."""
+    if precision == 'fp32':
+        return
+    if precision not in ('fp16', 'bf16'):
+        raise WorkerError(E_DEVICE, f'precision {precision!r}: expected fp32, fp16 or bf16')
+    if device.type == 'cuda':
+        if precision == 'bf16' and not torch.cuda.is_bf16_supported():
+            raise WorkerError(E_DEVICE, f'precision bf16: {torch.cuda.get_device_name(device)} lacks bf16; use fp16')
+        return
+    if precision == 'fp16':
+        raise WorkerError(E_DEVICE, 'precision fp16 needs a CUDA GPU (loss scaling is CUDA-only); use fp32 or bf16 on CPU')
+    try:  # bf16 autocast on CPU: probe it rather than trusting a version number
+        with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+            torch.ones(2, 2) @ torch.ones(2, 2)
+    except (RuntimeError, TypeError) as e:
+        raise WorkerError(E_DEVICE, f'precision bf16 is not supported on this CPU torch ({e})') from e
+
+
+def memory_stats(device):
+    """MemoryStats of the protocol: torch's CUDA counters, or the process's peak RSS on CPU."""
+    if device is not None and device.type == 'cuda':
+        free, total = torch.cuda.mem_get_info(device)
+        return {'device': 'cuda',
+                'max_memory_allocated': int(torch.cuda.max_memory_allocated(device)),
+                'max_memory_reserved': int(torch.cuda.max_memory_reserved(device)),
+                'memory_allocated': int(torch.cuda.memory_allocated(device)),
+                'mem_get_info_free': int(free), 'mem_get_info_total': int(total)}
+    # ru_maxrss is in KiB on Linux.
+    return {'device': 'cpu', 'peak_rss_bytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def reset_peak(device):
+    """Start a new peak-memory window (CUDA only; peak RSS cannot be reset)."""
+    if device is not None and device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def is_oom(exc):
+    """True for an out-of-memory error from the CUDA caching allocator or the CPU allocator."""
+    oom_type = getattr(torch.cuda, 'OutOfMemoryError', ())
+    if oom_type and isinstance(exc, oom_type):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ('out of memory' in text or "can't allocate memory" in text)

@@ -1,0 +1,337 @@
+"""The model being trained: build/load, optimizer + schedule, train steps with OOM capture, eval, save/restore.
+
+Executes exactly what a command says; it never picks sizes and never retries (TS does both).
+Gradient accumulation is defined on the logical batch: micro-batch loss = CE mean x (its examples /
+logical_batch_size), so any split of a logical batch gives the same gradient up to rounding.
+"""
+import gc
+import inspect
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
+                     parse_device)
+from .model import HAS_SDPA, RelationClassifier
+from .protocol import (E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, WorkerError, make_event)
+from .weights import atomic_file, load_into, read_model_folder, save_model_folder
+
+# Text of a PyTorch 2.x CUDA OOM, raised by REFIT_INJECT_OOM so machines without a GPU can test recovery.
+INJECTED_OOM_MESSAGE = (
+    'CUDA out of memory. Tried to allocate 192.00 MiB. GPU 0 has a total capacity of 11.75 GiB of which '
+    '89.25 MiB is free. Including non-PyTorch memory, this process has 11.65 GiB memory in use. Of the '
+    'allocated memory 9.90 GiB is allocated by PyTorch, and 69.53 MiB is reserved by PyTorch but unallocated. '
+    'If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True '
+    'to avoid fragmentation.  See documentation for Memory Management  '
+    '(https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)')
+_LOAD_KW = {'weights_only': True} if 'weights_only' in inspect.signature(torch.load).parameters else {}
+_ARCH_KEYS = ('vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
+              'intermediate_size', 'max_position_embeddings', 'type_vocab_size')
+
+
+def log(message):
+    """One line to stderr (TS pipes it into the run log)."""
+    print(f'refit_worker: {message}', file=sys.stderr, flush=True)
+
+
+def _step_list(name):
+    """Parse an env list of 1-based step numbers like '3,7'."""
+    return {int(s) for s in os.environ.get(name, '').replace(' ', '').split(',') if s}
+
+
+def micro_batch_seed(seed, step, first_index):
+    """Dropout seed of one micro-batch, from (run seed, step, its first example index).
+
+    Reproducible for a given batch plan (also after a restart); a re-split micro-batch draws different
+    masks, so with dropout > 0 a recovered step is statistically, not bitwise, equal to a clean one.
+    """
+    return ((seed * 1_000_003 + step) * 1_000_033 + first_index) % (2 ** 63)
+
+
+def linear_schedule(warmup_steps, total_steps):
+    """HF's get_linear_schedule_with_warmup as a LambdaLR factor of the scheduler's step count."""
+    def factor(s):
+        if s < warmup_steps:
+            return s / max(1, warmup_steps)
+        return max(0.0, (total_steps - s) / max(1, total_steps - warmup_steps))
+    return factor
+
+
+def make_scaler(enabled):
+    """Dynamic loss scaler for fp16 (disabled otherwise); torch.amp.GradScaler where it exists."""
+    amp_scaler = getattr(getattr(torch, 'amp', None), 'GradScaler', None)
+    if amp_scaler is not None:
+        return amp_scaler('cuda', enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
+
+
+def build_optimizer(model, spec, device):
+    """AdamW (optionally fused) or SGD over trainable params; no weight decay on biases and LayerNorm."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if name.endswith('bias') or 'LayerNorm' in name else decay).append(p)
+    groups = [{'params': decay, 'weight_decay': spec['weight_decay']},
+              {'params': no_decay, 'weight_decay': 0.0}]
+    if spec['kind'] == 'sgd':
+        return torch.optim.SGD(groups, lr=spec['lr'])
+    if spec['kind'] not in ('adamw', 'adamw-fused'):
+        raise WorkerError(E_BAD_COMMAND, f'optimizer kind {spec["kind"]!r}: expected adamw, adamw-fused or sgd')
+    extra = {}
+    if spec['kind'] == 'adamw-fused':
+        if HAS_FUSED_ADAMW and device.type == 'cuda':
+            extra['fused'] = True
+        else:
+            log('adamw-fused is not available with this torch/device; using adamw')
+    return torch.optim.AdamW(groups, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'], **extra)
+
+
+def check_config(cfg, head, freeze_layers):
+    """Reject impossible shapes with a one-line E_BAD_COMMAND before allocating anything."""
+    missing = [k for k in _ARCH_KEYS if not isinstance(cfg.get(k), int) or cfg[k] <= 0]
+    if missing:
+        raise WorkerError(E_BAD_COMMAND, 'config: ' + ', '.join(missing) + ' must be positive integers')
+    if cfg['hidden_size'] % cfg['num_attention_heads']:
+        raise WorkerError(E_BAD_COMMAND, f'config: hidden_size {cfg["hidden_size"]} is not a multiple of '
+                          f'num_attention_heads {cfg["num_attention_heads"]}')
+    if cfg.get('hidden_act', 'gelu') != 'gelu':
+        raise WorkerError(E_BAD_COMMAND, f'config: hidden_act {cfg["hidden_act"]!r} is not supported (gelu only)')
+    if not 0 <= freeze_layers <= cfg['num_hidden_layers']:
+        raise WorkerError(E_BAD_COMMAND, f'freeze_layers {freeze_layers} must be in 0..{cfg["num_hidden_layers"]}')
+    if head['kind'] not in ('entity-start', 'cls') or head['num_labels'] < 1:
+        raise WorkerError(E_BAD_COMMAND, f'head {head}: kind must be entity-start or cls, num_labels >= 1')
+
+
+class Trainer:
+    """One loaded model with its optimizer state, built from a `load` command."""
+
+    def __init__(self, cmd):
+        self.device = parse_device(cmd['device'])
+        self.precision = cmd['precision']
+        check_precision(self.device, self.precision)
+        self.config = dict(cmd['config'])
+        self.head = cmd['head']
+        check_config(self.config, self.head, cmd['freeze_layers'])
+        self.seed = int(cmd['seed'])
+        torch.manual_seed(self.seed)
+        np.random.seed(self.seed % (2 ** 32))
+        if cmd['attention'] == 'sdpa' and not HAS_SDPA:
+            log('attention sdpa: this torch has no scaled_dot_product_attention; using eager')
+        self.model = RelationClassifier(self.config, self.head['kind'], self.head['num_labels'],
+                                        self.head['dropout'], use_sdpa=cmd['attention'] == 'sdpa')
+        if cmd.get('pretrained'):
+            tensors, _ = read_model_folder(cmd['pretrained'], self.config)
+            load_into(self.model, tensors, cmd['pretrained'])
+        self.model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
+        self.model.to(self.device).train()
+        if self.device.type == 'cuda' and cmd.get('budget_bytes'):
+            total = torch.cuda.get_device_properties(self.device).total_memory
+            torch.cuda.set_per_process_memory_fraction(min(1.0, cmd['budget_bytes'] / total), self.device)
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
+        self.scaler = make_scaler(self.precision == 'fp16')
+        self.max_grad_norm = float(cmd['max_grad_norm'])
+        self.pad_id = int(self.config.get('pad_token_id') or 0)
+        self.partial = None  # accumulators of a step interrupted by an oom event
+        self.inject_oom = _step_list('REFIT_INJECT_OOM')
+        self.inject_crash = _step_list('REFIT_INJECT_CRASH')
+
+    def loaded_event(self):
+        """The `loaded` event for this model."""
+        return make_event('loaded', params=sum(p.numel() for p in self.model.parameters()),
+                          trainable_params=sum(p.numel() for p in self.trainable),
+                          memory=memory_stats(self.device))
+
+    # ---- training ----
+
+    def train_step(self, cmd, dataset):
+        """Run the command's micro-batches; return a `step` event, or an `oom` event (no optimizer step)."""
+        step = cmd['step']
+        if cmd.get('continue'):
+            if self.partial is None or self.partial['step'] != step:
+                raise WorkerError(E_BAD_COMMAND, f'train_step {step} with continue: step {step} was not interrupted')
+        else:
+            self._maybe_crash(step)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.partial = {'step': step, 'loss_sum': torch.zeros((), device=self.device),
+                            'examples': 0, 'tokens': 0, 'padded_tokens': 0, 'seconds': 0.0}
+        started = time.perf_counter()
+        oom = None
+        try:
+            for i, mb in enumerate(cmd['micro_batches']):
+                inject = i == 0 and not cmd.get('continue') and step in self.inject_oom
+                try:
+                    self._micro_batch(mb, dataset, cmd['logical_batch_size'], inject)
+                except Exception as e:  # the frame holding this micro-batch's tensors dies with `e`
+                    if not is_oom(e):
+                        raise
+                    oom = (i, str(e))
+                    break
+        except Exception:
+            self.partial = None
+            self.optimizer.zero_grad(set_to_none=True)
+            raise
+        if oom is not None:
+            return self._oom_event(step, oom, started)
+        return self._finish_step(cmd['logical_batch_size'], started)
+
+    def _maybe_crash(self, step):
+        """REFIT_INJECT_CRASH: exit abruptly when the step starts, once per listed step per run folder."""
+        if step not in self.inject_crash:
+            return
+        state = os.environ.get('REFIT_INJECT_STATE') or os.path.join(
+            tempfile.gettempdir(), f'refit-inject-{os.getppid()}')
+        marker = os.path.join(state, f'crashed-{step}')
+        if os.path.exists(marker):
+            return
+        os.makedirs(state, exist_ok=True)
+        open(marker, 'w').close()
+        log(f'REFIT_INJECT_CRASH: exiting abruptly at the start of step {step}')
+        os._exit(137)
+
+    def _micro_batch(self, mb, dataset, logical_batch_size, inject):
+        """Forward + backward of one micro-batch, adding its share into the step's gradients."""
+        batch = dataset.batch(mb['indices'], mb['seq_len'], self.pad_id, self.device)
+        low, high = batch['label_range']
+        if low < 0 or high >= self.head['num_labels']:
+            raise WorkerError(E_DATASET, f'{dataset.path}: labels must be in [0, {self.head["num_labels"]}) '
+                              f'for training, got {low}..{high}')
+        n = len(mb['indices'])
+        torch.manual_seed(micro_batch_seed(self.seed, self.partial['step'], mb['indices'][0]))
+        with autocast_for(self.device, self.precision):
+            logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'])
+        ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
+        if inject:
+            self.inject_oom.discard(self.partial['step'])
+            raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
+        # Move earlier micro-batches' gradients aside so an OOM inside this backward cannot leave a
+        # half-added micro-batch in them. Costs one extra gradient set at the end of backward, when
+        # the activations are already freed; the first micro-batch of a step costs nothing.
+        stash = {p: p.grad for p in self.trainable if p.grad is not None}
+        for p in stash:
+            p.grad = None
+        try:
+            self.scaler.scale(ce * (n / logical_batch_size)).backward()
+        except Exception:
+            for p in self.trainable:
+                p.grad = stash.get(p)
+            raise
+        for p, g in stash.items():
+            p.grad = g if p.grad is None else g.add_(p.grad)
+        st = self.partial
+        st['loss_sum'] += ce.detach() * n
+        st['examples'] += n
+        st['tokens'] += batch['tokens']
+        st['padded_tokens'] += n * mb['seq_len']
+
+    def _oom_event(self, step, oom, started):
+        """Free what the failed micro-batch held and report; accumulated gradients stay for `continue`."""
+        gc.collect()
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
+        self.partial['seconds'] += time.perf_counter() - started
+        log(f'out of memory in step {step}, micro-batch {oom[0]}: {oom[1].splitlines()[0][:200]}')
+        return make_event('oom', step=step, completed_micro_batches=oom[0], message=oom[1],
+                          memory=memory_stats(self.device))
+
+    def _finish_step(self, logical_batch_size, started):
+        """Unscale, clip, optimizer + scheduler step; the `step` event."""
+        st, self.partial = self.partial, None
+        if st['examples'] != logical_batch_size:
+            self.optimizer.zero_grad(set_to_none=True)
+            raise WorkerError(E_BAD_COMMAND, f'step {st["step"]}: micro-batches hold {st["examples"]} examples '
+                              f'but logical_batch_size is {logical_batch_size}')
+        lr = self.optimizer.param_groups[0]['lr']
+        self.scaler.unscale_(self.optimizer)
+        max_norm = self.max_grad_norm if self.max_grad_norm > 0 else float('inf')
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm))
+        scale = self.scaler.get_scale()
+        self.scaler.step(self.optimizer)  # skips the update when fp16 gradients overflowed
+        self.scaler.update()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = st['loss_sum'].item() / st['examples']  # .item() syncs, so the timing below is real
+        event = dict(step=st['step'], loss=loss, lr=lr, grad_norm=grad_norm, examples=st['examples'],
+                     tokens=st['tokens'], padded_tokens=st['padded_tokens'],
+                     seconds=st['seconds'] + time.perf_counter() - started, memory=memory_stats(self.device))
+        if self.scaler.is_enabled() and self.scaler.get_scale() < scale:
+            event['skipped'] = True
+        return make_event('step', **event)
+
+    # ---- evaluation ----
+
+    def evaluate(self, cmd, dataset):
+        """Logits for every example of the batches, in batch order (no grad, eval mode)."""
+        started = time.perf_counter()
+        chunks = []
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for mb in cmd['batches']:
+                    batch = dataset.batch(mb['indices'], mb['seq_len'], self.pad_id, self.device)
+                    with autocast_for(self.device, self.precision):
+                        logits = self.model(batch['input_ids'], batch['attention_mask'],
+                                            batch['head_pos'], batch['tail_pos'])
+                    chunks.append(logits.float().cpu())
+        finally:
+            self.model.train()
+        logits = torch.cat(chunks).tolist() if chunks else []
+        return make_event('eval_result', tag=cmd['tag'], logits=logits,
+                          seconds=time.perf_counter() - started, memory=memory_stats(self.device))
+
+    # ---- save / restore ----
+
+    def save(self, path, checkpoint, step):
+        """HF folder (+ checkpoint.pt with optimizer/scheduler/scaler/RNG state), every file atomic.
+
+        Without `checkpoint`, a stale checkpoint.pt in the folder is removed: it would not match the weights.
+        """
+        save_model_folder(path, self.model, self.config, step)
+        ckpt = os.path.join(path, 'checkpoint.pt')
+        if not checkpoint:
+            if os.path.exists(ckpt):
+                os.unlink(ckpt)
+            return
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        rng = {'torch': torch.get_rng_state(),
+               'numpy': [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
+        if self.device.type == 'cuda':
+            rng['cuda'] = torch.cuda.get_rng_state_all()
+        state = {'format': 'refit-checkpoint', 'version': 1, 'step': step,
+                 'arch': {k: self.config[k] for k in _ARCH_KEYS}, 'head': dict(self.head),
+                 'optimizer': self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
+                 'scaler': self.scaler.state_dict(), 'rng': rng}
+        with atomic_file(ckpt) as f:
+            torch.save(state, f)
+
+    def restore(self, path):
+        """Load weights (+ training state when checkpoint.pt exists); returns the saved step."""
+        tensors, metadata = read_model_folder(path, self.config)
+        load_into(self.model, tensors, path, strict_head=True)
+        self.partial = None
+        self.optimizer.zero_grad(set_to_none=True)
+        ckpt = os.path.join(path, 'checkpoint.pt')
+        if not os.path.exists(ckpt):
+            return int(metadata.get('refit_step', 0))
+        state = torch.load(ckpt, map_location='cpu', **_LOAD_KW)
+        try:
+            self.optimizer.load_state_dict(state['optimizer'])
+        except (ValueError, KeyError) as e:
+            raise WorkerError(E_CHECKPOINT_ARCH, f'{ckpt}: optimizer state does not fit this model '
+                              f'(other freeze_layers or optimizer?): {e}') from e
+        self.scheduler.load_state_dict(state['scheduler'])
+        self.scaler.load_state_dict(state['scaler'])
+        rng = state['rng']
+        torch.set_rng_state(rng['torch'])
+        name, keys, pos, has_gauss, cached = rng['numpy']
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        if 'cuda' in rng and self.device.type == 'cuda':
+            torch.cuda.set_rng_state_all(rng['cuda'])
+        return int(state['step'])

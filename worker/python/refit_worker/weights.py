@@ -1,0 +1,163 @@
+"""Weight files: a safetensors reader/writer in numpy + json, HF folder loading, atomic saving.
+
+No `safetensors` or `transformers` package: the format is an 8-byte little-endian header length,
+a JSON header {name: {dtype, shape, data_offsets}}, then the raw little-endian tensor bytes.
+"""
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+
+from .protocol import E_CHECKPOINT_ARCH, E_MODEL_FILES, E_MODEL_VOCAB, WorkerError
+
+# safetensors dtype -> (numpy dtype used to read the bytes, torch dtype to view them as).
+# BF16 has no numpy dtype: read as int16 and reinterpret the bits in torch.
+_DTYPES = {
+    'F64': (np.float64, torch.float64),
+    'F32': (np.float32, torch.float32),
+    'F16': (np.float16, torch.float16),
+    'BF16': (np.int16, torch.bfloat16),
+    'I64': (np.int64, torch.int64),
+    'I32': (np.int32, torch.int32),
+    'I16': (np.int16, torch.int16),
+    'I8': (np.int8, torch.int8),
+    'U8': (np.uint8, torch.uint8),
+    'BOOL': (np.bool_, torch.bool),
+}
+_TORCH_TO_ST = {torch_dtype: name for name, (_, torch_dtype) in _DTYPES.items()}
+
+# Keys that HF checkpoints may carry but a BertModel does not need.
+_IGNORED_PREFIXES = ('cls.', 'embeddings.position_ids', 'pooler.dense.position_ids')
+
+
+def read_safetensors(path):
+    """Read a .safetensors file into {name: CPU tensor} and its string metadata."""
+    with open(path, 'rb') as f:
+        (header_len,) = struct.unpack('<Q', f.read(8))
+        header = json.loads(f.read(header_len))
+        data = np.frombuffer(f.read(), dtype=np.uint8)
+    metadata = header.pop('__metadata__', None) or {}
+    tensors = {}
+    for name, spec in header.items():
+        if spec['dtype'] not in _DTYPES:
+            raise WorkerError(E_MODEL_FILES, f'{path}: tensor {name} has unsupported dtype {spec["dtype"]}')
+        np_dtype, torch_dtype = _DTYPES[spec['dtype']]
+        start, end = spec['data_offsets']
+        array = data[start:end].view(np.dtype(np_dtype).newbyteorder('<')).reshape(spec['shape'])
+        tensor = torch.from_numpy(array.copy())  # copy: frombuffer memory is read-only
+        tensors[name] = tensor.view(torch_dtype) if spec['dtype'] == 'BF16' else tensor
+    return tensors, metadata
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Write {name: tensor} as .safetensors atomically (temp file + os.replace)."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        raw = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
+        header[name] = {'dtype': _TORCH_TO_ST[t.dtype], 'shape': list(t.shape),
+                        'data_offsets': [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    if metadata:
+        header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
+    head = json.dumps(header, separators=(',', ':')).encode()
+    head += b' ' * (-len(head) % 8)  # the data section starts 8-byte aligned
+    with atomic_file(path) as f:
+        f.write(struct.pack('<Q', len(head)))
+        f.write(head)
+        for raw in blobs:
+            f.write(raw)
+
+
+class atomic_file:
+    """Context manager: write to PATH.tmp-PID, then os.replace onto PATH; remove the temp on failure."""
+
+    def __init__(self, path, mode='wb'):
+        self.path, self.mode = path, mode
+        self.tmp = f'{path}.tmp-{os.getpid()}'
+
+    def __enter__(self):
+        self.f = open(self.tmp, self.mode)
+        return self.f
+
+    def __exit__(self, exc_type, exc, tb):
+        self.f.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            os.unlink(self.tmp)
+        return False
+
+
+def read_model_folder(path, config):
+    """Load the encoder (and classifier, if saved) weights of an HF folder; check files and vocab size."""
+    if not os.path.isdir(path):
+        raise WorkerError(E_MODEL_FILES, f'{path}: model folder not found')
+    if not os.path.isfile(os.path.join(path, 'config.json')):
+        raise WorkerError(E_MODEL_FILES, f'{path}: no config.json in the model folder')
+    vocab = os.path.join(path, 'vocab.txt')
+    if os.path.isfile(vocab):
+        with open(vocab, 'rb') as f:
+            lines = sum(1 for _ in f)
+        if lines != config['vocab_size']:
+            raise WorkerError(E_MODEL_VOCAB, f'{vocab}: {lines} tokens but config.json says '
+                              f'vocab_size {config["vocab_size"]}; use the vocabulary the model was trained with')
+    st, binary = os.path.join(path, 'model.safetensors'), os.path.join(path, 'pytorch_model.bin')
+    if os.path.isfile(st):
+        tensors, metadata = read_safetensors(st)
+    elif os.path.isfile(binary):
+        tensors, metadata = torch.load(binary, map_location='cpu'), {}
+    else:
+        raise WorkerError(E_MODEL_FILES, f'{path}: no model.safetensors or pytorch_model.bin in the model folder')
+    return normalise_keys(tensors), metadata
+
+
+def normalise_keys(tensors):
+    """Map checkpoint keys to ours: strip `bert.`, rename TF-era gamma/beta, drop unused HF keys."""
+    out = {}
+    for name, t in tensors.items():
+        key = name[len('bert.'):] if name.startswith('bert.') else name
+        if key.startswith(_IGNORED_PREFIXES):
+            continue
+        key = key.replace('LayerNorm.gamma', 'LayerNorm.weight').replace('LayerNorm.beta', 'LayerNorm.bias')
+        out[key] = t
+    return out
+
+
+def load_into(model, tensors, where, strict_head=False):
+    """Copy normalised weights into a RelationClassifier; any missing or mis-shaped key is E_CHECKPOINT_ARCH.
+
+    Classifier weights are loaded when present (a refit-saved folder); `strict_head` requires them.
+    """
+    own = {k: v for k, v in model.bert.state_dict().items()}
+    missing = [k for k in own if k not in tensors]
+    if missing:
+        raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: not a BERT checkpoint of this shape: '
+                          f'{len(missing)} weights missing, e.g. {missing[0]}')
+    head = {k: v for k, v in model.state_dict().items() if k.startswith('classifier.')}
+    if strict_head and not all(k in tensors for k in head):
+        raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: no classifier weights in the saved model')
+    wanted = list(own.items()) + [(k, v) for k, v in head.items() if k in tensors]
+    for key, mine in wanted:
+        if tuple(tensors[key].shape) != tuple(mine.shape):
+            raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: {key} has shape {list(tensors[key].shape)} '
+                              f'but this model expects {list(mine.shape)} (another architecture or relation set)')
+    with torch.no_grad():
+        named = dict(model.named_parameters())
+        for key, _ in wanted:
+            name = key if key.startswith('classifier.') else 'bert.' + key
+            named[name].copy_(tensors[key])  # copy_ converts F16/BF16 weights to the fp32 master copy
+
+
+def save_model_folder(path, model, config, step):
+    """Write config.json and model.safetensors (`bert.`-prefixed encoder + classifier), each atomically."""
+    os.makedirs(path, exist_ok=True)
+    head = {'kind': model.head_kind, 'num_labels': model.classifier.out_features}
+    cfg = {**config, 'model_type': 'bert', 'refit_head': head}
+    with atomic_file(os.path.join(path, 'config.json'), 'w') as f:
+        json.dump(cfg, f, indent=2)
+    write_safetensors(os.path.join(path, 'model.safetensors'), model.state_dict(),
+                      {'format': 'pt', 'refit_step': step})
