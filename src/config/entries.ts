@@ -1,0 +1,77 @@
+// Turns a YAML config file and `key=value` overrides into a flat list of (dotted key, value, where)
+// entries, in the order they were written. Nested sections and dotted keys are both accepted.
+import { readFileSync } from 'node:fs';
+import { isMap, isPair, isScalar, LineCounter, parse, parseDocument, type Node } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import type { Where } from './aliases.ts';
+
+/** One written config value: the key as written (dotted for nested sections), its JS value and where. */
+export interface Entry { key: string; value: unknown; where: Where; nested: boolean }
+
+/** Top-level keys whose mapping value holds `section.key` entries. */
+export const SECTIONS: ReadonlySet<string> = new Set(['data', 'model', 'train', 'memory', 'predict', 'engine']);
+
+/** Reads a YAML config file into entries; a syntax error is `FILE:LINE: YAML syntax error: …` (exit 2). */
+export function readYamlEntries(file: string): Entry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'E_CONFIG_FILE');
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0];
+    const line = lineCounter.linePos(err.pos[0]).line;
+    throw new ConfigError(`${file}:${line}: YAML syntax error: ${err.message.split('\n')[0]}`, 'E_CONFIG_YAML');
+  }
+  const lineOf = (node: Node | null | undefined): number | undefined =>
+    node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+  const root = doc.contents;
+  if (root === null || (isScalar(root) && root.value === null)) return [];
+  if (!isMap(root)) throw new ConfigError(`${file}:${lineOf(root) ?? 1}: a config file must be a mapping of keys to values`, 'E_CONFIG_YAML');
+  const entries: Entry[] = [];
+  for (const pair of root.items) {
+    const key = String((pair.key as { value?: unknown })?.value ?? pair.key);
+    const where = { file, line: lineOf(pair.key as Node) };
+    const value = pair.value as Node | null;
+    if (SECTIONS.has(key) && isMap(value)) {
+      for (const child of value.items) {
+        if (!isPair(child)) continue;
+        const childKey = String((child.key as { value?: unknown })?.value ?? child.key);
+        entries.push({ key: `${key}.${childKey}`, value: toJs(child.value as Node | null), where: { file, line: lineOf(child.key as Node) }, nested: true });
+      }
+    } else {
+      entries.push({ key, value: toJs(value), where, nested: false });
+    }
+  }
+  return entries;
+}
+
+/** Plain JS value of a YAML node (null for an empty value). */
+function toJs(node: Node | null): unknown {
+  if (node === null || node === undefined) return null;
+  return node.toJSON();
+}
+
+/** Parses one `key=value` override; the value is read as a YAML scalar (numbers, booleans, null, strings). */
+export function parseOverride(text: string): Entry {
+  const eq = text.indexOf('=');
+  if (eq <= 0) {
+    throw new ConfigError(`bad override '${text}': expected key=value (e.g. train.epochs=5)`, 'E_CONFIG_OVERRIDE');
+  }
+  const key = text.slice(0, eq).trim();
+  const raw = text.slice(eq + 1);
+  return { key, value: scalarOf(raw), where: {}, nested: false };
+}
+
+/** A YAML scalar read of `raw`; anything that is not a scalar (a list, a map, bad YAML) stays the raw string. */
+function scalarOf(raw: string): unknown {
+  try {
+    const v = parse(raw);
+    return v !== null && typeof v === 'object' ? raw : v;
+  } catch {
+    return raw;
+  }
+}

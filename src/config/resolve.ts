@@ -1,0 +1,155 @@
+// resolveConfig: YAML file + key=value overrides → aliases → defaults → schema check → RunConfig.
+// configToYaml writes every key back out (the run's config.yaml). Errors are one-line ConfigErrors.
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { stringify } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import { ALIASES, IGNORED_DEEPKE_KEYS, finishGpuAliases, wherePrefix, type AliasContext, type Where } from './aliases.ts';
+import { DEFAULTS, defaultLearningRate } from './defaults.ts';
+import { readYamlEntries, parseOverride, SECTIONS, type Entry } from './entries.ts';
+import { CONFIG_KEYS, KEY_SPECS, PATH_KEYS, keySpec, runConfigSchema, type RunConfig } from './schema.ts';
+import { closestKey } from './suggest.ts';
+
+/** A set value with where it was written and the name the user wrote (an alias or the key itself). */
+interface Setting { value: unknown; where: Where; written: string }
+
+const ajv = new Ajv({ allErrors: false, strict: true });
+const validateRunConfig = ajv.compile(runConfigSchema());
+
+/**
+ * Resolves the run configuration from an optional YAML file and `key=value` overrides (applied after the
+ * file, in order). DeepKE keys are accepted as aliases; DeepKE keys refit has no use for are passed to
+ * `warn`; an unknown key or bad value is a ConfigError naming the key (and FILE:LINE for YAML values).
+ * Relative paths become absolute: refit keys in the YAML file relative to the file's folder, DeepKE
+ * aliases (`lm_file`, `data_path`, which DeepKE reads from the working directory) and overrides relative
+ * to `cwd` (default: the process's), so the run's config.yaml works from anywhere.
+ */
+export function resolveConfig(opts: { file?: string; overrides: string[]; warn?: (line: string) => void; cwd?: string }): RunConfig {
+  const cwd = opts.cwd ?? process.cwd();
+  const entries: Entry[] = [...(opts.file ? readYamlEntries(opts.file) : []), ...opts.overrides.map(parseOverride)];
+  const settings = new Map<string, Setting>();
+  const ctx: AliasContext = {
+    set: (key, value, written, where) => setValue(settings, key, value, written, where),
+    gpu: {},
+  };
+  for (const entry of entries) applyEntry(entry, ctx, opts.warn);
+  finishGpuAliases(ctx, settings.has('device'));
+  checkCombinations(settings);
+  absolutePaths(settings, cwd);
+  applyDefaults(settings);
+  return validate(settings);
+}
+
+/** Routes one written entry: a refit key, a DeepKE alias, an ignored DeepKE key, or an error. */
+function applyEntry(entry: Entry, ctx: AliasContext, warn?: (line: string) => void): void {
+  const { key, value, where } = entry;
+  if (keySpec(key)) return ctx.set(key, value, key, where);
+  if (!entry.nested && !key.includes('.')) {
+    const alias = ALIASES[key];
+    if (alias) return alias(value, ctx, key, where);
+    const reason = IGNORED_DEEPKE_KEYS[key];
+    if (reason !== undefined) {
+      warn?.(`${wherePrefix(where)}ignoring DeepKE key '${key}' (${reason})`);
+      return;
+    }
+    if (SECTIONS.has(key)) {
+      throw new ConfigError(`${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`, 'E_CONFIG_VALUE');
+    }
+  }
+  const guess = closestKey(key, [...CONFIG_KEYS, ...Object.keys(ALIASES)]);
+  throw new ConfigError(`${wherePrefix(where)}unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}`, 'E_CONFIG_KEY');
+}
+
+/** Stores a value; null unsets an optional key; a number/boolean given to a string key becomes its text. */
+function setValue(settings: Map<string, Setting>, key: string, value: unknown, written: string, where: Where): void {
+  if (value === null || value === undefined) {
+    settings.delete(key);
+    return;
+  }
+  const type = keySpec(key)?.schema.type;
+  const coerced = type === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? String(value) : value;
+  settings.set(key, { value: coerced, where, written });
+}
+
+/** Makes path values absolute (see resolveConfig); a bare command name for engine.python stays as is. */
+function absolutePaths(settings: Map<string, Setting>, cwd: string): void {
+  for (const [key, s] of settings) {
+    if (!PATH_KEYS.has(key) || typeof s.value !== 'string' || isAbsolute(s.value)) continue;
+    if (key === 'engine.python' && !s.value.includes('/')) continue;
+    const fromFile = s.where.file !== undefined && s.written === key;
+    s.value = resolvePath(fromFile ? dirname(s.where.file!) : cwd, s.value);
+  }
+}
+
+/** Cross-key rules the per-key schema cannot express. */
+function checkCombinations(settings: Map<string, Setting>): void {
+  const pretrained = settings.get('model.pretrained');
+  const preset = settings.get('model.preset');
+  if (pretrained && preset) {
+    throw new ConfigError(`${wherePrefix(preset.where)}give either model.pretrained (${String(pretrained.value)}) or model.preset (${String(preset.value)}), not both`, 'E_CONFIG_VALUE');
+  }
+  const micro = settings.get('memory.micro_batch_size');
+  const accum = settings.get('memory.grad_accumulation');
+  const batch = settings.get('train.batch_size');
+  if (micro && accum && typeof micro.value === 'number' && typeof accum.value === 'number') {
+    const effective = typeof batch?.value === 'number' ? batch.value : (DEFAULTS['train.batch_size'] as number);
+    if (micro.value * accum.value !== effective) {
+      throw new ConfigError(`${wherePrefix(accum.where)}memory.micro_batch_size × memory.grad_accumulation = ${micro.value} × ${accum.value} must equal train.batch_size (${effective}), the effective batch`, 'E_CONFIG_VALUE');
+    }
+  }
+}
+
+/** Fills every missing default; the learning rate depends on the model (preset vs pretrained). */
+function applyDefaults(settings: Map<string, Setting>): void {
+  for (const [key, value] of Object.entries(DEFAULTS)) {
+    if (!settings.has(key)) settings.set(key, { value, where: {}, written: key });
+  }
+  if (!settings.has('train.learning_rate')) {
+    const lr = defaultLearningRate({ preset: settings.get('model.preset')?.value, pretrained: settings.get('model.pretrained')?.value });
+    settings.set('train.learning_rate', { value: lr, where: {}, written: 'train.learning_rate' });
+  }
+}
+
+/** Builds the nested RunConfig and checks it against the schema; the first bad value is the error. */
+function validate(settings: Map<string, Setting>): RunConfig {
+  const config: Record<string, any> = {};
+  for (const spec of KEY_SPECS) {
+    const s = settings.get(spec.key);
+    const parts = spec.key.split('.');
+    let node = config;
+    for (const part of parts.slice(0, -1)) node = node[part] ??= {};
+    if (s) node[parts[parts.length - 1]] = s.value;
+  }
+  if (!validateRunConfig(config)) {
+    throw valueError(validateRunConfig.errors?.[0], settings);
+  }
+  return config as RunConfig;
+}
+
+/** The one-line error for an ajv failure: `FILE:LINE: KEY must be EXPECTED, got VALUE`. */
+function valueError(err: ErrorObject | undefined, settings: Map<string, Setting>): ConfigError {
+  const key = (err?.instancePath ?? '').split('/').filter(Boolean).join('.');
+  const spec = keySpec(key);
+  const s = settings.get(key);
+  if (!spec || !s) return new ConfigError(`invalid config at '${key || '/'}': ${err?.message ?? 'unknown error'}`, 'E_CONFIG_VALUE');
+  const name = s.written === key ? key : `${s.written} (${key})`;
+  const got = typeof s.value === 'object' ? (Array.isArray(s.value) ? 'a list' : 'a mapping') : JSON.stringify(s.value);
+  return new ConfigError(`${wherePrefix(s.where)}${name} must be ${spec.expected}, got ${got}`, 'E_CONFIG_VALUE');
+}
+
+/** The YAML text of a resolved config with every key written out (unset optional keys as null). */
+export function configToYaml(config: RunConfig): string {
+  const out: Record<string, any> = {};
+  for (const spec of KEY_SPECS) {
+    const parts = spec.key.split('.');
+    let src: any = config;
+    let dst = out;
+    for (const part of parts.slice(0, -1)) {
+      src = src?.[part];
+      dst = dst[part] ??= {};
+    }
+    const leaf = parts[parts.length - 1];
+    dst[leaf] = src?.[leaf] ?? null;
+  }
+  return '# refit run configuration: every key written out (null = not set); `refit train -c` reads it back.\n' + stringify(out);
+}

@@ -1,0 +1,158 @@
+// The run configuration: the RunConfig type, one table of every valid dotted key with its JSON schema
+// and a human description of the values it takes, and the ajv schema built from that table.
+// No I/O and no defaults here (defaults.ts); resolve.ts reads files and applies aliases.
+
+/** The fully resolved configuration of a run (config.yaml); every key is snake_case as written in YAML. */
+export interface RunConfig {
+  data: {
+    train?: string; valid?: string; test?: string; relations?: string;
+    /** A DeepKE-style data folder (train/valid/test + relation file) used when train/valid/test are not given. */
+    folder?: string;
+    format?: string; na_label?: string;
+    /** DeepKE's `num_relations`: when set, the trainer checks it against the relation set's size. */
+    num_relations?: number;
+    on_bad_row: 'error' | 'skip' | 'warn';
+  };
+  model: {
+    pretrained?: string; preset?: string; vocab?: string; head: 'entity-start' | 'cls'; lowercase?: boolean;
+    /** Keep only the first N encoder layers (DeepKE's `num_hidden_layers`; default: the model's own). */
+    num_hidden_layers?: number;
+  };
+  train: {
+    epochs: number; batch_size: number; learning_rate: number; warmup_ratio: number; weight_decay: number;
+    max_grad_norm: number; seed: number; early_stopping_patience: number;
+  };
+  memory: {
+    mode: 'auto' | 'manual'; max_seq_len: number; padding: 'dynamic' | 'max'; batching: 'buckets' | 'token_budget';
+    max_tokens?: number; micro_batch_size?: number; grad_accumulation?: number;
+    precision: 'auto' | 'fp32' | 'fp16' | 'bf16'; attention: 'auto' | 'sdpa' | 'eager';
+    grad_checkpointing: 'auto' | boolean; freeze_layers: number; optimizer: 'adamw' | 'adamw-fused';
+    /** 'auto' or a size such as '11.75GiB' / '12GB' (parsed by the memory module). */
+    budget: string; allow_shorter_seq: boolean;
+  };
+  predict: { na_threshold: number; top_k: number };
+  /** 'auto' | 'cpu' | 'cuda' | 'cuda:N'. */
+  device: string;
+  engine: { python?: string };
+  /** Run folder (the `--out` flag overrides it). */
+  out?: string;
+}
+
+/** One valid dotted config key: its JSON schema and the words used in errors for what it accepts. */
+export interface KeySpec {
+  key: string;
+  schema: Record<string, unknown>;
+  expected: string;
+}
+
+/** Names of the readers in src/data (kept in sync with READERS; unknown names fail with file:line). */
+export const DATA_FORMATS = ['deepke-csv', 'deepke-json', 'semeval', 'thunlp', 'opennre'] as const;
+/** Model presets for random initialisation (dims live in src/memory PRESETS). */
+export const MODEL_PRESETS = ['bert-tiny', 'bert-mini', 'bert-small', 'bert-medium', 'bert-base', 'bert-large'] as const;
+
+const path = (what = 'a path'): Pick<KeySpec, 'schema' | 'expected'> => ({ schema: { type: 'string', minLength: 1 }, expected: what });
+const oneOf = (...values: Array<string | boolean>): Pick<KeySpec, 'schema' | 'expected'> =>
+  ({ schema: { enum: values }, expected: `one of ${values.join(', ')}` });
+const int = (min: number, max?: number): Pick<KeySpec, 'schema' | 'expected'> => ({
+  schema: { type: 'integer', minimum: min, ...(max !== undefined ? { maximum: max } : {}) },
+  expected: max !== undefined ? `an integer from ${min} to ${max}` : `an integer ≥ ${min}`,
+});
+const num = (min: number, max: number, exclusiveMin = false): Pick<KeySpec, 'schema' | 'expected'> => ({
+  schema: { type: 'number', [exclusiveMin ? 'exclusiveMinimum' : 'minimum']: min, maximum: max },
+  expected: `a number ${exclusiveMin ? '>' : '≥'} ${min} and ≤ ${max}`,
+});
+const bool = (): Pick<KeySpec, 'schema' | 'expected'> => ({ schema: { type: 'boolean' }, expected: 'true or false' });
+
+/** Sizes like 12GB, 11.75GiB, 512MiB, 1000000000B (units case-insensitive), or auto. */
+const BUDGET_PATTERN = '^(auto|[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtT][iI]?[bB]|[bB]))$';
+
+/** Every valid key, in config.yaml order. A table, no logic. */
+export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
+  { key: 'data.train', ...path('a file path') },
+  { key: 'data.valid', ...path('a file path') },
+  { key: 'data.test', ...path('a file path') },
+  { key: 'data.relations', ...path('a relation file path (relation.csv, rel2id.json, …)') },
+  { key: 'data.folder', ...path('a data folder') },
+  { key: 'data.format', ...oneOf(...DATA_FORMATS) },
+  { key: 'data.na_label', ...path('a relation name') },
+  { key: 'data.num_relations', ...int(1) },
+  { key: 'data.on_bad_row', ...oneOf('error', 'skip', 'warn') },
+  { key: 'model.pretrained', ...path('a Hugging Face model folder') },
+  { key: 'model.preset', ...oneOf(...MODEL_PRESETS) },
+  { key: 'model.vocab', ...path('a vocab.txt path') },
+  { key: 'model.head', ...oneOf('entity-start', 'cls') },
+  { key: 'model.lowercase', ...bool() },
+  { key: 'model.num_hidden_layers', ...int(1) },
+  { key: 'train.epochs', ...int(1) },
+  { key: 'train.batch_size', ...int(1) },
+  { key: 'train.learning_rate', ...num(0, 1, true) },
+  { key: 'train.warmup_ratio', ...num(0, 1) },
+  { key: 'train.weight_decay', ...num(0, 1) },
+  { key: 'train.max_grad_norm', ...num(0, 1e6) },
+  { key: 'train.seed', ...int(0, 2 ** 31 - 1) },
+  { key: 'train.early_stopping_patience', ...int(0) },
+  { key: 'memory.mode', ...oneOf('auto', 'manual') },
+  { key: 'memory.max_seq_len', ...int(8) },
+  { key: 'memory.padding', ...oneOf('dynamic', 'max') },
+  { key: 'memory.batching', ...oneOf('buckets', 'token_budget') },
+  { key: 'memory.max_tokens', ...int(8) },
+  { key: 'memory.micro_batch_size', ...int(1) },
+  { key: 'memory.grad_accumulation', ...int(1) },
+  { key: 'memory.precision', ...oneOf('auto', 'fp32', 'fp16', 'bf16') },
+  { key: 'memory.attention', ...oneOf('auto', 'sdpa', 'eager') },
+  { key: 'memory.grad_checkpointing', ...oneOf('auto', true, false) },
+  { key: 'memory.freeze_layers', ...int(0) },
+  { key: 'memory.optimizer', ...oneOf('adamw', 'adamw-fused') },
+  { key: 'memory.budget', schema: { type: 'string', pattern: BUDGET_PATTERN }, expected: "auto or a size such as 11.75GiB or 12GB" },
+  { key: 'memory.allow_shorter_seq', ...bool() },
+  { key: 'predict.na_threshold', ...num(0, 1) },
+  { key: 'predict.top_k', ...int(1) },
+  { key: 'device', schema: { type: 'string', pattern: '^(auto|cpu|cuda|cuda:[0-9]+)$' }, expected: 'auto, cpu, cuda or cuda:N' },
+  { key: 'engine.python', ...path('a Python interpreter path') },
+  { key: 'out', ...path('a run folder path') },
+]);
+
+/** The flat list of valid dotted config keys (for help text and suggestions). */
+export const CONFIG_KEYS: readonly string[] = Object.freeze(KEY_SPECS.map((s) => s.key));
+
+/** Keys that must be present after defaults are applied (everything not optional in RunConfig). */
+const OPTIONAL_KEYS = new Set([
+  'data.train', 'data.valid', 'data.test', 'data.relations', 'data.folder', 'data.format', 'data.na_label',
+  'data.num_relations', 'model.pretrained', 'model.preset', 'model.vocab', 'model.lowercase', 'model.num_hidden_layers',
+  'memory.max_tokens', 'memory.micro_batch_size', 'memory.grad_accumulation', 'engine.python', 'out',
+]);
+
+/** Keys holding file-system paths: relative values are made absolute when the config is resolved. */
+export const PATH_KEYS: ReadonlySet<string> = new Set([
+  'data.train', 'data.valid', 'data.test', 'data.relations', 'data.folder', 'model.pretrained', 'model.vocab', 'engine.python', 'out',
+]);
+
+/** True when `key` may be absent from a resolved RunConfig. */
+export function isOptionalKey(key: string): boolean {
+  return OPTIONAL_KEYS.has(key);
+}
+
+/** The spec of a dotted key, or undefined for an unknown key. */
+export function keySpec(key: string): KeySpec | undefined {
+  return KEY_SPECS.find((s) => s.key === key);
+}
+
+/** The JSON schema (draft-07, for ajv) of a resolved RunConfig, built from KEY_SPECS. */
+export function runConfigSchema(): Record<string, unknown> {
+  const root = { type: 'object', additionalProperties: false, properties: {} as Record<string, any>, required: [] as string[] };
+  for (const spec of KEY_SPECS) {
+    const parts = spec.key.split('.');
+    let node = root;
+    for (const part of parts.slice(0, -1)) {
+      if (!node.properties[part]) {
+        node.properties[part] = { type: 'object', additionalProperties: false, properties: {}, required: [] };
+        node.required.push(part);
+      }
+      node = node.properties[part];
+    }
+    const leaf = parts[parts.length - 1];
+    node.properties[leaf] = { ...spec.schema, description: spec.expected };
+    if (!isOptionalKey(spec.key)) node.required.push(leaf);
+  }
+  return root;
+}
