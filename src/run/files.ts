@@ -1,0 +1,69 @@
+// Run-folder files: the layout, atomic JSON/text writes (temp + rename) and the out-dir policy.
+// A failed run overwrites nothing: a run writes only into a new (or empty) folder unless --resume or --force.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { RefitError } from '../errors.ts';
+
+/** Paths inside a run folder (design §5). */
+export function runPaths(dir: string) {
+  return {
+    dir,
+    config: join(dir, 'config.yaml'),
+    plan: join(dir, 'plan.json'),
+    events: join(dir, 'events.jsonl'),
+    metrics: join(dir, 'metrics.json'),
+    model: join(dir, 'model'),
+    log: join(dir, 'refit.log'),
+    checkpoints: join(dir, 'checkpoints'),
+    last_state: join(dir, 'checkpoints', 'last.json'),
+  };
+}
+
+/** Writes `text` to `path` atomically (temp file in the same folder, then rename). */
+export function writeTextAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** Writes `value` as pretty JSON to `path` atomically. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeTextAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Reads a JSON file; a missing or unreadable file is a RefitError naming it. */
+export function readJson<T>(path: string, code = 'E_RUN_FILE'): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    throw new RefitError(code, `${path}: ${existsSync(path) ? 'not valid JSON' : 'missing'}`, { cause: e });
+  }
+}
+
+/** Appends one JSON line (events.jsonl). */
+export function appendJsonLine(path: string, value: unknown): void {
+  appendFileSync(path, JSON.stringify(value) + '\n');
+}
+
+/**
+ * Prepares the out folder: a new or empty folder is used as is; an existing run needs --resume (continue it)
+ * or --force (its run files are removed first). Anything else is refused so nothing is overwritten.
+ */
+export function prepareOutDir(opts: { dir: string; resume: boolean; force: boolean }): 'new' | 'resume' {
+  const { dir } = opts;
+  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  if (opts.resume) {
+    if (!existsSync(runPaths(dir).last_state)) throw new RefitError('E_RESUME', `${dir}: no checkpoint to resume from (checkpoints/last.json missing); run without --resume`);
+    return 'resume';
+  }
+  if (entries.length > 0 && !opts.force) {
+    throw new RefitError('E_OUT_EXISTS', `${dir}: folder exists and is not empty; use --resume to continue that run, --force to replace it, or another --out`);
+  }
+  if (entries.length > 0) {
+    const p = runPaths(dir);
+    for (const f of [p.config, p.plan, p.events, p.metrics, p.model, p.checkpoints, p.log, join(dir, 'report.html')]) rmSync(f, { recursive: true, force: true });
+  }
+  mkdirSync(dir, { recursive: true });
+  return 'new';
+}

@@ -1,0 +1,50 @@
+// The end of a run: restore the best checkpoint, evaluate valid and test with it, write model/ and metrics.json.
+import { join } from 'node:path';
+import type { MetricBlock } from '../metrics/index.ts';
+import type { RelationSet } from '../data/types.ts';
+import type { HeadKind } from '../worker/protocol.ts';
+import type { TrainSupervisor } from '../worker/supervisor.ts';
+import { now, type RunEvent } from './events.ts';
+import { evalLogits, scoreLogits } from './evaluate.ts';
+import { runPaths, writeJsonAtomic } from './files.ts';
+import { writeModelFolder } from './model-folder.ts';
+import { expect } from './session.ts';
+import type { EncodedSplit, TextSide } from './prepare.ts';
+import type { LoopState } from './train-loop.ts';
+
+/** metrics.json: valid and test blocks of the restored best model, and the training throughput. */
+export interface RunMetrics {
+  valid?: MetricBlock & { loss: number };
+  test?: MetricBlock & { loss: number };
+  train: { optimizer_steps: number; examples_seen: number; tokens_seen: number; examples_per_s: number; tokens_per_s: number; peak_memory_bytes: number; seconds: number };
+  best_epoch: number | null;
+  epochs_run: number;
+  early_stopped: boolean;
+}
+
+/** Restores the best checkpoint (if any), evaluates, and writes model/ and metrics.json atomically. */
+export async function finishRun(opts: { sup: TrainSupervisor; state: LoopState; run_dir: string; valid: EncodedSplit | null; test: EncodedSplit | null;
+  relations: RelationSet; semeval: boolean; text: TextSide; head: HeadKind; max_seq_len: number; padding: 'dynamic' | 'max'; emit(e: RunEvent): void }): Promise<RunMetrics> {
+  const { sup, state } = opts;
+  const worker = sup.worker!;
+  if (state.best) await expect(worker, { type: 'restore', path: join(opts.run_dir, state.best.path) }, 'restored');
+  const score = async (split: EncodedSplit | null) => {
+    if (!split || split.examples.length === 0) return undefined;
+    const logits = await evalLogits(worker, { dataset: split.name, lengths: split.lengths, padding: opts.padding, max_seq_len: sup.levers.max_seq_len, tag: `final-${split.name}` });
+    return scoreLogits({ logits, gold: split.examples.map((e) => e.relation ?? ''), relations: opts.relations, semeval: opts.semeval });
+  };
+  const valid = await score(opts.valid);
+  const test = await score(opts.test);
+  const epoch = state.best?.epoch ?? state.evals.length;
+  if (test) opts.emit({ event: 'eval', time: now(), epoch, step: state.step, split: 'test', accuracy: test.accuracy, macro_f1: test.macro_f1, micro_f1: test.micro_f1, loss: test.loss });
+  await writeModelFolder({ worker, run_dir: opts.run_dir, text: opts.text, relations: opts.relations, head: opts.head, max_seq_len: opts.max_seq_len, step: state.best?.step ?? state.step });
+  const secs = state.train_seconds;
+  const metrics: RunMetrics = {
+    ...(valid ? { valid } : {}), ...(test ? { test } : {}),
+    train: { optimizer_steps: state.step, examples_seen: state.examples_seen, tokens_seen: state.tokens_seen, examples_per_s: secs ? state.examples_seen / secs : 0,
+      tokens_per_s: secs ? state.tokens_seen / secs : 0, peak_memory_bytes: state.peak_memory_bytes, seconds: secs },
+    best_epoch: state.best?.epoch ?? null, epochs_run: state.evals.length, early_stopped: state.stopped,
+  };
+  writeJsonAtomic(runPaths(opts.run_dir).metrics, metrics);
+  return metrics;
+}

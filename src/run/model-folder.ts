@@ -1,0 +1,62 @@
+// The model/ folder of a run: HF-compatible config.json + model.safetensors (written by the worker), vocab.txt,
+// and refit.json (relations, NA label, markers, head, window, casing). Reading it back for eval/predict/serve.
+import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { RefitError } from '../errors.ts';
+import type { RelationSet } from '../data/types.ts';
+import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
+import type { MarkerScheme } from '../encode/index.ts';
+import type { ModelDims } from '../memory/index.ts';
+import type { HeadKind } from '../worker/protocol.ts';
+import { readJson, writeJsonAtomic } from './files.ts';
+import type { SupervisedWorker } from '../worker/supervisor.ts';
+import { expect } from './session.ts';
+import type { TextSide } from './prepare.ts';
+
+/** refit.json: what a model folder needs beyond Hugging Face's files to classify relations. */
+export interface RefitJson {
+  format: 'refit-model'; version: 1;
+  relations: string[]; na_label: string | null; markers: MarkerScheme; head: HeadKind;
+  max_seq_len: number; lowercase: boolean; num_labels: number; trained_steps: number;
+}
+
+/** A model folder read back: dims, relation set and the text side to encode new input the same way. */
+export interface LoadedModel { dir: string; refit: RefitJson; dims: ModelDims; relations: RelationSet; text: TextSide }
+
+/**
+ * Saves the worker's current weights as `<run>/model`: the worker writes config.json + model.safetensors into a
+ * temp folder, vocab.txt, refit.json and the label maps are added, then the folder is renamed into place.
+ */
+export async function writeModelFolder(opts: { worker: SupervisedWorker; run_dir: string; text: TextSide; relations: RelationSet; head: HeadKind; max_seq_len: number; step: number }): Promise<string> {
+  const dir = join(opts.run_dir, 'model');
+  const tmp = join(opts.run_dir, `.model-tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  await expect(opts.worker, { type: 'save', path: tmp, checkpoint: false, step: opts.step }, 'saved');
+  copyFileSync(opts.text.vocab_path, join(tmp, 'vocab.txt'));
+  const names = opts.relations.names;
+  const config = readJson<Record<string, unknown>>(join(tmp, 'config.json'));
+  writeJsonAtomic(join(tmp, 'config.json'), { ...config, id2label: Object.fromEntries(names.map((n, i) => [String(i), n])), label2id: Object.fromEntries(names.map((n, i) => [n, i])) });
+  const refit: RefitJson = { format: 'refit-model', version: 1, relations: names, na_label: opts.relations.na_label, markers: opts.text.markers,
+    head: opts.head, max_seq_len: opts.max_seq_len, lowercase: opts.text.lowercase, num_labels: names.length, trained_steps: opts.step };
+  writeJsonAtomic(join(tmp, 'refit.json'), refit);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return dir;
+}
+
+/** Reads `<run>/model` (or a model folder given directly); a missing or foreign folder is one clear line. */
+export function readModelFolder(run_dir: string): LoadedModel {
+  const dir = existsSync(join(run_dir, 'model', 'refit.json')) ? join(run_dir, 'model') : run_dir;
+  for (const f of ['refit.json', 'config.json', 'vocab.txt']) {
+    if (!existsSync(join(dir, f))) throw new RefitError('E_RUN_MODEL', `${join(run_dir, 'model', f)}: missing — not a finished refit run (train one with refit train --out ${run_dir})`);
+  }
+  const refit = readJson<RefitJson>(join(dir, 'refit.json'), 'E_RUN_MODEL');
+  if (refit.format !== 'refit-model' || !Array.isArray(refit.relations)) throw new RefitError('E_RUN_MODEL', `${join(dir, 'refit.json')}: not a refit model description`);
+  const cfg = readJson<ModelDims>(join(dir, 'config.json'), 'E_RUN_MODEL');
+  const dims: ModelDims = { vocab_size: cfg.vocab_size, hidden_size: cfg.hidden_size, num_hidden_layers: cfg.num_hidden_layers, num_attention_heads: cfg.num_attention_heads,
+    intermediate_size: cfg.intermediate_size, max_position_embeddings: cfg.max_position_embeddings, type_vocab_size: cfg.type_vocab_size };
+  const vocab_path = join(dir, 'vocab.txt');
+  const vocab = Vocab.fromFile(vocab_path);
+  const text: TextSide = { vocab_path, vocab, tokenizer: new WordPieceTokenizer(vocab, { lowercase: refit.lowercase }), lowercase: refit.lowercase, markers: refit.markers };
+  return { dir, refit, dims, relations: { names: refit.relations, na_label: refit.na_label }, text };
+}

@@ -1,0 +1,100 @@
+// Preparing a run's inputs: data files → examples, relation set, tokenizer and markers, encoded datasets
+// (cached by content), and the model's dims. Everything here is TS-side; no worker is started.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, RefitError } from '../errors.ts';
+import type { Example, RelationSet } from '../data/types.ts';
+import { readDataset, readRelations, resolveDataFolder, relationSetFromExamples } from '../data/index.ts';
+import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
+import { defaultMarkers, writeEncodedDataset, type MarkerScheme } from '../encode/index.ts';
+import { loadModelDims, type ModelDims } from '../memory/index.ts';
+import type { RunConfig } from '../config/index.ts';
+
+/** The tokenizer side of a model: vocabulary file, casing and entity markers. */
+export interface TextSide { vocab_path: string; vocab: Vocab; tokenizer: WordPieceTokenizer; lowercase: boolean; markers: MarkerScheme }
+
+/** One encoded split: its examples, the dataset file and the per-example lengths. */
+export interface EncodedSplit { name: string; examples: Example[]; path: string; lengths: Int32Array; total_tokens: number; truncated: number }
+
+/** The data files a config names, with a data folder (data.folder or data.train given as a folder) expanded. */
+export async function resolveDataPaths(config: RunConfig): Promise<{ train?: string; valid?: string; test?: string; relations?: string }> {
+  const d = config.data;
+  const folder = d.folder ?? (d.train && existsSync(d.train) && statSync(d.train).isDirectory() ? d.train : undefined);
+  const found = folder ? await resolveDataFolder(folder) : {};
+  const train = d.train && d.train !== folder ? d.train : found.train;
+  return { train, valid: d.valid ?? found.valid, test: d.test ?? found.test, relations: d.relations ?? found.relations };
+}
+
+/** Reads train/valid/test and the relation set; the relation set comes from the relation file or the training data. */
+export async function readSplits(opts: { config: RunConfig; warn: (line: string) => void }): Promise<{ relations: RelationSet; format: string; train: Example[]; valid: Example[]; test: Example[]; paths: Awaited<ReturnType<typeof resolveDataPaths>> }> {
+  const { config } = opts;
+  const paths = await resolveDataPaths(config);
+  if (!paths.train) throw new ConfigError('no training data: set data.train=FILE (or a DeepKE data folder)', 'E_NO_DATA');
+  const common = { format: config.data.format, na_label: config.data.na_label, on_bad_row: config.data.on_bad_row, warn: opts.warn };
+  let relations = paths.relations ? await readRelations(paths.relations) : undefined;
+  if (relations && config.data.na_label) relations = { ...relations, na_label: config.data.na_label };
+  const train = await readDataset({ path: paths.train, relations, ...common });
+  relations ??= relationSetFromExamples(train.examples, config.data.na_label);
+  const read = async (p?: string) => (p ? (await readDataset({ path: p, relations, ...common })).examples : []);
+  const [valid, test] = [await read(paths.valid), await read(paths.test)];
+  if (config.data.num_relations !== undefined && config.data.num_relations !== relations.names.length) {
+    throw new ConfigError(`data.num_relations is ${config.data.num_relations} but the relation set has ${relations.names.length} relations (${relations.names.slice(0, 5).join(', ')}…)`, 'E_NUM_RELATIONS');
+  }
+  return { relations, format: train.format, train: train.examples, valid, test, paths };
+}
+
+/** Guesses casing from a vocabulary: a vocab with no upper-case word pieces belongs to an uncased model. */
+function vocabIsUncased(vocab: Vocab): boolean {
+  for (let i = 0; i < vocab.size; i++) {
+    const t = vocab.token(i);
+    if (!t.startsWith('[') && /[A-Z]/.test(t)) return false;
+  }
+  return true;
+}
+
+/** The vocabulary, tokenizer and markers for a config: model.vocab, else the pretrained folder's vocab.txt. */
+export function textSide(config: RunConfig): TextSide {
+  const m = config.model;
+  const vocab_path = m.vocab ?? (m.pretrained ? join(m.pretrained, 'vocab.txt') : undefined);
+  if (!vocab_path) throw new ConfigError('no vocabulary: set model.vocab=vocab.txt (or model.pretrained=DIR with a vocab.txt)', 'E_NO_VOCAB');
+  if (!existsSync(vocab_path)) throw new RefitError('E_MODEL_FILES', `${vocab_path}: vocabulary file missing`);
+  const vocab = Vocab.fromFile(vocab_path);
+  const lowercase = m.lowercase ?? pretrainedLowercase(m.pretrained) ?? vocabIsUncased(vocab);
+  return { vocab_path, vocab, tokenizer: new WordPieceTokenizer(vocab, { lowercase }), lowercase, markers: defaultMarkers(vocab, { typed: false }) };
+}
+
+function pretrainedLowercase(dir: string | undefined): boolean | undefined {
+  const f = dir ? join(dir, 'tokenizer_config.json') : undefined;
+  if (!f || !existsSync(f)) return undefined;
+  try {
+    const v = (JSON.parse(readFileSync(f, 'utf8')) as { do_lower_case?: unknown }).do_lower_case;
+    return typeof v === 'boolean' ? v : undefined;
+  } catch { return undefined; }
+}
+
+/** Where encoded datasets are cached: `<out>/../.refit-cache`, or ~/.cache/refit without an out folder. */
+export function cacheDir(opts: { out?: string; env: Record<string, string | undefined> }): string {
+  if (opts.env.REFIT_CACHE) return opts.env.REFIT_CACHE;
+  if (opts.out) return join(dirname(resolve(opts.out)), '.refit-cache');
+  return join(opts.env.XDG_CACHE_HOME || join(opts.env.HOME || homedir(), '.cache'), 'refit');
+}
+
+/** Encodes one split into the cache (reused when its inputs did not change). */
+export async function encodeSplit(opts: { name: string; examples: Example[]; relations: RelationSet; text: TextSide; max_seq_len: number; cache_dir: string }): Promise<EncodedSplit> {
+  const r = await writeEncodedDataset({ examples: opts.examples, relations: opts.relations, tokenizer: opts.text.tokenizer,
+    max_seq_len: opts.max_seq_len, markers: opts.text.markers, cache_dir: opts.cache_dir });
+  return { name: opts.name, examples: opts.examples, path: r.path, lengths: r.lengths, total_tokens: r.total_tokens, truncated: r.truncated };
+}
+
+/** The model's dims: the pretrained folder's config.json, or a preset sized to the vocabulary; num_hidden_layers may cut layers. */
+export function modelDims(config: RunConfig, vocab_size: number): ModelDims {
+  const m = config.model;
+  const spec = m.pretrained ?? m.preset;
+  if (!spec) throw new ConfigError('no model: set model.preset=bert-mini (random init, with model.vocab) or model.pretrained=DIR', 'E_NO_MODEL');
+  const dims = loadModelDims(spec, m.pretrained ? undefined : { vocab_size });
+  if (m.pretrained && dims.vocab_size !== vocab_size) {
+    throw new RefitError('E_MODEL_SHAPE', `${join(m.pretrained, 'config.json')}: vocab_size ${dims.vocab_size} does not match vocab.txt (${vocab_size} tokens)`);
+  }
+  return m.num_hidden_layers ? { ...dims, num_hidden_layers: Math.min(dims.num_hidden_layers, m.num_hidden_layers) } : dims;
+}

@@ -1,0 +1,54 @@
+// Starting a worker for a run: the load command from the decision, opening encoded datasets, restoring a state.
+// The worker reads no config: every choice arrives here fully resolved (house style, TS↔worker boundary).
+import type { RunLog } from '../log.ts';
+import { WorkerProcess } from '../worker/index.ts';
+import { workerError, type SupervisedWorker } from '../worker/supervisor.ts';
+import type { BertConfigJson, HeadKind, LoadCommand } from '../worker/protocol.ts';
+import type { ModelDims } from '../memory/index.ts';
+import type { Decision } from './decide.ts';
+
+/** Dropout before the classifier head (BERT's hidden dropout). */
+export const HEAD_DROPOUT = 0.1;
+/** Waiting this long for `ready` means the interpreter or torch import hangs. */
+export const WORKER_START_TIMEOUT_MS = 120_000;
+
+/** The HF config.json fields for a model of these dims. */
+export function bertConfig(dims: ModelDims): BertConfigJson {
+  return { ...dims, hidden_act: 'gelu', layer_norm_eps: 1e-12, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02, model_type: 'bert', architectures: ['BertModel'] };
+}
+
+/** Everything `load` needs besides the decision. */
+export interface LoadSpec { dims: ModelDims; pretrained?: string; head: HeadKind; num_labels: number; seed: number;
+  learning_rate: number; weight_decay: number; warmup_steps: number; total_steps: number; max_grad_norm: number; num_threads?: number }
+
+/** The `load` command for a decision (levers) and a model spec. */
+export function loadCommand(spec: LoadSpec, d: Pick<Decision, 'device' | 'precision' | 'attention' | 'grad_checkpointing' | 'freeze_layers' | 'optimizer' | 'budget_bytes'>): LoadCommand {
+  return {
+    type: 'load', pretrained: spec.pretrained, config: bertConfig(spec.dims),
+    head: { kind: spec.head, num_labels: spec.num_labels, dropout: HEAD_DROPOUT }, seed: spec.seed, device: d.device,
+    precision: d.precision, attention: d.attention, grad_checkpointing: d.grad_checkpointing, freeze_layers: d.freeze_layers,
+    optimizer: { kind: d.optimizer, lr: spec.learning_rate, weight_decay: spec.weight_decay, betas: [0.9, 0.999], eps: 1e-8 },
+    schedule: { warmup_steps: spec.warmup_steps, total_steps: spec.total_steps }, max_grad_norm: spec.max_grad_norm,
+    budget_bytes: d.device.startsWith('cuda') ? d.budget_bytes : undefined, num_threads: spec.num_threads,
+  };
+}
+
+/** Starts a worker process (stderr → the run log). `inject_state` is the run folder the fault injection keeps its state in. */
+export async function startWorker(opts: { python: string; env: Record<string, string | undefined>; log: RunLog; run_dir?: string; num_threads?: number }): Promise<WorkerProcess> {
+  const env = { ...opts.env, ...(opts.run_dir ? { REFIT_INJECT_STATE: opts.env.REFIT_INJECT_STATE ?? opts.run_dir } : {}) };
+  return WorkerProcess.start({ python: opts.python, env, log: opts.log, start_timeout_ms: WORKER_START_TIMEOUT_MS, num_threads: opts.num_threads });
+}
+
+/** Sends one command and returns its answer, turning an `error` event or an unexpected answer into an error. */
+export async function expect<T extends string>(worker: SupervisedWorker, cmd: Parameters<SupervisedWorker['request']>[0], type: T, timeout_ms?: number): Promise<Extract<Awaited<ReturnType<SupervisedWorker['request']>>, { type: T }>> {
+  const ev = await worker.request(cmd, timeout_ms ? { timeout_ms } : undefined);
+  if (ev.type !== type) throw workerError(ev, cmd.type);
+  return ev as never;
+}
+
+/** Loads the model, opens the datasets and restores `restore_from` when given. */
+export async function setupWorker(worker: SupervisedWorker, opts: { load: LoadCommand; datasets: Array<{ name: string; path: string }>; restore_from?: string }): Promise<void> {
+  await expect(worker, opts.load, 'loaded');
+  for (const ds of opts.datasets) await expect(worker, { type: 'open_dataset', name: ds.name, path: ds.path }, 'dataset_opened');
+  if (opts.restore_from) await expect(worker, { type: 'restore', path: opts.restore_from }, 'restored');
+}

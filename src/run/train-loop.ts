@@ -1,0 +1,162 @@
+// The training loop: optimizer steps over seeded epoch plans, evaluation after each epoch, early stopping with the
+// best checkpoint, periodic checkpoints, and resuming from the last checkpoint after a worker crash.
+// Steps are numbered from 1 (step N = the N-th optimizer step); the plan of step N depends only on (seed, N).
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { RefitError } from '../errors.ts';
+import { planEpoch, stepsPerEpoch } from '../batch/index.ts';
+import { TrainSupervisor, WorkerLostError } from '../worker/supervisor.ts';
+import type { RelationSet } from '../data/types.ts';
+import type { MemoryStats, StepEvent } from '../worker/protocol.ts';
+import { now, type RunEvent } from './events.ts';
+import { evalLogits, scoreLogits } from './evaluate.ts';
+import { readJson, runPaths, writeJsonAtomic } from './files.ts';
+import { expect } from './session.ts';
+import type { EncodedSplit } from './prepare.ts';
+
+/** A worker crash is retried this many times per run before the run fails. */
+export const MAX_RESTARTS = 3;
+
+/** Everything about the run's progress that a checkpoint must carry to continue identically (checkpoints/last.json). */
+export interface LoopState {
+  step: number;
+  checkpoint: string | null;
+  examples_seen: number;
+  tokens_seen: number;
+  train_seconds: number;
+  peak_memory_bytes: number;
+  best: { epoch: number; step: number; macro_f1: number; path: string } | null;
+  bad_epochs: number;
+  stopped: boolean;
+  evals: Array<{ epoch: number; accuracy: number; macro_f1: number; micro_f1: number; loss: number }>;
+  levers: { micro_batch_size: number; grad_checkpointing: boolean; max_seq_len: number };
+}
+
+/** What the loop needs from the run. */
+export interface LoopContext {
+  run_dir: string;
+  sup: TrainSupervisor;
+  train: EncodedSplit;
+  valid: EncodedSplit | null;
+  relations: RelationSet;
+  semeval: boolean;
+  epochs: number;
+  batch_size: number;
+  seed: number;
+  padding: 'dynamic' | 'max';
+  patience: number;
+  checkpoint_every: number;
+  emit(e: RunEvent): void;
+}
+
+/** A fresh loop state. */
+export function initialState(levers: LoopState['levers']): LoopState {
+  return { step: 0, checkpoint: null, examples_seen: 0, tokens_seen: 0, train_seconds: 0, peak_memory_bytes: 0, best: null, bad_epochs: 0, stopped: false, evals: [], levers: { ...levers } };
+}
+
+/** The peak memory figure of one step: CUDA max reserved, else CPU peak RSS. */
+export function memoryPeak(m: MemoryStats): number {
+  return (m.device === 'cuda' ? m.max_memory_reserved : m.peak_rss_bytes) ?? 0;
+}
+
+/** Runs steps until the planned epochs are done or early stopping fires; restarts a crashed worker from the last checkpoint. */
+export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopState> {
+  let restarts = 0;
+  for (;;) {
+    try {
+      await stepsUntilDone(ctx, state);
+      return state;
+    } catch (e) {
+      if (!(e instanceof WorkerLostError) || restarts >= MAX_RESTARTS) throw e instanceof WorkerLostError ? lostError(e, restarts) : e;
+      restarts++;
+      const resumed = state.checkpoint ? readJson<LoopState>(runPaths(ctx.run_dir).last_state) : initialState(state.levers);
+      const levers = ctx.sup.levers;
+      Object.assign(state, resumed, { levers });
+      ctx.emit({ event: 'restart', time: now(), step: e.step, resume_step: state.step, reason: e.message.split('\n')[0] });
+      await ctx.sup.start(state.checkpoint ? join(ctx.run_dir, state.checkpoint) : undefined);
+    }
+  }
+}
+
+function lostError(e: WorkerLostError, restarts: number): RefitError {
+  return new RefitError('E_WORKER_CRASH', `the worker died at step ${e.step} ${restarts ? `after ${restarts} restarts ` : ''}(${e.message.split('\n')[0].slice(0, 200)}); see the run log`, { exitCode: 1 });
+}
+
+async function stepsUntilDone(ctx: LoopContext, state: LoopState): Promise<void> {
+  const spe = stepsPerEpoch(ctx.train.lengths.length, ctx.batch_size);
+  const total = ctx.epochs * spe;
+  let planned = -1;
+  let batches: number[][] = [];
+  while (state.step < total && !state.stopped) {
+    const epoch = Math.floor(state.step / spe);
+    if (planned !== epoch) {
+      batches = planEpoch({ lengths: ctx.train.lengths, batch_size: ctx.batch_size, padding: ctx.padding, seed: ctx.seed, epoch });
+      planned = epoch;
+    }
+    const indices = batches[state.step % spe];
+    const t0 = performance.now();
+    const ev = await ctx.sup.trainStep(state.step + 1, indices);
+    recordStep(ctx, state, ev, epoch + 1, (performance.now() - t0) / 1000);
+    const endOfEpoch = state.step % spe === 0;
+    if (endOfEpoch) await endEpoch(ctx, state, epoch + 1);
+    if (endOfEpoch || state.step % ctx.checkpoint_every === 0) await checkpointLast(ctx, state);
+  }
+}
+
+function recordStep(ctx: LoopContext, state: LoopState, ev: StepEvent, epoch: number, wall: number): void {
+  state.step = ev.step;
+  state.examples_seen += ev.examples;
+  state.tokens_seen += ev.tokens;
+  state.train_seconds += wall;
+  state.peak_memory_bytes = Math.max(state.peak_memory_bytes, memoryPeak(ev.memory));
+  state.levers = { ...ctx.sup.levers };
+  const micro = ctx.sup.levers.micro_batch_size;
+  ctx.emit({ event: 'step', time: now(), step: ev.step, epoch, loss: ev.loss, lr: ev.lr, grad_norm: ev.grad_norm, examples: ev.examples, tokens: ev.tokens,
+    padded_tokens: ev.padded_tokens, examples_per_s: ev.examples / wall, tokens_per_s: ev.tokens / wall, seconds: ev.seconds, wall_seconds: wall,
+    micro_batches: Math.ceil(ev.examples / micro), micro_batch_size: micro, memory: ev.memory });
+}
+
+/** Evaluates on valid, tracks the best epoch (valid macro-F1; ties keep the earlier) and early stopping. */
+async function endEpoch(ctx: LoopContext, state: LoopState, epoch: number): Promise<void> {
+  if (!ctx.valid || ctx.valid.examples.length === 0) return;
+  const worker = ctx.sup.worker!;
+  const logits = await guard(state.step, () => evalLogits(worker, { dataset: 'valid', lengths: ctx.valid!.lengths, padding: ctx.padding, max_seq_len: ctx.sup.levers.max_seq_len, tag: `valid-${epoch}` }));
+  const m = scoreLogits({ logits, gold: ctx.valid.examples.map((e) => e.relation ?? ''), relations: ctx.relations, semeval: ctx.semeval });
+  state.evals.push({ epoch, accuracy: m.accuracy, macro_f1: m.macro_f1, micro_f1: m.micro_f1, loss: m.loss });
+  ctx.emit({ event: 'eval', time: now(), epoch, step: state.step, split: 'valid', accuracy: m.accuracy, macro_f1: m.macro_f1, micro_f1: m.micro_f1, loss: m.loss });
+  if (!state.best || m.macro_f1 > state.best.macro_f1) {
+    const path = `checkpoints/best-step-${state.step}`;
+    await guard(state.step, () => expect(worker, { type: 'save', path: join(ctx.run_dir, path), checkpoint: false, step: state.step }, 'saved'));
+    state.best = { epoch, step: state.step, macro_f1: m.macro_f1, path };
+    state.bad_epochs = 0;
+    ctx.emit({ event: 'checkpoint', time: now(), step: state.step, kind: 'best', path });
+  } else {
+    state.bad_epochs++;
+    if (ctx.patience > 0 && state.bad_epochs >= ctx.patience) state.stopped = true;
+  }
+}
+
+/** Saves model + optimizer state to a new folder, then points checkpoints/last.json at it, then drops the older one. */
+async function checkpointLast(ctx: LoopContext, state: LoopState): Promise<void> {
+  const rel = `checkpoints/step-${state.step}`;
+  await guard(state.step, () => expect(ctx.sup.worker!, { type: 'save', path: join(ctx.run_dir, rel), checkpoint: true, step: state.step }, 'saved'));
+  state.checkpoint = rel;
+  writeJsonAtomic(runPaths(ctx.run_dir).last_state, state);
+  // Only now, with last.json naming the new folders, may the older ones go.
+  const keep = new Set([rel, state.best?.path]);
+  for (const f of readdirSync(join(ctx.run_dir, 'checkpoints'))) {
+    if (/^(step|best-step)-\d+$/.test(f) && !keep.has(`checkpoints/${f}`)) rmSync(join(ctx.run_dir, 'checkpoints', f), { recursive: true, force: true });
+  }
+  ctx.emit({ event: 'checkpoint', time: now(), step: state.step, kind: 'last', path: rel });
+}
+
+/** Runs a worker call; a dead worker becomes WorkerLostError so the loop restarts it. */
+async function guard<T>(step: number, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof RefitError || e instanceof WorkerLostError) throw e;
+    throw new WorkerLostError(step, e);
+  }
+}
