@@ -24,6 +24,7 @@ export class Vocab {
   /** The file the vocabulary came from ('' when built from lines). */
   readonly path: string;
   private readonly tokens: string[];
+  private readonly continuation: Uint8Array;
   private readonly byToken: Map<string, number>;
   /** Lookup for word-initial pieces and for `##`-continuations without their `##`, plus their longest key. */
   readonly whole: Map<string, number>;
@@ -38,6 +39,7 @@ export class Vocab {
     this.size = tokens.length;
     this.byToken = new Map();
     this.cont = new Map();
+    this.continuation = new Uint8Array(tokens.length);
     let maxWhole = 0;
     let maxCont = 0;
     tokens.forEach((t, i) => {
@@ -45,6 +47,7 @@ export class Vocab {
       if (t.length > maxWhole) maxWhole = t.length;
       if (t.startsWith('##') && t.length > 2) {
         this.cont.set(t.slice(2), i);
+        this.continuation[i] = 1;
         if (t.length - 2 > maxCont) maxCont = t.length - 2;
       }
     });
@@ -89,6 +92,11 @@ export class Vocab {
   /** The id of `token`, or undefined when it is not in the vocabulary. */
   id(token: string): number | undefined {
     return this.byToken.get(token);
+  }
+
+  /** True when `id` is a `##` word-continuation piece. */
+  isContinuation(id: number): boolean {
+    return this.continuation[id] === 1;
   }
 
   /** The token string of `id` (throws RangeError outside 0..size-1). */
