@@ -1,10 +1,53 @@
-// `refit doctor`: placeholder until its issue lands; it says so and exits 1.
+// `refit doctor [FILE|-] [-c CONFIG] [--json]`: reads an OOM report from a log (or stdin), explains it and
+// suggests fixes. Reading the input and printing are here; parsing and diagnosis live in src/memory/doctor.
+import { readFileSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
+import { configFixesFor, doctorJson, formatDoctorText, runDoctor } from '../../memory/doctor/index.ts';
 
-export function registerDoctor(program: Command, _ctx: CliContext): void {
-  program.command('doctor').description('(not built yet)').allowUnknownOption().action(() => {
-    throw new RefitError('E_NOT_BUILT', 'refit doctor is not built yet', { exitCode: 1 });
-  });
+interface DoctorFlags { config?: string; json?: boolean; gpu?: string; engine?: string }
+
+/** Registers `refit doctor`. */
+export function registerDoctor(program: Command, ctx: CliContext): void {
+  program.command('doctor')
+    .description('explain an out-of-memory error from a log (FILE, or stdin) and suggest fixes')
+    .argument('[file]', 'log file with the error; "-" or nothing reads stdin')
+    .option('-c, --config <file>', 'the run config (YAML): fixes become concrete config changes with predicted peaks')
+    .option('--gpu <name|size>', 'the card (for bf16 support and speed) when planning with -c')
+    .option('--engine <refit|hf>', 'which program ran out of memory, for planning with -c (default refit)')
+    .option('--json', 'print one JSON object')
+    .action(async (file: string | undefined, flags: DoctorFlags) => {
+      const text = await readInput(file, ctx);
+      const configFixes = flags.config
+        ? configFixesFor({ config_path: flags.config, gpu: flags.gpu, engine: flags.engine })
+        : undefined;
+      const result = runDoctor({ text, configFixes });
+      if (flags.json) ctx.io.stdout.write(JSON.stringify(doctorJson(result), null, 2) + '\n');
+      else ctx.io.stdout.write(formatDoctorText(result, Math.min(ctx.io.stdout.columns ?? 100, 120)));
+    });
+}
+
+async function readInput(file: string | undefined, ctx: CliContext): Promise<string> {
+  if (file === undefined || file === '-') {
+    if (file === undefined && (ctx.io.stdin as Readable & { isTTY?: boolean }).isTTY) {
+      throw new RefitError('E_DOCTOR_INPUT', 'refit doctor: give a log file, or pipe the log in (… 2>&1 | refit doctor -)');
+    }
+    return readStream(ctx.io.stdin);
+  }
+  try {
+    if (statSync(file).isDirectory()) throw new RefitError('E_DOCTOR_INPUT', `${file}: is a folder, not a log file`);
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof RefitError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RefitError('E_DOCTOR_INPUT', `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? String(e)})`}`);
+  }
+}
+
+async function readStream(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,0 +1,108 @@
+// `refit doctor -c CONFIG`: each fix becomes a concrete config change with its predicted peak and speed,
+// from the memory planner (planMemory) and the fitter (fitConfig) under the budget the OOM message shows.
+import { resolveConfig, type RunConfig } from '../../config/index.ts';
+import { GPUS, fitConfig, loadModelDims, planMemory, resolveGpu, type Engine, type FitCandidate, type GpuSpec, type ModelDims, type RunShape } from '../index.ts';
+import type { Diagnosis } from './diagnose.ts';
+import { causeFixes, type DoctorFix } from './fixes.ts';
+import type { OomReport } from './parse.ts';
+import { formatBytes as fmt } from './sizes.ts';
+
+/** What the config-based fixes start from: the config file, and optionally the card and the engine. */
+export interface ConfigFixOptions { config_path: string; gpu?: string; engine?: string }
+
+interface Current { model: ModelDims; model_name: string; run: RunShape; effective: number; assumed: string[] }
+
+/** Loads the run config now (bad config → one-line error, exit 2) and returns the fix planner for a report. */
+export function configFixesFor(opts: ConfigFixOptions): (r: OomReport, d: Diagnosis) => { fixes: DoctorFix[]; note?: string } {
+  const config = resolveConfig({ file: opts.config_path, overrides: [] });
+  const engine: Engine = opts.engine === 'hf' ? 'hf' : 'refit';
+  const current = currentRun(config, engine);
+  const card = opts.gpu ? resolveGpu(opts.gpu) : undefined;
+  return (r, d) => planFixes(r, d, current, card);
+}
+
+/** The run the config describes, with `auto` settings read as what a plain run does (fp32, eager, no checkpointing). */
+function currentRun(config: RunConfig, engine: Engine): Current {
+  const spec = config.model.pretrained ?? config.model.preset ?? 'bert-base';
+  const model = loadModelDims(spec);
+  const m = config.memory;
+  const effective = config.train.batch_size;
+  const micro = m.micro_batch_size ?? Math.max(1, Math.floor(effective / (m.grad_accumulation ?? 1)));
+  const assumed: string[] = [];
+  const pick = <T>(value: T | 'auto', plain: T, key: string): T => {
+    if (value !== 'auto') return value;
+    assumed.push(`${key}: auto read as ${String(plain)}`);
+    return plain;
+  };
+  const run: RunShape = {
+    engine, mode: 'train', batch_size: micro, seq_len: m.max_seq_len,
+    precision: pick(m.precision, 'fp32', 'memory.precision'),
+    attention: pick(m.attention, 'eager', 'memory.attention'),
+    grad_checkpointing: pick(m.grad_checkpointing, false, 'memory.grad_checkpointing'),
+    optimizer: m.optimizer, num_labels: 50, freeze_layers: m.freeze_layers, head: config.model.head,
+  };
+  return { model, model_name: spec, run, effective, assumed };
+}
+
+const GIB = 2 ** 30;
+
+/** The card the OOM happened on: its limit from the message; bf16 and speed from --gpu or the table cards of that size. */
+function cardFor(r: OomReport, d: Diagnosis, card?: GpuSpec): GpuSpec {
+  let limit = d.figures.limit_bytes ?? card?.memory_bytes;
+  if (limit === undefined) throw new Error('no memory size: neither the message nor --gpu gives one');
+  // Other processes stay unless stopped: plan within what is left.
+  if (d.cause === 'contention' && d.figures.others_bytes) limit -= d.figures.others_bytes;
+  if (card) return { ...card, memory_bytes: limit };
+  const same = Object.values(GPUS).filter((g) => Math.abs(g.memory_bytes - (r.total_bytes ?? limit)) <= 0.1 * GIB);
+  const slowest = [...same].sort((a, b) => (a.fp32_tflops ?? 0) - (b.fp32_tflops ?? 0))[0];
+  return {
+    ...(slowest ?? {}), name: `${fmt(limit)} card${same.length ? ` (like ${same.map((g) => g.name).slice(0, 3).join(', ')})` : ''}`,
+    memory_bytes: limit, bf16: same.length > 0 && same.every((g) => g.bf16), hopper: false,
+  };
+}
+
+function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix {
+  const config: Record<string, string | number | boolean> = {};
+  const set = (key: string, value: string | number | boolean, was: unknown): void => { if (value !== was) config[key] = value; };
+  set('memory.precision', c.config.precision, cur.run.precision);
+  set('memory.attention', c.config.attention, cur.run.attention);
+  set('memory.grad_checkpointing', c.config.grad_checkpointing, cur.run.grad_checkpointing);
+  set('memory.micro_batch_size', c.config.micro_batch_size, cur.run.batch_size);
+  set('memory.grad_accumulation', c.config.grad_accumulation, cur.effective / cur.run.batch_size);
+  set('memory.max_seq_len', c.config.seq_len, cur.run.seq_len);
+  if (config['memory.micro_batch_size'] !== undefined) config['memory.mode'] = 'manual';
+  const parts = Object.entries(config).filter(([k]) => k !== 'memory.mode').map(([k, v]) => `${k.slice(7)} ${v}`);
+  const ratio = fastest > 0 ? c.predicted_examples_per_s / fastest : 1;
+  const speed = ratio >= 0.995 ? 'fastest that fits' : `${ratio.toFixed(2)}× the fastest`;
+  return {
+    title: parts.length ? `Set ${parts.join(', ')}` : 'Keep the config (it fits)',
+    detail: `micro-batch ${c.config.micro_batch_size} × accumulation ${c.config.grad_accumulation} = effective batch `
+      + `${c.config.micro_batch_size * c.config.grad_accumulation}, ${c.config.precision}, ${c.config.attention} attention`
+      + `${c.config.grad_checkpointing ? ', gradient checkpointing' : ''}, seq ${c.config.seq_len}: predicted peak `
+      + `${fmt(c.peak_device_bytes)} on the device${c.fits ? '' : ' (still too much)'}.`,
+    speed, config, predicted_peak_bytes: c.peak_device_bytes, predicted_examples_per_s: c.predicted_examples_per_s, fits: c.fits,
+  };
+}
+
+function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): { fixes: DoctorFix[]; note?: string } {
+  const gpu = cardFor(r, d, card);
+  const now = planMemory({ model: cur.model, run: cur.run, gpu });
+  const base = { model: cur.model, gpu, effective_batch: cur.effective, engine: cur.run.engine, num_labels: cur.run.num_labels };
+  const fit = fitConfig({ ...base, seq_len: cur.run.seq_len });
+  let candidates: FitCandidate[] = [fit, ...fit.alternatives];
+  // Nothing fits at this length: shorter sequences (they truncate long examples, so they come last).
+  for (let seq = cur.run.seq_len >> 1; !candidates.some((c) => c.fits) && seq >= 64; seq >>= 1) {
+    const shorter = fitConfig({ ...base, seq_len: seq });
+    candidates = [...candidates, shorter, ...shorter.alternatives];
+  }
+  const ranked = candidates.filter((c) => c.fits).sort((a, b) => b.predicted_examples_per_s - a.predicted_examples_per_s);
+  const fixes = [...causeFixes(r, d), ...(ranked.length ? ranked : candidates.slice(0, 1)).map((c) => candidateFix(c, cur, ranked[0]?.predicted_examples_per_s ?? 0))];
+  const verdict = now.fits ? 'fits by the plan, so the cause above (not the config) is what to fix first'
+    : 'does not fit';
+  const note = `Planned from the config: ${cur.model_name} (${cur.run.engine} engine), micro-batch ${cur.run.batch_size} of `
+    + `${cur.effective}, seq ${cur.run.seq_len}, ${cur.run.precision}, ${cur.run.attention}`
+    + `${cur.run.grad_checkpointing ? ', checkpointing' : ''}: predicted peak ${fmt(now.peak_device_bytes)} vs ${fmt(gpu.memory_bytes)} `
+    + `on the ${gpu.name} → ${verdict}.${cur.assumed.length ? ` (${cur.assumed.join('; ')})` : ''} Fixes keep the effective batch `
+    + `of ${cur.effective}, fastest first, with a ${Math.round((1 - fit.budget_bytes / gpu.memory_bytes) * 100)} % safety margin.`;
+  return { fixes, note };
+}

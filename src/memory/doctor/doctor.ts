@@ -1,0 +1,48 @@
+// One doctor run: parse the last OOM report, diagnose it, and pick fixes (config-based when a run
+// config is given, general otherwise); plus the `--json` object with its fixed field order.
+import { diagnose, type Diagnosis } from './diagnose.ts';
+import { generalFixes, type DoctorFix } from './fixes.ts';
+import { parseOomReport, type OomReport } from './parse.ts';
+
+/** What `refit doctor` found: the report, its diagnosis and the fixes, best first. */
+export interface DoctorResult {
+  report: OomReport;
+  diagnosis: Diagnosis;
+  fixes: DoctorFix[];
+  /** One line on what the config-based planning assumed or why it was not possible. */
+  plan_note?: string;
+}
+
+/** Options of a doctor run: `configFixes` turns a diagnosis into concrete config changes (needs the run config). */
+export interface DoctorOptions {
+  text: string;
+  configFixes?: (report: OomReport, diagnosis: Diagnosis) => { fixes: DoctorFix[]; note?: string };
+}
+
+/** Parses, diagnoses and suggests fixes for the last OOM report in `text`. */
+export function runDoctor(opts: DoctorOptions): DoctorResult {
+  const report = parseOomReport(opts.text);
+  const diagnosis = diagnose(report);
+  if (diagnosis.cause === 'none') return { report, diagnosis, fixes: [] };
+  if (opts.configFixes && report.kind !== 'host-oom') {
+    const planned = opts.configFixes(report, diagnosis);
+    return { report, diagnosis, fixes: planned.fixes, plan_note: planned.note };
+  }
+  return { report, diagnosis, fixes: generalFixes(report, diagnosis) };
+}
+
+// The byte fields of `--json`, in print order (absent when the message does not carry them).
+const REPORT_FIELDS = ['device_index', 'requested_bytes', 'total_bytes', 'free_bytes', 'allocated_bytes', 'reserved_bytes',
+  'reserved_unallocated_bytes', 'process_in_use_bytes', 'allowed_bytes'] as const;
+
+/** The `refit doctor --json` object: kind, the byte fields present, diagnosis {cause, explanation}, fixes. */
+export function doctorJson(result: DoctorResult): Record<string, unknown> {
+  const out: Record<string, unknown> = { kind: result.report.kind };
+  for (const key of REPORT_FIELDS) {
+    const v = result.report[key];
+    if (v !== undefined) out[key] = v;
+  }
+  out.diagnosis = { cause: result.diagnosis.cause, explanation: result.diagnosis.explanation };
+  out.fixes = result.fixes;
+  return out;
+}

@@ -1,0 +1,108 @@
+// General fixes for an OOM from the message alone (no run config): the fix for the cause first, then
+// config changes ranked by expected speed, each with the numbers the message gives. Pure; no I/O.
+import type { Diagnosis, OomCause } from './diagnose.ts';
+import type { OomReport } from './parse.ts';
+import { formatBytes as fmt } from './sizes.ts';
+
+/** One suggested change; `config` keys are refit config keys (dotted), `env` environment variables. */
+export interface DoctorFix {
+  title: string;
+  detail: string;
+  /** Expected effect on training speed, in words: `faster`, `no slowdown`, `slower (~30 %)`, `restart`… */
+  speed: string;
+  config?: Record<string, string | number | boolean>;
+  env?: Record<string, string>;
+  /** Predicted peak device bytes of the changed run (only with a config). */
+  predicted_peak_bytes?: number;
+  /** Predicted training throughput of the changed run (only with a config). */
+  predicted_examples_per_s?: number;
+  fits?: boolean;
+}
+
+/** The memory-saving config changes that need no knowledge of the run, fastest first. */
+function shrinkFixes(r: OomReport, d: Diagnosis): DoctorFix[] {
+  const f = d.figures;
+  const budget = r.allowed_bytes !== undefined && d.cause === 'memory-fraction' ? r.allowed_bytes : f.room_bytes;
+  const factor = budget !== undefined && f.need_min_bytes ? budget / f.need_min_bytes : undefined;
+  const numbers = budget !== undefined && f.need_min_bytes !== undefined
+    ? ` PyTorch can hold at most ${fmt(budget)}; at the failure the step needed at least ${fmt(f.need_min_bytes)} `
+      + `(live tensors + request), so b_new = floor(b × (${fmt(budget)} − static) / (needed − static)) ≤ b × ${factor!.toFixed(2)}; `
+      + 'the real peak is higher than this lower bound and static (weights, gradients, AdamW states = 16 bytes/param in fp32) '
+      + 'is not in the message.'
+    : '';
+  return [
+    { title: 'Train with bf16 autocast (fp16 on cards without bf16)', speed: 'faster (tensor cores)',
+      config: { 'memory.precision': 'bf16' },
+      detail: 'Saved activations take 2 bytes instead of 4 (master weights and AdamW states stay fp32), roughly halving '
+        + 'activation memory, which dominates at large batch × sequence length.' },
+    { title: 'Use SDPA attention', speed: 'faster', config: { 'memory.attention': 'sdpa' },
+      detail: 'Eager attention stores batch × heads × seq² scores, probabilities and dropout masks per layer '
+        + '(at seq 512 with 12 heads: 9 bytes × 12 × 512² = 27 MiB per example per layer); SDPA keeps none of them.' },
+    { title: 'Pad each batch to its longest example (dynamic padding)', speed: 'faster', config: { 'memory.padding': 'dynamic' },
+      detail: 'Padding every batch to max_seq_len wastes memory and time on pad tokens; relation-extraction sentences are '
+        + 'mostly far shorter than 512 tokens.' },
+    { title: 'Halve the micro-batch and double gradient accumulation (same effective batch)', speed: 'slightly slower (~5 %)',
+      detail: `Activation memory is proportional to the micro-batch.${numbers} Run \`refit doctor -c CONFIG\` or `
+        + `\`refit fit --gpu ${budget !== undefined ? fmt(budget).replace(' ', '') : 'NAME'}\` for the exact size.` },
+    { title: 'Turn on gradient checkpointing', speed: 'slower (~25–35 %, recomputes the forward)',
+      config: { 'memory.grad_checkpointing': true },
+      detail: 'Keeps only each layer\'s input instead of all its activations (about L× less activation memory for L layers).' },
+    { title: 'Lower max_seq_len', speed: 'faster, but truncates long examples (changes results)',
+      config: { 'memory.max_seq_len': 256 },
+      detail: 'Activations grow with seq (eager attention with seq²); check with `refit data` how many examples are longer first.' },
+  ];
+}
+
+/** The fix that addresses the diagnosed cause itself (before any change of the run), by cause. */
+const CAUSE_FIXES: Readonly<Partial<Record<OomCause, (r: OomReport, d: Diagnosis) => DoctorFix[]>>> = Object.freeze({
+  fragmentation: (r: OomReport) => [{ title: 'Use expandable segments (new process)', speed: 'no slowdown',
+    env: { [r.source === 'hip-allocator' ? 'PYTORCH_HIP_ALLOC_CONF' : 'PYTORCH_CUDA_ALLOC_CONF']: 'expandable_segments:True' },
+    detail: `${fmt(r.reserved_unallocated_bytes ?? 0)} sits reserved but unallocated in partly used segments; expandable `
+      + 'segments grow one segment in place instead of leaving slivers. Set it before the process starts.' }],
+  'memory-fraction': (r: OomReport) => [{ title: 'Raise or remove the memory-fraction cap', speed: 'no slowdown',
+    config: { 'memory.budget': 'auto' },
+    detail: `The cap is ${fmt(r.allowed_bytes ?? 0)} while the device has ${fmt(r.free_bytes ?? 0)} free; if the cap only `
+      + 'simulates a smaller card, the changes below make the run fit under it.' }],
+  contention: (r: OomReport, d: Diagnosis) => {
+    const pids = (r.other_processes ?? []).map((p) => p.pid).join(', ');
+    const held = d.figures.others_bytes ?? d.figures.outside_bytes ?? 0;
+    return [{ title: 'Free the GPU from other processes, or use another GPU', speed: 'no slowdown',
+      detail: `Other processes hold ${fmt(held)}${pids ? ` (pids ${pids})` : ''}; stop them (check \`nvidia-smi\`) or pick a `
+        + 'free device with CUDA_VISIBLE_DEVICES.' }];
+  },
+  'driver-failure': () => [{ title: 'Restart in a fresh process with headroom', speed: 'restart',
+    detail: 'Check `nvidia-smi` for other processes; the CUDA context alone takes 0.3–0.6 GiB (1.0–1.4 GiB before CUDA 11.7), '
+      + 'so plan the run at least 1 GiB under the card.' }],
+  'library-failure': () => [{ title: 'Restart in a fresh process and leave headroom for library workspaces', speed: 'restart',
+    detail: 'cuBLAS needs 8.125 MiB per handle and stream (32 MiB on Hopper) and cuDNN its own workspace outside PyTorch\'s '
+      + 'cache; run with a smaller peak (below) so they have room.' }],
+});
+
+/** Host-memory fixes by what killed the process. */
+function hostFixes(r: OomReport): DoctorFix[] {
+  const req = r.requested_bytes !== undefined ? ` The failed request was ${fmt(r.requested_bytes)}.` : '';
+  const shm: DoctorFix = { title: 'Give the container more shared memory', speed: 'no slowdown',
+    detail: 'Run Docker with `--shm-size=8g` (or `--ipc=host`); the default /dev/shm is 64 MB.' };
+  const workers: DoctorFix = { title: 'Use fewer DataLoader workers', speed: 'slightly slower input pipeline',
+    detail: 'Each worker holds its own copy of the dataset and batches; 0–2 workers are enough for tokenized BERT input.' };
+  const data: DoctorFix = { title: 'Encode the dataset once and memory-map it', speed: 'faster',
+    detail: `refit writes the tokenized dataset to a memory-mapped file so no process keeps a Python copy in RAM.${req} `
+      + 'Check `dmesg | grep -i oom` and `free -g` to see what took the RAM.' };
+  return r.source === 'dataloader-shm' ? [shm, workers] : [data, workers];
+}
+
+/** The fixes for the diagnosed cause itself (expandable segments, the cap, other processes, a restart). */
+export function causeFixes(r: OomReport, d: Diagnosis): DoctorFix[] {
+  return CAUSE_FIXES[d.cause]?.(r, d) ?? [];
+}
+
+/** General fixes for a report, cause fix first, then the config changes fastest first. */
+export function generalFixes(r: OomReport, d: Diagnosis): DoctorFix[] {
+  if (d.cause === 'none') return [];
+  if (d.cause === 'host-memory') return hostFixes(r);
+  const tooBig = d.cause === 'capacity' && r.requested_bytes !== undefined && d.figures.limit_bytes !== undefined
+    && r.requested_bytes > d.figures.limit_bytes;
+  const shrink = shrinkFixes(r, d);
+  // A single tensor larger than the card: only a smaller batch or sequence helps.
+  return [...causeFixes(r, d), ...(tooBig ? shrink.filter((x) => /micro-batch|max_seq_len/.test(x.title)) : shrink)];
+}

@@ -1,0 +1,62 @@
+// The readable text of a doctor run: what was found (a small table), the diagnosis, the fixes.
+// Formatting only; no decisions are made here.
+import type { DoctorResult } from './doctor.ts';
+import { formatBytes } from './sizes.ts';
+
+const ROWS: ReadonlyArray<[keyof DoctorResult['report'], string]> = [
+  ['requested_bytes', 'tried to allocate'],
+  ['total_bytes', 'device total'],
+  ['free_bytes', 'device free'],
+  ['allowed_bytes', 'allowed (cap)'],
+  ['process_in_use_bytes', 'this process uses'],
+  ['reserved_bytes', 'reserved by PyTorch'],
+  ['allocated_bytes', '  allocated'],
+  ['reserved_unallocated_bytes', '  reserved, unallocated'],
+];
+
+/** Wraps `text` at `width` columns with `indent` in front of every line. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(indent + line);
+  return lines.join('\n');
+}
+
+/** Renders a doctor result for a terminal `width` columns wide. */
+export function formatDoctorText(result: DoctorResult, width = 100): string {
+  const { report, diagnosis, fixes } = result;
+  if (report.kind === 'not-oom') return `not-oom: ${diagnosis.explanation}\n`;
+  const out: string[] = [];
+  const where = report.device_index !== undefined ? ` on GPU ${report.device_index}` : '';
+  const format = report.format ? `, PyTorch ${report.format} message format` : '';
+  out.push(`${report.kind} (${report.source ?? '?'}${format})${where}`);
+  if (report.message) out.push(wrap(`“${report.message}”`, width, '  '));
+  for (const [key, label] of ROWS) {
+    const v = report[key];
+    if (typeof v === 'number') out.push(`  ${label.padEnd(26)} ${formatBytes(v).padStart(12)}   ${v} bytes`);
+  }
+  for (const p of report.other_processes ?? []) {
+    out.push(`  ${`process ${p.pid}`.padEnd(26)} ${formatBytes(p.bytes).padStart(12)}   ${p.bytes} bytes`);
+  }
+  out.push('', `cause: ${diagnosis.cause}`, wrap(diagnosis.explanation, width, '  '));
+  if (result.plan_note) out.push(wrap(result.plan_note, width, '  '));
+  if (fixes.length > 0) out.push('', 'fixes (the fix for the cause first, then fastest first):');
+  fixes.forEach((fix, i) => {
+    const peak = fix.predicted_peak_bytes !== undefined ? `, predicted peak ${formatBytes(fix.predicted_peak_bytes)}` : '';
+    const speed = fix.predicted_examples_per_s !== undefined ? `, ~${fix.predicted_examples_per_s.toFixed(0)} examples/s` : '';
+    out.push(`  ${i + 1}. ${fix.title} [${fix.speed}${peak}${speed}]`);
+    const sets = [
+      ...Object.entries(fix.config ?? {}).map(([k, v]) => `${k}=${v}`),
+      ...Object.entries(fix.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    ];
+    if (sets.length > 0) out.push(`     set ${sets.join(' ')}`);
+    out.push(wrap(fix.detail, width, '     '));
+  });
+  return out.join('\n') + '\n';
+}

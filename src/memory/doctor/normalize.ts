@@ -1,0 +1,62 @@
+// Log text → a clean text plus a whitespace-free "compact" copy with a position map, so that messages
+// wrapped at any column (even inside a word or number) still match. Pure; no I/O.
+
+/** Cleaned text and its whitespace-free copy; `map[i]` is the index in `text` of `compact[i]`. */
+export interface NormalizedText {
+  text: string;
+  compact: string;
+  map: Int32Array;
+}
+
+// ANSI colour/cursor sequences (tqdm, rich, coloured loggers).
+const ANSI_RE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07/g;
+// Per-line prefixes that launchers add to every line of a worker's output: torchrun `[rank0]:`,
+// accelerate/deepspeed `[default0]:`, mpirun `[1,0]<stderr>:`.
+const LINE_PREFIX_RE = /^(?:\[(?:rank|default)\d+\]:|\[\d+,\d+\]<std(?:out|err)>:) ?/gm;
+// A message quoted inside a JSON string or a Python repr carries literal "\n" escapes.
+const ESCAPED_BREAK_RE = /\\[nrt]/g;
+
+/** Cleans log text (ANSI, `\r` progress bars, launcher prefixes) and builds the compact copy. */
+export function normalizeLog(raw: string): NormalizedText {
+  const text = raw
+    .replace(ANSI_RE, '')
+    .replace(/\r\n?/g, '\n')
+    .replace(LINE_PREFIX_RE, '')
+    .replace(ESCAPED_BREAK_RE, ' ');
+  const map = new Int32Array(text.length);
+  let compact = '';
+  let n = 0;
+  const parts: string[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === ' ' || ch === '\n' || ch === '\t' || ch === '\f' || ch === '\v' || ch === '\u00a0') continue;
+    parts.push(ch);
+    map[n++] = i;
+  }
+  compact = parts.join('');
+  return { text, compact, map: map.subarray(0, n) };
+}
+
+/** The first compact index whose text position is ≥ `pos` (binary search). */
+export function compactIndexOf(norm: NormalizedText, pos: number): number {
+  let lo = 0;
+  let hi = norm.map.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (norm.map[mid] < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The text position of compact index `ci` (the end of the text when `ci` is past the end). */
+export function textIndexOf(norm: NormalizedText, ci: number): number {
+  return ci < norm.map.length ? norm.map[ci] : norm.text.length;
+}
+
+/** The text between `start` and the end of the line holding position `end - 1`, whitespace collapsed. */
+export function excerpt(text: string, start: number, end: number): string {
+  let stop = text.indexOf('\n', Math.max(start, end - 1));
+  if (stop < 0) stop = text.length;
+  return text.slice(start, stop).replace(/\s+/g, ' ').trim();
+}

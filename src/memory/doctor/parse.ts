@@ -1,0 +1,150 @@
+// Finds out-of-memory reports in any log text (tracebacks, progress bars, wrapped or truncated lines) and
+// reads the last one into an OomReport. The detector table below is the only list of formats; no I/O.
+import { readAllocatorFields, readMpsFields, type AllocatorFields } from './allocator-fields.ts';
+import { compactIndexOf, excerpt, normalizeLog, textIndexOf, type NormalizedText } from './normalize.ts';
+
+/** What kind of memory failure a text reports. */
+export type OomKind = 'allocator-oom' | 'driver-oom' | 'library-oom' | 'host-oom' | 'not-oom';
+
+/** One out-of-memory report; byte fields are integers and absent when the message does not carry them. */
+export interface OomReport {
+  kind: OomKind;
+  device_index?: number;
+  requested_bytes?: number;
+  total_bytes?: number;
+  free_bytes?: number;
+  allocated_bytes?: number;
+  reserved_bytes?: number;
+  reserved_unallocated_bytes?: number;
+  process_in_use_bytes?: number;
+  allowed_bytes?: number;
+  /** The report's text, whitespace collapsed (absent for not-oom). */
+  message?: string;
+  /** Which detector matched, e.g. `cuda-allocator`, `cublas`, `oom-killer`, `dataloader-shm`. */
+  source?: string;
+  /** PyTorch message format of an allocator OOM: `1.0` (cached), `1.4`, `1.10`, `2.1`, `2.2`, `2.x`, `mps`. */
+  format?: string;
+  /** Bytes held by PyTorch's private pools (CUDA Graphs), already included in allocated_bytes. */
+  private_pool_bytes?: number;
+  /** Other processes on the device, from the 2.x NVML part (`Process N has X memory in use`). */
+  other_processes?: Array<{ pid: number; bytes: number }>;
+  /** Look-alike errors seen (not OOM by themselves), e.g. an allocator INTERNAL ASSERT under pressure. */
+  look_alikes?: string[];
+}
+
+type Reader = (span: string, base: number) => AllocatorFields;
+
+interface Detector {
+  kind: Exclude<OomKind, 'not-oom'>;
+  source: string;
+  /** `compact` regexes see the text without any whitespace; `text` regexes see lines. */
+  on: 'compact' | 'text';
+  re: RegExp;
+  read?: Reader;
+  /** Reads requested bytes from the host allocator messages. */
+  hostRequest?: boolean;
+}
+
+// Device words in front of the allocator's " out of memory." (CUDA, ROCm, Intel, Ascend, Cambricon, Moore Threads).
+const DEVICE = '(?:CUDA|HIP|XPU|NPU|MLU|MUSA)';
+
+const DETECTORS: readonly Detector[] = Object.freeze([
+  // Allocator: "CUDA out of memory. Tried to allocate …" (also truncated right after "memory.").
+  { kind: 'allocator-oom', source: 'allocator', on: 'compact', re: new RegExp(`${DEVICE}outofmemory(?:\\.|(?=Tried)|$)`, 'g'), read: readAllocatorFields },
+  { kind: 'allocator-oom', source: 'mps-allocator', on: 'compact', re: /MPSbackendoutofmemory/g, read: readMpsFields },
+  // Driver / runtime: cudaErrorMemoryAllocation surfaced outside the caching allocator.
+  { kind: 'driver-oom', source: 'cuda-runtime', on: 'compact', re: /(?:CUDA|HIP|XPU)(?:driver)?error:outofmemory/g },
+  { kind: 'driver-oom', source: 'cuda-runtime', on: 'compact', re: /cudaruntimeerror\(2\):outofmemory/gi },
+  { kind: 'driver-oom', source: 'cuda-runtime', on: 'compact', re: /CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation|hipErrorOutOfMemory|Cudafailure'outofmemory'/g },
+  // Libraries that allocate their own workspaces/handles.
+  { kind: 'library-oom', source: 'cublas', on: 'compact', re: /(?:CUBLAS|HIPBLAS)_STATUS_ALLOC_FAILED/g },
+  { kind: 'library-oom', source: 'cudnn', on: 'compact', re: /CUDNN_STATUS_(?:NOT_SUPPORTED|ALLOC_FAILED)|miopenStatusAllocFailed/g },
+  { kind: 'library-oom', source: 'cuda-library', on: 'compact', re: /(?:CUSOLVER|CUSPARSE)_STATUS_ALLOC_FAILED|CUFFT_ALLOC_FAILED/g },
+  // Host memory.
+  { kind: 'host-oom', source: 'cpu-allocator', on: 'compact', re: /DefaultCPUAllocator:(?:can'tallocatememory|notenoughmemory)/g, hostRequest: true },
+  { kind: 'host-oom', source: 'python-memoryerror', on: 'text', re: /^(?:[\w.]*\.)?_?(?:Array)?MemoryError\b(?!\w)/gm, hostRequest: true },
+  { kind: 'host-oom', source: 'dataloader-killed', on: 'compact', re: /DataLoaderworker\(pids?\(?[\d,]*\)?\)iskilledbysignal:Killed/g },
+  { kind: 'host-oom', source: 'dataloader-shm', on: 'compact', re: /DataLoaderworker\(pids?\(?[\d,]*\)?\)iskilledbysignal:Buserror|Unexpectedbuserrorencounteredinworker/g },
+  { kind: 'host-oom', source: 'oom-killer', on: 'compact', re: /outofmemory:Kill(?:ed)?process\d+|invokedoom-killer|oom-kill:/gi },
+  { kind: 'host-oom', source: 'killed', on: 'text', re: /^[ \t]*Killed(?::? 9)?[ \t]*$|^.*\bline \d+: +\d+ Killed\b.*$|^\[\d+\][+-]? +(?:\d+ +)?Killed\b.*$/gm },
+  { kind: 'host-oom', source: 'exit-137', on: 'text', re: /\b(?:exit(?:ed)?(?: with)?[ _]?(?:code|status)|return[ _]?code|returncode|exitcode)\s*[:=]?\s*(?:137|-9)(?!\d|\.\d)/gi },
+  { kind: 'host-oom', source: 'exit-137', on: 'text', re: /Signal 9 \(SIGKILL\)|<Signals\.SIGKILL: 9>/g },
+]);
+
+// Errors that look like OOM but are not (memory-model.md §3.4); reported as not-oom with a note.
+const LOOK_ALIKES: ReadonlyArray<{ re: RegExp; what: string }> = Object.freeze([
+  { re: /INTERNAL ASSERT FAILED at "?[^"\n]*CUDACachingAllocator/, what: 'a caching-allocator INTERNAL ASSERT (seen under memory pressure, often with expandable_segments + max_split_size_mb)' },
+  { re: /CUDA driver error: device not ready/, what: '"CUDA driver error: device not ready" (seen under memory pressure)' },
+  { re: /more than INT_MAX elements/, what: 'a tensor larger than INT_MAX elements (a size limit, not memory)' },
+  { re: /Invalid buffer size/, what: '"Invalid buffer size" (a size limit, not memory)' },
+]);
+
+interface Hit { detector: Detector; pos: number; cpos: number }
+
+/** All detector hits in text order. */
+function findHits(norm: NormalizedText): Hit[] {
+  const hits: Hit[] = [];
+  for (const detector of DETECTORS) {
+    const onCompact = detector.on === 'compact';
+    const hay = onCompact ? norm.compact : norm.text;
+    detector.re.lastIndex = 0;
+    for (let m = detector.re.exec(hay); m; m = detector.re.exec(hay)) {
+      if (m[0].length === 0) { detector.re.lastIndex++; continue; }
+      const pos = onCompact ? textIndexOf(norm, m.index) : m.index;
+      // A compact match must start a word in the real text ("ERRORCUDA…" is fine, "SHIP out of…" is not).
+      if (onCompact && pos > 0 && /[A-Za-z0-9]/.test(norm.text[pos - 1])) continue;
+      hits.push({ detector, pos, cpos: onCompact ? m.index : compactIndexOf(norm, m.index) });
+    }
+  }
+  return hits.sort((a, b) => a.pos - b.pos);
+}
+
+// How far (compact chars) an allocator message may reach when nothing else follows it.
+const MAX_REPORT_COMPACT_CHARS = 3000;
+
+/** Reads every OOM report found in `text`, in order of appearance. */
+export function findOomReports(text: string): OomReport[] {
+  const norm = normalizeLog(text);
+  const hits = findHits(norm);
+  return hits.map((hit, i) => {
+    const next = i + 1 < hits.length ? hits[i + 1].cpos : norm.compact.length;
+    return readHit(norm, hit, Math.min(next, hit.cpos + MAX_REPORT_COMPACT_CHARS));
+  });
+}
+
+function readHit(norm: NormalizedText, hit: Hit, cEnd: number): OomReport {
+  const { detector } = hit;
+  const report: OomReport = { kind: detector.kind };
+  let endPos = hit.pos + 1;
+  if (detector.read) {
+    const { end, ...fields } = detector.read(norm.compact.slice(hit.cpos, cEnd), hit.cpos);
+    Object.assign(report, fields);
+    endPos = Math.max(endPos, textIndexOf(norm, Math.max(hit.cpos, end - 1)) + 1);
+  }
+  if (detector.hostRequest) {
+    const span = norm.compact.slice(hit.cpos, cEnd);
+    const m = /^.{0,300}?(?:youtriedtoallocate(\d+)bytes)/.exec(span);
+    if (m) report.requested_bytes = Number(m[1]);
+  }
+  const start = detector.read ? hit.pos : lineStart(norm.text, hit.pos);
+  report.message = excerpt(norm.text, start, endPos);
+  report.source = detector.source === 'allocator' ? allocatorSource(report.message) : detector.source;
+  return report;
+}
+
+function lineStart(text: string, pos: number): number {
+  return text.lastIndexOf('\n', pos - 1) + 1;
+}
+
+function allocatorSource(message: string): string {
+  const m = /^(CUDA|HIP|XPU|NPU|MLU|MUSA)/.exec(message);
+  return `${(m ? m[1] : 'cuda').toLowerCase()}-allocator`;
+}
+
+/** Reads the last out-of-memory report in `text` (a log, a traceback, one message); `kind: 'not-oom'` when none. */
+export function parseOomReport(text: string): OomReport {
+  const reports = findOomReports(text);
+  if (reports.length > 0) return reports[reports.length - 1];
+  const look = LOOK_ALIKES.filter((l) => l.re.test(text)).map((l) => l.what);
+  return look.length > 0 ? { kind: 'not-oom', look_alikes: look } : { kind: 'not-oom' };
+}
