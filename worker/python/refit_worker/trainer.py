@@ -29,7 +29,8 @@ INJECTED_OOM_MESSAGE = (
     'If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True '
     'to avoid fragmentation.  See documentation for Memory Management  '
     '(https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)')
-_LOAD_KW = {'weights_only': True} if 'weights_only' in inspect.signature(torch.load).parameters else {}
+# checkpoint.pt is our own file (floats, RNG tuples): 1.13's weights-only unpickler rejects floats.
+_OWN_LOAD_KW = {'weights_only': False} if 'weights_only' in inspect.signature(torch.load).parameters else {}
 _ARCH_KEYS = ('vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
               'intermediate_size', 'max_position_embeddings', 'type_vocab_size')
 
@@ -320,7 +321,7 @@ class Trainer:
         ckpt = os.path.join(path, 'checkpoint.pt')
         if not os.path.exists(ckpt):
             return int(metadata.get('refit_step', 0))
-        state = torch.load(ckpt, map_location='cpu', **_LOAD_KW)
+        state = torch.load(ckpt, map_location='cpu', **_OWN_LOAD_KW)
         try:
             self.optimizer.load_state_dict(state['optimizer'])
         except (ValueError, KeyError) as e:

@@ -3,6 +3,7 @@
 No `safetensors` or `transformers` package: the format is an 8-byte little-endian header length,
 a JSON header {name: {dtype, shape, data_offsets}}, then the raw little-endian tensor bytes.
 """
+import inspect
 import json
 import os
 import struct
@@ -30,6 +31,8 @@ _TORCH_TO_ST = {torch_dtype: name for name, (_, torch_dtype) in _DTYPES.items()}
 
 # Keys that HF checkpoints may carry but a BertModel does not need.
 _IGNORED_PREFIXES = ('cls.', 'embeddings.position_ids', 'pooler.dense.position_ids')
+# A pytorch_model.bin is a pickle from elsewhere: restrict it to tensors where torch can.
+_BIN_LOAD_KW = {'weights_only': True} if 'weights_only' in inspect.signature(torch.load).parameters else {}
 
 
 def read_safetensors(path):
@@ -109,7 +112,7 @@ def read_model_folder(path, config):
     if os.path.isfile(st):
         tensors, metadata = read_safetensors(st)
     elif os.path.isfile(binary):
-        tensors, metadata = torch.load(binary, map_location='cpu'), {}
+        tensors, metadata = torch.load(binary, map_location='cpu', **_BIN_LOAD_KW), {}
     else:
         raise WorkerError(E_MODEL_FILES, f'{path}: no model.safetensors or pytorch_model.bin in the model folder')
     return normalise_keys(tensors), metadata

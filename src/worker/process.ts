@@ -1,0 +1,223 @@
+// One Python worker child process speaking the JSON-lines protocol: start, one request at a time, close.
+// It never interprets events beyond routing them; OOM handling and restarts belong to the supervisor.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { RefitError } from '../errors.ts';
+import type { RunLog } from '../log.ts';
+import type { ReadyEvent, WorkerCommand, WorkerEvent } from './protocol.ts';
+import { cleanEnv } from './python.ts';
+
+/** How long the worker may take to import torch and say `ready`. */
+export const WORKER_START_TIMEOUT_MS = 120_000;
+/** How long close() waits after `shutdown`, and again after SIGTERM, before escalating. */
+export const SIGKILL_GRACE_MS = 5_000;
+/** How many of the worker's last stderr lines a crash error carries. */
+export const STDERR_TAIL_LINES = 20;
+
+/** Lifecycle of a worker process. */
+export type WorkerState = 'starting' | 'ready' | 'running' | 'stopping' | 'stopped' | 'crashed';
+
+/** The worker died (or hung) while starting or answering: exit code, signal, state, step and its last stderr lines. */
+export class WorkerCrashError extends Error {
+  constructor(
+    readonly reason: 'exit' | 'spawn' | 'start-timeout' | 'request-timeout',
+    readonly exit_code: number | null,
+    readonly signal: string | null,
+    readonly state: WorkerState,
+    readonly step: number | null,
+    readonly stderr_tail: string[],
+    detail = '',
+  ) {
+    const tail = stderr_tail.slice(-5).join(' | ');
+    super(
+      `worker ${reason === 'exit' ? 'died' : reason}${detail ? ` (${detail})` : ''}: exit code ${exit_code ?? 'none'}, ` +
+        `signal ${signal ?? 'none'}, state ${state}, step ${step ?? 'none'}${tail ? `; last stderr: ${tail}` : ''}`,
+    );
+    this.name = 'WorkerCrashError';
+  }
+}
+
+/** Options of WorkerProcess.start. */
+export interface WorkerStartOptions {
+  python: string;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+  start_timeout_ms?: number;
+  num_threads?: number;
+}
+
+/** The folder holding the `refit_worker` package, from src/worker/ (tsx) or dist/ (bundle). */
+export function workerPythonPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../..', '..']) {
+    const dir = resolve(here, up, 'worker', 'python');
+    if (existsSync(join(dir, 'refit_worker', '__main__.py'))) return dir;
+  }
+  throw new RefitError('E_WORKER_MISSING', `worker/python/refit_worker not found next to ${here}; reinstall refit`);
+}
+
+type Waiter = { resolve: (ev: WorkerEvent) => void; reject: (e: Error) => void };
+
+/** A running worker: `request` sends one command and resolves with the event that answers it. */
+export class WorkerProcess {
+  private _state: WorkerState = 'starting';
+  private _ready: ReadyEvent | undefined;
+  private waiter: Waiter | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private step: number | null = null;
+  private readonly stderrTail: string[] = [];
+  private readonly exited: Promise<void>;
+  private crash: WorkerCrashError | undefined;
+
+  private constructor(private readonly child: ChildProcessWithoutNullStreams, private readonly log: RunLog) {
+    this.exited = new Promise((done) => child.once('close', () => done()));
+    createInterface({ input: child.stdout }).on('line', (line) => this.onStdout(line));
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+      log.write(`worker[${child.pid ?? '?'}] ${line}`);
+    });
+    // 'close' (not 'exit'): by then stderr is drained, so a crash error carries the worker's last words.
+    child.once('close', (code, signal) => this.onExit('exit', code, signal));
+    child.once('error', (e) => this.onExit('spawn', null, null, e.message));
+    child.stdin.on('error', () => undefined); // EPIPE after a crash surfaces through 'exit'
+  }
+
+  /** Spawns `python -m refit_worker` and resolves once it sent `ready`; rejects as soon as it dies. */
+  static async start(opts: WorkerStartOptions): Promise<WorkerProcess> {
+    const pythonPath = workerPythonPath();
+    const env = cleanEnv({ ...opts.env, PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' });
+    const args = ['-m', 'refit_worker', ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : [])];
+    opts.log.write(`starting worker: ${opts.python} ${args.join(' ')}`);
+    const child = spawn(opts.python, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const worker = new WorkerProcess(child, opts.log);
+    const timeout = opts.start_timeout_ms ?? WORKER_START_TIMEOUT_MS;
+    const ready = await worker.await(timeout, 'start-timeout');
+    if (ready.type !== 'ready') {
+      await worker.kill();
+      throw new Error(`worker started with ${ready.type} instead of ready`);
+    }
+    worker._ready = ready;
+    worker._state = 'ready';
+    opts.log.write(`worker ready: torch ${ready.torch_version}, python ${ready.python_version}, ${ready.num_threads} threads, ` + JSON.stringify(ready.capabilities));
+    return worker;
+  }
+
+  /** The worker's `ready` event (versions, capabilities, threads). */
+  get ready(): ReadyEvent {
+    if (!this._ready) throw new Error('worker not ready');
+    return this._ready;
+  }
+
+  /** Where the process is in its lifecycle. */
+  get state(): WorkerState {
+    return this._state;
+  }
+
+  /** The child's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Sends `cmd` (queued behind earlier requests) and resolves with its answer; rejects with WorkerCrashError if the child dies or the timeout passes. */
+  request(cmd: WorkerCommand, opts: { timeout_ms?: number } = {}): Promise<WorkerEvent> {
+    const run = async (): Promise<WorkerEvent> => {
+      if (this.crash) throw this.crash;
+      if (this._state !== 'ready') throw new Error(`worker is ${this._state}; cannot send ${cmd.type}`);
+      if (cmd.type === 'train_step') this.step = cmd.step;
+      // After `shutdown` the worker exits: that exit is a stop, not a crash.
+      this._state = cmd.type === 'shutdown' ? 'stopping' : 'running';
+      const answer = this.await(opts.timeout_ms, 'request-timeout');
+      this.child.stdin.write(JSON.stringify(cmd) + '\n');
+      const ev = await answer;
+      if (this._state === 'running') this._state = 'ready';
+      return ev;
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Sends `shutdown`, then SIGTERM, then SIGKILL, each after SIGKILL_GRACE_MS; resolves when the child is gone. */
+  async close(): Promise<void> {
+    if (this._state === 'stopped' || this._state === 'crashed') return;
+    await this.queue;
+    if (this.crash || (this._state as WorkerState) === 'stopped') return; // the state may change while waiting
+    if (this._state !== 'stopping') {
+      this._state = 'stopping';
+      this.child.stdin.write(JSON.stringify({ type: 'shutdown' }) + '\n');
+    }
+    this.child.stdin.end();
+    if (await this.exitsWithin(SIGKILL_GRACE_MS)) return;
+    this.child.kill('SIGTERM');
+    if (await this.exitsWithin(SIGKILL_GRACE_MS)) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private exitsWithin(ms: number): Promise<boolean> {
+    return new Promise((done) => {
+      const timer = setTimeout(() => done(false), ms);
+      void this.exited.then(() => { clearTimeout(timer); done(true); });
+    });
+  }
+
+  /** The next event, or a WorkerCrashError when the child dies first or `timeout_ms` passes. */
+  private await(timeout_ms: number | undefined, reason: 'start-timeout' | 'request-timeout'): Promise<WorkerEvent> {
+    return new Promise((resolvePromise, rejectPromise) => {
+      if (this.crash) return rejectPromise(this.crash);
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (): void => { if (timer) clearTimeout(timer); this.waiter = undefined; };
+      this.waiter = {
+        resolve: (ev) => { settle(); resolvePromise(ev); },
+        reject: (e) => { settle(); rejectPromise(e); },
+      };
+      if (timeout_ms) {
+        timer = setTimeout(() => {
+          // A worker that does not answer is out of sync with the protocol: it cannot be reused.
+          this.fail(reason, null, null, `no answer within ${timeout_ms} ms`);
+          this.child.kill('SIGKILL');
+        }, timeout_ms);
+      }
+    });
+  }
+
+  private onStdout(line: string): void {
+    if (!line.trim()) return;
+    let ev: WorkerEvent;
+    try {
+      ev = JSON.parse(line) as WorkerEvent;
+    } catch {
+      this.log.write(`worker stdout (not JSON, ignored): ${line.slice(0, 500)}`);
+      return;
+    }
+    if (this.waiter) this.waiter.resolve(ev);
+    else this.log.write(`worker event nobody asked for: ${line.slice(0, 500)}`);
+  }
+
+  private onExit(reason: 'exit' | 'spawn', code: number | null, signal: NodeJS.Signals | null, detail = ''): void {
+    if (this._state === 'stopping' && reason === 'exit') {
+      this._state = 'stopped';
+      this.log.write(`worker exited: code ${code ?? 'none'}, signal ${signal ?? 'none'}`);
+      return;
+    }
+    if (this._state === 'stopped') return;
+    this.fail(reason, code, signal, detail);
+  }
+
+  private fail(reason: WorkerCrashError['reason'], code: number | null, signal: string | null, detail: string): void {
+    if (this.crash) return;
+    this.crash = new WorkerCrashError(reason, code, signal, this._state, this.step, [...this.stderrTail], detail);
+    this._state = 'crashed';
+    this.log.write(this.crash.message);
+    this.waiter?.reject(this.crash);
+  }
+}
