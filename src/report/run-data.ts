@@ -79,7 +79,12 @@ function pushStep(m: ReportModel, e: RunEvent): void {
 }
 
 function incidentText(e: RunEvent): string {
-  for (const k of ['message', 'reason', 'action', 'path']) if (typeof e[k] === 'string') return String(e[k]).split('\n')[0];
+  const first = (v: unknown) => String(v).split('\n')[0];
+  if (e.event === 'recovery' && e.action !== undefined) {
+    return `${first(e.action)}: ${first(e.from)} → ${first(e.to)}${e.reason ? ` (${first(e.reason)})` : ''}`;
+  }
+  if (e.event === 'restart') return `resume from step ${first(e.resume_step ?? '?')}${e.reason ? `: ${first(e.reason)}` : ''}`;
+  for (const k of ['message', 'reason', 'action']) if (typeof e[k] === 'string') return first(e[k]);
   return '';
 }
 

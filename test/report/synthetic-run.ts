@@ -23,12 +23,12 @@ export function writeSyntheticRun(opts: { steps?: number; finished?: boolean; di
       padded_tokens: 1024, examples_per_s: 120 + (i % 5), tokens_per_s: 6800 + 10 * i,
       memory: { device: 'cuda', max_memory_allocated: 800 * 2 ** 20 + i * 2 ** 20, max_memory_reserved: 960 * 2 ** 20 }, time: 0.1 * i });
     if (i === 12) lines.push({ event: 'oom', step: 12, message: 'CUDA out of memory. Tried to allocate 20.00 MiB', completed_micro_batches: 1 });
-    if (i === 12) lines.push({ event: 'recovery', step: 12, action: 'micro_batch_size 16 -> 8' });
+    if (i === 12) lines.push({ event: 'recovery', step: 12, action: 'micro_batch_size', from: 16, to: 8, reason: 'oom' });
     if (i % 10 === 0) {
       lines.push({ event: 'eval', epoch: i / 10, split: 'valid', accuracy: 0.5 + i / 100, macro_f1: 0.4 + i / 100, micro_f1: 0.45 + i / 100 });
     }
   }
-  if (opts.finished ?? true) lines.push({ event: 'run_end', status: 'finished', step: steps });
+  if (opts.finished ?? true) lines.push({ event: 'run_end', status: 'ok', optimizer_steps: steps });
   writeFileSync(join(dir, 'events.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   writeFileSync(join(dir, 'plan.json'), JSON.stringify(plan, null, 2));
   const block = {

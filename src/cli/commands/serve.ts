@@ -1,10 +1,48 @@
-// `refit serve`: placeholder until its issue lands; it says so and exits 1.
+// `refit serve --run DIR`: the prediction API and web pages for a trained run, until Ctrl-C / SIGTERM.
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
-import { RefitError } from '../../errors.ts';
+import { ConfigError, RefitError } from '../../errors.ts';
+import { RunLog } from '../../log.ts';
+import { startServer } from '../../serve/index.ts';
 
-export function registerServe(program: Command, _ctx: CliContext): void {
-  program.command('serve').description('(not built yet)').allowUnknownOption().action(() => {
-    throw new RefitError('E_NOT_BUILT', 'refit serve is not built yet', { exitCode: 1 });
-  });
+/** Default TCP port of `refit serve`. */
+export const DEFAULT_PORT = 8080;
+
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new ConfigError(`--port ${text}: must be an integer 0..65535 (0 = any free port)`, 'E_OPTION');
+  return n;
+}
+
+/** Registers `refit serve`. */
+export function registerServe(program: Command, ctx: CliContext): void {
+  program.command('serve')
+    .description('serve a trained run: POST /v1/predict, GET /v1/model, GET /v1/health, and the web pages /, /runs, /plan')
+    .requiredOption('--run <dir>', 'the run folder refit train wrote (its model/ is served)')
+    .option('--port <n>', 'TCP port (0 = any free port)', String(DEFAULT_PORT))
+    .option('--host <addr>', 'address to listen on (127.0.0.1 = this machine only)', '127.0.0.1')
+    .action(async (opts: { run: string; port: string; host: string }) => {
+      const port = parsePort(opts.port);
+      if (!existsSync(opts.run)) throw new RefitError('E_RUN_DIR', `${opts.run}: no such run folder (pass the folder refit train wrote)`);
+      if (!existsSync(join(opts.run, 'model', 'refit.json'))) {
+        throw new RefitError('E_NO_MODEL', `${join(opts.run, 'model')}: no trained model here (train first: refit train ... --out ${opts.run})`);
+      }
+      ctx.log = new RunLog(join(opts.run, 'refit.log'));
+      const server = await startServer({ run_dir: opts.run, host: opts.host, port, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+          throw new RefitError('E_LISTEN', `cannot listen on ${opts.host}:${port}: ${e.code} (pick another --port or --host)`);
+        }
+        throw e;
+      });
+      ctx.io.stdout.write(`refit serve: ${server.url}  (pages: / /runs /plan; API: POST /v1/predict, GET /v1/model, GET /v1/health)\n`);
+      // Serve until a signal; then close the server and the model's worker cleanly.
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
 }

@@ -1,0 +1,113 @@
+// startServer: the Fastify app (API, live run data, built web pages) with validation, size limit, timeouts and an
+// error handler that answers every failure as JSON `{error}` in one line; stacks go to the run log only.
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { Ajv } from 'ajv';
+import type { AddressInfo } from 'node:net';
+import { isRefitError } from '../errors.ts';
+import type { RunLog } from '../log.ts';
+import { PredictBatcher } from './batcher.ts';
+import { LazyPredictor } from './predictor.ts';
+import { registerApiRoutes } from './routes-api.ts';
+import { registerRunRoutes } from './routes-run.ts';
+import { formatValidationErrors } from './schema.ts';
+import { findWebRoot } from './web-root.ts';
+
+/** Largest request body accepted (bytes); larger bodies get 413. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** A client must send its whole request within this time (ms), or it gets 408 and is disconnected. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Options of startServer; `run_dir` may be a run still being trained (its model is opened when it appears). */
+export interface ServerOptions {
+  run_dir?: string; host: string; port: number; log: RunLog; env: Record<string, string | undefined>;
+  /** Per-request limits, overridable for tests. */
+  request_timeout_ms?: number; predict_timeout_ms?: number; body_limit_bytes?: number;
+  /** Folder of the built web pages; found next to the code when absent. */
+  web_dir?: string | null;
+}
+
+function oneLine(s: string): string {
+  return s.split('\n')[0].slice(0, 500);
+}
+
+function errorHandler(log: RunLog) {
+  return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    let status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
+    let message: string;
+    if (err.validation) {
+      status = 400;
+      message = formatValidationErrors(err.validation as never, err.validationContext ?? 'body');
+    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      message = `request body is larger than the ${reply.server.initialConfig.bodyLimit} byte limit`;
+    } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      message = `content-type must be application/json (got ${req.headers['content-type'] ?? 'none'})`;
+    } else if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      message = `body is not valid JSON: ${oneLine(err.message)}`;
+    } else if (isRefitError(err)) {
+      status = 503; // the model could not be opened: the server's problem, not the request's
+      message = err.message;
+    } else if (status >= 500) {
+      message = `internal error${log.path ? ` (see ${log.path})` : ''}`;
+    } else {
+      message = oneLine(err.message);
+    }
+    log.write(`serve ${req.method} ${req.url} -> ${status}: ${status >= 500 && !isRefitError(err) ? err.stack ?? err.message : message}`);
+    return reply.status(status).type('application/json').send({ error: oneLine(message) });
+  };
+}
+
+async function registerPages(app: FastifyInstance, web_dir: string | null): Promise<void> {
+  const pages: Record<string, string> = { '/': 'index.html', '/runs': 'runs.html', '/plan': 'plan.html' };
+  if (!web_dir) {
+    for (const route of Object.keys(pages)) {
+      app.get(route, async (_req, reply) => reply.status(404).send({ error: 'web pages are not built: run npm run build' }));
+    }
+    return;
+  }
+  await app.register(fastifyStatic, { root: web_dir, prefix: '/', index: false, wildcard: false });
+  app.get('/assets/*', (req, reply) => reply.sendFile(`assets/${(req.params as { '*': string })['*']}`));
+  for (const [route, file] of Object.entries(pages)) app.get(route, (_req, reply) => reply.sendFile(file));
+}
+
+/** Builds the app without listening (the CLI and tests call startServer, which listens). */
+export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInstance; predictor: LazyPredictor }> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.body_limit_bytes ?? BODY_LIMIT_BYTES,
+    requestTimeout: opts.request_timeout_ms ?? REQUEST_TIMEOUT_MS,
+    // Node checks requestTimeout on this interval (30 s by default), which would let slow clients linger.
+    http: { connectionsCheckingInterval: 500 } as never,
+  });
+  // Bodies: wrong types are errors, never silently converted; extra fields are ignored but kept. Query strings are
+  // text by nature, so there numbers are coerced ("?after=3").
+  const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false });
+  const coercing = new Ajv({ coerceTypes: true, removeAdditional: false, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+  // Only JSON bodies: anything else is 415 rather than a confusing "must be an object".
+  app.removeContentTypeParser('text/plain');
+  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log });
+  const batcher = new PredictBatcher({ predict: async (items, o) => (await predictor.get()).predict(items, o) });
+  app.setErrorHandler(errorHandler(opts.log));
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  registerApiRoutes(app, { predictor, batcher, run_dir: opts.run_dir, timeout_ms: opts.predict_timeout_ms, started: Date.now() });
+  registerRunRoutes(app, { run_dir: opts.run_dir });
+  await registerPages(app, opts.web_dir === undefined ? findWebRoot() : opts.web_dir);
+  return { app, predictor };
+}
+
+/** Starts the HTTP server on host:port (port 0 = any free port); `close()` stops it and the model's worker. */
+export async function startServer(opts: ServerOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const { app, predictor } = await buildApp(opts);
+  await app.listen({ host: opts.host, port: opts.port });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  opts.log.write(`serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'})`);
+  return {
+    url: `http://${host}:${address.port}`,
+    close: async () => {
+      await app.close();
+      await predictor.close();
+    },
+  };
+}
