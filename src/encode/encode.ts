@@ -90,7 +90,7 @@ interface MarkerEvent { at: number; group: number; key1: number; key2: number; i
 
 /**
  * Inserts the markers. At one token position: closing markers of entities that end there (the inner one first),
- * then opening markers (the outer one first, head before tail on a tie), then empty entities as a pair.
+ * then empty entities as a start+end pair, then opening markers (the outer one first, head before tail on a tie).
  */
 function insertMarkers(t: TokenArrays, ex: Example, ids: MarkerIds): { body: number[]; pos: MarkerPositions } {
   const events: MarkerEvent[] = [];
@@ -98,9 +98,9 @@ function insertMarkers(t: TokenArrays, ex: Example, ids: MarkerIds): { body: num
     const s = firstAtOrAfter(t, m.start);
     const e = Math.max(s, firstAtOrAfter(t, m.end));
     const r = role === 'head' ? 0 : 1;
-    if (s === e) { events.push({ at: s, group: 2, key1: r, key2: 0, ids: [start, end], role }); return; }
+    if (s === e) { events.push({ at: s, group: 1, key1: r, key2: 0, ids: [start, end], role }); return; }
     events.push({ at: e, group: 0, key1: -s, key2: -r, ids: [end], role });
-    events.push({ at: s, group: 1, key1: -e, key2: r, ids: [start], role });
+    events.push({ at: s, group: 2, key1: -e, key2: r, ids: [start], role });
   };
   const typed = (m: Mention, which: 'head_start' | 'tail_start'): number => (m.type !== undefined ? ids.types.get(m.type)?.[which] : undefined) ?? ids[which];
   add(ex.head, 'head', typed(ex.head, 'head_start'), ids.head_end);
@@ -113,7 +113,7 @@ function insertMarkers(t: TokenArrays, ex: Example, ids: MarkerIds): { body: num
     for (; ev < events.length && events[ev].at === at; ev++) {
       const e = events[ev];
       for (let k = 0; k < e.ids.length; k++) {
-        const isStart = e.group === 1 || (e.group === 2 && k === 0);
+        const isStart = e.group === 2 || (e.group === 1 && k === 0);
         pos[`${e.role}_${isStart ? 'start' : 'end'}` as keyof MarkerPositions] = body.length;
         body.push(e.ids[k]);
       }
