@@ -1,0 +1,97 @@
+// fitConfig: the fastest configuration whose predicted device peak stays under the card's memory with a margin,
+// keeping micro-batch × accumulation = the effective batch. Pure: planMemory for memory, cost.ts for speed.
+import { RefitError } from '../errors.ts';
+import { microBatchMs } from './cost.ts';
+import { checkSeqLen, validateDims } from './models.ts';
+import { planMemory } from './plan.ts';
+import type { Attention, Engine, FitCandidate, FitResult, GpuSpec, ModelDims, Precision, RunShape } from './types.ts';
+
+/** Default safety margin: the fraction of the card kept free (Lightning's BatchSizeFinder uses 5 %). */
+export const DEFAULT_MARGIN = 0.05;
+/** Dynamic padding pads each micro-batch to a multiple of this (shape reuse; cf. golden throughput2 rows). */
+export const PAD_MULTIPLE = 64;
+
+/** What the search may vary (each list defaults to every supported choice). */
+export interface FitAllow {
+  precision: Precision[];
+  attention: Attention[];
+  grad_checkpointing: boolean[];
+  micro_batch_size: number[];
+}
+
+function roundUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
+}
+
+/** Expected padded tokens per example when length-sorted examples are cut into micro-batches of `micro`. */
+export function expectedPaddedLength(lengths: ArrayLike<number>, micro: number, seq_len: number): number {
+  const sorted = Array.from(lengths, (x) => Math.min(x, seq_len)).sort((a, b) => a - b);
+  let tokens = 0;
+  for (let i = 0; i < sorted.length; i += micro) {
+    const chunk = sorted.slice(i, i + micro);
+    tokens += chunk.length * Math.min(seq_len, roundUp(chunk[chunk.length - 1], PAD_MULTIPLE));
+  }
+  return tokens / sorted.length;
+}
+
+function choices(gpu: GpuSpec, allow: Partial<FitAllow>): Pick<FitAllow, 'precision' | 'attention' | 'grad_checkpointing'> {
+  // By default bf16 where the card has it (Ampere+), else fp16 autocast where it has 16-bit tensor cores (or is
+  // unknown); fp16 may always be asked for explicitly, bf16 never on a card without it.
+  const auto: Precision[] = ['fp32', ...(gpu.bf16 ? ['bf16' as const] : gpu.tensor16_tflops !== 0 ? ['fp16' as const] : [])];
+  const precision = allow.precision ? allow.precision.filter((p) => p !== 'bf16' || gpu.bf16) : auto;
+  if (precision.length === 0) {
+    throw new RefitError('E_FIT', `none of the allowed precisions (${allow.precision?.join(', ')}) runs on ${gpu.name}: bf16 needs an Ampere or newer card`);
+  }
+  return { precision, attention: allow.attention ?? ['sdpa', 'eager'], grad_checkpointing: allow.grad_checkpointing ?? [false, true] };
+}
+
+interface Search { model: ModelDims; gpu: GpuSpec; engine: Engine; effective: number; seq: number; memSeq: number; lengths?: ArrayLike<number>; num_labels: number; budget: number }
+
+function candidate(q: Search, micro: number, precision: Precision, attention: Attention, ckpt: boolean): FitCandidate {
+  const run: RunShape = { engine: q.engine, mode: 'train', batch_size: micro, seq_len: q.memSeq, precision, attention, grad_checkpointing: ckpt, optimizer: 'adamw', num_labels: q.num_labels };
+  const plan = planMemory({ model: q.model, run, gpu: q.gpu });
+  const perExample = q.lengths ? expectedPaddedLength(q.lengths, micro, q.memSeq) : q.seq;
+  const accum = q.effective / micro;
+  const stepMs = accum * microBatchMs(q.model, { ...run, seq_len: Math.round(perExample) }, q.gpu, micro * perExample);
+  return {
+    config: { micro_batch_size: micro, grad_accumulation: accum, precision, attention, grad_checkpointing: ckpt, seq_len: q.seq, padding: q.lengths ? 'dynamic' : 'max' },
+    peak_device_bytes: plan.peak_device_bytes, fits: plan.peak_device_bytes <= q.budget,
+    predicted_examples_per_s: Math.round((q.effective / stepMs) * 1e3 * 10) / 10, predicted_step_ms: Math.round(stepMs * 10) / 10,
+  };
+}
+
+/** Searches micro-batch, accumulation, precision, attention and checkpointing for the highest predicted throughput that fits. */
+export function fitConfig(opts: {
+  model: ModelDims; gpu: GpuSpec; effective_batch: number; seq_len: number; engine?: Engine;
+  lengths?: Int32Array | number[]; num_labels?: number; margin?: number; allow?: Partial<FitAllow>;
+}): FitResult {
+  const { model, gpu, effective_batch: effective } = opts;
+  validateDims(model, 'model');
+  checkSeqLen(model, opts.seq_len);
+  if (!Number.isInteger(effective) || effective <= 0) throw new RefitError('E_RUN_SHAPE', `effective batch must be a positive integer, got ${effective}`);
+  const margin = opts.margin ?? DEFAULT_MARGIN;
+  const lengths = opts.lengths && opts.lengths.length > 0 ? opts.lengths : undefined;
+  // The longest batch decides memory: with real lengths that is the longest example, padded like the batches.
+  const memSeq = lengths ? Math.min(opts.seq_len, roundUp(Math.max(...Array.from(lengths)), PAD_MULTIPLE)) : opts.seq_len;
+  const q: Search = { model, gpu, engine: opts.engine ?? 'refit', effective, seq: opts.seq_len, memSeq, lengths, num_labels: opts.num_labels ?? 50, budget: Math.floor(gpu.memory_bytes * (1 - margin)) };
+  const ch = choices(gpu, opts.allow ?? {});
+  const micros = (opts.allow?.micro_batch_size ?? [...Array(effective).keys()].map((i) => i + 1)).filter((m) => effective % m === 0).sort((a, b) => b - a);
+  const best: FitCandidate[] = [];
+  let smallest: FitCandidate | undefined;
+  for (const p of ch.precision) for (const a of ch.attention) for (const c of ch.grad_checkpointing) {
+    // The largest micro-batch that fits: no needless accumulation for this precision/attention/checkpointing.
+    for (const m of micros) {
+      const cand = candidate(q, m, p, a, c);
+      if (cand.fits) { best.push(cand); break; }
+      if (!smallest || cand.peak_device_bytes < smallest.peak_device_bytes) smallest = cand;
+    }
+  }
+  // Fastest first; on a tie (within 2 %) less accumulation, then no checkpointing.
+  best.sort((x, y) => {
+    const d = y.predicted_examples_per_s - x.predicted_examples_per_s;
+    if (Math.abs(d) > 0.02 * Math.max(x.predicted_examples_per_s, y.predicted_examples_per_s)) return d;
+    return x.config.grad_accumulation - y.config.grad_accumulation || Number(x.config.grad_checkpointing) - Number(y.config.grad_checkpointing) || d;
+  });
+  const chosen = best[0] ?? smallest!;
+  return { ...chosen, budget_bytes: q.budget, gpu: gpu.name, effective_batch: effective, alternatives: best.slice(1, 6) };
+}

@@ -1,0 +1,96 @@
+// Model shapes: the BERT presets and loading dims from a Hugging Face folder or config.json.
+// Reads one small JSON file at most; impossible shapes are refused with E_MODEL_SHAPE.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { RefitError } from '../errors.ts';
+import { closestName } from './closest.ts';
+import type { ModelDims } from './types.ts';
+
+/** Default vocabulary (bert-base-uncased); Chinese BERT uses 21128. */
+export const DEFAULT_VOCAB_SIZE = 30522;
+
+function bert(layers: number, hidden: number, heads: number): ModelDims {
+  return {
+    vocab_size: DEFAULT_VOCAB_SIZE, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
+    intermediate_size: 4 * hidden, max_position_embeddings: 512, type_vocab_size: 2,
+  };
+}
+
+/** The BERT family by size (Turc et al. 2019 small BERTs, and BERT base/large). */
+export const PRESETS = Object.freeze({
+  'bert-tiny': bert(2, 128, 2),
+  'bert-mini': bert(4, 256, 4),
+  'bert-small': bert(4, 512, 8),
+  'bert-medium': bert(8, 512, 8),
+  'bert-base': bert(12, 768, 12),
+  'bert-large': bert(24, 1024, 16),
+}) as Readonly<Record<'bert-tiny' | 'bert-mini' | 'bert-small' | 'bert-medium' | 'bert-base' | 'bert-large', ModelDims>>;
+
+const FIELDS: (keyof ModelDims)[] = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
+  'intermediate_size', 'max_position_embeddings', 'type_vocab_size'];
+
+/** Checks that a shape can exist (positive integers, hidden divisible by heads); throws E_MODEL_SHAPE. */
+export function validateDims(dims: ModelDims, where: string): ModelDims {
+  for (const f of FIELDS) {
+    const v = dims[f];
+    if (!Number.isInteger(v) || v <= 0) {
+      throw new RefitError('E_MODEL_SHAPE', `${where}: ${f} must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (dims.hidden_size % dims.num_attention_heads !== 0) {
+    throw new RefitError('E_MODEL_SHAPE', `${where}: hidden_size ${dims.hidden_size} is not divisible by num_attention_heads ${dims.num_attention_heads}`);
+  }
+  return dims;
+}
+
+function readConfigJson(path: string): ModelDims {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new RefitError('E_MODEL_CONFIG', `${path}: cannot read model config (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new RefitError('E_MODEL_CONFIG', `${path}: model config must be a JSON object`);
+  }
+  const base = PRESETS['bert-base'];
+  const dims = {} as ModelDims;
+  for (const f of FIELDS) {
+    // Missing optional fields take BERT defaults (as transformers' BertConfig does); hidden/heads/layers are required.
+    const required = f === 'hidden_size' || f === 'num_hidden_layers' || f === 'num_attention_heads';
+    if (raw[f] === undefined) {
+      if (required) throw new RefitError('E_MODEL_SHAPE', `${path}: ${f} is missing`);
+      dims[f] = f === 'intermediate_size' ? 4 * Number(raw.hidden_size) : base[f];
+    } else {
+      dims[f] = raw[f] as number;
+    }
+  }
+  return validateDims(dims, path);
+}
+
+/** Dims of a preset name, an HF model folder (its config.json) or a config.json path; `vocab_size` overrides. */
+export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}): ModelDims {
+  let dims: ModelDims;
+  if (Object.hasOwn(PRESETS, spec)) {
+    dims = { ...PRESETS[spec as keyof typeof PRESETS] };
+  } else if (existsSync(spec)) {
+    const file = statSync(spec).isDirectory() ? join(spec, 'config.json') : spec;
+    if (!existsSync(file)) throw new RefitError('E_MODEL_CONFIG', `${spec}: model folder has no config.json`);
+    dims = readConfigJson(file);
+  } else {
+    const names = Object.keys(PRESETS);
+    throw new RefitError('E_MODEL', `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names)}'?`);
+  }
+  if (opts.vocab_size !== undefined) dims.vocab_size = opts.vocab_size;
+  return validateDims(dims, spec);
+}
+
+/** Refuses a padded length above the model's position table (E_MODEL_SHAPE). */
+export function checkSeqLen(dims: ModelDims, seq_len: number, where = '--seq-len'): void {
+  if (!Number.isInteger(seq_len) || seq_len <= 0) {
+    throw new RefitError('E_MODEL_SHAPE', `${where}: sequence length must be a positive integer, got ${seq_len}`);
+  }
+  if (seq_len > dims.max_position_embeddings) {
+    throw new RefitError('E_MODEL_SHAPE', `${where}: sequence length ${seq_len} is above the model's max_position_embeddings ${dims.max_position_embeddings}; use --seq-len ${dims.max_position_embeddings} or less`);
+  }
+}

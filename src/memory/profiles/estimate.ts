@@ -1,0 +1,71 @@
+// The phase model shared by the engine profiles (memory-model.md §2.5): peak = max(start of backward,
+// optimizer step) in training, the deepest forward point in inference. Pure functions.
+import type { GpuSpec, ModelDims, ProfileEstimate, RunShape } from '../types.ts';
+import { INFER_COEFFICIENTS, TRAIN_COEFFICIENTS } from './coefficients.ts';
+
+/** Derived coefficients by activation class (defaults: the calibrated table). */
+export interface Coefficients {
+  train: Record<ActClass, Record<keyof TrainFeatures, number>>;
+  infer: Record<InferClass, Record<keyof InferFeatures, number>>;
+}
+
+/** The calibrated coefficients of ./coefficients.ts. */
+export const DEFAULT_COEFFICIENTS: Coefficients = { train: TRAIN_COEFFICIENTS, infer: INFER_COEFFICIENTS };
+import { actClass, dot, exactTerms, inferClass, inferFeatures, trainFeatures, type ActClass, type InferClass, type EngineTraits, type ExactTerms, type InferFeatures, type TrainFeatures } from './terms.ts';
+
+/** Exact part of the start-of-backward phase: states, inputs, autocast cache, checkpoints, mask. */
+export function backwardFixed(x: ExactTerms): number {
+  return x.weights + x.optimizer + x.workspace + x.inputs + x.autocast_fwd + x.checkpoints + x.mask;
+}
+
+/** The optimizer-step phase (all exact): weights, grads, states, foreach temporary. */
+export function stepPeak(x: ExactTerms): number {
+  return x.weights + x.gradients + x.optimizer + x.optimizer_temp + x.workspace + x.inputs;
+}
+
+/** Exact part of the inference peak: weights, inputs, the whole autocast cache. */
+export function inferFixed(x: ExactTerms): number {
+  return x.weights + x.workspace + x.inputs + x.autocast_all;
+}
+
+function estimateTrain(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coefficients): ProfileEstimate {
+  const f = trainFeatures(model, run);
+  const c = coef.train[actClass(run)];
+  const transients = f.tr * c.tr;
+  const saved = f.layer * c.layer + f.sq * c.sq + f.bsh * c.bsh;
+  const backward = backwardFixed(x) + saved + transients;
+  const step = stepPeak(x);
+  const common = { weights: x.weights, workspace: x.workspace, optimizer: x.optimizer };
+  if (step >= backward) {
+    return {
+      params: x.params, peak_allocated_bytes: step, peak_phase: 'optimizer-step',
+      parts: { ...common, gradients: x.gradients, autocast_copies: 0, activations: x.inputs, transients: x.optimizer_temp },
+    };
+  }
+  return {
+    params: x.params, peak_allocated_bytes: Math.round(backward), peak_phase: 'backward',
+    parts: {
+      ...common, gradients: 0, autocast_copies: x.autocast_fwd,
+      activations: Math.round(saved + x.inputs + x.checkpoints + x.mask), transients: Math.round(transients),
+    },
+  };
+}
+
+function estimateInfer(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coefficients): ProfileEstimate {
+  const live = dot(inferFeatures(model, run), coef.infer[inferClass(run)]);
+  return {
+    params: x.params, peak_allocated_bytes: Math.round(inferFixed(x) + live), peak_phase: 'forward',
+    parts: {
+      weights: x.weights, gradients: 0, optimizer: 0, autocast_copies: x.autocast_all,
+      activations: Math.round(live) + x.inputs, transients: 0, workspace: x.workspace,
+    },
+  };
+}
+
+/** The estimate of `run` for an engine described by `traits` (coefficients default to the calibrated table). */
+export function estimateWith(opts: { traits: EngineTraits; model: ModelDims; run: RunShape; device?: GpuSpec; coefficients?: Coefficients }): ProfileEstimate {
+  const { traits, model, run, device } = opts;
+  const coef = opts.coefficients ?? DEFAULT_COEFFICIENTS;
+  const x = exactTerms(model, run, traits, device);
+  return run.mode === 'train' ? estimateTrain(model, run, x, coef) : estimateInfer(model, run, x, coef);
+}

@@ -1,0 +1,25 @@
+// The `refit` profile: our worker (plain-torch BERT with HF names). Same physics and coefficients as `hf`,
+// with these documented differences, to be re-measured on a GPU by its own issue:
+// - head entity-start = concat(h[head_start], h[tail_start]) → Linear(2h, n), no pooler (cls: pooler + Linear(h, n));
+// - AdamW has two param groups (decay / no decay): the foreach temporary is the larger group, not all params;
+// - SDPA always gets the padding mask: counted as one (b,1,s,s) tensor in the compute dtype (conservative);
+// - no registered position/token-type buffers (positions are built per batch, inside the activations).
+import type { EngineProfile } from '../types.ts';
+import { estimateWith } from './estimate.ts';
+import type { EngineTraits } from './terms.ts';
+
+/** Engine traits of the refit worker. */
+export function refitTraits(head: 'entity-start' | 'cls' = 'entity-start'): EngineTraits {
+  return {
+    head: head === 'cls' ? { concat: 1, pooler: true, num_labels: 0 } : { concat: 2, pooler: false, num_labels: 0 },
+    buffer_bytes: 0,
+    adamw_temp: 'largest-group',
+    sdpa_padding_mask: true,
+  };
+}
+
+/** The refit worker. */
+export const REFIT_PROFILE: EngineProfile = Object.freeze<EngineProfile>({
+  name: 'refit',
+  estimate: (model, run, device) => estimateWith({ traits: refitTraits(run.head), model, run, device }),
+});

@@ -1,0 +1,149 @@
+// The memory terms every engine profile shares: exact model states and the derived activation features.
+// Pure functions. Exact terms are byte-exact for the given dtypes; derived features are multiplied by the
+// calibrated coefficients of ./coefficients.ts (fitted by bench/memory-calibrate.ts on ../shared/golden/memory).
+import { paramTensors, roundAlloc, tensorBytes, countParams, type HeadShape, type ParamTensor } from '../params.ts';
+import type { GpuSpec, ModelDims, RunShape } from '../types.ts';
+import { WORKSPACE_BYTES } from './coefficients.ts';
+
+/** Activation class: fp32 or autocast (fp16 and bf16 measure the same) × eager or SDPA attention. */
+export type ActClass = 'fp32-eager' | 'amp-eager' | 'fp32-sdpa' | 'amp-sdpa';
+
+/** What differs between engines (documented in hf.ts and refit.ts). */
+export interface EngineTraits {
+  head: HeadShape;
+  /** non-parameter buffers on the device (HF: position_ids + token_type_ids, int64 × max positions) */
+  buffer_bytes: number;
+  /** foreach AdamW temporary: one P-sized copy over all params, or over the largest param group */
+  adamw_temp: 'all' | 'largest-group';
+  /** SDPA with a padding mask materialised once per forward as (b,1,s,s) in the compute dtype */
+  sdpa_padding_mask: boolean;
+}
+
+/** Inference class: per precision (fp16 and bf16 eager inference measure differently) × attention. */
+export type InferClass = `${'fp32' | 'fp16' | 'bf16'}-${'eager' | 'sdpa'}`;
+
+/** The inference class of a run. */
+export function inferClass(run: RunShape): InferClass {
+  return `${run.precision}-${run.attention}`;
+}
+
+/** The activation class of a run. */
+export function actClass(run: RunShape): ActClass {
+  return `${run.precision === 'fp32' ? 'fp32' : 'amp'}-${run.attention}` as ActClass;
+}
+
+/** Exact byte terms of a training or inference step (no coefficients involved). */
+export interface ExactTerms {
+  params: number;
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  /** foreach AdamW `_foreach_sqrt` temporary at the optimizer step */
+  optimizer_temp: number;
+  /** 16-bit copies of Linear weights alive at the start of backward (autocast cache) */
+  autocast_fwd: number;
+  /** 16-bit copies of every Linear weight (inference under autocast keeps the whole cache) */
+  autocast_all: number;
+  workspace: number;
+  inputs: number;
+  /** gradient checkpointing: the saved fp32 input of every checkpointed layer */
+  checkpoints: number;
+  /** SDPA padding mask (refit) */
+  mask: number;
+}
+
+function trainable(t: ParamTensor, freeze: number): boolean {
+  return !(t.layer === -1 && freeze > 0) && !(t.layer >= 0 && t.layer < freeze);
+}
+
+/** Computes the exact terms of `run` on `model` for an engine with `traits`. */
+export function exactTerms(model: ModelDims, run: RunShape, traits: EngineTraits, device?: GpuSpec): ExactTerms {
+  const tensors = paramTensors(model, { ...traits.head, num_labels: run.num_labels });
+  const freeze = Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
+  const train = tensors.filter((t) => trainable(t, freeze));
+  const L = model.num_hidden_layers;
+  const amp = run.precision !== 'fp32';
+  const b = run.batch_size;
+  const s = run.seq_len;
+  const g = tensorBytes(train, 4);
+  let optimizer = 2 * g;
+  let temp = 0;
+  if (run.optimizer === 'sgd') optimizer = g; // momentum buffer; SGD's update needs no P-sized temporary
+  else if (run.optimizer === 'adamw-fused') optimizer += train.length * ALLOC_STEP_BYTES; // step counters live on the GPU
+  else if (traits.adamw_temp === 'all') temp = g;
+  else temp = Math.max(tensorBytes(train.filter((t) => t.decay), 4), tensorBytes(train.filter((t) => !t.decay), 4));
+  const linears = train.filter((t) => t.linear);
+  const topLinears = linears.filter((t) => t.layer >= L - 1); // the recomputed top layer + head
+  const ckpt = run.grad_checkpointing && run.mode === 'train';
+  return {
+    params: countParams(tensors),
+    weights: tensorBytes(tensors, 4) + traits.buffer_bytes,
+    gradients: g,
+    optimizer,
+    optimizer_temp: temp,
+    autocast_fwd: amp ? tensorBytes(ckpt ? topLinears : linears, 2) : 0,
+    autocast_all: amp ? tensorBytes(tensors.filter((t) => t.linear), 2) : 0,
+    workspace: device?.hopper === false ? WORKSPACE_BYTES.other : WORKSPACE_BYTES.hopper,
+    // int64 ids + attention mask (b, s), and head/tail positions + labels (b)
+    inputs: 2 * roundAlloc(8 * b * s) + 3 * roundAlloc(8 * b),
+    checkpoints: ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0,
+    mask: traits.sdpa_padding_mask && run.attention === 'sdpa' ? roundAlloc((amp ? 2 : 4) * b * s * s) : 0,
+  };
+}
+
+/** fused AdamW keeps its `step` as a 0-d fp32 tensor per parameter on the device: one 512 B block each. */
+const ALLOC_STEP_BYTES = 512;
+
+/** Derived training features (element counts × bytes-per-element of the memory-model.md §2.4 formulas). */
+export interface TrainFeatures {
+  /** saved per-layer activations linear in tokens: layers × b·s·(34h+8I) fp32 or (26h+4I) autocast */
+  layer: number;
+  /** saved eager-attention s² tensors: layers × b·a·s² × 9 (fp32) or 7 (autocast) */
+  sq: number;
+  /** non-layer tensors (embeddings block, head, backward gradients of hidden states): b·s·h */
+  bsh: number;
+  /** eager attention transients at the top layer: b·a·s² */
+  tr: number;
+}
+
+/** Derived inference features. */
+export interface InferFeatures {
+  /** live FFN-block tensors: b·s·(3h + 2I) */
+  ffn: number;
+  /** eager attention scores and probabilities: b·a·s² */
+  sq: number;
+  /** autocast-only term ∝ hidden size (16-bit GEMM workspaces and casts; empirical): h */
+  amp: number;
+}
+
+/** Training features of `run`; layers holding full activations: all trainable ones, or one with checkpointing. */
+export function trainFeatures(model: ModelDims, run: RunShape): TrainFeatures {
+  const { hidden_size: h, intermediate_size: I, num_attention_heads: a } = model;
+  const b = run.batch_size;
+  const s = run.seq_len;
+  const amp = run.precision !== 'fp32';
+  const eager = run.attention === 'eager';
+  const active = model.num_hidden_layers - Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
+  const full = run.grad_checkpointing ? Math.min(1, active) : active;
+  return {
+    layer: full * b * s * (amp ? 26 * h + 4 * I : 34 * h + 8 * I),
+    sq: eager ? full * b * a * s * s * (amp ? 7 : 9) : 0,
+    bsh: b * s * h,
+    tr: eager ? b * a * s * s : 0,
+  };
+}
+
+/** Inference features of `run`. */
+export function inferFeatures(model: ModelDims, run: RunShape): InferFeatures {
+  const { hidden_size: h, intermediate_size: I, num_attention_heads: a } = model;
+  const b = run.batch_size;
+  const s = run.seq_len;
+  return { ffn: b * s * (3 * h + 2 * I), sq: run.attention === 'eager' ? b * a * s * s : 0, amp: run.precision === 'fp32' ? 0 : h };
+}
+
+/** Σ coefficient × feature over the keys of `features`. */
+export function dot<K extends string>(features: Record<K, number>, coef: Record<K, number>): number {
+  let s = 0;
+  for (const k of Object.keys(features) as K[]) s += features[k] * coef[k];
+  return s;
+}

@@ -1,0 +1,120 @@
+// Shared types of the memory model (plan, fit, profiles). Types only: no logic, no I/O.
+// Every size is in bytes; names crossing the CLI/JSON boundary are snake_case.
+
+/** The shape of a BERT encoder, with Hugging Face config.json names. */
+export interface ModelDims {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+}
+
+/** Precision of a run: fp32, or autocast fp16/bf16 with fp32 master weights. */
+export type Precision = 'fp32' | 'fp16' | 'bf16';
+/** Attention implementation: eager (materialises s² scores) or SDPA (flash / memory-efficient). */
+export type Attention = 'eager' | 'sdpa';
+/** Optimizer: torch AdamW (foreach), fused AdamW, or SGD with momentum. */
+export type Optimizer = 'adamw' | 'adamw-fused' | 'sgd';
+/** Which program runs the model: our worker (`refit`) or Hugging Face BertModel (`hf`, as DeepKE runs it). */
+export type Engine = 'refit' | 'hf';
+
+/** One training or inference configuration to plan (the micro-batch and the padded length). */
+export interface RunShape {
+  engine: Engine;
+  mode: 'train' | 'infer';
+  batch_size: number;
+  seq_len: number;
+  precision: Precision;
+  attention: Attention;
+  grad_checkpointing: boolean;
+  optimizer: Optimizer;
+  num_labels: number;
+  freeze_layers?: number;
+  head?: 'entity-start' | 'cls';
+}
+
+/** A device: name, total memory as the driver reports it, bf16 support and rough speeds. */
+export interface GpuSpec {
+  name: string;
+  memory_bytes: number;
+  bf16: boolean;
+  /** dense fp32 TFLOP/s (without TF32), 0 when unknown */
+  fp32_tflops?: number;
+  /** dense fp16/bf16 tensor-core TFLOP/s with fp32 accumulation, 0 when none */
+  tensor16_tflops?: number;
+  /** memory bandwidth in GB/s */
+  bandwidth_gbs?: number;
+  /** sm90+ (Hopper): 32 MiB cuBLAS workspaces instead of 8 MiB */
+  hopper?: boolean;
+}
+
+/** Where the bytes of the peak go; the fields add up to the peak device bytes. */
+export interface MemoryBreakdown {
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  autocast_copies: number;
+  activations: number;
+  transients: number;
+  workspace: number;
+  context: number;
+  allocator_slack: number;
+}
+
+/** What a profile estimates: allocator-level peak (allocated) with its parts and the phase of the peak. */
+export interface ProfileEstimate {
+  params: number;
+  peak_allocated_bytes: number;
+  /** the allocated-level parts (context and slack are added by the planner) */
+  parts: Omit<MemoryBreakdown, 'context' | 'allocator_slack'>;
+  peak_phase: 'optimizer-step' | 'backward' | 'forward';
+}
+
+/** An engine's memory behaviour; pure function of model, run and device (no I/O). */
+export interface EngineProfile {
+  name: Engine;
+  estimate(model: ModelDims, run: RunShape, device?: GpuSpec): ProfileEstimate;
+}
+
+/** The result of `planMemory` (also the `refit plan --json` object). */
+export interface MemoryPlan {
+  engine: Engine;
+  mode: 'train' | 'infer';
+  config: RunShape & { model: ModelDims; gpu?: string };
+  params: number;
+  peak_allocated_bytes: number;
+  peak_reserved_bytes: number;
+  peak_device_bytes: number;
+  breakdown: MemoryBreakdown;
+  peak_phase: string;
+  budget_bytes?: number;
+  fits?: boolean;
+}
+
+/** One candidate configuration of `fitConfig`, with its predicted cost. */
+export interface FitCandidate {
+  config: {
+    micro_batch_size: number;
+    grad_accumulation: number;
+    precision: Precision;
+    attention: Attention;
+    grad_checkpointing: boolean;
+    seq_len: number;
+    padding: 'dynamic' | 'max';
+  };
+  peak_device_bytes: number;
+  fits: boolean;
+  predicted_examples_per_s: number;
+  predicted_step_ms: number;
+}
+
+/** The result of `fitConfig` (also the `refit fit --json` object). */
+export interface FitResult extends FitCandidate {
+  budget_bytes: number;
+  gpu: string;
+  effective_batch: number;
+  alternatives: FitCandidate[];
+}
