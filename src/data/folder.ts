@@ -1,6 +1,6 @@
 // A data folder: finds the train/valid/test files and the relation list in it by name. It reads no data.
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DataError } from '../errors.ts';
 import { extensionOf } from './readers/index.ts';
 
@@ -33,6 +33,12 @@ export async function resolveDataFolder(path: string): Promise<DataFolder> {
     throw new DataError('E_DATA_FOLDER', { path }, 'no train/valid/test data file (.csv .json .jsonl .tsv .txt) in this folder');
   }
   return folder;
+}
+
+/** True for the file names of relation lists (relation.csv, relation2id.txt, *rel2id.json, label.txt). */
+export function isRelationFileName(path: string): boolean {
+  const name = basename(path).toLowerCase();
+  return RELATION_FILES.some((re) => re.test(name));
 }
 
 function isSplitFile(name: string, words: readonly string[]): boolean {

@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { ConfigError, MultiError, isRefitError } from '../../errors.ts';
 import {
-  datasetStats, detectNaLabel, inputKey, isFolder, readDataset, readRelations, resolveDataFolder,
+  datasetStats, detectNaLabel, inputKey, isFolder, isRelationFileName, readDataset, readRelations, resolveDataFolder,
   type Dataset, type FileStats, type OnBadRow, type RelationSet,
 } from '../../data/index.ts';
 import { Vocab, WordPieceTokenizer } from '../../tokenize/index.ts';
@@ -13,6 +13,7 @@ import { Vocab, WordPieceTokenizer } from '../../tokenize/index.ts';
 interface ReadFlags { format?: string; relations?: string; onBadRow: string }
 interface DataFile { path: string; split?: 'train' | 'valid' | 'test'; relations?: RelationSet; relations_path?: string }
 interface ReadFile extends DataFile { dataset: Dataset }
+interface RelationList { relations: RelationSet; relations_path: string }
 
 const POLICIES: readonly OnBadRow[] = ['error', 'skip', 'warn'];
 
@@ -37,7 +38,11 @@ export function registerData(program: Command, ctx: CliContext): void {
 }
 
 async function runCheck(paths: string[], flags: ReadFlags, ctx: CliContext): Promise<void> {
-  const files = await readAll(paths, flags, ctx);
+  const lists: Array<{ relations: RelationSet; relations_path: string }> = [];
+  const files = await readAll(paths, flags, ctx, lists);
+  for (const { relations: r, relations_path } of lists) {
+    ctx.io.stdout.write(`${relations_path}: ok, relation list, ${r.names.length} relations${r.na_label ? ` (NA: ${r.na_label})` : ''}\n`);
+  }
   for (const f of files) {
     const d = f.dataset;
     const extra = [d.skipped_rows ? `${d.skipped_rows} bad rows skipped` : '', d.offset_fallbacks ? `${d.offset_fallbacks} offset fallbacks` : '']
@@ -67,11 +72,11 @@ async function runStats(paths: string[], flags: ReadFlags & { json?: boolean; vo
 }
 
 /** Expands folders, reads every file, and throws one error listing every file's problems. */
-async function readAll(paths: string[], flags: ReadFlags, ctx: CliContext): Promise<ReadFile[]> {
+async function readAll(paths: string[], flags: ReadFlags, ctx: CliContext, lists: RelationList[] = []): Promise<ReadFile[]> {
   const on_bad_row = flags.onBadRow as OnBadRow;
   if (!POLICIES.includes(on_bad_row)) throw new ConfigError(`--on-bad-row '${flags.onBadRow}' must be one of ${POLICIES.join(', ')}`, 'E_CONFIG_VALUE');
   const problems: unknown[] = [];
-  const files = await expand(paths, flags, problems);
+  const files = await expand({ paths, flags, problems, lists });
   const done: ReadFile[] = [];
   for (const f of files) {
     try {
@@ -88,10 +93,24 @@ async function readAll(paths: string[], flags: ReadFlags, ctx: CliContext): Prom
   return done;
 }
 
-async function expand(paths: string[], flags: ReadFlags, problems: unknown[]): Promise<DataFile[]> {
-  const given = flags.relations ? await relationsOf(flags.relations) : undefined;
+/** The data files of `paths` (folders expanded); every relation list read on the way is added to `lists`. */
+async function expand(o: { paths: string[]; flags: ReadFlags; problems: unknown[]; lists: RelationList[] }): Promise<DataFile[]> {
+  const { paths, flags, problems } = o;
+  const relationsOf = async (path: string): Promise<RelationList> => {
+    const list = { relations: await readRelations(path), relations_path: path };
+    o.lists.push(list);
+    return list;
+  };
+  // a relation list given among the paths (`data check train.csv relation.csv`) is used like --relations
+  const listed = flags.relations ?? paths.find(isRelationFileName);
+  let given: RelationList | undefined;
+  try {
+    if (listed) given = await relationsOf(listed);
+  } catch (e) {
+    problems.push(e);
+  }
   const out: DataFile[] = [];
-  for (const path of paths) {
+  for (const path of paths.filter((p) => p !== listed)) {
     try {
       if (!(await isFolder(path))) {
         out.push({ path, split: splitOf(path), ...given });
@@ -105,10 +124,6 @@ async function expand(paths: string[], flags: ReadFlags, problems: unknown[]): P
     }
   }
   return out;
-}
-
-async function relationsOf(path: string): Promise<{ relations: RelationSet; relations_path: string }> {
-  return { relations: await readRelations(path), relations_path: path };
 }
 
 function splitOf(path: string): DataFile['split'] {

@@ -11,6 +11,8 @@ const REQUIRED_COLUMNS = ['sentence', 'relation', 'head', 'tail'];
 
 /** Checks a header (or a record's keys): missing required columns, and unknown names close to a known one. */
 export function checkDeepkeColumns(where: { path: string; line?: number }, names: readonly string[]): void {
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new DataError('E_DATA_FIELD', where, `column '${twice}' appears twice`);
   const unknown = names.filter((n) => !DEEPKE_COLUMNS.includes(n));
   for (const col of REQUIRED_COLUMNS) {
     if (names.includes(col)) continue;
