@@ -68,6 +68,15 @@ test('semeval: markers removed with or without inner spaces; e1 is the head; lab
   assert.deepEqual([b.head.text, b.tail.text, b.head.start], ['b c', 'A', 6]);
 });
 
+test('semeval: the organisers\' layout (id<TAB>"sentence", label, Comment) with and without labels', async () => {
+  const train = '1\t"The <e1>child</e1> was put in the <e2>cradle</e2>."\nOther\nComment: x\n\n2\t"A <e1>b</e1> c <e2>d</e2>."\nCause-Effect(e1,e2)\nComment:\n';
+  const d = await readDataset({ path: file('TRAIN_FILE.TXT', train) });
+  assert.equal(d.format, 'semeval');
+  assert.deepEqual(d.examples.map((e) => [e.line, e.relation, e.head.text, e.tail.text]), [[1, 'Other', 'child', 'cradle'], [5, 'Cause-Effect(e1,e2)', 'b', 'd']]);
+  const t = await readDataset({ path: file('TEST_FILE.TXT', '8001\t"The <e1>a</e1> and <e2>b</e2>."\n\n8002\t"<e2>c</e2> <e1>d</e1>"\n') });
+  assert.deepEqual(t.examples.map((e) => [e.line, e.relation, e.text]), [[1, undefined, 'The a and b.'], [3, undefined, 'c d']]);
+});
+
 test('thunlp: blank lines and CRLF, line numbers are physical', async () => {
   const d = await readDataset({ path: file('train.txt', '甲\t乙\tr\t甲和乙\r\n\r\n乙\t甲\tunknown\t甲和乙\r\n') });
   assert.equal(d.format, 'thunlp');

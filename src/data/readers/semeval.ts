@@ -1,10 +1,13 @@
 // SemEval-2010 Task 8 TSV reader: `label<TAB>sentence` with inline <e1>…</e1> and <e2>…</e2> markers.
 // Markers (and the space the R-BERT copy puts inside them) are removed; spans point into the clean text.
+// The organisers' TRAIN_FILE.TXT layout (`id<TAB>"sentence"`, then the label and a Comment line) is read too.
 import type { Example } from '../types.ts';
 import type { ReadOptions, Reader, SniffResult } from './reader.ts';
 import { extensionOf, readText, splitLines } from './text-file.ts';
 
 const MARKER = /<(e[12])>\s*|\s*<\/(e[12])>/g;
+/** `8001<TAB>"The <e1>…</e1> … <e2>…</e2>."`: the organisers' file layout; group 1 is the sentence. */
+const ORIGINAL_LAYOUT = /^\d+\t\s*"(.*)"\s*$/;
 
 /** Reads SemEval-2010 Task 8 in the `label\tsentence` form; e1 is the head, the label is kept verbatim. */
 export const semevalReader: Reader = Object.freeze({
@@ -25,11 +28,22 @@ async function* readSemeval(path: string, opts: ReadOptions): AsyncIterable<Exam
     if (raw.trim() === '') continue;
     const tab = raw.indexOf('\t');
     if (tab < 0) { opts.bad(i + 1, 'expected label<TAB>sentence (no TAB found)'); continue; }
-    const relation = raw.slice(0, tab).trim();
-    if (!relation) { opts.bad(i + 1, 'label is empty'); continue; }
-    const parsed = stripMarkers(raw.slice(tab + 1));
-    if (typeof parsed === 'string') { opts.bad(i + 1, parsed); continue; }
-    yield { ...parsed, relation, file: path, line: i + 1 };
+    const first = raw.slice(0, tab).trim();
+    const original = ORIGINAL_LAYOUT.exec(raw);
+    const line = i + 1;
+    let relation: string | undefined = first;
+    if (original) {
+      // organisers' layout: the label (absent in TEST_FILE.TXT) and a Comment line follow the sentence
+      relation = undefined;
+      while (i + 1 < lines.length && lines[i + 1].trim() !== '' && !ORIGINAL_LAYOUT.test(lines[i + 1])) {
+        const next = lines[++i].trim();
+        if (!next.startsWith('Comment')) relation = next;
+      }
+    }
+    if (relation === '') { opts.bad(line, 'label is empty'); continue; }
+    const parsed = stripMarkers(original ? original[1] : raw.slice(tab + 1));
+    if (typeof parsed === 'string') { opts.bad(line, parsed); continue; }
+    yield relation === undefined ? { ...parsed, file: path, line } : { ...parsed, relation, file: path, line };
   }
 }
 
