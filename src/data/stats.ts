@@ -49,6 +49,7 @@ export function datasetStats(opts: {
 }): FileStats {
   const { dataset } = opts;
   const examples = dataset.examples;
+  // built in the order the JSON shows it
   const stats: FileStats = {
     path: opts.path,
     format: dataset.format,
@@ -57,10 +58,10 @@ export function datasetStats(opts: {
     na_label: opts.na_label,
     relations: relationCounts(examples),
     chars: summarize(examples.map((e) => e.text.length)),
+    ...(opts.count_tokens ? { tokens: tokenSummary(examples, opts.count_tokens) } : {}),
     offset_fallbacks: dataset.offset_fallbacks,
     duplicates: countDuplicates(examples),
   };
-  if (opts.count_tokens) stats.tokens = tokenSummary(examples, opts.count_tokens);
   if (opts.train_keys) stats.train_overlap = examples.filter((e) => opts.train_keys!.has(inputKey(e))).length;
   return stats;
 }
