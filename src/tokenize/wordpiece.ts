@@ -29,6 +29,8 @@ export class WordPieceTokenizer {
   readonly strip_accents: boolean;
   private readonly cache = new Map<string, Pieces>();
   private readonly specials: Array<{ text: string; id: number }>;
+  /** Id of each single BMP CJK character below U+F900, filled on first sight (-1 = not looked up yet). */
+  private readonly bmpIds = new Int32Array(0xf900).fill(-1);
 
   constructor(vocab: Vocab, opts: TokenizerOptions) {
     this.vocab = vocab;
@@ -56,22 +58,12 @@ export class WordPieceTokenizer {
 
   /** Appends the tokens of `text` to `out`, spans shifted by `offset` (for tokenizing a slice of a longer text). */
   tokenizeInto(text: string, out: TokenArrays, offset: number): void {
+    // No closures here: this loop runs once per character of every sentence (see bench/tokenize-encode.ts).
     const n = text.length;
     let wStart = -1;          // first unit of the current word in `text`, -1 when none
     let wEnd = -1;            // unit after its last kept character
     let buf = '';             // the word's kept characters, only once a dropped character split it
     let pos: number[] | null = null; // text index of each unit of `buf`, same condition
-    const flush = (): void => {
-      if (wStart < 0) return;
-      const key = pos ? buf : text.slice(wStart, wEnd);
-      const pieces = this.wordPieces(key);
-      for (let k = 0; k < pieces.length; k += 3) {
-        out.ids.push(pieces[k]);
-        out.starts.push(offset + (pos ? pos[pieces[k + 1]] : wStart + pieces[k + 1]));
-        out.ends.push(offset + (pos ? pos[pieces[k + 2] - 1] + 1 : wStart + pieces[k + 2]));
-      }
-      wStart = -1; buf = ''; pos = null;
-    };
     for (let i = 0; i < n;) {
       let cp = text.charCodeAt(i);
       let w = 1;
@@ -82,7 +74,7 @@ export class WordPieceTokenizer {
       if (cp === 0x5b && this.specials.length > 0) { // '[': HF's added-token trie cuts special tokens out first
         const sp = this.matchSpecial(text, i);
         if (sp) {
-          flush();
+          if (wStart >= 0) { this.emitWord(text, wStart, wEnd, pos ? buf : null, pos, out, offset); wStart = -1; pos = null; }
           out.ids.push(sp.id); out.starts.push(offset + i); out.ends.push(offset + i + sp.text.length);
           i += sp.text.length;
           continue;
@@ -90,17 +82,9 @@ export class WordPieceTokenizer {
       }
       const f = cp < 128 ? ASCII_FLAGS[cp] : charFlags(cp);
       if (f & CHAR_CONTROL) { i += w; continue; } // dropped; the word goes on across it
-      if (f & CHAR_SPACE) { flush(); i += w; continue; }
-      if (f & CHAR_CHINESE) {
-        flush();
-        const ch = text.slice(i, i + w);
-        // unified ideographs are NFC/lower/NFD-stable; compatibility ideographs (F900–FAFF, 2F800–2FA1F) are not
-        const stable = cp < 0xf900 || (cp > 0xfaff && cp < 0x2f800) || cp > 0x2fa1f;
-        if (stable) {
-          out.ids.push(this.vocab.whole.get(ch) ?? this.vocab.unk_id); out.starts.push(offset + i); out.ends.push(offset + i + w);
-        } else {
-          wStart = i; wEnd = i + w; flush();
-        }
+      if (f & (CHAR_SPACE | CHAR_CHINESE)) {
+        if (wStart >= 0) { this.emitWord(text, wStart, wEnd, pos ? buf : null, pos, out, offset); wStart = -1; pos = null; }
+        if (f & CHAR_CHINESE) this.emitChinese(text, cp, i, w, out, offset);
         i += w;
         continue;
       }
@@ -118,7 +102,30 @@ export class WordPieceTokenizer {
       }
       i += w;
     }
-    flush();
+    if (wStart >= 0) this.emitWord(text, wStart, wEnd, pos ? buf : null, pos, out, offset);
+  }
+
+  /** One CJK character: its own word. Unified ideographs are NFC/lower/NFD-stable; compatibility ones are not. */
+  private emitChinese(text: string, cp: number, i: number, w: number, out: TokenArrays, offset: number): void {
+    if (cp < 0xf900) {
+      let id = this.bmpIds[cp];
+      if (id === -1) { id = this.vocab.whole.get(text.slice(i, i + w)) ?? this.vocab.unk_id; this.bmpIds[cp] = id; }
+      out.ids.push(id); out.starts.push(offset + i); out.ends.push(offset + i + w);
+    } else if (cp > 0xfaff && cp < 0x2f800 || cp > 0x2fa1f) {
+      out.ids.push(this.vocab.whole.get(text.slice(i, i + w)) ?? this.vocab.unk_id); out.starts.push(offset + i); out.ends.push(offset + i + w);
+    } else {
+      this.emitWord(text, i, i + w, null, null, out, offset);
+    }
+  }
+
+  /** Tokens of one whitespace-free word text[wStart, wEnd) (or `buf` with unit positions `pos` when characters were dropped). */
+  private emitWord(text: string, wStart: number, wEnd: number, buf: string | null, pos: number[] | null, out: TokenArrays, offset: number): void {
+    const pieces = this.wordPieces(buf ?? text.slice(wStart, wEnd));
+    for (let k = 0; k < pieces.length; k += 3) {
+      out.ids.push(pieces[k]);
+      out.starts.push(offset + (pos ? pos[pieces[k + 1]] : wStart + pieces[k + 1]));
+      out.ends.push(offset + (pos ? pos[pieces[k + 2] - 1] + 1 : wStart + pieces[k + 2]));
+    }
   }
 
   private matchSpecial(text: string, i: number): { text: string; id: number } | undefined {
