@@ -1,10 +1,141 @@
-// `refit plan`: placeholder until its issue lands; it says so and exits 1.
+// `refit plan`: predicted peak memory of training or inference for a model + configuration (+ device).
+// Resolves the run config (-c, key=value) and flags (flags win), calls planMemory, prints a table or JSON.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
+import { resolveConfig, type RunConfig } from '../../config/index.ts';
+import { formatBytes, loadModelDims, planMemory, resolveGpu, parseSize, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../../memory/index.ts';
 
-export function registerPlan(program: Command, _ctx: CliContext): void {
-  program.command('plan').description('(not built yet)').allowUnknownOption().action(() => {
-    throw new RefitError('E_NOT_BUILT', 'refit plan is not built yet', { exitCode: 1 });
-  });
+/** Flags shared by `plan` and `fit` (commander camelCase names). */
+export interface MemoryFlags {
+  config?: string; engine?: string; model?: string; vocabSize?: string; batchSize?: string; seqLen?: string;
+  precision?: string; attention?: string; gradCheckpointing?: string; optimizer?: string; numLabels?: string;
+  mode?: string; gpu?: string; freezeLayers?: string; head?: string; json?: boolean;
 }
+
+/** A positive integer option value, or a one-line E_OPTION error naming the flag. */
+export function intOption(flag: string, text: string | undefined, min = 1): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min) {
+    throw new RefitError('E_OPTION', `${flag}: expected an integer ≥ ${min}, got '${text}'`);
+  }
+  return v;
+}
+
+/** One of `values`, or a one-line E_OPTION error listing them. */
+export function enumOption<T extends string>(flag: string, text: string | undefined, values: readonly T[]): T | undefined {
+  if (text === undefined) return undefined;
+  if (!(values as readonly string[]).includes(text)) throw new RefitError('E_OPTION', `${flag}: expected one of ${values.join(', ')}, got '${text}'`);
+  return text as T;
+}
+
+function vocabLines(path: string): number {
+  try {
+    return readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0).length;
+  } catch (e) {
+    throw new RefitError('E_MODEL_CONFIG', `${path}: cannot read vocabulary (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/** The model: --model, else model.pretrained / model.preset of the config, else bert-base; vocab from flag or model.vocab. */
+export function modelFromInputs(flags: MemoryFlags, cfg: RunConfig): ModelDims {
+  const spec = flags.model ?? cfg.model.pretrained ?? cfg.model.preset ?? 'bert-base';
+  const vocab = intOption('--vocab-size', flags.vocabSize) ?? (!flags.model && !cfg.model.pretrained && cfg.model.vocab ? vocabLines(cfg.model.vocab) : undefined);
+  const dims = loadModelDims(spec, vocab !== undefined ? { vocab_size: vocab } : {});
+  const cut = cfg.model.num_hidden_layers;
+  return cut ? { ...dims, num_hidden_layers: Math.min(dims.num_hidden_layers, cut) } : dims;
+}
+
+/** The run config from -c and key=value overrides (defaults when neither is given). */
+export function configFromInputs(flags: MemoryFlags, overrides: string[]): RunConfig {
+  return resolveConfig({ file: flags.config, overrides });
+}
+
+/** The device: --gpu NAME|SIZE, else memory.budget of the config when it is a size. */
+export function gpuFromInputs(flags: MemoryFlags, cfg: RunConfig): GpuSpec | undefined {
+  if (flags.gpu !== undefined) return resolveGpu(flags.gpu);
+  if (cfg.memory.budget && cfg.memory.budget !== 'auto') return { name: cfg.memory.budget, memory_bytes: parseSize(cfg.memory.budget), bf16: false };
+  return undefined;
+}
+
+function runFromInputs(flags: MemoryFlags, cfg: RunConfig): RunShape {
+  const m = cfg.memory;
+  const engine = enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? 'refit';
+  const ckptFlag = enumOption('--grad-checkpointing', flags.gradCheckpointing, ['on', 'off'] as const);
+  return {
+    engine,
+    mode: enumOption('--mode', flags.mode, ['train', 'infer'] as const) ?? 'train',
+    batch_size: intOption('--batch-size', flags.batchSize) ?? m.micro_batch_size ?? cfg.train.batch_size,
+    seq_len: intOption('--seq-len', flags.seqLen) ?? m.max_seq_len,
+    // 'auto' is fit's to decide; plan shows the plain setting: fp32, and the engine's usual attention
+    precision: enumOption('--precision', flags.precision, ['fp32', 'fp16', 'bf16'] as const) ?? (m.precision === 'auto' ? 'fp32' : m.precision),
+    attention: enumOption('--attention', flags.attention, ['eager', 'sdpa'] as const) ?? (m.attention !== 'auto' ? m.attention : engine === 'hf' ? 'eager' : 'sdpa'),
+    grad_checkpointing: ckptFlag ? ckptFlag === 'on' : m.grad_checkpointing === true,
+    optimizer: enumOption('--optimizer', flags.optimizer, ['adamw', 'adamw-fused', 'sgd'] as const) ?? m.optimizer,
+    num_labels: intOption('--num-labels', flags.numLabels) ?? cfg.data.num_relations ?? 50,
+    freeze_layers: intOption('--freeze-layers', flags.freezeLayers, 0) ?? m.freeze_layers,
+    head: enumOption('--head', flags.head, ['entity-start', 'cls'] as const) ?? cfg.model.head,
+  };
+}
+
+/** Adds the options shared by plan and fit to `cmd`. */
+export function memoryOptions(cmd: Command): Command {
+  return cmd
+    .argument('[overrides...]', 'config overrides as key=value (e.g. train.batch_size=16)')
+    .option('-c, --config <file>', 'run config (YAML); flags win over it')
+    .option('--engine <refit|hf>', 'refit (our worker) or hf (Hugging Face BertModel, as DeepKE runs it)')
+    .option('--model <preset|dir|config.json>', 'bert-tiny … bert-large, an HF model folder or its config.json')
+    .option('--vocab-size <n>', 'vocabulary size (e.g. 21128 for Chinese BERT)')
+    .option('--seq-len <n>', 'padded sequence length')
+    .option('--num-labels <n>', 'number of relations (default 50)')
+    .option('--head <entity-start|cls>', 'relation head')
+    .option('--freeze-layers <n>', 'freeze the embeddings and the lowest n layers')
+    .option('--gpu <name|size>', 'a card (RTX 3060, T4, A100 80GB, …) or its memory (12GB, 11.75GiB)')
+    .option('--json', 'print one JSON object');
+}
+
+/** Registers `refit plan`. */
+export function registerPlan(program: Command, ctx: CliContext): void {
+  memoryOptions(program.command('plan').description('predict the peak GPU memory of a training or inference run'))
+    .option('--batch-size <n>', 'micro-batch size')
+    .option('--precision <fp32|fp16|bf16>', 'fp32, or autocast fp16/bf16 with fp32 master weights')
+    .option('--attention <eager|sdpa>', 'attention implementation')
+    .option('--grad-checkpointing <on|off>', 'gradient checkpointing')
+    .option('--optimizer <adamw|adamw-fused|sgd>', 'optimizer')
+    .option('--mode <train|infer>', 'training step or inference forward')
+    .action((overrides: string[], flags: MemoryFlags) => {
+      const cfg = configFromInputs(flags, overrides);
+      const model = modelFromInputs(flags, cfg);
+      const run = runFromInputs(flags, cfg);
+      const gpu = gpuFromInputs(flags, cfg);
+      const plan = planMemory({ model, run, gpu });
+      ctx.io.stdout.write(flags.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
+    });
+}
+
+/** The text report of a plan: a table of the breakdown and a one-line verdict. */
+export function formatPlan(p: MemoryPlan): string {
+  const c = p.config;
+  const m = c.model;
+  const head = `${p.engine} ${p.mode}: BERT L=${m.num_hidden_layers} h=${m.hidden_size} heads=${m.num_attention_heads} vocab=${m.vocab_size}, `
+    + `batch ${c.batch_size} × seq ${c.seq_len}, ${c.precision}, ${c.attention}${c.grad_checkpointing ? ', checkpointing' : ''}`
+    + `${p.mode === 'train' ? `, ${c.optimizer}` : ''}`;
+  const rows: Array<[string, number]> = Object.entries(p.breakdown) as Array<[string, number]>;
+  const lines = [head, `  ${'params'.padEnd(18)}${p.params.toLocaleString('en-US').padStart(14)}`];
+  for (const [k, v] of rows) lines.push(`  ${k.padEnd(18)}${formatBytes(v).padStart(14)}`);
+  lines.push(`  ${'peak allocated'.padEnd(18)}${formatBytes(p.peak_allocated_bytes).padStart(14)}   (peak at ${p.peak_phase})`);
+  lines.push(`  ${'peak reserved'.padEnd(18)}${formatBytes(p.peak_reserved_bytes).padStart(14)}`);
+  lines.push(`  ${'peak device'.padEnd(18)}${formatBytes(p.peak_device_bytes).padStart(14)}   (reserved + CUDA context)`);
+  lines.push(verdict(p));
+  return lines.join('\n') + '\n';
+}
+
+function verdict(p: MemoryPlan): string {
+  if (p.budget_bytes === undefined) return `verdict: needs about ${formatBytes(p.peak_device_bytes)} of GPU memory (give --gpu to check a card)`;
+  const gpu = p.config.gpu ?? 'the card';
+  if (p.fits) return `verdict: fits ${gpu} (${formatBytes(p.budget_bytes)}): ${formatBytes(p.peak_device_bytes)} needed, ${formatBytes(p.budget_bytes - p.peak_device_bytes)} to spare`;
+  return `verdict: does not fit ${gpu} (${formatBytes(p.budget_bytes)}): needs ${formatBytes(p.peak_device_bytes)}, ${formatBytes(p.peak_device_bytes - p.budget_bytes)} over; try refit fit --gpu "${gpu}"`;
+}
+

@@ -71,8 +71,8 @@ export const WORKSPACE_BYTES = {
 
 /** peak_reserved ≈ factor × peak_allocated + bytes (caching-allocator slack). */
 export const RESERVE = {
-  factor: 1.088,
-  bytes: 24149465
+  factor: 1.027,
+  bytes: 140114743
 } as const;
 
 /** CUDA context + libraries outside PyTorch's counters (median `nonpytorch` of the measurements). */
@@ -89,7 +89,7 @@ export const COST = {
   checkpoint_launch_factor: 1.976,
   efficiency: {
     fp32: 0.6133,
-    amp: 0.2343
+    amp: 0.6133
   },
   eager_bytes_per_score: 40.89
 } as const;

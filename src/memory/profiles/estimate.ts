@@ -35,18 +35,17 @@ function estimateTrain(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coe
   const saved = f.layer * c.layer + f.sq * c.sq + f.bsh * c.bsh;
   const backward = backwardFixed(x) + saved + transients;
   const step = stepPeak(x);
-  const common = { weights: x.weights, workspace: x.workspace, optimizer: x.optimizer };
   if (step >= backward) {
     return {
       params: x.params, peak_allocated_bytes: step, peak_phase: 'optimizer-step',
-      parts: { ...common, gradients: x.gradients, autocast_copies: 0, activations: x.inputs, transients: x.optimizer_temp },
+      parts: { weights: x.weights, gradients: x.gradients, optimizer: x.optimizer, autocast_copies: 0, activations: x.inputs, transients: x.optimizer_temp, workspace: x.workspace },
     };
   }
   return {
     params: x.params, peak_allocated_bytes: Math.round(backward), peak_phase: 'backward',
     parts: {
-      ...common, gradients: 0, autocast_copies: x.autocast_fwd,
-      activations: Math.round(saved + x.inputs + x.checkpoints + x.mask), transients: Math.round(transients),
+      weights: x.weights, gradients: 0, optimizer: x.optimizer, autocast_copies: x.autocast_fwd,
+      activations: Math.round(saved + x.inputs + x.checkpoints + x.mask), transients: Math.round(transients), workspace: x.workspace,
     },
   };
 }
