@@ -36,6 +36,7 @@ export function readYamlEntries(file: string): Entry[] {
     const key = String((pair.key as { value?: unknown })?.value ?? pair.key);
     const where = { file, line: lineOf(pair.key as Node) };
     const value = pair.value as Node | null;
+    if (SECTIONS.has(key) && (value === null || (isScalar(value) && value.value === null))) continue;  // an empty section
     if (SECTIONS.has(key) && isMap(value)) {
       for (const child of value.items) {
         if (!isPair(child)) continue;

@@ -56,6 +56,10 @@ function applyEntry(entry: Entry, ctx: AliasContext, warn?: (line: string) => vo
       throw new ConfigError(`${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`, 'E_CONFIG_VALUE');
     }
   }
+  if (!entry.nested && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const section = closestKey(key, [...SECTIONS]);
+    throw new ConfigError(`${wherePrefix(where)}unknown config section '${key}' (did you mean '${section}'?)`, 'E_CONFIG_KEY');
+  }
   const guess = closestKey(key, [...CONFIG_KEYS, ...Object.keys(ALIASES)]);
   throw new ConfigError(`${wherePrefix(where)}unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}`, 'E_CONFIG_KEY');
 }
@@ -135,6 +139,16 @@ function valueError(err: ErrorObject | undefined, settings: Map<string, Setting>
   const name = s.written === key ? key : `${s.written} (${key})`;
   const got = typeof s.value === 'object' ? (Array.isArray(s.value) ? 'a list' : 'a mapping') : JSON.stringify(s.value);
   return new ConfigError(`${wherePrefix(s.where)}${name} must be ${spec.expected}, got ${got}`, 'E_CONFIG_VALUE');
+}
+
+/**
+ * Checks DeepKE's `num_relations` (data.num_relations), when given, against the relation set the run
+ * uses; a mismatch is the E_CONFIG_VALUE line DeepKE never printed (its issues #212, #449, #453).
+ */
+export function verifyNumRelations(config: RunConfig, relations: { names: readonly string[] }, source?: string): void {
+  const want = config.data.num_relations;
+  if (want === undefined || want === relations.names.length) return;
+  throw new ConfigError(`num_relations is ${want} but the relation set${source ? ` (${source})` : ''} has ${relations.names.length} relations; fix num_relations or remove it`, 'E_CONFIG_VALUE');
 }
 
 /** The YAML text of a resolved config with every key written out (unset optional keys as null). */

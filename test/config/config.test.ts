@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONFIG_KEYS, configToYaml, resolveConfig, type RunConfig } from '../../src/config/index.ts';
+import { CONFIG_KEYS, configToYaml, resolveConfig, verifyNumRelations, type RunConfig } from '../../src/config/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-config-'));
@@ -154,6 +154,9 @@ test('YAML syntax errors, unreadable files and bad overrides are one line', () =
   throwsLine(() => resolve([], join(dir, 'missing.yaml')), 'E_CONFIG_FILE', `${join(dir, 'missing.yaml')}: cannot read config file (ENOENT)`);
   throwsLine(() => resolve(['train.epochs']), 'E_CONFIG_OVERRIDE', "bad override 'train.epochs': expected key=value (e.g. train.epochs=5)");
   assert.equal(resolve([], yamlFile('')).train.epochs, 3, 'an empty file is an empty config');
+  assert.equal(resolve([], yamlFile('data:\ntrain:\n  epochs: 2\n')).train.epochs, 2, 'an empty section is allowed');
+  const section = yamlFile('trian:\n  epochs: 2\n');
+  throwsLine(() => resolve([], section), 'E_CONFIG_KEY', `${section}:1: unknown config section 'trian' (did you mean 'train'?)`);
 });
 
 test('configToYaml writes every key and reads back to the same config', () => {
@@ -172,4 +175,12 @@ test('CONFIG_KEYS lists the documented keys', () => {
     'memory.max_seq_len', 'memory.allow_shorter_seq', 'predict.na_threshold', 'device', 'engine.python']) {
     assert.ok(CONFIG_KEYS.includes(key), key);
   }
+});
+
+test('num_relations is checked against the relation set', () => {
+  const relations = { names: ['None', 'a', 'b'] };
+  verifyNumRelations(resolve(['num_relations=3']), relations);
+  verifyNumRelations(resolve([]), relations);
+  throwsLine(() => verifyNumRelations(resolve(['num_relations=11']), relations, 'data/relation.csv'), 'E_CONFIG_VALUE',
+    'num_relations is 11 but the relation set (data/relation.csv) has 3 relations; fix num_relations or remove it');
 });
