@@ -2,7 +2,7 @@
 // `manual` takes the user's levers. The result (with the prediction and the reasons) is what plan.json records.
 import { ConfigError } from '../errors.ts';
 import type { RunConfig } from '../config/index.ts';
-import { fitConfig, parseSize, planMemory, type GpuSpec, type MemoryPlan, type ModelDims } from '../memory/index.ts';
+import { fitConfig, parseSize, planMemory, type FitAllow, type GpuSpec, type MemoryPlan, type ModelDims } from '../memory/index.ts';
 import type { Attention, Precision, ReadyEvent } from '../worker/protocol.ts';
 import { roundSeqLen } from '../batch/index.ts';
 
@@ -92,17 +92,16 @@ function fitDecision(opts: Parameters<typeof decideMemory>[0], base: Decision, b
   const { config, dims, caps } = opts;
   const m = config.memory;
   const gpu: GpuSpec = { name: caps.device_name ?? 'cuda', memory_bytes: budget ?? caps.total_memory ?? 0, bf16: caps.bf16 };
-  const allow: Record<string, unknown> = {};
+  const allow: Partial<FitAllow> = {};
   if (m.precision !== 'auto') allow.precision = [m.precision];
   else if (!caps.bf16) allow.precision = ['fp32', 'fp16'];
   if (m.attention !== 'auto') allow.attention = [m.attention];
   else if (!caps.sdpa) allow.attention = ['eager'];
   if (m.grad_checkpointing !== 'auto') allow.grad_checkpointing = [m.grad_checkpointing];
-  allow.padding = [m.padding];
-  const fit = fitConfig({ model: dims, gpu, effective_batch: base.batch_size, seq_len: m.max_seq_len, engine: 'refit', lengths: opts.lengths, num_labels: opts.num_labels, allow: allow as never });
+  const fit = fitConfig({ model: dims, gpu, effective_batch: base.batch_size, seq_len: m.max_seq_len, engine: 'refit', lengths: m.padding === 'dynamic' ? opts.lengths : undefined, num_labels: opts.num_labels, allow });
   const c = fit.config;
   const d: Decision = { ...base, micro_batch_size: c.micro_batch_size, grad_accumulation: c.grad_accumulation, precision: c.precision as Precision,
-    attention: c.attention as Attention, grad_checkpointing: c.grad_checkpointing, padding: c.padding,
+    attention: c.attention as Attention, grad_checkpointing: c.grad_checkpointing,
     reasons: [`auto: fitted to ${budget ?? 0} B on ${gpu.name}, effective batch ${base.batch_size} kept`,
       fit.fits ? `predicted peak ${fit.peak_device_bytes} B fits` : `nothing predicted to fit; using the smallest configuration (OOM recovery will shrink further)`] };
   return planFile('auto', d, opts, fit.alternatives ?? [], budget);

@@ -46,23 +46,28 @@ export function appendJsonLine(path: string, value: unknown): void {
   appendFileSync(path, JSON.stringify(value) + '\n');
 }
 
+/** Files a run that failed before writing config.yaml leaves behind; a new run may reuse such a folder. */
+const FAILED_START_FILES = new Set(['refit.log', 'events.jsonl', 'checkpoints']);
+
 /**
- * Prepares the out folder: a new or empty folder is used as is; an existing run needs --resume (continue it)
- * or --force (its run files are removed first). Anything else is refused so nothing is overwritten.
+ * Prepares the out folder: a new or empty folder is used as is, as is one holding only what a run that failed
+ * before its start left (refit.log, events.jsonl). An existing run needs --resume (continue it) or --force (its
+ * run files are removed first). Anything else is refused, so nothing is overwritten.
  */
 export function prepareOutDir(opts: { dir: string; resume: boolean; force: boolean }): 'new' | 'resume' {
   const { dir } = opts;
-  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  const p = runPaths(dir);
   if (opts.resume) {
-    if (!existsSync(runPaths(dir).last_state)) throw new RefitError('E_RESUME', `${dir}: no checkpoint to resume from (checkpoints/last.json missing); run without --resume`);
+    if (!existsSync(p.last_state)) throw new RefitError('E_RESUME', `${dir}: no checkpoint to resume from (checkpoints/last.json missing); run without --resume`);
     return 'resume';
   }
-  if (entries.length > 0 && !opts.force) {
+  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  const failedStart = !existsSync(p.config) && entries.every((f) => FAILED_START_FILES.has(f));
+  if (entries.length > 0 && !failedStart && !opts.force) {
     throw new RefitError('E_OUT_EXISTS', `${dir}: folder exists and is not empty; use --resume to continue that run, --force to replace it, or another --out`);
   }
   if (entries.length > 0) {
-    const p = runPaths(dir);
-    for (const f of [p.config, p.plan, p.events, p.metrics, p.model, p.checkpoints, p.log, join(dir, 'report.html')]) rmSync(f, { recursive: true, force: true });
+    for (const f of [p.config, p.plan, p.events, p.metrics, p.model, p.checkpoints, join(dir, 'report.html')]) rmSync(f, { recursive: true, force: true });
   }
   mkdirSync(dir, { recursive: true });
   return 'new';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RefitError } from '../errors.ts';
 import { planEpoch, stepsPerEpoch } from '../batch/index.ts';
-import { TrainSupervisor, WorkerLostError } from '../worker/supervisor.ts';
+import { TrainSupervisor, WorkerLostError, isWorkerLoss } from '../worker/supervisor.ts';
 import type { RelationSet } from '../data/types.ts';
 import type { MemoryStats, StepEvent } from '../worker/protocol.ts';
 import { now, type RunEvent } from './events.ts';
@@ -156,7 +156,7 @@ async function guard<T>(step: number, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    if (e instanceof RefitError || e instanceof WorkerLostError) throw e;
+    if (e instanceof WorkerLostError || !isWorkerLoss(e)) throw e;
     throw new WorkerLostError(step, e);
   }
 }

@@ -5,7 +5,7 @@ import { RunLog } from '../log.ts';
 import { configToYaml, type RunConfig } from '../config/index.ts';
 import { findPython, type WorkerProcess } from '../worker/index.ts';
 import { TrainSupervisor, type Levers } from '../worker/supervisor.ts';
-import { parseOomReport } from '../memory/index.ts';
+import { parseOomReport } from '../memory/doctor/index.ts';
 import { stepsPerEpoch } from '../batch/index.ts';
 import { appendJsonLine, prepareOutDir, readJson, runPaths, writeJsonAtomic, writeTextAtomic } from './files.ts';
 import { cacheDir, encodeSplit, modelDims, readSplits, textSide, type EncodedSplit } from './prepare.ts';

@@ -5,6 +5,7 @@
 import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { resplitRemaining, splitLogicalBatch, type BatchPolicy } from '../batch/index.ts';
+import { WorkerCrashError } from './process.ts';
 import type { MicroBatch, OomEvent, StepEvent, TrainStepCommand, WorkerCommand, WorkerEvent } from './protocol.ts';
 
 /** What a supervisor needs from a worker (WorkerProcess satisfies it). */
@@ -177,10 +178,14 @@ export class TrainSupervisor {
     try {
       return await this.worker.request(cmd, { timeout_ms: STEP_TIMEOUT_MS });
     } catch (e) {
-      if (e instanceof RefitError) throw e;
-      throw new WorkerLostError(step, e);
+      throw isWorkerLoss(e) ? new WorkerLostError(step, e) : e;
     }
   }
+}
+
+/** True for errors that mean the worker process is gone (crashed, killed, hung past its timeout). */
+export function isWorkerLoss(e: unknown): boolean {
+  return e instanceof WorkerCrashError || e instanceof WorkerLostError;
 }
 
 /** Turns an unexpected worker answer into an error (RefitError for the worker's stable user-facing codes). */

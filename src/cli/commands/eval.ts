@@ -1,10 +1,27 @@
-// `refit eval`: placeholder until its issue lands; it says so and exits 1.
+// `refit eval --run DIR --data FILE [--json]`: the run's model on any labelled file, the same metric block as training.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { RefitError } from '../../errors.ts';
+import { evaluateRun } from '../../run/index.ts';
 
-export function registerEval(program: Command, _ctx: CliContext): void {
-  program.command('eval').description('(not built yet)').allowUnknownOption().action(() => {
-    throw new RefitError('E_NOT_BUILT', 'refit eval is not built yet', { exitCode: 1 });
-  });
+/** Registers `refit eval`. */
+export function registerEval(program: Command, ctx: CliContext): void {
+  program.command('eval')
+    .description("evaluate a trained run's model on a labelled data file")
+    .requiredOption('--run <dir>', 'run folder written by refit train')
+    .requiredOption('--data <file>', 'labelled data file (any supported format)')
+    .option('--format <name>', 'data format (default: detected)')
+    .option('--json', 'print the metric block as JSON')
+    .action(async (o: { run: string; data: string; format?: string; json?: boolean }) => {
+      const m = await evaluateRun({ run_dir: o.run, data: o.data, format: o.format, env: ctx.env, log: ctx.log });
+      if (o.json) {
+        ctx.io.stdout.write(JSON.stringify(m, null, 2) + '\n');
+        return;
+      }
+      const f = (x: number) => x.toFixed(4);
+      ctx.io.stdout.write(`${m.n} examples: accuracy ${f(m.accuracy)}  macro_f1 ${f(m.macro_f1)}  micro_f1 ${f(m.micro_f1)}${m.semeval_official_f1 !== undefined ? `  semeval_official_f1 ${f(m.semeval_official_f1)}` : ''}\n`);
+      ctx.io.stdout.write('relation'.padEnd(24) + 'precision  recall     f1         support\n');
+      for (const [name, r] of Object.entries(m.per_relation)) {
+        ctx.io.stdout.write(`${name.padEnd(24)}${f(r.precision).padEnd(11)}${f(r.recall).padEnd(11)}${f(r.f1).padEnd(11)}${r.support}\n`);
+      }
+    });
 }

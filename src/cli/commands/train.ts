@@ -1,10 +1,55 @@
-// `refit train`: placeholder until its issue lands; it says so and exits 1.
+// `refit train [-c FILE] [key=value …] --out DIR [--resume|--force]`: thin wrapper over run/runTraining.
 import type { Command } from 'commander';
+import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
-import { RefitError } from '../../errors.ts';
+import { RunLog } from '../../log.ts';
+import { resolveConfig } from '../../config/index.ts';
+import { runTraining, runPaths, type Reporter, type RunMetrics } from '../../run/index.ts';
+import { REPORTERS, defaultReporter } from '../../report/reporters/index.ts';
+import { ConfigError } from '../../errors.ts';
 
-export function registerTrain(program: Command, _ctx: CliContext): void {
-  program.command('train').description('(not built yet)').allowUnknownOption().action(() => {
-    throw new RefitError('E_NOT_BUILT', 'refit train is not built yet', { exitCode: 1 });
-  });
+/** The progress reporter a --progress value names (auto: tty on a terminal, plain otherwise). */
+export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
+  if (progress === 'none') return [];
+  if (progress === 'auto') return [defaultReporter(ctx.io.stdout)];
+  const make = (REPORTERS as Record<string, ((out: CliContext['io']['stdout']) => Reporter) | undefined>)[progress];
+  if (!make) throw new ConfigError(`--progress ${progress}: use auto, tty, plain, jsonl or none`, 'E_CLI_OPTION');
+  return [make(ctx.io.stdout)];
+}
+
+/** Prints the metrics of a finished run as a few lines. */
+export function printSummary(ctx: CliContext, run_dir: string, m: RunMetrics): void {
+  const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
+  for (const split of ['valid', 'test'] as const) {
+    const b = m[split];
+    if (b) ctx.io.stdout.write(`${split}: accuracy ${f(b.accuracy)}  macro_f1 ${f(b.macro_f1)}  micro_f1 ${f(b.micro_f1)}\n`);
+  }
+  ctx.io.stdout.write(`train: ${m.train.optimizer_steps} steps, ${m.train.examples_seen} examples, ${m.train.examples_per_s.toFixed(1)} examples/s, ${m.train.seconds.toFixed(1)} s\n`);
+  ctx.io.stdout.write(`run saved to ${run_dir}\n`);
+}
+
+function defaultOut(): string {
+  return join('runs', `run-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`);
+}
+
+/** Registers `refit train`. */
+export function registerTrain(program: Command, ctx: CliContext): void {
+  program.command('train')
+    .description('train a relation classifier; writes a run folder (config.yaml, plan.json, events.jsonl, metrics.json, model/)')
+    .argument('[overrides...]', 'config overrides as key=value (e.g. data.train=train.csv model.preset=bert-mini)')
+    .option('-c, --config <file>', 'YAML config file')
+    .option('--out <dir>', 'run folder (default: config out, else runs/run-DATE-TIME)')
+    .option('--resume', 'continue the interrupted run in --out from its last checkpoint')
+    .option('--force', 'replace an existing run folder')
+    .option('--progress <kind>', 'auto, tty, plain, jsonl or none', 'auto')
+    .option('--threads <n>', 'CPU threads for the worker (default: all cores)')
+    .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string }) => {
+      if (o.resume && !o.out) throw new ConfigError('--resume needs --out DIR (the run folder to continue)', 'E_CLI_OPTION');
+      const file = o.resume ? runPaths(o.out!).config : o.config;
+      const config = resolveConfig({ file, overrides, warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
+      const out = o.out ?? config.out ?? defaultOut();
+      ctx.log = new RunLog(runPaths(out).log);
+      const result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: o.threads ? Number(o.threads) : undefined });
+      printSummary(ctx, out, result.metrics);
+    });
 }

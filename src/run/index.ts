@@ -1,0 +1,10 @@
+// The run surface: training, evaluating and predicting with run folders. Commands and the server import from here.
+export { runTraining, CHECKPOINT_EVERY_STEPS, type TrainOptions, type TrainResult } from './train.ts';
+export { evaluateRun } from './run-eval.ts';
+export { openPredictor, itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predictor.ts';
+export { readPredictInput } from './predict-input.ts';
+export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
+export { runPaths, prepareOutDir, writeJsonAtomic, writeTextAtomic } from './files.ts';
+export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';
+export { dispatchEvent, type Reporter, type RunEvent, type StepRunEvent, type EvalRunEvent, type RunStartEvent, type RunEndEvent } from './events.ts';
+export type { RunMetrics } from './finish.ts';

@@ -1,0 +1,150 @@
+// A loaded run model that predicts relations for sentences: one worker kept alive, concurrent calls coalesced
+// into one evaluation. Used by `refit predict` and by the HTTP server (S).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunLog } from '../log.ts';
+import type { Example } from '../data/types.ts';
+import { encodeExample, writeEncodedDataset } from '../encode/index.ts';
+import { findPython } from '../worker/index.ts';
+import type { SupervisedWorker } from '../worker/supervisor.ts';
+import { evalLogits, softmax } from './evaluate.ts';
+import { readModelFolder, type LoadedModel } from './model-folder.ts';
+import { expect, loadCommand, setupWorker, startWorker } from './session.ts';
+
+/** One sentence with two entity mentions (offsets optional: the first occurrence is used without them). */
+export interface PredictItem { text: string; head: string; tail: string; head_offset?: number; tail_offset?: number }
+
+/** One answer, in input order; `error` instead of a relation when the item could not be encoded. */
+export interface Prediction { id: number; head: string; tail: string; relation?: string; score?: number; top?: Array<{ relation: string; score: number }>; error?: string }
+
+/** A loaded model ready to predict; `close` stops its worker. */
+export interface Predictor {
+  relations: string[]; na_label: string | null; max_seq_len: number; model: Record<string, unknown>;
+  predict(items: PredictItem[], opts?: { top_k?: number; na_threshold?: number }): Promise<Prediction[]>;
+  close(): Promise<void>;
+}
+
+/** Finds a mention: at the given offset (checked), else its first occurrence; an error line when it is not there. */
+export function locate(text: string, mention: string, offset: number | undefined, role: 'head' | 'tail'): { start: number; end: number } | string {
+  if (!mention) return `${role} is empty`;
+  if (offset !== undefined) {
+    if (text.slice(offset, offset + mention.length) === mention) return { start: offset, end: offset + mention.length };
+    return `${role} '${mention}' is not at ${role}_offset ${offset}`;
+  }
+  const at = text.indexOf(mention);
+  return at < 0 ? `${role} '${mention}' is not in the text` : { start: at, end: at + mention.length };
+}
+
+/** Turns an item into an Example, or an error line. */
+export function itemExample(item: PredictItem, line: number): Example | string {
+  if (typeof item.text !== 'string' || typeof item.head !== 'string' || typeof item.tail !== 'string') return 'needs string fields text, head and tail';
+  const h = locate(item.text, item.head, item.head_offset, 'head');
+  if (typeof h === 'string') return h;
+  const t = locate(item.text, item.tail, item.tail_offset, 'tail');
+  if (typeof t === 'string') return t;
+  return { text: item.text, head: { text: item.head, ...h }, tail: { text: item.tail, ...t }, file: '<predict>', line };
+}
+
+type Pending = { items: PredictItem[]; top_k: number; na_threshold: number; resolve: (p: Prediction[]) => void; reject: (e: unknown) => void };
+
+/** Loads `<run_dir>/model` into a fresh worker (CPU fp32 unless CUDA is there) and returns a Predictor. */
+export async function openPredictor(opts: { run_dir: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }): Promise<Predictor> {
+  const model = readModelFolder(opts.run_dir);
+  const { python } = await findPython({ env: opts.env });
+  const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
+  const device = worker.ready.capabilities.cuda ? 'cuda' : 'cpu';
+  try {
+    const load = loadCommand({ dims: model.dims, head: model.refit.head, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0,
+      warmup_steps: 0, total_steps: 1, max_grad_norm: 1, num_threads: opts.num_threads },
+    { device, precision: 'fp32', attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
+    await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
+  } catch (e) {
+    await worker.close().catch(() => undefined);
+    throw e;
+  }
+  return new WorkerPredictor(model, worker, opts.log);
+}
+
+class WorkerPredictor implements Predictor {
+  readonly relations: string[];
+  readonly na_label: string | null;
+  readonly max_seq_len: number;
+  readonly model: Record<string, unknown>;
+  private queue: Pending[] = [];
+  private busy = false;
+  private readonly tmp = mkdtempSync(join(tmpdir(), 'refit-predict-'));
+
+  constructor(private readonly loaded: LoadedModel, private readonly worker: SupervisedWorker & { close(): Promise<void> }, private readonly log: RunLog) {
+    this.relations = loaded.relations.names;
+    this.na_label = loaded.relations.na_label;
+    this.max_seq_len = loaded.refit.max_seq_len;
+    this.model = { dir: loaded.dir, ...loaded.dims, head: loaded.refit.head, lowercase: loaded.refit.lowercase, num_labels: loaded.refit.num_labels };
+  }
+
+  predict(items: PredictItem[], opts: { top_k?: number; na_threshold?: number } = {}): Promise<Prediction[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ items, top_k: Math.max(1, opts.top_k ?? 3), na_threshold: opts.na_threshold ?? 0, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  // Calls that arrive while the worker is busy wait and then go to the worker together, as one evaluation.
+  private async drain(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0);
+        try {
+          const all = await this.run(batch.flatMap((p) => p.items));
+          let k = 0;
+          for (const p of batch) { p.resolve(all.slice(k, k + p.items.length).map((r, i) => this.shape(r, i, p))); k += p.items.length; }
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async run(items: PredictItem[]): Promise<Array<{ item: PredictItem; probs?: number[]; error?: string }>> {
+    const out = items.map((item, i) => {
+      const ex = itemExample(item, i + 1);
+      if (typeof ex === 'string') return { item, error: ex };
+      try {
+        encodeExample({ tokenizer: this.loaded.text.tokenizer, example: ex, max_seq_len: this.max_seq_len, markers: this.loaded.text.markers });
+      } catch (e) {
+        return { item, error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
+      }
+      return { item, ex };
+    });
+    const good = out.filter((o): o is { item: PredictItem; ex: Example } => 'ex' in o);
+    if (good.length === 0) return out;
+    const ds = await writeEncodedDataset({ examples: good.map((g) => g.ex), relations: this.loaded.relations, tokenizer: this.loaded.text.tokenizer,
+      max_seq_len: this.max_seq_len, markers: this.loaded.text.markers, cache_dir: this.tmp });
+    try {
+      await expect(this.worker, { type: 'open_dataset', name: 'predict', path: ds.path }, 'dataset_opened');
+      const logits = await evalLogits(this.worker, { dataset: 'predict', lengths: ds.lengths, padding: 'dynamic', max_seq_len: this.max_seq_len, tag: 'predict' });
+      good.forEach((g, i) => { (g as { probs?: number[] }).probs = softmax(logits[i]); });
+    } finally {
+      rmSync(ds.path, { force: true });
+    }
+    return out as Array<{ item: PredictItem; probs?: number[]; error?: string }>;
+  }
+
+  private shape(r: { item: PredictItem; probs?: number[]; error?: string }, id: number, p: Pending): Prediction {
+    const base = { id, head: r.item.head, tail: r.item.tail };
+    if (!r.probs) return { ...base, error: r.error ?? 'not predicted' };
+    const ranked = r.probs.map((score, i) => ({ relation: this.relations[i], score })).sort((a, b) => b.score - a.score);
+    const best = ranked[0];
+    const relation = best.score < p.na_threshold && this.na_label !== null ? this.na_label : best.relation;
+    return { ...base, relation, score: best.score, top: ranked.slice(0, p.top_k) };
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close().catch((e) => this.log.write(`predictor close: ${String(e)}`));
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
