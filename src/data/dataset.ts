@@ -31,7 +31,7 @@ export interface Dataset { examples: Example[]; format: string; offset_fallbacks
 export async function readDataset(opts: ReadDatasetOptions): Promise<Dataset> {
   const { path } = opts;
   const text = await readText(path);
-  const reader = pickReader(path, text, opts.format);
+  const reader = pickReader({ path, text, format: opts.format });
   checkNaLabel(opts);
   const bad = new BadRows(path, opts.on_bad_row ?? 'error', opts.warn);
   const known = opts.relations ? new Set(opts.relations.names) : undefined;
@@ -54,7 +54,8 @@ export async function readDataset(opts: ReadDatasetOptions): Promise<Dataset> {
 }
 
 /** The forced reader, or the best-scoring one; when none fits, every reader's reason goes into one line. */
-export function pickReader(path: string, text: string, format?: string): Reader {
+export function pickReader(opts: { path: string; text: string; format?: string }): Reader {
+  const { path, text, format } = opts;
   const names = Object.keys(READERS);
   if (format !== undefined) {
     const reader = READERS[format];

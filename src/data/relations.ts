@@ -54,7 +54,7 @@ function fromCsv(path: string, text: string): Entry[] {
   const r = header.indexOf('relation');
   const x = header.indexOf('index');
   if (records.length < 2) throw new DataError('E_DATA_EMPTY', { path }, 'has a header but no relations');
-  return records.slice(1).map(({ fields, line }) => ({ name: (fields[r] ?? '').trim(), index: parseIndex(path, line, fields[x]), line }));
+  return records.slice(1).map(({ fields, line }) => ({ name: (fields[r] ?? '').trim(), index: parseIndex({ path, line, value: fields[x] }), line }));
 }
 
 function fromJson(path: string, text: string): Entry[] {
@@ -62,7 +62,7 @@ function fromJson(path: string, text: string): Entry[] {
   if (!parsed.ok) throw new DataError('E_DATA_JSON', { path, line: parsed.line }, `broken JSON at column ${parsed.column}: ${parsed.what}`);
   const v = parsed.value;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError('E_DATA_JSON', { path }, 'expected a JSON object {"relation": id, …}');
-  return Object.entries(v).map(([name, id]) => ({ name, index: parseIndex(path, undefined, id, name) }));
+  return Object.entries(v).map(([name, id]) => ({ name, index: parseIndex({ path, value: id, name }) }));
 }
 
 /** relation2id.txt (`name id`, space or TAB) when every line ends in a number, else label.txt (one name a line). */
@@ -72,11 +72,12 @@ function fromTxt(path: string, text: string): Entry[] {
   return lines.map(({ l, line }, i) => {
     if (!withId) return { name: l, index: i, line };
     const m = /^(.*?)[ \t]+(-?\d+)$/.exec(l)!;
-    return { name: m[1].trim(), index: parseIndex(path, line, m[2]), line };
+    return { name: m[1].trim(), index: parseIndex({ path, line, value: m[2] }), line };
   });
 }
 
-function parseIndex(path: string, line: number | undefined, v: unknown, name?: string): number {
+function parseIndex(o: { path: string; line?: number; value: unknown; name?: string }): number {
+  const { path, line, value: v, name } = o;
   const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : '';
   if (!/^\d+$/.test(s)) {
     throw new DataError('E_DATA_RELATIONS', { path, line }, `index ${JSON.stringify(v ?? '')}${name ? ` of '${name}'` : ''} is not a whole number ≥ 0`);

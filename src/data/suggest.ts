@@ -16,8 +16,11 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
-/** The candidate closest to `name` (case-insensitive), or undefined when none is within `max_distance` edits. */
-export function closest(name: string, candidates: readonly string[], max_distance = 3): string | undefined {
+/** Most edits a suggestion may be away (and at most half the name's length). */
+const MAX_SUGGEST_DISTANCE = 3;
+
+/** The candidate closest to `name` (case-insensitive), or undefined when none is close enough to be a typo. */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   const lower = name.toLowerCase();
@@ -25,7 +28,7 @@ export function closest(name: string, candidates: readonly string[], max_distanc
     const d = editDistance(lower, c.toLowerCase());
     if (d < bestD) { best = c; bestD = d; }
   }
-  return bestD <= Math.min(max_distance, Math.max(1, Math.floor(name.length / 2))) ? best : undefined;
+  return bestD <= Math.min(MAX_SUGGEST_DISTANCE, Math.max(1, Math.floor(name.length / 2))) ? best : undefined;
 }
 
 /** `" (did you mean 'x'?)"` when a close candidate exists, else `''`. */

@@ -11,6 +11,7 @@ import {
 import { Vocab, WordPieceTokenizer } from '../../tokenize/index.ts';
 
 interface ReadFlags { format?: string; relations?: string; onBadRow: string }
+interface StatsFlags extends ReadFlags { json?: boolean; vocab?: string; cased?: boolean }
 interface DataFile { path: string; split?: 'train' | 'valid' | 'test'; relations?: RelationSet; relations_path?: string }
 interface ReadFile extends DataFile { dataset: Dataset }
 interface RelationList { relations: RelationSet; relations_path: string }
@@ -26,20 +27,21 @@ export function registerData(program: Command, ctx: CliContext): void {
     .option('--on-bad-row <policy>', 'error | skip | warn', 'error');
   common(data.command('check').argument('<paths...>', 'data files or folders (train/valid/test + relation list)')
     .description('read every file and report bad input, one PATH:LINE line each'))
-    .action(async (paths: string[], flags: ReadFlags) => { await runCheck(paths, flags, ctx); });
+    .action(async (paths: string[], flags: ReadFlags) => { await runCheck({ paths, flags, ctx }); });
   common(data.command('stats').argument('<paths...>', 'data files or folders')
     .description('examples, relations, lengths, truncation counts, duplicates and train overlap per file')
     .option('--json', 'print a JSON array, one object per file')
     .option('--vocab <file>', 'BERT vocab.txt: add lengths in WordPiece tokens')
     .option('--cased', 'do not lower-case when counting tokens'))
-    .action(async (paths: string[], flags: ReadFlags & { json?: boolean; vocab?: string; cased?: boolean }) => {
-      await runStats(paths, flags, ctx);
+    .action(async (paths: string[], flags: StatsFlags) => {
+      await runStats({ paths, flags, ctx });
     });
 }
 
-async function runCheck(paths: string[], flags: ReadFlags, ctx: CliContext): Promise<void> {
+async function runCheck(o: { paths: string[]; flags: ReadFlags; ctx: CliContext }): Promise<void> {
+  const { ctx } = o;
   const lists: Array<{ relations: RelationSet; relations_path: string }> = [];
-  const files = await readAll(paths, flags, ctx, lists);
+  const files = await readAll({ ...o, lists });
   for (const { relations: r, relations_path } of lists) {
     ctx.io.stdout.write(`${relations_path}: ok, relation list, ${r.names.length} relations${r.na_label ? ` (NA: ${r.na_label})` : ''}\n`);
   }
@@ -52,13 +54,14 @@ async function runCheck(paths: string[], flags: ReadFlags, ctx: CliContext): Pro
   }
 }
 
-async function runStats(paths: string[], flags: ReadFlags & { json?: boolean; vocab?: string; cased?: boolean }, ctx: CliContext): Promise<void> {
+async function runStats(o: { paths: string[]; flags: StatsFlags; ctx: CliContext }): Promise<void> {
+  const { flags, ctx } = o;
   let count_tokens: ((text: string) => number) | undefined;
   if (flags.vocab) {
     const tokenizer = new WordPieceTokenizer(Vocab.fromFile(flags.vocab), { lowercase: !flags.cased });
     count_tokens = (text) => tokenizer.ids(text).length;
   }
-  const files = await readAll(paths, flags, ctx);
+  const files = await readAll(o);
   const train = files.length > 1 ? (files.find((f) => f.split === 'train') ?? files[0]) : undefined;
   const train_keys = train ? new Set(train.dataset.examples.map(inputKey)) : undefined;
   const stats = files.map((f) => datasetStats({
@@ -72,11 +75,12 @@ async function runStats(paths: string[], flags: ReadFlags & { json?: boolean; vo
 }
 
 /** Expands folders, reads every file, and throws one error listing every file's problems. */
-async function readAll(paths: string[], flags: ReadFlags, ctx: CliContext, lists: RelationList[] = []): Promise<ReadFile[]> {
+async function readAll(o: { paths: string[]; flags: ReadFlags; ctx: CliContext; lists?: RelationList[] }): Promise<ReadFile[]> {
+  const { paths, flags, ctx } = o;
   const on_bad_row = flags.onBadRow as OnBadRow;
   if (!POLICIES.includes(on_bad_row)) throw new ConfigError(`--on-bad-row '${flags.onBadRow}' must be one of ${POLICIES.join(', ')}`, 'E_CONFIG_VALUE');
   const problems: unknown[] = [];
-  const files = await expand({ paths, flags, problems, lists });
+  const files = await expand({ paths, flags, problems, lists: o.lists ?? [] });
   const done: ReadFile[] = [];
   for (const f of files) {
     try {

@@ -32,7 +32,7 @@ async function* readDeepkeCsv(path: string, opts: ReadOptions): AsyncIterable<Ex
     }
     const rec: Record<string, string> = {};
     for (let i = 0; i < header.length; i++) rec[header[i]] = fields[i];
-    const example = deepkeExample(rec, path, line, (what) => opts.bad(line, what));
+    const example = deepkeExample({ rec, file: path, line, bad: (what) => opts.bad(line, what) });
     if (example) yield example;
   }
 }

@@ -32,7 +32,7 @@ async function* readDeepkeJson(path: string, opts: ReadOptions): AsyncIterable<E
   checkDeepkeColumns({ path, line: lines[0] }, Object.keys(records[0] as object));
   for (let i = 0; i < records.length; i++) {
     const line = lines[i];
-    const example = deepkeExample(records[i] as Record<string, unknown>, path, line, (what) => opts.bad(line, what));
+    const example = deepkeExample({ rec: records[i] as Record<string, unknown>, file: path, line, bad: (what) => opts.bad(line, what) });
     if (example) yield example;
   }
 }

@@ -28,15 +28,16 @@ export function checkDeepkeColumns(where: { path: string; line?: number }, names
 
 type Bad = (what: string) => void;
 
-/** Builds the Example for one record, or reports it through `bad` and returns null. */
-export function deepkeExample(rec: Record<string, unknown>, file: string, line: number, bad: Bad): Example | null {
+/** Builds the Example for one record (`line` = where it starts), or reports it through `bad` and returns null. */
+export function deepkeExample(opts: { rec: Record<string, unknown>; file: string; line: number; bad: Bad }): Example | null {
+  const { rec, file, line, bad } = opts;
   const text = asText(rec.sentence);
   const relation = asText(rec.relation);
   if (!text) { bad('sentence is missing or empty'); return null; }
   if (!relation) { bad('relation is missing or empty'); return null; }
-  const head = mention('head', rec, text, bad);
+  const head = mention({ role: 'head', rec, text, bad });
   if (!head) return null;
-  const tail = mention('tail', rec, text, bad);
+  const tail = mention({ role: 'tail', rec, text, bad });
   if (!tail) return null;
   const example: Example = { text, head: head.mention, tail: tail.mention, relation, file, line };
   if (head.fallback || tail.fallback) example.offset_fallback = true;
@@ -48,19 +49,21 @@ function asText(v: unknown): string {
   return typeof v === 'string' ? v : String(v);
 }
 
-function mention(role: 'head' | 'tail', rec: Record<string, unknown>, text: string, bad: Bad): { mention: Mention; fallback: boolean } | null {
+function mention(o: { role: 'head' | 'tail'; rec: Record<string, unknown>; text: string; bad: Bad }): { mention: Mention; fallback: boolean } | null {
+  const { role, rec, text, bad } = o;
   const entity = asText(rec[role]);
   if (!entity) { bad(`${role} is missing or empty`); return null; }
-  const offset = parseOffset(`${role}_offset`, rec[`${role}_offset`], text, bad);
+  const offset = parseOffset({ field: `${role}_offset`, value: rec[`${role}_offset`], text, bad });
   if (offset === null) return null;
   const at = offset === undefined ? undefined : codePointToUtf16(text, offset);
-  const found = locateMention(text, entity, at);
+  const found = locateMention({ text, entity, at });
   if (!found) { bad(`${role} '${entity}' does not occur in the sentence`); return null; }
   return { mention: { text: entity, start: found.start, end: found.end }, fallback: found.fallback };
 }
 
 /** Parses an offset cell: undefined when absent or empty, null after reporting a bad value. */
-function parseOffset(field: string, v: unknown, text: string, bad: Bad): number | undefined | null {
+function parseOffset(o: { field: string; value: unknown; text: string; bad: Bad }): number | undefined | null {
+  const { field, value: v, text, bad } = o;
   if (v === undefined || v === null) return undefined;
   const s = typeof v === 'string' ? v.trim() : String(v);
   if (s === '') return undefined;

@@ -33,7 +33,8 @@ export function codePointLength(text: string): number {
  * Locates `entity` in `text` near UTF-16 index `at` (undefined: no offset given, take the first occurrence
  * without counting a fallback). Returns null when the entity does not occur at all.
  */
-export function locateMention(text: string, entity: string, at?: number): Located | null {
+export function locateMention(opts: { text: string; entity: string; at?: number }): Located | null {
+  const { text, entity, at } = opts;
   if (at !== undefined && text.startsWith(entity, at)) return { start: at, end: at + entity.length, fallback: false };
   let best = -1;
   const target = at ?? 0;

@@ -37,9 +37,9 @@ function lineExample(value: unknown, bad: Bad): Omit<Example, 'file' | 'line'> |
   if (!isObject(value)) { bad('expected a JSON object'); return null; }
   const source = textAndStarts(value, bad);
   if (!source) return null;
-  const head = mention('h', value.h, source, bad);
+  const head = mention({ role: 'h', value: value.h, src: source, bad });
   if (!head) return null;
-  const tail = mention('t', value.t, source, bad);
+  const tail = mention({ role: 't', value: value.t, src: source, bad });
   if (!tail) return null;
   if (value.relation !== undefined && typeof value.relation !== 'string') { bad('relation must be a string'); return null; }
   const example: Omit<Example, 'file' | 'line'> = { text: source.text, head, tail };
@@ -77,7 +77,8 @@ function isCharTokens(tokens: string[]): boolean {
   return tokens.every((t) => t.length <= 1) && tokens.some((t) => CJK.test(t));
 }
 
-function mention(role: 'h' | 't', value: unknown, src: Source, bad: Bad): Mention | null {
+function mention(o: { role: 'h' | 't'; value: unknown; src: Source; bad: Bad }): Mention | null {
+  const { role, value, src, bad } = o;
   if (!isObject(value) || !Array.isArray(value.pos) || value.pos.length !== 2 || !value.pos.every(Number.isInteger)) {
     bad(`${role}.pos must be [start, end] (two whole numbers)`);
     return null;

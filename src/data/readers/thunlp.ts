@@ -41,9 +41,9 @@ function build(o: { headText: string; tailText: string; relation: string; text: 
   for (const [field, value] of [['head', o.headText], ['relation', o.relation], ['tail', o.tailText], ['sentence', o.text]]) {
     if (value === '') { o.bad(`${field} is empty`); return null; }
   }
-  const head = locateMention(o.text, o.headText);
+  const head = locateMention({ text: o.text, entity: o.headText });
   if (!head) { o.bad(`head '${o.headText}' does not occur in the sentence`); return null; }
-  const tail = locateMention(o.text, o.tailText);
+  const tail = locateMention({ text: o.text, entity: o.tailText });
   if (!tail) { o.bad(`tail '${o.tailText}' does not occur in the sentence`); return null; }
   return {
     text: o.text,
