@@ -54,3 +54,9 @@ test('a missing vocab or input file is one line, exit 2', async () => {
   assert.equal(r.code, 2);
   assert.equal(r.err, 'refit: no-such-vocab.txt: cannot read the vocabulary (ENOENT)\n');
 });
+
+test('a missing --input file is one line, exit 2', { skip: NEEDS_SHARED }, async () => {
+  const r = await run(['tokenize', '--vocab', EN_VOCAB, '--input', 'no-such-input.jsonl']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, 'refit: no-such-input.jsonl: cannot read the input (ENOENT)\n');
+});

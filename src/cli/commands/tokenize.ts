@@ -15,7 +15,7 @@ export function registerTokenize(program: Command, ctx: CliContext): void {
   program.command('tokenize')
     .description('tokenize JSON lines {"id","text"} with a BERT vocab.txt; prints {"id","ids"} per line (no [CLS]/[SEP])')
     .requiredOption('--vocab <file>', 'BERT vocab.txt')
-    .option('--cased', 'keep case and accents (default: lower-case, as bert-base-uncased / bert-base-chinese)')
+    .option('--cased', 'keep case and accents (default: lower-case and strip accents, do_lower_case=True)')
     .option('--input <file>', 'JSON lines to read (default: stdin)')
     .action(async (opts: TokenizeOptions) => {
       const tok = new WordPieceTokenizer(Vocab.fromFile(opts.vocab), { lowercase: !opts.cased });
