@@ -47,6 +47,11 @@ test('deepke: offsets count code points (Python), spans are UTF-16', async () =>
   assert.equal(d.offset_fallbacks, 0);
 });
 
+test('deepke: head_type/tail_type columns in the data are kept; without them types stay undefined', async () => {
+  const d = await readDataset({ path: file('a.csv', 'sentence,relation,head,head_offset,tail,tail_offset,head_type,tail_type\n张三去北京,r,张三,0,北京,3,人物,地点\n') });
+  assert.deepEqual([d.examples[0].head.type, d.examples[0].tail.type], ['人物', '地点']);
+});
+
 test('deepke-json: same records as a JSON array, string offsets accepted, line of each record', async () => {
   const json = '[\n {"sentence": "张三去北京", "relation": "r", "head": "张三", "head_offset": "0", "tail": "北京", "tail_offset": 3},\n'
     + ' {"sentence": "李四", "relation": "r", "head": "李", "tail": "四"}\n]';

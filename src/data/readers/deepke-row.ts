@@ -5,8 +5,11 @@ import { didYouMean } from '../suggest.ts';
 import type { Example, Mention } from '../types.ts';
 import { codePointLength, codePointToUtf16, locateMention } from './locate.ts';
 
-/** Every column a DeepKE record may have; offsets are optional (the first occurrence is used without them). */
-export const DEEPKE_COLUMNS: readonly string[] = Object.freeze(['sentence', 'relation', 'head', 'head_offset', 'tail', 'tail_offset']);
+/**
+ * Every column a DeepKE record may have. Offsets are optional (the first occurrence is used without them); so are
+ * head_type/tail_type, which only a row itself can carry (relation.csv's types are never used: DeepKE's label leak).
+ */
+export const DEEPKE_COLUMNS: readonly string[] = Object.freeze(['sentence', 'relation', 'head', 'head_offset', 'tail', 'tail_offset', 'head_type', 'tail_type']);
 const REQUIRED_COLUMNS = ['sentence', 'relation', 'head', 'tail'];
 
 /** Checks a header (or a record's keys): missing required columns, and unknown names close to a known one. */
@@ -58,7 +61,10 @@ function mention(o: { role: 'head' | 'tail'; rec: Record<string, unknown>; text:
   const at = offset === undefined ? undefined : codePointToUtf16(text, offset);
   const found = locateMention({ text, entity, at });
   if (!found) { bad(`${role} '${entity}' does not occur in the sentence`); return null; }
-  return { mention: { text: entity, start: found.start, end: found.end }, fallback: found.fallback };
+  const m: Mention = { text: entity, start: found.start, end: found.end };
+  const type = asText(rec[`${role}_type`]).trim();
+  if (type) m.type = type;
+  return { mention: m, fallback: found.fallback };
 }
 
 /** Parses an offset cell: undefined when absent or empty, null after reporting a bad value. */
