@@ -83,7 +83,7 @@ export function fitConfig(opts: {
     for (const m of micros) {
       const cand = candidate(q, m, p, a, c);
       if (cand.fits) { best.push(cand); break; }
-      if (!smallest || cand.peak_device_bytes < smallest.peak_device_bytes) smallest = cand;
+      if (!smallest || cand.peak_device_bytes <= smallest.peak_device_bytes) smallest = cand; // ties: the smaller micro-batch
     }
   }
   // Fastest first; on a tie (within 2 %) less accumulation, then no checkpointing.
