@@ -116,7 +116,7 @@ const INLINE: ReadonlyArray<[string, string, OomReport['kind'], Fields]> = [
   ['HIP driver error', 'RuntimeError: HIP error: out of memory', 'driver-oom', {}],
   ['CUDA driver API error', 'RuntimeError: CUDA driver error: out of memory', 'driver-oom', {}],
   ['python MemoryError', 'Traceback (most recent call last):\n  File "prep.py", line 3\nMemoryError', 'host-oom', {}],
-  ['numpy ArrayMemoryError', 'numpy.core._exceptions._ArrayMemoryError: Unable to allocate 3.00 GiB for an array with shape (1024, 1024, 384)', 'host-oom', {}],
+  ['numpy ArrayMemoryError', 'numpy.core._exceptions._ArrayMemoryError: Unable to allocate 3.00 GiB for an array with shape (1024, 1024, 384)', 'host-oom', { requested_bytes: 3221225472 }],
   ['bash job killed', './train.sh: line 12: 48211 Killed                  python train.py --batch 64', 'host-oom', {}],
   ['torch elastic SIGKILL', 'torch.distributed.elastic.multiprocessing.api: [WARNING] Sending process 99 closing signal SIGTERM\nexitcode  : -9 (pid: 98)', 'host-oom', {}],
   ['word inside another word', 'the SHIP out of memory. Tried nothing', 'not-oom', {}],

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
-import { configFixesFor, doctorJson, formatDoctorText, runDoctor } from '../../memory/doctor/index.ts';
+import { configFixesFor, doctorJson, engineFromLog, formatDoctorText, runDoctor } from '../../memory/doctor/index.ts';
 
 interface DoctorFlags { config?: string; json?: boolean; gpu?: string; engine?: string }
 
@@ -16,12 +16,15 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .argument('[file]', 'log file with the error; "-" or nothing reads stdin')
     .option('-c, --config <file>', 'the run config (YAML): fixes become concrete config changes with predicted peaks')
     .option('--gpu <name|size>', 'the card (for bf16 support and speed) when planning with -c')
-    .option('--engine <refit|hf>', 'which program ran out of memory, for planning with -c (default refit)')
+    .option('--engine <refit|hf>', 'which program ran out of memory, for planning with -c (default: hf when the traceback shows transformers or DeepKE, else refit)')
     .option('--json', 'print one JSON object')
     .action(async (file: string | undefined, flags: DoctorFlags) => {
       const text = await readInput(file, ctx);
+      if (flags.engine !== undefined && flags.engine !== 'refit' && flags.engine !== 'hf') {
+        throw new RefitError('E_DOCTOR_ENGINE', `--engine: expected refit or hf, got '${flags.engine}'`);
+      }
       const configFixes = flags.config
-        ? configFixesFor({ config_path: flags.config, gpu: flags.gpu, engine: flags.engine })
+        ? configFixesFor({ config_path: flags.config, gpu: flags.gpu, engine: flags.engine ?? engineFromLog(text) })
         : undefined;
       const result = runDoctor({ text, configFixes });
       if (flags.json) ctx.io.stdout.write(JSON.stringify(doctorJson(result), null, 2) + '\n');

@@ -31,6 +31,11 @@ export function runDoctor(opts: DoctorOptions): DoctorResult {
   return { report, diagnosis, fixes: generalFixes(report, diagnosis) };
 }
 
+/** The engine a log comes from: `hf` when its traceback runs through transformers or DeepKE, else `refit`. */
+export function engineFromLog(text: string): 'refit' | 'hf' {
+  return /transformers[\\/]|deepke|modeling_bert\.py/i.test(text) ? 'hf' : 'refit';
+}
+
 // The byte fields of `--json`, in print order (absent when the message does not carry them).
 const REPORT_FIELDS = ['device_index', 'requested_bytes', 'total_bytes', 'free_bytes', 'allocated_bytes', 'reserved_bytes',
   'reserved_unallocated_bytes', 'process_in_use_bytes', 'allowed_bytes'] as const;

@@ -4,6 +4,6 @@ export { parseOomReport, findOomReports, type OomReport, type OomKind } from './
 export { diagnose, oomFigures, type Diagnosis, type OomCause, type OomFigures } from './diagnose.ts';
 export { generalFixes, causeFixes, type DoctorFix } from './fixes.ts';
 export { sizeToBytes, formatBytes } from './sizes.ts';
-export { runDoctor, doctorJson, type DoctorResult, type DoctorOptions } from './doctor.ts';
+export { runDoctor, doctorJson, engineFromLog, type DoctorResult, type DoctorOptions } from './doctor.ts';
 export { formatDoctorText } from './format.ts';
 export { configFixesFor, type ConfigFixOptions } from './config-fixes.ts';

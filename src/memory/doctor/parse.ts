@@ -1,6 +1,7 @@
 // Finds out-of-memory reports in any log text (tracebacks, progress bars, wrapped or truncated lines) and
 // reads the last one into an OomReport. The detector table below is the only list of formats; no I/O.
 import { readAllocatorFields, readMpsFields, type AllocatorFields } from './allocator-fields.ts';
+import { sizeToBytes } from './sizes.ts';
 import { compactIndexOf, excerpt, normalizeLog, textIndexOf, type NormalizedText } from './normalize.ts';
 
 /** What kind of memory failure a text reports. */
@@ -123,8 +124,11 @@ function readHit(norm: NormalizedText, hit: Hit, cEnd: number): OomReport {
   }
   if (detector.hostRequest) {
     const span = norm.compact.slice(hit.cpos, cEnd);
-    const m = /^.{0,300}?(?:youtriedtoallocate(\d+)bytes)/.exec(span);
+    const m = /^.{0,300}?youtriedtoallocate(\d+)bytes/.exec(span);
+    // numpy prints 3 significant figures ("Unable to allocate 3.00 GiB for an array"): approximate, still useful.
+    const np = m ? null : /^.{0,300}?Unabletoallocate(\d+(?:\.\d*)?)(bytes|KiB|MiB|GiB|TiB)foranarray/.exec(span);
     if (m) report.requested_bytes = Number(m[1]);
+    else if (np) report.requested_bytes = sizeToBytes(np[1].replace(/\.$/, ''), np[2]);
   }
   const start = detector.read ? hit.pos : lineStart(norm.text, hit.pos);
   report.message = excerpt(norm.text, start, endPos);
