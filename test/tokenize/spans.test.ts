@@ -74,3 +74,13 @@ for (const c of [{ name: 'zh_lower', vocab: ZH_VOCAB, lowercase: true }, { name:
 test('a vocabulary without [UNK] is refused with its path', () => {
   assert.throws(() => Vocab.fromLines(['[PAD]', '[CLS]', '[SEP]', 'a']), /no \[UNK\] token/);
 });
+
+test('strip_accents follows lowercase unless set either way', { skip: NEEDS_SHARED }, () => {
+  const vocab = Vocab.fromFile(ZH_VOCAB);
+  const show = (opts: { lowercase: boolean; strip_accents?: boolean }): string[] =>
+    new WordPieceTokenizer(vocab, opts).tokenize('Café résumé').map((t) => vocab.token(t.id));
+  assert.deepEqual(show({ lowercase: true }), ['cafe', 're', '##su', '##me']);
+  assert.deepEqual(show({ lowercase: true, strip_accents: false }), ['[UNK]', '[UNK]']);
+  assert.deepEqual(show({ lowercase: false }), ['[UNK]', '[UNK]']);
+  assert.deepEqual(show({ lowercase: false, strip_accents: true }), ['[UNK]', 're', '##su', '##me']);
+});
