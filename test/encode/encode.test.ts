@@ -56,8 +56,15 @@ test('tokenizing between entity edges equals the whole-text tokens when the edge
     const cuts = [...new Set([0, ...edges, ex.text.length])].sort((a, b) => a - b);
     const seg: TokenArrays = { ids: [], starts: [], ends: [] };
     for (let k = 0; k + 1 < cuts.length; k++) tok.tokenizeInto(ex.text.slice(cuts[k], cuts[k + 1]), seg, cuts[k]);
-    assert.deepEqual(tokensWithEdges(tok, ex.text, edges), whole.ids.length === seg.ids.length && JSON.stringify(whole) === JSON.stringify(seg) ? whole : seg, `${ex.file}:${ex.line}`);
-    if (JSON.stringify(whole) === JSON.stringify(seg)) compared++;
+    // an edge next to a space, punctuation or the text's end is a word edge: there the pieces must equal the whole
+    const wordEdge = (e: number): boolean => e === 0 || e === ex.text.length || /[\s\p{P}]/u.test(ex.text[e - 1]) || /[\s\p{P}]/u.test(ex.text[e]);
+    if (edges.every(wordEdge)) {
+      assert.deepEqual(seg, whole, `${ex.file}:${ex.line}`);
+      assert.deepEqual(tokensWithEdges(tok, ex.text, edges), whole);
+      compared++;
+    } else {
+      assert.deepEqual(tokensWithEdges(tok, ex.text, edges), seg);
+    }
   }
   assert.ok(compared > 1900, `${compared} rows with word-edge entities`);
 });
