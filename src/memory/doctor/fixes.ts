@@ -53,10 +53,17 @@ function shrinkFixes(r: OomReport, d: Diagnosis): DoctorFix[] {
   ];
 }
 
+/** The allocator settings variable: the one the message names (ROCm builds may print either), else by backend. */
+function allocConfVariable(r: OomReport): string {
+  const named = /PYTORCH_(?:CUDA|HIP)_ALLOC_CONF/.exec(r.message ?? '');
+  if (named) return named[0];
+  return r.source === 'hip-allocator' ? 'PYTORCH_HIP_ALLOC_CONF' : 'PYTORCH_CUDA_ALLOC_CONF';
+}
+
 /** The fix that addresses the diagnosed cause itself (before any change of the run), by cause. */
 const CAUSE_FIXES: Readonly<Partial<Record<OomCause, (r: OomReport, d: Diagnosis) => DoctorFix[]>>> = Object.freeze({
   fragmentation: (r: OomReport) => [{ title: 'Use expandable segments (new process)', speed: 'no slowdown',
-    env: { [r.source === 'hip-allocator' ? 'PYTORCH_HIP_ALLOC_CONF' : 'PYTORCH_CUDA_ALLOC_CONF']: 'expandable_segments:True' },
+    env: { [allocConfVariable(r)]: 'expandable_segments:True' },
     detail: `${fmt(r.reserved_unallocated_bytes ?? 0)} sits reserved but unallocated in partly used segments; expandable `
       + 'segments grow one segment in place instead of leaving slivers. Set it before the process starts.' }],
   'memory-fraction': (r: OomReport) => [{ title: 'Raise or remove the memory-fraction cap', speed: 'no slowdown',

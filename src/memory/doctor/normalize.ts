@@ -10,9 +10,9 @@ export interface NormalizedText {
 
 // ANSI colour/cursor sequences (tqdm, rich, coloured loggers).
 const ANSI_RE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07/g;
-// Per-line prefixes that launchers add to every line of a worker's output: torchrun `[rank0]:`,
-// accelerate/deepspeed `[default0]:`, mpirun `[1,0]<stderr>:`.
-const LINE_PREFIX_RE = /^(?:\[(?:rank|default)\d+\]:|\[\d+,\d+\]<std(?:out|err)>:) ?/gm;
+// Per-line prefixes that launchers add to every line of a worker's output (torchrun `[rank0]:`, accelerate/
+// deepspeed `[default0]:`, mpirun `[1,0]<stderr>:`), and quoting in issues and code (markdown `> `, `# `, `// `).
+const LINE_PREFIX_RE = /^(?:\[(?:rank|default)\d+\]:|\[\d+,\d+\]<std(?:out|err)>:|[ \t]*(?:>[ \t]?)+|[ \t]*(?:#|\/\/)(?=[ \t]))[ \t]?/gm;
 // A message quoted inside a JSON string or a Python repr carries literal "\n" escapes.
 const ESCAPED_BREAK_RE = /\\[nrt]/g;
 

@@ -52,6 +52,8 @@ const DEVICE = '(?:CUDA|HIP|XPU|NPU|MLU|MUSA)';
 const DETECTORS: readonly Detector[] = Object.freeze([
   // Allocator: "CUDA out of memory. Tried to allocate …" (also truncated right after "memory.").
   { kind: 'allocator-oom', source: 'allocator', on: 'compact', re: new RegExp(`${DEVICE}outofmemory(?:\\.|(?=Tried)|$)`, 'g'), read: readAllocatorFields },
+  // The body quoted without its "CUDA out of memory." (edited logs): the exception type leads straight to the request.
+  { kind: 'allocator-oom', source: 'allocator', on: 'compact', re: /OutOfMemoryError:(?=Triedtoallocate)/g, read: readAllocatorFields },
   { kind: 'allocator-oom', source: 'mps-allocator', on: 'compact', re: /MPSbackendoutofmemory/g, read: readMpsFields },
   // Driver / runtime: cudaErrorMemoryAllocation surfaced outside the caching allocator.
   { kind: 'driver-oom', source: 'cuda-runtime', on: 'compact', re: /(?:CUDA|HIP|XPU)(?:driver)?error:outofmemory/g },
@@ -67,6 +69,8 @@ const DETECTORS: readonly Detector[] = Object.freeze([
   { kind: 'host-oom', source: 'dataloader-killed', on: 'compact', re: /DataLoaderworker\(pids?\(?[\d,]*\)?\)iskilledbysignal:Killed/g },
   { kind: 'host-oom', source: 'dataloader-shm', on: 'compact', re: /DataLoaderworker\(pids?\(?[\d,]*\)?\)iskilledbysignal:Buserror|Unexpectedbuserrorencounteredinworker/g },
   { kind: 'host-oom', source: 'oom-killer', on: 'compact', re: /outofmemory:Kill(?:ed)?process\d+|invokedoom-killer|oom-kill:/gi },
+  // Batch schedulers and Kubernetes: slurm's cgroup OOM, pod status OOMKilled.
+  { kind: 'host-oom', source: 'oom-killer', on: 'compact', re: /Detected\d+oom_killevents?|OOMKilled|task\d+:OutOfMemory/g },
   { kind: 'host-oom', source: 'killed', on: 'text', re: /^[ \t]*Killed(?::? 9)?[ \t]*$|^.*\bline \d+: +\d+ Killed\b.*$|^\[\d+\][+-]? +(?:\d+ +)?Killed\b.*$/gm },
   { kind: 'host-oom', source: 'exit-137', on: 'text', re: /\b(?:exit(?:ed)?(?: with)?[ _]?(?:code|status)|return[ _]?code|returncode|exitcode)\s*[:=]?\s*(?:137|-9)(?!\d|\.\d)/gi },
   { kind: 'host-oom', source: 'exit-137', on: 'text', re: /Signal 9 \(SIGKILL\)|<Signals\.SIGKILL: 9>/g },
