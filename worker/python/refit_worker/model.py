@@ -209,6 +209,8 @@ class RelationClassifier(nn.Module):
         self.bert.encoder.gradient_checkpointing = bool(grad_checkpointing)
         self.bert.encoder.frozen_layers = int(freeze_layers)
         frozen = [self.bert.embeddings] + list(self.bert.encoder.layer[:freeze_layers]) if freeze_layers else []
+        if self.head_kind == 'entity-start':
+            frozen.append(self.bert.pooler)  # unused by this head: kept in the weights, never trained
         for p in self.parameters():
             p.requires_grad_(True)
         for module in frozen:

@@ -1,0 +1,46 @@
+// protocol.py mirrors src/worker/protocol.ts: the same commands and events, with the same required and
+// optional fields (read from the TypeScript interfaces and from the Python tables).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO, testPython } from './helpers.ts';
+
+const python = await testPython();
+
+type Fields = Record<string, { required: string[]; optional: string[] }>;
+
+/** Fields of every `interface X { type: 'kind'; ... }` in protocol.ts, by kind and union (commands/events). */
+function tsTables(): { commands: Fields; events: Fields } {
+  const src = readFileSync(join(REPO, 'src/worker/protocol.ts'), 'utf8');
+  const unions = (name: string): string[] => [...new RegExp(`export type ${name} =([^;]+);`).exec(src)![1].matchAll(/(\w+)/g)].map((m) => m[1]);
+  const table = (names: string[]): Fields => {
+    const out: Fields = {};
+    for (const name of names) {
+      const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n?\\}\\n`).exec(src)![1];
+      // Top-level members only: drop nested object types and comments first.
+      const flat = body.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '').replace(/\{[^{}]*\}/g, '{}').replace(/\{[^{}]*\}/g, '{}');
+      const members = [...flat.matchAll(/(?:^|[;\n{])\s*(\w+)(\?)?:/g)].map((m) => ({ name: m[1], optional: m[2] === '?' }));
+      const kind = /type: '([a-z_]+)'/.exec(body)![1];
+      out[kind] = {
+        required: members.filter((m) => !m.optional && m.name !== 'type').map((m) => m.name).sort(),
+        optional: members.filter((m) => m.optional).map((m) => m.name).sort(),
+      };
+    }
+    return out;
+  };
+  return { commands: table(unions('WorkerCommand')), events: table(unions('WorkerEvent')) };
+}
+
+test('protocol.py has exactly the commands, events and fields of protocol.ts', { skip: !python && 'needs python3' }, () => {
+  const script = 'import json; from refit_worker import protocol as p; ' +
+    'f = lambda t: {k: {"required": sorted(r), "optional": sorted(o)} for k, (r, o) in t.items()}; ' +
+    'print(json.dumps({"commands": f(p.COMMANDS), "events": f(p.EVENTS), "version": p.PROTOCOL_VERSION}))';
+  const run = spawnSync(python!, ['-c', script], { env: { ...process.env, PYTHONPATH: join(REPO, 'worker/python') }, encoding: 'utf8' });
+  const py = JSON.parse(run.stdout) as { commands: Fields; events: Fields; version: number };
+  const ts = tsTables();
+  assert.deepEqual(py.commands, ts.commands);
+  assert.deepEqual(py.events, ts.events);
+  assert.equal(py.version, Number(/PROTOCOL_VERSION = (\d+)/.exec(readFileSync(join(REPO, 'src/worker/protocol.ts'), 'utf8'))![1]));
+});
