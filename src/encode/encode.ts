@@ -1,10 +1,10 @@
 // One example → `[CLS] … [SEP]` ids with entity markers at token boundaries, truncated around the entities.
 // Tokenizes the text once; only when an entity edge falls inside a word are the pieces between edges re-tokenized.
-import { DataError } from '../errors.ts';
+import { ConfigError, DataError } from '../errors.ts';
 import type { Example, Mention } from '../data/index.ts';
 import type { TokenArrays, WordPieceTokenizer } from '../tokenize/index.ts';
 import { resolveMarkerIds, type MarkerIds, type MarkerScheme } from './markers.ts';
-import { truncationPlan, type MarkerPositions } from './truncate.ts';
+import { MIN_BODY_BUDGET, truncationPlan, type MarkerPositions } from './truncate.ts';
 
 /** One encoded example: ids with [CLS], markers and [SEP]; head_pos/tail_pos index the start markers in `ids`. */
 export interface EncodedExample { ids: number[]; head_pos: number; tail_pos: number; truncated: boolean }
@@ -25,12 +25,21 @@ function markerIds(tokenizer: WordPieceTokenizer, scheme: MarkerScheme): MarkerI
 /** Encodes one example (see docs: markers, entity-aware truncation to `max_seq_len` including [CLS]/[SEP]). */
 export function encodeExample(opts: { tokenizer: WordPieceTokenizer; example: Example; max_seq_len: number; markers: MarkerScheme }): EncodedExample {
   const { tokenizer, example: ex } = opts;
+  if (!(Number.isInteger(opts.max_seq_len) && opts.max_seq_len - 2 >= MIN_BODY_BUDGET)) {
+    throw new ConfigError(`max_seq_len ${opts.max_seq_len} is too small for [CLS], [SEP] and four entity markers (use max_seq_len >= ${MIN_BODY_BUDGET + 2})`, 'E_CONFIG_VALUE');
+  }
   checkSpan(ex, ex.head, 'head');
   checkSpan(ex, ex.tail, 'tail');
   const ids = markerIds(tokenizer, opts.markers);
   const toks = tokensWithEdges(tokenizer, ex.text, [ex.head.start, ex.head.end, ex.tail.start, ex.tail.end]);
   const { body, pos } = insertMarkers(toks, ex, ids);
   const { cls_id, sep_id } = tokenizer.vocab;
+  if (body.length + 2 <= opts.max_seq_len) {
+    // the common case: nothing to cut
+    body.unshift(cls_id);
+    body.push(sep_id);
+    return { ids: body, head_pos: pos.head_start + 1, tail_pos: pos.tail_start + 1, truncated: false };
+  }
   const plan = truncationPlan({ length: body.length, budget: opts.max_seq_len - 2, markers: pos });
   const out = [cls_id];
   let head_pos = -1;
@@ -41,7 +50,7 @@ export function encodeExample(opts: { tokenizer: WordPieceTokenizer; example: Ex
     out.push(k < 0 ? sep_id : body[k]);
   }
   out.push(sep_id);
-  return { ids: out, head_pos, tail_pos, truncated: plan.length < body.length || plan.includes(-1) };
+  return { ids: out, head_pos, tail_pos, truncated: true };
 }
 
 function checkSpan(ex: Example, m: Mention, role: string): void {
@@ -86,7 +95,21 @@ function firstAtOrAfter(t: TokenArrays, offset: number): number {
   return lo;
 }
 
-interface MarkerEvent { at: number; group: number; key1: number; key2: number; ids: number[]; role: 'head' | 'tail' }
+interface MarkerEvent { at: number; group: number; key1: number; key2: number; ids: number[]; slots: Array<keyof MarkerPositions> }
+
+/** The marker events of one entity: a start and an end, or one start+end pair when it covers no token. */
+function markerEvents(t: TokenArrays, m: Mention, role: 0 | 1, startId: number, endId: number, out: MarkerEvent[]): void {
+  const s = firstAtOrAfter(t, m.start);
+  const e = Math.max(s, firstAtOrAfter(t, m.end));
+  const [startSlot, endSlot]: Array<keyof MarkerPositions> = role === 0 ? ['head_start', 'head_end'] : ['tail_start', 'tail_end'];
+  if (s === e) { out.push({ at: s, group: 1, key1: role, key2: 0, ids: [startId, endId], slots: [startSlot, endSlot] }); return; }
+  out.push({ at: e, group: 0, key1: -s, key2: -role, ids: [endId], slots: [endSlot] });
+  out.push({ at: s, group: 2, key1: -e, key2: role, ids: [startId], slots: [startSlot] });
+}
+
+function startId(ids: MarkerIds, m: Mention, which: 'head_start' | 'tail_start'): number {
+  return (m.type !== undefined ? ids.types.get(m.type)?.[which] : undefined) ?? ids[which];
+}
 
 /**
  * Inserts the markers. At one token position: closing markers of entities that end there (the inner one first),
@@ -94,35 +117,19 @@ interface MarkerEvent { at: number; group: number; key1: number; key2: number; i
  */
 function insertMarkers(t: TokenArrays, ex: Example, ids: MarkerIds): { body: number[]; pos: MarkerPositions } {
   const events: MarkerEvent[] = [];
-  const add = (m: Mention, role: 'head' | 'tail', start: number, end: number): void => {
-    const s = firstAtOrAfter(t, m.start);
-    const e = Math.max(s, firstAtOrAfter(t, m.end));
-    const r = role === 'head' ? 0 : 1;
-    if (s === e) { events.push({ at: s, group: 1, key1: r, key2: 0, ids: [start, end], role }); return; }
-    events.push({ at: e, group: 0, key1: -s, key2: -r, ids: [end], role });
-    events.push({ at: s, group: 2, key1: -e, key2: r, ids: [start], role });
-  };
-  const typed = (m: Mention, which: 'head_start' | 'tail_start'): number => (m.type !== undefined ? ids.types.get(m.type)?.[which] : undefined) ?? ids[which];
-  add(ex.head, 'head', typed(ex.head, 'head_start'), ids.head_end);
-  add(ex.tail, 'tail', typed(ex.tail, 'tail_start'), ids.tail_end);
+  markerEvents(t, ex.head, 0, startId(ids, ex.head, 'head_start'), ids.head_end, events);
+  markerEvents(t, ex.tail, 1, startId(ids, ex.tail, 'tail_start'), ids.tail_end, events);
   events.sort((a, b) => a.at - b.at || a.group - b.group || a.key1 - b.key1 || a.key2 - b.key2);
   const body: number[] = [];
   const pos: MarkerPositions = { head_start: -1, head_end: -1, tail_start: -1, tail_end: -1 };
-  let ev = 0;
-  const flushEvents = (at: number): void => {
-    for (; ev < events.length && events[ev].at === at; ev++) {
-      const e = events[ev];
-      for (let k = 0; k < e.ids.length; k++) {
-        const isStart = e.group === 2 || (e.group === 1 && k === 0);
-        pos[`${e.role}_${isStart ? 'start' : 'end'}` as keyof MarkerPositions] = body.length;
-        body.push(e.ids[k]);
-      }
+  let i = 0;
+  for (const ev of events) {
+    for (; i < ev.at; i++) body.push(t.ids[i]);
+    for (let k = 0; k < ev.ids.length; k++) {
+      pos[ev.slots[k]] = body.length;
+      body.push(ev.ids[k]);
     }
-  };
-  for (let i = 0; i < t.ids.length; i++) {
-    flushEvents(i);
-    body.push(t.ids[i]);
   }
-  flushEvents(t.ids.length);
+  for (; i < t.ids.length; i++) body.push(t.ids[i]);
   return { body, pos };
 }

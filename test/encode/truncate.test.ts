@@ -108,3 +108,10 @@ test('truncationPlan: never more than the budget, refuses a budget below the mar
   }
   assert.throws(() => truncationPlan({ length: 10, budget: 5, markers: { head_start: 0, head_end: 1, tail_start: 2, tail_end: 3 } }), /max_seq_len >= 9/);
 });
+
+test('max_seq_len below [CLS] + [SEP] + markers is refused even when the example is short', { skip: NEEDS_SHARED }, () => {
+  const vocab = Vocab.fromFile(EN_VOCAB);
+  const tok = new WordPieceTokenizer(vocab, { lowercase: true });
+  assert.throws(() => encodeExample({ tokenizer: tok, example: example('a b', 'a', 'b'), max_seq_len: 8, markers: defaultMarkers(vocab, { typed: false }) }),
+    /^ConfigError: max_seq_len 8 is too small for \[CLS\], \[SEP\] and four entity markers \(use max_seq_len >= 9\)$/);
+});
