@@ -110,3 +110,15 @@ test('-c: each fix is a config change with a predicted peak under the card, effe
     assert.equal(micro * accum, 32, fix.title);
   }
 });
+
+test('-c with --lengths-from: a DeepKE-style max-padding config gets dynamic padding in its fixes', () => {
+  const cfg = join(tmp, 'pad-max.yaml');
+  writeFileSync(cfg, 'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  max_seq_len: 512\n  padding: max\n  precision: fp32\n  attention: eager\n');
+  const lengths = join(tmp, 'lengths.txt');
+  writeFileSync(lengths, [...Array(400).keys()].map((i) => 20 + (i % 90)).join('\n') + '\n300\n');
+  const res = doctor([join(FIXTURES, 'deepke-issue-1.4.log'), '-c', cfg, '--gpu', 'RTX 3060', '--lengths-from', lengths, '--json']);
+  assert.equal(res.status, 0, res.stderr);
+  const { fixes } = JSON.parse(res.stdout);
+  assert.equal(fixes[0].config['memory.padding'], 'dynamic');
+  assert.ok(fixes.every((f: { fits: boolean }) => f.fits));
+});

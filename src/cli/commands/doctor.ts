@@ -5,9 +5,10 @@ import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
+import { readLengths } from './fit.ts';
 import { configFixesFor, doctorJson, engineFromLog, formatDoctorText, runDoctor } from '../../memory/doctor/index.ts';
 
-interface DoctorFlags { config?: string; json?: boolean; gpu?: string; engine?: string }
+interface DoctorFlags { config?: string; json?: boolean; gpu?: string; engine?: string; lengthsFrom?: string }
 
 /** Registers `refit doctor`. */
 export function registerDoctor(program: Command, ctx: CliContext): void {
@@ -17,6 +18,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .option('-c, --config <file>', 'the run config (YAML): fixes become concrete config changes with predicted peaks')
     .option('--gpu <name|size>', 'the card (for bf16 support and speed) when planning with -c')
     .option('--engine <refit|hf>', 'which program ran out of memory, for planning with -c (default: hf when the traceback shows transformers or DeepKE, else refit)')
+    .option('--lengths-from <file>', 'example lengths (integers) of the training data: fixes may switch to dynamic padding')
     .option('--json', 'print one JSON object')
     .action(async (file: string | undefined, flags: DoctorFlags) => {
       const text = await readInput(file, ctx);
@@ -24,7 +26,8 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
         throw new RefitError('E_DOCTOR_ENGINE', `--engine: expected refit or hf, got '${flags.engine}'`);
       }
       const configFixes = flags.config
-        ? configFixesFor({ config_path: flags.config, gpu: flags.gpu, engine: flags.engine ?? engineFromLog(text) })
+        ? configFixesFor({ config_path: flags.config, gpu: flags.gpu, engine: flags.engine ?? engineFromLog(text),
+          lengths: flags.lengthsFrom ? readLengths(flags.lengthsFrom) : undefined })
         : undefined;
       const result = runDoctor({ text, configFixes });
       if (flags.json) ctx.io.stdout.write(JSON.stringify(doctorJson(result), null, 2) + '\n');

@@ -8,15 +8,18 @@ import type { OomReport } from './parse.ts';
 import { formatBytes as fmt } from './sizes.ts';
 
 /** What the config-based fixes start from: the config file, and optionally the card and the engine. */
-export interface ConfigFixOptions { config_path: string; gpu?: string; engine?: string }
+export interface ConfigFixOptions { config_path: string; gpu?: string; engine?: string; lengths?: number[] }
 
-interface Current { model: ModelDims; model_name: string; run: RunShape; effective: number; assumed: string[] }
+interface Current {
+  model: ModelDims; model_name: string; run: RunShape; effective: number; padding: 'dynamic' | 'max';
+  lengths?: number[]; assumed: string[];
+}
 
 /** Loads the run config now (bad config → one-line error, exit 2) and returns the fix planner for a report. */
 export function configFixesFor(opts: ConfigFixOptions): (r: OomReport, d: Diagnosis) => { fixes: DoctorFix[]; note?: string } {
   const config = resolveConfig({ file: opts.config_path, overrides: [] });
   const engine: Engine = opts.engine === 'hf' ? 'hf' : 'refit';
-  const current = currentRun(config, engine);
+  const current = { ...currentRun(config, engine), lengths: opts.lengths };
   const card = opts.gpu ? resolveGpu(opts.gpu) : undefined;
   return (r, d) => planFixes(r, d, current, card);
 }
@@ -41,7 +44,7 @@ function currentRun(config: RunConfig, engine: Engine): Current {
     grad_checkpointing: pick(m.grad_checkpointing, false, 'memory.grad_checkpointing'),
     optimizer: m.optimizer, num_labels: 50, freeze_layers: m.freeze_layers, head: config.model.head,
   };
-  return { model, model_name: spec, run, effective, assumed };
+  return { model, model_name: spec, run, effective, padding: m.padding, assumed };
 }
 
 const GIB = 2 ** 30;
@@ -70,6 +73,7 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
   set('memory.micro_batch_size', c.config.micro_batch_size, cur.run.batch_size);
   set('memory.grad_accumulation', c.config.grad_accumulation, cur.effective / cur.run.batch_size);
   set('memory.max_seq_len', c.config.seq_len, cur.run.seq_len);
+  if (cur.lengths) set('memory.padding', c.config.padding, cur.padding);
   if (config['memory.micro_batch_size'] !== undefined) config['memory.mode'] = 'manual';
   const parts = Object.entries(config).filter(([k]) => k !== 'memory.mode').map(([k, v]) => `${k.slice(7)} ${v}`);
   const ratio = fastest > 0 ? c.predicted_examples_per_s / fastest : 1;
@@ -78,7 +82,8 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
     title: parts.length ? `Set ${parts.join(', ')}` : 'Keep the config (it fits)',
     detail: `micro-batch ${c.config.micro_batch_size} × accumulation ${c.config.grad_accumulation} = effective batch `
       + `${c.config.micro_batch_size * c.config.grad_accumulation}, ${c.config.precision}, ${c.config.attention} attention`
-      + `${c.config.grad_checkpointing ? ', gradient checkpointing' : ''}, seq ${c.config.seq_len}: predicted peak `
+      + `${c.config.grad_checkpointing ? ', gradient checkpointing' : ''}, seq ${c.config.seq_len}`
+      + `${cur.lengths ? ` (${c.config.padding} padding)` : ''}: predicted peak `
       + `${fmt(c.peak_device_bytes)} on the device${c.fits ? '' : ' (still too much)'}.`,
     speed, config, predicted_peak_bytes: c.peak_device_bytes, predicted_examples_per_s: c.predicted_examples_per_s, fits: c.fits,
   };
@@ -86,8 +91,12 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
 
 function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): { fixes: DoctorFix[]; note?: string } {
   const gpu = cardFor(r, d, card);
-  const now = planMemory({ model: cur.model, run: cur.run, gpu });
-  const base = { model: cur.model, gpu, effective_batch: cur.effective, engine: cur.run.engine, num_labels: cur.run.num_labels };
+  // With real lengths and dynamic padding the longest batch decides memory (padded to a multiple of 64).
+  const longest = cur.lengths && cur.padding === 'dynamic'
+    ? Math.min(cur.run.seq_len, Math.ceil(Math.max(...cur.lengths) / 64) * 64) : cur.run.seq_len;
+  const now = planMemory({ model: cur.model, run: { ...cur.run, seq_len: longest }, gpu });
+  const base = { model: cur.model, gpu, effective_batch: cur.effective, engine: cur.run.engine, num_labels: cur.run.num_labels,
+    lengths: cur.lengths };
   const fit = fitConfig({ ...base, seq_len: cur.run.seq_len });
   let candidates: FitCandidate[] = [fit, ...fit.alternatives];
   // Nothing fits at this length: shorter sequences (they truncate long examples, so they come last).

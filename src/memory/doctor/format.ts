@@ -14,6 +14,12 @@ const ROWS: ReadonlyArray<[keyof DoctorResult['report'], string]> = [
   ['reserved_unallocated_bytes', '  reserved, unallocated'],
 ];
 
+// The PyTorch versions that print each message format (memory-model.md §3.1).
+const FORMAT_NAMES: Readonly<Record<string, string>> = Object.freeze({
+  '1.0': 'PyTorch 1.0–1.3', '1.4': 'PyTorch 1.4–1.9', '1.10': 'PyTorch 1.10–2.0', '2.1': 'PyTorch 2.1',
+  '2.2': 'PyTorch 2.2 or later', '2.x': 'PyTorch 2.1 or later', mps: 'PyTorch MPS',
+});
+
 /** Wraps `text` at `width` columns with `indent` in front of every line. */
 function wrap(text: string, width: number, indent: string): string {
   const lines: string[] = [];
@@ -34,7 +40,7 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
   if (report.kind === 'not-oom') return `not-oom: ${diagnosis.explanation}\n`;
   const out: string[] = [];
   const where = report.device_index !== undefined ? ` on GPU ${report.device_index}` : '';
-  const format = report.format ? `, PyTorch ${report.format} message format` : '';
+  const format = report.format ? `, ${FORMAT_NAMES[report.format] ?? report.format} message format` : '';
   out.push(`${report.kind} (${report.source ?? '?'}${format})${where}`);
   if (report.message) out.push(wrap(`“${report.message}”`, width, '  '));
   for (const [key, label] of ROWS) {
