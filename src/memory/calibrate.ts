@@ -1,7 +1,7 @@
 // Calibration of the derived coefficients on measured rows (../shared/golden/memory): weighted least squares
 // on relative error, a leave-one-model-out check, and the reserve/context/cost constants. Pure: the caller
 // reads the files. Used by bench/memory-calibrate.ts, bench/memory-accuracy.ts and test/memory.
-import { trainFlopsPerToken } from './cost.ts';
+import { activationTrafficBytes, trainFlopsPerToken } from './cost.ts';
 import { actClass, inferClass, type InferClass, backwardFixed, estimateWith, exactTerms, hfTraits, inferFeatures, inferFixed, stepPeak, trainFeatures, type ActClass, type Coefficients } from './profiles/index.ts';
 import type { GpuSpec, ModelDims, RunShape } from './types.ts';
 
@@ -158,7 +158,7 @@ export function leaveOneModelOut(samples: Sample[], device: GpuSpec): AccuracyRo
   });
 }
 
-/** Fits the cost model on the rows with step times (launch floor per class, efficiency, eager traffic). */
+/** Fits the cost model on the rows with step times: launch floor per class, then GEMM efficiency and traffic factor. */
 export function fitCost(samples: Sample[], device: GpuSpec) {
   const timed = samples.filter((s) => s.row.step_ms);
   const launch = {} as Record<ActClass, number>;
@@ -169,21 +169,15 @@ export function fitCost(samples: Sample[], device: GpuSpec) {
     launch[cls] = round4(floor(0));
     ckptRatio.push(floor(1) / floor(0));
   }
-  const biggest = (cls: ActClass) => timed.filter((s) => actClass(goldenRun(s.row, 'train')) === cls && !s.row.ckpt)
-    .sort((a, b) => b.row.batch * b.row.seq - a.row.batch * a.row.seq)[0];
-  const flops = (s: Sample) => s.row.batch * s.row.seq * trainFlopsPerToken(s.model, s.row.seq);
-  const eff = (cls: ActClass, tflops: number) => { const s = biggest(cls); return s ? round4(flops(s) / (s.row.step_ms! / 1e3) / (tflops * 1e12)) : 0.5; };
-  const fp32 = eff('fp32-sdpa', device.fp32_tflops ?? 67);
-  // 16-bit steps on the H200 are launch-bound even at 32×512 (step ≈ the launch floor), so their fit is only a
-  // lower bound on the efficiency; tensor-core math is taken to reach at least the fp32 (compute-bound) fraction.
-  const amp = Math.max(eff('amp-sdpa', device.tensor16_tflops ?? 989), fp32);
-  // eager's extra time over the compute of the same shape, per score element, is memory traffic of s² tensors
-  const e = biggest('fp32-eager');
-  let bytesPerScore = 40;
-  if (e) {
-    const computeMs = flops(e) / (fp32 * (device.fp32_tflops ?? 67) * 1e12) * 1e3;
-    const scores = e.model.num_hidden_layers * e.row.batch * e.model.num_attention_heads * e.row.seq ** 2;
-    bytesPerScore = round4(Math.max(0, e.row.step_ms! - computeMs) / 1e3 * (device.bandwidth_gbs ?? 4800) * 1e9 / scores);
+  // rows well above their launch floor are compute/bandwidth-bound: time = a·FLOPs/peak + k·traffic/bandwidth
+  const X: number[][] = []; const y: number[] = []; const w: number[] = [];
+  for (const s of timed) {
+    const run = goldenRun(s.row, 'train');
+    if (s.row.ckpt || s.row.step_ms! < 1.25 * launch[actClass(run)] * s.model.num_hidden_layers) continue;
+    const peak = (run.precision === 'fp32' ? device.fp32_tflops : device.tensor16_tflops) ?? 67;
+    X.push([s.row.batch * s.row.seq * trainFlopsPerToken(s.model, s.row.seq) / (peak * 1e12) * 1e3, activationTrafficBytes(s.model, run, s.row.seq) / ((device.bandwidth_gbs ?? 4800) * 1e9) * 1e3]);
+    y.push(s.row.step_ms!); w.push(1 / s.row.step_ms!);
   }
-  return { launch_ms_per_layer: launch, checkpoint_launch_factor: round4(median(ckptRatio)), efficiency: { fp32, amp }, eager_bytes_per_score: bytesPerScore };
+  const [a, k] = X.length >= 2 ? leastSquares(X, y, w) : [2, 10];
+  return { launch_ms_per_layer: launch, checkpoint_launch_factor: round4(median(ckptRatio)), efficiency: round4(a > 0 ? 1 / a : 0.5), traffic_per_activation_byte: round4(k) };
 }

@@ -1,7 +1,8 @@
-// Throughput cost model for ranking configurations: FLOPs per token, a per-layer launch floor, the recompute
-// of checkpointing and the s² memory traffic of eager attention. Calibrated on the H200 step times.
+// Throughput cost model for ranking configurations: GEMM FLOPs at a fraction of peak + activation memory traffic
+// at the card's bandwidth, × 4/3 with checkpointing (one more forward), never below a per-layer launch floor.
+// Calibrated on the H200 step times (bench/memory-calibrate.ts).
 import { COST } from './profiles/coefficients.ts';
-import { actClass } from './profiles/index.ts';
+import { actClass, trainFeatures } from './profiles/index.ts';
 import type { GpuSpec, ModelDims, RunShape } from './types.ts';
 
 // A card given only by its size: assume a mid-range consumer card (RTX 3060-class speeds).
@@ -14,6 +15,12 @@ export function trainFlopsPerToken(model: ModelDims, seq_len: number): number {
   return 6 * L * perLayer + 12 * L * seq_len * h;
 }
 
+/** Bytes of activation traffic a step moves: k × the saved-activation features (layer tensors + eager s²). */
+export function activationTrafficBytes(model: ModelDims, run: RunShape, seq: number, batch = run.batch_size): number {
+  const f = trainFeatures(model, { ...run, seq_len: seq, batch_size: batch, grad_checkpointing: false });
+  return f.layer + f.sq;
+}
+
 /** Predicted milliseconds of one micro-batch (forward + backward + its share of the step) of `run` on `gpu`. */
 export function microBatchMs(model: ModelDims, run: RunShape, gpu: GpuSpec, tokens = run.batch_size * run.seq_len): number {
   const cls = actClass(run);
@@ -22,15 +29,12 @@ export function microBatchMs(model: ModelDims, run: RunShape, gpu: GpuSpec, toke
   const spec = { ...FALLBACK, ...gpu };
   // Pre-Ampere cards without 16-bit tensor cores gain nothing from autocast (Pascal fp16 is slower still).
   const tflops = amp && spec.tensor16_tflops > 0 ? spec.tensor16_tflops : spec.fp32_tflops;
-  const eff = amp && spec.tensor16_tflops > 0 ? COST.efficiency.amp : COST.efficiency.fp32;
-  const recompute = run.grad_checkpointing ? 4 / 3 : 1; // one more forward = +1/3 of forward+backward
-  const seqFor = tokens / run.batch_size;
-  let gpuMs = (tokens * trainFlopsPerToken(model, seqFor) * recompute) / (tflops * 1e12 * eff) * 1e3;
-  if (run.attention === 'eager') {
-    const scores = L * run.batch_size * model.num_attention_heads * seqFor * seqFor;
-    gpuMs += (scores * COST.eager_bytes_per_score * (amp ? 0.75 : 1) * recompute) / (spec.bandwidth_gbs * 1e9) * 1e3;
-  }
+  const recompute = run.grad_checkpointing ? 4 / 3 : 1; // one more forward = +1/3 of forward + backward
+  const seq = tokens / run.batch_size;
+  const computeMs = (tokens * trainFlopsPerToken(model, seq)) / (tflops * 1e12 * COST.efficiency) * 1e3;
+  // elementwise ops (LayerNorm, GELU, dropout, softmax, casts) are bandwidth-bound: they scale with the activations
+  const trafficMs = (COST.traffic_per_activation_byte * activationTrafficBytes(model, run, seq)) / (spec.bandwidth_gbs * 1e9) * 1e3;
   const launchMs = L * COST.launch_ms_per_layer[cls] * (run.grad_checkpointing ? COST.checkpoint_launch_factor : 1);
   // The CPU launches kernels asynchronously: the step takes the longer of the two.
-  return Math.max(launchMs, gpuMs);
+  return Math.max(launchMs, (computeMs + trafficMs) * recompute);
 }

@@ -87,9 +87,6 @@ export const COST = {
     'amp-sdpa': 2.426
   },
   checkpoint_launch_factor: 1.976,
-  efficiency: {
-    fp32: 0.6133,
-    amp: 0.6133
-  },
-  eager_bytes_per_score: 40.89
+  efficiency: 0.7694,
+  traffic_per_activation_byte: 25.89
 } as const;
