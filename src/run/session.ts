@@ -13,19 +13,21 @@ export const HEAD_DROPOUT = 0.1;
 export const WORKER_START_TIMEOUT_MS = 120_000;
 
 /** The HF config.json fields for a model of these dims. */
-export function bertConfig(dims: ModelDims): BertConfigJson {
-  return { ...dims, hidden_act: 'gelu', layer_norm_eps: 1e-12, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02, model_type: 'bert', architectures: ['BertModel'] };
+export function bertConfig(dims: ModelDims, dropout = HEAD_DROPOUT): BertConfigJson {
+  return { ...dims, hidden_act: 'gelu', layer_norm_eps: 1e-12, hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout, initializer_range: 0.02, model_type: 'bert', architectures: ['BertModel'] };
 }
 
 /** Everything `load` needs besides the decision. */
 export interface LoadSpec { dims: ModelDims; pretrained?: string; head: HeadKind; num_labels: number; seed: number;
-  learning_rate: number; weight_decay: number; warmup_steps: number; total_steps: number; max_grad_norm: number; num_threads?: number }
+  learning_rate: number; weight_decay: number; warmup_steps: number; total_steps: number; max_grad_norm: number; num_threads?: number;
+  /** Dropout everywhere (BERT's 0.1 by default); 0 makes runs with different micro-batch splits comparable bit for bit up to rounding. */
+  dropout?: number }
 
 /** The `load` command for a decision (levers) and a model spec. */
 export function loadCommand(spec: LoadSpec, d: Pick<Decision, 'device' | 'precision' | 'attention' | 'grad_checkpointing' | 'freeze_layers' | 'optimizer' | 'budget_bytes'>): LoadCommand {
   return {
-    type: 'load', pretrained: spec.pretrained, config: bertConfig(spec.dims),
-    head: { kind: spec.head, num_labels: spec.num_labels, dropout: HEAD_DROPOUT }, seed: spec.seed, device: d.device,
+    type: 'load', pretrained: spec.pretrained, config: bertConfig(spec.dims, spec.dropout),
+    head: { kind: spec.head, num_labels: spec.num_labels, dropout: spec.dropout ?? HEAD_DROPOUT }, seed: spec.seed, device: d.device,
     precision: d.precision, attention: d.attention, grad_checkpointing: d.grad_checkpointing, freeze_layers: d.freeze_layers,
     optimizer: { kind: d.optimizer, lr: spec.learning_rate, weight_decay: spec.weight_decay, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmup_steps: spec.warmup_steps, total_steps: spec.total_steps }, max_grad_norm: spec.max_grad_norm,

@@ -47,6 +47,7 @@ export interface LoopContext {
   padding: 'dynamic' | 'max';
   patience: number;
   checkpoint_every: number;
+  max_restarts: number;
   emit(e: RunEvent): void;
 }
 
@@ -68,7 +69,7 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopS
       await stepsUntilDone(ctx, state);
       return state;
     } catch (e) {
-      if (!(e instanceof WorkerLostError) || restarts >= MAX_RESTARTS) throw e instanceof WorkerLostError ? lostError(e, restarts) : e;
+      if (!(e instanceof WorkerLostError) || restarts >= ctx.max_restarts) throw e instanceof WorkerLostError ? lostError(e, restarts) : e;
       restarts++;
       const resumed = state.checkpoint ? readJson<LoopState>(runPaths(ctx.run_dir).last_state) : initialState(state.levers);
       const levers = ctx.sup.levers;

@@ -12,7 +12,7 @@ import { cacheDir, encodeSplit, modelDims, readSplits, textSide, type EncodedSpl
 import { decideMemory, resolveDevice, type PlanFile } from './decide.ts';
 import { loadCommand, setupWorker, startWorker, type LoadSpec } from './session.ts';
 import { dispatchEvent, now, type Reporter, type RunEvent } from './events.ts';
-import { initialState, runLoop, type LoopState } from './train-loop.ts';
+import { initialState, runLoop, MAX_RESTARTS, type LoopState } from './train-loop.ts';
 import { finishRun, type RunMetrics } from './finish.ts';
 import { probePlan } from './probe.ts';
 
@@ -21,7 +21,11 @@ export const CHECKPOINT_EVERY_STEPS = 200;
 
 /** Options of one training run. */
 export interface TrainOptions { config: RunConfig; out: string; resume?: boolean; force?: boolean; env: Record<string, string | undefined>;
-  reporters?: Reporter[]; num_threads?: number; checkpoint_every?: number }
+  reporters?: Reporter[]; num_threads?: number; checkpoint_every?: number;
+  /** Dropout override (default BERT's 0.1); tests use 0 to compare runs whose micro-batch splits differ. */
+  dropout?: number;
+  /** Worker crashes tolerated before the run fails (default MAX_RESTARTS). */
+  max_restarts?: number }
 
 /** The result of a finished run: its folder and metrics. */
 export interface TrainResult { run_dir: string; metrics: RunMetrics; plan: PlanFile }
@@ -49,7 +53,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     const total = spe * config.train.epochs;
     const spec: LoadSpec = { dims, pretrained: config.model.pretrained, head: config.model.head, num_labels: splits.relations.names.length, seed: config.train.seed,
       learning_rate: config.train.learning_rate, weight_decay: config.train.weight_decay, warmup_steps: Math.round(config.train.warmup_ratio * total),
-      total_steps: total, max_grad_norm: config.train.max_grad_norm, num_threads: opts.num_threads };
+      total_steps: total, max_grad_norm: config.train.max_grad_norm, num_threads: opts.num_threads, dropout: opts.dropout };
     const plan = mode === 'resume' ? readJson<PlanFile>(paths.plan) : decideMemory({ config, dims, caps, device, lengths: train.lengths, num_labels: spec.num_labels });
     const d = plan.decision;
     state = mode === 'resume' ? readJson<LoopState>(paths.last_state) : initialState({ micro_batch_size: d.micro_batch_size, grad_checkpointing: d.grad_checkpointing, max_seq_len: d.max_seq_len });
@@ -88,7 +92,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
       ...(mode === 'resume' ? { resumed_from_step: state.step } : {}) });
     await runLoop({ run_dir: opts.out, sup, train, valid, relations: splits.relations, semeval: splits.format === 'semeval', epochs: config.train.epochs,
       batch_size: d.batch_size, seed: config.train.seed, padding: d.padding, patience: config.train.early_stopping_patience,
-      checkpoint_every: opts.checkpoint_every ?? CHECKPOINT_EVERY_STEPS, emit }, state);
+      checkpoint_every: opts.checkpoint_every ?? CHECKPOINT_EVERY_STEPS, max_restarts: opts.max_restarts ?? MAX_RESTARTS, emit }, state);
     const metrics = await finishRun({ sup, state, run_dir: opts.out, valid, test, relations: splits.relations, semeval: splits.format === 'semeval', text, head: config.model.head, max_seq_len: d.max_seq_len, padding: d.padding, emit });
     emit({ event: 'run_end', time: now(), status: 'ok', optimizer_steps: state.step, examples_seen: state.examples_seen, seconds: (Date.now() - t0) / 1000, best_epoch: state.best?.epoch });
     return { run_dir: opts.out, metrics, plan };
