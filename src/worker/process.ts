@@ -95,7 +95,7 @@ export class WorkerProcess {
     const child = spawn(opts.python, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const worker = new WorkerProcess(child, opts.log);
     const timeout = opts.start_timeout_ms ?? WORKER_START_TIMEOUT_MS;
-    const ready = await worker.await(timeout, 'start-timeout');
+    const ready = await worker.nextEvent(timeout, 'start-timeout');
     if (ready.type !== 'ready') {
       await worker.kill();
       throw new Error(`worker started with ${ready.type} instead of ready`);
@@ -130,7 +130,7 @@ export class WorkerProcess {
       if (cmd.type === 'train_step') this.step = cmd.step;
       // After `shutdown` the worker exits: that exit is a stop, not a crash.
       this._state = cmd.type === 'shutdown' ? 'stopping' : 'running';
-      const answer = this.await(opts.timeout_ms, 'request-timeout');
+      const answer = this.nextEvent(opts.timeout_ms, 'request-timeout');
       this.child.stdin.write(JSON.stringify(cmd) + '\n');
       const ev = await answer;
       if (this._state === 'running') this._state = 'ready';
@@ -171,7 +171,7 @@ export class WorkerProcess {
   }
 
   /** The next event, or a WorkerCrashError when the child dies first or `timeout_ms` passes. */
-  private await(timeout_ms: number | undefined, reason: 'start-timeout' | 'request-timeout'): Promise<WorkerEvent> {
+  private nextEvent(timeout_ms: number | undefined, reason: 'start-timeout' | 'request-timeout'): Promise<WorkerEvent> {
     return new Promise((resolvePromise, rejectPromise) => {
       if (this.crash) return rejectPromise(this.crash);
       let timer: NodeJS.Timeout | undefined;

@@ -13,8 +13,8 @@ import traceback
 import torch
 
 from .data import EncodedDataset
-from .device import available_cores, capabilities, memory_stats, reset_peak
-from .protocol import (E_BAD_COMMAND, E_INTERNAL, E_PROTOCOL, PROTOCOL_VERSION, WorkerError,
+from .device import available_cores, capabilities, is_oom, memory_stats, release_memory, reset_peak
+from .protocol import (E_BAD_COMMAND, E_INTERNAL, E_OOM, E_PROTOCOL, PROTOCOL_VERSION, WorkerError,
                        check_command, make_event)
 from .trainer import Trainer
 
@@ -119,8 +119,12 @@ class Session:
             tb = traceback.format_exc()
             print(tb, file=sys.stderr, flush=True)
             first = (str(e).splitlines() or [''])[0]
-            event = make_event('error', code=E_INTERNAL, message=f'{type(e).__name__}: {first}', traceback=tb,
+            # An OOM here (load, eval, optimizer step) is reported verbatim for the doctor's parser.
+            code, message = (E_OOM, first) if is_oom(e) else (E_INTERNAL, f'{type(e).__name__}: {first}')
+            event = make_event('error', code=code, message=message, traceback=tb,
                                **({'command': kind} if kind else {}))
+        if event.get('code') == E_OOM:
+            release_memory()  # only now: the exception's frames held the tensors until the except ended
         self.emit(event)
         return event['type'] != 'bye'
 

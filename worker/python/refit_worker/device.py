@@ -3,6 +3,7 @@
 Never decides anything: TS picks precision, attention and optimizer from `capabilities`.
 """
 import contextlib
+import gc
 import inspect
 import os
 import resource
@@ -103,3 +104,10 @@ def is_oom(exc):
         return True
     text = str(exc)
     return isinstance(exc, RuntimeError) and ('out of memory' in text or "can't allocate memory" in text)
+
+
+def release_memory():
+    """After an OOM (once the exception and its frames are gone): collect garbage, return cached CUDA blocks."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

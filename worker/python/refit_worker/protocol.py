@@ -48,6 +48,7 @@ E_MODEL_VOCAB = 'E_MODEL_VOCAB'      # vocab.txt size differs from config vocab_
 E_CHECKPOINT_ARCH = 'E_CHECKPOINT_ARCH'  # weights of another architecture/shape
 E_DATASET = 'E_DATASET'              # encoded dataset unreadable or index out of range
 E_DEVICE = 'E_DEVICE'                # device, precision or optimizer not available here
+E_OOM = 'E_OOM'                      # out of memory outside a train_step micro-batch (load, eval, optimizer step)
 E_INTERNAL = 'E_INTERNAL'            # anything else (a bug): traceback attached
 
 

@@ -4,7 +4,6 @@ Executes exactly what a command says; it never picks sizes and never retries (TS
 Gradient accumulation is defined on the logical batch: micro-batch loss = CE mean x (its examples /
 logical_batch_size), so any split of a logical batch gives the same gradient up to rounding.
 """
-import gc
 import inspect
 import os
 import sys
@@ -16,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
-                     parse_device)
+                     parse_device, release_memory)
 from .model import HAS_SDPA, RelationClassifier
 from .protocol import (E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, WorkerError, make_event)
 from .weights import atomic_file, load_into, read_model_folder, save_model_folder
@@ -234,9 +233,7 @@ class Trainer:
 
     def _oom_event(self, step, oom, started):
         """Free what the failed micro-batch held and report; accumulated gradients stay for `continue`."""
-        gc.collect()
-        if self.device.type == 'cuda':
-            torch.cuda.empty_cache()
+        release_memory()
         self.partial['seconds'] += time.perf_counter() - started
         log(f'out of memory in step {step}, micro-batch {oom[0]}: {oom[1].splitlines()[0][:200]}')
         return make_event('oom', step=step, completed_micro_batches=oom[0], message=oom[1],
