@@ -81,3 +81,13 @@ test('-c on the golden cap12 case: cap fix, then planned changes that fit under 
     assert.equal(micro * accum, 32);
   }
 });
+
+test('-c without any size (driver error, no --gpu): general fixes and a note asking for --gpu', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'refit-doctor-'));
+  const cfg = join(dir, 'run.yaml');
+  writeFileSync(cfg, 'model:\n  preset: bert-base\ntrain:\n  batch_size: 16\n');
+  const res = runDoctor({ text: read('driver-cuda-error'), configFixes: configFixesFor({ config_path: cfg }) });
+  assert.match(res.plan_note ?? '', /--gpu/);
+  assert.match(res.fixes[0].title, /fresh process/);
+  assert.ok(res.fixes.length > 1);
+});

@@ -3,7 +3,7 @@
 import { resolveConfig, type RunConfig } from '../../config/index.ts';
 import { GPUS, fitConfig, loadModelDims, planMemory, resolveGpu, type Engine, type FitCandidate, type GpuSpec, type ModelDims, type RunShape } from '../index.ts';
 import type { Diagnosis } from './diagnose.ts';
-import { causeFixes, type DoctorFix } from './fixes.ts';
+import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
 import type { OomReport } from './parse.ts';
 import { formatBytes as fmt } from './sizes.ts';
 
@@ -50,9 +50,9 @@ function currentRun(config: RunConfig, engine: Engine): Current {
 const GIB = 2 ** 30;
 
 /** The card the OOM happened on: its limit from the message; bf16 and speed from --gpu or the table cards of that size. */
-function cardFor(r: OomReport, d: Diagnosis, card?: GpuSpec): GpuSpec {
+function cardFor(r: OomReport, d: Diagnosis, card?: GpuSpec): GpuSpec | undefined {
   let limit = d.figures.limit_bytes ?? card?.memory_bytes;
-  if (limit === undefined) throw new Error('no memory size: neither the message nor --gpu gives one');
+  if (limit === undefined) return undefined;
   // Other processes stay unless stopped: plan within what is left.
   if (d.cause === 'contention' && d.figures.others_bytes) limit -= d.figures.others_bytes;
   if (card) return { ...card, memory_bytes: limit };
@@ -91,6 +91,10 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
 
 function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): { fixes: DoctorFix[]; note?: string } {
   const gpu = cardFor(r, d, card);
+  if (!gpu) {
+    return { fixes: generalFixes(r, d), note: 'The message does not say how much memory the card has (driver/library errors and '
+      + 'truncated messages carry no sizes): give --gpu NAME|SIZE to plan config changes.' };
+  }
   // With real lengths and dynamic padding the longest batch decides memory (padded to a multiple of 64).
   const longest = cur.lengths && cur.padding === 'dynamic'
     ? Math.min(cur.run.seq_len, Math.ceil(Math.max(...cur.lengths) / 64) * 64) : cur.run.seq_len;

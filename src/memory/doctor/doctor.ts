@@ -40,6 +40,9 @@ export function engineFromLog(text: string): 'refit' | 'hf' {
 const REPORT_FIELDS = ['device_index', 'requested_bytes', 'total_bytes', 'free_bytes', 'allocated_bytes', 'reserved_bytes',
   'reserved_unallocated_bytes', 'process_in_use_bytes', 'allowed_bytes'] as const;
 
+// The fields of one fix in `--json`, in print order.
+const FIX_FIELDS = ['title', 'detail', 'speed', 'config', 'env', 'predicted_peak_bytes', 'predicted_examples_per_s', 'fits'] as const;
+
 /** The `refit doctor --json` object: kind, the byte fields present, diagnosis {cause, explanation}, fixes. */
 export function doctorJson(result: DoctorResult): Record<string, unknown> {
   const out: Record<string, unknown> = { kind: result.report.kind };
@@ -48,6 +51,10 @@ export function doctorJson(result: DoctorResult): Record<string, unknown> {
     if (v !== undefined) out[key] = v;
   }
   out.diagnosis = { cause: result.diagnosis.cause, explanation: result.diagnosis.explanation };
-  out.fixes = result.fixes;
+  out.fixes = result.fixes.map((fix) => {
+    const ordered: Record<string, unknown> = {};
+    for (const key of FIX_FIELDS) if (fix[key] !== undefined) ordered[key] = fix[key];
+    return ordered;
+  });
   return out;
 }
