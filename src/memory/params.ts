@@ -17,6 +17,8 @@ export interface ParamTensor {
   layer: number;
   linear: boolean;
   decay: boolean;
+  /** present on the device but never trained (refit keeps an unused pooler under the entity-start head) */
+  frozen?: boolean;
 }
 
 /** Which relation head sits on the encoder: hidden vectors concatenated (`concat` of them) or the pooler. */
@@ -24,6 +26,8 @@ export interface HeadShape {
   /** number of hidden vectors concatenated into the classifier (hf grid: CLS+head+tail = 3; refit: head+tail = 2) */
   concat: number;
   pooler: boolean;
+  /** the pooler's weights exist but take no part in training */
+  pooler_frozen?: boolean;
   num_labels: number;
 }
 
@@ -45,7 +49,10 @@ export function paramTensors(m: ModelDims, head: HeadShape): ParamTensor[] {
     add(h, l, false, false); add(h, l, false, false); // output LayerNorm
   }
   const L = m.num_hidden_layers;
-  if (head.pooler) { add(h * h, L, true, true); add(h, L, true, false); }
+  if (head.pooler) {
+    add(h * h, L, true, true); add(h, L, true, false);
+    if (head.pooler_frozen) { t[t.length - 1].frozen = true; t[t.length - 2].frozen = true; }
+  }
   add(head.num_labels * head.concat * h, L, true, true);
   add(head.num_labels, L, true, false);
   return t;
@@ -61,7 +68,3 @@ export function tensorBytes(tensors: readonly ParamTensor[], bytesPerElem: numbe
   return tensors.reduce((s, x) => s + roundAlloc(x.numel * bytesPerElem), 0);
 }
 
-/** Parameter count of the encoder alone (BertModel without pooler): for the FLOPs of the cost model too. */
-export function encoderParams(m: ModelDims): number {
-  return countParams(paramTensors(m, { concat: 0, pooler: false, num_labels: 0 })) - 0;
-}

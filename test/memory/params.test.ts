@@ -34,8 +34,11 @@ test('the golden grid model (no pooler, Linear(3h, 50)) has the measured paramet
   const chinese = (m: ModelDims) => ({ ...m, vocab_size: 21128 });
   const cases: Array<[ModelDims, number]> = [[chinese(PRESETS['bert-tiny']), 3_186_226], [chinese(PRESETS['bert-medium']), 36_377_650], [chinese(BASE), 101_792_306]];
   for (const [m, want] of cases) assert.equal(exactTerms(m, run(), hfTraits()).params, want);
-  // refit's entity-start head is Linear(2h, n): 50·768 fewer weights than the hf grid's Linear(3h, n)
-  assert.equal(exactTerms(chinese(BASE), run(), refitTraits()).params, 101_792_306 - 50 * 768);
+  // refit's entity-start head is Linear(2h, n): 50·768 fewer weights than the hf grid's Linear(3h, n); its pooler
+  // (h² + h) stays on the device untrained: in the weights, not in gradients or optimizer states
+  const r = exactTerms(chinese(BASE), run(), refitTraits());
+  assert.equal(r.params, 101_792_306 - 50 * 768 + 768 * 768 + 768);
+  assert.equal(r.weights - r.gradients, roundAlloc(4 * 768 * 768) + roundAlloc(4 * 768));
 });
 
 test('the allocator rounds each block up to 512 bytes (minimum 512)', () => {

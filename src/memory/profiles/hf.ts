@@ -13,6 +13,7 @@ export function hfTraits(head: 'entity-start' | 'cls' = 'entity-start'): EngineT
     adamw_temp: 'all',
     // the golden batches have no padding and HF drops an all-ones mask for SDPA
     sdpa_padding_mask: false,
+    int64_inputs: 2, // ids + attention mask; token types come from the registered buffer (a view)
   };
 }
 

@@ -1,9 +1,10 @@
 // The `refit` profile: our worker (plain-torch BERT with HF names). Same physics and coefficients as `hf`,
 // with these documented differences, to be re-measured on a GPU by its own issue:
-// - head entity-start = concat(h[head_start], h[tail_start]) → Linear(2h, n), no pooler (cls: pooler + Linear(h, n));
+// - head entity-start = concat(h[head_start], h[tail_start]) → Linear(2h, n); the pooler's weights stay on the device
+//   but are never trained (cls: pooler + Linear(h, n), trained);
 // - AdamW has two param groups (decay / no decay): the foreach temporary is the larger group, not all params;
 // - SDPA always gets the padding mask: counted as one (b,1,s,s) tensor in the compute dtype (conservative);
-// - no registered position/token-type buffers (positions are built per batch, inside the activations).
+// - no registered position/token-type buffers: token types are a zeros_like(ids) int64 tensor per batch.
 import type { EngineProfile } from '../types.ts';
 import { estimateWith } from './estimate.ts';
 import type { EngineTraits } from './terms.ts';
@@ -11,10 +12,12 @@ import type { EngineTraits } from './terms.ts';
 /** Engine traits of the refit worker. */
 export function refitTraits(head: 'entity-start' | 'cls' = 'entity-start'): EngineTraits {
   return {
-    head: head === 'cls' ? { concat: 1, pooler: true, num_labels: 0 } : { concat: 2, pooler: false, num_labels: 0 },
+    head: head === 'cls' ? { concat: 1, pooler: true, num_labels: 0 } : { concat: 2, pooler: true, pooler_frozen: true, num_labels: 0 },
     buffer_bytes: 0,
     adamw_temp: 'largest-group',
     sdpa_padding_mask: true,
+    int64_inputs: 3, // ids, attention mask, token types
+
   };
 }
 

@@ -17,6 +17,8 @@ export interface EngineTraits {
   adamw_temp: 'all' | 'largest-group';
   /** SDPA with a padding mask materialised once per forward as (b,1,s,s) in the compute dtype */
   sdpa_padding_mask: boolean;
+  /** int64 (b, s) tensors fed per step: ids + attention mask (+ token types built per batch) */
+  int64_inputs: number;
 }
 
 /** Inference class: per precision (fp16 and bf16 eager inference measure differently) × attention. */
@@ -53,7 +55,7 @@ export interface ExactTerms {
 }
 
 function trainable(t: ParamTensor, freeze: number): boolean {
-  return !(t.layer === -1 && freeze > 0) && !(t.layer >= 0 && t.layer < freeze);
+  return !t.frozen && !(t.layer === -1 && freeze > 0) && !(t.layer >= 0 && t.layer < freeze);
 }
 
 /** Computes the exact terms of `run` on `model` for an engine with `traits`. */
@@ -82,10 +84,10 @@ export function exactTerms(model: ModelDims, run: RunShape, traits: EngineTraits
     optimizer,
     optimizer_temp: temp,
     autocast_fwd: amp ? tensorBytes(ckpt ? topLinears : linears, 2) : 0,
-    autocast_all: amp ? tensorBytes(tensors.filter((t) => t.linear), 2) : 0,
+    autocast_all: amp ? tensorBytes(tensors.filter((t) => t.linear && !t.frozen), 2) : 0,
     workspace: device?.hopper === false ? WORKSPACE_BYTES.other : WORKSPACE_BYTES.hopper,
-    // int64 ids + attention mask (b, s), and head/tail positions + labels (b)
-    inputs: 2 * roundAlloc(8 * b * s) + 3 * roundAlloc(8 * b),
+    // int64 (b, s) inputs (ids, attention mask, …) and head/tail positions + labels (b)
+    inputs: traits.int64_inputs * roundAlloc(8 * b * s) + 3 * roundAlloc(8 * b),
     checkpoints: ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0,
     mask: traits.sdpa_padding_mask && run.attention === 'sdpa' ? roundAlloc((amp ? 2 : 4) * b * s * s) : 0,
   };
