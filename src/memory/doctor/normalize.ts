@@ -16,6 +16,9 @@ const LINE_PREFIX_RE = /^(?:\[(?:rank|default)\d+\]:|\[\d+,\d+\]<std(?:out|err)>
 // A message quoted inside a JSON string or a Python repr carries literal "\n" escapes.
 const ESCAPED_BREAK_RE = /\\[nrt]/g;
 
+// Whitespace removed in the compact copy (must match the loop in normalizeLog).
+const SPACE_RE = /[ \t\n\v\f\u00a0]+/g;
+
 /** Cleans log text (ANSI, `\r` progress bars, launcher prefixes) and builds the compact copy. */
 export function normalizeLog(raw: string): NormalizedText {
   const text = raw
@@ -24,16 +27,14 @@ export function normalizeLog(raw: string): NormalizedText {
     .replace(LINE_PREFIX_RE, '')
     .replace(ESCAPED_BREAK_RE, ' ');
   const map = new Int32Array(text.length);
-  let compact = '';
   let n = 0;
-  const parts: string[] = [];
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === ' ' || ch === '\n' || ch === '\t' || ch === '\f' || ch === '\v' || ch === '\u00a0') continue;
-    parts.push(ch);
+    const c = text.charCodeAt(i);
+    // Same set as SPACE_RE: space, \t \n \v \f, no-break space.
+    if (c === 32 || (c >= 9 && c <= 12) || c === 0xa0) continue;
     map[n++] = i;
   }
-  compact = parts.join('');
+  const compact = text.replace(SPACE_RE, '');
   return { text, compact, map: map.subarray(0, n) };
 }
 
