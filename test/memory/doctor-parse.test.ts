@@ -122,6 +122,8 @@ const INLINE: ReadonlyArray<[string, string, OomReport['kind'], Fields]> = [
   ['exception type in source code only', '  File "memory.py", line 9\n    except torch.cuda.OutOfMemoryError:\n        pass', 'not-oom', {}],
   ['slurm cgroup OOM', 'srun: error: nid002680: task 0: Out Of Memory\nslurmstepd: error: Detected 1 oom_kill event in StepId=647226.7. Some of the step tasks have been OOM Killed.', 'host-oom', {}],
   ['kubernetes pod', 'Last State: Terminated\n  Reason: OOMKilled\n  Exit Code: 137', 'host-oom', {}],
+  ['0.4 THCudaCheck line alone', 'THCudaCheck FAIL file=/pytorch/aten/src/THC/generic/THCStorage.cu line=58 error=2 : out of memory', 'driver-oom', {}],
+  ['cuBLAS not initialised is only a look-alike', 'RuntimeError: CUDA error: CUBLAS_STATUS_NOT_INITIALIZED when calling `cublasCreate(handle)`', 'not-oom', {}],
   ['HIP driver error', 'RuntimeError: HIP error: out of memory', 'driver-oom', {}],
   ['CUDA driver API error', 'RuntimeError: CUDA driver error: out of memory', 'driver-oom', {}],
   ['python MemoryError', 'Traceback (most recent call last):\n  File "prep.py", line 3\nMemoryError', 'host-oom', {}],

@@ -57,7 +57,7 @@ const DETECTORS: readonly Detector[] = Object.freeze([
   { kind: 'allocator-oom', source: 'mps-allocator', on: 'compact', re: /MPSbackendoutofmemory/g, read: readMpsFields },
   // Driver / runtime: cudaErrorMemoryAllocation surfaced outside the caching allocator.
   { kind: 'driver-oom', source: 'cuda-runtime', on: 'compact', re: /(?:CUDA|HIP|XPU)(?:driver)?error:outofmemory/g },
-  { kind: 'driver-oom', source: 'cuda-runtime', on: 'compact', re: /cudaruntimeerror\(2\):outofmemory/gi },
+  { kind: 'driver-oom', source: 'cuda-runtime', on: 'compact', re: /cudaruntimeerror\(2\):outofmemory|THCudaCheckFAILfile=[^:]{0,200}?error=2:outofmemory/gi },
   { kind: 'driver-oom', source: 'cuda-runtime', on: 'compact', re: /CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation|hipErrorOutOfMemory|Cudafailure'outofmemory'/g },
   // Libraries that allocate their own workspaces/handles.
   { kind: 'library-oom', source: 'cublas', on: 'compact', re: /(?:CUBLAS|HIPBLAS)_STATUS_ALLOC_FAILED/g },
@@ -80,6 +80,7 @@ const DETECTORS: readonly Detector[] = Object.freeze([
 const LOOK_ALIKES: ReadonlyArray<{ re: RegExp; what: string }> = Object.freeze([
   { re: /INTERNAL ASSERT FAILED at "?[^"\n]*CUDACachingAllocator/, what: 'a caching-allocator INTERNAL ASSERT (seen under memory pressure, often with expandable_segments + max_split_size_mb)' },
   { re: /CUDA driver error: device not ready/, what: '"CUDA driver error: device not ready" (seen under memory pressure)' },
+  { re: /CUBLAS_STATUS_NOT_INITIALIZED|CUDNN_STATUS_INTERNAL_ERROR/, what: 'a cuBLAS/cuDNN initialisation error (often a GPU too full to create the handle: check nvidia-smi, restart with a smaller peak)' },
   { re: /more than INT_MAX elements/, what: 'a tensor larger than INT_MAX elements (a size limit, not memory)' },
   { re: /Invalid buffer size/, what: '"Invalid buffer size" (a size limit, not memory)' },
 ]);
