@@ -79,6 +79,19 @@ test('bad input: one clear line on stderr and exit 2', { skip }, () => {
   }
 });
 
+test('fit --lengths-from: real lengths give dynamic padding, a smaller worst case and a higher throughput; bad files are one line', { skip }, () => {
+  const lens = join(tmp, 'lengths.txt');
+  writeFileSync(lens, Array.from({ length: 500 }, (_, i) => 20 + (i % 90)).join('\n'));
+  const dyn = JSON.parse(refit('fit', '--gpu', 'RTX 3060', '--effective-batch', '32', '--seq-len', '512', '--lengths-from', lens, '--json').stdout);
+  const max = JSON.parse(refit('fit', '--gpu', 'RTX 3060', '--effective-batch', '32', '--seq-len', '512', '--json').stdout);
+  assert.equal(dyn.config.padding, 'dynamic');
+  assert.ok(dyn.peak_device_bytes < max.peak_device_bytes && dyn.predicted_examples_per_s > max.predicted_examples_per_s);
+  writeFileSync(lens, '12\n7x\n');
+  const bad = refit('fit', '--gpu', '12GB', '--lengths-from', lens);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /lengths.txt: item 2 '7x' is not a positive integer length/);
+});
+
 test('fit --write failing leaves nothing behind', { skip }, () => {
   const r = refit('fit', '--gpu', '12GB', '--write', join(tmp, 'no-such-dir', 'x.yaml'));
   assert.equal(r.status, 2);

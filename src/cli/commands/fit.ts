@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
+import { readEncodedDataset } from '../../encode/index.ts';
 import { fitConfig, formatBytes, type Attention, type FitAllow, type FitCandidate, type FitResult, type Precision } from '../../memory/index.ts';
 import { configFromInputs, enumOption, gpuFromInputs, intOption, memoryOptions, modelFromInputs, type MemoryFlags } from './plan.ts';
 
@@ -14,13 +15,20 @@ function listOption<T extends string>(flag: string, text: string | undefined, va
   return text === undefined ? undefined : text.split(',').map((v) => enumOption(flag, v.trim(), values)!);
 }
 
-/** Example lengths from a file: integers one per line (or whitespace/comma separated), or a JSON array. */
-export function readLengths(path: string): number[] {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) {
+/** Example lengths: an encoded dataset (`*.refit-ds`), or integers one per line (whitespace/comma separated) or a JSON array. */
+export function readLengths(path: string): ArrayLike<number> {
+  let bytes: Buffer;
+  try { bytes = readFileSync(path); } catch (e) {
     throw new RefitError('E_OPTION', `${path}: cannot read lengths (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  const tokens = text.trim().startsWith('[') ? (JSON.parse(text) as unknown[]).map(String) : text.split(/[\s,]+/).filter(Boolean);
+  if (bytes.subarray(0, 8).toString('latin1') === 'REFITDS1') return readEncodedDataset(path).lengths;
+  const text = bytes.toString('utf8');
+  let tokens: string[];
+  try {
+    tokens = text.trim().startsWith('[') ? (JSON.parse(text) as unknown[]).map(String) : text.split(/[\s,]+/).filter(Boolean);
+  } catch {
+    throw new RefitError('E_OPTION', `${path}: not a JSON array of lengths`);
+  }
   const out: number[] = [];
   for (const [i, t] of tokens.entries()) {
     const v = Number(t);
@@ -50,7 +58,7 @@ export function registerFit(program: Command, ctx: CliContext): void {
     .option('--precision <list>', 'precisions to consider, e.g. fp32,bf16 (default: all the card supports)')
     .option('--attention <list>', 'attention backends to consider (default eager,sdpa)')
     .option('--grad-checkpointing <on|off|auto>', 'force checkpointing on/off (default auto)')
-    .option('--lengths-from <file>', 'example lengths (integers) for the dynamic-padding policy')
+    .option('--lengths-from <file>', 'example lengths for the dynamic-padding policy: an encoded dataset (.refit-ds) or integers')
     .option('--write <file>', 'write the chosen settings as a config file (YAML)')
     .action((overrides: string[], flags: FitFlags & { precision?: string; attention?: string }) => {
       flags.precisions = flags.precision; flags.attentions = flags.attention;
@@ -67,7 +75,7 @@ export function registerFit(program: Command, ctx: CliContext): void {
         seq_len: intOption('--seq-len', flags.seqLen) ?? cfg.memory.max_seq_len,
         engine: enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? 'refit',
         num_labels: intOption('--num-labels', flags.numLabels) ?? cfg.data.num_relations ?? 50,
-        lengths: flags.lengthsFrom ? readLengths(flags.lengthsFrom) : undefined,
+        lengths: flags.lengthsFrom ? Array.from(readLengths(flags.lengthsFrom)) : undefined,
       });
       if (flags.write) writeSettings(flags.write, result, flags.model ?? cfg.model.pretrained ?? cfg.model.preset);
       ctx.io.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : formatFit(result));
