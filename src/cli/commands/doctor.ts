@@ -27,7 +27,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
       }
       const configFixes = flags.config
         ? configFixesFor({ config_path: flags.config, gpu: flags.gpu, engine: flags.engine ?? engineFromLog(text),
-          lengths: flags.lengthsFrom ? readLengths(flags.lengthsFrom) : undefined })
+          lengths: flags.lengthsFrom ? Array.from(readLengths(flags.lengthsFrom)) : undefined })
         : undefined;
       const result = runDoctor({ text, configFixes });
       if (flags.json) ctx.io.stdout.write(JSON.stringify(doctorJson(result), null, 2) + '\n');

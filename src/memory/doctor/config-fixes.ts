@@ -58,8 +58,10 @@ function cardFor(r: OomReport, d: Diagnosis, card?: GpuSpec): GpuSpec | undefine
   if (card) return { ...card, memory_bytes: limit };
   const same = Object.values(GPUS).filter((g) => Math.abs(g.memory_bytes - (r.total_bytes ?? limit)) <= 0.1 * GIB);
   const slowest = [...same].sort((a, b) => (a.fp32_tflops ?? 0) - (b.fp32_tflops ?? 0))[0];
+  const like = same.length ? ` (like ${same.map((g) => g.name).slice(0, 3).join(', ')})` : '';
+  const capped = r.allowed_bytes !== undefined && r.total_bytes !== undefined && r.allowed_bytes < r.total_bytes;
   return {
-    ...(slowest ?? {}), name: `${fmt(limit)} card${same.length ? ` (like ${same.map((g) => g.name).slice(0, 3).join(', ')})` : ''}`,
+    ...(slowest ?? {}), name: `${capped ? `${fmt(limit)} cap of a ${fmt(r.total_bytes ?? 0)}` : fmt(limit)} card${like}`,
     memory_bytes: limit, bf16: same.length > 0 && same.every((g) => g.bf16), hopper: false,
   };
 }

@@ -130,8 +130,13 @@ function outsideSentence(r: OomReport, f: OomFigures): string {
   return ` ${fmt(f.outside_bytes)} of the card is used outside PyTorch's cache (${who}).`;
 }
 
-function needSentence(f: OomFigures): string {
+function needSentence(f: OomFigures, r: OomReport): string {
   if (f.need_min_bytes === undefined) return '';
+  if (f.room_bytes !== undefined && f.need_min_bytes <= f.room_bytes) {
+    return ` The live tensors plus the new one come to ${fmt(f.need_min_bytes)}, under the ${fmt(f.room_bytes)} PyTorch may hold, `
+      + `but the new block needed fresh space: the ${fmt(r.reserved_unallocated_bytes ?? 0)} cached but unused could not serve it. `
+      + 'The failing allocation is only the first that did not fit, so the real peak of the step is higher.';
+  }
   const room = f.room_bytes !== undefined ? `, while PyTorch could hold at most ${fmt(f.room_bytes)}` : '';
   return ` The live tensors plus the new one need at least ${fmt(f.need_min_bytes)}${room}; the failing allocation`
     + ' is only the first that did not fit, so the real peak of the step is higher.';
@@ -149,7 +154,7 @@ const EXPLAIN: Readonly<Record<OomCause, (r: OomReport, f: OomFigures) => string
         + 'setting can help; that tensor itself must shrink (batch size, sequence length, or a bug that builds a huge tensor).';
     }
     return `Capacity: the run needs more memory than the card gives it. ${failedSentence(r)}${heldSentence(r)}`
-      + `${outsideSentence(r, f)}${needSentence(f)}${truncatedNote(r)}`;
+      + `${outsideSentence(r, f)}${needSentence(f, r)}${truncatedNote(r)}`;
   },
   fragmentation: (r: OomReport) => `Fragmentation: ${fmt(r.reserved_unallocated_bytes ?? 0)} is reserved by PyTorch but unallocated `
     + `(${pct(r.reserved_unallocated_bytes ?? 0, Math.max(1, r.reserved_bytes ?? 1))} of the ${fmt(r.reserved_bytes ?? 0)} it holds), `
@@ -164,7 +169,7 @@ const EXPLAIN: Readonly<Record<OomCause, (r: OomReport, f: OomFigures) => string
   },
   'memory-fraction': (r: OomReport, f: OomFigures) => `Memory-fraction cap: this process may use only ${fmt(r.allowed_bytes ?? 0)} `
     + `(torch.cuda.set_per_process_memory_fraction or a budget) of ${deviceName(r)}, which still has ${fmt(r.free_bytes ?? 0)} free.`
-    + `${heldSentence(r)} With ${fmt(r.requested_bytes ?? 0)} more it would pass the cap.${needSentence(f)}`,
+    + `${heldSentence(r)} With ${fmt(r.requested_bytes ?? 0)} more it would pass the cap.${needSentence(f, r)}`,
   'driver-failure': (r: OomReport) => 'A CUDA call outside PyTorch\'s caching allocator failed with out of memory (context creation, '
     + 'library handles, `.to(device)` on a nearly full GPU, or other processes). The message carries no sizes. After this error '
     + `the CUDA state is unreliable: retrying in the same process usually fails, so start a fresh process. (${r.message ?? ''})`,
