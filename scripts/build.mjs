@@ -12,3 +12,7 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The web pages (/, /runs, /plan) served by `refit serve`: Vite builds web/ into dist/web.
+const { build: viteBuild } = await import('vite');
+await viteBuild({ configFile: 'web/vite.config.ts', logLevel: 'warn' });

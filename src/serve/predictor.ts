@@ -4,41 +4,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
-import type { RunLog as _Log } from '../log.ts';
+import { itemExample, openPredictor, type Predictor, type PredictItem, type Prediction } from '../run/index.ts';
 
-/** R's Predictor contract (src/run/index.ts, apis.md §R). */
-export interface Predictor {
-  relations: string[]; na_label: string | null; max_seq_len: number; model: Record<string, unknown>;
-  predict(items: PredictItem[], opts?: { top_k?: number }): Promise<Array<{ id: number; head: string; tail: string; relation?: string;
-    score?: number; top?: Array<{ relation: string; score: number }>; error?: string }>>;
-  close(): Promise<void>;
-}
-// TODO(S): import openPredictor statically from '../run/index.ts' once R's module lands (it is not in the tree yet).
-const RUN_INDEX = '../run/index.ts';
-async function openPredictor(opts: { run_dir: string; env: Record<string, string | undefined>; log: _Log }): Promise<Predictor> {
-  const run = (await import(RUN_INDEX)) as { openPredictor: (o: typeof opts) => Promise<Predictor> };
-  return run.openPredictor(opts);
-}
-
-/** One prediction request item (the shape `refit predict` reads). */
-export interface PredictItem { text: string; head: string; tail: string; head_offset?: number; tail_offset?: number }
+export type { Predictor, PredictItem };
 /** One prediction result (the shape `refit predict` writes). */
-export type PredictResult = Awaited<ReturnType<Predictor['predict']>>[number];
+export type PredictResult = Prediction;
 
-/** Why `item` cannot be predicted (an entity not in the text, an offset not pointing at it), or null when it can. */
+/**
+ * Why `item` cannot be predicted (an entity not in the text, an offset not pointing at it), or null when it can;
+ * the same check and wording as `refit predict` (R's itemExample).
+ */
 export function entityProblem(item: PredictItem): string | null {
-  for (const role of ['head', 'tail'] as const) {
-    const name = item[role];
-    const offset = item[`${role}_offset`];
-    if (offset !== undefined) {
-      if (item.text.slice(offset, offset + name.length) !== name) {
-        return `${role}_offset ${offset} does not point at ${role} ${JSON.stringify(name)} in text`;
-      }
-    } else if (!item.text.includes(name)) {
-      return `${role} ${JSON.stringify(name)} not found in text`;
-    }
-  }
-  return null;
+  const r = itemExample(item, 0);
+  return typeof r === 'string' ? r : null;
 }
 
 /** Opens the run's model on first use and keeps it; a failed open is retried on the next request. */

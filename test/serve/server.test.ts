@@ -36,9 +36,9 @@ const CASES: Array<{ name: string; body: string; status: number; error: string |
   { name: 'negative offset', body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob', head_offset: -1 }), status: 400,
     error: 'body.head_offset: must be >= 0' },
   { name: 'entity not in text', body: JSON.stringify({ text: 'Ann met Bob', head: 'Carl', tail: 'Bob' }), status: 400,
-    error: 'head "Carl" not found in text' },
+    error: "head 'Carl' is not in the text" },
   { name: 'offset not at entity', body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob', tail_offset: 2 }), status: 400,
-    error: 'tail_offset 2 does not point at tail "Bob" in text' },
+    error: "tail 'Bob' is not at tail_offset 2" },
   { name: 'valid request, no trained model yet', body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob' }), status: 503,
     error: /^no trained model in .*model yet/ },
 ];

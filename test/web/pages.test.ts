@@ -1,0 +1,115 @@
+// The web pages in a real browser (Debian's Chromium via playwright-core): the planner's verdict flips at the fit
+// limit, the predict form shows a relation from a trained tiny run, and /runs and report.html draw that run's curves.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { RunLog } from '../../src/log.ts';
+import { startServer } from '../../src/serve/index.ts';
+import { writeReport } from '../../src/report/index.ts';
+import { planMemory, PRESETS, GPUS, type RunShape } from '../../src/memory/index.ts';
+import { NO_BROWSER, launchBrowser } from './browser.ts';
+import { NO_CLI, cachedTinyRun } from './tiny-run.ts';
+
+const NO_WEB = !existsSync(new URL('../../dist/web/index.html', import.meta.url)) && 'needs npm run build (dist/web)';
+const SKIP = NO_BROWSER || NO_WEB || NO_CLI;
+
+/** Opens a page that records page errors and any request leaving the test server. */
+async function open(browser: Browser, url: string, errors: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => { if (!/^(http:\/\/127\.0\.0\.1|file:|data:)/.test(r.url())) errors.push(`network: ${r.url()}`); });
+  await page.goto(url);
+  return page;
+}
+
+/** Waits until a canvas has non-transparent pixels (Chart.js has drawn); false after 10 s. */
+async function inkOn(page: Page, id: string): Promise<boolean> {
+  const drawn = () => page.waitForFunction((cid) => {
+    const c = document.getElementById(cid) as HTMLCanvasElement | null;
+    if (!c || !c.width || !c.height) return false;
+    const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < d.length; i += 4) if (d[i]) return true;
+    return false;
+  }, id, { timeout: 10_000 });
+  return drawn().then(() => true, () => false);
+}
+
+describe('web pages', { skip: SKIP }, () => {
+  let browser: Browser;
+  let server: { url: string; close(): Promise<void> };
+  let run_dir: string;
+  const errors: string[] = [];
+
+  before(async () => {
+    run_dir = cachedTinyRun();
+    server = await startServer({ run_dir, host: '127.0.0.1', port: 0, log: new RunLog(), env: process.env });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test('/plan: the verdict flips from fits to does not fit when batch size crosses the limit', async () => {
+    const run: RunShape = { engine: 'refit', mode: 'train', batch_size: 1, seq_len: 256, precision: 'fp16', attention: 'sdpa',
+      grad_checkpointing: false, optimizer: 'adamw', num_labels: 10 };
+    const fits = (b: number) => planMemory({ model: PRESETS['bert-base'], run: { ...run, batch_size: b }, gpu: GPUS['RTX 3060'] }).fits;
+    let limit = 1;
+    while (fits(limit + 1)) limit++;  // the largest batch the CLI's planner says fits
+    const page = await open(browser, `${server.url}/plan`, errors);
+    const verdictAt = async (b: number) => {
+      await page.fill('#batch', String(b));
+      return page.textContent('#verdict');
+    };
+    assert.equal(await verdictAt(limit), 'fits');
+    assert.equal(await verdictAt(limit + 1), 'does not fit');
+    assert.ok(await inkOn(page, 'plan-chart'), 'stacked bar drawn');
+    await page.click('#fit');
+    assert.match((await page.textContent('#fit-verdict')) ?? '', /refit fit would choose/);
+    await page.selectOption('#model', 'config.json');
+    await page.fill('#config-json', '{"hidden_size": 100, "num_attention_heads": 12}');
+    assert.match((await page.textContent('#verdict')) ?? '', /config\.json: .*hidden_size/);
+    assert.deepEqual(errors, []);
+  });
+
+  test('/: the predict form shows a relation and the top probabilities', async () => {
+    const page = await open(browser, `${server.url}/`, errors);
+    await page.waitForFunction(() => /relations/.test(document.getElementById('model-info')?.textContent ?? ''));
+    const text = 'Marie Curie was born in Warsaw.';
+    await page.fill('#text', text);
+    // mark the head by selecting it in the sentence, type the tail
+    await page.evaluate(() => (document.getElementById('text') as HTMLTextAreaElement).setSelectionRange(0, 11));
+    await page.click('#mark-head');
+    assert.equal(await page.inputValue('#head'), 'Marie Curie');
+    await page.fill('#tail', 'Warsaw');
+    await page.click('#predict');
+    await page.waitForFunction(() => (document.getElementById('relation')?.textContent ?? '').length > 0);
+    const relations = JSON.parse(readFileSync(`${run_dir}/model/refit.json`, 'utf8')).relations as string[];
+    assert.ok(relations.includes((await page.textContent('#relation')) ?? ''), 'a relation of the model');
+    assert.ok(await inkOn(page, 'top-chart'), 'top probabilities drawn');
+    await page.fill('#tail', 'Paris');
+    await page.click('#predict');
+    await page.waitForFunction(() => (document.getElementById('error')?.textContent ?? '').length > 0);
+    assert.equal(await page.textContent('#error'), "tail 'Paris' is not in the text");
+    assert.deepEqual(errors, []);
+  });
+
+  test('/runs: the curves of the finished tiny run', async () => {
+    const page = await open(browser, `${server.url}/runs`, errors);
+    await page.waitForFunction(() => document.getElementById('report')?.dataset.status === 'finished');
+    const steps = readFileSync(`${run_dir}/events.jsonl`, 'utf8').split('\n').filter((l) => l.includes('"event":"step"')).length;
+    assert.ok(steps > 0);
+    assert.equal(await page.textContent('#rr-summary .card:first-child .v'), String(steps));
+    for (const id of ['rr-loss-chart', 'rr-valid-chart', 'rr-memory-chart', 'rr-speed-chart']) assert.ok(await inkOn(page, id), id);
+    assert.match((await page.textContent('#rr-confusion-table')) ?? '', /rows gold/);
+    assert.deepEqual(errors, []);
+  });
+
+  test('report.html opens offline from a file and draws the same charts', async () => {
+    const path = await writeReport({ run_dir });
+    const page = await open(browser, `file://${path}`, errors);
+    for (const id of ['rr-loss-chart', 'rr-memory-chart']) assert.ok(await inkOn(page, id), id);
+    assert.deepEqual(errors, []);
+  });
+});
