@@ -46,6 +46,11 @@ export function appendJsonLine(path: string, value: unknown): void {
   appendFileSync(path, JSON.stringify(value) + '\n');
 }
 
+/** Throws unless `dir` holds a run with a checkpoint to continue from. */
+export function assertResumable(dir: string): void {
+  if (!existsSync(runPaths(dir).last_state)) throw new RefitError('E_RESUME', `${dir}: no checkpoint to resume from (checkpoints/last.json missing); run without --resume`);
+}
+
 /** Files a run that failed before writing config.yaml leaves behind; a new run may reuse such a folder. */
 const FAILED_START_FILES = new Set(['refit.log', 'events.jsonl', 'checkpoints']);
 
@@ -58,7 +63,7 @@ export function prepareOutDir(opts: { dir: string; resume: boolean; force: boole
   const { dir } = opts;
   const p = runPaths(dir);
   if (opts.resume) {
-    if (!existsSync(p.last_state)) throw new RefitError('E_RESUME', `${dir}: no checkpoint to resume from (checkpoints/last.json missing); run without --resume`);
+    assertResumable(dir);
     return 'resume';
   }
   const entries = existsSync(dir) ? readdirSync(dir) : [];

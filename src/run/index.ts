@@ -4,7 +4,7 @@ export { evaluateRun } from './run-eval.ts';
 export { openPredictor, itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predictor.ts';
 export { readPredictInput } from './predict-input.ts';
 export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
-export { runPaths, prepareOutDir, writeJsonAtomic, writeTextAtomic } from './files.ts';
+export { runPaths, prepareOutDir, assertResumable, writeJsonAtomic, writeTextAtomic } from './files.ts';
 export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';
 export { dispatchEvent, type Reporter, type RunEvent, type StepRunEvent, type EvalRunEvent, type RunStartEvent, type RunEndEvent } from './events.ts';
 export type { RunMetrics } from './finish.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { RunLog } from '../../log.ts';
 import { resolveConfig } from '../../config/index.ts';
-import { runTraining, runPaths, type Reporter, type RunMetrics } from '../../run/index.ts';
+import { assertResumable, runTraining, runPaths, type Reporter, type RunMetrics } from '../../run/index.ts';
 import { REPORTERS, defaultReporter } from '../../report/reporters/index.ts';
 import { ConfigError } from '../../errors.ts';
 
@@ -45,6 +45,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--threads <n>', 'CPU threads for the worker (default: all cores)')
     .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string }) => {
       if (o.resume && !o.out) throw new ConfigError('--resume needs --out DIR (the run folder to continue)', 'E_CLI_OPTION');
+      if (o.resume) assertResumable(o.out!);
       const file = o.resume ? runPaths(o.out!).config : o.config;
       const config = resolveConfig({ file, overrides, warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
       const out = o.out ?? config.out ?? defaultOut();
