@@ -133,7 +133,8 @@ def normalise_keys(tensors):
 def load_into(model, tensors, where, strict_head=False):
     """Copy normalised weights into a RelationClassifier; any missing or mis-shaped key is E_CHECKPOINT_ARCH.
 
-    Classifier weights are loaded when present (a refit-saved folder); `strict_head` requires them.
+    Classifier weights are loaded when present with this head's shape (a refit-saved folder); with
+    `strict_head` (restoring a run) they are required, and another shape is an error.
     """
     own = {k: v for k, v in model.bert.state_dict().items()}
     missing = [k for k in own if k not in tensors]
@@ -143,7 +144,9 @@ def load_into(model, tensors, where, strict_head=False):
     head = {k: v for k, v in model.state_dict().items() if k.startswith('classifier.')}
     if strict_head and not all(k in tensors for k in head):
         raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: no classifier weights in the saved model')
-    wanted = list(own.items()) + [(k, v) for k, v in head.items() if k in tensors]
+    head_fits = all(k in tensors and tuple(tensors[k].shape) == tuple(v.shape) for k, v in head.items())
+    # Fine-tuning a saved refit model on another relation set starts a fresh head; restoring one may not.
+    wanted = list(own.items()) + (list(head.items()) if head_fits or strict_head else [])
     for key, mine in wanted:
         if tuple(tensors[key].shape) != tuple(mine.shape):
             raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: {key} has shape {list(tensors[key].shape)} '
