@@ -44,6 +44,8 @@ const CASES: ReadonlyArray<[string, OomReport['kind'], string, Fields]> = [
   ['cudnn', 'library-oom', 'library-failure', {  }],
   ['cpu-allocator', 'host-oom', 'host-memory', { requested_bytes: 8589934592 }],
   ['cpu-allocator-windows', 'host-oom', 'host-memory', { requested_bytes: 1073741824 }],
+  // Produced on this project's machine with torch 1.13 (CPU): torch.empty(2**50, dtype=torch.uint8).
+  ['cpu-allocator-torch1.13-real', 'host-oom', 'host-memory', { requested_bytes: 1125899906842624 }],
   ['killed', 'host-oom', 'host-memory', {  }],
   ['deepspeed-minus9', 'host-oom', 'host-memory', {  }],
   ['exit-status-137', 'host-oom', 'host-memory', {  }],
