@@ -16,6 +16,11 @@ export function reservedFromAllocated(allocated: number): number {
 
 /** Checks a run shape (positive sizes, seq-len within positions); throws a one-line RefitError. */
 export function validateRun(model: ModelDims, run: RunShape): void {
+  const choices: Array<[keyof RunShape, readonly unknown[]]> = [['engine', Object.keys(PROFILES)], ['mode', ['train', 'infer']],
+    ['precision', ['fp32', 'fp16', 'bf16']], ['attention', ['eager', 'sdpa']], ['optimizer', ['adamw', 'adamw-fused', 'sgd']]];
+  for (const [k, values] of choices) {
+    if (!values.includes(run[k])) throw new RefitError('E_RUN_SHAPE', `${k} must be one of ${values.join(', ')}, got ${JSON.stringify(run[k])}`);
+  }
   for (const k of ['batch_size', 'num_labels'] as const) {
     if (!Number.isInteger(run[k]) || run[k] <= 0) throw new RefitError('E_RUN_SHAPE', `${k} must be a positive integer, got ${run[k]}`);
   }
