@@ -101,6 +101,11 @@ test('several reports: all are found in order and the last one is returned', () 
   assert.deepEqual(findOomReports(text).map((r) => r.requested_bytes), [1073741824, 536870912]);
   const mixed = `${text}\nKilled\n`;
   assert.equal(parseOomReport(mixed).kind, 'host-oom');
+  // The same report quoted again, shorter (an issue's summary line): the fuller copy is read.
+  const quoted = `${text}\nIn short: CUDA out of memory. Tried to allocate 512.00 MiB\n`;
+  assert.equal(parseOomReport(quoted).total_bytes, 15848429322);
+  const other = `${text}\nthen: CUDA out of memory. Tried to allocate 2.00 GiB\n`;
+  assert.equal(parseOomReport(other).total_bytes, undefined);
 });
 
 // Inline cases: formats and traps not worth a file each.

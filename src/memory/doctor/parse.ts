@@ -150,10 +150,27 @@ function allocatorSource(message: string): string {
   return `${(m ? m[1] : 'cuda').toLowerCase()}-allocator`;
 }
 
-/** Reads the last out-of-memory report in `text` (a log, a traceback, one message); `kind: 'not-oom'` when none. */
+const NUMBER_FIELDS = ['device_index', 'requested_bytes', 'total_bytes', 'free_bytes', 'allocated_bytes', 'reserved_bytes',
+  'reserved_unallocated_bytes', 'process_in_use_bytes', 'allowed_bytes'] as const;
+
+/** True when `full` carries every number `part` has (equal) and more: the same report quoted again, shorter. */
+function isFullerCopy(full: OomReport, part: OomReport): boolean {
+  if (full.kind !== part.kind) return false;
+  const have = (r: OomReport) => NUMBER_FIELDS.filter((k) => r[k] !== undefined);
+  return have(part).every((k) => full[k] === part[k]) && have(full).length > have(part).length;
+}
+
+/**
+ * Reads the last out-of-memory report in `text` (a log, a traceback, one message); `kind: 'not-oom'` when none.
+ * When the last one is a shorter quote of an earlier report (same kind, same numbers), the fuller one is returned.
+ */
 export function parseOomReport(text: string): OomReport {
   const reports = findOomReports(text);
-  if (reports.length > 0) return reports[reports.length - 1];
+  if (reports.length > 0) {
+    const last = reports[reports.length - 1];
+    for (let i = reports.length - 2; i >= 0; i--) if (isFullerCopy(reports[i], last)) return reports[i];
+    return last;
+  }
   const look = LOOK_ALIKES.filter((l) => l.re.test(text)).map((l) => l.what);
   return look.length > 0 ? { kind: 'not-oom', look_alikes: look } : { kind: 'not-oom' };
 }
