@@ -38,6 +38,7 @@ export function drawRunReport(root: HTMLElement, model: ReportModel, Chart: any)
       + section('rr-speed', 'Throughput', canvas('rr-speed-chart'))
       + section('rr-memory', 'Memory per step (measured) vs plan', canvas('rr-memory-chart'))
       + section('rr-plan', 'Planned memory breakdown', canvas('rr-plan-chart')) + `</div>`
+      + section('rr-decision', 'Memory decision', '<div id="rr-decision-text"></div>')
       + section('rr-incidents', 'OOM / recovery', '<ul id="rr-incident-list"></ul>')
       + section('rr-relations', 'Per relation', '<div id="rr-relation-table"></div>')
       + section('rr-confusion', 'Confusion matrix', '<div id="rr-confusion-table"></div>')
@@ -106,9 +107,10 @@ export function rrCharts(h: Helpers, model: ReportModel, Chart: any): void {
   draw('rr-memory-chart', { type: 'scatter', data: { datasets: memSets },
     options: { scales: { x: linX, y: { beginAtZero: true, ticks: { callback: (v: number) => fmtBytes(v) } } } } });
   const parts = Object.entries(plan?.breakdown ?? {}).filter(([, v]) => v > 0);
-  draw('rr-plan-chart', { type: 'bar', data: { labels: ['predicted', 'budget'], datasets: [
+  const budget = plan?.budget_bytes;
+  draw('rr-plan-chart', { type: 'bar', data: { labels: budget ? ['predicted', 'budget'] : ['predicted'], datasets: [
     ...parts.map(([k, v], i) => ({ label: k, data: [v, null], backgroundColor: COLORS[i % COLORS.length], stack: 'm' })),
-    { label: 'budget', data: [null, plan?.budget_bytes ?? null], backgroundColor: '#94a3b8', stack: 'm' }] },
+    ...(budget ? [{ label: 'budget', data: [null, budget], backgroundColor: '#94a3b8', stack: 'm' }] : [])] },
   options: { indexAxis: 'y', scales: { x: { stacked: true, ticks: { callback: (v: number) => fmtBytes(v) } }, y: { stacked: true } },
     plugins: { tooltip: { callbacks: { label: (c: any) => `${c.dataset.label}: ${fmtBytes(c.raw)}` } } } } });
 
@@ -117,6 +119,11 @@ export function rrCharts(h: Helpers, model: ReportModel, Chart: any): void {
 /** Incidents, per-relation table, confusion heatmap and the resolved config. */
 export function rrTables(h: Helpers, model: ReportModel): void {
   const { esc, fmt, $ } = h;
+  const d = model.plan?.decision;
+  const reasons = d && Array.isArray(d.reasons) ? (d.reasons as unknown[]) : [];
+  $('rr-decision-text').innerHTML = d ? '<div style="overflow:auto"><table><tr>' + Object.keys(d).filter((k) => k !== 'reasons' && typeof d[k] !== 'object').map((k) => `<th>${esc(k)}</th>`).join('')
+    + '</tr><tr>' + Object.keys(d).filter((k) => k !== 'reasons' && typeof d[k] !== 'object').map((k) => `<td>${esc(d[k])}</td>`).join('') + '</tr></table></div>'
+    + `<ul>${reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>` : '<p>no decision in plan.json</p>';
   $('rr-incident-list').innerHTML = model.incidents.length
     ? model.incidents.map((i) => `<li><b>${esc(i.event)}</b> at step ${esc(i.step ?? '?')}: ${esc(i.text)}</li>`).join('') : '<li>none</li>';
   const block = model.metrics.test ?? model.metrics.valid;

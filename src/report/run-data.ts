@@ -17,6 +17,8 @@ export interface ReportPlan {
   budget_bytes?: number; fits?: boolean; peak_phase?: string;
   breakdown: Record<string, number>;
   config?: Record<string, unknown>;
+  /** plan.json's memory decision (micro-batch, precision, … and the reasons), when the run wrote one. */
+  decision?: Record<string, unknown>;
 }
 
 /** Everything a report page shows; arrays in `steps` are aligned by index. */
@@ -61,6 +63,7 @@ export function extractPlan(raw: unknown): ReportPlan | null {
     peak_phase: typeof found.peak_phase === 'string' ? found.peak_phase : undefined,
     breakdown,
     config: isObj(found.config) ? found.config : isObj(raw.fit) && isObj(raw.fit.config) ? raw.fit.config : undefined,
+    decision: isObj(raw.decision) ? raw.decision : undefined,
   };
 }
 

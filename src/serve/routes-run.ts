@@ -14,8 +14,8 @@ export function registerRunRoutes(app: FastifyInstance, deps: { run_dir?: string
     try {
       parts = readRunParts(deps.run_dir, { live: true });
     } catch (e) {
-      // A run that has not written events.jsonl yet: nothing to show so far.
-      if (e instanceof Error && 'code' in e && (e.code === 'E_RUN_EVENTS' || e.code === 'E_RUN_FILE')) {
+      // A run that has not created its folder or events.jsonl yet (refit train --serve starts first): nothing so far.
+      if (e instanceof Error && 'code' in e && (e.code === 'E_RUN_DIR' || e.code === 'E_RUN_EVENTS' || e.code === 'E_RUN_FILE')) {
         return { name: deps.run_dir, events: [], next: 0, plan: null, metrics: null, config_yaml: '' };
       }
       throw e;
