@@ -126,6 +126,19 @@ test('bad model folders and foreign checkpoints get stable codes', { skip }, asy
   await expectError({ type: 'restore', path: model }, 'E_CHECKPOINT_ARCH', /classifier.weight has shape \[3, 64\] but this model expects \[5, 64\]/);
 });
 
+test('precision: fp16 needs CUDA; bf16 autocast trains on CPU close to fp32', { skip }, async () => {
+  await expectError(tinyLoad({ precision: 'fp16' }), 'E_DEVICE', /fp16 needs a CUDA GPU/);
+  const batch = [{ indices: [0, 1, 2, 3], seq_len: 24 }];
+  const losses: number[] = [];
+  for (const precision of ['fp32', 'bf16'] as const) {
+    const ev = await worker.request(tinyLoad({ precision }));
+    if (ev.type === 'error') { assert.equal(ev.code, 'E_DEVICE'); return; } // a CPU torch without bf16 autocast
+    losses.push((await expectEvent(worker, { type: 'train_step', step: 1, dataset: 'train', logical_batch_size: 4, micro_batches: batch }, 'step')).loss);
+  }
+  // bf16 keeps ~3 significant digits: the loss of a near-uniform classifier (≈ ln 3) agrees to 2e-2.
+  assert.ok(Math.abs(losses[0] - losses[1]) < 2e-2, `fp32 ${losses[0]} vs bf16 ${losses[1]}`);
+});
+
 test('cls head and shutdown', { skip }, async () => {
   await expectEvent(worker, tinyLoad({ head: { kind: 'cls', num_labels: 3, dropout: 0.1 } }), 'loaded');
   const ev = await expectEvent(worker, { type: 'eval', dataset: 'train', tag: 'cls', batches: [{ indices: [0, 1], seq_len: 20 }] }, 'eval_result');
