@@ -117,6 +117,12 @@ class Trainer:
         self.config = dict(cmd['config'])
         self.head = cmd['head']
         check_config(self.config, self.head, cmd['freeze_layers'])
+        if self.device.type == 'cuda':
+            # Before any allocation, so the weights count against the budget too. The caching allocator
+            # then raises a normal OOM at the budget, which is how a large GPU behaves like a small card.
+            total = torch.cuda.get_device_properties(self.device).total_memory
+            fraction = min(1.0, cmd['budget_bytes'] / total) if cmd.get('budget_bytes') else 1.0
+            torch.cuda.set_per_process_memory_fraction(fraction, self.device)
         self.seed = int(cmd['seed'])
         torch.manual_seed(self.seed)
         np.random.seed(self.seed % (2 ** 32))
@@ -129,9 +135,6 @@ class Trainer:
             load_into(self.model, tensors, cmd['pretrained'])
         self.model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
         self.model.to(self.device).train()
-        if self.device.type == 'cuda' and cmd.get('budget_bytes'):
-            total = torch.cuda.get_device_properties(self.device).total_memory
-            torch.cuda.set_per_process_memory_fraction(min(1.0, cmd['budget_bytes'] / total), self.device)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
