@@ -58,6 +58,13 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     const d = plan.decision;
     state = mode === 'resume' ? readJson<LoopState>(paths.last_state) : initialState({ micro_batch_size: d.micro_batch_size, grad_checkpointing: d.grad_checkpointing, max_seq_len: d.max_seq_len });
     const datasets = [train, valid, test].filter((s): s is EncodedSplit => !!s).map((s) => ({ name: s.name, path: s.path }));
+    // memory.allow_shorter_seq: re-encode the training data with the shorter (still entity-aware) window.
+    const shorten = async (max_seq_len: number) => {
+      const name = `train-${max_seq_len}`;
+      const short = await encodeSplit({ name, examples: train.examples, relations: splits.relations, text, max_seq_len, cache_dir: cacheDir({ out: opts.out, env: opts.env }) });
+      datasets.push({ name, path: short.path });
+      return { lengths: short.lengths, dataset: name };
+    };
     const launch = async (levers: Levers, restore_from?: string) => {
       const w = await startWorker({ python, env: opts.env, log, run_dir: opts.out, num_threads: opts.num_threads });
       await setupWorker(w, { load: loadCommand(spec, { ...d, grad_checkpointing: levers.grad_checkpointing }), datasets, restore_from });
@@ -65,6 +72,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     };
     sup = new TrainSupervisor({
       hooks: { launch, scratch_dir: join(opts.out, 'checkpoints', 'recovery'), parseOom: parseOomReport, log,
+        shorten,
         onOom: (e, r) => emit({ event: 'oom', time: now(), step: e.step, completed_micro_batches: e.completed_micro_batches, message: e.message, kind: r.kind, requested_bytes: r.requested_bytes, free_bytes: r.free_bytes, memory: e.memory }),
         onRecover: (step, a) => emit({ event: 'recovery', time: now(), step, action: a.kind, from: a.from, to: a.to, reason: a.reason }) },
       levers: state.levers, policy: { batch_size: d.batch_size, micro_batch_size: state.levers.micro_batch_size, padding: d.padding, batching: d.batching, max_tokens: d.max_tokens, max_seq_len: d.max_seq_len },
@@ -83,6 +91,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
       writeTextAtomic(paths.config, configToYaml(config));
       writeJsonAtomic(paths.plan, plan);
     }
+    if (state.levers.max_seq_len < d.max_seq_len) Object.assign(sup, await shorten(state.levers.max_seq_len)); // resuming after a shortened window
     const restore = state.checkpoint ? join(opts.out, state.checkpoint) : undefined;
     await setupWorker(first, { load: loadCommand(spec, { ...d, grad_checkpointing: sup.levers.grad_checkpointing }), datasets, restore_from: restore });
     sup.worker = first;
@@ -93,7 +102,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     await runLoop({ run_dir: opts.out, sup, train, valid, relations: splits.relations, semeval: splits.format === 'semeval', epochs: config.train.epochs,
       batch_size: d.batch_size, seed: config.train.seed, padding: d.padding, patience: config.train.early_stopping_patience,
       checkpoint_every: opts.checkpoint_every ?? CHECKPOINT_EVERY_STEPS, max_restarts: opts.max_restarts ?? MAX_RESTARTS, emit }, state);
-    const metrics = await finishRun({ sup, state, run_dir: opts.out, valid, test, relations: splits.relations, semeval: splits.format === 'semeval', text, head: config.model.head, max_seq_len: d.max_seq_len, padding: d.padding, emit });
+    const metrics = await finishRun({ sup, state, run_dir: opts.out, valid, test, relations: splits.relations, semeval: splits.format === 'semeval', text, head: config.model.head, max_seq_len: sup.levers.max_seq_len, padding: d.padding, emit });
     emit({ event: 'run_end', time: now(), status: 'ok', optimizer_steps: state.step, examples_seen: state.examples_seen, seconds: (Date.now() - t0) / 1000, best_epoch: state.best?.epoch });
     return { run_dir: opts.out, metrics, plan };
   } catch (e) {
