@@ -1,0 +1,107 @@
+// Shapes of the GPU check's results (gpu-check.json). Types only. Memory in bytes, rates per second.
+import type { MemoryPlan } from '../../src/memory/index.ts';
+
+/** One point of part (a): a model shape trained 3 steps at one batch × length, measured against the plan. */
+export interface GridRow {
+  model: string;
+  precision: string;
+  attention: string;
+  grad_checkpointing: boolean;
+  batch: number;
+  seq: number;
+  ok: boolean;
+  error?: string;
+  oom?: string;
+  params?: number;
+  /** CUDA: whether the cache of the previous point was emptied before the peak window (an injected-OOM warm step). */
+  cache_flushed?: boolean;
+  measured?: { peak_allocated?: number; peak_reserved?: number; nonpytorch?: number; weights_allocated?: number; peak_rss?: number };
+  predicted?: { peak_allocated: number; peak_reserved: number; peak_device: number; context: number; peak_phase: string };
+  /** (predicted − measured) / measured; on CPU against peak RSS (a smoke test, not accuracy). */
+  rel_err?: { allocated?: number; reserved?: number; device?: number };
+  step_s?: number;
+}
+
+/** Part (a): rows plus error statistics. */
+export interface GridSection {
+  comparison: string;
+  points_planned: number;
+  rows: GridRow[];
+  stopped_early: string | null;
+  summary: { points_run: number; ok: number; median_abs_err_allocated: number | null; max_abs_err_allocated: number | null;
+    median_abs_err_reserved: number | null; max_abs_err_reserved: number | null; median_abs_err_device: number | null;
+    median_nonpytorch: number | null; target_median: number; pass: boolean | null };
+}
+
+/** One training run of parts (b) and (c): a configuration, what happened, and its speed and memory. */
+export interface VariantResult {
+  label: string;
+  config: { precision: string; attention: string; grad_checkpointing: boolean; optimizer: string; padding: string; batching?: string;
+    batch_size: number; micro_batch_size: number; grad_accumulation: number; max_seq_len: number; budget_bytes: number | null };
+  ok: boolean;
+  oom: boolean;
+  oom_message?: string;
+  oom_report?: Record<string, unknown>;
+  error?: string;
+  steps_run: number;
+  timed_steps: number;
+  stopped_early?: string;
+  peak_allocated?: number;
+  peak_reserved?: number;
+  nonpytorch?: number;
+  /** reserved + non-PyTorch (what a real card must hold); CPU: peak RSS of the worker. */
+  peak_device?: number;
+  peak_rss?: number;
+  examples_per_s?: number;
+  real_tokens_per_s?: number;
+  padded_tokens_per_s?: number;
+  padding_fraction?: number;
+  wall_s?: number;
+  worker_step_s?: number;
+  decision_reasons?: string[];
+  plan?: Pick<MemoryPlan, 'peak_allocated_bytes' | 'peak_reserved_bytes' | 'peak_device_bytes' | 'peak_phase'> | null;
+}
+
+/** Part (b): the motivating 12 GB scenario. */
+export interface ScenarioSection {
+  model: string;
+  seq_len: number;
+  effective_batch: number;
+  budget_bytes: number | null;
+  budget_enforced: boolean;
+  deepke_like?: VariantResult;
+  auto?: VariantResult;
+  pass: boolean | null;
+  note: string;
+}
+
+/** Part (c): throughput on realistic lengths. */
+export interface ThroughputSection {
+  model: string;
+  lengths: { source: string; n: number; mean: number; max: number };
+  variants: VariantResult[];
+  speedup_examples_per_s: number | null;
+  goal: { target_real_tokens_per_s: number; budget_bytes: number | null; best_variant: string | null; real_tokens_per_s: number | null;
+    peak_device: number | null; within_budget: boolean | null; pass: boolean | null };
+  note: string;
+}
+
+/** The whole gpu-check.json. */
+export interface CheckResults {
+  tool: 'refit gpu-check';
+  version: 1;
+  command: string;
+  mode: 'gpu' | 'cpu-quick';
+  started_at: string;
+  updated_at: string;
+  elapsed_s: number;
+  budget_s: number;
+  complete: boolean;
+  aborted: string | null;
+  device: { cuda: boolean; name: string | null; total_memory: number | null; torch_version: string; python_version: string;
+    bf16: boolean; sdpa: boolean; fused_adamw: boolean; gpu_spec: string | null };
+  grid: GridSection;
+  scenario: ScenarioSection;
+  throughput: ThroughputSection;
+  notes: string[];
+}

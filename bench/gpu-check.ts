@@ -1,0 +1,129 @@
+// The GPU check of issue 5 (run through bench/gpu-check): (a) planned vs measured peak for the refit engine over a
+// grid, (b) the 12 GB case (DeepKE-like OOMs, memory: auto trains), (c) throughput on realistic lengths; drives the
+// real Python worker and writes gpu-check.json + gpu-check.md incrementally. On CPU (or --quick) a tiny smoke version.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RunLog } from '../src/log.ts';
+import { resolveGpu, type GpuSpec } from '../src/memory/index.ts';
+import { findPython, type ReadyEvent } from '../src/worker/index.ts';
+import { errorText, saveResults, type CheckContext } from './gpu-check-lib/context.ts';
+import { emptyGrid, runGrid } from './gpu-check-lib/grid.ts';
+import { renderMarkdown } from './gpu-check-lib/report.ts';
+import { emptyScenario, runScenario } from './gpu-check-lib/scenario.ts';
+import { emptyThroughput, runThroughput } from './gpu-check-lib/throughput.ts';
+import type { CheckResults } from './gpu-check-lib/types.ts';
+import { CheckWorker } from './gpu-check-lib/worker.ts';
+
+/** Default time budget: the check must finish within 8 minutes. */
+const DEFAULT_BUDGET_S = 420;
+/** After the budget, this much grace before everything is abandoned (results are on disk by then). */
+const HARD_GRACE_MS = 20_000;
+const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS]';
+
+interface Args { out?: string; quick: boolean; budget_s: number }
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { quick: false, budget_s: DEFAULT_BUDGET_S };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i];
+    if (x === '--quick') a.quick = true;
+    else if (x === '--out' && argv[i + 1]) a.out = argv[++i];
+    else if (x === '--budget-s' && Number(argv[i + 1]) > 0) a.budget_s = Number(argv[++i]);
+    else if (x === '--help' || x === '-h') { console.log(USAGE); process.exit(0); }
+    else { console.error(`gpu-check: unknown argument '${x}'\n${USAGE}`); process.exit(2); }
+  }
+  return a;
+}
+
+/** The repository root: one level above this file (bench/) or the bundle (dist/). */
+function repoRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+function gpuSpec(caps: ReadyEvent['capabilities']): GpuSpec | undefined {
+  if (!caps.cuda) return undefined;
+  try {
+    return resolveGpu(caps.device_name ?? '');
+  } catch {
+    return { name: caps.device_name ?? 'cuda', memory_bytes: caps.total_memory ?? 0, bf16: caps.bf16 };
+  }
+}
+
+function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | undefined): CheckResults {
+  const c = ready.capabilities;
+  const quick = !cuda;
+  const notes = [
+    'Order: (b) and (c) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol.',
+    cuda ? 'Grid points share one worker; each loads its model afresh, and an injected-OOM warm step (REFIT_INJECT_OOM=1) makes the worker empty the allocator cache before peaks are reset.'
+      : `No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of all three parts; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`,
+  ];
+  return {
+    tool: 'refit gpu-check', version: 1, command: ['bench/gpu-check', ...process.argv.slice(2)].join(' '), mode: cuda ? 'gpu' : 'cpu-quick',
+    started_at: new Date().toISOString(), updated_at: '', elapsed_s: 0, budget_s: args.budget_s, complete: false, aborted: null,
+    device: { cuda: c.cuda, name: c.device_name ?? null, total_memory: c.total_memory ?? null, torch_version: ready.torch_version, python_version: ready.python_version,
+      bf16: c.bf16, sdpa: c.sdpa, fused_adamw: c.fused_adamw, gpu_spec: gpu?.name ?? null },
+    grid: emptyGrid(quick, cuda), scenario: emptyScenario(quick, cuda), throughput: emptyThroughput(quick, cuda), notes,
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started_ms = Date.now();
+  const out_dir = resolve(args.out ?? join(repoRoot(), 'bench', 'results', `gpu-check-${stamp()}`));
+  const log = new RunLog(join(out_dir, 'gpu-check.log'));
+  const env = { ...process.env };
+  const { python, torch_version } = await findPython({ env });
+  console.log(`gpu-check: python ${python} (torch ${torch_version}); results in ${out_dir}`);
+  const probe = await CheckWorker.start({ python, env, log });
+  const ready = probe.ready;
+  await probe.close();
+  const cuda = ready.capabilities.cuda && !args.quick;
+  const gpu = cuda ? gpuSpec(ready.capabilities) : undefined;
+  const tmp_dir = mkdtempSync(join(tmpdir(), 'refit-gpu-check-'));
+  const ctx: CheckContext = { out_dir, tmp_dir, python, env, log, device: cuda ? 'cuda' : 'cpu', quick: !cuda, num_threads: cuda ? undefined : 1, caps: ready.capabilities, gpu,
+    started_ms, budget_ms: args.budget_s * 1000, results: skeleton(args, ready, cuda, gpu),
+    say: (line) => { console.log(line); log.write(line); } };
+  const hard = setTimeout(() => abort(ctx, `hard time limit: ${args.budget_s} s budget + ${HARD_GRACE_MS / 1000} s grace passed`), ctx.budget_ms + HARD_GRACE_MS);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort(ctx, `stopped by ${sig}`));
+  saveResults(ctx);
+  try {
+    for (const [name, part] of [['(b)', runScenario], ['(c)', runThroughput], ['(a)', runGrid]] as const) {
+      try {
+        await part(ctx);
+      } catch (e) {
+        ctx.results.notes.push(`${name} stopped by an error: ${errorText(e)}`);
+        ctx.say(`${name} error: ${errorText(e)}`);
+      }
+    }
+    ctx.results.complete = !ctx.results.grid.stopped_early && !ctx.results.notes.some((n) => n.includes('stopped by an error'));
+    saveResults(ctx);
+  } finally {
+    clearTimeout(hard);
+    rmSync(tmp_dir, { recursive: true, force: true });
+  }
+  console.log('\n' + renderMarkdown(ctx.results));
+  console.log(`gpu-check: wrote ${join(out_dir, 'gpu-check.json')} and gpu-check.md`);
+}
+
+function abort(ctx: CheckContext, why: string): void {
+  ctx.results.aborted = why;
+  try {
+    saveResults(ctx);
+  } catch {
+    /* nothing more to do */
+  }
+  console.error(`gpu-check: ${why}; partial results in ${ctx.out_dir}`);
+  rmSync(ctx.tmp_dir, { recursive: true, force: true });
+  process.exit(1);
+}
+
+main().catch((e: unknown) => {
+  console.error(`gpu-check: ${errorText(e)}`);
+  process.exit(2);
+});
