@@ -35,6 +35,11 @@ const ROWS: Row[] = [
   ['A10', 22.07, true, 31.2, 125, 600], ['A100 40GB', 39.39, true, 19.5, 312, 1555], ['A100 80GB', 79.15, true, 19.5, 312, 2039],
   ['L4', 22.03, true, 30.3, 121, 300], ['L40S', 44.39, true, 91.6, 362, 864],
   ['H100', 79.1, true, 67, 989, 3350], ['H100 PCIe', 79.1, true, 51, 756, 2000], ['H200', 139.8, true, 67, 989, 4800],
+  // other common rentals and workstations
+  ['P100', 15.89, false, 9.3, 0, 732], ['P40', 22.38, false, 11.8, 0, 346], ['Titan V', 11.78, false, 14.9, 110, 653],
+  ['A10G', 22.3, true, 31.2, 70, 600], ['A30', 23.5, true, 10.3, 165, 933], ['A40', 44.35, true, 37.4, 150, 696],
+  ['RTX A4000', 15.73, true, 19.2, 77, 448], ['RTX A5000', 23.68, true, 27.8, 111, 768], ['RTX A6000', 47.53, true, 38.7, 155, 768],
+  ['RTX 6000 Ada', 47.5, true, 91.1, 364, 960],
 ];
 
 /** Every known card by display name. */
@@ -64,12 +69,22 @@ function norm(s: string): string {
   return s.toLowerCase().replace(/nvidia|geforce|tesla|quadro/g, '').replace(/[\s\-_]+/g, '');
 }
 
+// nvidia-smi spellings carry form factor and memory type ('A100-SXM4-80GB', 'H100 80GB HBM3'): try without them,
+// then without a memory size the table does not need to tell cards apart
+function lookupKeys(raw: string): string[] {
+  const words = raw.toLowerCase().replace(/nvidia|geforce|tesla|quadro/g, ' ').split(/[\s\-_]+/).filter(Boolean);
+  const bare = words.filter((w) => !/^(sxm\d?|hbm\d?e?|nvl)$/.test(w));
+  return [words.join(''), bare.join(''), bare.filter((w) => !/^\d+gb$/.test(w)).join('')];
+}
+
 /** A card from the table (`RTX 3060`, `nvidia geforce rtx 3060`, `3060`) or a size (`12GB`); unknown → E_GPU. */
 export function resolveGpu(nameOrSize: string): GpuSpec {
   const q = norm(nameOrSize);
   const names = Object.keys(GPUS);
-  const exact = names.find((n) => norm(n) === q);
-  if (exact) return GPUS[exact];
+  for (const key of lookupKeys(nameOrSize)) {
+    const exact = names.find((n) => norm(n) === key);
+    if (exact) return GPUS[exact];
+  }
   if (/^\s*[\d.]+\s*[a-z]*\s*$/i.test(nameOrSize) && /[a-z]/i.test(nameOrSize) && !/^\d+\s*(ti|super)$/i.test(nameOrSize.trim())) {
     // a size: the card's memory only; bf16 unknown → assumed absent (fp16 AMP is offered instead)
     return { name: nameOrSize.trim(), memory_bytes: parseSize(nameOrSize), bf16: false };

@@ -25,6 +25,10 @@ test('card names are matched loosely: vendor words, case, spaces and dashes, uni
   assert.equal(resolveGpu('Tesla T4').name, 'T4');
   assert.equal(resolveGpu('a100-80gb').name, 'A100 80GB');
   assert.throws(() => resolveGpu('A100'), code('E_GPU', /ambiguous: A100 40GB, A100 80GB/));
+  // what nvidia-smi / torch.cuda.get_device_name print
+  const smi: Array<[string, string]> = [['NVIDIA A100-SXM4-80GB', 'A100 80GB'], ['NVIDIA A100-SXM4-40GB', 'A100 40GB'], ['Tesla V100-SXM2-16GB', 'V100 16GB'],
+    ['NVIDIA H100 80GB HBM3', 'H100'], ['NVIDIA H200', 'H200'], ['NVIDIA A10G', 'A10G'], ['NVIDIA GeForce RTX 4090', 'RTX 4090'], ['NVIDIA RTX A6000', 'RTX A6000']];
+  for (const [name, want] of smi) assert.equal(resolveGpu(name).name, want, name);
 });
 
 test('sizes: decimal and binary units, bytes, and a card given by size', () => {

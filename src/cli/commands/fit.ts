@@ -64,7 +64,7 @@ export function registerFit(program: Command, ctx: CliContext): void {
       flags.precisions = flags.precision; flags.attentions = flags.attention;
       delete flags.precision; delete flags.attention;
       if (!flags.gpu) throw new RefitError('E_OPTION', 'refit fit: give the card with --gpu NAME|SIZE (e.g. --gpu "RTX 3060" or --gpu 12GB)');
-      const cfg = configFromInputs(flags, overrides);
+      const cfg = configFromInputs(flags, overrides, ctx);
       const model = modelFromInputs(flags, cfg);
       const gpu = gpuFromInputs(flags, cfg)!;
       const margin = flags.margin === undefined ? undefined : Number(flags.margin);

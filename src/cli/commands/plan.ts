@@ -48,9 +48,9 @@ export function modelFromInputs(flags: MemoryFlags, cfg: RunConfig): ModelDims {
   return cut ? { ...dims, num_hidden_layers: Math.min(dims.num_hidden_layers, cut) } : dims;
 }
 
-/** The run config from -c and key=value overrides (defaults when neither is given). */
-export function configFromInputs(flags: MemoryFlags, overrides: string[]): RunConfig {
-  return resolveConfig({ file: flags.config, overrides });
+/** The run config from -c and key=value overrides (defaults when neither is given); DeepKE keys refit ignores are warned. */
+export function configFromInputs(flags: MemoryFlags, overrides: string[], ctx: CliContext): RunConfig {
+  return resolveConfig({ file: flags.config, overrides, warn: (line) => ctx.io.stderr.write(`refit: warning: ${line}\n`) });
 }
 
 /** The device: --gpu NAME|SIZE, else memory.budget of the config when it is a size. */
@@ -106,7 +106,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option('--optimizer <adamw|adamw-fused|sgd>', 'optimizer')
     .option('--mode <train|infer>', 'training step or inference forward')
     .action((overrides: string[], flags: MemoryFlags) => {
-      const cfg = configFromInputs(flags, overrides);
+      const cfg = configFromInputs(flags, overrides, ctx);
       const model = modelFromInputs(flags, cfg);
       const run = runFromInputs(flags, cfg);
       const gpu = gpuFromInputs(flags, cfg);
