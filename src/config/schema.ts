@@ -1,6 +1,7 @@
 // The run configuration: the RunConfig type, one table of every valid dotted key with its JSON schema
 // and a human description of the values it takes, and the ajv schema built from that table.
 // No I/O and no defaults here (defaults.ts); resolve.ts reads files and applies aliases.
+import { READERS } from '../data/index.ts';
 
 /** The fully resolved configuration of a run (config.yaml); every key is snake_case as written in YAML. */
 export interface RunConfig {
@@ -45,8 +46,8 @@ export interface KeySpec {
   expected: string;
 }
 
-/** Names of the readers in src/data (kept in sync with READERS; unknown names fail with file:line). */
-export const DATA_FORMATS = ['deepke-csv', 'deepke-json', 'semeval', 'thunlp', 'opennre'] as const;
+/** Names of the data readers (`data.format` values), straight from the reader registry. */
+export const DATA_FORMATS: readonly string[] = Object.freeze(Object.keys(READERS));
 /** Model presets for random initialisation (dims live in src/memory PRESETS). */
 export const MODEL_PRESETS = ['bert-tiny', 'bert-mini', 'bert-small', 'bert-medium', 'bert-base', 'bert-large'] as const;
 
