@@ -25,11 +25,14 @@ function roundUp(x: number, m: number): number {
 
 /** Expected padded tokens per example when length-sorted examples are cut into micro-batches of `micro`. */
 export function expectedPaddedLength(lengths: ArrayLike<number>, micro: number, seq_len: number): number {
-  const sorted = Array.from(lengths, (x) => Math.min(x, seq_len)).sort((a, b) => a - b);
+  return paddedLengthSorted(Float64Array.from(lengths, (x) => Math.min(x, seq_len)).sort(), micro, seq_len);
+}
+
+function paddedLengthSorted(sorted: Float64Array, micro: number, seq_len: number): number {
   let tokens = 0;
   for (let i = 0; i < sorted.length; i += micro) {
-    const chunk = sorted.slice(i, i + micro);
-    tokens += chunk.length * Math.min(seq_len, roundUp(chunk[chunk.length - 1], PAD_MULTIPLE));
+    const end = Math.min(i + micro, sorted.length); // a micro-batch is padded to its longest (last) example
+    tokens += (end - i) * Math.min(seq_len, roundUp(sorted[end - 1], PAD_MULTIPLE));
   }
   return tokens / sorted.length;
 }
@@ -45,16 +48,16 @@ function choices(gpu: GpuSpec, allow: Partial<FitAllow>): Pick<FitAllow, 'precis
   return { precision, attention: allow.attention ?? ['sdpa', 'eager'], grad_checkpointing: allow.grad_checkpointing ?? [false, true] };
 }
 
-interface Search { model: ModelDims; gpu: GpuSpec; engine: Engine; effective: number; seq: number; memSeq: number; lengths?: ArrayLike<number>; num_labels: number; budget: number }
+interface Search { model: ModelDims; gpu: GpuSpec; engine: Engine; effective: number; seq: number; memSeq: number; sorted?: Float64Array; num_labels: number; budget: number }
 
 function candidate(q: Search, micro: number, precision: Precision, attention: Attention, ckpt: boolean): FitCandidate {
   const run: RunShape = { engine: q.engine, mode: 'train', batch_size: micro, seq_len: q.memSeq, precision, attention, grad_checkpointing: ckpt, optimizer: 'adamw', num_labels: q.num_labels };
   const plan = planMemory({ model: q.model, run, gpu: q.gpu });
-  const perExample = q.lengths ? expectedPaddedLength(q.lengths, micro, q.memSeq) : q.seq;
+  const perExample = q.sorted ? paddedLengthSorted(q.sorted, micro, q.memSeq) : q.seq;
   const accum = q.effective / micro;
   const stepMs = accum * microBatchMs(q.model, { ...run, seq_len: Math.round(perExample) }, q.gpu, micro * perExample);
   return {
-    config: { micro_batch_size: micro, grad_accumulation: accum, precision, attention, grad_checkpointing: ckpt, seq_len: q.seq, padding: q.lengths ? 'dynamic' : 'max' },
+    config: { micro_batch_size: micro, grad_accumulation: accum, precision, attention, grad_checkpointing: ckpt, seq_len: q.seq, padding: q.sorted ? 'dynamic' : 'max' },
     peak_device_bytes: plan.peak_device_bytes, fits: plan.peak_device_bytes <= q.budget,
     predicted_examples_per_s: Math.round((q.effective / stepMs) * 1e3 * 10) / 10, predicted_step_ms: Math.round(stepMs * 10) / 10,
   };
@@ -70,10 +73,11 @@ export function fitConfig(opts: {
   checkSeqLen(model, opts.seq_len);
   if (!Number.isInteger(effective) || effective <= 0) throw new RefitError('E_RUN_SHAPE', `effective batch must be a positive integer, got ${effective}`);
   const margin = opts.margin ?? DEFAULT_MARGIN;
-  const lengths = opts.lengths && opts.lengths.length > 0 ? opts.lengths : undefined;
-  // The longest batch decides memory: with real lengths that is the longest example, padded like the batches.
-  const memSeq = lengths ? Math.min(opts.seq_len, roundUp(Math.max(...Array.from(lengths)), PAD_MULTIPLE)) : opts.seq_len;
-  const q: Search = { model, gpu, engine: opts.engine ?? 'refit', effective, seq: opts.seq_len, memSeq, lengths, num_labels: opts.num_labels ?? 50, budget: Math.floor(gpu.memory_bytes * (1 - margin)) };
+  // Sorted once (lengths beyond the window are truncated to it); the longest batch decides memory: with real
+  // lengths that is the longest example, padded like the batches.
+  const sorted = opts.lengths && opts.lengths.length > 0 ? Float64Array.from(opts.lengths, (x) => Math.min(x, opts.seq_len)).sort() : undefined;
+  const memSeq = sorted ? Math.min(opts.seq_len, roundUp(sorted[sorted.length - 1], PAD_MULTIPLE)) : opts.seq_len;
+  const q: Search = { model, gpu, engine: opts.engine ?? 'refit', effective, seq: opts.seq_len, memSeq, sorted, num_labels: opts.num_labels ?? 50, budget: Math.floor(gpu.memory_bytes * (1 - margin)) };
   const ch = choices(gpu, opts.allow ?? {});
   const micros = (opts.allow?.micro_batch_size ?? [...Array(effective).keys()].map((i) => i + 1)).filter((m) => effective % m === 0).sort((a, b) => b - a);
   const best: FitCandidate[] = [];
