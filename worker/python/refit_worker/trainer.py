@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
                      parse_device, release_memory)
 from .model import HAS_SDPA, RelationClassifier
-from .protocol import (E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, WorkerError, make_event)
+from .protocol import E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, E_OOM, WorkerError, make_event
 from .weights import atomic_file, load_into, read_model_folder, save_model_folder
 
 # Text of a PyTorch 2.x CUDA OOM, raised by REFIT_INJECT_OOM so machines without a GPU can test recovery.
@@ -250,11 +250,19 @@ class Trainer:
             raise WorkerError(E_BAD_COMMAND, f'step {st["step"]}: micro-batches hold {st["examples"]} examples '
                               f'but logical_batch_size is {logical_batch_size}')
         lr = self.optimizer.param_groups[0]['lr']
-        self.scaler.unscale_(self.optimizer)
-        max_norm = self.max_grad_norm if self.max_grad_norm > 0 else float('inf')
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm))
         scale = self.scaler.get_scale()
-        self.scaler.step(self.optimizer)  # skips the update when fp16 gradients overflowed
+        try:
+            self.scaler.unscale_(self.optimizer)
+            max_norm = self.max_grad_norm if self.max_grad_norm > 0 else float('inf')
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm))
+            self.scaler.step(self.optimizer)  # skips the update when fp16 gradients overflowed
+        except Exception as e:
+            self.optimizer.zero_grad(set_to_none=True)
+            if not is_oom(e):
+                raise
+            # Smaller micro-batches cannot help here: weights + gradients + optimizer state do not fit.
+            raise WorkerError(E_OOM, f'out of memory in the optimizer step of step {st["step"]} (weights, '
+                              f'gradients and optimizer state do not fit): {str(e).splitlines()[0]}') from None
         self.scaler.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
