@@ -144,7 +144,8 @@ export class WorkerProcess {
   /** Sends `shutdown`, then SIGTERM, then SIGKILL, each after SIGKILL_GRACE_MS; resolves when the child is gone. */
   async close(): Promise<void> {
     if (this._state === 'stopped' || this._state === 'crashed') return;
-    await this.queue;
+    // Let a running command finish, but not forever: a hung worker is killed below.
+    await Promise.race([this.queue, new Promise((done) => setTimeout(done, SIGKILL_GRACE_MS).unref())]);
     if (this.crash || (this._state as WorkerState) === 'stopped') return; // the state may change while waiting
     if (this._state !== 'stopping') {
       this._state = 'stopping';
@@ -207,6 +208,7 @@ export class WorkerProcess {
     if (this._state === 'stopping' && reason === 'exit') {
       this._state = 'stopped';
       this.log.write(`worker exited: code ${code ?? 'none'}, signal ${signal ?? 'none'}`);
+      this.waiter?.reject(new Error('worker stopped (close) before it answered'));
       return;
     }
     if (this._state === 'stopped') return;
