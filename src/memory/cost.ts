@@ -33,7 +33,9 @@ export function microBatchMs(model: ModelDims, run: RunShape, gpu: GpuSpec, toke
   const seq = tokens / run.batch_size;
   const computeMs = (tokens * trainFlopsPerToken(model, seq)) / (tflops * 1e12 * COST.efficiency) * 1e3;
   // elementwise ops (LayerNorm, GELU, dropout, softmax, casts) are bandwidth-bound: they scale with the activations
-  const trafficMs = (COST.traffic_per_activation_byte * activationTrafficBytes(model, run, seq)) / (spec.bandwidth_gbs * 1e9) * 1e3;
+  // without 16-bit tensor cores the casts eat what halving the activations saves: count fp32 traffic
+  const trafficRun: RunShape = amp && !(spec.tensor16_tflops > 0) ? { ...run, precision: 'fp32' } : run;
+  const trafficMs = (COST.traffic_per_activation_byte * activationTrafficBytes(model, trafficRun, seq)) / (spec.bandwidth_gbs * 1e9) * 1e3;
   const launchMs = L * COST.launch_ms_per_layer[cls] * (run.grad_checkpointing ? COST.checkpoint_launch_factor : 1);
   // The CPU launches kernels asynchronously: the step takes the longer of the two.
   return Math.max(launchMs, (computeMs + trafficMs) * recompute);
