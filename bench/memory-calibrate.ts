@@ -65,7 +65,7 @@ export const RESERVE = ${j(f.reserve)} as const;
 /** CUDA context + libraries outside PyTorch's counters (median \`nonpytorch\` of the measurements). */
 export const CONTEXT_BYTES = ${f.context};
 
-/** Cost model: per-layer launch floor (ms), checkpointing's launch factor, achieved fraction of peak FLOP/s, eager s² traffic. */
+/** Cost model: per-layer launch floor (ms), checkpointing's launch factor, achieved fraction of peak FLOP/s, bytes moved per saved-activation byte. */
 export const COST = ${j(f.cost)} as const;
 `;
   writeFileSync(path + '.tmp', text);

@@ -78,7 +78,7 @@ export const RESERVE = {
 /** CUDA context + libraries outside PyTorch's counters (median `nonpytorch` of the measurements). */
 export const CONTEXT_BYTES = 810352640;
 
-/** Cost model: per-layer launch floor (ms), checkpointing's launch factor, achieved fraction of peak FLOP/s, eager s² traffic. */
+/** Cost model: per-layer launch floor (ms), checkpointing's launch factor, achieved fraction of peak FLOP/s, bytes moved per saved-activation byte. */
 export const COST = {
   launch_ms_per_layer: {
     'fp32-eager': 3.169,
