@@ -69,6 +69,7 @@ test('load, open_dataset, train_step, memory', { skip }, async () => {
   await expectError({ type: 'train_step', step: 2, dataset: 'train', logical_batch_size: 1, micro_batches: [{ indices: [99], seq_len: 20 }] }, 'E_DATASET');
   await expectError({ type: 'train_step', step: 2, dataset: 'train', logical_batch_size: 1, micro_batches: [{ indices: [5], seq_len: 4 }] }, 'E_DATASET', /seq_len 4 is shorter/);
   await expectError({ type: 'train_step', step: 2, dataset: 'train', logical_batch_size: 1, micro_batches: [{ indices: [0], seq_len: 32 }], continue: true }, 'E_BAD_COMMAND', /was not interrupted/);
+  await expectError({ type: 'eval', dataset: 'train', tag: 'x', batches: [{ indices: [0], seq_len: 65 }] }, 'E_BAD_COMMAND', /exceeds max_position_embeddings 64/);
 });
 
 test('eval returns logits in batch order, independent of batching', { skip }, async () => {

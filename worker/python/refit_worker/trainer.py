@@ -101,6 +101,9 @@ def check_config(cfg, head, freeze_layers):
                           f'num_attention_heads {cfg["num_attention_heads"]}')
     if cfg.get('hidden_act', 'gelu') != 'gelu':
         raise WorkerError(E_BAD_COMMAND, f'config: hidden_act {cfg["hidden_act"]!r} is not supported (gelu only)')
+    if cfg.get('position_embedding_type', 'absolute') != 'absolute':
+        raise WorkerError(E_BAD_COMMAND, f'config: position_embedding_type {cfg["position_embedding_type"]!r} '
+                          'is not supported (absolute only)')
     if not 0 <= freeze_layers <= cfg['num_hidden_layers']:
         raise WorkerError(E_BAD_COMMAND, f'freeze_layers {freeze_layers} must be in 0..{cfg["num_hidden_layers"]}')
     if head['kind'] not in ('entity-start', 'cls') or head['num_labels'] < 1:
@@ -199,9 +202,16 @@ class Trainer:
         log(f'REFIT_INJECT_CRASH: exiting abruptly at the start of step {step}')
         os._exit(137)
 
+    def _batch(self, mb, dataset):
+        """The padded tensors of one micro-batch, after checking its length against the position table."""
+        if mb['seq_len'] > self.config['max_position_embeddings']:
+            raise WorkerError(E_BAD_COMMAND, f'seq_len {mb["seq_len"]} exceeds max_position_embeddings '
+                              f'{self.config["max_position_embeddings"]} of this model')
+        return dataset.batch(mb['indices'], mb['seq_len'], self.pad_id, self.device)
+
     def _micro_batch(self, mb, dataset, logical_batch_size, inject):
         """Forward + backward of one micro-batch, adding its share into the step's gradients."""
-        batch = dataset.batch(mb['indices'], mb['seq_len'], self.pad_id, self.device)
+        batch = self._batch(mb, dataset)
         low, high = batch['label_range']
         if low < 0 or high >= self.head['num_labels']:
             raise WorkerError(E_DATASET, f'{dataset.path}: labels must be in [0, {self.head["num_labels"]}) '
@@ -284,7 +294,7 @@ class Trainer:
         try:
             with torch.no_grad():
                 for mb in cmd['batches']:
-                    batch = dataset.batch(mb['indices'], mb['seq_len'], self.pad_id, self.device)
+                    batch = self._batch(mb, dataset)
                     with autocast_for(self.device, self.precision):
                         logits = self.model(batch['input_ids'], batch['attention_mask'],
                                             batch['head_pos'], batch['tail_pos'])
