@@ -43,4 +43,8 @@ test('refit vs hf: the padding mask under SDPA, fused AdamW drops the foreach te
   const infer = planMemory({ model: BASE, run: run({ mode: 'infer' }) });
   assert.ok(infer.peak_allocated_bytes < 0.3 * planMemory({ model: BASE, run: run() }).peak_allocated_bytes);
   assert.equal(infer.breakdown.optimizer + infer.breakdown.gradients, 0);
+  // the breakdown adds up to the device peak in every phase
+  for (const p of [refit, fused, sdpa('hf'), sdpa('refit'), infer, planMemory({ model: BASE, run: run({ attention: 'eager', precision: 'fp16', grad_checkpointing: true }) })]) {
+    assert.equal(Object.values(p.breakdown).reduce((a, b) => a + b, 0), p.peak_device_bytes);
+  }
 });

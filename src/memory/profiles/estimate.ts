@@ -2,6 +2,7 @@
 // optimizer step) in training, the deepest forward point in inference. Pure functions.
 import type { GpuSpec, ModelDims, ProfileEstimate, RunShape } from '../types.ts';
 import { INFER_COEFFICIENTS, TRAIN_COEFFICIENTS } from './coefficients.ts';
+import { actClass, dot, exactTerms, inferClass, inferFeatures, trainFeatures, type ActClass, type InferClass, type EngineTraits, type ExactTerms, type InferFeatures, type TrainFeatures } from './terms.ts';
 
 /** Derived coefficients by activation class (defaults: the calibrated table). */
 export interface Coefficients {
@@ -11,7 +12,6 @@ export interface Coefficients {
 
 /** The calibrated coefficients of ./coefficients.ts. */
 export const DEFAULT_COEFFICIENTS: Coefficients = { train: TRAIN_COEFFICIENTS, infer: INFER_COEFFICIENTS };
-import { actClass, dot, exactTerms, inferClass, inferFeatures, trainFeatures, type ActClass, type InferClass, type EngineTraits, type ExactTerms, type InferFeatures, type TrainFeatures } from './terms.ts';
 
 /** Exact part of the start-of-backward phase: states, inputs, autocast cache, checkpoints, mask. */
 export function backwardFixed(x: ExactTerms): number {
@@ -41,22 +41,25 @@ function estimateTrain(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coe
       parts: { weights: x.weights, gradients: x.gradients, optimizer: x.optimizer, autocast_copies: 0, activations: x.inputs, transients: x.optimizer_temp, workspace: x.workspace },
     };
   }
+  const peak = Math.round(backward);
+  const tr = Math.round(transients);
   return {
-    params: x.params, peak_allocated_bytes: Math.round(backward), peak_phase: 'backward',
+    params: x.params, peak_allocated_bytes: peak, peak_phase: 'backward',
     parts: {
       weights: x.weights, gradients: 0, optimizer: x.optimizer, autocast_copies: x.autocast_fwd,
-      activations: Math.round(saved + x.inputs + x.checkpoints + x.mask), transients: Math.round(transients), workspace: x.workspace,
+      // saved activations + inputs + checkpoints + mask: the rest of the peak, so the parts add up exactly
+      activations: peak - x.weights - x.optimizer - x.autocast_fwd - tr - x.workspace, transients: tr, workspace: x.workspace,
     },
   };
 }
 
 function estimateInfer(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coefficients): ProfileEstimate {
-  const live = dot(inferFeatures(model, run), coef.infer[inferClass(run)]);
+  const live = Math.round(dot(inferFeatures(model, run), coef.infer[inferClass(run)]));
   return {
-    params: x.params, peak_allocated_bytes: Math.round(inferFixed(x) + live), peak_phase: 'forward',
+    params: x.params, peak_allocated_bytes: inferFixed(x) + live, peak_phase: 'forward',
     parts: {
       weights: x.weights, gradients: 0, optimizer: 0, autocast_copies: x.autocast_all,
-      activations: Math.round(live) + x.inputs, transients: 0, workspace: x.workspace,
+      activations: live + x.inputs, transients: 0, workspace: x.workspace,
     },
   };
 }
