@@ -2,7 +2,7 @@
 // including errors for bad commands, bad model folders and checkpoints of another shape.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkerCommand, WorkerProcess } from '../../src/worker/index.ts';
 import { expectEvent, makeExamples, readSafetensors, startWorker, tempDir, testPython, tinyLoad, writeDataset } from './helpers.ts';
@@ -41,6 +41,9 @@ test('bad commands answer error events and the loop keeps serving', { skip }, as
   await expectError(tinyLoad({ freeze_layers: 5 }), 'E_BAD_COMMAND', /freeze_layers 5/);
   await expectError(tinyLoad({ device: 'tpu' }), 'E_DEVICE');
   await expectError({ type: 'open_dataset', name: 'x', path: join(dir, 'missing.refit-ds') }, 'E_DATASET');
+  const truncated = join(dir, 'truncated.refit-ds');
+  writeFileSync(truncated, readFileSync(dsPath).subarray(0, readFileSync(dsPath).length - 16));
+  await expectError({ type: 'open_dataset', name: 'x', path: truncated }, 'E_DATASET', /array labels lies outside the file/);
   assert.equal(worker.state, 'ready');
 });
 

@@ -29,16 +29,23 @@ class EncodedDataset:
         if magic != _MAGIC:
             raise WorkerError(E_DATASET, f'{path}: not an encoded refit dataset (bad magic {magic!r})')
         self.header = header
-        self.n = int(header['n'])
-        self.total_tokens = int(header['total_tokens'])
+        try:
+            self.n = int(header['n'])
+            self.total_tokens = int(header['total_tokens'])
+            specs = {name: header['arrays'][name] for name in _ARRAYS}
+        except (KeyError, TypeError, ValueError) as e:
+            raise WorkerError(E_DATASET, f'{path}: header lacks {e} (see docs/encoded-dataset.md)') from e
         self.arrays = {}
-        for name in _ARRAYS:
-            spec = header['arrays'].get(name)
-            if spec is None:
-                raise WorkerError(E_DATASET, f'{path}: header lacks the {name} array')
+        for name, spec in specs.items():
+            expected = {'offsets': self.n + 1, 'input_ids': self.total_tokens}.get(name, self.n)
+            if list(spec['shape']) != [expected]:
+                raise WorkerError(E_DATASET, f'{path}: array {name} has shape {spec["shape"]}, expected [{expected}]')
             dtype = np.dtype(spec['dtype']).newbyteorder('<')
-            self.arrays[name] = np.memmap(path, dtype=dtype, mode='r', offset=spec['offset'],
-                                          shape=tuple(spec['shape']))
+            try:
+                self.arrays[name] = np.memmap(path, dtype=dtype, mode='r', offset=spec['offset'],
+                                              shape=(expected,))
+            except ValueError as e:  # the file is shorter than the header says
+                raise WorkerError(E_DATASET, f'{path}: array {name} lies outside the file ({e})') from e
 
     def batch(self, indices, seq_len, pad_id, device):
         """Padded tensors for `indices`: input_ids/attention_mask [b, seq_len], positions/labels [b], plus
