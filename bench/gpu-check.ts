@@ -60,8 +60,9 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
   const quick = !cuda;
   const notes = [
     'Order: (b) and (c) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol.',
-    cuda ? 'Grid points share one worker; each loads its model afresh, and an injected-OOM warm step (REFIT_INJECT_OOM=1) makes the worker empty the allocator cache before peaks are reset.'
-      : `No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of all three parts; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`,
+    'Grid points share one worker; each loads its model afresh, then an injected-OOM warm step (REFIT_INJECT_OOM=1) makes the worker free it and empty the CUDA allocator cache before peaks are reset (the worker has no command for empty_cache).',
+    ...(cuda ? ['(c) deepke_like runs without a budget (it needs about twice the simulated card); every refit variant runs under the enforced 11.75 GiB budget.'] : []),
+    ...(cuda ? [] : [`No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of all three parts; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`]),
   ];
   return {
     tool: 'refit gpu-check', version: 1, command: ['bench/gpu-check', ...process.argv.slice(2)].join(' '), mode: cuda ? 'gpu' : 'cpu-quick',

@@ -1,6 +1,6 @@
 // Part (a): the refit engine's planned peak against the worker's measured peak over a grid of model size ×
 // precision × attention × checkpointing × batch × length. One worker serves the grid; each point loads its
-// model afresh, and on CUDA an injected-OOM warm step (REFIT_INJECT_OOM=1: the worker frees and empties the
+// model afresh, and an injected-OOM warm step (REFIT_INJECT_OOM=1: the worker frees and empties the
 // allocator cache) clears the previous point's cached blocks before the peak window of 3 full-batch steps.
 import { loadModelDims, planMemory, type GpuSpec, type ModelDims } from '../../src/memory/index.ts';
 import { WorkerCrashError, type Attention, type Precision } from '../../src/worker/index.ts';
@@ -69,7 +69,7 @@ export async function runGrid(ctx: CheckContext): Promise<void> {
         break;
       }
       if (!worker) {
-        worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads, extra_env: cuda ? { REFIT_INJECT_OOM: '1' } : {} });
+        worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads, extra_env: { REFIT_INJECT_OOM: '1' } });
         opened = new Set();
       }
       const row = await measurePoint(ctx, worker, opened, p);
@@ -101,7 +101,8 @@ async function measurePoint(ctx: CheckContext, worker: CheckWorker, opened: Set<
     const loaded = await worker.load({ dims, device: ctx.device, precision: p.precision, attention: p.attention, grad_checkpointing: p.grad_checkpointing, optimizer: 'adamw' });
     row.params = loaded.params;
     const batch = [rangeBatch(0, p.batch, p.seq)];
-    if (ctx.device === 'cuda') row.cache_flushed = (await worker.step({ step: 1, dataset: name, micro_batches: batch })).type === 'oom';
+    // Warm step with an injected OOM: the worker frees it and empties the CUDA cache (on CPU it only exercises the same path).
+    row.cache_flushed = (await worker.step({ step: 1, dataset: name, micro_batches: batch })).type === 'oom';
     const before = await worker.memory(true);
     const t0 = performance.now();
     for (let k = 2; k <= 4; k++) {

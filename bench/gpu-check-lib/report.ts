@@ -9,7 +9,7 @@ const verdict = (x: boolean | null) => (x === null ? 'n/a' : x ? '**pass**' : '*
 
 function gridRow(r: GridRow): string {
   const m = r.measured ?? {};
-  const status = r.ok ? 'ok' : r.oom ? 'OOM' : `error: ${(r.error ?? '').slice(0, 80)}`;
+  const status = r.ok ? (r.cache_flushed === false ? 'ok (cache not flushed)' : 'ok') : r.oom ? 'OOM' : `error: ${(r.error ?? '').slice(0, 80)}`;
   return `| ${r.model} | ${r.precision} | ${r.attention} | ${r.grad_checkpointing ? 'on' : 'off'} | ${r.batch} | ${r.seq} | ` +
     `${gib(m.peak_allocated ?? m.peak_rss)} | ${gib(r.predicted?.peak_allocated)} | ${pct(r.rel_err?.allocated)} | ` +
     `${gib(m.peak_reserved)} | ${gib(r.predicted?.peak_reserved)} | ${pct(r.rel_err?.reserved)} | ${gib(m.nonpytorch)} | ${status} |`;

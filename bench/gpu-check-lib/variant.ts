@@ -33,6 +33,12 @@ export async function runVariant(ctx: CheckContext, v: VariantSpec): Promise<Var
     await runSteps(ctx, worker, v, res);
   } catch (e) {
     res.error = errorText(e);
+    // An OOM outside a micro-batch (e.g. in the optimizer step) reaches us as an error event: it is still an OOM.
+    if (/out of memory/i.test(res.error)) {
+      res.oom = true;
+      res.oom_message = e instanceof Error ? e.message : String(e);
+      res.oom_report = { ...parseOomReport(res.oom_message) };
+    }
     ctx.say(`    error: ${res.error}`);
   } finally {
     await worker?.close();
@@ -55,7 +61,7 @@ async function runSteps(ctx: CheckContext, worker: CheckWorker, v: VariantSpec, 
       res.oom = true;
       res.oom_message = ev.message;
       res.oom_report = { ...parseOomReport(ev.message) };
-      recordMemory(res, ev.memory);
+      recordMemory(res, ev.memory, true);
       ctx.say(`    out of memory at step ${i + 1}: ${ev.message.split('\n')[0].slice(0, 160)}`);
       break;
     }
@@ -76,11 +82,12 @@ async function runSteps(ctx: CheckContext, worker: CheckWorker, v: VariantSpec, 
   ctx.say(`    ${res.oom ? 'OOM' : `${res.steps_run} steps`}; peak device ${gib(res.peak_device)}; ${res.real_tokens_per_s !== undefined ? `${Math.round(res.real_tokens_per_s)} real tokens/s, ${res.examples_per_s} examples/s` : 'no timed steps'}`);
 }
 
-function recordMemory(res: VariantResult, m: StepEvent['memory']): void {
+/** Peaks from a step (or oom) event; after an OOM the worker emptied its cache, so total − free − peak reserved means nothing. */
+function recordMemory(res: VariantResult, m: StepEvent['memory'], after_oom = false): void {
   if (m.device === 'cuda') {
     res.peak_allocated = m.max_memory_allocated;
     res.peak_reserved = m.max_memory_reserved;
-    res.nonpytorch = nonPytorchBytes(m);
+    res.nonpytorch = after_oom ? undefined : nonPytorchBytes(m);
     if (res.peak_reserved !== undefined && res.nonpytorch !== undefined) res.peak_device = res.peak_reserved + res.nonpytorch;
   } else {
     res.peak_rss = m.peak_rss_bytes;

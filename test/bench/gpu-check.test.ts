@@ -1,0 +1,122 @@
+// The GPU check script: its synthetic dataset writer against the real reader, its length distribution, and a
+// full `bench/gpu-check --quick` run on CPU through the real worker (skipped without a Python that has torch).
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { readEncodedDataset } from '../../src/encode/index.ts';
+import { chineseReLengths, lengthStats, writeSyntheticDataset } from '../../bench/gpu-check-lib/dataset.ts';
+import type { CheckResults } from '../../bench/gpu-check-lib/types.ts';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const SCRIPT = join(ROOT, 'bench', 'gpu-check');
+
+function torchPython(): string | undefined {
+  for (const py of [process.env.REFIT_PYTHON, 'python3', '/usr/bin/python3']) {
+    if (!py) continue;
+    try {
+      execFileSync(py, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 });
+      return py;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+test('synthetic dataset: the real reader sees the lengths, entity positions inside each example and labels in range', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpu-check-ds-'));
+  try {
+    const lengths = Int32Array.from([3, 17, 64, 5]);
+    const path = writeSyntheticDataset({ dir, name: 't', lengths, vocab_size: 21128, num_labels: 50, seed: 1 });
+    const view = readEncodedDataset(path);
+    assert.equal(view.header.n, 4);
+    assert.equal(view.header.total_tokens, 89);
+    assert.deepEqual(Array.from(view.lengths), [3, 17, 64, 5]);
+    for (let i = 0; i < 4; i++) {
+      const start = Number(view.offsets[i]);
+      assert.equal(view.input_ids[start], 101);
+      assert.equal(view.input_ids[start + lengths[i] - 1], 102);
+      assert.ok(view.head_pos[i] >= 1 && view.head_pos[i] < lengths[i] - 1);
+      assert.ok(view.tail_pos[i] >= 1 && view.tail_pos[i] < lengths[i] - 1);
+      assert.ok(view.labels[i] >= 0 && view.labels[i] < 50);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Chinese-RE-like lengths: mean near 68, long tail, clamped, same draws for the same seed', () => {
+  const a = chineseReLengths(4096, 1);
+  const s = lengthStats(a);
+  assert.ok(s.mean > 60 && s.mean < 78, `mean ${s.mean}`);
+  assert.ok(s.max > 300 && s.max <= 510, `max ${s.max}`);
+  assert.ok(Math.min(...a) >= 12);
+  assert.deepEqual(chineseReLengths(50, 1), chineseReLengths(50, 1));
+  assert.ok(Math.max(...chineseReLengths(500, 2, 128)) <= 128);
+});
+
+test('bench/gpu-check --quick on CPU writes the three sections with numbers', { skip: !torchPython() && 'needs a Python with torch (REFIT_PYTHON)', timeout: 180_000 }, () => {
+  const out = mkdtempSync(join(tmpdir(), 'gpu-check-out-'));
+  try {
+    const r = spawnSync(SCRIPT, ['--quick', '--out', out], { encoding: 'utf8', timeout: 170_000, env: { ...process.env, REFIT_PYTHON: torchPython() } });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    const res = JSON.parse(readFileSync(join(out, 'gpu-check.json'), 'utf8')) as CheckResults;
+    assert.equal(res.mode, 'cpu-quick');
+    assert.equal(res.complete, true);
+    assert.equal(res.aborted, null);
+
+    assert.equal(res.grid.rows.length, res.grid.points_planned);
+    for (const row of res.grid.rows) {
+      assert.equal(row.ok, true, row.error);
+      assert.equal(row.cache_flushed, true);
+      assert.ok(row.measured!.peak_rss! > 0 && row.predicted!.peak_allocated > 0);
+      assert.ok(Number.isFinite(row.rel_err!.allocated));
+    }
+    assert.equal(typeof res.grid.summary.median_abs_err_allocated, 'number');
+    assert.equal(res.grid.summary.pass, null);
+
+    const sc = res.scenario;
+    assert.equal(sc.deepke_like!.ok, true, sc.deepke_like!.error);
+    assert.equal(sc.deepke_like!.config.padding, 'max');
+    assert.equal(sc.auto!.ok, true, sc.auto!.error);
+    assert.equal(sc.auto!.oom, false);
+    assert.ok(sc.auto!.examples_per_s! > 0 && sc.auto!.decision_reasons!.length > 0);
+    assert.equal(sc.pass, null);
+
+    const [deepke, refit] = res.throughput.variants;
+    assert.equal(deepke.label, 'deepke_like');
+    assert.equal(refit.config.padding, 'dynamic');
+    for (const v of [deepke, refit]) assert.ok(v.ok && v.real_tokens_per_s! > 0 && v.examples_per_s! > 0 && v.peak_device! > 0, v.label);
+    assert.ok(refit.padding_fraction! < deepke.padding_fraction!, 'dynamic padding pads less than padding to max_seq_len');
+    assert.equal(typeof res.throughput.speedup_examples_per_s, 'number');
+
+    const md = readFileSync(join(out, 'gpu-check.md'), 'utf8');
+    for (const h of ['## (a)', '## (b)', '## (c)']) assert.ok(md.includes(h), h);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('bench/gpu-check stopped by SIGTERM leaves its partial results, marked aborted', { skip: !torchPython() && 'needs a Python with torch', timeout: 120_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gpu-check-stop-'));
+  try {
+    const child = spawn(SCRIPT, ['--quick', '--out', out], { stdio: 'ignore', env: { ...process.env, REFIT_PYTHON: torchPython() } });
+    const closed = new Promise<number | null>((done) => child.once('close', (code) => done(code)));
+    const file = join(out, 'gpu-check.json');
+    for (let i = 0; i < 600 && !existsSync(file); i++) await sleep(100);
+    assert.ok(existsSync(file), 'results written before the first measurement');
+    child.kill('SIGTERM');
+    assert.equal(await closed, 1);
+    const res = JSON.parse(readFileSync(file, 'utf8')) as CheckResults;
+    assert.match(res.aborted ?? '', /SIGTERM/);
+    assert.equal(res.complete, false);
+    assert.ok(existsSync(join(out, 'gpu-check.md')));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
