@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefitError } from '../../src/errors.ts';
 import { RunLog } from '../../src/log.ts';
@@ -91,6 +91,11 @@ test('start rejects as soon as the child dies; a request past its timeout kills 
   assert.equal(exitErr, null, 'the worker path is added to PYTHONPATH by start()');
   const bad = await WorkerProcess.start({ python: '/bin/false', env: process.env, log }).catch((e: unknown) => e);
   assert.ok(bad instanceof WorkerCrashError && bad.reason === 'exit' && bad.exit_code === 1, String(bad));
+  const silent = join(dir, 'silent-python');
+  writeFileSync(silent, '#!/bin/sh\nexec sleep 60\n');
+  chmodSync(silent, 0o755);
+  const hung = await WorkerProcess.start({ python: silent, env: process.env, log, start_timeout_ms: 300 }).catch((e: unknown) => e);
+  assert.ok(hung instanceof WorkerCrashError && hung.reason === 'start-timeout' && hung.state === 'starting', String(hung));
   assert.ok(Date.now() - started < 30_000);
   const { worker } = await startWorker();
   await expectEvent(worker, tinyLoad(), 'loaded');

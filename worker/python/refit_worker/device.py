@@ -70,7 +70,8 @@ def check_precision(device, precision):
             raise WorkerError(E_DEVICE, f'precision bf16: {torch.cuda.get_device_name(device)} lacks bf16; use fp16')
         return
     if precision == 'fp16':
-        raise WorkerError(E_DEVICE, 'precision fp16 needs a CUDA GPU (loss scaling is CUDA-only); use fp32 or bf16 on CPU')
+        raise WorkerError(E_DEVICE, 'precision fp16 needs a CUDA GPU (loss scaling is CUDA-only); '
+                          'use fp32 or bf16 on CPU')
     try:  # bf16 autocast on CPU: probe it rather than trusting a version number
         with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
             torch.ones(2, 2) @ torch.ones(2, 2)
