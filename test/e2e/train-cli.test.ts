@@ -30,7 +30,7 @@ const data = {
   relations: file('relation.csv', toRelationCsv(ds.relations)), vocab: file('vocab.txt', ds.vocab_lines.join('\n') + '\n'),
 };
 const trainArgs = [`data.train=${data.train}`, `data.valid=${data.valid}`, `data.test=${data.test}`, `data.relations=${data.relations}`,
-  'model.preset=bert-tiny', `model.vocab=${data.vocab}`, 'train.epochs=1', 'train.batch_size=16', 'memory.max_seq_len=64', 'device=cpu', '--progress', 'plain'];
+  'model.preset=bert-tiny', `model.vocab=${data.vocab}`, 'train.epochs=1', 'train.batch_size=16', 'memory.max_seq_len=64', 'device=cpu', '--progress', 'plain', '--threads', '1'];
 let trained: { status: number; stdout: string; stderr: string };
 
 before(async () => {
