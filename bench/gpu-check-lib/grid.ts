@@ -3,12 +3,12 @@
 // model afresh, and an injected-OOM warm step (REFIT_INJECT_OOM=1: the worker frees and empties the
 // allocator cache) clears the previous point's cached blocks before the peak window of 3 full-batch steps.
 import { loadModelDims, planMemory, type GpuSpec, type ModelDims } from '../../src/memory/index.ts';
-import { WorkerCrashError, type Attention, type Precision } from '../../src/worker/index.ts';
+import { WorkerCrashError, type Attention, type MemoryStats, type Precision } from '../../src/worker/index.ts';
 import { errorText, median, round, saveResults, timeLeftMs, type CheckContext } from './context.ts';
 import { fixedLengths, writeSyntheticDataset } from './dataset.ts';
 import { CHINESE_VOCAB } from './scenario.ts';
 import type { GridRow, GridSection } from './types.ts';
-import { CheckWorker, NUM_LABELS, nonPytorchBytes, rangeBatch } from './worker.ts';
+import { CheckWorker, NUM_LABELS, rangeBatch } from './worker.ts';
 
 /** Issue 5's target for the refit engine on GPU: median |error| of the peak ≤ 3 %. */
 export const TARGET_MEDIAN_ERROR = 0.03;
@@ -105,15 +105,17 @@ async function measurePoint(ctx: CheckContext, worker: CheckWorker, opened: Set<
     row.cache_flushed = (await worker.step({ step: 1, dataset: name, micro_batches: batch })).type === 'oom';
     const before = await worker.memory(true);
     const t0 = performance.now();
+    let last: MemoryStats | undefined;
     for (let k = 2; k <= 4; k++) {
       const ev = await worker.step({ step: k, dataset: name, micro_batches: batch });
       if (ev.type === 'oom') {
         row.oom = ev.message.split('\n')[0].slice(0, 300);
         return row;
       }
-      if (k === 4) record(row, ev.memory, before.memory_allocated);
+      last = ev.memory;
     }
     row.step_s = round((performance.now() - t0) / 3000, 4);
+    record(row, last!, before.memory_allocated, ctx.device === 'cuda' ? await worker.nonPytorch() : undefined);
     row.ok = true;
   } catch (e) {
     row.error = errorText(e);
@@ -129,11 +131,10 @@ function predict(dims: ModelDims, p: GridPoint, gpu: GpuSpec | undefined): NonNu
     context: plan.breakdown.context, peak_phase: plan.peak_phase };
 }
 
-function record(row: GridRow, m: import('../../src/worker/index.ts').MemoryStats, weights?: number): void {
+function record(row: GridRow, m: MemoryStats, weights: number | undefined, nonpytorch: number | undefined): void {
   const pr = row.predicted!;
   const err = (pred: number, meas: number | undefined) => (meas ? round((pred - meas) / meas, 4) : undefined);
   if (m.device === 'cuda') {
-    const nonpytorch = nonPytorchBytes(m);
     row.measured = { peak_allocated: m.max_memory_allocated, peak_reserved: m.max_memory_reserved, nonpytorch, weights_allocated: weights };
     const device = m.max_memory_reserved !== undefined && nonpytorch !== undefined ? m.max_memory_reserved + nonpytorch : undefined;
     row.rel_err = { allocated: err(pr.peak_allocated, m.max_memory_allocated), reserved: err(pr.peak_reserved, m.max_memory_reserved), device: err(pr.peak_device, device) };

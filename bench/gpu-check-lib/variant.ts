@@ -4,7 +4,7 @@ import { parseOomReport } from '../../src/memory/doctor/index.ts';
 import type { MicroBatch, StepEvent } from '../../src/worker/index.ts';
 import { errorText, round, timeLeftMs, type CheckContext } from './context.ts';
 import type { VariantResult } from './types.ts';
-import { CheckWorker, nonPytorchBytes, type LoadSpec } from './worker.ts';
+import { CheckWorker, type LoadSpec } from './worker.ts';
 
 /** What to run: a load spec, a dataset and the logical batches (each a list of micro-batches). */
 export interface VariantSpec {
@@ -61,7 +61,7 @@ async function runSteps(ctx: CheckContext, worker: CheckWorker, v: VariantSpec, 
       res.oom = true;
       res.oom_message = ev.message;
       res.oom_report = { ...parseOomReport(ev.message) };
-      recordMemory(res, ev.memory, true);
+      recordMemory(res, ev.memory);
       ctx.say(`    out of memory at step ${i + 1}: ${ev.message.split('\n')[0].slice(0, 160)}`);
       break;
     }
@@ -77,18 +77,20 @@ async function runSteps(ctx: CheckContext, worker: CheckWorker, v: VariantSpec, 
     }
   }
   if (last && !res.oom) recordMemory(res, last.memory);
+  if (res.peak_reserved !== undefined) {
+    res.nonpytorch = await worker.nonPytorch();
+    if (res.nonpytorch !== undefined) res.peak_device = res.peak_reserved + res.nonpytorch;
+  }
   finishRates(res, t);
   res.ok = !res.oom && !res.error && res.steps_run > 0;
   ctx.say(`    ${res.oom ? 'OOM' : `${res.steps_run} steps`}; peak device ${gib(res.peak_device)}; ${res.real_tokens_per_s !== undefined ? `${Math.round(res.real_tokens_per_s)} real tokens/s, ${res.examples_per_s} examples/s` : 'no timed steps'}`);
 }
 
-/** Peaks from a step (or oom) event; after an OOM the worker emptied its cache, so total − free − peak reserved means nothing. */
-function recordMemory(res: VariantResult, m: StepEvent['memory'], after_oom = false): void {
+/** Peaks from a step (or oom) event (the device peak adds the non-PyTorch bytes, measured afterwards). */
+function recordMemory(res: VariantResult, m: StepEvent['memory']): void {
   if (m.device === 'cuda') {
     res.peak_allocated = m.max_memory_allocated;
     res.peak_reserved = m.max_memory_reserved;
-    res.nonpytorch = after_oom ? undefined : nonPytorchBytes(m);
-    if (res.peak_reserved !== undefined && res.nonpytorch !== undefined) res.peak_device = res.peak_reserved + res.nonpytorch;
   } else {
     res.peak_rss = m.peak_rss_bytes;
     res.peak_device = m.peak_rss_bytes;

@@ -91,6 +91,18 @@ export class CheckWorker {
     return ev.memory;
   }
 
+  /**
+   * Bytes on the device outside PyTorch's allocator now (CUDA context, loaded kernels, library handles): total − free −
+   * reserved. The protocol reports only the peak reserved, so the peak is reset first: right after, peak = current.
+   * Resets the peak window (read peaks before calling). Undefined on CPU.
+   */
+  async nonPytorch(): Promise<number | undefined> {
+    await this.memory(true);
+    const m = await this.memory(false);
+    if (m.mem_get_info_total === undefined || m.mem_get_info_free === undefined || m.max_memory_reserved === undefined) return undefined;
+    return m.mem_get_info_total - m.mem_get_info_free - m.max_memory_reserved;
+  }
+
   /** Shuts the worker down (SIGTERM/SIGKILL after a grace period); never throws. */
   async close(): Promise<void> {
     try {
@@ -99,12 +111,6 @@ export class CheckWorker {
       /* already gone */
     }
   }
-}
-
-/** Bytes outside PyTorch's allocator: total − free − reserved (reserved only grows between empty_cache calls, so the peak is current). */
-export function nonPytorchBytes(m: MemoryStats): number | undefined {
-  if (m.mem_get_info_total === undefined || m.mem_get_info_free === undefined || m.max_memory_reserved === undefined) return undefined;
-  return m.mem_get_info_total - m.mem_get_info_free - m.max_memory_reserved;
 }
 
 /** The micro-batch holding examples [from, from + count) padded to `seq_len`. */
