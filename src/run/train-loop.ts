@@ -115,7 +115,7 @@ function recordStep(ctx: LoopContext, state: LoopState, ev: StepEvent, epoch: nu
   const micro = ctx.sup.levers.micro_batch_size;
   ctx.emit({ event: 'step', time: now(), step: ev.step, epoch, loss: ev.loss, lr: ev.lr, grad_norm: ev.grad_norm, examples: ev.examples, tokens: ev.tokens,
     padded_tokens: ev.padded_tokens, examples_per_s: ev.examples / wall, tokens_per_s: ev.tokens / wall, seconds: ev.seconds, wall_seconds: wall,
-    micro_batches: Math.ceil(ev.examples / micro), micro_batch_size: micro, memory: ev.memory });
+    micro_batches: ctx.sup.lastMicroBatches, micro_batch_size: micro, memory: ev.memory });
 }
 
 /** Evaluates on valid, tracks the best epoch (valid macro-F1; ties keep the earlier) and early stopping. */

@@ -92,6 +92,8 @@ export class TrainSupervisor {
   policy: BatchPolicy;
   lengths: ArrayLike<number>;
   dataset: string;
+  /** Micro-batches the last finished step ran in (after any re-split), for the step event. */
+  lastMicroBatches = 0;
   private readonly hooks: SupervisorHooks;
   private readonly allowShorterSeq: boolean;
 
@@ -121,10 +123,11 @@ export class TrainSupervisor {
   async trainStep(step: number, indices: readonly number[]): Promise<StepEvent> {
     let micro = this.split(indices);
     let cont = false;
+    let done = 0; // micro-batches finished before an OOM (their gradients are kept)
     for (;;) {
       const cmd: TrainStepCommand = { type: 'train_step', step, dataset: this.dataset, logical_batch_size: indices.length, micro_batches: micro, continue: cont };
       const ev = await this.send(step, cmd);
-      if (ev.type === 'step') return ev;
+      if (ev.type === 'step') { this.lastMicroBatches = done + micro.length; return ev; }
       if (ev.type !== 'oom') throw workerError(ev, 'train_step');
       const report = this.hooks.parseOom(ev.message);
       this.hooks.onOom?.(ev, report);
@@ -136,6 +139,7 @@ export class TrainSupervisor {
       this.hooks.log.write(`step ${step}: ${action.kind} ${String(action.from)} → ${String(action.to)} (${action.reason})`);
       if (action.kind === 'smaller_micro_batch') {
         this.setMicro(action.to);
+        done += ev.completed_micro_batches;
         micro = resplitRemaining({ micro_batches: micro, completed: ev.completed_micro_batches, lengths: this.lengths, policy: this.policy });
         cont = true;
       } else {
@@ -144,6 +148,7 @@ export class TrainSupervisor {
         await this.reload(step, action);
         micro = this.split(indices);
         cont = false;
+        done = 0;
       }
       this.hooks.onRecover?.(step, action);
     }
