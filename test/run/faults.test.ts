@@ -68,3 +68,14 @@ test('--resume continues a run that died from its last checkpoint', async () => 
   const starts = readEvents(join(base, 'resumed')).filter((e) => e.event === 'run_start');
   assert.equal(starts.at(-1)!.resumed_from_step, 8);
 });
+
+test('repeated OOM escalates: micro-batch 1 → gradient checkpointing → shorter window (allowed) → one-line error', async () => {
+  // The worker injects the OOM afresh after each reload, so every rung of the ladder is tried on step 3.
+  const p = train('ladder', { overrides: ['train.batch_size=2', 'memory.mode=manual', 'memory.micro_batch_size=1', 'memory.allow_shorter_seq=true'], env: { REFIT_INJECT_OOM: '3' } });
+  await assert.rejects(p, (e: Error & { code?: string }) => e.code === 'E_OOM_UNRECOVERABLE' && !e.message.includes('\n'));
+  const ev = readEvents(join(base, 'ladder'));
+  assert.deepEqual(ev.filter((e) => e.event === 'oom').map((e) => e.step), [3, 3, 3]);
+  assert.deepEqual(ev.filter((e) => e.event === 'recovery').map((e) => [e.action, e.from, e.to]), [['grad_checkpointing', false, true], ['shorter_seq', 64, 32]]);
+  assert.equal(ev.at(-1)!.event, 'run_end');
+  assert.equal(ev.at(-1)!.status, 'failed');
+});
