@@ -37,11 +37,17 @@ _BIN_LOAD_KW = {'weights_only': True} if 'weights_only' in inspect.signature(tor
 
 def read_safetensors(path):
     """Read a .safetensors file into {name: CPU tensor} and its string metadata."""
-    with open(path, 'rb') as f:
-        (header_len,) = struct.unpack('<Q', f.read(8))
-        header = json.loads(f.read(header_len))
-        data = np.frombuffer(f.read(), dtype=np.uint8)
+    try:
+        with open(path, 'rb') as f:
+            (header_len,) = struct.unpack('<Q', f.read(8))
+            header = json.loads(f.read(header_len))
+    except (struct.error, ValueError, MemoryError) as e:
+        raise WorkerError(E_MODEL_FILES, f'{path}: not a safetensors file ({type(e).__name__})') from e
     metadata = header.pop('__metadata__', None) or {}
+    if not header:
+        return {}, metadata
+    # Memory-mapped: each tensor is copied once, so host memory peaks near the model size, not twice it.
+    data = np.memmap(path, dtype=np.uint8, mode='r', offset=8 + header_len)
     tensors = {}
     for name, spec in header.items():
         if spec['dtype'] not in _DTYPES:
@@ -49,7 +55,7 @@ def read_safetensors(path):
         np_dtype, torch_dtype = _DTYPES[spec['dtype']]
         start, end = spec['data_offsets']
         array = data[start:end].view(np.dtype(np_dtype).newbyteorder('<')).reshape(spec['shape'])
-        tensor = torch.from_numpy(array.copy())  # copy: frombuffer memory is read-only
+        tensor = torch.from_numpy(np.array(array))  # a private copy: the map is read-only
         tensors[name] = tensor.view(torch_dtype) if spec['dtype'] == 'BF16' else tensor
     return tensors, metadata
 
@@ -112,7 +118,11 @@ def read_model_folder(path, config):
     if os.path.isfile(st):
         tensors, metadata = read_safetensors(st)
     elif os.path.isfile(binary):
-        tensors, metadata = torch.load(binary, map_location='cpu', **_BIN_LOAD_KW), {}
+        try:
+            tensors, metadata = torch.load(binary, map_location='cpu', **_BIN_LOAD_KW), {}
+        except Exception as e:  # pickle, zip and torch errors alike: the file is not a state dict
+            raise WorkerError(E_MODEL_FILES, f'{binary}: cannot read ({type(e).__name__}: '
+                              f'{(str(e).splitlines() or [""])[0][:200]})') from e
     else:
         raise WorkerError(E_MODEL_FILES, f'{path}: no model.safetensors or pytorch_model.bin in the model folder')
     return normalise_keys(tensors), metadata
