@@ -171,8 +171,13 @@ def load_into(model, tensors, where, strict_head=False):
 def save_model_folder(path, model, config, step):
     """Write config.json and model.safetensors (`bert.`-prefixed encoder + classifier), each atomically."""
     os.makedirs(path, exist_ok=True)
-    head = {'kind': model.head_kind, 'num_labels': model.classifier.out_features}
-    cfg = {**config, 'model_type': 'bert', 'refit_head': head}
+    n = model.classifier.out_features
+    cfg = {**config, 'model_type': 'bert', 'refit_head': {'kind': model.head_kind, 'num_labels': n}}
+    # HF sizes its classifier from id2label; TS may pass real relation names in `config`.
+    cfg.setdefault('id2label', {str(i): f'LABEL_{i}' for i in range(n)})
+    cfg.setdefault('label2id', {v: int(k) for k, v in cfg['id2label'].items()})
+    if model.head_kind == 'cls':  # the entity-start head has no HF class: its classifier reads 2 x hidden
+        cfg['architectures'] = ['BertForSequenceClassification']
     with atomic_file(os.path.join(path, 'config.json'), 'w') as f:
         json.dump(cfg, f, indent=2)
     write_safetensors(os.path.join(path, 'model.safetensors'), model.state_dict(),
