@@ -147,6 +147,16 @@ test('precision: fp16 needs CUDA; bf16 autocast trains on CPU close to fp32', { 
   assert.ok(Math.abs(losses[0] - losses[1]) < 2e-2, `fp32 ${losses[0]} vs bf16 ${losses[1]}`);
 });
 
+// A 4 TB embedding table fails at once in the CPU allocator under the kernel's overcommit heuristic (mode 0) or
+// strict mode (2); with overcommit always on (1) it could be granted and then kill the machine: skip there.
+const overcommit = existsSync('/proc/sys/vm/overcommit_memory') ? readFileSync('/proc/sys/vm/overcommit_memory', 'utf8').trim() : '1';
+test('an allocation that cannot fit outside a micro-batch is E_OOM with the allocator message', { skip: skip || (overcommit === '1' && 'vm.overcommit_memory=1') }, async () => {
+  const huge = tinyLoad();
+  huge.config = { ...huge.config, vocab_size: 1e9, hidden_size: 1024 };
+  await expectError(huge, 'E_OOM', /DefaultCPUAllocator: can't allocate memory: you tried to allocate 4096000000000 bytes/);
+  await expectEvent(worker, { type: 'memory' }, 'memory');
+});
+
 test('cls head and shutdown', { skip }, async () => {
   await expectEvent(worker, tinyLoad({ head: { kind: 'cls', num_labels: 3, dropout: 0.1 } }), 'loaded');
   const ev = await expectEvent(worker, { type: 'eval', dataset: 'train', tag: 'cls', batches: [{ indices: [0, 1], seq_len: 20 }] }, 'eval_result');
