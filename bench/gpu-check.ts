@@ -60,7 +60,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
   const quick = !cuda;
   const notes = [
     'Order: (b) and (c) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol.',
-    'Grid points share one worker; each loads its model afresh, then an injected-OOM warm step (REFIT_INJECT_OOM=1) makes the worker free it and empty the CUDA allocator cache before peaks are reset (the worker has no command for empty_cache).',
+    'Grid: one worker per model size; each point loads its model afresh. Injected OOMs (REFIT_INJECT_OOM=1,5) make the worker empty the CUDA allocator cache (it has no command for that) before the peak window (steps 2–4) and after it.',
     ...(cuda ? ['(c) deepke_like runs without a budget (it needs about twice the simulated card); every refit variant runs under the enforced 11.75 GiB budget.'] : []),
     ...(cuda ? [] : [`No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of all three parts; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`]),
   ];

@@ -1,7 +1,8 @@
 // Part (a): the refit engine's planned peak against the worker's measured peak over a grid of model size ×
-// precision × attention × checkpointing × batch × length. One worker serves the grid; each point loads its
-// model afresh, and an injected-OOM warm step (REFIT_INJECT_OOM=1: the worker frees and empties the
-// allocator cache) clears the previous point's cached blocks before the peak window of 3 full-batch steps.
+// precision × attention × checkpointing × batch × length. One worker per model size serves its points; each point
+// loads its model afresh. The worker has no empty_cache command, so injected OOMs (REFIT_INJECT_OOM=1,5: the worker
+// frees the micro-batch and empties the CUDA cache) do it: step 1 before the peak window of 3 full-batch steps
+// (2–4), step 5 after it, so the next point's weights reuse weight-sized blocks, not a larger point's activation segments.
 import { loadModelDims, planMemory, type GpuSpec, type ModelDims } from '../../src/memory/index.ts';
 import { WorkerCrashError, type Attention, type MemoryStats, type Precision } from '../../src/worker/index.ts';
 import { errorText, median, round, saveResults, timeLeftMs, type CheckContext } from './context.ts';
@@ -68,8 +69,12 @@ export async function runGrid(ctx: CheckContext): Promise<void> {
         ctx.say(`  ${sec.stopped_early}`);
         break;
       }
+      if (worker && p.model !== points[i - 1].model) {
+        await worker.close(); // a new model size starts on fresh allocator segments
+        worker = undefined;
+      }
       if (!worker) {
-        worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads, extra_env: { REFIT_INJECT_OOM: '1' } });
+        worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads, extra_env: { REFIT_INJECT_OOM: '1,5' } });
         opened = new Set();
       }
       const row = await measurePoint(ctx, worker, opened, p);
@@ -101,7 +106,7 @@ async function measurePoint(ctx: CheckContext, worker: CheckWorker, opened: Set<
     const loaded = await worker.load({ dims, device: ctx.device, precision: p.precision, attention: p.attention, grad_checkpointing: p.grad_checkpointing, optimizer: 'adamw' });
     row.params = loaded.params;
     const batch = [rangeBatch(0, p.batch, p.seq)];
-    // Warm step with an injected OOM: the worker frees it and empties the CUDA cache (on CPU it only exercises the same path).
+    // Warm step with an injected OOM: the worker frees it and empties the CUDA cache (on CPU: the same path, no cache).
     row.cache_flushed = (await worker.step({ step: 1, dataset: name, micro_batches: batch })).type === 'oom';
     const before = await worker.memory(true);
     const t0 = performance.now();
@@ -117,6 +122,7 @@ async function measurePoint(ctx: CheckContext, worker: CheckWorker, opened: Set<
     row.step_s = round((performance.now() - t0) / 3000, 4);
     record(row, last!, before.memory_allocated, ctx.device === 'cuda' ? await worker.nonPytorch() : undefined);
     row.ok = true;
+    await worker.step({ step: 5, dataset: name, micro_batches: batch }); // injected OOM: activations out of the cache
   } catch (e) {
     row.error = errorText(e);
     if (e instanceof WorkerCrashError) row.error = `worker crashed: ${row.error}`;

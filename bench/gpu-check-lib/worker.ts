@@ -7,8 +7,9 @@ import type { ModelDims } from '../../src/memory/index.ts';
 
 /** Relation labels of every synthetic head (the golden measurement's 50). */
 export const NUM_LABELS = 50;
-/** Per-command limits: a hung worker is killed and the point recorded as failed. */
+/** Longest wait for start, load or open: a hung worker is killed and the point recorded as failed. */
 export const LOAD_TIMEOUT_MS = 180_000;
+/** Longest wait for one train step. */
 export const STEP_TIMEOUT_MS = 120_000;
 
 /** What one model load asks for. */
