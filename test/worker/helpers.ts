@@ -1,6 +1,6 @@
 // Shared helpers of the worker tests: the Python to use, tiny load commands, an encoded-dataset writer
 // (bytes per docs/encoded-dataset.md) and a safetensors reader for comparing saved weights.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +17,14 @@ export function testPython(): Promise<string | null> {
   return python;
 }
 
-/** A temporary folder for one test. */
+const made: string[] = [];
+process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+/** A temporary folder for one test file, removed when the test process exits. */
 export function tempDir(prefix = 'refit-worker-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** Starts a real worker on CPU with a memory-only log (2 threads: the test machine has 2 cores). */
