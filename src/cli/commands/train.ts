@@ -44,13 +44,15 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--progress <kind>', 'auto, tty, plain, jsonl or none', 'auto')
     .option('--threads <n>', 'CPU threads for the worker (default: all cores)')
     .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string }) => {
+      const threads = o.threads === undefined ? undefined : Number(o.threads);
+      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new ConfigError(`--threads ${o.threads}: expected an integer ≥ 1`, 'E_CLI_OPTION');
       if (o.resume && !o.out) throw new ConfigError('--resume needs --out DIR (the run folder to continue)', 'E_CLI_OPTION');
       if (o.resume) assertResumable(o.out!);
       const file = o.resume ? runPaths(o.out!).config : o.config;
       const config = resolveConfig({ file, overrides, warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
       const out = o.out ?? config.out ?? defaultOut();
       ctx.log = new RunLog(runPaths(out).log);
-      const result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: o.threads ? Number(o.threads) : undefined });
+      const result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads });
       printSummary(ctx, out, result.metrics);
     });
 }
