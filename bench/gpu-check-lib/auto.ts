@@ -2,7 +2,7 @@
 // the DeepKE-like manual configuration, turned into variant specs for the worker.
 import { planEpoch, splitLogicalBatch, type BatchPolicy } from '../../src/batch/index.ts';
 import { resolveConfig } from '../../src/config/index.ts';
-import type { ModelDims } from '../../src/memory/index.ts';
+import { planMemory, type MemoryPlan, type ModelDims } from '../../src/memory/index.ts';
 import { decideMemory, type Decision, type PlanFile } from '../../src/run/index.ts';
 import type { MicroBatch } from '../../src/worker/index.ts';
 import type { CheckContext } from './context.ts';
@@ -65,4 +65,17 @@ export function stepsOf(d: Decision, lengths: Int32Array, count: number): MicroB
     }
   }
   return out;
+}
+
+/** The parts of a plan a variant result keeps. */
+export function planSummary(plan: MemoryPlan | null): VariantResult['plan'] {
+  return plan && { peak_allocated_bytes: plan.peak_allocated_bytes, peak_reserved_bytes: plan.peak_reserved_bytes,
+    peak_device_bytes: plan.peak_device_bytes, peak_phase: plan.peak_phase };
+}
+
+/** The refit engine's plan for a max-padding decision (its worst shape is micro-batch × max_seq_len). */
+export function maxPaddingPlan(ctx: CheckContext, d: Decision, dims: ModelDims): VariantResult['plan'] {
+  return planSummary(planMemory({ model: dims, run: { engine: 'refit', mode: 'train', batch_size: d.micro_batch_size, seq_len: d.max_seq_len,
+    precision: d.precision, attention: d.attention, grad_checkpointing: d.grad_checkpointing, optimizer: d.optimizer, num_labels: NUM_LABELS,
+    head: 'entity-start' }, gpu: ctx.gpu }));
 }

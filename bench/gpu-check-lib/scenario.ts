@@ -2,7 +2,7 @@
 // tokens, a 12 GB card simulated by an 11.75 GiB budget. DeepKE's configuration must run out of memory and
 // `memory: auto` must train without an OOM.
 import { loadModelDims, parseSize } from '../../src/memory/index.ts';
-import { autoPlan, configOf, deepkeDecision, loadSpecOf, stepsOf } from './auto.ts';
+import { autoPlan, configOf, deepkeDecision, loadSpecOf, maxPaddingPlan, planSummary, stepsOf } from './auto.ts';
 import { errorText, saveResults, type CheckContext } from './context.ts';
 import { fixedLengths, writeSyntheticDataset } from './dataset.ts';
 import type { ScenarioSection } from './types.ts';
@@ -42,6 +42,7 @@ export async function runScenario(ctx: CheckContext): Promise<void> {
   // DeepKE-like needs only to show whether its first steps fit: two steps, no timing.
   sec.deepke_like = await runVariant(ctx, { label: 'deepke_like', load: loadSpecOf(dk, dims, s.steps), config: configOf(dk), dataset,
     steps: stepsOf(dk, lengths, 2), warm_steps: 2, reserve_ms: 20_000 });
+  sec.deepke_like.plan = maxPaddingPlan(ctx, dk, dims);
   saveResults(ctx);
 
   try {
@@ -50,8 +51,7 @@ export async function runScenario(ctx: CheckContext): Promise<void> {
     const auto = await runVariant(ctx, { label: 'memory_auto', load: loadSpecOf(d, dims, s.steps), config: configOf(d), dataset,
       steps: stepsOf(d, lengths, s.steps), warm_steps: s.warm, reserve_ms: 20_000 });
     auto.decision_reasons = d.reasons;
-    auto.plan = plan.plan && { peak_allocated_bytes: plan.plan.peak_allocated_bytes, peak_reserved_bytes: plan.plan.peak_reserved_bytes,
-      peak_device_bytes: plan.plan.peak_device_bytes, peak_phase: plan.plan.peak_phase };
+    auto.plan = planSummary(plan.plan);
     sec.auto = auto;
   } catch (e) {
     sec.note = [sec.note, `memory: auto could not be decided: ${errorText(e)}`].filter(Boolean).join('; ');

@@ -2,7 +2,7 @@
 // (fp32, eager, pad to 512, batch 32; run without a budget because it cannot fit one) against refit's
 // `memory: auto` decision under the 11.75 GiB budget, in the same run. Goal: ≥ 300k real tokens/s within the budget.
 import { loadModelDims, parseSize, type ModelDims } from '../../src/memory/index.ts';
-import { autoPlan, configOf, deepkeDecision, loadSpecOf, stepsOf } from './auto.ts';
+import { autoPlan, configOf, deepkeDecision, loadSpecOf, maxPaddingPlan, planSummary, stepsOf } from './auto.ts';
 import { errorText, round, saveResults, type CheckContext } from './context.ts';
 import { chineseReLengths, lengthStats, writeSyntheticDataset } from './dataset.ts';
 import { CARD_BUDGET, CHINESE_VOCAB } from './scenario.ts';
@@ -43,8 +43,10 @@ export async function runThroughput(ctx: CheckContext): Promise<void> {
   ctx.say(`(c) ${sec.model} on ${sec.lengths.n} sentences (mean ${sec.lengths.mean}, max ${sec.lengths.max} tokens)`);
 
   const dk = deepkeDecision(ctx.device, s.batch, s.max_seq, undefined);
-  sec.variants.push(await runVariant(ctx, { label: 'deepke_like', load: loadSpecOf(dk, dims, 1000), config: configOf(dk), dataset,
-    steps: stepsOf(dk, lengths, s.deepke_steps + s.warm), warm_steps: s.warm, reserve_ms: 30_000 }));
+  const deepke = await runVariant(ctx, { label: 'deepke_like', load: loadSpecOf(dk, dims, 1000), config: configOf(dk), dataset,
+    steps: stepsOf(dk, lengths, s.deepke_steps + s.warm), warm_steps: s.warm, reserve_ms: 30_000 });
+  deepke.plan = maxPaddingPlan(ctx, dk, dims);
+  sec.variants.push(deepke);
   saveResults(ctx);
   await autoVariant(ctx, { label: `refit_auto_b${s.batch}`, preset: s.preset, dims, batch: s.batch, max_seq: s.max_seq, lengths, dataset, steps: s.auto_steps, warm: s.warm });
   // Same levers at a larger effective batch (HF's best golden figure, 188k real tokens/s, used batch 128).
@@ -64,8 +66,7 @@ async function autoVariant(ctx: CheckContext, o: { label: string; preset: string
     const v = await runVariant(ctx, { label: o.label, load: loadSpecOf(d, o.dims, 1000), config: configOf(d), dataset: o.dataset,
       steps: stepsOf(d, o.lengths, o.steps + o.warm), warm_steps: o.warm, reserve_ms: 30_000 });
     v.decision_reasons = d.reasons;
-    v.plan = plan.plan && { peak_allocated_bytes: plan.plan.peak_allocated_bytes, peak_reserved_bytes: plan.plan.peak_reserved_bytes,
-      peak_device_bytes: plan.plan.peak_device_bytes, peak_phase: plan.plan.peak_phase };
+    v.plan = planSummary(plan.plan);
     ctx.results.throughput.variants.push(v);
   } catch (e) {
     ctx.results.throughput.note += `; ${o.label} could not be decided: ${errorText(e)}`;
