@@ -66,8 +66,9 @@ export class PredictBatcher {
       for (const p of batch) p.reject(e);
     } finally {
       this.running = false;
-      // What arrived while the worker was busy goes at once: it has already waited.
-      if (this.queue.length) void this.flush();
+      // What arrived while the worker was busy waits one more window too: the callers just answered are sending
+      // their next requests now, and joining them makes one larger call instead of two half-size calls alternating.
+      if (this.queue.length && !this.timer) this.timer = setTimeout(() => this.flush(), this.opts.window_ms ?? BATCH_WINDOW_MS);
     }
   }
 }

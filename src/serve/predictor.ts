@@ -22,7 +22,7 @@ export function entityProblem(item: PredictItem): string | null {
 /** Opens the run's model on first use and keeps it; a failed open is retried on the next request. */
 export class LazyPredictor {
   private opening: Promise<Predictor> | undefined;
-  constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog }) {}
+  constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }) {}
 
   /** True once the model is open. */
   loaded = false;
@@ -36,7 +36,7 @@ export class LazyPredictor {
         ? `no trained model in ${join(run_dir, 'model')} yet (training still running, or not a trained run)`
         : 'no run folder given (start with --run DIR)', { exitCode: 503 }));
     }
-    this.opening = openPredictor({ run_dir, env: this.opts.env, log: this.opts.log }).then((p) => {
+    this.opening = openPredictor({ run_dir, env: this.opts.env, log: this.opts.log, num_threads: this.opts.num_threads }).then((p) => {
       this.loaded = true;
       return p;
     }, (e) => {

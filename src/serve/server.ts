@@ -23,6 +23,8 @@ export interface ServerOptions {
   run_dir?: string; host: string; port: number; log: RunLog; env: Record<string, string | undefined>;
   /** Per-request limits, overridable for tests. */
   request_timeout_ms?: number; predict_timeout_ms?: number; body_limit_bytes?: number;
+  /** CPU threads of the model's worker (default: the worker's own choice, all cores). */
+  num_threads?: number;
   /** Folder of the built web pages; found next to the code when absent. */
   web_dir?: string | null;
 }
@@ -86,7 +88,7 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // Only JSON bodies: anything else is 415 rather than a confusing "must be an object".
   app.removeContentTypeParser('text/plain');
-  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log });
+  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads });
   const batcher = new PredictBatcher({ predict: async (items, o) => (await predictor.get()).predict(items, o) });
   app.setErrorHandler(errorHandler(opts.log));
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));

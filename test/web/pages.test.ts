@@ -2,7 +2,8 @@
 // limit, the predict form shows a relation from a trained tiny run, and /runs and report.html draw that run's curves.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { RunLog } from '../../src/log.ts';
 import { startServer } from '../../src/serve/index.ts';
@@ -10,6 +11,7 @@ import { writeReport } from '../../src/report/index.ts';
 import { planMemory, PRESETS, GPUS, type RunShape } from '../../src/memory/index.ts';
 import { NO_BROWSER, launchBrowser } from './browser.ts';
 import { NO_CLI, cachedTinyRun } from './tiny-run.ts';
+import { writeSyntheticRun } from '../report/synthetic-run.ts';
 
 const NO_WEB = !existsSync(new URL('../../dist/web/index.html', import.meta.url)) && 'needs npm run build (dist/web)';
 const SKIP = NO_BROWSER || NO_WEB || NO_CLI;
@@ -111,5 +113,32 @@ describe('web pages', { skip: SKIP }, () => {
     const page = await open(browser, `file://${path}`, errors);
     for (const id of ['rr-loss-chart', 'rr-memory-chart']) assert.ok(await inkOn(page, id), id);
     assert.deepEqual(errors, []);
+  });
+});
+
+describe('live /runs page', { skip: NO_BROWSER || NO_WEB }, () => {
+  test('updates without reloading while the run folder is written (as under refit train --serve)', async () => {
+    const run_dir = join(writeSyntheticRun({ steps: 0, finished: false }), '..', 'not-yet');
+    const server = await startServer({ run_dir, host: '127.0.0.1', port: 0, log: new RunLog(), env: {} });
+    const browser = await launchBrowser();
+    const errors: string[] = [];
+    try {
+      const page = await open(browser, `${server.url}/runs`, errors);
+      await page.waitForFunction(() => document.getElementById('report')?.dataset.events === '0');
+      writeSyntheticRun({ steps: 5, finished: false, dir: run_dir });  // the run starts writing
+      await page.waitForFunction(() => document.getElementById('report')?.dataset.events === '6');
+      assert.equal(await page.textContent('#rr-summary .card:first-child .v'), '5');
+      assert.equal(await page.getAttribute('#report', 'data-status'), 'running');
+      const more = [6, 7, 8].map((step) => JSON.stringify({ event: 'step', step, loss: 0.5, lr: 1e-5, examples: 16, examples_per_s: 100, tokens_per_s: 5000,
+        memory: { device: 'cuda', max_memory_allocated: 900e6, max_memory_reserved: 1e9 } }));
+      appendFileSync(join(run_dir, 'events.jsonl'), [...more, JSON.stringify({ event: 'run_end', status: 'ok' })].join('\n') + '\n');
+      await page.waitForFunction(() => document.getElementById('report')?.dataset.status === 'finished');
+      assert.equal(await page.textContent('#rr-summary .card:first-child .v'), '8');
+      assert.ok(await inkOn(page, 'rr-memory-chart'));
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
   });
 });

@@ -2,7 +2,7 @@
 // that need a trained model: the predict page and the server's predict path. Tens of seconds on 2 busy cores, so
 // the run is cached in the temp folder per build of the CLI and shared by the test files.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/index.ts';
@@ -40,8 +40,11 @@ export function trainTinyRun(opts: { preset?: string; epochs?: number; sizes?: {
 /** A trained tiny run shared by the test files: reused while dist/refit.mjs is unchanged, else trained anew. */
 export function cachedTinyRun(): string {
   const st = statSync(new URL('../../dist/refit.mjs', import.meta.url));
-  const cached = join(tmpdir(), `refit-test-tiny-run-${Math.round(st.mtimeMs)}-${st.size}`);
+  const name = `refit-test-tiny-run-${Math.round(st.mtimeMs)}-${st.size}`;
+  const cached = join(tmpdir(), name);
   if (existsSync(join(cached, 'model', 'refit.json'))) return cached;
+  // runs cached for earlier builds are stale now
+  for (const f of readdirSync(tmpdir())) if (f.startsWith('refit-test-tiny-run-') && f !== name) rmSync(join(tmpdir(), f), { recursive: true, force: true });
   const fresh = trainTinyRun();
   try {
     renameSync(fresh, cached); // atomic: another test file that trained at the same time keeps its own copy

@@ -23,14 +23,19 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .requiredOption('--run <dir>', 'the run folder refit train wrote (its model/ is served)')
     .option('--port <n>', 'TCP port (0 = any free port)', String(DEFAULT_PORT))
     .option('--host <addr>', 'address to listen on (127.0.0.1 = this machine only)', '127.0.0.1')
-    .action(async (opts: { run: string; port: string; host: string }) => {
+    .option('--threads <n>', 'CPU threads for the model worker (default: all cores; 1 is faster on a busy machine)')
+    .action(async (opts: { run: string; port: string; host: string; threads?: string }) => {
       const port = parsePort(opts.port);
+      const num_threads = opts.threads === undefined ? undefined : Number(opts.threads);
+      if (num_threads !== undefined && !(Number.isInteger(num_threads) && num_threads > 0)) {
+        throw new ConfigError(`--threads ${opts.threads}: must be a positive integer`, 'E_OPTION');
+      }
       if (!existsSync(opts.run)) throw new RefitError('E_RUN_DIR', `${opts.run}: no such run folder (pass the folder refit train wrote)`);
       if (!existsSync(join(opts.run, 'model', 'refit.json'))) {
         throw new RefitError('E_NO_MODEL', `${join(opts.run, 'model')}: no trained model here (train first: refit train ... --out ${opts.run})`);
       }
       ctx.log = new RunLog(join(opts.run, 'refit.log'));
-      const server = await startServer({ run_dir: opts.run, host: opts.host, port, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {
+      const server = await startServer({ run_dir: opts.run, host: opts.host, port, log: ctx.log, env: ctx.env, num_threads }).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
           throw new RefitError('E_LISTEN', `cannot listen on ${opts.host}:${port}: ${e.code} (pick another --port or --host)`);
         }
