@@ -5,6 +5,7 @@ const gib = (x: number | null | undefined) => (x === undefined || x === null ? '
 const pct = (x: number | null | undefined) => (x === undefined || x === null ? '—' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`);
 const apct = (x: number | null | undefined) => (x === undefined || x === null ? '—' : `${(x * 100).toFixed(2)} %`);
 const num = (x: number | null | undefined, d = 0) => (x === undefined || x === null ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const yesNo = (x: boolean | undefined) => (x === undefined ? '—' : x ? 'yes' : 'no');
 const verdict = (x: boolean | null) => (x === null ? 'n/a' : x ? '**pass**' : '**FAIL**');
 
 function gridRow(r: GridRow): string {
@@ -37,6 +38,10 @@ export function renderMarkdown(r: CheckResults): string {
     `Command: \`${r.command}\``, '',
     `Device: ${d.cuda ? `${d.name}, ${gib(d.total_memory)} GiB` : 'CPU (no CUDA)'}; torch ${d.torch_version}, Python ${d.python_version}; bf16 ${d.bf16}, sdpa ${d.sdpa}, fused AdamW ${d.fused_adamw}; planner GPU spec: ${d.gpu_spec ?? 'none'}.`,
     `Started ${r.started_at}, ${r.elapsed_s} s of a ${r.budget_s} s budget; ${r.complete ? 'complete' : 'INCOMPLETE'}${r.aborted ? ` (${r.aborted})` : ''}.`, '',
+    '| part | figure | target | verdict |', '|---|---|---|---|',
+    `| (a) plan vs measured peak | median \\|error\\| allocated ${apct(g.summary.median_abs_err_allocated)} over ${g.summary.ok} points | ≤ ${apct(g.summary.target_median)} | ${verdict(g.summary.pass)} |`,
+    `| (b) 12 GB case | DeepKE-like OOM: ${yesNo(s.deepke_like?.oom)}; memory: auto OOM-free: ${yesNo(s.auto ? s.auto.ok && !s.auto.oom : undefined)} | OOM, then none | ${verdict(s.pass)} |`,
+    `| (c) throughput | ${t.goal.best_variant ?? '—'}: ${num(t.goal.real_tokens_per_s)} real tokens/s, peak device ${gib(t.goal.peak_device)} GiB; ${t.speedup_examples_per_s ?? '—'}× DeepKE-like examples/s | ≥ ${num(t.goal.target_real_tokens_per_s)} within ${gib(t.goal.budget_bytes)} GiB | ${verdict(t.goal.pass)} |`, '',
     ...r.notes.map((n) => `- ${n}`), '',
     '## (a) Planned vs measured peak, refit engine', '',
     g.comparison + '.', '',
