@@ -141,20 +141,23 @@ export class WorkerProcess {
     return result;
   }
 
-  /** Sends `shutdown`, then SIGTERM, then SIGKILL, each after SIGKILL_GRACE_MS; resolves when the child is gone. */
-  async close(): Promise<void> {
+  /** Sends `shutdown`, then SIGTERM, then SIGKILL, each after `grace_ms` (SIGKILL_GRACE_MS); resolves when the child is gone. */
+  async close(opts: { grace_ms?: number } = {}): Promise<void> {
     if (this._state === 'stopped' || this._state === 'crashed') return;
+    const grace = opts.grace_ms ?? SIGKILL_GRACE_MS;
     // Let a running command finish, but not forever: a hung worker is killed below.
-    await Promise.race([this.queue, new Promise((done) => setTimeout(done, SIGKILL_GRACE_MS).unref())]);
+    await Promise.race([this.queue, new Promise((done) => setTimeout(done, grace).unref())]);
     if (this.crash || (this._state as WorkerState) === 'stopped') return; // the state may change while waiting
     if (this._state !== 'stopping') {
       this._state = 'stopping';
       this.child.stdin.write(JSON.stringify({ type: 'shutdown' }) + '\n');
     }
     this.child.stdin.end();
-    if (await this.exitsWithin(SIGKILL_GRACE_MS)) return;
+    if (await this.exitsWithin(grace)) return;
+    this.log.write(`worker ignored shutdown for ${grace} ms: SIGTERM`);
     this.child.kill('SIGTERM');
-    if (await this.exitsWithin(SIGKILL_GRACE_MS)) return;
+    if (await this.exitsWithin(grace)) return;
+    this.log.write(`worker ignored SIGTERM for ${grace} ms: SIGKILL`);
     this.child.kill('SIGKILL');
     await this.exited;
   }

@@ -105,6 +105,24 @@ test('start rejects as soon as the child dies; a request past its timeout kills 
   assert.equal(worker.state, 'crashed');
 });
 
+test('close escalates to SIGTERM, then SIGKILL, for a child that ignores shutdown and SIGTERM', async () => {
+  // A stand-in that says `ready` and then ignores everything (an ignored signal stays ignored across exec).
+  const stubborn = join(dir, 'stubborn-python');
+  const ready = JSON.stringify({ type: 'ready', protocol_version: 1, torch_version: 'none', python_version: 'none', capabilities: {}, num_threads: 1 });
+  writeFileSync(stubborn, `#!/bin/sh\ntrap '' TERM\necho '${ready}'\nexec sleep 60\n`);
+  chmodSync(stubborn, 0o755);
+  const log = new RunLog();
+  const worker = await WorkerProcess.start({ python: stubborn, env: process.env, log });
+  const started = Date.now();
+  await worker.close({ grace_ms: 200 });
+  assert.equal(worker.state, 'stopped');
+  assert.ok(Date.now() - started < 5_000);
+  const lines = log.lastLines(20).join('\n');
+  assert.match(lines, /ignored shutdown for 200 ms: SIGTERM/);
+  assert.match(lines, /ignored SIGTERM for 200 ms: SIGKILL/);
+  assert.match(lines, /worker exited: code none, signal SIGKILL/);
+});
+
 test('findPython: E_NO_TORCH lists every interpreter tried and the install command', async () => {
   const err = await findPython({ env: { PATH: process.env.PATH, REFIT_PYTHON: join(dir, 'no-such-python') }, candidates: [] }).catch((e: unknown) => e);
   assert.ok(err instanceof RefitError && err.code === 'E_NO_TORCH', String(err));
