@@ -73,9 +73,8 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
   };
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const started_ms = Date.now();
+/** Finds Python, asks a probe worker what the machine has, and builds the run's context. */
+async function setup(args: Args, started_ms: number): Promise<CheckContext> {
   const out_dir = resolve(args.out ?? join(repoRoot(), 'bench', 'results', `gpu-check-${stamp()}`));
   const log = new RunLog(join(out_dir, 'gpu-check.log'));
   const env = { ...process.env };
@@ -86,41 +85,57 @@ async function main(): Promise<void> {
   await probe.close();
   const cuda = ready.capabilities.cuda && !args.quick;
   const gpu = cuda ? gpuSpec(ready.capabilities) : undefined;
-  const tmp_dir = mkdtempSync(join(tmpdir(), 'refit-gpu-check-'));
-  const ctx: CheckContext = { out_dir, tmp_dir, python, env, log, device: cuda ? 'cuda' : 'cpu', quick: !cuda, num_threads: cuda ? undefined : 1, caps: ready.capabilities, gpu,
-    started_ms, budget_ms: args.budget_s * 1000, results: skeleton(args, ready, cuda, gpu),
-    say: (line) => { console.log(line); log.write(line); } };
-  const hard = setTimeout(() => abort(ctx, `hard time limit: ${args.budget_s} s budget + ${HARD_GRACE_MS / 1000} s grace passed`), ctx.budget_ms + HARD_GRACE_MS);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort(ctx, `stopped by ${sig}`));
-  saveResults(ctx);
-  try {
-    for (const [name, part] of [['(b)', runScenario], ['(c)', runThroughput], ['(a)', runGrid]] as const) {
-      try {
-        await part(ctx);
-      } catch (e) {
-        ctx.results.notes.push(`${name} stopped by an error: ${errorText(e)}`);
-        ctx.say(`${name} error: ${errorText(e)}`);
-      }
-    }
-    ctx.results.complete = !ctx.results.grid.stopped_early && !ctx.results.notes.some((n) => n.includes('stopped by an error'));
-    saveResults(ctx);
-  } finally {
-    clearTimeout(hard);
-    rmSync(tmp_dir, { recursive: true, force: true });
-  }
-  console.log('\n' + renderMarkdown(ctx.results));
-  console.log(`gpu-check: wrote ${join(out_dir, 'gpu-check.json')} and gpu-check.md`);
+  return { out_dir, tmp_dir: mkdtempSync(join(tmpdir(), 'refit-gpu-check-')), python, env, log, device: cuda ? 'cuda' : 'cpu', quick: !cuda,
+    num_threads: cuda ? undefined : 1, caps: ready.capabilities, gpu, started_ms, budget_ms: args.budget_s * 1000,
+    results: skeleton(args, ready, cuda, gpu), say: (line) => { console.log(line); log.write(line); } };
 }
 
-function abort(ctx: CheckContext, why: string): void {
-  ctx.results.aborted = why;
-  try {
-    saveResults(ctx);
-  } catch {
-    /* nothing more to do */
+/** (b) and (c) first (the motivating case and the speed goal), then the grid until the time budget. */
+async function runParts(ctx: CheckContext): Promise<void> {
+  for (const [name, part] of [['(b)', runScenario], ['(c)', runThroughput], ['(a)', runGrid]] as const) {
+    try {
+      await part(ctx);
+    } catch (e) {
+      ctx.results.notes.push(`${name} stopped by an error: ${errorText(e)}`);
+      ctx.say(`${name} error: ${errorText(e)}`);
+    }
   }
-  console.error(`gpu-check: ${why}; partial results in ${ctx.out_dir}`);
-  rmSync(ctx.tmp_dir, { recursive: true, force: true });
+  const r = ctx.results;
+  const cut = [r.scenario.deepke_like, r.scenario.auto, ...r.throughput.variants].some((v) => v?.stopped_early);
+  r.complete = !r.grid.stopped_early && !cut && !r.notes.some((n) => n.includes('stopped by an error'));
+  saveResults(ctx);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started_ms = Date.now();
+  let ctx: CheckContext | undefined;
+  const hard = setTimeout(() => abort(ctx, `hard time limit: ${args.budget_s} s budget + ${HARD_GRACE_MS / 1000} s grace passed`), args.budget_s * 1000 + HARD_GRACE_MS);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort(ctx, `stopped by ${sig}`));
+  ctx = await setup(args, started_ms);
+  saveResults(ctx);
+  try {
+    await runParts(ctx);
+  } finally {
+    clearTimeout(hard);
+    rmSync(ctx.tmp_dir, { recursive: true, force: true });
+  }
+  console.log('\n' + renderMarkdown(ctx.results));
+  console.log(`gpu-check: wrote ${join(ctx.out_dir, 'gpu-check.json')} and gpu-check.md`);
+}
+
+/** Marks the results aborted, writes what there is, and exits 1 (workers see their stdin close and exit). */
+function abort(ctx: CheckContext | undefined, why: string): void {
+  if (ctx) {
+    ctx.results.aborted = why;
+    try {
+      saveResults(ctx);
+    } catch {
+      /* nothing more to do */
+    }
+    rmSync(ctx.tmp_dir, { recursive: true, force: true });
+  }
+  console.error(`gpu-check: ${why}${ctx ? `; partial results in ${ctx.out_dir}` : ' before any result was written'}`);
   process.exit(1);
 }
 
