@@ -18,7 +18,7 @@ function gridRow(r: GridRow): string {
 
 function variantRow(v: VariantResult): string {
   const c = v.config;
-  const status = v.oom ? 'OOM' : v.error ? `error: ${v.error.slice(0, 80)}` : v.ok ? 'ok' : '—';
+  const status = v.oom ? 'OOM' : v.error ? `error: ${v.error.slice(0, 80)}` : v.ok ? (v.stopped_early ? 'ok (cut by the time budget)' : 'ok') : '—';
   return `| ${v.label} | ${c.precision} | ${c.attention} | ${c.grad_checkpointing ? 'on' : 'off'} | ${c.padding} | ${c.batch_size} = ${c.micro_batch_size} × ${c.grad_accumulation} | ` +
     `${c.optimizer} | ${gib(c.budget_bytes)} | ${status} | ${v.timed_steps} | ${num(v.real_tokens_per_s)} | ${num(v.examples_per_s, 1)} | ` +
     `${v.padding_fraction === undefined ? '—' : apct(v.padding_fraction)} | ${gib(v.peak_allocated ?? v.peak_rss)} | ${gib(v.peak_reserved)} | ${gib(v.peak_device)} | ${gib(v.plan?.peak_device_bytes)} |`;
