@@ -48,8 +48,9 @@ class EncodedDataset:
                 raise WorkerError(E_DATASET, f'{path}: array {name} lies outside the file ({e})') from e
 
     def batch(self, indices, seq_len, pad_id, device):
-        """Padded tensors for `indices`: input_ids/attention_mask [b, seq_len], positions/labels [b], plus
-        label_range (min, max) and tokens (real tokens), computed on the host without a device sync."""
+        """Padded tensors for `indices`: input_ids/attention_mask [b, seq_len] (mask None without padding),
+        positions/labels [b], plus label_range (min, max) and tokens (real tokens), computed on the host
+        so that nothing here waits for the device."""
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size == 0 or idx.min() < 0 or idx.max() >= self.n:
             raise WorkerError(E_DATASET, f'{self.path}: batch indices must be in [0, {self.n}), got '
@@ -68,7 +69,8 @@ class EncodedDataset:
         to = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
         return {
             'input_ids': to(ids),
-            'attention_mask': to(mask.astype(np.int64)),
+            # None when no example is shorter than seq_len: attention then runs unmasked (flash-eligible).
+            'attention_mask': to(mask.astype(np.int64)) if lengths.min() < seq_len else None,
             'head_pos': to(np.asarray(a['head_pos'][idx], dtype=np.int64)),
             'tail_pos': to(np.asarray(a['tail_pos'][idx], dtype=np.int64)),
             'labels': to(labels),

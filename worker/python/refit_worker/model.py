@@ -58,16 +58,18 @@ class BertSelfAttention(nn.Module):
         return x.view(b, n, self.num_heads, self.head_dim).transpose(1, 2)  # [b, n, h] -> [b, heads, n, d]
 
     def forward(self, x, keep):
-        """x: [b, n, h]; keep: bool [b, 1, 1, n], True for real (non-padding) keys."""
+        """x: [b, n, h]; keep: bool [b, 1, 1, n], True for real keys, or None when nothing is padding."""
         q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
         p = self.dropout_p if self.training else 0.0
         if self.use_sdpa:
-            # A boolean mask broadcast over heads and queries keeps the memory-efficient kernel usable
-            # (flash takes no mask); it is dtype-free, so it also works under autocast.
+            # A boolean mask broadcast over heads and queries keeps the memory-efficient kernel usable;
+            # without padding no mask is passed, so the flash kernel is eligible too. A boolean mask is
+            # dtype-free, so it also works under autocast.
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=p)
         else:
             scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # [b, heads, n, d] @ [b, heads, d, n]
-            scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
+            if keep is not None:
+                scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
             probs = F.dropout(scores.softmax(dim=-1), p=p, training=self.training)
             ctx = probs @ v
         b, _, n, _ = ctx.shape
@@ -167,10 +169,11 @@ class BertModel(nn.Module):
         self.encoder = BertEncoder(cfg, use_sdpa)
         self.pooler = BertPooler(cfg)
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None, with_pooler=True):
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, with_pooler=True):
+        """attention_mask [b, n] (1 = real token) or None for a batch without padding."""
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
-        keep = attention_mask.bool()[:, None, None, :]  # [b, n] -> [b, 1, 1, n]
+        keep = None if attention_mask is None else attention_mask.bool()[:, None, None, :]  # [b, n] -> [b, 1, 1, n]
         if self.encoder.frozen_layers > 0:
             with torch.no_grad():
                 x = self.embeddings(input_ids, token_type_ids)
