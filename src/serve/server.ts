@@ -4,6 +4,8 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import fastifyStatic from '@fastify/static';
 import { Ajv } from 'ajv';
 import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { isRefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { PredictBatcher } from './batcher.ts';
@@ -101,6 +103,16 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
 /** Starts the HTTP server on host:port (port 0 = any free port); `close()` stops it and the model's worker. */
 export async function startServer(opts: ServerOptions): Promise<{ url: string; close(): Promise<void> }> {
   const { app, predictor } = await buildApp(opts);
+  // A trained model is loaded before listening: the first request is then as fast as the rest, and a model that
+  // cannot load (no torch, damaged files) fails the start with its one-line error instead of 503s later.
+  if (opts.run_dir && existsSync(join(opts.run_dir, 'model', 'refit.json'))) {
+    try {
+      await predictor.get();
+    } catch (e) {
+      await app.close();
+      throw e;
+    }
+  }
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

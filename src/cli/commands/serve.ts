@@ -35,6 +35,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         throw new RefitError('E_NO_MODEL', `${join(opts.run, 'model')}: no trained model here (train first: refit train ... --out ${opts.run})`);
       }
       ctx.log = new RunLog(join(opts.run, 'refit.log'));
+      ctx.io.stdout.write(`refit serve: loading ${join(opts.run, 'model')} …\n`);
       const server = await startServer({ run_dir: opts.run, host: opts.host, port, log: ctx.log, env: ctx.env, num_threads }).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
           throw new RefitError('E_LISTEN', `cannot listen on ${opts.host}:${port}: ${e.code} (pick another --port or --host)`);
