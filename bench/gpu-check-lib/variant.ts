@@ -16,6 +16,8 @@ export interface VariantSpec {
   warm_steps: number;
   /** Stop the timed steps when less than this much of the run's time is left. */
   reserve_ms: number;
+  /** Environment for this variant's worker only (tests inject faults with it). */
+  extra_env?: Record<string, string>;
 }
 
 interface Tally { examples: number; tokens: number; padded: number; worker_s: number; wall_ms: number; timed: number }
@@ -26,7 +28,7 @@ export async function runVariant(ctx: CheckContext, v: VariantSpec): Promise<Var
   ctx.say(`  ${v.label}: ${describe(v.config)}`);
   let worker: CheckWorker | undefined;
   try {
-    worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads });
+    worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads, extra_env: v.extra_env });
     await worker.load(v.load);
     await worker.open('data', v.dataset);
     await worker.memory(true);

@@ -1,5 +1,5 @@
-// The GPU check script: its synthetic dataset writer against the real reader, its length distribution, and a
-// full `bench/gpu-check --quick` run on CPU through the real worker (skipped without a Python that has torch).
+// The GPU check script: its synthetic dataset writer against the real reader, its length distribution, OOM recording
+// through the real worker (injected fault), and full `bench/gpu-check --quick` runs on CPU (skipped without a Python that has torch).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,8 +9,13 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { readEncodedDataset } from '../../src/encode/index.ts';
-import { chineseReLengths, lengthStats, writeSyntheticDataset } from '../../bench/gpu-check-lib/dataset.ts';
+import { chineseReLengths, fixedLengths, lengthStats, writeSyntheticDataset } from '../../bench/gpu-check-lib/dataset.ts';
 import type { CheckResults } from '../../bench/gpu-check-lib/types.ts';
+import type { CheckContext } from '../../bench/gpu-check-lib/context.ts';
+import { configOf, deepkeDecision, loadSpecOf, stepsOf } from '../../bench/gpu-check-lib/auto.ts';
+import { runVariant } from '../../bench/gpu-check-lib/variant.ts';
+import { loadModelDims } from '../../src/memory/index.ts';
+import { RunLog } from '../../src/log.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SCRIPT = join(ROOT, 'bench', 'gpu-check');
@@ -58,6 +63,29 @@ test('Chinese-RE-like lengths: mean near 68, long tail, clamped, same draws for 
   assert.ok(Math.min(...a) >= 12);
   assert.deepEqual(chineseReLengths(50, 1), chineseReLengths(50, 1));
   assert.ok(Math.max(...chineseReLengths(500, 2, 128)) <= 128);
+});
+
+test('an OOM in a variant is recorded with the doctor\'s reading of the message, not thrown (what part (b) relies on)', { skip: !torchPython() && 'needs a Python with torch', timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpu-check-oom-'));
+  try {
+    const lengths = fixedLengths(8, 16);
+    const dataset = writeSyntheticDataset({ dir, name: 'oom', lengths, vocab_size: 1200, num_labels: 50, seed: 1 });
+    const ctx = { python: torchPython()!, env: { ...process.env }, log: new RunLog(), num_threads: 1, started_ms: Date.now(), budget_ms: 600_000,
+      say: () => undefined } as unknown as CheckContext;
+    const d = deepkeDecision('cpu', 4, 16, undefined);
+    const dims = { ...loadModelDims('bert-tiny'), vocab_size: 1200 };
+    // REFIT_INJECT_OOM=2: the worker raises PyTorch 2.x's CUDA OOM text in step 2's first micro-batch.
+    const res = await runVariant(ctx, { label: 'x', load: loadSpecOf(d, dims, 10), config: configOf(d), dataset, steps: stepsOf(d, lengths, 3),
+      warm_steps: 1, reserve_ms: 0, extra_env: { REFIT_INJECT_OOM: '2' } });
+    assert.equal(res.oom, true);
+    assert.equal(res.ok, false);
+    assert.equal(res.steps_run, 1);
+    assert.match(res.oom_message ?? '', /CUDA out of memory\. Tried to allocate 192\.00 MiB/);
+    assert.equal(res.oom_report?.kind, 'allocator-oom');
+    assert.equal(res.oom_report?.requested_bytes, 192 * 2 ** 20);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('bench/gpu-check --quick on CPU writes the three sections with numbers', { skip: !torchPython() && 'needs a Python with torch (REFIT_PYTHON)', timeout: 180_000 }, () => {
