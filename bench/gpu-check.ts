@@ -20,15 +20,28 @@ import { CheckWorker } from './gpu-check-lib/worker.ts';
 const DEFAULT_BUDGET_S = 420;
 /** After the budget, this much grace before everything is abandoned (results are on disk by then). */
 const HARD_GRACE_MS = 20_000;
-const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS]';
+const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS] [--parts b,c,a]';
+const PARTS = ['b', 'c', 'a'] as const;
+type Part = (typeof PARTS)[number];
 
-interface Args { out?: string; quick: boolean; budget_s: number }
+interface Args { out?: string; quick: boolean; budget_s: number; parts: Part[] }
+
+function parseParts(text: string): Part[] {
+  const parts = text.split(',').map((p) => p.trim());
+  const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (bad.length || parts.length === 0) {
+    console.error(`gpu-check: --parts takes a comma list of a, b, c; got '${text}'\n${USAGE}`);
+    process.exit(2);
+  }
+  return PARTS.filter((p) => parts.includes(p));
+}
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, budget_s: DEFAULT_BUDGET_S };
+  const a: Args = { quick: false, budget_s: DEFAULT_BUDGET_S, parts: [...PARTS] };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i];
     if (x === '--quick') a.quick = true;
+    else if (x === '--parts' && argv[i + 1]) a.parts = parseParts(argv[++i]);
     else if (x === '--out' && argv[i + 1]) a.out = argv[++i];
     else if (x === '--budget-s' && Number(argv[i + 1]) > 0) a.budget_s = Number(argv[++i]);
     else if (x === '--help' || x === '-h') { console.log(USAGE); process.exit(0); }
@@ -60,6 +73,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
   const quick = !cuda;
   const notes = [
     'Order: (b) and (c) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol.',
+    ...(args.parts.length < PARTS.length ? [`Only parts ${args.parts.join(', ')} were asked for (--parts).`] : []),
     'Grid: one worker per model size; each point loads its model afresh. Injected OOMs (REFIT_INJECT_OOM=1,5) make the worker empty the CUDA allocator cache (it has no command for that) before the peak window (steps 2–4) and after it.',
     ...(cuda ? ['(c) deepke_like runs without a budget (it needs about twice the simulated card); every refit variant runs under the enforced 11.75 GiB budget.'] : []),
     ...(cuda ? [] : [`No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of all three parts; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`]),
@@ -91,8 +105,10 @@ async function setup(args: Args, started_ms: number): Promise<CheckContext> {
 }
 
 /** (b) and (c) first (the motivating case and the speed goal), then the grid until the time budget. */
-async function runParts(ctx: CheckContext): Promise<void> {
-  for (const [name, part] of [['(b)', runScenario], ['(c)', runThroughput], ['(a)', runGrid]] as const) {
+async function runParts(ctx: CheckContext, parts: Part[]): Promise<void> {
+  const all = { b: runScenario, c: runThroughput, a: runGrid } as const;
+  for (const p of parts) {
+    const [name, part] = [`(${p})`, all[p]];
     try {
       await part(ctx);
     } catch (e) {
@@ -102,7 +118,7 @@ async function runParts(ctx: CheckContext): Promise<void> {
   }
   const r = ctx.results;
   const cut = [r.scenario.deepke_like, r.scenario.auto, ...r.throughput.variants].some((v) => v?.stopped_early);
-  r.complete = !r.grid.stopped_early && !cut && !r.notes.some((n) => n.includes('stopped by an error'));
+  r.complete = parts.length === PARTS.length && !r.grid.stopped_early && !cut && !r.notes.some((n) => n.includes('stopped by an error'));
   saveResults(ctx);
 }
 
@@ -115,7 +131,7 @@ async function main(): Promise<void> {
   ctx = await setup(args, started_ms);
   saveResults(ctx);
   try {
-    await runParts(ctx);
+    await runParts(ctx, args.parts);
   } finally {
     clearTimeout(hard);
     rmSync(ctx.tmp_dir, { recursive: true, force: true });
