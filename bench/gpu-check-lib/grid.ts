@@ -74,8 +74,15 @@ export async function runGrid(ctx: CheckContext): Promise<void> {
         worker = undefined;
       }
       if (!worker) {
-        worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads, extra_env: { REFIT_INJECT_OOM: '1,5' } });
-        opened = new Set();
+        try {
+          worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads, extra_env: { REFIT_INJECT_OOM: '1,5' } });
+          opened = new Set();
+        } catch (e) {
+          sec.rows.push({ model: p.model, precision: p.precision, attention: p.attention, grad_checkpointing: p.grad_checkpointing, batch: p.batch, seq: p.seq,
+            ok: false, error: `worker did not start: ${errorText(e)}` });
+          saveResults(ctx);
+          continue;
+        }
       }
       const row = await measurePoint(ctx, worker, opened, p);
       sec.rows.push(row);
