@@ -106,14 +106,19 @@ export async function startServer(opts: ServerOptions): Promise<{ url: string; c
   // A trained model is loaded before listening: the first request is then as fast as the rest, and a model that
   // cannot load (no torch, damaged files) fails the start with its one-line error instead of 503s later.
   if (opts.run_dir && existsSync(join(opts.run_dir, 'model', 'refit.json'))) {
-    try {
-      await predictor.get();
-    } catch (e) {
+    await predictor.get().catch(async (e) => {
       await app.close();
       throw e;
-    }
+    });
   }
-  await app.listen({ host: opts.host, port: opts.port });
+  try {
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (e) {
+    // e.g. EADDRINUSE: stop the model's worker too, or its process would keep this one alive
+    await app.close().catch(() => undefined);
+    await predictor.close();
+    throw e;
+  }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   opts.log.write(`serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'})`);

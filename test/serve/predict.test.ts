@@ -2,7 +2,7 @@
 // concurrent requests batched into fewer worker calls, /v1/model, and the CLI starting and stopping cleanly.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { RunLog } from '../../src/log.ts';
 import { startServer } from '../../src/serve/index.ts';
@@ -62,6 +62,13 @@ describe('refit serve with a trained model', { skip: NO_CLI }, () => {
     assert.equal(typeof m.max_seq_len, 'number');
     assert.equal(typeof m.model, 'object');
     assert.ok('na_label' in m);
+  });
+
+  test('the built CLI: a port in use exits 2 with one line', () => {
+    const port = new URL(server.url).port;
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--run', run_dir, '--port', port], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `refit: cannot listen on 127.0.0.1:${port}: EADDRINUSE (pick another --port or --host)\n`);
   });
 
   test('the built CLI: refit serve --port 0 prints its URL, answers, and stops on SIGTERM', async () => {
