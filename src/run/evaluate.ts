@@ -10,8 +10,16 @@ export const EVAL_BATCH_SIZE = 64;
 
 /** Logits for examples 0..n-1 of an opened dataset, in example order. */
 export async function evalLogits(worker: SupervisedWorker, opts: { dataset: string; lengths: ArrayLike<number>; padding: 'dynamic' | 'max'; max_seq_len: number; batch_size?: number; tag: string }): Promise<number[][]> {
-  const batches = planEvalBatches({ lengths: opts.lengths, batch_size: opts.batch_size ?? EVAL_BATCH_SIZE, padding: opts.padding, max_seq_len: opts.max_seq_len });
-  const ev = await expect(worker, { type: 'eval', dataset: opts.dataset, batches, tag: opts.tag }, 'eval_result');
+  const size = opts.batch_size ?? EVAL_BATCH_SIZE;
+  const batches = planEvalBatches({ lengths: opts.lengths, batch_size: size, padding: opts.padding, max_seq_len: opts.max_seq_len });
+  let ev;
+  try {
+    ev = await expect(worker, { type: 'eval', dataset: opts.dataset, batches, tag: opts.tag }, 'eval_result');
+  } catch (e) {
+    // Evaluation holds no gradients, so an OOM here only means the batches are too big: halve and retry.
+    if (size > 1 && e instanceof Error && /out of memory/i.test(e.message)) return evalLogits(worker, { ...opts, batch_size: Math.floor(size / 2) });
+    throw e;
+  }
   const out: number[][] = new Array(opts.lengths.length);
   let k = 0;
   for (const b of batches) for (const i of b.indices) out[i] = ev.logits[k++];

@@ -53,6 +53,6 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       const out = o.out ?? config.out ?? defaultOut();
       ctx.log = new RunLog(runPaths(out).log);
       const result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads });
-      printSummary(ctx, out, result.metrics);
+      if (o.progress !== 'jsonl') printSummary(ctx, out, result.metrics);
     });
 }
