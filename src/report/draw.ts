@@ -103,7 +103,10 @@ export function rrCharts(h: Helpers, model: ReportModel, Chart: any): void {
   const memSets = [line('allocated (peak, measured)', xy(s.mem_allocated), COLORS[0]), line('reserved (peak, measured)', xy(s.mem_reserved), COLORS[4]),
     line('RSS (CPU, measured)', xy(s.rss), COLORS[5]),
     line('predicted peak', flat(plan?.peak_device_bytes ?? plan?.peak_reserved_bytes), COLORS[3], { borderDash: [6, 4] }),
-    line('budget', flat(plan?.budget_bytes), COLORS[1], { borderDash: [2, 3], borderWidth: 2 })].filter((d) => (d.data as unknown[]).length);
+    line('budget', flat(plan?.budget_bytes), COLORS[1], { borderDash: [2, 3], borderWidth: 2 }),
+    line('OOM', model.incidents.filter((i) => i.event === 'oom' && i.step !== null)
+      .map((i) => ({ x: i.step, y: i.memory_bytes ?? plan?.budget_bytes ?? 0 })), COLORS[1], { showLine: false, pointRadius: 7, pointStyle: 'crossRot', borderWidth: 2 }),
+  ].filter((d) => (d.data as unknown[]).length);
   draw('rr-memory-chart', { type: 'scatter', data: { datasets: memSets },
     options: { scales: { x: linX, y: { beginAtZero: true, ticks: { callback: (v: number) => fmtBytes(v) } } } } });
   const parts = Object.entries(plan?.breakdown ?? {}).filter(([, v]) => v > 0);

@@ -31,7 +31,7 @@ export interface ReportModel {
   steps: { step: number[]; loss: number[]; lr: number[]; examples_per_s: number[]; tokens_per_s: number[];
     mem_allocated: (number | null)[]; mem_reserved: (number | null)[]; rss: (number | null)[] };
   evals: Array<{ epoch: number; split: string; accuracy: number | null; macro_f1: number | null; micro_f1: number | null; loss: number | null }>;
-  incidents: Array<{ event: string; step: number | null; text: string }>;
+  incidents: Array<{ event: string; step: number | null; text: string; memory_bytes: number | null }>;
   plan: ReportPlan | null;
   metrics: { valid?: ReportMetricBlock; test?: ReportMetricBlock };
   config_yaml: string;
@@ -109,7 +109,9 @@ export function summarizeRun(parts: RunParts): ReportModel {
     } else if (e.event === 'run_end') {
       m.status = e.status === 'failed' || e.ok === false || typeof e.error === 'string' ? 'failed' : 'finished';
     } else if (e.event === 'oom' || e.event === 'recovery' || e.event === 'restart') {
-      m.incidents.push({ event: e.event, step: num(e.step), text: incidentText(e) });
+      const mem = isObj(e.memory) ? e.memory : {};
+      const memory_bytes = num(mem.max_memory_reserved) ?? num(mem.max_memory_allocated) ?? num(mem.peak_rss_bytes);
+      m.incidents.push({ event: e.event, step: num(e.step), text: incidentText(e), memory_bytes });
     }
   }
   if (isObj(parts.metrics)) {

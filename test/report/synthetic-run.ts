@@ -22,7 +22,8 @@ export function writeSyntheticRun(opts: { steps?: number; finished?: boolean; di
     lines.push({ event: 'step', step: i, loss: 1.4 * Math.exp(-i / 12) + 0.1, lr: 5e-5, grad_norm: 1.2, examples: 16, tokens: 900,
       padded_tokens: 1024, examples_per_s: 120 + (i % 5), tokens_per_s: 6800 + 10 * i,
       memory: { device: 'cuda', max_memory_allocated: 800 * 2 ** 20 + i * 2 ** 20, max_memory_reserved: 960 * 2 ** 20 }, time: 0.1 * i });
-    if (i === 12) lines.push({ event: 'oom', step: 12, message: 'CUDA out of memory. Tried to allocate 20.00 MiB', completed_micro_batches: 1 });
+    if (i === 12) lines.push({ event: 'oom', step: 12, message: 'CUDA out of memory. Tried to allocate 20.00 MiB', completed_micro_batches: 1,
+      memory: { device: 'cuda', max_memory_allocated: 1900 * 2 ** 20, max_memory_reserved: 2000 * 2 ** 20 } });
     if (i === 12) lines.push({ event: 'recovery', step: 12, action: 'micro_batch_size', from: 16, to: 8, reason: 'oom' });
     if (i % 10 === 0) {
       lines.push({ event: 'eval', epoch: i / 10, split: 'valid', accuracy: 0.5 + i / 100, macro_f1: 0.4 + i / 100, micro_f1: 0.45 + i / 100 });
