@@ -4,17 +4,21 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { RunLog } from '../../src/log.ts';
 import { startServer } from '../../src/serve/index.ts';
 import { writeReport } from '../../src/report/index.ts';
 import { planMemory, PRESETS, GPUS, type RunShape } from '../../src/memory/index.ts';
 import { NO_BROWSER, launchBrowser } from './browser.ts';
-import { NO_CLI, cachedTinyRun } from './tiny-run.ts';
+import { CLI, NO_CLI, cachedTinyRun } from './tiny-run.ts';
 import { writeSyntheticRun } from '../report/synthetic-run.ts';
 
 const NO_WEB = !existsSync(new URL('../../dist/web/index.html', import.meta.url)) && 'needs npm run build (dist/web)';
 const SKIP = NO_BROWSER || NO_WEB || NO_CLI;
+
+/** Runs the built CLI and returns its stdout. */
+const refit = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 /** Opens a page that records page errors and any request leaving the test server. */
 async function open(browser: Browser, url: string, errors: string[]): Promise<Page> {
@@ -67,8 +71,15 @@ describe('web pages', { skip: SKIP }, () => {
     assert.equal(await verdictAt(limit), 'fits');
     assert.equal(await verdictAt(limit + 1), 'does not fit');
     assert.ok(await inkOn(page, 'plan-chart'), 'stacked bar drawn');
+    // one implementation: the page's figure and choice are exactly what the CLI prints for the same inputs
+    const common = ['--model', 'bert-base', '--gpu', 'RTX 3060', '--seq-len', '256', '--num-labels', '10', '--json'];
+    const cliPlan = JSON.parse(refit('plan', ...common, '--batch-size', String(limit + 1), '--precision', 'fp16', '--attention', 'sdpa',
+      '--grad-checkpointing', 'off', '--optimizer', 'adamw'));
+    assert.equal(await page.getAttribute('#verdict', 'data-peak'), String(cliPlan.peak_device_bytes));
     await page.click('#fit');
     assert.match((await page.textContent('#fit-verdict')) ?? '', /refit fit would choose/);
+    const cliFit = JSON.parse(refit('fit', ...common, '--effective-batch', String(limit + 1)));
+    assert.deepEqual(JSON.parse((await page.getAttribute('#fit-result', 'data-choice')) ?? 'null'), cliFit.config);
     await page.selectOption('#model', 'config.json');
     await page.fill('#config-json', '{"hidden_size": 100, "num_attention_heads": 12}');
     assert.match((await page.textContent('#verdict')) ?? '', /config\.json: .*hidden_size/);

@@ -65,6 +65,7 @@ function drawPlan(plan: MemoryPlan): void {
   const fits = plan.fits === true;
   el('verdict').textContent = fits ? 'fits' : 'does not fit';
   el('verdict').className = `verdict ${fits ? 'fits' : 'nofit'}`;
+  el('verdict').dataset.peak = String(plan.peak_device_bytes); // the exact figure `refit plan --json` prints
   el('peak').textContent = `predicted peak ${formatBytes(plan.peak_device_bytes)} of ${formatBytes(plan.budget_bytes)} (${plan.peak_phase}); ${(plan.params / 1e6).toFixed(1)} M parameters`;
   const parts = Object.entries(plan.breakdown).filter(([, v]) => v > 0);
   el('breakdown').innerHTML = '<table><tr>' + parts.map(([k]) => `<th>${k}</th>`).join('') + '</tr><tr>'
@@ -100,6 +101,7 @@ function fit(): void {
     el('fit-result').innerHTML = `<p id="fit-verdict">${r.fits ? 'refit fit would choose' : 'nothing fits; the closest is'}:</p><table>`
       + '<tr><th>micro-batch × accumulation</th><th>precision</th><th>attention</th><th>checkpointing</th><th>length</th><th>peak</th><th>verdict</th><th>examples/s (predicted)</th></tr>'
       + row(r) + r.alternatives.slice(0, 5).map((a) => row(a as typeof r)).join('') + '</table>';
+    el('fit-result').dataset.choice = JSON.stringify(r.config); // the exact choice `refit fit --json` prints
   } catch (e) {
     el('fit-result').innerHTML = `<p class="error"></p>`;
     (el('fit-result').firstChild as HTMLElement).textContent = (e as Error).message;
