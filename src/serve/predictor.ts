@@ -1,6 +1,6 @@
 // The server's view of a trained model: opens R's Predictor for a run folder lazily (a run being trained has
 // no model yet) and checks entities against the text before anything reaches the worker.
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
@@ -19,23 +19,47 @@ export function entityProblem(item: PredictItem): string | null {
   return typeof r === 'string' ? r : null;
 }
 
-/** Opens the run's model on first use and keeps it; a failed open is retried on the next request. */
+/** How long a replaced model's worker lives on, so calls already sent to it can finish (ms). */
+export const RELOAD_GRACE_MS = 30_000;
+
+/**
+ * Opens the run's model on first use and keeps it; a failed open is retried on the next request. When the model
+ * folder is replaced (a training run served live finishes, or is rerun), the next request opens the new one.
+ */
 export class LazyPredictor {
   private opening: Promise<Predictor> | undefined;
+  private openedKey: string | undefined;
+  private readonly retired = new Set<Promise<Predictor>>();
+  /** True once a model is open. */
+  loaded = false;
+  /** How many times a replaced model folder was opened anew. */
+  reloads = 0;
+
   constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }) {}
 
-  /** True once the model is open. */
-  loaded = false;
+  /** Identity of the model folder now on disk (the folder is replaced by rename, so the inode changes), or undefined. */
+  private modelKey(): string | undefined {
+    if (!this.opts.run_dir) return undefined;
+    try {
+      const st = statSync(join(this.opts.run_dir, 'model', 'refit.json'));
+      return `${st.ino}:${st.mtimeMs}`;
+    } catch {
+      return undefined;
+    }
+  }
 
   /** The open Predictor; throws E_NO_MODEL (503) when the run has no trained model yet. */
   get(): Promise<Predictor> {
-    if (this.opening) return this.opening;
+    const key = this.modelKey();
+    if (this.opening && (key === undefined || key === this.openedKey)) return this.opening;
     const run_dir = this.opts.run_dir;
-    if (!run_dir || !existsSync(join(run_dir, 'model', 'refit.json'))) {
+    if (!run_dir || key === undefined) {
       return Promise.reject(new RefitError('E_NO_MODEL', run_dir
         ? `no trained model in ${join(run_dir, 'model')} yet (training still running, or not a trained run)`
         : 'no run folder given (start with --run DIR)', { exitCode: 503 }));
     }
+    if (this.opening) this.retire(this.opening);
+    this.openedKey = key;
     this.opening = openPredictor({ run_dir, env: this.opts.env, log: this.opts.log, num_threads: this.opts.num_threads }).then((p) => {
       this.loaded = true;
       return p;
@@ -46,10 +70,22 @@ export class LazyPredictor {
     return this.opening;
   }
 
-  /** Closes the model's worker when one was opened. */
+  private retire(old: Promise<Predictor>): void {
+    this.reloads++;
+    this.opts.log.write(`serve: model folder replaced; opening the new one (the old worker stops in ${RELOAD_GRACE_MS} ms)`);
+    this.retired.add(old);
+    setTimeout(() => void this.stop(old), RELOAD_GRACE_MS).unref();
+  }
+
+  private async stop(p: Promise<Predictor>): Promise<void> {
+    this.retired.delete(p);
+    await p.then((x) => x.close(), () => undefined).catch(() => undefined);
+  }
+
+  /** Closes the model's worker(s): the current one and any replaced ones still in their grace period. */
   async close(): Promise<void> {
-    const p = this.opening;
+    const all = [...this.retired, ...(this.opening ? [this.opening] : [])];
     this.opening = undefined;
-    if (p) await p.then((x) => x.close(), () => undefined);
+    await Promise.all(all.map((p) => this.stop(p)));
   }
 }

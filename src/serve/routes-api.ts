@@ -62,7 +62,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: { predictor: LazyP
   });
 
   app.get('/v1/health', async () => ({
-    status: 'ok', model_loaded: deps.predictor.loaded, run_dir: deps.run_dir ?? null,
+    status: 'ok', model_loaded: deps.predictor.loaded, model_reloads: deps.predictor.reloads, run_dir: deps.run_dir ?? null,
     uptime_s: Math.round((Date.now() - deps.started) / 1000), waiting_requests: deps.batcher.waiting, worker_calls: deps.batcher.stats,
   }));
 }

@@ -3,7 +3,9 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RunLog } from '../../src/log.ts';
 import { startServer } from '../../src/serve/index.ts';
 import { CLI, NO_CLI, cachedTinyRun } from '../web/tiny-run.ts';
@@ -81,5 +83,27 @@ describe('refit serve with a trained model', { skip: NO_CLI }, () => {
     assert.equal((await (await fetch(`${url}/v1/health`)).json()).status, 'ok');
     const code = await new Promise((resolve) => { child.on('exit', resolve); child.kill('SIGTERM'); });
     assert.equal(code, 0);
+  });
+});
+
+describe('refit serve while the model folder is replaced', { skip: NO_CLI }, () => {
+  test('the next request after a new model folder lands uses it (as when a live-served run finishes again)', async () => {
+    const run_dir = join(mkdtempSync(join(tmpdir(), 'refit-reload-')), 'run');
+    cpSync(cachedTinyRun(), run_dir, { recursive: true });
+    const server = await startServer({ run_dir, host: '127.0.0.1', port: 0, log: new RunLog(), env: process.env, web_dir: null });
+    try {
+      const ask = () => fetch(`${server.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'Lisbon is the capital of Portugal.', head: 'Lisbon', tail: 'Portugal' }) });
+      assert.equal((await ask()).status, 200);
+      // the training pipeline writes the model folder elsewhere and renames it into place
+      cpSync(join(run_dir, 'model'), join(run_dir, '.model-new'), { recursive: true });
+      rmSync(join(run_dir, 'model'), { recursive: true });
+      renameSync(join(run_dir, '.model-new'), join(run_dir, 'model'));
+      assert.equal((await ask()).status, 200);
+      const h = await (await fetch(`${server.url}/v1/health`)).json();
+      assert.equal(h.model_reloads, 1);
+    } finally {
+      await server.close();
+    }
   });
 });
