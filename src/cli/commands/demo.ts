@@ -44,7 +44,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       ctx.log = new RunLog(runPaths(out).log);
       const seed = Number(o.seed);
       const dataOverrides = writeDemoData(out, seed);
-      const config = resolveConfig({ overrides: ['model.preset=bert-tiny', `train.seed=${seed}`, 'memory.max_seq_len=64', 'device=cpu', ...dataOverrides, ...overrides] });
+      const config = resolveConfig({ overrides: ['model.preset=bert-tiny', 'train.epochs=6', `train.seed=${seed}`, 'memory.max_seq_len=64', 'device=cpu', ...dataOverrides, ...overrides] });
       ctx.io.stdout.write(`refit demo: ${DEMO_SIZES.train} generated training examples, bert-tiny from random init, CPU\n`);
       const result = await runTraining({ config, out, force: true, env: ctx.env, reporters: pickReporter(ctx, o.progress) });
       printSummary(ctx, o.out, result.metrics);
