@@ -3,21 +3,12 @@
 // `refit predict` writes it) and the others are still predicted.
 import type { FastifyInstance } from 'fastify';
 import type { PredictBatcher } from './batcher.ts';
+import { HttpError } from './http-error.ts';
 import { entityProblem, type LazyPredictor, type PredictItem, type PredictResult } from './predictor.ts';
 import { PREDICT_BODY_SCHEMA, PREDICT_QUERY_SCHEMA } from './schema.ts';
 
 /** How long one prediction request may wait for the worker before it gets 503 (ms). */
 export const PREDICT_TIMEOUT_MS = 30_000;
-
-/** A 4xx/5xx with a one-line message for the client (Fastify reads `statusCode`). */
-export class HttpError extends Error {
-  readonly statusCode: number;
-  constructor(statusCode: number, message: string) {
-    super(message);
-    this.name = 'HttpError';
-    this.statusCode = statusCode;
-  }
-}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -2,7 +2,7 @@
 // plus its plan, metrics and config, read fresh from the run folder (which may still be being written).
 import type { FastifyInstance } from 'fastify';
 import { readRunParts } from '../report/index.ts';
-import { HttpError } from './routes-api.ts';
+import { HttpError } from './http-error.ts';
 import { RUN_QUERY_SCHEMA } from './schema.ts';
 
 /** Registers GET /v1/run. */

@@ -11,6 +11,7 @@ import type { RunLog } from '../log.ts';
 import { PredictBatcher } from './batcher.ts';
 import { LazyPredictor } from './predictor.ts';
 import { registerApiRoutes } from './routes-api.ts';
+import { HttpError } from './http-error.ts';
 import { registerRunRoutes } from './routes-run.ts';
 import { formatValidationErrors } from './schema.ts';
 import { findWebRoot } from './web-root.ts';
@@ -48,6 +49,8 @@ function errorHandler(log: RunLog) {
       message = `content-type must be application/json (got ${req.headers['content-type'] ?? 'none'})`;
     } else if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
       message = `body is not valid JSON: ${oneLine(err.message)}`;
+    } else if (err instanceof HttpError) {
+      message = err.message;
     } else if (isRefitError(err)) {
       status = 503; // the model could not be opened: the server's problem, not the request's
       message = err.message;
@@ -56,7 +59,8 @@ function errorHandler(log: RunLog) {
     } else {
       message = oneLine(err.message);
     }
-    log.write(`serve ${req.method} ${req.url} -> ${status}: ${status >= 500 && !isRefitError(err) ? err.stack ?? err.message : message}`);
+    const expected = isRefitError(err) || err instanceof HttpError || status < 500;
+    log.write(`serve ${req.method} ${req.url} -> ${status}: ${expected ? message : err.stack ?? err.message}`);
     return reply.status(status).type('application/json').send({ error: oneLine(message) });
   };
 }

@@ -107,3 +107,19 @@ describe('refit serve while the model folder is replaced', { skip: NO_CLI }, () 
     }
   });
 });
+
+describe('refit serve with a prediction slower than its timeout', { skip: NO_CLI }, () => {
+  test('503 with a one-line reason, and the server keeps serving', async () => {
+    const server = await startServer({ run_dir: cachedTinyRun(), host: '127.0.0.1', port: 0, log: new RunLog(), env: process.env, web_dir: null,
+      predict_timeout_ms: 1 });
+    try {
+      const r = await fetch(`${server.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'Lisbon is the capital of Portugal.', head: 'Lisbon', tail: 'Portugal' }) });
+      assert.equal(r.status, 503);
+      assert.deepEqual(await r.json(), { error: 'prediction did not finish within 1 ms; try again' });
+      assert.equal((await fetch(`${server.url}/v1/health`)).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+});

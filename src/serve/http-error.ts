@@ -1,0 +1,11 @@
+// The error a route throws to answer with a given status and a one-line message (the error handler sends it as is).
+
+/** A 4xx/5xx with a one-line message meant for the client (Fastify reads `statusCode`). */
+export class HttpError extends Error {
+  readonly statusCode: number;
+  constructor(statusCode: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+    this.statusCode = statusCode;
+  }
+}
