@@ -13,6 +13,11 @@ await build({
   logLevel: 'warning',
 });
 
-// The web pages (/, /runs, /plan) served by `refit serve`: Vite builds web/ into dist/web.
-const { build: viteBuild } = await import('vite');
-await viteBuild({ configFile: 'web/vite.config.ts', logLevel: 'warn' });
+// The web pages (/, /runs, /plan) served by `refit serve`: Vite builds web/ into dist/web. Vite is a dev
+// dependency: without it (npm install --omit=dev) the CLI still builds and `refit serve` says the pages are missing.
+const vite = await import('vite').catch((e) => {
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+  console.warn('build: vite is not installed; web pages (dist/web) not built');
+  return null;
+});
+if (vite) await vite.build({ configFile: 'web/vite.config.ts', logLevel: 'warn' });
