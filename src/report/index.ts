@@ -4,5 +4,5 @@ export { writeReport, chartJsSource } from './write.ts';
 export { readRunParts, checkRunFolder } from './read-run.ts';
 export { renderReportHtml, drawScriptSource } from './html.ts';
 export { summarizeRun, parseEvents, extractPlan, formatBytes } from './run-data.ts';
-export type { ReportModel, ReportPlan, ReportMetricBlock, RunEvent, RunParts } from './run-data.ts';
+export type { ReportModel, ReportPlan, ReportMetricBlock, EventLine, RunParts } from './run-data.ts';
 export { drawRunReport, REPORT_CSS } from './draw.ts';

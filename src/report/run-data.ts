@@ -2,7 +2,7 @@
 // series the charts draw. Pure (no I/O, no node: imports) so the browser pages use it too.
 
 /** One parsed line of events.jsonl (`event` names its kind; other fields depend on it). */
-export type RunEvent = { event: string; [key: string]: unknown };
+export type EventLine = { event: string; [key: string]: unknown };
 
 /** A metric block as metrics.json holds it (src/metrics MetricBlock; only what the report reads). */
 export interface ReportMetricBlock {
@@ -38,7 +38,7 @@ export interface ReportModel {
 }
 
 /** The raw parts of a run folder, as read from disk or fetched from the server. */
-export interface RunParts { name: string; events: RunEvent[]; plan: unknown; metrics: unknown; config_yaml: string }
+export interface RunParts { name: string; events: EventLine[]; plan: unknown; metrics: unknown; config_yaml: string }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -67,7 +67,7 @@ export function extractPlan(raw: unknown): ReportPlan | null {
   };
 }
 
-function pushStep(m: ReportModel, e: RunEvent): void {
+function pushStep(m: ReportModel, e: EventLine): void {
   const mem = isObj(e.memory) ? e.memory : {};
   m.steps.step.push(num(e.step) ?? m.steps.step.length + 1);
   m.steps.loss.push(num(e.loss) ?? NaN);
@@ -81,7 +81,7 @@ function pushStep(m: ReportModel, e: RunEvent): void {
   m.step = Math.max(m.step, num(e.step) ?? 0);
 }
 
-function incidentText(e: RunEvent): string {
+function incidentText(e: EventLine): string {
   const first = (v: unknown) => String(v).split('\n')[0];
   if (e.event === 'recovery' && e.action !== undefined) {
     return `${first(e.action)}: ${first(e.from)} → ${first(e.to)}${e.reason ? ` (${first(e.reason)})` : ''}`;
@@ -122,14 +122,14 @@ export function summarizeRun(parts: RunParts): ReportModel {
 }
 
 /** Parses events.jsonl text; a torn last line (a run still writing) is ignored, other bad lines are reported. */
-export function parseEvents(text: string, onBad?: (line: number, what: string) => void): RunEvent[] {
-  const out: RunEvent[] = [];
+export function parseEvents(text: string, onBad?: (line: number, what: string) => void): EventLine[] {
+  const out: EventLine[] = [];
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     try {
       const e = JSON.parse(line) as unknown;
-      if (isObj(e) && typeof e.event === 'string') out.push(e as RunEvent);
+      if (isObj(e) && typeof e.event === 'string') out.push(e as EventLine);
       else onBad?.(i + 1, 'not an event object (needs an "event" field)');
     } catch {
       if (i < lines.length - 1 || text.endsWith('\n')) onBad?.(i + 1, 'not valid JSON');

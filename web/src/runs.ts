@@ -2,14 +2,14 @@
 // (the drawing code is the report's own: src/report/draw.ts).
 import Chart from 'chart.js/auto';
 import { drawRunReport, REPORT_CSS } from '../../src/report/draw.ts';
-import { summarizeRun, type RunEvent } from '../../src/report/run-data.ts';
+import { summarizeRun, type EventLine } from '../../src/report/run-data.ts';
 import { getJson, renderNav } from './nav.ts';
 import './style.css';
 
 /** How often the page asks for new events (ms). */
 const POLL_MS = 1500;
 
-interface RunChunk { name: string; events: RunEvent[]; next: number; plan: unknown; metrics: unknown; config_yaml: string }
+interface RunChunk { name: string; events: EventLine[]; next: number; plan: unknown; metrics: unknown; config_yaml: string }
 
 const style = document.createElement('style');
 style.textContent = REPORT_CSS.replace(/body\{[^}]*\}/, '');
@@ -19,7 +19,7 @@ const app = document.getElementById('app') as HTMLElement;
 app.innerHTML = '<p id="run-state" class="muted">loading…</p><div id="report"></div>';
 const state = document.getElementById('run-state') as HTMLElement;
 const root = document.getElementById('report') as HTMLElement;
-const events: RunEvent[] = [];
+const events: EventLine[] = [];
 let next = 0;
 
 async function poll(): Promise<void> {
