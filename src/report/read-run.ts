@@ -1,9 +1,9 @@
 // Reads a run folder's report inputs (events.jsonl, plan.json, metrics.json, config.yaml) from disk.
 // Missing optional files are fine (a run still training has no metrics.json); bad content is a one-line error.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DataError, RefitError } from '../errors.ts';
-import { parseEvents, type RunParts } from './run-data.ts';
+import { parseEvents, type EventLine, type RunParts } from './run-data.ts';
 
 function readJsonIfPresent(path: string): unknown {
   if (!existsSync(path)) return null;
@@ -43,4 +43,45 @@ export function readRunParts(run_dir: string, opts: { live?: boolean } = {}): Ru
     metrics: readJsonIfPresent(join(run_dir, 'metrics.json')),
     config_yaml: existsSync(configPath) ? readFileSync(configPath, 'utf8') : '',
   };
+}
+
+/**
+ * Follows a growing events.jsonl: each read parses only the bytes appended since the last one (a live run's
+ * file can reach megabytes, polled every second or two). A file that shrank or was replaced is read anew.
+ */
+export class EventsTail {
+  private offset = 0;
+  private ino = -1;
+  private events: EventLine[] = [];
+  constructor(private readonly path: string) {}
+
+  /** Every complete event line so far ([] while the file does not exist); a torn last line waits for its end. */
+  read(): EventLine[] {
+    let st;
+    try { st = statSync(this.path); } catch { this.reset(-1); return this.events; }
+    if (st.ino !== this.ino || st.size < this.offset) this.reset(st.ino);
+    if (st.size === this.offset) return this.events;
+    const buf = Buffer.alloc(st.size - this.offset);
+    const fd = openSync(this.path, 'r');
+    try { readSync(fd, buf, 0, buf.length, this.offset); } finally { closeSync(fd); }
+    const end = buf.lastIndexOf(0x0a);
+    if (end < 0) return this.events;
+    this.events.push(...parseEvents(buf.subarray(0, end + 1).toString('utf8')));
+    this.offset += end + 1;
+    return this.events;
+  }
+
+  private reset(ino: number): void {
+    this.ino = ino;
+    this.offset = 0;
+    this.events = [];
+  }
+}
+
+/** plan.json, metrics.json and config.yaml of a run that may still be written: anything missing or unreadable is null/''. */
+export function readRunSideFiles(run_dir: string): { plan: unknown; metrics: unknown; config_yaml: string } {
+  const json = (name: string) => { try { return readJsonIfPresent(join(run_dir, name)); } catch { return null; } };
+  let config_yaml = '';
+  try { config_yaml = readFileSync(join(run_dir, 'config.yaml'), 'utf8'); } catch { /* not written yet */ }
+  return { plan: json('plan.json'), metrics: json('metrics.json'), config_yaml };
 }

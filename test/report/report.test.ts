@@ -1,11 +1,11 @@
 // refit report: report.html from a run folder (self-contained, offline) and the one-line errors for bad folders.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { writeReport, readRunParts, summarizeRun } from '../../src/report/index.ts';
+import { EventsTail, writeReport, readRunParts, summarizeRun } from '../../src/report/index.ts';
 import { writeSyntheticRun } from './synthetic-run.ts';
 
 const CLI = new URL('../../bin/refit.mjs', import.meta.url).pathname;
@@ -58,4 +58,19 @@ test('refit report --run DIR writes the report; bad folders exit 2 with one line
   const r2 = spawnSync(process.execPath, [CLI, 'report', '--run', dir], { encoding: 'utf8' });
   assert.equal(r2.status, 2);
   assert.equal(r2.stderr, `refit: ${join(dir, 'events.jsonl')}: missing; is ${dir} a refit run folder?\n`);
+});
+
+test('EventsTail reads only appended complete lines, and starts over when the file is replaced', () => {
+  const dir = writeSyntheticRun({ steps: 2, finished: false });
+  const path = join(dir, 'events.jsonl');
+  const tail = new EventsTail(path);
+  assert.equal(tail.read().length, 3);
+  appendFileSync(path, '{"event":"step","step":3}\n{"event":"st');
+  assert.equal(tail.read().length, 4);            // the torn line waits
+  appendFileSync(path, 'ep","step":4}\n');
+  assert.deepEqual(tail.read().map((e) => e.step), [undefined, 1, 2, 3, 4]);
+  writeFileSync(path + '.new', '{"event":"run_start"}\n');
+  renameSync(path + '.new', path);                // a restarted run (--force) replaces the file
+  assert.equal(tail.read().length, 1);
+  assert.deepEqual(new EventsTail(join(dir, 'absent.jsonl')).read(), []);
 });
