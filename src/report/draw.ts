@@ -20,7 +20,18 @@ export function rrHelpers(root: HTMLElement) {
   const section = (id: string, title: string, body: string) => `<section id="${id}"><h2>${title}</h2>${body}</section>`;
   const canvas = (id: string) => `<div class="chart"><canvas id="${id}"></canvas></div>`;
   const $ = (id: string) => root.querySelector('#' + id) as HTMLElement;
-  return { COLORS, esc, fmtBytes, fmt, section, canvas, $ };
+  // Long runs: at most ~1500 points per series, each the mean (or, for memory, the max) of its bucket of steps.
+  const thin = (pts: Array<{ x: number; y: number }>, peak: boolean) => {
+    const k = Math.ceil(pts.length / 1500);
+    if (k <= 1) return pts;
+    const out: Array<{ x: number; y: number }> = [];
+    for (let i = 0; i < pts.length; i += k) {
+      const b = pts.slice(i, i + k);
+      out.push({ x: b[b.length - 1].x, y: peak ? Math.max(...b.map((p) => p.y)) : b.reduce((a, p) => a + p.y, 0) / b.length });
+    }
+    return out;
+  };
+  return { COLORS, esc, fmtBytes, fmt, section, canvas, thin, $ };
 }
 
 /**
@@ -74,7 +85,7 @@ export function rrHeader(h: Helpers, model: ReportModel): void {
 
 /** Loss, validation, throughput, memory timeline and plan breakdown charts (updated in place when they exist). */
 export function rrCharts(h: Helpers, model: ReportModel, Chart: any): void {
-  const { COLORS, fmtBytes, $ } = h;
+  const { COLORS, fmtBytes, thin, $ } = h;
   const s = model.steps;
   const plan = model.plan;
   const draw = (id: string, config: any) => {
@@ -84,7 +95,8 @@ export function rrCharts(h: Helpers, model: ReportModel, Chart: any): void {
     config.options = Object.assign({ animation: false, responsive: true, maintainAspectRatio: false }, config.options || {});
     new Chart(el, config);
   };
-  const xy = (ys: (number | null)[]) => s.step.map((x, i) => ({ x, y: ys[i] })).filter((p) => p.y !== null && Number.isFinite(p.y));
+  const xy = (ys: (number | null)[], peak = false) =>
+    thin(s.step.map((x, i) => ({ x, y: ys[i] as number })).filter((p) => p.y !== null && Number.isFinite(p.y)), peak);
   const line = (label: string, data: unknown[], color: string, extra: object = {}) =>
     Object.assign({ label, data, borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 1.5, showLine: true }, extra);
   const linX = { type: 'linear', title: { display: true, text: 'step' } };
@@ -100,8 +112,8 @@ export function rrCharts(h: Helpers, model: ReportModel, Chart: any): void {
   const first = s.step.length ? s.step[0] : 0;
   const last = s.step.length ? s.step[s.step.length - 1] : 1;
   const flat = (v: number | undefined) => (v === undefined ? [] : [{ x: first, y: v }, { x: last, y: v }]);
-  const memSets = [line('allocated (peak, measured)', xy(s.mem_allocated), COLORS[0]), line('reserved (peak, measured)', xy(s.mem_reserved), COLORS[4]),
-    line('RSS (CPU, measured)', xy(s.rss), COLORS[5]),
+  const memSets = [line('allocated (peak, measured)', xy(s.mem_allocated, true), COLORS[0]), line('reserved (peak, measured)', xy(s.mem_reserved, true), COLORS[4]),
+    line('RSS (CPU, measured)', xy(s.rss, true), COLORS[5]),
     line('predicted peak', flat(plan?.peak_device_bytes ?? plan?.peak_reserved_bytes), COLORS[3], { borderDash: [6, 4] }),
     line('budget', flat(plan?.budget_bytes), COLORS[1], { borderDash: [2, 3], borderWidth: 2 }),
     line('OOM', model.incidents.filter((i) => i.event === 'oom' && i.step !== null)
