@@ -50,7 +50,7 @@ export function drawRunReport(root: HTMLElement, model: ReportModel, Chart: any)
       + section('rr-memory', 'Memory per step (measured) vs plan', canvas('rr-memory-chart'))
       + section('rr-plan', 'Planned memory breakdown', canvas('rr-plan-chart')) + `</div>`
       + section('rr-decision', 'Memory decision', '<div id="rr-decision-text"></div>')
-      + section('rr-incidents', 'OOM / recovery', '<ul id="rr-incident-list"></ul>')
+      + section('rr-incidents', 'OOM / recovery / failure', '<ul id="rr-incident-list"></ul>')
       + section('rr-relations', 'Per relation', '<div id="rr-relation-table"></div>')
       + section('rr-confusion', 'Confusion matrix', '<div id="rr-confusion-table"></div>')
       + section('rr-config', 'Resolved config', '<pre id="rr-config-text"></pre>');

@@ -108,6 +108,7 @@ export function summarizeRun(parts: RunParts): ReportModel {
       if (!m.plan) m.plan = extractPlan(e.plan);
     } else if (e.event === 'run_end') {
       m.status = e.status === 'failed' || e.ok === false || typeof e.error === 'string' ? 'failed' : 'finished';
+      if (typeof e.error === 'string') m.incidents.push({ event: 'failed', step: num(e.optimizer_steps), text: e.error.split('\n')[0], memory_bytes: null });
     } else if (e.event === 'oom' || e.event === 'recovery' || e.event === 'restart') {
       const mem = isObj(e.memory) ? e.memory : {};
       const memory_bytes = num(mem.max_memory_reserved) ?? num(mem.max_memory_allocated) ?? num(mem.peak_rss_bytes);

@@ -74,3 +74,11 @@ test('EventsTail reads only appended complete lines, and starts over when the fi
   assert.equal(tail.read().length, 1);
   assert.deepEqual(new EventsTail(join(dir, 'absent.jsonl')).read(), []);
 });
+
+test('a failed run shows as failed with its error line among the incidents', () => {
+  const dir = writeSyntheticRun({ steps: 3, finished: false });
+  appendFileSync(join(dir, 'events.jsonl'), JSON.stringify({ event: 'run_end', status: 'failed', optimizer_steps: 3, error: 'worker crashed: exit 137\nmore' }) + '\n');
+  const m = summarizeRun(readRunParts(dir));
+  assert.equal(m.status, 'failed');
+  assert.deepEqual(m.incidents.at(-1), { event: 'failed', step: 3, text: 'worker crashed: exit 137', memory_bytes: null });
+});
