@@ -55,7 +55,7 @@ function errorHandler(log: RunLog) {
       status = 503; // the model could not be opened: the server's problem, not the request's
       message = err.message;
     } else if (status >= 500) {
-      message = `internal error${log.path ? ` (see ${log.path})` : ''}`;
+      message = 'internal error (details in the server log)';
     } else {
       message = oneLine(err.message);
     }
