@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { MetricBlock } from '../metrics/index.ts';
 import type { RelationSet } from '../data/types.ts';
 import type { HeadKind } from '../worker/protocol.ts';
-import type { TrainSupervisor } from '../worker/supervisor.ts';
+import type { TrainSupervisor } from '../worker/index.ts';
 import { now, type RunEvent } from './events.ts';
 import { evalLogits, scoreLogits } from './evaluate.ts';
 import { runPaths, writeJsonAtomic } from './files.ts';

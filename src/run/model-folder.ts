@@ -9,7 +9,7 @@ import type { MarkerScheme } from '../encode/index.ts';
 import type { ModelDims } from '../memory/index.ts';
 import type { HeadKind } from '../worker/protocol.ts';
 import { readJson, writeJsonAtomic } from './files.ts';
-import type { SupervisedWorker } from '../worker/supervisor.ts';
+import type { SupervisedWorker } from '../worker/index.ts';
 import { expect } from './session.ts';
 import type { TextSide } from './prepare.ts';
 

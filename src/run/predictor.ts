@@ -7,7 +7,7 @@ import type { RunLog } from '../log.ts';
 import type { Example } from '../data/types.ts';
 import { encodeExample, writeEncodedDataset } from '../encode/index.ts';
 import { findPython } from '../worker/index.ts';
-import type { SupervisedWorker } from '../worker/supervisor.ts';
+import type { SupervisedWorker } from '../worker/index.ts';
 import { evalLogits, softmax } from './evaluate.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
 import { expect, loadCommand, setupWorker, startWorker } from './session.ts';

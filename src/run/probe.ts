@@ -2,7 +2,7 @@
 // what the plan predicted; when the measured peak does not fit the budget, the micro-batch is halved and re-probed.
 // Only runs on CUDA (a CPU has no budget to probe). The model is reloaded afterwards, so probing changes no weights.
 import type { RunLog } from '../log.ts';
-import type { TrainSupervisor, SupervisedWorker } from '../worker/supervisor.ts';
+import type { TrainSupervisor, SupervisedWorker } from '../worker/index.ts';
 import type { LoadCommand } from '../worker/protocol.ts';
 import { paddedLength } from '../batch/index.ts';
 import { setupWorker } from './session.ts';

@@ -2,7 +2,7 @@
 // The worker reads no config: every choice arrives here fully resolved (house style, TS↔worker boundary).
 import type { RunLog } from '../log.ts';
 import { WorkerProcess } from '../worker/index.ts';
-import { workerError, type SupervisedWorker } from '../worker/supervisor.ts';
+import { workerError, type SupervisedWorker } from '../worker/index.ts';
 import type { BertConfigJson, HeadKind, LoadCommand } from '../worker/protocol.ts';
 import type { ModelDims } from '../memory/index.ts';
 import type { Decision } from './decide.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RefitError } from '../errors.ts';
 import { planEpoch, stepsPerEpoch } from '../batch/index.ts';
-import { TrainSupervisor, WorkerLostError, isWorkerLoss } from '../worker/supervisor.ts';
+import { TrainSupervisor, WorkerLostError, isWorkerLoss } from '../worker/index.ts';
 import type { RelationSet } from '../data/types.ts';
 import type { MemoryStats, StepEvent } from '../worker/protocol.ts';
 import { now, type RunEvent } from './events.ts';
