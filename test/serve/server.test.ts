@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { RunLog } from '../../src/log.ts';
 import { startServer } from '../../src/serve/index.ts';
@@ -108,4 +110,21 @@ test('the server still serves after all of the above: health and live run data',
   const bad = await fetch(`${url}/v1/run?after=minus`);
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error, 'querystring.after: must be integer');
+});
+
+test('an internal failure answers 500 with one line; the stack goes to the run log only', async () => {
+  const run_dir = writeSyntheticRun({ steps: 1 });
+  rmSync(join(run_dir, 'events.jsonl'));
+  mkdirSync(join(run_dir, 'events.jsonl')); // reading it fails with EISDIR inside the route
+  const runLog = new RunLog();
+  const s = await startServer({ run_dir, host: '127.0.0.1', port: 0, log: runLog, env: {}, web_dir: null });
+  try {
+    const r = await fetch(`${s.url}/v1/run`);
+    assert.equal(r.status, 500);
+    assert.deepEqual(await r.json(), { error: 'internal error (details in the server log)' });
+    assert.match(runLog.lastLines(20).join('\n'), /EISDIR[\s\S]*\n\s+at /);
+    assert.equal((await fetch(`${s.url}/v1/health`)).status, 200);
+  } finally {
+    await s.close();
+  }
 });
