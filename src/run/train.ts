@@ -25,6 +25,8 @@ export interface TrainOptions { config: RunConfig; out: string; resume?: boolean
   reporters?: Reporter[]; num_threads?: number; checkpoint_every?: number;
   /** Dropout override (default BERT's 0.1); tests use 0 to compare runs whose micro-batch splits differ. */
   dropout?: number;
+  /** Called with the run's log (refit.log) once the run folder exists, so callers can point errors at it. */
+  on_log?: (log: RunLog) => void;
   /** Worker crashes tolerated before the run fails (default MAX_RESTARTS). */
   max_restarts?: number }
 
@@ -46,6 +48,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   const paths = runPaths(opts.out);
   const log = new RunLog(paths.log);
   for (const l of pre.lastLines(200)) log.write(l);
+  opts.on_log?.(log);
   const emit = (e: RunEvent) => { appendJsonLine(paths.events, e); dispatchEvent(opts.reporters ?? [], e); };
   const ctx: RunCtx = { opts, inputs, mode, log, emit, datasets: [inputs.train, inputs.valid, inputs.test].filter((s): s is EncodedSplit => !!s).map((s) => ({ name: s.name, path: s.path })) };
   const t0 = Date.now();

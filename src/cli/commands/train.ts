@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
-import { RunLog } from '../../log.ts';
 import { resolveConfig } from '../../config/index.ts';
 import { assertResumable, runTraining, runPaths, type Reporter, type RunMetrics } from '../../run/index.ts';
 import { REPORTERS, defaultReporter } from '../../report/reporters/index.ts';
@@ -51,8 +50,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       const file = o.resume ? runPaths(o.out!).config : o.config;
       const config = resolveConfig({ file, overrides, warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
       const out = o.out ?? config.out ?? defaultOut();
-      ctx.log = new RunLog(runPaths(out).log);
-      const result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads });
+      const result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads, on_log: (log) => { ctx.log = log; } });
       if (o.progress !== 'jsonl') printSummary(ctx, out, result.metrics);
     });
 }
