@@ -95,6 +95,15 @@ describe('refit train / eval / predict', () => {
     const one = await refit('predict', '--run', run, '--text', 'Lisbon is the capital of Portugal.', '--head', 'Lisbon', '--tail', 'Portugal');
     assert.equal(one.status, 0, one.stderr);
     assert.equal(one.stdout.trim().split('\n').length, 1);
+    const csv = file('bad-row.csv', 'sentence,relation,head,head_offset,tail,tail_offset\n' +
+      'Lisbon is the capital of Portugal.,capital_of,Lisbon,0,Portugal,25\n' +
+      'Maya Okafor was born in Porto.,born_in,Nobody,0,Porto,24\n' +
+      'Tidewell has its headquarters in Bergen.,headquartered_in,Tidewell,0,Bergen,33\n');
+    const labelled = await refit('predict', '--run', run, '--input', csv);
+    assert.equal(labelled.status, 0, labelled.stderr);
+    const lrows = labelled.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lrows.map((x) => [x.id, x.head, 'error' in x]), [[0, 'Lisbon', false], [1, '', true], [2, 'Tidewell', false]]);
+    assert.match(lrows[1].error, /^line 3: /);
     const na = await refit('predict', '--run', run, '--input', data.test, '--na-threshold', '1');
     assert.ok(na.stdout.trim().split('\n').every((l) => JSON.parse(l).relation === ds.relations.na_label), 'threshold 1 turns every answer into NA');
   });
