@@ -42,7 +42,7 @@ describe('refit train / eval / predict', () => {
   test('train writes the run folder of design §5', () => {
     assert.equal(trained.status, 0, trained.stderr);
     assert.match(trained.stdout, /^test: accuracy \d\.\d{4}/m);
-    for (const f of ['config.yaml', 'plan.json', 'events.jsonl', 'metrics.json', 'refit.log', 'model/config.json', 'model/vocab.txt', 'model/model.safetensors', 'model/refit.json']) {
+    for (const f of ['config.yaml', 'plan.json', 'events.jsonl', 'metrics.json', 'refit.log', 'report.html', 'model/config.json', 'model/vocab.txt', 'model/model.safetensors', 'model/refit.json']) {
       assert.ok(existsSync(join(run, f)), f);
     }
     const events = readFileSync(join(run, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

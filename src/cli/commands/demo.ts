@@ -9,7 +9,7 @@ import { RefitError } from '../../errors.ts';
 import { resolveConfig } from '../../config/index.ts';
 import { DEMO_PREDICT_INPUTS, DEMO_SIZES, generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../demo/index.ts';
 import { openPredictor, runPaths, runTraining, writeJsonAtomic, writeTextAtomic } from '../../run/index.ts';
-import { pickReporter, printSummary } from './train.ts';
+import { pickReporter, printSummary, writeRunReport } from './train.ts';
 
 /** The marker file that makes a folder a demo run (so `refit demo` may replace it, and nothing else). */
 const DEMO_MARKER = 'demo.json';
@@ -47,6 +47,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const config = resolveConfig({ overrides: ['model.preset=bert-tiny', 'train.epochs=6', `train.seed=${seed}`, 'memory.max_seq_len=64', 'device=cpu', ...dataOverrides, ...overrides] });
       ctx.io.stdout.write(`refit demo: ${DEMO_SIZES.train} generated training examples, bert-tiny from random init, CPU\n`);
       const result = await runTraining({ config, out, force: true, env: ctx.env, reporters: pickReporter(ctx, o.progress) });
+      await writeRunReport(ctx, out);
       printSummary(ctx, o.out, result.metrics);
       const predictor = await openPredictor({ run_dir: out, env: ctx.env, log: ctx.log });
       try {

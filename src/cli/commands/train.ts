@@ -1,11 +1,14 @@
 // `refit train [-c FILE] [key=value …] --out DIR [--resume|--force]`: thin wrapper over run/runTraining.
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { resolveConfig } from '../../config/index.ts';
 import { assertResumable, runTraining, runPaths, type Reporter, type RunMetrics } from '../../run/index.ts';
 import { REPORTERS, defaultReporter } from '../../report/reporters/index.ts';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, RefitError } from '../../errors.ts';
+import { writeReport } from '../../report/index.ts';
+import { startServer } from '../../serve/index.ts';
 
 /** The progress reporter a --progress value names (auto: tty on a terminal, plain otherwise). */
 export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
@@ -27,6 +30,32 @@ export function printSummary(ctx: CliContext, run_dir: string, m: RunMetrics): v
   ctx.io.stdout.write(`run saved to ${run_dir}\n`);
 }
 
+/**
+ * Writes the run's report.html, also after a failed run (its events say how far it got). A report
+ * that cannot be written is logged, never the reason a run fails.
+ */
+export async function writeRunReport(ctx: CliContext, run_dir: string): Promise<void> {
+  try {
+    await writeReport({ run_dir });
+  } catch (e) {
+    ctx.log.write(`report.html not written: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  }
+}
+
+/** Starts the web pages and API on a run folder that is being written (`refit train --serve`). */
+async function serveRun(ctx: CliContext, run_dir: string, o: { port: string; host: string }) {
+  const port = Number(o.port);
+  if (!/^\d+$/.test(o.port) || port > 65535) throw new ConfigError(`--port ${o.port}: must be an integer 0..65535 (0 = any free port)`, 'E_CLI_OPTION');
+  const server = await startServer({ run_dir, host: o.host, port, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+      throw new RefitError('E_LISTEN', `cannot listen on ${o.host}:${port}: ${e.code} (pick another --port or --host)`);
+    }
+    throw e;
+  });
+  ctx.io.stderr.write(`refit train: watch the run at ${server.url}/runs\n`);
+  return server;
+}
+
 function defaultOut(): string {
   return join('runs', `run-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`);
 }
@@ -42,7 +71,10 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--force', 'replace an existing run folder')
     .option('--progress <kind>', 'auto, tty, plain, jsonl or none', 'auto')
     .option('--threads <n>', 'CPU threads for the worker (default: all cores)')
-    .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string }) => {
+    .option('--serve', 'serve the live run page (/runs), the predictor and the planner while training, and after it until Ctrl-C')
+    .option('--port <n>', 'port for --serve (0 = any free port)', '8080')
+    .option('--host <addr>', 'address for --serve', '127.0.0.1')
+    .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string; serve?: boolean; port: string; host: string }) => {
       const threads = o.threads === undefined ? undefined : Number(o.threads);
       if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new ConfigError(`--threads ${o.threads}: expected an integer ≥ 1`, 'E_CLI_OPTION');
       if (o.resume && !o.out) throw new ConfigError('--resume needs --out DIR (the run folder to continue)', 'E_CLI_OPTION');
@@ -50,7 +82,19 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       const file = o.resume ? runPaths(o.out!).config : o.config;
       const config = resolveConfig({ file, overrides, warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
       const out = o.out ?? config.out ?? defaultOut();
-      const result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads, on_log: (log) => { ctx.log = log; } });
+      const server = o.serve ? await serveRun(ctx, out, o) : undefined;
+      let result;
+      try {
+        result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads, on_log: (log) => { ctx.log = log; } });
+      } finally {
+        if (existsSync(runPaths(out).config)) await writeRunReport(ctx, out);
+        if (server && !result) await server.close();
+      }
       if (o.progress !== 'jsonl') printSummary(ctx, out, result.metrics);
+      if (server) {
+        ctx.io.stderr.write(`refit train: done; still serving ${out} (Ctrl-C to stop)\n`);
+        await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+        await server.close();
+      }
     });
 }
