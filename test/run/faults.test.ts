@@ -70,8 +70,8 @@ test('--resume continues a run that died from its last checkpoint', async () => 
 });
 
 test('repeated OOM escalates: micro-batch 1 → gradient checkpointing → shorter window (allowed) → one-line error', async () => {
-  // The worker injects the OOM afresh after each reload, so every rung of the ladder is tried on step 3.
-  const p = train('ladder', { overrides: ['train.batch_size=2', 'memory.mode=manual', 'memory.micro_batch_size=1', 'memory.allow_shorter_seq=true'], env: { REFIT_INJECT_OOM: '3' } });
+  // '3*': the worker injects the OOM every time step 3 runs, so every rung of the ladder is tried on step 3.
+  const p = train('ladder', { overrides: ['train.batch_size=2', 'memory.mode=manual', 'memory.micro_batch_size=1', 'memory.allow_shorter_seq=true'], env: { REFIT_INJECT_OOM: '3*' } });
   await assert.rejects(p, (e: Error & { code?: string }) => e.code === 'E_OOM_UNRECOVERABLE' && !e.message.includes('\n'));
   const ev = readEvents(join(base, 'ladder'));
   assert.deepEqual(ev.filter((e) => e.event === 'oom').map((e) => e.step), [3, 3, 3]);

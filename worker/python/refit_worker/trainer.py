@@ -40,8 +40,14 @@ def log(message):
 
 
 def _step_list(name):
-    """Parse an env list of 1-based step numbers like '3,7'."""
-    return {int(s) for s in os.environ.get(name, '').replace(' ', '').split(',') if s}
+    """Parse an env list of 1-based step numbers like '3,7' (a trailing '*' is dropped: see _persistent_steps)."""
+    return {int(s.rstrip('*')) for s in os.environ.get(name, '').replace(' ', '').split(',') if s}
+
+
+def _persistent_steps(name):
+    """Steps written with a trailing '*' ('3*'): the fault fires every time that step runs, like a shape
+    that never fits, so tests can walk the whole recovery ladder."""
+    return {int(s[:-1]) for s in os.environ.get(name, '').replace(' ', '').split(',') if s.endswith('*')}
 
 
 def micro_batch_seed(seed, step, first_index):
@@ -147,6 +153,7 @@ class Trainer:
         self.pad_id = int(self.config.get('pad_token_id') or 0)
         self.partial = None  # accumulators of a step interrupted by an oom event
         self.inject_oom = _step_list('REFIT_INJECT_OOM')
+        self.inject_oom_always = _persistent_steps('REFIT_INJECT_OOM')
         self.inject_crash = _step_list('REFIT_INJECT_CRASH')
 
     def loaded_event(self):
@@ -172,7 +179,7 @@ class Trainer:
         oom = None
         try:
             for i, mb in enumerate(cmd['micro_batches']):
-                inject = i == 0 and not cmd.get('continue') and step in self.inject_oom
+                inject = i == 0 and not cmd.get('continue') and self._inject_oom_now(step)
                 try:
                     self._micro_batch(mb, dataset, cmd['logical_batch_size'], inject)
                 except Exception as e:  # the frame holding this micro-batch's tensors dies with `e`
@@ -187,6 +194,25 @@ class Trainer:
         if oom is not None:
             return self._oom_event(step, oom, started)
         return self._finish_step(cmd['logical_batch_size'], started)
+
+    def _inject_oom_now(self, step):
+        """REFIT_INJECT_OOM: whether this step's first micro-batch raises. With $REFIT_INJECT_STATE (a run
+        folder) once per step per run, so a restarted worker replaying the step passes it; without it,
+        once per step per load."""
+        if step not in self.inject_oom:
+            return False
+        if step in self.inject_oom_always:
+            return True
+        state = os.environ.get('REFIT_INJECT_STATE')
+        if not state:
+            self.inject_oom.discard(step)
+            return True
+        marker = os.path.join(state, f'oom-{step}')
+        if os.path.exists(marker):
+            return False
+        os.makedirs(state, exist_ok=True)
+        open(marker, 'w').close()
+        return True
 
     def _maybe_crash(self, step):
         """REFIT_INJECT_CRASH: exit abruptly when the step starts, once per listed step per run folder."""
@@ -222,7 +248,6 @@ class Trainer:
             logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'])
         ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
         if inject:
-            self.inject_oom.discard(self.partial['step'])
             raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
         # Move earlier micro-batches' gradients aside so an OOM inside this backward cannot leave a
         # half-added micro-batch in them. Costs one extra gradient set at the end of backward, when
