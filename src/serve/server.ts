@@ -4,6 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import fastifyStatic from '@fastify/static';
 import { Ajv } from 'ajv';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRefitError } from '../errors.ts';
@@ -26,11 +27,18 @@ export interface ServerOptions {
   run_dir?: string; host: string; port: number; log: RunLog; env: Record<string, string | undefined>;
   /** Per-request limits, overridable for tests. */
   request_timeout_ms?: number; predict_timeout_ms?: number; body_limit_bytes?: number;
-  /** CPU threads of the model's worker (default: the worker's own choice, all cores). */
+  /** CPU threads of the model's worker (default: SERVE_THREADS_DEFAULT). */
   num_threads?: number;
   /** Folder of the built web pages; found next to the code when absent. */
   web_dir?: string | null;
 }
+
+/**
+ * Worker threads when serving: one core stays with the HTTP process, and single-sentence batches gain
+ * nothing past a few threads (bench/results/serve-load.md: on 2 cores, p99 at 16 clients was 348 ms
+ * with 2 threads and 63 ms with 1).
+ */
+export const SERVE_THREADS_DEFAULT = Math.max(1, Math.min(4, availableParallelism() - 1));
 
 function oneLine(s: string): string {
   return s.split('\n')[0].slice(0, 500);
@@ -94,7 +102,7 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // Only JSON bodies: anything else is 415 rather than a confusing "must be an object".
   app.removeContentTypeParser('text/plain');
-  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads });
+  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT });
   const batcher = new PredictBatcher({ predict: async (items, o) => (await predictor.get()).predict(items, o) });
   app.setErrorHandler(errorHandler(opts.log));
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));

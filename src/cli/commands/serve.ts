@@ -23,7 +23,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .requiredOption('--run <dir>', 'the run folder refit train wrote (its model/ is served)')
     .option('--port <n>', 'TCP port (0 = any free port)', String(DEFAULT_PORT))
     .option('--host <addr>', 'address to listen on (127.0.0.1 = this machine only)', '127.0.0.1')
-    .option('--threads <n>', 'CPU threads for the model worker (default: all cores; 1 is faster on a busy machine)')
+    .option('--threads <n>', 'CPU threads for the model worker (default: cores − 1, at most 4: small batches gain nothing from more)')
     .action(async (opts: { run: string; port: string; host: string; threads?: string }) => {
       const port = parsePort(opts.port);
       const num_threads = opts.threads === undefined ? undefined : Number(opts.threads);
