@@ -9,11 +9,6 @@ export default defineConfig({
   root: here('.'),
   base: '/',
   logLevel: 'warn',
-  resolve: {
-    // src/memory/models.ts reads config.json files with node:fs in loadModelDims, which the page never calls;
-    // these stubs let the pure planner bundle for the browser (they throw if ever reached).
-    alias: { 'node:fs': here('src/node-stub.ts'), 'node:path': here('src/node-stub.ts') },
-  },
   build: {
     outDir: here('../dist/web'),
     emptyOutDir: true,

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GoldenRow, Sample } from './calibrate.ts';
-import { loadModelDims } from './models.ts';
+import { loadModelDims } from './model-files.ts';
 
 /** Rows of the golden file: the training grid as samples (with dims), and every other row verbatim. */
 export interface Golden { samples: Sample[]; other: Array<Record<string, unknown>> }

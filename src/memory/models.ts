@@ -1,9 +1,6 @@
-// Model shapes: the BERT presets and loading dims from a Hugging Face folder or config.json.
-// Reads one small JSON file at most; impossible shapes are refused with E_MODEL_SHAPE.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// Model shapes: the BERT presets and shape checks. Pure (no node: imports) so the browser planner
+// bundles it; reading a config.json lives in model-files.ts. Impossible shapes are E_MODEL_SHAPE.
 import { RefitError } from '../errors.ts';
-import { closestName } from './closest.ts';
 import type { ModelDims } from './types.ts';
 
 /** Default vocabulary (bert-base-uncased); Chinese BERT uses 21128. */
@@ -26,7 +23,8 @@ export const PRESETS = Object.freeze({
   'bert-large': bert(24, 1024, 16),
 }) as Readonly<Record<'bert-tiny' | 'bert-mini' | 'bert-small' | 'bert-medium' | 'bert-base' | 'bert-large', ModelDims>>;
 
-const FIELDS: (keyof ModelDims)[] = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
+/** The config.json fields a shape is made of. */
+export const FIELDS: (keyof ModelDims)[] = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
   'intermediate_size', 'max_position_embeddings', 'type_vocab_size'];
 
 /** Checks that a shape can exist (positive integers, hidden divisible by heads); throws E_MODEL_SHAPE. */
@@ -41,48 +39,6 @@ export function validateDims(dims: ModelDims, where: string): ModelDims {
     throw new RefitError('E_MODEL_SHAPE', `${where}: hidden_size ${dims.hidden_size} is not divisible by num_attention_heads ${dims.num_attention_heads}`);
   }
   return dims;
-}
-
-function readConfigJson(path: string): ModelDims {
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new RefitError('E_MODEL_CONFIG', `${path}: cannot read model config (${(e as Error).message.split('\n')[0]})`);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new RefitError('E_MODEL_CONFIG', `${path}: model config must be a JSON object`);
-  }
-  const base = PRESETS['bert-base'];
-  const dims = {} as ModelDims;
-  for (const f of FIELDS) {
-    // Missing optional fields take BERT defaults (as transformers' BertConfig does); hidden/heads/layers are required.
-    const required = f === 'hidden_size' || f === 'num_hidden_layers' || f === 'num_attention_heads';
-    if (raw[f] === undefined) {
-      if (required) throw new RefitError('E_MODEL_SHAPE', `${path}: ${f} is missing`);
-      dims[f] = f === 'intermediate_size' ? 4 * Number(raw.hidden_size) : base[f];
-    } else {
-      dims[f] = raw[f] as number;
-    }
-  }
-  return validateDims(dims, path);
-}
-
-/** Dims of a preset name, an HF model folder (its config.json) or a config.json path; `vocab_size` overrides. */
-export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}): ModelDims {
-  let dims: ModelDims;
-  if (Object.hasOwn(PRESETS, spec)) {
-    dims = { ...PRESETS[spec as keyof typeof PRESETS] };
-  } else if (existsSync(spec)) {
-    const file = statSync(spec).isDirectory() ? join(spec, 'config.json') : spec;
-    if (!existsSync(file)) throw new RefitError('E_MODEL_CONFIG', `${spec}: model folder has no config.json`);
-    dims = readConfigJson(file);
-  } else {
-    const names = Object.keys(PRESETS);
-    throw new RefitError('E_MODEL', `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names)}'?`);
-  }
-  if (opts.vocab_size !== undefined) dims.vocab_size = opts.vocab_size;
-  return validateDims(dims, spec);
 }
 
 /** Refuses a padded length above the model's position table (E_MODEL_SHAPE). */

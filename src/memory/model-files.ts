@@ -1,0 +1,50 @@
+// Loading model dims from a Hugging Face folder or its config.json (or a preset name). Reads one small
+// JSON file at most; the shape rules themselves are in models.ts.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { RefitError } from '../errors.ts';
+import { closestName } from './closest.ts';
+import { FIELDS, PRESETS, validateDims } from './models.ts';
+import type { ModelDims } from './types.ts';
+
+function readConfigJson(path: string): ModelDims {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new RefitError('E_MODEL_CONFIG', `${path}: cannot read model config (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new RefitError('E_MODEL_CONFIG', `${path}: model config must be a JSON object`);
+  }
+  const base = PRESETS['bert-base'];
+  const dims = {} as ModelDims;
+  for (const f of FIELDS) {
+    // Missing optional fields take BERT defaults (as transformers' BertConfig does); hidden/heads/layers are required.
+    const required = f === 'hidden_size' || f === 'num_hidden_layers' || f === 'num_attention_heads';
+    if (raw[f] === undefined) {
+      if (required) throw new RefitError('E_MODEL_SHAPE', `${path}: ${f} is missing`);
+      dims[f] = f === 'intermediate_size' ? 4 * Number(raw.hidden_size) : base[f];
+    } else {
+      dims[f] = raw[f] as number;
+    }
+  }
+  return validateDims(dims, path);
+}
+
+/** Dims of a preset name, an HF model folder (its config.json) or a config.json path; `vocab_size` overrides. */
+export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}): ModelDims {
+  let dims: ModelDims;
+  if (Object.hasOwn(PRESETS, spec)) {
+    dims = { ...PRESETS[spec as keyof typeof PRESETS] };
+  } else if (existsSync(spec)) {
+    const file = statSync(spec).isDirectory() ? join(spec, 'config.json') : spec;
+    if (!existsSync(file)) throw new RefitError('E_MODEL_CONFIG', `${spec}: model folder has no config.json`);
+    dims = readConfigJson(file);
+  } else {
+    const names = Object.keys(PRESETS);
+    throw new RefitError('E_MODEL', `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names)}'?`);
+  }
+  if (opts.vocab_size !== undefined) dims.vocab_size = opts.vocab_size;
+  return validateDims(dims, spec);
+}
