@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { seededRandom } from '../../src/rng.ts';
 
 /** [CLS] and [SEP] ids of the BERT vocabularies (Chinese and English alike). */
 const CLS_ID = 101;
@@ -10,24 +11,13 @@ const SEP_ID = 102;
 /** Random body tokens are drawn from [FIRST_BODY_ID, vocab_size) (skips [unused*] and specials). */
 const FIRST_BODY_ID = 1000;
 
-/** A small seeded generator (mulberry32) so both machines draw the same data. */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Sentence lengths in tokens like Chinese relation-extraction data (mean ≈ 68, long tail to ≈ 415):
  * the golden measurement's recipe, int(lognormal(4.0, 0.55)) + 6 clamped to [12, 510], with our own seeded draws.
  */
 export function chineseReLengths(n: number, seed: number, max = 510): Int32Array {
-  const rand = seededUniform(seed);
+  const rand = seededRandom(seed);
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const u1 = Math.max(rand(), 1e-12);
@@ -54,7 +44,7 @@ function align8(x: number): number {
 
 /** Random examples of the given lengths: [CLS] body [SEP], entity positions inside the body, labels in [0, num_labels). */
 function synthArrays(lengths: Int32Array, vocab_size: number, num_labels: number, seed: number) {
-  const rand = seededUniform(seed);
+  const rand = seededRandom(seed);
   const n = lengths.length;
   const total = lengths.reduce((s, x) => s + x, 0);
   const ids = new Int32Array(total);

@@ -1,20 +1,5 @@
 // "Did you mean …?" for misnamed columns, formats and relations: Levenshtein distance, nothing else.
-
-/** The edit distance between `a` and `b` (insert, delete, substitute; each costs 1). */
-export function editDistance(a: string, b: string): number {
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length];
-}
+import { editDistance } from '../suggest.ts';
 
 /** Most edits a suggestion may be away (and at most half the name's length). */
 const MAX_SUGGEST_DISTANCE = 3;

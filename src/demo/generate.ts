@@ -2,22 +2,11 @@
 // head/tail character spans, balanced over relations. Pure: no I/O.
 import type { Example, Mention, RelationSet } from '../data/types.ts';
 import { CAPITALS, CITIES, COMPANIES, COUNTS, FIRST_NAMES, JOBS, LAST_NAMES, TEAMS, YEARS } from './lexicon.ts';
+import { seededRandom } from '../rng.ts';
 import { DEMO_NA_LABEL, DEMO_RELATIONS, TEMPLATES, type Template } from './templates.ts';
 
 /** Share of examples per relation: NA a quarter, the five relations the rest equally. */
 const NA_SHARE = 0.25;
-
-/** A seeded uniform [0, 1) generator (mulberry32: small, fast, and identical on every platform). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** FNV-1a hash of a string, for per-split seeds that do not depend on the other splits' sizes. */
 function hash(text: string): number {

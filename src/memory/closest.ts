@@ -1,17 +1,5 @@
 // Closest-name suggestion for "unknown X, did you mean Y?" messages. Pure string math.
-
-/** Levenshtein distance between two strings (case-sensitive; callers normalise). */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
+import { editDistance } from '../suggest.ts';
 
 /** The candidate nearest to `name` by edit distance after `normalise` (ties: the first listed). */
 export function closestName(name: string, candidates: readonly string[], normalise = (s: string) => s.toLowerCase()): string {

@@ -1,0 +1,15 @@
+// Edit distance for "did you mean …?" messages (config keys, columns, formats, models, GPUs). Each caller
+// keeps its own rule for what counts as close; the distance itself lives here once.
+
+/** Edit distance (insert, delete, substitute each cost 1) between two strings. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
