@@ -14,8 +14,11 @@ export interface AllocatorFields {
   reserved_unallocated_bytes?: number;
   process_in_use_bytes?: number;
   allowed_bytes?: number;
+  /** Bytes held by PyTorch's private pools (CUDA Graphs), already included in allocated_bytes. */
   private_pool_bytes?: number;
+  /** Other processes on the device, from the 2.x NVML part (`Process N has X memory in use`). */
   other_processes?: Array<{ pid: number; bytes: number }>;
+  /** PyTorch message format of an allocator OOM: `1.0` (cached), `1.4`, `1.10`, `2.1`, `2.2`, `2.x`, `mps`. */
   format?: string;
   /** Compact index just past the last clause read (where the message ends). */
   end: number;

@@ -7,28 +7,16 @@ import { compactIndexOf, excerpt, normalizeLog, textIndexOf, type NormalizedText
 /** What kind of memory failure a text reports. */
 export type OomKind = 'allocator-oom' | 'driver-oom' | 'library-oom' | 'host-oom' | 'not-oom';
 
-/** One out-of-memory report; byte fields are integers and absent when the message does not carry them. */
-export interface OomReport {
+/**
+ * One out-of-memory report; byte fields (those of AllocatorFields) are integers and absent when the
+ * message does not carry them.
+ */
+export interface OomReport extends Omit<AllocatorFields, 'end'> {
   kind: OomKind;
-  device_index?: number;
-  requested_bytes?: number;
-  total_bytes?: number;
-  free_bytes?: number;
-  allocated_bytes?: number;
-  reserved_bytes?: number;
-  reserved_unallocated_bytes?: number;
-  process_in_use_bytes?: number;
-  allowed_bytes?: number;
   /** The report's text, whitespace collapsed (absent for not-oom). */
   message?: string;
   /** Which detector matched, e.g. `cuda-allocator`, `cublas`, `oom-killer`, `dataloader-shm`. */
   source?: string;
-  /** PyTorch message format of an allocator OOM: `1.0` (cached), `1.4`, `1.10`, `2.1`, `2.2`, `2.x`, `mps`. */
-  format?: string;
-  /** Bytes held by PyTorch's private pools (CUDA Graphs), already included in allocated_bytes. */
-  private_pool_bytes?: number;
-  /** Other processes on the device, from the 2.x NVML part (`Process N has X memory in use`). */
-  other_processes?: Array<{ pid: number; bytes: number }>;
   /** Look-alike errors seen (not OOM by themselves), e.g. an allocator INTERNAL ASSERT under pressure. */
   look_alikes?: string[];
 }
