@@ -1,7 +1,8 @@
 // The memory part's surface: model shapes, GPUs, engine profiles, plan, fit, cost model and calibration helpers.
 export type { ModelDims, RunShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
-export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen } from './models.ts';
+export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen, withLayers } from './models.ts';
 export { loadModelDims } from './model-files.ts';
+export { KNOWN_MODELS, knownModelDims } from './known-models.ts';
 export { GPUS, resolveGpu, parseSize } from './gpus.ts';
 export { paramTensors, countParams, tensorBytes, roundAlloc, ALLOC_ROUND_BYTES, type ParamTensor, type HeadShape } from './params.ts';
 export { PROFILES, hfTraits, refitTraits, exactTerms, trainFeatures, inferFeatures, actClass, estimateWith, DEFAULT_COEFFICIENTS, COEFFICIENTS, type ActClass, type Coefficients } from './profiles/index.ts';

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefitError } from '../errors.ts';
 import { closestName } from './closest.ts';
+import { knownModelDims } from './known-models.ts';
 import { FIELDS, PRESETS, validateDims } from './models.ts';
 import type { ModelDims } from './types.ts';
 
@@ -32,7 +33,10 @@ function readConfigJson(path: string): ModelDims {
   return validateDims(dims, path);
 }
 
-/** Dims of a preset name, an HF model folder (its config.json) or a config.json path; `vocab_size` overrides. */
+/**
+ * Dims of a preset name, an HF model folder (its config.json), a config.json path, or a well-known HF
+ * model id (KNOWN_MODELS) when no such folder exists; `vocab_size` overrides.
+ */
 export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}): ModelDims {
   let dims: ModelDims;
   if (Object.hasOwn(PRESETS, spec)) {
@@ -41,6 +45,8 @@ export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}):
     const file = statSync(spec).isDirectory() ? join(spec, 'config.json') : spec;
     if (!existsSync(file)) throw new RefitError('E_MODEL_CONFIG', `${spec}: model folder has no config.json`);
     dims = readConfigJson(file);
+  } else if (knownModelDims(spec)) {
+    dims = knownModelDims(spec)!.dims;
   } else {
     const names = Object.keys(PRESETS);
     throw new RefitError('E_MODEL', `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names)}'?`);

@@ -50,3 +50,8 @@ export function checkSeqLen(dims: ModelDims, seq_len: number, where = '--seq-len
     throw new RefitError('E_MODEL_SHAPE', `${where}: sequence length ${seq_len} is above the model's max_position_embeddings ${dims.max_position_embeddings}; use --seq-len ${dims.max_position_embeddings} or less`);
   }
 }
+
+/** The dims with at most `layers` encoder layers (DeepKE's `num_hidden_layers` loads BERT cut short); unchanged when unset. */
+export function withLayers(dims: ModelDims, layers: number | null | undefined): ModelDims {
+  return layers ? { ...dims, num_hidden_layers: Math.min(dims.num_hidden_layers, layers) } : dims;
+}

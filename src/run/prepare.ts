@@ -8,7 +8,7 @@ import type { Example, RelationSet } from '../data/types.ts';
 import { readDataset, readRelations, resolveDataFolder, relationSetFromExamples } from '../data/index.ts';
 import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
 import { defaultMarkers, writeEncodedDataset, type MarkerScheme } from '../encode/index.ts';
-import { loadModelDims, type ModelDims } from '../memory/index.ts';
+import { knownModelDims, loadModelDims, withLayers, type ModelDims } from '../memory/index.ts';
 import type { RunConfig } from '../config/index.ts';
 
 /** The tokenizer side of a model: vocabulary file, casing and entity markers. */
@@ -53,9 +53,23 @@ function vocabIsUncased(vocab: Vocab): boolean {
   return true;
 }
 
+/**
+ * Refuses a model.pretrained that is not a folder here. A Hugging Face id (DeepKE's `lm_file:
+ * bert-base-chinese`) gets the download command: refit never fetches weights at run time.
+ */
+function assertLocalModel(pretrained: string): void {
+  if (existsSync(pretrained)) return;
+  const known = knownModelDims(pretrained);
+  if (known) {
+    throw new RefitError('E_MODEL_NOT_LOCAL', `model.pretrained '${known.id}' is a Hugging Face model id, not a folder here: download it (huggingface-cli download ${known.id} --local-dir models/${known.id.split('/').at(-1)}) and set model.pretrained=models/${known.id.split('/').at(-1)}`);
+  }
+  throw new RefitError('E_MODEL_FILES', `${pretrained}: no such model folder (model.pretrained must be a Hugging Face model folder with config.json, vocab.txt and weights)`);
+}
+
 /** The vocabulary, tokenizer and markers for a config: model.vocab, else the pretrained folder's vocab.txt. */
 export function textSide(config: RunConfig): TextSide {
   const m = config.model;
+  if (m.pretrained) assertLocalModel(m.pretrained);
   const vocab_path = m.vocab ?? (m.pretrained ? join(m.pretrained, 'vocab.txt') : undefined);
   if (!vocab_path) throw new ConfigError('no vocabulary: set model.vocab=vocab.txt (or model.pretrained=DIR with a vocab.txt)', 'E_NO_VOCAB');
   if (!existsSync(vocab_path)) throw new RefitError('E_MODEL_FILES', `${vocab_path}: vocabulary file missing`);
@@ -96,5 +110,5 @@ export function modelDims(config: RunConfig, vocab_size: number): ModelDims {
   if (m.pretrained && dims.vocab_size !== vocab_size) {
     throw new RefitError('E_MODEL_SHAPE', `${join(m.pretrained, 'config.json')}: vocab_size ${dims.vocab_size} does not match vocab.txt (${vocab_size} tokens)`);
   }
-  return m.num_hidden_layers ? { ...dims, num_hidden_layers: Math.min(dims.num_hidden_layers, m.num_hidden_layers) } : dims;
+  return withLayers(dims, m.num_hidden_layers);
 }

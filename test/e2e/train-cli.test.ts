@@ -127,6 +127,8 @@ describe('bad input: exit 2, one line', { concurrency: 3 }, () => {
       () => `refit: ${join(dir, 'notail.jsonl')}:1: field 'tail' must be a string\n`],
     ['train without a model', () => ['train', `data.train=${data.train}`, `model.vocab=${data.vocab}`, '--out', join(dir, 'nomodel')],
       () => 'refit: no model: set model.preset=bert-mini (random init, with model.vocab) or model.pretrained=DIR\n'],
+    ['train with a Hugging Face id as the model (DeepKE lm_file)', () => ['train', `data.train=${data.train}`, 'lm_file=bert-base-chinese', '--out', join(dir, 'hfid')],
+      () => "refit: model.pretrained 'bert-base-chinese' is a Hugging Face model id, not a folder here: download it (huggingface-cli download bert-base-chinese --local-dir models/bert-base-chinese) and set model.pretrained=models/bert-base-chinese\n"],
     ['train without a vocabulary', () => ['train', `data.train=${data.train}`, 'model.preset=bert-tiny', '--out', join(dir, 'novocab2')],
       () => 'refit: no vocabulary: set model.vocab=vocab.txt (or model.pretrained=DIR with a vocab.txt)\n'],
     ['train on cuda without one', () => ['train', ...trainArgs, 'device=cuda', '--out', join(dir, 'nocuda')],

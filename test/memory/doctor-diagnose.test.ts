@@ -91,3 +91,17 @@ test('-c without any size (driver error, no --gpu): general fixes and a note ask
   assert.match(res.fixes[0].title, /fresh process/);
   assert.ok(res.fixes.length > 1);
 });
+
+test('-c with a DeepKE conf (flat keys, lm_file id, no length): planned as DeepKE runs it, padded to 512', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'refit-doctor-'));
+  const cfg = join(dir, 'deepke.yaml');
+  writeFileSync(cfg, "use_gpu: True\ngpu_id: 0\nepoch: 50\nbatch_size: 32\nlearning_rate: 3e-4\nmodel_name: lm\nlm_file: 'bert-base-chinese'\nnum_hidden_layers: 12\nnum_relations: 11\n");
+  const res = runDoctor({ text: read('deepke-issue-1.4'), configFixes: configFixesFor({ config_path: cfg, engine: 'hf', gpu: 'RTX 3060' }) });
+  // Chinese BERT-base, fp32, eager, 32 × 512: ~22.5 GiB on the device (measured 21.01 GiB allocated on an H200).
+  assert.match(res.plan_note ?? '', /bert-base-chinese \(hf engine\), micro-batch 32 of 32, seq 512/);
+  assert.match(res.plan_note ?? '', /DeepKE pads every batch to it/);
+  assert.match(res.plan_note ?? '', /does not fit/);
+  const planned = res.fixes.filter((f) => f.predicted_peak_bytes !== undefined);
+  assert.ok(planned.length >= 2);
+  for (const fix of planned) assert.ok(fix.fits && fix.predicted_peak_bytes! <= 11.75 * GIB);
+});

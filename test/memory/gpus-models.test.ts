@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GPUS, PRESETS, checkSeqLen, loadModelDims, parseSize, resolveGpu } from '../../src/memory/index.ts';
+import { GPUS, PRESETS, checkSeqLen, loadModelDims, parseSize, resolveGpu, withLayers } from '../../src/memory/index.ts';
 import { RefitError } from '../../src/errors.ts';
 
 const GIB = 2 ** 30;
@@ -77,6 +77,16 @@ test('loadModelDims reads an HF folder or its config.json; bad shapes are E_MODE
   assert.throws(() => loadModelDims(bad), code('E_MODEL_CONFIG'));
   assert.throws(() => loadModelDims('bert-bsae'), code('E_MODEL', /did you mean 'bert-base'/));
   assert.throws(() => loadModelDims(dir), code('E_MODEL_CONFIG', /no config.json/));
+});
+
+test('well-known Hugging Face ids plan without the folder (DeepKE lm_file: bert-base-chinese), also behind a resolved path', () => {
+  assert.deepEqual(loadModelDims('bert-base-chinese'), { ...PRESETS['bert-base'], vocab_size: 21128 });
+  assert.deepEqual(loadModelDims('/home/u/DeepKE/hfl/chinese-roberta-wwm-ext-large'), { ...PRESETS['bert-large'], vocab_size: 21128 });
+  assert.deepEqual(loadModelDims('google-bert/bert-base-cased'), { ...PRESETS['bert-base'], vocab_size: 28996 });
+  const uer = loadModelDims('uer/chinese_roberta_L-4_H-256');
+  assert.deepEqual([uer.num_hidden_layers, uer.hidden_size, uer.num_attention_heads, uer.vocab_size], [4, 256, 4, 21128]);
+  assert.equal(withLayers(loadModelDims('bert-base-chinese'), 1).num_hidden_layers, 1);
+  assert.throws(() => loadModelDims('hfl/not-a-model'), code('E_MODEL'));
 });
 
 test('a sequence length above the position table is refused with the limit in the message', () => {

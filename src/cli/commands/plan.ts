@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
 import { resolveConfig, type RunConfig } from '../../config/index.ts';
-import { formatBytes, loadModelDims, planMemory, resolveGpu, parseSize, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../../memory/index.ts';
+import { formatBytes, loadModelDims, withLayers, planMemory, resolveGpu, parseSize, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../../memory/index.ts';
 
 /** Flags shared by `plan` and `fit` (commander camelCase names). */
 export interface MemoryFlags {
@@ -43,9 +43,7 @@ function vocabLines(path: string): number {
 export function modelFromInputs(flags: MemoryFlags, cfg: RunConfig): ModelDims {
   const spec = flags.model ?? cfg.model.pretrained ?? cfg.model.preset ?? 'bert-base';
   const vocab = intOption('--vocab-size', flags.vocabSize) ?? (!flags.model && !cfg.model.pretrained && cfg.model.vocab ? vocabLines(cfg.model.vocab) : undefined);
-  const dims = loadModelDims(spec, vocab !== undefined ? { vocab_size: vocab } : {});
-  const cut = cfg.model.num_hidden_layers;
-  return cut ? { ...dims, num_hidden_layers: Math.min(dims.num_hidden_layers, cut) } : dims;
+  return withLayers(loadModelDims(spec, vocab !== undefined ? { vocab_size: vocab } : {}), cfg.model.num_hidden_layers);
 }
 
 /** The run config from -c and key=value overrides (defaults when neither is given); DeepKE keys refit ignores are warned. */

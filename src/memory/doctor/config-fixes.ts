@@ -1,7 +1,8 @@
 // `refit doctor -c CONFIG`: each fix becomes a concrete config change with its predicted peak and speed,
 // from the memory planner (planMemory) and the fitter (fitConfig) under the budget the OOM message shows.
+import { existsSync, readFileSync } from 'node:fs';
 import { resolveConfig, type RunConfig } from '../../config/index.ts';
-import { GPUS, fitConfig, loadModelDims, planMemory, resolveGpu, type Engine, type FitCandidate, type GpuSpec, type ModelDims, type RunShape } from '../index.ts';
+import { GPUS, fitConfig, knownModelDims, loadModelDims, withLayers, planMemory, resolveGpu, type Engine, type FitCandidate, type GpuSpec, type ModelDims, type RunShape } from '../index.ts';
 import type { Diagnosis } from './diagnose.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
 import type { OomReport } from './parse.ts';
@@ -19,15 +20,26 @@ interface Current {
 export function configFixesFor(opts: ConfigFixOptions): (r: OomReport, d: Diagnosis) => { fixes: DoctorFix[]; note?: string } {
   const config = resolveConfig({ file: opts.config_path, overrides: [] });
   const engine: Engine = opts.engine === 'hf' ? 'hf' : 'refit';
-  const current = { ...currentRun(config, engine), lengths: opts.lengths };
+  const current = { ...currentRun(config, engine, setsSeqLen(opts.config_path)), lengths: opts.lengths };
   const card = opts.gpu ? resolveGpu(opts.gpu) : undefined;
   return (r, d) => planFixes(r, d, current, card);
 }
 
-/** The run the config describes, with `auto` settings read as what a plain run does (fp32, eager, no checkpointing). */
-function currentRun(config: RunConfig, engine: Engine): Current {
+/** DeepKE pads every batch to this length whatever its conf says (its collate hard-codes 512). */
+const DEEPKE_PADDED_LENGTH = 512;
+
+/** Whether the config file itself sets a sequence length (refit's key or DeepKE's aliases), not the default. */
+function setsSeqLen(path: string): boolean {
+  return /^\s*(max_seq_len|max_seq_length)\s*:/m.test(readFileSync(path, 'utf8'));
+}
+
+/**
+ * The run the config describes, with `auto` settings read as what a plain run does (fp32, eager, no
+ * checkpointing). For the hf engine (DeepKE) without a length in the file, batches are padded to 512.
+ */
+function currentRun(config: RunConfig, engine: Engine, seqLenSet: boolean): Current {
   const spec = config.model.pretrained ?? config.model.preset ?? 'bert-base';
-  const model = loadModelDims(spec);
+  const model = withLayers(loadModelDims(spec), config.model.num_hidden_layers);
   const m = config.memory;
   const effective = config.train.batch_size;
   const micro = m.micro_batch_size ?? Math.max(1, Math.floor(effective / (m.grad_accumulation ?? 1)));
@@ -37,14 +49,16 @@ function currentRun(config: RunConfig, engine: Engine): Current {
     assumed.push(`${key}: auto read as ${String(plain)}`);
     return plain;
   };
+  const deepkeLength = engine === 'hf' && !seqLenSet;
+  if (deepkeLength) assumed.push(`sequence length ${DEEPKE_PADDED_LENGTH}: DeepKE pads every batch to it`);
   const run: RunShape = {
-    engine, mode: 'train', batch_size: micro, seq_len: m.max_seq_len,
+    engine, mode: 'train', batch_size: micro, seq_len: deepkeLength ? DEEPKE_PADDED_LENGTH : m.max_seq_len,
     precision: pick(m.precision, 'fp32', 'memory.precision'),
     attention: pick(m.attention, 'eager', 'memory.attention'),
     grad_checkpointing: pick(m.grad_checkpointing, false, 'memory.grad_checkpointing'),
     optimizer: m.optimizer, num_labels: 50, freeze_layers: m.freeze_layers, head: config.model.head,
   };
-  return { model, model_name: spec, run, effective, padding: m.padding, assumed };
+  return { model, model_name: existsSync(spec) ? spec : knownModelDims(spec)?.id ?? spec, run, effective, padding: deepkeLength ? 'max' : m.padding, assumed };
 }
 
 const GIB = 2 ** 30;
