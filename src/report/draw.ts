@@ -76,7 +76,8 @@ export function rrHeader(h: Helpers, model: ReportModel): void {
   const cards: Array<[string, string]> = [
     ['steps', String(s.step.length)], ['last loss', fmt(lastLoss)], ['best valid macro-F1', bestF1 >= 0 ? fmt(bestF1) : '–'],
     [model.device === 'cpu' ? 'peak RSS (CPU)' : 'peak measured', peakMeasured >= 0 ? fmtBytes(peakMeasured) : '–'],
-    ['predicted peak', fmtBytes(plan?.peak_device_bytes ?? plan?.peak_reserved_bytes)], ['budget', fmtBytes(plan?.budget_bytes)],
+    // On CPU the plan is what the same run would take on a GPU: say so rather than compare it with RSS.
+    [model.device === 'cpu' ? 'predicted GPU peak' : 'predicted peak', fmtBytes(plan?.peak_device_bytes ?? plan?.peak_reserved_bytes)], ['budget', fmtBytes(plan?.budget_bytes)],
   ];
   if (model.metrics.test?.macro_f1 !== undefined) cards.push(['test macro-F1', fmt(model.metrics.test.macro_f1)]);
   $('rr-summary').innerHTML = cards.map(([k, v]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div></div>`).join('');
@@ -114,7 +115,7 @@ export function rrCharts(h: Helpers, model: ReportModel, Chart: any): void {
   const flat = (v: number | undefined) => (v === undefined ? [] : [{ x: first, y: v }, { x: last, y: v }]);
   const memSets = [line('allocated (peak, measured)', xy(s.mem_allocated, true), COLORS[0]), line('reserved (peak, measured)', xy(s.mem_reserved, true), COLORS[4]),
     line('RSS (CPU, measured)', xy(s.rss, true), COLORS[5]),
-    line('predicted peak', flat(plan?.peak_device_bytes ?? plan?.peak_reserved_bytes), COLORS[3], { borderDash: [6, 4] }),
+    line(model.device === 'cpu' ? 'predicted GPU peak (not RSS)' : 'predicted peak', flat(plan?.peak_device_bytes ?? plan?.peak_reserved_bytes), COLORS[3], { borderDash: [6, 4] }),
     line('budget', flat(plan?.budget_bytes), COLORS[1], { borderDash: [2, 3], borderWidth: 2 }),
     line('OOM', model.incidents.filter((i) => i.event === 'oom' && i.step !== null)
       .map((i) => ({ x: i.step, y: i.memory_bytes ?? plan?.budget_bytes ?? 0 })), COLORS[1], { showLine: false, pointRadius: 7, pointStyle: 'crossRot', borderWidth: 2 }),
