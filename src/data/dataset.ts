@@ -1,7 +1,7 @@
 // readDataset: read one data file with the right reader (detected or forced), check relations against the
 // relation list, and apply data.on_bad_row. The first few bad rows become one MultiError (exit 2).
 import { basename } from 'node:path';
-import { ConfigError, DataError, MultiError } from '../errors.ts';
+import { ConfigError, DataError, MultiError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from './types.ts';
 import { READERS, readText, type Reader } from './readers/index.ts';
 import { didYouMean } from './suggest.ts';
@@ -48,7 +48,8 @@ export async function readDataset(opts: ReadDatasetOptions): Promise<Dataset> {
   }
   bad.finish();
   if (examples.length === 0) {
-    throw new DataError('E_DATA_EMPTY', { path }, bad.skipped > 0 ? `no usable rows (all ${bad.skipped} rows are bad)` : 'no examples');
+    if (bad.first) throw new RefitError('E_DATA_EMPTY', `${bad.first} (no usable rows: all ${bad.skipped} rows are bad)`);
+    throw new DataError('E_DATA_EMPTY', { path }, 'no examples');
   }
   return { examples, format: reader.name, offset_fallbacks, skipped_rows: bad.skipped };
 }
@@ -85,10 +86,13 @@ function checkNaLabel(opts: ReadDatasetOptions): void {
 /** Applies on_bad_row: collects up to MAX_BAD_ROWS lines for `error`, counts the rest. */
 class BadRows {
   skipped = 0;
+  /** The first bad row's line, kept under skip/warn too: it explains a file in which no row was usable. */
+  first?: string;
   private readonly lines: string[] = [];
   constructor(private readonly path: string, private readonly policy: OnBadRow, private readonly warn?: (line: string) => void) {}
   report(line: number | undefined, what: string): void {
     const msg = `${this.path}${line !== undefined ? `:${line}` : ''}: ${what}`;
+    this.first ??= msg;
     if (this.policy !== 'error') {
       this.skipped++;
       if (this.policy === 'warn') this.warn?.(msg);
