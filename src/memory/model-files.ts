@@ -39,14 +39,15 @@ function readConfigJson(path: string): ModelDims {
  */
 export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}): ModelDims {
   let dims: ModelDims;
+  const known = knownModelDims(spec);
   if (Object.hasOwn(PRESETS, spec)) {
     dims = { ...PRESETS[spec as keyof typeof PRESETS] };
   } else if (existsSync(spec)) {
     const file = statSync(spec).isDirectory() ? join(spec, 'config.json') : spec;
     if (!existsSync(file)) throw new RefitError('E_MODEL_CONFIG', `${spec}: model folder has no config.json`);
     dims = readConfigJson(file);
-  } else if (knownModelDims(spec)) {
-    dims = knownModelDims(spec)!.dims;
+  } else if (known) {
+    dims = known.dims;
   } else {
     const names = Object.keys(PRESETS);
     throw new RefitError('E_MODEL', `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names)}'?`);

@@ -61,7 +61,8 @@ function assertLocalModel(pretrained: string): void {
   if (existsSync(pretrained)) return;
   const known = knownModelDims(pretrained);
   if (known) {
-    throw new RefitError('E_MODEL_NOT_LOCAL', `model.pretrained '${known.id}' is a Hugging Face model id, not a folder here: download it (huggingface-cli download ${known.id} --local-dir models/${known.id.split('/').at(-1)}) and set model.pretrained=models/${known.id.split('/').at(-1)}`);
+    const local = `models/${known.id.split('/').at(-1)}`;
+    throw new RefitError('E_MODEL_NOT_LOCAL', `model.pretrained '${known.id}' is a Hugging Face model id, not a folder here: download it (huggingface-cli download ${known.id} --local-dir ${local}) and set model.pretrained=${local}`);
   }
   throw new RefitError('E_MODEL_FILES', `${pretrained}: no such model folder (model.pretrained must be a Hugging Face model folder with config.json, vocab.txt and weights)`);
 }

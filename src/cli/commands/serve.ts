@@ -10,10 +10,29 @@ import { startServer } from '../../serve/index.ts';
 /** Default TCP port of `refit serve`. */
 export const DEFAULT_PORT = 8080;
 
-function parsePort(text: string): number {
+/** The --port value as a TCP port (0 = any free port); anything else is one line, exit 2. */
+export function parsePort(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 65535) throw new ConfigError(`--port ${text}: must be an integer 0..65535 (0 = any free port)`, 'E_OPTION');
   return n;
+}
+
+/** Starts the server; a port or address that cannot be used is one line (E_LISTEN, exit 2). */
+export async function listen(ctx: CliContext, opts: { run_dir: string; host: string; port: number; num_threads?: number }) {
+  return startServer({ ...opts, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+      throw new RefitError('E_LISTEN', `cannot listen on ${opts.host}:${opts.port}: ${e.code} (pick another --port or --host)`);
+    }
+    throw e;
+  });
+}
+
+/** Resolves on Ctrl-C or SIGTERM: a server keeps serving until then, and is closed cleanly after. */
+export function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
 }
 
 /** Registers `refit serve`. */
@@ -36,19 +55,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
       }
       ctx.log = new RunLog(join(opts.run, 'refit.log'));
       ctx.io.stdout.write(`refit serve: loading ${join(opts.run, 'model')} …\n`);
-      const server = await startServer({ run_dir: opts.run, host: opts.host, port, log: ctx.log, env: ctx.env, num_threads }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
-          throw new RefitError('E_LISTEN', `cannot listen on ${opts.host}:${port}: ${e.code} (pick another --port or --host)`);
-        }
-        throw e;
-      });
+      const server = await listen(ctx, { run_dir: opts.run, host: opts.host, port, num_threads });
       ctx.io.stdout.write(`refit serve: ${server.url}  (pages: / /runs /plan; API: POST /v1/predict, GET /v1/model, GET /v1/health)\n`);
-      // Serve until a signal; then close the server and the model's worker cleanly.
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await untilSignal();
       await server.close();
     });
 }

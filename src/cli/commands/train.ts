@@ -6,9 +6,9 @@ import type { CliContext } from '../context.ts';
 import { resolveConfig } from '../../config/index.ts';
 import { assertResumable, runTraining, runPaths, type Reporter, type RunMetrics } from '../../run/index.ts';
 import { REPORTERS, defaultReporter } from '../../report/reporters/index.ts';
-import { ConfigError, RefitError } from '../../errors.ts';
+import { ConfigError } from '../../errors.ts';
 import { writeReport } from '../../report/index.ts';
-import { startServer } from '../../serve/index.ts';
+import { listen, parsePort, untilSignal } from './serve.ts';
 
 /** The progress reporter a --progress value names (auto: tty on a terminal, plain otherwise). */
 export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
@@ -44,14 +44,7 @@ export async function writeRunReport(ctx: CliContext, run_dir: string): Promise<
 
 /** Starts the web pages and API on a run folder that is being written (`refit train --serve`). */
 async function serveRun(ctx: CliContext, run_dir: string, o: { port: string; host: string }) {
-  const port = Number(o.port);
-  if (!/^\d+$/.test(o.port) || port > 65535) throw new ConfigError(`--port ${o.port}: must be an integer 0..65535 (0 = any free port)`, 'E_CLI_OPTION');
-  const server = await startServer({ run_dir, host: o.host, port, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
-      throw new RefitError('E_LISTEN', `cannot listen on ${o.host}:${port}: ${e.code} (pick another --port or --host)`);
-    }
-    throw e;
-  });
+  const server = await listen(ctx, { run_dir, host: o.host, port: parsePort(o.port) });
   ctx.io.stderr.write(`refit train: watch the run at ${server.url}/runs\n`);
   return server;
 }
@@ -93,7 +86,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       if (o.progress !== 'jsonl') printSummary(ctx, out, result.metrics);
       if (server) {
         ctx.io.stderr.write(`refit train: done; still serving ${out} (Ctrl-C to stop)\n`);
-        await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+        await untilSignal();
         await server.close();
       }
     });
