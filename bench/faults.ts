@@ -4,7 +4,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../src/demo/index.ts';
 import type { Probe, ProbeContext, ProbeResult } from './faults/types.ts';
@@ -101,7 +101,7 @@ async function main(): Promise<number> {
   const head = [`# Fault probes (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, CPU)`, '',
     `Command: \`npm run build && ${cmd}\``, '', `${rows.length} probes, ${rows.length - failed} as expected, ${failed} not.`, '',
     '| area | item | what was done | expected | what happened | |', '|---|---|---|---|---|---|'];
-  writeFileSync(join(ROOT, opts.out!), [...head, ...rows, ''].join('\n'));
+  writeFileSync(resolve(ROOT, opts.out!), [...head, ...rows, ''].join('\n'));
   return failed ? 1 : 0;
 }
 
