@@ -73,7 +73,7 @@ function context(): ProbeContext {
   };
 }
 
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').slice(0, 400);
+const cell = (s: string) => s.split(base).join('<tmp>').split(ROOT).join('<repo>').replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').slice(0, 400);
 
 async function main(): Promise<number> {
   if (!existsSync(join(ROOT, 'dist/refit.mjs'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
