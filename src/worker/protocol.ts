@@ -24,7 +24,16 @@ export interface BertConfigJson {
 
 export type Precision = 'fp32' | 'fp16' | 'bf16';
 export type Attention = 'eager' | 'sdpa';
-export type HeadKind = 'entity-start' | 'cls';
+export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm';
+
+/**
+ * The RNN of the `deepke-lm` head (DeepKE's LM model: BERT → RNN → dropout → fc). `hidden_size` is the total:
+ * each direction gets hidden_size / 2 when bidirectional. State-dict names: `bilstm.rnn.*`, `fc.*`.
+ */
+export interface RnnSpec { type: 'LSTM' | 'GRU' | 'RNN'; hidden_size: number; num_layers: number; bidirectional: boolean; last_layer_hn: boolean; dropout: number }
+
+/** A relation head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
+export interface HeadSpec { kind: HeadKind; num_labels: number; dropout: number; rnn?: RnnSpec }
 export type OptimizerKind = 'adamw' | 'adamw-fused' | 'sgd';
 
 /** One micro-batch: example indices into an opened dataset and the padded length (≥ every example's length). */
@@ -53,7 +62,7 @@ export interface LoadCommand {
   /** Hugging Face folder to load weights from; absent = random initialisation from `config`. */
   pretrained?: string;
   config: BertConfigJson;
-  head: { kind: HeadKind; num_labels: number; dropout: number };
+  head: HeadSpec;
   seed: number;
   device: string; // 'cpu' | 'cuda' | 'cuda:N'
   precision: Precision;
@@ -93,13 +102,16 @@ export interface SaveCommand { type: 'save'; path: string; checkpoint: boolean; 
 /** Restore model (+ optimizer state when present) from a folder written by `save`. */
 export interface RestoreCommand { type: 'restore'; path: string }
 
+/** Names, shapes and dtypes of the tensors in a weight file (a torch state-dict pickle or .safetensors); loads nothing into a model. */
+export interface InspectWeightsCommand { type: 'inspect_weights'; path: string }
+
 export interface MemoryCommand { type: 'memory'; reset_peak?: boolean }
 
 export interface ShutdownCommand { type: 'shutdown' }
 
 export type WorkerCommand =
   | HelloCommand | LoadCommand | OpenDatasetCommand | TrainStepCommand | EvalCommand
-  | SaveCommand | RestoreCommand | MemoryCommand | ShutdownCommand;
+  | SaveCommand | RestoreCommand | InspectWeightsCommand | MemoryCommand | ShutdownCommand;
 
 // ---- events (worker → TS) ----
 
@@ -146,6 +158,9 @@ export interface SavedEvent { type: 'saved'; path: string; step: number }
 
 export interface RestoredEvent { type: 'restored'; path: string; step: number }
 
+/** The answer to `inspect_weights`: every tensor by its name as stored (`module.` prefixes kept), shape and dtype. */
+export interface WeightsInfoEvent { type: 'weights_info'; path: string; tensors: Record<string, { shape: number[]; dtype: string }> }
+
 export interface MemoryEvent { type: 'memory'; memory: MemoryStats }
 
 export interface ByeEvent { type: 'bye' }
@@ -155,4 +170,4 @@ export interface ErrorEvent { type: 'error'; code: string; message: string; trac
 
 export type WorkerEvent =
   | ReadyEvent | LoadedEvent | DatasetOpenedEvent | StepEvent | OomEvent | EvalResultEvent
-  | SavedEvent | RestoredEvent | MemoryEvent | ByeEvent | ErrorEvent;
+  | SavedEvent | RestoredEvent | WeightsInfoEvent | MemoryEvent | ByeEvent | ErrorEvent;

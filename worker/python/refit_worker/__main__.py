@@ -17,6 +17,7 @@ from .device import available_cores, capabilities, is_oom, memory_stats, release
 from .protocol import (E_BAD_COMMAND, E_INTERNAL, E_OOM, E_PROTOCOL, PROTOCOL_VERSION, WorkerError,
                        check_command, make_event)
 from .trainer import Trainer
+from .weights import inspect_weights
 
 
 def _finite(value):
@@ -91,6 +92,9 @@ class Session:
     def restore(self, cmd):
         trainer, _ = self._need(cmd)
         return make_event('restored', path=cmd['path'], step=trainer.restore(cmd['path']))
+
+    def inspect_weights(self, cmd):
+        return make_event('weights_info', path=cmd['path'], tensors=inspect_weights(cmd['path']))
 
     def memory(self, cmd):
         device = self.trainer.device if self.trainer else None

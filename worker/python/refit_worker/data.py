@@ -49,7 +49,7 @@ class EncodedDataset:
 
     def batch(self, indices, seq_len, pad_id, device):
         """Padded tensors for `indices`: input_ids/attention_mask [b, seq_len] (mask None without padding),
-        positions/labels [b], plus label_range (min, max) and tokens (real tokens), computed on the host
+        positions/labels [b], lengths [b] (CPU int64), plus label_range (min, max) and tokens (real tokens), computed on the host
         so that nothing here waits for the device."""
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size == 0 or idx.min() < 0 or idx.max() >= self.n:
@@ -74,6 +74,8 @@ class EncodedDataset:
             'head_pos': to(np.asarray(a['head_pos'][idx], dtype=np.int64)),
             'tail_pos': to(np.asarray(a['tail_pos'][idx], dtype=np.int64)),
             'labels': to(labels),
+            # On the host: pack_padded_sequence (deepke-lm) wants CPU lengths, so no device round trip.
+            'lengths': torch.from_numpy(lengths),
             'label_range': (int(labels.min()), int(labels.max())),
             'tokens': int(lengths.sum()),
         }

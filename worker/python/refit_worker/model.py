@@ -183,6 +183,23 @@ class BertModel(nn.Module):
         return x, (self.pooler(x) if with_pooler else None)
 
 
+def configure_encoder(model, grad_checkpointing, freeze_layers, pooler_used):
+    """Turn checkpointing on/off and freeze embeddings + the lowest `freeze_layers` layers of `model.bert`.
+
+    An unused pooler is kept in the weights (HF and DeepKE state dicts carry it) but never trained.
+    """
+    model.bert.encoder.gradient_checkpointing = bool(grad_checkpointing)
+    model.bert.encoder.frozen_layers = int(freeze_layers)
+    frozen = [model.bert.embeddings] + list(model.bert.encoder.layer[:freeze_layers]) if freeze_layers else []
+    if not pooler_used:
+        frozen.append(model.bert.pooler)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
+
+
 class RelationClassifier(nn.Module):
     """BERT + relation head; state-dict layout of HF BertForSequenceClassification (`bert.`, `classifier.`)."""
 
@@ -191,14 +208,15 @@ class RelationClassifier(nn.Module):
         if head_kind not in ('entity-start', 'cls'):
             raise ValueError(f'unknown head kind {head_kind!r}')
         self.head_kind = head_kind
+        self.num_labels = num_labels
         self.bert = BertModel(cfg, use_sdpa)
         self.dropout = nn.Dropout(dropout)
         width = 2 * cfg['hidden_size'] if head_kind == 'entity-start' else cfg['hidden_size']
         self.classifier = nn.Linear(width, num_labels)
         self.apply(lambda m: init_weights(m, cfg.get('initializer_range', 0.02)))
 
-    def forward(self, input_ids, attention_mask, head_pos, tail_pos):
-        """Logits [b, num_labels]; head_pos/tail_pos: [b] indices of the entity start markers."""
+    def forward(self, input_ids, attention_mask, head_pos, tail_pos, lengths=None):
+        """Logits [b, num_labels]; head_pos/tail_pos: [b] indices of the entity start markers (lengths unused)."""
         hidden, pooled = self.bert(input_ids, attention_mask, with_pooler=self.head_kind == 'cls')
         if self.head_kind == 'entity-start':
             rows = torch.arange(hidden.shape[0], device=hidden.device)
@@ -208,17 +226,96 @@ class RelationClassifier(nn.Module):
         return self.classifier(self.dropout(features))
 
     def configure(self, grad_checkpointing, freeze_layers):
-        """Turn checkpointing on/off and freeze embeddings + the lowest `freeze_layers` layers."""
-        self.bert.encoder.gradient_checkpointing = bool(grad_checkpointing)
-        self.bert.encoder.frozen_layers = int(freeze_layers)
-        frozen = [self.bert.embeddings] + list(self.bert.encoder.layer[:freeze_layers]) if freeze_layers else []
-        if self.head_kind == 'entity-start':
-            frozen.append(self.bert.pooler)  # unused by this head: kept in the weights, never trained
-        for p in self.parameters():
-            p.requires_grad_(True)
-        for module in frozen:
-            for p in module.parameters():
-                p.requires_grad_(False)
+        """Checkpointing and frozen layers (see configure_encoder); entity-start leaves the pooler untrained."""
+        configure_encoder(self, grad_checkpointing, freeze_layers, pooler_used=self.head_kind == 'cls')
+
+
+# DeepKE's `type_rnn` values -> torch modules (DeepKE evaluates `nn.{type_rnn}`; a table does the same safely).
+RNN_TYPES = {'LSTM': nn.LSTM, 'GRU': nn.GRU, 'RNN': nn.RNN}
+
+
+class DeepkeRnn(nn.Module):
+    """DeepKE's module/RNN.py: a batch-first RNN over the packed true lengths, pooled to its final hidden states.
+
+    `hidden_size` is the total; each direction gets half of it when bidirectional. The torch module is `rnn`, so
+    the state dict matches DeepKE's `bilstm.rnn.weight_ih_l0`, `..._reverse`, ... under the LM's `bilstm`.
+    """
+
+    def __init__(self, input_size, spec):
+        super().__init__()
+        self.bidirectional = bool(spec['bidirectional'])
+        self.num_layers = int(spec['num_layers'])
+        self.last_layer_hn = bool(spec['last_layer_hn'])
+        self.per_direction = spec['hidden_size'] // 2 if self.bidirectional else spec['hidden_size']
+        # torch applies RNN dropout between stacked layers only; with one layer DeepKE's 0.3 does nothing but
+        # warn, so it is passed as 0 there (same weights, same maths).
+        self.rnn = RNN_TYPES[spec['type']](input_size=input_size, hidden_size=self.per_direction,
+                                           num_layers=self.num_layers,
+                                           dropout=float(spec['dropout']) if self.num_layers > 1 else 0.0,
+                                           bidirectional=self.bidirectional, bias=True, batch_first=True)
+
+    def forward(self, x, lengths):
+        """x: [b, n, input_size]; lengths: [b] int64 true lengths (any order). Returns [b, hidden_size]."""
+        # DeepKE sorts each batch by length and packs with enforce_sorted=True; enforce_sorted=False sorts
+        # inside torch and unsorts the final states, which gives the same numbers without reordering the batch.
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, hn = self.rnn(packed)
+        if isinstance(hn, tuple):  # LSTM: (h_n, c_n); DeepKE pools h_n
+            hn = hn[0]
+        b, layers, h = x.shape[0], self.num_layers, self.per_direction
+        if self.bidirectional:
+            # [layers*2, b, h] -> [layers, 2, b, h] -> [layers, b, 2, h] -> [layers, b, 2h] -> [b, layers, 2h]
+            hn = hn.view(layers, 2, b, h).transpose(1, 2).reshape(layers, b, 2 * h).transpose(0, 1)
+        else:
+            hn = hn.transpose(0, 1)  # [layers, b, h] -> [b, layers, h]
+        # The last layer's final states. DeepKE's last_layer_hn=false returns every layer ([b, layers, hidden]),
+        # which its LM cannot train on (fc gives [b, layers, n] and CrossEntropy rejects it); with one layer
+        # both settings are this same tensor, and the TS side refuses false with more than one layer.
+        return hn[:, -1]
+
+
+class DeepkeLM(nn.Module):
+    """DeepKE's LM model: BERT (no token types, mask from lengths) -> RNN -> dropout -> fc.
+
+    State dict as DeepKE saves it: `bert.*`, `bilstm.rnn.*`, `fc.*` (the pooler is kept, never used).
+    """
+
+    head_kind = 'deepke-lm'
+
+    def __init__(self, cfg, num_labels, dropout, rnn, use_sdpa=False):
+        super().__init__()
+        self.num_labels = num_labels
+        self.rnn_spec = dict(rnn)
+        self.bert = BertModel(cfg, use_sdpa)
+        self.bert.apply(lambda m: init_weights(m, cfg.get('initializer_range', 0.02)))
+        # The RNN and fc keep torch's default initialisation, as in DeepKE.
+        self.bilstm = DeepkeRnn(cfg['hidden_size'], rnn)
+        self.fc = nn.Linear(rnn['hidden_size'], num_labels)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, input_ids, attention_mask, head_pos, tail_pos, lengths=None):
+        """Logits [b, num_labels]; lengths [b] are the true lengths (entity positions are unused)."""
+        if lengths is None:
+            lengths = torch.full((input_ids.shape[0],), input_ids.shape[1], dtype=torch.long)
+        hidden, _ = self.bert(input_ids, attention_mask, with_pooler=False)
+        return self.fc(self.dropout(self.bilstm(hidden, lengths)))
+
+    def configure(self, grad_checkpointing, freeze_layers):
+        """Checkpointing and frozen layers (see configure_encoder); the pooler is never trained."""
+        configure_encoder(self, grad_checkpointing, freeze_layers, pooler_used=False)
+
+
+# Head kind -> constructor from (BERT config, head spec {kind, num_labels, dropout, rnn?}, use_sdpa).
+HEADS = {
+    'entity-start': lambda cfg, h, sdpa: RelationClassifier(cfg, 'entity-start', h['num_labels'], h['dropout'], sdpa),
+    'cls': lambda cfg, h, sdpa: RelationClassifier(cfg, 'cls', h['num_labels'], h['dropout'], sdpa),
+    'deepke-lm': lambda cfg, h, sdpa: DeepkeLM(cfg, h['num_labels'], h['dropout'], h['rnn'], sdpa),
+}
+
+
+def build_model(cfg, head, use_sdpa=False):
+    """The model for a `load` command's head spec (kind checked by the caller against HEADS)."""
+    return HEADS[head['kind']](cfg, head, use_sdpa)
 
 
 def init_weights(module, std):

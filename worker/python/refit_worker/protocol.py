@@ -19,6 +19,7 @@ COMMANDS = {
     'eval': (('dataset', 'batches', 'tag'), ()),
     'save': (('path', 'checkpoint', 'step'), ()),
     'restore': (('path',), ()),
+    'inspect_weights': (('path',), ()),
     'memory': ((), ('reset_peak',)),
     'shutdown': ((), ()),
 }
@@ -35,6 +36,7 @@ EVENTS = {
     'eval_result': (('tag', 'logits', 'seconds', 'memory'), ()),
     'saved': (('path', 'step'), ()),
     'restored': (('path', 'step'), ()),
+    'weights_info': (('path', 'tensors'), ()),
     'memory': (('memory',), ()),
     'bye': ((), ()),
     'error': (('code', 'message'), ('traceback', 'command')),

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
                      parse_device, release_memory)
-from .model import HAS_SDPA, RelationClassifier
+from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
 from .protocol import E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, E_OOM, WorkerError, make_event
 from .weights import atomic_file, load_into, read_model_folder, save_model_folder
 
@@ -112,8 +112,33 @@ def check_config(cfg, head, freeze_layers):
                           'is not supported (absolute only)')
     if not 0 <= freeze_layers <= cfg['num_hidden_layers']:
         raise WorkerError(E_BAD_COMMAND, f'freeze_layers {freeze_layers} must be in 0..{cfg["num_hidden_layers"]}')
-    if head['kind'] not in ('entity-start', 'cls') or head['num_labels'] < 1:
-        raise WorkerError(E_BAD_COMMAND, f'head {head}: kind must be entity-start or cls, num_labels >= 1')
+    if head['kind'] not in HEADS or head['num_labels'] < 1:
+        raise WorkerError(E_BAD_COMMAND, f'head {head}: kind must be one of {", ".join(HEADS)}, num_labels >= 1')
+    if head['kind'] == 'deepke-lm':
+        check_rnn(head.get('rnn'))
+    elif 'rnn' in head:
+        raise WorkerError(E_BAD_COMMAND, f'head {head["kind"]}: rnn is only for the deepke-lm head')
+
+
+_RNN_FIELDS = ('type', 'hidden_size', 'num_layers', 'bidirectional', 'last_layer_hn', 'dropout')
+
+
+def check_rnn(rnn):
+    """The deepke-lm head's RNN spec: every field present and consistent (E_BAD_COMMAND otherwise)."""
+    if not isinstance(rnn, dict) or sorted(rnn) != sorted(_RNN_FIELDS):
+        raise WorkerError(E_BAD_COMMAND, f'head deepke-lm: rnn must have exactly the fields {", ".join(_RNN_FIELDS)}')
+    if rnn['type'] not in RNN_TYPES:
+        raise WorkerError(E_BAD_COMMAND, f'rnn type {rnn["type"]!r}: expected one of {", ".join(RNN_TYPES)}')
+    size, layers = rnn['hidden_size'], rnn['num_layers']
+    if not isinstance(size, int) or size < 1 or not isinstance(layers, int) or layers < 1:
+        raise WorkerError(E_BAD_COMMAND, 'rnn hidden_size and num_layers must be positive integers')
+    if rnn['bidirectional'] and size % 2:
+        raise WorkerError(E_BAD_COMMAND, f'rnn hidden_size {size} must be even when bidirectional (half per direction)')
+    if not rnn['last_layer_hn'] and layers > 1:
+        raise WorkerError(E_BAD_COMMAND, 'rnn last_layer_hn false with num_layers > 1 gives one output per layer, '
+                          'which a classifier cannot train on (as in DeepKE); use last_layer_hn true')
+    if not 0 <= rnn['dropout'] <= 1:
+        raise WorkerError(E_BAD_COMMAND, f'rnn dropout {rnn["dropout"]} must be in [0, 1]')
 
 
 class Trainer:
@@ -137,8 +162,7 @@ class Trainer:
         np.random.seed(self.seed % (2 ** 32))
         if cmd['attention'] == 'sdpa' and not HAS_SDPA:
             log('attention sdpa: this torch has no scaled_dot_product_attention; using eager')
-        self.model = RelationClassifier(self.config, self.head['kind'], self.head['num_labels'],
-                                        self.head['dropout'], use_sdpa=cmd['attention'] == 'sdpa')
+        self.model = build_model(self.config, self.head, use_sdpa=cmd['attention'] == 'sdpa')
         if cmd.get('pretrained'):
             tensors, _ = read_model_folder(cmd['pretrained'], self.config)
             load_into(self.model, tensors, cmd['pretrained'])
@@ -245,7 +269,8 @@ class Trainer:
         n = len(mb['indices'])
         torch.manual_seed(micro_batch_seed(self.seed, self.partial['step'], mb['indices'][0]))
         with autocast_for(self.device, self.precision):
-            logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'])
+            logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
+                                batch['lengths'])
         ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
         if inject:
             raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
@@ -322,7 +347,7 @@ class Trainer:
                     batch = self._batch(mb, dataset)
                     with autocast_for(self.device, self.precision):
                         logits = self.model(batch['input_ids'], batch['attention_mask'],
-                                            batch['head_pos'], batch['tail_pos'])
+                                            batch['head_pos'], batch['tail_pos'], batch['lengths'])
                     chunks.append(logits.float().cpu())
         finally:
             self.model.train()

@@ -129,10 +129,12 @@ def read_model_folder(path, config):
 
 
 def normalise_keys(tensors):
-    """Map checkpoint keys to ours: strip `bert.`, rename TF-era gamma/beta, drop unused HF keys."""
+    """Map checkpoint keys to ours: strip `module.` (nn.DataParallel, DeepKE's use_multi_gpu) and `bert.`,
+    rename TF-era gamma/beta, drop unused HF keys."""
     out = {}
     for name, t in tensors.items():
-        key = name[len('bert.'):] if name.startswith('bert.') else name
+        key = name[len('module.'):] if name.startswith('module.') else name
+        key = key[len('bert.'):] if key.startswith('bert.') else key
         if key.startswith(_IGNORED_PREFIXES):
             continue
         key = key.replace('LayerNorm.gamma', 'LayerNorm.weight').replace('LayerNorm.beta', 'LayerNorm.bias')
@@ -140,20 +142,27 @@ def normalise_keys(tensors):
     return out
 
 
-def load_into(model, tensors, where, strict_head=False):
-    """Copy normalised weights into a RelationClassifier; any missing or mis-shaped key is E_CHECKPOINT_ARCH.
+def head_state(model):
+    """The head's part of a model's state dict: every key outside `bert.` (`classifier.*`; `bilstm.rnn.*`, `fc.*`)."""
+    return {k: v for k, v in model.state_dict().items() if not k.startswith('bert.')}
 
-    Classifier weights are loaded when present with this head's shape (a refit-saved folder); with
-    `strict_head` (restoring a run) they are required, and another shape is an error.
+
+def load_into(model, tensors, where, strict_head=False):
+    """Copy normalised weights into a model from model.HEADS; any missing or mis-shaped key is E_CHECKPOINT_ARCH.
+
+    Head weights are loaded when present with this head's shapes (a refit-saved folder); with `strict_head`
+    (restoring a run, importing a DeepKE checkpoint) they are required, and another shape is an error.
     """
     own = {k: v for k, v in model.bert.state_dict().items()}
     missing = [k for k in own if k not in tensors]
     if missing:
         raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: not a BERT checkpoint of this shape: '
                           f'{len(missing)} weights missing, e.g. {missing[0]}')
-    head = {k: v for k, v in model.state_dict().items() if k.startswith('classifier.')}
-    if strict_head and not all(k in tensors for k in head):
-        raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: no classifier weights in the saved model')
+    head = head_state(model)
+    absent = [k for k in head if k not in tensors]
+    if strict_head and absent:
+        raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: no {model.head_kind} head weights in the saved model '
+                          f'({len(absent)} missing, e.g. {absent[0]})')
     head_fits = all(k in tensors and tuple(tensors[k].shape) == tuple(v.shape) for k, v in head.items())
     # Fine-tuning a saved refit model on another relation set starts a fresh head; restoring one may not.
     wanted = list(own.items()) + (list(head.items()) if head_fits or strict_head else [])
@@ -164,19 +173,42 @@ def load_into(model, tensors, where, strict_head=False):
     with torch.no_grad():
         named = dict(model.named_parameters())
         for key, _ in wanted:
-            name = key if key.startswith('classifier.') else 'bert.' + key
+            name = key if key in head else 'bert.' + key
             named[name].copy_(tensors[key])  # copy_ converts F16/BF16 weights to the fp32 master copy
 
 
+def inspect_weights(path):
+    """{name: {shape, dtype}} of a weight file as stored: .safetensors, or a torch pickle of a state dict."""
+    if not os.path.isfile(path):
+        raise WorkerError(E_MODEL_FILES, f'{path}: no such file')
+    if path.endswith('.safetensors'):
+        tensors, _ = read_safetensors(path)
+    else:
+        try:
+            tensors = torch.load(path, map_location='cpu', **_BIN_LOAD_KW)
+        except Exception as e:  # pickle, zip and torch errors alike: the file is not a state dict
+            raise WorkerError(E_MODEL_FILES, f'{path}: not a PyTorch checkpoint ({type(e).__name__}: '
+                              f'{(str(e).splitlines() or [""])[0][:200]})') from e
+    if not isinstance(tensors, dict) or not tensors or not all(torch.is_tensor(v) for v in tensors.values()):
+        what = (f'a dict with keys {", ".join(list(map(str, tensors))[:5])}' if isinstance(tensors, dict)
+                else f'a {type(tensors).__name__}')
+        raise WorkerError(E_MODEL_FILES, f'{path}: holds {what}, not a state dict of tensors '
+                          '(save it with torch.save(model.state_dict(), path))')
+    return {name: {'shape': list(t.shape), 'dtype': str(t.dtype).replace('torch.', '')} for name, t in tensors.items()}
+
+
 def save_model_folder(path, model, config, step):
-    """Write config.json and model.safetensors (`bert.`-prefixed encoder + classifier), each atomically."""
+    """Write config.json and model.safetensors (`bert.`-prefixed encoder + head as the model names it), each atomically."""
     os.makedirs(path, exist_ok=True)
-    n = model.classifier.out_features
-    cfg = {**config, 'model_type': 'bert', 'refit_head': {'kind': model.head_kind, 'num_labels': n}}
+    n = model.num_labels
+    head = {'kind': model.head_kind, 'num_labels': n}
+    if getattr(model, 'rnn_spec', None):
+        head['rnn'] = dict(model.rnn_spec)
+    cfg = {**config, 'model_type': 'bert', 'refit_head': head}
     # HF sizes its classifier from id2label; TS may pass real relation names in `config`.
     cfg.setdefault('id2label', {str(i): f'LABEL_{i}' for i in range(n)})
     cfg.setdefault('label2id', {v: int(k) for k, v in cfg['id2label'].items()})
-    if model.head_kind == 'cls':  # the entity-start head has no HF class: its classifier reads 2 x hidden
+    if model.head_kind == 'cls':  # entity-start and deepke-lm have no HF class
         cfg['architectures'] = ['BertForSequenceClassification']
     with atomic_file(os.path.join(path, 'config.json'), 'w') as f:
         json.dump(cfg, f, indent=2)
