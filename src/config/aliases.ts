@@ -3,12 +3,21 @@
 import { ConfigError } from '../errors.ts';
 
 /** Where a value came from, for error messages: a YAML file line or a command-line override. */
-export interface Where { file?: string; line?: number }
+export interface Where {
+  file?: string; line?: number;
+  /** The folder relative paths of DeepKE keys are read from (a composed conf: the project folder, DeepKE's cwd). */
+  base?: string;
+}
 
 /** What an alias may do: set a refit key (recording the name the user wrote) or keep DeepKE GPU state. */
 export interface AliasContext {
   set(key: string, value: unknown, written: string, where: Where): void;
-  gpu: { use_gpu?: { value: boolean; where: Where }; gpu_id?: { value: number; where: Where } };
+  gpu: {
+    use_gpu?: { value: boolean; where: Where }; gpu_id?: { value: number; where: Where };
+    use_multi_gpu?: { value: boolean; where: Where }; gpu_ids?: { value: number[]; where: Where };
+  };
+  /** Where DeepKE's `model_name: lm` was written: the deepke-lm head unless model.head is given. */
+  model_name?: Where;
 }
 
 /** The `FILE:LINE: ` prefix of a message ('' for a command-line override). */
@@ -40,12 +49,37 @@ export const ALIASES: Readonly<Record<string, (value: unknown, ctx: AliasContext
     if (!Number.isInteger(value) || (value as number) < 0) throw new ConfigError(`${wherePrefix(where)}${written} must be an integer ≥ 0, got ${JSON.stringify(value)}`, 'E_CONFIG_VALUE');
     ctx.gpu.gpu_id = { value: value as number, where };
   },
-  model_name: (value, _ctx, written, where) => {
+  model_name: (value, ctx, written, where) => {
     if (value !== 'lm') {
       throw new ConfigError(`${wherePrefix(where)}${written} ${JSON.stringify(value)} is not supported: refit trains BERT models only (DeepKE's model_name lm); remove the key or set it to lm`, 'E_CONFIG_VALUE');
     }
+    ctx.model_name = where;
+  },
+  // DeepKE's LM model: BERT → RNN (model/lm.yaml) → dropout → Linear; `input_size` is BERT's hidden size (ignored).
+  type_rnn: (value, ctx, written, where) => ctx.set('model.rnn.type', typeof value === 'string' ? value.toUpperCase() : value, written, where),
+  hidden_size: to('model.rnn.hidden_size'),
+  num_layers: to('model.rnn.num_layers'),
+  bidirectional: to('model.rnn.bidirectional'),
+  last_layer_hn: to('model.rnn.last_layer_hn'),
+  dropout: to('model.rnn.dropout'),
+  use_multi_gpu: (value, ctx, written, where) => {
+    if (typeof value !== 'boolean') throw new ConfigError(`${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`, 'E_CONFIG_VALUE');
+    ctx.gpu.use_multi_gpu = { value, where };
+  },
+  gpu_ids: (value, ctx, written, where) => {
+    ctx.gpu.gpu_ids = { value: gpuIds(value, written, where), where };
   },
 });
+
+/** DeepKE's `gpu_ids` (`0,1` as YAML reads it: a string; or a list, or one number) as device numbers. */
+function gpuIds(value: unknown, written: string, where: Where): number[] {
+  const parts = Array.isArray(value) ? value : typeof value === 'number' ? [value] : typeof value === 'string' ? value.split(',').map((x) => x.trim()) : [value];
+  const ids = parts.map((x) => (typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x));
+  if (ids.length === 0 || !ids.every((x) => Number.isInteger(x) && (x as number) >= 0) || new Set(ids).size !== ids.length) {
+    throw new ConfigError(`${wherePrefix(where)}${written} must be distinct GPU numbers such as 0,1, got ${JSON.stringify(value)}`, 'E_CONFIG_VALUE');
+  }
+  return ids as number[];
+}
 
 /** DeepKE keys accepted and ignored, with the reason shown in the warning. A table, no logic. */
 export const IGNORED_DEEPKE_KEYS: Readonly<Record<string, string>> = Object.freeze({
@@ -56,21 +90,35 @@ export const IGNORED_DEEPKE_KEYS: Readonly<Record<string, string>> = Object.free
   pos_limit: 'no position features (entity markers instead)', lr_factor: 'refit uses linear warmup and decay',
   lr_patience: 'refit uses linear warmup and decay', train_log: 'progress is always shown', log_interval: 'progress is always shown',
   show_plot: 'see report.html', only_comparison_plot: 'see report.html', plot_utils: 'see report.html', predict_plot: 'see report.html',
-  use_multi_gpu: 'single device only', gpu_ids: 'single device only (use gpu_id or device)', vocab_size: 'taken from the vocabulary',
+  vocab_size: 'taken from the vocabulary',
   word_dim: 'non-BERT embedding', pos_size: 'non-BERT embedding', pos_dim: 'non-BERT embedding', dim_strategy: 'non-BERT embedding',
-  fp: 'refit predict takes --run DIR', type_rnn: 'refit has no LSTM head (entity-start or cls head)',
-  input_size: 'taken from the model config', hidden_size: 'refit has no LSTM head (model dims come from the model)',
-  num_layers: 'refit has no LSTM head', dropout: 'the model config\'s dropout is used', bidirectional: 'refit has no LSTM head',
-  last_layer_hn: 'refit has no LSTM head',
+  fp: 'refit predict takes --run DIR', input_size: 'taken from the model config',
 });
 
-/** Sets `device` from DeepKE's use_gpu/gpu_id unless `device` was given: false → cpu; gpu_id 0 → auto; N → cuda:N. */
-export function finishGpuAliases(ctx: AliasContext, deviceGiven: boolean): void {
-  const { use_gpu, gpu_id } = ctx.gpu;
-  if (deviceGiven || (!use_gpu && !gpu_id)) return;
+/** DeepKE keys only its non-LM models read (with `model: lm` they do nothing in DeepKE either): not warned about in a composed conf. */
+export const DEEPKE_NON_LM_KEYS: ReadonlySet<string> = new Set([
+  'chinese_split', 'replace_entity_with_scope', 'min_freq', 'pos_limit', 'vocab_size', 'word_dim', 'pos_size', 'pos_dim', 'dim_strategy',
+]);
+
+/**
+ * Finishes the aliases that depend on each other, once every entry is read: `device` from DeepKE's
+ * use_gpu/gpu_id unless `device` was given (false → cpu; gpu_id 0 → auto; N → cuda:N); `device_ids` from
+ * use_multi_gpu + gpu_ids (DeepKE's DataParallel; the first id is its main device); the deepke-lm head from
+ * `model_name: lm` unless model.head was given.
+ */
+export function finishAliases(ctx: AliasContext, given: (key: string) => boolean): void {
+  const { use_gpu, gpu_id, use_multi_gpu, gpu_ids } = ctx.gpu;
+  if (ctx.model_name && !given('model.head')) ctx.set('model.head', 'deepke-lm', 'model_name', ctx.model_name);
+  const cpu = use_gpu !== undefined && !use_gpu.value;
+  if (use_multi_gpu?.value && !cpu && !given('device_ids')) {
+    // DeepKE sets CUDA_VISIBLE_DEVICES to gpu_ids (default 0,1 in its train.yaml) and wraps the model in DataParallel.
+    const ids = gpu_ids?.value ?? [0, 1];
+    ctx.set('device_ids', ids, gpu_ids ? 'gpu_ids' : 'use_multi_gpu', gpu_ids?.where ?? use_multi_gpu.where);
+  }
+  if (given('device') || (!use_gpu && !gpu_id)) return;
   const where = (gpu_id ?? use_gpu)!.where;
-  if (use_gpu && !use_gpu.value) {
-    ctx.set('device', 'cpu', 'use_gpu', use_gpu.where);
+  if (cpu) {
+    ctx.set('device', 'cpu', 'use_gpu', use_gpu!.where);
   } else if (gpu_id && gpu_id.value > 0) {
     ctx.set('device', `cuda:${gpu_id.value}`, 'gpu_id', where);
   } else {

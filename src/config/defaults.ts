@@ -5,6 +5,13 @@
 export const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
   'data.on_bad_row': 'error',
   'model.head': 'entity-start',
+  // DeepKE's model/lm.yaml values, used by the deepke-lm head.
+  'model.rnn.type': 'LSTM',
+  'model.rnn.hidden_size': 100,
+  'model.rnn.num_layers': 1,
+  'model.rnn.bidirectional': true,
+  'model.rnn.last_layer_hn': true,
+  'model.rnn.dropout': 0.3,
   'train.epochs': 3,
   'train.batch_size': 32,
   'train.warmup_ratio': 0.1,

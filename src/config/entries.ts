@@ -1,12 +1,16 @@
 // Turns a YAML config file and `key=value` overrides into a flat list of (dotted key, value, where)
 // entries, in the order they were written. Nested sections and dotted keys are both accepted.
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, LineCounter, parse, parseDocument, type Node } from 'yaml';
+import { isMap, isPair, isScalar, LineCounter, parse, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import type { Where } from './aliases.ts';
 
 /** One written config value: the key as written (dotted for nested sections), its JS value and where. */
-export interface Entry { key: string; value: unknown; where: Where; nested: boolean }
+export interface Entry {
+  key: string; value: unknown; where: Where; nested: boolean;
+  /** Why the value cannot be used (a Hydra `???`, an interpolation that does not resolve): an error only if refit needs the key. */
+  problem?: string;
+}
 
 /** Top-level keys whose mapping value holds `section.key` entries. */
 export const SECTIONS: ReadonlySet<string> = new Set(['data', 'model', 'train', 'memory', 'predict', 'engine']);
@@ -38,16 +42,22 @@ export function readYamlEntries(file: string): Entry[] {
     const value = pair.value as Node | null;
     if (SECTIONS.has(key) && (value === null || (isScalar(value) && value.value === null))) continue;  // an empty section
     if (SECTIONS.has(key) && isMap(value)) {
-      for (const child of value.items) {
-        if (!isPair(child)) continue;
-        const childKey = String((child.key as { value?: unknown })?.value ?? child.key);
-        entries.push({ key: `${key}.${childKey}`, value: toJs(child.value as Node | null), where: { file, line: lineOf(child.key as Node) }, nested: true });
-      }
+      sectionEntries({ prefix: key, map: value, file, lineOf, out: entries });
     } else {
       entries.push({ key, value: toJs(value), where, nested: false });
     }
   }
   return entries;
+}
+
+/** Entries of a section mapping; a mapping inside it (model: rnn: type: …) becomes dotted keys (model.rnn.type). */
+function sectionEntries(o: { prefix: string; map: YAMLMap; file: string; lineOf: (n: Node | null | undefined) => number | undefined; out: Entry[] }): void {
+  for (const child of o.map.items) {
+    if (!isPair(child)) continue;
+    const key = `${o.prefix}.${String((child.key as { value?: unknown })?.value ?? child.key)}`;
+    if (isMap(child.value)) sectionEntries({ ...o, prefix: key, map: child.value });
+    else o.out.push({ key, value: toJs(child.value as Node | null), where: { file: o.file, line: o.lineOf(child.key as Node) }, nested: true });
+  }
 }
 
 /** Plain JS value of a YAML node (null for an empty value). */

@@ -4,8 +4,9 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors.ts';
-import { ALIASES, IGNORED_DEEPKE_KEYS, finishGpuAliases, wherePrefix, type AliasContext, type Where } from './aliases.ts';
+import { ALIASES, DEEPKE_NON_LM_KEYS, IGNORED_DEEPKE_KEYS, finishAliases, wherePrefix, type AliasContext, type Where } from './aliases.ts';
 import { DEFAULTS, defaultLearningRate } from './defaults.ts';
+import { composeHydra, hydraPrimary, type HydraComposition } from './hydra.ts';
 import { readYamlEntries, parseOverride, SECTIONS, type Entry } from './entries.ts';
 import { CONFIG_KEYS, KEY_SPECS, PATH_KEYS, keySpec, runConfigSchema, type RunConfig } from './schema.ts';
 import { closestKey } from './suggest.ts';
@@ -16,6 +17,22 @@ interface Setting { value: unknown; where: Where; written: string }
 const ajv = new Ajv({ allErrors: false, strict: true });
 const validateRunConfig = ajv.compile(runConfigSchema());
 
+/** A resolved configuration with what was written (not defaulted) and, for a DeepKE conf folder, its composition. */
+export interface ResolvedConfig {
+  config: RunConfig;
+  /** Dotted keys set by the config file(s) or the overrides (the rest are defaults). */
+  explicit: ReadonlySet<string>;
+  /** The Hydra composition when the config was a DeepKE conf folder (or a config.yaml with a `defaults:` list). */
+  hydra?: HydraComposition;
+}
+
+/** Options of resolveConfig: the config file or conf folder, `key=value` overrides, and where paths and warnings go. */
+export interface ResolveOptions {
+  file?: string; overrides: string[]; warn?: (line: string) => void; cwd?: string;
+  /** Environment for `${env:VAR}` interpolations of a Hydra conf (none by default). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
 /**
  * Resolves the run configuration from an optional YAML file and `key=value` overrides (applied after the
  * file, in order). DeepKE keys are accepted as aliases; DeepKE keys refit has no use for are passed to
@@ -23,35 +40,57 @@ const validateRunConfig = ajv.compile(runConfigSchema());
  * Relative paths become absolute: refit keys in the YAML file relative to the file's folder, DeepKE
  * aliases (`lm_file`, `data_path`, which DeepKE reads from the working directory) and overrides relative
  * to `cwd` (default: the process's), so the run's config.yaml works from anywhere.
+ * A DeepKE conf folder (or a config.yaml with a `defaults:` list) is composed by Hydra's rules first
+ * (hydra.ts); its DeepKE paths are read from the project folder, the parent of conf/, as DeepKE does.
  */
-export function resolveConfig(opts: { file?: string; overrides: string[]; warn?: (line: string) => void; cwd?: string }): RunConfig {
+export function resolveConfig(opts: ResolveOptions): RunConfig {
+  return resolveConfigDetailed(opts).config;
+}
+
+/** resolveConfig with what was written and the Hydra composition (for planning a DeepKE run as DeepKE runs it). */
+export function resolveConfigDetailed(opts: ResolveOptions): ResolvedConfig {
   const cwd = opts.cwd ?? process.cwd();
-  const entries: Entry[] = [...(opts.file ? readYamlEntries(opts.file) : []), ...opts.overrides.map(parseOverride)];
+  const primary = opts.file ? hydraPrimary(opts.file) : undefined;
+  const hydra = primary ? composeHydra({ file: primary, overrides: opts.overrides, env: opts.env, isRefitKey: (k) => keySpec(k) !== undefined }) : undefined;
+  const entries: Entry[] = hydra
+    ? [...hydra.entries, ...hydra.rest.map(parseOverride)]
+    : [...(opts.file ? readYamlEntries(opts.file) : []), ...opts.overrides.map(parseOverride)];
   const settings = new Map<string, Setting>();
   const ctx: AliasContext = {
     set: (key, value, written, where) => setValue(settings, key, value, written, where),
     gpu: {},
   };
-  for (const entry of entries) applyEntry(entry, ctx, opts.warn);
-  finishGpuAliases(ctx, settings.has('device'));
+  // A composed conf sets every key of DeepKE's six models: the ones only its other models read are not
+  // warned about, the rest get one warning per reason.
+  const ignored = new Map<string, string[]>();
+  const warn = hydra
+    ? (_line: string, key?: string, reason?: string) => { if (key && reason && !DEEPKE_NON_LM_KEYS.has(key)) ignored.set(reason, [...(ignored.get(reason) ?? []), key]); }
+    : (line: string) => opts.warn?.(line);
+  for (const entry of entries) applyEntry(entry, ctx, warn);
+  if (hydra) for (const [reason, keys] of ignored) opts.warn?.(`${hydra.conf_dir}: ignoring DeepKE key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}: ${reason}`);
+  finishAliases(ctx, (key) => settings.has(key));
+  const explicit = new Set(settings.keys());
   checkCombinations(settings);
   absolutePaths(settings, cwd);
   applyDefaults(settings);
-  return validate(settings);
+  return { config: validate(settings), explicit, hydra };
 }
 
 /** Routes one written entry: a refit key, a DeepKE alias, an ignored DeepKE key, or an error. */
-function applyEntry(entry: Entry, ctx: AliasContext, warn?: (line: string) => void): void {
+function applyEntry(entry: Entry, ctx: AliasContext, warn: (line: string, key?: string, reason?: string) => void): void {
   const { key, value, where } = entry;
+  if (!entry.nested && !key.includes('.') && IGNORED_DEEPKE_KEYS[key] !== undefined) {
+    const reason = IGNORED_DEEPKE_KEYS[key];
+    warn(`${wherePrefix(where)}ignoring DeepKE key '${key}' (${reason})`, key, reason);
+    return;
+  }
+  if (entry.problem !== undefined) {
+    throw new ConfigError(`${wherePrefix(where)}${key} ${entry.problem}: set it in ${where.file ?? 'the conf'} or on the command line (${key}=VALUE)`, 'E_CONFIG_MISSING');
+  }
   if (keySpec(key)) return ctx.set(key, value, key, where);
   if (!entry.nested && !key.includes('.')) {
     const alias = ALIASES[key];
     if (alias) return alias(value, ctx, key, where);
-    const reason = IGNORED_DEEPKE_KEYS[key];
-    if (reason !== undefined) {
-      warn?.(`${wherePrefix(where)}ignoring DeepKE key '${key}' (${reason})`);
-      return;
-    }
     if (SECTIONS.has(key)) {
       throw new ConfigError(`${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`, 'E_CONFIG_VALUE');
     }
@@ -81,7 +120,7 @@ function absolutePaths(settings: Map<string, Setting>, cwd: string): void {
     if (!PATH_KEYS.has(key) || typeof s.value !== 'string' || isAbsolute(s.value)) continue;
     if (key === 'engine.python' && !s.value.includes('/')) continue;
     const fromFile = s.where.file !== undefined && s.written === key;
-    s.value = resolvePath(fromFile ? dirname(s.where.file!) : cwd, s.value);
+    s.value = resolvePath(fromFile ? dirname(s.where.file!) : s.where.base ?? cwd, s.value);
   }
 }
 
@@ -91,6 +130,13 @@ function checkCombinations(settings: Map<string, Setting>): void {
   const preset = settings.get('model.preset');
   if (pretrained && preset) {
     throw new ConfigError(`${wherePrefix(preset.where)}give either model.pretrained (${String(pretrained.value)}) or model.preset (${String(preset.value)}), not both`, 'E_CONFIG_VALUE');
+  }
+  const rnnSize = settings.get('model.rnn.hidden_size');
+  const bidi = settings.get('model.rnn.bidirectional')?.value ?? DEFAULTS['model.rnn.bidirectional'];
+  if (rnnSize && bidi === true && typeof rnnSize.value === 'number' && rnnSize.value % 2 !== 0) {
+    // DeepKE splits hidden_size over the two directions (hidden_size // 2 each): an odd total cannot be split.
+    const name = rnnSize.written === 'model.rnn.hidden_size' ? rnnSize.written : `${rnnSize.written} (model.rnn.hidden_size)`;
+    throw new ConfigError(`${wherePrefix(rnnSize.where)}${name} must be even with a bidirectional RNN (half per direction), got ${rnnSize.value}`, 'E_CONFIG_VALUE');
   }
   const micro = settings.get('memory.micro_batch_size');
   const accum = settings.get('memory.grad_accumulation');

@@ -15,9 +15,11 @@ export interface RunConfig {
     on_bad_row: 'error' | 'skip' | 'warn';
   };
   model: {
-    pretrained?: string; preset?: string; vocab?: string; head: 'entity-start' | 'cls'; lowercase?: boolean;
+    pretrained?: string; preset?: string; vocab?: string; head: HeadName; lowercase?: boolean;
     /** Keep only the first N encoder layers (DeepKE's `num_hidden_layers`; default: the model's own). */
     num_hidden_layers?: number;
+    /** The RNN of the `deepke-lm` head (DeepKE's type_rnn, hidden_size, num_layers, bidirectional, last_layer_hn, dropout). */
+    rnn: RnnConfig;
   };
   train: {
     epochs: number; batch_size: number; learning_rate: number; warmup_ratio: number; weight_decay: number;
@@ -34,9 +36,24 @@ export interface RunConfig {
   predict: { na_threshold: number; top_k: number };
   /** 'auto' | 'cpu' | 'cuda' | 'cuda:N'. */
   device: string;
+  /**
+   * DataParallel over these CUDA devices (DeepKE's use_multi_gpu + gpu_ids), the first holding the weights and
+   * the optimizer: planned as DeepKE runs it; refit itself trains on one device for now.
+   */
+  device_ids?: number[];
   engine: { python?: string };
   /** Run folder (the `--out` flag overrides it). */
   out?: string;
+}
+
+/** Relation heads: entity-start (refit's default), cls (pooler), deepke-lm (DeepKE's LM model: BERT → RNN → fc). */
+export type HeadName = 'entity-start' | 'cls' | 'deepke-lm';
+
+/** The `deepke-lm` head's RNN; `hidden_size` is the total over both directions when bidirectional (as in DeepKE). */
+export interface RnnConfig {
+  type: 'LSTM' | 'GRU' | 'RNN'; hidden_size: number; num_layers: number; bidirectional: boolean; last_layer_hn: boolean;
+  /** Between stacked RNN layers and before the final linear layer (DeepKE's `dropout`). */
+  dropout: number;
 }
 
 /** One valid dotted config key: its JSON schema and the words used in errors for what it accepts. */
@@ -81,9 +98,15 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'model.pretrained', ...path('a Hugging Face model folder') },
   { key: 'model.preset', ...oneOf(...MODEL_PRESETS) },
   { key: 'model.vocab', ...path('a vocab.txt path') },
-  { key: 'model.head', ...oneOf('entity-start', 'cls') },
+  { key: 'model.head', ...oneOf('entity-start', 'cls', 'deepke-lm') },
   { key: 'model.lowercase', ...bool() },
   { key: 'model.num_hidden_layers', ...int(1) },
+  { key: 'model.rnn.type', ...oneOf('LSTM', 'GRU', 'RNN') },
+  { key: 'model.rnn.hidden_size', ...int(1) },
+  { key: 'model.rnn.num_layers', ...int(1) },
+  { key: 'model.rnn.bidirectional', ...bool() },
+  { key: 'model.rnn.last_layer_hn', ...bool() },
+  { key: 'model.rnn.dropout', ...num(0, 1) },
   { key: 'train.epochs', ...int(1) },
   { key: 'train.batch_size', ...int(1) },
   { key: 'train.learning_rate', ...num(0, 1, true) },
@@ -109,6 +132,7 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'predict.na_threshold', ...num(0, 1) },
   { key: 'predict.top_k', ...int(1) },
   { key: 'device', schema: { type: 'string', pattern: '^(auto|cpu|cuda|cuda:[0-9]+)$' }, expected: 'auto, cpu, cuda or cuda:N' },
+  { key: 'device_ids', schema: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, uniqueItems: true }, expected: 'a list of distinct GPU numbers such as [0, 1]' },
   { key: 'engine.python', ...path('a Python interpreter path') },
   { key: 'out', ...path('a run folder path') },
 ]);
@@ -120,7 +144,7 @@ export const CONFIG_KEYS: readonly string[] = Object.freeze(KEY_SPECS.map((s) =>
 const OPTIONAL_KEYS = new Set([
   'data.train', 'data.valid', 'data.test', 'data.relations', 'data.folder', 'data.format', 'data.na_label',
   'data.num_relations', 'model.pretrained', 'model.preset', 'model.vocab', 'model.lowercase', 'model.num_hidden_layers',
-  'memory.max_tokens', 'memory.micro_batch_size', 'memory.grad_accumulation', 'engine.python', 'out',
+  'memory.max_tokens', 'memory.micro_batch_size', 'memory.grad_accumulation', 'engine.python', 'out', 'device_ids',
 ]);
 
 /** Keys holding file-system paths: relative values are made absolute when the config is resolved. */

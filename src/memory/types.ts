@@ -33,7 +33,7 @@ export interface RunShape {
   optimizer: Optimizer;
   num_labels: number;
   freeze_layers?: number;
-  head?: 'entity-start' | 'cls';
+  head?: 'entity-start' | 'cls' | 'deepke-lm';
 }
 
 /** A device: name, total memory as the driver reports it, bf16 support and rough speeds. */

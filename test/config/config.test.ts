@@ -100,8 +100,11 @@ test('a DeepKE conf (train.yaml + model/lm.yaml keys, merged flat) works', () =>
   assert.equal(c.model.num_hidden_layers, 1);
   assert.equal(c.memory.max_seq_len, 128);
   assert.equal(c.device, 'auto', 'use_gpu with gpu_id 0 = CUDA when present, else CPU, as in DeepKE');
+  assert.equal(c.model.head, 'deepke-lm', 'model_name: lm is DeepKE\'s LM model (BERT + BiLSTM)');
+  assert.deepEqual(c.model.rnn, { type: 'LSTM', hidden_size: 100, num_layers: 1, bidirectional: true, last_layer_hn: true, dropout: 0.3 });
   assert.ok(warnings.includes(`${file}:13: ignoring DeepKE key 'lr_factor' (refit uses linear warmup and decay)`), warnings.join('\n'));
-  assert.equal(warnings.length, 16);
+  assert.ok(warnings.includes(`${file}:24: ignoring DeepKE key 'input_size' (taken from the model config)`), warnings.join('\n'));
+  assert.equal(warnings.length, 10);
 });
 
 test('use_gpu / gpu_id / device', () => {

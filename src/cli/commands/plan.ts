@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
-import { resolveConfig, type RunConfig } from '../../config/index.ts';
+import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../../config/index.ts';
 import { formatBytes, loadModelDims, withLayers, planMemory, resolveGpu, parseSize, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../../memory/index.ts';
 
 /** Flags shared by `plan` and `fit` (commander camelCase names). */
@@ -48,8 +48,16 @@ export function modelFromInputs(flags: MemoryFlags, cfg: RunConfig): ModelDims {
 
 /** The run config from -c and key=value overrides (defaults when neither is given); DeepKE keys refit ignores are warned. */
 export function configFromInputs(flags: MemoryFlags, overrides: string[], ctx: CliContext): RunConfig {
-  return resolveConfig({ file: flags.config, overrides, warn: (line) => ctx.io.stderr.write(`refit: warning: ${line}\n`) });
+  return resolvedFromInputs(flags, overrides, ctx).config;
 }
+
+/** configFromInputs with what was written and the Hydra composition of a DeepKE conf folder (-c conf/). */
+export function resolvedFromInputs(flags: MemoryFlags, overrides: string[], ctx: CliContext): ResolvedConfig {
+  return resolveConfigDetailed({ file: flags.config, overrides, env: ctx.env, warn: (line) => ctx.io.stderr.write(`refit: warning: ${line}\n`) });
+}
+
+/** DeepKE pads every batch to this length whatever its conf says (its collate hard-codes 512). */
+export const DEEPKE_PADDED_LENGTH = 512;
 
 /** The device: --gpu NAME|SIZE, else memory.budget of the config when it is a size. */
 export function gpuFromInputs(flags: MemoryFlags, cfg: RunConfig): GpuSpec | undefined {
@@ -58,15 +66,21 @@ export function gpuFromInputs(flags: MemoryFlags, cfg: RunConfig): GpuSpec | und
   return undefined;
 }
 
-function runFromInputs(flags: MemoryFlags, cfg: RunConfig): RunShape {
+/**
+ * The run to plan. A DeepKE conf folder (-c conf/) is planned as DeepKE runs it unless flags say otherwise:
+ * Hugging Face BertModel (hf), fp32, eager attention, every batch padded to 512 (unless the conf sets a length).
+ */
+function runFromInputs(flags: MemoryFlags, resolved: ResolvedConfig): RunShape {
+  const cfg = resolved.config;
   const m = cfg.memory;
-  const engine = enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? 'refit';
+  const engine = enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? (resolved.hydra ? 'hf' : 'refit');
+  const deepkeLength = resolved.hydra && engine === 'hf' && !resolved.explicit.has('memory.max_seq_len');
   const ckptFlag = enumOption('--grad-checkpointing', flags.gradCheckpointing, ['on', 'off'] as const);
   return {
     engine,
     mode: enumOption('--mode', flags.mode, ['train', 'infer'] as const) ?? 'train',
     batch_size: intOption('--batch-size', flags.batchSize) ?? m.micro_batch_size ?? cfg.train.batch_size,
-    seq_len: intOption('--seq-len', flags.seqLen) ?? m.max_seq_len,
+    seq_len: intOption('--seq-len', flags.seqLen) ?? (deepkeLength ? DEEPKE_PADDED_LENGTH : m.max_seq_len),
     // 'auto' is fit's to decide; plan shows the plain setting: fp32, and the engine's usual attention
     precision: enumOption('--precision', flags.precision, ['fp32', 'fp16', 'bf16'] as const) ?? (m.precision === 'auto' ? 'fp32' : m.precision),
     attention: enumOption('--attention', flags.attention, ['eager', 'sdpa'] as const) ?? (m.attention !== 'auto' ? m.attention : engine === 'hf' ? 'eager' : 'sdpa'),
@@ -74,7 +88,7 @@ function runFromInputs(flags: MemoryFlags, cfg: RunConfig): RunShape {
     optimizer: enumOption('--optimizer', flags.optimizer, ['adamw', 'adamw-fused', 'sgd'] as const) ?? m.optimizer,
     num_labels: intOption('--num-labels', flags.numLabels) ?? cfg.data.num_relations ?? 50,
     freeze_layers: intOption('--freeze-layers', flags.freezeLayers, 0) ?? m.freeze_layers,
-    head: enumOption('--head', flags.head, ['entity-start', 'cls'] as const) ?? cfg.model.head,
+    head: enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head,
   };
 }
 
@@ -82,13 +96,13 @@ function runFromInputs(flags: MemoryFlags, cfg: RunConfig): RunShape {
 export function memoryOptions(cmd: Command): Command {
   return cmd
     .argument('[overrides...]', 'config overrides as key=value (e.g. train.batch_size=16)')
-    .option('-c, --config <file>', 'run config (YAML); flags win over it')
+    .option('-c, --config <file|conf/>', 'run config (YAML), or a DeepKE conf folder (Hydra defaults list + overrides); flags win over it')
     .option('--engine <refit|hf>', 'refit (our worker) or hf (Hugging Face BertModel, as DeepKE runs it)')
     .option('--model <preset|dir|config.json>', 'bert-tiny … bert-large, an HF model folder or its config.json')
     .option('--vocab-size <n>', 'vocabulary size (e.g. 21128 for Chinese BERT)')
     .option('--seq-len <n>', 'padded sequence length')
     .option('--num-labels <n>', 'number of relations (default 50)')
-    .option('--head <entity-start|cls>', 'relation head')
+    .option('--head <entity-start|cls|deepke-lm>', 'relation head (deepke-lm: DeepKE\'s BERT → BiLSTM → linear)')
     .option('--freeze-layers <n>', 'freeze the embeddings and the lowest n layers')
     .option('--gpu <name|size>', 'a card (RTX 3060, T4, A100 80GB, …) or its memory (12GB, 11.75GiB)')
     .option('--json', 'print one JSON object');
@@ -104,9 +118,10 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option('--optimizer <adamw|adamw-fused|sgd>', 'optimizer')
     .option('--mode <train|infer>', 'training step or inference forward')
     .action((overrides: string[], flags: MemoryFlags) => {
-      const cfg = configFromInputs(flags, overrides, ctx);
+      const resolved = resolvedFromInputs(flags, overrides, ctx);
+      const cfg = resolved.config;
       const model = modelFromInputs(flags, cfg);
-      const run = runFromInputs(flags, cfg);
+      const run = runFromInputs(flags, resolved);
       const gpu = gpuFromInputs(flags, cfg);
       const plan = planMemory({ model, run, gpu });
       ctx.io.stdout.write(flags.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));

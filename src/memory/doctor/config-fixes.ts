@@ -1,7 +1,7 @@
 // `refit doctor -c CONFIG`: each fix becomes a concrete config change with its predicted peak and speed,
 // from the memory planner (planMemory) and the fitter (fitConfig) under the budget the OOM message shows.
-import { existsSync, readFileSync } from 'node:fs';
-import { resolveConfig, type RunConfig } from '../../config/index.ts';
+import { existsSync } from 'node:fs';
+import { resolveConfigDetailed, type RunConfig } from '../../config/index.ts';
 import { GPUS, fitConfig, knownModelDims, loadModelDims, withLayers, planMemory, resolveGpu, type Engine, type FitCandidate, type GpuSpec, type ModelDims, type RunShape } from '../index.ts';
 import type { Diagnosis } from './diagnose.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
@@ -18,20 +18,15 @@ interface Current {
 
 /** Loads the run config now (bad config → one-line error, exit 2) and returns the fix planner for a report. */
 export function configFixesFor(opts: ConfigFixOptions): (r: OomReport, d: Diagnosis) => { fixes: DoctorFix[]; note?: string } {
-  const config = resolveConfig({ file: opts.config_path, overrides: [] });
+  const { config, explicit } = resolveConfigDetailed({ file: opts.config_path, overrides: [] });
   const engine: Engine = opts.engine === 'hf' ? 'hf' : 'refit';
-  const current = { ...currentRun(config, engine, setsSeqLen(opts.config_path)), lengths: opts.lengths };
+  const current = { ...currentRun(config, engine, explicit.has('memory.max_seq_len')), lengths: opts.lengths };
   const card = opts.gpu ? resolveGpu(opts.gpu) : undefined;
   return (r, d) => planFixes(r, d, current, card);
 }
 
 /** DeepKE pads every batch to this length whatever its conf says (its collate hard-codes 512). */
 const DEEPKE_PADDED_LENGTH = 512;
-
-/** Whether the config file itself sets a sequence length (refit's key or DeepKE's aliases), not the default. */
-function setsSeqLen(path: string): boolean {
-  return /^\s*(max_seq_len|max_seq_length)\s*:/m.test(readFileSync(path, 'utf8'));
-}
 
 /**
  * The run the config describes, with `auto` settings read as what a plain run does (fp32, eager, no

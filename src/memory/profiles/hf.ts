@@ -5,7 +5,7 @@ import { estimateWith } from './estimate.ts';
 import type { EngineTraits } from './terms.ts';
 
 /** Engine traits of HF BertModel; head=cls uses the pooler + Linear(h, n). */
-export function hfTraits(head: 'entity-start' | 'cls' = 'entity-start'): EngineTraits {
+export function hfTraits(head: 'entity-start' | 'cls' | 'deepke-lm' = 'entity-start'): EngineTraits {
   return {
     head: head === 'cls' ? { concat: 1, pooler: true, num_labels: 0 } : { concat: 3, pooler: false, num_labels: 0 },
     // registered buffers position_ids and token_type_ids: int64 × 512 each (seen in base_alloc)

@@ -10,9 +10,12 @@ import { estimateWith } from './estimate.ts';
 import type { EngineTraits } from './terms.ts';
 
 /** Engine traits of the refit worker. */
-export function refitTraits(head: 'entity-start' | 'cls' = 'entity-start'): EngineTraits {
+export function refitTraits(head: 'entity-start' | 'cls' | 'deepke-lm' = 'entity-start'): EngineTraits {
   return {
-    head: head === 'cls' ? { concat: 1, pooler: true, num_labels: 0 } : { concat: 2, pooler: true, pooler_frozen: true, num_labels: 0 },
+    // deepke-lm: the RNN's weights and activations are small next to BERT's and are not modelled yet; the pooler is frozen.
+    head: head === 'cls' ? { concat: 1, pooler: true, num_labels: 0 }
+      : head === 'deepke-lm' ? { concat: 1, pooler: true, pooler_frozen: true, num_labels: 0 }
+        : { concat: 2, pooler: true, pooler_frozen: true, num_labels: 0 },
     buffer_bytes: 0,
     adamw_temp: 'largest-group',
     sdpa_padding_mask: true,
