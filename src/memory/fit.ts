@@ -48,10 +48,13 @@ function choices(gpu: GpuSpec, allow: Partial<FitAllow>): Pick<FitAllow, 'precis
   return { precision, attention: allow.attention ?? ['sdpa', 'eager'], grad_checkpointing: allow.grad_checkpointing ?? [false, true] };
 }
 
-interface Search { model: ModelDims; gpu: GpuSpec; engine: Engine; effective: number; seq: number; memSeq: number; sorted?: Float64Array; num_labels: number; budget: number }
+interface Search { model: ModelDims; gpu: GpuSpec; engine: Engine; effective: number; seq: number; memSeq: number; sorted?: Float64Array; num_labels: number; budget: number; shape: FitShape }
+
+/** What the search keeps as it is: the head (and the deepke-lm head's RNN), frozen layers, DataParallel. */
+export type FitShape = Pick<RunShape, 'head' | 'rnn' | 'freeze_layers' | 'data_parallel'>;
 
 function candidate(q: Search, micro: number, precision: Precision, attention: Attention, ckpt: boolean): FitCandidate {
-  const run: RunShape = { engine: q.engine, mode: 'train', batch_size: micro, seq_len: q.memSeq, precision, attention, grad_checkpointing: ckpt, optimizer: 'adamw', num_labels: q.num_labels };
+  const run: RunShape = { ...q.shape, engine: q.engine, mode: 'train', batch_size: micro, seq_len: q.memSeq, precision, attention, grad_checkpointing: ckpt, optimizer: 'adamw', num_labels: q.num_labels };
   const plan = planMemory({ model: q.model, run, gpu: q.gpu });
   const perExample = q.sorted ? paddedLengthSorted(q.sorted, micro, q.memSeq) : q.seq;
   const accum = q.effective / micro;
@@ -66,7 +69,7 @@ function candidate(q: Search, micro: number, precision: Precision, attention: At
 /** Searches micro-batch, accumulation, precision, attention and checkpointing for the highest predicted throughput that fits. */
 export function fitConfig(opts: {
   model: ModelDims; gpu: GpuSpec; effective_batch: number; seq_len: number; engine?: Engine;
-  lengths?: Int32Array | number[]; num_labels?: number; margin?: number; allow?: Partial<FitAllow>;
+  lengths?: Int32Array | number[]; num_labels?: number; margin?: number; allow?: Partial<FitAllow>; shape?: FitShape;
 }): FitResult {
   const { model, gpu, effective_batch: effective } = opts;
   validateDims(model, 'model');
@@ -77,7 +80,7 @@ export function fitConfig(opts: {
   // lengths that is the longest example, padded like the batches.
   const sorted = opts.lengths && opts.lengths.length > 0 ? Float64Array.from(opts.lengths, (x) => Math.min(x, opts.seq_len)).sort() : undefined;
   const memSeq = sorted ? Math.min(opts.seq_len, roundUp(sorted[sorted.length - 1], PAD_MULTIPLE)) : opts.seq_len;
-  const q: Search = { model, gpu, engine: opts.engine ?? 'refit', effective, seq: opts.seq_len, memSeq, sorted, num_labels: opts.num_labels ?? 50, budget: Math.floor(gpu.memory_bytes * (1 - margin)) };
+  const q: Search = { model, gpu, engine: opts.engine ?? 'refit', effective, seq: opts.seq_len, memSeq, sorted, num_labels: opts.num_labels ?? 50, budget: Math.floor(gpu.memory_bytes * (1 - margin)), shape: opts.shape ?? {} };
   const ch = choices(gpu, opts.allow ?? {});
   const micros = (opts.allow?.micro_batch_size ?? [...Array(effective).keys()].map((i) => i + 1)).filter((m) => effective % m === 0).sort((a, b) => b - a);
   const best: FitCandidate[] = [];

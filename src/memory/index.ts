@@ -1,13 +1,13 @@
 // The memory part's surface: model shapes, GPUs, engine profiles, plan, fit, cost model and calibration helpers.
-export type { ModelDims, RunShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
+export type { ModelDims, RunShape, RnnShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
 export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen, withLayers } from './models.ts';
 export { loadModelDims } from './model-files.ts';
 export { KNOWN_MODELS, knownModelDims } from './known-models.ts';
 export { GPUS, resolveGpu, parseSize } from './gpus.ts';
-export { paramTensors, countParams, tensorBytes, roundAlloc, ALLOC_ROUND_BYTES, type ParamTensor, type HeadShape } from './params.ts';
-export { PROFILES, hfTraits, refitTraits, exactTerms, trainFeatures, inferFeatures, actClass, estimateWith, DEFAULT_COEFFICIENTS, COEFFICIENTS, type ActClass, type Coefficients } from './profiles/index.ts';
+export { paramTensors, countParams, tensorBytes, roundAlloc, ALLOC_ROUND_BYTES, type ParamTensor, type HeadShape, type RnnHeadShape } from './params.ts';
+export { PROFILES, hfTraits, refitTraits, rnnHeadShape, rnnActivationBytes, DEEPKE_LM_RNN, exactTerms, trainFeatures, inferFeatures, actClass, estimateWith, DEFAULT_COEFFICIENTS, COEFFICIENTS, type ActClass, type Coefficients } from './profiles/index.ts';
 export { planMemory, reservedFromAllocated, validateRun } from './plan.ts';
-export { fitConfig, expectedPaddedLength, DEFAULT_MARGIN, PAD_MULTIPLE, type FitAllow } from './fit.ts';
+export { fitConfig, expectedPaddedLength, DEFAULT_MARGIN, PAD_MULTIPLE, type FitAllow, type FitShape } from './fit.ts';
 export { microBatchMs, trainFlopsPerToken } from './cost.ts';
 export { goldenRun, fitTrain, fitInfer, fitReserve, fitCost, leastSquares, median, accuracy, leaveOneModelOut, type GoldenRow, type Sample, type AccuracyRow } from './calibrate.ts';
 export { loadGolden, type Golden } from './golden.ts';

@@ -29,9 +29,14 @@ export interface HeadShape {
   /** the pooler's weights exist but take no part in training */
   pooler_frozen?: boolean;
   num_labels: number;
+  /** An RNN over the encoder's output (DeepKE's LM head: torch nn.LSTM/GRU/RNN); the classifier reads its final state. */
+  rnn?: RnnHeadShape;
 }
 
-/** Every parameter tensor of BertModel (+ optional pooler) + Linear(concat·h, n), in module order. */
+/** The RNN of a head: gate blocks per cell (LSTM 4, GRU 3, RNN 1), units per direction, directions, stacked layers. */
+export interface RnnHeadShape { gates: number; per_direction: number; directions: number; layers: number }
+
+/** Every parameter tensor of BertModel (+ optional pooler) (+ optional RNN) + Linear(concat·h or the RNN's output, n), in module order. */
 export function paramTensors(m: ModelDims, head: HeadShape): ParamTensor[] {
   const h = m.hidden_size;
   const I = m.intermediate_size;
@@ -53,7 +58,18 @@ export function paramTensors(m: ModelDims, head: HeadShape): ParamTensor[] {
     add(h * h, L, true, true); add(h, L, true, false);
     if (head.pooler_frozen) { t[t.length - 1].frozen = true; t[t.length - 2].frozen = true; }
   }
-  add(head.num_labels * head.concat * h, L, true, true);
+  const rnn = head.rnn;
+  if (rnn) {
+    // torch RNN parameters per layer and direction: weight_ih (G·u, in), weight_hh (G·u, u), bias_ih, bias_hh (G·u)
+    for (let l = 0; l < rnn.layers; l++) {
+      const input = l === 0 ? h : rnn.directions * rnn.per_direction;
+      for (let d = 0; d < rnn.directions; d++) {
+        add(rnn.gates * rnn.per_direction * input, L, true, true); add(rnn.gates * rnn.per_direction ** 2, L, true, true);
+        add(rnn.gates * rnn.per_direction, L, true, false); add(rnn.gates * rnn.per_direction, L, true, false);
+      }
+    }
+  }
+  add(head.num_labels * (rnn ? rnn.directions * rnn.per_direction : head.concat * h), L, true, true);
   add(head.num_labels, L, true, false);
   return t;
 }

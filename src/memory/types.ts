@@ -34,6 +34,21 @@ export interface RunShape {
   num_labels: number;
   freeze_layers?: number;
   head?: 'entity-start' | 'cls' | 'deepke-lm';
+  /** The deepke-lm head's RNN (default: DeepKE's model/lm.yaml, a 1-layer BiLSTM of 100). */
+  rnn?: RnnShape;
+  /**
+   * nn.DataParallel over this many GPUs (DeepKE's use_multi_gpu); the plan is GPU 0's, which holds the whole
+   * batch's inputs and outputs, the gradients and the optimizer, and runs 1/n of the batch (rounded up).
+   */
+  data_parallel?: number;
+}
+
+/** An RNN between the encoder and the classifier (DeepKE's LM head); `hidden_size` is the total over both directions. */
+export interface RnnShape {
+  type: 'LSTM' | 'GRU' | 'RNN';
+  hidden_size: number;
+  num_layers: number;
+  bidirectional: boolean;
 }
 
 /** A device: name, total memory as the driver reports it, bf16 support and rough speeds. */

@@ -1,6 +1,6 @@
-// `refit doctor [FILE|-] [-c CONFIG] [--json]`: reads an OOM report from a log (or stdin), explains it and
-// suggests fixes. Reading the input and printing are here; parsing and diagnosis live in src/memory/doctor.
-import { readFileSync, statSync } from 'node:fs';
+// `refit doctor [FILE|-] [-c CONFIG|conf/] [key=value…] [--json]`: reads an OOM report from a log (or stdin),
+// explains it and suggests fixes. Reading the input and printing are here; parsing and diagnosis live in src/memory/doctor.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
@@ -15,18 +15,27 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
   program.command('doctor')
     .description('explain an out-of-memory error from a log (FILE, or stdin) and suggest fixes')
     .argument('[file]', 'log file with the error; "-" or nothing reads stdin')
-    .option('-c, --config <file>', 'the run config (YAML): fixes become concrete config changes with predicted peaks')
+    .argument('[overrides...]', 'config overrides with -c, as key=value (DeepKE\'s too: num_hidden_layers=12 batch_size=16 model=lm)')
+    .option('-c, --config <file|conf/>', 'the run config (YAML) or a DeepKE conf folder: fixes become concrete config changes with predicted peaks')
     .option('--gpu <name|size>', 'the card (for bf16 support and speed) when planning with -c')
-    .option('--engine <refit|hf>', 'which program ran out of memory, for planning with -c (default: hf when the traceback shows transformers or DeepKE, else refit)')
+    .option('--engine <refit|hf>', 'which program ran out of memory, for planning with -c (default: hf for a DeepKE conf folder or when the traceback shows transformers or DeepKE, else refit)')
     .option('--lengths-from <file>', 'example lengths (integers) of the training data: fixes may switch to dynamic padding')
     .option('--json', 'print one JSON object')
-    .action(async (file: string | undefined, flags: DoctorFlags) => {
+    .action(async (first: string | undefined, rest: string[], flags: DoctorFlags) => {
+      // `refit doctor -c conf/ batch_size=16 < oom.log`: a first argument that is an override, not a file, reads stdin.
+      const overridden = first !== undefined && first.includes('=') && !existsSync(first);
+      const file = overridden ? undefined : first;
+      const overrides = overridden ? [first!, ...rest] : rest;
+      if (overrides.length > 0 && !flags.config) {
+        throw new RefitError('E_OPTION', `refit doctor: ${overrides[0]}: key=value overrides need -c CONFIG (the run config they change)`);
+      }
       const text = await readInput(file, ctx);
       if (flags.engine !== undefined && flags.engine !== 'refit' && flags.engine !== 'hf') {
         throw new RefitError('E_DOCTOR_ENGINE', `--engine: expected refit or hf, got '${flags.engine}'`);
       }
       const configFixes = flags.config
-        ? configFixesFor({ config_path: flags.config, gpu: flags.gpu, engine: flags.engine ?? engineFromLog(text),
+        ? configFixesFor({ config_path: flags.config, overrides, gpu: flags.gpu, engine: flags.engine, log_engine: engineFromLog(text), env: ctx.env,
+          warn: (line) => ctx.io.stderr.write(`refit: warning: ${line}\n`),
           lengths: flags.lengthsFrom ? Array.from(readLengths(flags.lengthsFrom)) : undefined })
         : undefined;
       const result = runDoctor({ text, configFixes });

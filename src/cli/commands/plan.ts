@@ -88,8 +88,17 @@ function runFromInputs(flags: MemoryFlags, resolved: ResolvedConfig): RunShape {
     optimizer: enumOption('--optimizer', flags.optimizer, ['adamw', 'adamw-fused', 'sgd'] as const) ?? m.optimizer,
     num_labels: intOption('--num-labels', flags.numLabels) ?? cfg.data.num_relations ?? 50,
     freeze_layers: intOption('--freeze-layers', flags.freezeLayers, 0) ?? m.freeze_layers,
-    head: enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head,
+    ...headShape(enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head, cfg),
+    // DeepKE wraps the model in nn.DataParallel with use_multi_gpu; refit's worker trains on one device.
+    ...(engine === 'hf' && (cfg.device_ids?.length ?? 0) > 1 ? { data_parallel: cfg.device_ids!.length } : {}),
   };
+}
+
+/** The head of a run shape, with the deepke-lm head's RNN from model.rnn. */
+export function headShape(head: RunConfig['model']['head'], cfg: RunConfig): Pick<RunShape, 'head' | 'rnn'> {
+  if (head !== 'deepke-lm') return { head };
+  const { type, hidden_size, num_layers, bidirectional } = cfg.model.rnn;
+  return { head, rnn: { type, hidden_size, num_layers, bidirectional } };
 }
 
 /** Adds the options shared by plan and fit to `cmd`. */

@@ -1,26 +1,39 @@
 // `refit doctor -c CONFIG`: each fix becomes a concrete config change with its predicted peak and speed,
 // from the memory planner (planMemory) and the fitter (fitConfig) under the budget the OOM message shows.
+// For a DeepKE run (-c conf/) the fixes also come as the DeepKE overrides that exist (batch_size, num_hidden_layers).
 import { existsSync } from 'node:fs';
-import { resolveConfigDetailed, type RunConfig } from '../../config/index.ts';
-import { GPUS, fitConfig, knownModelDims, loadModelDims, withLayers, planMemory, resolveGpu, type Engine, type FitCandidate, type GpuSpec, type ModelDims, type RunShape } from '../index.ts';
+import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../../config/index.ts';
+import { GPUS, fitConfig, knownModelDims, loadModelDims, withLayers, planMemory, resolveGpu, type Engine, type FitCandidate, type FitShape, type GpuSpec, type ModelDims, type RunShape } from '../index.ts';
 import type { Diagnosis } from './diagnose.ts';
+import { deepkeFixes } from './deepke-fixes.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
 import type { OomReport } from './parse.ts';
 import { formatBytes as fmt } from './sizes.ts';
 
-/** What the config-based fixes start from: the config file, and optionally the card and the engine. */
-export interface ConfigFixOptions { config_path: string; gpu?: string; engine?: string; lengths?: number[] }
+/**
+ * What the config-based fixes start from: the config file (or DeepKE conf folder) with its `key=value`
+ * overrides, and optionally the card and the engine (`engine` given by the user wins; else a DeepKE conf
+ * folder is DeepKE's `hf` run; else `log_engine`, what the log's traceback shows).
+ */
+export interface ConfigFixOptions {
+  config_path: string; overrides?: string[]; gpu?: string; engine?: string; log_engine?: string; lengths?: number[];
+  env?: Readonly<Record<string, string | undefined>>; warn?: (line: string) => void;
+}
 
-interface Current {
+/** The run the doctor plans from: model, run shape, effective batch, padding and what was read as what. */
+export interface Current {
   model: ModelDims; model_name: string; run: RunShape; effective: number; padding: 'dynamic' | 'max';
   lengths?: number[]; assumed: string[];
+  /** a DeepKE run (a conf folder, or DeepKE's LM head on the hf engine): its own overrides are fixes too */
+  deepke: boolean;
 }
 
 /** Loads the run config now (bad config → one-line error, exit 2) and returns the fix planner for a report. */
 export function configFixesFor(opts: ConfigFixOptions): (r: OomReport, d: Diagnosis) => { fixes: DoctorFix[]; note?: string } {
-  const { config, explicit } = resolveConfigDetailed({ file: opts.config_path, overrides: [] });
-  const engine: Engine = opts.engine === 'hf' ? 'hf' : 'refit';
-  const current = { ...currentRun(config, engine, explicit.has('memory.max_seq_len')), lengths: opts.lengths };
+  const resolved = resolveConfigDetailed({ file: opts.config_path, overrides: opts.overrides ?? [], env: opts.env, warn: opts.warn });
+  const given = opts.engine ?? (resolved.hydra ? 'hf' : opts.log_engine);
+  const engine: Engine = given === 'hf' ? 'hf' : 'refit';
+  const current = { ...currentRun(resolved, engine), lengths: opts.lengths };
   const card = opts.gpu ? resolveGpu(opts.gpu) : undefined;
   return (r, d) => planFixes(r, d, current, card);
 }
@@ -30,9 +43,11 @@ const DEEPKE_PADDED_LENGTH = 512;
 
 /**
  * The run the config describes, with `auto` settings read as what a plain run does (fp32, eager, no
- * checkpointing). For the hf engine (DeepKE) without a length in the file, batches are padded to 512.
+ * checkpointing). For the hf engine (DeepKE) without a length in the config, batches are padded to 512;
+ * DeepKE's use_multi_gpu is DataParallel over device_ids.
  */
-function currentRun(config: RunConfig, engine: Engine, seqLenSet: boolean): Current {
+function currentRun(resolved: ResolvedConfig, engine: Engine): Omit<Current, 'lengths'> {
+  const config = resolved.config;
   const spec = config.model.pretrained ?? config.model.preset ?? 'bert-base';
   const model = withLayers(loadModelDims(spec), config.model.num_hidden_layers);
   const m = config.memory;
@@ -44,16 +59,32 @@ function currentRun(config: RunConfig, engine: Engine, seqLenSet: boolean): Curr
     assumed.push(`${key}: auto read as ${String(plain)}`);
     return plain;
   };
-  const deepkeLength = engine === 'hf' && !seqLenSet;
+  const deepkeLength = engine === 'hf' && !resolved.explicit.has('memory.max_seq_len');
   if (deepkeLength) assumed.push(`sequence length ${DEEPKE_PADDED_LENGTH}: DeepKE pads every batch to it`);
+  const gpus = engine === 'hf' ? config.device_ids?.length ?? 1 : 1;
+  if (gpus > 1) assumed.push(`DataParallel over ${gpus} GPUs (use_multi_gpu): GPU 0 holds the optimizer and runs ${Math.ceil(micro / gpus)} of each batch`);
   const run: RunShape = {
     engine, mode: 'train', batch_size: micro, seq_len: deepkeLength ? DEEPKE_PADDED_LENGTH : m.max_seq_len,
     precision: pick(m.precision, 'fp32', 'memory.precision'),
     attention: pick(m.attention, 'eager', 'memory.attention'),
     grad_checkpointing: pick(m.grad_checkpointing, false, 'memory.grad_checkpointing'),
-    optimizer: m.optimizer, num_labels: 50, freeze_layers: m.freeze_layers, head: config.model.head,
+    optimizer: m.optimizer, num_labels: config.data.num_relations ?? 50, freeze_layers: m.freeze_layers, ...headOf(config),
+    ...(gpus > 1 ? { data_parallel: gpus } : {}),
   };
-  return { model, model_name: existsSync(spec) ? spec : knownModelDims(spec)?.id ?? spec, run, effective, padding: deepkeLength ? 'max' : m.padding, assumed };
+  const deepke = resolved.hydra !== undefined || (engine === 'hf' && config.model.head === 'deepke-lm');
+  return { model, model_name: existsSync(spec) ? spec : knownModelDims(spec)?.id ?? spec, run, effective, padding: deepkeLength ? 'max' : m.padding, assumed, deepke };
+}
+
+/** The run shape's head, with the deepke-lm head's RNN. */
+function headOf(config: RunConfig): Pick<RunShape, 'head' | 'rnn'> {
+  if (config.model.head !== 'deepke-lm') return { head: config.model.head };
+  const { type, hidden_size, num_layers, bidirectional } = config.model.rnn;
+  return { head: 'deepke-lm', rnn: { type, hidden_size, num_layers, bidirectional } };
+}
+
+/** What a fit keeps from the current run (head, RNN, frozen layers, DataParallel). */
+function shapeOf(run: RunShape): FitShape {
+  return { head: run.head, rnn: run.rnn, freeze_layers: run.freeze_layers, data_parallel: run.data_parallel };
 }
 
 const GIB = 2 ** 30;
@@ -111,7 +142,7 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): { 
     ? Math.min(cur.run.seq_len, Math.ceil(Math.max(...cur.lengths) / 64) * 64) : cur.run.seq_len;
   const now = planMemory({ model: cur.model, run: { ...cur.run, seq_len: longest }, gpu });
   const base = { model: cur.model, gpu, effective_batch: cur.effective, engine: cur.run.engine, num_labels: cur.run.num_labels,
-    lengths: cur.lengths };
+    lengths: cur.lengths, shape: shapeOf(cur.run) };
   const fit = fitConfig({ ...base, seq_len: cur.run.seq_len });
   let candidates: FitCandidate[] = [fit, ...fit.alternatives];
   // Nothing fits at this length: shorter sequences (they truncate long examples, so they come last).
@@ -121,12 +152,14 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): { 
   }
   const ranked = candidates.filter((c) => c.fits).sort((a, b) => b.predicted_examples_per_s - a.predicted_examples_per_s);
   const fixes = [...causeFixes(r, d), ...(ranked.length ? ranked : candidates.slice(0, 1)).map((c) => candidateFix(c, cur, ranked[0]?.predicted_examples_per_s ?? 0))];
+  if (cur.deepke && !now.fits) fixes.push(...deepkeFixes({ cur: { ...cur, run: { ...cur.run, seq_len: longest } }, gpu, budget: fit.budget_bytes }));
   const verdict = now.fits ? 'fits by the plan, so the cause above (not the config) is what to fix first'
     : 'does not fit';
   const note = `Planned from the config: ${cur.model_name} (${cur.run.engine} engine), micro-batch ${cur.run.batch_size} of `
     + `${cur.effective}, seq ${cur.run.seq_len}, ${cur.run.precision}, ${cur.run.attention}`
     + `${cur.run.grad_checkpointing ? ', checkpointing' : ''}: predicted peak ${fmt(now.peak_device_bytes)} vs ${fmt(gpu.memory_bytes)} `
     + `on the ${gpu.name} → ${verdict}.${cur.assumed.length ? ` (${cur.assumed.join('; ')})` : ''} Fixes keep the effective batch `
-    + `of ${cur.effective}, fastest first, with a ${Math.round((1 - fit.budget_bytes / gpu.memory_bytes) * 100)} % safety margin.`;
+    + `of ${cur.effective}, fastest first, with a ${Math.round((1 - fit.budget_bytes / gpu.memory_bytes) * 100)} % safety margin`
+    + `${cur.deepke ? `; the refit settings are for refit train -c (refit runs the same model), the DeepKE overrides for DeepKE's run.py` : ''}.`;
   return { fixes, note };
 }

@@ -41,7 +41,7 @@ const REPORT_FIELDS = ['device_index', 'requested_bytes', 'total_bytes', 'free_b
   'reserved_unallocated_bytes', 'process_in_use_bytes', 'allowed_bytes'] as const;
 
 // The fields of one fix in `--json`, in print order.
-const FIX_FIELDS = ['title', 'detail', 'speed', 'config', 'env', 'predicted_peak_bytes', 'predicted_examples_per_s', 'fits'] as const;
+const FIX_FIELDS = ['title', 'detail', 'speed', 'config', 'deepke', 'env', 'predicted_peak_bytes', 'predicted_examples_per_s', 'fits'] as const;
 
 /** The `refit doctor --json` object: kind, the byte fields present, diagnosis {cause, explanation}, fixes. */
 export function doctorJson(result: DoctorResult): Record<string, unknown> {

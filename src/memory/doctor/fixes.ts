@@ -11,6 +11,8 @@ export interface DoctorFix {
   /** Expected effect on training speed, in words: `faster`, `no slowdown`, `slower (~30 %)`, `restart`… */
   speed: string;
   config?: Record<string, string | number | boolean>;
+  /** DeepKE overrides (`python run.py key=value`) for a DeepKE run: its own keys (batch_size, num_hidden_layers). */
+  deepke?: Record<string, number>;
   env?: Record<string, string>;
   /** Predicted peak device bytes of the changed run (only with a config). */
   predicted_peak_bytes?: number;

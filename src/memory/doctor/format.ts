@@ -62,6 +62,8 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
       ...Object.entries(fix.env ?? {}).map(([k, v]) => `${k}=${v}`),
     ];
     if (sets.length > 0) out.push(`     set ${sets.join(' ')}`);
+    const deepke = Object.entries(fix.deepke ?? {}).map(([k, v]) => `${k}=${v}`);
+    if (deepke.length > 0) out.push(`     DeepKE: python run.py ${deepke.join(' ')}`);
     out.push(wrap(fix.detail, width, '     '));
   });
   return out.join('\n') + '\n';

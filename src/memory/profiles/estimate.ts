@@ -1,5 +1,6 @@
 // The phase model shared by the engine profiles (memory-model.md §2.5): peak = max(start of backward,
 // optimizer step) in training, the deepest forward point in inference. Pure functions.
+import { roundAlloc } from '../params.ts';
 import type { GpuSpec, ModelDims, ProfileEstimate, RunShape } from '../types.ts';
 import { INFER_COEFFICIENTS, TRAIN_COEFFICIENTS } from './coefficients.ts';
 import { actClass, dot, exactTerms, inferClass, inferFeatures, trainFeatures, type ActClass, type InferClass, type EngineTraits, type ExactTerms, type InferFeatures, type TrainFeatures } from './terms.ts';
@@ -15,7 +16,7 @@ export const DEFAULT_COEFFICIENTS: Coefficients = { train: TRAIN_COEFFICIENTS, i
 
 /** Exact part of the start-of-backward phase: states, inputs, autocast cache, checkpoints, mask. */
 export function backwardFixed(x: ExactTerms): number {
-  return x.weights + x.optimizer + x.workspace + x.inputs + x.autocast_fwd + x.checkpoints + x.mask;
+  return x.weights + x.optimizer + x.workspace + x.inputs + x.autocast_fwd + x.checkpoints + x.mask + x.head_activations;
 }
 
 /** The optimizer-step phase (all exact): weights, grads, states, foreach temporary. */
@@ -25,7 +26,7 @@ export function stepPeak(x: ExactTerms): number {
 
 /** Exact part of the inference peak: weights, inputs, the whole autocast cache. */
 export function inferFixed(x: ExactTerms): number {
-  return x.weights + x.workspace + x.inputs + x.autocast_all;
+  return x.weights + x.workspace + x.inputs + x.autocast_all + x.head_activations;
 }
 
 function estimateTrain(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coefficients): ProfileEstimate {
@@ -59,15 +60,31 @@ function estimateInfer(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coe
     params: x.params, peak_allocated_bytes: inferFixed(x) + live, peak_phase: 'forward',
     parts: {
       weights: x.weights, gradients: 0, optimizer: 0, autocast_copies: x.autocast_all,
-      activations: live + x.inputs, transients: 0, workspace: x.workspace,
+      activations: live + x.inputs + x.head_activations, transients: 0, workspace: x.workspace,
     },
   };
 }
 
-/** The estimate of `run` for an engine described by `traits` (coefficients default to the calibrated table). */
+/**
+ * The estimate of `run` for an engine described by `traits` (coefficients default to the calibrated table).
+ * nn.DataParallel (`run.data_parallel` > 1, DeepKE's use_multi_gpu) is planned on GPU 0 [derived]: the
+ * replicas' weights on GPU 0 are the module's own (broadcast keeps the source tensors), the gradients are
+ * reduced onto it and the whole optimizer lives there, so the model states are a single GPU's; activations
+ * are those of GPU 0's chunk of the batch (ceil(b/n)); the whole batch's inputs arrive on GPU 0 before the
+ * scatter and the outputs are gathered back to it. The replicas' gradients meet the reduced ones only at the
+ * end of backward, when the activations are freed: about the size of AdamW's foreach temporary at the step.
+ */
 export function estimateWith(opts: { traits: EngineTraits; model: ModelDims; run: RunShape; device?: GpuSpec; coefficients?: Coefficients }): ProfileEstimate {
   const { traits, model, run, device } = opts;
   const coef = opts.coefficients ?? DEFAULT_COEFFICIENTS;
-  const x = exactTerms(model, run, traits, device);
-  return run.mode === 'train' ? estimateTrain(model, run, x, coef) : estimateInfer(model, run, x, coef);
+  const gpus = Math.max(1, Math.floor(run.data_parallel ?? 1));
+  if (gpus === 1) {
+    const x = exactTerms(model, run, traits, device);
+    return run.mode === 'train' ? estimateTrain(model, run, x, coef) : estimateInfer(model, run, x, coef);
+  }
+  const share: RunShape = { ...run, batch_size: Math.ceil(run.batch_size / gpus), data_parallel: 1 };
+  const x = exactTerms(model, share, traits, device);
+  const whole = exactTerms(model, { ...run, data_parallel: 1 }, traits, device);
+  x.inputs = whole.inputs + roundAlloc(4 * run.batch_size * run.num_labels); // + the gathered fp32 logits
+  return run.mode === 'train' ? estimateTrain(model, share, x, coef) : estimateInfer(model, share, x, coef);
 }

@@ -8,6 +8,6 @@ export const PROFILES: Readonly<Record<Engine, EngineProfile>> = Object.freeze({
 
 export { hfTraits } from './hf.ts';
 export { refitTraits } from './refit.ts';
-export { exactTerms, trainFeatures, inferFeatures, actClass, inferClass, type ActClass, type InferClass, type EngineTraits, type ExactTerms } from './terms.ts';
+export { exactTerms, rnnHeadShape, rnnActivationBytes, DEEPKE_LM_RNN, trainFeatures, inferFeatures, actClass, inferClass, type ActClass, type InferClass, type EngineTraits, type ExactTerms } from './terms.ts';
 export { backwardFixed, stepPeak, inferFixed, estimateWith, DEFAULT_COEFFICIENTS, type Coefficients } from './estimate.ts';
 export * as COEFFICIENTS from './coefficients.ts';

@@ -5,17 +5,22 @@
 // - AdamW has two param groups (decay / no decay): the foreach temporary is the larger group, not all params;
 // - SDPA always gets the padding mask: counted as one (b,1,s,s) tensor in the compute dtype (conservative);
 // - no registered position/token-type buffers: token types are a zeros_like(ids) int64 tensor per batch.
-import type { EngineProfile } from '../types.ts';
+import type { EngineProfile, RnnShape, RunShape } from '../types.ts';
+import type { HeadShape } from '../params.ts';
 import { estimateWith } from './estimate.ts';
-import type { EngineTraits } from './terms.ts';
+import { rnnHeadShape, type EngineTraits } from './terms.ts';
+
+/** The head's tensors by head name; deepke-lm: the RNN of terms.ts, the pooler's weights kept but never trained. */
+const REFIT_HEADS: Readonly<Record<NonNullable<RunShape['head']>, (rnn?: RnnShape) => HeadShape>> = Object.freeze({
+  'entity-start': () => ({ concat: 2, pooler: true, pooler_frozen: true, num_labels: 0 }),
+  cls: () => ({ concat: 1, pooler: true, num_labels: 0 }),
+  'deepke-lm': (rnn?: RnnShape) => ({ concat: 0, pooler: true, pooler_frozen: true, num_labels: 0, rnn: rnnHeadShape(rnn) }),
+});
 
 /** Engine traits of the refit worker. */
-export function refitTraits(head: 'entity-start' | 'cls' | 'deepke-lm' = 'entity-start'): EngineTraits {
+export function refitTraits(head: NonNullable<RunShape['head']> = 'entity-start', rnn?: RnnShape): EngineTraits {
   return {
-    // deepke-lm: the RNN's weights and activations are small next to BERT's and are not modelled yet; the pooler is frozen.
-    head: head === 'cls' ? { concat: 1, pooler: true, num_labels: 0 }
-      : head === 'deepke-lm' ? { concat: 1, pooler: true, pooler_frozen: true, num_labels: 0 }
-        : { concat: 2, pooler: true, pooler_frozen: true, num_labels: 0 },
+    head: REFIT_HEADS[head](rnn),
     buffer_bytes: 0,
     adamw_temp: 'largest-group',
     sdpa_padding_mask: true,
@@ -27,5 +32,5 @@ export function refitTraits(head: 'entity-start' | 'cls' | 'deepke-lm' = 'entity
 /** The refit worker. */
 export const REFIT_PROFILE: EngineProfile = Object.freeze<EngineProfile>({
   name: 'refit',
-  estimate: (model, run, device) => estimateWith({ traits: refitTraits(run.head), model, run, device }),
+  estimate: (model, run, device) => estimateWith({ traits: refitTraits(run.head, run.rnn), model, run, device }),
 });

@@ -1,8 +1,8 @@
 // The memory terms every engine profile shares: exact model states and the derived activation features.
 // Pure functions. Exact terms are byte-exact for the given dtypes; derived features are multiplied by the
 // calibrated coefficients of ./coefficients.ts (fitted by bench/memory-calibrate.ts on ../shared/golden/memory).
-import { paramTensors, roundAlloc, tensorBytes, countParams, type HeadShape, type ParamTensor } from '../params.ts';
-import type { GpuSpec, ModelDims, RunShape } from '../types.ts';
+import { paramTensors, roundAlloc, tensorBytes, countParams, type HeadShape, type ParamTensor, type RnnHeadShape } from '../params.ts';
+import type { GpuSpec, ModelDims, RnnShape, RunShape } from '../types.ts';
 import { WORKSPACE_BYTES } from './coefficients.ts';
 
 /** Activation class: fp32 or autocast (fp16 and bf16 measure the same) × eager or SDPA attention. */
@@ -52,6 +52,36 @@ export interface ExactTerms {
   checkpoints: number;
   /** SDPA padding mask (refit) */
   mask: number;
+  /** the RNN head's tensors at the peak (rnnActivationBytes; 0 without an RNN) */
+  head_activations: number;
+}
+
+/** DeepKE's model/lm.yaml RNN: a 1-layer bidirectional LSTM of 100 (50 per direction). */
+export const DEEPKE_LM_RNN: Readonly<RnnShape> = Object.freeze({ type: 'LSTM', hidden_size: 100, num_layers: 1, bidirectional: true });
+
+const RNN_GATES: Readonly<Record<RnnShape['type'], number>> = Object.freeze({ LSTM: 4, GRU: 3, RNN: 1 });
+
+/** The parameter shape of an RNN head; DeepKE halves `hidden_size` per direction when bidirectional. */
+export function rnnHeadShape(rnn: RnnShape = DEEPKE_LM_RNN): RnnHeadShape {
+  const directions = rnn.bidirectional ? 2 : 1;
+  return { gates: RNN_GATES[rnn.type], per_direction: Math.max(1, Math.floor(rnn.hidden_size / directions)), directions, layers: rnn.num_layers };
+}
+
+/**
+ * Bytes the RNN head holds at the peak [derived, not yet measured; small next to BERT's]. The packed
+ * sequence is taken as every padded position (the real lengths are unknown here, so this is an upper bound).
+ * Training, at the start of backward (the RNN's backward runs first): the packed copy of the encoder output
+ * (cuDNN's saved input), each layer's output and cuDNN reserve space (gate activations + cell/hidden states,
+ * ≈ (G+2) values per unit and token), then the backward's input gradient and a cuDNN workspace of one gate
+ * block. Inference: the packed input, the layer outputs and the workspace (no reserve space).
+ */
+export function rnnActivationBytes(rnn: RnnHeadShape, o: { hidden: number; tokens: number; bytes: number; train: boolean }): number {
+  const out = o.tokens * rnn.directions * rnn.per_direction * o.bytes;
+  const packed = roundAlloc(o.tokens * o.hidden * o.bytes);
+  const workspace = roundAlloc(out * rnn.gates);
+  if (!o.train) return packed + rnn.layers * roundAlloc(out) + workspace;
+  const reserve = roundAlloc(out * (rnn.gates + 2));
+  return packed + rnn.layers * (roundAlloc(out) + reserve) + packed + workspace;
 }
 
 function trainable(t: ParamTensor, freeze: number): boolean {
@@ -90,6 +120,9 @@ export function exactTerms(model: ModelDims, run: RunShape, traits: EngineTraits
     inputs: traits.int64_inputs * roundAlloc(8 * b * s) + 3 * roundAlloc(8 * b),
     checkpoints: ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0,
     mask: traits.sdpa_padding_mask && run.attention === 'sdpa' ? roundAlloc((amp ? 2 : 4) * b * s * s) : 0,
+    head_activations: traits.head.rnn
+      ? rnnActivationBytes(traits.head.rnn, { hidden: model.hidden_size, tokens: b * s, bytes: amp ? 2 : 4, train: run.mode === 'train' })
+      : 0,
   };
 }
 
