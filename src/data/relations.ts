@@ -42,6 +42,25 @@ export async function readRelations(path: string): Promise<RelationSet> {
   return { names, na_label: detectNaLabel(names) };
 }
 
+/**
+ * relation.csv's head_type/tail_type by relation name, which only DeepKE's LM input uses (the deepke-lm head puts
+ * the gold relation's types into the text, as DeepKE does; refit reports that this leaks the label). Undefined when
+ * the file is not a CSV or has no such columns; relations with an empty type are left out.
+ */
+export async function readRelationTypes(path: string): Promise<Record<string, { head_type: string; tail_type: string }> | undefined> {
+  if (extensionOf(path) !== 'csv') return undefined;
+  const records = parseCsvRecords(path, await readText(path));
+  const header = records[0]?.fields.map((h) => h.trim()) ?? [];
+  const [r, h, t] = ['relation', 'head_type', 'tail_type'].map((c) => header.indexOf(c));
+  if (r < 0 || h < 0 || t < 0) return undefined;
+  const out: Record<string, { head_type: string; tail_type: string }> = {};
+  for (const { fields } of records.slice(1)) {
+    const [name, head_type, tail_type] = [fields[r], fields[h], fields[t]].map((f) => (f ?? '').trim());
+    if (name && head_type && tail_type) out[name] = { head_type, tail_type };
+  }
+  return out;
+}
+
 function fromCsv(path: string, text: string): Entry[] {
   const records = parseCsvRecords(path, text);
   const header = records[0].fields.map((h) => h.trim());

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { DataError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/index.ts';
 import type { WordPieceTokenizer } from '../tokenize/index.ts';
-import { encodeExample } from './encode.ts';
+import { encodeExample, type EncodedExample } from './encode.ts';
+import { deepkeLmTypes, encodeDeepkeLm, type DeepkeLmInput } from './deepke-lm.ts';
 import type { MarkerScheme } from './markers.ts';
 
 /** The file's magic bytes and extension. */
@@ -15,6 +16,15 @@ export const DATASET_MAGIC = 'REFITDS1';
 export const DATASET_EXT = '.refit-ds';
 /** Bumped whenever encoding changes, so older cached files are not reused. */
 export const ENCODER_VERSION = 1;
+
+/** Options shared by one-example encoding and dataset writing; `deepke_lm` selects DeepKE's LM text instead of markers. */
+export interface EncodeOptions { tokenizer: WordPieceTokenizer; max_seq_len: number; markers: MarkerScheme; deepke_lm?: DeepkeLmInput }
+
+/** Encodes one example the way the model's head reads it: DeepKE's LM text (deepke-lm) or entity markers (the others). */
+export function encodeForHead(opts: EncodeOptions & { example: Example }): EncodedExample {
+  if (opts.deepke_lm) return encodeDeepkeLm({ tokenizer: opts.tokenizer, example: opts.example, max_seq_len: opts.max_seq_len, types: deepkeLmTypes(opts.example, opts.deepke_lm) });
+  return encodeExample(opts);
+}
 
 const ARRAY_NAMES = ['offsets', 'input_ids', 'lengths', 'head_pos', 'tail_pos', 'labels'] as const;
 type ArrayName = (typeof ARRAY_NAMES)[number];
@@ -51,10 +61,11 @@ export interface EncodedDatasetView {
 export interface WrittenDataset { path: string; n: number; total_tokens: number; truncated: number; lengths: Int32Array; from_cache: boolean }
 
 /** sha256 over everything that shapes the file: encoder version, vocab, casing, markers, length, relations, examples. */
-export function datasetContentHash(opts: { examples: readonly Example[]; relations: RelationSet; tokenizer: WordPieceTokenizer; max_seq_len: number; markers: MarkerScheme }): string {
+export function datasetContentHash(opts: { examples: readonly Example[]; relations: RelationSet } & EncodeOptions): string {
   const h = createHash('sha256');
   const t = opts.tokenizer;
-  h.update(JSON.stringify([ENCODER_VERSION, t.vocab.content_hash, t.lowercase, t.strip_accents, opts.markers, opts.max_seq_len, opts.relations.names]));
+  const scheme = opts.deepke_lm ? { deepke_lm: opts.deepke_lm } : opts.markers;
+  h.update(JSON.stringify([ENCODER_VERSION, t.vocab.content_hash, t.lowercase, t.strip_accents, scheme, opts.max_seq_len, opts.relations.names]));
   for (const ex of opts.examples) {
     h.update(JSON.stringify([ex.text, ex.head.start, ex.head.end, ex.head.type ?? null, ex.tail.start, ex.tail.end, ex.tail.type ?? null, ex.relation ?? null]));
     h.update('\n');
@@ -62,9 +73,8 @@ export function datasetContentHash(opts: { examples: readonly Example[]; relatio
   return h.digest('hex');
 }
 
-/** Encodes `examples` into `cache_dir/<hash>.refit-ds`, or returns the file already there for the same inputs. */
-export async function writeEncodedDataset(opts: { examples: Example[]; relations: RelationSet; tokenizer: WordPieceTokenizer;
-  max_seq_len: number; markers: MarkerScheme; cache_dir: string }): Promise<WrittenDataset> {
+/** Encodes `examples` (see encodeForHead) into `cache_dir/<hash>.refit-ds`, or returns the file already there for the same inputs. */
+export async function writeEncodedDataset(opts: { examples: Example[]; relations: RelationSet; cache_dir: string } & EncodeOptions): Promise<WrittenDataset> {
   const hash = datasetContentHash(opts);
   const file = path.join(opts.cache_dir, `${hash.slice(0, 32)}${DATASET_EXT}`);
   const cached = readCachedHeader(file, hash);
@@ -82,7 +92,7 @@ export async function writeEncodedDataset(opts: { examples: Example[]; relations
   let truncated = 0;
   let total = 0;
   opts.examples.forEach((ex, i) => {
-    const enc = encodeExample({ tokenizer: opts.tokenizer, example: ex, max_seq_len: opts.max_seq_len, markers: opts.markers });
+    const enc = encodeForHead({ ...opts, example: ex });
     all.push(enc.ids);
     lengths[i] = enc.ids.length;
     head[i] = enc.head_pos;

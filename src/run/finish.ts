@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import type { MetricBlock } from '../metrics/index.ts';
 import type { RelationSet } from '../data/types.ts';
-import type { HeadKind } from '../worker/protocol.ts';
+import type { HeadKind, RnnSpec } from '../worker/protocol.ts';
+import type { DeepkeLmInputInfo } from './deepke-lm.ts';
 import type { TrainSupervisor } from '../worker/index.ts';
 import { now, type RunEvent } from './events.ts';
 import { evalLogits, scoreLogits } from './evaluate.ts';
@@ -20,11 +21,17 @@ export interface RunMetrics {
   best_epoch: number | null;
   epochs_run: number;
   early_stopped: boolean;
+  /** deepke-lm runs: where the entity type words came from (DeepKE's gold-relation types leak the label). */
+  input?: DeepkeLmInputInfo;
+  /** deepke-lm runs with gold-relation types: the same test split scored with the mentions kept as text. */
+  test_without_types?: MetricBlock & { loss: number };
 }
 
 /** Restores the best checkpoint (if any), evaluates, and writes model/ and metrics.json atomically. */
 export async function finishRun(opts: { sup: TrainSupervisor; state: LoopState; run_dir: string; valid: EncodedSplit | null; test: EncodedSplit | null;
-  relations: RelationSet; semeval: boolean; text: TextSide; head: HeadKind; max_seq_len: number; padding: 'dynamic' | 'max'; emit(e: RunEvent): void }): Promise<RunMetrics> {
+  relations: RelationSet; semeval: boolean; text: TextSide; head: HeadKind; max_seq_len: number; padding: 'dynamic' | 'max'; emit(e: RunEvent): void;
+  /** deepke-lm: the RNN for refit.json, the input info for metrics.json and the untyped test split (opened in the worker). */
+  rnn?: RnnSpec; input?: DeepkeLmInputInfo; test_untyped?: EncodedSplit | null }): Promise<RunMetrics> {
   const { sup, state } = opts;
   const worker = sup.worker!;
   if (state.best) await expect(worker, { type: 'restore', path: join(opts.run_dir, state.best.path) }, 'restored');
@@ -35,15 +42,17 @@ export async function finishRun(opts: { sup: TrainSupervisor; state: LoopState; 
   };
   const valid = await score(opts.valid);
   const test = await score(opts.test);
+  const untyped = await score(opts.test_untyped ?? null);
   const epoch = state.best?.epoch ?? state.evals.length;
   if (test) opts.emit({ event: 'eval', time: now(), epoch, step: state.step, split: 'test', accuracy: test.accuracy, macro_f1: test.macro_f1, micro_f1: test.micro_f1, loss: test.loss });
-  await writeModelFolder({ worker, run_dir: opts.run_dir, text: opts.text, relations: opts.relations, head: opts.head, max_seq_len: opts.max_seq_len, step: state.best?.step ?? state.step });
+  await writeModelFolder({ worker, run_dir: opts.run_dir, text: opts.text, relations: opts.relations, head: opts.head, max_seq_len: opts.max_seq_len, step: state.best?.step ?? state.step, rnn: opts.rnn });
   const secs = state.train_seconds;
   const metrics: RunMetrics = {
     ...(valid ? { valid } : {}), ...(test ? { test } : {}),
     train: { optimizer_steps: state.step, examples_seen: state.examples_seen, tokens_seen: state.tokens_seen, examples_per_s: secs ? state.examples_seen / secs : 0,
       tokens_per_s: secs ? state.tokens_seen / secs : 0, peak_memory_bytes: state.peak_memory_bytes, seconds: secs },
     best_epoch: state.best?.epoch ?? null, epochs_run: state.evals.length, early_stopped: state.stopped,
+    ...(opts.input ? { input: opts.input } : {}), ...(untyped ? { test_without_types: untyped } : {}),
   };
   writeJsonAtomic(runPaths(opts.run_dir).metrics, metrics);
   return metrics;

@@ -7,10 +7,11 @@ import type { RelationSet } from '../data/types.ts';
 import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
 import type { MarkerScheme } from '../encode/index.ts';
 import type { ModelDims } from '../memory/index.ts';
-import type { HeadKind } from '../worker/protocol.ts';
+import type { HeadKind, RnnSpec } from '../worker/protocol.ts';
 import { readJson, writeJsonAtomic } from './files.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
 import { expect } from './session.ts';
+import { checkModelWeights } from './weights-check.ts';
 import type { TextSide } from './prepare.ts';
 
 /** refit.json: what a model folder needs beyond Hugging Face's files to classify relations. */
@@ -18,6 +19,10 @@ export interface RefitJson {
   format: 'refit-model'; version: 1;
   relations: string[]; na_label: string | null; markers: MarkerScheme; head: HeadKind;
   max_seq_len: number; lowercase: boolean; num_labels: number; trained_steps: number;
+  /** The deepke-lm head's RNN (that head reads DeepKE's LM text, not `markers`). */
+  rnn?: RnnSpec;
+  /** Where the model came from when it was not trained by refit (`refit import-deepke`). */
+  imported_from?: { format: 'deepke-lm'; checkpoint: string; lm_file: string; relations: string; conf?: string };
 }
 
 /** A model folder read back: dims, relation set and the text side to encode new input the same way. */
@@ -27,7 +32,8 @@ export interface LoadedModel { dir: string; refit: RefitJson; dims: ModelDims; r
  * Saves the worker's current weights as `<run>/model`: the worker writes config.json + model.safetensors into a
  * temp folder, vocab.txt, refit.json and the label maps are added, then the folder is renamed into place.
  */
-export async function writeModelFolder(opts: { worker: SupervisedWorker; run_dir: string; text: TextSide; relations: RelationSet; head: HeadKind; max_seq_len: number; step: number }): Promise<string> {
+export async function writeModelFolder(opts: { worker: SupervisedWorker; run_dir: string; text: TextSide; relations: RelationSet; head: HeadKind; max_seq_len: number; step: number;
+  rnn?: RnnSpec; imported_from?: RefitJson['imported_from'] }): Promise<string> {
   const dir = join(opts.run_dir, 'model');
   const tmp = join(opts.run_dir, `.model-tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
@@ -37,7 +43,8 @@ export async function writeModelFolder(opts: { worker: SupervisedWorker; run_dir
   const config = readJson<Record<string, unknown>>(join(tmp, 'config.json'));
   writeJsonAtomic(join(tmp, 'config.json'), { ...config, id2label: Object.fromEntries(names.map((n, i) => [String(i), n])), label2id: Object.fromEntries(names.map((n, i) => [n, i])) });
   const refit: RefitJson = { format: 'refit-model', version: 1, relations: names, na_label: opts.relations.na_label, markers: opts.text.markers,
-    head: opts.head, max_seq_len: opts.max_seq_len, lowercase: opts.text.lowercase, num_labels: names.length, trained_steps: opts.step };
+    head: opts.head, max_seq_len: opts.max_seq_len, lowercase: opts.text.lowercase, num_labels: names.length, trained_steps: opts.step,
+    ...(opts.rnn ? { rnn: opts.rnn } : {}), ...(opts.imported_from ? { imported_from: opts.imported_from } : {}) };
   writeJsonAtomic(join(tmp, 'refit.json'), refit);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
@@ -55,8 +62,12 @@ export function readModelFolder(run_dir: string): LoadedModel {
   const cfg = readJson<ModelDims>(join(dir, 'config.json'), 'E_RUN_MODEL');
   const dims: ModelDims = { vocab_size: cfg.vocab_size, hidden_size: cfg.hidden_size, num_hidden_layers: cfg.num_hidden_layers, num_attention_heads: cfg.num_attention_heads,
     intermediate_size: cfg.intermediate_size, max_position_embeddings: cfg.max_position_embeddings, type_vocab_size: cfg.type_vocab_size };
+  checkModelWeights(dir); // a truncated or garbled model.safetensors is one line here, before a worker starts
   const vocab_path = join(dir, 'vocab.txt');
   const vocab = Vocab.fromFile(vocab_path);
-  const text: TextSide = { vocab_path, vocab, tokenizer: new WordPieceTokenizer(vocab, { lowercase: refit.lowercase }), lowercase: refit.lowercase, markers: refit.markers };
+  if (refit.head === 'deepke-lm' && !refit.rnn) throw new RefitError('E_RUN_MODEL', `${join(dir, 'refit.json')}: head deepke-lm without its rnn settings`);
+  // deepke-lm: no gold relation at prediction time, so mentions keep their text unless the input gives types.
+  const text: TextSide = { vocab_path, vocab, tokenizer: new WordPieceTokenizer(vocab, { lowercase: refit.lowercase }), lowercase: refit.lowercase, markers: refit.markers,
+    ...(refit.head === 'deepke-lm' ? { deepke_lm: {} } : {}) };
   return { dir, refit, dims, relations: { names: refit.relations, na_label: refit.na_label }, text };
 }

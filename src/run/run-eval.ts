@@ -27,9 +27,10 @@ export async function evaluateRun(opts: { run_dir: string; data: string; format?
   const { python } = await findPython({ env: opts.env });
   const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
   try {
-    const enc = await writeEncodedDataset({ examples: ds.examples, relations: model.relations, tokenizer: model.text.tokenizer, max_seq_len: model.refit.max_seq_len, markers: model.text.markers, cache_dir: tmp });
+    const enc = await writeEncodedDataset({ examples: ds.examples, relations: model.relations, tokenizer: model.text.tokenizer, max_seq_len: model.refit.max_seq_len, markers: model.text.markers,
+      deepke_lm: model.text.deepke_lm, cache_dir: tmp });
     const caps = worker.ready.capabilities;
-    const load = loadCommand({ dims: model.dims, head: model.refit.head, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0, warmup_steps: 0, total_steps: 1, max_grad_norm: 1 },
+    const load = loadCommand({ dims: model.dims, head: model.refit.head, rnn: model.refit.rnn, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0, warmup_steps: 0, total_steps: 1, max_grad_norm: 1 },
       { device: caps.cuda ? 'cuda' : 'cpu', precision: 'fp32', attention: caps.sdpa ? 'sdpa' : 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
     await setupWorker(worker, { load, datasets: [{ name: 'eval', path: enc.path }], restore_from: model.dir });
     const logits = await evalLogits(worker, { dataset: 'eval', lengths: enc.lengths, padding: 'dynamic', max_seq_len: model.refit.max_seq_len, tag: 'eval' });

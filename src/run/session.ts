@@ -3,7 +3,7 @@
 import type { RunLog } from '../log.ts';
 import { WorkerProcess } from '../worker/index.ts';
 import { workerError, type SupervisedWorker } from '../worker/index.ts';
-import type { BertConfigJson, HeadKind, LoadCommand } from '../worker/protocol.ts';
+import type { BertConfigJson, HeadKind, HeadSpec, LoadCommand, RnnSpec } from '../worker/protocol.ts';
 import type { ModelDims } from '../memory/index.ts';
 import type { Decision } from './decide.ts';
 
@@ -21,13 +21,24 @@ export function bertConfig(dims: ModelDims, dropout = HEAD_DROPOUT): BertConfigJ
 export interface LoadSpec { dims: ModelDims; pretrained?: string; head: HeadKind; num_labels: number; seed: number;
   learning_rate: number; weight_decay: number; warmup_steps: number; total_steps: number; max_grad_norm: number; num_threads?: number;
   /** Dropout everywhere (BERT's 0.1 by default); 0 makes runs with different micro-batch splits comparable bit for bit up to rounding. */
-  dropout?: number }
+  dropout?: number;
+  /** The deepke-lm head's RNN (its dropout is also the one before fc, as in DeepKE). */
+  rnn?: RnnSpec }
+
+/** The head spec of a load command: deepke-lm carries its RNN and uses the RNN's dropout before fc (DeepKE's `dropout`). */
+export function headSpec(spec: Pick<LoadSpec, 'head' | 'num_labels' | 'dropout' | 'rnn'>): HeadSpec {
+  if (spec.head === 'deepke-lm') {
+    if (!spec.rnn) throw new Error('the deepke-lm head needs its rnn settings');
+    return { kind: spec.head, num_labels: spec.num_labels, dropout: spec.dropout ?? spec.rnn.dropout, rnn: spec.rnn };
+  }
+  return { kind: spec.head, num_labels: spec.num_labels, dropout: spec.dropout ?? HEAD_DROPOUT };
+}
 
 /** The `load` command for a decision (levers) and a model spec. */
 export function loadCommand(spec: LoadSpec, d: Pick<Decision, 'device' | 'precision' | 'attention' | 'grad_checkpointing' | 'freeze_layers' | 'optimizer' | 'budget_bytes'>): LoadCommand {
   return {
     type: 'load', pretrained: spec.pretrained, config: bertConfig(spec.dims, spec.dropout),
-    head: { kind: spec.head, num_labels: spec.num_labels, dropout: spec.dropout ?? HEAD_DROPOUT }, seed: spec.seed, device: d.device,
+    head: headSpec(spec), seed: spec.seed, device: d.device,
     precision: d.precision, attention: d.attention, grad_checkpointing: d.grad_checkpointing, freeze_layers: d.freeze_layers,
     optimizer: { kind: d.optimizer, lr: spec.learning_rate, weight_decay: spec.weight_decay, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmup_steps: spec.warmup_steps, total_steps: spec.total_steps }, max_grad_norm: spec.max_grad_norm,

@@ -12,6 +12,7 @@ import { registerFit } from './fit.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerReport } from './report.ts';
 import { registerServe } from './serve.ts';
+import { registerImportDeepke } from './import-deepke.ts';
 
 /** Adds one sub-command (and its options) to the program. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
@@ -28,4 +29,5 @@ export const COMMANDS: readonly RegisterCommand[] = Object.freeze([
   registerTokenize,
   registerReport,
   registerServe,
+  registerImportDeepke,
 ]);
