@@ -23,6 +23,10 @@ export interface Predictor {
   relations: string[]; na_label: string | null; max_seq_len: number; model: Record<string, unknown>;
   predict(items: PredictItem[], opts?: { top_k?: number; na_threshold?: number }): Promise<Prediction[]>;
   close(): Promise<void>;
+  /** Resolves at once when the worker dies or hangs (not on close), with why: the server restarts it then. */
+  lost: Promise<Error>;
+  /** The worker's process id. */
+  pid: number | undefined;
 }
 
 /** Finds a mention: at the given offset (checked), else its first occurrence; an error line when it is not there. */
@@ -75,11 +79,20 @@ class WorkerPredictor implements Predictor {
   private busy = false;
   private readonly tmp = mkdtempSync(join(tmpdir(), 'refit-predict-'));
 
-  constructor(private readonly loaded: LoadedModel, private readonly worker: SupervisedWorker & { close(): Promise<void> }, private readonly log: RunLog) {
+  constructor(private readonly loaded: LoadedModel, private readonly worker: SupervisedWorker & { close(): Promise<void>; lost: Promise<Error>; pid: number | undefined },
+    private readonly log: RunLog) {
     this.relations = loaded.relations.names;
     this.na_label = loaded.relations.na_label;
     this.max_seq_len = loaded.refit.max_seq_len;
     this.model = { dir: loaded.dir, ...loaded.dims, head: loaded.refit.head, lowercase: loaded.refit.lowercase, num_labels: loaded.refit.num_labels };
+  }
+
+  get lost(): Promise<Error> {
+    return this.worker.lost;
+  }
+
+  get pid(): number | undefined {
+    return this.worker.pid;
   }
 
   predict(items: PredictItem[], opts: { top_k?: number; na_threshold?: number } = {}): Promise<Prediction[]> {

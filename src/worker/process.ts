@@ -71,6 +71,9 @@ export class WorkerProcess {
   private readonly stderrTail: string[] = [];
   private readonly exited: Promise<void>;
   private crash: WorkerCrashError | undefined;
+  private markLost: (e: WorkerCrashError) => void = () => undefined;
+  /** Resolves, at once, when the worker dies or hangs (not when it is closed): the server restarts it then. */
+  readonly lost: Promise<WorkerCrashError> = new Promise((done) => { this.markLost = done; });
 
   private constructor(private readonly child: ChildProcessWithoutNullStreams, private readonly log: RunLog) {
     this.exited = new Promise((done) => child.once('close', () => done()));
@@ -221,6 +224,7 @@ export class WorkerProcess {
   private fail(reason: WorkerCrashError['reason'], code: number | null, signal: string | null, detail: string): void {
     if (this.crash) return;
     this.crash = new WorkerCrashError(reason, code, signal, this._state, this.step, [...this.stderrTail], detail);
+    this.markLost(this.crash);
     this._state = 'crashed';
     this.log.write(this.crash.message);
     this.waiter?.reject(this.crash);
