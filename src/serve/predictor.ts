@@ -1,10 +1,15 @@
 // The server's view of a trained model: opens R's Predictor for a run folder lazily (a run being trained has
-// no model yet) and checks entities against the text before anything reaches the worker.
+// no model yet), keeps its worker alive, and checks entities against the text before anything reaches the worker.
+// A worker that dies (any signal, any exit code) or hangs is noticed at once and restarted with bounded back-off;
+// meanwhile requests get 503 with Retry-After, and a worker that dies on every start ends `down`, with one log line.
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { RefitError } from '../errors.ts';
-import type { RunLog } from '../log.ts';
+import { clip, type RunLog } from '../log.ts';
 import { itemExample, openPredictor, type Predictor, type PredictItem, type Prediction } from '../run/index.ts';
+import { WorkerCrashError } from '../worker/index.ts';
+import { HttpError } from './http-error.ts';
+import { hidePaths } from './redact.ts';
 
 export type { Predictor, PredictItem };
 /** One prediction result (the shape `refit predict` writes). */
@@ -21,21 +26,64 @@ export function entityProblem(item: PredictItem): string | null {
 
 /** How long a replaced model's worker lives on, so calls already sent to it can finish (ms). */
 export const RELOAD_GRACE_MS = 30_000;
+/** A worker call that takes longer than this means the worker hangs: it is killed and restarted (ms). */
+export const WORKER_TIMEOUT_MS = 60_000;
+/** Seconds a restarted worker takes to import torch and load a model, added to Retry-After. */
+export const WORKER_START_ESTIMATE_S = 3;
+/** Retry-After sent while the worker is down for good (seconds): a hint to come back much later. */
+export const DOWN_RETRY_AFTER_S = 60;
+
+/** How a lost worker is restarted: at most `max_restarts` times in a row, waiting base_ms, 2×, 4× … (at most max_ms). */
+export interface RestartPolicy { max_restarts: number; base_ms: number; max_ms: number }
+/** Default restart policy: 5 restarts in a row (0.5 s, 1 s, 2 s, 4 s, 8 s apart), then `down`. */
+export const DEFAULT_RESTART_POLICY: RestartPolicy = { max_restarts: 5, base_ms: 500, max_ms: 15_000 };
+
+/** Where the model's worker is: none opened yet, starting, ready, restarting after a loss, or down for good. */
+export type WorkerStatus = 'none' | 'starting' | 'ready' | 'restarting' | 'down';
+
+/** What /v1/health says about the model's worker. */
+export interface WorkerHealth {
+  status: 'ok' | 'degraded' | 'down';
+  reason: string | null;
+  worker: { state: WorkerStatus; pid: number | null; restarts: number; failures_in_a_row: number; last_loss: string | null; retry_in_s: number | null };
+}
+
+/** The model's names and shapes as /v1/model shows them (no paths). */
+export interface ModelInfo { relations: string[]; na_label: string | null; max_seq_len: number; model: Record<string, unknown> }
 
 /**
- * Opens the run's model on first use and keeps it; a failed open is retried on the next request. When the model
- * folder is replaced (a training run served live finishes, or is rerun), the next request opens the new one.
+ * Opens the run's model on first use and keeps its worker alive. When the model folder is replaced (a training run
+ * served live finishes, or is rerun), the next request opens the new one; when the worker is lost, it is restarted.
  */
 export class LazyPredictor {
   private opening: Promise<Predictor> | undefined;
+  private current: Predictor | undefined;
   private openedKey: string | undefined;
   private readonly retired = new Set<Promise<Predictor>>();
+  private timer: NodeJS.Timeout | undefined;
+  private retryAt = 0;
+  private closed = false;
+  private info: ModelInfo | undefined;
+  private readonly policy: RestartPolicy;
   /** True once a model is open. */
   loaded = false;
   /** How many times a replaced model folder was opened anew. */
   reloads = 0;
+  /** Where the worker is now. */
+  state: WorkerStatus = 'none';
+  /** Restarts attempted since the server started (after a worker died, hung, or failed to start). */
+  restarts = 0;
+  /** Losses since the last prediction that succeeded; past policy.max_restarts the worker is `down`. */
+  failures = 0;
+  /** Why the worker is not `ready` (one line, no paths), or null. */
+  reason: string | null = null;
+  /** The last loss, one line. */
+  lastLoss: string | null = null;
 
-  constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }) {}
+  constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number;
+    restart?: Partial<RestartPolicy>; worker_timeout_ms?: number; notify?: (line: string) => void }) {
+    this.policy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
+  }
 
   /** Identity of the model folder now on disk (the folder is replaced by rename, so the inode changes), or undefined. */
   private modelKey(): string | undefined {
@@ -48,26 +96,170 @@ export class LazyPredictor {
     }
   }
 
-  /** The open Predictor; throws E_NO_MODEL (503) when the run has no trained model yet. */
+  /** The open Predictor; throws E_NO_MODEL (503) when the run has no trained model yet, HttpError 503 while restarting or down. */
   get(): Promise<Predictor> {
     const key = this.modelKey();
-    if (this.opening && (key === undefined || key === this.openedKey)) return this.opening;
+    if (key !== undefined && this.openedKey !== undefined && key !== this.openedKey) this.replaced();
+    if (this.state === 'restarting' || this.state === 'down') return Promise.reject(this.unavailable());
+    if (this.opening) return this.opening;
     const run_dir = this.opts.run_dir;
     if (!run_dir || key === undefined) {
       return Promise.reject(new RefitError('E_NO_MODEL', run_dir
-        ? `no trained model in ${join(run_dir, 'model')} yet (training still running, or not a trained run)`
+        ? `no trained model in ${join(basename(resolve(run_dir)), 'model')} yet (training still running, or not a trained run)`
         : 'no run folder given (start with --run DIR)', { exitCode: 503 }));
     }
-    if (this.opening) this.retire(this.opening);
-    this.openedKey = key;
-    this.opening = openPredictor({ run_dir, env: this.opts.env, log: this.opts.log, num_threads: this.opts.num_threads }).then((p) => {
-      this.loaded = true;
-      return p;
-    }, (e) => {
-      this.opening = undefined;
+    return this.open(key);
+  }
+
+  /** Opens the model before the server listens; a failure here is the start's error, not a restart. */
+  async warmUp(): Promise<void> {
+    const key = this.modelKey();
+    if (key === undefined) return;
+    await this.open(key, true);
+  }
+
+  /** The model's relations and shapes: from the worker last opened (kept while it restarts), else opened now. */
+  async modelInfo(): Promise<ModelInfo> {
+    if (this.info && this.state !== 'none') return this.info;
+    await this.get();
+    return this.info as ModelInfo;
+  }
+
+  /**
+   * Predicts on the current worker. A call the worker does not answer within worker_timeout_ms kills it (it is then
+   * restarted like any lost worker); a call cut short by the worker's loss answers 503 with Retry-After.
+   */
+  async predict(items: PredictItem[], o: { top_k?: number }): Promise<PredictResult[]> {
+    const p = await this.get();
+    const limit = this.opts.worker_timeout_ms ?? WORKER_TIMEOUT_MS;
+    const watchdog = setTimeout(() => {
+      if (this.current !== p || p.pid === undefined) return;
+      this.opts.log.write(`serve: model worker (pid ${p.pid}) did not answer within ${limit} ms; killing it`);
+      try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }, limit);
+    try {
+      const r = await p.predict(items, o);
+      this.failures = 0; // a worker that answers is healthy again: later losses start a new count
+      return r;
+    } catch (e) {
+      if (e instanceof WorkerCrashError || this.current !== p) {
+        await new Promise((done) => setImmediate(done)); // let the loss be recorded before answering
+        throw this.unavailable();
+      }
       throw e;
-    });
-    return this.opening;
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
+  /** The health of the worker for /v1/health. */
+  health(): WorkerHealth {
+    const status = this.state === 'restarting' ? 'degraded' : this.state === 'down' ? 'down' : 'ok';
+    return {
+      status, reason: this.reason,
+      worker: { state: this.state, pid: this.current?.pid ?? null, restarts: this.restarts, failures_in_a_row: this.failures, last_loss: this.lastLoss,
+        retry_in_s: this.state === 'restarting' ? this.retryAfterS() : null },
+    };
+  }
+
+  private retryAfterS(): number {
+    return Math.ceil(Math.max(0, this.retryAt - Date.now()) / 1000) + WORKER_START_ESTIMATE_S;
+  }
+
+  /** The 503 a request gets while the worker is restarting or down. */
+  private unavailable(): HttpError {
+    if (this.state === 'down') {
+      return new HttpError(503, `model unavailable (down): ${this.reason ?? 'its worker could not be started'}`, { 'retry-after': String(DOWN_RETRY_AFTER_S) });
+    }
+    const after = this.retryAfterS();
+    return new HttpError(503, `model unavailable: its worker is restarting (${this.lastLoss ?? 'it was lost'}); retry in ${after} s`, { 'retry-after': String(after) });
+  }
+
+  private open(key: string, first = false): Promise<Predictor> {
+    this.openedKey = key;
+    if (this.state !== 'restarting') this.state = 'starting';
+    const attempt: Promise<Predictor> = openPredictor({ run_dir: this.opts.run_dir as string, env: this.opts.env, log: this.opts.log, num_threads: this.opts.num_threads })
+      .then((p) => {
+        if (attempt !== this.opening || this.closed) {
+          void p.close();
+          throw new HttpError(503, 'the model was replaced while it loaded; try again');
+        }
+        const wasRestart = this.state === 'restarting';
+        this.current = p;
+        this.loaded = true;
+        this.state = 'ready';
+        this.reason = null;
+        this.info = { relations: p.relations, na_label: p.na_label, max_seq_len: p.max_seq_len, model: shapeOnly(p.model) };
+        if (wasRestart) this.say(`model worker is back (pid ${p.pid ?? '?'}) after restart ${this.restarts}`);
+        void p.lost.then((e) => this.onLost(attempt, p, e));
+        return p;
+      }, (e: unknown) => {
+        if (attempt === this.opening && !this.closed) {
+          this.opening = undefined;
+          if (first) this.state = 'none';
+          else this.onFailure(e, 'failed to start');
+        }
+        throw e;
+      });
+    this.opening = attempt;
+    return attempt;
+  }
+
+  private onLost(attempt: Promise<Predictor>, p: Predictor, e: Error): void {
+    if (attempt !== this.opening || this.closed) return; // a replaced model's worker: nobody waits for it
+    this.opening = undefined;
+    this.current = undefined;
+    void p.close().catch(() => undefined);
+    this.onFailure(e, 'died');
+  }
+
+  /** Counts a loss and schedules the next start after the back-off, or gives up (`down`) past max_restarts. */
+  private onFailure(e: unknown, what: string): void {
+    this.failures++;
+    const why = clip(hidePaths(String(e instanceof Error ? e.message : e).split('\n')[0]), 300);
+    this.lastLoss = why.startsWith('worker ') ? why : `worker ${what}: ${why}`;
+    if (this.failures > this.policy.max_restarts) {
+      this.state = 'down';
+      this.reason = `model worker lost ${this.failures} times in a row (last: ${this.lastLoss}); not restarted again: fix the cause, then restart refit serve`;
+      this.say(`DOWN: ${this.reason}`);
+      return;
+    }
+    const delay = Math.min(this.policy.max_ms, this.policy.base_ms * 2 ** (this.failures - 1));
+    this.state = 'restarting';
+    this.retryAt = Date.now() + delay;
+    this.reason = `model worker lost (${this.lastLoss}); restart ${this.failures} of at most ${this.policy.max_restarts} in ${delay} ms`;
+    this.say(this.reason);
+    this.timer = setTimeout(() => this.restart(), delay);
+  }
+
+  private restart(): void {
+    this.timer = undefined;
+    if (this.closed || this.state !== 'restarting') return;
+    this.restarts++;
+    const key = this.modelKey();
+    if (key === undefined) {
+      this.onFailure(new Error('the model folder is gone'), 'failed to start');
+      return;
+    }
+    this.open(key).catch(() => undefined); // a failure is counted in open()
+  }
+
+  /** The model folder was replaced: the old worker finishes what it has, and the new model starts with a clean slate. */
+  private replaced(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.opening) this.retire(this.opening);
+    else if (this.loaded) this.reloads++;
+    this.opening = undefined;
+    this.current = undefined;
+    this.state = 'none';
+    this.failures = 0;
+    this.reason = null;
+  }
+
+  private say(line: string): void {
+    this.opts.log.write(`serve: ${line}`);
+    this.opts.notify?.(line);
   }
 
   private retire(old: Promise<Predictor>): void {
@@ -84,8 +276,16 @@ export class LazyPredictor {
 
   /** Closes the model's worker(s): the current one and any replaced ones still in their grace period. */
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
     const all = [...this.retired, ...(this.opening ? [this.opening] : [])];
     this.opening = undefined;
     await Promise.all(all.map((p) => this.stop(p)));
   }
+}
+
+/** The model's config without its folder: dims, head, casing, labels (and the folder's name only). */
+function shapeOnly(model: Record<string, unknown>): Record<string, unknown> {
+  const { dir, ...rest } = model;
+  return typeof dir === 'string' ? { name: basename(resolve(dir, '..')), ...rest } : rest;
 }

@@ -1,11 +1,13 @@
-// The prediction API: POST /v1/predict, GET /v1/model, GET /v1/health.
+// The prediction API: POST /v1/predict, GET /v1/model, GET /v1/health. Bodies show names, relations and shapes,
+// never the machine's paths.
 // Entities not in the text: a single-item request gets 400; in a list, that item gets an `error` field (as
 // `refit predict` writes it) and the others are still predicted.
 import type { FastifyInstance } from 'fastify';
+import { basename, resolve } from 'node:path';
 import type { PredictBatcher } from './batcher.ts';
 import { HttpError } from './http-error.ts';
 import { entityProblem, type LazyPredictor, type PredictItem, type PredictResult } from './predictor.ts';
-import { PREDICT_BODY_SCHEMA, PREDICT_QUERY_SCHEMA } from './schema.ts';
+import { PREDICT_QUERY_SCHEMA, predictBodySchema } from './schema.ts';
 
 /** How long one prediction request may wait for the worker before it gets 503 (ms). */
 export const PREDICT_TIMEOUT_MS = 30_000;
@@ -32,8 +34,9 @@ async function predictItems(opts: { items: PredictItem[]; top_k?: number; batche
 
 /** Registers the prediction routes on `app`. */
 export function registerApiRoutes(app: FastifyInstance, deps: { predictor: LazyPredictor; batcher: PredictBatcher; run_dir?: string;
-  timeout_ms?: number; started: number }): void {
-  app.post('/v1/predict', { schema: { body: PREDICT_BODY_SCHEMA, querystring: PREDICT_QUERY_SCHEMA } }, async (req) => {
+  timeout_ms?: number; started: number; window_tokens?: number }): void {
+  const run = deps.run_dir ? basename(resolve(deps.run_dir)) : null;
+  app.post('/v1/predict', { schema: { body: predictBodySchema(deps.window_tokens), querystring: PREDICT_QUERY_SCHEMA } }, async (req) => {
     const body = req.body as PredictItem | PredictItem[];
     const top_k = (req.query as { top_k?: number }).top_k;
     const single = !Array.isArray(body);
@@ -47,13 +50,17 @@ export function registerApiRoutes(app: FastifyInstance, deps: { predictor: LazyP
     return single ? results[0] : results;
   });
 
-  app.get('/v1/model', async () => {
-    const p = await deps.predictor.get();
-    return { relations: p.relations, na_label: p.na_label, max_seq_len: p.max_seq_len, model: p.model, run_dir: deps.run_dir ?? null };
-  });
+  app.get('/v1/model', async () => ({ ...(await deps.predictor.modelInfo()), run }));
 
-  app.get('/v1/health', async () => ({
-    status: 'ok', model_loaded: deps.predictor.loaded, model_reloads: deps.predictor.reloads, run_dir: deps.run_dir ?? null,
-    uptime_s: Math.round((Date.now() - deps.started) / 1000), waiting_requests: deps.batcher.waiting, worker_calls: deps.batcher.stats,
-  }));
+  // ok: serving (or no model yet); degraded: the worker was lost and is being restarted (503 + Retry-After meanwhile);
+  // down: it failed policy.max_restarts times in a row and is not restarted again (answered with status 503).
+  app.get('/v1/health', async (_req, reply) => {
+    const h = deps.predictor.health();
+    if (h.status === 'down') void reply.status(503);
+    return {
+      status: h.status, reason: h.reason, model_loaded: deps.predictor.loaded, model_reloads: deps.predictor.reloads, run,
+      worker: h.worker, uptime_s: Math.round((Date.now() - deps.started) / 1000), waiting_requests: deps.batcher.waiting,
+      worker_calls: deps.batcher.stats,
+    };
+  });
 }

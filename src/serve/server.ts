@@ -1,32 +1,48 @@
-// startServer: the Fastify app (API, live run data, built web pages) with validation, size limit, timeouts and an
-// error handler that answers every failure as JSON `{error}` in one line; stacks go to the run log only.
+// startServer: the Fastify app (API, live run data, built web pages) with validation, size limit, timeouts, a cap on
+// open connections and an error handler that answers every failure as JSON `{error}` in one line; stacks go to the
+// run log only, and every value echoed there is cut short.
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { Ajv } from 'ajv';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRefitError } from '../errors.ts';
-import type { RunLog } from '../log.ts';
+import { clip, type RunLog } from '../log.ts';
 import { PredictBatcher } from './batcher.ts';
-import { LazyPredictor } from './predictor.ts';
+import { LazyPredictor, type RestartPolicy } from './predictor.ts';
 import { registerApiRoutes } from './routes-api.ts';
 import { HttpError } from './http-error.ts';
 import { registerRunRoutes } from './routes-run.ts';
-import { formatValidationErrors } from './schema.ts';
+import { hidePaths } from './redact.ts';
+import { DEFAULT_WINDOW_TOKENS, formatValidationErrors } from './schema.ts';
 import { findWebRoot } from './web-root.ts';
 
 /** Largest request body accepted (bytes); larger bodies get 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
-/** A client must send its whole request within this time (ms), or it gets 408 and is disconnected. */
+/** A client must send its whole request, headers and body, within this time (ms), or it gets 408 and is disconnected. */
 export const REQUEST_TIMEOUT_MS = 10_000;
+/** An idle keep-alive connection is closed after this time (ms). */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** The most connections open at once; more are closed as soon as they connect. */
+export const MAX_CONNECTIONS = 256;
+/** A connection with no traffic either way for this long (ms) is closed, whatever it is waiting for. */
+export const IDLE_SOCKET_TIMEOUT_MS = 120_000;
+/** Longest request URL or message written to the run log per request (characters). */
+export const LOGGED_VALUE_CHARS = 300;
 
 /** Options of startServer; `run_dir` may be a run still being trained (its model is opened when it appears). */
 export interface ServerOptions {
   run_dir?: string; host: string; port: number; log: RunLog; env: Record<string, string | undefined>;
-  /** Per-request limits, overridable for tests. */
+  /** Per-request limits (defaults: REQUEST_TIMEOUT_MS, PREDICT_TIMEOUT_MS, BODY_LIMIT_BYTES); request_timeout_ms covers headers and body. */
   request_timeout_ms?: number; predict_timeout_ms?: number; body_limit_bytes?: number;
+  /** Connection limits (defaults: KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS). */
+  keep_alive_timeout_ms?: number; max_connections?: number;
+  /** How a lost model worker is restarted (default DEFAULT_RESTART_POLICY) and when a silent one counts as hung. */
+  restart?: Partial<RestartPolicy>; worker_timeout_ms?: number;
+  /** Called with each change of the worker's health (lost, restarting, back, down), e.g. to tell the terminal. */
+  notify?: (line: string) => void;
   /** CPU threads of the model's worker (default: SERVE_THREADS_DEFAULT). */
   num_threads?: number;
   /** Folder of the built web pages; found next to the code when absent. */
@@ -44,13 +60,13 @@ function oneLine(s: string): string {
   return s.split('\n')[0].slice(0, 500);
 }
 
-function errorHandler(log: RunLog) {
+function errorHandler(log: RunLog, window_tokens: number) {
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     let status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
     let message: string;
     if (err.validation) {
       status = 400;
-      message = formatValidationErrors(err.validation as never, err.validationContext ?? 'body');
+      message = formatValidationErrors(err.validation as never, err.validationContext ?? 'body', window_tokens);
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       message = `request body is larger than the ${reply.server.initialConfig.bodyLimit} byte limit`;
     } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
@@ -59,16 +75,22 @@ function errorHandler(log: RunLog) {
       message = `body is not valid JSON: ${oneLine(err.message)}`;
     } else if (err instanceof HttpError) {
       message = err.message;
+      for (const [k, v] of Object.entries(err.headers)) void reply.header(k, v);
     } else if (isRefitError(err)) {
       status = 503; // the model could not be opened: the server's problem, not the request's
-      message = err.message;
+      message = hidePaths(err.message);
     } else if (status >= 500) {
       message = 'internal error (details in the server log)';
     } else {
       message = oneLine(err.message);
     }
     const expected = isRefitError(err) || err instanceof HttpError || status < 500;
-    log.write(`serve ${req.method} ${req.url} -> ${status}: ${expected ? message : err.stack ?? err.message}`);
+    // Refusals while the worker restarts or is down are not logged one by one: its state changes are, once each.
+    if (err instanceof HttpError && status === 503 && 'retry-after' in err.headers) {
+      return reply.status(status).type('application/json').send({ error: oneLine(message) });
+    }
+    const detail = expected ? clip(oneLine(message), LOGGED_VALUE_CHARS) : err.stack ?? err.message;
+    log.write(`serve ${req.method} ${clip(req.url, LOGGED_VALUE_CHARS)} -> ${status}: ${detail}`);
     return reply.status(status).type('application/json').send({ error: oneLine(message) });
   };
 }
@@ -86,15 +108,39 @@ async function registerPages(app: FastifyInstance, web_dir: string | null): Prom
   for (const [route, file] of Object.entries(pages)) app.get(route, (_req, reply) => reply.sendFile(file));
 }
 
+/** The window of the served model (tokens), from its refit.json; BERT's 512 while the run has no model yet. */
+function modelWindow(run_dir: string | undefined): number {
+  if (!run_dir) return DEFAULT_WINDOW_TOKENS;
+  try {
+    const n = (JSON.parse(readFileSync(join(run_dir, 'model', 'refit.json'), 'utf8')) as { max_seq_len?: unknown }).max_seq_len;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : DEFAULT_WINDOW_TOKENS;
+  } catch {
+    return DEFAULT_WINDOW_TOKENS;
+  }
+}
+
+function requestTimeoutOf(opts: ServerOptions): number {
+  return opts.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
+}
+
 /** Builds the app without listening (the CLI and tests call startServer, which listens). */
 export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInstance; predictor: LazyPredictor }> {
+  const requestTimeout = opts.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
+  const keepAliveTimeout = opts.keep_alive_timeout_ms ?? KEEP_ALIVE_TIMEOUT_MS;
   const app = Fastify({
     logger: false,
     bodyLimit: opts.body_limit_bytes ?? BODY_LIMIT_BYTES,
-    requestTimeout: opts.request_timeout_ms ?? REQUEST_TIMEOUT_MS,
-    // Node checks requestTimeout on this interval (30 s by default), which would let slow clients linger.
-    http: { connectionsCheckingInterval: 500 } as never,
+    requestTimeout,
+    keepAliveTimeout,
+    connectionTimeout: Math.max(IDLE_SOCKET_TIMEOUT_MS, (opts.predict_timeout_ms ?? 0) + requestTimeout),
+    // Node checks the timeouts on this interval (30 s by default), which would let slow clients linger. Its
+    // headersTimeout must not exceed requestTimeout: when it does (60 s by default), Node swaps the two, and a client
+    // that sent its headers and part of a body was kept for 60 s instead of requestTimeout.
+    http: { connectionsCheckingInterval: Math.min(500, Math.max(50, Math.floor(requestTimeout / 4))), requestTimeout,
+      headersTimeout: requestTimeout, keepAliveTimeout } as never,
   });
+  app.server.headersTimeout = requestTimeout;
+  app.server.maxConnections = opts.max_connections ?? MAX_CONNECTIONS;
   // Bodies: wrong types are errors, never silently converted; extra fields are ignored but kept. Query strings are
   // text by nature, so there numbers are coerced ("?after=3").
   const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false });
@@ -102,11 +148,13 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // Only JSON bodies: anything else is 415 rather than a confusing "must be an object".
   app.removeContentTypeParser('text/plain');
-  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT });
-  const batcher = new PredictBatcher({ predict: async (items, o) => (await predictor.get()).predict(items, o) });
-  app.setErrorHandler(errorHandler(opts.log));
+  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT,
+    restart: opts.restart, worker_timeout_ms: opts.worker_timeout_ms, notify: opts.notify });
+  const batcher = new PredictBatcher({ predict: (items, o) => predictor.predict(items, o) });
+  const window_tokens = modelWindow(opts.run_dir);
+  app.setErrorHandler(errorHandler(opts.log, window_tokens));
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
-  registerApiRoutes(app, { predictor, batcher, run_dir: opts.run_dir, timeout_ms: opts.predict_timeout_ms, started: Date.now() });
+  registerApiRoutes(app, { predictor, batcher, run_dir: opts.run_dir, timeout_ms: opts.predict_timeout_ms, started: Date.now(), window_tokens });
   registerRunRoutes(app, { run_dir: opts.run_dir });
   await registerPages(app, opts.web_dir === undefined ? findWebRoot() : opts.web_dir);
   return { app, predictor };
@@ -118,7 +166,7 @@ export async function startServer(opts: ServerOptions): Promise<{ url: string; c
   // A trained model is loaded before listening: the first request is then as fast as the rest, and a model that
   // cannot load (no torch, damaged files) fails the start with its one-line error instead of 503s later.
   if (opts.run_dir && existsSync(join(opts.run_dir, 'model', 'refit.json'))) {
-    await predictor.get().catch(async (e) => {
+    await predictor.warmUp().catch(async (e) => {
       await app.close();
       throw e;
     });
@@ -133,7 +181,8 @@ export async function startServer(opts: ServerOptions): Promise<{ url: string; c
   }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  opts.log.write(`serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'})`);
+  opts.log.write(`serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'}; request timeout ${requestTimeoutOf(opts)} ms, ` +
+    `keep-alive ${opts.keep_alive_timeout_ms ?? KEEP_ALIVE_TIMEOUT_MS} ms, at most ${opts.max_connections ?? MAX_CONNECTIONS} connections)`);
   return {
     url: `http://${host}:${address.port}`,
     close: async () => {

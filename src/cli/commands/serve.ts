@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { ConfigError, RefitError } from '../../errors.ts';
-import { RunLog } from '../../log.ts';
-import { startServer } from '../../serve/index.ts';
+import { DEFAULT_LOG_MAX_BYTES, RunLog, logMaxBytesFromEnv } from '../../log.ts';
+import { DEFAULT_RESTART_POLICY, KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS, startServer, type ServerOptions } from '../../serve/index.ts';
 
 /** Default TCP port of `refit serve`. */
 export const DEFAULT_PORT = 8080;
@@ -17,9 +17,24 @@ export function parsePort(text: string): number {
   return n;
 }
 
-/** Starts the server; a port or address that cannot be used is one line (E_LISTEN, exit 2). */
-export async function listen(ctx: CliContext, opts: { run_dir: string; host: string; port: number; num_threads?: number }) {
-  return startServer({ ...opts, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {
+/** A positive number of seconds (fractions allowed) as ms; anything else is one line, exit 2. */
+export function parseSeconds(flag: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(n > 0) || n > 3600) throw new ConfigError(`${flag} ${text}: must be a number of seconds, more than 0 and at most 3600`, 'E_OPTION');
+  return Math.round(n * 1000);
+}
+
+/** A positive integer option; anything else is one line, exit 2. */
+export function parseCount(flag: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > 1_000_000) throw new ConfigError(`${flag} ${text}: must be an integer ${min}..1000000`, 'E_OPTION');
+  return n;
+}
+
+/** Starts the server; a port or address that cannot be used is one line (E_LISTEN, exit 2). Worker health changes go to stderr. */
+export async function listen(ctx: CliContext, opts: { run_dir: string; host: string; port: number; num_threads?: number } & Partial<ServerOptions>) {
+  const notify = (line: string) => void ctx.io.stderr.write(`refit serve: ${line}\n`);
+  return startServer({ notify, ...opts, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
       throw new RefitError('E_LISTEN', `cannot listen on ${opts.host}:${opts.port}: ${e.code} (pick another --port or --host)`);
     }
@@ -43,19 +58,31 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--port <n>', 'TCP port (0 = any free port)', String(DEFAULT_PORT))
     .option('--host <addr>', 'address to listen on (127.0.0.1 = this machine only)', '127.0.0.1')
     .option('--threads <n>', 'CPU threads for the model worker (default: cores − 1, at most 4: small batches gain nothing from more)')
-    .action(async (opts: { run: string; port: string; host: string; threads?: string }) => {
+    .option('--body-timeout <s>', 'seconds a client has to send a whole request, headers and body; later: 408 and disconnected', String(REQUEST_TIMEOUT_MS / 1000))
+    .option('--keep-alive-timeout <s>', 'seconds an idle keep-alive connection stays open', String(KEEP_ALIVE_TIMEOUT_MS / 1000))
+    .option('--max-connections <n>', 'connections open at once; more are closed as they connect', String(MAX_CONNECTIONS))
+    .option('--max-restarts <n>', 'restarts in a row of a model worker that died (back-off 0.5 s, 1 s, 2 s …) before the server reports down (0 = never restart)',
+      String(DEFAULT_RESTART_POLICY.max_restarts))
+    .option('--log-max-mb <n>', `size of refit.log at which it is rotated to refit.log.1 (default ${DEFAULT_LOG_MAX_BYTES / 1024 / 1024}, or REFIT_LOG_MAX_BYTES)`)
+    .action(async (opts: { run: string; port: string; host: string; threads?: string; bodyTimeout: string; keepAliveTimeout: string; maxConnections: string;
+      maxRestarts: string; logMaxMb?: string }) => {
       const port = parsePort(opts.port);
       const num_threads = opts.threads === undefined ? undefined : Number(opts.threads);
       if (num_threads !== undefined && !(Number.isInteger(num_threads) && num_threads > 0)) {
         throw new ConfigError(`--threads ${opts.threads}: must be a positive integer`, 'E_OPTION');
       }
+      const limits = {
+        request_timeout_ms: parseSeconds('--body-timeout', opts.bodyTimeout), keep_alive_timeout_ms: parseSeconds('--keep-alive-timeout', opts.keepAliveTimeout),
+        max_connections: parseCount('--max-connections', opts.maxConnections), restart: { max_restarts: parseCount('--max-restarts', opts.maxRestarts, 0) },
+      };
+      const max_bytes = opts.logMaxMb === undefined ? logMaxBytesFromEnv(ctx.env) : parseCount('--log-max-mb', opts.logMaxMb) * 1024 * 1024;
       if (!existsSync(opts.run)) throw new RefitError('E_RUN_DIR', `${opts.run}: no such run folder (pass the folder refit train wrote)`);
       if (!existsSync(join(opts.run, 'model', 'refit.json'))) {
         throw new RefitError('E_NO_MODEL', `${join(opts.run, 'model')}: no trained model here (train first: refit train ... --out ${opts.run})`);
       }
-      ctx.log = new RunLog(join(opts.run, 'refit.log'));
+      ctx.log = new RunLog(join(opts.run, 'refit.log'), { max_bytes });
       ctx.io.stdout.write(`refit serve: loading ${join(opts.run, 'model')} …\n`);
-      const server = await listen(ctx, { run_dir: opts.run, host: opts.host, port, num_threads });
+      const server = await listen(ctx, { run_dir: opts.run, host: opts.host, port, num_threads, ...limits });
       ctx.io.stdout.write(`refit serve: ${server.url}  (pages: / /runs /plan; API: POST /v1/predict, GET /v1/model, GET /v1/health)\n`);
       await untilSignal();
       await server.close();
