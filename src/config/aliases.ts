@@ -117,8 +117,11 @@ export function finishAliases(ctx: AliasContext, given: (key: string) => boolean
   }
   if (given('device') || (!use_gpu && !gpu_id)) return;
   const where = (gpu_id ?? use_gpu)!.where;
+  const main = use_multi_gpu?.value ? gpu_ids?.value[0] : undefined; // DeepKE's main device is then gpu_ids' first
   if (cpu) {
     ctx.set('device', 'cpu', 'use_gpu', use_gpu!.where);
+  } else if (main !== undefined) {
+    ctx.set('device', main > 0 ? `cuda:${main}` : 'auto', 'gpu_ids', gpu_ids!.where);
   } else if (gpu_id && gpu_id.value > 0) {
     ctx.set('device', `cuda:${gpu_id.value}`, 'gpu_id', where);
   } else {

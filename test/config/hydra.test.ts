@@ -133,7 +133,8 @@ test('overrides as DeepKE users type them: flat keys win over the conf, group sw
   assert.equal(more.data.folder, join(elsewhere, 'other', 'data'));
   // use_multi_gpu: DataParallel over gpu_ids (DeepKE's default 0,1)
   assert.deepEqual(compose(conf, ['use_multi_gpu=true']).config.device_ids, [0, 1]);
-  assert.deepEqual(compose(conf, ['use_multi_gpu=true', 'gpu_ids=1,2,3']).config.device_ids, [1, 2, 3]);
+  const multi = compose(conf, ['use_multi_gpu=true', 'gpu_ids=1,2,3']).config;
+  assert.deepEqual([multi.device_ids, multi.device], [[1, 2, 3], 'cuda:1'], 'DeepKE\'s main device is the first of gpu_ids');
   assert.equal(compose(conf, ['use_multi_gpu=true', 'use_gpu=false']).config.device_ids, undefined, 'on the CPU there is no DataParallel');
   assert.equal(compose(conf, ['model.head=entity-start']).config.model.head, 'entity-start', 'model.head given wins over model_name: lm');
 });

@@ -7,7 +7,7 @@ import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
 import { readEncodedDataset } from '../../encode/index.ts';
 import { fitConfig, formatBytes, type Attention, type FitAllow, type FitCandidate, type FitResult, type Precision } from '../../memory/index.ts';
-import { configFromInputs, enumOption, gpuFromInputs, intOption, memoryOptions, modelFromInputs, type MemoryFlags } from './plan.ts';
+import { configFromInputs, enumOption, gpuFromInputs, headShape, intOption, memoryOptions, modelFromInputs, type MemoryFlags } from './plan.ts';
 
 interface FitFlags extends MemoryFlags { effectiveBatch?: string; margin?: string; lengthsFrom?: string; write?: string; precisions?: string; attentions?: string }
 
@@ -74,6 +74,8 @@ export function registerFit(program: Command, ctx: CliContext): void {
         effective_batch: intOption('--effective-batch', flags.effectiveBatch) ?? cfg.train.batch_size,
         seq_len: intOption('--seq-len', flags.seqLen) ?? cfg.memory.max_seq_len,
         engine: enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? 'refit',
+        // the head stays as configured (DeepKE's model_name: lm is the deepke-lm head with its RNN)
+        shape: headShape(enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head, cfg),
         num_labels: intOption('--num-labels', flags.numLabels) ?? cfg.data.num_relations ?? 50,
         lengths: flags.lengthsFrom ? Array.from(readLengths(flags.lengthsFrom)) : undefined,
       });

@@ -58,7 +58,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
   program.command('train')
     .description('train a relation classifier; writes a run folder (config.yaml, plan.json, events.jsonl, metrics.json, model/)')
     .argument('[overrides...]', 'config overrides as key=value (e.g. data.train=train.csv model.preset=bert-mini)')
-    .option('-c, --config <file>', 'YAML config file')
+    .option('-c, --config <file|conf/>', 'YAML config file, or a DeepKE conf folder (its Hydra defaults list; key=value overrides as DeepKE takes them)')
     .option('--out <dir>', 'run folder (default: config out, else runs/run-DATE-TIME)')
     .option('--resume', 'continue the interrupted run in --out from its last checkpoint')
     .option('--force', 'replace an existing run folder')
@@ -74,6 +74,9 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       if (o.resume) assertResumable(o.out!);
       const file = o.resume ? runPaths(o.out!).config : o.config;
       const config = resolveConfig({ file, overrides, warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
+      if ((config.device_ids?.length ?? 0) > 1) {
+        ctx.io.stderr.write(`refit: warning: device_ids ${config.device_ids!.join(',')} (DeepKE's use_multi_gpu): refit trains on one device (${config.device}); DataParallel is planned by refit plan, not trained\n`);
+      }
       const out = o.out ?? config.out ?? defaultOut();
       const server = o.serve ? await serveRun(ctx, out, o) : undefined;
       let result;
