@@ -80,6 +80,7 @@ test('doctor on the seed message with -c conf/ num_hidden_layers=12: does not fi
   const text = r.stdout.replace(/\s+/g, ' ');
   assert.match(text, /Planned from the config: bert-base-chinese \(hf engine\), micro-batch 32 of 32, seq 512, fp32, eager: predicted peak [\d.]+ GiB vs 11\.75 GiB on the RTX 3060 → does not fit\./);
   assert.doesNotMatch(text, /fits by the plan/);
+  assert.match(r.stdout, /^fixes \(the fix for the cause first, then refit settings fastest first, then DeepKE overrides\):$/m);
   assert.match(r.stdout, /^ {5}set memory\.precision=bf16 memory\.attention=sdpa$/m);
   assert.match(r.stdout, /^ {5}DeepKE: python run\.py batch_size=\d+$/m);
   assert.match(r.stdout, /^ {5}DeepKE: python run\.py num_hidden_layers=\d+$/m);

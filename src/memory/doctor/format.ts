@@ -52,7 +52,8 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
   }
   out.push('', `cause: ${diagnosis.cause}`, wrap(diagnosis.explanation, width, '  '));
   if (result.plan_note) out.push(wrap(result.plan_note, width, '  '));
-  if (fixes.length > 0) out.push('', 'fixes (the fix for the cause first, then fastest first):');
+  const deepke = fixes.some((f) => f.deepke);
+  if (fixes.length > 0) out.push('', `fixes (the fix for the cause first, then ${deepke ? 'refit settings fastest first, then DeepKE overrides' : 'fastest first'}):`);
   fixes.forEach((fix, i) => {
     const peak = fix.predicted_peak_bytes !== undefined ? `, predicted peak ${formatBytes(fix.predicted_peak_bytes)}` : '';
     const speed = fix.predicted_examples_per_s !== undefined ? `, ~${fix.predicted_examples_per_s.toFixed(0)} examples/s` : '';
@@ -62,8 +63,8 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
       ...Object.entries(fix.env ?? {}).map(([k, v]) => `${k}=${v}`),
     ];
     if (sets.length > 0) out.push(`     set ${sets.join(' ')}`);
-    const deepke = Object.entries(fix.deepke ?? {}).map(([k, v]) => `${k}=${v}`);
-    if (deepke.length > 0) out.push(`     DeepKE: python run.py ${deepke.join(' ')}`);
+    const overrides = Object.entries(fix.deepke ?? {}).map(([k, v]) => `${k}=${v}`);
+    if (overrides.length > 0) out.push(`     DeepKE: python run.py ${overrides.join(' ')}`);
     out.push(wrap(fix.detail, width, '     '));
   });
   return out.join('\n') + '\n';
