@@ -39,7 +39,7 @@ test('plan -c conf/config.yaml with Hydra overrides and a group switch; -c PROJE
   const project = makeDeepkeProject();
   const r = refit(['plan', '-c', join(project, 'conf', 'config.yaml'), 'lm_file=hfl/chinese-bert-wwm', 'num_hidden_layers=12', 'batch_size=16', 'model=lm', '--gpu', 'RTX 3060']);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^hf train: BERT L=12 h=768 heads=12 vocab=21128, batch 16 × seq 512, fp32, eager, adamw$/m);
+  assert.match(r.stdout, /^hf train: BERT L=12 h=768 heads=12 vocab=21128, batch 16 × seq 512, fp32, eager, adamw, BiLSTM head \(100×1\)$/m);
   assert.match(r.stdout.trimEnd().split('\n').at(-1)!, /^verdict: does not fit RTX 3060 \(11\.75 GiB\)/);
   const fromProject = JSON.parse(refit(['plan', '-c', project, '--json']).stdout);
   assert.equal(fromProject.config.head, 'deepke-lm');
@@ -47,6 +47,7 @@ test('plan -c conf/config.yaml with Hydra overrides and a group switch; -c PROJE
   const one = JSON.parse(refit(['plan', '-c', project, 'num_hidden_layers=12', '--json']).stdout);
   const two = JSON.parse(refit(['plan', '-c', project, 'num_hidden_layers=12', 'use_multi_gpu=true', 'gpu_ids=0,1', '--json']).stdout);
   assert.equal(two.config.data_parallel, 2);
+  assert.match(refit(['plan', '-c', project, 'use_multi_gpu=true']).stdout, /, BiLSTM head \(100×1\), DataParallel on 2 GPUs \(GPU 0 shown\)$/m);
   assert.equal(two.breakdown.optimizer, one.breakdown.optimizer);
   assert.ok(two.peak_device_bytes < 0.6 * one.peak_device_bytes, `${two.peak_device_bytes} vs ${one.peak_device_bytes}`);
   // flags still win: refit's own engine
