@@ -258,8 +258,12 @@ class DeepkeRnn(nn.Module):
         """x: [b, n, input_size]; lengths: [b] int64 true lengths (any order). Returns [b, hidden_size]."""
         # DeepKE sorts each batch by length and packs with enforce_sorted=True; enforce_sorted=False sorts
         # inside torch and unsorts the final states, which gives the same numbers without reordering the batch.
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, hn = self.rnn(packed)
+        # The RNN runs in fp32 outside autocast, as in DeepKE: it is small next to BERT, and cuDNN's RNN kernels
+        # do not take every autocast dtype (bf16).
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            packed = nn.utils.rnn.pack_padded_sequence(x.float(), lengths.cpu(), batch_first=True,
+                                                       enforce_sorted=False)
+            _, hn = self.rnn(packed)
         if isinstance(hn, tuple):  # LSTM: (h_n, c_n); DeepKE pools h_n
             hn = hn[0]
         b, layers, h = x.shape[0], self.num_layers, self.per_direction
