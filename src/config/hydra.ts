@@ -8,7 +8,8 @@
 // - Without `_self_` a file's own keys come first and its defaults list overrides them (Hydra 1.0; 1.1+
 //   flipped this, and `_self_` placed in the list is honoured either way). Later files win; mappings merge.
 // - Every file lands in the global package (Hydra 1.0's default, which DeepKE relies on); `hydra:` keys and
-//   the `hydra/` group are Hydra bookkeeping and are not read.
+//   the `hydra/` group are Hydra bookkeeping and are not read. Group and config names are from conf/, also in a
+//   nested defaults list (Hydra 1.0; 1.1 reads them relative to the containing file's group).
 // - `cwd` is DeepKE's original working directory: the project folder, the parent of conf/.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';

@@ -96,6 +96,9 @@ test('doctor on the seed message with -c conf/ num_hidden_layers=12: does not fi
   // DeepKE's own default (1 layer) fits: the doctor says so and offers no DeepKE override
   const one = JSON.parse(refit(['doctor', SEED_LOG, '-c', join(project, 'conf'), '--gpu', 'RTX 3060', '--json']).stdout);
   assert.ok(one.fixes.every((f: { deepke?: object }) => !f.deepke));
+  // refit's own run of the conf (--engine refit): refit settings only
+  const own = JSON.parse(refit(['doctor', SEED_LOG, ...args, '--engine', 'refit', '--json']).stdout);
+  assert.ok(own.fixes.length > 0 && own.fixes.every((f: { deepke?: object }) => !f.deepke));
 });
 
 test('doctor: overrides before the log are read from stdin; overrides without -c are one line', { skip }, () => {

@@ -24,7 +24,7 @@ export interface ConfigFixOptions {
 export interface Current {
   model: ModelDims; model_name: string; run: RunShape; effective: number; padding: 'dynamic' | 'max';
   lengths?: number[]; assumed: string[];
-  /** a DeepKE run (a conf folder, or DeepKE's LM head on the hf engine): its own overrides are fixes too */
+  /** DeepKE's run (the hf engine on a conf folder or DeepKE's LM head): its own overrides are fixes too */
   deepke: boolean;
 }
 
@@ -71,7 +71,8 @@ function currentRun(resolved: ResolvedConfig, engine: Engine): Omit<Current, 'le
     optimizer: m.optimizer, num_labels: config.data.num_relations ?? 50, freeze_layers: m.freeze_layers, ...headOf(config),
     ...(gpus > 1 ? { data_parallel: gpus } : {}),
   };
-  const deepke = resolved.hydra !== undefined || (engine === 'hf' && config.model.head === 'deepke-lm');
+  // DeepKE's overrides are fixes only for the run DeepKE makes of it (hf), not for refit's own run of the conf.
+  const deepke = engine === 'hf' && (resolved.hydra !== undefined || config.model.head === 'deepke-lm');
   return { model, model_name: existsSync(spec) ? spec : knownModelDims(spec)?.id ?? spec, run, effective, padding: deepkeLength ? 'max' : m.padding, assumed, deepke };
 }
 
