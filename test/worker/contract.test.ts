@@ -109,6 +109,13 @@ test('save writes an HF folder + checkpoint; restore brings weights and step bac
   assert.ok(Math.abs(again.lr - 1e-3) < 1e-12);
 });
 
+test('inspect_weights lists a weight file\'s tensors and refuses what is not a state dict', { skip }, async () => {
+  const info = await expectEvent(worker, { type: 'inspect_weights', path: join(dir, 'model', 'model.safetensors') }, 'weights_info');
+  assert.deepEqual(info.tensors['bert.embeddings.word_embeddings.weight'], { shape: [100, 32], dtype: 'float32' });
+  assert.deepEqual(info.tensors['classifier.weight'], { shape: [3, 64], dtype: 'float32' });
+  await expectError({ type: 'inspect_weights', path: join(dir, 'model', 'checkpoint.pt') }, 'E_MODEL_FILES', /checkpoint\.pt: holds Python objects besides tensors/);
+});
+
 test('bad model folders and foreign checkpoints get stable codes', { skip }, async () => {
   await expectError(tinyLoad({ pretrained: join(dir, 'nope') }), 'E_MODEL_FILES', /model folder not found/);
   const empty = join(dir, 'empty');
