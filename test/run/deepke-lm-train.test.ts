@@ -35,6 +35,7 @@ describe('refit train -c conf/ with model_name: lm', { skip }, () => {
     assert.match(notes[0], /^refit: note: model\.head=deepke-lm is DeepKE's LM model \(BERT cut to 1 layer → bidirectional LSTM → fc\); model\.head=entity-start may be better: .*no label leak.*full depth$/);
     assert.match(notes[1], /gold relation.*test_without_types/);
     assert.match(trained.stdout, /^test: accuracy \d\.\d{4}/m);
+    assert.match(trained.stdout, /^test without type words \(no label leak\): accuracy \d\.\d{4}/m);
   });
 
   test('metrics.json reports where the types came from and the test split without them', () => {
