@@ -85,7 +85,7 @@ function gpuIds(value: unknown, written: string, where: Where): number[] {
 export const IGNORED_DEEPKE_KEYS: Readonly<Record<string, string>> = Object.freeze({
   cwd: 'Hydra bookkeeping', hydra: 'Hydra bookkeeping', defaults: 'Hydra bookkeeping', use_wandb: 'no wandb logging',
   preprocess: 'refit caches the encoded dataset itself', out_path: 'refit caches the encoded dataset itself',
-  chinese_split: 'BERT WordPiece is used for every language', replace_entity_with_type: 'refit marks entities with markers (no type leak)',
+  chinese_split: 'BERT WordPiece is used for every language', replace_entity_with_type: 'DeepKE\'s non-LM models only (its LM input always has type words: model.head=deepke-lm)',
   replace_entity_with_scope: 'refit marks entities with markers', min_freq: 'the vocabulary is the model\'s vocab.txt',
   pos_limit: 'no position features (entity markers instead)', lr_factor: 'refit uses linear warmup and decay',
   lr_patience: 'refit uses linear warmup and decay', train_log: 'progress is always shown', log_interval: 'progress is always shown',
@@ -97,7 +97,7 @@ export const IGNORED_DEEPKE_KEYS: Readonly<Record<string, string>> = Object.free
 
 /** DeepKE keys only its non-LM models read (with `model: lm` they do nothing in DeepKE either): not warned about in a composed conf. */
 export const DEEPKE_NON_LM_KEYS: ReadonlySet<string> = new Set([
-  'chinese_split', 'replace_entity_with_scope', 'min_freq', 'pos_limit', 'vocab_size', 'word_dim', 'pos_size', 'pos_dim', 'dim_strategy',
+  'chinese_split', 'replace_entity_with_type', 'replace_entity_with_scope', 'min_freq', 'pos_limit', 'vocab_size', 'word_dim', 'pos_size', 'pos_dim', 'dim_strategy',
 ]);
 
 /**
