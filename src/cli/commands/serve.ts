@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { ConfigError, RefitError } from '../../errors.ts';
 import { DEFAULT_LOG_MAX_BYTES, RunLog, logMaxBytesFromEnv } from '../../log.ts';
-import { DEFAULT_RESTART_POLICY, KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS, startServer, type ServerOptions } from '../../serve/index.ts';
+import { DEFAULT_RESTART_POLICY, KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS, WORKER_TIMEOUT_MS, startServer, type ServerOptions } from '../../serve/index.ts';
 
 /** Default TCP port of `refit serve`. */
 export const DEFAULT_PORT = 8080;
@@ -63,9 +63,11 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--max-connections <n>', 'connections open at once; more are closed as they connect', String(MAX_CONNECTIONS))
     .option('--max-restarts <n>', 'restarts in a row of a model worker that died (back-off 0.5 s, 1 s, 2 s …) before the server reports down (0 = never restart)',
       String(DEFAULT_RESTART_POLICY.max_restarts))
+    .option('--worker-timeout <s>', 'seconds the model worker may take to answer one batch; longer means it hangs: it is killed and restarted',
+      String(WORKER_TIMEOUT_MS / 1000))
     .option('--log-max-mb <n>', `size of refit.log at which it is rotated to refit.log.1 (default ${DEFAULT_LOG_MAX_BYTES / 1024 / 1024}, or REFIT_LOG_MAX_BYTES)`)
     .action(async (opts: { run: string; port: string; host: string; threads?: string; bodyTimeout: string; keepAliveTimeout: string; maxConnections: string;
-      maxRestarts: string; logMaxMb?: string }) => {
+      maxRestarts: string; workerTimeout: string; logMaxMb?: string }) => {
       const port = parsePort(opts.port);
       const num_threads = opts.threads === undefined ? undefined : Number(opts.threads);
       if (num_threads !== undefined && !(Number.isInteger(num_threads) && num_threads > 0)) {
@@ -74,6 +76,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const limits = {
         request_timeout_ms: parseSeconds('--body-timeout', opts.bodyTimeout), keep_alive_timeout_ms: parseSeconds('--keep-alive-timeout', opts.keepAliveTimeout),
         max_connections: parseCount('--max-connections', opts.maxConnections), restart: { max_restarts: parseCount('--max-restarts', opts.maxRestarts, 0) },
+        worker_timeout_ms: parseSeconds('--worker-timeout', opts.workerTimeout),
       };
       const max_bytes = opts.logMaxMb === undefined ? logMaxBytesFromEnv(ctx.env) : parseCount('--log-max-mb', opts.logMaxMb) * 1024 * 1024;
       if (!existsSync(opts.run)) throw new RefitError('E_RUN_DIR', `${opts.run}: no such run folder (pass the folder refit train wrote)`);
