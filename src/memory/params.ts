@@ -60,12 +60,13 @@ export function paramTensors(m: ModelDims, head: HeadShape): ParamTensor[] {
   }
   const rnn = head.rnn;
   if (rnn) {
-    // torch RNN parameters per layer and direction: weight_ih (G·u, in), weight_hh (G·u, u), bias_ih, bias_hh (G·u)
+    // torch RNN parameters per layer and direction: weight_ih (G·u, in), weight_hh (G·u, u), bias_ih, bias_hh (G·u);
+    // the RNN runs in fp32 outside autocast (as DeepKE, which has no AMP), so autocast keeps no 16-bit copy of them
     for (let l = 0; l < rnn.layers; l++) {
       const input = l === 0 ? h : rnn.directions * rnn.per_direction;
       for (let d = 0; d < rnn.directions; d++) {
-        add(rnn.gates * rnn.per_direction * input, L, true, true); add(rnn.gates * rnn.per_direction ** 2, L, true, true);
-        add(rnn.gates * rnn.per_direction, L, true, false); add(rnn.gates * rnn.per_direction, L, true, false);
+        add(rnn.gates * rnn.per_direction * input, L, false, true); add(rnn.gates * rnn.per_direction ** 2, L, false, true);
+        add(rnn.gates * rnn.per_direction, L, false, false); add(rnn.gates * rnn.per_direction, L, false, false);
       }
     }
   }

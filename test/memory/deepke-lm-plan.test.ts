@@ -51,6 +51,11 @@ test('the RNN head\'s activations: counted at the peak, small next to BERT\'s, z
   const extra = withRnn.peak_allocated_bytes - without.peak_allocated_bytes;
   assert.ok(extra > bytes * 0.9 && extra < bytes * 1.1, `${extra} vs ${bytes}: the RNN's term plus its few weights`);
   assert.ok(extra < 0.02 * withRnn.peak_allocated_bytes, 'under 2 % of DeepKE\'s 12-layer run');
+  const amp = exactTerms(ZH1, { ...DEEPKE, precision: 'bf16' }, hfTraits('deepke-lm', DEEPKE.rnn));
+  assert.equal(amp.head_activations, bytes, 'the RNN runs in fp32 outside autocast');
+  const linears = paramTensors(ZH1, { ...hfTraits('deepke-lm', DEEPKE.rnn).head, num_labels: 11 }).filter((t) => t.linear && !t.frozen);
+  assert.equal(amp.autocast_fwd, tensorBytes(linears, 2), 'no 16-bit copies of the RNN weights');
+  assert.equal(linears.filter((t) => t.layer === 1).length, 2, 'at the head only the classifier is autocast');
   const infer = planMemory({ model: ZH1, run: { ...DEEPKE, mode: 'infer' } });
   assert.ok(infer.breakdown.activations > rnnActivationBytes(rnn, { hidden: 768, tokens, bytes: 4, train: false }));
 });

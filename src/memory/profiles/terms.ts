@@ -121,7 +121,8 @@ export function exactTerms(model: ModelDims, run: RunShape, traits: EngineTraits
     checkpoints: ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0,
     mask: traits.sdpa_padding_mask && run.attention === 'sdpa' ? roundAlloc((amp ? 2 : 4) * b * s * s) : 0,
     head_activations: traits.head.rnn
-      ? rnnActivationBytes(traits.head.rnn, { hidden: model.hidden_size, tokens: b * s, bytes: amp ? 2 : 4, train: run.mode === 'train' })
+      // fp32 under autocast too: the RNN runs outside autocast (the worker, as DeepKE)
+      ? rnnActivationBytes(traits.head.rnn, { hidden: model.hidden_size, tokens: b * s, bytes: 4, train: run.mode === 'train' })
       : 0,
   };
 }
