@@ -138,6 +138,14 @@ function checkCombinations(settings: Map<string, Setting>): void {
     const name = rnnSize.written === 'model.rnn.hidden_size' ? rnnSize.written : `${rnnSize.written} (model.rnn.hidden_size)`;
     throw new ConfigError(`${wherePrefix(rnnSize.where)}${name} must be even with a bidirectional RNN (half per direction), got ${rnnSize.value}`, 'E_CONFIG_VALUE');
   }
+  const lastHn = settings.get('model.rnn.last_layer_hn');
+  const layers = settings.get('model.rnn.num_layers');
+  if (lastHn?.value === false && typeof layers?.value === 'number' && layers.value > 1) {
+    // DeepKE's RNN then returns every layer's final state; its LM's fc gives [batch, layers, relations], which
+    // CrossEntropyLoss rejects. With one layer both settings are the same tensor.
+    const name = lastHn.written === 'model.rnn.last_layer_hn' ? lastHn.written : `${lastHn.written} (model.rnn.last_layer_hn)`;
+    throw new ConfigError(`${wherePrefix(lastHn.where)}${name} false with ${layers.written} ${layers.value}: DeepKE's LM then outputs one prediction per RNN layer and cannot train (a CrossEntropy shape error in DeepKE); set it to true`, 'E_CONFIG_VALUE');
+  }
   const micro = settings.get('memory.micro_batch_size');
   const accum = settings.get('memory.grad_accumulation');
   const batch = settings.get('train.batch_size');

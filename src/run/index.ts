@@ -1,6 +1,7 @@
 // The run surface: training, evaluating and predicting with run folders. Commands and the server import from here.
 export { runTraining, CHECKPOINT_EVERY_STEPS, type TrainOptions, type TrainResult } from './train.ts';
 export { evaluateRun } from './run-eval.ts';
+export { importDeepke, type ImportOptions, type ImportResult } from './import-deepke.ts';
 export { openPredictor, itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predictor.ts';
 export { readPredictInput } from './predict-input.ts';
 export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunLog } from '../log.ts';
 import type { Example } from '../data/types.ts';
-import { encodeExample, writeEncodedDataset } from '../encode/index.ts';
+import { encodeForHead, writeEncodedDataset } from '../encode/index.ts';
 import { findPython } from '../worker/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
 import { evalLogits, softmax } from './evaluate.ts';
@@ -13,7 +13,9 @@ import { readModelFolder, type LoadedModel } from './model-folder.ts';
 import { expect, loadCommand, setupWorker, startWorker } from './session.ts';
 
 /** One sentence with two entity mentions (offsets optional: the first occurrence is used without them). */
-export interface PredictItem { text: string; head: string; tail: string; head_offset?: number; tail_offset?: number }
+export interface PredictItem { text: string; head: string; tail: string; head_offset?: number; tail_offset?: number;
+  /** Entity types, as DeepKE's predict.py asks for them: the deepke-lm head puts them into the text (without them the mentions keep their text). */
+  head_type?: string; tail_type?: string }
 
 /** One answer, in input order; `error` instead of a relation when the item could not be encoded. */
 export interface Prediction { id: number; head: string; tail: string; relation?: string; score?: number; top?: Array<{ relation: string; score: number }>; error?: string }
@@ -47,7 +49,8 @@ export function itemExample(item: PredictItem, line: number): Example | string {
   if (typeof h === 'string') return h;
   const t = locate(item.text, item.tail, item.tail_offset, 'tail');
   if (typeof t === 'string') return t;
-  return { text: item.text, head: { text: item.head, ...h }, tail: { text: item.tail, ...t }, file: '<predict>', line };
+  const typed = (type: unknown) => (typeof type === 'string' && type.trim() ? { type: type.trim() } : {});
+  return { text: item.text, head: { text: item.head, ...h, ...typed(item.head_type) }, tail: { text: item.tail, ...t, ...typed(item.tail_type) }, file: '<predict>', line };
 }
 
 type Pending = { items: PredictItem[]; top_k: number; na_threshold: number; resolve: (p: Prediction[]) => void; reject: (e: unknown) => void };
@@ -59,7 +62,7 @@ export async function openPredictor(opts: { run_dir: string; env: Record<string,
   const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
   const device = worker.ready.capabilities.cuda ? 'cuda' : 'cpu';
   try {
-    const load = loadCommand({ dims: model.dims, head: model.refit.head, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0,
+    const load = loadCommand({ dims: model.dims, head: model.refit.head, rnn: model.refit.rnn, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0,
       warmup_steps: 0, total_steps: 1, max_grad_norm: 1, num_threads: opts.num_threads },
     { device, precision: 'fp32', attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
     await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
@@ -84,7 +87,8 @@ class WorkerPredictor implements Predictor {
     this.relations = loaded.relations.names;
     this.na_label = loaded.relations.na_label;
     this.max_seq_len = loaded.refit.max_seq_len;
-    this.model = { dir: loaded.dir, ...loaded.dims, head: loaded.refit.head, lowercase: loaded.refit.lowercase, num_labels: loaded.refit.num_labels };
+    this.model = { dir: loaded.dir, ...loaded.dims, head: loaded.refit.head, lowercase: loaded.refit.lowercase, num_labels: loaded.refit.num_labels,
+      ...(loaded.refit.rnn ? { rnn: loaded.refit.rnn } : {}) };
   }
 
   get lost(): Promise<Error> {
@@ -127,7 +131,7 @@ class WorkerPredictor implements Predictor {
       const ex = itemExample(item, i + 1);
       if (typeof ex === 'string') return { item, error: ex };
       try {
-        encodeExample({ tokenizer: this.loaded.text.tokenizer, example: ex, max_seq_len: this.max_seq_len, markers: this.loaded.text.markers });
+        encodeForHead({ tokenizer: this.loaded.text.tokenizer, example: ex, max_seq_len: this.max_seq_len, markers: this.loaded.text.markers, deepke_lm: this.loaded.text.deepke_lm });
       } catch (e) {
         return { item, error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
       }
@@ -136,7 +140,7 @@ class WorkerPredictor implements Predictor {
     const good = out.filter((o): o is { item: PredictItem; ex: Example } => 'ex' in o);
     if (good.length === 0) return out;
     const ds = await writeEncodedDataset({ examples: good.map((g) => g.ex), relations: this.loaded.relations, tokenizer: this.loaded.text.tokenizer,
-      max_seq_len: this.max_seq_len, markers: this.loaded.text.markers, cache_dir: this.tmp });
+      max_seq_len: this.max_seq_len, markers: this.loaded.text.markers, deepke_lm: this.loaded.text.deepke_lm, cache_dir: this.tmp });
     try {
       await expect(this.worker, { type: 'open_dataset', name: 'predict', path: ds.path }, 'dataset_opened');
       const logits = await evalLogits(this.worker, { dataset: 'predict', lengths: ds.lengths, padding: 'dynamic', max_seq_len: this.max_seq_len, tag: 'predict' });

@@ -7,12 +7,15 @@ import { ConfigError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/types.ts';
 import { readDataset, readRelations, resolveDataFolder, relationSetFromExamples } from '../data/index.ts';
 import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
-import { defaultMarkers, writeEncodedDataset, type MarkerScheme } from '../encode/index.ts';
+import { defaultMarkers, writeEncodedDataset, type DeepkeLmInput, type MarkerScheme } from '../encode/index.ts';
 import { knownModelDims, loadModelDims, withLayers, type ModelDims } from '../memory/index.ts';
 import type { RunConfig } from '../config/index.ts';
 
-/** The tokenizer side of a model: vocabulary file, casing and entity markers. */
-export interface TextSide { vocab_path: string; vocab: Vocab; tokenizer: WordPieceTokenizer; lowercase: boolean; markers: MarkerScheme }
+/**
+ * The tokenizer side of a model: vocabulary file, casing and entity markers; `deepke_lm` when the model is the
+ * deepke-lm head, which reads DeepKE's LM text (type words, `[SEP] head [SEP] tail`) instead of markers.
+ */
+export interface TextSide { vocab_path: string; vocab: Vocab; tokenizer: WordPieceTokenizer; lowercase: boolean; markers: MarkerScheme; deepke_lm?: DeepkeLmInput }
 
 /** One encoded split: its examples, the dataset file and the per-example lengths. */
 export interface EncodedSplit { name: string; examples: Example[]; path: string; lengths: Int32Array; total_tokens: number; truncated: number }
@@ -75,8 +78,10 @@ export function textSide(config: RunConfig): TextSide {
   if (!vocab_path) throw new ConfigError('no vocabulary: set model.vocab=vocab.txt (or model.pretrained=DIR with a vocab.txt)', 'E_NO_VOCAB');
   if (!existsSync(vocab_path)) throw new RefitError('E_MODEL_FILES', `${vocab_path}: vocabulary file missing`);
   const vocab = Vocab.fromFile(vocab_path);
-  const lowercase = m.lowercase ?? pretrainedLowercase(m.pretrained) ?? vocabIsUncased(vocab);
-  return { vocab_path, vocab, tokenizer: new WordPieceTokenizer(vocab, { lowercase }), lowercase, markers: defaultMarkers(vocab, { typed: false }) };
+  // deepke-lm: DeepKE's BertTokenizer.from_pretrained(lm_file) lower-cases unless tokenizer_config.json says otherwise.
+  const lowercase = m.lowercase ?? pretrainedLowercase(m.pretrained) ?? (m.head === 'deepke-lm' && m.pretrained ? true : vocabIsUncased(vocab));
+  return { vocab_path, vocab, tokenizer: new WordPieceTokenizer(vocab, { lowercase }), lowercase, markers: defaultMarkers(vocab, { typed: false }),
+    ...(m.head === 'deepke-lm' ? { deepke_lm: {} } : {}) };
 }
 
 function pretrainedLowercase(dir: string | undefined): boolean | undefined {
@@ -98,7 +103,7 @@ export function cacheDir(opts: { out?: string; env: Record<string, string | unde
 /** Encodes one split into the cache (reused when its inputs did not change). */
 export async function encodeSplit(opts: { name: string; examples: Example[]; relations: RelationSet; text: TextSide; max_seq_len: number; cache_dir: string }): Promise<EncodedSplit> {
   const r = await writeEncodedDataset({ examples: opts.examples, relations: opts.relations, tokenizer: opts.text.tokenizer,
-    max_seq_len: opts.max_seq_len, markers: opts.text.markers, cache_dir: opts.cache_dir });
+    max_seq_len: opts.max_seq_len, markers: opts.text.markers, deepke_lm: opts.text.deepke_lm, cache_dir: opts.cache_dir });
   return { name: opts.name, examples: opts.examples, path: r.path, lengths: r.lengths, total_tokens: r.total_tokens, truncated: r.truncated };
 }
 

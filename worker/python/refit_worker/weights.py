@@ -184,9 +184,19 @@ def inspect_weights(path):
     if path.endswith('.safetensors'):
         tensors, _ = read_safetensors(path)
     else:
+        with open(path, 'rb') as f:
+            magic = f.read(4)
+        # torch.save writes a zip (PK\x03\x04) since 1.6, a pickle (protocol >= 2 starts with \x80) before.
+        if magic[:4] != b'PK\x03\x04' and magic[:1] != b'\x80':
+            raise WorkerError(E_MODEL_FILES, f'{path}: not a PyTorch checkpoint (neither the zip nor the pickle '
+                              'that torch.save writes)')
         try:
             tensors = torch.load(path, map_location='cpu', **_BIN_LOAD_KW)
         except Exception as e:  # pickle, zip and torch errors alike: the file is not a state dict
+            if 'weights only' in str(e).lower() or 'weights_only' in str(e):
+                raise WorkerError(E_MODEL_FILES, f'{path}: holds Python objects besides tensors (a whole model saved '
+                                  'with torch.save(model)?); refit reads state dicts only: save '
+                                  'torch.save(model.state_dict(), path)') from e
             raise WorkerError(E_MODEL_FILES, f'{path}: not a PyTorch checkpoint ({type(e).__name__}: '
                               f'{(str(e).splitlines() or [""])[0][:200]})') from e
     if not isinstance(tensors, dict) or not tensors or not all(torch.is_tensor(v) for v in tensors.values()):
