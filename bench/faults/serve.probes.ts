@@ -78,12 +78,13 @@ function raw(port: number, data: string): { sock: Socket; done: Promise<{ got: s
 }
 const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, sleep(ms).then(() => undefined)]);
 
-/** A REFIT_PYTHON that runs the real interpreter for the torch check and the first worker; later workers exit at once. */
-function pythonOnce(ctx: ProbeContext): string {
+/** A REFIT_PYTHON that runs the real interpreter for the torch check and the first worker (none with `never`); later workers exit at once. */
+function pythonOnce(ctx: ProbeContext, never = false): string {
   const python = ['/usr/bin/python3', 'python3'].find((p) => {
     try { execFileSync(p, ['-c', 'import torch'], { stdio: 'ignore' }); return true; } catch { return false; }
   }) ?? 'python3';
-  const wrapper = join(ctx.tmp, 'python-once.sh');
+  const wrapper = join(ctx.tmp, never ? 'python-never.sh' : 'python-once.sh');
+  if (never) writeFileSync(`${wrapper}.started`, '');
   writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *refit_worker*) if [ -e "${wrapper}.started" ]; then echo "cannot start: simulated" >&2; exit 3; fi; ` +
     `touch "${wrapper}.started";; esac\nexec "${process.env.REFIT_PYTHON ?? python}" "$@"\n`);
   chmodSync(wrapper, 0o755);
@@ -157,6 +158,27 @@ export const PROBES: Probe[] = [
       try {
         if ((await predict(s.url, item(0))).status !== 200) return { ok: false, happened: 'first prediction failed' };
         return await killUntilDown(s, 3);
+      } finally {
+        await s.stop();
+      }
+    },
+  },
+  {
+    item: '10.1 dead worker',
+    did: '`refit serve --max-restarts 2` where no worker can start (REFIT_PYTHON wrapper: the torch check passes, every worker exits 3)',
+    expected: 'the server listens anyway; 2 restarts, then /v1/health `down` (HTTP 503) with the reason and one DOWN line; SIGTERM exits 0',
+    async run(ctx) {
+      const s = await serve(ctx, await runCopy(ctx), ['--max-restarts', '2'], { REFIT_PYTHON: pythonOnce(ctx, true) });
+      let code: number | null = null;
+      try {
+        const down = await until(async () => { const h = await health(s.url); return h.status === 'down' ? h : undefined; }, 90_000);
+        const r = await predict(s.url, item(0));
+        await s.stop();
+        code = s.child.exitCode;
+        const lines = (s.stderr().match(/refit serve: DOWN: /g) ?? []).length;
+        const ok = !!down && down.code === 503 && down.worker.restarts === 2 && r.status === 503 && lines === 1 && code === 0;
+        return { ok, happened: `${down ? `health ${down.code} down after ${down.worker.restarts} restarts: "${(down.reason ?? '').slice(0, 140)}"` : 'never down'}; ` +
+          `predict → ${r.status}; ${lines} DOWN line on stderr; exit ${code}` };
       } finally {
         await s.stop();
       }

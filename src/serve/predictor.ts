@@ -28,6 +28,8 @@ export function entityProblem(item: PredictItem): string | null {
 export const RELOAD_GRACE_MS = 30_000;
 /** A worker call that takes longer than this means the worker hangs: it is killed and restarted (ms). */
 export const WORKER_TIMEOUT_MS = 60_000;
+/** A worker that ran this long before it was lost counts as healthy: the count of losses in a row starts again (ms). */
+export const STABLE_AFTER_MS = 60_000;
 /** Seconds a restarted worker takes to import torch and load a model, added to Retry-After. */
 export const WORKER_START_ESTIMATE_S = 3;
 /** Retry-After sent while the worker is down for good (seconds): a hint to come back much later. */
@@ -62,6 +64,7 @@ export class LazyPredictor {
   private readonly retired = new Set<Promise<Predictor>>();
   private timer: NodeJS.Timeout | undefined;
   private retryAt = 0;
+  private readyAt = 0;
   private closed = false;
   private info: ModelInfo | undefined;
   private readonly policy: RestartPolicy;
@@ -111,11 +114,15 @@ export class LazyPredictor {
     return this.open(key);
   }
 
-  /** Opens the model before the server listens; a failure here is the start's error, not a restart. */
+  /**
+   * Opens the model before the server listens, so the first request is as fast as the rest. It never throws: a worker
+   * that cannot start is retried like a lost one, and the server listens meanwhile (health `degraded`, then `down`),
+   * rather than exiting into a supervisor's restart loop.
+   */
   async warmUp(): Promise<void> {
     const key = this.modelKey();
     if (key === undefined) return;
-    await this.open(key, true);
+    await this.open(key).catch(() => undefined);
   }
 
   /** The model's relations and shapes: from the worker last opened (kept while it restarts), else opened now. */
@@ -175,7 +182,7 @@ export class LazyPredictor {
     return new HttpError(503, `model unavailable: its worker is restarting (${this.lastLoss ?? 'it was lost'}); retry in ${after} s`, { 'retry-after': String(after) });
   }
 
-  private open(key: string, first = false): Promise<Predictor> {
+  private open(key: string): Promise<Predictor> {
     this.openedKey = key;
     if (this.state !== 'restarting') this.state = 'starting';
     const attempt: Promise<Predictor> = openPredictor({ run_dir: this.opts.run_dir as string, env: this.opts.env, log: this.opts.log, num_threads: this.opts.num_threads })
@@ -188,6 +195,7 @@ export class LazyPredictor {
         this.current = p;
         this.loaded = true;
         this.state = 'ready';
+        this.readyAt = Date.now();
         this.reason = null;
         this.info = { relations: p.relations, na_label: p.na_label, max_seq_len: p.max_seq_len, model: shapeOnly(p.model) };
         if (wasRestart) this.say(`model worker is back (pid ${p.pid ?? '?'}) after restart ${this.restarts}`);
@@ -196,8 +204,7 @@ export class LazyPredictor {
       }, (e: unknown) => {
         if (attempt === this.opening && !this.closed) {
           this.opening = undefined;
-          if (first) this.state = 'none';
-          else this.onFailure(e, 'failed to start');
+          this.onFailure(e, 'failed to start');
         }
         throw e;
       });
@@ -210,6 +217,7 @@ export class LazyPredictor {
     this.opening = undefined;
     this.current = undefined;
     void p.close().catch(() => undefined);
+    if (Date.now() - this.readyAt > STABLE_AFTER_MS) this.failures = 0; // a loss after a long healthy run is a first loss
     this.onFailure(e, 'died');
   }
 
@@ -217,7 +225,7 @@ export class LazyPredictor {
   private onFailure(e: unknown, what: string): void {
     this.failures++;
     const why = clip(hidePaths(String(e instanceof Error ? e.message : e).split('\n')[0]), 300);
-    this.lastLoss = why.startsWith('worker ') ? why : `worker ${what}: ${why}`;
+    this.lastLoss = what === 'died' && why.startsWith('worker ') ? why : `worker ${what}: ${why}`;
     if (this.failures > this.policy.max_restarts) {
       this.state = 'down';
       this.reason = `model worker lost ${this.failures} times in a row (last: ${this.lastLoss}); not restarted again: fix the cause, then restart refit serve`;

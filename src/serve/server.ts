@@ -163,14 +163,10 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
 /** Starts the HTTP server on host:port (port 0 = any free port); `close()` stops it and the model's worker. */
 export async function startServer(opts: ServerOptions): Promise<{ url: string; close(): Promise<void> }> {
   const { app, predictor } = await buildApp(opts);
-  // A trained model is loaded before listening: the first request is then as fast as the rest, and a model that
-  // cannot load (no torch, damaged files) fails the start with its one-line error instead of 503s later.
-  if (opts.run_dir && existsSync(join(opts.run_dir, 'model', 'refit.json'))) {
-    await predictor.warmUp().catch(async (e) => {
-      await app.close();
-      throw e;
-    });
-  }
+  // A trained model is loaded before listening: the first request is then as fast as the rest. A model that cannot
+  // load (no torch, damaged files) is retried with back-off and ends `down` (one line on stderr and in the log);
+  // the server listens meanwhile, so /v1/health tells what is wrong instead of the process exiting.
+  if (opts.run_dir && existsSync(join(opts.run_dir, 'model', 'refit.json'))) await predictor.warmUp();
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (e) {

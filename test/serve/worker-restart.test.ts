@@ -81,7 +81,7 @@ describe('refit serve: a worker killed with SIGKILL under load', { skip: NO_CLI 
       const refusals: Array<string | null> = [];
       let killed = false;
       let stopAt = Infinity;
-      // 16 clients, each sending requests back to back until 2 s after the worker is back
+      // 16 clients, each sending requests back to back until 1 s after the worker is back
       const clients = Array.from({ length: 16 }, async (_, i) => {
         while (Date.now() < stopAt) {
           const r = await predict(url, i);
@@ -99,7 +99,7 @@ describe('refit serve: a worker killed with SIGKILL under load', { skip: NO_CLI 
       const back = await until('health ok again', async () => { const h = await health(url); return h.status === 'ok' ? h : undefined; });
       assert.equal(back.worker.restarts, 1);
       assert.notEqual(back.worker.pid, pid);
-      stopAt = Date.now() + 2_000;
+      stopAt = Date.now() + 1_000;
       await Promise.all(clients);
       assert.ok(refusals.length > 0, 'some requests were refused while the worker restarted');
       assert.ok(refusals.every((s) => s !== null && Number(s) >= 1), `Retry-After on every 503: ${refusals.join(',')}`);
@@ -132,7 +132,7 @@ describe('refit serve: a worker that dies on every start', { skip: NO_CLI }, () 
       assert.equal(down.code, 503);
       assert.equal(down.worker.state, 'down');
       assert.equal(down.worker.restarts, 2);
-      assert.match(down.reason, /^model worker lost 3 times in a row \(last: worker died: exit code 3.*worker cannot start\); not restarted again/);
+      assert.match(down.reason, /^model worker lost 3 times in a row \(last: worker failed to start: worker died: exit code 3.*worker cannot start\); not restarted again/);
       const r = await predict(url, 1);
       assert.equal(r.status, 503);
       assert.ok(Number(r.headers.get('retry-after')) > 0);
@@ -148,6 +148,29 @@ describe('refit serve: a worker that dies on every start', { skip: NO_CLI }, () 
     } finally {
       await stop(child);
     }
+  });
+});
+
+describe('refit serve: a worker that cannot start at all', { skip: NO_CLI }, () => {
+  test('the server still listens and reports `down` after its restarts, instead of exiting into a restart loop', async () => {
+    const run_dir = runCopy();
+    const { python } = await findPython({ env: process.env });
+    const wrapper = join(run_dir, '..', 'python-never.sh');
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *refit_worker*) echo "worker cannot start" >&2; exit 3;; esac\nexec "${python}" "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const { url, child, stderr } = await serveCli(run_dir, ['--max-restarts', '1'], { ...process.env, REFIT_PYTHON: wrapper });
+    try {
+      const down = await until('health down', async () => { const h = await health(url); return h.status === 'down' ? h : undefined; });
+      assert.equal(down.model_loaded, false);
+      assert.equal(down.worker.restarts, 1);
+      assert.match(down.reason, /^model worker lost 2 times in a row \(last: worker failed to start: worker died: exit code 3/);
+      assert.equal(stderr().match(/refit serve: DOWN: /g)?.length, 1, stderr());
+      const r = await predict(url, 0);
+      assert.equal(r.status, 503);
+    } finally {
+      await stop(child);
+    }
+    assert.equal(child.exitCode, 0);
   });
 });
 
