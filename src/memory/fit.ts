@@ -3,6 +3,7 @@
 import { RefitError } from '../errors.ts';
 import { microBatchMs } from './cost.ts';
 import { checkSeqLen, validateDims } from './models.ts';
+import { FIT_LEVERS } from './levers.ts';
 import { planMemory } from './plan.ts';
 import type { Attention, Engine, FitCandidate, FitResult, GpuSpec, ModelDims, Precision, RunShape } from './types.ts';
 
@@ -37,15 +38,16 @@ function paddedLengthSorted(sorted: Float64Array, micro: number, seq_len: number
   return tokens / sorted.length;
 }
 
-function choices(gpu: GpuSpec, allow: Partial<FitAllow>): Pick<FitAllow, 'precision' | 'attention' | 'grad_checkpointing'> {
-  // By default bf16 where the card has it (Ampere+), else fp16 autocast where it has 16-bit tensor cores (or is
-  // unknown); fp16 may always be asked for explicitly, bf16 never on a card without it.
-  const auto: Precision[] = ['fp32', ...(gpu.bf16 ? ['bf16' as const] : gpu.tensor16_tflops !== 0 ? ['fp16' as const] : [])];
-  const precision = allow.precision ? allow.precision.filter((p) => p !== 'bf16' || gpu.bf16) : auto;
-  if (precision.length === 0) {
-    throw new RefitError('E_FIT', `none of the allowed precisions (${allow.precision?.join(', ')}) runs on ${gpu.name}: bf16 needs an Ampere or newer card`);
+/** Every combination of the values fit searches (FIT_LEVERS, outer loop first), as lever name → value. */
+function combinations(gpu: GpuSpec, allow: Partial<FitAllow>): Array<Record<string, unknown>> {
+  let out: Array<Record<string, unknown>> = [{}];
+  for (const l of FIT_LEVERS) {
+    const allowed = (allow as Record<string, readonly unknown[] | undefined>)[l.name];
+    const values = l.fit!.choices(gpu, allowed);
+    if (values.length === 0) throw new RefitError('E_FIT', l.fit!.none?.(gpu, allowed) ?? `none of the allowed ${l.key} values runs on ${gpu.name}`);
+    out = out.flatMap((c) => values.map((v) => ({ ...c, [l.name]: v })));
   }
-  return { precision, attention: allow.attention ?? ['sdpa', 'eager'], grad_checkpointing: allow.grad_checkpointing ?? [false, true] };
+  return out;
 }
 
 interface Search { model: ModelDims; gpu: GpuSpec; engine: Engine; effective: number; seq: number; memSeq: number; sorted?: Float64Array; num_labels: number; budget: number; shape: FitShape }
@@ -53,8 +55,9 @@ interface Search { model: ModelDims; gpu: GpuSpec; engine: Engine; effective: nu
 /** What the search keeps as it is: the head (and the deepke-lm head's RNN), frozen layers, DataParallel. */
 export type FitShape = Pick<RunShape, 'head' | 'rnn' | 'freeze_layers' | 'data_parallel'>;
 
-function candidate(q: Search, micro: number, precision: Precision, attention: Attention, ckpt: boolean): FitCandidate {
-  const run: RunShape = { ...q.shape, engine: q.engine, mode: 'train', batch_size: micro, seq_len: q.memSeq, precision, attention, grad_checkpointing: ckpt, optimizer: 'adamw', num_labels: q.num_labels };
+function candidate(q: Search, micro: number, levers: Record<string, unknown>): FitCandidate {
+  const run = { ...q.shape, engine: q.engine, mode: 'train', batch_size: micro, seq_len: q.memSeq, optimizer: 'adamw', num_labels: q.num_labels, ...levers } as RunShape;
+  const { precision, attention, grad_checkpointing: ckpt } = run;
   const plan = planMemory({ model: q.model, run, gpu: q.gpu });
   const perExample = q.sorted ? paddedLengthSorted(q.sorted, micro, q.memSeq) : q.seq;
   const accum = q.effective / micro;
@@ -81,14 +84,14 @@ export function fitConfig(opts: {
   const sorted = opts.lengths && opts.lengths.length > 0 ? Float64Array.from(opts.lengths, (x) => Math.min(x, opts.seq_len)).sort() : undefined;
   const memSeq = sorted ? Math.min(opts.seq_len, roundUp(sorted[sorted.length - 1], PAD_MULTIPLE)) : opts.seq_len;
   const q: Search = { model, gpu, engine: opts.engine ?? 'refit', effective, seq: opts.seq_len, memSeq, sorted, num_labels: opts.num_labels ?? 50, budget: Math.floor(gpu.memory_bytes * (1 - margin)), shape: opts.shape ?? {} };
-  const ch = choices(gpu, opts.allow ?? {});
+  const combos = combinations(gpu, opts.allow ?? {});
   const micros = (opts.allow?.micro_batch_size ?? [...Array(effective).keys()].map((i) => i + 1)).filter((m) => effective % m === 0).sort((a, b) => b - a);
   const best: FitCandidate[] = [];
   let smallest: FitCandidate | undefined;
-  for (const p of ch.precision) for (const a of ch.attention) for (const c of ch.grad_checkpointing) {
+  for (const levers of combos) {
     // The largest micro-batch that fits: no needless accumulation for this precision/attention/checkpointing.
     for (const m of micros) {
-      const cand = candidate(q, m, p, a, c);
+      const cand = candidate(q, m, levers);
       if (cand.fits) { best.push(cand); break; }
       if (!smallest || cand.peak_device_bytes <= smallest.peak_device_bytes) smallest = cand; // ties: the smaller micro-batch
     }

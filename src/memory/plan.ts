@@ -1,6 +1,7 @@
 // planMemory: the predicted peak of one run (allocated → reserved → device) with its breakdown and verdict.
 // Pure: the engine profile gives the allocator-level peak; the reserve factor and CUDA context are calibrated.
 import { RefitError } from '../errors.ts';
+import { ATTENTIONS, OPTIMIZERS, PRECISIONS } from './levers.ts';
 import { checkSeqLen, validateDims } from './models.ts';
 import { PROFILES } from './profiles/index.ts';
 import { CONTEXT_BYTES, RESERVE } from './profiles/coefficients.ts';
@@ -17,7 +18,7 @@ export function reservedFromAllocated(allocated: number): number {
 /** Checks a run shape (positive sizes, seq-len within positions); throws a one-line RefitError. */
 export function validateRun(model: ModelDims, run: RunShape): void {
   const choices: Array<[keyof RunShape, readonly unknown[]]> = [['engine', Object.keys(PROFILES)], ['mode', ['train', 'infer']],
-    ['precision', ['fp32', 'fp16', 'bf16']], ['attention', ['eager', 'sdpa']], ['optimizer', ['adamw', 'adamw-fused', 'sgd']]];
+    ['precision', PRECISIONS], ['attention', ATTENTIONS], ['optimizer', OPTIMIZERS]];
   for (const [k, values] of choices) {
     if (!values.includes(run[k])) throw new RefitError('E_RUN_SHAPE', `${k} must be one of ${values.join(', ')}, got ${JSON.stringify(run[k])}`);
   }

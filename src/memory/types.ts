@@ -1,5 +1,6 @@
 // Shared types of the memory model (plan, fit, profiles). Types only: no logic, no I/O.
 // Every size is in bytes; names crossing the CLI/JSON boundary are snake_case.
+import type { Attention, Optimizer, Padding, Precision } from './levers.ts';
 
 /** The shape of a BERT encoder, with Hugging Face config.json names. */
 export interface ModelDims {
@@ -12,12 +13,9 @@ export interface ModelDims {
   type_vocab_size: number;
 }
 
-/** Precision of a run: fp32, or autocast fp16/bf16 with fp32 master weights. */
-export type Precision = 'fp32' | 'fp16' | 'bf16';
-/** Attention implementation: eager (materialises s² scores) or SDPA (flash / memory-efficient). */
-export type Attention = 'eager' | 'sdpa';
-/** Optimizer: torch AdamW (foreach), fused AdamW, or SGD with momentum. */
-export type Optimizer = 'adamw' | 'adamw-fused' | 'sgd';
+// The lever value types are declared once, in the lever table (levers.ts).
+export type { Attention, Optimizer, Padding, Precision };
+
 /** Which program runs the model: our worker (`refit`) or Hugging Face BertModel (`hf`, as DeepKE runs it). */
 export type Engine = 'refit' | 'hf';
 
@@ -118,7 +116,7 @@ export interface FitCandidate {
     attention: Attention;
     grad_checkpointing: boolean;
     seq_len: number;
-    padding: 'dynamic' | 'max';
+    padding: Padding;
   };
   peak_device_bytes: number;
   fits: boolean;
