@@ -58,7 +58,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: { predictor: LazyP
     const h = deps.predictor.health();
     if (h.status === 'down') void reply.status(503);
     return {
-      status: h.status, reason: h.reason, model_loaded: deps.predictor.loaded, model_reloads: deps.predictor.reloads, run,
+      status: h.status, reason: h.reason, model_loaded: deps.predictor.state === 'ready', model_reloads: deps.predictor.reloads, run,
       worker: h.worker, uptime_s: Math.round((Date.now() - deps.started) / 1000), waiting_requests: deps.batcher.waiting,
       worker_calls: deps.batcher.stats,
     };

@@ -95,6 +95,7 @@ describe('refit serve: a worker killed with SIGKILL under load', { skip: NO_CLI 
       killed = true;
       const degraded = await until('health degraded', async () => { const h = await health(url); return h.status === 'degraded' ? h : undefined; }, 5_000);
       assert.match(degraded.reason, /model worker lost \(worker died: .*signal SIGKILL.*\); restart 1 of at most 5/);
+      assert.equal(degraded.model_loaded, false, 'no model is loaded while its worker is dead');
       assert.equal(degraded.worker.state, 'restarting');
       const back = await until('health ok again', async () => { const h = await health(url); return h.status === 'ok' ? h : undefined; });
       assert.equal(back.worker.restarts, 1);
