@@ -29,6 +29,8 @@ export interface Predictor {
   lost: Promise<Error>;
   /** The worker's process id. */
   pid: number | undefined;
+  /** Asks the idle worker for a cheap answer; one not given within `timeout_ms` means it hangs: it is killed (and `lost` resolves). */
+  ping(timeout_ms: number): Promise<void>;
 }
 
 /** Finds a mention: at the given offset (checked), else its first occurrence; an error line when it is not there. */
@@ -97,6 +99,10 @@ class WorkerPredictor implements Predictor {
 
   get pid(): number | undefined {
     return this.worker.pid;
+  }
+
+  async ping(timeout_ms: number): Promise<void> {
+    await this.worker.request({ type: 'memory' }, { timeout_ms });
   }
 
   predict(items: PredictItem[], opts: { top_k?: number; na_threshold?: number } = {}): Promise<Prediction[]> {

@@ -26,8 +26,13 @@ export function entityProblem(item: PredictItem): string | null {
 
 /** How long a replaced model's worker lives on, so calls already sent to it can finish (ms). */
 export const RELOAD_GRACE_MS = 30_000;
-/** A worker call that takes longer than this means the worker hangs: it is killed and restarted (ms). */
-export const WORKER_TIMEOUT_MS = 60_000;
+/**
+ * A worker call that takes longer than this means the worker hangs: it is killed and restarted (ms). Equal to the
+ * request's own timeout (PREDICT_TIMEOUT_MS): past it, every caller of the batch has been answered 503 already.
+ */
+export const WORKER_TIMEOUT_MS = 30_000;
+/** How often an idle worker is asked for a cheap answer, and how long it has to give it, so a hang is noticed without traffic (ms). */
+export const HEARTBEAT_MS = 5_000;
 /** A worker that ran this long before it was lost counts as healthy: the count of losses in a row starts again (ms). */
 export const STABLE_AFTER_MS = 60_000;
 /** Seconds a restarted worker takes to import torch and load a model, added to Retry-After. */
@@ -65,6 +70,9 @@ export class LazyPredictor {
   private timer: NodeJS.Timeout | undefined;
   private retryAt = 0;
   private readyAt = 0;
+  private inFlight = 0;
+  private pinging = false;
+  private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   private info: ModelInfo | undefined;
   private readonly policy: RestartPolicy;
@@ -84,8 +92,16 @@ export class LazyPredictor {
   lastLoss: string | null = null;
 
   constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number;
-    restart?: Partial<RestartPolicy>; worker_timeout_ms?: number; notify?: (line: string) => void }) {
+    restart?: Partial<RestartPolicy>; worker_timeout_ms?: number; heartbeat_ms?: number; notify?: (line: string) => void }) {
     this.policy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
+  }
+
+  /** Pings the worker when it is idle: one that does not answer within heartbeat_ms is killed, and restarted as lost. */
+  private beat(): void {
+    const p = this.current;
+    if (!p || this.state !== 'ready' || this.inFlight > 0 || this.pinging) return;
+    this.pinging = true;
+    p.ping(this.opts.heartbeat_ms ?? HEARTBEAT_MS).catch(() => undefined).finally(() => { this.pinging = false; });
   }
 
   /** Identity of the model folder now on disk (the folder is replaced by rename, so the inode changes), or undefined. */
@@ -138,6 +154,7 @@ export class LazyPredictor {
    */
   async predict(items: PredictItem[], o: { top_k?: number }): Promise<PredictResult[]> {
     const p = await this.get();
+    this.inFlight++;
     const limit = this.opts.worker_timeout_ms ?? WORKER_TIMEOUT_MS;
     const watchdog = setTimeout(() => {
       if (this.current !== p || p.pid === undefined) return;
@@ -155,6 +172,7 @@ export class LazyPredictor {
       }
       throw e;
     } finally {
+      this.inFlight--;
       clearTimeout(watchdog);
     }
   }
@@ -176,10 +194,10 @@ export class LazyPredictor {
   /** The 503 a request gets while the worker is restarting or down. */
   private unavailable(): HttpError {
     if (this.state === 'down') {
-      return new HttpError(503, `model unavailable (down): ${this.reason ?? 'its worker could not be started'}`, { 'retry-after': String(DOWN_RETRY_AFTER_S) });
+      return new HttpError(503, `model unavailable (down): ${this.reason ?? 'its worker could not be started'}`, { 'retry-after': String(DOWN_RETRY_AFTER_S) }, { quiet: true });
     }
     const after = this.retryAfterS();
-    return new HttpError(503, `model unavailable: its worker is restarting (${this.lastLoss ?? 'it was lost'}); retry in ${after} s`, { 'retry-after': String(after) });
+    return new HttpError(503, `model unavailable: its worker is restarting (${this.lastLoss ?? 'it was lost'}); retry in ${after} s`, { 'retry-after': String(after) }, { quiet: true });
   }
 
   private open(key: string): Promise<Predictor> {
@@ -200,6 +218,10 @@ export class LazyPredictor {
         this.info = { relations: p.relations, na_label: p.na_label, max_seq_len: p.max_seq_len, model: shapeOnly(p.model) };
         if (wasRestart) this.say(`model worker is back (pid ${p.pid ?? '?'}) after restart ${this.restarts}`);
         void p.lost.then((e) => this.onLost(attempt, p, e));
+        if (!this.heartbeat) {
+          this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeat_ms ?? HEARTBEAT_MS);
+          this.heartbeat.unref();
+        }
         return p;
       }, (e: unknown) => {
         if (attempt === this.opening && !this.closed) {
@@ -286,6 +308,7 @@ export class LazyPredictor {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     const all = [...this.retired, ...(this.opening ? [this.opening] : [])];
     this.opening = undefined;
     await Promise.all(all.map((p) => this.stop(p)));

@@ -15,7 +15,7 @@ export const PREDICT_TIMEOUT_MS = 30_000;
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(503, `prediction did not finish within ${ms} ms; try again`)), ms);
+    timer = setTimeout(() => reject(new HttpError(503, `prediction did not finish within ${ms} ms; try again`, { 'retry-after': '5' })), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

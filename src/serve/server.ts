@@ -41,6 +41,8 @@ export interface ServerOptions {
   keep_alive_timeout_ms?: number; max_connections?: number;
   /** How a lost model worker is restarted (default DEFAULT_RESTART_POLICY) and when a silent one counts as hung. */
   restart?: Partial<RestartPolicy>; worker_timeout_ms?: number;
+  /** How often an idle worker is pinged, and how long it has to answer (default HEARTBEAT_MS). */
+  heartbeat_ms?: number;
   /** Called with each change of the worker's health (lost, restarting, back, down), e.g. to tell the terminal. */
   notify?: (line: string) => void;
   /** CPU threads of the model's worker (default: SERVE_THREADS_DEFAULT). */
@@ -86,7 +88,7 @@ function errorHandler(log: RunLog, window_tokens: number) {
     }
     const expected = isRefitError(err) || err instanceof HttpError || status < 500;
     // Refusals while the worker restarts or is down are not logged one by one: its state changes are, once each.
-    if (err instanceof HttpError && status === 503 && 'retry-after' in err.headers) {
+    if (err instanceof HttpError && err.quiet) {
       return reply.status(status).type('application/json').send({ error: oneLine(message) });
     }
     const detail = expected ? clip(oneLine(message), LOGGED_VALUE_CHARS) : err.stack ?? err.message;
@@ -149,7 +151,8 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
   // Only JSON bodies: anything else is 415 rather than a confusing "must be an object".
   app.removeContentTypeParser('text/plain');
   const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT,
-    restart: opts.restart, worker_timeout_ms: opts.worker_timeout_ms, notify: opts.notify });
+    restart: opts.restart, worker_timeout_ms: opts.worker_timeout_ms, heartbeat_ms: opts.heartbeat_ms,
+    notify: opts.notify });
   const batcher = new PredictBatcher({ predict: (items, o) => predictor.predict(items, o) });
   const window_tokens = modelWindow(opts.run_dir);
   app.setErrorHandler(errorHandler(opts.log, window_tokens));

@@ -179,7 +179,7 @@ describe('refit serve: a worker that hangs (SIGSTOP) mid-request', { skip: NO_CL
   test('the call past the worker timeout kills it; 503, then a restarted worker answers', async () => {
     const log = new RunLog();
     const server = await startServer({ run_dir: cachedTinyRun(), host: '127.0.0.1', port: 0, log, env: process.env, web_dir: null,
-      worker_timeout_ms: 1_500, restart: { base_ms: 100 } });
+      worker_timeout_ms: 1_500, heartbeat_ms: 60_000, restart: { base_ms: 100 } });
     try {
       assert.equal((await predict(server.url, 0)).status, 200);
       const pid = (await health(server.url)).worker.pid as number;
@@ -190,6 +190,24 @@ describe('refit serve: a worker that hangs (SIGSTOP) mid-request', { skip: NO_CL
       assert.match(log.lastLines(50).join('\n'), new RegExp(`model worker \\(pid ${pid}\\) did not answer within 1500 ms; killing it`));
       await until('health ok again', async () => { const h = await health(server.url); return h.status === 'ok' && h.model_loaded ? h : undefined; });
       assert.equal((await predict(server.url, 2)).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('refit serve: a worker that hangs (SIGSTOP) while idle', { skip: NO_CLI }, () => {
+  test('the heartbeat notices without any request: degraded, killed, restarted, then predictions succeed', async () => {
+    const log = new RunLog();
+    const server = await startServer({ run_dir: cachedTinyRun(), host: '127.0.0.1', port: 0, log, env: process.env, web_dir: null,
+      heartbeat_ms: 500, restart: { base_ms: 100 } });
+    try {
+      const pid = (await health(server.url)).worker.pid as number;
+      process.kill(pid, 'SIGSTOP');
+      const degraded = await until('health degraded', async () => { const h = await health(server.url); return h.status === 'degraded' ? h : undefined; }, 10_000);
+      assert.match(degraded.reason, /request-timeout \(no answer within 500 ms\)/);
+      await until('health ok again', async () => { const h = await health(server.url); return h.status === 'ok' && h.model_loaded ? h : undefined; });
+      assert.equal((await predict(server.url, 1)).status, 200);
     } finally {
       await server.close();
     }
