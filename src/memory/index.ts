@@ -2,7 +2,8 @@
 export type { ModelDims, RunShape, RnnShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
 export { LEVERS, FIT_LEVERS, RECOVERY_LEVERS, ADVICE_LEVERS, lever, chooseRecovery, MIN_SEQ_LEN, PRECISIONS, ATTENTIONS, OPTIMIZERS, PADDINGS, BATCHINGS, MEMORY_MODES, type Lever, type LeverFlag, type LeverAdvice, type Padding, type Batching, type MemoryMode, type RecoveryLevers, type RecoveryAction, type RecoveryInput, type OomNumbers } from './levers.ts';
 export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen, withLayers } from './models.ts';
-export { loadModelDims } from './model-files.ts';
+export { loadModelDims, modelFromConfig } from './model-files.ts';
+export { runShapeOf, headShape, deepkeFacts, DEEPKE_PADDED_LENGTH, DEFAULT_NUM_LABELS, type ShapeConfig, type ShapeFacts, type ShapeDevice, type ConfigShape } from './run-shape.ts';
 export { KNOWN_MODELS, knownModelDims } from './known-models.ts';
 export { GPUS, resolveGpu, parseSize } from './gpus.ts';
 export { paramTensors, countParams, tensorBytes, roundAlloc, ALLOC_ROUND_BYTES, type ParamTensor, type HeadShape, type RnnHeadShape } from './params.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { RefitError } from '../errors.ts';
 import { closestName } from './closest.ts';
 import { knownModelDims } from './known-models.ts';
-import { FIELDS, PRESETS, validateDims } from './models.ts';
+import { FIELDS, PRESETS, validateDims, withLayers } from './models.ts';
 import type { ModelDims } from './types.ts';
 
 function readConfigJson(path: string): ModelDims {
@@ -54,4 +54,25 @@ export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}):
   }
   if (opts.vocab_size !== undefined) dims.vocab_size = opts.vocab_size;
   return validateDims(dims, spec);
+}
+
+function vocabLines(path: string): number {
+  try {
+    return readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0).length;
+  } catch (e) {
+    throw new RefitError('E_MODEL_CONFIG', `${path}: cannot read vocabulary (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/**
+ * The model a run config describes, as `refit plan -c`, `refit doctor -c` and `refit train` size it: `model` (a flag)
+ * else model.pretrained / model.preset else bert-base; a preset's vocabulary from `vocab_size` else model.vocab's
+ * lines; model.num_hidden_layers may cut layers.
+ */
+export function modelFromConfig(cfg: { model: { pretrained?: string; preset?: string; vocab?: string; num_hidden_layers?: number } },
+  o: { model?: string; vocab_size?: number } = {}): ModelDims {
+  const m = cfg.model;
+  const spec = o.model ?? m.pretrained ?? m.preset ?? 'bert-base';
+  const vocab = o.vocab_size ?? (!o.model && !m.pretrained && m.vocab ? vocabLines(m.vocab) : undefined);
+  return withLayers(loadModelDims(spec, vocab !== undefined ? { vocab_size: vocab } : {}), m.num_hidden_layers);
 }

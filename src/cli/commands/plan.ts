@@ -1,11 +1,10 @@
 // `refit plan`: predicted peak memory of training or inference for a model + configuration (+ device).
 // Resolves the run config (-c, key=value) and flags (flags win), calls planMemory, prints a table or JSON.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
 import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../../config/index.ts';
-import { formatBytes, loadModelDims, withLayers, planMemory, resolveGpu, parseSize, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../../memory/index.ts';
+import { LEVERS, deepkeFacts, formatBytes, headShape as configHead, modelFromConfig, planMemory, resolveGpu, parseSize, runShapeOf, type GpuSpec, type Lever, type MemoryPlan, type ShapeConfig, type ModelDims, type RunShape } from '../../memory/index.ts';
 
 /** Flags shared by `plan` and `fit` (commander camelCase names). */
 export interface MemoryFlags {
@@ -31,19 +30,9 @@ export function enumOption<T extends string>(flag: string, text: string | undefi
   return text as T;
 }
 
-function vocabLines(path: string): number {
-  try {
-    return readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0).length;
-  } catch (e) {
-    throw new RefitError('E_MODEL_CONFIG', `${path}: cannot read vocabulary (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-}
-
 /** The model: --model, else model.pretrained / model.preset of the config, else bert-base; vocab from flag or model.vocab. */
 export function modelFromInputs(flags: MemoryFlags, cfg: RunConfig): ModelDims {
-  const spec = flags.model ?? cfg.model.pretrained ?? cfg.model.preset ?? 'bert-base';
-  const vocab = intOption('--vocab-size', flags.vocabSize) ?? (!flags.model && !cfg.model.pretrained && cfg.model.vocab ? vocabLines(cfg.model.vocab) : undefined);
-  return withLayers(loadModelDims(spec, vocab !== undefined ? { vocab_size: vocab } : {}), cfg.model.num_hidden_layers);
+  return modelFromConfig(cfg, { model: flags.model, vocab_size: intOption('--vocab-size', flags.vocabSize) });
 }
 
 /** The run config from -c and key=value overrides (defaults when neither is given); DeepKE keys refit ignores are warned. */
@@ -56,9 +45,6 @@ export function resolvedFromInputs(flags: MemoryFlags, overrides: string[], ctx:
   return resolveConfigDetailed({ file: flags.config, overrides, env: ctx.env, warn: (line) => ctx.io.stderr.write(`refit: warning: ${line}\n`) });
 }
 
-/** DeepKE pads every batch to this length whatever its conf says (its collate hard-codes 512). */
-export const DEEPKE_PADDED_LENGTH = 512;
-
 /** The device: --gpu NAME|SIZE, else memory.budget of the config when it is a size. */
 export function gpuFromInputs(flags: MemoryFlags, cfg: RunConfig): GpuSpec | undefined {
   if (flags.gpu !== undefined) return resolveGpu(flags.gpu);
@@ -66,39 +52,48 @@ export function gpuFromInputs(flags: MemoryFlags, cfg: RunConfig): GpuSpec | und
   return undefined;
 }
 
+const camel = (name: string): string => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+
+/** The text of a lever's flag as commander parsed it (its camelCase name). */
+export function leverFlagText(flags: object, l: Lever): string | undefined {
+  return l.flag ? (flags as Record<string, string | undefined>)[camel(l.flag.name)] : undefined;
+}
+
+/** The config value a `refit plan` lever flag sets (`--precision bf16`, `--grad-checkpointing on`, `--seq-len 512`), or undefined. */
+function planFlagValue(l: Lever, text: string | undefined): string | number | boolean | undefined {
+  const flag = `--${l.flag!.name}`;
+  if (l.values) return enumOption(flag, text, l.values);
+  if (l.schema.type === 'integer') return intOption(flag, text, Math.min(1, l.schema.minimum as number));
+  const onOff = enumOption(flag, text, ['on', 'off'] as const);
+  return onOff === undefined ? undefined : onOff === 'on';
+}
+
 /**
- * The run to plan. A DeepKE conf folder (-c conf/) is planned as DeepKE runs it unless flags say otherwise:
- * Hugging Face BertModel (hf), fp32, eager attention, every batch padded to 512 (unless the conf sets a length).
+ * The run to plan: the config with the lever flags applied (flags win), as runShapeOf reads it. A DeepKE run
+ * (the hf engine, the default for a conf folder) gets DeepKE's facts: every batch padded to 512 when the config sets
+ * no length, DataParallel over device_ids.
  */
 function runFromInputs(flags: MemoryFlags, resolved: ResolvedConfig): RunShape {
   const cfg = resolved.config;
-  const m = cfg.memory;
+  const memory: Record<string, unknown> = { ...cfg.memory };
+  const set = new Set<string>();
+  for (const l of LEVERS) {
+    const v = l.flag?.plan ? planFlagValue(l, leverFlagText(flags, l)) : undefined;
+    if (v !== undefined) { memory[l.name] = v; set.add(l.key); }
+  }
   const engine = enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? (resolved.hydra ? 'hf' : 'refit');
-  const deepkeLength = resolved.hydra && engine === 'hf' && !resolved.explicit.has('memory.max_seq_len');
-  const ckptFlag = enumOption('--grad-checkpointing', flags.gradCheckpointing, ['on', 'off'] as const);
-  return {
-    engine,
-    mode: enumOption('--mode', flags.mode, ['train', 'infer'] as const) ?? 'train',
-    batch_size: intOption('--batch-size', flags.batchSize) ?? m.micro_batch_size ?? cfg.train.batch_size,
-    seq_len: intOption('--seq-len', flags.seqLen) ?? (deepkeLength ? DEEPKE_PADDED_LENGTH : m.max_seq_len),
-    // 'auto' is fit's to decide; plan shows the plain setting: fp32, and the engine's usual attention
-    precision: enumOption('--precision', flags.precision, ['fp32', 'fp16', 'bf16'] as const) ?? (m.precision === 'auto' ? 'fp32' : m.precision),
-    attention: enumOption('--attention', flags.attention, ['eager', 'sdpa'] as const) ?? (m.attention !== 'auto' ? m.attention : engine === 'hf' ? 'eager' : 'sdpa'),
-    grad_checkpointing: ckptFlag ? ckptFlag === 'on' : m.grad_checkpointing === true,
-    optimizer: enumOption('--optimizer', flags.optimizer, ['adamw', 'adamw-fused', 'sgd'] as const) ?? m.optimizer,
-    num_labels: intOption('--num-labels', flags.numLabels) ?? cfg.data.num_relations ?? 50,
-    freeze_layers: intOption('--freeze-layers', flags.freezeLayers, 0) ?? m.freeze_layers,
-    ...headShape(enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head, cfg),
-    // DeepKE wraps the model in nn.DataParallel with use_multi_gpu; refit's worker trains on one device.
-    ...(engine === 'hf' && (cfg.device_ids?.length ?? 0) > 1 ? { data_parallel: cfg.device_ids!.length } : {}),
-  };
+  const head = enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head;
+  const config = { ...cfg, memory: memory as unknown as ShapeConfig['memory'], model: { ...cfg.model, head } };
+  return runShapeOf(config, {
+    engine, mode: enumOption('--mode', flags.mode, ['train', 'infer'] as const) ?? 'train',
+    num_labels: intOption('--num-labels', flags.numLabels),
+    ...deepkeFacts({ engine, config_file: flags.config !== undefined, explicit_seq_len: resolved.explicit.has('memory.max_seq_len') || set.has('memory.max_seq_len'), device_ids: cfg.device_ids }),
+  }).run;
 }
 
 /** The head of a run shape, with the deepke-lm head's RNN from model.rnn. */
 export function headShape(head: RunConfig['model']['head'], cfg: RunConfig): Pick<RunShape, 'head' | 'rnn'> {
-  if (head !== 'deepke-lm') return { head };
-  const { type, hidden_size, num_layers, bidirectional } = cfg.model.rnn;
-  return { head, rnn: { type, hidden_size, num_layers, bidirectional } };
+  return configHead({ ...cfg.model, head });
 }
 
 /** Adds the options shared by plan and fit to `cmd`. */

@@ -2,8 +2,8 @@
 // from the memory planner (planMemory) and the fitter (fitConfig) under the budget the OOM message shows.
 // For a DeepKE run (-c conf/) the fixes also come as the DeepKE overrides that exist (batch_size, num_hidden_layers).
 import { existsSync } from 'node:fs';
-import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../../config/index.ts';
-import { GPUS, fitConfig, knownModelDims, loadModelDims, withLayers, planMemory, resolveGpu, type Engine, type FitCandidate, type FitShape, type GpuSpec, type ModelDims, type RunShape } from '../index.ts';
+import { resolveConfigDetailed, type ResolvedConfig } from '../../config/index.ts';
+import { GPUS, deepkeFacts, fitConfig, knownModelDims, modelFromConfig, planMemory, resolveGpu, runShapeOf, type Engine, type FitCandidate, type FitShape, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../index.ts';
 import type { Diagnosis } from './diagnose.ts';
 import { deepkeFixes } from './deepke-fixes.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
@@ -20,67 +20,45 @@ export interface ConfigFixOptions {
   env?: Readonly<Record<string, string | undefined>>; warn?: (line: string) => void;
 }
 
-/** The run the doctor plans from: model, run shape, effective batch, padding and what was read as what. */
+/**
+ * The run the doctor plans from: model, run shape (at the longest padded batch), effective batch, padding, the window
+ * fixes search over (memory.max_seq_len, or the fixed padded length) and what was read as what.
+ */
 export interface Current {
-  model: ModelDims; model_name: string; run: RunShape; effective: number; padding: 'dynamic' | 'max';
+  model: ModelDims; model_name: string; run: RunShape; effective: number; padding: 'dynamic' | 'max'; window: number;
   lengths?: number[]; assumed: string[];
   /** DeepKE's run (the hf engine on a conf folder or DeepKE's LM head): its own overrides are fixes too */
   deepke: boolean;
 }
 
+/** The config-based fixes of a report, the note on what was planned, and the config as planned (`refit plan --json`'s object). */
+export interface ConfigFixes { fixes: DoctorFix[]; note?: string; current: MemoryPlan }
+
 /** Loads the run config now (bad config → one-line error, exit 2) and returns the fix planner for a report. */
-export function configFixesFor(opts: ConfigFixOptions): (r: OomReport, d: Diagnosis) => { fixes: DoctorFix[]; note?: string } {
+export function configFixesFor(opts: ConfigFixOptions): (r: OomReport, d: Diagnosis) => ConfigFixes {
   const resolved = resolveConfigDetailed({ file: opts.config_path, overrides: opts.overrides ?? [], env: opts.env, warn: opts.warn });
   const given = opts.engine ?? (resolved.hydra ? 'hf' : opts.log_engine);
   const engine: Engine = given === 'hf' ? 'hf' : 'refit';
-  const current = { ...currentRun(resolved, engine), lengths: opts.lengths };
+  const current = currentRun(resolved, engine, opts.lengths);
   const card = opts.gpu ? resolveGpu(opts.gpu) : undefined;
   return (r, d) => planFixes(r, d, current, card);
 }
 
-/** DeepKE pads every batch to this length whatever its conf says (its collate hard-codes 512). */
-const DEEPKE_PADDED_LENGTH = 512;
-
 /**
- * The run the config describes, with `auto` settings read as what a plain run does (fp32, eager, no
- * checkpointing). For the hf engine (DeepKE) without a length in the config, batches are padded to 512;
- * DeepKE's use_multi_gpu is DataParallel over device_ids.
+ * The run the config describes, as runShapeOf reads it (`refit plan -c` plans the same): `auto` levers as a plain run
+ * of the engine, DeepKE's facts for the hf engine (every batch padded to 512 without a length in the config,
+ * use_multi_gpu's DataParallel over device_ids), dynamic padding at the longest of `lengths` when given.
  */
-function currentRun(resolved: ResolvedConfig, engine: Engine): Omit<Current, 'lengths'> {
+function currentRun(resolved: ResolvedConfig, engine: Engine, lengths: number[] | undefined): Current {
   const config = resolved.config;
   const spec = config.model.pretrained ?? config.model.preset ?? 'bert-base';
-  const model = withLayers(loadModelDims(spec), config.model.num_hidden_layers);
-  const m = config.memory;
-  const effective = config.train.batch_size;
-  const micro = m.micro_batch_size ?? Math.max(1, Math.floor(effective / (m.grad_accumulation ?? 1)));
-  const assumed: string[] = [];
-  const pick = <T>(value: T | 'auto', plain: T, key: string): T => {
-    if (value !== 'auto') return value;
-    assumed.push(`${key}: auto read as ${String(plain)}`);
-    return plain;
-  };
-  const deepkeLength = engine === 'hf' && !resolved.explicit.has('memory.max_seq_len');
-  if (deepkeLength) assumed.push(`sequence length ${DEEPKE_PADDED_LENGTH}: DeepKE pads every batch to it`);
-  const gpus = engine === 'hf' ? config.device_ids?.length ?? 1 : 1;
-  if (gpus > 1) assumed.push(`DataParallel over ${gpus} GPUs (use_multi_gpu): GPU 0 holds the optimizer and runs ${Math.ceil(micro / gpus)} of each batch`);
-  const run: RunShape = {
-    engine, mode: 'train', batch_size: micro, seq_len: deepkeLength ? DEEPKE_PADDED_LENGTH : m.max_seq_len,
-    precision: pick(m.precision, 'fp32', 'memory.precision'),
-    attention: pick(m.attention, 'eager', 'memory.attention'),
-    grad_checkpointing: pick(m.grad_checkpointing, false, 'memory.grad_checkpointing'),
-    optimizer: m.optimizer, num_labels: config.data.num_relations ?? 50, freeze_layers: m.freeze_layers, ...headOf(config),
-    ...(gpus > 1 ? { data_parallel: gpus } : {}),
-  };
+  const model = modelFromConfig(config);
+  const shape = runShapeOf(config, { engine, lengths,
+    ...deepkeFacts({ engine, config_file: true, explicit_seq_len: resolved.explicit.has('memory.max_seq_len'), device_ids: config.device_ids }) });
   // DeepKE's overrides are fixes only for the run DeepKE makes of it (hf), not for refit's own run of the conf.
   const deepke = engine === 'hf' && (resolved.hydra !== undefined || config.model.head === 'deepke-lm');
-  return { model, model_name: existsSync(spec) ? spec : knownModelDims(spec)?.id ?? spec, run, effective, padding: deepkeLength ? 'max' : m.padding, assumed, deepke };
-}
-
-/** The run shape's head, with the deepke-lm head's RNN. */
-function headOf(config: RunConfig): Pick<RunShape, 'head' | 'rnn'> {
-  if (config.model.head !== 'deepke-lm') return { head: config.model.head };
-  const { type, hidden_size, num_layers, bidirectional } = config.model.rnn;
-  return { head: 'deepke-lm', rnn: { type, hidden_size, num_layers, bidirectional } };
+  return { model, model_name: existsSync(spec) ? spec : knownModelDims(spec)?.id ?? spec, run: shape.run, effective: shape.effective_batch,
+    padding: shape.padding, window: shape.padding === 'max' ? shape.run.seq_len : config.memory.max_seq_len, lengths, assumed: shape.assumed, deepke };
 }
 
 /** What a fit keeps from the current run (head, RNN, frozen layers, DataParallel). */
@@ -114,8 +92,8 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
   set('memory.attention', c.config.attention, cur.run.attention);
   set('memory.grad_checkpointing', c.config.grad_checkpointing, cur.run.grad_checkpointing);
   set('memory.micro_batch_size', c.config.micro_batch_size, cur.run.batch_size);
-  set('memory.grad_accumulation', c.config.grad_accumulation, cur.effective / cur.run.batch_size);
-  set('memory.max_seq_len', c.config.seq_len, cur.run.seq_len);
+  set('memory.grad_accumulation', c.config.grad_accumulation, Math.ceil(cur.effective / cur.run.batch_size));
+  set('memory.max_seq_len', c.config.seq_len, cur.window);
   if (cur.lengths) set('memory.padding', c.config.padding, cur.padding);
   if (config['memory.micro_batch_size'] !== undefined) config['memory.mode'] = 'manual';
   const parts = Object.entries(config).filter(([k]) => k !== 'memory.mode').map(([k, v]) => `${k.slice(7)} ${v}`);
@@ -132,35 +110,33 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
   };
 }
 
-function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): { fixes: DoctorFix[]; note?: string } {
+function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): ConfigFixes {
   const gpu = cardFor(r, d, card);
   if (!gpu) {
-    return { fixes: generalFixes(r, d), note: 'The message does not say how much memory the card has (driver/library errors and '
+    return { current: planMemory({ model: cur.model, run: cur.run }), fixes: generalFixes(r, d), note: 'The message does not say how much memory the card has (driver/library errors and '
       + 'truncated messages carry no sizes): give --gpu NAME|SIZE to plan config changes.' };
   }
-  // With real lengths and dynamic padding the longest batch decides memory (padded to a multiple of 64).
-  const longest = cur.lengths && cur.padding === 'dynamic'
-    ? Math.min(cur.run.seq_len, Math.ceil(Math.max(...cur.lengths) / 64) * 64) : cur.run.seq_len;
-  const now = planMemory({ model: cur.model, run: { ...cur.run, seq_len: longest }, gpu });
+  // cur.run is planned at the longest padded batch (with real lengths and dynamic padding, the longest example's).
+  const now = planMemory({ model: cur.model, run: cur.run, gpu });
   const base = { model: cur.model, gpu, effective_batch: cur.effective, engine: cur.run.engine, num_labels: cur.run.num_labels,
     lengths: cur.lengths, shape: shapeOf(cur.run) };
-  const fit = fitConfig({ ...base, seq_len: cur.run.seq_len });
+  const fit = fitConfig({ ...base, seq_len: cur.window });
   let candidates: FitCandidate[] = [fit, ...fit.alternatives];
   // Nothing fits at this length: shorter sequences (they truncate long examples, so they come last).
-  for (let seq = cur.run.seq_len >> 1; !candidates.some((c) => c.fits) && seq >= 64; seq >>= 1) {
+  for (let seq = cur.window >> 1; !candidates.some((c) => c.fits) && seq >= 64; seq >>= 1) {
     const shorter = fitConfig({ ...base, seq_len: seq });
     candidates = [...candidates, shorter, ...shorter.alternatives];
   }
   const ranked = candidates.filter((c) => c.fits).sort((a, b) => b.predicted_examples_per_s - a.predicted_examples_per_s);
   const fixes = [...causeFixes(r, d), ...(ranked.length ? ranked : candidates.slice(0, 1)).map((c) => candidateFix(c, cur, ranked[0]?.predicted_examples_per_s ?? 0))];
-  if (cur.deepke && !now.fits) fixes.push(...deepkeFixes({ cur: { ...cur, run: { ...cur.run, seq_len: longest } }, gpu, budget: fit.budget_bytes }));
+  if (cur.deepke && !now.fits) fixes.push(...deepkeFixes({ cur, gpu, budget: fit.budget_bytes }));
   const verdict = now.fits ? 'fits by the plan, so the cause above (not the config) is what to fix first'
     : 'does not fit';
   const note = `Planned from the config: ${cur.model_name} (${cur.run.engine} engine), micro-batch ${cur.run.batch_size} of `
-    + `${cur.effective}, seq ${cur.run.seq_len}, ${cur.run.precision}, ${cur.run.attention}`
+    + `${cur.effective}, seq ${cur.window}, ${cur.run.precision}, ${cur.run.attention}`
     + `${cur.run.grad_checkpointing ? ', checkpointing' : ''}: predicted peak ${fmt(now.peak_device_bytes)} vs ${fmt(gpu.memory_bytes)} `
     + `on the ${gpu.name} → ${verdict}.${cur.assumed.length ? ` (${cur.assumed.join('; ')})` : ''} Fixes keep the effective batch `
     + `of ${cur.effective}, fastest first, with a ${Math.round((1 - fit.budget_bytes / gpu.memory_bytes) * 100)} % safety margin`
     + `${cur.deepke ? `; the refit settings are for refit train -c (refit runs the same model), the DeepKE overrides for DeepKE's run.py` : ''}.`;
-  return { fixes, note };
+  return { fixes, note, current: now };
 }
