@@ -1,9 +1,11 @@
 // The memory decision of a run: `memory: auto` plans and fits to the device budget keeping the effective batch;
 // `manual` takes the user's levers. The result (with the prediction and the reasons) is what plan.json records.
-import { ConfigError } from '../errors.ts';
+import { readFileSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
+import { ConfigError, RefitError } from '../errors.ts';
 import type { RunConfig } from '../config/index.ts';
-import { fitConfig, parseSize, planMemory, type FitAllow, type GpuSpec, type MemoryPlan, type ModelDims } from '../memory/index.ts';
-import type { Attention, Precision, ReadyEvent } from '../worker/protocol.ts';
+import { fitConfig, parseSize, planMemory, runShapeOf, type Attention, type Batching, type FitAllow, type GpuSpec, type MemoryPlan, type ModelDims, type Padding, type Precision } from '../memory/index.ts';
+import type { ReadyEvent } from '../worker/protocol.ts';
 import { roundSeqLen } from '../batch/index.ts';
 
 /** Every lever the run trains with; `batch_size` is the effective batch (= micro_batch_size × grad_accumulation, last step may be shorter). */
@@ -15,8 +17,8 @@ export interface Decision {
   precision: Precision;
   attention: Attention;
   grad_checkpointing: boolean;
-  padding: 'dynamic' | 'max';
-  batching: 'buckets' | 'token_budget';
+  padding: Padding;
+  batching: Batching;
   max_tokens?: number;
   max_seq_len: number;
   freeze_layers: number;
@@ -37,29 +39,27 @@ export function resolveDevice(config: RunConfig, caps: ReadyEvent['capabilities'
   return d;
 }
 
-function autoPrecision(device: string, caps: ReadyEvent['capabilities']): Precision {
-  if (!device.startsWith('cuda')) return 'fp32';
-  return caps.bf16 ? 'bf16' : 'fp16';
-}
-
-/** The levers the user set explicitly, resolved against the device (the `manual` decision, and the fixed points of `auto`). */
+/**
+ * The levers the user set explicitly, resolved against the device (the `manual` decision, and the fixed points of
+ * `auto`): the config's run shape (runShapeOf) with `auto` following the worker's capabilities.
+ */
 function manualDecision(config: RunConfig, device: string, caps: ReadyEvent['capabilities']): Decision {
   const m = config.memory;
   const batch = config.train.batch_size;
-  const micro = m.micro_batch_size ?? (m.grad_accumulation ? Math.ceil(batch / m.grad_accumulation) : batch);
+  const { run, micro_batch_size: micro } = runShapeOf(config, { engine: 'refit', device: { ...caps, cuda: device.startsWith('cuda') } });
   if (micro > batch) throw new ConfigError(`memory.micro_batch_size (${micro}) is larger than train.batch_size (${batch}), the effective batch`, 'E_MICRO_BATCH');
   if (m.micro_batch_size && m.grad_accumulation && m.micro_batch_size * m.grad_accumulation !== batch) {
     throw new ConfigError(`memory.micro_batch_size × memory.grad_accumulation = ${m.micro_batch_size * m.grad_accumulation} but train.batch_size (the effective batch) is ${batch}; set only one of them`, 'E_MICRO_BATCH');
   }
-  const precision = m.precision === 'auto' ? autoPrecision(device, caps) : m.precision;
+  const precision = run.precision;
   if (precision === 'bf16' && device.startsWith('cuda') && !caps.bf16) throw new ConfigError('memory.precision=bf16 but this GPU does not support bf16; use fp16 or auto', 'E_PRECISION');
   if (precision !== 'fp32' && !device.startsWith('cuda')) throw new ConfigError(`memory.precision=${precision} needs a CUDA device; use fp32 or auto on CPU`, 'E_PRECISION');
-  const attention: Attention = m.attention === 'auto' ? (caps.sdpa ? 'sdpa' : 'eager') : m.attention;
+  const attention: Attention = run.attention;
   if (attention === 'sdpa' && !caps.sdpa) throw new ConfigError(`memory.attention=sdpa but torch in the worker has no scaled_dot_product_attention; use eager or auto`, 'E_ATTENTION');
   return {
     device, batch_size: batch, micro_batch_size: micro, grad_accumulation: Math.ceil(batch / micro), precision, attention,
     grad_checkpointing: m.grad_checkpointing === true, padding: m.padding, batching: m.batching, max_tokens: m.max_tokens,
-    max_seq_len: m.max_seq_len, freeze_layers: m.freeze_layers, optimizer: m.optimizer === 'adamw-fused' && !caps.fused_adamw ? 'adamw' : m.optimizer,
+    max_seq_len: m.max_seq_len, freeze_layers: m.freeze_layers, optimizer: run.optimizer as Decision['optimizer'],
     reasons: ['manual: the levers as configured'],
   };
 }
@@ -77,15 +77,78 @@ export function decideMemory(opts: { config: RunConfig; dims: ModelDims; caps: R
   const base = manualDecision(config, device, caps);
   const budget = deviceBudget(config, device, caps);
   base.budget_bytes = budget;
-  if (config.memory.mode === 'manual') return planFile(config.memory.mode, base, opts, [], budget);
+  if (config.memory.mode === 'manual') return checkPlanned(planFile(config.memory.mode, base, opts, [], budget), config, opts);
   if (!device.startsWith('cuda')) {
     const d: Decision = { ...base, micro_batch_size: base.batch_size, grad_accumulation: 1, grad_checkpointing: false,
       precision: 'fp32', reasons: ['cpu: no GPU budget to fit — one micro-batch per logical batch, fp32, no checkpointing',
         `attention ${base.attention}${caps.sdpa ? ' (sdpa available in this torch)' : ' (no sdpa in this torch)'}`] };
-    if (config.memory.micro_batch_size || config.memory.grad_accumulation) { d.micro_batch_size = base.micro_batch_size; d.grad_accumulation = base.grad_accumulation; d.reasons.push('micro-batch as configured'); }
-    return planFile('auto', d, opts, [], budget);
+    const fixed = !!(config.memory.micro_batch_size || config.memory.grad_accumulation);
+    if (fixed) { d.micro_batch_size = base.micro_batch_size; d.grad_accumulation = base.grad_accumulation; d.reasons.push('micro-batch as configured'); }
+    else fitHostRam(d, opts);
+    return checkPlanned(planFile('auto', d, opts, [], budget), config, opts);
   }
-  return fitDecision(opts, base, budget);
+  return checkPlanned(fitDecision(opts, base, budget), config, opts);
+}
+
+/** Bytes the run may use: the GPU budget on CUDA; on CPU memory.budget when set, else the host's available RAM. */
+export function memoryLimit(config: RunConfig, device: string, budget: number | undefined): { bytes: number; what: string } {
+  if (device.startsWith('cuda')) return { bytes: budget ?? Infinity, what: `the ${device} budget` };
+  if (config.memory.budget !== 'auto') return { bytes: parseSize(config.memory.budget), what: `memory.budget (${config.memory.budget})` };
+  return { bytes: availableRam(), what: "this machine's available RAM" };
+}
+
+/** Available host RAM: MemAvailable from /proc/meminfo (page cache counts as free), else os.freemem(). */
+export function availableRam(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Math.min(Number(m[1]) * 1024, totalmem());
+  } catch { /* not Linux */ }
+  return freemem();
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 3 : 1)} GiB`;
+
+/** The predicted peak of a decision (its micro-batch at the worst padded length), or null when it cannot be planned. */
+function plannedPeak(d: Decision, opts: Parameters<typeof decideMemory>[0]): number | null {
+  try {
+    return planFor(d, opts, undefined).peak_allocated_bytes;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU, memory: auto: halves the micro-batch (more accumulation, the same effective batch) until the plan fits in RAM. */
+function fitHostRam(d: Decision, opts: Parameters<typeof decideMemory>[0]): void {
+  const limit = memoryLimit(opts.config, d.device, undefined);
+  const first = d.micro_batch_size;
+  let peak = plannedPeak(d, opts);
+  while (peak !== null && peak > limit.bytes && d.micro_batch_size > 1) {
+    d.micro_batch_size = Math.ceil(d.micro_batch_size / 2);
+    d.grad_accumulation = Math.ceil(d.batch_size / d.micro_batch_size);
+    peak = plannedPeak(d, opts);
+  }
+  if (d.micro_batch_size !== first) d.reasons.push(`micro-batch ${first} planned over ${limit.what} (${gib(limit.bytes)}); ${d.micro_batch_size} × ${d.grad_accumulation} accumulation keeps the effective batch`);
+}
+
+/**
+ * Refuses a run whose plan cannot fit before any tensor is made: on CPU the predicted peak against the host RAM
+ * (or memory.budget); anywhere the weights, gradients and optimizer state alone against the limit (no lever shrinks those).
+ */
+function checkPlanned(file: PlanFile, config: RunConfig, opts: Parameters<typeof decideMemory>[0]): PlanFile {
+  const p = file.plan;
+  if (!p) return file;
+  const d = file.decision;
+  const limit = memoryLimit(config, d.device, file.budget_bytes ?? undefined);
+  const fixed = p.breakdown.weights + p.breakdown.gradients + p.breakdown.optimizer;
+  const fix = 'use a smaller model (model.preset, model.num_hidden_layers) or memory.freeze_layers';
+  if (fixed > limit.bytes) {
+    throw new RefitError('E_MEMORY_PLAN', `the model's weights, gradients and optimizer state alone are planned at ${gib(fixed)} (${(p.params / 1e6).toFixed(1)}M parameters) but ${limit.what} is ${gib(limit.bytes)}; ${fix}`);
+  }
+  if (!d.device.startsWith('cuda') && p.peak_allocated_bytes > limit.bytes) {
+    throw new RefitError('E_MEMORY_PLAN', `the run is planned at ${gib(p.peak_allocated_bytes)} peak (micro-batch ${d.micro_batch_size} × ${worstSeqLen(d, opts.lengths)} tokens) but ${limit.what} is ${gib(limit.bytes)}; ` +
+      `lower train.batch_size or memory.micro_batch_size, or memory.max_seq_len`);
+  }
+  return file;
 }
 
 function fitDecision(opts: Parameters<typeof decideMemory>[0], base: Decision, budget: number | undefined): PlanFile {
@@ -107,13 +170,21 @@ function fitDecision(opts: Parameters<typeof decideMemory>[0], base: Decision, b
   return planFile('auto', d, opts, fit.alternatives ?? [], budget);
 }
 
+/**
+ * The memory plan of a decision: the config with the decided levers, as runShapeOf reads it (what `refit plan -c`
+ * prints for that config), its micro-batch at the worst padded length of the training data and its relations.
+ */
+function planFor(d: Decision, opts: Parameters<typeof decideMemory>[0], budget: number | undefined): MemoryPlan {
+  const memory = { ...opts.config.memory, micro_batch_size: d.micro_batch_size, precision: d.precision, attention: d.attention,
+    grad_checkpointing: d.grad_checkpointing, optimizer: d.optimizer, padding: d.padding, max_seq_len: d.max_seq_len, freeze_layers: d.freeze_layers };
+  const { run } = runShapeOf({ ...opts.config, memory }, { engine: 'refit', num_labels: opts.num_labels, lengths: opts.lengths });
+  return planMemory({ model: opts.dims, run, gpu: budget ? { name: opts.caps.device_name ?? d.device, memory_bytes: budget, bf16: opts.caps.bf16 } : undefined });
+}
+
 function planFile(mode: 'auto' | 'manual', d: Decision, opts: Parameters<typeof decideMemory>[0], alternatives: unknown[], budget: number | undefined): PlanFile {
   let plan: MemoryPlan | null = null;
   try {
-    plan = planMemory({ model: opts.dims, run: { engine: 'refit', mode: 'train', batch_size: d.micro_batch_size, seq_len: worstSeqLen(d, opts.lengths),
-      precision: d.precision, attention: d.attention, grad_checkpointing: d.grad_checkpointing, optimizer: d.optimizer, num_labels: opts.num_labels,
-      freeze_layers: d.freeze_layers, head: opts.config.model.head },
-      gpu: budget ? { name: opts.caps.device_name ?? d.device, memory_bytes: budget, bf16: opts.caps.bf16 } : undefined });
+    plan = planFor(d, opts, budget);
   } catch (e) {
     d.reasons.push(`no prediction: ${e instanceof Error ? e.message : String(e)}`);
   }
