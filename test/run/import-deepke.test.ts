@@ -2,14 +2,16 @@
 // BERT cut to 1 layer + random BiLSTM + fc, saved with torch.save as DeepKE does): `refit predict` on the run gives
 // the probabilities of a plain-torch forward of the same checkpoint (≤ 1e-5), and every mismatch DeepKE users hit
 // (num_hidden_layers #529, num_relations #449, another model #116, lm_file #410) is one line naming the key.
+// `refit serve` on the run answers with the same probabilities as `refit predict`.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vocab, WordPieceTokenizer } from '../../src/tokenize/index.ts';
 import { encodeDeepkeLm } from '../../src/encode/index.ts';
 import { readSafetensors, testPython } from '../worker/helpers.ts';
-import { cliEnv, deepkeProject, ensureBuilt, hfFolder, makeCheckpoint, reference, refit, SKIP_REASON, tempDir } from './deepke-helpers.ts';
+import { cliEnv, deepkeProject, ensureBuilt, hfFolder, makeCheckpoint, reference, refit, ROOT, SKIP_REASON, tempDir } from './deepke-helpers.ts';
 
 const python = await testPython();
 const skip = SKIP_REASON || (!python && 'needs a python3 with torch');
@@ -80,6 +82,34 @@ describe('refit import-deepke', { skip }, () => {
     });
     // fp32 on the CPU: the same maths in another order (packing, batching with padding) differs by ~1e-7.
     assert.ok(worst <= 1e-5, `probabilities differ by ${worst}`);
+  });
+
+  test('refit serve on the run answers POST /v1/predict with head_type/tail_type as refit predict does', async () => {
+    const child = spawn(process.execPath, ['bin/refit.mjs', 'serve', '--run', out, '--port', '0'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let said = '';
+      const url = await new Promise<string>((done, fail) => {
+        const look = (chunk: Buffer) => { said += chunk.toString(); const m = /http:\/\/127\.0\.0\.1:\d+/.exec(said); if (m) done(m[0]); };
+        child.stdout.on('data', look);
+        child.stderr.on('data', look);
+        child.on('exit', (code) => fail(new Error(`serve exited ${code}: ${said}`)));
+      });
+      const model = await (await fetch(`${url}/v1/model`)).json() as { model: { head: string; rnn: unknown } };
+      assert.equal(model.model.head, 'deepke-lm');
+      assert.deepEqual(model.model.rnn, { type: 'LSTM', hidden_size: 100, num_layers: 1, bidirectional: true, last_layer_hn: true, dropout: 0.3 });
+      const rows = predictRows().slice(0, 3);
+      const served = await (await fetch(`${url}/v1/predict?top_k=11`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rows) })).json() as Array<{ top: Array<{ relation: string; score: number }> }>;
+      const input = join(dir, 'serve-rows.jsonl');
+      writeFileSync(input, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const cli = (await refit(env, 'predict', '--run', out, '--input', input, '--top-k', '11')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { top: Array<{ relation: string; score: number }> });
+      served.forEach((s, i) => {
+        const want = new Map(cli[i].top.map((t) => [t.relation, t.score]));
+        // The same model and input in another process: equal up to fp32 rounding of a different batch.
+        for (const t of s.top) assert.ok(Math.abs(t.score - want.get(t.relation)!) <= 1e-6, `row ${i} ${t.relation}`);
+      });
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   test('mismatches with the conf are one line naming the key, and leave no folder', async () => {
