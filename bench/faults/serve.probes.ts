@@ -203,7 +203,7 @@ export const PROBES: Probe[] = [
   },
   {
     item: '10.1 dead worker',
-    did: 'SIGSTOP the worker (a hang), then send a request, `--worker-timeout 2`',
+    did: 'SIGSTOP the worker (a hang), then send a request at once, `--worker-timeout 2`',
     expected: 'the request gets 503 + Retry-After after ~2 s, the hung worker is killed and restarted, the next request succeeds',
     async run(ctx) {
       const s = await serve(ctx, await runCopy(ctx), ['--worker-timeout', '2']);
@@ -218,6 +218,28 @@ export const PROBES: Probe[] = [
         const next = back ? (await predict(s.url, item(2))).status : 0;
         const ok = r.status === 503 && !!r.headers.get('retry-after') && !!back && next === 200;
         return { ok, happened: `hung request → ${r.status} after ${(ms / 1000).toFixed(1)} s (Retry-After ${r.headers.get('retry-after')}); ` +
+          `${back ? `restarted (restarts ${back.worker.restarts})` : 'not restarted'}; next request → ${next}` };
+      } finally {
+        await s.stop();
+      }
+    },
+  },
+  {
+    item: '10.1 dead worker',
+    did: 'SIGSTOP the worker while no request is sent (an idle hang)',
+    expected: 'within ~10 s the idle ping goes unanswered: /v1/health degraded, the worker killed and restarted, then predictions succeed',
+    async run(ctx) {
+      const s = await serve(ctx, await runCopy(ctx));
+      try {
+        const pid = workerPid(s.child);
+        process.kill(pid, 'SIGSTOP');
+        const t0 = Date.now();
+        const degraded = await until(async () => { const h = await health(s.url); return h.status === 'degraded' ? h : undefined; }, 20_000);
+        const seen = Date.now() - t0;
+        const back = await until(async () => { const h = await health(s.url); return h.status === 'ok' && h.worker.pid !== pid ? h : undefined; }, 90_000);
+        const next = back ? (await predict(s.url, item(2))).status : 0;
+        const ok = !!degraded && !!back && next === 200;
+        return { ok, happened: `${degraded ? `degraded after ${(seen / 1000).toFixed(1)} s ("${(degraded.reason ?? '').slice(0, 120)}")` : 'never degraded'}; ` +
           `${back ? `restarted (restarts ${back.worker.restarts})` : 'not restarted'}; next request → ${next}` };
       } finally {
         await s.stop();
