@@ -92,8 +92,9 @@ function seqLenOf(config: ShapeConfig, facts: ShapeFacts): number {
   const m = config.memory;
   if (facts.padded_length !== undefined) return facts.padded_length;
   if (m.padding === 'max' || !facts.lengths) return m.max_seq_len;
+  // lengths past the window are truncated to it (train encodes them so; --lengths-from may give raw lengths)
   let longest = 0;
-  for (let i = 0; i < facts.lengths.length; i++) longest = Math.max(longest, facts.lengths[i]);
+  for (let i = 0; i < facts.lengths.length; i++) longest = Math.max(longest, Math.min(facts.lengths[i], m.max_seq_len));
   return roundSeqLen(longest, m.max_seq_len);
 }
 
