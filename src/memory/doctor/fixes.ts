@@ -1,5 +1,6 @@
 // General fixes for an OOM from the message alone (no run config): the fix for the cause first, then
 // config changes ranked by expected speed, each with the numbers the message gives. Pure; no I/O.
+import { ADVICE_LEVERS } from '../levers.ts';
 import type { Diagnosis, OomCause } from './diagnose.ts';
 import type { OomReport } from './parse.ts';
 import { formatBytes as fmt } from './sizes.ts';
@@ -21,8 +22,8 @@ export interface DoctorFix {
   fits?: boolean;
 }
 
-/** The memory-saving config changes that need no knowledge of the run, fastest first. */
-function shrinkFixes(r: OomReport, d: Diagnosis): DoctorFix[] {
+/** The memory-saving config changes that need no knowledge of the run, fastest first (`single_tensor`: helps a tensor larger than the card). */
+function shrinkFixes(r: OomReport, d: Diagnosis): Array<DoctorFix & { single_tensor: boolean }> {
   const f = d.figures;
   const budget = r.allowed_bytes !== undefined && d.cause === 'memory-fraction' ? r.allowed_bytes : f.room_bytes;
   const factor = budget !== undefined && f.need_min_bytes ? budget / f.need_min_bytes : undefined;
@@ -32,27 +33,13 @@ function shrinkFixes(r: OomReport, d: Diagnosis): DoctorFix[] {
       + 'the real peak is higher than this lower bound and static (weights, gradients, AdamW states = 16 bytes/param in fp32) '
       + 'is not in the message.'
     : '';
-  return [
-    { title: 'Train with bf16 autocast (fp16 on cards without bf16)', speed: 'faster (tensor cores)',
-      config: { 'memory.precision': 'bf16' },
-      detail: 'Saved activations take 2 bytes instead of 4 (master weights and AdamW states stay fp32), roughly halving '
-        + 'activation memory, which dominates at large batch × sequence length.' },
-    { title: 'Use SDPA attention', speed: 'faster', config: { 'memory.attention': 'sdpa' },
-      detail: 'Eager attention stores batch × heads × seq² scores, probabilities and dropout masks per layer '
-        + '(at seq 512 with 12 heads: 9 bytes × 12 × 512² = 27 MiB per example per layer); SDPA keeps none of them.' },
-    { title: 'Pad each batch to its longest example (dynamic padding)', speed: 'faster', config: { 'memory.padding': 'dynamic' },
-      detail: 'Padding every batch to max_seq_len wastes memory and time on pad tokens; relation-extraction sentences are '
-        + 'mostly far shorter than 512 tokens.' },
-    { title: 'Halve the micro-batch and double gradient accumulation (same effective batch)', speed: 'slightly slower (~5 %)',
-      detail: `Activation memory is proportional to the micro-batch.${numbers} Run \`refit doctor -c CONFIG\` or `
-        + `\`refit fit --gpu ${budget !== undefined ? fmt(budget).replace(' ', '') : 'NAME'}\` for the exact size.` },
-    { title: 'Turn on gradient checkpointing', speed: 'slower (~25–35 %, recomputes the forward)',
-      config: { 'memory.grad_checkpointing': true },
-      detail: 'Keeps only each layer\'s input instead of all its activations (about L× less activation memory for L layers).' },
-    { title: 'Lower max_seq_len', speed: 'faster, but truncates long examples (changes results)',
-      config: { 'memory.max_seq_len': 256 },
-      detail: 'Activations grow with seq (eager attention with seq²); check with `refit data` how many examples are longer first.' },
-  ];
+  const budgetText = budget !== undefined ? fmt(budget).replace(' ', '') : 'NAME';
+  // The levers' own advice (the lever table), fastest first.
+  return ADVICE_LEVERS.map((l) => {
+    const a = l.advice!;
+    return { title: a.title, speed: a.speed, ...(a.config ? { config: { ...a.config } } : {}), detail: a.detail({ numbers, budget_text: budgetText }),
+      single_tensor: a.single_tensor === true };
+  });
 }
 
 /** The allocator settings variable: the one the message names (ROCm builds may print either), else by backend. */
@@ -113,5 +100,5 @@ export function generalFixes(r: OomReport, d: Diagnosis): DoctorFix[] {
     && r.requested_bytes > d.figures.limit_bytes;
   const shrink = shrinkFixes(r, d);
   // A single tensor larger than the card: only a smaller batch or sequence helps.
-  return [...causeFixes(r, d), ...(tooBig ? shrink.filter((x) => /micro-batch|max_seq_len/.test(x.title)) : shrink)];
+  return [...causeFixes(r, d), ...(tooBig ? shrink.filter((x) => x.single_tensor) : shrink).map(({ single_tensor: _, ...fix }) => fix)];
 }
