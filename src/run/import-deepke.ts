@@ -17,7 +17,9 @@ import { bertConfig, expect, loadCommand, setupWorker, startWorker } from './ses
 
 /** Options of one import: the resolved conf (its file for the record), the checkpoint, the run folder. */
 export interface ImportOptions { config: RunConfig; checkpoint: string; out: string; force?: boolean; conf?: string;
-  env: Record<string, string | undefined>; log: RunLog; num_threads?: number }
+  env: Record<string, string | undefined>; log: RunLog; num_threads?: number;
+  /** Keys the conf or the overrides set: without memory.max_seq_len the window is DeepKE's 512 (at most the model's positions). */
+  explicit?: ReadonlySet<string> }
 
 /** What an import wrote. */
 export interface ImportResult { run_dir: string; relations: string[]; num_hidden_layers: number; rnn: string }
@@ -34,6 +36,9 @@ export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
   const text = textSide(config);
   const dims = modelDims(config, text.vocab.size);
   const rnn = rnnSpec(config)!;
+  // DeepKE predicts with up to 512 tokens; prediction holds no training state, so its window costs little memory.
+  const window = opts.explicit?.has('memory.max_seq_len') ? config.memory.max_seq_len : Math.min(512, dims.max_position_embeddings);
+  config.memory = { ...config.memory, max_seq_len: window };
   const { python } = await findPython({ env: opts.env, configured: config.engine.python });
   const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
   const stage = join(resolve(opts.out), `.import-tmp-${process.pid}`);
@@ -50,7 +55,7 @@ export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
     { device: 'cpu', precision: 'fp32', attention: 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
     // restore = the strict load: every BERT, RNN and fc weight must be there with this shape.
     await setupWorker(worker, { load, datasets: [], restore_from: stage });
-    await writeModelFolder({ worker, run_dir: opts.out, text, relations, head: 'deepke-lm', max_seq_len: config.memory.max_seq_len, step: 0, rnn,
+    await writeModelFolder({ worker, run_dir: opts.out, text, relations, head: 'deepke-lm', max_seq_len: window, step: 0, rnn,
       imported_from: { format: 'deepke-lm', checkpoint, lm_file: resolve(lm_file), relations: resolve(file), ...(opts.conf ? { conf: resolve(opts.conf) } : {}) } });
     writeTextAtomic(runPaths(opts.out).config, configToYaml(config));
   } catch (e) {

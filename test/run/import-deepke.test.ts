@@ -53,6 +53,7 @@ describe('refit import-deepke', { skip }, () => {
     const r = JSON.parse(readFileSync(join(out, 'model/refit.json'), 'utf8'));
     assert.equal(r.head, 'deepke-lm');
     assert.equal(r.imported_from.format, 'deepke-lm');
+    assert.equal(r.max_seq_len, 512, "DeepKE's window when the conf sets none");
     assert.equal(JSON.parse(readFileSync(join(out, 'model/config.json'), 'utf8')).num_hidden_layers, 1);
   });
 

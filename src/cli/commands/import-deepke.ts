@@ -2,7 +2,7 @@
 // DeepKE LM model into a refit run folder (thin wrapper over run/importDeepke).
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { resolveConfig } from '../../config/index.ts';
+import { resolveConfigDetailed } from '../../config/index.ts';
 import { importDeepke } from '../../run/index.ts';
 
 /** Registers `refit import-deepke`. */
@@ -15,8 +15,8 @@ export function registerImportDeepke(program: Command, ctx: CliContext): void {
     .requiredOption('--out <dir>', 'run folder to write')
     .option('--force', 'replace an existing run folder')
     .action(async (overrides: string[], o: { conf: string; checkpoint: string; out: string; force?: boolean }) => {
-      const config = resolveConfig({ file: o.conf, overrides, env: ctx.env, warn: (l) => ctx.log.write(`warning: ${l}`) });
-      const r = await importDeepke({ config, conf: o.conf, checkpoint: o.checkpoint, out: o.out, force: o.force, env: ctx.env, log: ctx.log });
+      const { config, explicit } = resolveConfigDetailed({ file: o.conf, overrides, env: ctx.env, warn: (l) => ctx.log.write(`warning: ${l}`) });
+      const r = await importDeepke({ config, explicit, conf: o.conf, checkpoint: o.checkpoint, out: o.out, force: o.force, env: ctx.env, log: ctx.log });
       ctx.io.stdout.write(`imported ${o.checkpoint}: BERT (${r.num_hidden_layers} layer${r.num_hidden_layers === 1 ? '' : 's'}) → ${r.rnn} → fc over ${r.relations.length} relations\n`);
       ctx.io.stdout.write(`run saved to ${o.out}; predict with: refit predict --run ${o.out} --text … --head … --tail … [--head-type … --tail-type …]\n`);
     });
