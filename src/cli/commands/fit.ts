@@ -6,10 +6,10 @@ import { stringify } from 'yaml';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
 import { readEncodedDataset } from '../../encode/index.ts';
-import { fitConfig, formatBytes, type Attention, type FitAllow, type FitCandidate, type FitResult, type Precision } from '../../memory/index.ts';
-import { configFromInputs, enumOption, gpuFromInputs, headShape, intOption, memoryOptions, modelFromInputs, type MemoryFlags } from './plan.ts';
+import { FIT_LEVERS, deepkeFacts, fitConfig, formatBytes, runShapeOf, type FitAllow, type FitCandidate, type FitResult } from '../../memory/index.ts';
+import { configFromInputs, enumOption, gpuFromInputs, intOption, leverFlagText, leverOptions, memoryOptions, modelFromInputs, type MemoryFlags } from './plan.ts';
 
-interface FitFlags extends MemoryFlags { effectiveBatch?: string; margin?: string; lengthsFrom?: string; write?: string; precisions?: string; attentions?: string }
+interface FitFlags extends MemoryFlags { effectiveBatch?: string; margin?: string; lengthsFrom?: string; write?: string }
 
 function listOption<T extends string>(flag: string, text: string | undefined, values: readonly T[]): T[] | undefined {
   return text === undefined ? undefined : text.split(',').map((v) => enumOption(flag, v.trim(), values)!);
@@ -39,44 +39,50 @@ export function readLengths(path: string): ArrayLike<number> {
   return out;
 }
 
+/** What the search may vary, from the fit flags of the levers fit searches (a list of values, or on|off|auto). */
 function allowFrom(flags: FitFlags): Partial<FitAllow> {
-  const allow: Partial<FitAllow> = {};
-  const p = listOption('--precision', flags.precisions, ['fp32', 'fp16', 'bf16'] as const);
-  const a = listOption('--attention', flags.attentions, ['eager', 'sdpa'] as const);
-  const c = enumOption('--grad-checkpointing', flags.gradCheckpointing, ['on', 'off', 'auto'] as const);
-  if (p) allow.precision = p as Precision[];
-  if (a) allow.attention = a as Attention[];
-  if (c && c !== 'auto') allow.grad_checkpointing = [c === 'on'];
-  return allow;
+  const allow: Record<string, unknown[]> = {};
+  for (const l of FIT_LEVERS) {
+    const flag = `--${l.flag?.name}`;
+    const text = leverFlagText(flags, l);
+    if (l.values) {
+      const list = listOption(flag, text, l.values);
+      if (list) allow[l.name] = list;
+    } else {
+      const c = enumOption(flag, text, ['on', 'off', 'auto'] as const);
+      if (c && c !== 'auto') allow[l.name] = [c === 'on'];
+    }
+  }
+  return allow as Partial<FitAllow>;
 }
 
 /** Registers `refit fit`. */
 export function registerFit(program: Command, ctx: CliContext): void {
-  memoryOptions(program.command('fit').description('find the fastest configuration that fits a GPU, keeping the effective batch'))
+  leverOptions(memoryOptions(program.command('fit').description('find the fastest configuration that fits a GPU, keeping the effective batch')), 'fit')
     .option('--effective-batch <n>', 'examples per optimizer step (micro-batch × accumulation); default train.batch_size')
     .option('--margin <fraction>', 'share of the card kept free (default 0.05)')
-    .option('--precision <list>', 'precisions to consider, e.g. fp32,bf16 (default: all the card supports)')
-    .option('--attention <list>', 'attention backends to consider (default eager,sdpa)')
-    .option('--grad-checkpointing <on|off|auto>', 'force checkpointing on/off (default auto)')
     .option('--lengths-from <file>', 'example lengths for the dynamic-padding policy: an encoded dataset (.refit-ds) or integers')
     .option('--write <file>', 'write the chosen settings as a config file (YAML)')
-    .action((overrides: string[], flags: FitFlags & { precision?: string; attention?: string }) => {
-      flags.precisions = flags.precision; flags.attentions = flags.attention;
-      delete flags.precision; delete flags.attention;
+    .action((overrides: string[], flags: FitFlags) => {
       if (!flags.gpu) throw new RefitError('E_OPTION', 'refit fit: give the card with --gpu NAME|SIZE (e.g. --gpu "RTX 3060" or --gpu 12GB)');
       const cfg = configFromInputs(flags, overrides, ctx);
       const model = modelFromInputs(flags, cfg);
       const gpu = gpuFromInputs(flags, cfg)!;
       const margin = flags.margin === undefined ? undefined : Number(flags.margin);
       if (margin !== undefined && !(margin >= 0 && margin < 1)) throw new RefitError('E_OPTION', `--margin: expected a fraction from 0 to 1 (e.g. 0.05), got '${flags.margin}'`);
+      const engine = enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? 'refit';
+      const freeze = intOption('--freeze-layers', flags.freezeLayers, 0);
+      // What the search keeps is the config's run shape (runShapeOf): the head as configured (DeepKE's model_name: lm
+      // is the deepke-lm head with its RNN), the frozen layers, DataParallel for DeepKE's run; the relations.
+      const { run } = runShapeOf({
+        ...cfg, model: { ...cfg.model, head: enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head },
+        memory: { ...cfg.memory, freeze_layers: freeze ?? cfg.memory.freeze_layers },
+      }, { engine, num_labels: intOption('--num-labels', flags.numLabels), ...deepkeFacts({ engine, config_file: false, explicit_seq_len: true, device_ids: cfg.device_ids }) });
       const result = fitConfig({
-        model, gpu, margin, allow: allowFrom(flags),
+        model, gpu, margin, allow: allowFrom(flags), engine, num_labels: run.num_labels,
         effective_batch: intOption('--effective-batch', flags.effectiveBatch) ?? cfg.train.batch_size,
         seq_len: intOption('--seq-len', flags.seqLen) ?? cfg.memory.max_seq_len,
-        engine: enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? 'refit',
-        // the head stays as configured (DeepKE's model_name: lm is the deepke-lm head with its RNN)
-        shape: headShape(enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head, cfg),
-        num_labels: intOption('--num-labels', flags.numLabels) ?? cfg.data.num_relations ?? 50,
+        shape: { head: run.head, freeze_layers: run.freeze_layers, ...(run.rnn ? { rnn: run.rnn } : {}), ...(run.data_parallel ? { data_parallel: run.data_parallel } : {}) },
         lengths: flags.lengthsFrom ? Array.from(readLengths(flags.lengthsFrom)) : undefined,
       });
       if (flags.write) writeSettings(flags.write, result, flags.model ?? cfg.model.pretrained ?? cfg.model.preset);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
 import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../../config/index.ts';
-import { LEVERS, deepkeFacts, formatBytes, headShape as configHead, modelFromConfig, planMemory, resolveGpu, parseSize, runShapeOf, type GpuSpec, type Lever, type MemoryPlan, type ShapeConfig, type ModelDims, type RunShape } from '../../memory/index.ts';
+import { LEVERS, deepkeFacts, formatBytes, modelFromConfig, planMemory, resolveGpu, parseSize, runShapeOf, type GpuSpec, type Lever, type MemoryPlan, type ShapeConfig, type ModelDims, type RunShape } from '../../memory/index.ts';
 
 /** Flags shared by `plan` and `fit` (commander camelCase names). */
 export interface MemoryFlags {
@@ -91,11 +91,6 @@ function runFromInputs(flags: MemoryFlags, resolved: ResolvedConfig): RunShape {
   }).run;
 }
 
-/** The head of a run shape, with the deepke-lm head's RNN from model.rnn. */
-export function headShape(head: RunConfig['model']['head'], cfg: RunConfig): Pick<RunShape, 'head' | 'rnn'> {
-  return configHead({ ...cfg.model, head });
-}
-
 /** Adds the options shared by plan and fit to `cmd`. */
 export function memoryOptions(cmd: Command): Command {
   return cmd
@@ -104,22 +99,24 @@ export function memoryOptions(cmd: Command): Command {
     .option('--engine <refit|hf>', 'refit (our worker) or hf (Hugging Face BertModel, as DeepKE runs it)')
     .option('--model <preset|dir|config.json>', 'bert-tiny … bert-large, an HF model folder or its config.json')
     .option('--vocab-size <n>', 'vocabulary size (e.g. 21128 for Chinese BERT)')
-    .option('--seq-len <n>', 'padded sequence length')
     .option('--num-labels <n>', 'number of relations (default 50)')
     .option('--head <entity-start|cls|deepke-lm>', 'relation head (deepke-lm: DeepKE\'s BERT → BiLSTM → linear)')
-    .option('--freeze-layers <n>', 'freeze the embeddings and the lowest n layers')
     .option('--gpu <name|size>', 'a card (RTX 3060, T4, A100 80GB, …) or its memory (12GB, 11.75GiB)')
     .option('--json', 'print one JSON object');
 }
 
+/** Adds the lever flags of `command` (plan: one value each; fit: the values to search) from the lever table. */
+export function leverOptions(cmd: Command, command: 'plan' | 'fit'): Command {
+  for (const l of LEVERS) {
+    const spec = l.flag?.[command];
+    if (spec) cmd.option(`--${l.flag!.name} ${spec.arg}`, spec.help);
+  }
+  return cmd;
+}
+
 /** Registers `refit plan`. */
 export function registerPlan(program: Command, ctx: CliContext): void {
-  memoryOptions(program.command('plan').description('predict the peak GPU memory of a training or inference run'))
-    .option('--batch-size <n>', 'micro-batch size')
-    .option('--precision <fp32|fp16|bf16>', 'fp32, or autocast fp16/bf16 with fp32 master weights')
-    .option('--attention <eager|sdpa>', 'attention implementation')
-    .option('--grad-checkpointing <on|off>', 'gradient checkpointing')
-    .option('--optimizer <adamw|adamw-fused|sgd>', 'optimizer')
+  leverOptions(memoryOptions(program.command('plan').description('predict the peak GPU memory of a training or inference run')), 'plan')
     .option('--mode <train|infer>', 'training step or inference forward')
     .action((overrides: string[], flags: MemoryFlags) => {
       const resolved = resolvedFromInputs(flags, overrides, ctx);
