@@ -4,7 +4,9 @@ import Chart from 'chart.js/auto';
 import { planMemory } from '../../src/memory/plan.ts';
 import { fitConfig } from '../../src/memory/fit.ts';
 import { GPUS, parseSize } from '../../src/memory/gpus.ts';
+import { ATTENTIONS, OPTIMIZERS, PRECISIONS } from '../../src/memory/levers.ts';
 import { PRESETS, validateDims } from '../../src/memory/models.ts';
+import { runShapeOf, type ShapeConfig } from '../../src/memory/run-shape.ts';
 import type { GpuSpec, MemoryPlan, ModelDims, RunShape } from '../../src/memory/types.ts';
 import { formatBytes } from '../../src/report/run-data.ts';
 import { renderNav } from './nav.ts';
@@ -25,9 +27,9 @@ app.innerHTML = `<h1>Memory planner</h1><p class="muted">Same planner as <code>r
 <label>batch size<input id="batch" type="number" min="1" max="4096" value="32"></label>
 <label>&nbsp;<input id="batch-range" type="range" min="1" max="512" value="32"></label>
 <label>sequence length<input id="seq" type="number" min="8" max="512" step="8" value="256"></label>
-<label>precision<select id="precision">${opt(['fp32', 'fp16', 'bf16'], 'fp16')}</select></label>
-<label>attention<select id="attention">${opt(['sdpa', 'eager'], 'sdpa')}</select></label>
-<label>optimizer<select id="optimizer">${opt(['adamw', 'adamw-fused', 'sgd'], 'adamw')}</select></label>
+<label>precision<select id="precision">${opt([...PRECISIONS], 'fp16')}</select></label>
+<label>attention<select id="attention">${opt([...ATTENTIONS].reverse(), 'sdpa')}</select></label>
+<label>optimizer<select id="optimizer">${opt([...OPTIMIZERS], 'adamw')}</select></label>
 <label>relations<input id="labels" type="number" min="2" value="10"></label>
 <label>checkpointing<input id="ckpt" type="checkbox"></label>
 <label id="config-box" hidden style="display:flex">config.json<textarea id="config-json" rows="6">{"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "vocab_size": 21128, "max_position_embeddings": 512, "type_vocab_size": 2}</textarea></label>
@@ -55,10 +57,19 @@ function readGpu(): GpuSpec {
   return { name: val('gpu-size'), memory_bytes: parseSize(val('gpu-size')), bf16: true };
 }
 
+/** The controls as the memory levers of a config (every batch padded to the length, one micro-batch per batch). */
+function readConfig(): ShapeConfig {
+  return {
+    train: { batch_size: Number(val('batch')) },
+    memory: { max_seq_len: Number(val('seq')), padding: 'max', precision: val('precision') as RunShape['precision'], attention: val('attention') as RunShape['attention'],
+      grad_checkpointing: el<HTMLInputElement>('ckpt').checked, freeze_layers: 0, optimizer: val('optimizer') as RunShape['optimizer'] },
+    model: { head: 'entity-start' }, data: { num_relations: Number(val('labels')) },
+  };
+}
+
+/** The run shape of the controls: the same config → run shape function as `refit plan -c` and `refit train`. */
 function readRun(): RunShape {
-  return { engine: val('engine') as RunShape['engine'], mode: val('mode') as RunShape['mode'], batch_size: Number(val('batch')),
-    seq_len: Number(val('seq')), precision: val('precision') as RunShape['precision'], attention: val('attention') as RunShape['attention'],
-    grad_checkpointing: el<HTMLInputElement>('ckpt').checked, optimizer: val('optimizer') as RunShape['optimizer'], num_labels: Number(val('labels')) };
+  return runShapeOf(readConfig(), { engine: val('engine') as RunShape['engine'], mode: val('mode') as RunShape['mode'] }).run;
 }
 
 function drawPlan(plan: MemoryPlan): void {
