@@ -14,6 +14,7 @@ import { runShapeOf, type MemoryPlan } from '../../src/memory/index.ts';
 import { decideMemory } from '../../src/run/index.ts';
 import { modelDims } from '../../src/run/prepare.ts';
 import { seededRandom } from '../../src/rng.ts';
+import { NO_CLI, cachedTinyRun } from '../web/tiny-run.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const VOCAB = join(ROOT, '..', 'shared', 'assets', 'bert-vocab', 'google_uncased_en_vocab.txt');
@@ -127,4 +128,15 @@ test('hf engine with a config file: DeepKE\'s 512 padding unless the config sets
   const doctor = JSON.parse((await refit('doctor', LOG, '-c', file, '--engine', 'hf', '--gpu', 'RTX 3060', '--json')).stdout);
   assert.deepEqual([plan.config.seq_len, plan.config.attention, plan.config.data_parallel], [512, 'eager', 2]);
   assert.deepEqual(figures(doctor.current), figures(plan));
+});
+
+test('a real tiny run: plan.json\'s prediction is what refit plan -c prints for the run\'s config.yaml', { skip: NO_CLI }, async () => {
+  const run = cachedTinyRun();
+  const file = JSON.parse(readFileSync(join(run, 'plan.json'), 'utf8')) as { plan: MemoryPlan; decision: { attention: string } };
+  // What only training knows is given as flags: the padded length of the data, its relations, the worker's attention.
+  const c = file.plan.config;
+  const plan = await refit('plan', '-c', join(run, 'config.yaml'), '--seq-len', String(c.seq_len), '--num-labels', String(c.num_labels),
+    '--attention', file.decision.attention, '--json');
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.deepEqual(figures(JSON.parse(plan.stdout)), figures(file.plan));
 });
