@@ -180,7 +180,7 @@ export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     },
   },
   {
-    name: 'attention', key: 'memory.attention', ...oneOf('auto', ...ATTENTIONS), default: 'auto', values: ATTENTIONS,
+    name: 'attention', key: 'memory.attention', ...oneOf('auto', 'sdpa', 'eager'), default: 'auto', values: ATTENTIONS,
     flag: { name: 'attention', plan: { arg: '<eager|sdpa>', help: 'attention implementation' },
       fit: { arg: '<list>', help: 'attention backends to consider (default eager,sdpa)' } },
     prices: 'eager keeps b·heads·s² scores, probabilities and dropout masks per layer; SDPA keeps none (refit: a padding mask)',

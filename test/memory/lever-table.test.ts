@@ -1,0 +1,53 @@
+// The lever table is the one declaration of the memory levers: the config's memory.* keys, schemas and defaults,
+// the plan/fit flags, fit's search order, the OOM recovery order and the doctor's general fixes all come from it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULTS, KEY_SPECS } from '../../src/config/index.ts';
+import { ADVICE_LEVERS, FIT_LEVERS, LEVERS, RECOVERY_LEVERS, chooseRecovery } from '../../src/memory/index.ts';
+import { generalFixes } from '../../src/memory/doctor/fixes.ts';
+import { diagnose, parseOomReport } from '../../src/memory/index.ts';
+import { readFileSync } from 'node:fs';
+
+test('every memory.* config key is one lever entry, with its schema, words and default', () => {
+  const specs = KEY_SPECS.filter((s) => s.key.startsWith('memory.'));
+  assert.deepEqual(specs.map((s) => s.key), LEVERS.map((l) => l.key), 'the same keys in the same (config.yaml) order');
+  for (const l of LEVERS) {
+    const spec = specs.find((s) => s.key === l.key)!;
+    assert.deepEqual(spec.schema, l.schema, l.key);
+    assert.equal(spec.expected, l.expected, l.key);
+    assert.equal(DEFAULTS[l.key], l.default, `${l.key} default`);
+    assert.equal(l.key, `memory.${l.name}`);
+  }
+});
+
+test('fit searches precision, then attention, then checkpointing (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {
+  assert.deepEqual(FIT_LEVERS.map((l) => l.name), ['precision', 'attention', 'grad_checkpointing']);
+  assert.deepEqual(RECOVERY_LEVERS.map((l) => l.name), ['micro_batch_size', 'grad_checkpointing', 'max_seq_len']);
+  const oom = { kind: 'allocator-oom' };
+  const at = (micro: number, ckpt: boolean, allow = false) => chooseRecovery({ levers: { micro_batch_size: micro, grad_checkpointing: ckpt, max_seq_len: 256 }, failed_size: micro, report: oom, allow_shorter_seq: allow })?.kind ?? null;
+  assert.deepEqual([at(8, false), at(1, false), at(1, true, true), at(1, true)], ['smaller_micro_batch', 'grad_checkpointing', 'shorter_seq', null]);
+});
+
+test('the doctor\'s general fixes are the levers\' advice, fastest first', () => {
+  const text = readFileSync(new URL('../fixtures/oom/v1.13-fragmentation.log', import.meta.url), 'utf8');
+  const report = parseOomReport(text);
+  const titles = generalFixes(report, { ...diagnose(report), cause: 'capacity' }).map((f) => f.title);
+  assert.deepEqual(titles, ADVICE_LEVERS.map((l) => l.advice!.title));
+  assert.deepEqual(ADVICE_LEVERS.map((l) => l.name), ['precision', 'attention', 'padding', 'micro_batch_size', 'grad_checkpointing', 'max_seq_len']);
+});
+
+test('every lever flag is an option of refit plan or refit fit, as the table spells it', async () => {
+  const { main } = await import('../../src/cli/main.ts');
+  const { Writable, Readable } = await import('node:stream');
+  const help = async (cmd: string) => {
+    let out = '';
+    const sink = new Writable({ write(c, _e, done) { out += String(c); done(); } });
+    await main([cmd, '--help'], { stdout: sink, stderr: sink, stdin: Readable.from([]) }, { HOME: '/nonexistent', REFIT_LOG: '' });
+    return out;
+  };
+  const [plan, fit] = [await help('plan'), await help('fit')];
+  for (const l of LEVERS) {
+    if (l.flag?.plan) assert.ok(plan.includes(`--${l.flag.name} ${l.flag.plan.arg}`), `plan --${l.flag.name}`);
+    if (l.flag?.fit) assert.ok(fit.includes(`--${l.flag.name} ${l.flag.fit.arg}`), `fit --${l.flag.name}`);
+  }
+});
