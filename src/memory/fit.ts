@@ -57,13 +57,13 @@ export type FitShape = Pick<RunShape, 'head' | 'rnn' | 'freeze_layers' | 'data_p
 
 function candidate(q: Search, micro: number, levers: Record<string, unknown>): FitCandidate {
   const run = { ...q.shape, engine: q.engine, mode: 'train', batch_size: micro, seq_len: q.memSeq, optimizer: 'adamw', num_labels: q.num_labels, ...levers } as RunShape;
-  const { precision, attention, grad_checkpointing: ckpt } = run;
   const plan = planMemory({ model: q.model, run, gpu: q.gpu });
   const perExample = q.sorted ? paddedLengthSorted(q.sorted, micro, q.memSeq) : q.seq;
   const accum = q.effective / micro;
   const stepMs = accum * microBatchMs(q.model, { ...run, seq_len: Math.round(perExample) }, q.gpu, micro * perExample);
   return {
-    config: { micro_batch_size: micro, grad_accumulation: accum, precision, attention, grad_checkpointing: ckpt, seq_len: q.seq, padding: q.sorted ? 'dynamic' : 'max' },
+    // the searched levers by name, between the split and the length (the --json order)
+    config: { micro_batch_size: micro, grad_accumulation: accum, ...levers, seq_len: q.seq, padding: q.sorted ? 'dynamic' : 'max' } as FitCandidate['config'],
     peak_device_bytes: plan.peak_device_bytes, fits: plan.peak_device_bytes <= q.budget,
     predicted_examples_per_s: Math.round((q.effective / stepMs) * 1e3 * 10) / 10, predicted_step_ms: Math.round(stepMs * 10) / 10,
   };

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { ConfigError, RefitError } from '../errors.ts';
 import type { RunConfig } from '../config/index.ts';
-import { fitConfig, parseSize, planMemory, runShapeOf, type Attention, type Batching, type FitAllow, type GpuSpec, type MemoryPlan, type ModelDims, type Padding, type Precision } from '../memory/index.ts';
+import { FIT_LEVERS, fitConfig, parseSize, planMemory, runShapeOf, type Attention, type Batching, type FitAllow, type GpuSpec, type MemoryPlan, type ModelDims, type Padding, type Precision } from '../memory/index.ts';
 import type { ReadyEvent } from '../worker/protocol.ts';
 import { roundSeqLen } from '../batch/index.ts';
 
@@ -163,8 +163,8 @@ function fitDecision(opts: Parameters<typeof decideMemory>[0], base: Decision, b
   if (m.grad_checkpointing !== 'auto') allow.grad_checkpointing = [m.grad_checkpointing];
   const fit = fitConfig({ model: dims, gpu, effective_batch: base.batch_size, seq_len: m.max_seq_len, engine: 'refit', lengths: m.padding === 'dynamic' ? opts.lengths : undefined, num_labels: opts.num_labels, allow });
   const c = fit.config;
-  const d: Decision = { ...base, micro_batch_size: c.micro_batch_size, grad_accumulation: c.grad_accumulation, precision: c.precision as Precision,
-    attention: c.attention as Attention, grad_checkpointing: c.grad_checkpointing,
+  const d: Decision = { ...base, micro_batch_size: c.micro_batch_size, grad_accumulation: c.grad_accumulation,
+    ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, (c as Record<string, unknown>)[l.name]])), // the searched levers (the lever table)
     reasons: [`auto: fitted to ${budget ?? 0} B on ${gpu.name}, effective batch ${base.batch_size} kept`,
       fit.fits ? `predicted peak ${fit.peak_device_bytes} B fits` : `nothing predicted to fit; using the smallest configuration (OOM recovery will shrink further)`] };
   return planFile('auto', d, opts, fit.alternatives ?? [], budget);

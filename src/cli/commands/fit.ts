@@ -97,8 +97,8 @@ function writeSettings(path: string, r: FitResult, model: string | undefined): v
     ...(model ? { model: { [model.startsWith('bert-') ? 'preset' : 'pretrained']: model } } : {}),
     train: { batch_size: r.effective_batch },
     memory: {
-      mode: 'manual', micro_batch_size: c.micro_batch_size, grad_accumulation: c.grad_accumulation, precision: c.precision,
-      attention: c.attention, grad_checkpointing: c.grad_checkpointing, max_seq_len: c.seq_len, padding: c.padding,
+      mode: 'manual', micro_batch_size: c.micro_batch_size, grad_accumulation: c.grad_accumulation,
+      ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, (c as Record<string, unknown>)[l.name]])), max_seq_len: c.seq_len, padding: c.padding,
     },
   };
   const text = `# written by refit fit for ${r.gpu}: predicted peak ${formatBytes(r.peak_device_bytes)} of ${formatBytes(r.budget_bytes)}\n${stringify(doc)}`;

@@ -3,7 +3,7 @@
 // For a DeepKE run (-c conf/) the fixes also come as the DeepKE overrides that exist (batch_size, num_hidden_layers).
 import { existsSync } from 'node:fs';
 import { resolveConfigDetailed, type ResolvedConfig } from '../../config/index.ts';
-import { GPUS, deepkeFacts, fitConfig, knownModelDims, modelFromConfig, planMemory, resolveGpu, runShapeOf, type Engine, type FitCandidate, type FitShape, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../index.ts';
+import { FIT_LEVERS, GPUS, deepkeFacts, fitConfig, knownModelDims, modelFromConfig, planMemory, resolveGpu, runShapeOf, type Engine, type FitCandidate, type FitShape, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../index.ts';
 import type { Diagnosis } from './diagnose.ts';
 import { deepkeFixes } from './deepke-fixes.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
@@ -88,9 +88,8 @@ function cardFor(r: OomReport, d: Diagnosis, card?: GpuSpec): GpuSpec | undefine
 function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix {
   const config: Record<string, string | number | boolean> = {};
   const set = (key: string, value: string | number | boolean, was: unknown): void => { if (value !== was) config[key] = value; };
-  set('memory.precision', c.config.precision, cur.run.precision);
-  set('memory.attention', c.config.attention, cur.run.attention);
-  set('memory.grad_checkpointing', c.config.grad_checkpointing, cur.run.grad_checkpointing);
+  // the levers fit searched (the lever table), then the split and the window
+  for (const l of FIT_LEVERS) set(l.key, (c.config as Record<string, string | number | boolean>)[l.name], (cur.run as unknown as Record<string, unknown>)[l.name]);
   set('memory.micro_batch_size', c.config.micro_batch_size, cur.run.batch_size);
   set('memory.grad_accumulation', c.config.grad_accumulation, Math.ceil(cur.effective / cur.run.batch_size));
   set('memory.max_seq_len', c.config.seq_len, cur.window);
