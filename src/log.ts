@@ -6,7 +6,7 @@ import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Longest line written (characters); the rest is replaced by `… (N more characters)`. */
-export const MAX_LOG_LINE_CHARS = 2000;
+export const MAX_LOG_LINE_CHARS = 1000;
 /** Most lines one write keeps (a stack, a worker's traceback); the rest is summarised in one line. */
 export const MAX_LOG_WRITE_LINES = 100;
 /** Default size at which the log file is rotated to `<path>.1` (the previous `.1` is replaced): 10 MiB. */

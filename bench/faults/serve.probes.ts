@@ -315,7 +315,7 @@ export const PROBES: Probe[] = [
         const last = await predict(s.url, { text: 'Ann met Bob', head: 'y'.repeat(6000), tail: 'Bob' });
         const grown = statSync(join(run, 'refit.log')).size - before;
         const longest = Math.max(...s.log().split('\n').map((l) => l.length));
-        const ok = codes.every((c) => c === 400) && last.status === 400 && grown < 20_000 && longest <= 2_100 && !reason.includes('\n');
+        const ok = codes.every((c) => c === 400) && last.status === 400 && grown < 20_000 && longest <= 1_100 && !reason.includes('\n');
         return { ok, happened: `codes ${[...new Set(codes)].join(',')} ×20 ("${reason}"), then ${last.status}; refit.log grew ${grown} bytes; longest log line ${longest} characters` };
       } finally {
         await s.stop();

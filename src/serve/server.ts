@@ -30,7 +30,7 @@ export const MAX_CONNECTIONS = 256;
 /** A connection with no traffic either way for this long (ms) is closed, whatever it is waiting for. */
 export const IDLE_SOCKET_TIMEOUT_MS = 120_000;
 /** Longest request URL or message written to the run log per request (characters). */
-export const LOGGED_VALUE_CHARS = 300;
+export const LOGGED_VALUE_CHARS = 200;
 
 /** Options of startServer; `run_dir` may be a run still being trained (its model is opened when it appears). */
 export interface ServerOptions {
