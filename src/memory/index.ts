@@ -1,6 +1,6 @@
 // The memory part's surface: model shapes, GPUs, engine profiles, plan, fit, cost model and calibration helpers.
 export type { ModelDims, RunShape, RnnShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
-export { LEVERS, FIT_LEVERS, RECOVERY_LEVERS, ADVICE_LEVERS, lever, chooseRecovery, MIN_SEQ_LEN, PRECISIONS, ATTENTIONS, OPTIMIZERS, PADDINGS, BATCHINGS, MEMORY_MODES, type Lever, type LeverFlag, type LeverAdvice, type Padding, type Batching, type MemoryMode, type RecoveryLevers, type RecoveryAction, type RecoveryInput, type OomNumbers } from './levers.ts';
+export { LEVERS, FIT_LEVERS, RECOVERY_LEVERS, ADVICE_LEVERS, lever, chooseRecovery, MIN_SEQ_LEN, PRECISIONS, ATTENTIONS, OPTIMIZERS, PADDINGS, BATCHINGS, MEMORY_MODES, type Lever, type LeverFlag, type MemoryConfig, type LeverAdvice, type Padding, type Batching, type MemoryMode, type RecoveryLevers, type RecoveryAction, type RecoveryInput, type OomNumbers } from './levers.ts';
 export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen, withLayers } from './models.ts';
 export { loadModelDims, modelFromConfig } from './model-files.ts';
 export { runShapeOf, headShape, deepkeFacts, DEEPKE_PADDED_LENGTH, DEFAULT_NUM_LABELS, type ShapeConfig, type ShapeFacts, type ShapeDevice, type ConfigShape } from './run-shape.ts';

@@ -23,6 +23,16 @@ export type Batching = (typeof BATCHINGS)[number];
 export const MEMORY_MODES = Object.freeze(['auto', 'manual'] as const);
 export type MemoryMode = (typeof MEMORY_MODES)[number];
 
+/** The `memory` section of a resolved config: one field per entry of LEVERS (keep the two in step; a test checks it). */
+export interface MemoryConfig {
+  mode: MemoryMode; max_seq_len: number; padding: Padding; batching: Batching;
+  max_tokens?: number; micro_batch_size?: number; grad_accumulation?: number;
+  precision: 'auto' | Precision; attention: 'auto' | Attention;
+  grad_checkpointing: 'auto' | boolean; freeze_layers: number; optimizer: Exclude<Optimizer, 'sgd'>;
+  /** 'auto' or a size such as '11.75GiB' / '12GB' (parsed by the memory module). */
+  budget: string; allow_shorter_seq: boolean;
+}
+
 /** The levers the supervisor may change after an OOM (the effective batch is never among them). */
 export interface RecoveryLevers { micro_batch_size: number; grad_checkpointing: boolean; max_seq_len: number }
 

@@ -2,7 +2,7 @@
 // the plan/fit flags, fit's search order, the OOM recovery order and the doctor's general fixes all come from it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULTS, KEY_SPECS } from '../../src/config/index.ts';
+import { DEFAULTS, KEY_SPECS, resolveConfig } from '../../src/config/index.ts';
 import { ADVICE_LEVERS, FIT_LEVERS, LEVERS, RECOVERY_LEVERS, chooseRecovery } from '../../src/memory/index.ts';
 import { generalFixes } from '../../src/memory/doctor/fixes.ts';
 import { diagnose, parseOomReport } from '../../src/memory/index.ts';
@@ -18,6 +18,11 @@ test('every memory.* config key is one lever entry, with its schema, words and d
     assert.equal(DEFAULTS[l.key], l.default, `${l.key} default`);
     assert.equal(l.key, `memory.${l.name}`);
   }
+});
+
+test('a resolved config\'s memory section has a field for every lever with a default (MemoryConfig)', () => {
+  const memory = resolveConfig({ overrides: [] }).memory;
+  assert.deepEqual(Object.keys(memory).sort(), LEVERS.filter((l) => l.default !== undefined).map((l) => l.name).sort());
 });
 
 test('fit searches precision, then attention, then checkpointing (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {
