@@ -8,15 +8,16 @@ import { generalFixes } from '../../src/memory/doctor/fixes.ts';
 import { diagnose, parseOomReport } from '../../src/memory/index.ts';
 import { readFileSync } from 'node:fs';
 
-test('every memory.* config key is one lever entry, with its schema, words and default', () => {
-  const specs = KEY_SPECS.filter((s) => s.key.startsWith('memory.'));
+test('every memory.* config key is one lever entry (and every lever a config key), with its schema, words and default', () => {
+  const keys = new Set(LEVERS.map((l) => l.key));
+  const specs = KEY_SPECS.filter((s) => s.key.startsWith('memory.') || keys.has(s.key));
   assert.deepEqual(specs.map((s) => s.key), LEVERS.map((l) => l.key), 'the same keys in the same (config.yaml) order');
   for (const l of LEVERS) {
     const spec = specs.find((s) => s.key === l.key)!;
     assert.deepEqual(spec.schema, l.schema, l.key);
     assert.equal(spec.expected, l.expected, l.key);
     assert.equal(DEFAULTS[l.key], l.default, `${l.key} default`);
-    assert.equal(l.key, `memory.${l.name}`);
+    assert.ok(l.key.endsWith(`.${l.name}`), `${l.key}: the name is the key's last part`);
   }
 });
 
