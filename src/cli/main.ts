@@ -1,7 +1,7 @@
 // The CLI entry: parses argv with commander, runs one command, and is the only place that formats errors.
 // It never calls process.exit and never reads process.env (bin/refit.mjs does both).
 import { Command, CommanderError } from 'commander';
-import { RefitError, isRefitError } from '../errors.ts';
+import { RefitError, fsError, isRefitError } from '../errors.ts';
 import { RunLog } from '../log.ts';
 import { COMMANDS } from './commands/index.ts';
 import { defaultLogPath, type CliContext, type CliIo } from './context.ts';
@@ -30,6 +30,9 @@ export async function main(argv: string[], io: CliIo, env: Record<string, string
 }
 
 function reportError(e: unknown, ctx: CliContext): number {
+  // A write the machine refused (full disk, read-only folder, a file where a folder goes) is one line naming the path.
+  const fs = isRefitError(e) ? undefined : fsError(e);
+  if (fs) e = fs;
   if (e instanceof CommanderError) {
     // commander already printed its message (unknown option, --help, --version)
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;

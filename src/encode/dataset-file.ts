@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
-import { DataError, RefitError } from '../errors.ts';
+import { DataError, RefitError, EnvironmentError, fsError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/index.ts';
 import type { WordPieceTokenizer } from '../tokenize/index.ts';
 import { encodeExample, type EncodedExample } from './encode.ts';
@@ -171,7 +171,9 @@ function writeAtomic(file: string, bytes: Buffer): void {
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw new RefitError('E_WRITE', `${file}: cannot write the encoded dataset (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    // The cache folder is the machine's side (full disk, read-only, no permission): exit 1, the path and the cause.
+    const why = fsError(e, file)?.message.slice(file.length + 2) ?? String((e as NodeJS.ErrnoException).code ?? e);
+    throw new EnvironmentError('E_WRITE', `${file}: cannot write the encoded dataset: ${why} (set REFIT_CACHE to a writable folder)`, { cause: e });
   }
 }
 

@@ -27,12 +27,24 @@ export const PRESETS = Object.freeze({
 export const FIELDS: (keyof ModelDims)[] = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
   'intermediate_size', 'max_position_embeddings', 'type_vocab_size'];
 
-/** Checks that a shape can exist (positive integers, hidden divisible by heads); throws E_MODEL_SHAPE. */
+/**
+ * The largest value of each shape field refit accepts: far beyond any BERT-family model (BERT-large: 24 layers,
+ * hidden 1024), small enough that sizing a model never allocates much before the memory plan can refuse it.
+ */
+export const MAX_DIMS: Readonly<Record<keyof ModelDims, number>> = Object.freeze({
+  vocab_size: 4_194_304, hidden_size: 65_536, num_hidden_layers: 1_024, num_attention_heads: 1_024,
+  intermediate_size: 1_048_576, max_position_embeddings: 1_048_576, type_vocab_size: 1_024,
+});
+
+/** Checks that a shape can exist (positive integers within MAX_DIMS, hidden divisible by heads); throws E_MODEL_SHAPE. */
 export function validateDims(dims: ModelDims, where: string): ModelDims {
   for (const f of FIELDS) {
     const v = dims[f];
     if (!Number.isInteger(v) || v <= 0) {
       throw new RefitError('E_MODEL_SHAPE', `${where}: ${f} must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    if (v > MAX_DIMS[f]) {
+      throw new RefitError('E_MODEL_SHAPE', `${where}: ${f} ${v} is larger than any model refit can train (at most ${MAX_DIMS[f]}); check the file`);
     }
   }
   if (dims.hidden_size % dims.num_attention_heads !== 0) {

@@ -171,7 +171,7 @@ section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:12px;
 .cards{display:flex;flex-wrap:wrap;gap:8px;margin:12px 0}.card{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 12px;min-width:120px}
 .card .k{color:#64748b;font-size:12px}.card .v{font-size:18px;font-weight:600}
 .bar{height:6px;background:#e2e8f0;border-radius:3px;margin-top:8px}.bar div{height:6px;background:#2563eb;border-radius:3px}
-.badge{padding:2px 8px;border-radius:10px;color:#fff;background:#d97706}.badge.finished{background:#16a34a}.badge.failed{background:#dc2626}
+.badge{padding:2px 8px;border-radius:10px;color:#fff;background:#d97706}.badge.finished{background:#16a34a}.badge.failed{background:#dc2626}.badge.interrupted{background:#6b7280}
 table{border-collapse:collapse}td,th{border:1px solid #e2e8f0;padding:3px 8px;text-align:right}th{background:#f1f5f9}
 caption{text-align:left;color:#64748b;padding:2px 0}table.cm td{min-width:28px;text-align:center}
 pre{background:#f1f5f9;padding:8px;overflow:auto;max-height:400px}

@@ -24,7 +24,7 @@ export interface ReportPlan {
 /** Everything a report page shows; arrays in `steps` are aligned by index. */
 export interface ReportModel {
   name: string;
-  status: 'running' | 'finished' | 'failed';
+  status: 'running' | 'finished' | 'failed' | 'interrupted';
   step: number;
   total_steps: number | null;
   device: 'cuda' | 'cpu' | null;
@@ -41,6 +41,7 @@ export interface ReportModel {
 export interface RunParts { name: string; events: EventLine[]; plan: unknown; metrics: unknown; config_yaml: string }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const first = (v: unknown) => String(v).split('\n')[0];
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Finds the memory plan inside plan.json: top level or under `plan`/`memory_plan`; null when there is none. */
@@ -82,13 +83,59 @@ function pushStep(m: ReportModel, e: EventLine): void {
 }
 
 function incidentText(e: EventLine): string {
-  const first = (v: unknown) => String(v).split('\n')[0];
   if (e.event === 'recovery' && e.action !== undefined) {
     return `${first(e.action)}: ${first(e.from)} → ${first(e.to)}${e.reason ? ` (${first(e.reason)})` : ''}`;
   }
   if (e.event === 'restart') return `resume from step ${first(e.resume_step ?? '?')}${e.reason ? `: ${first(e.reason)}` : ''}`;
   for (const k of ['message', 'reason', 'action']) if (typeof e[k] === 'string') return first(e[k]);
   return '';
+}
+
+/** Event kinds tied to one step of training: a later `resume`/`restart` from an earlier step supersedes them. */
+const STEP_BOUND = new Set(['step', 'eval', 'checkpoint']);
+
+/**
+ * The step a `resume` (`--resume`, from_step) or `restart` (worker crash, resume_step) event continues from:
+ * every step-bound event written before it with a later step was replayed after it, so it no longer counts.
+ */
+function resumedFrom(e: EventLine): number | null {
+  if (e.event === 'resume') return num(e.from_step);
+  if (e.event === 'restart') return num(e.resume_step);
+  return null;
+}
+
+/**
+ * Marks the events that still count: events.jsonl is append-only, so after a resume from step S the steps
+ * (and their evals and checkpoints) above S that were written before it appear again after it; only the later
+ * copies count. One rule for the report, the /runs page and GET /v1/run. O(n), walking backwards.
+ */
+export function liveMask(events: readonly EventLine[]): boolean[] {
+  const keep = new Array<boolean>(events.length).fill(true);
+  let cut = Infinity; // the lowest resume point seen after this event
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    const from = resumedFrom(e);
+    if (from !== null) { cut = Math.min(cut, from); continue; }
+    if (STEP_BOUND.has(e.event) && e.split !== 'test') {
+      const step = num(e.step);
+      if (step !== null && step > cut) keep[i] = false;
+    }
+  }
+  return keep;
+}
+
+/** The events that still count (see liveMask), in file order. */
+export function currentEvents(events: readonly EventLine[]): EventLine[] {
+  const keep = liveMask(events);
+  return events.filter((_, i) => keep[i]);
+}
+
+/** The events from index `after` on that still count: what GET /v1/run returns (`next` stays the line count). */
+export function currentEventsAfter(events: readonly EventLine[], after: number): EventLine[] {
+  const keep = liveMask(events);
+  const out: EventLine[] = [];
+  for (let i = Math.max(0, after); i < events.length; i++) if (keep[i]) out.push(events[i]);
+  return out;
 }
 
 /** Builds the report model from a run's parts; tolerant of missing files and unknown event kinds. */
@@ -98,17 +145,21 @@ export function summarizeRun(parts: RunParts): ReportModel {
     steps: { step: [], loss: [], lr: [], examples_per_s: [], tokens_per_s: [], mem_allocated: [], mem_reserved: [], rss: [] },
     evals: [], incidents: [], plan: extractPlan(parts.plan), metrics: {}, config_yaml: parts.config_yaml,
   };
-  for (const e of parts.events) {
+  for (const e of currentEvents(parts.events)) {
     if (e.event === 'step') pushStep(m, e);
     else if (e.event === 'eval') {
       m.evals.push({ epoch: num(e.epoch) ?? m.evals.length + 1, split: String(e.split ?? 'valid'), accuracy: num(e.accuracy),
         macro_f1: num(e.macro_f1), micro_f1: num(e.micro_f1), loss: num(e.loss) });
     } else if (e.event === 'run_start') {
+      m.status = 'running'; // a resumed run is running again after its earlier run_end
       m.total_steps = num(e.total_steps);
       if (!m.plan) m.plan = extractPlan(e.plan);
     } else if (e.event === 'run_end') {
-      m.status = e.status === 'failed' || e.ok === false || typeof e.error === 'string' ? 'failed' : 'finished';
-      if (typeof e.error === 'string') m.incidents.push({ event: 'failed', step: num(e.optimizer_steps), text: e.error.split('\n')[0], memory_bytes: null });
+      m.status = e.status === 'interrupted' ? 'interrupted' : e.status === 'failed' || e.ok === false || typeof e.error === 'string' ? 'failed' : 'finished';
+      if (e.status === 'interrupted') m.incidents.push({ event: 'interrupted', step: num(e.optimizer_steps), text: typeof e.message === 'string' ? first(e.message) : 'interrupted', memory_bytes: null });
+      else if (typeof e.error === 'string') m.incidents.push({ event: 'failed', step: num(e.optimizer_steps), text: e.error.split('\n')[0], memory_bytes: null });
+    } else if (e.event === 'resume') {
+      m.incidents.push({ event: 'resume', step: num(e.from_step), text: `resumed from the step-${first(e.from_step)} checkpoint${e.changed ? ` (${first(e.changed)})` : ''}`, memory_bytes: null });
     } else if (e.event === 'oom' || e.event === 'recovery' || e.event === 'restart') {
       const mem = isObj(e.memory) ? e.memory : {};
       const memory_bytes = num(mem.max_memory_reserved) ?? num(mem.max_memory_allocated) ?? num(mem.peak_rss_bytes);

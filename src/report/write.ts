@@ -1,8 +1,8 @@
 // writeReport: renders a run folder into its report.html (atomic write), with Chart.js inlined from the installed package.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { RefitError } from '../errors.ts';
+import { RefitError, fsError } from '../errors.ts';
 import { renderReportHtml } from './html.ts';
 import { readRunParts } from './read-run.ts';
 import { summarizeRun } from './run-data.ts';
@@ -31,7 +31,12 @@ export async function writeReport(opts: { run_dir: string }): Promise<string> {
   const html = renderReportHtml({ model, chartJs: chartJsSource() });
   const path = join(opts.run_dir, 'report.html');
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, html);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw fsError(e, path) ?? e; // a read-only or full run folder: one line naming report.html
+  }
   return path;
 }

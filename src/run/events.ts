@@ -20,11 +20,17 @@ export interface OomRunEvent { event: 'oom'; time: string; step: number; complet
 export interface RecoveryRunEvent { event: 'recovery'; time: string; step: number; action: string; from: number | boolean; to: number | boolean; reason: string }
 /** `restart`: the worker died and the run resumes from a checkpoint. */
 export interface RestartRunEvent { event: 'restart'; time: string; step: number; resume_step: number; reason: string }
-/** `run_end`: how the run finished. */
-export interface RunEndEvent { event: 'run_end'; time: string; status: 'ok' | 'failed'; optimizer_steps: number; examples_seen: number; seconds: number; error?: string; best_epoch?: number }
+/**
+ * `resume`: `--resume` continues from the checkpoint at `from_step`. events.jsonl stays append-only: the step,
+ * eval and checkpoint events above from_step written before this line are superseded by the ones after it.
+ */
+export interface ResumeRunEvent { event: 'resume'; time: string; from_step: number; changed?: string }
+/** `run_end`: how the run finished (`interrupted`: stopped by Ctrl-C / SIGTERM, resumable from `checkpoint_step`). */
+export interface RunEndEvent { event: 'run_end'; time: string; status: 'ok' | 'failed' | 'interrupted'; optimizer_steps: number; examples_seen: number; seconds: number; error?: string; best_epoch?: number;
+  signal?: string; message?: string; checkpoint_step?: number | null }
 
 /** Every event a run emits. */
-export type RunEvent = RunStartEvent | StepRunEvent | EvalRunEvent | CheckpointRunEvent | OomRunEvent | RecoveryRunEvent | RestartRunEvent | RunEndEvent;
+export type RunEvent = RunStartEvent | StepRunEvent | EvalRunEvent | CheckpointRunEvent | OomRunEvent | RecoveryRunEvent | RestartRunEvent | ResumeRunEvent | RunEndEvent;
 
 /** Progress hooks; every hook is optional. Implementations live in src/report/reporters. */
 export interface Reporter {
@@ -34,6 +40,7 @@ export interface Reporter {
   onOom?(e: OomRunEvent): void;
   onRecover?(e: RecoveryRunEvent | RestartRunEvent): void;
   onCheckpoint?(e: CheckpointRunEvent): void;
+  onResume?(e: ResumeRunEvent): void;
   onRunEnd?(e: RunEndEvent): void;
 }
 
@@ -47,6 +54,7 @@ export function dispatchEvent(reporters: readonly Reporter[], e: RunEvent): void
       case 'checkpoint': r.onCheckpoint?.(e); break;
       case 'oom': r.onOom?.(e); break;
       case 'recovery': case 'restart': r.onRecover?.(e); break;
+      case 'resume': r.onResume?.(e); break;
       case 'run_end': r.onRunEnd?.(e); break;
     }
   }

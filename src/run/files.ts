@@ -51,6 +51,9 @@ export function assertResumable(dir: string): void {
   if (!existsSync(runPaths(dir).last_state)) throw new RefitError('E_RESUME', `${dir}: no checkpoint to resume from (checkpoints/last.json missing); run without --resume`);
 }
 
+/** Entries of a run folder that are not part of the run: its lock and an encoded-data cache kept inside it. */
+const NOT_RUN_FILES = new Set(['.refit.lock', '.refit-cache']);
+
 /** Files a run that failed before writing config.yaml leaves behind; a new run may reuse such a folder. */
 const FAILED_START_FILES = new Set(['refit.log', 'events.jsonl', 'checkpoints']);
 
@@ -66,7 +69,8 @@ export function prepareOutDir(opts: { dir: string; resume: boolean; force: boole
     assertResumable(dir);
     return 'resume';
   }
-  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  // The lock (lock.ts) and a cache kept inside the run folder (prepare.ts) are not run files.
+  const entries = existsSync(dir) ? readdirSync(dir).filter((f) => !NOT_RUN_FILES.has(f)) : [];
   const failedStart = !existsSync(p.config) && entries.every((f) => FAILED_START_FILES.has(f));
   if (entries.length > 0 && !failedStart && !opts.force) {
     throw new RefitError('E_OUT_EXISTS', `${dir}: folder exists and is not empty; use --resume to continue that run, --force to replace it, or another --out`);

@@ -9,3 +9,8 @@ export { runPaths, prepareOutDir, assertResumable, writeJsonAtomic, writeTextAto
 export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';
 export { dispatchEvent, type Reporter, type RunEvent, type StepRunEvent, type EvalRunEvent, type RunStartEvent, type RunEndEvent } from './events.ts';
 export type { RunMetrics } from './finish.ts';
+export { StopRequest, InterruptedError, signalExitCode } from './interrupt.ts';
+export { lockRunFolder, LOCK_FILE, type RunLock } from './lock.ts';
+export { checkFileTarget, checkFolderTarget } from './out-paths.ts';
+export { checkSafetensors, checkModelWeights } from './weights-check.ts';
+export { RESUME_SAFE, RESUME_REFUSED, checkResumeChanges } from './resume-config.ts';

@@ -1,8 +1,8 @@
 // Preparing a run's inputs: data files → examples, relation set, tokenizer and markers, encoded datasets
 // (cached by content), and the model's dims. Everything here is TS-side; no worker is started.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { canWriteFolder, userCacheDir } from './out-paths.ts';
 import { ConfigError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/types.ts';
 import { readDataset, readRelations, resolveDataFolder, relationSetFromExamples } from '../data/index.ts';
@@ -93,12 +93,18 @@ function pretrainedLowercase(dir: string | undefined): boolean | undefined {
   } catch { return undefined; }
 }
 
-/** Where encoded datasets are cached: `<out>/../.refit-cache`, or ~/.cache/refit without an out folder. */
+/**
+ * Where encoded datasets are cached: the user cache folder (REFIT_CACHE, else $XDG_CACHE_HOME/refit or ~/.cache/refit);
+ * when that cannot be written, inside the run folder (`<out>/.refit-cache`). Never beside the run folder.
+ */
 export function cacheDir(opts: { out?: string; env: Record<string, string | undefined> }): string {
-  if (opts.env.REFIT_CACHE) return opts.env.REFIT_CACHE;
-  if (opts.out) return join(dirname(resolve(opts.out)), '.refit-cache');
-  return join(opts.env.XDG_CACHE_HOME || join(opts.env.HOME || homedir(), '.cache'), 'refit');
+  const user = userCacheDir(opts.env);
+  if (!opts.out || opts.env.REFIT_CACHE || canWriteFolder(user)) return user;
+  return join(opts.out, RUN_CACHE_DIR);
 }
+
+/** The cache folder's name inside a run folder (used only when the user cache folder cannot be written). */
+export const RUN_CACHE_DIR = '.refit-cache';
 
 /** Encodes one split into the cache (reused when its inputs did not change). */
 export async function encodeSplit(opts: { name: string; examples: Example[]; relations: RelationSet; text: TextSide; max_seq_len: number; cache_dir: string }): Promise<EncodedSplit> {

@@ -55,7 +55,7 @@ export async function startWorker(opts: { python: string; env: Record<string, st
 /** Sends one command and returns its answer, turning an `error` event or an unexpected answer into an error. */
 export async function expect<T extends string>(worker: SupervisedWorker, cmd: Parameters<SupervisedWorker['request']>[0], type: T, timeout_ms?: number): Promise<Extract<Awaited<ReturnType<SupervisedWorker['request']>>, { type: T }>> {
   const ev = await worker.request(cmd, timeout_ms ? { timeout_ms } : undefined);
-  if (ev.type !== type) throw workerError(ev, cmd.type);
+  if (ev.type !== type) throw workerError(ev, cmd.type, 'path' in cmd && typeof cmd.path === 'string' ? cmd.path : undefined);
   return ev as never;
 }
 

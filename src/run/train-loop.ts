@@ -13,6 +13,7 @@ import { now, type RunEvent } from './events.ts';
 import { evalLogits, scoreLogits } from './evaluate.ts';
 import { readJson, runPaths, writeJsonAtomic } from './files.ts';
 import { expect } from './session.ts';
+import { InterruptedError, type StopRequest } from './interrupt.ts';
 import type { EncodedSplit } from './prepare.ts';
 
 /** A worker crash is retried this many times per run before the run fails. */
@@ -49,6 +50,8 @@ export interface LoopContext {
   checkpoint_every: number;
   max_restarts: number;
   emit(e: RunEvent): void;
+  /** Ctrl-C / SIGTERM: checked between steps; the run then keeps a checkpoint of the last finished step and stops. */
+  stop?: StopRequest;
 }
 
 /** A fresh loop state. */
@@ -69,6 +72,8 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopS
       await stepsUntilDone(ctx, state);
       return state;
     } catch (e) {
+      // A worker lost while stopping (the signal reached it too) is the interruption, not a crash to recover from.
+      if (e instanceof WorkerLostError && ctx.stop?.requested) throw new InterruptedError(ctx.stop.signal!, 'training', state.step);
       if (!(e instanceof WorkerLostError) || restarts >= ctx.max_restarts) throw e instanceof WorkerLostError ? lostError(e, restarts) : e;
       restarts++;
       const resumed = state.checkpoint ? readJson<LoopState>(runPaths(ctx.run_dir).last_state) : initialState(state.levers);
@@ -90,6 +95,7 @@ async function stepsUntilDone(ctx: LoopContext, state: LoopState): Promise<void>
   let planned = -1;
   let batches: number[][] = [];
   while (state.step < total && !state.stopped) {
+    if (ctx.stop?.requested) await stopNow(ctx, state, spe);
     const epoch = Math.floor(state.step / spe);
     if (planned !== epoch) {
       batches = planEpoch({ lengths: ctx.train.lengths, batch_size: ctx.batch_size, padding: ctx.padding, seed: ctx.seed, epoch });
@@ -103,6 +109,14 @@ async function stepsUntilDone(ctx: LoopContext, state: LoopState): Promise<void>
     if (endOfEpoch) await endEpoch(ctx, state, epoch + 1);
     if (endOfEpoch || state.step % ctx.checkpoint_every === 0) await checkpointLast(ctx, state);
   }
+}
+
+/** Stops between steps: checkpoints the last finished step unless a checkpoint already holds it, then throws InterruptedError. */
+async function stopNow(ctx: LoopContext, state: LoopState, spe: number): Promise<never> {
+  const saved = state.checkpoint === `checkpoints/step-${state.step}`;
+  // Mid-epoch only: at an epoch end the step was checkpointed after its evaluation (or that evaluation never finished).
+  if (!saved && state.step > 0 && state.step % spe !== 0) await checkpointLast(ctx, state);
+  throw new InterruptedError(ctx.stop!.signal!, 'training', state.step);
 }
 
 function recordStep(ctx: LoopContext, state: LoopState, ev: StepEvent, epoch: number, wall: number): void {

@@ -3,7 +3,7 @@
 // absolute path in them (the run folder in run_start, data files in config.yaml) is shown as its last component.
 import type { FastifyInstance } from 'fastify';
 import { basename, join, resolve } from 'node:path';
-import { EventsTail, readRunSideFiles } from '../report/index.ts';
+import { EventsTail, currentEventsAfter, readRunSideFiles } from '../report/index.ts';
 import { HttpError } from './http-error.ts';
 import { hidePathsDeep } from './redact.ts';
 import { RUN_QUERY_SCHEMA } from './schema.ts';
@@ -16,6 +16,6 @@ export function registerRunRoutes(app: FastifyInstance, deps: { run_dir?: string
     if (!run_dir || !tail) throw new HttpError(404, 'no run folder: start the server with --run DIR');
     const after = (req.query as { after?: number }).after ?? 0;
     const events = tail.read();
-    return hidePathsDeep({ name: basename(resolve(run_dir)), events: events.slice(after), next: events.length, ...readRunSideFiles(run_dir) });
+    return hidePathsDeep({ name: basename(resolve(run_dir)), events: currentEventsAfter(events, after), next: events.length, ...readRunSideFiles(run_dir) });
   });
 }

@@ -95,8 +95,11 @@ export class WorkerProcess {
     const env = cleanEnv({ ...opts.env, PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' });
     const args = ['-m', 'refit_worker', ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : [])];
     opts.log.write(`starting worker: ${opts.python} ${args.join(' ')}`);
-    const child = spawn(opts.python, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group: Ctrl-C in a terminal signals only refit, which then stops the worker cleanly itself.
+    const child = spawn(opts.python, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const worker = new WorkerProcess(child, opts.log);
+    WorkerProcess.live.add(worker);
+    child.once('close', () => WorkerProcess.live.delete(worker));
     const timeout = opts.start_timeout_ms ?? WORKER_START_TIMEOUT_MS;
     const ready = await worker.nextEvent(timeout, 'start-timeout');
     if (ready.type !== 'ready') {
@@ -107,6 +110,16 @@ export class WorkerProcess {
     worker._state = 'ready';
     opts.log.write(`worker ready: torch ${ready.torch_version}, python ${ready.python_version}, ${ready.num_threads} threads, ` + JSON.stringify(ready.capabilities));
     return worker;
+  }
+
+  /** Every worker process of this refit process that has not exited yet. */
+  private static readonly live = new Set<WorkerProcess>();
+
+  /** Kills every live worker at once (SIGKILL, synchronous): the second Ctrl-C, when refit must stop now. */
+  static killAll(): void {
+    for (const w of WorkerProcess.live) {
+      try { w.child.kill('SIGKILL'); } catch { /* already gone */ }
+    }
   }
 
   /** The worker's `ready` event (versions, capabilities, threads). */

@@ -2,7 +2,7 @@
 // An `oom` event re-plans the rest of the same logical step smaller (lossless, design §2) and escalates
 // (smaller micro-batch → gradient checkpointing → shorter window if allowed); a crash restarts the worker.
 // It never changes the effective batch and never skips an example.
-import { RefitError } from '../errors.ts';
+import { RefitError, pythonOsError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { resplitRemaining, splitLogicalBatch, type BatchPolicy } from '../batch/index.ts';
 import { WorkerCrashError } from './process.ts';
@@ -194,9 +194,12 @@ export function isWorkerLoss(e: unknown): boolean {
 }
 
 /** Turns an unexpected worker answer into an error (RefitError for the worker's stable user-facing codes). */
-export function workerError(ev: WorkerEvent, command: string): Error {
+export function workerError(ev: WorkerEvent, command: string, path?: string): Error {
   if (ev.type === 'error') {
     const msg = ev.message.split('\n')[0];
+    // An OSError while the worker writes (a checkpoint on a full disk) is the machine, not a bug: one line naming the path.
+    const os = ev.code === 'E_INTERNAL' ? pythonOsError(msg, path) : undefined;
+    if (os) return os;
     return ev.code === 'E_INTERNAL' ? new Error(`worker ${command}: ${msg}`) : new RefitError(ev.code, msg);
   }
   return new Error(`worker answered ${command} with unexpected event ${ev.type}`);

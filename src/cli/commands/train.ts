@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { resolveConfig } from '../../config/index.ts';
-import { assertResumable, runTraining, runPaths, type Reporter, type RunMetrics } from '../../run/index.ts';
+import { assertResumable, runTraining, runPaths, StopRequest, type Reporter, type RunMetrics } from '../../run/index.ts';
 import { REPORTERS, defaultReporter } from '../../report/reporters/index.ts';
 import { ConfigError } from '../../errors.ts';
 import { writeReport } from '../../report/index.ts';
@@ -26,6 +26,9 @@ export function printSummary(ctx: CliContext, run_dir: string, m: RunMetrics): v
     const b = m[split];
     if (b) ctx.io.stdout.write(`${split}: accuracy ${f(b.accuracy)}  macro_f1 ${f(b.macro_f1)}  micro_f1 ${f(b.micro_f1)}\n`);
   }
+  // deepke-lm with DeepKE's gold-relation type words: the score without them, next to the one with them.
+  const u = m.test_without_types;
+  if (u) ctx.io.stdout.write(`test without type words (no label leak): accuracy ${f(u.accuracy)}  macro_f1 ${f(u.macro_f1)}  micro_f1 ${f(u.micro_f1)}\n`);
   ctx.io.stdout.write(`train: ${m.train.optimizer_steps} steps, ${m.train.examples_seen} examples, ${m.train.examples_per_s.toFixed(1)} examples/s, ${m.train.seconds.toFixed(1)} s\n`);
   ctx.io.stdout.write(`run saved to ${run_dir}\n`);
 }
@@ -53,6 +56,29 @@ function defaultOut(): string {
   return join('runs', `run-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`);
 }
 
+/**
+ * Ctrl-C / SIGTERM during a run: the first asks the run to stop at its next safe point (a checkpoint is kept and
+ * run_end says `interrupted`); the second records the end, kills the worker and exits at once, by the same signal.
+ */
+export function stopOnSignals(ctx: CliContext): { stop: StopRequest; detach(): void } {
+  const stop = new StopRequest();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!stop.requested) {
+      stop.request(sig);
+      ctx.io.stderr.write(`\nrefit: ${sig}: stopping after the current step and keeping a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again stops at once)\n`);
+      return;
+    }
+    ctx.io.stderr.write(`refit: ${sig} again: stopping at once\n`);
+    stop.force(sig);
+    detach();
+    process.kill(process.pid, sig); // no handler left: the default action ends the process, with this signal as its status
+  };
+  const detach = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { stop, detach };
+}
+
 /** Registers `refit train`. */
 export function registerTrain(program: Command, ctx: CliContext): void {
   program.command('train')
@@ -72,7 +98,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new ConfigError(`--threads ${o.threads}: expected an integer ≥ 1`, 'E_CLI_OPTION');
       if (o.resume && !o.out) throw new ConfigError('--resume needs --out DIR (the run folder to continue)', 'E_CLI_OPTION');
       if (o.resume) assertResumable(o.out!);
-      const file = o.resume ? runPaths(o.out!).config : o.config;
+      // A resume starts from the run's own config.yaml; overrides (and a -c file) are checked against it (run/resume-config.ts).
+      const file = o.resume && !o.config ? runPaths(o.out!).config : o.config;
       const config = resolveConfig({ file, overrides, warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
       if ((config.device_ids?.length ?? 0) > 1) {
         ctx.io.stderr.write(`refit: warning: device_ids ${config.device_ids!.join(',')} (DeepKE's use_multi_gpu): refit trains on one device (${config.device}); DataParallel is planned by refit plan, not trained\n`);
@@ -80,9 +107,12 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       const out = o.out ?? config.out ?? defaultOut();
       const server = o.serve ? await serveRun(ctx, out, o) : undefined;
       let result;
+      const signals = stopOnSignals(ctx);
       try {
-        result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads, on_log: (log) => { ctx.log = log; } });
+        result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads, on_log: (log) => { ctx.log = log; }, stop: signals.stop,
+          notice: (line) => ctx.io.stderr.write(`refit: note: ${line}\n`) });
       } finally {
+        signals.detach();
         if (existsSync(runPaths(out).config)) await writeRunReport(ctx, out);
         if (server && !result) await server.close();
       }

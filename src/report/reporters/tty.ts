@@ -18,6 +18,6 @@ export function ttyReporter(out: Writable & { columns?: number }): Reporter {
       out.write(`\r\x1b[2K${line.slice(0, Math.max(20, (out.columns ?? 120) - 1))}`);
       live = true;
     },
-    onEval: wrap(plain.onEval), onOom: wrap(plain.onOom), onRecover: wrap(plain.onRecover), onCheckpoint: wrap(plain.onCheckpoint), onRunEnd: wrap(plain.onRunEnd),
+    onEval: wrap(plain.onEval), onOom: wrap(plain.onOom), onRecover: wrap(plain.onRecover), onCheckpoint: wrap(plain.onCheckpoint), onResume: wrap(plain.onResume), onRunEnd: wrap(plain.onRunEnd),
   };
 }

@@ -35,14 +35,59 @@ _IGNORED_PREFIXES = ('cls.', 'embeddings.position_ids', 'pooler.dense.position_i
 _BIN_LOAD_KW = {'weights_only': True} if 'weights_only' in inspect.signature(torch.load).parameters else {}
 
 
+_MAX_HEADER_BYTES = 100 * 2 ** 20  # BERT-large's header is ~40 KB
+
+
+def _bad(path, what):
+    return WorkerError(E_MODEL_FILES, f'{path}: not a valid safetensors file: {what} (re-save or re-download it)')
+
+
+def _check_header(path, header, data_size):
+    """Every tensor's dtype, shape and byte range against the data section; raises E_MODEL_FILES naming the file."""
+    if not isinstance(header, dict):
+        raise _bad(path, 'header is not a JSON object')
+    for name, spec in header.items():
+        if name == '__metadata__':
+            continue
+        if not isinstance(spec, dict):
+            raise _bad(path, f'tensor {name}: not an object')
+        if spec.get('dtype') not in _DTYPES:
+            raise _bad(path, f'tensor {name}: unknown dtype {spec.get("dtype")!r}')
+        shape, offsets = spec.get('shape'), spec.get('data_offsets')
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise _bad(path, f'tensor {name}: shape {shape!r} is not a list of sizes')
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(isinstance(x, int) and x >= 0 for x in offsets)
+                or offsets[0] > offsets[1]):
+            raise _bad(path, f'tensor {name}: data_offsets {offsets!r} are not [start, end]')
+        numel = 1
+        for d in shape:
+            numel *= d
+        nbytes = numel * np.dtype(_DTYPES[spec['dtype']][0]).itemsize
+        if nbytes != offsets[1] - offsets[0]:
+            raise _bad(path, f'tensor {name}: shape {shape} x {spec["dtype"]} is {nbytes} bytes but data_offsets span '
+                       f'{offsets[1] - offsets[0]}')
+        if offsets[1] > data_size:
+            raise _bad(path, f'tensor {name} ends at byte {offsets[1]} of a {data_size}-byte data section (the file is truncated)')
+
+
 def read_safetensors(path):
-    """Read a .safetensors file into {name: CPU tensor} and its string metadata."""
+    """Read a .safetensors file into {name: CPU tensor} and its string metadata; a malformed file is E_MODEL_FILES."""
+    size = os.path.getsize(path)
+    if size < 8:
+        raise _bad(path, f'{size} bytes, shorter than the 8-byte header length')
+    with open(path, 'rb') as f:
+        (header_len,) = struct.unpack('<Q', f.read(8))
+        if header_len > size - 8:
+            raise _bad(path, f'header length {header_len} is past the end of the {size}-byte file (truncated or not safetensors)')
+        if header_len > _MAX_HEADER_BYTES:
+            raise _bad(path, f'header length {header_len} bytes is implausible')
+        raw = f.read(header_len)
     try:
-        with open(path, 'rb') as f:
-            (header_len,) = struct.unpack('<Q', f.read(8))
-            header = json.loads(f.read(header_len))
-    except (struct.error, ValueError, MemoryError) as e:
-        raise WorkerError(E_MODEL_FILES, f'{path}: not a safetensors file ({type(e).__name__})') from e
+        header = json.loads(raw)
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError alike
+        raise _bad(path, f'header is not valid JSON ({type(e).__name__})') from e
+    _check_header(path, header, size - 8 - header_len)
+    header = dict(header)
     metadata = header.pop('__metadata__', None) or {}
     if not header:
         return {}, metadata
@@ -50,8 +95,6 @@ def read_safetensors(path):
     data = np.memmap(path, dtype=np.uint8, mode='r', offset=8 + header_len)
     tensors = {}
     for name, spec in header.items():
-        if spec['dtype'] not in _DTYPES:
-            raise WorkerError(E_MODEL_FILES, f'{path}: tensor {name} has unsupported dtype {spec["dtype"]}')
         np_dtype, torch_dtype = _DTYPES[spec['dtype']]
         start, end = spec['data_offsets']
         array = data[start:end].view(np.dtype(np_dtype).newbyteorder('<')).reshape(spec['shape'])
