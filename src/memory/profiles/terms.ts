@@ -2,11 +2,11 @@
 // Pure functions. Exact terms are byte-exact for the given dtypes; derived features are multiplied by the
 // calibrated coefficients of ./coefficients.ts (fitted by bench/memory-calibrate.ts on ../shared/golden/memory).
 import { paramTensors, roundAlloc, tensorBytes, countParams, type HeadShape, type ParamTensor, type RnnHeadShape } from '../params.ts';
-import type { GpuSpec, ModelDims, RnnShape, RunShape } from '../types.ts';
+import type { Attention, GpuSpec, ModelDims, Precision, RnnShape, RunShape } from '../types.ts';
 import { WORKSPACE_BYTES } from './coefficients.ts';
 
 /** Activation class: fp32 or autocast (fp16 and bf16 measure the same) × eager or SDPA attention. */
-export type ActClass = 'fp32-eager' | 'amp-eager' | 'fp32-sdpa' | 'amp-sdpa';
+export type ActClass = `${'fp32' | 'amp'}-${Attention}`;
 
 /** What differs between engines (documented in hf.ts and refit.ts). */
 export interface EngineTraits {
@@ -22,7 +22,7 @@ export interface EngineTraits {
 }
 
 /** Inference class: per precision (fp16 and bf16 eager inference measure differently) × attention. */
-export type InferClass = `${'fp32' | 'fp16' | 'bf16'}-${'eager' | 'sdpa'}`;
+export type InferClass = `${Precision}-${Attention}`;
 
 /** The inference class of a run. */
 export function inferClass(run: RunShape): InferClass {
