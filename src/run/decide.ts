@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { ConfigError, RefitError } from '../errors.ts';
 import type { RunConfig } from '../config/index.ts';
-import { FIT_LEVERS, fitConfig, parseSize, planMemory, runShapeOf, type Attention, type Batching, type FitAllow, type GpuSpec, type MemoryPlan, type ModelDims, type Padding, type Precision } from '../memory/index.ts';
+import { FIT_LEVERS, fitConfig, parseSize, planMemory, runShapeOf, type Attention, type Batching, type FitAllow, type GpuSpec, type MemoryConfig, type MemoryPlan, type ModelDims, type Padding, type Precision } from '../memory/index.ts';
 import type { ReadyEvent } from '../worker/protocol.ts';
 import { roundSeqLen } from '../batch/index.ts';
 
@@ -22,7 +22,7 @@ export interface Decision {
   max_tokens?: number;
   max_seq_len: number;
   freeze_layers: number;
-  optimizer: 'adamw' | 'adamw-fused';
+  optimizer: MemoryConfig['optimizer'];
   budget_bytes?: number;
   reasons: string[];
 }
