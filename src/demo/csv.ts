@@ -1,6 +1,7 @@
 // Writes demo examples in DeepKE's standard-RE CSV layout (train/valid/test.csv + relation.csv), so the
 // generated dataset can be saved, inspected and read back by the deepke-csv reader. Pure: returns text.
 import type { Example, RelationSet } from '../data/types.ts';
+import { utf16ToCodePoint } from '../offsets.ts';
 
 /** DeepKE's head/tail entity types per demo relation (for relation.csv; the model never sees them). */
 const RELATION_TYPES: Readonly<Record<string, readonly [string, string]>> = {
@@ -14,10 +15,10 @@ function field(value: string | number): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** DeepKE instance CSV text: `sentence,relation,head,head_offset,tail,tail_offset`, LF line ends. */
+/** DeepKE instance CSV text: `sentence,relation,head,head_offset,tail,tail_offset` (offsets in code points), LF line ends. */
 export function toDeepkeCsv(examples: readonly Example[]): string {
   const rows = examples.map((e) =>
-    [e.text, e.relation ?? '', e.head.text, e.head.start, e.tail.text, e.tail.start].map(field).join(','));
+    [e.text, e.relation ?? '', e.head.text, utf16ToCodePoint(e.text, e.head.start), e.tail.text, utf16ToCodePoint(e.text, e.tail.start)].map(field).join(','));
   return ['sentence,relation,head,head_offset,tail,tail_offset', ...rows].join('\n') + '\n';
 }
 

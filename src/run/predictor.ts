@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunLog } from '../log.ts';
 import type { Example } from '../data/types.ts';
+import { codePointToUtf16, utf16ToCodePoint } from '../offsets.ts';
 import { encodeForHead, writeEncodedDataset } from '../encode/index.ts';
 import { findPython } from '../worker/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
@@ -12,7 +13,10 @@ import { evalLogits, softmax } from './evaluate.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
 import { expect, loadCommand, setupWorker, startWorker } from './session.ts';
 
-/** One sentence with two entity mentions (offsets optional: the first occurrence is used without them). */
+/**
+ * One sentence with two entity mentions. Offsets count code points (Python's `str.index`, as in data files) and
+ * are optional: the first occurrence is used without them.
+ */
 export interface PredictItem { text: string; head: string; tail: string; head_offset?: number; tail_offset?: number;
   /** Entity types, as DeepKE's predict.py asks for them: the deepke-lm head puts them into the text (without them the mentions keep their text). */
   head_type?: string; tail_type?: string }
@@ -33,12 +37,18 @@ export interface Predictor {
   ping(timeout_ms: number): Promise<void>;
 }
 
-/** Finds a mention: at the given offset (checked), else its first occurrence; an error line when it is not there. */
+/**
+ * Finds a mention: at the given code-point offset (checked), else its first occurrence; an error line when it is
+ * not there. The span returned indexes the JS string (UTF-16 units).
+ */
 export function locate(text: string, mention: string, offset: number | undefined, role: 'head' | 'tail'): { start: number; end: number } | string {
   if (!mention) return `${role} is empty`;
   if (offset !== undefined) {
-    if (text.slice(offset, offset + mention.length) === mention) return { start: offset, end: offset + mention.length };
-    return `${role} '${mention}' is not at ${role}_offset ${offset}`;
+    const at = codePointToUtf16(text, offset);
+    if (text.startsWith(mention, at)) return { start: at, end: at + mention.length };
+    // A client that counted UTF-16 units (JavaScript, Java) lands here after an emoji or astral CJK character.
+    const hint = text.startsWith(mention, offset) ? ` (offsets count code points, as Python's str.index: it is at ${utf16ToCodePoint(text, offset)})` : '';
+    return `${role} '${mention}' is not at ${role}_offset ${offset}${hint}`;
   }
   const at = text.indexOf(mention);
   return at < 0 ? `${role} '${mention}' is not in the text` : { start: at, end: at + mention.length };

@@ -22,6 +22,10 @@ export function maxFieldChars(window_tokens: number): number {
 /** The default limit (a 512-token model), kept for callers that predate per-model limits. */
 export const MAX_TEXT_CHARS = maxFieldChars(DEFAULT_WINDOW_TOKENS);
 
+/** What head_offset/tail_offset count: code points, as in data files and `refit predict` (src/offsets.ts converts). */
+export const OFFSET_DESCRIPTION = "where the entity starts in text, counted in Unicode code points (Python's str.index), not UTF-16 units: "
+  + 'an emoji or a CJK character from U+20000 up counts 1; optional, the first occurrence is used without it';
+
 function itemSchema(max_chars: number) {
   return {
     type: 'object',
@@ -30,8 +34,8 @@ function itemSchema(max_chars: number) {
       text: { type: 'string', minLength: 1, maxLength: max_chars },
       head: { type: 'string', minLength: 1, maxLength: max_chars },
       tail: { type: 'string', minLength: 1, maxLength: max_chars },
-      head_offset: { type: 'integer', minimum: 0 },
-      tail_offset: { type: 'integer', minimum: 0 },
+      head_offset: { type: 'integer', minimum: 0, description: OFFSET_DESCRIPTION },
+      tail_offset: { type: 'integer', minimum: 0, description: OFFSET_DESCRIPTION },
       // Entity types for deepke-lm models (DeepKE's predict.py asks for them); other heads ignore them.
       head_type: { type: 'string', maxLength: max_chars },
       tail_type: { type: 'string', maxLength: max_chars },

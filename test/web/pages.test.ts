@@ -108,6 +108,23 @@ describe('web pages', { skip: SKIP }, () => {
     assert.deepEqual(errors, []);
   });
 
+  test('/: an entity marked after an emoji and an astral CJK character is sent as a code-point offset', async () => {
+    const page = await open(browser, `${server.url}/`, errors);
+    await page.waitForFunction(() => /relations/.test(document.getElementById('model-info')?.textContent ?? ''));
+    // Ann twice: the selection marks the second one; in UTF-16 units it starts 2 later than in code points
+    const text = '😀𠀀 Ann met Ann in Oslo.';
+    await page.fill('#text', text);
+    await page.evaluate((at) => (document.getElementById('text') as HTMLTextAreaElement).setSelectionRange(at, at + 3), text.lastIndexOf('Ann'));
+    await page.click('#mark-head');
+    await page.fill('#tail', 'Oslo');
+    const sent = page.waitForRequest((r) => r.url().includes('/v1/predict'));
+    await page.click('#predict');
+    assert.equal(JSON.parse((await sent).postData() ?? '{}').head_offset, [...text.slice(0, text.lastIndexOf('Ann'))].length);
+    await page.waitForFunction(() => (document.getElementById('relation')?.textContent ?? '').length > 0);
+    assert.equal(await page.textContent('#error'), '');
+    assert.deepEqual(errors, []);
+  });
+
   test('/runs: the curves of the finished tiny run', async () => {
     const page = await open(browser, `${server.url}/runs`, errors);
     await page.waitForFunction(() => document.getElementById('report')?.dataset.status === 'finished');

@@ -2,6 +2,7 @@
 // and see the relation with the top probabilities, from POST /v1/predict.
 import Chart from 'chart.js/auto';
 import { getJson, renderNav } from './nav.ts';
+import { utf16ToCodePoint } from '../../src/offsets.ts';
 import './style.css';
 
 interface ModelInfo { relations: string[]; na_label: string | null; max_seq_len: number }
@@ -21,6 +22,7 @@ app.innerHTML = `<h1>Predict a relation</h1><p id="model-info" class="muted">loa
 
 const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const text = el<HTMLTextAreaElement>('text');
+/** Where the marked head/tail start in the textarea, in UTF-16 units (converted to code points when sent). */
 const offsets: { head?: number; tail?: number } = {};
 let chart: Chart | undefined;
 
@@ -69,8 +71,9 @@ function show(p: Prediction): void {
 async function predict(): Promise<void> {
   el('error').textContent = '';
   const item: Record<string, unknown> = { text: text.value, head: el<HTMLInputElement>('head').value, tail: el<HTMLInputElement>('tail').value };
-  if (offsets.head !== undefined) item.head_offset = offsets.head;
-  if (offsets.tail !== undefined) item.tail_offset = offsets.tail;
+  // the selection is in UTF-16 units; the API counts code points (an emoji or U+20000+ CJK character is one)
+  if (offsets.head !== undefined) item.head_offset = utf16ToCodePoint(text.value, offsets.head);
+  if (offsets.tail !== undefined) item.tail_offset = utf16ToCodePoint(text.value, offsets.tail);
   try {
     const p = await getJson<Prediction>(`/v1/predict?top_k=${Number(el<HTMLInputElement>('top-k').value) || 5}`,
       { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(item) });

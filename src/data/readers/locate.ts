@@ -8,26 +8,7 @@ export interface Located {
   fallback: boolean;
 }
 
-const SURROGATE = /[\uD800-\uDFFF]/;
-
-/** Converts a code-point offset (Python's str index) into a UTF-16 index of `text`; identity for BMP-only text. */
-export function codePointToUtf16(text: string, offset: number): number {
-  if (!SURROGATE.test(text)) return offset;
-  let units = 0;
-  for (let cp = 0; cp < offset && units < text.length; cp++) {
-    const c = text.charCodeAt(units);
-    units += c >= 0xd800 && c <= 0xdbff ? 2 : 1;
-  }
-  return units;
-}
-
-/** The length of `text` in code points (what a Python offset is measured in). */
-export function codePointLength(text: string): number {
-  if (!SURROGATE.test(text)) return text.length;
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
+export { codePointLength, codePointToUtf16, utf16ToCodePoint } from '../../offsets.ts';
 
 /**
  * Locates `entity` in `text` near UTF-16 index `at` (undefined: no offset given, take the first occurrence

@@ -5,6 +5,7 @@ import type { Example, Mention } from '../types.ts';
 import { parseJson } from './json-scan.ts';
 import type { ReadOptions, Reader, SniffResult } from './reader.ts';
 import { extensionOf, readText, splitLines } from './text-file.ts';
+import { codePointLength, codePointToUtf16 } from './locate.ts';
 
 /** Reads OpenNRE-style `.jsonl`/`.txt` files (`{"token": […], "h": {"name", "pos"}, "t": {…}, "relation"}`). */
 export const opennreReader: Reader = Object.freeze({
@@ -84,14 +85,15 @@ function mention(o: { role: 'h' | 't'; value: unknown; src: Source; bad: Bad }):
     return null;
   }
   const [s, e] = value.pos as number[];
-  const units = src.starts ? src.starts.length : src.text.length;
+  // text mode: `pos` counts code points (Python's str index), like every offset refit reads
+  const units = src.starts ? src.starts.length : codePointLength(src.text);
   const unit = src.starts ? 'tokens' : 'characters';
   if (s < 0 || s >= units || e > units || s > e) { bad(`${role}.pos [${s}, ${e}] is outside the ${unit} (0..${units})`); return null; }
   const name = typeof value.name === 'string' ? value.name : undefined;
   // exclusive end first (OpenNRE's convention); inclusive only when it alone reproduces the name
   for (const end of e > s ? [e, e + 1] : [e + 1]) {
     if (end > units) continue;
-    const span = src.starts ? { start: src.starts[s], end: src.ends![end - 1] } : { start: s, end };
+    const span = src.starts ? { start: src.starts[s], end: src.ends![end - 1] } : { start: codePointToUtf16(src.text, s), end: codePointToUtf16(src.text, end) };
     const text = src.text.slice(span.start, span.end);
     if (name === undefined || sameName(text, name)) {
       const m: Mention = { text, ...span };
