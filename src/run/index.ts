@@ -3,7 +3,8 @@ export { runTraining, CHECKPOINT_EVERY_STEPS, type TrainOptions, type TrainResul
 export { evaluateRun } from './run-eval.ts';
 export { importDeepke, type ImportOptions, type ImportResult } from './import-deepke.ts';
 export { openPredictor, itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predictor.ts';
-export { readPredictInput } from './predict-input.ts';
+export { openPredictInput, itemRow, MAX_LINE_BYTES, type InputRow, type PredictInput } from './predict-input.ts';
+export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from './predict-stream.ts';
 export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
 export { runPaths, prepareOutDir, assertResumable, writeJsonAtomic, writeTextAtomic } from './files.ts';
 export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';

@@ -103,7 +103,8 @@ describe('refit train / eval / predict', () => {
     assert.equal(labelled.status, 0, labelled.stderr);
     const lrows = labelled.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lrows.map((x) => [x.id, x.head, 'error' in x]), [[0, 'Lisbon', false], [1, '', true], [2, 'Tidewell', false]]);
-    assert.match(lrows[1].error, /^line 3: /);
+    assert.equal(lrows[1].line, 3);
+    assert.equal(lrows[1].error, "head 'Nobody' does not occur in the sentence");
     const na = await refit('predict', '--run', run, '--input', data.test, '--na-threshold', '1');
     assert.ok(na.stdout.trim().split('\n').every((l) => JSON.parse(l).relation === ds.relations.na_label), 'threshold 1 turns every answer into NA');
   });
@@ -116,15 +117,15 @@ describe('bad input: exit 2, one line', { concurrency: 3 }, () => {
     () => `refit: ${join(dir, 'other.csv')}: relation 'friend_of' not among the 6 relations the run ${run} was trained on\n`],
     ['predict on a folder that is not a run', () => ['predict', '--run', dir, '--text', 'a b', '--head', 'a', '--tail', 'b'],
       () => `refit: ${join(dir, 'model', 'refit.json')}: missing — not a finished refit run (train one with refit train --out ${dir})\n`],
-    ['predict input with a broken JSON line', () => ['predict', '--run', run, '--input', file('broken.jsonl', '{"text": "a b", "head": "a", "tail": "b"}\n{"text": \n')],
-      () => `refit: ${join(dir, 'broken.jsonl')}:2: not valid JSON\n`],
+    ['predict --strict, input with a broken JSON line', () => ['predict', '--run', run, '--strict', '--input', file('broken.jsonl', '{"text": "a b", "head": "a", "tail": "b"}\n{"text": \n')],
+      () => `refit: ${join(dir, 'broken.jsonl')}:2: broken JSON at column 10: unexpected end of input (--strict: 1 of 2 rows was bad: line 2; each has an error line in the output)\n`],
     ['train without training data', () => ['train', 'model.preset=bert-tiny', `model.vocab=${data.vocab}`, '--out', join(dir, 'none')],
       () => 'refit: no training data: set data.train=FILE (or a DeepKE data folder)\n'],
     ['train with a missing vocabulary', () => ['train', `data.train=${data.train}`, 'model.preset=bert-tiny', `model.vocab=${join(dir, 'nope.txt')}`, '--out', join(dir, 'novocab')],
       () => `refit: ${join(dir, 'nope.txt')}: vocabulary file missing\n`],
     ['predict with --top-k 0', () => ['predict', '--run', run, '--text', 'a b', '--head', 'a', '--tail', 'b', '--top-k', '0'], () => 'refit: --top-k 0: expected an integer ≥ 1\n'],
-    ['predict input line without a tail', () => ['predict', '--run', run, '--input', file('notail.jsonl', '{"text": "a b", "head": "a"}\n')],
-      () => `refit: ${join(dir, 'notail.jsonl')}:1: field 'tail' must be a string\n`],
+    ['predict --strict, input line without a tail', () => ['predict', '--run', run, '--strict', '--input', file('notail.jsonl', '{"text": "a b", "head": "a"}\n')],
+      () => `refit: ${join(dir, 'notail.jsonl')}:1: field 'tail' is missing (--strict: 1 of 1 row was bad: line 1; each has an error line in the output)\n`],
     ['train without a model', () => ['train', `data.train=${data.train}`, `model.vocab=${data.vocab}`, '--out', join(dir, 'nomodel')],
       () => 'refit: no model: set model.preset=bert-mini (random init, with model.vocab) or model.pretrained=DIR\n'],
     ['train with a Hugging Face id as the model (DeepKE lm_file)', () => ['train', `data.train=${data.train}`, 'lm_file=bert-base-chinese', '--out', join(dir, 'hfid')],

@@ -1,15 +1,19 @@
-// `refit predict --run DIR (--input FILE | --text T --head H --tail T) [--output FILE] [--top-k K]`:
-// one JSON line per input row, in input order; a row that cannot be encoded gets an `error` field.
+// `refit predict --run DIR (--input FILE | --text T --head H --tail T) [--output FILE] [--top-k K] [--strict]`:
+// one JSON line per input row, in input order, written as it goes; a row that cannot be read or predicted gets an
+// `error` field (and, from --input, its `line`), a summary of bad rows goes to stderr, and --strict exits 2 on any.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { ConfigError } from '../../errors.ts';
-import { existsSync } from 'node:fs';
+import { ConfigError, RefitError } from '../../errors.ts';
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { dirname } from 'node:path';
+import type { Writable } from 'node:stream';
 import { resolveConfig } from '../../config/index.ts';
-import { runPaths, writeTextAtomic } from '../../run/index.ts';
-import { openPredictor, readPredictInput, type PredictItem, type Prediction } from '../../run/index.ts';
+import { runPaths } from '../../run/index.ts';
+import { badLinesText, openPredictInput, openPredictor, predictRows, type InputRow, type PredictSummary } from '../../run/index.ts';
 
-interface PredictOptions { run: string; input?: string; text?: string; head?: string; tail?: string; headOffset?: string; tailOffset?: string;
-  output?: string; topK?: string; naThreshold?: string; format?: string }
+interface PredictOptions { run: string; input?: string; text?: string; head?: string; tail?: string; headOffset?: string; tailOffset?: string; headType?: string; tailType?: string;
+  output?: string; topK?: string; naThreshold?: string; format?: string; strict?: boolean }
 
 function intOption(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -18,47 +22,94 @@ function intOption(name: string, v: string | undefined, min: number): number | u
   return n;
 }
 
-async function items(o: PredictOptions): Promise<{ items: PredictItem[]; errors: Map<number, Prediction> }> {
+/** The rows to predict: a fresh pass over --input, or the one --text row (offsets in code points). */
+async function rowSource(o: PredictOptions): Promise<{ rows: () => AsyncIterable<InputRow>; file?: string }> {
   if (o.input) {
     if (o.text || o.head || o.tail) throw new ConfigError('use either --input FILE or --text/--head/--tail, not both', 'E_CLI_OPTION');
-    return readPredictInput({ path: o.input, format: o.format });
+    const input = await openPredictInput({ path: o.input, format: o.format });
+    return { rows: input.rows, file: o.input };
   }
   if (o.text === undefined || o.head === undefined || o.tail === undefined) throw new ConfigError('give --input FILE, or --text, --head and --tail', 'E_CLI_OPTION');
-  return { items: [{ text: o.text, head: o.head, tail: o.tail, head_offset: intOption('--head-offset', o.headOffset, 0), tail_offset: intOption('--tail-offset', o.tailOffset, 0) }], errors: new Map() };
+  const item = { text: o.text, head: o.head, tail: o.tail, head_offset: intOption('--head-offset', o.headOffset, 0), tail_offset: intOption('--tail-offset', o.tailOffset, 0),
+    head_type: o.headType, tail_type: o.tailType };
+  return { rows: async function* () { yield { line: 0, item }; } };
+}
+
+/** Writes to stdout, or to a temp file beside --output that replaces it only when every row is written. */
+function openOutput(ctx: CliContext, path: string | undefined): { write(text: string): Promise<void>; commit(): Promise<void>; abort(): void } {
+  if (!path) return { write: (t) => writeWithBackpressure(ctx.io.stdout, t), commit: async () => undefined, abort: () => undefined };
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const stream: WriteStream = createWriteStream(tmp);
+  let failed: Error | undefined;
+  stream.on('error', (e) => { failed = e; });
+  return {
+    write: async (t) => { if (failed) throw failed; await writeWithBackpressure(stream, t); },
+    commit: async () => {
+      await new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e || failed ? reject(e ?? failed) : resolve())));
+      renameSync(tmp, path);
+    },
+    abort: () => { stream.destroy(); rmSync(tmp, { force: true }); },
+  };
+}
+
+async function writeWithBackpressure(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
 }
 
 /** Registers `refit predict`. */
 export function registerPredict(program: Command, ctx: CliContext): void {
   program.command('predict')
-    .description('predict relations with a trained run (JSON lines out, in input order)')
+    .description('predict relations with a trained run (JSON lines out, one per input row, in input order)')
     .requiredOption('--run <dir>', 'run folder written by refit train')
-    .option('--input <file>', 'JSONL {text, head, tail, head_offset?, tail_offset?} or any labelled data file')
+    .option('--input <file>', 'JSONL {text, head, tail, head_offset?, tail_offset?, head_type?, tail_type?} or any labelled data file; offsets count code points')
     .option('--format <name>', 'data format of --input when it is a labelled data file (default: detected)')
     .option('--text <text>', 'one sentence')
     .option('--head <entity>', 'head entity (with --text)')
     .option('--tail <entity>', 'tail entity (with --text)')
-    .option('--head-offset <n>', 'character offset of the head in --text')
-    .option('--tail-offset <n>', 'character offset of the tail in --text')
+    .option('--head-offset <n>', 'where the head starts in --text, in code points (Python\'s str.index)')
+    .option('--tail-offset <n>', 'where the tail starts in --text, in code points (Python\'s str.index)')
+    .option('--head-type <type>', 'entity type of the head, e.g. 人物 (deepke-lm models put it into the text, as DeepKE\'s predict.py asks; without it the head keeps its text)')
+    .option('--tail-type <type>', 'entity type of the tail (as --head-type)')
     .option('--output <file>', 'write the JSON lines here instead of stdout')
     .option('--top-k <k>', 'relations listed in `top` (default: predict.top_k of the run, 3)')
     .option('--na-threshold <p>', 'answer the NA label when the best score is below p (default: predict.na_threshold, 0)')
+    .option('--strict', 'exit 2 when any row is bad (every row still gets its output line)')
     .action(async (o: PredictOptions) => {
       const run = runDefaults(o.run);
       const top_k = intOption('--top-k', o.topK, 1) ?? run.top_k;
       const na_threshold = o.naThreshold === undefined ? run.na_threshold : Number(o.naThreshold);
       if (!(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError(`--na-threshold ${o.naThreshold}: expected a number from 0 to 1`, 'E_CLI_OPTION');
-      const input = await items(o);
+      const source = await rowSource(o);
       const predictor = await openPredictor({ run_dir: o.run, env: ctx.env, log: ctx.log });
-      let out: Prediction[];
+      const out = openOutput(ctx, o.output);
+      let summary: PredictSummary;
       try {
-        out = await predictor.predict(input.items, { top_k, na_threshold });
+        summary = await predictRows({ rows: source.rows(), predictor, top_k, na_threshold, write: (t) => out.write(t) });
+        await out.commit();
+      } catch (e) {
+        out.abort();
+        throw e;
       } finally {
         await predictor.close();
       }
-      const lines = mergeErrors(out, input.errors).map((p) => JSON.stringify(p)).join('\n') + '\n';
-      if (o.output) writeTextAtomic(o.output, lines);
-      else ctx.io.stdout.write(lines);
+      reportBadRows(ctx, summary, source.file, o.strict === true);
     });
+}
+
+/** One stderr line about bad rows: a warning, or with --strict the exit-2 error. */
+function reportBadRows(ctx: CliContext, s: PredictSummary, file: string | undefined, strict: boolean): void {
+  if (s.bad === 0 || !s.first_bad) return;
+  if (file === undefined) {
+    if (strict) throw new RefitError('E_PREDICT_BAD_ROWS', s.first_bad.error);
+    ctx.io.stderr.write(`refit: warning: ${s.first_bad.error}\n`);
+    return;
+  }
+  const counted = `${s.bad} of ${s.rows} row${s.rows === 1 ? '' : 's'} ${s.bad === 1 ? 'was' : 'were'} bad`;
+  if (strict) {
+    throw new RefitError('E_PREDICT_BAD_ROWS', `${file}:${s.first_bad.line}: ${s.first_bad.error} (--strict: ${counted}: ${badLinesText(s)}; each has an error line in the output)`);
+  }
+  ctx.io.stderr.write(`refit: warning: ${file}: ${counted} (${badLinesText(s)}); each has an error line in the output\n`);
 }
 
 /** predict.top_k and predict.na_threshold from the run's config.yaml (defaults when the run has none). */
@@ -67,15 +118,4 @@ function runDefaults(run: string): { top_k: number; na_threshold: number } {
   if (!existsSync(file)) return { top_k: 3, na_threshold: 0 };
   const c = resolveConfig({ file, overrides: [] });
   return { top_k: c.predict.top_k, na_threshold: c.predict.na_threshold };
-}
-
-/** Puts rows that could not even be read (labelled files) back at their input positions; ids are input positions. */
-function mergeErrors(preds: Prediction[], errors: Map<number, Prediction>): Prediction[] {
-  const all: Prediction[] = [];
-  let k = 0;
-  for (let id = 0; all.length < preds.length + errors.size; id++) {
-    const e = errors.get(id);
-    all.push(e ?? { ...preds[k++], id });
-  }
-  return all;
 }
