@@ -1,6 +1,6 @@
 // Turns a YAML config file and `key=value` overrides into a flat list of (dotted key, value, where)
 // entries, in the order they were written. Nested sections and dotted keys are both accepted.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isMap, isPair, isScalar, LineCounter, parse, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import type { Where } from './aliases.ts';
@@ -15,16 +15,37 @@ export interface Entry {
 /** Top-level keys whose mapping value holds `section.key` entries. */
 export const SECTIONS: ReadonlySet<string> = new Set(['data', 'model', 'train', 'memory', 'predict', 'engine']);
 
-/** Reads a YAML config file into entries; a syntax error is `FILE:LINE: YAML syntax error: …` (exit 2). */
-export function readYamlEntries(file: string): Entry[] {
-  let text: string;
+/** The largest config file read (bytes): real configs are a few KB; a bigger file is refused before it is parsed. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/** Checks a config file's size before anything reads it: over MAX_CONFIG_BYTES is one E_CONFIG_FILE line (exit 2). */
+export function checkConfigSize(file: string): void {
+  let size: number;
   try {
-    text = readFileSync(file, 'utf8');
+    size = statSync(file).size;
   } catch (e) {
     throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'E_CONFIG_FILE');
   }
+  if (size > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`${file}: config file is ${(size / (1 << 20)).toFixed(1)} MiB; refit reads config files up to 1 MiB (is this the right file?)`, 'E_CONFIG_FILE');
+  }
+}
+
+/** A config file's text (BOM dropped), size-checked first; unreadable or too big is one E_CONFIG_FILE line. */
+export function readConfigText(file: string): string {
+  checkConfigSize(file);
+  try {
+    return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'E_CONFIG_FILE');
+  }
+}
+
+/** Reads a YAML config file into entries; a syntax error is `FILE:LINE: YAML syntax error: …` (exit 2). */
+export function readYamlEntries(file: string): Entry[] {
+  const text = readConfigText(file);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
     const line = lineCounter.linePos(err.pos[0]).line;

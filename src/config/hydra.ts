@@ -16,7 +16,8 @@ import { basename, dirname, join } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import type { Where } from './aliases.ts';
-import { SECTIONS, type Entry } from './entries.ts';
+import { own, setOwn } from '../own.ts';
+import { SECTIONS, checkConfigSize, readConfigText, type Entry } from './entries.ts';
 
 /** The primary config DeepKE's run.py loads from its conf folder. */
 export const PRIMARY_CONFIG = 'config.yaml';
@@ -53,6 +54,7 @@ export function hydraPrimary(path: string): string | undefined {
     for (const file of [join(path, PRIMARY_CONFIG), join(path, 'conf', PRIMARY_CONFIG)]) if (existsSync(file)) return file;
     throw new ConfigError(`${path}: a folder without ${PRIMARY_CONFIG}: give a config file, or a DeepKE conf folder (conf/ with ${PRIMARY_CONFIG} and its defaults: list)`, 'E_CONFIG_FILE');
   }
+  checkConfigSize(path); // a huge file is refused before anything reads it
   let text = '';
   try { text = readFileSync(path, 'utf8'); } catch { return undefined; }
   return /^defaults[ \t]*:/m.test(text) ? path : undefined;
@@ -149,9 +151,9 @@ function composeGroup(d: Extract<DefaultEntry, { kind: 'group' }>, state: State,
   const switched = state.switches.get(d.group);
   const option = switched ? switched.option : d.option;
   const where: Where = switched ? switched.where : { file: from, line: d.line };
-  state.choices[d.group] = option;
+  setOwn(state.choices, d.group, option);
   if (option === null) return;
-  const refused = REFUSED_GROUP_OPTIONS[d.group];
+  const refused = own(REFUSED_GROUP_OPTIONS, d.group);
   if (refused?.refused.includes(option)) {
     throw new ConfigError(`${whereText(where, `${d.group}: ${option}`, `${d.group}=${option}`)}: refit trains DeepKE's ${refused.trains} model only (${refused.what}); use ${d.group}=${refused.trains}`, 'E_CONFIG_HYDRA');
   }
@@ -206,18 +208,16 @@ function isPlainMap(v: unknown): v is Record<string, unknown> {
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = isPlainMap(out[k]) && isPlainMap(v) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  for (const [k, v] of Object.entries(b)) {
+    const prev = own(out, k);
+    setOwn(out, k, isPlainMap(prev) && isPlainMap(v) ? deepMerge(prev, v) : v); // own data property, even for `__proto__`
+  }
   return out;
 }
 
 /** Reads one conf file: its own keys with lines, its defaults list, its `# @package` line. */
 function readConfFile(path: string): ConfFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
-  } catch (e) {
-    throw new ConfigError(`${path}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'E_CONFIG_FILE');
-  }
+  const text = readConfigText(path);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -401,7 +401,7 @@ class Interpolator {
     if (b.startsWith('now:') || b.startsWith('hydra:') || b.startsWith('hydra.')) return { value: text };
     const env = /^(?:oc\.)?env:([^,]+)(?:,(.*))?$/.exec(b);
     if (env) {
-      const got = this.env[env[1].trim()] ?? env[2]?.trim();
+      const got = own(this.env, env[1].trim()) ?? env[2]?.trim();
       // read as a YAML scalar, as OmegaConf 2.0's env resolver (Hydra 1.0) does: EPOCHS=7 is the integer 7
       return got === undefined ? { problem: `uses \${${b}}, but ${env[1].trim()} is not set in the environment` } : { value: scalarOf(got) };
     }
@@ -409,7 +409,7 @@ class Interpolator {
     const target = b.split('.');
     if (path.join('.') === b || this.visiting.has(b)) return { problem: `uses \${${b}}, which refers to itself` };
     let node: unknown = this.state.merged.get(target[0])?.value;
-    for (const k of target.slice(1)) node = isPlainMap(node) ? node[k] : undefined;
+    for (const k of target.slice(1)) node = isPlainMap(node) ? own(node, k) : undefined;
     if (node === undefined) return { problem: `uses \${${b}}, but no conf file sets ${b}` };
     if (node === MISSING) return { problem: `uses \${${b}}, which is ${MISSING} (a mandatory value no conf file fills in)` };
     this.visiting.add(b);

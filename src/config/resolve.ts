@@ -10,6 +10,7 @@ import { composeHydra, hydraPrimary, type HydraComposition } from './hydra.ts';
 import { readYamlEntries, parseOverride, SECTIONS, type Entry } from './entries.ts';
 import { CONFIG_KEYS, KEY_SPECS, PATH_KEYS, keySpec, runConfigSchema, type RunConfig } from './schema.ts';
 import { closestKey } from './suggest.ts';
+import { own } from '../own.ts';
 
 /** A set value with where it was written and the name the user wrote (an alias or the key itself). */
 interface Setting { value: unknown; where: Where; written: string }
@@ -79,8 +80,9 @@ export function resolveConfigDetailed(opts: ResolveOptions): ResolvedConfig {
 /** Routes one written entry: a refit key, a DeepKE alias, an ignored DeepKE key, or an error. */
 function applyEntry(entry: Entry, ctx: AliasContext, warn: (line: string, key?: string, reason?: string) => void): void {
   const { key, value, where } = entry;
-  if (!entry.nested && !key.includes('.') && IGNORED_DEEPKE_KEYS[key] !== undefined) {
-    const reason = IGNORED_DEEPKE_KEYS[key];
+  // Own-property lookups only: `constructor`, `toString`, `__proto__` … are unknown keys, not Object.prototype's.
+  const reason = !entry.nested && !key.includes('.') ? own(IGNORED_DEEPKE_KEYS, key) : undefined;
+  if (reason !== undefined) {
     warn(`${wherePrefix(where)}ignoring DeepKE key '${key}' (${reason})`, key, reason);
     return;
   }
@@ -89,7 +91,7 @@ function applyEntry(entry: Entry, ctx: AliasContext, warn: (line: string, key?: 
   }
   if (keySpec(key)) return ctx.set(key, value, key, where);
   if (!entry.nested && !key.includes('.')) {
-    const alias = ALIASES[key];
+    const alias = own(ALIASES, key);
     if (alias) return alias(value, ctx, key, where);
     if (SECTIONS.has(key)) {
       throw new ConfigError(`${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`, 'E_CONFIG_VALUE');

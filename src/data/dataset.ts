@@ -5,6 +5,7 @@ import { ConfigError, DataError, MultiError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from './types.ts';
 import { READERS, readText, type Reader } from './readers/index.ts';
 import { didYouMean } from './suggest.ts';
+import { own } from '../own.ts';
 
 /** How many bad rows are collected before reading stops with an error. */
 export const MAX_BAD_ROWS = 5;
@@ -59,7 +60,7 @@ export function pickReader(opts: { path: string; text: string; format?: string }
   const { path, text, format } = opts;
   const names = Object.keys(READERS);
   if (format !== undefined) {
-    const reader = READERS[format];
+    const reader = own(READERS, format);
     if (!reader) throw new ConfigError(`data.format '${format}' is not a known format${didYouMean(format, names)}; use one of ${names.join(', ')}`, 'E_CONFIG_VALUE');
     return reader;
   }

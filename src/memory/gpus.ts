@@ -57,7 +57,7 @@ const UNITS: Record<string, number> = {
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(String(text));
   const unit = m ? (m[2] || 'b').toLowerCase() : '';
-  if (!m || UNITS[unit] === undefined) {
+  if (!m || !Object.hasOwn(UNITS, unit)) {
     throw new RefitError('E_SIZE', `cannot read size '${text}': write a number and a unit, e.g. 12GB, 11.75GiB or 12000MiB`);
   }
   const bytes = Math.round(Number(m[1]) * UNITS[unit]);

@@ -1,6 +1,7 @@
 // Shapes of well-known Hugging Face BERT checkpoints by model id, so `lm_file: bert-base-chinese` (a
 // DeepKE conf) can be planned without the folder. Facts from each model's config.json; a table, no I/O.
 import type { ModelDims } from './types.ts';
+import { own } from '../own.ts';
 
 function bert(layers: number, hidden: number, heads: number, vocab_size: number): ModelDims {
   return { vocab_size, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
@@ -50,7 +51,7 @@ export function knownModelDims(spec: string): { id: string; dims: ModelDims } | 
   const parts = spec.replace(/\\/g, '/').split('/').filter(Boolean);
   for (const id of [parts.slice(-2).join('/'), parts.at(-1) ?? '']) {
     const key = id.replace(/^google-bert\//, '');
-    const known = KNOWN_MODELS[key];
+    const known = own(KNOWN_MODELS, key);
     if (known) return { id: key, dims: { ...known } };
     for (const s of SHAPED) {
       const m = key.match(s.re);
