@@ -4,6 +4,7 @@ import { DataError, MultiError } from '../errors.ts';
 import type { Example, RelationSet } from './types.ts';
 import { parseCsvRecords } from './readers/csv.ts';
 import { extensionOf, parseJson, readText, splitLines } from './readers/index.ts';
+import { lineOfOffset } from './readers/text-file.ts';
 import { didYouMean } from './suggest.ts';
 
 /** NA label spellings, in priority order; matched exactly first, then case-insensitively. */
@@ -70,6 +71,11 @@ function fromCsv(path: string, text: string): Entry[] {
         `missing column '${col}'${didYouMean(col, header)} (relation.csv needs head_type,tail_type,relation,index)`);
     }
   }
+  if (header.includes('head_type') !== header.includes('tail_type')) {
+    const [present, missing] = header.includes('head_type') ? ['head_type', 'tail_type'] : ['tail_type', 'head_type'];
+    throw new DataError('E_DATA_FIELD', { path, line: records[0].line },
+      `missing column '${missing}' (the header has '${present}'; relation.csv is head_type,tail_type,relation,index, or relation,index without types)`);
+  }
   const r = header.indexOf('relation');
   const x = header.indexOf('index');
   if (records.length < 2) throw new DataError('E_DATA_EMPTY', { path }, 'has a header but no relations');
@@ -81,7 +87,10 @@ function fromJson(path: string, text: string): Entry[] {
   if (!parsed.ok) throw new DataError('E_DATA_JSON', { path, line: parsed.line }, `broken JSON at column ${parsed.column}: ${parsed.what}`);
   const v = parsed.value;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError('E_DATA_JSON', { path }, 'expected a JSON object {"relation": id, …}');
-  return Object.entries(v).map(([name, id]) => ({ name, index: parseIndex({ path, value: id, name }) }));
+  return Object.entries(v).map(([name, id]) => {
+    const line = keyLine(text, name);
+    return { name, index: parseIndex({ path, line, value: id, name }), line };
+  });
 }
 
 /** relation2id.txt (`name id`, space or TAB) when every line ends in a number, else label.txt (one name a line). */
@@ -93,6 +102,15 @@ function fromTxt(path: string, text: string): Entry[] {
     const m = /^(.*?)[ \t]+(-?\d+)$/.exec(l)!;
     return { name: m[1].trim(), index: parseIndex({ path, line, value: m[2] }), line };
   });
+}
+
+/** The line of `"name":` in a JSON object's text (its first occurrence as a key), or undefined when it is written otherwise. */
+function keyLine(text: string, name: string): number | undefined {
+  const quoted = JSON.stringify(name);
+  for (let at = text.indexOf(quoted); at >= 0; at = text.indexOf(quoted, at + 1)) {
+    if (/^\s*:/.test(text.slice(at + quoted.length, at + quoted.length + 80))) return lineOfOffset(text, at);
+  }
+  return undefined;
 }
 
 function parseIndex(o: { path: string; line?: number; value: unknown; name?: string }): number {
@@ -122,7 +140,10 @@ function checkEntries(path: string, entries: Entry[]): string[] {
   const missing: number[] = [];
   for (let i = 0; i < entries.length && missing.length < 3; i++) if (!byIndex.has(i)) missing.push(i);
   if (problems.length === 0 && missing.length > 0) {
-    problems.push(`${path}: relation indices must be 0..${entries.length - 1} without gaps; missing ${missing.join(', ')}`);
+    // the gap shows at the relation with the smallest index above the first missing one
+    const after = entries.filter((e) => e.index > missing[0]).reduce((a, b) => (b.index < a.index ? b : a));
+    problems.push(`${where(after.line)}: index ${after.index} of '${after.name}' leaves a gap: no relation has index ${missing[0]}`
+      + ` (indices must be 0..${entries.length - 1} without gaps; missing ${missing.join(', ')})`);
   }
   if (problems.length > 0) throw new MultiError('E_DATA_RELATIONS', problems.slice(0, MAX_PROBLEMS));
   return [...entries].sort((a, b) => a.index - b.index).map((e) => e.name);

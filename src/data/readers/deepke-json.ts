@@ -29,7 +29,7 @@ async function* readDeepkeJson(path: string, opts: ReadOptions): AsyncIterable<E
   const lines = objectLines(text, 1);
   const notObject = records.findIndex((r) => typeof r !== 'object' || r === null || Array.isArray(r));
   if (notObject >= 0) throw new DataError('E_DATA_JSON', { path }, `record ${notObject + 1} is not a JSON object`);
-  checkDeepkeColumns({ path, line: lines[0] }, Object.keys(records[0] as object));
+  checkDeepkeColumns({ path, line: lines[0] }, Object.keys(records[0] as object), 'the first record');
   for (let i = 0; i < records.length; i++) {
     const line = lines[i];
     const example = deepkeExample({ rec: records[i] as Record<string, unknown>, file: path, line, bad: (what) => opts.bad(line, what) });

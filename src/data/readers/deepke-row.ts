@@ -13,7 +13,7 @@ export const DEEPKE_COLUMNS: readonly string[] = Object.freeze(['sentence', 'rel
 const REQUIRED_COLUMNS = ['sentence', 'relation', 'head', 'tail'];
 
 /** Checks a header (or a record's keys): missing required columns, and unknown names close to a known one. */
-export function checkDeepkeColumns(where: { path: string; line?: number }, names: readonly string[]): void {
+export function checkDeepkeColumns(where: { path: string; line?: number }, names: readonly string[], of = 'the header'): void {
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new DataError('E_DATA_FIELD', where, `column '${twice}' appears twice`);
   const unknown = names.filter((n) => !DEEPKE_COLUMNS.includes(n));
@@ -27,6 +27,22 @@ export function checkDeepkeColumns(where: { path: string; line?: number }, names
     const hint = didYouMean(name, DEEPKE_COLUMNS);
     if (hint) throw new DataError('E_DATA_FIELD', where, `unknown column '${name}'${hint}`);
   }
+  const half = halfPair(names);
+  if (half) throw new DataError('E_DATA_FIELD', where, `missing column '${half.missing}' (${of} has '${half.present}'; ${half.fix})`);
+}
+
+/** Columns that only make sense together: with one of them alone, the other entity would silently lose it. */
+const COLUMN_PAIRS: ReadonlyArray<readonly [string, string, string]> = [
+  ['head_offset', 'tail_offset', 'give both offset columns, or neither to take each entity\'s first occurrence'],
+  ['head_type', 'tail_type', 'give both type columns, or neither'],
+];
+
+/** The first pair of COLUMN_PAIRS with only one column among `names`, or undefined. */
+function halfPair(names: readonly string[]): { present: string; missing: string; fix: string } | undefined {
+  for (const [a, b, fix] of COLUMN_PAIRS) {
+    if (names.includes(a) !== names.includes(b)) return names.includes(a) ? { present: a, missing: b, fix } : { present: b, missing: a, fix };
+  }
+  return undefined;
 }
 
 type Bad = (what: string) => void;
@@ -42,6 +58,9 @@ export function deepkeExample(opts: { rec: Record<string, unknown>; file: string
   if (!head) return null;
   const tail = mention({ role: 'tail', rec, text, bad });
   if (!tail) return null;
+  // a JSON record may drop a key its file's first record has (a CSV row always has every header column)
+  const half = halfPair(Object.keys(rec));
+  if (half) { bad(`has '${half.present}' but no '${half.missing}' (${half.fix})`); return null; }
   const example: Example = { text, head: head.mention, tail: tail.mention, relation, file, line };
   if (head.fallback || tail.fallback) example.offset_fallback = true;
   return example;
