@@ -62,6 +62,18 @@ test('stdin: "-" and a piped stdin without a file read the same report', () => {
   assert.deepEqual(JSON.parse(piped.stdout), fromFile);
 });
 
+test('a host OOM whose Killed follows a progress bar on the same line (tqdm\'s \\r): host-oom, from a file and from stdin', () => {
+  for (const name of ['killed-after-progress-bar.log', 'killed-after-progress-bar-cr.log']) {
+    const file = join(FIXTURES, name);
+    for (const res of [doctor([file, '--json']), doctor(['-', '--json'], readFileSync(file, 'utf8'))]) {
+      assert.equal(res.status, 0, res.stderr);
+      const out = JSON.parse(res.stdout);
+      assert.equal(out.kind, 'host-oom', name);
+      assert.equal(out.diagnosis.cause, 'host-memory', name);
+    }
+  }
+});
+
 test('text without an OOM: kind not-oom, exit 0', () => {
   const res = doctor([join(FIXTURES, 'lookalike-int-max.log'), '--json']);
   assert.equal(res.status, 0);

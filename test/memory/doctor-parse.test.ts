@@ -47,6 +47,9 @@ const CASES: ReadonlyArray<[string, OomReport['kind'], string, Fields]> = [
   // Produced on this project's machine with torch 1.13 (CPU): torch.empty(2**50, dtype=torch.uint8).
   ['cpu-allocator-torch1.13-real', 'host-oom', 'host-memory', { requested_bytes: 1125899906842624 }],
   ['killed', 'host-oom', 'host-memory', {  }],
+  // The shell's "Killed" glued to a tqdm bar (the terminal's copy, and the raw capture with its \r redraws).
+  ['killed-after-progress-bar', 'host-oom', 'host-memory', {  }],
+  ['killed-after-progress-bar-cr', 'host-oom', 'host-memory', {  }],
   ['deepspeed-minus9', 'host-oom', 'host-memory', {  }],
   ['exit-status-137', 'host-oom', 'host-memory', {  }],
   ['dataloader-killed', 'host-oom', 'host-memory', {  }],
@@ -55,6 +58,7 @@ const CASES: ReadonlyArray<[string, OomReport['kind'], string, Fields]> = [
   ['lookalike-int-max', 'not-oom', 'none', {  }],
   ['lookalike-internal-assert', 'not-oom', 'none', {  }],
   ['lookalike-words', 'not-oom', 'none', {  }],
+  ['lookalike-killed-words', 'not-oom', 'none', {  }],
 ];
 
 for (const [name, kind, cause, fields] of CASES) {

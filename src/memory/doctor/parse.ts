@@ -60,6 +60,10 @@ const DETECTORS: readonly Detector[] = Object.freeze([
   // Batch schedulers and Kubernetes: slurm's cgroup OOM, pod status OOMKilled.
   { kind: 'host-oom', source: 'oom-killer', on: 'compact', re: /Detected\d+oom_killevents?|OOMKilled|task\d+:OutOfMemory/g },
   { kind: 'host-oom', source: 'killed', on: 'text', re: /^[ \t]*Killed(?::? 9)?[ \t]*$|^.*\bline \d+: +\d+ Killed\b.*$|^\[\d+\][+-]? +(?:\d+ +)?Killed\b.*$/gm },
+  // The shell's "Killed" printed where a progress bar left the cursor (tqdm redraws its line with \r and no
+  // newline): `… 410/912 [02:11<02:41, 3.11it/s]Killed`. The line must carry a bar's count, percent or rate, and
+  // "Killed" must end it right after the bar's end (`]`, `|` or a digit), not after a word.
+  { kind: 'host-oom', source: 'killed', on: 'text', re: /^[^\n]*?(?:\d+\/\d+|\d+%|it\/s|s\/it)[^\n]*?[\]|\d][ \t]*Killed(?::? 9)?[ \t]*$/gm },
   { kind: 'host-oom', source: 'exit-137', on: 'text', re: /\b(?:exit(?:ed)?(?: with)?[ _]?(?:code|status)|return[ _]?code|returncode|exitcode)\s*[:=]?\s*(?:137|-9)(?!\d|\.\d)/gi },
   { kind: 'host-oom', source: 'exit-137', on: 'text', re: /Signal 9 \(SIGKILL\)|<Signals\.SIGKILL: 9>/g },
 ]);
