@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { resolveConfig, resolveConfigDetailed } from '../../src/config/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { makeDeepkeProject } from './deepke-project.ts';
+import { pickReporter } from '../../src/cli/commands/train.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-config-keys-'));
 const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'toLocaleString', '__defineGetter__'];
@@ -87,6 +88,12 @@ test('DeepKE conf folders: such names as conf keys, overrides, defaults groups, 
   const merged = makeDeepkeProject({ 'train.yaml': 'batch_size: 32\nepoch: 2\nextra:\n  __proto__: {polluted: 1}\n', 'predict.yaml': 'extra:\n  __proto__: {x: 2}\n' });
   throwsMatching(() => resolveConfigDetailed({ file: join(merged, 'conf'), overrides: [] }), 'E_CONFIG_KEY', /unknown config section 'extra'/);
   notPolluted();
+});
+
+test('CLI names looked up in tables: --progress constructor is an unknown reporter, not Object', () => {
+  const ctx = { io: { stdout: process.stdout } } as unknown as Parameters<typeof pickReporter>[0];
+  for (const name of NAMES) throwsMatching(() => pickReporter(ctx, name), 'E_CLI_OPTION', new RegExp(`^--progress ${esc(name)}: use auto, tty, plain, jsonl or none$`));
+  assert.equal(pickReporter(ctx, 'none').length, 0);
 });
 
 test('a config file over 1 MiB is refused with one line, before parsing (plain YAML and a conf folder)', () => {

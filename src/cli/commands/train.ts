@@ -9,12 +9,13 @@ import { REPORTERS, defaultReporter } from '../../report/reporters/index.ts';
 import { ConfigError } from '../../errors.ts';
 import { writeReport } from '../../report/index.ts';
 import { listen, parsePort, untilSignal } from './serve.ts';
+import { own } from '../../own.ts';
 
 /** The progress reporter a --progress value names (auto: tty on a terminal, plain otherwise). */
 export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
   if (progress === 'none') return [];
   if (progress === 'auto') return [defaultReporter(ctx.io.stdout)];
-  const make = (REPORTERS as Record<string, ((out: CliContext['io']['stdout']) => Reporter) | undefined>)[progress];
+  const make = own(REPORTERS as Record<string, (out: CliContext['io']['stdout']) => Reporter>, progress); // not Object.prototype's
   if (!make) throw new ConfigError(`--progress ${progress}: use auto, tty, plain, jsonl or none`, 'E_CLI_OPTION');
   return [make(ctx.io.stdout)];
 }
