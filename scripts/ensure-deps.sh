@@ -8,7 +8,9 @@ need_browser=${REFIT_NEED_BROWSER:-1}
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "refit setup: installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund
+  # onnxruntime-node's postinstall only downloads its CUDA provider (refit predicts on the CPU binaries the
+  # package ships); skipped, so that npm ci works where that download cannot be reached.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 fi
 
 apt_updated=0

@@ -5,6 +5,11 @@ export { importDeepke, type ImportOptions, type ImportResult } from './import-de
 export { openPredictor, itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predictor.ts';
 export { openPredictInput, itemRow, MAX_LINE_BYTES, type InputRow, type PredictInput } from './predict-input.ts';
 export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from './predict-stream.ts';
+export { exportRun } from './export-run.ts';
+export { openRunPredictor, chooseEngine, parseEngine, ENGINES, type Engine } from './engine.ts';
+export { openOnnxPredictor, ONNX_BATCH_SIZE } from './onnx-predictor.ts';
+export { exportOnnx, onnxLogits, maxAbsDiff, ONNX_FP32_TOLERANCE, ONNX_CHECK_EXAMPLES, type OnnxRecord } from './onnx-export.ts';
+export { openOnnxSession, loadOrt, ortVersion, ONNX_FILE, DEFAULT_OPSET, DEFAULT_ONNX_THREADS, type OnnxSession } from './onnx-runtime.ts';
 export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
 export { runPaths, prepareOutDir, assertResumable, writeJsonAtomic, writeTextAtomic } from './files.ts';
 export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';

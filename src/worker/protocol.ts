@@ -107,11 +107,14 @@ export interface InspectWeightsCommand { type: 'inspect_weights'; path: string }
 
 export interface MemoryCommand { type: 'memory'; reset_peak?: boolean }
 
+/** Write the loaded model as ONNX (CPU fp32, eval mode, eager attention; the live model is untouched); `path` is replaced atomically. */
+export interface ExportOnnxCommand { type: 'export_onnx'; path: string; opset: number }
+
 export interface ShutdownCommand { type: 'shutdown' }
 
 export type WorkerCommand =
   | HelloCommand | LoadCommand | OpenDatasetCommand | TrainStepCommand | EvalCommand
-  | SaveCommand | RestoreCommand | InspectWeightsCommand | MemoryCommand | ShutdownCommand;
+  | SaveCommand | RestoreCommand | InspectWeightsCommand | MemoryCommand | ExportOnnxCommand | ShutdownCommand;
 
 // ---- events (worker → TS) ----
 
@@ -163,6 +166,9 @@ export interface WeightsInfoEvent { type: 'weights_info'; path: string; tensors:
 
 export interface MemoryEvent { type: 'memory'; memory: MemoryStats }
 
+/** The answer to `export_onnx`: the file written, its size in bytes and the export's wall time in seconds. */
+export interface ExportedEvent { type: 'exported'; path: string; opset: number; bytes: number; seconds: number }
+
 export interface ByeEvent { type: 'bye' }
 
 /** A command failed. `code` is stable (E_MODEL_FILES, E_CHECKPOINT_ARCH, E_BAD_COMMAND, E_INTERNAL, …). */
@@ -170,4 +176,4 @@ export interface ErrorEvent { type: 'error'; code: string; message: string; trac
 
 export type WorkerEvent =
   | ReadyEvent | LoadedEvent | DatasetOpenedEvent | StepEvent | OomEvent | EvalResultEvent
-  | SavedEvent | RestoredEvent | WeightsInfoEvent | MemoryEvent | ByeEvent | ErrorEvent;
+  | SavedEvent | RestoredEvent | WeightsInfoEvent | MemoryEvent | ExportedEvent | ByeEvent | ErrorEvent;

@@ -13,6 +13,7 @@ import { registerDoctor } from './doctor.ts';
 import { registerReport } from './report.ts';
 import { registerServe } from './serve.ts';
 import { registerImportDeepke } from './import-deepke.ts';
+import { registerExport } from './export.ts';
 
 /** Adds one sub-command (and its options) to the program. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
@@ -21,6 +22,7 @@ export const COMMANDS: readonly RegisterCommand[] = Object.freeze([
   registerTrain,
   registerEval,
   registerPredict,
+  registerExport,
   registerDemo,
   registerPlan,
   registerFit,

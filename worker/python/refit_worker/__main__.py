@@ -13,6 +13,7 @@ import traceback
 import torch
 
 from .data import EncodedDataset
+from .export import export_onnx
 from .device import available_cores, capabilities, is_oom, memory_stats, release_memory, reset_peak
 from .protocol import (E_BAD_COMMAND, E_INTERNAL, E_OOM, E_PROTOCOL, PROTOCOL_VERSION, WorkerError,
                        check_command, make_event)
@@ -102,6 +103,10 @@ class Session:
         if cmd.get('reset_peak'):
             reset_peak(device)
         return event
+
+    def export_onnx(self, cmd):
+        trainer, _ = self._need(cmd)
+        return export_onnx(trainer.model, cmd['path'], cmd['opset'])
 
     def shutdown(self, cmd):
         return make_event('bye')

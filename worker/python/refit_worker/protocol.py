@@ -21,6 +21,7 @@ COMMANDS = {
     'restore': (('path',), ()),
     'inspect_weights': (('path',), ()),
     'memory': ((), ('reset_peak',)),
+    'export_onnx': (('path', 'opset'), ()),
     'shutdown': ((), ()),
 }
 
@@ -38,6 +39,7 @@ EVENTS = {
     'restored': (('path', 'step'), ()),
     'weights_info': (('path', 'tensors'), ()),
     'memory': (('memory',), ()),
+    'exported': (('path', 'opset', 'bytes', 'seconds'), ()),
     'bye': ((), ()),
     'error': (('code', 'message'), ('traceback', 'command')),
 }
@@ -51,6 +53,7 @@ E_CHECKPOINT_ARCH = 'E_CHECKPOINT_ARCH'  # weights of another architecture/shape
 E_DATASET = 'E_DATASET'              # encoded dataset unreadable or index out of range
 E_DEVICE = 'E_DEVICE'                # device, precision or optimizer not available here
 E_OOM = 'E_OOM'                      # out of memory outside a train_step micro-batch (load, eval, optimizer step)
+E_EXPORT = 'E_EXPORT'                # torch.onnx.export failed on the loaded model
 E_INTERNAL = 'E_INTERNAL'            # anything else (a bug): traceback attached
 
 

@@ -1,0 +1,38 @@
+// Which engine predicts for a run: onnxruntime-node in-process when model/model.onnx is there (no Python), else the
+// torch worker; `--engine` forces one. The only place that picks between them.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { RefitError } from '../errors.ts';
+import type { RunLog } from '../log.ts';
+import { readModelFolder } from './model-folder.ts';
+import { ONNX_FILE } from './onnx-runtime.ts';
+import { openOnnxPredictor } from './onnx-predictor.ts';
+import { openPredictor, type Predictor } from './predictor.ts';
+
+/** The prediction engines: `onnx` (onnxruntime-node, CPU) and `torch` (the Python worker, CPU or CUDA). */
+export const ENGINES = ['onnx', 'torch'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** The engine used for a run: `requested`, else onnx when the run's model has model.onnx, else torch. */
+export function chooseEngine(run_dir: string, requested?: Engine): Engine {
+  const model = readModelFolder(run_dir);
+  const onnx = join(model.dir, ONNX_FILE);
+  if (requested === 'onnx' && !existsSync(onnx)) {
+    throw new RefitError('E_NO_ONNX', `${onnx}: missing — export it first (refit export --run ${run_dir}) or predict with --engine torch`);
+  }
+  return requested ?? (existsSync(onnx) ? 'onnx' : 'torch');
+}
+
+/** Opens a Predictor for the run with the chosen engine. */
+export async function openRunPredictor(opts: { run_dir: string; engine?: Engine; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }): Promise<Predictor & { engine: Engine }> {
+  const engine = chooseEngine(opts.run_dir, opts.engine);
+  const p = engine === 'onnx' ? await openOnnxPredictor(opts) : await openPredictor(opts);
+  return Object.assign(p, { engine });
+}
+
+/** Parses an --engine value; anything else is one line (exit 2). */
+export function parseEngine(flag: string, text: string | undefined): Engine | undefined {
+  if (text === undefined) return undefined;
+  if ((ENGINES as readonly string[]).includes(text)) return text as Engine;
+  throw new RefitError('E_CLI_OPTION', `${flag} ${text}: expected one of ${ENGINES.join(', ')}`);
+}

@@ -1,0 +1,50 @@
+// `refit export` as a function: a finished run's model → model/model.onnx, checked against torch on the run's own
+// data (its test split, else valid, else train; or --data FILE) and recorded in refit.json.
+import { existsSync } from 'node:fs';
+import { RefitError } from '../errors.ts';
+import type { RunLog } from '../log.ts';
+import { resolveConfig } from '../config/index.ts';
+import { readDataset, type Example } from '../data/index.ts';
+import { findPython } from '../worker/index.ts';
+import { runPaths } from './files.ts';
+import { readModelFolder, type LoadedModel } from './model-folder.ts';
+import { ONNX_CHECK_EXAMPLES, exportOnnx, type OnnxRecord } from './onnx-export.ts';
+import { DEFAULT_OPSET } from './onnx-runtime.ts';
+import { resolveDataPaths } from './prepare.ts';
+import { loadCommand, setupWorker, startWorker } from './session.ts';
+
+/** Exports `<run_dir>/model` to ONNX and checks it; returns what refit.json now records. */
+export async function exportRun(opts: { run_dir: string; data?: string; format?: string; opset?: number; env: Record<string, string | undefined>; log: RunLog }): Promise<OnnxRecord> {
+  if (!existsSync(opts.run_dir)) throw new RefitError('E_RUN_DIR', `${opts.run_dir}: no such run folder (pass the folder refit train wrote)`);
+  const model = readModelFolder(opts.run_dir);
+  const check = await checkExamples({ run_dir: opts.run_dir, model, data: opts.data, format: opts.format });
+  const { python } = await findPython({ env: opts.env });
+  const worker = await startWorker({ python, env: opts.env, log: opts.log });
+  try {
+    // Eager attention and fp32 on the CPU: the exporter traces what it is given, and parity is checked in fp32.
+    const load = loadCommand({ dims: model.dims, head: model.refit.head, rnn: model.refit.rnn, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0,
+      warmup_steps: 0, total_steps: 1, max_grad_norm: 1 },
+    { device: 'cpu', precision: 'fp32', attention: 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
+    await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
+    return await exportOnnx({ worker, torch_version: worker.ready.torch_version, model, examples: check.examples, data_name: check.name, opset: opts.opset ?? DEFAULT_OPSET, log: opts.log });
+  } finally {
+    await worker.close().catch(() => undefined);
+  }
+}
+
+/** The first examples of --data, else of the run's test/valid/train file (as its config.yaml names them). */
+async function checkExamples(opts: { run_dir: string; model: LoadedModel; data?: string; format?: string }): Promise<{ examples: Example[]; name: string }> {
+  const read = async (path: string, format?: string, na_label?: string) => {
+    const ds = await readDataset({ path, format, na_label, on_bad_row: 'skip' });
+    return { examples: ds.examples.slice(0, ONNX_CHECK_EXAMPLES), name: path };
+  };
+  if (opts.data) return read(opts.data, opts.format);
+  const config = runPaths(opts.run_dir).config;
+  if (existsSync(config)) {
+    const c = resolveConfig({ file: config, overrides: [] });
+    const paths = await resolveDataPaths(c);
+    const file = [paths.test, paths.valid, paths.train].find((p): p is string => !!p && existsSync(p));
+    if (file) return read(file, c.data.format, c.data.na_label);
+  }
+  throw new RefitError('E_ONNX_CHECK', `${opts.run_dir}: the run's data files are not here to check the export on; pass --data FILE (any labelled or predict input file)`);
+}

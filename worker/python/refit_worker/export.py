@@ -1,0 +1,68 @@
+"""`export_onnx`: the loaded model as an ONNX graph (torch.onnx.export), inputs named as the worker's batches.
+
+Needs torch only: its exporter writes the protobuf itself, so the `onnx` package is never imported. Exports a CPU
+fp32 copy in eval mode with eager attention; the live model (device, precision, train mode) is left as it was.
+"""
+import copy
+import os
+import time
+
+import torch
+
+from .protocol import E_BAD_COMMAND, E_EXPORT, WorkerError, make_event
+
+# Graph inputs, as the worker's batches name them; deepke-lm also takes the true lengths (its RNN packs by them).
+INPUT_NAMES = ('input_ids', 'attention_mask', 'head_pos', 'tail_pos')
+# Oldest opset accepted: 11 has the indexing (Gather/Range) the heads trace to; newer ones only fuse more.
+MIN_OPSET = 11
+
+
+class _Logits(torch.nn.Module):
+    """The model with every input explicit (no `None` mask), so the traced graph always takes a mask."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, head_pos, tail_pos, lengths=None):
+        return self.model(input_ids, attention_mask, head_pos, tail_pos, lengths)
+
+
+def _sample_inputs(model, with_lengths):
+    """Two rows of 16 tokens, the second padded after 10, so tracing sees a mask that matters."""
+    vocab = model.bert.embeddings.word_embeddings.num_embeddings
+    ids = torch.randint(1, vocab, (2, 16), generator=torch.Generator().manual_seed(0))  # [b, n]
+    lengths = torch.tensor([16, 10], dtype=torch.long)
+    mask = (torch.arange(16)[None, :] < lengths[:, None]).long()  # [1, n] < [b, 1] -> [b, n]
+    ids = ids * mask
+    args = (ids, mask, torch.tensor([1, 2]), torch.tensor([3, 4]))
+    return args + (lengths,) if with_lengths else args
+
+
+def export_onnx(model, path, opset):
+    """Write `model` to `path` (atomically); returns the `exported` event."""
+    if not isinstance(opset, int) or opset < MIN_OPSET:
+        raise WorkerError(E_BAD_COMMAND, f'export_onnx: opset {opset!r} must be an integer >= {MIN_OPSET}')
+    started = time.perf_counter()
+    cpu = copy.deepcopy(model).float().cpu().eval()  # the live model keeps its device, dtype and mode
+    for module in cpu.modules():
+        if hasattr(module, 'use_sdpa'):
+            module.use_sdpa = False  # eager attention traces to plain MatMul/Softmax on every torch and opset
+    with_lengths = getattr(cpu, 'head_kind', None) == 'deepke-lm'
+    names = list(INPUT_NAMES) + (['lengths'] if with_lengths else [])
+    axes = {n: ({0: 'batch', 1: 'seq'} if n in ('input_ids', 'attention_mask') else {0: 'batch'}) for n in names}
+    axes['logits'] = {0: 'batch'}
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+        with torch.no_grad():
+            torch.onnx.export(_Logits(cpu), _sample_inputs(cpu, with_lengths), tmp, input_names=names,
+                              output_names=['logits'], dynamic_axes=axes, opset_version=opset,
+                              do_constant_folding=True)
+        os.replace(tmp, path)
+    except Exception as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        first = (str(e).splitlines() or [''])[0]
+        raise WorkerError(E_EXPORT, f'torch.onnx.export failed: {type(e).__name__}: {first}') from e
+    return make_event('exported', path=path, opset=opset, bytes=os.path.getsize(path),
+                      seconds=time.perf_counter() - started)
