@@ -12,6 +12,7 @@ import { writeModelFolder } from './model-folder.ts';
 import { expect } from './session.ts';
 import type { EncodedSplit, TextSide } from './prepare.ts';
 import type { LoopState } from './train-loop.ts';
+import type { StopRequest } from './interrupt.ts';
 
 /** metrics.json: valid and test blocks of the restored best model, and the training throughput. */
 export interface RunMetrics {
@@ -31,12 +32,15 @@ export interface RunMetrics {
 export async function finishRun(opts: { sup: TrainSupervisor; state: LoopState; run_dir: string; valid: EncodedSplit | null; test: EncodedSplit | null;
   relations: RelationSet; semeval: boolean; text: TextSide; head: HeadKind; max_seq_len: number; padding: 'dynamic' | 'max'; emit(e: RunEvent): void;
   /** deepke-lm: the RNN for refit.json, the input info for metrics.json and the untyped test split (opened in the worker). */
-  rnn?: RnnSpec; input?: DeepkeLmInputInfo; test_untyped?: EncodedSplit | null }): Promise<RunMetrics> {
+  rnn?: RnnSpec; input?: DeepkeLmInputInfo; test_untyped?: EncodedSplit | null;
+  /** Ctrl-C / SIGTERM: checked before each evaluation and before the model is written (the last checkpoint holds the run). */
+  stop?: StopRequest }): Promise<RunMetrics> {
   const { sup, state } = opts;
   const worker = sup.worker!;
   if (state.best) await expect(worker, { type: 'restore', path: join(opts.run_dir, state.best.path) }, 'restored');
   const score = async (split: EncodedSplit | null) => {
     if (!split || split.examples.length === 0) return undefined;
+    opts.stop?.check('evaluating', state.step);
     const logits = await evalLogits(worker, { dataset: split.name, lengths: split.lengths, padding: opts.padding, max_seq_len: sup.levers.max_seq_len, tag: `final-${split.name}` });
     return scoreLogits({ logits, gold: split.examples.map((e) => e.relation ?? ''), relations: opts.relations, semeval: opts.semeval });
   };
@@ -45,6 +49,7 @@ export async function finishRun(opts: { sup: TrainSupervisor; state: LoopState; 
   const untyped = await score(opts.test_untyped ?? null);
   const epoch = state.best?.epoch ?? state.evals.length;
   if (test) opts.emit({ event: 'eval', time: now(), epoch, step: state.step, split: 'test', accuracy: test.accuracy, macro_f1: test.macro_f1, micro_f1: test.micro_f1, loss: test.loss });
+  opts.stop?.check('writing the model', state.step);
   await writeModelFolder({ worker, run_dir: opts.run_dir, text: opts.text, relations: opts.relations, head: opts.head, max_seq_len: opts.max_seq_len, step: state.best?.step ?? state.step, rnn: opts.rnn });
   const secs = state.train_seconds;
   const metrics: RunMetrics = {

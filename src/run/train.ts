@@ -154,7 +154,7 @@ async function trainInFolder(opts: TrainOptions, inputs: Inputs, mode: 'new' | '
     stop.check('finishing', state.step);
     const metrics = await finishRun({ sup, state, run_dir: opts.out, valid: inputs.valid, test: inputs.test, relations: inputs.splits.relations, semeval: inputs.splits.format === 'semeval',
       text: inputs.text, head: inputs.config.model.head, max_seq_len: sup.levers.max_seq_len, padding: started.decision.padding, emit,
-      rnn: rnnSpec(inputs.config), input: inputs.lm?.info, test_untyped: inputs.test_untyped });
+      rnn: rnnSpec(inputs.config), input: inputs.lm?.info, test_untyped: inputs.test_untyped, stop });
     emit(endEvent('ok', { best_epoch: state.best?.epoch }));
     return { run_dir: opts.out, metrics, plan: started.plan };
   } catch (e) {
