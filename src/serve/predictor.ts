@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { RefitError } from '../errors.ts';
 import { clip, type RunLog } from '../log.ts';
-import { itemExample, openPredictor, type Predictor, type PredictItem, type Prediction } from '../run/index.ts';
+import { itemExample, openRunPredictor, type Engine, type Predictor, type PredictItem, type Prediction } from '../run/index.ts';
 import { WorkerCrashError } from '../worker/index.ts';
 import { HttpError } from './http-error.ts';
 import { hidePaths } from './redact.ts';
@@ -91,7 +91,7 @@ export class LazyPredictor {
   /** The last loss, one line. */
   lastLoss: string | null = null;
 
-  constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number;
+  constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number; engine?: Engine;
     restart?: Partial<RestartPolicy>; worker_timeout_ms?: number; heartbeat_ms?: number; notify?: (line: string) => void }) {
     this.policy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
   }
@@ -203,7 +203,8 @@ export class LazyPredictor {
   private open(key: string): Promise<Predictor> {
     this.openedKey = key;
     if (this.state !== 'restarting') this.state = 'starting';
-    const attempt: Promise<Predictor> = openPredictor({ run_dir: this.opts.run_dir as string, env: this.opts.env, log: this.opts.log, num_threads: this.opts.num_threads })
+    // onnx (in-process, no worker to lose) when the model folder has model.onnx, unless an engine was given.
+    const attempt: Promise<Predictor> = openRunPredictor({ run_dir: this.opts.run_dir as string, engine: this.opts.engine, env: this.opts.env, log: this.opts.log, num_threads: this.opts.num_threads })
       .then((p) => {
         if (attempt !== this.opening || this.closed) {
           void p.close();

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRefitError } from '../errors.ts';
 import { clip, type RunLog } from '../log.ts';
+import type { Engine } from '../run/index.ts';
 import { PredictBatcher } from './batcher.ts';
 import { LazyPredictor, type RestartPolicy } from './predictor.ts';
 import { registerApiRoutes } from './routes-api.ts';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   notify?: (line: string) => void;
   /** CPU threads of the model's worker (default: SERVE_THREADS_DEFAULT). */
   num_threads?: number;
+  /** Prediction engine: onnx (onnxruntime-node in this process) or torch (the worker); default: onnx when the model has model.onnx. */
+  engine?: Engine;
   /** Folder of the built web pages; found next to the code when absent. */
   web_dir?: string | null;
 }
@@ -150,7 +153,7 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // Only JSON bodies: anything else is 415 rather than a confusing "must be an object".
   app.removeContentTypeParser('text/plain');
-  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT,
+  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT, engine: opts.engine,
     restart: opts.restart, worker_timeout_ms: opts.worker_timeout_ms, heartbeat_ms: opts.heartbeat_ms,
     notify: opts.notify });
   const batcher = new PredictBatcher({ predict: (items, o) => predictor.predict(items, o) });

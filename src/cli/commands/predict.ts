@@ -7,13 +7,14 @@ import { ConfigError, RefitError } from '../../errors.ts';
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import { resolveConfig } from '../../config/index.ts';
 import { runPaths } from '../../run/index.ts';
-import { badLinesText, openPredictInput, openPredictor, predictRows, type InputRow, type PredictSummary } from '../../run/index.ts';
+import { badLinesText, openPredictInput, openRunPredictor, parseEngine, predictRows, type InputRow, type PredictSummary } from '../../run/index.ts';
 
 interface PredictOptions { run: string; input?: string; text?: string; head?: string; tail?: string; headOffset?: string; tailOffset?: string; headType?: string; tailType?: string;
-  output?: string; topK?: string; naThreshold?: string; format?: string; strict?: boolean }
+  output?: string; topK?: string; naThreshold?: string; format?: string; strict?: boolean; engine?: string; threads?: string }
 
 function intOption(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -75,13 +76,15 @@ export function registerPredict(program: Command, ctx: CliContext): void {
     .option('--top-k <k>', 'relations listed in `top` (default: predict.top_k of the run, 3)')
     .option('--na-threshold <p>', 'answer the NA label when the best score is below p (default: predict.na_threshold, 0)')
     .option('--strict', 'exit 2 when any row is bad (every row still gets its output line)')
+    .option('--engine <name>', 'onnx (onnxruntime-node in this process, no Python) or torch (the Python worker; CPU or CUDA); default: onnx when the run has model/model.onnx')
+    .option('--threads <n>', 'CPU threads for the model (default: every core)')
     .action(async (o: PredictOptions) => {
       const run = runDefaults(o.run);
       const top_k = intOption('--top-k', o.topK, 1) ?? run.top_k;
       const na_threshold = o.naThreshold === undefined ? run.na_threshold : Number(o.naThreshold);
       if (!(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError(`--na-threshold ${o.naThreshold}: expected a number from 0 to 1`, 'E_CLI_OPTION');
       const source = await rowSource(o);
-      const predictor = await openPredictor({ run_dir: o.run, env: ctx.env, log: ctx.log });
+      const predictor = await openRunPredictor({ run_dir: o.run, engine: parseEngine('--engine', o.engine), num_threads: intOption('--threads', o.threads, 1) ?? availableParallelism(), env: ctx.env, log: ctx.log });
       const out = openOutput(ctx, o.output);
       let summary: PredictSummary;
       try {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { ConfigError, RefitError } from '../../errors.ts';
 import { DEFAULT_LOG_MAX_BYTES, RunLog, logMaxBytesFromEnv } from '../../log.ts';
+import { chooseEngine, parseEngine } from '../../run/index.ts';
 import { DEFAULT_RESTART_POLICY, KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS, WORKER_TIMEOUT_MS, startServer, type ServerOptions } from '../../serve/index.ts';
 
 /** Default TCP port of `refit serve`. */
@@ -57,7 +58,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .requiredOption('--run <dir>', 'the run folder refit train wrote (its model/ is served)')
     .option('--port <n>', 'TCP port (0 = any free port)', String(DEFAULT_PORT))
     .option('--host <addr>', 'address to listen on (127.0.0.1 = this machine only)', '127.0.0.1')
-    .option('--threads <n>', 'CPU threads for the model worker (default: cores − 1, at most 4: small batches gain nothing from more)')
+    .option('--threads <n>', 'CPU threads for the model (default: cores − 1, at most 4: small batches gain nothing from more)')
+    .option('--engine <name>', 'onnx (onnxruntime-node in this process, no Python) or torch (the Python worker); default: onnx when the run has model/model.onnx')
     .option('--body-timeout <s>', 'seconds a client has to send a whole request, headers and body; later: 408 and disconnected', String(REQUEST_TIMEOUT_MS / 1000))
     .option('--keep-alive-timeout <s>', 'seconds an idle keep-alive connection stays open', String(KEEP_ALIVE_TIMEOUT_MS / 1000))
     .option('--max-connections <n>', 'connections open at once; more are closed as they connect', String(MAX_CONNECTIONS))
@@ -67,7 +69,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       String(WORKER_TIMEOUT_MS / 1000))
     .option('--log-max-mb <n>', `size of refit.log at which it is rotated to refit.log.1 (default ${DEFAULT_LOG_MAX_BYTES / 1024 / 1024}, or REFIT_LOG_MAX_BYTES)`)
     .action(async (opts: { run: string; port: string; host: string; threads?: string; bodyTimeout: string; keepAliveTimeout: string; maxConnections: string;
-      maxRestarts: string; workerTimeout: string; logMaxMb?: string }) => {
+      maxRestarts: string; workerTimeout: string; logMaxMb?: string; engine?: string }) => {
       const port = parsePort(opts.port);
       const num_threads = opts.threads === undefined ? undefined : Number(opts.threads);
       if (num_threads !== undefined && !(Number.isInteger(num_threads) && num_threads > 0)) {
@@ -83,9 +85,11 @@ export function registerServe(program: Command, ctx: CliContext): void {
       if (!existsSync(join(opts.run, 'model', 'refit.json'))) {
         throw new RefitError('E_NO_MODEL', `${join(opts.run, 'model')}: no trained model here (train first: refit train ... --out ${opts.run})`);
       }
+      const requested = parseEngine('--engine', opts.engine);
+      const engine = chooseEngine(opts.run, requested); // --engine onnx without model.onnx: one line before listening
       ctx.log = new RunLog(join(opts.run, 'refit.log'), { max_bytes });
-      ctx.io.stdout.write(`refit serve: loading ${join(opts.run, 'model')} …\n`);
-      const server = await listen(ctx, { run_dir: opts.run, host: opts.host, port, num_threads, ...limits });
+      ctx.io.stdout.write(`refit serve: loading ${join(opts.run, 'model')} (engine ${engine}) …\n`);
+      const server = await listen(ctx, { run_dir: opts.run, host: opts.host, port, num_threads, engine: requested, ...limits });
       ctx.io.stdout.write(`refit serve: ${server.url}  (pages: / /runs /plan; API: POST /v1/predict, GET /v1/model, GET /v1/health)\n`);
       await untilSignal();
       await server.close();
