@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DataError } from '../errors.ts';
-import { parseJson, pickReader, readText } from '../data/index.ts';
+import { extensionOf, parseJson, pickReader, readText } from '../data/index.ts';
 import { utf16ToCodePoint } from '../offsets.ts';
 import type { PredictItem } from './predictor.ts';
 
@@ -96,12 +96,14 @@ function lineText(bytes: Buffer | null): { text: string } | { error: string } {
   }
 }
 
-const LABELLED_KEYS = ['h', 't', 'token', 'sentence', 'relation'];
+const ITEM_KEYS = ['text', 'head', 'tail'];
+const LABELLED_KEYS = ['h', 't', 'token']; // OpenNRE's, whose text-mode records also have "text"
 
 /**
- * True for JSON lines of prediction items: the first JSON object among the first non-blank lines has none of the
- * keys of a labelled format (OpenNRE's h/t/token, DeepKE's sentence); when no line parses, a first line that
- * opens an object (`{`) without such keys still counts (its rows then get their own errors).
+ * True for JSON lines of prediction items: the first JSON object among the first non-blank lines has an item key
+ * (text, head, tail) and none of OpenNRE's (h, t, token). When none of those lines is a JSON object, a `.jsonl` or
+ * `.ndjson` file whose first line opens one still counts (its rows then get their own errors); anything else goes
+ * to the data readers (FewRel's and DeepKE's JSON documents, CSV, TSV).
  */
 async function looksLikeJsonLines(path: string): Promise<boolean> {
   let first: string | undefined;
@@ -112,10 +114,10 @@ async function looksLikeJsonLines(path: string): Promise<boolean> {
     first ??= t.text.trimStart();
     let v: unknown;
     try { v = JSON.parse(t.text); } catch { v = undefined; }
-    if (isObject(v)) return !LABELLED_KEYS.some((k) => Object.hasOwn(v, k));
+    if (isObject(v)) return ITEM_KEYS.some((k) => Object.hasOwn(v, k)) && !LABELLED_KEYS.some((k) => Object.hasOwn(v, k));
     if (++seen >= SNIFF_LINES) break;
   }
-  return first !== undefined && first.startsWith('{') && !LABELLED_KEYS.some((k) => first!.includes(`"${k}"`));
+  return first !== undefined && first.startsWith('{') && ['jsonl', 'ndjson'].includes(extensionOf(path));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
