@@ -32,6 +32,7 @@ export const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
   'memory.allow_shorter_seq': false,
   'predict.na_threshold': 0,
   'predict.top_k': 3,
+  'export.onnx': true,
   'device': 'auto',
 });
 

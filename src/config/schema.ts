@@ -34,6 +34,8 @@ export interface RunConfig {
     budget: string; allow_shorter_seq: boolean;
   };
   predict: { na_threshold: number; top_k: number };
+  /** `onnx`: write model/model.onnx at the end of training (checked against torch), so predict and serve need no Python. */
+  export: { onnx: boolean };
   /** 'auto' | 'cpu' | 'cuda' | 'cuda:N'. */
   device: string;
   /**
@@ -131,6 +133,7 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'memory.allow_shorter_seq', ...bool() },
   { key: 'predict.na_threshold', ...num(0, 1) },
   { key: 'predict.top_k', ...int(1) },
+  { key: 'export.onnx', ...bool() },
   { key: 'device', schema: { type: 'string', pattern: '^(auto|cpu|cuda|cuda:[0-9]+)$' }, expected: 'auto, cpu, cuda or cuda:N' },
   { key: 'device_ids', schema: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, uniqueItems: true }, expected: 'a list of distinct GPU numbers such as [0, 1]' },
   { key: 'engine.python', ...path('a Python interpreter path') },

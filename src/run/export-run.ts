@@ -13,10 +13,19 @@ import { DEFAULT_OPSET } from './onnx-runtime.ts';
 import { resolveDataPaths } from './prepare.ts';
 import { loadCommand, setupWorker, startWorker } from './session.ts';
 
+/**
+ * Heads exported to ONNX. deepke-lm is refused: its RNN runs over packed sequences, which torch.onnx.export traces
+ * with the sample batch's shape baked in (onnxruntime then fails on other batches), so that head predicts on torch.
+ */
+export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls']);
+
 /** Exports `<run_dir>/model` to ONNX and checks it; returns what refit.json now records. */
 export async function exportRun(opts: { run_dir: string; data?: string; format?: string; opset?: number; env: Record<string, string | undefined>; log: RunLog }): Promise<OnnxRecord> {
   if (!existsSync(opts.run_dir)) throw new RefitError('E_RUN_DIR', `${opts.run_dir}: no such run folder (pass the folder refit train wrote)`);
   const model = readModelFolder(opts.run_dir);
+  if (!ONNX_HEADS.has(model.refit.head)) {
+    throw new RefitError('E_ONNX_HEAD', `${opts.run_dir}: head ${model.refit.head} is not exported to ONNX (its packed RNN does not trace to a graph with a dynamic batch); predict and serve use the torch worker`);
+  }
   const check = await checkExamples({ run_dir: opts.run_dir, model, data: opts.data, format: opts.format });
   const { python } = await findPython({ env: opts.env });
   const worker = await startWorker({ python, env: opts.env, log: opts.log });

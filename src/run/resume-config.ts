@@ -11,6 +11,7 @@ export const RESUME_SAFE: Readonly<Record<string, string>> = Object.freeze({
   'train.early_stopping_patience': 'only decides when training stops, not what a step does',
   'predict.na_threshold': 'read by predict and serve only',
   'predict.top_k': 'read by predict and serve only',
+  'export.onnx': 'only decides whether model.onnx is written after training',
   'data.test': 'the test split is only evaluated after training',
   'engine.python': 'which interpreter runs the worker, not what it computes',
   'out': 'the run folder is --out itself',

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { RunLog } from '../../src/log.ts';
 import { readDataset } from '../../src/data/index.ts';
 import { openRunPredictor, type Predictor } from '../../src/run/index.ts';
-import { CLI, NO_CLI, cachedTinyRun } from '../web/tiny-run.ts';
+import { CLI, NO_CLI, cachedTinyRun, writeDemoData } from '../web/tiny-run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-onnx-'));
 const env: Record<string, string | undefined> = { ...process.env, REFIT_LOG: join(dir, 'cli.log') };
@@ -112,6 +112,26 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     const bad = await refit(args);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr.split('\n')[0], new RegExp(`^refit: ${join(bare, 'model', 'model.onnx')}: onnxruntime cannot load it \\(.*\\); export it again with refit export --run DIR$`));
+  });
+
+  test('refit train exports at the end by default (a cls head here), and deepke-lm is refused with one line', async () => {
+    const data = writeDemoData(mkdtempSync(join(dir, 'data-')));
+    const out = join(dir, 'trained-cls');
+    const r = await refit(['train', `data.train=${data.train}`, `data.valid=${data.valid}`, `data.test=${data.test}`, `data.relations=${data.relations}`,
+      'model.preset=bert-tiny', `model.vocab=${data.vocab}`, 'model.head=cls', 'train.epochs=1', 'train.batch_size=16', 'memory.max_seq_len=64', 'device=cpu',
+      '--out', out, '--progress', 'none', '--threads', '1']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(out, 'model', 'model.onnx')));
+    const onnx = JSON.parse(readFileSync(join(out, 'model', 'refit.json'), 'utf8')).onnx;
+    assert.ok(onnx.check.max_abs_diff <= 1e-4, `max abs diff ${onnx.check.max_abs_diff} (fp32 both sides)`);
+    const lm = join(dir, 'lm');
+    cpSync(out, lm, { recursive: true });
+    const refitJson = join(lm, 'model', 'refit.json');
+    writeFileSync(refitJson, JSON.stringify({ ...JSON.parse(readFileSync(refitJson, 'utf8')), head: 'deepke-lm',
+      rnn: { type: 'LSTM', hidden_size: 8, num_layers: 1, bidirectional: true, last_layer_hn: true, dropout: 0.3 } }));
+    const refused = await refit(['export', '--run', lm]);
+    assert.equal(refused.status, 2);
+    assert.equal(refused.stderr.split('\n')[0], `refit: ${lm}: head deepke-lm is not exported to ONNX (its packed RNN does not trace to a graph with a dynamic batch); predict and serve use the torch worker`);
   });
 
   test('export of a run folder without weights is one line', async () => {

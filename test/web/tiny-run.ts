@@ -31,7 +31,8 @@ export function trainTinyRun(opts: { preset?: string; epochs?: number; sizes?: {
   const out = join(dir, 'run');
   const args = [CLI, 'train', `data.train=${p.train}`, `data.valid=${p.valid}`, `data.test=${p.test}`, `data.relations=${p.relations}`,
     `model.preset=${opts.preset ?? 'bert-tiny'}`, `model.vocab=${p.vocab}`, `train.epochs=${opts.epochs ?? 1}`, 'train.batch_size=16',
-    'memory.max_seq_len=64', '--out', out, '--progress', 'none'];
+    // export.onnx=false: the tests of the torch worker's predict and serve paths use this run (test/run/onnx.test.ts exports its own copy)
+    'memory.max_seq_len=64', 'export.onnx=false', '--out', out, '--progress', 'none'];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });
   if (r.status !== 0) throw new Error(`refit train failed (${r.status}): ${r.stderr}`);
   return out;
