@@ -6,6 +6,7 @@ import { parseCsvRecords } from './readers/csv.ts';
 import { extensionOf, parseJson, readText, splitLines } from './readers/index.ts';
 import { lineOfOffset } from './readers/text-file.ts';
 import { didYouMean } from './suggest.ts';
+import { setOwn } from '../own.ts';
 
 /** NA label spellings, in priority order; matched exactly first, then case-insensitively. */
 export const NA_LABELS: readonly string[] = Object.freeze(['None', 'Other', 'unknown', 'NA', 'no_relation']);
@@ -57,7 +58,7 @@ export async function readRelationTypes(path: string): Promise<Record<string, { 
   const out: Record<string, { head_type: string; tail_type: string }> = {};
   for (const { fields } of records.slice(1)) {
     const [name, head_type, tail_type] = [fields[r], fields[h], fields[t]].map((f) => (f ?? '').trim());
-    if (name && head_type && tail_type) out[name] = { head_type, tail_type };
+    if (name && head_type && tail_type) setOwn(out, name, { head_type, tail_type });
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // DeepKE's LM input (tools/preprocess.py `_lm_serialize`) for the deepke-lm head: the head and tail mentions replaced
 // by their type words, then `[SEP] head [SEP] tail`, as BertTokenizer.encode gives it. No markers; pure, no I/O.
 import type { Example, Mention } from '../data/index.ts';
+import { own } from '../own.ts';
 import type { TokenArrays, WordPieceTokenizer } from '../tokenize/index.ts';
 import type { EncodedExample } from './encode.ts';
 
@@ -17,7 +18,7 @@ export interface DeepkeLmInput { relation_types?: Readonly<Record<string, Entity
 
 /** The type word for each side of `ex` under `input` (undefined: that mention keeps its own text). */
 export function deepkeLmTypes(ex: Example, input: DeepkeLmInput): { head?: string; tail?: string } {
-  const gold = ex.relation !== undefined ? input.relation_types?.[ex.relation] : undefined;
+  const gold = ex.relation !== undefined ? own(input.relation_types ?? {}, ex.relation) : undefined;
   return { head: ex.head.type ?? gold?.head_type, tail: ex.tail.type ?? gold?.tail_type };
 }
 

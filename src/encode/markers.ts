@@ -3,6 +3,7 @@
 import { RefitError } from '../errors.ts';
 import type { Example } from '../data/index.ts';
 import type { Vocab } from '../tokenize/index.ts';
+import { setOwn } from '../own.ts';
 
 /**
  * The four marker tokens around head and tail. A typed scheme (`typed: true`) also has per-type start markers in
@@ -45,7 +46,7 @@ export function defaultMarkers(vocab: Vocab, opts: { typed: boolean; types?: str
   const typedUnused = names.every((_, k) => vocab.id(unused(5 + 2 * k)) !== undefined && vocab.id(unused(6 + 2 * k)) !== undefined);
   const types: Record<string, { head_start: string; tail_start: string }> = {};
   names.forEach((t, k) => {
-    types[t] = typedUnused ? { head_start: unused(5 + 2 * k), tail_start: unused(6 + 2 * k) } : { head_start: `<S:${t}>`, tail_start: `<O:${t}>` };
+    setOwn(types, t, typedUnused ? { head_start: unused(5 + 2 * k), tail_start: unused(6 + 2 * k) } : { head_start: `<S:${t}>`, tail_start: `<O:${t}>` });
   });
   return { ...base, typed: true, types };
 }

@@ -1,5 +1,6 @@
 // Single-label classification metrics over relation names: accuracy, scikit-learn's macro F1,
 // TACRED micro F1 without the NA label, per-relation P/R/F1 and the confusion matrix. Pure: no I/O.
+import { own, setOwn } from '../own.ts';
 
 /** Precision, recall, F1 (fractions in [0, 1]) and support (gold count) of one relation. */
 export interface RelationScore { precision: number; recall: number; f1: number; support: number }
@@ -54,7 +55,7 @@ export function perRelation(gold: readonly string[], pred: readonly string[], la
     const c = counts.get(label) ?? { tp: 0, pred: 0, gold: 0 };
     const precision = ratio(c.tp, c.pred);
     const recall = ratio(c.tp, c.gold);
-    out[label] = { precision, recall, f1: f1Of(precision, recall), support: c.gold };
+    setOwn(out, label, { precision, recall, f1: f1Of(precision, recall), support: c.gold });
   }
   return out;
 }
@@ -68,7 +69,7 @@ export function macroF1(gold: readonly string[], pred: readonly string[]): numbe
   if (labels.length === 0) return 0;
   const scores = perRelation(gold, pred, labels);
   let sum = 0;
-  for (const label of labels) sum += scores[label].f1;
+  for (const label of labels) sum += own(scores, label)!.f1;
   return sum / labels.length;
 }
 
