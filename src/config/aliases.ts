@@ -42,16 +42,16 @@ export const ALIASES: Readonly<Record<string, (value: unknown, ctx: AliasContext
   num_relations: to('data.num_relations'),
   data_path: to('data.folder'),
   use_gpu: (value, ctx, written, where) => {
-    if (typeof value !== 'boolean') throw new ConfigError(`${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`, 'E_CONFIG_VALUE');
+    if (typeof value !== 'boolean') throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`);
     ctx.gpu.use_gpu = { value, where };
   },
   gpu_id: (value, ctx, written, where) => {
-    if (!Number.isInteger(value) || (value as number) < 0) throw new ConfigError(`${wherePrefix(where)}${written} must be an integer ≥ 0, got ${JSON.stringify(value)}`, 'E_CONFIG_VALUE');
+    if (!Number.isInteger(value) || (value as number) < 0) throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} must be an integer ≥ 0, got ${JSON.stringify(value)}`);
     ctx.gpu.gpu_id = { value: value as number, where };
   },
   model_name: (value, ctx, written, where) => {
     if (value !== 'lm') {
-      throw new ConfigError(`${wherePrefix(where)}${written} ${JSON.stringify(value)} is not supported: refit trains BERT models only (DeepKE's model_name lm); remove the key or set it to lm`, 'E_CONFIG_VALUE');
+      throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} ${JSON.stringify(value)} is not supported: refit trains BERT models only (DeepKE's model_name lm); remove the key or set it to lm`);
     }
     ctx.model_name = where;
   },
@@ -63,7 +63,7 @@ export const ALIASES: Readonly<Record<string, (value: unknown, ctx: AliasContext
   last_layer_hn: to('model.rnn.last_layer_hn'),
   dropout: to('model.rnn.dropout'),
   use_multi_gpu: (value, ctx, written, where) => {
-    if (typeof value !== 'boolean') throw new ConfigError(`${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`, 'E_CONFIG_VALUE');
+    if (typeof value !== 'boolean') throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`);
     ctx.gpu.use_multi_gpu = { value, where };
   },
   gpu_ids: (value, ctx, written, where) => {
@@ -76,7 +76,7 @@ function gpuIds(value: unknown, written: string, where: Where): number[] {
   const parts = Array.isArray(value) ? value : typeof value === 'number' ? [value] : typeof value === 'string' ? value.split(',').map((x) => x.trim()) : [value];
   const ids = parts.map((x) => (typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x));
   if (ids.length === 0 || !ids.every((x) => Number.isInteger(x) && (x as number) >= 0) || new Set(ids).size !== ids.length) {
-    throw new ConfigError(`${wherePrefix(where)}${written} must be distinct GPU numbers such as 0,1, got ${JSON.stringify(value)}`, 'E_CONFIG_VALUE');
+    throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} must be distinct GPU numbers such as 0,1, got ${JSON.stringify(value)}`);
   }
   return ids as number[];
 }

@@ -24,10 +24,10 @@ export function checkConfigSize(file: string): void {
   try {
     size = statSync(file).size;
   } catch (e) {
-    throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'E_CONFIG_FILE');
+    throw new ConfigError('E_CONFIG_FILE', `${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   if (size > MAX_CONFIG_BYTES) {
-    throw new ConfigError(`${file}: config file is ${(size / (1 << 20)).toFixed(1)} MiB; refit reads config files up to 1 MiB (is this the right file?)`, 'E_CONFIG_FILE');
+    throw new ConfigError('E_CONFIG_FILE', `${file}: config file is ${(size / (1 << 20)).toFixed(1)} MiB; refit reads config files up to 1 MiB (is this the right file?)`);
   }
 }
 
@@ -37,7 +37,7 @@ export function readConfigText(file: string): string {
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (e) {
-    throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'E_CONFIG_FILE');
+    throw new ConfigError('E_CONFIG_FILE', `${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
 }
 
@@ -49,13 +49,13 @@ export function readYamlEntries(file: string): Entry[] {
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
     const line = lineCounter.linePos(err.pos[0]).line;
-    throw new ConfigError(`${file}:${line}: YAML syntax error: ${err.message.split('\n')[0]}`, 'E_CONFIG_YAML');
+    throw new ConfigError('E_CONFIG_YAML', `${file}:${line}: YAML syntax error: ${err.message.split('\n')[0]}`);
   }
   const lineOf = (node: Node | null | undefined): number | undefined =>
     node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
   const root = doc.contents;
   if (root === null || (isScalar(root) && root.value === null)) return [];
-  if (!isMap(root)) throw new ConfigError(`${file}:${lineOf(root) ?? 1}: a config file must be a mapping of keys to values`, 'E_CONFIG_YAML');
+  if (!isMap(root)) throw new ConfigError('E_CONFIG_YAML', `${file}:${lineOf(root) ?? 1}: a config file must be a mapping of keys to values`);
   const entries: Entry[] = [];
   for (const pair of root.items) {
     const key = String((pair.key as { value?: unknown })?.value ?? pair.key);
@@ -91,7 +91,7 @@ function toJs(node: Node | null): unknown {
 export function parseOverride(text: string): Entry {
   const eq = text.indexOf('=');
   if (eq <= 0) {
-    throw new ConfigError(`bad override '${text}': expected key=value (e.g. train.epochs=5)`, 'E_CONFIG_OVERRIDE');
+    throw new ConfigError('E_CONFIG_OVERRIDE', `bad override '${text}': expected key=value (e.g. train.epochs=5)`);
   }
   const key = text.slice(0, eq).trim();
   const raw = text.slice(eq + 1);

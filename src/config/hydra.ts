@@ -52,7 +52,7 @@ export function hydraPrimary(path: string): string | undefined {
   try { stat = statSync(path); } catch { return undefined; }
   if (stat.isDirectory()) {
     for (const file of [join(path, PRIMARY_CONFIG), join(path, 'conf', PRIMARY_CONFIG)]) if (existsSync(file)) return file;
-    throw new ConfigError(`${path}: a folder without ${PRIMARY_CONFIG}: give a config file, or a DeepKE conf folder (conf/ with ${PRIMARY_CONFIG} and its defaults: list)`, 'E_CONFIG_FILE');
+    throw new ConfigError('E_CONFIG_FILE', `${path}: a folder without ${PRIMARY_CONFIG}: give a config file, or a DeepKE conf folder (conf/ with ${PRIMARY_CONFIG} and its defaults: list)`);
   }
   checkConfigSize(path); // a huge file is refused before anything reads it
   let text = '';
@@ -107,10 +107,10 @@ export function composeHydra(opts: { file: string; overrides: readonly string[];
 /** Merges one file and its defaults list in Hydra 1.0 order (own keys first unless `_self_` is placed). */
 function composeFile(file: ConfFile, state: State, primary: boolean): void {
   if (state.stack.includes(file.path)) {
-    throw new ConfigError(`${file.path}: the defaults lists include each other (${[...state.stack, file.path].map((p) => basename(p)).join(' → ')})`, 'E_CONFIG_HYDRA');
+    throw new ConfigError('E_CONFIG_HYDRA', `${file.path}: the defaults lists include each other (${[...state.stack, file.path].map((p) => basename(p)).join(' → ')})`);
   }
   if (file.pkg && file.pkg.name !== '_global_') {
-    throw new ConfigError(`${file.path}:${file.pkg.line}: '# @package ${file.pkg.name}' is not supported: DeepKE's conf files are merged into one flat namespace (Hydra 1.0's _global_ package); remove the line`, 'E_CONFIG_HYDRA');
+    throw new ConfigError('E_CONFIG_HYDRA', `${file.path}:${file.pkg.line}: '# @package ${file.pkg.name}' is not supported: DeepKE's conf files are merged into one flat namespace (Hydra 1.0's _global_ package); remove the line`);
   }
   state.stack.push(file.path);
   const list = file.defaults ?? [];
@@ -141,7 +141,7 @@ function composeConfig(d: Extract<DefaultEntry, { kind: 'config' }>, from: ConfF
   const path = confPath(state.confDir, d.name);
   if (!existsSync(path)) {
     if (d.optional) return;
-    throw new ConfigError(`${from.path}${d.line !== undefined ? `:${d.line}` : ''}: defaults entry '${d.name}': no such config file ${path}`, 'E_CONFIG_HYDRA');
+    throw new ConfigError('E_CONFIG_HYDRA', `${from.path}${d.line !== undefined ? `:${d.line}` : ''}: defaults entry '${d.name}': no such config file ${path}`);
   }
   composeFile(readConfFile(path), state, false);
 }
@@ -155,14 +155,14 @@ function composeGroup(d: Extract<DefaultEntry, { kind: 'group' }>, state: State,
   if (option === null) return;
   const refused = own(REFUSED_GROUP_OPTIONS, d.group);
   if (refused?.refused.includes(option)) {
-    throw new ConfigError(`${whereText(where, `${d.group}: ${option}`, `${d.group}=${option}`)}: refit trains DeepKE's ${refused.trains} model only (${refused.what}); use ${d.group}=${refused.trains}`, 'E_CONFIG_HYDRA');
+    throw new ConfigError('E_CONFIG_HYDRA', `${whereText(where, `${d.group}: ${option}`, `${d.group}=${option}`)}: refit trains DeepKE's ${refused.trains} model only (${refused.what}); use ${d.group}=${refused.trains}`);
   }
   const path = confPath(join(state.confDir, d.group), option);
   if (!existsSync(path)) {
     if (d.optional) return;
     const options = optionsOf(join(state.confDir, d.group));
-    throw new ConfigError(`${whereText(where, `${d.group}: ${option}`, `${d.group}=${option}`)}: no such config file ${path}`
-      + `${options.length ? ` (${d.group} options: ${options.join(', ')})` : ` (no ${join(state.confDir, d.group)} folder)`}`, 'E_CONFIG_HYDRA');
+    throw new ConfigError('E_CONFIG_HYDRA', `${whereText(where, `${d.group}: ${option}`, `${d.group}=${option}`)}: no such config file ${path}`
+      + `${options.length ? ` (${d.group} options: ${options.join(', ')})` : ` (no ${join(state.confDir, d.group)} folder)`}`);
   }
   composeFile(readConfFile(path), state, false);
 }
@@ -222,7 +222,7 @@ function readConfFile(path: string): ConfFile {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
-    throw new ConfigError(`${path}:${lineCounter.linePos(err.pos[0]).line}: YAML syntax error: ${err.message.split('\n')[0]}`, 'E_CONFIG_YAML');
+    throw new ConfigError('E_CONFIG_YAML', `${path}:${lineCounter.linePos(err.pos[0]).line}: YAML syntax error: ${err.message.split('\n')[0]}`);
   }
   const lineOf = (node: unknown): number | undefined => {
     const range = (node as Node | null)?.range;
@@ -233,7 +233,7 @@ function readConfFile(path: string): ConfFile {
   if (pkgLine >= 0) file.pkg = { name: text.split('\n')[pkgLine].replace(/^#\s*@package\s+/, '').trim(), line: pkgLine + 1 };
   const root = doc.contents;
   if (root === null || (isScalar(root) && root.value === null)) return file;
-  if (!isMap(root)) throw new ConfigError(`${path}:${lineOf(root) ?? 1}: a config file must be a mapping of keys to values`, 'E_CONFIG_YAML');
+  if (!isMap(root)) throw new ConfigError('E_CONFIG_YAML', `${path}:${lineOf(root) ?? 1}: a config file must be a mapping of keys to values`);
   for (const pair of root.items) {
     const key = String((pair.key as { value?: unknown })?.value ?? pair.key);
     if (key === 'defaults') file.defaults = readDefaults(pair, path, lineOf);
@@ -246,11 +246,11 @@ function readConfFile(path: string): ConfFile {
 function readDefaults(pair: Pair, path: string, lineOf: (n: unknown) => number | undefined): DefaultEntry[] {
   const seq = pair.value;
   if (seq === null || (isScalar(seq) && seq.value === null)) return [];
-  if (!isSeq(seq)) throw new ConfigError(`${path}:${lineOf(pair.key)}: defaults must be a list (- name, - group: option)`, 'E_CONFIG_HYDRA');
+  if (!isSeq(seq)) throw new ConfigError('E_CONFIG_HYDRA', `${path}:${lineOf(pair.key)}: defaults must be a list (- name, - group: option)`);
   const out: DefaultEntry[] = [];
   for (const item of seq.items) {
     const line = lineOf(item);
-    const bad = (what: string) => new ConfigError(`${path}:${line}: bad defaults entry (${what}); expected - name, - group: option or - _self_`, 'E_CONFIG_HYDRA');
+    const bad = (what: string) => new ConfigError('E_CONFIG_HYDRA', `${path}:${line}: bad defaults entry (${what}); expected - name, - group: option or - _self_`);
     if (isScalar(item)) {
       const text = String(item.value).trim();
       if (text === '_self_') { out.push({ kind: 'self', line }); continue; }
@@ -287,7 +287,7 @@ function stripPackage(name: string, path: string, line: number | undefined): str
   if (at < 0) return name;
   const pkg = name.slice(at + 1);
   if (pkg !== '_global_' && pkg !== '_here_') {
-    throw new ConfigError(`${path}:${line}: '${name}': a package (@${pkg}) is not supported: DeepKE's conf files are merged into one flat namespace`, 'E_CONFIG_HYDRA');
+    throw new ConfigError('E_CONFIG_HYDRA', `${path}:${line}: '${name}': a package (@${pkg}) is not supported: DeepKE's conf files are merged into one flat namespace`);
   }
   return name.slice(0, at);
 }
@@ -310,7 +310,7 @@ function splitOverrides(overrides: readonly string[], ctx: { confDir: string; gr
     const eq = body.indexOf('=');
     const key = (eq < 0 ? body : body.slice(0, eq)).trim();
     if (!key || (eq < 0 && !remove)) {
-      throw new ConfigError(`bad override '${text}': expected key=value (e.g. batch_size=16, model=lm, train.epochs=5)`, 'E_CONFIG_OVERRIDE');
+      throw new ConfigError('E_CONFIG_OVERRIDE', `bad override '${text}': expected key=value (e.g. batch_size=16, model=lm, train.epochs=5)`);
     }
     const raw = eq < 0 ? '' : body.slice(eq + 1);
     if (isHydraGroup(key) || key === 'hydra' || key.startsWith('hydra.')) continue;

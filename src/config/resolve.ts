@@ -87,22 +87,22 @@ function applyEntry(entry: Entry, ctx: AliasContext, warn: (line: string, key?: 
     return;
   }
   if (entry.problem !== undefined) {
-    throw new ConfigError(`${wherePrefix(where)}${key} ${entry.problem}: set it in ${where.file ?? 'the conf'} or on the command line (${key}=VALUE)`, 'E_CONFIG_MISSING');
+    throw new ConfigError('E_CONFIG_MISSING', `${wherePrefix(where)}${key} ${entry.problem}: set it in ${where.file ?? 'the conf'} or on the command line (${key}=VALUE)`);
   }
   if (keySpec(key)) return ctx.set(key, value, key, where);
   if (!entry.nested && !key.includes('.')) {
     const alias = own(ALIASES, key);
     if (alias) return alias(value, ctx, key, where);
     if (SECTIONS.has(key)) {
-      throw new ConfigError(`${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`, 'E_CONFIG_VALUE');
+      throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`);
     }
   }
   if (!entry.nested && value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const section = closestKey(key, [...SECTIONS]);
-    throw new ConfigError(`${wherePrefix(where)}unknown config section '${key}' (did you mean '${section}'?)`, 'E_CONFIG_KEY');
+    throw new ConfigError('E_CONFIG_KEY', `${wherePrefix(where)}unknown config section '${key}' (did you mean '${section}'?)`);
   }
   const guess = closestKey(key, [...CONFIG_KEYS, ...Object.keys(ALIASES)]);
-  throw new ConfigError(`${wherePrefix(where)}unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}`, 'E_CONFIG_KEY');
+  throw new ConfigError('E_CONFIG_KEY', `${wherePrefix(where)}unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}`);
 }
 
 /** Stores a value; null unsets an optional key; a number/boolean given to a string key becomes its text. */
@@ -131,14 +131,14 @@ function checkCombinations(settings: Map<string, Setting>): void {
   const pretrained = settings.get('model.pretrained');
   const preset = settings.get('model.preset');
   if (pretrained && preset) {
-    throw new ConfigError(`${wherePrefix(preset.where)}give either model.pretrained (${String(pretrained.value)}) or model.preset (${String(preset.value)}), not both`, 'E_CONFIG_VALUE');
+    throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(preset.where)}give either model.pretrained (${String(pretrained.value)}) or model.preset (${String(preset.value)}), not both`);
   }
   const rnnSize = settings.get('model.rnn.hidden_size');
   const bidi = settings.get('model.rnn.bidirectional')?.value ?? DEFAULTS['model.rnn.bidirectional'];
   if (rnnSize && bidi === true && typeof rnnSize.value === 'number' && rnnSize.value % 2 !== 0) {
     // DeepKE splits hidden_size over the two directions (hidden_size // 2 each): an odd total cannot be split.
     const name = rnnSize.written === 'model.rnn.hidden_size' ? rnnSize.written : `${rnnSize.written} (model.rnn.hidden_size)`;
-    throw new ConfigError(`${wherePrefix(rnnSize.where)}${name} must be even with a bidirectional RNN (half per direction), got ${rnnSize.value}`, 'E_CONFIG_VALUE');
+    throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(rnnSize.where)}${name} must be even with a bidirectional RNN (half per direction), got ${rnnSize.value}`);
   }
   const lastHn = settings.get('model.rnn.last_layer_hn');
   const layers = settings.get('model.rnn.num_layers');
@@ -146,7 +146,7 @@ function checkCombinations(settings: Map<string, Setting>): void {
     // DeepKE's RNN then returns every layer's final state; its LM's fc gives [batch, layers, relations], which
     // CrossEntropyLoss rejects. With one layer both settings are the same tensor.
     const name = lastHn.written === 'model.rnn.last_layer_hn' ? lastHn.written : `${lastHn.written} (model.rnn.last_layer_hn)`;
-    throw new ConfigError(`${wherePrefix(lastHn.where)}${name} false with ${layers.written} ${layers.value}: DeepKE's LM then outputs one prediction per RNN layer and cannot train (a CrossEntropy shape error in DeepKE); set it to true`, 'E_CONFIG_VALUE');
+    throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(lastHn.where)}${name} false with ${layers.written} ${layers.value}: DeepKE's LM then outputs one prediction per RNN layer and cannot train (a CrossEntropy shape error in DeepKE); set it to true`);
   }
   const micro = settings.get('memory.micro_batch_size');
   const accum = settings.get('memory.grad_accumulation');
@@ -154,7 +154,7 @@ function checkCombinations(settings: Map<string, Setting>): void {
   if (micro && accum && typeof micro.value === 'number' && typeof accum.value === 'number') {
     const effective = typeof batch?.value === 'number' ? batch.value : (DEFAULTS['train.batch_size'] as number);
     if (micro.value * accum.value !== effective) {
-      throw new ConfigError(`${wherePrefix(accum.where)}memory.micro_batch_size × memory.grad_accumulation = ${micro.value} × ${accum.value} must equal train.batch_size (${effective}), the effective batch`, 'E_CONFIG_VALUE');
+      throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(accum.where)}memory.micro_batch_size × memory.grad_accumulation = ${micro.value} × ${accum.value} must equal train.batch_size (${effective}), the effective batch`);
     }
   }
 }
@@ -191,10 +191,10 @@ function valueError(err: ErrorObject | undefined, settings: Map<string, Setting>
   const key = (err?.instancePath ?? '').split('/').filter(Boolean).join('.');
   const spec = keySpec(key);
   const s = settings.get(key);
-  if (!spec || !s) return new ConfigError(`invalid config at '${key || '/'}': ${err?.message ?? 'unknown error'}`, 'E_CONFIG_VALUE');
+  if (!spec || !s) return new ConfigError('E_CONFIG_VALUE', `invalid config at '${key || '/'}': ${err?.message ?? 'unknown error'}`);
   const name = s.written === key ? key : `${s.written} (${key})`;
   const got = typeof s.value === 'object' ? (Array.isArray(s.value) ? 'a list' : 'a mapping') : JSON.stringify(s.value);
-  return new ConfigError(`${wherePrefix(s.where)}${name} must be ${spec.expected}, got ${got}`, 'E_CONFIG_VALUE');
+  return new ConfigError('E_CONFIG_VALUE', `${wherePrefix(s.where)}${name} must be ${spec.expected}, got ${got}`);
 }
 
 /**
@@ -204,7 +204,7 @@ function valueError(err: ErrorObject | undefined, settings: Map<string, Setting>
 export function verifyNumRelations(config: RunConfig, relations: { names: readonly string[] }, source?: string): void {
   const want = config.data.num_relations;
   if (want === undefined || want === relations.names.length) return;
-  throw new ConfigError(`num_relations is ${want} but the relation set${source ? ` (${source})` : ''} has ${relations.names.length} relations; fix num_relations or remove it`, 'E_CONFIG_VALUE');
+  throw new ConfigError('E_CONFIG_VALUE', `num_relations is ${want} but the relation set${source ? ` (${source})` : ''} has ${relations.names.length} relations; fix num_relations or remove it`);
 }
 
 /** The YAML text of a resolved config with every key written out (unset optional keys as null). */

@@ -61,7 +61,7 @@ export function pickReader(opts: { path: string; text: string; format?: string }
   const names = Object.keys(READERS);
   if (format !== undefined) {
     const reader = own(READERS, format);
-    if (!reader) throw new ConfigError(`data.format '${format}' is not a known format${didYouMean(format, names)}; use one of ${names.join(', ')}`, 'E_CONFIG_VALUE');
+    if (!reader) throw new ConfigError('E_CONFIG_VALUE', `data.format '${format}' is not a known format${didYouMean(format, names)}; use one of ${names.join(', ')}`);
     return reader;
   }
   const head = text.slice(0, SNIFF_CHARS);
@@ -80,7 +80,7 @@ export function pickReader(opts: { path: string; text: string; format?: string }
 function checkNaLabel(opts: ReadDatasetOptions): void {
   if (opts.na_label === undefined || !opts.relations) return;
   if (!opts.relations.names.includes(opts.na_label)) {
-    throw new ConfigError(`data.na_label '${opts.na_label}' is not a relation${didYouMean(opts.na_label, opts.relations.names)}`, 'E_CONFIG_VALUE');
+    throw new ConfigError('E_CONFIG_VALUE', `data.na_label '${opts.na_label}' is not a relation${didYouMean(opts.na_label, opts.relations.names)}`);
   }
 }
 

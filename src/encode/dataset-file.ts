@@ -173,7 +173,7 @@ function writeAtomic(file: string, bytes: Buffer): void {
     rmSync(tmp, { force: true });
     // The cache folder is the machine's side (full disk, read-only, no permission): exit 1, the path and the cause.
     const why = fsError(e, file)?.message.slice(file.length + 2) ?? String((e as NodeJS.ErrnoException).code ?? e);
-    throw new EnvironmentError('E_WRITE', `${file}: cannot write the encoded dataset: ${why} (set REFIT_CACHE to a writable folder)`, { cause: e });
+    throw new EnvironmentError('E_CACHE_WRITE', `${file}: cannot write the encoded dataset: ${why} (set REFIT_CACHE to a writable folder)`, { cause: e });
   }
 }
 

@@ -26,7 +26,7 @@ function markerIds(tokenizer: WordPieceTokenizer, scheme: MarkerScheme): MarkerI
 export function encodeExample(opts: { tokenizer: WordPieceTokenizer; example: Example; max_seq_len: number; markers: MarkerScheme }): EncodedExample {
   const { tokenizer, example: ex } = opts;
   if (!(Number.isInteger(opts.max_seq_len) && opts.max_seq_len - 2 >= MIN_BODY_BUDGET)) {
-    throw new ConfigError(`max_seq_len ${opts.max_seq_len} is too small for [CLS], [SEP] and four entity markers (use max_seq_len >= ${MIN_BODY_BUDGET + 2})`, 'E_CONFIG_VALUE');
+    throw new ConfigError('E_CONFIG_VALUE', `max_seq_len ${opts.max_seq_len} is too small for [CLS], [SEP] and four entity markers (use max_seq_len >= ${MIN_BODY_BUDGET + 2})`);
   }
   checkSpan(ex, ex.head, 'head');
   checkSpan(ex, ex.tail, 'tail');

@@ -20,7 +20,7 @@ export const MIN_BODY_BUDGET = 7;
  */
 export function truncationPlan(opts: { length: number; budget: number; markers: MarkerPositions }): number[] {
   const { length, budget, markers: m } = opts;
-  if (budget < MIN_BODY_BUDGET) throw new ConfigError(`max_seq_len leaves ${budget} tokens between [CLS] and [SEP]; entity markers need at least ${MIN_BODY_BUDGET} (use max_seq_len >= ${MIN_BODY_BUDGET + 2})`, 'E_CONFIG_VALUE');
+  if (budget < MIN_BODY_BUDGET) throw new ConfigError('E_CONFIG_VALUE', `max_seq_len leaves ${budget} tokens between [CLS] and [SEP]; entity markers need at least ${MIN_BODY_BUDGET} (use max_seq_len >= ${MIN_BODY_BUDGET + 2})`);
   if (length <= budget) return range(0, length);
   const lo = Math.min(m.head_start, m.tail_start);
   const hi = Math.max(m.head_end, m.tail_end);
@@ -66,5 +66,5 @@ function byPriority(length: number, budget: number, m: MarkerPositions): number[
     }
     if (plan.length <= budget) return plan;
   }
-  throw new ConfigError(`max_seq_len is too small to keep both entities and their markers (budget ${budget})`, 'E_CONFIG_VALUE');
+  throw new ConfigError('E_CONFIG_VALUE', `max_seq_len is too small to keep both entities and their markers (budget ${budget})`);
 }

@@ -19,7 +19,7 @@ export function chartJsSource(): string {
   try {
     entry = createRequire(import.meta.url).resolve('chart.js');
   } catch (e) {
-    throw new RefitError('E_NO_CHARTJS', 'chart.js is not installed; run npm install in the refit folder', { exitCode: 1, cause: e });
+    throw new RefitError('E_NO_CHARTJS', 'chart.js is not installed; run npm install in the refit folder', { cause: e });
   }
   chartJsCache = readFileSync(join(dirname(entry), 'chart.umd.min.js'), 'utf8');
   return chartJsCache;

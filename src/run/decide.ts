@@ -35,7 +35,7 @@ export interface PlanFile { mode: 'auto' | 'manual'; device: string; budget_byte
 export function resolveDevice(config: RunConfig, caps: ReadyEvent['capabilities']): string {
   const d = config.device;
   if (d === 'auto') return caps.cuda ? 'cuda' : 'cpu';
-  if (d.startsWith('cuda') && !caps.cuda) throw new ConfigError(`device=${d} but the worker's torch sees no CUDA device; use device=cpu or auto`, 'E_NO_CUDA');
+  if (d.startsWith('cuda') && !caps.cuda) throw new ConfigError('E_NO_CUDA', `device=${d} but the worker's torch sees no CUDA device; use device=cpu or auto`);
   return d;
 }
 
@@ -47,15 +47,15 @@ function manualDecision(config: RunConfig, device: string, caps: ReadyEvent['cap
   const m = config.memory;
   const batch = config.train.batch_size;
   const { run, micro_batch_size: micro } = runShapeOf(config, { engine: 'refit', device: { ...caps, cuda: device.startsWith('cuda') } });
-  if (micro > batch) throw new ConfigError(`memory.micro_batch_size (${micro}) is larger than train.batch_size (${batch}), the effective batch`, 'E_MICRO_BATCH');
+  if (micro > batch) throw new ConfigError('E_MICRO_BATCH', `memory.micro_batch_size (${micro}) is larger than train.batch_size (${batch}), the effective batch`);
   if (m.micro_batch_size && m.grad_accumulation && m.micro_batch_size * m.grad_accumulation !== batch) {
-    throw new ConfigError(`memory.micro_batch_size × memory.grad_accumulation = ${m.micro_batch_size * m.grad_accumulation} but train.batch_size (the effective batch) is ${batch}; set only one of them`, 'E_MICRO_BATCH');
+    throw new ConfigError('E_MICRO_BATCH', `memory.micro_batch_size × memory.grad_accumulation = ${m.micro_batch_size * m.grad_accumulation} but train.batch_size (the effective batch) is ${batch}; set only one of them`);
   }
   const precision = run.precision;
-  if (precision === 'bf16' && device.startsWith('cuda') && !caps.bf16) throw new ConfigError('memory.precision=bf16 but this GPU does not support bf16; use fp16 or auto', 'E_PRECISION');
-  if (precision !== 'fp32' && !device.startsWith('cuda')) throw new ConfigError(`memory.precision=${precision} needs a CUDA device; use fp32 or auto on CPU`, 'E_PRECISION');
+  if (precision === 'bf16' && device.startsWith('cuda') && !caps.bf16) throw new ConfigError('E_PRECISION', 'memory.precision=bf16 but this GPU does not support bf16; use fp16 or auto');
+  if (precision !== 'fp32' && !device.startsWith('cuda')) throw new ConfigError('E_PRECISION', `memory.precision=${precision} needs a CUDA device; use fp32 or auto on CPU`);
   const attention: Attention = run.attention;
-  if (attention === 'sdpa' && !caps.sdpa) throw new ConfigError(`memory.attention=sdpa but torch in the worker has no scaled_dot_product_attention; use eager or auto`, 'E_ATTENTION');
+  if (attention === 'sdpa' && !caps.sdpa) throw new ConfigError('E_ATTENTION', `memory.attention=sdpa but torch in the worker has no scaled_dot_product_attention; use eager or auto`);
   return {
     device, batch_size: batch, micro_batch_size: micro, grad_accumulation: Math.ceil(batch / micro), precision, attention,
     grad_checkpointing: m.grad_checkpointing === true, padding: m.padding, batching: m.batching, max_tokens: m.max_tokens,

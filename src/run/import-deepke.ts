@@ -74,7 +74,7 @@ export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
 /** lm_file (model.pretrained) must be the local Hugging Face folder the checkpoint was trained from; returns it. */
 function checkLmFile(config: RunConfig): string {
   const dir = config.model.pretrained;
-  if (!dir) throw new ConfigError('import-deepke needs lm_file (model.pretrained): the local Hugging Face folder the checkpoint was trained from (its config.json and vocab.txt)', 'E_MODEL_FILES');
+  if (!dir) throw new ConfigError('E_MODEL_FILES', 'import-deepke needs lm_file (model.pretrained): the local Hugging Face folder the checkpoint was trained from (its config.json and vocab.txt)');
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     // DeepKE #410: a .pth given as lm_file.
     throw new RefitError('E_MODEL_FILES', `lm_file ${dir}: a file, not a folder; lm_file is the Hugging Face folder the checkpoint was trained from (config.json, vocab.txt) and --checkpoint is the .pth`);
@@ -90,7 +90,7 @@ function checkLmFile(config: RunConfig): string {
 /** relation.csv of the conf's data_path (or data.relations): the label names the checkpoint's fc rows stand for. */
 async function readRelationList(config: RunConfig): Promise<{ relations: RelationSet; file: string }> {
   const paths = await resolveDataPaths(config);
-  if (!paths.relations) throw new ConfigError(`import-deepke needs the relation list the checkpoint was trained with: data_path (data.folder) holding relation.csv, or data.relations=FILE`, 'E_NO_DATA');
+  if (!paths.relations) throw new ConfigError('E_NO_DATA', `import-deepke needs the relation list the checkpoint was trained with: data_path (data.folder) holding relation.csv, or data.relations=FILE`);
   return { relations: await readRelations(paths.relations), file: paths.relations };
 }
 

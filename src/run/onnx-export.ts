@@ -54,7 +54,7 @@ export async function exportOnnx(opts: { worker: SupervisedWorker; torch_version
     const same = torch.filter((row, i) => argmax(row) === argmax(onnx[i])).length;
     opts.log.write(`export: onnxruntime vs torch on ${rows.length} examples of ${opts.data_name}: max |logit diff| ${diff.toExponential(2)}, same relation ${same}/${rows.length}`);
     if (!(diff <= ONNX_FP32_TOLERANCE)) {
-      throw new RefitError('E_ONNX_PARITY', `${join(model.dir, ONNX_FILE)}: onnxruntime's logits differ from torch's by ${diff.toExponential(2)} (more than ${ONNX_FP32_TOLERANCE}) on ${opts.data_name}; not kept, predict stays on torch`, { exitCode: 1 });
+      throw new RefitError('E_ONNX_PARITY', `${join(model.dir, ONNX_FILE)}: onnxruntime's logits differ from torch's by ${diff.toExponential(2)} (more than ${ONNX_FP32_TOLERANCE}) on ${opts.data_name}; not kept, predict stays on torch`);
     }
     renameSync(candidate, join(model.dir, ONNX_FILE));
     const record: OnnxRecord = { file: ONNX_FILE, opset: ev.opset, bytes: ev.bytes, torch_version: opts.torch_version, onnxruntime_node: await ortVersion(),

@@ -33,7 +33,7 @@ export async function resolveDataPaths(config: RunConfig): Promise<{ train?: str
 export async function readSplits(opts: { config: RunConfig; warn: (line: string) => void }): Promise<{ relations: RelationSet; format: string; train: Example[]; valid: Example[]; test: Example[]; paths: Awaited<ReturnType<typeof resolveDataPaths>> }> {
   const { config } = opts;
   const paths = await resolveDataPaths(config);
-  if (!paths.train) throw new ConfigError('no training data: set data.train=FILE (or a DeepKE data folder)', 'E_NO_DATA');
+  if (!paths.train) throw new ConfigError('E_NO_DATA', 'no training data: set data.train=FILE (or a DeepKE data folder)');
   const common = { format: config.data.format, na_label: config.data.na_label, on_bad_row: config.data.on_bad_row, warn: opts.warn };
   let relations = paths.relations ? await readRelations(paths.relations) : undefined;
   if (relations && config.data.na_label) relations = { ...relations, na_label: config.data.na_label };
@@ -42,7 +42,7 @@ export async function readSplits(opts: { config: RunConfig; warn: (line: string)
   const read = async (p?: string) => (p ? (await readDataset({ path: p, relations, ...common })).examples : []);
   const [valid, test] = [await read(paths.valid), await read(paths.test)];
   if (config.data.num_relations !== undefined && config.data.num_relations !== relations.names.length) {
-    throw new ConfigError(`data.num_relations is ${config.data.num_relations} but the relation set has ${relations.names.length} relations (${relations.names.slice(0, 5).join(', ')}…)`, 'E_NUM_RELATIONS');
+    throw new ConfigError('E_NUM_RELATIONS', `data.num_relations is ${config.data.num_relations} but the relation set has ${relations.names.length} relations (${relations.names.slice(0, 5).join(', ')}…)`);
   }
   return { relations, format: train.format, train: train.examples, valid, test, paths };
 }
@@ -75,7 +75,7 @@ export function textSide(config: RunConfig): TextSide {
   const m = config.model;
   if (m.pretrained) assertLocalModel(m.pretrained);
   const vocab_path = m.vocab ?? (m.pretrained ? join(m.pretrained, 'vocab.txt') : undefined);
-  if (!vocab_path) throw new ConfigError('no vocabulary: set model.vocab=vocab.txt (or model.pretrained=DIR with a vocab.txt)', 'E_NO_VOCAB');
+  if (!vocab_path) throw new ConfigError('E_NO_VOCAB', 'no vocabulary: set model.vocab=vocab.txt (or model.pretrained=DIR with a vocab.txt)');
   if (!existsSync(vocab_path)) throw new RefitError('E_MODEL_FILES', `${vocab_path}: vocabulary file missing`);
   const vocab = Vocab.fromFile(vocab_path);
   // deepke-lm: DeepKE's BertTokenizer.from_pretrained(lm_file) lower-cases unless tokenizer_config.json says otherwise.
@@ -117,7 +117,7 @@ export async function encodeSplit(opts: { name: string; examples: Example[]; rel
 export function modelDims(config: RunConfig, vocab_size: number): ModelDims {
   const m = config.model;
   const spec = m.pretrained ?? m.preset;
-  if (!spec) throw new ConfigError('no model: set model.preset=bert-mini (random init, with model.vocab) or model.pretrained=DIR', 'E_NO_MODEL');
+  if (!spec) throw new ConfigError('E_NO_MODEL', 'no model: set model.preset=bert-mini (random init, with model.vocab) or model.pretrained=DIR');
   const dims = loadModelDims(spec, m.pretrained ? undefined : { vocab_size });
   if (m.pretrained && dims.vocab_size !== vocab_size) {
     throw new RefitError('E_MODEL_SHAPE', `${join(m.pretrained, 'config.json')}: vocab_size ${dims.vocab_size} does not match vocab.txt (${vocab_size} tokens)`);

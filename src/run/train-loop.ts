@@ -86,7 +86,7 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopS
 }
 
 function lostError(e: WorkerLostError, restarts: number): RefitError {
-  return new RefitError('E_WORKER_CRASH', `the worker died at step ${e.step} ${restarts ? `after ${restarts} restarts ` : ''}(${e.message.split('\n')[0].slice(0, 200)}); see the run log`, { exitCode: 1 });
+  return new RefitError('E_WORKER_CRASH', `the worker died at step ${e.step} ${restarts ? `after ${restarts} restarts ` : ''}(${e.message.split('\n')[0].slice(0, 200)}); see the run log`);
 }
 
 async function stepsUntilDone(ctx: LoopContext, state: LoopState): Promise<void> {

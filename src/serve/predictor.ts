@@ -115,7 +115,7 @@ export class LazyPredictor {
     }
   }
 
-  /** The open Predictor; throws E_NO_MODEL (503) when the run has no trained model yet, HttpError 503 while restarting or down. */
+  /** The open Predictor; throws E_NO_MODEL (answered 503) when the run has no trained model yet, HttpError 503 while restarting or down. */
   get(): Promise<Predictor> {
     const key = this.modelKey();
     if (key !== undefined && this.openedKey !== undefined && key !== this.openedKey) this.replaced();
@@ -125,7 +125,7 @@ export class LazyPredictor {
     if (!run_dir || key === undefined) {
       return Promise.reject(new RefitError('E_NO_MODEL', run_dir
         ? `no trained model in ${join(basename(resolve(run_dir)), 'model')} yet (training still running, or not a trained run)`
-        : 'no run folder given (start with --run DIR)', { exitCode: 503 }));
+        : 'no run folder given (start with --run DIR)'));
     }
     return this.open(key);
   }

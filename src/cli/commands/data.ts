@@ -78,7 +78,7 @@ async function runStats(o: { paths: string[]; flags: StatsFlags; ctx: CliContext
 async function readAll(o: { paths: string[]; flags: ReadFlags; ctx: CliContext; lists?: RelationList[] }): Promise<ReadFile[]> {
   const { paths, flags, ctx } = o;
   const on_bad_row = flags.onBadRow as OnBadRow;
-  if (!POLICIES.includes(on_bad_row)) throw new ConfigError(`--on-bad-row '${flags.onBadRow}' must be one of ${POLICIES.join(', ')}`, 'E_CONFIG_VALUE');
+  if (!POLICIES.includes(on_bad_row)) throw new ConfigError('E_CONFIG_VALUE', `--on-bad-row '${flags.onBadRow}' must be one of ${POLICIES.join(', ')}`);
   const problems: unknown[] = [];
   const files = await expand({ paths, flags, problems, lists: o.lists ?? [] });
   const done: ReadFile[] = [];

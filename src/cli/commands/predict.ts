@@ -19,18 +19,18 @@ interface PredictOptions { run: string; input?: string; text?: string; head?: st
 function intOption(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} ${v}: expected an integer ≥ ${min}`, 'E_CLI_OPTION');
+  if (!Number.isInteger(n) || n < min) throw new ConfigError('E_CLI_OPTION', `${name} ${v}: expected an integer ≥ ${min}`);
   return n;
 }
 
 /** The rows to predict: a fresh pass over --input, or the one --text row (offsets in code points). */
 async function rowSource(o: PredictOptions): Promise<{ rows: () => AsyncIterable<InputRow>; file?: string }> {
   if (o.input) {
-    if (o.text || o.head || o.tail) throw new ConfigError('use either --input FILE or --text/--head/--tail, not both', 'E_CLI_OPTION');
+    if (o.text || o.head || o.tail) throw new ConfigError('E_CLI_OPTION', 'use either --input FILE or --text/--head/--tail, not both');
     const input = await openPredictInput({ path: o.input, format: o.format });
     return { rows: input.rows, file: o.input };
   }
-  if (o.text === undefined || o.head === undefined || o.tail === undefined) throw new ConfigError('give --input FILE, or --text, --head and --tail', 'E_CLI_OPTION');
+  if (o.text === undefined || o.head === undefined || o.tail === undefined) throw new ConfigError('E_CLI_OPTION', 'give --input FILE, or --text, --head and --tail');
   const item = { text: o.text, head: o.head, tail: o.tail, head_offset: intOption('--head-offset', o.headOffset, 0), tail_offset: intOption('--tail-offset', o.tailOffset, 0),
     head_type: o.headType, tail_type: o.tailType };
   return { rows: async function* () { yield { line: 0, item }; } };
@@ -82,7 +82,7 @@ export function registerPredict(program: Command, ctx: CliContext): void {
       const run = runDefaults(o.run);
       const top_k = intOption('--top-k', o.topK, 1) ?? run.top_k;
       const na_threshold = o.naThreshold === undefined ? run.na_threshold : Number(o.naThreshold);
-      if (!(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError(`--na-threshold ${o.naThreshold}: expected a number from 0 to 1`, 'E_CLI_OPTION');
+      if (!(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError('E_CLI_OPTION', `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`);
       const source = await rowSource(o);
       const predictor = await openRunPredictor({ run_dir: o.run, engine: parseEngine('--engine', o.engine), num_threads: intOption('--threads', o.threads, 1) ?? availableParallelism(), env: ctx.env, log: ctx.log });
       const out = openOutput(ctx, o.output);

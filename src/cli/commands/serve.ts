@@ -14,21 +14,21 @@ export const DEFAULT_PORT = 8080;
 /** The --port value as a TCP port (0 = any free port); anything else is one line, exit 2. */
 export function parsePort(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) throw new ConfigError(`--port ${text}: must be an integer 0..65535 (0 = any free port)`, 'E_OPTION');
+  if (!/^\d+$/.test(text) || n > 65535) throw new ConfigError('E_OPTION', `--port ${text}: must be an integer 0..65535 (0 = any free port)`);
   return n;
 }
 
 /** A positive number of seconds (fractions allowed) as ms; anything else is one line, exit 2. */
 export function parseSeconds(flag: string, text: string): number {
   const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || !(n > 0) || n > 3600) throw new ConfigError(`${flag} ${text}: must be a number of seconds, more than 0 and at most 3600`, 'E_OPTION');
+  if (!/^\d+(\.\d+)?$/.test(text) || !(n > 0) || n > 3600) throw new ConfigError('E_OPTION', `${flag} ${text}: must be a number of seconds, more than 0 and at most 3600`);
   return Math.round(n * 1000);
 }
 
 /** A positive integer option; anything else is one line, exit 2. */
 export function parseCount(flag: string, text: string, min = 1): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > 1_000_000) throw new ConfigError(`${flag} ${text}: must be an integer ${min}..1000000`, 'E_OPTION');
+  if (!/^\d+$/.test(text) || n < min || n > 1_000_000) throw new ConfigError('E_OPTION', `${flag} ${text}: must be an integer ${min}..1000000`);
   return n;
 }
 
@@ -73,7 +73,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const port = parsePort(opts.port);
       const num_threads = opts.threads === undefined ? undefined : Number(opts.threads);
       if (num_threads !== undefined && !(Number.isInteger(num_threads) && num_threads > 0)) {
-        throw new ConfigError(`--threads ${opts.threads}: must be a positive integer`, 'E_OPTION');
+        throw new ConfigError('E_OPTION', `--threads ${opts.threads}: must be a positive integer`);
       }
       const limits = {
         request_timeout_ms: parseSeconds('--body-timeout', opts.bodyTimeout), keep_alive_timeout_ms: parseSeconds('--keep-alive-timeout', opts.keepAliveTimeout),

@@ -16,7 +16,7 @@ export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
   if (progress === 'none') return [];
   if (progress === 'auto') return [defaultReporter(ctx.io.stdout)];
   const make = own(REPORTERS as Record<string, (out: CliContext['io']['stdout']) => Reporter>, progress); // not Object.prototype's
-  if (!make) throw new ConfigError(`--progress ${progress}: use auto, tty, plain, jsonl or none`, 'E_CLI_OPTION');
+  if (!make) throw new ConfigError('E_CLI_OPTION', `--progress ${progress}: use auto, tty, plain, jsonl or none`);
   return [make(ctx.io.stdout)];
 }
 
@@ -96,8 +96,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--host <addr>', 'address for --serve', '127.0.0.1')
     .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string; serve?: boolean; port: string; host: string }) => {
       const threads = o.threads === undefined ? undefined : Number(o.threads);
-      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new ConfigError(`--threads ${o.threads}: expected an integer ≥ 1`, 'E_CLI_OPTION');
-      if (o.resume && !o.out) throw new ConfigError('--resume needs --out DIR (the run folder to continue)', 'E_CLI_OPTION');
+      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new ConfigError('E_CLI_OPTION', `--threads ${o.threads}: expected an integer ≥ 1`);
+      if (o.resume && !o.out) throw new ConfigError('E_CLI_OPTION', '--resume needs --out DIR (the run folder to continue)');
       if (o.resume) assertResumable(o.out!);
       // A resume starts from the run's own config.yaml; overrides (and a -c file) are checked against it (run/resume-config.ts).
       const file = o.resume && !o.config ? runPaths(o.out!).config : o.config;
