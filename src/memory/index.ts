@@ -13,7 +13,6 @@ export { fitConfig, expectedPaddedLength, DEFAULT_MARGIN, PAD_MULTIPLE, type Fit
 export { microBatchMs, trainFlopsPerToken } from './cost.ts';
 export { goldenRun, fitTrain, fitInfer, fitReserve, fitCost, leastSquares, median, accuracy, leaveOneModelOut, type GoldenRow, type Sample, type AccuracyRow } from './calibrate.ts';
 export { loadGolden, type Golden } from './golden.ts';
-export { formatBytes } from './format.ts';
-// The OOM doctor (helper O's src/memory/doctor): its parse/diagnose surface, re-exported by name because the
-// doctor has its own formatBytes (the same display, kept separate to avoid an ambiguous `export *`).
+export { formatBytes } from '../bytes.ts';
+// The OOM doctor (src/memory/doctor): its parse/diagnose surface, re-exported by name.
 export { parseOomReport, findOomReports, diagnose, runDoctor, doctorJson, type OomReport, type OomKind, type Diagnosis, type DoctorResult } from './doctor/index.ts';

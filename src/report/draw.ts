@@ -1,7 +1,9 @@
 // Draws a run report (charts + tables) into a DOM element; used by report.html and by the live /runs page.
 // report.html inlines these functions' source (Function.prototype.toString), so each function here may call only
-// the others in DRAW_FUNCTIONS by name and must not use imports or module-level values at runtime.
+// the others in DRAW_FUNCTIONS by name (formatBytes, self-contained, is one of them) and must not use other imports or
+// module-level values at runtime.
 import type { ReportModel } from './run-data.ts';
+import { formatBytes } from '../bytes.ts';
 
 type Helpers = ReturnType<typeof rrHelpers>;
 
@@ -9,13 +11,7 @@ type Helpers = ReturnType<typeof rrHelpers>;
 export function rrHelpers(root: HTMLElement) {
   const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569'];
   const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c] as string));
-  const fmtBytes = (b: number | null | undefined) => {
-    if (b === null || b === undefined || !Number.isFinite(b)) return '–';
-    const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let v = b; let i = 0;
-    while (Math.abs(v) >= 1024 && i < u.length - 1) { v /= 1024; i++; }
-    return `${v.toFixed(i === 0 ? 0 : v < 10 ? 2 : 1)} ${u[i]}`;
-  };
+  const fmtBytes = (b: number | null | undefined) => formatBytes(b);
   const fmt = (v: number | null | undefined, d = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : Number(v).toFixed(d));
   const section = (id: string, title: string, body: string) => `<section id="${id}"><h2>${title}</h2>${body}</section>`;
   const canvas = (id: string) => `<div class="chart"><canvas id="${id}"></canvas></div>`;
@@ -159,7 +155,7 @@ export function rrTables(h: Helpers, model: ReportModel): void {
 }
 
 /** The functions report.html inlines, callers first-defined last (order does not matter for function declarations). */
-export const DRAW_FUNCTIONS = [rrHelpers, rrHeader, rrCharts, rrTables, drawRunReport] as const;
+export const DRAW_FUNCTIONS = [formatBytes, rrHelpers, rrHeader, rrCharts, rrTables, drawRunReport] as const;
 
 /** CSS for the report layout (shared by report.html and the /runs page). */
 export const REPORT_CSS = `

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { ConfigError, RefitError } from '../errors.ts';
+import { formatBytes } from '../bytes.ts';
 import type { RunConfig } from '../config/index.ts';
 import { FIT_LEVERS, fitConfig, parseSize, planMemory, runShapeOf, type Attention, type Batching, type FitAllow, type GpuSpec, type MemoryConfig, type MemoryPlan, type ModelDims, type Padding, type Precision } from '../memory/index.ts';
 import type { ReadyEvent } from '../worker/protocol.ts';
@@ -106,7 +107,7 @@ export function availableRam(): number {
   return freemem();
 }
 
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 3 : 1)} GiB`;
+const gib = (b: number) => formatBytes(b);
 
 /** The predicted peak of a decision (its micro-batch at the worst padded length), or null when it cannot be planned. */
 function plannedPeak(d: Decision, opts: Parameters<typeof decideMemory>[0]): number | null {

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmdirSync, statfsSync, statSync } from 'node:f
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { EnvironmentError, RefitError, fsError } from '../errors.ts';
+import { formatBytes } from '../bytes.ts';
 
 /** The nearest existing folder at or above `path` (the one a new folder would be created in), or where a file blocks it. */
 function nearestExisting(path: string): { dir: string; blocker?: string } {
@@ -73,7 +74,7 @@ export function checkFreeSpace(dir: string, need: number, what: string): void {
   }
 }
 
-const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+const mib = (b: number) => formatBytes(b);
 
 /** The user's cache folder for encoded datasets: REFIT_CACHE, else $XDG_CACHE_HOME/refit, else ~/.cache/refit. */
 export function userCacheDir(env: Record<string, string | undefined>): string {

@@ -76,6 +76,12 @@ describe('web pages', { skip: SKIP }, () => {
     const cliPlan = JSON.parse(refit('plan', ...common, '--batch-size', String(limit + 1), '--precision', 'fp16', '--attention', 'sdpa',
       '--grad-checkpointing', 'off', '--optimizer', 'adamw'));
     assert.equal(await page.getAttribute('#verdict', 'data-peak'), String(cliPlan.peak_device_bytes));
+    // and the same strings: one byte formatter for the page and the CLI's text output
+    const cliText = refit('plan', ...common.filter((a) => a !== '--json'), '--batch-size', String(limit + 1), '--precision', 'fp16', '--attention', 'sdpa',
+      '--grad-checkpointing', 'off', '--optimizer', 'adamw');
+    const [, budget, needs] = /^verdict: does not fit RTX 3060 \(([^)]+)\): needs ([^,]+),/m.exec(cliText) ?? [];
+    assert.ok(budget && needs, cliText);
+    assert.match((await page.textContent('#peak')) ?? '', new RegExp(`^predicted peak ${needs.replace('.', '\\.')} of ${budget.replace('.', '\\.')} \\(`));
     await page.click('#fit');
     assert.match((await page.textContent('#fit-verdict')) ?? '', /refit fit would choose/);
     const cliFit = JSON.parse(refit('fit', ...common, '--effective-batch', String(limit + 1)));

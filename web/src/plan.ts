@@ -8,7 +8,7 @@ import { ATTENTIONS, OPTIMIZERS, PRECISIONS } from '../../src/memory/levers.ts';
 import { PRESETS, validateDims } from '../../src/memory/models.ts';
 import { runShapeOf, type ShapeConfig } from '../../src/memory/run-shape.ts';
 import type { GpuSpec, MemoryPlan, ModelDims, RunShape } from '../../src/memory/types.ts';
-import { formatBytes } from '../../src/report/run-data.ts';
+import { formatBytes } from '../../src/bytes.ts';
 import { renderNav } from './nav.ts';
 import './style.css';
 

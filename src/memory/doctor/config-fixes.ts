@@ -8,7 +8,7 @@ import type { Diagnosis } from './diagnose.ts';
 import { deepkeFixes } from './deepke-fixes.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
 import type { OomReport } from './parse.ts';
-import { formatBytes as fmt } from './sizes.ts';
+import { formatBytes as fmt } from '../../bytes.ts';
 
 /**
  * What the config-based fixes start from: the config file (or DeepKE conf folder) with its `key=value`

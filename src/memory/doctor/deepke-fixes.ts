@@ -7,7 +7,7 @@ import { planMemory } from '../plan.ts';
 import type { GpuSpec, ModelDims, RunShape } from '../types.ts';
 import type { Current } from './config-fixes.ts';
 import type { DoctorFix } from './fixes.ts';
-import { formatBytes as fmt } from './sizes.ts';
+import { formatBytes as fmt } from '../../bytes.ts';
 
 /** The DeepKE overrides that make the run fit `budget` (bytes, the margin taken off) on `gpu`; none when nothing fits. */
 export function deepkeFixes(o: { cur: Current; gpu: GpuSpec; budget: number }): DoctorFix[] {

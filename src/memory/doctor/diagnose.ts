@@ -1,7 +1,7 @@
 // Turns an OomReport into a cause and a plain-words explanation with the numbers (memory-model.md §3.2
 // classification, §1.7/§2.6 for context and fraction caps). Pure; the fixes are in fixes.ts.
 import type { OomReport } from './parse.ts';
-import { formatBytes as fmt } from './sizes.ts';
+import { formatBytes as fmt } from '../../bytes.ts';
 
 /** Why the run ran out of memory. */
 export type OomCause = 'capacity' | 'fragmentation' | 'contention' | 'memory-fraction'

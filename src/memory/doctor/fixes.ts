@@ -3,7 +3,7 @@
 import { ADVICE_LEVERS } from '../levers.ts';
 import type { Diagnosis, OomCause } from './diagnose.ts';
 import type { OomReport } from './parse.ts';
-import { formatBytes as fmt } from './sizes.ts';
+import { formatBytes as fmt } from '../../bytes.ts';
 
 /** One suggested change; `config` keys are refit config keys (dotted), `env` environment variables. */
 export interface DoctorFix {

@@ -1,7 +1,7 @@
 // The readable text of a doctor run: what was found (a small table), the diagnosis, the fixes.
 // Formatting only; no decisions are made here.
 import type { DoctorResult } from './doctor.ts';
-import { formatBytes } from './sizes.ts';
+import { formatBytes } from '../../bytes.ts';
 
 const ROWS: ReadonlyArray<[keyof DoctorResult['report'], string]> = [
   ['requested_bytes', 'tried to allocate'],

@@ -20,16 +20,3 @@ export function sizeToBytes(num: string, unit: string): number {
   // BigInt keeps 130206.04 GiB exact (beyond 2^53 before the division).
   return Number((scaled * 2n + scale) / (2n * scale));
 }
-
-const GIB = 2 ** 30;
-const MIB = 2 ** 20;
-const KIB = 2 ** 10;
-
-/** Formats bytes the way PyTorch's format_size does ("89.25 MiB", "11.75 GiB", "512 bytes"). */
-export function formatBytes(bytes: number): string {
-  const abs = Math.abs(bytes);
-  if (abs <= 1024) return `${bytes} bytes`;
-  if (abs <= MIB) return `${(bytes / KIB).toFixed(2)} KiB`;
-  if (abs <= GIB) return `${(bytes / MIB).toFixed(2)} MiB`;
-  return `${(bytes / GIB).toFixed(2)} GiB`;
-}

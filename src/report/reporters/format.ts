@@ -1,13 +1,10 @@
 // Shared formatting for the progress reporters (numbers and bytes for a terminal line).
 import type { MemoryStats } from '../../worker/protocol.ts';
+import { formatBytes } from '../../bytes.ts';
 
-/** Bytes as a short binary-unit string. */
+/** Bytes for a terminal line: one decimal, '-' when unknown. */
 export function fmtBytes(bytes: number | undefined): string {
-  if (bytes === undefined || !Number.isFinite(bytes)) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes, u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+  return formatBytes(bytes, { digits: 1, missing: '-' });
 }
 
 /** The memory figure that matters on this device: CUDA max reserved, or CPU peak RSS. */
