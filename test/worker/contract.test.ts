@@ -126,7 +126,7 @@ test('bad model folders and foreign checkpoints get stable codes', { skip }, asy
   writeFileSync(join(empty, 'pytorch_model.bin'), 'not a pickle');
   await expectError(tinyLoad({ pretrained: empty }), 'E_MODEL_FILES', /pytorch_model.bin: cannot read/);
   writeFileSync(join(empty, 'model.safetensors'), Buffer.from([4, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x7b, 0x7b, 0x7b]));
-  await expectError(tinyLoad({ pretrained: empty }), 'E_MODEL_FILES', /model.safetensors: not a safetensors file/);
+  await expectError(tinyLoad({ pretrained: empty }), 'E_MODEL_FILES', /model.safetensors: not a valid safetensors file/);
   const model = join(dir, 'model');
   writeFileSync(join(model, 'vocab.txt'), Array.from({ length: 90 }, (_, i) => `t${i}`).join('\n') + '\n');
   await expectError(tinyLoad({ pretrained: model }), 'E_MODEL_VOCAB', /90 tokens but config.json says vocab_size 100/);
