@@ -9,7 +9,7 @@ import { DEFAULTS, defaultLearningRate } from './defaults.ts';
 import { composeHydra, hydraPrimary, type HydraComposition } from './hydra.ts';
 import { readYamlEntries, parseOverride, SECTIONS, type Entry } from './entries.ts';
 import { CONFIG_KEYS, KEY_SPECS, PATH_KEYS, keySpec, runConfigSchema, type RunConfig } from './schema.ts';
-import { closestKey } from './suggest.ts';
+import { closestName } from '../suggest.ts';
 import { own } from '../own.ts';
 
 /** A set value with where it was written and the name the user wrote (an alias or the key itself). */
@@ -98,10 +98,10 @@ function applyEntry(entry: Entry, ctx: AliasContext, warn: (line: string, key?: 
     }
   }
   if (!entry.nested && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const section = closestKey(key, [...SECTIONS]);
+    const section = closestName(key, [...SECTIONS], { leaf: true });
     throw new ConfigError('E_CONFIG_KEY', `${wherePrefix(where)}unknown config section '${key}' (did you mean '${section}'?)`);
   }
-  const guess = closestKey(key, [...CONFIG_KEYS, ...Object.keys(ALIASES)]);
+  const guess = closestName(key, [...CONFIG_KEYS, ...Object.keys(ALIASES)], { leaf: true });
   throw new ConfigError('E_CONFIG_KEY', `${wherePrefix(where)}unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}`);
 }
 

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { ConfigError, DataError, MultiError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from './types.ts';
 import { READERS, readText, type Reader } from './readers/index.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean } from '../suggest.ts';
 import { own } from '../own.ts';
 
 /** How many bad rows are collected before reading stops with an error. */

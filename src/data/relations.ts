@@ -5,7 +5,7 @@ import type { Example, RelationSet } from './types.ts';
 import { parseCsvRecords } from './readers/csv.ts';
 import { extensionOf, parseJson, readText, splitLines } from './readers/index.ts';
 import { lineOfOffset } from './readers/text-file.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean } from '../suggest.ts';
 import { setOwn } from '../own.ts';
 
 /** NA label spellings, in priority order; matched exactly first, then case-insensitively. */

@@ -1,7 +1,7 @@
 // The table of common GPUs (memory as the driver reports it, bf16 support, rough speeds) and size parsing.
 // Speeds are approximate public spec-sheet figures: used only to rank configurations, never for memory.
 import { RefitError } from '../errors.ts';
-import { closestName } from './closest.ts';
+import { closestName } from '../suggest.ts';
 import type { GpuSpec } from './types.ts';
 
 const GIB = 2 ** 30;
@@ -94,5 +94,5 @@ export function resolveGpu(nameOrSize: string): GpuSpec {
   if (partial.length > 1) {
     throw new RefitError('E_GPU', `GPU '${nameOrSize}' is ambiguous: ${partial.join(', ')}; give the full name or a size such as 12GB`);
   }
-  throw new RefitError('E_GPU', `unknown GPU '${nameOrSize}'; did you mean '${closestName(nameOrSize, names, norm)}'? (or give its memory, e.g. --gpu 12GB)`);
+  throw new RefitError('E_GPU', `unknown GPU '${nameOrSize}'; did you mean '${closestName(nameOrSize, names, { normalise: norm, contains: true })}'? (or give its memory, e.g. --gpu 12GB)`);
 }

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefitError } from '../errors.ts';
-import { closestName } from './closest.ts';
+import { closestName } from '../suggest.ts';
 import { knownModelDims } from './known-models.ts';
 import { FIELDS, PRESETS, validateDims, withLayers } from './models.ts';
 import type { ModelDims } from './types.ts';
@@ -50,7 +50,7 @@ export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}):
     dims = known.dims;
   } else {
     const names = Object.keys(PRESETS);
-    throw new RefitError('E_MODEL', `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names)}'?`);
+    throw new RefitError('E_MODEL', `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names, { contains: true })}'?`);
   }
   if (opts.vocab_size !== undefined) dims.vocab_size = opts.vocab_size;
   return validateDims(dims, spec);

@@ -1,7 +1,7 @@
 // One DeepKE standard-RE record (`sentence,relation,head,head_offset,tail,tail_offset`) → Example, shared by
 // the CSV and JSON readers. Offsets are honoured; types are never taken from relation.csv (DeepKE's label leak).
 import { DataError } from '../../errors.ts';
-import { didYouMean } from '../suggest.ts';
+import { didYouMean } from '../../suggest.ts';
 import type { Example, Mention } from '../types.ts';
 import { codePointLength, codePointToUtf16, locateMention } from './locate.ts';
 
