@@ -12,7 +12,7 @@ export const EXIT_ENVIRONMENT = 1;
  * machine is in the way (disk, permissions, a crashed worker, a missing install). A code not listed is 2.
  * E_INTERRUPTED's exit code is the signal's (130 for SIGINT, 143 for SIGTERM).
  */
-export const EXIT_CODES: Readonly<Record<string, number>> = Object.freeze({
+export const EXIT_CODES = Object.freeze({
   // configuration and command line
   E_CONFIG: 2, E_CONFIG_VALUE: 2, E_CONFIG_KEY: 2, E_CONFIG_FILE: 2, E_CONFIG_YAML: 2, E_CONFIG_HYDRA: 2, E_CONFIG_OVERRIDE: 2,
   E_CONFIG_MISSING: 2, E_OPTION: 2, E_CLI_OPTION: 2, E_INPUT: 2, E_SIZE: 2, E_PRECISION: 2, E_ATTENTION: 2, E_BATCH_SIZE: 2,
@@ -35,19 +35,22 @@ export const EXIT_CODES: Readonly<Record<string, number>> = Object.freeze({
   // the worker's own error codes (its E_INTERNAL is no RefitError: it is reported as an internal error)
   E_BAD_COMMAND: 2, E_CHECKPOINT_ARCH: 2, E_DATASET: 2, E_DEVICE: 2, E_EXPORT: 2, E_MODEL_VOCAB: 2, E_OOM: 2, E_PROTOCOL: 2,
   E_INTERRUPTED: 130,
-});
+} as const);
+
+/** A code of EXIT_CODES: error constructors take only these, so a new code gets its exit code here first. */
+export type ErrorCode = keyof typeof EXIT_CODES;
 
 /** The exit code of error code `code` (EXIT_CODES; 2 for a code it does not list). */
 export function exitCodeOf(code: string): number {
-  return Object.hasOwn(EXIT_CODES, code) ? EXIT_CODES[code] : EXIT_BAD_INPUT;
+  return Object.hasOwn(EXIT_CODES, code) ? EXIT_CODES[code as ErrorCode] : EXIT_BAD_INPUT;
 }
 
 /** An error the user can fix; `message` is one line naming file:line or the option, and the fix. Its exit code is `exitCodeOf(code)`. */
 export class RefitError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly exitCode: number;
   /** `exitCode` is only for E_INTERRUPTED, whose exit code depends on the signal; every other code takes EXIT_CODES'. */
-  constructor(code: string, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
     super(message, { cause: options.cause });
     this.name = 'RefitError';
     this.code = code;
@@ -57,7 +60,7 @@ export class RefitError extends Error {
 
 /** Bad data file content: `PATH:LINE: what is wrong` (LINE omitted for file-level problems). */
 export class DataError extends RefitError {
-  constructor(code: string, where: { path: string; line?: number }, what: string) {
+  constructor(code: ErrorCode, where: { path: string; line?: number }, what: string) {
     super(code, `${where.path}${where.line !== undefined ? `:${where.line}` : ''}: ${what}`);
     this.name = 'DataError';
   }
@@ -65,7 +68,7 @@ export class DataError extends RefitError {
 
 /** Bad configuration key or value. */
 export class ConfigError extends RefitError {
-  constructor(code: string, message: string) {
+  constructor(code: ErrorCode, message: string) {
     super(code, message);
     this.name = 'ConfigError';
   }
@@ -74,7 +77,7 @@ export class ConfigError extends RefitError {
 /** Several problems found at once (e.g. the first few bad rows); printed one per line. */
 export class MultiError extends RefitError {
   readonly lines: string[];
-  constructor(code: string, lines: string[]) {
+  constructor(code: ErrorCode, lines: string[]) {
     super(code, lines.join('\n'));
     this.name = 'MultiError';
     this.lines = lines;
@@ -88,7 +91,7 @@ export function isRefitError(e: unknown): e is RefitError {
 
 /** The machine, not the input, is in the way: `PATH: what (CODE)`; its code exits 1 (EXIT_CODES). */
 export class EnvironmentError extends RefitError {
-  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, { cause: options.cause });
     this.name = 'EnvironmentError';
   }
@@ -117,8 +120,8 @@ export function fsError(e: unknown, where?: string): RefitError | undefined {
   const path = where ?? x.path ?? '(unknown path)';
   const line = `${path}: ${FS_CAUSES[x.code]} (${x.code})`;
   // A path of the wrong kind (a file where a folder goes and back) is the user's input; the rest is the machine.
-  if (x.code === 'ENOTDIR' || x.code === 'EISDIR' || x.code === 'ENAMETOOLONG') return new RefitError(`E_FS_${x.code}`, line, { cause: e });
-  return new EnvironmentError(`E_FS_${x.code}`, line, { cause: e });
+  if (x.code === 'ENOTDIR' || x.code === 'EISDIR' || x.code === 'ENAMETOOLONG') return new RefitError(`E_FS_${x.code}` as ErrorCode, line, { cause: e });
+  return new EnvironmentError(`E_FS_${x.code}` as ErrorCode, line, { cause: e });
 }
 
 /** Python's `[Errno 28] No space left on device: '/x'` (a worker error text) as the same one line; undefined otherwise. */

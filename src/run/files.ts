@@ -2,7 +2,7 @@
 // A failed run overwrites nothing: a run writes only into a new (or empty) folder unless --resume or --force.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { RefitError } from '../errors.ts';
+import { RefitError, type ErrorCode } from '../errors.ts';
 
 /** Paths inside a run folder (design §5). */
 export function runPaths(dir: string) {
@@ -33,7 +33,7 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 }
 
 /** Reads a JSON file; a missing or unreadable file is a RefitError naming it. */
-export function readJson<T>(path: string, code = 'E_RUN_FILE'): T {
+export function readJson<T>(path: string, code: ErrorCode = 'E_RUN_FILE'): T {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch (e) {

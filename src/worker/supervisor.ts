@@ -2,7 +2,7 @@
 // An `oom` event re-plans the rest of the same logical step smaller (lossless, design §2) and escalates
 // (smaller micro-batch → gradient checkpointing → shorter window if allowed); a crash restarts the worker.
 // It never changes the effective batch and never skips an example.
-import { RefitError, pythonOsError } from '../errors.ts';
+import { RefitError, pythonOsError, type ErrorCode } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { resplitRemaining, splitLogicalBatch, type BatchPolicy } from '../batch/index.ts';
 import { WorkerCrashError } from './process.ts';
@@ -200,7 +200,7 @@ export function workerError(ev: WorkerEvent, command: string, path?: string): Er
     // An OSError while the worker writes (a checkpoint on a full disk) is the machine, not a bug: one line naming the path.
     const os = ev.code === 'E_INTERNAL' ? pythonOsError(msg, path) : undefined;
     if (os) return os;
-    return ev.code === 'E_INTERNAL' ? new Error(`worker ${command}: ${msg}`) : new RefitError(ev.code, msg);
+    return ev.code === 'E_INTERNAL' ? new Error(`worker ${command}: ${msg}`) : new RefitError(ev.code as ErrorCode, msg); // the worker's codes are in EXIT_CODES too
   }
   return new Error(`worker answered ${command} with unexpected event ${ev.type}`);
 }

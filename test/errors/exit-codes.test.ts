@@ -24,12 +24,12 @@ test('every error code in src/ and the worker is in EXIT_CODES (the worker\'s E_
   for (const [code, exit] of Object.entries(EXIT_CODES)) assert.ok([1, 2, 130].includes(exit), code);
 });
 
-test('every error constructor call takes the code first', () => {
+test('every error constructor call takes the code first (the constructors also type it as an ErrorCode)', () => {
   const bad: string[] = [];
   for (const { f, text } of src) {
     for (const m of text.matchAll(/new (RefitError|DataError|ConfigError|MultiError|EnvironmentError)\(\s*([^,]*),/g)) {
       const first = m[2].trim();
-      if (!/^'E_[A-Z0-9_]+'$|^`E_FS_\$\{x\.code\}`$|^(code|ev\.code|err\.code)$/.test(first)) bad.push(`${f}: ${m[0].slice(0, 80)}`);
+      if (!/^'E_[A-Z0-9_]+'$|^`E_FS_\$\{x\.code\}` as ErrorCode$|^(code|ev\.code as ErrorCode|err\.code)$/.test(first)) bad.push(`${f}: ${m[0].slice(0, 80)}`);
     }
   }
   assert.deepEqual(bad, []);
