@@ -8,8 +8,9 @@ import { readDataset, type Example } from '../data/index.ts';
 import { findPython } from '../worker/index.ts';
 import { runPaths } from './files.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
-import { ONNX_CHECK_EXAMPLES, exportOnnx, type OnnxRecord } from './onnx-export.ts';
-import { DEFAULT_OPSET } from './onnx-runtime.ts';
+import { exportOnnx, type OnnxRecord } from './onnx-export.ts';
+import { DEFAULT_ONNX_THREADS, DEFAULT_OPSET } from './onnx-runtime.ts';
+import { quantizeAndMeasure, type Int8Record } from './onnx-quantize.ts';
 import { resolveDataPaths } from './prepare.ts';
 import { loadCommand, setupWorker, startWorker } from './session.ts';
 
@@ -20,7 +21,7 @@ import { loadCommand, setupWorker, startWorker } from './session.ts';
 export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls']);
 
 /** Exports `<run_dir>/model` to ONNX and checks it; returns what refit.json now records. */
-export async function exportRun(opts: { run_dir: string; data?: string; format?: string; opset?: number; env: Record<string, string | undefined>; log: RunLog }): Promise<OnnxRecord> {
+export async function exportRun(opts: { run_dir: string; data?: string; format?: string; opset?: number; quantize?: 'int8'; threads?: number; env: Record<string, string | undefined>; log: RunLog }): Promise<OnnxRecord & { int8?: Int8Record }> {
   if (!existsSync(opts.run_dir)) throw new RefitError('E_RUN_DIR', `${opts.run_dir}: no such run folder (pass the folder refit train wrote)`);
   const model = readModelFolder(opts.run_dir);
   if (!ONNX_HEADS.has(model.refit.head)) {
@@ -35,7 +36,10 @@ export async function exportRun(opts: { run_dir: string; data?: string; format?:
       warmup_steps: 0, total_steps: 1, max_grad_norm: 1 },
     { device: 'cpu', precision: 'fp32', attention: 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
     await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
-    return await exportOnnx({ worker, torch_version: worker.ready.torch_version, model, examples: check.examples, data_name: check.name, opset: opts.opset ?? DEFAULT_OPSET, log: opts.log });
+    const record = await exportOnnx({ worker, torch_version: worker.ready.torch_version, model, examples: check.examples, data_name: check.name, opset: opts.opset ?? DEFAULT_OPSET, log: opts.log });
+    if (opts.quantize !== 'int8') return record;
+    await worker.close().catch(() => undefined); // int8 is measured with onnxruntime alone: the worker's threads would compete
+    return { ...record, int8: await quantizeAndMeasure({ model, examples: check.examples, data_name: check.name, threads: opts.threads ?? DEFAULT_ONNX_THREADS, log: opts.log }) };
   } finally {
     await worker.close().catch(() => undefined);
   }
@@ -45,7 +49,7 @@ export async function exportRun(opts: { run_dir: string; data?: string; format?:
 async function checkExamples(opts: { run_dir: string; model: LoadedModel; data?: string; format?: string }): Promise<{ examples: Example[]; name: string }> {
   const read = async (path: string, format?: string, na_label?: string) => {
     const ds = await readDataset({ path, format, na_label, on_bad_row: 'skip' });
-    return { examples: ds.examples.slice(0, ONNX_CHECK_EXAMPLES), name: path };
+    return { examples: ds.examples, name: path }; // exportOnnx checks the first ONNX_CHECK_EXAMPLES; int8 is measured on all
   };
   if (opts.data) return read(opts.data, opts.format);
   const config = runPaths(opts.run_dir).config;

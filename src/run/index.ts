@@ -8,8 +8,10 @@ export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from '
 export { exportRun } from './export-run.ts';
 export { openRunPredictor, chooseEngine, parseEngine, ENGINES, type Engine } from './engine.ts';
 export { openOnnxPredictor, ONNX_BATCH_SIZE } from './onnx-predictor.ts';
+export { quantizeAndMeasure, INT8_MAX_F1_DROP, type Int8Record } from './onnx-quantize.ts';
+export { quantizeOnnxInt8 } from './onnx-int8.ts';
 export { exportOnnx, onnxLogits, maxAbsDiff, ONNX_FP32_TOLERANCE, ONNX_CHECK_EXAMPLES, type OnnxRecord } from './onnx-export.ts';
-export { openOnnxSession, loadOrt, ortVersion, ONNX_FILE, DEFAULT_OPSET, DEFAULT_ONNX_THREADS, type OnnxSession } from './onnx-runtime.ts';
+export { openOnnxSession, loadOrt, ortVersion, ONNX_FILE, ONNX_INT8_FILE, DEFAULT_OPSET, DEFAULT_ONNX_THREADS, type OnnxSession } from './onnx-runtime.ts';
 export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
 export { runPaths, prepareOutDir, assertResumable, writeJsonAtomic, writeTextAtomic } from './files.ts';
 export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';

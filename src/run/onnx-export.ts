@@ -13,7 +13,7 @@ import type { SupervisedWorker } from '../worker/index.ts';
 import { EVAL_BATCH_SIZE, argmax, evalLogits } from './evaluate.ts';
 import { readJson, writeJsonAtomic } from './files.ts';
 import type { LoadedModel } from './model-folder.ts';
-import { ONNX_FILE, openOnnxSession, ortVersion } from './onnx-runtime.ts';
+import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, ortVersion } from './onnx-runtime.ts';
 import { expect } from './session.ts';
 
 /** Largest |torch − onnxruntime| logit difference accepted for the fp32 graph (float32 kernels differ in summation order). */
@@ -26,8 +26,8 @@ export interface OnnxRecord {
   file: string; opset: number; bytes: number; torch_version: string; onnxruntime_node: string;
   /** The self-check: examples compared, where they came from (file name only), the largest logit difference and the tolerance. */
   check: { examples: number; data: string; max_abs_diff: number; tolerance: number; same_relation: number };
-  /** The engine predict and serve use by default when the run has this file. */
-  engine: 'onnx';
+  /** The engine predict and serve use by default: `onnx-int8` once `refit export --quantize int8` found that int8 pays. */
+  engine: 'onnx' | 'onnx-int8';
 }
 
 /**
@@ -57,6 +57,7 @@ export async function exportOnnx(opts: { worker: SupervisedWorker; torch_version
       throw new RefitError('E_ONNX_PARITY', `${join(model.dir, ONNX_FILE)}: onnxruntime's logits differ from torch's by ${diff.toExponential(2)} (more than ${ONNX_FP32_TOLERANCE}) on ${opts.data_name}; not kept, predict stays on torch`);
     }
     renameSync(candidate, join(model.dir, ONNX_FILE));
+    rmSync(join(model.dir, ONNX_INT8_FILE), { force: true }); // an int8 file of the previous export no longer matches
     const record: OnnxRecord = { file: ONNX_FILE, opset: ev.opset, bytes: ev.bytes, torch_version: opts.torch_version, onnxruntime_node: await ortVersion(),
       check: { examples: rows.length, data: basename(opts.data_name), max_abs_diff: diff, tolerance: ONNX_FP32_TOLERANCE, same_relation: same }, engine: 'onnx' };
     const refitJson = join(model.dir, 'refit.json');

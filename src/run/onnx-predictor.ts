@@ -1,12 +1,13 @@
 // The Predictor of a run that has model/model.onnx: onnxruntime-node in this process, no Python, no process hop.
 // Same answers and shape as the worker's Predictor; concurrent calls are coalesced into one batched run.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunLog } from '../log.ts';
 import { planEvalBatches } from '../batch/index.ts';
 import { encodeForHead, type EncodedExample } from '../encode/index.ts';
 import { softmax } from './evaluate.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
-import { ONNX_FILE, openOnnxSession, type OnnxSession } from './onnx-runtime.ts';
+import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, type OnnxSession } from './onnx-runtime.ts';
 import { itemExample, type PredictItem, type Prediction, type Predictor } from './predictor.ts';
 
 /**
@@ -21,9 +22,12 @@ type Row = { item: PredictItem; probs?: number[]; error?: string };
 /** Opens `<run_dir>/model/model.onnx` with onnxruntime-node (`threads` intra-op threads) and returns a Predictor. */
 export async function openOnnxPredictor(opts: { run_dir: string; log: RunLog; num_threads?: number }): Promise<Predictor> {
   const model = readModelFolder(opts.run_dir);
-  const session = await openOnnxSession({ path: join(model.dir, ONNX_FILE), threads: opts.num_threads });
-  opts.log.write(`predict: onnxruntime-node on ${join(model.dir, ONNX_FILE)} (${session.threads} threads, inputs ${session.input_names.join(', ')})`);
-  return new OnnxPredictor(model, session);
+  // int8 only where refit export --quantize int8 measured that it pays (refit.json onnx.engine), else fp32.
+  const onnx = (model.refit as { onnx?: { engine?: string } }).onnx;
+  const file = onnx?.engine === 'onnx-int8' && existsSync(join(model.dir, ONNX_INT8_FILE)) ? ONNX_INT8_FILE : ONNX_FILE;
+  const session = await openOnnxSession({ path: join(model.dir, file), threads: opts.num_threads });
+  opts.log.write(`predict: onnxruntime-node on ${join(model.dir, file)} (${session.threads} threads, inputs ${session.input_names.join(', ')})`);
+  return new OnnxPredictor(model, session, file === ONNX_INT8_FILE ? 'onnx-int8' : 'onnx');
 }
 
 class OnnxPredictor implements Predictor {
@@ -38,12 +42,12 @@ class OnnxPredictor implements Predictor {
   private queue: Pending[] = [];
   private busy = false;
 
-  constructor(private readonly loaded: LoadedModel, private readonly session: OnnxSession) {
+  constructor(private readonly loaded: LoadedModel, private readonly session: OnnxSession, engine: string) {
     this.relations = loaded.relations.names;
     this.na_label = loaded.relations.na_label;
     this.max_seq_len = loaded.refit.max_seq_len;
     this.model = { dir: loaded.dir, ...loaded.dims, head: loaded.refit.head, lowercase: loaded.refit.lowercase, num_labels: loaded.refit.num_labels,
-      ...(loaded.refit.rnn ? { rnn: loaded.refit.rnn } : {}), engine: 'onnx' };
+      ...(loaded.refit.rnn ? { rnn: loaded.refit.rnn } : {}), engine };
   }
 
   async ping(): Promise<void> {

@@ -6,6 +6,8 @@ import type { EncodedExample } from '../encode/index.ts';
 
 /** File name of the exported model inside a run's model/ folder. */
 export const ONNX_FILE = 'model.onnx';
+/** File name of the int8 model beside it (refit export --quantize int8; present only when it paid). */
+export const ONNX_INT8_FILE = 'model.int8.onnx';
 /** Default ONNX opset of `refit export` (torch 1.13's exporter goes up to 17; 17 has LayerNormalization as one op). */
 export const DEFAULT_OPSET = 17;
 /**

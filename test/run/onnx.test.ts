@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunLog } from '../../src/log.ts';
 import { readDataset } from '../../src/data/index.ts';
-import { openRunPredictor, type Predictor } from '../../src/run/index.ts';
+import { maxAbsDiff, onnxLogits, openRunPredictor, quantizeOnnxInt8, readModelFolder, type Predictor } from '../../src/run/index.ts';
 import { CLI, NO_CLI, cachedTinyRun, writeDemoData } from '../web/tiny-run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-onnx-'));
@@ -132,6 +132,40 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     const refused = await refit(['export', '--run', lm]);
     assert.equal(refused.status, 2);
     assert.equal(refused.stderr.split('\n')[0], `refit: ${lm}: head deepke-lm is not exported to ONNX (its packed RNN does not trace to a graph with a dynamic batch); predict and serve use the torch worker`);
+  });
+
+  test('export --quantize int8 measures int8 against fp32 and keeps it only when it pays', async () => {
+    const q = join(dir, 'int8');
+    cpSync(run, q, { recursive: true });
+    const r = await refit(['export', '--run', q, '--quantize', 'int8', '--threads', '1']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.split('\n')[1], /^refit export: int8 \(12 MatMuls, [\d.]+ MB\) on \d+ rows of test\.csv, 1 thread: macro-F1 [\d.]+ → [\d.]+, [\d.]+ → [\d.]+ examples\/s: (kept|not kept)/);
+    const onnx = JSON.parse(readFileSync(join(q, 'model', 'refit.json'), 'utf8')).onnx;
+    const i8 = onnx.int8;
+    for (const k of ['macro_f1_fp32', 'macro_f1_int8', 'examples_per_s_fp32', 'examples_per_s_int8']) assert.equal(typeof i8[k], 'number', k);
+    assert.equal(i8.kept, (i8.macro_f1_fp32 - i8.macro_f1_int8) * 100 <= 1 && i8.examples_per_s_int8 > i8.examples_per_s_fp32);
+    assert.equal(onnx.engine, i8.kept ? 'onnx-int8' : 'onnx');
+    assert.equal(existsSync(join(q, 'model', 'model.int8.onnx')), i8.kept);
+    const p = await openRunPredictor({ run_dir: q, env, log: new RunLog(), num_threads: 1 });
+    try {
+      assert.equal(p.model.engine, onnx.engine);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('the int8 graph stays close to fp32 (per-channel int8 weights of 2-layer bert-tiny)', async () => {
+    const fp32 = join(run, 'model', 'model.onnx');
+    const q = quantizeOnnxInt8(readFileSync(fp32));
+    assert.equal(q.quantized, 12, '6 MatMuls per layer: query, key, value, attention output, intermediate, output');
+    const int8 = join(dir, 'tiny.int8.onnx');
+    writeFileSync(int8, q.bytes);
+    const model = readModelFolder(run);
+    const rows = [{ ids: [2, 10, 11, 12, 13, 14, 15, 3], head_pos: 1, tail_pos: 3, truncated: false }, { ids: [2, 20, 21, 22, 3], head_pos: 1, tail_pos: 2, truncated: false }]
+      .map((r) => ({ ...r, ids: r.ids.map((i) => i % model.dims.vocab_size) }));
+    const [a, b] = [await onnxLogits({ path: fp32, rows, max_seq_len: 64, threads: 1 }), await onnxLogits({ path: int8, rows, max_seq_len: 64, threads: 1 })];
+    // int8 rounding of weights (≤ 0.4 % of each column's range) and of activations: logits move by hundredths, not tenths
+    assert.ok(maxAbsDiff(a, b) < 0.1, `max |fp32 − int8| ${maxAbsDiff(a, b)}`);
   });
 
   test('export of a run folder without weights is one line', async () => {
