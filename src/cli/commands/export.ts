@@ -16,9 +16,9 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .option('--quantize <kind>', 'int8: also write model.int8.onnx (encoder linear layers, per-channel int8 weights, dynamic activations), kept as the default engine only if macro-F1 drops ≤ 1 point and it is faster here')
     .option('--threads <n>', 'CPU threads for the int8 vs fp32 measurement (default: cores, at most 4)')
     .action(async (o: { run: string; opset?: string; data?: string; format?: string; quantize?: string; threads?: string }) => {
-      if (o.quantize !== undefined && o.quantize !== 'int8') throw new ConfigError(`--quantize ${o.quantize}: expected int8`, 'E_CLI_OPTION');
+      if (o.quantize !== undefined && o.quantize !== 'int8') throw new ConfigError('E_CLI_OPTION', `--quantize ${o.quantize}: expected int8`);
       const threads = o.threads === undefined ? undefined : Number(o.threads);
-      if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new ConfigError(`--threads ${o.threads}: must be a positive integer`, 'E_CLI_OPTION');
+      if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new ConfigError('E_CLI_OPTION', `--threads ${o.threads}: must be a positive integer`);
       const opset = o.opset === undefined ? undefined : Number(o.opset);
       if (opset !== undefined && !(Number.isInteger(opset) && opset >= 11 && opset <= 21)) throw new ConfigError('E_CLI_OPTION', `--opset ${o.opset}: expected an integer from 11 to 21`);
       const r = await exportRun({ run_dir: o.run, opset, data: o.data, format: o.format, quantize: o.quantize as 'int8' | undefined, threads, env: ctx.env, log: ctx.log });
