@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { resolveConfig, resolveConfigDetailed } from '../../src/config/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { makeDeepkeProject } from './deepke-project.ts';
-import { pickReporter } from '../../src/cli/commands/train.ts';
+import { pickReporter } from '../../src/cli/run-output.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-config-keys-'));
 const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'toLocaleString', '__defineGetter__'];

@@ -64,8 +64,8 @@ test('bad input: one clear line on stderr and exit 2', { skip }, () => {
     [['fit', '--gpu', 'RTX 3O60'], /did you mean 'RTX 3060'/],
     [['fit', '--gpu', 'twelve gigs'], /unknown GPU 'twelve gigs'/],
     [['fit', '--gpu', '8GB', '--seq-len', '600'], /above the model's max_position_embeddings 512/],
-    [['plan', '--batch-size', 'abc'], /--batch-size: expected an integer ≥ 1, got 'abc'/],
-    [['plan', '--precision', 'fp8'], /--precision: expected one of fp32, fp16, bf16/],
+    [['plan', '--batch-size', 'abc'], /--batch-size abc: expected an integer ≥ 1/],
+    [['plan', '--precision', 'fp8'], /--precision fp8: expected one of fp32, fp16, bf16/],
     [['fit', '--seq-len', '128'], /give the card with --gpu/],
     [['plan', '--model', 'bert-huge'], /unknown model 'bert-huge'/],
   ];

@@ -9,7 +9,8 @@ import { RefitError } from '../../errors.ts';
 import { resolveConfig } from '../../config/index.ts';
 import { DEMO_PREDICT_INPUTS, DEMO_SIZES, generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../demo/index.ts';
 import { openPredictor, runPaths, runTraining, writeJsonAtomic, writeTextAtomic } from '../../run/index.ts';
-import { pickReporter, printSummary, writeRunReport } from './train.ts';
+import { pickReporter, printSummary, writeRunReport } from '../run-output.ts';
+import { intOption } from '../options.ts';
 
 /** The marker file that makes a folder a demo run (so `refit demo` may replace it, and nothing else). */
 const DEMO_MARKER = 'demo.json';
@@ -42,7 +43,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         throw new RefitError('E_OUT_EXISTS', `${o.out}: folder exists and is not an earlier demo run; use another --out`);
       }
       ctx.log = new RunLog(runPaths(out).log);
-      const seed = Number(o.seed);
+      const seed = intOption('--seed', o.seed, 0)!;
       const dataOverrides = writeDemoData(out, seed);
       const config = resolveConfig({ overrides: ['model.preset=bert-tiny', 'train.epochs=6', `train.seed=${seed}`, 'memory.max_seq_len=64', 'device=cpu', ...dataOverrides, ...overrides] });
       ctx.io.stdout.write(`refit demo: ${DEMO_SIZES.train} generated training examples, bert-tiny from random init, CPU\n`);

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
-import { readLengths } from './fit.ts';
+import { readLengths } from '../memory-flags.ts';
 import { configFixesFor, doctorJson, engineFromLog, formatDoctorText, runDoctor } from '../../memory/doctor/index.ts';
 
 interface DoctorFlags { config?: string; json?: boolean; gpu?: string; engine?: string; lengthsFrom?: string }

@@ -1,43 +1,15 @@
 // `refit fit --gpu NAME|SIZE`: the fastest configuration that fits the card with a margin, keeping
 // micro-batch × accumulation = the effective batch. Search lives in src/memory/fit.ts; this prints/writes.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
-import { readEncodedDataset } from '../../encode/index.ts';
 import { FIT_LEVERS, deepkeFacts, fitConfig, formatBytes, runShapeOf, type FitAllow, type FitCandidate, type FitResult } from '../../memory/index.ts';
-import { configFromInputs, enumOption, gpuFromInputs, intOption, leverFlagText, leverOptions, memoryOptions, modelFromInputs, type MemoryFlags } from './plan.ts';
+import { enumOption, intOption, listOption } from '../options.ts';
+import { configFromInputs, gpuFromInputs, leverFlagText, leverOptions, memoryOptions, modelFromInputs, readLengths, type MemoryFlags } from '../memory-flags.ts';
 
 interface FitFlags extends MemoryFlags { effectiveBatch?: string; margin?: string; lengthsFrom?: string; write?: string }
-
-function listOption<T extends string>(flag: string, text: string | undefined, values: readonly T[]): T[] | undefined {
-  return text === undefined ? undefined : text.split(',').map((v) => enumOption(flag, v.trim(), values)!);
-}
-
-/** Example lengths: an encoded dataset (`*.refit-ds`), or integers one per line (whitespace/comma separated) or a JSON array. */
-export function readLengths(path: string): ArrayLike<number> {
-  let bytes: Buffer;
-  try { bytes = readFileSync(path); } catch (e) {
-    throw new RefitError('E_OPTION', `${path}: cannot read lengths (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  if (bytes.subarray(0, 8).toString('latin1') === 'REFITDS1') return readEncodedDataset(path).lengths;
-  const text = bytes.toString('utf8');
-  let tokens: string[];
-  try {
-    tokens = text.trim().startsWith('[') ? (JSON.parse(text) as unknown[]).map(String) : text.split(/[\s,]+/).filter(Boolean);
-  } catch {
-    throw new RefitError('E_OPTION', `${path}: not a JSON array of lengths`);
-  }
-  const out: number[] = [];
-  for (const [i, t] of tokens.entries()) {
-    const v = Number(t);
-    if (!Number.isInteger(v) || v <= 0) throw new RefitError('E_OPTION', `${path}: item ${i + 1} '${t}' is not a positive integer length`);
-    out.push(v);
-  }
-  if (out.length === 0) throw new RefitError('E_OPTION', `${path}: no lengths found`);
-  return out;
-}
 
 /** What the search may vary, from the fit flags of the levers fit searches (a list of values, or on|off|auto). */
 function allowFrom(flags: FitFlags): Partial<FitAllow> {

@@ -2,62 +2,10 @@
 // Resolves the run config (-c, key=value) and flags (flags win), calls planMemory, prints a table or JSON.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { RefitError } from '../../errors.ts';
-import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../../config/index.ts';
-import { LEVERS, deepkeFacts, formatBytes, modelFromConfig, planMemory, resolveGpu, parseSize, runShapeOf, type GpuSpec, type Lever, type MemoryPlan, type ShapeConfig, type ModelDims, type RunShape } from '../../memory/index.ts';
-
-/** Flags shared by `plan` and `fit` (commander camelCase names). */
-export interface MemoryFlags {
-  config?: string; engine?: string; model?: string; vocabSize?: string; batchSize?: string; seqLen?: string;
-  precision?: string; attention?: string; gradCheckpointing?: string; optimizer?: string; numLabels?: string;
-  mode?: string; gpu?: string; freezeLayers?: string; head?: string; json?: boolean;
-}
-
-/** A positive integer option value, or a one-line E_OPTION error naming the flag. */
-export function intOption(flag: string, text: string | undefined, min = 1): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min) {
-    throw new RefitError('E_OPTION', `${flag}: expected an integer ≥ ${min}, got '${text}'`);
-  }
-  return v;
-}
-
-/** One of `values`, or a one-line E_OPTION error listing them. */
-export function enumOption<T extends string>(flag: string, text: string | undefined, values: readonly T[]): T | undefined {
-  if (text === undefined) return undefined;
-  if (!(values as readonly string[]).includes(text)) throw new RefitError('E_OPTION', `${flag}: expected one of ${values.join(', ')}, got '${text}'`);
-  return text as T;
-}
-
-/** The model: --model, else model.pretrained / model.preset of the config, else bert-base; vocab from flag or model.vocab. */
-export function modelFromInputs(flags: MemoryFlags, cfg: RunConfig): ModelDims {
-  return modelFromConfig(cfg, { model: flags.model, vocab_size: intOption('--vocab-size', flags.vocabSize) });
-}
-
-/** The run config from -c and key=value overrides (defaults when neither is given); DeepKE keys refit ignores are warned. */
-export function configFromInputs(flags: MemoryFlags, overrides: string[], ctx: CliContext): RunConfig {
-  return resolvedFromInputs(flags, overrides, ctx).config;
-}
-
-/** configFromInputs with what was written and the Hydra composition of a DeepKE conf folder (-c conf/). */
-export function resolvedFromInputs(flags: MemoryFlags, overrides: string[], ctx: CliContext): ResolvedConfig {
-  return resolveConfigDetailed({ file: flags.config, overrides, env: ctx.env, warn: (line) => ctx.io.stderr.write(`refit: warning: ${line}\n`) });
-}
-
-/** The device: --gpu NAME|SIZE, else memory.budget of the config when it is a size. */
-export function gpuFromInputs(flags: MemoryFlags, cfg: RunConfig): GpuSpec | undefined {
-  if (flags.gpu !== undefined) return resolveGpu(flags.gpu);
-  if (cfg.memory.budget && cfg.memory.budget !== 'auto') return { name: cfg.memory.budget, memory_bytes: parseSize(cfg.memory.budget), bf16: false };
-  return undefined;
-}
-
-const camel = (name: string): string => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
-
-/** The text of a lever's flag as commander parsed it (its camelCase name). */
-export function leverFlagText(flags: object, l: Lever): string | undefined {
-  return l.flag ? (flags as Record<string, string | undefined>)[camel(l.flag.name)] : undefined;
-}
+import type { ResolvedConfig } from '../../config/index.ts';
+import { LEVERS, deepkeFacts, formatBytes, planMemory, runShapeOf, type Lever, type MemoryPlan, type ShapeConfig, type RunShape } from '../../memory/index.ts';
+import { enumOption, intOption } from '../options.ts';
+import { gpuFromInputs, leverFlagText, leverOptions, memoryOptions, modelFromInputs, resolvedFromInputs, type MemoryFlags } from '../memory-flags.ts';
 
 /** The config value a `refit plan` lever flag sets (`--precision bf16`, `--grad-checkpointing on`, `--seq-len 512`), or undefined. */
 function planFlagValue(l: Lever, text: string | undefined): string | number | boolean | undefined {
@@ -89,29 +37,6 @@ function runFromInputs(flags: MemoryFlags, resolved: ResolvedConfig): RunShape {
     num_labels: intOption('--num-labels', flags.numLabels),
     ...deepkeFacts({ engine, config_file: flags.config !== undefined, explicit_seq_len: resolved.explicit.has('memory.max_seq_len') || set.has('memory.max_seq_len'), device_ids: cfg.device_ids }),
   }).run;
-}
-
-/** Adds the options shared by plan and fit to `cmd`. */
-export function memoryOptions(cmd: Command): Command {
-  return cmd
-    .argument('[overrides...]', 'config overrides as key=value (e.g. train.batch_size=16)')
-    .option('-c, --config <file|conf/>', 'run config (YAML), or a DeepKE conf folder (Hydra defaults list + overrides); flags win over it')
-    .option('--engine <refit|hf>', 'refit (our worker) or hf (Hugging Face BertModel, as DeepKE runs it)')
-    .option('--model <preset|dir|config.json>', 'bert-tiny … bert-large, an HF model folder or its config.json')
-    .option('--vocab-size <n>', 'vocabulary size (e.g. 21128 for Chinese BERT)')
-    .option('--num-labels <n>', 'number of relations (default 50)')
-    .option('--head <entity-start|cls|deepke-lm>', 'relation head (deepke-lm: DeepKE\'s BERT → BiLSTM → linear)')
-    .option('--gpu <name|size>', 'a card (RTX 3060, T4, A100 80GB, …) or its memory (12GB, 11.75GiB)')
-    .option('--json', 'print one JSON object');
-}
-
-/** Adds the lever flags of `command` (plan: one value each; fit: the values to search) from the lever table. */
-export function leverOptions(cmd: Command, command: 'plan' | 'fit'): Command {
-  for (const l of LEVERS) {
-    const spec = l.flag?.[command];
-    if (spec) cmd.option(`--${l.flag!.name} ${spec.arg}`, spec.help);
-  }
-  return cmd;
 }
 
 /** Registers `refit plan`. */

@@ -10,18 +10,12 @@ import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import { resolveConfig } from '../../config/index.ts';
+import { intOption, threadsOption } from '../options.ts';
 import { runPaths } from '../../run/index.ts';
 import { badLinesText, openPredictInput, openRunPredictor, parseEngine, predictRows, type InputRow, type PredictSummary } from '../../run/index.ts';
 
 interface PredictOptions { run: string; input?: string; text?: string; head?: string; tail?: string; headOffset?: string; tailOffset?: string; headType?: string; tailType?: string;
   output?: string; topK?: string; naThreshold?: string; format?: string; strict?: boolean; engine?: string; threads?: string }
-
-function intOption(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError('E_CLI_OPTION', `${name} ${v}: expected an integer ≥ ${min}`);
-  return n;
-}
 
 /** The rows to predict: a fresh pass over --input, or the one --text row (offsets in code points). */
 async function rowSource(o: PredictOptions): Promise<{ rows: () => AsyncIterable<InputRow>; file?: string }> {
@@ -84,7 +78,7 @@ export function registerPredict(program: Command, ctx: CliContext): void {
       const na_threshold = o.naThreshold === undefined ? run.na_threshold : Number(o.naThreshold);
       if (!(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError('E_CLI_OPTION', `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`);
       const source = await rowSource(o);
-      const predictor = await openRunPredictor({ run_dir: o.run, engine: parseEngine('--engine', o.engine), num_threads: intOption('--threads', o.threads, 1) ?? availableParallelism(), env: ctx.env, log: ctx.log });
+      const predictor = await openRunPredictor({ run_dir: o.run, engine: parseEngine('--engine', o.engine), num_threads: threadsOption(o.threads) ?? availableParallelism(), env: ctx.env, log: ctx.log });
       const out = openOutput(ctx, o.output);
       let summary: PredictSummary;
       try {

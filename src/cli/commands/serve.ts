@@ -3,53 +3,15 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
-import { ConfigError, RefitError } from '../../errors.ts';
+import { RefitError } from '../../errors.ts';
 import { DEFAULT_LOG_MAX_BYTES, RunLog, logMaxBytesFromEnv } from '../../log.ts';
 import { chooseEngine, parseEngine } from '../../run/index.ts';
-import { DEFAULT_RESTART_POLICY, KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS, WORKER_TIMEOUT_MS, startServer, type ServerOptions } from '../../serve/index.ts';
+import { DEFAULT_RESTART_POLICY, KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS, WORKER_TIMEOUT_MS } from '../../serve/index.ts';
+import { countOption, portOption, secondsOption, threadsOption } from '../options.ts';
+import { listen, untilSignal } from '../listen.ts';
 
 /** Default TCP port of `refit serve`. */
 export const DEFAULT_PORT = 8080;
-
-/** The --port value as a TCP port (0 = any free port); anything else is one line, exit 2. */
-export function parsePort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) throw new ConfigError('E_OPTION', `--port ${text}: must be an integer 0..65535 (0 = any free port)`);
-  return n;
-}
-
-/** A positive number of seconds (fractions allowed) as ms; anything else is one line, exit 2. */
-export function parseSeconds(flag: string, text: string): number {
-  const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || !(n > 0) || n > 3600) throw new ConfigError('E_OPTION', `${flag} ${text}: must be a number of seconds, more than 0 and at most 3600`);
-  return Math.round(n * 1000);
-}
-
-/** A positive integer option; anything else is one line, exit 2. */
-export function parseCount(flag: string, text: string, min = 1): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > 1_000_000) throw new ConfigError('E_OPTION', `${flag} ${text}: must be an integer ${min}..1000000`);
-  return n;
-}
-
-/** Starts the server; a port or address that cannot be used is one line (E_LISTEN, exit 2). Worker health changes go to stderr. */
-export async function listen(ctx: CliContext, opts: { run_dir: string; host: string; port: number; num_threads?: number } & Partial<ServerOptions>) {
-  const notify = (line: string) => void ctx.io.stderr.write(`refit serve: ${line}\n`);
-  return startServer({ notify, ...opts, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
-      throw new RefitError('E_LISTEN', `cannot listen on ${opts.host}:${opts.port}: ${e.code} (pick another --port or --host)`);
-    }
-    throw e;
-  });
-}
-
-/** Resolves on Ctrl-C or SIGTERM: a server keeps serving until then, and is closed cleanly after. */
-export function untilSignal(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-}
 
 /** Registers `refit serve`. */
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -70,17 +32,14 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--log-max-mb <n>', `size of refit.log at which it is rotated to refit.log.1 (default ${DEFAULT_LOG_MAX_BYTES / 1024 / 1024}, or REFIT_LOG_MAX_BYTES)`)
     .action(async (opts: { run: string; port: string; host: string; threads?: string; bodyTimeout: string; keepAliveTimeout: string; maxConnections: string;
       maxRestarts: string; workerTimeout: string; logMaxMb?: string; engine?: string }) => {
-      const port = parsePort(opts.port);
-      const num_threads = opts.threads === undefined ? undefined : Number(opts.threads);
-      if (num_threads !== undefined && !(Number.isInteger(num_threads) && num_threads > 0)) {
-        throw new ConfigError('E_OPTION', `--threads ${opts.threads}: must be a positive integer`);
-      }
+      const port = portOption(opts.port);
+      const num_threads = threadsOption(opts.threads);
       const limits = {
-        request_timeout_ms: parseSeconds('--body-timeout', opts.bodyTimeout), keep_alive_timeout_ms: parseSeconds('--keep-alive-timeout', opts.keepAliveTimeout),
-        max_connections: parseCount('--max-connections', opts.maxConnections), restart: { max_restarts: parseCount('--max-restarts', opts.maxRestarts, 0) },
-        worker_timeout_ms: parseSeconds('--worker-timeout', opts.workerTimeout),
+        request_timeout_ms: secondsOption('--body-timeout', opts.bodyTimeout), keep_alive_timeout_ms: secondsOption('--keep-alive-timeout', opts.keepAliveTimeout),
+        max_connections: countOption('--max-connections', opts.maxConnections), restart: { max_restarts: countOption('--max-restarts', opts.maxRestarts, 0) },
+        worker_timeout_ms: secondsOption('--worker-timeout', opts.workerTimeout),
       };
-      const max_bytes = opts.logMaxMb === undefined ? logMaxBytesFromEnv(ctx.env) : parseCount('--log-max-mb', opts.logMaxMb) * 1024 * 1024;
+      const max_bytes = opts.logMaxMb === undefined ? logMaxBytesFromEnv(ctx.env) : countOption('--log-max-mb', opts.logMaxMb) * 1024 * 1024;
       if (!existsSync(opts.run)) throw new RefitError('E_RUN_DIR', `${opts.run}: no such run folder (pass the folder refit train wrote)`);
       if (!existsSync(join(opts.run, 'model', 'refit.json'))) {
         throw new RefitError('E_NO_MODEL', `${join(opts.run, 'model')}: no trained model here (train first: refit train ... --out ${opts.run})`);

@@ -4,51 +4,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { resolveConfig } from '../../config/index.ts';
-import { assertResumable, runTraining, runPaths, StopRequest, type Reporter, type RunMetrics } from '../../run/index.ts';
-import { REPORTERS, defaultReporter } from '../../report/reporters/index.ts';
+import { assertResumable, runTraining, runPaths, StopRequest } from '../../run/index.ts';
 import { ConfigError } from '../../errors.ts';
-import { writeReport } from '../../report/index.ts';
-import { listen, parsePort, untilSignal } from './serve.ts';
-import { own } from '../../own.ts';
-
-/** The progress reporter a --progress value names (auto: tty on a terminal, plain otherwise). */
-export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
-  if (progress === 'none') return [];
-  if (progress === 'auto') return [defaultReporter(ctx.io.stdout)];
-  const make = own(REPORTERS as Record<string, (out: CliContext['io']['stdout']) => Reporter>, progress); // not Object.prototype's
-  if (!make) throw new ConfigError('E_CLI_OPTION', `--progress ${progress}: use auto, tty, plain, jsonl or none`);
-  return [make(ctx.io.stdout)];
-}
-
-/** Prints the metrics of a finished run as a few lines. */
-export function printSummary(ctx: CliContext, run_dir: string, m: RunMetrics): void {
-  const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
-  for (const split of ['valid', 'test'] as const) {
-    const b = m[split];
-    if (b) ctx.io.stdout.write(`${split}: accuracy ${f(b.accuracy)}  macro_f1 ${f(b.macro_f1)}  micro_f1 ${f(b.micro_f1)}\n`);
-  }
-  // deepke-lm with DeepKE's gold-relation type words: the score without them, next to the one with them.
-  const u = m.test_without_types;
-  if (u) ctx.io.stdout.write(`test without type words (no label leak): accuracy ${f(u.accuracy)}  macro_f1 ${f(u.macro_f1)}  micro_f1 ${f(u.micro_f1)}\n`);
-  ctx.io.stdout.write(`train: ${m.train.optimizer_steps} steps, ${m.train.examples_seen} examples, ${m.train.examples_per_s.toFixed(1)} examples/s, ${m.train.seconds.toFixed(1)} s\n`);
-  ctx.io.stdout.write(`run saved to ${run_dir}\n`);
-}
-
-/**
- * Writes the run's report.html, also after a failed run (its events say how far it got). A report
- * that cannot be written is logged, never the reason a run fails.
- */
-export async function writeRunReport(ctx: CliContext, run_dir: string): Promise<void> {
-  try {
-    await writeReport({ run_dir });
-  } catch (e) {
-    ctx.log.write(`report.html not written: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-  }
-}
+import { listen, untilSignal } from '../listen.ts';
+import { portOption, threadsOption } from '../options.ts';
+import { pickReporter, printSummary, writeRunReport } from '../run-output.ts';
 
 /** Starts the web pages and API on a run folder that is being written (`refit train --serve`). */
 async function serveRun(ctx: CliContext, run_dir: string, o: { port: string; host: string }) {
-  const server = await listen(ctx, { run_dir, host: o.host, port: parsePort(o.port) });
+  const server = await listen(ctx, { run_dir, host: o.host, port: portOption(o.port) });
   ctx.io.stderr.write(`refit train: watch the run at ${server.url}/runs\n`);
   return server;
 }
@@ -95,8 +59,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--port <n>', 'port for --serve (0 = any free port)', '8080')
     .option('--host <addr>', 'address for --serve', '127.0.0.1')
     .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string; serve?: boolean; port: string; host: string }) => {
-      const threads = o.threads === undefined ? undefined : Number(o.threads);
-      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new ConfigError('E_CLI_OPTION', `--threads ${o.threads}: expected an integer ≥ 1`);
+      const threads = threadsOption(o.threads);
       if (o.resume && !o.out) throw new ConfigError('E_CLI_OPTION', '--resume needs --out DIR (the run folder to continue)');
       if (o.resume) assertResumable(o.out!);
       // A resume starts from the run's own config.yaml; overrides (and a -c file) are checked against it (run/resume-config.ts).

@@ -1,0 +1,43 @@
+// What a training command prints and leaves besides the run: the progress reporter --progress names, the summary
+// lines of a finished run, and its report.html. Shared by `refit train` and `refit demo`.
+import type { CliContext } from './context.ts';
+import type { Reporter, RunMetrics } from '../run/index.ts';
+import { REPORTERS, defaultReporter } from '../report/reporters/index.ts';
+import { ConfigError } from '../errors.ts';
+import { writeReport } from '../report/index.ts';
+import { own } from '../own.ts';
+
+/** The progress reporter a --progress value names (auto: tty on a terminal, plain otherwise). */
+export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
+  if (progress === 'none') return [];
+  if (progress === 'auto') return [defaultReporter(ctx.io.stdout)];
+  const make = own(REPORTERS as Record<string, (out: CliContext['io']['stdout']) => Reporter>, progress); // not Object.prototype's
+  if (!make) throw new ConfigError('E_CLI_OPTION', `--progress ${progress}: use auto, tty, plain, jsonl or none`);
+  return [make(ctx.io.stdout)];
+}
+
+/** Prints the metrics of a finished run as a few lines. */
+export function printSummary(ctx: CliContext, run_dir: string, m: RunMetrics): void {
+  const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
+  for (const split of ['valid', 'test'] as const) {
+    const b = m[split];
+    if (b) ctx.io.stdout.write(`${split}: accuracy ${f(b.accuracy)}  macro_f1 ${f(b.macro_f1)}  micro_f1 ${f(b.micro_f1)}\n`);
+  }
+  // deepke-lm with DeepKE's gold-relation type words: the score without them, next to the one with them.
+  const u = m.test_without_types;
+  if (u) ctx.io.stdout.write(`test without type words (no label leak): accuracy ${f(u.accuracy)}  macro_f1 ${f(u.macro_f1)}  micro_f1 ${f(u.micro_f1)}\n`);
+  ctx.io.stdout.write(`train: ${m.train.optimizer_steps} steps, ${m.train.examples_seen} examples, ${m.train.examples_per_s.toFixed(1)} examples/s, ${m.train.seconds.toFixed(1)} s\n`);
+  ctx.io.stdout.write(`run saved to ${run_dir}\n`);
+}
+
+/**
+ * Writes the run's report.html, also after a failed run (its events say how far it got). A report
+ * that cannot be written is logged, never the reason a run fails.
+ */
+export async function writeRunReport(ctx: CliContext, run_dir: string): Promise<void> {
+  try {
+    await writeReport({ run_dir });
+  } catch (e) {
+    ctx.log.write(`report.html not written: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  }
+}
