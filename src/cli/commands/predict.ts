@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { ConfigError, RefitError } from '../../errors.ts';
+import { countLines, predictProgress } from '../predict-progress.ts';
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
@@ -79,10 +80,13 @@ export function registerPredict(program: Command, ctx: CliContext): void {
       if (!(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError('E_CLI_OPTION', `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`);
       const source = await rowSource(o);
       const predictor = await openRunPredictor({ run_dir: o.run, engine: parseEngine('--engine', o.engine), num_threads: threadsOption(o.threads) ?? availableParallelism(), env: ctx.env, log: ctx.log });
+      // Progress on stderr for --input, unless the predictions themselves go to the same terminal.
+      const progress = o.input && (o.output || !ctx.io.stdout.isTTY) ? predictProgress({ stderr: ctx.io.stderr, total: await countLines(o.input) }) : undefined;
       const out = openOutput(ctx, o.output);
       let summary: PredictSummary;
       try {
-        summary = await predictRows({ rows: source.rows(), predictor, top_k, na_threshold, write: (t) => out.write(t) });
+        summary = await predictRows({ rows: source.rows(), predictor, top_k, na_threshold, write: (t) => { progress?.rows(lineCount(t)); return out.write(t); } });
+        progress?.done();
         await out.commit();
       } catch (e) {
         out.abort();
@@ -92,6 +96,13 @@ export function registerPredict(program: Command, ctx: CliContext): void {
       }
       reportBadRows(ctx, summary, source.file, o.strict === true);
     });
+}
+
+/** Lines in a chunk of JSON lines. */
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 /** One stderr line about bad rows: a warning, or with --strict the exit-2 error. */
