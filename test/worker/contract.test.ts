@@ -164,10 +164,15 @@ test('an allocation that cannot fit outside a micro-batch is E_OOM with the allo
   await expectEvent(worker, { type: 'memory' }, 'memory');
 });
 
-test('cls head and shutdown', { skip }, async () => {
+test('cls head, export_onnx and shutdown', { skip }, async () => {
   await expectEvent(worker, tinyLoad({ head: { kind: 'cls', num_labels: 3, dropout: 0.1 } }), 'loaded');
   const ev = await expectEvent(worker, { type: 'eval', dataset: 'train', tag: 'cls', batches: [{ indices: [0, 1], seq_len: 20 }] }, 'eval_result');
   assert.equal(ev.logits.length, 2);
+  const onnx = join(dir, 'model.onnx');
+  const exported = await expectEvent(worker, { type: 'export_onnx', path: onnx, opset: 17 }, 'exported');
+  assert.deepEqual([exported.path, exported.opset, exported.bytes], [onnx, 17, readFileSync(onnx).length]);
+  await expectError({ type: 'export_onnx', path: onnx, opset: 7 }, 'E_BAD_COMMAND', /opset 7 must be an integer >= 11/);
+  await expectError({ type: 'export_onnx', path: join(dir, 'no-such-folder', 'model.onnx'), opset: 17 }, 'E_EXPORT', /torch\.onnx\.export failed/);
   await expectEvent(worker, { type: 'shutdown' }, 'bye');
   await worker.close();
   assert.equal(worker.state, 'stopped');

@@ -5,14 +5,12 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { ConfigError, RefitError } from '../../errors.ts';
 import { countLines, predictProgress } from '../predict-progress.ts';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
-import { resolveConfig } from '../../config/index.ts';
 import { intOption, threadsOption } from '../options.ts';
-import { runPaths } from '../../run/index.ts';
 import { badLinesText, openPredictInput, openRunPredictor, parseEngine, predictRows, type InputRow, type PredictSummary } from '../../run/index.ts';
 
 interface PredictOptions { run: string; input?: string; text?: string; head?: string; tail?: string; headOffset?: string; tailOffset?: string; headType?: string; tailType?: string;
@@ -74,10 +72,10 @@ export function registerPredict(program: Command, ctx: CliContext): void {
     .option('--engine <name>', 'onnx (onnxruntime-node in this process, no Python) or torch (the Python worker; CPU or CUDA); default: onnx when the run has model/model.onnx')
     .option('--threads <n>', 'CPU threads for the model (default: every core)')
     .action(async (o: PredictOptions) => {
-      const run = runDefaults(o.run);
-      const top_k = intOption('--top-k', o.topK, 1) ?? run.top_k;
-      const na_threshold = o.naThreshold === undefined ? run.na_threshold : Number(o.naThreshold);
-      if (!(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError('E_CLI_OPTION', `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`);
+      // left out: the run's own predict.top_k / predict.na_threshold, which the predictor applies (as the server's does)
+      const top_k = intOption('--top-k', o.topK, 1);
+      const na_threshold = o.naThreshold === undefined ? undefined : Number(o.naThreshold);
+      if (na_threshold !== undefined && !(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError('E_CLI_OPTION', `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`);
       const source = await rowSource(o);
       const predictor = await openRunPredictor({ run_dir: o.run, engine: parseEngine('--engine', o.engine), num_threads: threadsOption(o.threads) ?? availableParallelism(), env: ctx.env, log: ctx.log });
       // Progress on stderr for --input, unless the predictions themselves go to the same terminal.
@@ -118,12 +116,4 @@ function reportBadRows(ctx: CliContext, s: PredictSummary, file: string | undefi
     throw new RefitError('E_PREDICT_BAD_ROWS', `${file}:${s.first_bad.line}: ${s.first_bad.error} (--strict: ${counted}: ${badLinesText(s)}; each has an error line in the output)`);
   }
   ctx.io.stderr.write(`refit: warning: ${file}: ${counted} (${badLinesText(s)}); each has an error line in the output\n`);
-}
-
-/** predict.top_k and predict.na_threshold from the run's config.yaml (defaults when the run has none). */
-function runDefaults(run: string): { top_k: number; na_threshold: number } {
-  const file = runPaths(run).config;
-  if (!existsSync(file)) return { top_k: 3, na_threshold: 0 };
-  const c = resolveConfig({ file, overrides: [] });
-  return { top_k: c.predict.top_k, na_threshold: c.predict.na_threshold };
 }
