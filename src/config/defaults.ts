@@ -1,5 +1,6 @@
 // Default values of the run configuration, including the learning-rate defaults that depend on whether
 // the model is a random-init preset or a pretrained folder. A table and one function; no I/O.
+import { DISTRIBUTED_LEVERS } from '../memory/distributed-levers.ts';
 
 /** Static defaults by dotted key (the learning rate is chosen by `defaultLearningRate`). */
 export const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
@@ -30,6 +31,7 @@ export const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
   'memory.optimizer': 'adamw',
   'memory.budget': 'auto',
   'memory.allow_shorter_seq': false,
+  ...Object.fromEntries(DISTRIBUTED_LEVERS.filter((l) => l.default !== undefined).map((l) => [l.key, l.default])),
   'predict.na_threshold': 0,
   'predict.top_k': 3,
   'export.onnx': true,

@@ -13,7 +13,7 @@ export interface Entry {
 }
 
 /** Top-level keys whose mapping value holds `section.key` entries. */
-export const SECTIONS: ReadonlySet<string> = new Set(['data', 'model', 'train', 'memory', 'predict', 'export', 'engine']);
+export const SECTIONS: ReadonlySet<string> = new Set(['data', 'model', 'train', 'memory', 'predict', 'export', 'engine', 'distributed']);
 
 /** The largest config file read (bytes): real configs are a few KB; a bigger file is refused before it is parsed. */
 export const MAX_CONFIG_BYTES = 1 << 20;

@@ -2,6 +2,8 @@
 // and a human description of the values it takes, and the ajv schema built from that table.
 // No I/O and no defaults here (defaults.ts); resolve.ts reads files and applies aliases.
 import { READERS } from '../data/index.ts';
+// A leaf table with no imports of logic (memory/index.ts would pull in the doctor, which reads configs).
+import { DISTRIBUTED_LEVERS, type DistributedConfig } from '../memory/distributed-levers.ts';
 
 /** The fully resolved configuration of a run (config.yaml); every key is snake_case as written in YAML. */
 export interface RunConfig {
@@ -20,6 +22,8 @@ export interface RunConfig {
     num_hidden_layers?: number;
     /** The RNN of the `deepke-lm` head (DeepKE's type_rnn, hidden_size, num_layers, bidirectional, last_layer_hn, dropout). */
     rnn: RnnConfig;
+    /** Dropout of the encoder and before the head (default: the model config's, BERT's 0.1); 0 makes runs comparable bit for bit up to rounding. */
+    dropout?: number;
   };
   train: {
     epochs: number; batch_size: number; learning_rate: number; warmup_ratio: number; weight_decay: number;
@@ -33,6 +37,8 @@ export interface RunConfig {
     /** 'auto' or a size such as '11.75GiB' / '12GB' (parsed by the memory module). */
     budget: string; allow_shorter_seq: boolean;
   };
+  /** Several ranks with torch.distributed (one process per GPU or CPU share); the entries of DISTRIBUTED_LEVERS. */
+  distributed: DistributedConfig;
   predict: { na_threshold: number; top_k: number };
   /** `onnx`: write model/model.onnx at the end of training (checked against torch), so predict and serve need no Python. */
   export: { onnx: boolean };
@@ -109,6 +115,7 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'model.rnn.bidirectional', ...bool() },
   { key: 'model.rnn.last_layer_hn', ...bool() },
   { key: 'model.rnn.dropout', ...num(0, 1) },
+  { key: 'model.dropout', ...num(0, 1) },
   { key: 'train.epochs', ...int(1) },
   { key: 'train.batch_size', ...int(1) },
   { key: 'train.learning_rate', ...num(0, 1, true) },
@@ -131,6 +138,7 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'memory.optimizer', ...oneOf('adamw', 'adamw-fused') },
   { key: 'memory.budget', schema: { type: 'string', pattern: BUDGET_PATTERN }, expected: "auto or a size such as 11.75GiB or 12GB" },
   { key: 'memory.allow_shorter_seq', ...bool() },
+  ...DISTRIBUTED_LEVERS.map((l) => ({ key: l.key, schema: l.schema, expected: l.expected })),
   { key: 'predict.na_threshold', ...num(0, 1) },
   { key: 'predict.top_k', ...int(1) },
   { key: 'export.onnx', ...bool() },
@@ -146,7 +154,7 @@ export const CONFIG_KEYS: readonly string[] = Object.freeze(KEY_SPECS.map((s) =>
 /** Keys that must be present after defaults are applied (everything not optional in RunConfig). */
 const OPTIONAL_KEYS = new Set([
   'data.train', 'data.valid', 'data.test', 'data.relations', 'data.folder', 'data.format', 'data.na_label',
-  'data.num_relations', 'model.pretrained', 'model.preset', 'model.vocab', 'model.lowercase', 'model.num_hidden_layers',
+  'data.num_relations', 'model.pretrained', 'model.preset', 'model.vocab', 'model.lowercase', 'model.num_hidden_layers', 'model.dropout',
   'memory.max_tokens', 'memory.micro_batch_size', 'memory.grad_accumulation', 'engine.python', 'out', 'device_ids',
 ]);
 

@@ -15,6 +15,15 @@ export const RESUME_SAFE: Readonly<Record<string, string>> = Object.freeze({
   'data.test': 'the test split is only evaluated after training',
   'engine.python': 'which interpreter runs the worker, not what it computes',
   'out': 'the run folder is --out itself',
+  // Several ranks: a step's examples and its loss normalisation do not depend on the world size, and checkpoints
+  // hold whole (consolidated) states, so a run continues on another number of ranks or strategy.
+  'distributed.nproc_per_node': 'the examples of each step and the effective batch do not depend on the number of ranks',
+  'distributed.nnodes': 'the examples of each step and the effective batch do not depend on the number of ranks',
+  'distributed.node_rank': 'where this machine sits in the group, not what a step computes',
+  'distributed.master_addr': 'the rendezvous address, not what a step computes',
+  'distributed.master_port': 'the rendezvous port, not what a step computes',
+  'distributed.strategy': 'ddp and zero1 compute the same update; checkpoints hold the whole optimizer state',
+  'distributed.backend': 'how ranks talk, not what a step computes',
 });
 
 /** Why a refused key changes the run, by key or by its section (the longest match wins). */

@@ -1,9 +1,9 @@
 // Starting a worker for a run: the load command from the decision, opening encoded datasets, restoring a state.
 // The worker reads no config: every choice arrives here fully resolved (house style, TS↔worker boundary).
 import type { RunLog } from '../log.ts';
-import { WorkerProcess } from '../worker/index.ts';
+import { WorkerProcess, type RankLayout } from '../worker/index.ts';
 import { workerError, type SupervisedWorker } from '../worker/index.ts';
-import type { BertConfigJson, HeadKind, HeadSpec, LoadCommand, RnnSpec } from '../worker/protocol.ts';
+import type { BertConfigJson, DistStrategy, HeadKind, HeadSpec, LoadCommand, RnnSpec } from '../worker/protocol.ts';
 import type { ModelDims } from '../memory/index.ts';
 import type { Decision } from './decide.ts';
 
@@ -23,7 +23,9 @@ export interface LoadSpec { dims: ModelDims; pretrained?: string; head: HeadKind
   /** Dropout everywhere (BERT's 0.1 by default); 0 makes runs with different micro-batch splits comparable bit for bit up to rounding. */
   dropout?: number;
   /** The deepke-lm head's RNN (its dropout is also the one before fc, as in DeepKE). */
-  rnn?: RnnSpec }
+  rnn?: RnnSpec;
+  /** Several ranks: how they share the model states. */
+  strategy?: DistStrategy }
 
 /** The head spec of a load command: deepke-lm carries its RNN and uses the RNN's dropout before fc (DeepKE's `dropout`). */
 export function headSpec(spec: Pick<LoadSpec, 'head' | 'num_labels' | 'dropout' | 'rnn'>): HeadSpec {
@@ -43,13 +45,14 @@ export function loadCommand(spec: LoadSpec, d: Pick<Decision, 'device' | 'precis
     optimizer: { kind: d.optimizer, lr: spec.learning_rate, weight_decay: spec.weight_decay, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmup_steps: spec.warmup_steps, total_steps: spec.total_steps }, max_grad_norm: spec.max_grad_norm,
     budget_bytes: d.device.startsWith('cuda') ? d.budget_bytes : undefined, num_threads: spec.num_threads,
+    ...(spec.strategy ? { strategy: spec.strategy } : {}),
   };
 }
 
 /** Starts a worker process (stderr → the run log). `inject_state` is the run folder the fault injection keeps its state in. */
-export async function startWorker(opts: { python: string; env: Record<string, string | undefined>; log: RunLog; run_dir?: string; num_threads?: number }): Promise<WorkerProcess> {
+export async function startWorker(opts: { python: string; env: Record<string, string | undefined>; log: RunLog; run_dir?: string; num_threads?: number; ranks?: RankLayout }): Promise<WorkerProcess> {
   const env = { ...opts.env, ...(opts.run_dir ? { REFIT_INJECT_STATE: opts.env.REFIT_INJECT_STATE ?? opts.run_dir } : {}) };
-  return WorkerProcess.start({ python: opts.python, env, log: opts.log, start_timeout_ms: WORKER_START_TIMEOUT_MS, num_threads: opts.num_threads });
+  return WorkerProcess.start({ python: opts.python, env, log: opts.log, start_timeout_ms: WORKER_START_TIMEOUT_MS, num_threads: opts.num_threads, ranks: opts.ranks });
 }
 
 /** Sends one command and returns its answer, turning an `error` event or an unexpected answer into an error. */

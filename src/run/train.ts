@@ -25,6 +25,7 @@ import { finishRun, type RunMetrics } from './finish.ts';
 import { exportRun } from './export-run.ts';
 import { deepkeLmRun, rnnSpec } from './deepke-lm.ts';
 import { probePlan } from './probe.ts';
+import { runRanks, type RunRanks } from './ranks.ts';
 
 /** Checkpoint `last` every this many optimizer steps (and at each epoch end), so a crash loses little. */
 export const CHECKPOINT_EVERY_STEPS = 200;
@@ -51,7 +52,7 @@ type Inputs = Awaited<ReturnType<typeof prepareInputs>>;
 
 /** What the phases of one run share. */
 interface RunCtx { opts: TrainOptions; inputs: Inputs; mode: 'new' | 'resume'; log: RunLog; emit(e: RunEvent): void; datasets: Array<{ name: string; path: string }>;
-  stop: StopRequest; changes: ResumeChange[] }
+  stop: StopRequest; changes: ResumeChange[]; ranks: RunRanks }
 
 /** Trains one run into `out` (see design §5 for the folder); throws RefitError on bad input, writes run_end either way. */
 export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
@@ -132,7 +133,9 @@ async function trainInFolder(opts: TrainOptions, inputs: Inputs, mode: 'new' | '
     }
     dispatchEvent(opts.reporters ?? [], e);
   };
-  const ctx: RunCtx = { opts, inputs, mode, log, emit, stop, changes, datasets: [inputs.train, inputs.valid, inputs.test, inputs.test_untyped].filter((s): s is EncodedSplit => !!s).map((s) => ({ name: s.name, path: s.path })) };
+  const ranks = runRanks({ config: inputs.config, python: inputs.python, env: opts.env, num_threads: opts.num_threads });
+  if (ranks.layout) log.write(`ranks: ${ranks.reason}`);
+  const ctx: RunCtx = { opts, inputs, mode, log, emit, stop, changes, ranks, datasets: [inputs.train, inputs.valid, inputs.test, inputs.test_untyped].filter((s): s is EncodedSplit => !!s).map((s) => ({ name: s.name, path: s.path })) };
   const t0 = Date.now();
   let state: LoopState | undefined;
   let sup: TrainSupervisor | undefined;
@@ -145,7 +148,7 @@ async function trainInFolder(opts: TrainOptions, inputs: Inputs, mode: 'new' | '
     WorkerProcess.killAll();
   });
   try {
-    first = await startWorker({ python: inputs.python, env: opts.env, log, run_dir: opts.out, num_threads: opts.num_threads });
+    first = await startRanks(ctx);
     stop.check('starting the worker');
     const started = await startRun(ctx, first);
     ({ state, sup } = started);
@@ -174,6 +177,12 @@ async function trainInFolder(opts: TrainOptions, inputs: Inputs, mode: 'new' | '
     if (sup?.worker && sup.worker !== first) await sup.worker.close().catch(() => undefined);
     await first?.close().catch(() => undefined);
   }
+}
+
+/** Starts the run's worker: one process, or this machine's ranks (rank 0 speaks the protocol). */
+function startRanks(ctx: RunCtx): Promise<WorkerProcess> {
+  const { opts, ranks } = ctx;
+  return startWorker({ python: ctx.inputs.python, env: { ...opts.env, ...ranks.env }, log: ctx.log, run_dir: opts.out, num_threads: ranks.threads_per_rank ?? opts.num_threads, ranks: ranks.layout });
 }
 
 const hasBegun = (state: LoopState | undefined): boolean => !!state && (state.step > 0 || state.checkpoint !== null);
@@ -208,13 +217,19 @@ async function startRun(ctx: RunCtx, first: WorkerProcess): Promise<{ plan: Plan
   const total = spe * config.train.epochs;
   const spec: LoadSpec = { dims, pretrained: config.model.pretrained, head: config.model.head, num_labels: inputs.splits.relations.names.length, seed: config.train.seed,
     learning_rate: config.train.learning_rate, weight_decay: config.train.weight_decay, warmup_steps: Math.round(config.train.warmup_ratio * total),
-    total_steps: total, max_grad_norm: config.train.max_grad_norm, num_threads: opts.num_threads, dropout: opts.dropout, rnn: rnnSpec(config) };
+    total_steps: total, max_grad_norm: config.train.max_grad_norm, num_threads: ctx.ranks.threads_per_rank ?? opts.num_threads, dropout: config.model.dropout ?? opts.dropout, rnn: rnnSpec(config),
+    ...(ctx.ranks.world > 1 ? { strategy: ctx.ranks.strategy } : {}) };
   const plan = mode === 'resume' ? readJson<PlanFile>(paths.plan) : decideMemory({ config, dims, caps, device, lengths: train.lengths, num_labels: spec.num_labels });
   const d = plan.decision;
-  const state = mode === 'resume' ? readJson<LoopState>(paths.last_state) : initialState({ micro_batch_size: d.micro_batch_size, grad_checkpointing: d.grad_checkpointing, max_seq_len: d.max_seq_len });
+  // Several ranks: the batch plan's micro-batches are global (per-rank micro-batch × world size); each rank takes its
+  // share, so effective batch = per-rank micro-batch × accumulation × world size.
+  const world = ctx.ranks.world;
+  if (mode === 'new' && world > 1) d.reasons.push(`${ctx.ranks.reason}: micro-batch ${d.micro_batch_size} per rank, ${d.micro_batch_size * world} over the ranks`);
+  const state = mode === 'resume' ? readJson<LoopState>(paths.last_state) : initialState({ micro_batch_size: d.micro_batch_size * world, grad_checkpointing: d.grad_checkpointing, max_seq_len: d.max_seq_len });
   const sup = makeSupervisor(ctx, spec, d, state);
   ctx.stop.check('planning');
-  if (mode === 'new' && device.startsWith('cuda')) await applyProbe(ctx, first, sup, plan, loadCommand(spec, d));
+  // The probe measures one process; with several ranks the plan stands and OOM recovery (agreed by all ranks) corrects it.
+  if (mode === 'new' && device.startsWith('cuda') && world === 1) await applyProbe(ctx, first, sup, plan, loadCommand(spec, d));
   ctx.stop.check(mode === 'new' && device.startsWith('cuda') ? 'probing the GPU' : 'planning');
   // A resume rewrites config.yaml only for the safe changes it was allowed (resume-config.ts).
   if (mode === 'new' || ctx.changes.length) writeTextAtomic(paths.config, configToYaml(config));
@@ -247,7 +262,7 @@ async function shortenTrain(ctx: RunCtx, max_seq_len: number): Promise<{ lengths
 function makeSupervisor(ctx: RunCtx, spec: LoadSpec, d: Decision, state: LoopState): TrainSupervisor {
   const { opts, inputs, emit } = ctx;
   const launch = async (levers: Levers, restore_from?: string) => {
-    const w = await startWorker({ python: inputs.python, env: opts.env, log: ctx.log, run_dir: opts.out, num_threads: opts.num_threads });
+    const w = await startRanks(ctx);
     await setupWorker(w, { load: loadCommand(spec, { ...d, grad_checkpointing: levers.grad_checkpointing }), datasets: ctx.datasets, restore_from });
     return w;
   };

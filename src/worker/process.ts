@@ -1,6 +1,7 @@
 // One Python worker child process speaking the JSON-lines protocol: start, one request at a time, close.
 // It never interprets events beyond routing them; OOM handling and restarts belong to the supervisor.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -40,6 +41,21 @@ export class WorkerCrashError extends Error {
   }
 }
 
+/**
+ * Several ranks (design §8): this machine starts `nproc_per_node` worker processes with PyTorch's env://
+ * variables. Global rank 0 speaks the protocol; the others follow its commands (broadcast) and only log.
+ */
+export interface RankLayout {
+  nproc_per_node: number;
+  nnodes: number;
+  node_rank: number;
+  master_addr: string;
+  /** 0: a free port is picked (one machine only). */
+  master_port: number;
+  /** auto | nccl | gloo, passed to the workers as REFIT_DIST_BACKEND. */
+  backend: string;
+}
+
 /** Options of WorkerProcess.start. */
 export interface WorkerStartOptions {
   python: string;
@@ -47,6 +63,65 @@ export interface WorkerStartOptions {
   log: RunLog;
   start_timeout_ms?: number;
   num_threads?: number;
+  /** Several ranks; absent (or a world of 1): one worker process as before. */
+  ranks?: RankLayout;
+}
+
+/** The world size of a layout (1 without one). */
+export function worldSize(r: RankLayout | undefined): number {
+  return r ? r.nproc_per_node * r.nnodes : 1;
+}
+
+/** A TCP port that was free a moment ago on this machine (for MASTER_PORT). */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => done(port));
+    });
+  });
+}
+
+/** The environment of each local rank: PyTorch's env:// variables (as torchrun sets them) on top of `env`. */
+export function rankEnvs(r: RankLayout, port: number): Array<{ rank: number; env: Record<string, string> }> {
+  const world = worldSize(r);
+  return Array.from({ length: r.nproc_per_node }, (_, local) => {
+    const rank = r.node_rank * r.nproc_per_node + local;
+    return { rank, env: { RANK: String(rank), LOCAL_RANK: String(local), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(r.nproc_per_node),
+      MASTER_ADDR: r.master_addr, MASTER_PORT: String(port), REFIT_DIST_BACKEND: r.backend } };
+  });
+}
+
+/** Spawns one `python -m refit_worker` (its own process group, so Ctrl-C reaches only refit). */
+function spawnWorker(opts: WorkerStartOptions, extraEnv: Record<string, string>, stdio: 'protocol' | 'log'): ChildProcess {
+  const pythonPath = workerPythonPath();
+  const env = cleanEnv({ ...opts.env, ...extraEnv, PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' });
+  const args = ['-m', 'refit_worker', ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : [])];
+  opts.log.write(`starting worker${extraEnv.RANK ? ` rank ${extraEnv.RANK} of ${extraEnv.WORLD_SIZE}` : ''}: ${opts.python} ${args.join(' ')}`);
+  return spawn(opts.python, args, { env, stdio: stdio === 'protocol' ? ['pipe', 'pipe', 'pipe'] : ['ignore', 'ignore', 'pipe'], detached: true });
+}
+
+/** Pipes a follower rank's stderr into the run log with a `[rankN]:` prefix (what torchrun prints; the doctor reads it). */
+function logRank(child: ChildProcess, rank: number, log: RunLog): void {
+  createInterface({ input: child.stderr! }).on('line', (line) => log.write(`[rank${rank}]: ${line}`));
+}
+
+/**
+ * The ranks of a machine that is not node 0 (`distributed.node_rank` ≥ 1): they follow global rank 0's commands, so
+ * this refit process only starts them, logs them and waits. Resolves with the first non-zero exit (or 0).
+ */
+export async function runFollowerRanks(opts: WorkerStartOptions & { ranks: RankLayout }): Promise<{ code: number; detail: string }> {
+  if (!opts.ranks.master_port) throw new RefitError('E_CONFIG_VALUE', 'distributed.master_port must be set on every node when distributed.nnodes > 1');
+  const children = rankEnvs(opts.ranks, opts.ranks.master_port).map(({ rank, env }) => ({ rank, child: spawnWorker(opts, env, 'log') }));
+  for (const { rank, child } of children) logRank(child, rank, opts.log);
+  const exits = children.map(({ rank, child }) => new Promise<{ rank: number; code: number; signal: string | null }>((done) =>
+    child.once('close', (code, signal) => done({ rank, code: code ?? 1, signal }))));
+  const first = await Promise.race(exits.map((p) => p.then((e) => (e.code === 0 ? Promise.all(exits).then(() => e) : e))));
+  if (first.code !== 0) for (const { child } of children) { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+  await Promise.all(exits);
+  return { code: first.code, detail: first.code === 0 ? '' : `rank ${first.rank} exited with code ${first.code}${first.signal ? ` (${first.signal})` : ''}` };
 }
 
 /** The folder holding the `refit_worker` package, from src/worker/ (tsx) or dist/ (bundle). */
@@ -75,6 +150,9 @@ export class WorkerProcess {
   /** Resolves, at once, when the worker dies or hangs (not when it is closed): the server restarts it then. */
   readonly lost: Promise<WorkerCrashError> = new Promise((done) => { this.markLost = done; });
 
+  /** The other local ranks (several ranks only): started with rank 0, stopped with it; one's death stops all. */
+  private followers: Array<{ rank: number; child: ChildProcess }> = [];
+
   private constructor(private readonly child: ChildProcessWithoutNullStreams, private readonly log: RunLog) {
     this.exited = new Promise((done) => child.once('close', () => done()));
     createInterface({ input: child.stdout }).on('line', (line) => this.onStdout(line));
@@ -91,15 +169,15 @@ export class WorkerProcess {
 
   /** Spawns `python -m refit_worker` and resolves once it sent `ready`; rejects as soon as it dies. */
   static async start(opts: WorkerStartOptions): Promise<WorkerProcess> {
-    const pythonPath = workerPythonPath();
-    const env = cleanEnv({ ...opts.env, PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' });
-    const args = ['-m', 'refit_worker', ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : [])];
-    opts.log.write(`starting worker: ${opts.python} ${args.join(' ')}`);
+    const multi = worldSize(opts.ranks) > 1 ? opts.ranks : undefined;
+    if (multi && multi.node_rank !== 0) throw new Error('WorkerProcess.start runs on node 0; other nodes use runFollowerRanks');
+    const envs = multi ? rankEnvs(multi, multi.master_port || await freePort()) : [{ rank: 0, env: {} }];
     // Its own process group: Ctrl-C in a terminal signals only refit, which then stops the worker cleanly itself.
-    const child = spawn(opts.python, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawnWorker(opts, envs[0].env, 'protocol') as ChildProcessWithoutNullStreams;
     const worker = new WorkerProcess(child, opts.log);
     WorkerProcess.live.add(worker);
     child.once('close', () => WorkerProcess.live.delete(worker));
+    for (const { rank, env } of envs.slice(1)) worker.addFollower(rank, spawnWorker(opts, env, 'log'));
     const timeout = opts.start_timeout_ms ?? WORKER_START_TIMEOUT_MS;
     const ready = await worker.nextEvent(timeout, 'start-timeout');
     if (ready.type !== 'ready') {
@@ -112,14 +190,40 @@ export class WorkerProcess {
     return worker;
   }
 
+  /** Supervises a follower rank: its stderr goes to the log; its death while rank 0 still runs stops every rank. */
+  private addFollower(rank: number, child: ChildProcess): void {
+    this.followers.push({ rank, child });
+    logRank(child, rank, this.log);
+    child.once('close', (code, signal) => {
+      if (this._state === 'stopping' || this._state === 'stopped' || this.crash) return;
+      this.fail('exit', code, signal, `rank ${rank} died; every rank is stopped`);
+      this.killRanks();
+    });
+  }
+
+  /** SIGKILL to every process of this worker (rank 0 and the followers). */
+  private killRanks(): void {
+    for (const c of [this.child, ...this.followers.map((f) => f.child)]) {
+      try { c.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+
+  /** Resolves when every follower rank has exited, or SIGKILLs them after `ms`. */
+  private async followersGone(ms: number): Promise<void> {
+    const alive = this.followers.filter((f) => f.child.exitCode === null && f.child.signalCode === null);
+    if (!alive.length) return;
+    const gone = Promise.all(alive.map((f) => new Promise<void>((done) => f.child.once('close', () => done()))));
+    const timer = setTimeout(() => { for (const f of alive) { try { f.child.kill('SIGKILL'); } catch { /* gone */ } } }, ms);
+    await gone;
+    clearTimeout(timer);
+  }
+
   /** Every worker process of this refit process that has not exited yet. */
   private static readonly live = new Set<WorkerProcess>();
 
   /** Kills every live worker at once (SIGKILL, synchronous): the second Ctrl-C, when refit must stop now. */
   static killAll(): void {
-    for (const w of WorkerProcess.live) {
-      try { w.child.kill('SIGKILL'); } catch { /* already gone */ }
-    }
+    for (const w of WorkerProcess.live) w.killRanks();
   }
 
   /** The worker's `ready` event (versions, capabilities, threads). */
@@ -163,23 +267,24 @@ export class WorkerProcess {
     const grace = opts.grace_ms ?? SIGKILL_GRACE_MS;
     // Let a running command finish, but not forever: a hung worker is killed below.
     await Promise.race([this.queue, new Promise((done) => setTimeout(done, grace).unref())]);
-    if (this.crash || (this._state as WorkerState) === 'stopped') return; // the state may change while waiting
+    if (this.crash || (this._state as WorkerState) === 'stopped') return this.followersGone(grace); // the state may change while waiting
     if (this._state !== 'stopping') {
       this._state = 'stopping';
       this.child.stdin.write(JSON.stringify({ type: 'shutdown' }) + '\n');
     }
     this.child.stdin.end();
-    if (await this.exitsWithin(grace)) return;
+    if (await this.exitsWithin(grace)) return this.followersGone(grace);
     this.log.write(`worker ignored shutdown for ${grace} ms: SIGTERM`);
     this.child.kill('SIGTERM');
-    if (await this.exitsWithin(grace)) return;
+    if (await this.exitsWithin(grace)) return this.followersGone(grace);
     this.log.write(`worker ignored SIGTERM for ${grace} ms: SIGKILL`);
     this.child.kill('SIGKILL');
     await this.exited;
+    await this.followersGone(0);
   }
 
   private async kill(): Promise<void> {
-    this.child.kill('SIGKILL');
+    this.killRanks();
     await this.exited;
   }
 
@@ -204,7 +309,7 @@ export class WorkerProcess {
         timer = setTimeout(() => {
           // A worker that does not answer is out of sync with the protocol: it cannot be reused.
           this.fail(reason, null, null, `no answer within ${timeout_ms} ms`);
-          this.child.kill('SIGKILL');
+          this.killRanks();
         }, timeout_ms);
       }
     });
@@ -239,6 +344,7 @@ export class WorkerProcess {
     this.crash = new WorkerCrashError(reason, code, signal, this._state, this.step, [...this.stderrTail], detail);
     this.markLost(this.crash);
     this._state = 'crashed';
+    if (this.followers.length) this.killRanks(); // one rank gone: the others would wait in their next collective
     this.log.write(this.crash.message);
     this.waiter?.reject(this.crash);
   }

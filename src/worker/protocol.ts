@@ -35,6 +35,8 @@ export interface RnnSpec { type: 'LSTM' | 'GRU' | 'RNN'; hidden_size: number; nu
 /** A relation head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
 export interface HeadSpec { kind: HeadKind; num_labels: number; dropout: number; rnn?: RnnSpec }
 export type OptimizerKind = 'adamw' | 'adamw-fused' | 'sgd';
+/** How several ranks share the model states (design §8). */
+export type DistStrategy = 'ddp' | 'zero1' | 'fsdp';
 
 /** One micro-batch: example indices into an opened dataset and the padded length (≥ every example's length). */
 export interface MicroBatch {
@@ -75,6 +77,8 @@ export interface LoadCommand {
   /** CUDA only: enforced with torch.cuda.set_per_process_memory_fraction. */
   budget_bytes?: number;
   num_threads?: number;
+  /** Several ranks (WORLD_SIZE > 1 in the workers' environment): ddp (replicated states), zero1 (optimizer states sharded), fsdp. */
+  strategy?: DistStrategy;
 }
 
 export interface OpenDatasetCommand { type: 'open_dataset'; name: string; path: string }
@@ -125,6 +129,9 @@ export interface ReadyEvent {
   python_version: string;
   capabilities: { cuda: boolean; device_count: number; bf16: boolean; sdpa: boolean; fused_adamw: boolean; device_name?: string; total_memory?: number };
   num_threads: number;
+  /** Several ranks: how many, and the torch.distributed backend they joined (gloo, nccl). */
+  world_size?: number;
+  backend?: string;
 }
 
 export interface LoadedEvent { type: 'loaded'; params: number; trainable_params: number; memory: MemoryStats }
@@ -153,6 +160,8 @@ export interface OomEvent {
   completed_micro_batches: number;
   message: string; // verbatim exception text
   memory: MemoryStats;
+  /** Several ranks: the rank that ran out (every rank dropped the same micro-batch). */
+  rank?: number;
 }
 
 export interface EvalResultEvent { type: 'eval_result'; tag: string; logits: number[][]; seconds: number; memory: MemoryStats }

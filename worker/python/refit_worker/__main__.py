@@ -13,6 +13,7 @@ import traceback
 import torch
 
 from .data import EncodedDataset
+from .dist import RankLostError, Ranks
 from .export import export_onnx
 from .device import available_cores, capabilities, is_oom, memory_stats, release_memory, reset_peak
 from .protocol import (E_BAD_COMMAND, E_INTERNAL, E_OOM, E_PROTOCOL, PROTOCOL_VERSION, WorkerError,
@@ -32,24 +33,33 @@ def _finite(value):
     return value
 
 
+# Commands only rank 0 runs when there are several ranks (they read the unwrapped model or report rank 0's figures);
+# every other command runs on every rank, and the ranks agree on its outcome before rank 0 answers.
+LEADER_ONLY = frozenset(('eval', 'inspect_weights', 'memory', 'export_onnx'))
+
+
 class Session:
     """Worker state across commands: the loaded model (Trainer) and the opened datasets."""
 
-    def __init__(self, out, num_threads):
+    def __init__(self, out, num_threads, ranks=None):
         self.out = out
         self.num_threads = num_threads
+        self.ranks = ranks or Ranks({})
         self.trainer = None
         self.datasets = {}
 
     def emit(self, event):
-        """Write one event as one JSON line and flush (TS reads line by line)."""
+        """Write one event as one JSON line and flush (TS reads line by line); only rank 0 speaks the protocol."""
+        if not self.ranks.leader:
+            return
         self.out.write(json.dumps(_finite(event), allow_nan=False, separators=(',', ':')) + '\n')
         self.out.flush()
 
     def ready_event(self):
+        extra = {'world_size': self.ranks.world, 'backend': self.ranks.backend} if self.ranks.active else {}
         return make_event('ready', protocol_version=PROTOCOL_VERSION, torch_version=torch.__version__,
                           python_version=platform.python_version(), capabilities=capabilities(),
-                          num_threads=self.num_threads)
+                          num_threads=self.num_threads, **extra)
 
     def _need(self, cmd):
         if self.trainer is None:
@@ -69,7 +79,7 @@ class Session:
             self.num_threads = int(cmd['num_threads'])
             torch.set_num_threads(self.num_threads)
         self.trainer = None  # free the previous model before building the next one
-        self.trainer = Trainer(cmd)
+        self.trainer = Trainer(cmd, self.ranks)
         return self.trainer.loaded_event()
 
     def open_dataset(self, cmd):
@@ -120,7 +130,11 @@ class Session:
             except ValueError as e:
                 raise WorkerError(E_BAD_COMMAND, f'not a JSON command: {e}') from e
             kind = check_command(cmd)
+            if self.ranks.active and not self.ranks.leader and kind in LEADER_ONLY:
+                return True
             event = getattr(self, kind)(cmd)
+        except RankLostError:
+            raise
         except WorkerError as e:
             print(f'refit_worker: {kind or "?"} failed: {e.code}: {e.message}', file=sys.stderr, flush=True)
             event = make_event('error', code=e.code, message=e.message, **({'command': kind} if kind else {}))
@@ -132,10 +146,21 @@ class Session:
             code, message = (E_OOM, first) if is_oom(e) else (E_INTERNAL, f'{type(e).__name__}: {first}')
             event = make_event('error', code=code, message=message, traceback=tb,
                                **({'command': kind} if kind else {}))
+        if self.ranks.active and kind is not None and kind not in LEADER_ONLY:
+            event = self._agree(kind, event)
         if event.get('code') == E_OOM:
             release_memory()  # only now: the exception's frames held the tensors until the except ended
         self.emit(event)
         return event['type'] != 'bye'
+
+    def _agree(self, kind, event):
+        """Every rank reports how the command went; rank 0 answers with the first rank's error when any failed."""
+        status = ('error', event['message'], event['code']) if event['type'] == 'error' else ('ok', '', '')
+        failed = self.ranks.agree(kind, status)
+        if failed is None or event['type'] == 'error':
+            return event
+        rank, _, message, code = failed
+        return make_event('error', code=code, message=f'rank {rank}: {message}', command=kind)
 
 
 def main(argv):
@@ -147,14 +172,33 @@ def main(argv):
     threads = int(argv[argv.index('--num-threads') + 1]) if '--num-threads' in argv else 0
     threads = threads or available_cores()
     torch.set_num_threads(threads)
-    session = Session(out, threads)
+    ranks = Ranks()
+    try:
+        ranks.init()
+    except Exception as e:  # no group: say why in one line (port taken, a rank that never came, …)
+        print(f'refit_worker: rank {ranks.rank} of {ranks.world}: could not join the process group at '
+              f'{os.environ.get("MASTER_ADDR")}:{os.environ.get("MASTER_PORT")}: {(str(e).splitlines() or [""])[0]}',
+              file=sys.stderr, flush=True)
+        return 3
+    session = Session(out, threads, ranks)
     session.emit(session.ready_event())
-    while True:
-        line = sys.stdin.readline()
-        if not line:  # EOF: the parent closed stdin or died
-            return 0
-        if line.strip() and not session.handle(line):
-            return 0
+    try:
+        while True:
+            if ranks.leader:
+                line = sys.stdin.readline()  # '' at EOF: the parent closed stdin or died
+                if ranks.active:
+                    ranks.broadcast_command(line)
+            else:
+                line = ranks.broadcast_command(None)  # the other ranks follow rank 0's commands
+            if not line:
+                break
+            if line.strip() and not session.handle(line):
+                break
+    except RankLostError as e:
+        print(f'refit_worker: {e}', file=sys.stderr, flush=True)
+        os._exit(3)  # the group is broken: exit without waiting in its teardown
+    ranks.shutdown()
+    return 0
 
 
 if __name__ == '__main__':

@@ -12,7 +12,7 @@ COMMANDS = {
     'load': (('config', 'head', 'seed', 'device', 'precision', 'attention',
               'grad_checkpointing', 'freeze_layers', 'optimizer', 'schedule',
               'max_grad_norm'),
-             ('pretrained', 'budget_bytes', 'num_threads')),
+             ('pretrained', 'budget_bytes', 'num_threads', 'strategy')),
     'open_dataset': (('name', 'path'), ()),
     'train_step': (('step', 'dataset', 'logical_batch_size', 'micro_batches'),
                    ('continue',)),
@@ -28,12 +28,12 @@ COMMANDS = {
 # Event type -> (required fields, optional fields).
 EVENTS = {
     'ready': (('protocol_version', 'torch_version', 'python_version',
-               'capabilities', 'num_threads'), ()),
+               'capabilities', 'num_threads'), ('world_size', 'backend')),
     'loaded': (('params', 'trainable_params', 'memory'), ()),
     'dataset_opened': (('name', 'n', 'total_tokens'), ()),
     'step': (('step', 'loss', 'lr', 'grad_norm', 'examples', 'tokens',
               'padded_tokens', 'seconds', 'memory'), ('skipped',)),
-    'oom': (('step', 'completed_micro_batches', 'message', 'memory'), ()),
+    'oom': (('step', 'completed_micro_batches', 'message', 'memory'), ('rank',)),
     'eval_result': (('tag', 'logits', 'seconds', 'memory'), ()),
     'saved': (('path', 'step'), ()),
     'restored': (('path', 'step'), ()),

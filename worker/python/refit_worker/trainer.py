@@ -4,6 +4,7 @@ Executes exactly what a command says; it never picks sizes and never retries (TS
 Gradient accumulation is defined on the logical batch: micro-batch loss = CE mean x (its examples /
 logical_batch_size), so any split of a logical batch gives the same gradient up to rounding.
 """
+import contextlib
 import inspect
 import os
 import sys
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .dist import RankLostError, Ranks, shard, wrap_model, zero1_optimizer
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
                      parse_device, release_memory)
 from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
@@ -39,15 +41,28 @@ def log(message):
     print(f'refit_worker: {message}', file=sys.stderr, flush=True)
 
 
-def _step_list(name):
-    """Parse an env list of 1-based step numbers like '3,7' (a trailing '*' is dropped: see _persistent_steps)."""
-    return {int(s.rstrip('*')) for s in os.environ.get(name, '').replace(' ', '').split(',') if s}
+def _entries(name, rank):
+    """The entries of an env fault list ('3,7', '3*', '3@1') that fire on `rank`: 'N@R' only on rank R, a plain
+    'N' on rank 0 (the only rank of a single-process run)."""
+    out = []
+    for s in os.environ.get(name, '').replace(' ', '').split(','):
+        if not s:
+            continue
+        step, _, at = s.partition('@')
+        if int(at or 0) == rank:
+            out.append(step)
+    return out
 
 
-def _persistent_steps(name):
+def _step_list(name, rank=0):
+    """Parse an env list of 1-based step numbers like '3,7' or '3@1' (a trailing '*' is dropped: see _persistent_steps)."""
+    return {int(s.rstrip('*')) for s in _entries(name, rank)}
+
+
+def _persistent_steps(name, rank=0):
     """Steps written with a trailing '*' ('3*'): the fault fires every time that step runs, like a shape
     that never fits, so tests can walk the whole recovery ladder."""
-    return {int(s[:-1]) for s in os.environ.get(name, '').replace(' ', '').split(',') if s.endswith('*')}
+    return {int(s[:-1]) for s in _entries(name, rank) if s.endswith('*')}
 
 
 def micro_batch_seed(seed, step, first_index):
@@ -76,8 +91,9 @@ def make_scaler(enabled):
     return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
-def build_optimizer(model, spec, device):
-    """AdamW (optionally fused) or SGD over trainable params; no weight decay on biases and LayerNorm."""
+def build_optimizer(model, spec, device, zero1=False):
+    """AdamW (optionally fused) or SGD over trainable params; no weight decay on biases and LayerNorm.
+    With `zero1` the same optimizer inside ZeroRedundancyOptimizer (states sharded over the ranks)."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
@@ -85,7 +101,7 @@ def build_optimizer(model, spec, device):
     groups = [{'params': decay, 'weight_decay': spec['weight_decay']},
               {'params': no_decay, 'weight_decay': 0.0}]
     if spec['kind'] == 'sgd':
-        return torch.optim.SGD(groups, lr=spec['lr'])
+        return zero1_optimizer(groups, torch.optim.SGD, lr=spec['lr']) if zero1 else torch.optim.SGD(groups, lr=spec['lr'])
     if spec['kind'] not in ('adamw', 'adamw-fused'):
         raise WorkerError(E_BAD_COMMAND, f'optimizer kind {spec["kind"]!r}: expected adamw, adamw-fused or sgd')
     extra = {}
@@ -94,6 +110,8 @@ def build_optimizer(model, spec, device):
             extra['fused'] = True
         else:
             log('adamw-fused is not available with this torch/device; using adamw')
+    if zero1:
+        return zero1_optimizer(groups, torch.optim.AdamW, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'], **extra)
     return torch.optim.AdamW(groups, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'], **extra)
 
 
@@ -144,8 +162,10 @@ def check_rnn(rnn):
 class Trainer:
     """One loaded model with its optimizer state, built from a `load` command."""
 
-    def __init__(self, cmd):
-        self.device = parse_device(cmd['device'])
+    def __init__(self, cmd, ranks=None):
+        self.ranks = ranks or Ranks({})
+        self.strategy = cmd.get('strategy', 'ddp') if self.ranks.active else None
+        self.device = parse_device(self.ranks.device_for(cmd['device']))
         self.precision = cmd['precision']
         check_precision(self.device, self.precision)
         self.config = dict(cmd['config'])
@@ -168,17 +188,20 @@ class Trainer:
             load_into(self.model, tensors, cmd['pretrained'])
         self.model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
         self.model.to(self.device).train()
+        # The training view (DDP on several ranks); self.model stays unwrapped for eval, save and export.
+        self.train_model = wrap_model(self.model, self.ranks, self.strategy, self.device)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device)
+        self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device, zero1=self.strategy == 'zero1')
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
         self.scaler = make_scaler(self.precision == 'fp16')
         self.max_grad_norm = float(cmd['max_grad_norm'])
         self.pad_id = int(self.config.get('pad_token_id') or 0)
         self.partial = None  # accumulators of a step interrupted by an oom event
-        self.inject_oom = _step_list('REFIT_INJECT_OOM')
-        self.inject_oom_always = _persistent_steps('REFIT_INJECT_OOM')
-        self.inject_crash = _step_list('REFIT_INJECT_CRASH')
+        rank = self.ranks.rank
+        self.inject_oom = _step_list('REFIT_INJECT_OOM', rank)
+        self.inject_oom_always = _persistent_steps('REFIT_INJECT_OOM', rank)
+        self.inject_crash = _step_list('REFIT_INJECT_CRASH', rank)
 
     def loaded_event(self):
         """The `loaded` event for this model."""
@@ -204,13 +227,20 @@ class Trainer:
         try:
             for i, mb in enumerate(cmd['micro_batches']):
                 inject = i == 0 and not cmd.get('continue') and self._inject_oom_now(step)
+                if self.ranks.active:
+                    oom = self._agreed_micro_batch(step, i, mb, dataset, cmd['logical_batch_size'], inject)
+                    if oom is not None:
+                        break
+                    continue
                 try:
-                    self._micro_batch(mb, dataset, cmd['logical_batch_size'], inject)
+                    self._commit(self._micro_batch(mb, dataset, cmd['logical_batch_size'], inject))
                 except Exception as e:  # the frame holding this micro-batch's tensors dies with `e`
                     if not is_oom(e):
                         raise
                     oom = (i, str(e))
                     break
+        except RankLostError:
+            raise
         except Exception:
             self.partial = None
             self.optimizer.zero_grad(set_to_none=True)
@@ -218,6 +248,33 @@ class Trainer:
         if oom is not None:
             return self._oom_event(step, oom, started)
         return self._finish_step(cmd['logical_batch_size'], started)
+
+    def _agreed_micro_batch(self, step, i, mb, dataset, logical_batch_size, inject):
+        """One micro-batch on several ranks: this rank's share, then every rank says how it went before anything
+        is kept. If any rank ran out of memory, every rank puts back its gradients from before this micro-batch, so
+        all drop the same micro-batch and TS re-splits it the same way for all (no rank waits in a collective that
+        another left). Returns None, or (micro-batch index, message, rank) for the oom event; raises on an error."""
+        mine = dict(mb, indices=shard(mb['indices'], self.ranks.rank, self.ranks.world))
+        pending, status = None, ('ok', '', '')
+        try:
+            if mine['indices']:  # a share can be empty at the end of a batch: nothing to add then
+                pending = self._micro_batch(mine, dataset, logical_batch_size, inject)
+        except Exception as e:  # noqa: BLE001 — every failure is agreed on, then raised or reported by all
+            code = e.code if isinstance(e, WorkerError) else ('E_OOM' if is_oom(e) else 'E_INTERNAL')
+            status = ('oom' if is_oom(e) else 'error', str(e) if is_oom(e) else (getattr(e, 'message', None) or
+                      f'{type(e).__name__}: {(str(e).splitlines() or [""])[0]}'), code)
+            if status[0] == 'error':
+                log(f'rank {self.ranks.rank}: step {step} micro-batch {i}: {status[1]}')
+            del e
+        failed = self.ranks.agree(f'train_step {step}.{i}', status)
+        if failed is None:
+            self._commit(pending)
+            return None
+        self._rollback(pending)
+        rank, kind, message, code = failed
+        if kind == 'error':
+            raise WorkerError(code if code != 'E_INTERNAL' else E_BAD_COMMAND, f'rank {rank}: {message}')
+        return (i, message, rank)
 
     def _inject_oom_now(self, step):
         """REFIT_INJECT_OOM: whether this step's first micro-batch raises. With $REFIT_INJECT_STATE (a run
@@ -231,7 +288,7 @@ class Trainer:
         if not state:
             self.inject_oom.discard(step)
             return True
-        marker = os.path.join(state, f'oom-{step}')
+        marker = os.path.join(state, f'oom-{step}' + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
         if os.path.exists(marker):
             return False
         os.makedirs(state, exist_ok=True)
@@ -244,12 +301,13 @@ class Trainer:
             return
         state = os.environ.get('REFIT_INJECT_STATE') or os.path.join(
             tempfile.gettempdir(), f'refit-inject-{os.getppid()}')
-        marker = os.path.join(state, f'crashed-{step}')
+        marker = os.path.join(state, f'crashed-{step}' + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
         if os.path.exists(marker):
             return
         os.makedirs(state, exist_ok=True)
         open(marker, 'w').close()
-        log(f'REFIT_INJECT_CRASH: exiting abruptly at the start of step {step}')
+        log(f'REFIT_INJECT_CRASH: exiting abruptly at the start of step {step}'
+            + (f' on rank {self.ranks.rank}' if self.ranks.active else ''))
         os._exit(137)
 
     def _batch(self, mb, dataset):
@@ -268,9 +326,9 @@ class Trainer:
                               f'for training, got {low}..{high}')
         n = len(mb['indices'])
         torch.manual_seed(micro_batch_seed(self.seed, self.partial['step'], mb['indices'][0]))
-        with autocast_for(self.device, self.precision):
-            logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
-                                batch['lengths'])
+        with autocast_for(self.device, self.precision), self._no_sync():
+            logits = self.train_model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
+                                      batch['lengths'])
         ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
         if inject:
             raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
@@ -286,25 +344,67 @@ class Trainer:
             for p in self.trainable:
                 p.grad = stash.get(p)
             raise
-        for p, g in stash.items():
+        return {'stash': stash, 'loss': ce.detach() * n, 'n': n, 'tokens': batch['tokens'], 'padded': n * mb['seq_len']}
+
+    def _commit(self, pending):
+        """Keeps a finished micro-batch: its gradients added to the step's, its numbers to the step's."""
+        if pending is None:
+            return
+        for p, g in pending['stash'].items():
             p.grad = g if p.grad is None else g.add_(p.grad)
         st = self.partial
-        st['loss_sum'] += ce.detach() * n
-        st['examples'] += n
-        st['tokens'] += batch['tokens']
-        st['padded_tokens'] += n * mb['seq_len']
+        st['loss_sum'] += pending['loss']
+        st['examples'] += pending['n']
+        st['tokens'] += pending['tokens']
+        st['padded_tokens'] += pending['padded']
+
+    def _rollback(self, pending):
+        """Drops a finished micro-batch that another rank could not finish: the gradients from before it come back."""
+        if pending is None:
+            return
+        for p in self.trainable:
+            p.grad = pending['stash'].get(p)
+
+    def _no_sync(self):
+        """DDP's no_sync for every micro-batch: refit all-reduces the step's gradients itself once every rank agreed
+        that all micro-batches finished (DDP would start all-reducing buckets inside the last backward, where an OOM
+        on one rank leaves the others waiting in that all-reduce and the step cannot be re-split losslessly)."""
+        no_sync = getattr(self.train_model, 'no_sync', None)
+        return no_sync() if no_sync is not None else contextlib.nullcontext()
 
     def _oom_event(self, step, oom, started):
         """Free what the failed micro-batch held and report; accumulated gradients stay for `continue`."""
         release_memory()
         self.partial['seconds'] += time.perf_counter() - started
-        log(f'out of memory in step {step}, micro-batch {oom[0]}: {oom[1].splitlines()[0][:200]}')
+        rank = oom[2] if len(oom) > 2 else None
+        where = f' on rank {rank}' if rank is not None else ''
+        log(f'out of memory in step {step}, micro-batch {oom[0]}{where}: {oom[1].splitlines()[0][:200]}')
+        extra = {'rank': rank} if rank is not None else {}
         return make_event('oom', step=step, completed_micro_batches=oom[0], message=oom[1],
-                          memory=memory_stats(self.device))
+                          memory=memory_stats(self.device), **extra)
+
+    def _reduce_step(self, st):
+        """Several ranks: the step's gradients and numbers summed over the ranks (each rank's loss was already scaled
+        by its share of the logical batch, so the sum is the single-process gradient)."""
+        if not self.ranks.active:
+            return
+        for p in self.trainable:
+            if p.grad is None:  # a rank whose shares were all empty still takes part in the all-reduce
+                p.grad = torch.zeros_like(p)
+        self.ranks.all_reduce_sum([p.grad for p in self.trainable])
+        totals = torch.tensor([float(st['loss_sum']), st['examples'], st['tokens'], st['padded_tokens']],
+                              dtype=torch.float64)
+        if self.ranks.backend == 'nccl':
+            totals = totals.to(self.device)
+        self.ranks.all_reduce_sum([totals])
+        loss, examples, tokens, padded = totals.cpu().tolist()
+        st['loss_sum'] = torch.tensor(loss)
+        st['examples'], st['tokens'], st['padded_tokens'] = int(examples), int(tokens), int(padded)
 
     def _finish_step(self, logical_batch_size, started):
         """Unscale, clip, optimizer + scheduler step; the `step` event."""
         st, self.partial = self.partial, None
+        self._reduce_step(st)
         if st['examples'] != logical_batch_size:
             self.optimizer.zero_grad(set_to_none=True)
             raise WorkerError(E_BAD_COMMAND, f'step {st["step"]}: micro-batches hold {st["examples"]} examples '
@@ -361,7 +461,16 @@ class Trainer:
         """HF folder (+ checkpoint.pt with optimizer/scheduler/scaler/RNG state), every file atomic.
 
         Without `checkpoint`, a stale checkpoint.pt in the folder is removed: it would not match the weights.
+        Several ranks: ZeRO-1 first gathers the optimizer shards on rank 0 (a collective), and only rank 0 writes.
         """
+        if checkpoint and self.strategy == 'zero1':
+            try:
+                self.optimizer.consolidate_state_dict(to=0)
+            except RuntimeError as e:
+                from .dist import collective_failure
+                raise collective_failure(e, self.ranks) from e
+        if not self.ranks.leader:
+            return
         save_model_folder(path, self.model, self.config, step)
         ckpt = os.path.join(path, 'checkpoint.pt')
         if not checkpoint:
