@@ -15,7 +15,9 @@ export interface EvalRunEvent { event: 'eval'; time: string; epoch: number; step
 export interface CheckpointRunEvent { event: 'checkpoint'; time: string; step: number; kind: 'last' | 'best'; path: string }
 /** `oom`: a micro-batch ran out of memory (message verbatim, parsed numbers beside it). */
 export interface OomRunEvent { event: 'oom'; time: string; step: number; completed_micro_batches: number; message: string; kind: string;
-  requested_bytes?: number; free_bytes?: number; memory: MemoryStats }
+  requested_bytes?: number; free_bytes?: number; memory: MemoryStats;
+  /** Several ranks: the rank that ran out (every rank dropped the same micro-batch). */
+  rank?: number }
 /** `recovery`: which lever changed after an OOM. */
 export interface RecoveryRunEvent { event: 'recovery'; time: string; step: number; action: string; from: number | boolean; to: number | boolean; reason: string }
 /** `restart`: the worker died and the run resumes from a checkpoint. */

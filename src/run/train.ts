@@ -268,7 +268,7 @@ function makeSupervisor(ctx: RunCtx, spec: LoadSpec, d: Decision, state: LoopSta
   };
   return new TrainSupervisor({
     hooks: { launch, scratch_dir: join(opts.out, 'checkpoints', 'recovery'), parseOom: parseOomReport, log: ctx.log, shorten: (n) => shortenTrain(ctx, n),
-      onOom: (e, r) => emit({ event: 'oom', time: now(), step: e.step, completed_micro_batches: e.completed_micro_batches, message: e.message, kind: r.kind, requested_bytes: r.requested_bytes, free_bytes: r.free_bytes, memory: e.memory }),
+      onOom: (e, r) => emit({ event: 'oom', time: now(), step: e.step, completed_micro_batches: e.completed_micro_batches, message: e.message, kind: r.kind, requested_bytes: r.requested_bytes, free_bytes: r.free_bytes, memory: e.memory, ...(e.rank !== undefined ? { rank: e.rank } : {}) }),
       onRecover: (step, a) => emit({ event: 'recovery', time: now(), step, action: a.kind, from: a.from, to: a.to, reason: a.reason }) },
     levers: state.levers, policy: { batch_size: d.batch_size, micro_batch_size: state.levers.micro_batch_size, padding: d.padding, batching: d.batching, max_tokens: d.max_tokens, max_seq_len: d.max_seq_len },
     lengths: inputs.train.lengths, dataset: 'train', allow_shorter_seq: inputs.config.memory.allow_shorter_seq,
