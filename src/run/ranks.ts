@@ -4,8 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { RunConfig } from '../config/index.ts';
-import { ConfigError } from '../errors.ts';
-import type { DistStrategy, RankLayout } from '../worker/index.ts';
+import { ConfigError, RefitError } from '../errors.ts';
+import type { RunLog } from '../log.ts';
+import { findPython, runFollowerRanks, type DistStrategy, type RankLayout } from '../worker/index.ts';
 
 /** The ranks of a run: the layout this machine starts (undefined: one process), the world size and the strategy. */
 export interface RunRanks {
@@ -40,6 +41,15 @@ export function runRanks(opts: { config: RunConfig; python: string; env: Record<
   const d = config.distributed;
   const strategy: DistStrategy = d.strategy === 'auto' ? 'ddp' : d.strategy;
   const cpu = config.device === 'cpu';
+  if (launchedByTorchrun(env)) {
+    // torchrun / Slurm started one refit per rank: each starts one worker that joins their group (their env:// values).
+    const world = Number(env.WORLD_SIZE), rank = Number(env.RANK);
+    return {
+      layout: { nproc_per_node: 1, nnodes: world, node_rank: rank, master_addr: env.MASTER_ADDR ?? '127.0.0.1', master_port: Number(env.MASTER_PORT ?? 0),
+        backend: d.backend === 'auto' ? (cpu ? 'gloo' : 'auto') : d.backend, local_rank_offset: Number(env.LOCAL_RANK ?? 0) },
+      world, strategy, env: {}, threads_per_rank: opts.num_threads, reason: `joined the group of RANK ${rank} of WORLD_SIZE ${world} (torchrun or Slurm), ${strategy}`,
+    };
+  }
   let nproc = d.nproc_per_node === 'auto' ? Math.max(1, cpu ? 1 : visibleGpus(opts.python, env)) : d.nproc_per_node;
   const extra: Record<string, string> = {};
   let reason = '';
@@ -66,4 +76,22 @@ export function runRanks(opts: { config: RunConfig; python: string; env: Record<
 /** Ranks already started by torchrun or Slurm (RANK and WORLD_SIZE set): refit would join that group, not start one. */
 export function launchedByTorchrun(env: Record<string, string | undefined>): boolean {
   return env.RANK !== undefined && env.WORLD_SIZE !== undefined && Number(env.WORLD_SIZE) > 1;
+}
+
+/** This machine only follows (distributed.node_rank ≥ 1, or RANK ≥ 1 under torchrun): it starts its ranks and waits. */
+export function followsOnly(ranks: RunRanks): boolean {
+  return !!ranks.layout && ranks.layout.node_rank > 0;
+}
+
+/**
+ * A node that is not node 0: starts this machine's ranks, which follow global rank 0's commands, logs them and
+ * waits for them; it writes no run folder (only node 0 does). Throws E_WORKER_CRASH naming the rank that failed.
+ */
+export async function runFollowerNode(opts: { config: RunConfig; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }): Promise<void> {
+  const { python } = await findPython({ env: opts.env, configured: opts.config.engine.python });
+  const ranks = runRanks({ config: opts.config, python, env: opts.env, num_threads: opts.num_threads });
+  if (!ranks.layout || !followsOnly(ranks)) throw new Error('runFollowerNode: this machine is node 0');
+  opts.log.write(`ranks: ${ranks.reason}; node ${ranks.layout.node_rank} follows rank 0`);
+  const r = await runFollowerRanks({ python, env: { ...opts.env, ...ranks.env }, log: opts.log, num_threads: ranks.threads_per_rank, ranks: ranks.layout });
+  if (r.code !== 0) throw new RefitError('E_WORKER_CRASH', `node ${ranks.layout.node_rank}: ${r.detail}; see the log`);
 }

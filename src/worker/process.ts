@@ -54,6 +54,8 @@ export interface RankLayout {
   master_port: number;
   /** auto | nccl | gloo, passed to the workers as REFIT_DIST_BACKEND. */
   backend: string;
+  /** Added to each local rank's LOCAL_RANK (torchrun/Slurm: this process's own LOCAL_RANK; one rank per refit process). */
+  local_rank_offset?: number;
 }
 
 /** Options of WorkerProcess.start. */
@@ -89,7 +91,7 @@ export function rankEnvs(r: RankLayout, port: number): Array<{ rank: number; env
   const world = worldSize(r);
   return Array.from({ length: r.nproc_per_node }, (_, local) => {
     const rank = r.node_rank * r.nproc_per_node + local;
-    return { rank, env: { RANK: String(rank), LOCAL_RANK: String(local), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(r.nproc_per_node),
+    return { rank, env: { RANK: String(rank), LOCAL_RANK: String(local + (r.local_rank_offset ?? 0)), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(r.nproc_per_node),
       MASTER_ADDR: r.master_addr, MASTER_PORT: String(port), REFIT_DIST_BACKEND: r.backend } };
   });
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { resolveConfig } from '../../config/index.ts';
 import { assertResumable, runTraining, runPaths, StopRequest } from '../../run/index.ts';
+import { followsOnly, runFollowerNode, runRanks } from '../../run/ranks.ts';
 import { ConfigError } from '../../errors.ts';
 import { listen, untilSignal } from '../listen.ts';
 import { portOption, threadsOption } from '../options.ts';
@@ -54,19 +55,31 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--resume', 'continue the interrupted run in --out from its last checkpoint')
     .option('--force', 'replace an existing run folder')
     .option('--progress <kind>', 'auto, tty, plain, jsonl or none', 'auto')
-    .option('--threads <n>', 'CPU threads for the worker (default: all cores)')
+    .option('--threads <n>', 'CPU threads for the worker (default: all cores; with several ranks on CPU: shared out)')
+    .option('--nproc <n>', 'ranks on this machine, one process each (distributed.nproc_per_node; auto = the visible GPUs)')
     .option('--serve', 'serve the live run page (/runs), the predictor and the planner while training, and after it until Ctrl-C')
     .option('--port <n>', 'port for --serve (0 = any free port)', '8080')
     .option('--host <addr>', 'address for --serve', '127.0.0.1')
-    .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string; serve?: boolean; port: string; host: string }) => {
+    .action(async (overrides: string[], o: { config?: string; out?: string; resume?: boolean; force?: boolean; progress: string; threads?: string; nproc?: string; serve?: boolean; port: string; host: string }) => {
       const threads = threadsOption(o.threads);
       if (o.resume && !o.out) throw new ConfigError('E_CLI_OPTION', '--resume needs --out DIR (the run folder to continue)');
       if (o.resume) assertResumable(o.out!);
       // A resume starts from the run's own config.yaml; overrides (and a -c file) are checked against it (run/resume-config.ts).
       const file = o.resume && !o.config ? runPaths(o.out!).config : o.config;
-      const config = resolveConfig({ file, overrides, warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
-      if ((config.device_ids?.length ?? 0) > 1) {
-        ctx.io.stderr.write(`refit: warning: device_ids ${config.device_ids!.join(',')} (DeepKE's use_multi_gpu): refit trains on one device (${config.device}); DataParallel is planned by refit plan, not trained\n`);
+      const nproc = o.nproc === undefined ? [] : [`distributed.nproc_per_node=${o.nproc}`];
+      const config = resolveConfig({ file, overrides: [...overrides, ...nproc], warn: (l) => ctx.io.stderr.write(`refit: warning: ${l}\n`) });
+      if ((config.device_ids?.length ?? 0) > 1 && config.distributed.nproc_per_node === 1 && config.device !== 'cpu') {
+        ctx.io.stderr.write(`refit: note: device_ids ${config.device_ids!.join(',')} (DeepKE's use_multi_gpu): trained as DDP, one process per GPU (not DataParallel)\n`);
+      }
+      // Not node 0 (distributed.node_rank ≥ 1, or RANK ≥ 1 under torchrun): start this machine's ranks and follow.
+      if (config.distributed.node_rank > 0 || Number(ctx.env.RANK ?? 0) > 0) {
+        const ranks = runRanks({ config, python: config.engine.python ?? 'python3', env: ctx.env, num_threads: threads });
+        if (followsOnly(ranks)) {
+          ctx.io.stderr.write(`refit train: ${ranks.reason}; this machine follows rank 0 (only node 0 writes the run folder)\n`);
+          await runFollowerNode({ config, env: ctx.env, log: ctx.log, num_threads: threads });
+          ctx.io.stderr.write('refit train: ranks finished\n');
+          return;
+        }
       }
       const out = o.out ?? config.out ?? defaultOut();
       const server = o.serve ? await serveRun(ctx, out, o) : undefined;
