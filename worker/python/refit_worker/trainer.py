@@ -202,6 +202,7 @@ class Trainer:
         self.inject_oom = _step_list('REFIT_INJECT_OOM', rank)
         self.inject_oom_always = _persistent_steps('REFIT_INJECT_OOM', rank)
         self.inject_crash = _step_list('REFIT_INJECT_CRASH', rank)
+        self.inject_hang = _step_list('REFIT_INJECT_HANG', rank)
 
     def loaded_event(self):
         """The `loaded` event for this model."""
@@ -296,7 +297,12 @@ class Trainer:
         return True
 
     def _maybe_crash(self, step):
-        """REFIT_INJECT_CRASH: exit abruptly when the step starts, once per listed step per run folder."""
+        """REFIT_INJECT_CRASH: exit abruptly when the step starts, once per listed step per run folder.
+        REFIT_INJECT_HANG (same syntax, e.g. '4@1'): sleep at the step's start instead, like a hung rank."""
+        if step in self.inject_hang and self._first_time(f'hung-{step}'):
+            log(f'REFIT_INJECT_HANG: hanging at the start of step {step}' + (f' on rank {self.ranks.rank}' if self.ranks.active else ''))
+            while True:
+                time.sleep(3600)
         if step not in self.inject_crash:
             return
         state = os.environ.get('REFIT_INJECT_STATE') or os.path.join(
@@ -309,6 +315,16 @@ class Trainer:
         log(f'REFIT_INJECT_CRASH: exiting abruptly at the start of step {step}'
             + (f' on rank {self.ranks.rank}' if self.ranks.active else ''))
         os._exit(137)
+
+    def _first_time(self, name):
+        """True the first time a fault named `name` fires for this rank in this run folder (REFIT_INJECT_STATE)."""
+        state = os.environ.get('REFIT_INJECT_STATE') or os.path.join(tempfile.gettempdir(), f'refit-inject-{os.getppid()}')
+        marker = os.path.join(state, name + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
+        if os.path.exists(marker):
+            return False
+        os.makedirs(state, exist_ok=True)
+        open(marker, 'w').close()
+        return True
 
     def _batch(self, mb, dataset):
         """The padded tensors of one micro-batch, after checking its length against the position table."""
