@@ -1,4 +1,7 @@
 // The memory part's surface: model shapes, GPUs, engine profiles, plan, fit, cost model and calibration helpers.
+export type { RankBreakdown } from './types.ts';
+export { DISTRIBUTED_LEVERS, STRATEGIES, BACKENDS, type DistributedConfig, type Strategy, type Backend } from './distributed-levers.ts';
+export { rankTerms, DIST_BUCKET_BYTES } from './profiles/estimate.ts';
 export type { ModelDims, RunShape, RnnShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
 export { LEVERS, FIT_LEVERS, RECOVERY_LEVERS, ADVICE_LEVERS, lever, chooseRecovery, MIN_SEQ_LEN, PRECISIONS, ATTENTIONS, OPTIMIZERS, PADDINGS, BATCHINGS, MEMORY_MODES, type Lever, type LeverFlag, type MemoryConfig, type LeverAdvice, type Padding, type Batching, type MemoryMode, type RecoveryLevers, type RecoveryAction, type RecoveryInput, type OomNumbers } from './levers.ts';
 export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen, withLayers } from './models.ts';

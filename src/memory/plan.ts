@@ -48,6 +48,7 @@ export function planMemory(opts: { model: ModelDims; run: RunShape; gpu?: GpuSpe
     peak_allocated_bytes: allocated, peak_reserved_bytes: reserved, peak_device_bytes: device,
     breakdown: { ...est.parts, context: CONTEXT_BYTES, allocator_slack: reserved - allocated },
     peak_phase: est.peak_phase,
+    ...(est.per_rank ? { per_rank: est.per_rank } : {}),
   };
   if (gpu) {
     plan.budget_bytes = gpu.memory_bytes;

@@ -39,6 +39,27 @@ export interface RunShape {
    * batch's inputs and outputs, the gradients and the optimizer, and runs 1/n of the batch (rounded up).
    */
   data_parallel?: number;
+  /** torch.distributed ranks (one process per GPU); the plan is one rank's. `batch_size` is then the per-rank micro-batch. */
+  ranks?: number;
+  /** How the ranks share model states (default ddp). */
+  strategy?: 'ddp' | 'zero1' | 'fsdp';
+}
+
+/**
+ * One rank's model-state and communication bytes with several ranks (`refit plan --nproc N --json`): weights,
+ * gradients and optimizer states as that rank holds them, DDP's gradient buckets, FSDP's gathered unit and its
+ * prefetched next one, and the all-reduce / reduce-scatter buffers alive around the step.
+ */
+export interface RankBreakdown {
+  world: number;
+  strategy: 'ddp' | 'zero1' | 'fsdp';
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  ddp_buckets: number;
+  fsdp_gathered: number;
+  fsdp_prefetch: number;
+  comm_buffers: number;
 }
 
 /** An RNN between the encoder and the classifier (DeepKE's LM head); `hidden_size` is the total over both directions. */
@@ -84,6 +105,8 @@ export interface ProfileEstimate {
   /** the allocated-level parts (context and slack are added by the planner) */
   parts: Omit<MemoryBreakdown, 'context' | 'allocator_slack'>;
   peak_phase: 'optimizer-step' | 'backward' | 'forward';
+  /** several ranks: one rank's model states and communication buffers */
+  per_rank?: RankBreakdown;
 }
 
 /** An engine's memory behaviour; pure function of model, run and device (no I/O). */
@@ -103,6 +126,8 @@ export interface MemoryPlan {
   peak_device_bytes: number;
   breakdown: MemoryBreakdown;
   peak_phase: string;
+  /** several ranks (`ranks` > 1): what one rank holds; the breakdown and peaks above are that rank's */
+  per_rank?: RankBreakdown;
   budget_bytes?: number;
   fits?: boolean;
 }

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import type { ResolvedConfig } from '../../config/index.ts';
-import { LEVERS, deepkeFacts, formatBytes, planMemory, runShapeOf, type Lever, type MemoryPlan, type ShapeConfig, type RunShape } from '../../memory/index.ts';
+import { LEVERS, STRATEGIES, deepkeFacts, formatBytes, planMemory, runShapeOf, type Lever, type MemoryPlan, type ShapeConfig, type RunShape } from '../../memory/index.ts';
 import { enumOption, intOption } from '../options.ts';
 import { gpuFromInputs, leverFlagText, leverOptions, memoryOptions, modelFromInputs, resolvedFromInputs, type MemoryFlags } from '../memory-flags.ts';
 
@@ -32,11 +32,16 @@ function runFromInputs(flags: MemoryFlags, resolved: ResolvedConfig): RunShape {
   const engine = enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? (resolved.hydra ? 'hf' : 'refit');
   const head = enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head;
   const config = { ...cfg, memory: memory as unknown as ShapeConfig['memory'], model: { ...cfg.model, head } };
-  return runShapeOf(config, {
+  const run = runShapeOf(config, {
     engine, mode: enumOption('--mode', flags.mode, ['train', 'infer'] as const) ?? 'train',
     num_labels: intOption('--num-labels', flags.numLabels),
     ...deepkeFacts({ engine, config_file: flags.config !== undefined, explicit_seq_len: resolved.explicit.has('memory.max_seq_len') || set.has('memory.max_seq_len'), device_ids: cfg.device_ids }),
   }).run;
+  // Several ranks (--nproc / distributed.nproc_per_node × nnodes): the plan is one rank's, the batch its micro-batch.
+  const nproc = intOption('--nproc', flags.nproc) ?? (typeof cfg.distributed.nproc_per_node === 'number' ? cfg.distributed.nproc_per_node : 1);
+  const world = nproc * cfg.distributed.nnodes;
+  const strategy = enumOption('--strategy', flags.strategy, STRATEGIES) ?? (cfg.distributed.strategy === 'auto' ? 'ddp' : cfg.distributed.strategy);
+  return world > 1 ? { ...run, ranks: world, strategy, data_parallel: undefined } : run;
 }
 
 /** Registers `refit plan`. */
@@ -62,13 +67,21 @@ export function formatPlan(p: MemoryPlan): string {
     + `batch ${c.batch_size} × seq ${c.seq_len}, ${c.precision}, ${c.attention}${c.grad_checkpointing ? ', checkpointing' : ''}`
     + `${p.mode === 'train' ? `, ${c.optimizer}` : ''}`
     + `${c.head === 'deepke-lm' && c.rnn ? `, ${c.rnn.bidirectional ? 'Bi' : ''}${c.rnn.type} head (${c.rnn.hidden_size}×${c.rnn.num_layers})` : ''}`
-    + `${c.data_parallel && c.data_parallel > 1 ? `, DataParallel on ${c.data_parallel} GPUs (GPU 0 shown)` : ''}`;
+    + `${c.data_parallel && c.data_parallel > 1 ? `, DataParallel on ${c.data_parallel} GPUs (GPU 0 shown)` : ''}`
+    + `${c.ranks && c.ranks > 1 ? `, ${c.ranks} ranks (${c.strategy ?? 'ddp'}; one rank shown, batch = its micro-batch)` : ''}`;
   const rows: Array<[string, number]> = Object.entries(p.breakdown) as Array<[string, number]>;
   const lines = [head, `  ${'params'.padEnd(18)}${p.params.toLocaleString('en-US').padStart(14)}`];
   for (const [k, v] of rows) lines.push(`  ${k.padEnd(18)}${formatBytes(v).padStart(14)}`);
   lines.push(`  ${'peak allocated'.padEnd(18)}${formatBytes(p.peak_allocated_bytes).padStart(14)}   (peak at ${p.peak_phase})`);
   lines.push(`  ${'peak reserved'.padEnd(18)}${formatBytes(p.peak_reserved_bytes).padStart(14)}`);
   lines.push(`  ${'peak device'.padEnd(18)}${formatBytes(p.peak_device_bytes).padStart(14)}   (reserved + CUDA context)`);
+  const r = p.per_rank;
+  if (r) {
+    lines.push(`per rank (${r.world} ranks, ${r.strategy}):`);
+    for (const k of ['weights', 'gradients', 'optimizer', 'ddp_buckets', 'fsdp_gathered', 'fsdp_prefetch', 'comm_buffers'] as const) {
+      if (r[k]) lines.push(`  ${k.padEnd(18)}${formatBytes(r[k]).padStart(14)}`);
+    }
+  }
   lines.push(verdict(p));
   return lines.join('\n') + '\n';
 }

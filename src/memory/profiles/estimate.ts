@@ -1,7 +1,7 @@
 // The phase model shared by the engine profiles (memory-model.md §2.5): peak = max(start of backward,
 // optimizer step) in training, the deepest forward point in inference. Pure functions.
 import { roundAlloc } from '../params.ts';
-import type { GpuSpec, ModelDims, ProfileEstimate, RunShape } from '../types.ts';
+import type { GpuSpec, ModelDims, ProfileEstimate, RankBreakdown, RunShape } from '../types.ts';
 import { INFER_COEFFICIENTS, TRAIN_COEFFICIENTS } from './coefficients.ts';
 import { actClass, dot, exactTerms, inferClass, inferFeatures, trainFeatures, type ActClass, type InferClass, type EngineTraits, type ExactTerms, type InferFeatures, type TrainFeatures } from './terms.ts';
 
@@ -78,6 +78,14 @@ export function estimateWith(opts: { traits: EngineTraits; model: ModelDims; run
   const { traits, model, run, device } = opts;
   const coef = opts.coefficients ?? DEFAULT_COEFFICIENTS;
   const gpus = Math.max(1, Math.floor(run.data_parallel ?? 1));
+  const world = Math.max(1, Math.floor(run.ranks ?? 1));
+  if (world > 1 && run.mode === 'train') {
+    const x = exactTerms(model, run, traits, device);
+    const per_rank = rankTerms({ model, run, x, world });
+    Object.assign(x, { weights: per_rank.weights + per_rank.ddp_buckets + per_rank.fsdp_gathered + per_rank.fsdp_prefetch, gradients: per_rank.gradients,
+      optimizer: per_rank.optimizer, optimizer_temp: Math.max(per_rank.strategy === 'ddp' ? x.optimizer_temp : Math.ceil(x.optimizer_temp / world), per_rank.comm_buffers) });
+    return { ...estimateTrain(model, run, x, coef), per_rank };
+  }
   if (gpus === 1) {
     const x = exactTerms(model, run, traits, device);
     return run.mode === 'train' ? estimateTrain(model, run, x, coef) : estimateInfer(model, run, x, coef);
@@ -87,4 +95,31 @@ export function estimateWith(opts: { traits: EngineTraits; model: ModelDims; run
   const whole = exactTerms(model, { ...run, data_parallel: 1 }, traits, device);
   x.inputs = whole.inputs + roundAlloc(4 * run.batch_size * run.num_labels); // + the gathered fp32 logits
   return run.mode === 'train' ? estimateTrain(model, share, x, coef) : estimateInfer(model, share, x, coef);
+}
+
+/** refit all-reduces gradients in flat buckets of this size (worker/python/refit_worker/dist.py BUCKET_BYTES). */
+export const DIST_BUCKET_BYTES = 25 * 2 ** 20;
+
+/**
+ * One rank's model states with `world` ranks [derived, not yet measured on several GPUs]. ddp: whole weights,
+ * gradients and optimizer states, plus DDP's gradient buckets (one gradient-sized set, allocated when the model is
+ * wrapped) and, at the step, one flat bucket and its unflattened copy for the all-reduce. zero1: the optimizer states
+ * (and their foreach temporary) ÷ world, rounded up (ZeRO partitions whole tensors, so the largest shard can be a
+ * little more). fsdp: weights, gradients and states ÷ world, plus the gathered unit (the embeddings, the largest) and
+ * the next encoder layer prefetched, both in fp32; its reduce-scatter buffer is one layer's gradients.
+ */
+export function rankTerms(o: { model: ModelDims; run: RunShape; x: ReturnType<typeof exactTerms>; world: number }): RankBreakdown {
+  const { model: m, run, x, world } = o;
+  const strategy = run.strategy ?? 'ddp';
+  const h = m.hidden_size, I = m.intermediate_size;
+  const layer = 4 * (4 * h * h + 2 * h * I + 9 * h + I); // one encoder layer's fp32 parameters
+  const embeddings = 4 * (m.vocab_size + m.max_position_embeddings + m.type_vocab_size + 2) * h;
+  const bucket = Math.min(DIST_BUCKET_BYTES, x.gradients);
+  const shard = (bytes: number) => Math.ceil(bytes / world);
+  if (strategy === 'fsdp') {
+    return { world, strategy, weights: shard(x.weights), gradients: shard(x.gradients), optimizer: shard(x.optimizer), ddp_buckets: 0,
+      fsdp_gathered: Math.max(layer, embeddings), fsdp_prefetch: layer, comm_buffers: layer };
+  }
+  return { world, strategy, weights: x.weights, gradients: x.gradients, optimizer: strategy === 'zero1' ? shard(x.optimizer) : x.optimizer,
+    ddp_buckets: x.gradients, fsdp_gathered: 0, fsdp_prefetch: 0, comm_buffers: 2 * bucket };
 }
