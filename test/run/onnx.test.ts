@@ -69,6 +69,17 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     }
   });
 
+  test('eval runs on onnx by default once exported, with the metrics torch gives', async () => {
+    const test_file = /test: (.+)/.exec(readFileSync(join(run, 'config.yaml'), 'utf8'))![1].trim();
+    const [a, b] = [await refit(['eval', '--run', run, '--data', test_file, '--json']), await refit(['eval', '--run', run, '--data', test_file, '--json', '--engine', 'torch'])];
+    assert.equal(a.status, 0, a.stderr);
+    const [onnx, torch] = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
+    assert.deepEqual([onnx.engine, torch.engine], ['onnx', 'torch']);
+    assert.equal(onnx.accuracy, torch.accuracy);
+    assert.equal(onnx.macro_f1, torch.macro_f1);
+    assert.ok(Math.abs(onnx.loss - torch.loss) < 1e-5, `loss ${onnx.loss} vs ${torch.loss} (mean cross-entropy of fp32 logits)`);
+  });
+
   test('predict and serve need no Python with model.onnx: none is even looked for', async () => {
     // PATH holds only a `python3` that leaves a mark when run; REFIT_PYTHON is unset. findPython would try it first.
     const bin = join(dir, 'bin');

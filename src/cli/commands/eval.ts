@@ -1,7 +1,7 @@
 // `refit eval --run DIR --data FILE [--json]`: the run's model on any labelled file, the same metric block as training.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { evaluateRun } from '../../run/index.ts';
+import { evaluateRun, parseEngine } from '../../run/index.ts';
 
 /** Registers `refit eval`. */
 export function registerEval(program: Command, ctx: CliContext): void {
@@ -11,8 +11,9 @@ export function registerEval(program: Command, ctx: CliContext): void {
     .requiredOption('--data <file>', 'labelled data file (any supported format)')
     .option('--format <name>', 'data format (default: detected)')
     .option('--json', 'print the metric block as JSON')
-    .action(async (o: { run: string; data: string; format?: string; json?: boolean }) => {
-      const m = await evaluateRun({ run_dir: o.run, data: o.data, format: o.format, env: ctx.env, log: ctx.log });
+    .option('--engine <name>', 'onnx (onnxruntime-node, no Python) or torch (the worker); default: onnx when the run has model/model.onnx')
+    .action(async (o: { run: string; data: string; format?: string; json?: boolean; engine?: string }) => {
+      const m = await evaluateRun({ run_dir: o.run, data: o.data, format: o.format, engine: parseEngine('--engine', o.engine), env: ctx.env, log: ctx.log });
       if (o.json) {
         ctx.io.stdout.write(JSON.stringify(m, null, 2) + '\n');
         return;
