@@ -1,10 +1,10 @@
-// Prediction engines compared on trained runs that have model/model.onnx: the torch worker vs onnxruntime-node fp32.
+// Prediction engines compared on trained runs that have model/model.onnx: the torch worker, onnxruntime-node fp32 and int8.
 // Per run: parity on --input (same relation, score difference), end-to-end `refit predict --input` wall time
 // (start-up included), model examples/s at batch 1 and 32 with 1 and 2 threads, and `refit serve` at 16 clients
 // (p50/p99, cold start to the first answer, RSS of the server and its worker). All ratios are within one run.
 // Usage: npm run build && node --import tsx bench/onnx-predict.ts --run DIR[,DIR2] --input FILE [--seconds 15] [--out bench/results/onnx-predict.md]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,12 +13,16 @@ import { readDataset } from '../src/data/index.ts';
 import type { Example } from '../src/data/index.ts';
 import { encodeForHead, writeEncodedDataset, type EncodedExample } from '../src/encode/index.ts';
 import { findPython } from '../src/worker/index.ts';
-import { ONNX_FILE, openOnnxSession, readModelFolder } from '../src/run/index.ts';
+import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, quantizeOnnxInt8, readModelFolder } from '../src/run/index.ts';
+import { computeMetrics } from '../src/metrics/index.ts';
 import { expect, loadCommand, setupWorker, startWorker } from '../src/run/session.ts';
 import { CLI } from '../test/web/tiny-run.ts';
 
 const { values: opts } = parseArgs({ options: { run: { type: 'string' }, input: { type: 'string' }, seconds: { type: 'string', default: '15' },
-  out: { type: 'string', default: 'bench/results/onnx-predict.md' } } });
+  rows: { type: 'string', default: '256' }, parts: { type: 'string', default: 'e2e,model,serve' }, out: { type: 'string', default: 'bench/results/onnx-predict.md' } } });
+/** Rows of the model-only table at batch 32 (a quarter of them at batch 1). */
+const ROWS = Number(opts.rows);
+const PARTS = new Set(opts.parts!.split(','));
 if (!opts.run || !opts.input) throw new Error('usage: --run DIR[,DIR2] --input FILE');
 const SECONDS = Number(opts.seconds);
 const tmp = mkdtempSync(join(tmpdir(), 'refit-bench-onnx-'));
@@ -65,10 +69,9 @@ async function torchSeconds(run: string, examples: Example[], batch: number, thr
   }
 }
 
-/** Model-only throughput: examples/s over `rows` in batches of `batch`, for both engines, with `threads` threads. */
-async function throughput(run: string, examples: Example[], rows: EncodedExample[], batch: number, threads: number): Promise<{ torch: number; onnx: number }> {
-  const model = readModelFolder(run);
-  const session = await openOnnxSession({ path: join(model.dir, ONNX_FILE), threads });
+/** onnxruntime examples/s of one model file over `rows` (sorted by length) in batches of `batch`. */
+async function ortThroughput(path: string, rows: EncodedExample[], batch: number, threads: number): Promise<number> {
+  const session = await openOnnxSession({ path, threads });
   const sorted = [...rows].sort((a, b) => a.ids.length - b.ids.length);
   const warm = sorted.slice(0, batch);
   await session.logits(warm, Math.max(...warm.map((r) => r.ids.length))); // warm-up
@@ -77,9 +80,15 @@ async function throughput(run: string, examples: Example[], rows: EncodedExample
     const part = sorted.slice(i, i + batch);
     await session.logits(part, Math.max(...part.map((r) => r.ids.length)));
   }
-  const onnx = sorted.length / (ms(t0) / 1000);
+  const eps = sorted.length / (ms(t0) / 1000);
   await session.close();
-  return { torch: sorted.length / (await torchSeconds(run, examples, batch, threads)), onnx };
+  return eps;
+}
+
+/** Model-only throughput: examples/s over `rows` in batches of `batch`, torch worker and ORT fp32, with `threads` threads. */
+async function throughput(run: string, examples: Example[], rows: EncodedExample[], batch: number, threads: number): Promise<{ torch: number; onnx: number }> {
+  const onnx = await ortThroughput(join(readModelFolder(run).dir, ONNX_FILE), rows, batch, threads);
+  return { torch: rows.length / (await torchSeconds(run, examples, batch, threads)), onnx };
 }
 
 /** RSS in bytes of a process and all its descendants (Linux /proc). */
@@ -127,53 +136,96 @@ async function serveLoad(run: string, engine: string, items: Array<{ text: strin
   }
 }
 
+/**
+ * A copy of the run whose onnx engine is fp32 or int8 (model.int8.onnx made here), whatever its refit.json chose,
+ * so `--engine onnx` in predict and serve loads that one.
+ */
+function engineCopy(run: string, kind: 'onnx' | 'onnx-int8'): string {
+  const copy = join(tmp, `${basename(run)}-${kind}`);
+  cpSync(run, copy, { recursive: true, filter: (src) => !src.startsWith(join(run, 'checkpoints')) });
+  const dir = readModelFolder(copy).dir;
+  if (kind === 'onnx-int8') writeFileSync(join(dir, ONNX_INT8_FILE), quantizeOnnxInt8(readFileSync(join(dir, ONNX_FILE))).bytes);
+  const refit = JSON.parse(readFileSync(join(dir, 'refit.json'), 'utf8'));
+  writeFileSync(join(dir, 'refit.json'), JSON.stringify({ ...refit, onnx: { ...refit.onnx, engine: kind } }));
+  return copy;
+}
+
 async function benchRun(run: string): Promise<void> {
   const model = readModelFolder(run);
   if (!existsSync(join(model.dir, ONNX_FILE))) throw new Error(`${run}: no model.onnx (refit export --run ${run})`);
   const dims = `${model.dims.num_hidden_layers} layers × ${model.dims.hidden_size}, vocab ${model.dims.vocab_size}, head ${model.refit.head}, max_seq_len ${model.refit.max_seq_len}`;
   say(`\n## ${basename(run)} (${dims})\n`);
-  const torch = predictAll(run, 'torch');
-  const onnx = predictAll(run, 'onnx');
+  const f = engineCopy(run, 'onnx');
+  const q = engineCopy(run, 'onnx-int8');
+  const ds = await readDataset({ path: opts.input! });
+  if (PARTS.has('e2e')) await endToEnd(run, f, q, ds, model);
+  const enc = { tokenizer: model.text.tokenizer, max_seq_len: model.refit.max_seq_len, markers: model.text.markers, deepke_lm: model.text.deepke_lm };
+  const examples = ds.examples.slice(0, ROWS).map((example) => ({ ...example, relation: undefined }));
+  const rows = examples.map((example) => encodeForHead({ ...enc, example }));
+  if (PARTS.has('model')) {
+    say('| model only, examples/s | torch worker | ORT fp32 | ORT int8 |');
+    say('|---|---|---|---|');
+    for (const [batch, threads, n] of [[1, 1, ROWS / 4], [1, 2, ROWS / 4], [32, 1, ROWS], [32, 2, ROWS]]) {
+      const t = await throughput(run, examples.slice(0, n), rows.slice(0, n), batch, threads);
+      const i8 = await ortThroughput(join(readModelFolder(q).dir, ONNX_INT8_FILE), rows.slice(0, n), batch, threads);
+      say(`| batch ${batch}, ${threads} thread${threads > 1 ? 's' : ''} (${n} rows) | ${t.torch.toFixed(1)} | ${t.onnx.toFixed(1)} (${(t.onnx / t.torch).toFixed(2)}×) | ${i8.toFixed(1)} (${(i8 / t.torch).toFixed(2)}×) |`);
+    }
+  }
+  if (PARTS.has('serve')) await serveAll(run, f, q, ds);
+}
+
+/** `refit predict --input` with each engine: parity, wall time and macro-F1. */
+async function endToEnd(run: string, f: string, q: string, ds: Awaited<ReturnType<typeof readDataset>>, model: ReturnType<typeof readModelFolder>): Promise<void> {
+  const e2e = { torch: predictAll(run, 'torch'), onnx: predictAll(f, 'onnx'), int8: predictAll(q, 'onnx') };
   let same = 0;
   let maxDiff = 0;
+  const { torch, onnx } = e2e;
   torch.rows.forEach((t, i) => {
     if (t.relation === onnx.rows[i].relation) same++;
     if (t.score !== undefined && onnx.rows[i].score !== undefined) maxDiff = Math.max(maxDiff, Math.abs(t.score - onnx.rows[i].score!));
   });
-  say(`Parity on ${torch.rows.length} rows of ${basename(opts.input!)}: same relation ${same}/${torch.rows.length} (${(100 * same / torch.rows.length).toFixed(2)} %), max |score diff| ${maxDiff.toExponential(2)}.\n`);
-  say('| `refit predict --input` (start-up included) | torch worker | ORT fp32 | ORT speed-up |');
+  say(`Parity on ${torch.rows.length} rows of ${basename(opts.input!)}: ORT fp32 gives torch's relation on ${same}/${torch.rows.length} (${(100 * same / torch.rows.length).toFixed(2)} %), max |score diff| ${maxDiff.toExponential(2)}.\n`);
+  const gold = ds.examples.map((e) => e.relation ?? '');
+  const f1 = (r: typeof torch) => (ds.examples.every((e) => e.relation !== undefined)
+    ? (100 * computeMetrics({ gold, pred: r.rows.map((x) => x.relation ?? ''), na_label: model.relations.na_label }).macro_f1).toFixed(2) : 'n/a');
+  say('| `refit predict --input` (start-up included) | torch worker | ORT fp32 | ORT int8 |');
   say('|---|---|---|---|');
-  say(`| wall seconds, ${torch.rows.length} rows | ${torch.seconds.toFixed(1)} | ${onnx.seconds.toFixed(1)} | ${(torch.seconds / onnx.seconds).toFixed(2)}× |\n`);
-  const ds = await readDataset({ path: opts.input! });
-  const enc = { tokenizer: model.text.tokenizer, max_seq_len: model.refit.max_seq_len, markers: model.text.markers, deepke_lm: model.text.deepke_lm };
-  const examples = ds.examples.slice(0, 256).map((example) => ({ ...example, relation: undefined }));
-  const rows = examples.map((example) => encodeForHead({ ...enc, example }));
-  say('| model only, examples/s | torch worker | ORT fp32 | ORT / torch |');
-  say('|---|---|---|---|');
-  for (const [batch, threads, n] of [[1, 1, 64], [1, 2, 64], [32, 1, 256], [32, 2, 256]]) {
-    const t = await throughput(run, examples.slice(0, n), rows.slice(0, n), batch, threads);
-    say(`| batch ${batch}, ${threads} thread${threads > 1 ? 's' : ''} | ${t.torch.toFixed(1)} | ${t.onnx.toFixed(1)} | ${(t.onnx / t.torch).toFixed(2)}× |`);
-  }
+  say(`| wall seconds, ${torch.rows.length} rows | ${torch.seconds.toFixed(1)} | ${onnx.seconds.toFixed(1)} (${(torch.seconds / onnx.seconds).toFixed(2)}× faster) | ${e2e.int8.seconds.toFixed(1)} (${(torch.seconds / e2e.int8.seconds).toFixed(2)}×) |`);
+  say(`| macro-F1 against the file's labels | ${f1(torch)} | ${f1(onnx)} | ${f1(e2e.int8)} |\n`);
+}
+
+/** `refit serve` with each engine under 16 clients. */
+async function serveAll(run: string, f: string, q: string, ds: Awaited<ReturnType<typeof readDataset>>): Promise<void> {
   const items = ds.examples.slice(0, 200).map((e) => ({ text: e.text, head: e.head.text, tail: e.tail.text,
     head_offset: [...e.text.slice(0, e.head.start)].length, tail_offset: [...e.text.slice(0, e.tail.start)].length }));
-  say('\n| `refit serve`, 16 clients, ' + `${SECONDS} s | torch worker | ORT fp32 |`);
-  say('|---|---|---|');
-  const s = { torch: await serveLoad(run, 'torch', items), onnx: await serveLoad(run, 'onnx', items) };
-  say(`| p50 ms | ${s.torch.p50.toFixed(1)} | ${s.onnx.p50.toFixed(1)} |`);
-  say(`| p99 ms | ${s.torch.p99.toFixed(1)} | ${s.onnx.p99.toFixed(1)} |`);
-  say(`| requests/s | ${s.torch.rps.toFixed(1)} | ${s.onnx.rps.toFixed(1)} |`);
-  say(`| cold start to first answer, s | ${s.torch.cold.toFixed(1)} | ${s.onnx.cold.toFixed(1)} |`);
-  say(`| peak RSS, server + worker, MB | ${(s.torch.rss / 1e6).toFixed(0)} | ${(s.onnx.rss / 1e6).toFixed(0)} |`);
+  say('\n| `refit serve`, 16 clients, ' + `${SECONDS} s (default threads) | torch worker | ORT fp32 | ORT int8 |`);
+  say('|---|---|---|---|');
+  const s = { torch: await serveLoad(run, 'torch', items), onnx: await serveLoad(f, 'onnx', items), int8: await serveLoad(q, 'onnx', items) };
+  const line = (name: string, f: (x: typeof s.torch) => string) => say(`| ${name} | ${f(s.torch)} | ${f(s.onnx)} | ${f(s.int8)} |`);
+  line('p50 ms', (x) => x.p50.toFixed(1));
+  line('p99 ms', (x) => x.p99.toFixed(1));
+  line('requests/s', (x) => x.rps.toFixed(1));
+  line('cold start to first answer, s', (x) => x.cold.toFixed(1));
+  line('peak RSS, server + worker, MB', (x) => (x.rss / 1e6).toFixed(0));
 }
 
 // Paths are shown by their last part only (no machine's folders in the committed results).
 const cmd = `node --import tsx bench/onnx-predict.ts ${process.argv.slice(2).map((a) => a.split(',').map((p) => (isAbsolute(p) ? `…/${basename(p)}` : p)).join(',')).join(' ')}`;
-say(`# Prediction engines: torch worker vs onnxruntime-node fp32 (${new Date().toISOString().slice(0, 10)})\n`);
+say(`# Prediction engines: torch worker vs onnxruntime-node fp32 and int8 (${new Date().toISOString().slice(0, 10)})\n`);
 say(`${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at start ${loadavg()[0].toFixed(1)}; a shared, loaded machine: compare the columns of one table, not across runs.`);
+const python = (await findPython({ env: process.env })).python;
+const blas = (() => {
+  try {
+    return execFileSync(python, ['-c', 'import torch, re; print(torch.__version__, re.search(r"BLAS_INFO=(\\w+)", torch.__config__.show()).group(1))'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+say(`torch (version, BLAS_INFO): ${blas}; onnxruntime-node ${(await import('onnxruntime-node')).default.env.versions.node}.`);
 try {
   for (const run of opts.run.split(',')) await benchRun(run);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
-say(`\nint8: not measured (not implemented yet).\n\nCommand: \`npm run build && ${cmd.split(process.cwd() + '/').join('')}\``);
+say(`\nint8 here is refit's own rewrite (model.int8.onnx as refit export --quantize int8 writes it), measured whatever refit.json decided.\n\nCommand: \`npm run build && ${cmd.split(process.cwd() + '/').join('')}\``);
 writeFileSync(opts.out!, lines.join('\n') + '\n');
