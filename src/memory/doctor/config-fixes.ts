@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { resolveConfigDetailed, type ResolvedConfig } from '../../config/index.ts';
 import { FIT_LEVERS, GPUS, deepkeFacts, fitConfig, knownModelDims, modelFromConfig, planMemory, resolveGpu, runShapeOf, type Engine, type FitCandidate, type FitShape, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../index.ts';
 import type { Diagnosis } from './diagnose.ts';
-import { deepkeFixes } from './deepke-fixes.ts';
+import { dataParallelFix, deepkeFixes } from './deepke-fixes.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
 import type { OomReport } from './parse.ts';
 import { formatBytes as fmt } from '../../bytes.ts';
@@ -129,6 +129,10 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): Co
   const ranked = candidates.filter((c) => c.fits).sort((a, b) => b.predicted_examples_per_s - a.predicted_examples_per_s);
   const fixes = [...causeFixes(r, d), ...(ranked.length ? ranked : candidates.slice(0, 1)).map((c) => candidateFix(c, cur, ranked[0]?.predicted_examples_per_s ?? 0))];
   if (cur.deepke && !now.fits) fixes.push(...deepkeFixes({ cur, gpu, budget: fit.budget_bytes }));
+  // DeepKE's use_multi_gpu (nn.DataParallel): GPU 0 carries more than the others; the same GPUs as DDP share evenly.
+  const ddp = dataParallelFix({ cur, gpu, budget: fit.budget_bytes, gpu0_peak: now.peak_device_bytes });
+  // Ahead of the refit settings when it fits by itself; otherwise last, still saying why GPU 0 ran out first.
+  if (ddp) { if (ddp.fits) fixes.splice(causeFixes(r, d).length, 0, ddp); else fixes.push(ddp); }
   const verdict = now.fits ? 'fits by the plan, so the cause above (not the config) is what to fix first'
     : 'does not fit';
   const note = `Planned from the config: ${cur.model_name} (${cur.run.engine} engine), micro-batch ${cur.run.batch_size} of `

@@ -48,3 +48,30 @@ function fix(o: { key: string; value: number; model: ModelDims; run: RunShape; g
     speed: o.speed, deepke: { [o.key]: o.value }, predicted_peak_bytes: peak, predicted_examples_per_s: perSecond, fits: true,
   };
 }
+
+/**
+ * DeepKE's use_multi_gpu is nn.DataParallel: one process, GPU 0 holds the whole batch's inputs and gathered outputs,
+ * the reduced gradients and the whole optimizer, so it runs out first. refit trains the same GPUs as DDP (one process
+ * per GPU, each with 1/n of the batch and its own copy of the states): the per-GPU peak, planned per rank. Undefined
+ * without DataParallel.
+ */
+export function dataParallelFix(o: { cur: Current; gpu: GpuSpec; budget: number; gpu0_peak: number }): DoctorFix | undefined {
+  const n = o.cur.run.data_parallel ?? 1;
+  if (n < 2) return undefined;
+  // ddp or zero1, whichever plans lower per GPU (refit's DDP keeps its gradient buckets next to the gradients; zero1 shards the optimizer states).
+  const plans = (['ddp', 'zero1'] as const).map((strategy) => {
+    const run: RunShape = { ...o.cur.run, data_parallel: undefined, ranks: n, strategy, batch_size: Math.ceil(o.cur.run.batch_size / n) };
+    return { strategy, run, peak: planMemory({ model: o.cur.model, run, gpu: o.gpu }).peak_device_bytes };
+  }).sort((a, b) => a.peak - b.peak);
+  const { strategy, run, peak } = plans[0];
+  return {
+    title: `Train on the ${n} GPUs with one process each instead of DataParallel (refit train -c CONFIG distributed.nproc_per_node=${n} distributed.strategy=${strategy})`,
+    detail: `DeepKE's use_multi_gpu wraps the model in nn.DataParallel: one process whose GPU 0 receives the whole batch's inputs, `
+      + `gathers every replica's outputs, holds the reduced gradients and the whole optimizer, so GPU 0 needs ${fmt(o.gpu0_peak)} while the `
+      + `others need far less. With torch.distributed each GPU runs its own process with ${run.batch_size} of the ${o.cur.run.batch_size} examples `
+      + `and the same share of the work: ${fmt(peak)} on every GPU with ${strategy} (planned per rank, DDP buckets included`
+      + `${strategy === 'zero1' ? `; zero1 keeps 1/${n} of the optimizer states per GPU` : ''}). refit trains use_multi_gpu + gpu_ids with one process per GPU by itself.`,
+    speed: 'faster (no scatter/gather through GPU 0, no replication every step)',
+    config: { 'distributed.nproc_per_node': n, 'distributed.strategy': strategy }, predicted_peak_bytes: peak, fits: peak <= o.budget,
+  };
+}

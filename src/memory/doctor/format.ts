@@ -39,10 +39,11 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
   const { report, diagnosis, fixes } = result;
   if (report.kind === 'not-oom') return `not-oom: ${diagnosis.explanation}\n`;
   const out: string[] = [];
-  const where = report.device_index !== undefined ? ` on GPU ${report.device_index}` : '';
+  const where = (report.device_index !== undefined ? ` on GPU ${report.device_index}` : '') + (report.rank !== undefined ? ` on rank ${report.rank}` : '');
   const format = report.format ? `, ${FORMAT_NAMES[report.format] ?? report.format} message format` : '';
   out.push(`${report.kind} (${report.source ?? '?'}${format})${where}`);
   if (report.message) out.push(wrap(`“${report.message}”`, width, '  '));
+  if (report.rank_note) out.push(wrap(report.rank_note, width, '  '));
   for (const [key, label] of ROWS) {
     const v = report[key];
     if (typeof v === 'number') out.push(`  ${label.padEnd(26)} ${formatBytes(v).padStart(12)}   ${v} bytes`);

@@ -6,6 +6,8 @@ export interface NormalizedText {
   text: string;
   compact: string;
   map: Int32Array;
+  /** Lines that carried a rank prefix (`[rank1]:`, `[default1]:`, mpirun's `[job,1]<stderr>:`): start in `text` and rank, in order. */
+  ranks: Array<{ start: number; rank: number }>;
 }
 
 // ANSI colour/cursor sequences (tqdm, rich, coloured loggers).
@@ -21,11 +23,16 @@ const SPACE_RE = /[ \t\n\v\f\u00a0]+/g;
 
 /** Cleans log text (ANSI, `\r` progress bars, launcher prefixes) and builds the compact copy. */
 export function normalizeLog(raw: string): NormalizedText {
-  const text = raw
-    .replace(ANSI_RE, '')
-    .replace(/\r\n?/g, '\n')
-    .replace(LINE_PREFIX_RE, '')
-    .replace(ESCAPED_BREAK_RE, ' ');
+  // Line by line, so that the rank a launcher prefix named is kept for the line after the prefix is gone.
+  const ranks: NormalizedText['ranks'] = [];
+  let at = 0;
+  const text = raw.replace(ANSI_RE, '').replace(/\r\n?/g, '\n').split('\n').map((line) => {
+    const m = RANK_PREFIX_RE.exec(line);
+    const clean = line.replace(LINE_PREFIX_RE, '').replace(ESCAPED_BREAK_RE, ' ');
+    if (m) ranks.push({ start: at, rank: Number(m[1] ?? m[2]) });
+    at += clean.length + 1;
+    return clean;
+  }).join('\n');
   const map = new Int32Array(text.length);
   let n = 0;
   for (let i = 0; i < text.length; i++) {
@@ -35,7 +42,21 @@ export function normalizeLog(raw: string): NormalizedText {
     map[n++] = i;
   }
   const compact = text.replace(SPACE_RE, '');
-  return { text, compact, map: map.subarray(0, n) };
+  return { text, compact, map: map.subarray(0, n), ranks };
+}
+
+// The rank in a launcher prefix: torchrun `[rank1]:`, accelerate/deepspeed `[default1]:`, mpirun `[job,1]<stderr>:`.
+const RANK_PREFIX_RE = /^(?:\[(?:rank|default)(\d+)\]:|\[\d+,(\d+)\]<std(?:out|err)>:)/;
+
+/** The rank whose prefixed line holds text position `pos`, or undefined when that line had no rank prefix. */
+export function rankAt(norm: NormalizedText, pos: number): number | undefined {
+  let found: number | undefined;
+  const lineStart = norm.text.lastIndexOf('\n', pos - 1) + 1;
+  for (const r of norm.ranks) {
+    if (r.start > lineStart) break;
+    if (r.start === lineStart) found = r.rank;
+  }
+  return found;
 }
 
 /** The first compact index whose text position is ≥ `pos` (binary search). */

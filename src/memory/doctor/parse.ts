@@ -2,7 +2,7 @@
 // reads the last one into an OomReport. The detector table below is the only list of formats; no I/O.
 import { readAllocatorFields, readMpsFields, type AllocatorFields } from './allocator-fields.ts';
 import { sizeToBytes } from './sizes.ts';
-import { compactIndexOf, excerpt, normalizeLog, textIndexOf, type NormalizedText } from './normalize.ts';
+import { compactIndexOf, excerpt, normalizeLog, rankAt, textIndexOf, type NormalizedText } from './normalize.ts';
 
 /** What kind of memory failure a text reports. */
 export type OomKind = 'allocator-oom' | 'driver-oom' | 'library-oom' | 'host-oom' | 'not-oom';
@@ -19,6 +19,13 @@ export interface OomReport extends Omit<AllocatorFields, 'end'> {
   source?: string;
   /** Look-alike errors seen (not OOM by themselves), e.g. an allocator INTERNAL ASSERT under pressure. */
   look_alikes?: string[];
+  /**
+   * Several ranks: the rank that ran out, from its line's launcher prefix (`[rank1]:`), refit's `on rank N`, or
+   * torchrun's failure summary (`rank : 1 (local_rank: 1)` under "Root Cause").
+   */
+  rank?: number;
+  /** Several ranks: the other ranks' failures that follow from this one (collective timeouts, NCCL errors), in words. */
+  rank_note?: string;
 }
 
 type Reader = (span: string, base: number) => AllocatorFields;
@@ -75,6 +82,8 @@ const LOOK_ALIKES: ReadonlyArray<{ re: RegExp; what: string }> = Object.freeze([
   { re: /CUBLAS_STATUS_NOT_INITIALIZED|CUDNN_STATUS_INTERNAL_ERROR/, what: 'a cuBLAS/cuDNN initialisation error (often a GPU too full to create the handle: check nvidia-smi, restart with a smaller peak)' },
   { re: /more than INT_MAX elements/, what: 'a tensor larger than INT_MAX elements (a size limit, not memory)' },
   { re: /Invalid buffer size/, what: '"Invalid buffer size" (a size limit, not memory)' },
+  { re: /Watchdog caught collective operation timeout|a collective timed out after \d+ s/, what: 'a collective timeout (one rank waited for another that hung, died or ran out of memory: look for that rank\'s own error)' },
+  { re: /NCCL error|ncclInternalError|ncclSystemError|ncclRemoteError|ncclUnhandledCudaError/, what: 'an NCCL error (communication between ranks, not memory by itself; a peer that died shows as ncclRemoteError)' },
 ]);
 
 interface Hit { detector: Detector; pos: number; cpos: number }
@@ -129,7 +138,33 @@ function readHit(norm: NormalizedText, hit: Hit, cEnd: number): OomReport {
   }
   const start = detector.read ? hit.pos : lineStart(norm.text, hit.pos);
   report.message = excerpt(norm.text, start, endPos);
+  const rank = rankAt(norm, hit.pos) ?? refitRank(norm.text, hit.pos);
+  if (rank !== undefined) report.rank = rank;
   report.source = detector.source === 'allocator' ? allocatorSource(report.message) : detector.source;
+  return report;
+}
+
+/** refit's own run log: `out of memory in step 3, micro-batch 0 on rank 1: …` names the rank on the hit's line. */
+function refitRank(text: string, pos: number): number | undefined {
+  const start = lineStart(text, pos);
+  const m = / on rank (\d+):/.exec(text.slice(start, pos));
+  return m ? Number(m[1]) : undefined;
+}
+
+// torchrun's elastic failure summary: the first observed failure's rank.
+const ROOT_CAUSE_RE = /Root Cause \(first observed failure\):[\s\S]{0,400}?\brank\s*:\s*(\d+)/;
+// What the other ranks print when one of them failed: collective timeouts and NCCL/gloo errors.
+const PEER_FAILURE_RE = /Watchdog caught collective operation timeout|ProcessGroupNCCL[^\n]{0,200}?[Tt]imeout|NCCL error|ncclInternalError|ncclSystemError|ncclRemoteError|Connection closed by peer|Connection reset by peer|a collective timed out after \d+ s/;
+
+/** Adds the rank of a multi-rank log's OOM from torchrun's summary when no prefix named it, and a note on the other ranks' errors. */
+function withRanks(report: OomReport, text: string): OomReport {
+  if (report.rank === undefined) {
+    const m = ROOT_CAUSE_RE.exec(text);
+    if (m) report.rank = Number(m[1]);
+  }
+  if (report.rank !== undefined && PEER_FAILURE_RE.test(text)) {
+    report.rank_note = `rank ${report.rank} ran out of memory; the collective timeouts or NCCL/gloo errors of the other ranks follow from it (they waited for rank ${report.rank}), so fix rank ${report.rank}'s memory, not the network`;
+  }
   return report;
 }
 
@@ -160,8 +195,8 @@ export function parseOomReport(text: string): OomReport {
   const reports = findOomReports(text);
   if (reports.length > 0) {
     const last = reports[reports.length - 1];
-    for (let i = reports.length - 2; i >= 0; i--) if (isFullerCopy(reports[i], last)) return reports[i];
-    return last;
+    for (let i = reports.length - 2; i >= 0; i--) if (isFullerCopy(reports[i], last)) return withRanks(reports[i], text);
+    return withRanks(last, text);
   }
   const look = LOOK_ALIKES.filter((l) => l.re.test(text)).map((l) => l.what);
   return look.length > 0 ? { kind: 'not-oom', look_alikes: look } : { kind: 'not-oom' };
