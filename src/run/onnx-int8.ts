@@ -97,12 +97,12 @@ function floatTensor(fields: Field[]): { name: string; dims: number[]; data: Flo
   return { name, dims, data: new Float32Array(raw.slice().buffer) };
 }
 
-function tensor(name: string, type: number, dims: number[], raw: Uint8Array): Field[] {
-  return [...dims.map((d) => int(1, d)), int(2, type), str(8, name), { num: 9, wire: 2, value: raw }];
+function tensor(t: { name: string; type: number; dims: number[]; raw: Uint8Array }): Field[] {
+  return [...t.dims.map((d) => int(1, d)), int(2, t.type), str(8, t.name), { num: 9, wire: 2, value: t.raw }];
 }
 
 /** Per-column symmetric int8 weights of a [K, N] matrix: values and one scale per column. */
-function quantizeColumns(w: Float32Array, k: number, n: number): { q: Int8Array; scale: Float32Array } {
+function quantizeColumns(w: Float32Array, [k, n]: number[]): { q: Int8Array; scale: Float32Array } {
   const scale = new Float32Array(n);
   for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) scale[c] = Math.max(scale[c], Math.abs(w[r * n + c]));
   for (let c = 0; c < n; c++) scale[c] = scale[c] / 127 || 1;
@@ -144,10 +144,11 @@ export function quantizeOnnxInt8(model: Uint8Array): { bytes: Uint8Array; quanti
     const w = init && uses.get(inputs[1]) === 1 ? floatTensor(init.fields) : null;
     if (!w || w.dims.length !== 2) return f;
     const [k, n] = w.dims;
-    const { q, scale } = quantizeColumns(w.data, k, n);
+    const { q, scale } = quantizeColumns(w.data, w.dims);
     const base = inputs[1];
-    added.push(msg(5, tensor(`${base}_int8`, INT8, [k, n], new Uint8Array(q.buffer))), msg(5, tensor(`${base}_scale`, FLOAT, [n], new Uint8Array(scale.buffer))),
-      msg(5, tensor(`${base}_zero`, INT8, [n], new Uint8Array(n))));
+    added.push(msg(5, tensor({ name: `${base}_int8`, type: INT8, dims: [k, n], raw: new Uint8Array(q.buffer) })),
+      msg(5, tensor({ name: `${base}_scale`, type: FLOAT, dims: [n], raw: new Uint8Array(scale.buffer) })),
+      msg(5, tensor({ name: `${base}_zero`, type: INT8, dims: [n], raw: new Uint8Array(n) })));
     drop.add(init!.index);
     quantized++;
     const outputs = node.filter((x) => x.num === 2);

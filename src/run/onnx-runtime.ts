@@ -68,7 +68,9 @@ export async function openOnnxSession(opts: { path: string; threads?: number; pa
   return {
     input_names: names, threads,
     async logits(rows, seq_len) {
-      const feeds = batchTensors(ort, rows, seq_len, pad);
+      const feeds = batchTensors(ort, { rows, seq_len, pad });
+      // onnxruntime-node 1.30 runs the graph on the calling thread (its intra-op pool does the maths): the event loop
+      // waits for this batch, and requests arriving meanwhile are joined into the next one by the server's batcher.
       const out = await session.run(Object.fromEntries(names.map((n: string) => [n, feeds[n]])));
       const t = out[session.outputNames[0]];
       const width = Number(t.dims[1]);
@@ -80,7 +82,7 @@ export async function openOnnxSession(opts: { path: string; threads?: number; pa
 }
 
 /** The five possible inputs of one batch as int64 tensors ([b, n] ids and mask, [b] positions and lengths). */
-function batchTensors(ort: Ort, rows: readonly EncodedExample[], seq_len: number, pad: bigint): Record<string, Tensor> {
+function batchTensors(ort: Ort, { rows, seq_len, pad }: { rows: readonly EncodedExample[]; seq_len: number; pad: bigint }): Record<string, Tensor> {
   const b = rows.length;
   const ids = new BigInt64Array(b * seq_len).fill(pad);
   const mask = new BigInt64Array(b * seq_len);
