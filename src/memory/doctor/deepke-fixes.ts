@@ -58,7 +58,7 @@ function fix(o: { key: string; value: number; model: ModelDims; run: RunShape; g
 export function dataParallelFix(o: { cur: Current; gpu: GpuSpec; budget: number; gpu0_peak: number }): DoctorFix | undefined {
   const n = o.cur.run.data_parallel ?? 1;
   if (n < 2) return undefined;
-  // ddp or zero1, whichever plans lower per GPU (refit's DDP keeps its gradient buckets next to the gradients; zero1 shards the optimizer states).
+  // ddp or zero1, whichever plans lower per GPU (zero1 shards the optimizer states).
   const plans = (['ddp', 'zero1'] as const).map((strategy) => {
     const run: RunShape = { ...o.cur.run, data_parallel: undefined, ranks: n, strategy, batch_size: Math.ceil(o.cur.run.batch_size / n) };
     return { strategy, run, peak: planMemory({ model: o.cur.model, run, gpu: o.gpu }).peak_device_bytes };
@@ -69,7 +69,7 @@ export function dataParallelFix(o: { cur: Current; gpu: GpuSpec; budget: number;
     detail: `DeepKE's use_multi_gpu wraps the model in nn.DataParallel: one process whose GPU 0 receives the whole batch's inputs, `
       + `gathers every replica's outputs, holds the reduced gradients and the whole optimizer, so GPU 0 needs ${fmt(o.gpu0_peak)} while the `
       + `others need far less. With torch.distributed each GPU runs its own process with ${run.batch_size} of the ${o.cur.run.batch_size} examples `
-      + `and the same share of the work: ${fmt(peak)} on every GPU with ${strategy} (planned per rank, DDP buckets included`
+      + `and the same share of the work: ${fmt(peak)} on every GPU with ${strategy} (planned per rank, gradient buckets included`
       + `${strategy === 'zero1' ? `; zero1 keeps 1/${n} of the optimizer states per GPU` : ''}). refit trains use_multi_gpu + gpu_ids with one process per GPU by itself.`,
     speed: 'faster (no scatter/gather through GPU 0, no replication every step)',
     config: { 'distributed.nproc_per_node': n, 'distributed.strategy': strategy }, predicted_peak_bytes: peak, fits: peak <= o.budget,

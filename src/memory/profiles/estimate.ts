@@ -82,7 +82,11 @@ export function estimateWith(opts: { traits: EngineTraits; model: ModelDims; run
   if (world > 1 && run.mode === 'train') {
     const x = exactTerms(model, run, traits, device);
     const per_rank = rankTerms({ model, run, x, world });
-    Object.assign(x, { weights: per_rank.weights + per_rank.ddp_buckets + per_rank.fsdp_gathered + per_rank.fsdp_prefetch, gradients: per_rank.gradients,
+    // ddp/zero1: the gradients live in flat buckets for the whole step (also during the first backward), so they count
+    // with the persistent states and not again at the step.
+    const persistent = per_rank.strategy === 'fsdp' ? 0 : per_rank.gradients;
+    Object.assign(x, { weights: per_rank.weights + persistent + per_rank.ddp_buckets + per_rank.fsdp_gathered + per_rank.fsdp_prefetch,
+      gradients: per_rank.strategy === 'fsdp' ? per_rank.gradients : 0,
       optimizer: per_rank.optimizer, optimizer_temp: Math.max(per_rank.strategy === 'ddp' ? x.optimizer_temp : Math.ceil(x.optimizer_temp / world), per_rank.comm_buffers) });
     return { ...estimateTrain(model, run, x, coef), per_rank };
   }
@@ -102,8 +106,9 @@ export const DIST_BUCKET_BYTES = 25 * 2 ** 20;
 
 /**
  * One rank's model states with `world` ranks [derived, not yet measured on several GPUs]. ddp: whole weights,
- * gradients and optimizer states, plus DDP's gradient buckets (one gradient-sized set, allocated when the model is
- * wrapped) and, at the step, one flat bucket and its unflattened copy for the all-reduce. zero1: the optimizer states
+ * gradients and optimizer states; the gradients are views into flat buckets all-reduced in place (dist.GradBuckets),
+ * so there is no second set (ddp_buckets 0, no copy buffers) but they are held for the whole step, also during the
+ * first micro-batch's backward. zero1: the optimizer states
  * (and their foreach temporary) ÷ world, rounded up (ZeRO partitions whole tensors, so the largest shard can be a
  * little more). fsdp: weights, gradients and states ÷ world, plus the gathered unit (the embeddings, the largest) and
  * the next encoder layer prefetched, both in fp32; its reduce-scatter buffer is one layer's gradients.
@@ -120,6 +125,7 @@ export function rankTerms(o: { model: ModelDims; run: RunShape; x: ReturnType<ty
     return { world, strategy, weights: shard(x.weights), gradients: shard(x.gradients), optimizer: shard(x.optimizer), ddp_buckets: 0,
       fsdp_gathered: Math.max(layer, embeddings), fsdp_prefetch: layer, comm_buffers: layer };
   }
+  void bucket; // in-place all-reduce: gloo and NCCL need no copy of a bucket
   return { world, strategy, weights: x.weights, gradients: x.gradients, optimizer: strategy === 'zero1' ? shard(x.optimizer) : x.optimizer,
-    ddp_buckets: x.gradients, fsdp_gathered: 0, fsdp_prefetch: 0, comm_buffers: 2 * bucket };
+    ddp_buckets: 0, fsdp_gathered: 0, fsdp_prefetch: 0, comm_buffers: 0 };
 }

@@ -158,25 +158,76 @@ def shard(indices, rank, world):
     return list(indices[rank::world])
 
 
-def wrap_model(model, ranks, strategy, device):
-    """The training view of `model` for a strategy: DDP (gradient bucket views; refit all-reduces itself, see
-    Trainer), ZeRO-1 also uses DDP; fsdp only where FSDP2 exists. `model` itself stays unwrapped: saves and
-    evaluation use it, so checkpoints have no `module.` prefix."""
+def check_strategy(ranks, strategy):
+    """ddp and zero1 run everywhere; fsdp needs FSDP2's fully_shard, refused elsewhere in one line naming the torch."""
     if not ranks.active:
-        return model
+        return
     if strategy == 'fsdp':
-        fully_shard = fully_shard_available()
-        if fully_shard is None:
+        if fully_shard_available() is None:
             raise WorkerError(E_DEVICE, f'distributed.strategy fsdp needs FSDP2 fully_shard (torch 2.4+); this torch is '
                               f'{torch.__version__}: use ddp or zero1')
         raise WorkerError(E_DEVICE, 'distributed.strategy fsdp: not implemented in this worker yet; use ddp or zero1')
     if strategy not in STRATEGIES:
         raise WorkerError(E_BAD_COMMAND, f'strategy {strategy!r}: expected one of {", ".join(STRATEGIES)}')
-    from torch.nn.parallel import DistributedDataParallel
-    # broadcast_buffers off: BERT has no running statistics, and a buffer broadcast in forward would be a
-    # collective that an OOM on one rank could leave the others waiting in.
-    kwargs = {'device_ids': [device.index]} if device.type == 'cuda' else {}
-    return DistributedDataParallel(model, broadcast_buffers=False, gradient_as_bucket_view=True, **kwargs)
+
+
+def broadcast_states(model, ranks):
+    """Rank 0's weights and buffers on every rank before the first step (what DDP's constructor does)."""
+    import torch.distributed as dist
+    for t in list(model.state_dict().values()):
+        ranks._collective(lambda t=t: dist.broadcast(t, src=0))
+
+
+class GradBuckets:
+    """DDP's gradient layout without its reducer: every trainable parameter's .grad is a view into a flat bucket of
+    about BUCKET_BYTES (reverse parameter order, roughly the order backward produces them), so the step's all-reduce runs
+    in place, one message per bucket, with no copy of the gradients.
+
+    Why not torch's DistributedDataParallel: its reducer all-reduces buckets inside the last micro-batch's backward.
+    An OOM there on one rank leaves the others waiting in that all-reduce, and the step can no longer be re-split
+    losslessly; and since refit keeps every micro-batch local until all ranks agree (Trainer._agreed_micro_batch),
+    DDP's own buckets would be a second, unused set of gradients (one model's worth of memory per rank).
+    """
+
+    def __init__(self, params, ranks):
+        self.ranks = ranks
+        self.params = [p for p in params if p.requires_grad]
+        self.flats = []
+        group, size = [], 0
+        for p in reversed(self.params):
+            nbytes = p.numel() * p.element_size()
+            if group and (size + nbytes > BUCKET_BYTES or p.dtype != group[0].dtype or p.device != group[0].device):
+                self._bucket(group)
+                group, size = [], 0
+            group.append(p)
+            size += nbytes
+        if group:
+            self._bucket(group)
+
+    def _bucket(self, group):
+        flat = torch.zeros(sum(p.numel() for p in group), dtype=group[0].dtype, device=group[0].device)
+        offset = 0
+        for p in group:
+            p.grad = flat[offset:offset + p.numel()].view_as(p)  # a view: autograd and the optimizer see a normal .grad
+            offset += p.numel()
+        self.flats.append((flat, group))
+
+    def zero(self):
+        """Zeroes every bucket in place and points each .grad back at its view (a step may have set one to None)."""
+        for flat, group in self.flats:
+            flat.zero_()
+            offset = 0
+            for p in group:
+                view = flat[offset:offset + p.numel()].view_as(p)
+                if p.grad is None or p.grad.data_ptr() != view.data_ptr():
+                    p.grad = view
+                offset += p.numel()
+
+    def all_reduce(self):
+        """Sums every bucket over the ranks, in place."""
+        import torch.distributed as dist
+        for flat, _ in self.flats:
+            self.ranks._collective(lambda flat=flat: dist.all_reduce(flat))
 
 
 def zero1_optimizer(groups, optimizer_class, **defaults):

@@ -4,7 +4,6 @@ Executes exactly what a command says; it never picks sizes and never retries (TS
 Gradient accumulation is defined on the logical batch: micro-batch loss = CE mean x (its examples /
 logical_batch_size), so any split of a logical batch gives the same gradient up to rounding.
 """
-import contextlib
 import inspect
 import os
 import sys
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dist import RankLostError, Ranks, shard, wrap_model, zero1_optimizer
+from .dist import GradBuckets, RankLostError, Ranks, broadcast_states, check_strategy, shard, zero1_optimizer
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
                      parse_device, release_memory)
 from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
@@ -188,9 +187,14 @@ class Trainer:
             load_into(self.model, tensors, cmd['pretrained'])
         self.model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
         self.model.to(self.device).train()
-        # The training view (DDP on several ranks); self.model stays unwrapped for eval, save and export.
-        self.train_model = wrap_model(self.model, self.ranks, self.strategy, self.device)
+        check_strategy(self.ranks, self.strategy)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        # Several ranks: rank 0's states everywhere, and every .grad a view into a flat bucket (dist.GradBuckets). The
+        # model itself is never wrapped, so saves have no `module.` prefix and eval runs it as is.
+        self.buckets = None
+        if self.ranks.active:
+            broadcast_states(self.model, self.ranks)
+            self.buckets = GradBuckets(self.trainable, self.ranks)
         self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device, zero1=self.strategy == 'zero1')
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
@@ -220,7 +224,7 @@ class Trainer:
                 raise WorkerError(E_BAD_COMMAND, f'train_step {step} with continue: step {step} was not interrupted')
         else:
             self._maybe_crash(step)
-            self.optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             self.partial = {'step': step, 'loss_sum': torch.zeros((), device=self.device),
                             'examples': 0, 'tokens': 0, 'padded_tokens': 0, 'seconds': 0.0}
         started = time.perf_counter()
@@ -244,7 +248,7 @@ class Trainer:
             raise
         except Exception:
             self.partial = None
-            self.optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             raise
         if oom is not None:
             return self._oom_event(step, oom, started)
@@ -342,31 +346,41 @@ class Trainer:
                               f'for training, got {low}..{high}')
         n = len(mb['indices'])
         torch.manual_seed(micro_batch_seed(self.seed, self.partial['step'], mb['indices'][0]))
-        with autocast_for(self.device, self.precision), self._no_sync():
-            logits = self.train_model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
-                                      batch['lengths'])
+        with autocast_for(self.device, self.precision):
+            logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
+                                batch['lengths'])
         ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
         if inject:
             raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
         # Move earlier micro-batches' gradients aside so an OOM inside this backward cannot leave a
         # half-added micro-batch in them. Costs one extra gradient set at the end of backward, when
         # the activations are already freed; the first micro-batch of a step costs nothing.
-        stash = {p: p.grad for p in self.trainable if p.grad is not None}
-        for p in stash:
-            p.grad = None
-        try:
-            self.scaler.scale(ce * (n / logical_batch_size)).backward()
-        except Exception:
-            for p in self.trainable:
-                p.grad = stash.get(p)
-            raise
+        if self.buckets is not None and self.partial['examples'] == 0:
+            # Nothing kept yet in this step: backward adds straight into the zeroed bucket views (no second gradient
+            # set); undoing this micro-batch is zeroing them again.
+            try:
+                self.scaler.scale(ce * (n / logical_batch_size)).backward()
+            except Exception:
+                self.buckets.zero()
+                raise
+            stash = None
+        else:
+            stash = {p: p.grad for p in self.trainable if p.grad is not None}
+            for p in stash:
+                p.grad = None
+            try:
+                self.scaler.scale(ce * (n / logical_batch_size)).backward()
+            except Exception:
+                for p in self.trainable:
+                    p.grad = stash.get(p)
+                raise
         return {'stash': stash, 'loss': ce.detach() * n, 'n': n, 'tokens': batch['tokens'], 'padded': n * mb['seq_len']}
 
     def _commit(self, pending):
         """Keeps a finished micro-batch: its gradients added to the step's, its numbers to the step's."""
         if pending is None:
             return
-        for p, g in pending['stash'].items():
+        for p, g in (pending['stash'] or {}).items():
             p.grad = g if p.grad is None else g.add_(p.grad)
         st = self.partial
         st['loss_sum'] += pending['loss']
@@ -378,15 +392,18 @@ class Trainer:
         """Drops a finished micro-batch that another rank could not finish: the gradients from before it come back."""
         if pending is None:
             return
+        if pending['stash'] is None:  # the first micro-batch of the step went straight into the bucket views
+            self.buckets.zero()
+            return
         for p in self.trainable:
             p.grad = pending['stash'].get(p)
 
-    def _no_sync(self):
-        """DDP's no_sync for every micro-batch: refit all-reduces the step's gradients itself once every rank agreed
-        that all micro-batches finished (DDP would start all-reducing buckets inside the last backward, where an OOM
-        on one rank leaves the others waiting in that all-reduce and the step cannot be re-split losslessly)."""
-        no_sync = getattr(self.train_model, 'no_sync', None)
-        return no_sync() if no_sync is not None else contextlib.nullcontext()
+    def _zero_grad(self):
+        """Gradients to zero: None (frees them) in one process; in place with several ranks (they are bucket views)."""
+        if self.buckets is not None:
+            self.buckets.zero()
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
 
     def _oom_event(self, step, oom, started):
         """Free what the failed micro-batch held and report; accumulated gradients stay for `continue`."""
@@ -404,10 +421,7 @@ class Trainer:
         by its share of the logical batch, so the sum is the single-process gradient)."""
         if not self.ranks.active:
             return
-        for p in self.trainable:
-            if p.grad is None:  # a rank whose shares were all empty still takes part in the all-reduce
-                p.grad = torch.zeros_like(p)
-        self.ranks.all_reduce_sum([p.grad for p in self.trainable])
+        self.buckets.all_reduce()  # a rank whose shares were all empty sends its zeros
         totals = torch.tensor([float(st['loss_sum']), st['examples'], st['tokens'], st['padded_tokens']],
                               dtype=torch.float64)
         if self.ranks.backend == 'nccl':
@@ -422,7 +436,7 @@ class Trainer:
         st, self.partial = self.partial, None
         self._reduce_step(st)
         if st['examples'] != logical_batch_size:
-            self.optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             raise WorkerError(E_BAD_COMMAND, f'step {st["step"]}: micro-batches hold {st["examples"]} examples '
                               f'but logical_batch_size is {logical_batch_size}')
         lr = self.optimizer.param_groups[0]['lr']
@@ -433,7 +447,7 @@ class Trainer:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm))
             self.scaler.step(self.optimizer)  # skips the update when fp16 gradients overflowed
         except Exception as e:
-            self.optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             if not is_oom(e):
                 raise
             # Smaller micro-batches cannot help here: weights + gradients + optimizer state do not fit.
@@ -441,7 +455,7 @@ class Trainer:
                               f'gradients and optimizer state do not fit): {str(e).splitlines()[0]}') from None
         self.scaler.update()
         self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         loss = st['loss_sum'].item() / st['examples']  # .item() syncs, so the timing below is real
         event = dict(step=st['step'], loss=loss, lr=lr, grad_norm=grad_norm, examples=st['examples'],
                      tokens=st['tokens'], padded_tokens=st['padded_tokens'],
@@ -510,7 +524,7 @@ class Trainer:
         tensors, metadata = read_model_folder(path, self.config)
         load_into(self.model, tensors, path, strict_head=True)
         self.partial = None
-        self.optimizer.zero_grad(set_to_none=True)
+        self._zero_grad()
         ckpt = os.path.join(path, 'checkpoint.pt')
         if not os.path.exists(ckpt):
             return int(metadata.get('refit_step', 0))
