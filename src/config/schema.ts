@@ -2,6 +2,8 @@
 // and a human description of the values it takes, and the ajv schema built from that table.
 // No I/O and no defaults here (defaults.ts); resolve.ts reads files and applies aliases.
 import { READERS } from '../data/index.ts';
+// The lever table itself, not memory/index.ts: that one reaches back into config/ (the doctor's config fixes).
+import { LEVERS, type MemoryConfig } from '../memory/levers.ts';
 // A leaf table with no imports of logic (memory/index.ts would pull in the doctor, which reads configs).
 import { DISTRIBUTED_LEVERS, type DistributedConfig } from '../memory/distributed-levers.ts';
 
@@ -29,14 +31,8 @@ export interface RunConfig {
     epochs: number; batch_size: number; learning_rate: number; warmup_ratio: number; weight_decay: number;
     max_grad_norm: number; seed: number; early_stopping_patience: number;
   };
-  memory: {
-    mode: 'auto' | 'manual'; max_seq_len: number; padding: 'dynamic' | 'max'; batching: 'buckets' | 'token_budget';
-    max_tokens?: number; micro_batch_size?: number; grad_accumulation?: number;
-    precision: 'auto' | 'fp32' | 'fp16' | 'bf16'; attention: 'auto' | 'sdpa' | 'eager';
-    grad_checkpointing: 'auto' | boolean; freeze_layers: number; optimizer: 'adamw' | 'adamw-fused';
-    /** 'auto' or a size such as '11.75GiB' / '12GB' (parsed by the memory module). */
-    budget: string; allow_shorter_seq: boolean;
-  };
+  /** The memory levers (src/memory/levers.ts). */
+  memory: MemoryConfig;
   /** Several ranks with torch.distributed (one process per GPU or CPU share); the entries of DISTRIBUTED_LEVERS. */
   distributed: DistributedConfig;
   predict: { na_threshold: number; top_k: number };
@@ -89,9 +85,6 @@ const num = (min: number, max: number, exclusiveMin = false): Pick<KeySpec, 'sch
 });
 const bool = (): Pick<KeySpec, 'schema' | 'expected'> => ({ schema: { type: 'boolean' }, expected: 'true or false' });
 
-/** Sizes like 12GB, 11.75GiB, 512MiB, 1000000000B (units case-insensitive), or auto. */
-const BUDGET_PATTERN = '^(auto|[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtT][iI]?[bB]|[bB]))$';
-
 /** Every valid key, in config.yaml order. A table, no logic. */
 export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'data.train', ...path('a file path') },
@@ -124,20 +117,8 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'train.max_grad_norm', ...num(0, 1e6) },
   { key: 'train.seed', ...int(0, 2 ** 31 - 1) },
   { key: 'train.early_stopping_patience', ...int(0) },
-  { key: 'memory.mode', ...oneOf('auto', 'manual') },
-  { key: 'memory.max_seq_len', ...int(8) },
-  { key: 'memory.padding', ...oneOf('dynamic', 'max') },
-  { key: 'memory.batching', ...oneOf('buckets', 'token_budget') },
-  { key: 'memory.max_tokens', ...int(8) },
-  { key: 'memory.micro_batch_size', ...int(1) },
-  { key: 'memory.grad_accumulation', ...int(1) },
-  { key: 'memory.precision', ...oneOf('auto', 'fp32', 'fp16', 'bf16') },
-  { key: 'memory.attention', ...oneOf('auto', 'sdpa', 'eager') },
-  { key: 'memory.grad_checkpointing', ...oneOf('auto', true, false) },
-  { key: 'memory.freeze_layers', ...int(0) },
-  { key: 'memory.optimizer', ...oneOf('adamw', 'adamw-fused') },
-  { key: 'memory.budget', schema: { type: 'string', pattern: BUDGET_PATTERN }, expected: "auto or a size such as 11.75GiB or 12GB" },
-  { key: 'memory.allow_shorter_seq', ...bool() },
+  // the memory.* keys: one entry each in the lever table
+  ...LEVERS.map(({ key, schema, expected }) => ({ key, schema, expected })),
   ...DISTRIBUTED_LEVERS.map((l) => ({ key: l.key, schema: l.schema, expected: l.expected })),
   { key: 'predict.na_threshold', ...num(0, 1) },
   { key: 'predict.top_k', ...int(1) },
@@ -155,7 +136,9 @@ export const CONFIG_KEYS: readonly string[] = Object.freeze(KEY_SPECS.map((s) =>
 const OPTIONAL_KEYS = new Set([
   'data.train', 'data.valid', 'data.test', 'data.relations', 'data.folder', 'data.format', 'data.na_label',
   'data.num_relations', 'model.pretrained', 'model.preset', 'model.vocab', 'model.lowercase', 'model.num_hidden_layers', 'model.dropout',
-  'memory.max_tokens', 'memory.micro_batch_size', 'memory.grad_accumulation', 'engine.python', 'out', 'device_ids',
+  'engine.python', 'out', 'device_ids',
+  // levers without a default (memory.micro_batch_size, …)
+  ...LEVERS.filter((l) => l.default === undefined).map((l) => l.key),
 ]);
 
 /** Keys holding file-system paths: relative values are made absolute when the config is resolved. */
