@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { RunLog } from '../log.ts';
 import { DEFAULTS, configToYaml, resolveConfig, type RunConfig } from '../config/index.ts';
 import { RefitError, fsError } from '../errors.ts';
-import { findPython, WorkerProcess } from '../worker/index.ts';
+import { findPython, WorkerCrashError, WorkerProcess } from '../worker/index.ts';
 import { TrainSupervisor, type Levers } from '../worker/index.ts';
 import type { LoadCommand } from '../worker/protocol.ts';
 import { parseOomReport, type ModelDims } from '../memory/index.ts';
@@ -180,9 +180,18 @@ async function trainInFolder(opts: TrainOptions, inputs: Inputs, mode: 'new' | '
 }
 
 /** Starts the run's worker: one process, or this machine's ranks (rank 0 speaks the protocol). */
-function startRanks(ctx: RunCtx): Promise<WorkerProcess> {
+async function startRanks(ctx: RunCtx): Promise<WorkerProcess> {
   const { opts, ranks } = ctx;
-  return startWorker({ python: ctx.inputs.python, env: { ...opts.env, ...ranks.env }, log: ctx.log, run_dir: opts.out, num_threads: ranks.threads_per_rank ?? opts.num_threads, ranks: ranks.layout });
+  try {
+    return await startWorker({ python: ctx.inputs.python, env: { ...opts.env, ...ranks.env }, log: ctx.log, run_dir: opts.out, num_threads: ranks.threads_per_rank ?? opts.num_threads, ranks: ranks.layout });
+  } catch (e) {
+    // Ranks that never formed their group (a node that did not come, a port in use): the worker's own line says why.
+    if (ranks.layout && e instanceof WorkerCrashError && e.state === 'starting') {
+      const why = [...e.stderr_tail].reverse().find((l) => l.includes('refit_worker:'))?.replace(/^.*refit_worker: /, '') ?? e.message;
+      throw new RefitError('E_WORKER_CRASH', `the ${ranks.world} ranks could not start: ${why}`);
+    }
+    throw e;
+  }
 }
 
 const hasBegun = (state: LoopState | undefined): boolean => !!state && (state.step > 0 || state.checkpoint !== null);
