@@ -6,6 +6,7 @@ import { RefitError, pythonOsError, type ErrorCode } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { resplitRemaining, splitLogicalBatch, type BatchPolicy } from '../batch/index.ts';
 import { WorkerCrashError } from './process.ts';
+import { chooseRecovery, MIN_SEQ_LEN, type OomNumbers, type RecoveryAction, type RecoveryLevers } from '../memory/index.ts';
 import type { MicroBatch, OomEvent, StepEvent, TrainStepCommand, WorkerCommand, WorkerEvent } from './protocol.ts';
 
 /** What a supervisor needs from a worker (WorkerProcess satisfies it). */
@@ -15,50 +16,11 @@ export interface SupervisedWorker {
 }
 
 /** The memory levers recovery may change; the effective batch is not among them. */
-export interface Levers {
-  micro_batch_size: number;
-  grad_checkpointing: boolean;
-  max_seq_len: number;
-}
+export type Levers = RecoveryLevers;
 
-/** The numbers of a parsed OOM message the supervisor uses (a subset of the doctor's OomReport). */
-export interface OomNumbers { kind: string; requested_bytes?: number; free_bytes?: number }
-
-/** One recovery decision: which lever changes, from what to what, and why. */
-export type RecoveryAction =
-  | { kind: 'smaller_micro_batch'; from: number; to: number; reason: string }
-  | { kind: 'grad_checkpointing'; from: false; to: true; reason: string }
-  | { kind: 'shorter_seq'; from: number; to: number; reason: string };
-
-/** A window is never shortened below this many tokens. */
-export const MIN_SEQ_LEN = 32;
-
-/**
- * The next lever to pull after an OOM in a micro-batch of `failed_size` examples. The micro-batch at least
- * halves; when the message says how much was requested and how much was free, it shrinks in proportion.
- * Null when nothing is left to try.
- */
-export function chooseRecovery(opts: { levers: Levers; failed_size: number; report: OomNumbers; allow_shorter_seq: boolean }): RecoveryAction | null {
-  const { levers, failed_size, report } = opts;
-  const current = Math.min(levers.micro_batch_size, Math.max(1, failed_size));
-  if (current > 1) {
-    let to = Math.floor(current / 2);
-    let reason = 'halved the micro-batch';
-    const { requested_bytes: req, free_bytes: free } = report;
-    if (req && free !== undefined && req > free) {
-      // An allocation scales with the micro-batch, so free/requested bounds the size that would have fitted.
-      const scaled = Math.max(1, Math.floor(current * (free / req)));
-      if (scaled < to) { to = scaled; reason = `requested ${req} B with ${free} B free: scaled the micro-batch by free/requested`; }
-    }
-    return { kind: 'smaller_micro_batch', from: levers.micro_batch_size, to, reason };
-  }
-  if (!levers.grad_checkpointing) return { kind: 'grad_checkpointing', from: false, to: true, reason: 'micro-batch is 1 example: recompute activations in backward' };
-  if (opts.allow_shorter_seq && levers.max_seq_len > MIN_SEQ_LEN) {
-    const to = Math.max(MIN_SEQ_LEN, Math.floor(levers.max_seq_len / 2));
-    return { kind: 'shorter_seq', from: levers.max_seq_len, to, reason: 'micro-batch 1 with checkpointing still OOM; memory.allow_shorter_seq is on' };
-  }
-  return null;
-}
+// The recovery order and each lever's step live in the lever table (src/memory/levers.ts): micro-batch, then
+// gradient checkpointing, then a shorter window if allowed. Re-exported here for the supervisor's callers.
+export { chooseRecovery, MIN_SEQ_LEN, type OomNumbers, type RecoveryAction };
 
 /** Callbacks through which a supervisor reaches the run: starting workers, re-encoding, reporting. */
 export interface SupervisorHooks {
