@@ -3,17 +3,14 @@
 // Only plain JSON crosses; tensors never do (the worker memory-maps the encoded dataset).
 // Every name here is snake_case and identical on both sides.
 
+// The lever table and the memory types themselves, not memory/index.ts: the protocol stays a leaf every side can import.
+import { ATTENTIONS, OPTIMIZERS, PRECISIONS, type Attention, type Optimizer, type Precision } from '../memory/levers.ts';
+import type { ModelDims } from '../memory/types.ts';
+
 export const PROTOCOL_VERSION = 1;
 
-/** Hugging Face BERT config fields the worker needs (names verbatim from config.json). */
-export interface BertConfigJson {
-  vocab_size: number;
-  hidden_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  intermediate_size: number;
-  max_position_embeddings: number;
-  type_vocab_size: number;
+/** Hugging Face BERT config fields the worker needs (names verbatim from config.json): the memory model's dims and more. */
+export interface BertConfigJson extends ModelDims {
   hidden_act?: string;
   layer_norm_eps?: number;
   hidden_dropout_prob?: number;
@@ -22,8 +19,12 @@ export interface BertConfigJson {
   [key: string]: unknown;
 }
 
-export type Precision = 'fp32' | 'fp16' | 'bf16';
-export type Attention = 'eager' | 'sdpa';
+// The lever value types are the lever table's (src/memory/levers.ts).
+export type { Attention, Precision };
+
+/** The values each lever of the `load` command takes, from the lever table; protocol.py's LEVER_VALUES mirrors it. */
+export const LEVER_VALUES = Object.freeze({ precision: PRECISIONS, attention: ATTENTIONS, optimizer: OPTIMIZERS });
+
 export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm';
 
 /**
@@ -34,7 +35,7 @@ export interface RnnSpec { type: 'LSTM' | 'GRU' | 'RNN'; hidden_size: number; nu
 
 /** A relation head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
 export interface HeadSpec { kind: HeadKind; num_labels: number; dropout: number; rnn?: RnnSpec }
-export type OptimizerKind = 'adamw' | 'adamw-fused' | 'sgd';
+export type OptimizerKind = Optimizer;
 /** How several ranks share the model states (design §8). */
 export type DistStrategy = 'ddp' | 'zero1' | 'fsdp';
 

@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, testPython } from './helpers.ts';
+import { LEVER_VALUES } from '../../src/worker/protocol.ts';
+import { ATTENTIONS, OPTIMIZERS, PRECISIONS } from '../../src/memory/index.ts';
 
 const python = await testPython();
 
@@ -44,3 +46,11 @@ test('protocol.py has exactly the commands, events and fields of protocol.ts', {
   assert.deepEqual(py.events, ts.events);
   assert.equal(py.version, Number(/PROTOCOL_VERSION = (\d+)/.exec(readFileSync(join(REPO, 'src/worker/protocol.ts'), 'utf8'))![1]));
 });
+
+test('protocol.py has the lever values of protocol.ts (the lever table\'s)', { skip: !python && 'needs python3' }, () => {
+  const script = 'import json; from refit_worker import protocol as p; print(json.dumps(p.LEVER_VALUES))';
+  const run = spawnSync(python!, ['-c', script], { env: { ...process.env, PYTHONPATH: join(REPO, 'worker/python') }, encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(run.stdout), JSON.parse(JSON.stringify(LEVER_VALUES)));
+  assert.deepEqual(LEVER_VALUES, { precision: PRECISIONS, attention: ATTENTIONS, optimizer: OPTIMIZERS });
+});
+

@@ -11,7 +11,7 @@ import resource
 import torch
 
 from .model import HAS_SDPA
-from .protocol import E_DEVICE, WorkerError
+from .protocol import E_DEVICE, LEVER_VALUES, WorkerError
 
 HAS_FUSED_ADAMW = 'fused' in inspect.signature(torch.optim.AdamW).parameters
 
@@ -63,8 +63,8 @@ def check_precision(device, precision):
     """Raise E_DEVICE unless `precision` can run on `device` (fp16 needs CUDA; bf16 a supporting device)."""
     if precision == 'fp32':
         return
-    if precision not in ('fp16', 'bf16'):
-        raise WorkerError(E_DEVICE, f'precision {precision!r}: expected fp32, fp16 or bf16')
+    if precision not in LEVER_VALUES['precision']:
+        raise WorkerError(E_DEVICE, f'precision {precision!r}: expected ' + ', '.join(LEVER_VALUES['precision']))
     if device.type == 'cuda':
         if precision == 'bf16' and not torch.cuda.is_bf16_supported():
             raise WorkerError(E_DEVICE, f'precision bf16: {torch.cuda.get_device_name(device)} lacks bf16; use fp16')

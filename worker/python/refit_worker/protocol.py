@@ -44,6 +44,14 @@ EVENTS = {
     'error': (('code', 'message'), ('traceback', 'command')),
 }
 
+# The values each lever of the `load` command takes (precision, attention, optimizer kind): mirrored from
+# LEVER_VALUES in protocol.ts, which reads them from the lever table (src/memory/levers.ts).
+LEVER_VALUES = {
+    'precision': ('fp32', 'fp16', 'bf16'),
+    'attention': ('eager', 'sdpa'),
+    'optimizer': ('adamw', 'adamw-fused', 'sgd'),
+}
+
 # Stable error codes carried by `error` events.
 E_BAD_COMMAND = 'E_BAD_COMMAND'      # malformed JSON, unknown type, missing/invalid field
 E_PROTOCOL = 'E_PROTOCOL'            # protocol_version mismatch

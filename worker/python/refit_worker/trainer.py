@@ -18,7 +18,7 @@ from .dist import GradBuckets, RankLostError, Ranks, broadcast_states, check_str
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
                      parse_device, release_memory)
 from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
-from .protocol import E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, E_OOM, WorkerError, make_event
+from .protocol import E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, E_OOM, LEVER_VALUES, WorkerError, make_event
 from .weights import atomic_file, load_into, read_model_folder, save_model_folder
 
 # Text of a PyTorch 2.x CUDA OOM, raised by REFIT_INJECT_OOM so machines without a GPU can test recovery.
@@ -101,8 +101,8 @@ def build_optimizer(model, spec, device, zero1=False):
               {'params': no_decay, 'weight_decay': 0.0}]
     if spec['kind'] == 'sgd':
         return zero1_optimizer(groups, torch.optim.SGD, lr=spec['lr']) if zero1 else torch.optim.SGD(groups, lr=spec['lr'])
-    if spec['kind'] not in ('adamw', 'adamw-fused'):
-        raise WorkerError(E_BAD_COMMAND, f'optimizer kind {spec["kind"]!r}: expected adamw, adamw-fused or sgd')
+    if spec['kind'] not in LEVER_VALUES['optimizer']:
+        raise WorkerError(E_BAD_COMMAND, f'optimizer kind {spec["kind"]!r}: expected ' + ', '.join(LEVER_VALUES['optimizer']))
     extra = {}
     if spec['kind'] == 'adamw-fused':
         if HAS_FUSED_ADAMW and device.type == 'cuda':
@@ -179,6 +179,8 @@ class Trainer:
         self.seed = int(cmd['seed'])
         torch.manual_seed(self.seed)
         np.random.seed(self.seed % (2 ** 32))
+        if cmd['attention'] not in LEVER_VALUES['attention']:
+            raise WorkerError(E_BAD_COMMAND, f'attention {cmd["attention"]!r}: expected ' + ', '.join(LEVER_VALUES['attention']))
         if cmd['attention'] == 'sdpa' and not HAS_SDPA:
             log('attention sdpa: this torch has no scaled_dot_product_attention; using eager')
         self.model = build_model(self.config, self.head, use_sdpa=cmd['attention'] == 'sdpa')
