@@ -7,7 +7,8 @@ import type { RunLog } from '../log.ts';
 import { readModelFolder } from './model-folder.ts';
 import { ONNX_FILE } from './onnx-runtime.ts';
 import { openOnnxPredictor } from './onnx-predictor.ts';
-import { openPredictor, type Predictor } from './predictor.ts';
+import { openPredictor, type Predictor, type PredictItem } from './predictor.ts';
+import { predictDefaults, type PredictDefaults } from './predict-defaults.ts';
 
 /** The prediction engines: `onnx` (onnxruntime-node, CPU) and `torch` (the Python worker, CPU or CUDA). */
 export const ENGINES = ['onnx', 'torch'] as const;
@@ -23,11 +24,20 @@ export function chooseEngine(run_dir: string, requested?: Engine): Engine {
   return requested ?? (existsSync(onnx) ? 'onnx' : 'torch');
 }
 
-/** Opens a Predictor for the run with the chosen engine. */
-export async function openRunPredictor(opts: { run_dir: string; engine?: Engine; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }): Promise<Predictor & { engine: Engine }> {
+/**
+ * Opens a Predictor for the run with the chosen engine. A call that leaves out top_k or na_threshold gets the run's
+ * own (predictDefaults, read once here), so `refit predict` and the server answer alike.
+ */
+export async function openRunPredictor(opts: { run_dir: string; engine?: Engine; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }): Promise<Predictor & { engine: Engine; defaults: PredictDefaults }> {
   const engine = chooseEngine(opts.run_dir, opts.engine);
+  const defaults = predictDefaults(opts.run_dir);
   const p = engine === 'onnx' ? await openOnnxPredictor(opts) : await openPredictor(opts);
-  return Object.assign(p, { engine });
+  const predict = p.predict.bind(p);
+  return Object.assign(p, {
+    engine, defaults,
+    predict: (items: PredictItem[], o: { top_k?: number; na_threshold?: number } = {}) =>
+      predict(items, { top_k: o.top_k ?? defaults.top_k, na_threshold: o.na_threshold ?? defaults.na_threshold }),
+  });
 }
 
 /** Parses an --engine value; anything else is one line (exit 2). */

@@ -7,6 +7,7 @@ export { openPredictInput, itemRow, MAX_LINE_BYTES, type InputRow, type PredictI
 export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from './predict-stream.ts';
 export { exportRun } from './export-run.ts';
 export { openRunPredictor, chooseEngine, parseEngine, ENGINES, type Engine } from './engine.ts';
+export { predictDefaults, type PredictDefaults } from './predict-defaults.ts';
 export { openOnnxPredictor, ONNX_BATCH_SIZE } from './onnx-predictor.ts';
 export { quantizeAndMeasure, INT8_MAX_F1_DROP, type Int8Record } from './onnx-quantize.ts';
 export { quantizeOnnxInt8 } from './onnx-int8.ts';

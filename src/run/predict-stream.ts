@@ -20,9 +20,9 @@ const LISTED_LINES = 10;
 /** What streaming saw: rows written, bad rows (error lines), the first few bad lines and the first reason. */
 export interface PredictSummary { rows: number; bad: number; bad_lines: number[]; first_bad?: { line: number; error: string } }
 
-/** Predicts `rows`, calling `write` with each window's JSON lines (awaited: the caller's back-pressure). */
-export async function predictRows(opts: { rows: AsyncIterable<InputRow>; predictor: Pick<Predictor, 'predict'>; top_k: number;
-  na_threshold: number; write: (text: string) => Promise<void> | void; window?: number }): Promise<PredictSummary> {
+/** Predicts `rows`, calling `write` with each window's JSON lines (awaited: the caller's back-pressure); top_k and na_threshold left out: the predictor's. */
+export async function predictRows(opts: { rows: AsyncIterable<InputRow>; predictor: Pick<Predictor, 'predict'>; top_k?: number;
+  na_threshold?: number; write: (text: string) => Promise<void> | void; window?: number }): Promise<PredictSummary> {
   const size = opts.window ?? PREDICT_WINDOW;
   const summary: PredictSummary = { rows: 0, bad: 0, bad_lines: [] };
   let window: InputRow[] = [];
