@@ -4,7 +4,9 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { GPUS, accuracy, goldenRun, leaveOneModelOut, loadGolden, loadModelDims, median, microBatchMs, planMemory, type AccuracyRow, type RunShape } from '../src/memory/index.ts';
+import { GPUS, loadModelDims, microBatchMs, planMemory, type RunShape } from '../src/memory/index.ts';
+import { accuracy, goldenRun, leaveOneModelOut, median, type AccuracyRow } from '../src/memory/calibrate.ts';
+import { loadGolden } from '../src/memory/golden.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const GOLDEN = resolve(ROOT, '../shared/golden/memory');

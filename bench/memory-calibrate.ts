@@ -3,10 +3,9 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import {
-  GPUS, accuracy, exactTerms, fitCost, fitInfer, fitReserve, fitTrain, goldenRun, hfTraits, leaveOneModelOut, loadGolden, median,
-  type AccuracyRow, type GoldenRow,
-} from '../src/memory/index.ts';
+import { GPUS, exactTerms, hfTraits } from '../src/memory/index.ts';
+import { accuracy, fitCost, fitInfer, fitReserve, fitTrain, goldenRun, leaveOneModelOut, median, type AccuracyRow, type GoldenRow } from '../src/memory/calibrate.ts';
+import { loadGolden } from '../src/memory/golden.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const GOLDEN = resolve(ROOT, '../shared/golden/memory');

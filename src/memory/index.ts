@@ -1,4 +1,5 @@
-// The memory part's surface: model shapes, GPUs, engine profiles, plan, fit, cost model and calibration helpers.
+// The memory part's surface: model shapes, GPUs, engine profiles, plan, fit and the cost model. The calibration
+// helpers (calibrate.ts, golden.ts) are the benchmarks' and tests' only, imported from their files.
 export type { RankBreakdown } from './types.ts';
 export { DISTRIBUTED_LEVERS, STRATEGIES, BACKENDS, type DistributedConfig, type Strategy, type Backend } from './distributed-levers.ts';
 export { rankTerms, DIST_BUCKET_BYTES } from './profiles/estimate.ts';
@@ -14,8 +15,6 @@ export { PROFILES, hfTraits, refitTraits, rnnHeadShape, rnnActivationBytes, DEEP
 export { planMemory, reservedFromAllocated, validateRun } from './plan.ts';
 export { fitConfig, expectedPaddedLength, DEFAULT_MARGIN, PAD_MULTIPLE, type FitAllow, type FitShape } from './fit.ts';
 export { microBatchMs, trainFlopsPerToken } from './cost.ts';
-export { goldenRun, fitTrain, fitInfer, fitReserve, fitCost, leastSquares, median, accuracy, leaveOneModelOut, type GoldenRow, type Sample, type AccuracyRow } from './calibrate.ts';
-export { loadGolden, type Golden } from './golden.ts';
 export { formatBytes } from '../bytes.ts';
 // The OOM doctor (src/memory/doctor): its parse/diagnose surface, re-exported by name.
 export { parseOomReport, findOomReports, diagnose, runDoctor, doctorJson, type OomReport, type OomKind, type Diagnosis, type DoctorResult } from './doctor/index.ts';

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { GPUS, accuracy, fitInfer, fitTrain, leaveOneModelOut, loadGolden, loadModelDims, median, planMemory, resolveGpu, COEFFICIENTS, type AccuracyRow } from '../../src/memory/index.ts';
+import { GPUS, loadModelDims, planMemory, resolveGpu, COEFFICIENTS } from '../../src/memory/index.ts';
+import { accuracy, fitInfer, fitTrain, leaveOneModelOut, median, type AccuracyRow } from '../../src/memory/calibrate.ts';
+import { loadGolden } from '../../src/memory/golden.ts';
 
 const GOLDEN = fileURLToPath(new URL('../../../shared/golden/memory', import.meta.url));
 const skip = !existsSync(GOLDEN) && 'needs ../shared (golden memory measurements)';

@@ -3,7 +3,15 @@
 // For a DeepKE run (-c conf/) the fixes also come as the DeepKE overrides that exist (batch_size, num_hidden_layers).
 import { existsSync } from 'node:fs';
 import { resolveConfigDetailed, type ResolvedConfig } from '../../config/index.ts';
-import { FIT_LEVERS, GPUS, deepkeFacts, fitConfig, knownModelDims, modelFromConfig, planMemory, resolveGpu, runShapeOf, type Engine, type FitCandidate, type FitShape, type GpuSpec, type MemoryPlan, type ModelDims, type RunShape } from '../index.ts';
+// From the memory files themselves, not ../index.ts (which re-exports this folder: an import circle).
+import { FIT_LEVERS } from '../levers.ts';
+import { GPUS, resolveGpu } from '../gpus.ts';
+import { deepkeFacts, runShapeOf } from '../run-shape.ts';
+import { fitConfig, type FitShape } from '../fit.ts';
+import { knownModelDims } from '../known-models.ts';
+import { modelFromConfig } from '../model-files.ts';
+import { planMemory } from '../plan.ts';
+import type { Engine, FitCandidate, GpuSpec, MemoryPlan, ModelDims, RunShape } from '../types.ts';
 import type { Diagnosis } from './diagnose.ts';
 import { dataParallelFix, deepkeFixes } from './deepke-fixes.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
