@@ -11,7 +11,7 @@ export interface ReportMetricBlock {
   confusion?: { labels: string[]; matrix: number[][] };
 }
 
-/** The plan figures the report draws (bytes); taken from plan.json wherever R's writer nests them. */
+/** The plan figures the report draws (bytes); taken from plan.json wherever the training run's writer (src/run/decide.ts) nests them. */
 export interface ReportPlan {
   peak_allocated_bytes?: number; peak_reserved_bytes?: number; peak_device_bytes?: number;
   budget_bytes?: number; fits?: boolean; peak_phase?: string;

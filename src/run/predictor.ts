@@ -1,5 +1,5 @@
 // A loaded run model that predicts relations for sentences: one worker kept alive, concurrent calls coalesced
-// into one evaluation. Used by `refit predict` and by the HTTP server (S).
+// into one evaluation. Used by `refit predict` and by the HTTP server.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

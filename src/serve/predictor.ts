@@ -1,4 +1,4 @@
-// The server's view of a trained model: opens R's Predictor for a run folder lazily (a run being trained has
+// The server's view of a trained model: opens the run's Predictor (openRunPredictor) lazily (a run being trained has
 // no model yet), keeps its worker alive, and checks entities against the text before anything reaches the worker.
 // A worker that dies (any signal, any exit code) or hangs is noticed at once and restarted with bounded back-off;
 // meanwhile requests get 503 with Retry-After, and a worker that dies on every start ends `down`, with one log line.
@@ -17,7 +17,7 @@ export type PredictResult = Prediction;
 
 /**
  * Why `item` cannot be predicted (an entity not in the text, an offset not pointing at it), or null when it can;
- * the same check and wording as `refit predict` (R's itemExample).
+ * the same check and wording as `refit predict` (itemExample in src/run).
  */
 export function entityProblem(item: PredictItem): string | null {
   const r = itemExample(item, 0);
