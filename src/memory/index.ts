@@ -4,7 +4,7 @@ export type { RankBreakdown } from './types.ts';
 export { DISTRIBUTED_LEVERS, STRATEGIES, BACKENDS, type DistributedConfig, type Strategy, type Backend } from './distributed-levers.ts';
 export { rankTerms, DIST_BUCKET_BYTES } from './profiles/estimate.ts';
 export type { ModelDims, RunShape, RnnShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
-export { LEVERS, FIT_LEVERS, RECOVERY_LEVERS, ADVICE_LEVERS, lever, chooseRecovery, MIN_SEQ_LEN, PRECISIONS, ATTENTIONS, OPTIMIZERS, PADDINGS, BATCHINGS, MEMORY_MODES, type Lever, type LeverFlag, type MemoryConfig, type LeverAdvice, type Padding, type Batching, type MemoryMode, type RecoveryLevers, type RecoveryAction, type RecoveryInput, type OomNumbers } from './levers.ts';
+export { LEVERS, FIT_LEVERS, RECOVERY_LEVERS, ADVICE_LEVERS, DECISION_LEVERS, LOAD_LEVERS, lever, loadLevers, chooseRecovery, MIN_SEQ_LEN, PRECISIONS, ATTENTIONS, OPTIMIZERS, PADDINGS, BATCHINGS, MEMORY_MODES, type Lever, type LeverFlag, type MemoryConfig, type LoadLevers, type RunLevers, type LeverAdvice, type Padding, type Batching, type MemoryMode, type RecoveryLevers, type RecoveryAction, type RecoveryInput, type OomNumbers } from './levers.ts';
 export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen, withLayers } from './models.ts';
 export { loadModelDims, modelFromConfig } from './model-files.ts';
 export { runShapeOf, headShape, deepkeFacts, DEEPKE_PADDED_LENGTH, DEFAULT_NUM_LABELS, type ShapeConfig, type ShapeFacts, type ShapeDevice, type ConfigShape } from './run-shape.ts';

@@ -2,7 +2,8 @@
 // plan/fit flags, how the planner prices it, its place in fit's search and in OOM recovery, and the doctor's advice.
 // A table: data plus small per-entry callbacks (fit choices, a recovery step, advice text); no I/O, no imports of logic.
 // The config schema and defaults, the plan/fit flags, fit's search, the supervisor's recovery, the doctor's general
-// fixes, the web planner and the worker protocol's value types are all read from here (docs/architecture.md).
+// fixes, the web planner, train's decision, the worker's `load` command and the protocol's value types are all read
+// from here (docs/architecture.md).
 
 /** Precision of a run: fp32, or autocast fp16/bf16 with fp32 master weights. */
 export const PRECISIONS = Object.freeze(['fp32', 'fp16', 'bf16'] as const);
@@ -31,6 +32,22 @@ export interface MemoryConfig {
   grad_checkpointing: 'auto' | boolean; freeze_layers: number; optimizer: Exclude<Optimizer, 'sgd'>;
   /** 'auto' or a size such as '11.75GiB' / '12GB' (parsed by the memory module). */
   budget: string; allow_shorter_seq: boolean;
+}
+
+/**
+ * The lever fields of the worker's `load` command, with the values the worker accepts (sgd too: the worker
+ * implements it and the planner prices it): one field per entry with `decision.load` (a test checks it). The protocol's
+ * `LoadCommand` and train's decision take these types.
+ */
+export interface LoadLevers { precision: Precision; attention: Attention; grad_checkpointing: boolean; freeze_layers: number; optimizer: Optimizer }
+
+/**
+ * What a run trains with for each lever (train's decision, plan.json's `decision`): `auto` resolved, the micro-batch
+ * split decided. One field per entry with `decision` (a test checks it); the `load` ones come from LoadLevers.
+ */
+export interface RunLevers extends Omit<LoadLevers, 'optimizer'> {
+  micro_batch_size: number; grad_accumulation: number; padding: Padding; batching: Batching; max_tokens?: number; max_seq_len: number;
+  optimizer: MemoryConfig['optimizer'];
 }
 
 /** The levers the supervisor may change after an OOM (the effective batch is never among them). */
@@ -102,6 +119,12 @@ export interface Lever {
   /** how the planner prices it (src/memory/profiles/terms.ts), in words */
   prices?: string;
   fit?: FitRole<any>;
+  /**
+   * a field of train's decision (RunLevers): its column in plan.json's `decision` (and report.html's table); with
+   * `load`, also a field of the worker's `load` command (LoadLevers), `infer` being the value predict, eval and export
+   * load the model with when they do not say
+   */
+  decision?: { order: number; load?: { infer: string | number | boolean } };
   /** its place in the OOM recovery order (1 first) and the step it takes, or null when it has nothing left */
   recovery?: { order: number; step(o: RecoveryInput): RecoveryAction | null };
   advice?: LeverAdvice;
@@ -117,7 +140,7 @@ const BUDGET_PATTERN = '^(auto|[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtT][iI]?[bB]|[bB]))
 export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
   { name: 'mode', key: 'memory.mode', ...oneOf(...MEMORY_MODES), default: 'auto' },
   {
-    name: 'max_seq_len', key: 'memory.max_seq_len', ...int(8), default: 256,
+    name: 'max_seq_len', key: 'memory.max_seq_len', ...int(8), default: 256, decision: { order: 9 },
     flag: { name: 'seq-len', plan: { arg: '<n>', help: 'padded sequence length' }, fit: { arg: '<n>', help: 'padded sequence length' } },
     prices: 'activations ∝ s (s² with eager attention), int64 inputs ∝ b·s; dynamic padding plans the longest batch',
     recovery: {
@@ -132,7 +155,7 @@ export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     },
   },
   {
-    name: 'padding', key: 'memory.padding', ...oneOf(...PADDINGS), default: 'dynamic', values: PADDINGS,
+    name: 'padding', key: 'memory.padding', ...oneOf(...PADDINGS), default: 'dynamic', values: PADDINGS, decision: { order: 6 },
     prices: 'sets the planned length: the longest example rounded up (dynamic) or max_seq_len (max)',
     advice: {
       rank: 3, title: 'Pad each batch to its longest example (dynamic padding)', speed: 'faster', config: { 'memory.padding': 'dynamic' },
@@ -140,10 +163,10 @@ export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
         + 'mostly far shorter than 512 tokens.',
     },
   },
-  { name: 'batching', key: 'memory.batching', ...oneOf(...BATCHINGS), default: 'buckets', values: BATCHINGS },
-  { name: 'max_tokens', key: 'memory.max_tokens', ...int(8) },
+  { name: 'batching', key: 'memory.batching', ...oneOf(...BATCHINGS), default: 'buckets', values: BATCHINGS, decision: { order: 7 } },
+  { name: 'max_tokens', key: 'memory.max_tokens', ...int(8), decision: { order: 8 } },
   {
-    name: 'micro_batch_size', key: 'memory.micro_batch_size', ...int(1),
+    name: 'micro_batch_size', key: 'memory.micro_batch_size', ...int(1), decision: { order: 1 },
     flag: { name: 'batch-size', plan: { arg: '<n>', help: 'micro-batch size' } },
     prices: 'activations, inputs and eager s² tensors ∝ b; model states do not change',
     recovery: {
@@ -168,9 +191,9 @@ export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
         + `\`refit fit --gpu ${c.budget_text}\` for the exact size.`,
     },
   },
-  { name: 'grad_accumulation', key: 'memory.grad_accumulation', ...int(1), prices: 'not at all: micro-batches run one after another (the micro-batch is ceil(batch / accumulation))' },
+  { name: 'grad_accumulation', key: 'memory.grad_accumulation', ...int(1), decision: { order: 2 }, prices: 'not at all: micro-batches run one after another (the micro-batch is ceil(batch / accumulation))' },
   {
-    name: 'precision', key: 'memory.precision', ...oneOf('auto', ...PRECISIONS), default: 'auto', values: PRECISIONS,
+    name: 'precision', key: 'memory.precision', ...oneOf('auto', ...PRECISIONS), default: 'auto', values: PRECISIONS, decision: { order: 3, load: { infer: 'fp32' } },
     flag: { name: 'precision', plan: { arg: '<fp32|fp16|bf16>', help: 'fp32, or autocast fp16/bf16 with fp32 master weights' },
       fit: { arg: '<list>', help: 'precisions to consider, e.g. fp32,bf16 (default: all the card supports)' } },
     prices: 'activation coefficients per class (fp32 / autocast); autocast caches 16-bit copies of Linear weights',
@@ -190,7 +213,7 @@ export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     },
   },
   {
-    name: 'attention', key: 'memory.attention', ...oneOf('auto', 'sdpa', 'eager'), default: 'auto', values: ATTENTIONS,
+    name: 'attention', key: 'memory.attention', ...oneOf('auto', 'sdpa', 'eager'), default: 'auto', values: ATTENTIONS, decision: { order: 4, load: { infer: 'eager' } },
     flag: { name: 'attention', plan: { arg: '<eager|sdpa>', help: 'attention implementation' },
       fit: { arg: '<list>', help: 'attention backends to consider (default eager,sdpa)' } },
     prices: 'eager keeps b·heads·s² scores, probabilities and dropout masks per layer; SDPA keeps none (refit: a padding mask)',
@@ -202,7 +225,7 @@ export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     },
   },
   {
-    name: 'grad_checkpointing', key: 'memory.grad_checkpointing', ...oneOf('auto', true, false), default: 'auto',
+    name: 'grad_checkpointing', key: 'memory.grad_checkpointing', ...oneOf('auto', true, false), default: 'auto', decision: { order: 5, load: { infer: false } },
     flag: { name: 'grad-checkpointing', plan: { arg: '<on|off>', help: 'gradient checkpointing' }, fit: { arg: '<on|off|auto>', help: 'force checkpointing on/off (default auto)' } },
     prices: 'full activations for one layer only, plus each checkpointed layer\'s fp32 input',
     fit: { order: 3, choices: (_gpu: FitDevice, allowed: readonly boolean[] | undefined): readonly boolean[] => allowed ?? [false, true] } satisfies FitRole<boolean>,
@@ -217,12 +240,12 @@ export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     },
   },
   {
-    name: 'freeze_layers', key: 'memory.freeze_layers', ...int(0), default: 0,
+    name: 'freeze_layers', key: 'memory.freeze_layers', ...int(0), default: 0, decision: { order: 10, load: { infer: 0 } },
     flag: { name: 'freeze-layers', plan: { arg: '<n>', help: 'freeze the embeddings and the lowest n layers' }, fit: { arg: '<n>', help: 'freeze the embeddings and the lowest n layers' } },
     prices: 'no gradients or optimizer states for the embeddings and the lowest n layers, no activations kept for them',
   },
   {
-    name: 'optimizer', key: 'memory.optimizer', ...oneOf('adamw', 'adamw-fused'), default: 'adamw', values: OPTIMIZERS,
+    name: 'optimizer', key: 'memory.optimizer', ...oneOf('adamw', 'adamw-fused'), default: 'adamw', values: OPTIMIZERS, decision: { order: 11, load: { infer: 'adamw' } },
     flag: { name: 'optimizer', plan: { arg: '<adamw|adamw-fused|sgd>', help: 'optimizer' } },
     prices: 'AdamW: two fp32 states per trainable parameter (+ a foreach temporary; fused: step counters); SGD: one',
   },
@@ -242,6 +265,21 @@ export function lever(name: string): Lever {
 
 /** The levers fit searches, outer loop first (the micro-batch is always the innermost loop, largest first). */
 export const FIT_LEVERS: readonly Lever[] = Object.freeze(LEVERS.filter((l) => l.fit).sort((a, b) => a.fit!.order - b.fit!.order));
+
+/** The levers train decides, in plan.json's `decision` column order (the fields of RunLevers). */
+export const DECISION_LEVERS: readonly Lever[] = Object.freeze(LEVERS.filter((l) => l.decision).sort((a, b) => a.decision!.order - b.decision!.order));
+
+/** The levers the worker implements: the lever fields of its `load` command (LoadLevers), in that command's order. */
+export const LOAD_LEVERS: readonly Lever[] = Object.freeze(DECISION_LEVERS.filter((l) => l.decision!.load));
+
+/**
+ * The lever fields of a `load` command: each of LOAD_LEVERS from `levers`, or the value the table loads for inference
+ * when `levers` leaves it out (predict, eval and export name only what differs). Key order is LOAD_LEVERS's.
+ */
+export function loadLevers(levers: Partial<LoadLevers>): LoadLevers {
+  const given = levers as Record<string, unknown>;
+  return Object.fromEntries(LOAD_LEVERS.map((l) => [l.name, given[l.name] ?? l.decision!.load!.infer])) as unknown as LoadLevers;
+}
 
 /** The levers OOM recovery pulls, in order. */
 export const RECOVERY_LEVERS: readonly Lever[] = Object.freeze(LEVERS.filter((l) => l.recovery).sort((a, b) => a.recovery!.order - b.recovery!.order));

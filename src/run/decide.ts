@@ -5,25 +5,17 @@ import { freemem, totalmem } from 'node:os';
 import { ConfigError, RefitError } from '../errors.ts';
 import { formatBytes } from '../bytes.ts';
 import type { RunConfig } from '../config/index.ts';
-import { FIT_LEVERS, fitConfig, parseSize, planMemory, runShapeOf, type Attention, type Batching, type FitAllow, type GpuSpec, type MemoryConfig, type MemoryPlan, type ModelDims, type Padding, type Precision } from '../memory/index.ts';
+import { DECISION_LEVERS, FIT_LEVERS, fitConfig, parseSize, planMemory, runShapeOf, type FitAllow, type GpuSpec, type MemoryPlan, type ModelDims, type RunLevers } from '../memory/index.ts';
 import type { ReadyEvent } from '../worker/protocol.ts';
 import { roundSeqLen } from '../batch/index.ts';
 
-/** Every lever the run trains with; `batch_size` is the effective batch (= micro_batch_size × grad_accumulation, last step may be shorter). */
-export interface Decision {
+/**
+ * Every lever the run trains with (the lever table's RunLevers, one per entry with `decision`); `batch_size` is the
+ * effective batch (= micro_batch_size × grad_accumulation, last step may be shorter).
+ */
+export interface Decision extends RunLevers {
   device: string;
   batch_size: number;
-  micro_batch_size: number;
-  grad_accumulation: number;
-  precision: Precision;
-  attention: Attention;
-  grad_checkpointing: boolean;
-  padding: Padding;
-  batching: Batching;
-  max_tokens?: number;
-  max_seq_len: number;
-  freeze_layers: number;
-  optimizer: MemoryConfig['optimizer'];
   budget_bytes?: number;
   reasons: string[];
 }
@@ -47,7 +39,8 @@ export function resolveDevice(config: RunConfig, caps: ReadyEvent['capabilities'
 function manualDecision(config: RunConfig, device: string, caps: ReadyEvent['capabilities']): Decision {
   const m = config.memory;
   const batch = config.train.batch_size;
-  const { run, micro_batch_size: micro } = runShapeOf(config, { engine: 'refit', device: { ...caps, cuda: device.startsWith('cuda') } });
+  const shape = runShapeOf(config, { engine: 'refit', device: { ...caps, cuda: device.startsWith('cuda') } });
+  const { run, micro_batch_size: micro } = shape;
   if (micro > batch) throw new ConfigError('E_MICRO_BATCH', `memory.micro_batch_size (${micro}) is larger than train.batch_size (${batch}), the effective batch`);
   if (m.micro_batch_size && m.grad_accumulation && m.micro_batch_size * m.grad_accumulation !== batch) {
     throw new ConfigError('E_MICRO_BATCH', `memory.micro_batch_size × memory.grad_accumulation = ${m.micro_batch_size * m.grad_accumulation} but train.batch_size (the effective batch) is ${batch}; set only one of them`);
@@ -55,14 +48,20 @@ function manualDecision(config: RunConfig, device: string, caps: ReadyEvent['cap
   const precision = run.precision;
   if (precision === 'bf16' && device.startsWith('cuda') && !caps.bf16) throw new ConfigError('E_PRECISION', 'memory.precision=bf16 but this GPU does not support bf16; use fp16 or auto');
   if (precision !== 'fp32' && !device.startsWith('cuda')) throw new ConfigError('E_PRECISION', `memory.precision=${precision} needs a CUDA device; use fp32 or auto on CPU`);
-  const attention: Attention = run.attention;
+  const attention = run.attention;
   if (attention === 'sdpa' && !caps.sdpa) throw new ConfigError('E_ATTENTION', `memory.attention=sdpa but torch in the worker has no scaled_dot_product_attention; use eager or auto`);
-  return {
-    device, batch_size: batch, micro_batch_size: micro, grad_accumulation: Math.ceil(batch / micro), precision, attention,
-    grad_checkpointing: m.grad_checkpointing === true, padding: m.padding, batching: m.batching, max_tokens: m.max_tokens,
-    max_seq_len: m.max_seq_len, freeze_layers: m.freeze_layers, optimizer: run.optimizer as Decision['optimizer'],
-    reasons: ['manual: the levers as configured'],
-  };
+  return { device, batch_size: batch, ...decidedLevers(shape, m), reasons: ['manual: the levers as configured'] };
+}
+
+/**
+ * Each lever of the decision (DECISION_LEVERS, in plan.json's order) as the config's run shape reads it: the run
+ * shape's value (`auto` resolved against the device, fused AdamW's fallback), else the shape's split (micro-batch,
+ * accumulation, padding), else the config's own value.
+ */
+function decidedLevers(shape: ReturnType<typeof runShapeOf>, memory: RunConfig['memory']): RunLevers {
+  const [run, split, config] = [shape.run, shape, memory] as unknown as Array<Record<string, unknown>>;
+  const value = (name: string) => (name in run ? run : name in split ? split : config)[name];
+  return Object.fromEntries(DECISION_LEVERS.map((l) => [l.name, value(l.name)])) as unknown as RunLevers;
 }
 
 /** The device budget in bytes: memory.budget, else the GPU's total memory; none on CPU. */

@@ -4,7 +4,7 @@ import type { RunLog } from '../log.ts';
 import { WorkerProcess, type RankLayout } from '../worker/index.ts';
 import { workerError, type SupervisedWorker } from '../worker/index.ts';
 import type { BertConfigJson, DistStrategy, HeadKind, HeadSpec, LoadCommand, RnnSpec } from '../worker/protocol.ts';
-import type { ModelDims } from '../memory/index.ts';
+import { loadLevers, type LoadLevers, type ModelDims } from '../memory/index.ts';
 import type { Decision } from './decide.ts';
 
 /** Dropout before the classifier head (BERT's hidden dropout). */
@@ -36,13 +36,18 @@ export function headSpec(spec: Pick<LoadSpec, 'head' | 'num_labels' | 'dropout' 
   return { kind: spec.head, num_labels: spec.num_labels, dropout: spec.dropout ?? HEAD_DROPOUT };
 }
 
-/** The `load` command for a decision (levers) and a model spec. */
-export function loadCommand(spec: LoadSpec, d: Pick<Decision, 'device' | 'precision' | 'attention' | 'grad_checkpointing' | 'freeze_layers' | 'optimizer' | 'budget_bytes'>): LoadCommand {
+/**
+ * The `load` command for a decision and a model spec. The lever fields are the lever table's LOAD_LEVERS, taken from
+ * `d` (a decision carries them all; predict, eval and export may leave them to the table's inference values).
+ */
+export function loadCommand(spec: LoadSpec, d: Pick<Decision, 'device' | 'budget_bytes'> & Partial<LoadLevers>): LoadCommand {
+  const levers = loadLevers(d);
   return {
     type: 'load', pretrained: spec.pretrained, config: bertConfig(spec.dims, spec.dropout),
     head: headSpec(spec), seed: spec.seed, device: d.device,
-    precision: d.precision, attention: d.attention, grad_checkpointing: d.grad_checkpointing, freeze_layers: d.freeze_layers,
-    optimizer: { kind: d.optimizer, lr: spec.learning_rate, weight_decay: spec.weight_decay, betas: [0.9, 0.999], eps: 1e-8 },
+    ...levers,
+    // the optimizer lever's kind nests in its settings (the key keeps its place in the command)
+    optimizer: { kind: levers.optimizer, lr: spec.learning_rate, weight_decay: spec.weight_decay, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmup_steps: spec.warmup_steps, total_steps: spec.total_steps }, max_grad_norm: spec.max_grad_norm,
     budget_bytes: d.device.startsWith('cuda') ? d.budget_bytes : undefined, num_threads: spec.num_threads,
     ...(spec.strategy ? { strategy: spec.strategy } : {}),

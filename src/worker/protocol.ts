@@ -4,7 +4,7 @@
 // Every name here is snake_case and identical on both sides.
 
 // The lever table and the memory types themselves, not memory/index.ts: the protocol stays a leaf every side can import.
-import { ATTENTIONS, OPTIMIZERS, PRECISIONS, type Attention, type Optimizer, type Precision } from '../memory/levers.ts';
+import { ATTENTIONS, OPTIMIZERS, PRECISIONS, type Attention, type LoadLevers, type Optimizer, type Precision } from '../memory/levers.ts';
 import type { ModelDims } from '../memory/types.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -36,6 +36,13 @@ export interface RnnSpec { type: 'LSTM' | 'GRU' | 'RNN'; hidden_size: number; nu
 /** A relation head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
 export interface HeadSpec { kind: HeadKind; num_labels: number; dropout: number; rnn?: RnnSpec }
 export type OptimizerKind = Optimizer;
+/** The optimizer of a `load` command: the optimizer lever's kind and its settings. */
+export interface OptimizerSpec { kind: OptimizerKind; lr: number; weight_decay: number; betas: [number, number]; eps: number }
+/**
+ * The lever fields of a `load` command: the lever table's (LoadLevers, one per entry with `decision.load`), the
+ * optimizer's kind nested in its settings. A new lever the worker implements is a field here through the table.
+ */
+export type LoadLeverFields = Omit<LoadLevers, 'optimizer'> & { optimizer: OptimizerSpec };
 /** How several ranks share the model states (design §8). */
 export type DistStrategy = 'ddp' | 'zero1' | 'fsdp';
 
@@ -60,7 +67,8 @@ export interface MemoryStats {
 
 export interface HelloCommand { type: 'hello'; protocol_version: number }
 
-export interface LoadCommand {
+/** Load (or build) the model and its optimizer; the levers' fields come from the lever table (LoadLeverFields). */
+export interface LoadCommand extends LoadLeverFields {
   type: 'load';
   /** Hugging Face folder to load weights from; absent = random initialisation from `config`. */
   pretrained?: string;
@@ -68,11 +76,6 @@ export interface LoadCommand {
   head: HeadSpec;
   seed: number;
   device: string; // 'cpu' | 'cuda' | 'cuda:N'
-  precision: Precision;
-  attention: Attention;
-  grad_checkpointing: boolean;
-  freeze_layers: number;
-  optimizer: { kind: OptimizerKind; lr: number; weight_decay: number; betas: [number, number]; eps: number };
   schedule: { warmup_steps: number; total_steps: number };
   max_grad_norm: number;
   /** CUDA only: enforced with torch.cuda.set_per_process_memory_fraction. */

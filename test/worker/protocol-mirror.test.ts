@@ -13,21 +13,30 @@ const python = await testPython();
 
 type Fields = Record<string, { required: string[]; optional: string[] }>;
 
+/** Top-level members of `export interface NAME [extends …] { … }` in `src`. */
+function members(src: string, name: string): { body: string; extends?: string; list: Array<{ name: string; optional: boolean }> } {
+  const m = new RegExp(`export interface ${name}(?: extends (\\w+))? \\{([\\s\\S]*?)\\n?\\}\\n`).exec(src)!;
+  // Top-level members only: drop nested object types and comments first.
+  const flat = m[2].replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '').replace(/\{[^{}]*\}/g, '{}').replace(/\{[^{}]*\}/g, '{}');
+  return { body: m[2], extends: m[1], list: [...flat.matchAll(/(?:^|[;\n{])\s*(\w+)(\?)?:/g)].map((x) => ({ name: x[1], optional: x[2] === '?' })) };
+}
+
 /** Fields of every `interface X { type: 'kind'; ... }` in protocol.ts, by kind and union (commands/events). */
 function tsTables(): { commands: Fields; events: Fields } {
   const src = readFileSync(join(REPO, 'src/worker/protocol.ts'), 'utf8');
+  // `load`'s lever fields are the lever table's LoadLevers (LoadLeverFields keeps their names, nesting the optimizer).
+  const leverFields = members(readFileSync(join(REPO, 'src/memory/levers.ts'), 'utf8'), 'LoadLevers').list;
   const unions = (name: string): string[] => [...new RegExp(`export type ${name} =([^;]+);`).exec(src)![1].matchAll(/(\w+)/g)].map((m) => m[1]);
   const table = (names: string[]): Fields => {
     const out: Fields = {};
     for (const name of names) {
-      const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n?\\}\\n`).exec(src)![1];
-      // Top-level members only: drop nested object types and comments first.
-      const flat = body.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '').replace(/\{[^{}]*\}/g, '{}').replace(/\{[^{}]*\}/g, '{}');
-      const members = [...flat.matchAll(/(?:^|[;\n{])\s*(\w+)(\?)?:/g)].map((m) => ({ name: m[1], optional: m[2] === '?' }));
-      const kind = /type: '([a-z_]+)'/.exec(body)![1];
+      const own = members(src, name);
+      assert.ok(!own.extends || own.extends === 'LoadLeverFields', `${name} extends ${own.extends}: teach this test to read it`);
+      const fields = [...own.list, ...(own.extends ? leverFields : [])];
+      const kind = /type: '([a-z_]+)'/.exec(own.body)![1];
       out[kind] = {
-        required: members.filter((m) => !m.optional && m.name !== 'type').map((m) => m.name).sort(),
-        optional: members.filter((m) => m.optional).map((m) => m.name).sort(),
+        required: fields.filter((m) => !m.optional && m.name !== 'type').map((m) => m.name).sort(),
+        optional: fields.filter((m) => m.optional).map((m) => m.name).sort(),
       };
     }
     return out;
