@@ -6,7 +6,7 @@ import type { CliContext } from './context.ts';
 import { RefitError } from '../errors.ts';
 import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../config/index.ts';
 import { readEncodedDataset } from '../encode/index.ts';
-import { DISTRIBUTED_LEVERS, LEVERS, modelFromConfig, resolveGpu, parseSize, type GpuSpec, type Lever, type ModelDims } from '../memory/index.ts';
+import { LEVERS, modelFromConfig, resolveGpu, parseSize, type GpuSpec, type Lever, type ModelDims } from '../memory/index.ts';
 import { intOption } from './options.ts';
 
 /** Flags shared by `plan` and `fit` (commander camelCase names). */
@@ -14,7 +14,7 @@ export interface MemoryFlags {
   config?: string; engine?: string; model?: string; vocabSize?: string; batchSize?: string; seqLen?: string;
   precision?: string; attention?: string; gradCheckpointing?: string; optimizer?: string; numLabels?: string;
   mode?: string; gpu?: string; freezeLayers?: string; head?: string; json?: boolean;
-  /** several ranks (`refit plan --nproc N --strategy S`, from DISTRIBUTED_LEVERS) */
+  /** several ranks (`refit plan --nproc N --strategy S`, the lever table's distributed.* flags) */
   nproc?: string; strategy?: string;
 }
 
@@ -63,7 +63,7 @@ export function memoryOptions(cmd: Command): Command {
 
 /** Adds the lever flags of `command` (plan: one value each; fit: the values to search) from the lever table. */
 export function leverOptions(cmd: Command, command: 'plan' | 'fit'): Command {
-  for (const l of [...LEVERS, ...DISTRIBUTED_LEVERS]) {
+  for (const l of LEVERS) {
     const spec = l.flag?.[command];
     if (spec) cmd.option(`--${l.flag!.name} ${spec.arg}`, spec.help);
   }

@@ -1,7 +1,6 @@
 // Default values of the run configuration, including the learning-rate defaults that depend on whether
 // the model is a random-init preset or a pretrained folder. A table and one function; no I/O.
 import { LEVERS } from '../memory/levers.ts';
-import { DISTRIBUTED_LEVERS } from '../memory/distributed-levers.ts';
 
 /** Static defaults by dotted key (the learning rate is chosen by `defaultLearningRate`). */
 export const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
@@ -21,9 +20,8 @@ export const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
   'train.max_grad_norm': 1.0,
   'train.seed': 42,
   'train.early_stopping_patience': 2,
-  // the memory levers' defaults, from the lever table
+  // the memory.* and distributed.* defaults, from the lever table
   ...Object.fromEntries(LEVERS.filter((l) => l.default !== undefined).map((l) => [l.key, l.default])),
-  ...Object.fromEntries(DISTRIBUTED_LEVERS.filter((l) => l.default !== undefined).map((l) => [l.key, l.default])),
   'predict.na_threshold': 0,
   'predict.top_k': 3,
   'export.onnx': true,

@@ -5,7 +5,7 @@ import { READERS } from '../data/index.ts';
 // The lever table itself, not memory/index.ts: that one reaches back into config/ (the doctor's config fixes).
 import { LEVERS, type MemoryConfig } from '../memory/levers.ts';
 // A leaf table with no imports of logic (memory/index.ts would pull in the doctor, which reads configs).
-import { DISTRIBUTED_LEVERS, type DistributedConfig } from '../memory/distributed-levers.ts';
+import type { DistributedConfig } from '../memory/distributed-levers.ts';
 
 /** The fully resolved configuration of a run (config.yaml); every key is snake_case as written in YAML. */
 export interface RunConfig {
@@ -33,7 +33,7 @@ export interface RunConfig {
   };
   /** The memory levers (src/memory/levers.ts). */
   memory: MemoryConfig;
-  /** Several ranks with torch.distributed (one process per GPU or CPU share); the entries of DISTRIBUTED_LEVERS. */
+  /** Several ranks with torch.distributed (one process per GPU or CPU share); the lever table's distributed.* entries. */
   distributed: DistributedConfig;
   predict: { na_threshold: number; top_k: number };
   /** `onnx`: write model/model.onnx at the end of training (checked against torch), so predict and serve need no Python. */
@@ -117,9 +117,8 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'train.max_grad_norm', ...num(0, 1e6) },
   { key: 'train.seed', ...int(0, 2 ** 31 - 1) },
   { key: 'train.early_stopping_patience', ...int(0) },
-  // the memory.* keys: one entry each in the lever table
+  // the memory.* and distributed.* keys: one entry each in the lever table
   ...LEVERS.map(({ key, schema, expected }) => ({ key, schema, expected })),
-  ...DISTRIBUTED_LEVERS.map((l) => ({ key: l.key, schema: l.schema, expected: l.expected })),
   { key: 'predict.na_threshold', ...num(0, 1) },
   { key: 'predict.top_k', ...int(1) },
   { key: 'export.onnx', ...bool() },

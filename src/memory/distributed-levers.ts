@@ -1,6 +1,6 @@
-// The `distributed.*` levers (issue 12): world size, strategy and rendezvous as entries of the same Lever table shape as
-// `memory.*` (levers.ts), so the config schema and defaults are derived from here. A table; no I/O, no logic.
-// Kept in its own file while levers.ts covers only `memory.*`; config/schema.ts and config/defaults.ts read both.
+// The `distributed.*` levers (issue 12): world size, strategy and rendezvous, the second section of the one lever
+// table: levers.ts's LEVERS is `memory.*` then these, and the config schema and defaults, the plan flags and the docs
+// read LEVERS, not this list. A table; no I/O, no logic.
 import type { Lever } from './levers.ts';
 
 /** How several ranks share the model states: ddp replicates them, zero1 shards the optimizer states, fsdp shards all. */

@@ -1,7 +1,7 @@
 // The memory part's surface: model shapes, GPUs, engine profiles, plan, fit and the cost model. The calibration
 // helpers (calibrate.ts, golden.ts) are the benchmarks' and tests' only, imported from their files.
 export type { RankBreakdown } from './types.ts';
-export { DISTRIBUTED_LEVERS, STRATEGIES, BACKENDS, type DistributedConfig, type Strategy, type Backend } from './distributed-levers.ts';
+export { STRATEGIES, BACKENDS, type DistributedConfig, type Strategy, type Backend } from './distributed-levers.ts';
 export { rankTerms, DIST_BUCKET_BYTES } from './profiles/estimate.ts';
 export type { ModelDims, RunShape, RnnShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
 export { LEVERS, FIT_LEVERS, RECOVERY_LEVERS, ADVICE_LEVERS, DECISION_LEVERS, LOAD_LEVERS, lever, loadLevers, chooseRecovery, MIN_SEQ_LEN, PRECISIONS, ATTENTIONS, OPTIMIZERS, PADDINGS, BATCHINGS, MEMORY_MODES, type Lever, type LeverFlag, type MemoryConfig, type LoadLevers, type RunLevers, type LeverAdvice, type Padding, type Batching, type MemoryMode, type RecoveryLevers, type RecoveryAction, type RecoveryInput, type OomNumbers } from './levers.ts';

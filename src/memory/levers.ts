@@ -1,9 +1,12 @@
-// The memory levers, one entry per `memory.*` key: config key, schema and default, the values a run takes, the
-// plan/fit flags, how the planner prices it, its place in fit's search and in OOM recovery, and the doctor's advice.
+// The lever table, one entry per `memory.*` and `distributed.*` key: config key, schema and default, the values a run
+// takes, the plan/fit flags, how the planner prices it, its place in fit's search and in OOM recovery, the doctor's advice.
 // A table: data plus small per-entry callbacks (fit choices, a recovery step, advice text); no I/O, no imports of logic.
 // The config schema and defaults, the plan/fit flags, fit's search, the supervisor's recovery, the doctor's general
 // fixes, the web planner, train's decision, the worker's `load` command and the protocol's value types are all read
 // from here (docs/architecture.md).
+
+// The distributed.* section's entries (the same Lever shape; that file imports only this file's types).
+import { DISTRIBUTED_LEVERS } from './distributed-levers.ts';
 
 /** Precision of a run: fp32, or autocast fp16/bf16 with fp32 master weights. */
 export const PRECISIONS = Object.freeze(['fp32', 'fp16', 'bf16'] as const);
@@ -137,7 +140,7 @@ const bool = () => ({ schema: { type: 'boolean' }, expected: 'true or false' });
 const BUDGET_PATTERN = '^(auto|[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtT][iI]?[bB]|[bB]))$';
 
 /** Every `memory.*` key in config.yaml order. A table; the callbacks are each entry's own rule. */
-export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
+const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
   { name: 'mode', key: 'memory.mode', ...oneOf(...MEMORY_MODES), default: 'auto' },
   {
     name: 'max_seq_len', key: 'memory.max_seq_len', ...int(8), default: 256, decision: { order: 9 },
@@ -255,6 +258,13 @@ export const LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
   },
   { name: 'allow_shorter_seq', key: 'memory.allow_shorter_seq', ...bool(), default: false },
 ]);
+
+/**
+ * The lever table: every `memory.*` key, then every `distributed.*` key (that section's entries are declared in
+ * distributed-levers.ts), in config.yaml order. The config schema and defaults, the plan/fit flags and the docs read
+ * this one list; names are unique across both sections.
+ */
+export const LEVERS: readonly Lever[] = Object.freeze([...MEMORY_LEVERS, ...DISTRIBUTED_LEVERS]);
 
 /** A lever by name (`precision`, `max_seq_len`, …); throws on an unknown name (a programming error). */
 export function lever(name: string): Lever {

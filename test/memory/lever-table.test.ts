@@ -1,14 +1,14 @@
-// The lever table is the one declaration of the memory levers: the config's memory.* keys, schemas and defaults,
-// the plan/fit flags, fit's search order, the OOM recovery order and the doctor's general fixes all come from it.
+// The lever table is the one declaration of the levers: the config's memory.* and distributed.* keys, schemas and
+// defaults, the plan/fit flags, fit's search order, the OOM recovery order and the doctor's general fixes all come from it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULTS, KEY_SPECS, resolveConfig } from '../../src/config/index.ts';
-import { ADVICE_LEVERS, FIT_LEVERS, LEVERS, RECOVERY_LEVERS, chooseRecovery } from '../../src/memory/index.ts';
+import { ADVICE_LEVERS, FIT_LEVERS, LEVERS, RECOVERY_LEVERS, chooseRecovery, lever } from '../../src/memory/index.ts';
 import { generalFixes } from '../../src/memory/doctor/fixes.ts';
 import { diagnose, parseOomReport } from '../../src/memory/index.ts';
 import { readFileSync } from 'node:fs';
 
-test('every memory.* config key is one lever entry (and every lever a config key), with its schema, words and default', () => {
+test('every memory.* and distributed.* config key is one lever entry (and every lever a config key), with its schema, words and default', () => {
   const keys = new Set(LEVERS.map((l) => l.key));
   const specs = KEY_SPECS.filter((s) => s.key.startsWith('memory.') || keys.has(s.key));
   assert.deepEqual(specs.map((s) => s.key), LEVERS.map((l) => l.key), 'the same keys in the same (config.yaml) order');
@@ -21,9 +21,20 @@ test('every memory.* config key is one lever entry (and every lever a config key
   }
 });
 
-test('a resolved config\'s memory section has a field for every lever with a default (MemoryConfig)', () => {
-  const memory = resolveConfig({ overrides: [] }).memory;
-  assert.deepEqual(Object.keys(memory).sort(), LEVERS.filter((l) => l.default !== undefined).map((l) => l.name).sort());
+test('a resolved config\'s memory and distributed sections have a field for every lever with a default (MemoryConfig, DistributedConfig)', () => {
+  const config = resolveConfig({ overrides: [] });
+  for (const section of ['memory', 'distributed'] as const) {
+    const levers = LEVERS.filter((l) => l.key.startsWith(`${section}.`) && l.default !== undefined);
+    assert.deepEqual(Object.keys(config[section]).sort(), levers.map((l) => l.name).sort(), section);
+  }
+});
+
+test('one lever table: memory.* then distributed.* keys, each name once (lever(name) finds every entry)', () => {
+  const sections = LEVERS.map((l) => l.key.split('.')[0]);
+  assert.deepEqual([...new Set(sections)], ['memory', 'distributed']);
+  assert.equal(sections.lastIndexOf('memory'), sections.indexOf('distributed') - 1, 'the sections are not interleaved');
+  assert.equal(new Set(LEVERS.map((l) => l.name)).size, LEVERS.length);
+  for (const l of LEVERS) assert.equal(lever(l.name), l);
 });
 
 test('fit searches precision, then attention, then checkpointing (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {

@@ -25,7 +25,8 @@ function runFromInputs(flags: MemoryFlags, resolved: ResolvedConfig): RunShape {
   const cfg = resolved.config;
   const memory: Record<string, unknown> = { ...cfg.memory };
   const set = new Set<string>();
-  for (const l of LEVERS) {
+  // the memory.* levers' flags; the distributed.* ones (--nproc, --strategy) are read below
+  for (const l of LEVERS.filter((x) => x.key.startsWith('memory.'))) {
     const v = l.flag?.plan ? planFlagValue(l, leverFlagText(flags, l)) : undefined;
     if (v !== undefined) { memory[l.name] = v; set.add(l.key); }
   }
