@@ -4,7 +4,7 @@
 // Every name here is snake_case and identical on both sides.
 
 // The lever table and the memory types themselves, not memory/index.ts: the protocol stays a leaf every side can import.
-import { ATTENTIONS, OPTIMIZERS, PRECISIONS, type Attention, type LoadLevers, type Optimizer, type Precision } from '../memory/levers.ts';
+import { LOAD_LEVERS, type Attention, type LoadLevers, type Optimizer, type Precision } from '../memory/levers.ts';
 import type { ModelDims } from '../memory/types.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -22,8 +22,12 @@ export interface BertConfigJson extends ModelDims {
 // The lever value types are the lever table's (src/memory/levers.ts).
 export type { Attention, Precision };
 
-/** The values each lever of the `load` command takes, from the lever table; protocol.py's LEVER_VALUES mirrors it. */
-export const LEVER_VALUES = Object.freeze({ precision: PRECISIONS, attention: ATTENTIONS, optimizer: OPTIMIZERS });
+/**
+ * The values each enum lever of the `load` command takes (precision, attention, optimizer): the `values` of the lever
+ * table's LOAD_LEVERS; protocol.py's LEVER_VALUES mirrors it.
+ */
+export const LEVER_VALUES: Readonly<Record<string, readonly string[]>> =
+  Object.freeze(Object.fromEntries(LOAD_LEVERS.filter((l) => l.values).map((l) => [l.name, l.values!])));
 
 export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm';
 
