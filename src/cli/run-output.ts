@@ -1,10 +1,9 @@
-// What a training command prints and leaves besides the run: the progress reporter --progress names, the summary
-// lines of a finished run, and its report.html. Shared by `refit train` and `refit demo`.
+// What a training command prints besides the run: the progress reporter --progress names and the summary lines of a
+// finished run. Shared by `refit train` and `refit demo` (the run's report.html is written by runTraining's write_report).
 import type { CliContext } from './context.ts';
 import type { Reporter, RunMetrics } from '../run/index.ts';
 import { REPORTERS, defaultReporter } from '../report/reporters/index.ts';
 import { ConfigError } from '../errors.ts';
-import { writeReport } from '../report/index.ts';
 import { own } from '../own.ts';
 
 /** The progress reporter a --progress value names (auto: tty on a terminal, plain otherwise). */
@@ -28,16 +27,4 @@ export function printSummary(ctx: CliContext, run_dir: string, m: RunMetrics): v
   if (u) ctx.io.stdout.write(`test without type words (no label leak): accuracy ${f(u.accuracy)}  macro_f1 ${f(u.macro_f1)}  micro_f1 ${f(u.micro_f1)}\n`);
   ctx.io.stdout.write(`train: ${m.train.optimizer_steps} steps, ${m.train.examples_seen} examples, ${m.train.examples_per_s.toFixed(1)} examples/s, ${m.train.seconds.toFixed(1)} s\n`);
   ctx.io.stdout.write(`run saved to ${run_dir}\n`);
-}
-
-/**
- * Writes the run's report.html, also after a failed run (its events say how far it got). A report
- * that cannot be written is logged, never the reason a run fails.
- */
-export async function writeRunReport(ctx: CliContext, run_dir: string): Promise<void> {
-  try {
-    await writeReport({ run_dir });
-  } catch (e) {
-    ctx.log.write(`report.html not written: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-  }
 }

@@ -42,7 +42,13 @@ export interface TrainOptions { config: RunConfig; out: string; resume?: boolean
   /** Set by the caller on Ctrl-C / SIGTERM: the run stops at its next safe point, keeping a checkpoint. */
   stop?: StopRequest;
   /** Lines for the user at the start of a run (the deepke-lm head's notes); they also go to refit.log. */
-  notice?: (line: string) => void }
+  notice?: (line: string) => void;
+  /**
+   * Writes the run's report.html (the CLI passes report/writeReport: the core never imports report/). Called at the end
+   * of every run that leaves a run folder (config.yaml), finished, failed or interrupted, after its lock is released;
+   * a report that cannot be written is a line in refit.log, never the reason a run fails.
+   */
+  write_report?: (run_dir: string) => Promise<unknown> }
 
 /** The result of a finished run: its folder and metrics. */
 export interface TrainResult { run_dir: string; metrics: RunMetrics; plan: PlanFile }
@@ -82,6 +88,18 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
     throw e;
   } finally {
     lock?.release();
+    await reportRun(opts);
+  }
+}
+
+/** The end of every run: its report through `opts.write_report`, when the run left a folder (see TrainOptions). */
+async function reportRun(opts: TrainOptions): Promise<void> {
+  const paths = runPaths(opts.out);
+  if (!opts.write_report || !existsSync(paths.config)) return;
+  try {
+    await opts.write_report(opts.out);
+  } catch (e) {
+    new RunLog(paths.log).write(`report.html not written: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
   }
 }
 

@@ -9,7 +9,8 @@ import { RefitError } from '../../errors.ts';
 import { resolveConfig } from '../../config/index.ts';
 import { DEMO_PREDICT_INPUTS, DEMO_SIZES, generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../demo/index.ts';
 import { openPredictor, runPaths, runTraining, writeJsonAtomic, writeTextAtomic } from '../../run/index.ts';
-import { pickReporter, printSummary, writeRunReport } from '../run-output.ts';
+import { writeReport } from '../../report/index.ts';
+import { pickReporter, printSummary } from '../run-output.ts';
 import { intOption } from '../options.ts';
 
 /** The marker file that makes a folder a demo run (so `refit demo` may replace it, and nothing else). */
@@ -47,8 +48,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const dataOverrides = writeDemoData(out, seed);
       const config = resolveConfig({ overrides: ['model.preset=bert-tiny', 'train.epochs=6', `train.seed=${seed}`, 'memory.max_seq_len=64', 'device=cpu', ...dataOverrides, ...overrides] });
       ctx.io.stdout.write(`refit demo: ${DEMO_SIZES.train} generated training examples, bert-tiny from random init, CPU\n`);
-      const result = await runTraining({ config, out, force: true, env: ctx.env, reporters: pickReporter(ctx, o.progress) });
-      await writeRunReport(ctx, out);
+      const result = await runTraining({ config, out, force: true, env: ctx.env, reporters: pickReporter(ctx, o.progress),
+        write_report: (run_dir) => writeReport({ run_dir }) });
       printSummary(ctx, o.out, result.metrics);
       const predictor = await openPredictor({ run_dir: out, env: ctx.env, log: ctx.log });
       try {

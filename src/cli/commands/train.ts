@@ -1,6 +1,5 @@
 // `refit train [-c FILE] [key=value …] --out DIR [--resume|--force]`: thin wrapper over run/runTraining.
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { resolveConfig } from '../../config/index.ts';
@@ -9,7 +8,8 @@ import { followsOnly, runFollowerNode, runRanks } from '../../run/ranks.ts';
 import { ConfigError } from '../../errors.ts';
 import { listen, untilSignal } from '../listen.ts';
 import { portOption, threadsOption } from '../options.ts';
-import { pickReporter, printSummary, writeRunReport } from '../run-output.ts';
+import { writeReport } from '../../report/index.ts';
+import { pickReporter, printSummary } from '../run-output.ts';
 
 /** Starts the web pages and API on a run folder that is being written (`refit train --serve`). */
 async function serveRun(ctx: CliContext, run_dir: string, o: { port: string; host: string }) {
@@ -87,10 +87,9 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       const signals = stopOnSignals(ctx);
       try {
         result = await runTraining({ config, out, resume: o.resume, force: o.force, env: ctx.env, reporters: pickReporter(ctx, o.progress), num_threads: threads, on_log: (log) => { ctx.log = log; }, stop: signals.stop,
-          notice: (line) => ctx.io.stderr.write(`refit: note: ${line}\n`) });
+          notice: (line) => ctx.io.stderr.write(`refit: note: ${line}\n`), write_report: (run_dir) => writeReport({ run_dir }) });
       } finally {
         signals.detach();
-        if (existsSync(runPaths(out).config)) await writeRunReport(ctx, out);
         if (server && !result) await server.close();
       }
       if (o.progress !== 'jsonl') printSummary(ctx, out, result.metrics);
