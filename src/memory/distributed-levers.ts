@@ -40,7 +40,8 @@ export const DISTRIBUTED_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
   { name: 'master_port', key: 'distributed.master_port', ...int(0, 65535), default: 0 },
   {
     name: 'strategy', key: 'distributed.strategy', ...oneOf('auto', ...STRATEGIES), default: 'auto', values: STRATEGIES,
-    flag: { name: 'strategy', plan: { arg: '<ddp|zero1|fsdp>', help: 'how ranks share model states' } },
+    flag: { name: 'strategy', plan: { arg: '<ddp|zero1|fsdp>', help: 'how ranks share model states' },
+      fit: { arg: '<list>', help: 'strategies to consider with --gpus (default ddp,zero1)' } },
     prices: 'ddp: full optimizer states per rank; zero1: optimizer states ÷ world size (+ a gather of updated weights); fsdp: everything ÷ world size + the gathered layer',
   },
   { name: 'backend', key: 'distributed.backend', ...oneOf('auto', ...BACKENDS), default: 'auto', values: BACKENDS },

@@ -142,6 +142,9 @@ export interface FitCandidate {
     grad_checkpointing: boolean;
     seq_len: number;
     padding: Padding;
+    /** several GPUs (`refit fit --gpus N`): the ranks and how they share the states; micro_batch_size is per rank */
+    ranks?: number;
+    strategy?: 'ddp' | 'zero1' | 'fsdp';
   };
   peak_device_bytes: number;
   fits: boolean;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { PRESETS, planMemory, type RunShape } from '../../src/memory/index.ts';
+import { PRESETS, fitConfig, planMemory, type RunShape } from '../../src/memory/index.ts';
 
 const run = (o: Partial<RunShape> = {}): RunShape => ({ engine: 'refit', mode: 'train', batch_size: 8, seq_len: 128, precision: 'bf16', attention: 'sdpa',
   grad_checkpointing: false, optimizer: 'adamw', num_labels: 10, ...o });
@@ -42,4 +42,21 @@ test('refit plan --nproc 2 --strategy zero1 --json has the per-rank breakdown', 
   assert.equal(out.per_rank?.world, 2);
   assert.equal(out.per_rank?.strategy, 'zero1');
   assert.equal(out.config.ranks, 2);
+});
+
+test('fit with 4 GPUs searches strategy and per-rank micro-batch together and keeps the effective batch', () => {
+  const model = PRESETS['bert-large'];
+  const gpu = { name: '12 GB', memory_bytes: 12 * 2 ** 30, bf16: true, tensor16_tflops: 100, fp32_tflops: 30, bandwidth_gbs: 900 };
+  const one = fitConfig({ model, gpu, effective_batch: 32, seq_len: 512 });
+  const four = fitConfig({ model, gpu, effective_batch: 32, seq_len: 512, ranks: 4 });
+  const c = four.config;
+  assert.equal(c.ranks, 4);
+  assert.ok(c.strategy === 'ddp' || c.strategy === 'zero1');
+  assert.equal(c.micro_batch_size * c.grad_accumulation * 4, 32, 'effective batch kept');
+  assert.ok(four.fits && four.predicted_examples_per_s > one.predicted_examples_per_s);
+  assert.ok([four, ...four.alternatives].every((x) => x.config.micro_batch_size * x.config.grad_accumulation * 4 === 32));
+  assert.throws(() => fitConfig({ model, gpu, effective_batch: 30, seq_len: 512, ranks: 4 }), /does not split evenly over 4 GPUs/);
+  // Where zero1 is needed: a model whose full AdamW states do not fit next to the activations.
+  const tight = fitConfig({ model, gpu: { ...gpu, memory_bytes: 6.5 * 2 ** 30 }, effective_batch: 32, seq_len: 128, ranks: 8, allow: { grad_checkpointing: [true] } });
+  assert.equal(tight.config.strategy, 'zero1', JSON.stringify(tight.config));
 });
