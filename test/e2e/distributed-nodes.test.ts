@@ -54,3 +54,22 @@ test('two refit processes with distributed.nnodes=2 train one model; only node 0
   a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-4 * b[i], `step ${i + 1}: ${x} vs ${b[i]}`));
   assert.match(readFileSync(join(dir, 'two-nodes', 'refit.log'), 'utf8'), /2 ranks \(1 per node × 2 nodes\)/);
 });
+
+test('under torchrun or Slurm (RANK, WORLD_SIZE, MASTER_ADDR/PORT set) each refit joins that group: rank 0 trains, rank 1 follows', async () => {
+  const port = await freePort();
+  const rankEnv = (rank: number) => ({ RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
+  const run = (rank: number, args: string[], cwd: string) => new Promise<{ status: number; stderr: string }>((done) => {
+    execFile(process.execPath, [join(ROOT, 'bin/refit.mjs'), ...args], { cwd, env: { ...env, ...rankEnv(rank) }, encoding: 'utf8', timeout: 180_000 },
+      (err, _stdout, stderr) => done({ status: err ? Number(err.code ?? 1) : 0, stderr }));
+  });
+  const cwd1 = mkdtempSync(join(tmpdir(), 'refit-e2e-rank1-'));
+  const [r0, r1] = await Promise.all([
+    run(0, ['train', ...trainArgs, 'memory.micro_batch_size=2', '--out', join(dir, 'torchrun')], ROOT),
+    run(1, ['train', ...trainArgs, 'memory.micro_batch_size=2', '--out', join(cwd1, 'not-written')], cwd1),
+  ]);
+  assert.equal(r0.status, 0, r0.stderr);
+  assert.equal(r1.status, 0, r1.stderr);
+  assert.match(r1.stderr, /joined the group of RANK 1 of WORLD_SIZE 2 .*follows rank 0/);
+  assert.deepEqual(readdirSync(cwd1), []);
+  assert.equal(losses(join(dir, 'torchrun')).length, 4);
+});
