@@ -106,8 +106,14 @@ function spawnWorker(opts: WorkerStartOptions, extraEnv: Record<string, string>,
 }
 
 /** Pipes a follower rank's stderr into the run log with a `[rankN]:` prefix (what torchrun prints; the doctor reads it). */
-function logRank(child: ChildProcess, rank: number, log: RunLog): void {
-  createInterface({ input: child.stderr! }).on('line', (line) => log.write(`[rank${rank}]: ${line}`));
+function logRank(child: ChildProcess, rank: number, log: RunLog): string[] {
+  const tail: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    log.write(`[rank${rank}]: ${line}`);
+    tail.push(line);
+    if (tail.length > 5) tail.shift();
+  });
+  return tail;
 }
 
 /**
@@ -195,10 +201,11 @@ export class WorkerProcess {
   /** Supervises a follower rank: its stderr goes to the log; its death while rank 0 still runs stops every rank. */
   private addFollower(rank: number, child: ChildProcess): void {
     this.followers.push({ rank, child });
-    logRank(child, rank, this.log);
+    const tail = logRank(child, rank, this.log);
     child.once('close', (code, signal) => {
       if (this._state === 'stopping' || this._state === 'stopped' || this.crash) return;
-      this.fail('exit', code, signal, `rank ${rank} died; every rank is stopped`);
+      const last = tail.at(-1)?.replace(/^refit_worker: /, '');
+      this.fail('exit', code, signal, `rank ${rank} died${last ? ` after '${last.slice(0, 200)}'` : ''}; every rank is stopped`);
       this.killRanks();
     });
   }
