@@ -175,8 +175,9 @@ function fitDecision(opts: Parameters<typeof decideMemory>[0], base: Decision, b
  * prints for that config), its micro-batch at the worst padded length of the training data and its relations.
  */
 function planFor(d: Decision, opts: Parameters<typeof decideMemory>[0], budget: number | undefined): MemoryPlan {
-  const memory = { ...opts.config.memory, micro_batch_size: d.micro_batch_size, precision: d.precision, attention: d.attention,
-    grad_checkpointing: d.grad_checkpointing, optimizer: d.optimizer, padding: d.padding, max_seq_len: d.max_seq_len, freeze_layers: d.freeze_layers };
+  // every decided lever (DECISION_LEVERS) over the config's: the micro-batch set wins over the accumulation
+  const decided = Object.fromEntries(DECISION_LEVERS.map((l) => [l.name, (d as unknown as Record<string, unknown>)[l.name]]));
+  const memory = { ...opts.config.memory, ...decided } as RunConfig['memory'];
   const { run } = runShapeOf({ ...opts.config, memory }, { engine: 'refit', num_labels: opts.num_labels, lengths: opts.lengths });
   return planMemory({ model: opts.dims, run, gpu: budget ? { name: opts.caps.device_name ?? d.device, memory_bytes: budget, bf16: opts.caps.bf16 } : undefined });
 }
