@@ -3,7 +3,7 @@
 import { RunLog } from '../../src/log.ts';
 import { WorkerProcess, type BertConfigJson, type LoadCommand, type MicroBatch, type StepEvent, type OomEvent,
   type WorkerCommand, type WorkerEvent, type Precision, type Attention, type OptimizerKind, type MemoryStats } from '../../src/worker/index.ts';
-import type { ModelDims } from '../../src/memory/index.ts';
+import { loadLevers, type ModelDims } from '../../src/memory/index.ts';
 
 /** Relation labels of every synthetic head (the golden measurement's 50). */
 export const NUM_LABELS = 50;
@@ -34,8 +34,8 @@ export function bertConfig(dims: ModelDims): BertConfigJson {
 export function loadCommand(spec: LoadSpec): LoadCommand {
   return {
     type: 'load', config: bertConfig(spec.dims), head: { kind: 'entity-start', num_labels: NUM_LABELS, dropout: 0.1 }, seed: 42,
-    device: spec.device, precision: spec.precision, attention: spec.attention, grad_checkpointing: spec.grad_checkpointing,
-    freeze_layers: 0, optimizer: { kind: spec.optimizer, lr: 2e-5, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
+    device: spec.device, ...loadLevers({ precision: spec.precision, attention: spec.attention, grad_checkpointing: spec.grad_checkpointing }),
+    optimizer: { kind: spec.optimizer, lr: 2e-5, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmup_steps: 0, total_steps: spec.total_steps ?? 1000 }, max_grad_norm: 1.0,
     ...(spec.budget_bytes ? { budget_bytes: spec.budget_bytes } : {}),
   };

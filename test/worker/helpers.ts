@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RunLog } from '../../src/log.ts';
 import { findPython, WorkerProcess, type LoadCommand, type WorkerCommand, type WorkerEvent } from '../../src/worker/index.ts';
+import { loadLevers } from '../../src/memory/index.ts';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const SHARED = resolve(REPO, '../shared');
@@ -50,7 +51,8 @@ export function tinyLoad(over: Partial<LoadCommand> = {}, dropout = 0): LoadComm
     config: { vocab_size: 100, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
       max_position_embeddings: 64, type_vocab_size: 2, hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout },
     head: { kind: 'entity-start', num_labels: 3, dropout },
-    seed: 7, device: 'cpu', precision: 'fp32', attention: 'eager', grad_checkpointing: false, freeze_layers: 0,
+    // the lever table's inference values: fp32, eager attention, no checkpointing, nothing frozen
+    seed: 7, device: 'cpu', ...loadLevers({}),
     optimizer: { kind: 'adamw', lr: 1e-3, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmup_steps: 1, total_steps: 10 }, max_grad_norm: 1.0,
     ...over,
