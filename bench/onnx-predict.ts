@@ -13,7 +13,7 @@ import { readDataset } from '../src/data/index.ts';
 import type { Example } from '../src/data/index.ts';
 import { encodeForHead, writeEncodedDataset, type EncodedExample } from '../src/encode/index.ts';
 import { findPython } from '../src/worker/index.ts';
-import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, quantizeOnnxInt8, readModelFolder } from '../src/run/index.ts';
+import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, ortVersion, quantizeOnnxInt8, readModelFolder } from '../src/run/index.ts';
 import { computeMetrics } from '../src/metrics/index.ts';
 import { expect, loadCommand, setupWorker, startWorker } from '../src/run/session.ts';
 import { CLI } from '../test/web/tiny-run.ts';
@@ -221,7 +221,7 @@ const blas = (() => {
     return 'unknown';
   }
 })();
-say(`torch (version, BLAS_INFO): ${blas}; onnxruntime-node ${(await import('onnxruntime-node')).default.env.versions.node}.`);
+say(`torch (version, BLAS_INFO): ${blas}; onnxruntime-node ${await ortVersion()}.`);
 try {
   for (const run of opts.run.split(',')) await benchRun(run);
 } finally {
