@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import { intOption, threadsOption } from '../options.ts';
-import { badLinesText, openPredictInput, openRunPredictor, parseEngine, predictRows, type InputRow, type PredictSummary } from '../../run/index.ts';
+import { badLinesText, checkFileTarget, openPredictInput, openRunPredictor, parseEngine, predictRows, type InputRow, type PredictSummary } from '../../run/index.ts';
 
 interface PredictOptions { run: string; input?: string; text?: string; head?: string; tail?: string; headOffset?: string; tailOffset?: string; headType?: string; tailType?: string;
   output?: string; topK?: string; naThreshold?: string; format?: string; strict?: boolean; engine?: string; threads?: string }
@@ -72,6 +72,7 @@ export function registerPredict(program: Command, ctx: CliContext): void {
     .option('--engine <name>', 'onnx (onnxruntime-node in this process, no Python) or torch (the Python worker; CPU or CUDA); default: onnx when the run has model/model.onnx')
     .option('--threads <n>', 'CPU threads for the model (default: every core)')
     .action(async (o: PredictOptions) => {
+      if (o.output) checkFileTarget(o.output, '--output'); // a folder or an unwritable place is found before the model loads
       // left out: the run's own predict.top_k / predict.na_threshold, which the predictor applies (as the server's does)
       const top_k = intOption('--top-k', o.topK, 1);
       const na_threshold = o.naThreshold === undefined ? undefined : Number(o.naThreshold);
