@@ -13,7 +13,9 @@ await build({
   target: 'node20',
   format: 'esm',
   // CommonJS dependencies inside an ESM bundle call require() for node built-ins.
-  banner: { js: "import { createRequire as __gpuCheckRequire } from 'node:module'; const require = __gpuCheckRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __gpuCheckRequire } from 'node:module'; const require = __gpuCheckRequire(import.meta.url);",
+  },
   // onnxruntime-node is a native addon loaded on first use by the ONNX engine, which a GPU check never uses.
   external: ['onnxruntime-node'],
   logLevel: 'warning',

@@ -24,7 +24,12 @@ const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS]
 const PARTS = ['b', 'c', 'a'] as const;
 type Part = (typeof PARTS)[number];
 
-interface Args { out?: string; quick: boolean; budget_s: number; parts: Part[] }
+interface Args {
+  out?: string;
+  quick: boolean;
+  budget_s: number;
+  parts: Part[];
+}
 
 function parseParts(text: string): Part[] {
   const parts = text.split(',').map((p) => p.trim());
@@ -44,8 +49,13 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--parts' && argv[i + 1]) a.parts = parseParts(argv[++i]);
     else if (x === '--out' && argv[i + 1]) a.out = argv[++i];
     else if (x === '--budget-s' && Number(argv[i + 1]) > 0) a.budget_s = Number(argv[++i]);
-    else if (x === '--help' || x === '-h') { console.log(USAGE); process.exit(0); }
-    else { console.error(`gpu-check: unknown argument '${x}'\n${USAGE}`); process.exit(2); }
+    else if (x === '--help' || x === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      console.error(`gpu-check: unknown argument '${x}'\n${USAGE}`);
+      process.exit(2);
+    }
   }
   return a;
 }
@@ -73,17 +83,47 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
   const quick = !cuda;
   const notes = [
     'Order: (b) and (c) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol.',
-    ...(args.parts.length < PARTS.length ? [`Only parts ${args.parts.join(', ')} were asked for (--parts).`] : []),
+    ...(args.parts.length < PARTS.length
+      ? [`Only parts ${args.parts.join(', ')} were asked for (--parts).`]
+      : []),
     'Grid: one worker per model size; each point loads its model afresh. Injected OOMs (REFIT_INJECT_OOM=1,5) make the worker empty the CUDA allocator cache (it has no command for that) before the peak window (steps 2–4) and after it.',
-    ...(cuda ? ['(c) deepke_like runs without a budget (it needs about twice the simulated card); every refit variant runs under the enforced 11.75 GiB budget.'] : []),
-    ...(cuda ? [] : [`No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of all three parts; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`]),
+    ...(cuda
+      ? [
+          '(c) deepke_like runs without a budget (it needs about twice the simulated card); every refit variant runs under the enforced 11.75 GiB budget.',
+        ]
+      : []),
+    ...(cuda
+      ? []
+      : [
+          `No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of all three parts; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`,
+        ]),
   ];
   return {
-    tool: 'refit gpu-check', version: 1, command: ['bench/gpu-check', ...process.argv.slice(2)].join(' '), mode: cuda ? 'gpu' : 'cpu-quick',
-    started_at: new Date().toISOString(), updated_at: '', elapsed_s: 0, budget_s: args.budget_s, complete: false, aborted: null,
-    device: { cuda: c.cuda, name: c.device_name ?? null, total_memory: c.total_memory ?? null, torch_version: ready.torch_version, python_version: ready.python_version,
-      bf16: c.bf16, sdpa: c.sdpa, fused_adamw: c.fused_adamw, gpu_spec: gpu?.name ?? null },
-    grid: emptyGrid(quick, cuda), scenario: emptyScenario(quick, cuda), throughput: emptyThroughput(quick, cuda), notes,
+    tool: 'refit gpu-check',
+    version: 1,
+    command: ['bench/gpu-check', ...process.argv.slice(2)].join(' '),
+    mode: cuda ? 'gpu' : 'cpu-quick',
+    started_at: new Date().toISOString(),
+    updated_at: '',
+    elapsed_s: 0,
+    budget_s: args.budget_s,
+    complete: false,
+    aborted: null,
+    device: {
+      cuda: c.cuda,
+      name: c.device_name ?? null,
+      total_memory: c.total_memory ?? null,
+      torch_version: ready.torch_version,
+      python_version: ready.python_version,
+      bf16: c.bf16,
+      sdpa: c.sdpa,
+      fused_adamw: c.fused_adamw,
+      gpu_spec: gpu?.name ?? null,
+    },
+    grid: emptyGrid(quick, cuda),
+    scenario: emptyScenario(quick, cuda),
+    throughput: emptyThroughput(quick, cuda),
+    notes,
   };
 }
 
@@ -99,9 +139,25 @@ async function setup(args: Args, started_ms: number): Promise<CheckContext> {
   await probe.close();
   const cuda = ready.capabilities.cuda && !args.quick;
   const gpu = cuda ? gpuSpec(ready.capabilities) : undefined;
-  return { out_dir, tmp_dir: mkdtempSync(join(tmpdir(), 'refit-gpu-check-')), python, env, log, device: cuda ? 'cuda' : 'cpu', quick: !cuda,
-    num_threads: cuda ? undefined : 1, caps: ready.capabilities, gpu, started_ms, budget_ms: args.budget_s * 1000,
-    results: skeleton(args, ready, cuda, gpu), say: (line) => { console.log(line); log.write(line); } };
+  return {
+    out_dir,
+    tmp_dir: mkdtempSync(join(tmpdir(), 'refit-gpu-check-')),
+    python,
+    env,
+    log,
+    device: cuda ? 'cuda' : 'cpu',
+    quick: !cuda,
+    num_threads: cuda ? undefined : 1,
+    caps: ready.capabilities,
+    gpu,
+    started_ms,
+    budget_ms: args.budget_s * 1000,
+    results: skeleton(args, ready, cuda, gpu),
+    say: (line) => {
+      console.log(line);
+      log.write(line);
+    },
+  };
 }
 
 /** (b) and (c) first (the motivating case and the speed goal), then the grid until the time budget. */
@@ -117,8 +173,14 @@ async function runParts(ctx: CheckContext, parts: Part[]): Promise<void> {
     }
   }
   const r = ctx.results;
-  const cut = [r.scenario.deepke_like, r.scenario.auto, ...r.throughput.variants].some((v) => v?.stopped_early);
-  r.complete = parts.length === PARTS.length && !r.grid.stopped_early && !cut && !r.notes.some((n) => n.includes('stopped by an error'));
+  const cut = [r.scenario.deepke_like, r.scenario.auto, ...r.throughput.variants].some(
+    (v) => v?.stopped_early,
+  );
+  r.complete =
+    parts.length === PARTS.length &&
+    !r.grid.stopped_early &&
+    !cut &&
+    !r.notes.some((n) => n.includes('stopped by an error'));
   saveResults(ctx);
 }
 
@@ -126,7 +188,10 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started_ms = Date.now();
   let ctx: CheckContext | undefined;
-  const hard = setTimeout(() => abort(ctx, `hard time limit: ${args.budget_s} s budget + ${HARD_GRACE_MS / 1000} s grace passed`), args.budget_s * 1000 + HARD_GRACE_MS);
+  const hard = setTimeout(
+    () => abort(ctx, `hard time limit: ${args.budget_s} s budget + ${HARD_GRACE_MS / 1000} s grace passed`),
+    args.budget_s * 1000 + HARD_GRACE_MS,
+  );
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort(ctx, `stopped by ${sig}`));
   ctx = await setup(args, started_ms);
   saveResults(ctx);
@@ -151,7 +216,9 @@ function abort(ctx: CheckContext | undefined, why: string): void {
     }
     rmSync(ctx.tmp_dir, { recursive: true, force: true });
   }
-  console.error(`gpu-check: ${why}${ctx ? `; partial results in ${ctx.out_dir}` : ' before any result was written'}`);
+  console.error(
+    `gpu-check: ${why}${ctx ? `; partial results in ${ctx.out_dir}` : ' before any result was written'}`,
+  );
   process.exit(1);
 }
 

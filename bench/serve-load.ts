@@ -10,16 +10,38 @@ import { parseArgs } from 'node:util';
 import { DEMO_PREDICT_INPUTS } from '../src/demo/index.ts';
 import { CLI, trainTinyRun } from '../test/web/tiny-run.ts';
 
-interface Phase { clients: number; seconds: number; requests: number; errors: number; error_kinds: Record<string, number>; latencies_ms: number[] }
+interface Phase {
+  clients: number;
+  seconds: number;
+  requests: number;
+  errors: number;
+  error_kinds: Record<string, number>;
+  latencies_ms: number[];
+}
 
-const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
+const pct = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 
 async function startServe(run: string, threads: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = [CLI, 'serve', '--run', run, '--port', '0', '--host', '127.0.0.1', ...(threads === 'default' ? [] : ['--threads', threads])];
+  const args = [
+    CLI,
+    'serve',
+    '--run',
+    run,
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    ...(threads === 'default' ? [] : ['--threads', threads]),
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout?.on('data', (d) => { out += d; const m = /http:\/\/127\.0\.0\.1:\d+/.exec(out); if (m) resolve(m[0]); });
+    child.stdout?.on('data', (d) => {
+      out += d;
+      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
+      if (m) resolve(m[0]);
+    });
     child.on('exit', (code) => reject(new Error(`refit serve exited ${code}`)));
   });
   return { child, url };
@@ -29,11 +51,15 @@ async function one(url: string, i: number): Promise<{ ms: number; error?: string
   const item = DEMO_PREDICT_INPUTS[i % DEMO_PREDICT_INPUTS.length];
   const t0 = performance.now();
   try {
-    const r = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text: item.text, head: item.head, tail: item.tail }) });
+    const r = await fetch(`${url}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: item.text, head: item.head, tail: item.tail }),
+    });
     const body = (await r.json()) as { relation?: string; error?: string };
     const ms = performance.now() - t0;
-    if (r.status !== 200 || !body.relation) return { ms, error: `HTTP ${r.status} ${body.error ?? ''}`.trim() };
+    if (r.status !== 200 || !body.relation)
+      return { ms, error: `HTTP ${r.status} ${body.error ?? ''}`.trim() };
     return { ms };
   } catch (e) {
     return { ms: performance.now() - t0, error: (e as Error).message };
@@ -49,7 +75,10 @@ async function phase(url: string, clients: number, seconds: number): Promise<Pha
       const r = await one(url, n++);
       res.requests++;
       res.latencies_ms.push(r.ms);
-      if (r.error) { res.errors++; res.error_kinds[r.error] = (res.error_kinds[r.error] ?? 0) + 1; }
+      if (r.error) {
+        res.errors++;
+        res.error_kinds[r.error] = (res.error_kinds[r.error] ?? 0) + 1;
+      }
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
@@ -62,12 +91,27 @@ function row(p: Phase): string {
   return `| ${p.clients} | ${p.seconds} | ${p.requests} | ${(p.requests / p.seconds).toFixed(1)} | ${pct(l, 50).toFixed(1)} | ${pct(l, 90).toFixed(1)} | ${pct(l, 99).toFixed(1)} | ${(l[l.length - 1] ?? NaN).toFixed(1)} | ${p.errors} |`;
 }
 
-interface Measured { threads: string; base: Phase; loaded: Phase; calls: number; items: number; load: number; model: Record<string, unknown> }
+interface Measured {
+  threads: string;
+  base: Phase;
+  loaded: Phase;
+  calls: number;
+  items: number;
+  load: number;
+  model: Record<string, unknown>;
+}
 
 /** Runs the 1-client baseline and the N-client phase against one `refit serve`. */
-async function measure(opts: { run: string; threads: string; clients: number; seconds: number }): Promise<Measured> {
+async function measure(opts: {
+  run: string;
+  threads: string;
+  clients: number;
+  seconds: number;
+}): Promise<Measured> {
   const { child, url } = await startServe(opts.run, opts.threads);
-  const calls = async () => ((await (await fetch(`${url}/v1/health`)).json()) as { worker_calls: { calls: number; items: number } }).worker_calls;
+  const calls = async () =>
+    ((await (await fetch(`${url}/v1/health`)).json()) as { worker_calls: { calls: number; items: number } })
+      .worker_calls;
   try {
     await phase(url, 1, 2); // warm-up: load the model into the worker, first allocations
     const load = loadavg()[0];
@@ -75,8 +119,17 @@ async function measure(opts: { run: string; threads: string; clients: number; se
     const c0 = await calls();
     const loaded = await phase(url, opts.clients, opts.seconds);
     const c1 = await calls();
-    const model = ((await (await fetch(`${url}/v1/model`)).json()) as { model: Record<string, unknown> }).model;
-    return { threads: opts.threads, base, loaded, calls: c1.calls - c0.calls, items: c1.items - c0.items, load, model };
+    const model = ((await (await fetch(`${url}/v1/model`)).json()) as { model: Record<string, unknown> })
+      .model;
+    return {
+      threads: opts.threads,
+      base,
+      loaded,
+      calls: c1.calls - c0.calls,
+      items: c1.items - c0.items,
+      load,
+      model,
+    };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -86,32 +139,48 @@ async function measure(opts: { run: string; threads: string; clients: number; se
 function section(m: Measured, clients: number): string[] {
   const p99 = pct(m.loaded.latencies_ms, 99);
   return [
-    `## worker threads: ${m.threads} (load average ${m.load.toFixed(1)} at the start)`, '',
-    '| clients | seconds | requests | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |', '|---|---|---|---|---|---|---|---|---|',
-    row(m.base), row(m.loaded), '',
-    `Batching at ${clients} clients: ${m.calls} worker calls for ${m.items} items (${(m.items / Math.max(1, m.calls)).toFixed(1)} items per call). `
-      + `Throughput ${clients} clients / 1 client: ${((m.loaded.requests / m.loaded.seconds) / (m.base.requests / m.base.seconds)).toFixed(2)}×. `
-      + (m.loaded.errors ? `Errors: ${JSON.stringify(m.loaded.error_kinds)}.` : 'Errors: none.'),
-    `Target (zero errors, p99 < 200 ms at 16 clients): ${m.loaded.errors === 0 && p99 < 200 ? 'met' : 'NOT met'}.`, '',
+    `## worker threads: ${m.threads} (load average ${m.load.toFixed(1)} at the start)`,
+    '',
+    '| clients | seconds | requests | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |',
+    '|---|---|---|---|---|---|---|---|---|',
+    row(m.base),
+    row(m.loaded),
+    '',
+    `Batching at ${clients} clients: ${m.calls} worker calls for ${m.items} items (${(m.items / Math.max(1, m.calls)).toFixed(1)} items per call). ` +
+      `Throughput ${clients} clients / 1 client: ${(m.loaded.requests / m.loaded.seconds / (m.base.requests / m.base.seconds)).toFixed(2)}×. ` +
+      (m.loaded.errors ? `Errors: ${JSON.stringify(m.loaded.error_kinds)}.` : 'Errors: none.'),
+    `Target (zero errors, p99 < 200 ms at 16 clients): ${m.loaded.errors === 0 && p99 < 200 ? 'met' : 'NOT met'}.`,
+    '',
   ];
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { run: { type: 'string' }, clients: { type: 'string', default: '16' }, seconds: { type: 'string', default: '20' },
-    threads: { type: 'string', default: 'default,1' }, out: { type: 'string', default: 'bench/results/serve-load.md' } } });
+  const { values } = parseArgs({
+    options: {
+      run: { type: 'string' },
+      clients: { type: 'string', default: '16' },
+      seconds: { type: 'string', default: '20' },
+      threads: { type: 'string', default: 'default,1' },
+      out: { type: 'string', default: 'bench/results/serve-load.md' },
+    },
+  });
   const clients = Number(values.clients);
   const seconds = Number(values.seconds);
   const run = values.run ?? trainTinyRun({ preset: 'bert-mini', epochs: 1 });
   const results: Measured[] = [];
-  for (const threads of String(values.threads).split(',')) results.push(await measure({ run, threads, clients, seconds }));
+  for (const threads of String(values.threads).split(','))
+    results.push(await measure({ run, threads, clients, seconds }));
   const dims = results[0].model;
   const md = [
-    '# refit serve under load (loopback, CPU)', '',
-    `Command: \`node --import tsx bench/serve-load.ts${values.run ? ' --run RUN' : ''} --clients ${clients} --seconds ${seconds} --threads ${values.threads}\``
-      + (values.run ? '' : ' (trains a bert-mini run on the demo data first)'), '',
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, shared with other work (load average below). Model hidden_size ${dims.hidden_size}, `
-      + `${dims.num_hidden_layers} layers (bert-mini shape), one worker process, CPU fp32; single-sentence requests from the demo's prediction inputs; `
-      + 'latency is measured by the client (request sent → JSON parsed).', '',
+    '# refit serve under load (loopback, CPU)',
+    '',
+    `Command: \`node --import tsx bench/serve-load.ts${values.run ? ' --run RUN' : ''} --clients ${clients} --seconds ${seconds} --threads ${values.threads}\`` +
+      (values.run ? '' : ' (trains a bert-mini run on the demo data first)'),
+    '',
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, shared with other work (load average below). Model hidden_size ${dims.hidden_size}, ` +
+      `${dims.num_hidden_layers} layers (bert-mini shape), one worker process, CPU fp32; single-sentence requests from the demo's prediction inputs; ` +
+      'latency is measured by the client (request sent → JSON parsed).',
+    '',
     ...results.flatMap((m) => section(m, clients)),
   ].join('\n');
   writeFileSync(values.out as string, md);

@@ -53,23 +53,43 @@ async function main(): Promise<void> {
   const encode = best(() => {
     const tok = new WordPieceTokenizer(vocab, { lowercase: true });
     truncated = 0;
-    for (const ex of examples) if (encodeExample({ tokenizer: tok, example: ex as Example, max_seq_len: MAX_SEQ_LEN, markers }).truncated) truncated++;
+    for (const ex of examples)
+      if (
+        encodeExample({ tokenizer: tok, example: ex as Example, max_seq_len: MAX_SEQ_LEN, markers }).truncated
+      )
+        truncated++;
   });
   const dir = mkdtempSync(path.join(tmpdir(), 'refit-bench-'));
   let fileBytes = 0;
   const write = await bestAsync(async () => {
     rmSync(dir, { recursive: true, force: true });
     const tok = new WordPieceTokenizer(vocab, { lowercase: true });
-    const w = await writeEncodedDataset({ examples, relations, tokenizer: tok, max_seq_len: MAX_SEQ_LEN, markers, cache_dir: dir });
+    const w = await writeEncodedDataset({
+      examples,
+      relations,
+      tokenizer: tok,
+      max_seq_len: MAX_SEQ_LEN,
+      markers,
+      cache_dir: dir,
+    });
     fileBytes = w.total_tokens * 4 + w.n * 20;
   });
   const cached = await bestAsync(async () => {
     const tok = new WordPieceTokenizer(vocab, { lowercase: true });
-    const w = await writeEncodedDataset({ examples, relations, tokenizer: tok, max_seq_len: MAX_SEQ_LEN, markers, cache_dir: dir });
+    const w = await writeEncodedDataset({
+      examples,
+      relations,
+      tokenizer: tok,
+      max_seq_len: MAX_SEQ_LEN,
+      markers,
+      cache_dir: dir,
+    });
     if (!w.from_cache) throw new Error('expected a cache hit');
   });
   rmSync(dir, { recursive: true, force: true });
-  const vocabLoad = best(() => { Vocab.fromFile(VOCAB); });
+  const vocabLoad = best(() => {
+    Vocab.fromFile(VOCAB);
+  });
   const n = examples.length;
   const rows = [
     ['tokenize only (ids)', tokenizeOnly],
@@ -88,7 +108,10 @@ async function main(): Promise<void> {
     '',
     '| step | seconds | sentences/s | ratio to tokenize only |',
     '|---|---:|---:|---:|',
-    ...rows.map(([name, s]) => `| ${name} | ${s.toFixed(3)} | ${Math.round(n / s).toLocaleString('en-US')} | ${(s / tokenizeOnly).toFixed(2)} |`),
+    ...rows.map(
+      ([name, s]) =>
+        `| ${name} | ${s.toFixed(3)} | ${Math.round(n / s).toLocaleString('en-US')} | ${(s / tokenizeOnly).toFixed(2)} |`,
+    ),
     '',
     `Vocabulary load (vocab.txt → maps): ${(vocabLoad * 1000).toFixed(1)} ms. Encoded file ≈ ${(fileBytes / 1e6).toFixed(2)} MB.`,
     '',

@@ -13,7 +13,10 @@ import { runTraining } from '../src/run/index.ts';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const SHARED = resolve(ROOT, '../shared/assets');
-const arg = (name: string, dflt: string) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
 const N = Number(arg('--examples', '640'));
 const OUT = resolve(arg('--out', join(ROOT, 'bench/results')));
 
@@ -24,21 +27,38 @@ const SETUPS = [
 
 /** Examples/s between the first and the last step event (start-up, the first step and evaluation excluded). */
 function figures(run: string) {
-  const steps = readFileSync(join(run, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'step');
+  const steps = readFileSync(join(run, 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.event === 'step');
   const timed = steps.slice(1);
   const wall = (Date.parse(steps.at(-1).time) - Date.parse(steps[0].time)) / 1000;
   const examples = timed.reduce((a: number, e: { examples: number }) => a + e.examples, 0);
-  return { steps: steps.length, examples_per_s: examples / wall, wall_s: wall, last_loss: steps.at(-1).loss as number,
-    peak_rss_rank0_bytes: Math.max(...steps.map((e: { memory: { peak_rss_bytes?: number } }) => e.memory.peak_rss_bytes ?? 0)) };
+  return {
+    steps: steps.length,
+    examples_per_s: examples / wall,
+    wall_s: wall,
+    last_loss: steps.at(-1).loss as number,
+    peak_rss_rank0_bytes: Math.max(
+      ...steps.map((e: { memory: { peak_rss_bytes?: number } }) => e.memory.peak_rss_bytes ?? 0),
+    ),
+  };
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'refit-bench-dist-'));
   let data: string[];
   if (existsSync(join(SHARED, 'deepke-re-standard/train.csv'))) {
-    const train = (await readDataset({ path: join(SHARED, 'deepke-re-standard/train.csv') })).examples.slice(0, N);
+    const train = (await readDataset({ path: join(SHARED, 'deepke-re-standard/train.csv') })).examples.slice(
+      0,
+      N,
+    );
     writeFileSync(join(dir, 'train.csv'), toDeepkeCsv(train));
-    data = [`data.relations=${join(SHARED, 'deepke-re-standard/relation.csv')}`, `model.vocab=${join(SHARED, 'bert-vocab/google_zh_vocab.txt')}`];
+    data = [
+      `data.relations=${join(SHARED, 'deepke-re-standard/relation.csv')}`,
+      `model.vocab=${join(SHARED, 'bert-vocab/google_zh_vocab.txt')}`,
+    ];
   } else {
     const ds = generateDemoDataset({ seed: 3, train: N, valid: 0, test: 0 });
     writeFileSync(join(dir, 'train.csv'), toDeepkeCsv(ds.train));
@@ -49,25 +69,58 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   const results: Record<string, ReturnType<typeof figures>> = {};
   for (const s of SETUPS) {
-    const config = resolveConfig({ overrides: [`data.train=${join(dir, 'train.csv')}`, ...data, 'model.preset=bert-mini', 'model.dropout=0', 'train.epochs=1',
-      'train.batch_size=32', 'memory.max_seq_len=128', 'device=cpu', 'export.onnx=false', ...s.overrides] });
+    const config = resolveConfig({
+      overrides: [
+        `data.train=${join(dir, 'train.csv')}`,
+        ...data,
+        'model.preset=bert-mini',
+        'model.dropout=0',
+        'train.epochs=1',
+        'train.batch_size=32',
+        'memory.max_seq_len=128',
+        'device=cpu',
+        'export.onnx=false',
+        ...s.overrides,
+      ],
+    });
     const out = join(dir, s.name.replace(/\W+/g, '-'));
     process.stderr.write(`${s.name}: training ${N} examples…\n`);
-    await runTraining({ config, out, env: { ...process.env, REFIT_CACHE: join(dir, 'cache') }, num_threads: s.threads });
+    await runTraining({
+      config,
+      out,
+      env: { ...process.env, REFIT_CACHE: join(dir, 'cache') },
+      num_threads: s.threads,
+    });
     results[s.name] = figures(out);
     const f = results[s.name];
     process.stderr.write(`${s.name}: ${f.examples_per_s.toFixed(1)} examples/s\n`);
-    rows.push(`| ${s.name} | ${f.steps} | ${f.examples_per_s.toFixed(1)} | ${f.wall_s.toFixed(1)} | ${f.last_loss.toFixed(6)} | ${(f.peak_rss_rank0_bytes / 2 ** 20).toFixed(0)} MiB |`);
+    rows.push(
+      `| ${s.name} | ${f.steps} | ${f.examples_per_s.toFixed(1)} | ${f.wall_s.toFixed(1)} | ${f.last_loss.toFixed(6)} | ${(f.peak_rss_rank0_bytes / 2 ** 20).toFixed(0)} MiB |`,
+    );
   }
   const [one, two] = SETUPS.map((s) => results[s.name].examples_per_s);
-  const verdict = two > one ? `2 ranks × 1 thread is ${(two / one).toFixed(2)}× the throughput of 1 process × 2 threads`
-    : `1 process × 2 threads is ${(one / two).toFixed(2)}× the throughput of 2 ranks × 1 thread`;
-  const md = [`# Training on CPU: 2 ranks × 1 thread vs 1 process × 2 threads (${new Date().toISOString().slice(0, 10)})`, '',
-    `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), bert-mini, ${N} examples, batch 32, max_seq_len 128, dropout 0, fp32, one epoch; `
-    + 'examples/s between the first and the last step (start-up and the first step excluded). Both runs in one invocation of '
-    + '`node --import tsx bench/train-distributed.ts`.', `Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (other processes on the same cores depress and add noise to both figures).`, '',
-    '| setup | steps | examples/s | wall s | last step loss | peak RSS (rank 0) |', '|---|---|---|---|---|---|', ...rows, '', `**${verdict}.**`,
-    'The last losses agree (same seed, same effective batch, the loss normalised per global batch): the ranks train the same model.', ''].join('\n');
+  const verdict =
+    two > one
+      ? `2 ranks × 1 thread is ${(two / one).toFixed(2)}× the throughput of 1 process × 2 threads`
+      : `1 process × 2 threads is ${(one / two).toFixed(2)}× the throughput of 2 ranks × 1 thread`;
+  const md = [
+    `# Training on CPU: 2 ranks × 1 thread vs 1 process × 2 threads (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), bert-mini, ${N} examples, batch 32, max_seq_len 128, dropout 0, fp32, one epoch; ` +
+      'examples/s between the first and the last step (start-up and the first step excluded). Both runs in one invocation of ' +
+      '`node --import tsx bench/train-distributed.ts`.',
+    `Load average at the end: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(', ')} (other processes on the same cores depress and add noise to both figures).`,
+    '',
+    '| setup | steps | examples/s | wall s | last step loss | peak RSS (rank 0) |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `**${verdict}.**`,
+    'The last losses agree (same seed, same effective batch, the loss normalised per global batch): the ranks train the same model.',
+    '',
+  ].join('\n');
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'train-distributed-cpu.md'), md);
   process.stdout.write(md);

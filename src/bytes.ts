@@ -4,10 +4,14 @@
 
 /**
  * `bytes` in binary units the way PyTorch's `format_size` prints them: "512 bytes", "89.25 KiB", "11.75 GiB" (a unit
- * is used up to and including 1024 of it, and GiB has no upper bound, as in PyTorch). `digits` decimals (default 2) above bytes; `missing`
+ * is used up to and including 1024 of it, and GiB has no upper bound, as in PyTorch). `digits` decimals
+ * (default 2) above bytes; `missing`
  * (default "–") for null, undefined or a non-finite number.
  */
-export function formatBytes(bytes: number | null | undefined, opts: { digits?: number; missing?: string } = {}): string {
+export function formatBytes(
+  bytes: number | null | undefined,
+  opts: { digits?: number; missing?: string } = {},
+): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return opts.missing ?? '–';
   const digits = opts.digits ?? 2;
   const abs = Math.abs(bytes);

@@ -14,26 +14,113 @@ export const EXIT_ENVIRONMENT = 1;
  */
 export const EXIT_CODES = Object.freeze({
   // configuration and command line
-  E_CONFIG: 2, E_CONFIG_VALUE: 2, E_CONFIG_KEY: 2, E_CONFIG_FILE: 2, E_CONFIG_YAML: 2, E_CONFIG_HYDRA: 2, E_CONFIG_OVERRIDE: 2,
-  E_CONFIG_MISSING: 2, E_OPTION: 2, E_CLI_OPTION: 2, E_INPUT: 2, E_SIZE: 2, E_PRECISION: 2, E_ATTENTION: 2, E_BATCH_SIZE: 2,
-  E_MICRO_BATCH: 2, E_MEMORY_PLAN: 2, E_FIT: 2, E_GPU: 2, E_NO_CUDA: 2, E_DOCTOR_INPUT: 2, E_DOCTOR_ENGINE: 2, E_LISTEN: 2,
+  E_CONFIG: 2,
+  E_CONFIG_VALUE: 2,
+  E_CONFIG_KEY: 2,
+  E_CONFIG_FILE: 2,
+  E_CONFIG_YAML: 2,
+  E_CONFIG_HYDRA: 2,
+  E_CONFIG_OVERRIDE: 2,
+  E_CONFIG_MISSING: 2,
+  E_OPTION: 2,
+  E_CLI_OPTION: 2,
+  E_INPUT: 2,
+  E_SIZE: 2,
+  E_PRECISION: 2,
+  E_ATTENTION: 2,
+  E_BATCH_SIZE: 2,
+  E_MICRO_BATCH: 2,
+  E_MEMORY_PLAN: 2,
+  E_FIT: 2,
+  E_GPU: 2,
+  E_NO_CUDA: 2,
+  E_DOCTOR_INPUT: 2,
+  E_DOCTOR_ENGINE: 2,
+  E_LISTEN: 2,
   // data files
-  E_DATA: 2, E_DATA_FILE: 2, E_DATA_FOLDER: 2, E_DATA_FORMAT: 2, E_DATA_JSON: 2, E_DATA_CSV: 2, E_DATA_QUOTE: 2, E_DATA_EMPTY: 2,
-  E_DATA_FIELD: 2, E_DATA_ROW: 2, E_DATA_SPAN: 2, E_DATA_RELATION: 2, E_DATA_RELATIONS: 2, E_DATA_UNLABELLED: 2, E_DATA_ENCODING: 2,
-  E_DATA_BINARY: 2, E_NO_DATA: 2, E_DATASET_FILE: 2, E_VOCAB: 2, E_NO_VOCAB: 2, E_MARKER_VOCAB: 2, E_PREDICT_BAD_ROWS: 2, E_ENDIAN: 2,
+  E_DATA: 2,
+  E_DATA_FILE: 2,
+  E_DATA_FOLDER: 2,
+  E_DATA_FORMAT: 2,
+  E_DATA_JSON: 2,
+  E_DATA_CSV: 2,
+  E_DATA_QUOTE: 2,
+  E_DATA_EMPTY: 2,
+  E_DATA_FIELD: 2,
+  E_DATA_ROW: 2,
+  E_DATA_SPAN: 2,
+  E_DATA_RELATION: 2,
+  E_DATA_RELATIONS: 2,
+  E_DATA_UNLABELLED: 2,
+  E_DATA_ENCODING: 2,
+  E_DATA_BINARY: 2,
+  E_NO_DATA: 2,
+  E_DATASET_FILE: 2,
+  E_VOCAB: 2,
+  E_NO_VOCAB: 2,
+  E_MARKER_VOCAB: 2,
+  E_PREDICT_BAD_ROWS: 2,
+  E_ENDIAN: 2,
   // models, checkpoints and run folders
-  E_MODEL: 2, E_MODEL_FILES: 2, E_MODEL_CONFIG: 2, E_MODEL_SHAPE: 2, E_MODEL_NOT_LOCAL: 2, E_NO_MODEL: 2, E_NUM_RELATIONS: 2,
-  E_DEEPKE_CHECKPOINT: 2, E_RUN_DIR: 2, E_RUN_FILE: 2, E_RUN_MODEL: 2, E_RUN_SHAPE: 2, E_RUN_EVENTS: 2, E_RUN_RELATIONS: 2,
-  E_RESUME: 2, E_RESUME_CHANGED: 2, E_OUT_EXISTS: 2, E_OUT_NOT_DIR: 2, E_OUTPUT_IS_DIR: 2, E_OUTPUT_NOT_DIR: 2, E_WRITE: 2,
-  E_ONNX_HEAD: 2, E_ONNX_MODEL: 2, E_ONNX_CHECK: 2, E_NO_ONNX: 2, E_OOM_UNRECOVERABLE: 2,
+  E_MODEL: 2,
+  E_MODEL_FILES: 2,
+  E_MODEL_CONFIG: 2,
+  E_MODEL_SHAPE: 2,
+  E_MODEL_NOT_LOCAL: 2,
+  E_NO_MODEL: 2,
+  E_NUM_RELATIONS: 2,
+  E_DEEPKE_CHECKPOINT: 2,
+  E_RUN_DIR: 2,
+  E_RUN_FILE: 2,
+  E_RUN_MODEL: 2,
+  E_RUN_SHAPE: 2,
+  E_RUN_EVENTS: 2,
+  E_RUN_RELATIONS: 2,
+  E_RESUME: 2,
+  E_RESUME_CHANGED: 2,
+  E_OUT_EXISTS: 2,
+  E_OUT_NOT_DIR: 2,
+  E_OUTPUT_IS_DIR: 2,
+  E_OUTPUT_NOT_DIR: 2,
+  E_WRITE: 2,
+  E_ONNX_HEAD: 2,
+  E_ONNX_MODEL: 2,
+  E_ONNX_CHECK: 2,
+  E_NO_ONNX: 2,
+  E_OOM_UNRECOVERABLE: 2,
   // a path of the wrong kind is the user's input; the other file-system refusals are the machine's
-  E_FS_ENOTDIR: 2, E_FS_EISDIR: 2, E_FS_ENAMETOOLONG: 2,
-  E_FS_ENOSPC: 1, E_FS_EDQUOT: 1, E_FS_EROFS: 1, E_FS_EACCES: 1, E_FS_EPERM: 1, E_FS_EEXIST: 1, E_FS_EMFILE: 1, E_FS_ENFILE: 1,
-  E_FS_EIO: 1, E_FS_ELOOP: 1, E_DISK_FULL: 1, E_CACHE_WRITE: 1, E_RUN_LOCKED: 1,
+  E_FS_ENOTDIR: 2,
+  E_FS_EISDIR: 2,
+  E_FS_ENAMETOOLONG: 2,
+  E_FS_ENOSPC: 1,
+  E_FS_EDQUOT: 1,
+  E_FS_EROFS: 1,
+  E_FS_EACCES: 1,
+  E_FS_EPERM: 1,
+  E_FS_EEXIST: 1,
+  E_FS_EMFILE: 1,
+  E_FS_ENFILE: 1,
+  E_FS_EIO: 1,
+  E_FS_ELOOP: 1,
+  E_DISK_FULL: 1,
+  E_CACHE_WRITE: 1,
+  E_RUN_LOCKED: 1,
   // the installation and the worker
-  E_NO_TORCH: 2, E_WORKER_MISSING: 2, E_NO_ORT: 2, E_NO_CHARTJS: 1, E_WORKER_CRASH: 1, E_ONNX_PARITY: 1,
+  E_NO_TORCH: 2,
+  E_WORKER_MISSING: 2,
+  E_NO_ORT: 2,
+  E_NO_CHARTJS: 1,
+  E_WORKER_CRASH: 1,
+  E_ONNX_PARITY: 1,
   // the worker's own error codes (its E_INTERNAL is no RefitError: it is reported as an internal error)
-  E_BAD_COMMAND: 2, E_CHECKPOINT_ARCH: 2, E_DATASET: 2, E_DEVICE: 2, E_EXPORT: 2, E_MODEL_VOCAB: 2, E_OOM: 2, E_PROTOCOL: 2,
+  E_BAD_COMMAND: 2,
+  E_CHECKPOINT_ARCH: 2,
+  E_DATASET: 2,
+  E_DEVICE: 2,
+  E_EXPORT: 2,
+  E_MODEL_VOCAB: 2,
+  E_OOM: 2,
+  E_PROTOCOL: 2,
   E_INTERRUPTED: 130,
 } as const);
 
@@ -45,11 +132,17 @@ export function exitCodeOf(code: string): number {
   return Object.hasOwn(EXIT_CODES, code) ? EXIT_CODES[code as ErrorCode] : EXIT_BAD_INPUT;
 }
 
-/** An error the user can fix; `message` is one line naming file:line or the option, and the fix. Its exit code is `exitCodeOf(code)`. */
+/**
+ * An error the user can fix; `message` is one line naming file:line or the option, and the fix. Its exit code
+ * is `exitCodeOf(code)`.
+ */
 export class RefitError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: number;
-  /** `exitCode` is only for E_INTERRUPTED, whose exit code depends on the signal; every other code takes EXIT_CODES'. */
+  /**
+   * `exitCode` is only for E_INTERRUPTED, whose exit code depends on the signal; every other code takes
+   * EXIT_CODES'.
+   */
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
     super(message, { cause: options.cause });
     this.name = 'RefitError';
@@ -99,10 +192,19 @@ export class EnvironmentError extends RefitError {
 
 /** Errno codes of a write the environment refused, in words. */
 const FS_CAUSES: Readonly<Record<string, string>> = Object.freeze({
-  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system',
-  EACCES: 'permission denied', EPERM: 'operation not permitted', ENOTDIR: 'a part of the path is a file, not a folder',
-  EISDIR: 'is a folder, not a file', EEXIST: 'already exists', EMFILE: 'too many open files', ENFILE: 'too many open files',
-  EIO: 'input/output error', ENAMETOOLONG: 'name too long', ELOOP: 'too many symbolic links',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'is a folder, not a file',
+  EEXIST: 'already exists',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files',
+  EIO: 'input/output error',
+  ENAMETOOLONG: 'name too long',
+  ELOOP: 'too many symbolic links',
 });
 
 /** The errno code, message and path of a Node file-system error, or undefined for anything else. */
@@ -113,22 +215,39 @@ function errnoOf(e: unknown): { code: string; path?: string } | undefined {
   return { code: x.code, path: x.dest ?? x.path };
 }
 
-/** A file-system error (ENOSPC, EROFS, EACCES, ENOTDIR, EISDIR, …) as one line naming the path; undefined when `e` is not one. */
+/**
+ * A file-system error (ENOSPC, EROFS, EACCES, ENOTDIR, EISDIR, …) as one line naming the path; undefined when
+ * `e` is not one.
+ */
 export function fsError(e: unknown, where?: string): RefitError | undefined {
   const x = errnoOf(e);
   if (!x) return undefined;
   const path = where ?? x.path ?? '(unknown path)';
   const line = `${path}: ${FS_CAUSES[x.code]} (${x.code})`;
   // A path of the wrong kind (a file where a folder goes and back) is the user's input; the rest is the machine.
-  if (x.code === 'ENOTDIR' || x.code === 'EISDIR' || x.code === 'ENAMETOOLONG') return new RefitError(`E_FS_${x.code}` as ErrorCode, line, { cause: e });
+  if (x.code === 'ENOTDIR' || x.code === 'EISDIR' || x.code === 'ENAMETOOLONG')
+    return new RefitError(`E_FS_${x.code}` as ErrorCode, line, { cause: e });
   return new EnvironmentError(`E_FS_${x.code}` as ErrorCode, line, { cause: e });
 }
 
-/** Python's `[Errno 28] No space left on device: '/x'` (a worker error text) as the same one line; undefined otherwise. */
+/**
+ * Python's `[Errno 28] No space left on device: '/x'` (a worker error text) as the same one line; undefined
+ * otherwise.
+ */
 export function pythonOsError(text: string, where?: string): RefitError | undefined {
   const m = /\[Errno (\d+)\] ([^:]+?)(?:: '([^']*)')?(?:$|\n| ->)/.exec(text);
   if (!m) return undefined;
-  const byNumber: Record<string, string> = { '28': 'ENOSPC', '122': 'EDQUOT', '30': 'EROFS', '13': 'EACCES', '1': 'EPERM', '20': 'ENOTDIR', '21': 'EISDIR', '5': 'EIO', '24': 'EMFILE' };
+  const byNumber: Record<string, string> = {
+    '28': 'ENOSPC',
+    '122': 'EDQUOT',
+    '30': 'EROFS',
+    '13': 'EACCES',
+    '1': 'EPERM',
+    '20': 'ENOTDIR',
+    '21': 'EISDIR',
+    '5': 'EIO',
+    '24': 'EMFILE',
+  };
   const code = byNumber[m[1]];
   if (!code) return undefined;
   const err = Object.assign(new Error(m[2]), { code, syscall: 'write', path: m[3] ?? where });

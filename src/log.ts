@@ -37,7 +37,11 @@ export class RunLog {
     this.path = path;
     this.max_bytes = Math.max(4096, opts.max_bytes ?? DEFAULT_LOG_MAX_BYTES);
     if (path) {
-      try { mkdirSync(dirname(path), { recursive: true }); } catch { /* reported on write */ }
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+      } catch {
+        /* reported on write */
+      }
     }
   }
   /** Writes one or more lines (a multi-line string is kept as is, each line and the line count bounded). */
@@ -55,14 +59,22 @@ export class RunLog {
       this.rotateIfFull(Buffer.byteLength(line));
       appendFileSync(this.path, line);
       if (this.size !== undefined) this.size += Buffer.byteLength(line);
-    } catch { /* the log is best-effort */ }
+    } catch {
+      /* the log is best-effort */
+    }
   }
   /** The last `n` lines written through this logger. */
   lastLines(n: number): string[] {
-    return this.tail.slice(-n).flatMap((l) => l.trimEnd().split('\n')).slice(-n);
+    return this.tail
+      .slice(-n)
+      .flatMap((l) => l.trimEnd().split('\n'))
+      .slice(-n);
   }
 
-  /** Moves the file to `<path>.1` when appending `bytes` would pass the cap (another process may write too: re-checked on disk). */
+  /**
+   * Moves the file to `<path>.1` when appending `bytes` would pass the cap (another process may write too:
+   * re-checked on disk).
+   */
   private rotateIfFull(bytes: number): void {
     const path = this.path as string;
     if (this.size === undefined) this.size = fileSize(path);

@@ -24,7 +24,10 @@ function pairAt(text: string, i: number): boolean {
   return d >= 0xdc00 && d <= 0xdfff;
 }
 
-/** The code-point offset of UTF-16 index `index` in `text` (what a Python user would count); inverse of codePointToUtf16. */
+/**
+ * The code-point offset of UTF-16 index `index` in `text` (what a Python user would count); inverse of
+ * codePointToUtf16.
+ */
 export function utf16ToCodePoint(text: string, index: number): number {
   if (!SURROGATE.test(text)) return index;
   let cp = 0;

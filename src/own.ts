@@ -7,7 +7,10 @@ export function own<T>(table: Readonly<Record<string, T>>, name: string): T | un
   return Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
-/** Sets `obj[name] = value` as an own data property, even for `__proto__` (which assignment would treat as the prototype). */
+/**
+ * Sets `obj[name] = value` as an own data property, even for `__proto__` (which assignment would treat as the
+ * prototype).
+ */
 export function setOwn<T>(obj: Record<string, T>, name: string, value: T): void {
   Object.defineProperty(obj, name, { value, writable: true, enumerable: true, configurable: true });
 }

@@ -21,27 +21,48 @@ const MAX_TYPO_DISTANCE = 3;
 export interface ClosestOptions {
   /** Applied to the name and every candidate before comparing (default: lower case). */
   normalise?: (s: string) => string;
-  /** A candidate containing the name, or contained in it, counts as near (half its length difference): GPU and model names. */
+  /**
+   * A candidate containing the name, or contained in it, counts as near (half its length difference): GPU and
+   * model names.
+   */
   contains?: boolean;
   /** A dotted candidate is also compared by its last part, plus 0.5 (so `epochs` finds `train.epochs`): config keys. */
   leaf?: boolean;
-  /** Only a likely typo is returned (at most 3 edits and half the name's length), else undefined: columns, formats, relations. */
+  /**
+   * Only a likely typo is returned (at most 3 edits and half the name's length), else undefined: columns,
+   * formats, relations.
+   */
   typo?: boolean;
 }
 
-/** The candidate nearest to `name` (ties: the earlier candidate); undefined when there are none (or, with `typo`, none near). */
-export function closestName(name: string, candidates: readonly string[], opts: ClosestOptions = {}): string | undefined {
+/**
+ * The candidate nearest to `name` (ties: the earlier candidate); undefined when there are none (or, with
+ * `typo`, none near).
+ */
+export function closestName(
+  name: string,
+  candidates: readonly string[],
+  opts: ClosestOptions = {},
+): string | undefined {
   const normalise = opts.normalise ?? ((s: string) => s.toLowerCase());
   const n = normalise(name);
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
     const cn = normalise(c);
-    let d = opts.contains && (cn.includes(n) || n.includes(cn)) ? Math.abs(cn.length - n.length) * 0.5 : editDistance(n, cn);
-    if (opts.leaf && cn.includes('.')) d = Math.min(d, editDistance(n, cn.slice(cn.lastIndexOf('.') + 1)) + 0.5);
-    if (d < bestD) { best = c; bestD = d; }
+    let d =
+      opts.contains && (cn.includes(n) || n.includes(cn))
+        ? Math.abs(cn.length - n.length) * 0.5
+        : editDistance(n, cn);
+    if (opts.leaf && cn.includes('.'))
+      d = Math.min(d, editDistance(n, cn.slice(cn.lastIndexOf('.') + 1)) + 0.5);
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
   }
-  if (opts.typo && !(bestD <= Math.min(MAX_TYPO_DISTANCE, Math.max(1, Math.floor(name.length / 2))))) return undefined;
+  if (opts.typo && !(bestD <= Math.min(MAX_TYPO_DISTANCE, Math.max(1, Math.floor(name.length / 2)))))
+    return undefined;
   return best;
 }
 

@@ -12,7 +12,11 @@ test('closestName: plain edit distance, lower-cased, first candidate on ties', (
 
 test('contains: a name inside a candidate (or the reverse) is near (GPU and model names)', () => {
   assert.equal(closestName('a100', ['V100', 'A100x'], { contains: true }), 'A100x');
-  assert.equal(closestName('a100', ['V100', 'A100x']), 'V100', 'without contains: one edit each, the first listed');
+  assert.equal(
+    closestName('a100', ['V100', 'A100x']),
+    'V100',
+    'without contains: one edit each, the first listed',
+  );
 });
 
 test('leaf: a dotted candidate is also compared by its last part (config keys)', () => {
@@ -23,5 +27,9 @@ test('leaf: a dotted candidate is also compared by its last part (config keys)',
 test('typo: only a likely typo is suggested (columns, formats, relations)', () => {
   assert.equal(didYouMean('sentense', ['sentence', 'relation']), " (did you mean 'sentence'?)");
   assert.equal(didYouMean('zzz', ['sentence', 'relation']), '');
-  assert.equal(closestName('ab', ['xy'], { typo: true }), undefined, 'two edits exceed half of a 2-letter name');
+  assert.equal(
+    closestName('ab', ['xy'], { typo: true }),
+    undefined,
+    'two edits exceed half of a 2-letter name',
+  );
 });

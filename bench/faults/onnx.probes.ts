@@ -13,8 +13,10 @@ async function runCopy(ctx: ProbeContext): Promise<string> {
 }
 
 const PREDICT = ['--text', 'Ann Lee was born in Porto.', '--head', 'Ann Lee', '--tail', 'Porto'];
-const oneLine = (r: { status: number; stderr: string }, status: number, needle: string) =>
-  ({ ok: r.status === status && r.stderr.split('\n')[0].includes(needle) && !r.stderr.includes('    at '), happened: `exit ${r.status}: ${r.stderr.split('\n')[0]}` });
+const oneLine = (r: { status: number; stderr: string }, status: number, needle: string) => ({
+  ok: r.status === status && r.stderr.split('\n')[0].includes(needle) && !r.stderr.includes('    at '),
+  happened: `exit ${r.status}: ${r.stderr.split('\n')[0]}`,
+});
 
 export const PROBES: Probe[] = [
   {
@@ -24,7 +26,11 @@ export const PROBES: Probe[] = [
     async run(ctx) {
       const run = await runCopy(ctx);
       writeFileSync(join(run, 'model', 'model.onnx'), 'not a protobuf');
-      return oneLine(await ctx.refit(['predict', '--run', run, ...PREDICT]), 2, 'model.onnx: onnxruntime cannot load it');
+      return oneLine(
+        await ctx.refit(['predict', '--run', run, ...PREDICT]),
+        2,
+        'model.onnx: onnxruntime cannot load it',
+      );
     },
   },
   {
@@ -43,7 +49,11 @@ export const PROBES: Probe[] = [
     expected: 'exit 2, one line: missing, export it first or use --engine torch',
     async run(ctx) {
       const run = await runCopy(ctx);
-      return oneLine(await ctx.refit(['predict', '--run', run, '--engine', 'onnx', ...PREDICT]), 2, 'model.onnx: missing');
+      return oneLine(
+        await ctx.refit(['predict', '--run', run, '--engine', 'onnx', ...PREDICT]),
+        2,
+        'model.onnx: missing',
+      );
     },
   },
   {
@@ -52,7 +62,11 @@ export const PROBES: Probe[] = [
     expected: 'exit 2, one line before listening',
     async run(ctx) {
       const run = await runCopy(ctx);
-      return oneLine(await ctx.refit(['serve', '--run', run, '--engine', 'onnx', '--port', '0'], { timeoutMs: 30_000 }), 2, 'model.onnx: missing');
+      return oneLine(
+        await ctx.refit(['serve', '--run', run, '--engine', 'onnx', '--port', '0'], { timeoutMs: 30_000 }),
+        2,
+        'model.onnx: missing',
+      );
     },
   },
   {
@@ -61,7 +75,11 @@ export const PROBES: Probe[] = [
     expected: 'exit 2, one line listing onnx and torch',
     async run(ctx) {
       const run = await runCopy(ctx);
-      return oneLine(await ctx.refit(['predict', '--run', run, '--engine', 'tensorrt', ...PREDICT]), 2, 'expected one of onnx, torch');
+      return oneLine(
+        await ctx.refit(['predict', '--run', run, '--engine', 'tensorrt', ...PREDICT]),
+        2,
+        'expected one of onnx, torch',
+      );
     },
   },
 ];

@@ -2,7 +2,17 @@
 // folder, Ctrl-C / SIGTERM, resumed events, unwritable or wrong-kind paths, a full disk, corrupt weights, and sizes
 // that must be refused before memory is spent. Everything runs the built binary with the real worker (and server).
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Probe, ProbeContext, ProbeResult } from './types.ts';
 
@@ -10,35 +20,62 @@ const firstLine = (s: string) => s.trim().split('\n')[0] ?? '';
 const oneLine = (s: string) => s.trim().split('\n').length === 1;
 const noInternal = (s: string) => !s.includes('internal error') && !s.includes('    at ');
 const events = (run: string): Array<Record<string, any>> =>
-  existsSync(join(run, 'events.jsonl')) ? readFileSync(join(run, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  existsSync(join(run, 'events.jsonl'))
+    ? readFileSync(join(run, 'events.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 /** The data model embedded in a run's report.html (null without one). */
 function reportModel(run: string): { status?: string; steps?: { step?: number[] } } | null {
   const f = join(run, 'report.html');
   if (!existsSync(f)) return null;
-  const m = /<script id="report-data" type="application\/json">([\s\S]*?)<\/script>/.exec(readFileSync(f, 'utf8'));
+  const m = /<script id="report-data" type="application\/json">([\s\S]*?)<\/script>/.exec(
+    readFileSync(f, 'utf8'),
+  );
   return m ? JSON.parse(m[1]) : null;
 }
 /** The path a tinyTrainArgs key=value names. */
-const tinyPath = (ctx: ProbeContext, key: string) => ctx.tinyTrainArgs().find((a) => a.startsWith(`${key}=`))!.slice(key.length + 1);
+const tinyPath = (ctx: ProbeContext, key: string) =>
+  ctx
+    .tinyTrainArgs()
+    .find((a) => a.startsWith(`${key}=`))!
+    .slice(key.length + 1);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `run`'s events.jsonl holds a `step` event (or `ms` pass). */
 async function untilStep(run: string, ms = 60_000): Promise<boolean> {
-  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(50)) if (events(run).some((e) => e.event === 'step')) return true;
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(50))
+    if (events(run).some((e) => e.event === 'step')) return true;
   return false;
 }
 
 /** Resolves with the exit code (or 128 + signal number) and stderr of a spawned refit. */
-function finished(child: ChildProcess): Promise<{ status: number; signal: string | null; stderr: string; stdout: string }> {
+function finished(
+  child: ChildProcess,
+): Promise<{ status: number; signal: string | null; stderr: string; stdout: string }> {
   let stderr = '';
   let stdout = '';
   child.stderr?.on('data', (d) => (stderr += d));
   child.stdout?.on('data', (d) => (stdout += d));
-  return new Promise((done) => child.on('close', (code, signal) => done({ status: code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1), signal, stderr, stdout })));
+  return new Promise((done) =>
+    child.on('close', (code, signal) =>
+      done({
+        status: code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1),
+        signal,
+        stderr,
+        stdout,
+      }),
+    ),
+  );
 }
 
 /** A run of many short epochs (so it is still training when signalled), no early stop. */
-const longArgs = (ctx: ProbeContext, epochs = 6) => [...ctx.tinyTrainArgs(), `train.epochs=${epochs}`, 'train.early_stopping_patience=0'];
+const longArgs = (ctx: ProbeContext, epochs = 6) => [
+  ...ctx.tinyTrainArgs(),
+  `train.epochs=${epochs}`,
+  'train.early_stopping_patience=0',
+];
 
 /** Mounts a tmpfs of `size` at `dir` (ro after creation when asked); false where mounting is not permitted. */
 function mountTmpfs(dir: string, size: string, ro = false): boolean {
@@ -52,7 +89,11 @@ function mountTmpfs(dir: string, size: string, ro = false): boolean {
   }
 }
 function unmount(dir: string): void {
-  try { execFileSync('umount', [dir], { stdio: 'ignore' }); } catch { /* not mounted */ }
+  try {
+    execFileSync('umount', [dir], { stdio: 'ignore' });
+  } catch {
+    /* not mounted */
+  }
 }
 /** Writes `file` until the disk is full (ENOSPC). */
 function fillDisk(file: string): void {
@@ -60,11 +101,16 @@ function fillDisk(file: string): void {
   const mib = Buffer.alloc(2 ** 20, 1);
   try {
     for (;;) writeSync(fd, mib);
-  } catch { /* ENOSPC: full */ } finally {
+  } catch {
+    /* ENOSPC: full */
+  } finally {
     closeSync(fd);
   }
 }
-const SKIP_MOUNT = (what: string): ProbeResult => ({ ok: true, happened: `skipped: mount is not permitted here (${what} needs a tmpfs)` });
+const SKIP_MOUNT = (what: string): ProbeResult => ({
+  ok: true,
+  happened: `skipped: mount is not permitted here (${what} needs a tmpfs)`,
+});
 
 /** A tiny trained run of this probe's own (the shared one must not be modified). */
 async function ownRun(ctx: ProbeContext, name = 'run', extra: string[] = []): Promise<string> {
@@ -92,9 +138,23 @@ function refusedResume(key: string, value: string, stored: RegExp): Probe {
     async run(ctx) {
       const run = await ownRun(ctx);
       const before = events(run).length;
-      const r = await ctx.refit(['train', '--out', run, '--resume', `${key}=${value}`, '--progress', 'plain']);
+      const r = await ctx.refit([
+        'train',
+        '--out',
+        run,
+        '--resume',
+        `${key}=${value}`,
+        '--progress',
+        'plain',
+      ]);
       const line = firstLine(r.stderr);
-      const ok = r.status === 2 && oneLine(r.stderr) && line.includes(key) && stored.test(line) && line.includes('--force') && events(run).length === before;
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        line.includes(key) &&
+        stored.test(line) &&
+        line.includes('--force') &&
+        events(run).length === before;
       return { ok, happened: `exit ${r.status}: ${line}` };
     },
   };
@@ -108,31 +168,61 @@ export const PROBES: Probe[] = [
   {
     item: '6',
     did: '`--resume train.epochs=2` on a 1-epoch run (a safe override)',
-    expected: 'exit 0; config.yaml says 2 epochs, run_start plans 8 steps, 8 steps trained, a resume event records the change',
+    expected:
+      'exit 0; config.yaml says 2 epochs, run_start plans 8 steps, 8 steps trained, a resume event records the change',
     async run(ctx) {
       const run = await ownRun(ctx);
-      const r = await ctx.refit(['train', '--out', run, '--resume', 'train.epochs=2', '--progress', 'plain', '--threads', '1']);
+      const r = await ctx.refit([
+        'train',
+        '--out',
+        run,
+        '--resume',
+        'train.epochs=2',
+        '--progress',
+        'plain',
+        '--threads',
+        '1',
+      ]);
       const ev = events(run);
       const start = ev.filter((e) => e.event === 'run_start').at(-1);
       const resume = ev.find((e) => e.event === 'resume');
-      const metrics = existsSync(join(run, 'metrics.json')) ? JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8')) : {};
+      const metrics = existsSync(join(run, 'metrics.json'))
+        ? JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'))
+        : {};
       const yaml = readFileSync(join(run, 'config.yaml'), 'utf8');
-      const ok = r.status === 0 && /^\s+epochs: 2$/m.test(yaml) && start?.total_steps === 8 && metrics.train?.optimizer_steps === 8 && /train\.epochs 1 → 2/.test(String(resume?.changed));
-      return { ok, happened: `exit ${r.status}; config epochs ${/^\s+epochs: (\d+)/m.exec(yaml)?.[1]}, run_start total ${start?.total_steps}, trained ${metrics.train?.optimizer_steps}, resume: ${resume?.changed ?? 'none'}${r.status ? `; ${firstLine(r.stderr)}` : ''}` };
+      const ok =
+        r.status === 0 &&
+        /^\s+epochs: 2$/m.test(yaml) &&
+        start?.total_steps === 8 &&
+        metrics.train?.optimizer_steps === 8 &&
+        /train\.epochs 1 → 2/.test(String(resume?.changed));
+      return {
+        ok,
+        happened: `exit ${r.status}; config epochs ${/^\s+epochs: (\d+)/m.exec(yaml)?.[1]}, run_start total ${start?.total_steps}, trained ${metrics.train?.optimizer_steps}, resume: ${resume?.changed ?? 'none'}${r.status ? `; ${firstLine(r.stderr)}` : ''}`,
+      };
     },
   },
   {
     item: '7',
     did: 'two `refit train` on the same new --out started together',
-    expected: 'one trains (exit 0), the other is refused with one line naming the holder (exit 1); one run_start in events.jsonl',
+    expected:
+      'one trains (exit 0), the other is refused with one line naming the holder (exit 1); one run_start in events.jsonl',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
       const args = ['train', ...ctx.tinyTrainArgs(), '--out', out];
       const [a, b] = await Promise.all([ctx.refit(args), ctx.refit(args)]);
       const loser = a.status === 0 ? b : a;
       const starts = events(out).filter((e) => e.event === 'run_start').length;
-      const ok = [a.status, b.status].sort().join(',') === '0,1' && oneLine(loser.stderr) && /already writing this run folder/.test(loser.stderr) && /pid \d+/.test(loser.stderr) && starts === 1;
-      return { ok, happened: `exits ${a.status} and ${b.status}; refused: ${firstLine(loser.stderr)}; ${starts} run_start` };
+      const ok =
+        [a.status, b.status].sort().join(',') === '0,1' &&
+        oneLine(loser.stderr) &&
+        /already writing this run folder/.test(loser.stderr) &&
+        /pid \d+/.test(loser.stderr) &&
+        starts === 1;
+      return {
+        ok,
+        happened: `exits ${a.status} and ${b.status}; refused: ${firstLine(loser.stderr)}; ${starts} run_start`,
+      };
     },
   },
   {
@@ -142,29 +232,56 @@ export const PROBES: Probe[] = [
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
       mkdirSync(out, { recursive: true });
-      const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString());
-      writeFileSync(join(out, '.refit.lock'), JSON.stringify({ pid: dead, host: (await import('node:os')).hostname(), started: '2020-01-01T00:00:00Z', command: 'refit train' }) + '\n');
+      const dead = Number(
+        execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString(),
+      );
+      writeFileSync(
+        join(out, '.refit.lock'),
+        JSON.stringify({
+          pid: dead,
+          host: (await import('node:os')).hostname(),
+          started: '2020-01-01T00:00:00Z',
+          command: 'refit train',
+        }) + '\n',
+      );
       const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', out]);
       const ok = r.status === 0 && !existsSync(join(out, '.refit.lock'));
-      return { ok, happened: `exit ${r.status}${r.status ? `: ${firstLine(r.stderr)}` : ''}; lock left: ${existsSync(join(out, '.refit.lock'))}` };
+      return {
+        ok,
+        happened: `exit ${r.status}${r.status ? `: ${firstLine(r.stderr)}` : ''}; lock left: ${existsSync(join(out, '.refit.lock'))}`,
+      };
     },
   },
   {
     item: '8',
     did: 'SIGINT once during training, then `--resume`',
-    expected: 'exit 130, a line saying how to resume, run_end status interrupted with the kept checkpoint; the resume finishes (exit 0)',
+    expected:
+      'exit 130, a line saying how to resume, run_end status interrupted with the kept checkpoint; the resume finishes (exit 0)',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
       const child = ctx.spawnRefit(['train', ...longArgs(ctx), '--out', out]);
       const done = finished(child);
-      if (!(await untilStep(out))) { child.kill('SIGKILL'); return { ok: false, happened: 'no step within 60 s' }; }
+      if (!(await untilStep(out))) {
+        child.kill('SIGKILL');
+        return { ok: false, happened: 'no step within 60 s' };
+      }
       child.kill('SIGINT');
       const r = await done;
       const end = events(out).at(-1);
       const resumed = await ctx.refit(['train', '--out', out, '--resume', '--threads', '1']);
-      const ok = r.status === 130 && /resume with: refit train --out .* --resume/.test(r.stderr) && end?.event === 'run_end' && end.status === 'interrupted' &&
-        typeof end.checkpoint_step === 'number' && existsSync(join(out, 'checkpoints', 'last.json')) && !existsSync(join(out, '.refit.lock')) && resumed.status === 0;
-      return { ok, happened: `exit ${r.status}: ${r.stderr.trim().split('\n').at(-1)}; run_end ${end?.status} (checkpoint ${end?.checkpoint_step}); resume exit ${resumed.status}` };
+      const ok =
+        r.status === 130 &&
+        /resume with: refit train --out .* --resume/.test(r.stderr) &&
+        end?.event === 'run_end' &&
+        end.status === 'interrupted' &&
+        typeof end.checkpoint_step === 'number' &&
+        existsSync(join(out, 'checkpoints', 'last.json')) &&
+        !existsSync(join(out, '.refit.lock')) &&
+        resumed.status === 0;
+      return {
+        ok,
+        happened: `exit ${r.status}: ${r.stderr.trim().split('\n').at(-1)}; run_end ${end?.status} (checkpoint ${end?.checkpoint_step}); resume exit ${resumed.status}`,
+      };
     },
   },
   {
@@ -175,7 +292,10 @@ export const PROBES: Probe[] = [
       const out = join(ctx.tmp, 'run');
       const child = ctx.spawnRefit(['train', ...longArgs(ctx, 40), '--out', out]);
       const done = finished(child);
-      if (!(await untilStep(out))) { child.kill('SIGKILL'); return { ok: false, happened: 'no step within 60 s' }; }
+      if (!(await untilStep(out))) {
+        child.kill('SIGKILL');
+        return { ok: false, happened: 'no step within 60 s' };
+      }
       child.kill('SIGTERM');
       const r = await done;
       const end = events(out).at(-1);
@@ -192,7 +312,10 @@ export const PROBES: Probe[] = [
       const out = join(ctx.tmp, 'run');
       const child = ctx.spawnRefit(['train', ...longArgs(ctx, 40), '--out', out]);
       const done = finished(child);
-      if (!(await untilStep(out))) { child.kill('SIGKILL'); return { ok: false, happened: 'no step within 60 s' }; }
+      if (!(await untilStep(out))) {
+        child.kill('SIGKILL');
+        return { ok: false, happened: 'no step within 60 s' };
+      }
       child.kill('SIGINT');
       await sleep(200);
       const t0 = Date.now();
@@ -200,8 +323,15 @@ export const PROBES: Probe[] = [
       const r = await done;
       const s = (Date.now() - t0) / 1000;
       const end = events(out).at(-1);
-      const ok = s < 3 && (r.status === 130 || r.signal === 'SIGINT') && end?.status === 'interrupted' && !existsSync(join(out, '.refit.lock'));
-      return { ok, happened: `gone ${s.toFixed(1)} s after the second SIGINT (${r.signal ?? `exit ${r.status}`}); run_end ${end?.status}; lock left: ${existsSync(join(out, '.refit.lock'))}` };
+      const ok =
+        s < 3 &&
+        (r.status === 130 || r.signal === 'SIGINT') &&
+        end?.status === 'interrupted' &&
+        !existsSync(join(out, '.refit.lock'));
+      return {
+        ok,
+        happened: `gone ${s.toFixed(1)} s after the second SIGINT (${r.signal ?? `exit ${r.status}`}); run_end ${end?.status}; lock left: ${existsSync(join(out, '.refit.lock'))}`,
+      };
     },
   },
   {
@@ -212,12 +342,16 @@ export const PROBES: Probe[] = [
       const out = join(ctx.tmp, 'run');
       const child = ctx.spawnRefit(['train', ...longArgs(ctx), '--out', out]);
       const done = finished(child);
-      for (const t0 = Date.now(); !existsSync(join(out, 'refit.log')) && Date.now() - t0 < 30_000;) await sleep(20);
+      for (const t0 = Date.now(); !existsSync(join(out, 'refit.log')) && Date.now() - t0 < 30_000;)
+        await sleep(20);
       child.kill('SIGINT');
       const r = await done;
       const trained = events(out).some((e) => e.event === 'step');
       const ok = r.status === 130 && (trained || !existsSync(out)) && /interrupted/.test(r.stderr);
-      return { ok, happened: `exit ${r.status}: ${r.stderr.trim().split('\n').at(-1)}; folder left: ${existsSync(out)}${trained ? ' (a step had finished)' : ''}` };
+      return {
+        ok,
+        happened: `exit ${r.status}: ${r.stderr.trim().split('\n').at(-1)}; folder left: ${existsSync(out)}${trained ? ' (a step had finished)' : ''}`,
+      };
     },
   },
   {
@@ -228,30 +362,56 @@ export const PROBES: Probe[] = [
       const out = join(ctx.tmp, 'run');
       const child = ctx.spawnRefit(['train', ...longArgs(ctx), 'train.epochs=3', '--out', out]);
       const done = finished(child);
-      if (!(await untilStep(out))) { child.kill('SIGKILL'); return { ok: false, happened: 'no step within 60 s' }; }
+      if (!(await untilStep(out))) {
+        child.kill('SIGKILL');
+        return { ok: false, happened: 'no step within 60 s' };
+      }
       // Let a few steps pass the step-4 epoch-end checkpoint, so steps after it are replayed.
-      for (const t0 = Date.now(); events(out).filter((e) => e.event === 'step').length < 6 && Date.now() - t0 < 30_000;) await sleep(20);
+      for (
+        const t0 = Date.now();
+        events(out).filter((e) => e.event === 'step').length < 6 && Date.now() - t0 < 30_000;
+      )
+        await sleep(20);
       child.kill('SIGKILL');
       await done;
       const before = readFileSync(join(out, 'events.jsonl'), 'utf8');
       const r = await ctx.refit(['train', '--out', out, '--resume', '--threads', '1']);
       const after = readFileSync(join(out, 'events.jsonl'), 'utf8');
-      const raw = events(out).filter((e) => e.event === 'step').map((e) => e.step);
+      const raw = events(out)
+        .filter((e) => e.event === 'step')
+        .map((e) => e.step);
       const reportSteps: number[] = reportModel(out)?.steps?.step ?? [];
       const server = ctx.spawnRefit(['serve', '--run', out, '--port', '0']);
       let apiSteps: number[] = [];
       try {
         let url = '';
-        server.stdout!.on('data', (d) => { url ||= /http:\/\/[\d.:]+/.exec(String(d))?.[0] ?? ''; });
+        server.stdout!.on('data', (d) => {
+          url ||= /http:\/\/[\d.:]+/.exec(String(d))?.[0] ?? '';
+        });
         for (const t0 = Date.now(); !url && Date.now() - t0 < 60_000;) await sleep(50);
-        const body = (await (await fetch(`${url}/v1/run`)).json()) as { events: Array<{ event: string; step?: number }> };
+        const body = (await (await fetch(`${url}/v1/run`)).json()) as {
+          events: Array<{ event: string; step?: number }>;
+        };
         apiSteps = body.events.filter((e) => e.event === 'step').map((e) => e.step!);
       } finally {
         server.kill('SIGTERM');
       }
-      const once = (xs: number[]) => xs.length > 0 && new Set(xs).size === xs.length && xs.every((x, i) => x === i + 1);
-      const ok = r.status === 0 && after.startsWith(before) && after.includes('"event":"resume"') && raw.length > 12 && !existsSync(join(out, '.refit.lock')) && reportSteps.length === 12 && once(reportSteps) && apiSteps.length === 12 && once(apiSteps);
-      return { ok, happened: `resume exit ${r.status}; ${raw.length} step lines in events.jsonl (append-only: ${after.startsWith(before)}); report shows ${reportSteps.length} steps, /v1/run ${apiSteps.length}, each once: ${once(reportSteps) && once(apiSteps)}` };
+      const once = (xs: number[]) =>
+        xs.length > 0 && new Set(xs).size === xs.length && xs.every((x, i) => x === i + 1);
+      const ok =
+        r.status === 0 &&
+        after.startsWith(before) &&
+        after.includes('"event":"resume"') &&
+        raw.length > 12 &&
+        !existsSync(join(out, '.refit.lock')) &&
+        reportSteps.length === 12 &&
+        once(reportSteps) &&
+        apiSteps.length === 12 &&
+        once(apiSteps);
+      return {
+        ok,
+        happened: `resume exit ${r.status}; ${raw.length} step lines in events.jsonl (append-only: ${after.startsWith(before)}); report shows ${reportSteps.length} steps, /v1/run ${apiSteps.length}, each once: ${once(reportSteps) && once(apiSteps)}`,
+      };
     },
   },
   {
@@ -262,7 +422,12 @@ export const PROBES: Probe[] = [
       const f = join(ctx.tmp, 'afile');
       writeFileSync(f, 'x');
       const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', f]);
-      const ok = r.status === 2 && oneLine(r.stderr) && r.stderr.includes(f) && noInternal(r.stderr) && readFileSync(f, 'utf8') === 'x';
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        r.stderr.includes(f) &&
+        noInternal(r.stderr) &&
+        readFileSync(f, 'utf8') === 'x';
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },
@@ -274,7 +439,8 @@ export const PROBES: Probe[] = [
       const f = join(ctx.tmp, 'afile');
       writeFileSync(f, 'x');
       const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', join(f, 'run')]);
-      const ok = r.status === 2 && oneLine(r.stderr) && r.stderr.includes(`${f} is a file`) && noInternal(r.stderr);
+      const ok =
+        r.status === 2 && oneLine(r.stderr) && r.stderr.includes(`${f} is a file`) && noInternal(r.stderr);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },
@@ -287,7 +453,12 @@ export const PROBES: Probe[] = [
       if (!mountTmpfs(mnt, '4m', true)) return SKIP_MOUNT('a read-only folder');
       try {
         const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', join(mnt, 'run')]);
-        const ok = r.status === 1 && oneLine(r.stderr) && r.stderr.includes(mnt) && /read-only/.test(r.stderr) && noInternal(r.stderr);
+        const ok =
+          r.status === 1 &&
+          oneLine(r.stderr) &&
+          r.stderr.includes(mnt) &&
+          /read-only/.test(r.stderr) &&
+          noInternal(r.stderr);
         return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
       } finally {
         unmount(mnt);
@@ -303,8 +474,16 @@ export const PROBES: Probe[] = [
       if (!mountTmpfs(mnt, '1m')) return SKIP_MOUNT('a full disk');
       try {
         const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', join(mnt, 'run')]);
-        const ok = r.status === 1 && oneLine(r.stderr) && r.stderr.includes(join(mnt, 'run')) && /free/.test(r.stderr) && !existsSync(join(mnt, 'run'));
-        return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}; folder left: ${existsSync(join(mnt, 'run'))}` };
+        const ok =
+          r.status === 1 &&
+          oneLine(r.stderr) &&
+          r.stderr.includes(join(mnt, 'run')) &&
+          /free/.test(r.stderr) &&
+          !existsSync(join(mnt, 'run'));
+        return {
+          ok,
+          happened: `exit ${r.status}: ${firstLine(r.stderr)}; folder left: ${existsSync(join(mnt, 'run'))}`,
+        };
       } finally {
         unmount(mnt);
       }
@@ -321,11 +500,19 @@ export const PROBES: Probe[] = [
         const out = join(mnt, 'run');
         const child = ctx.spawnRefit(['train', ...longArgs(ctx), '--out', out]);
         const done = finished(child);
-        if (!(await untilStep(out))) { child.kill('SIGKILL'); return { ok: false, happened: 'no step within 60 s' }; }
+        if (!(await untilStep(out))) {
+          child.kill('SIGKILL');
+          return { ok: false, happened: 'no step within 60 s' };
+        }
         fillDisk(join(mnt, 'filler'));
         const r = await done;
         const line = firstLine(r.stderr);
-        const ok = r.status === 1 && oneLine(r.stderr) && line.includes(mnt) && /no space/.test(line) && noInternal(r.stderr);
+        const ok =
+          r.status === 1 &&
+          oneLine(r.stderr) &&
+          line.includes(mnt) &&
+          /no space/.test(line) &&
+          noInternal(r.stderr);
         return { ok, happened: `exit ${r.status}: ${line}` };
       } finally {
         await sleep(500); // the worker lets go of its files
@@ -342,9 +529,20 @@ export const PROBES: Probe[] = [
       if (!mountTmpfs(mnt, '4k')) return SKIP_MOUNT('a full disk');
       try {
         const out = join(ctx.tmp, 'run');
-        const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', out], { env: { REFIT_CACHE: join(mnt, 'cache') } });
-        const ok = r.status === 1 && oneLine(r.stderr) && r.stderr.includes(mnt) && /no space/.test(r.stderr) && noInternal(r.stderr) && !existsSync(out);
-        return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}; run folder left: ${existsSync(out)}` };
+        const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', out], {
+          env: { REFIT_CACHE: join(mnt, 'cache') },
+        });
+        const ok =
+          r.status === 1 &&
+          oneLine(r.stderr) &&
+          r.stderr.includes(mnt) &&
+          /no space/.test(r.stderr) &&
+          noInternal(r.stderr) &&
+          !existsSync(out);
+        return {
+          ok,
+          happened: `exit ${r.status}: ${firstLine(r.stderr)}; run folder left: ${existsSync(out)}`,
+        };
       } finally {
         unmount(mnt);
       }
@@ -357,11 +555,16 @@ export const PROBES: Probe[] = [
     async run(ctx) {
       const xdg = join(ctx.tmp, 'xdg');
       const parent = join(ctx.tmp, 'runs');
-      const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', join(parent, 'run')], { env: { REFIT_CACHE: undefined, XDG_CACHE_HOME: xdg } });
+      const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), '--out', join(parent, 'run')], {
+        env: { REFIT_CACHE: undefined, XDG_CACHE_HOME: xdg },
+      });
       const beside = existsSync(parent) ? readdirSync(parent) : [];
       const cached = existsSync(join(xdg, 'refit')) ? readdirSync(join(xdg, 'refit')).length : 0;
       const ok = r.status === 0 && beside.join() === 'run' && cached > 0;
-      return { ok, happened: `exit ${r.status}; beside the run: [${beside.join(', ')}]; ${cached} files in $XDG_CACHE_HOME/refit` };
+      return {
+        ok,
+        happened: `exit ${r.status}; beside the run: [${beside.join(', ')}]; ${cached} files in $XDG_CACHE_HOME/refit`,
+      };
     },
   },
   {
@@ -371,7 +574,11 @@ export const PROBES: Probe[] = [
     async run(ctx) {
       const dir = await damagedModel(ctx, (b) => b.subarray(0, 20_000));
       const r = await ctx.refit(['eval', '--run', dir, '--data', tinyPath(ctx, 'data.test')]);
-      const ok = r.status === 2 && oneLine(r.stderr) && r.stderr.includes(join(dir, 'model', 'model.safetensors')) && /truncated/.test(r.stderr);
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        r.stderr.includes(join(dir, 'model', 'model.safetensors')) &&
+        /truncated/.test(r.stderr);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },
@@ -380,9 +587,17 @@ export const PROBES: Probe[] = [
     did: '`refit predict` on a model.safetensors whose header length is 10^12',
     expected: 'exit 2, one line naming the file and the header length',
     async run(ctx) {
-      const dir = await damagedModel(ctx, (b) => { const c = Buffer.from(b); c.writeBigUInt64LE(10n ** 12n, 0); return c; });
+      const dir = await damagedModel(ctx, (b) => {
+        const c = Buffer.from(b);
+        c.writeBigUInt64LE(10n ** 12n, 0);
+        return c;
+      });
       const r = await ctx.refit(['predict', '--run', dir, '--text', 'a b', '--head', 'a', '--tail', 'b']);
-      const ok = r.status === 2 && oneLine(r.stderr) && r.stderr.includes('model.safetensors') && /header length/.test(r.stderr);
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        r.stderr.includes('model.safetensors') &&
+        /header length/.test(r.stderr);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },
@@ -391,11 +606,20 @@ export const PROBES: Probe[] = [
     did: 'train from model.pretrained whose model.safetensors header is garbled JSON',
     expected: 'exit 2, one line naming the file, checked before the worker starts; no run folder',
     async run(ctx) {
-      const dir = await damagedModel(ctx, (b) => { const c = Buffer.from(b); c.write('#!@x', 8); return c; });
+      const dir = await damagedModel(ctx, (b) => {
+        const c = Buffer.from(b);
+        c.write('#!@x', 8);
+        return c;
+      });
       const out = join(ctx.tmp, 'run');
       const args = ctx.tinyTrainArgs().filter((a) => !a.startsWith('model.'));
       const r = await ctx.refit(['train', ...args, `model.pretrained=${join(dir, 'model')}`, '--out', out]);
-      const ok = r.status === 2 && oneLine(r.stderr) && r.stderr.includes(join(dir, 'model', 'model.safetensors')) && /not valid JSON/.test(r.stderr) && !existsSync(out);
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        r.stderr.includes(join(dir, 'model', 'model.safetensors')) &&
+        /not valid JSON/.test(r.stderr) &&
+        !existsSync(out);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}; folder left: ${existsSync(out)}` };
     },
   },
@@ -405,8 +629,21 @@ export const PROBES: Probe[] = [
     expected: 'exit 2, one line naming the folder, before the model is loaded',
     async run(ctx) {
       const run = await ctx.tinyRun();
-      const r = await ctx.refit(['predict', '--run', run, '--text', 'a b', '--head', 'a', '--tail', 'b', '--output', ctx.tmp]);
-      const ok = r.status === 2 && oneLine(r.stderr) && r.stderr.includes(ctx.tmp) && /is a folder/.test(r.stderr);
+      const r = await ctx.refit([
+        'predict',
+        '--run',
+        run,
+        '--text',
+        'a b',
+        '--head',
+        'a',
+        '--tail',
+        'b',
+        '--output',
+        ctx.tmp,
+      ]);
+      const ok =
+        r.status === 2 && oneLine(r.stderr) && r.stderr.includes(ctx.tmp) && /is a folder/.test(r.stderr);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },
@@ -422,9 +659,24 @@ export const PROBES: Probe[] = [
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 1_000_000 }));
       const out = join(ctx.tmp, 'run');
       const t0 = Date.now();
-      const r = await ctx.refit(['train', ...ctx.tinyTrainArgs().filter((a) => !a.startsWith('model.')), `model.pretrained=${dir}`, '--out', out], { timeoutMs: 60_000 });
+      const r = await ctx.refit(
+        [
+          'train',
+          ...ctx.tinyTrainArgs().filter((a) => !a.startsWith('model.')),
+          `model.pretrained=${dir}`,
+          '--out',
+          out,
+        ],
+        { timeoutMs: 60_000 },
+      );
       const s = (Date.now() - t0) / 1000;
-      const ok = r.status === 2 && oneLine(r.stderr) && r.stderr.includes(join(dir, 'config.json')) && /num_hidden_layers 1000000/.test(r.stderr) && s < 20 && !existsSync(out);
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        r.stderr.includes(join(dir, 'config.json')) &&
+        /num_hidden_layers 1000000/.test(r.stderr) &&
+        s < 20 &&
+        !existsSync(out);
       return { ok, happened: `exit ${r.status} after ${s.toFixed(1)} s: ${firstLine(r.stderr)}` };
     },
   },
@@ -433,8 +685,18 @@ export const PROBES: Probe[] = [
     did: '`train.batch_size=1e12` on 64 training examples',
     expected: 'exit 2, one line with the batch and the 64 examples',
     async run(ctx) {
-      const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), 'train.batch_size=1e12', '--out', join(ctx.tmp, 'run')]);
-      const ok = r.status === 2 && oneLine(r.stderr) && /1000000000000/.test(r.stderr) && /64 training examples/.test(r.stderr);
+      const r = await ctx.refit([
+        'train',
+        ...ctx.tinyTrainArgs(),
+        'train.batch_size=1e12',
+        '--out',
+        join(ctx.tmp, 'run'),
+      ]);
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        /1000000000000/.test(r.stderr) &&
+        /64 training examples/.test(r.stderr);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },
@@ -445,7 +707,12 @@ export const PROBES: Probe[] = [
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
       const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), 'memory.max_seq_len=2048', '--out', out]);
-      const ok = r.status === 2 && oneLine(r.stderr) && /2048/.test(r.stderr) && /512 positions/.test(r.stderr) && !existsSync(out);
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        /2048/.test(r.stderr) &&
+        /512 positions/.test(r.stderr) &&
+        !existsSync(out);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },
@@ -455,8 +722,23 @@ export const PROBES: Probe[] = [
     expected: 'exit 2 before the model is built, one line with the planned GiB and the RAM; no run folder',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
-      const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), 'model.preset=bert-large', 'memory.max_seq_len=512', 'memory.padding=max', 'train.batch_size=64', 'memory.mode=manual', '--out', out]);
-      const ok = r.status === 2 && oneLine(r.stderr) && /planned at [\d.]+ GiB/.test(r.stderr) && /RAM/.test(r.stderr) && !existsSync(out);
+      const r = await ctx.refit([
+        'train',
+        ...ctx.tinyTrainArgs(),
+        'model.preset=bert-large',
+        'memory.max_seq_len=512',
+        'memory.padding=max',
+        'train.batch_size=64',
+        'memory.mode=manual',
+        '--out',
+        out,
+      ]);
+      const ok =
+        r.status === 2 &&
+        oneLine(r.stderr) &&
+        /planned at [\d.]+ GiB/.test(r.stderr) &&
+        /RAM/.test(r.stderr) &&
+        !existsSync(out);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },

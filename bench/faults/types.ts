@@ -4,7 +4,10 @@
 import type { ChildProcess } from 'node:child_process';
 
 /** What one probe saw: `ok` when the behaviour matched `expected`, `happened` in one line. */
-export interface ProbeResult { ok: boolean; happened: string }
+export interface ProbeResult {
+  ok: boolean;
+  happened: string;
+}
 
 /** Helpers every probe gets: a fresh temp folder, the binary, and a tiny trained run to reuse. */
 export interface ProbeContext {
@@ -15,8 +18,10 @@ export interface ProbeContext {
   /** ../shared/assets when present, else undefined. */
   assets?: string;
   /** Runs `node bin/refit.mjs ...args` to the end; `timeoutMs` kills it (status 124). */
-  refit(args: string[], opts?: { env?: Record<string, string | undefined>; timeoutMs?: number; input?: string; cwd?: string }):
-    Promise<{ status: number; stdout: string; stderr: string }>;
+  refit(
+    args: string[],
+    opts?: { env?: Record<string, string | undefined>; timeoutMs?: number; input?: string; cwd?: string },
+  ): Promise<{ status: number; stdout: string; stderr: string }>;
   /** Starts `node bin/refit.mjs ...args` and returns the child (the caller stops it). */
   spawnRefit(args: string[], opts?: { env?: Record<string, string | undefined>; cwd?: string }): ChildProcess;
   /** Key=value overrides that train bert-tiny on a small generated dataset on CPU in seconds. */

@@ -11,7 +11,6 @@ const SEP_ID = 102;
 /** Random body tokens are drawn from [FIRST_BODY_ID, vocab_size) (skips [unused*] and specials). */
 const FIRST_BODY_ID = 1000;
 
-
 /**
  * Sentence lengths in tokens like Chinese relation-extraction data (mean ≈ 68, long tail to ≈ 415):
  * the golden measurement's recipe, int(lognormal(4.0, 0.55)) + 6 clamped to [12, 510], with our own seeded draws.
@@ -28,7 +27,12 @@ export function chineseReLengths(n: number, seed: number, max = 510): Int32Array
 }
 
 /** Summary of a length list: count, mean, max. */
-export function lengthStats(lengths: ArrayLike<number>): { n: number; mean: number; max: number; total: number } {
+export function lengthStats(lengths: ArrayLike<number>): {
+  n: number;
+  mean: number;
+  max: number;
+  total: number;
+} {
   let total = 0;
   let max = 0;
   for (let i = 0; i < lengths.length; i++) {
@@ -57,7 +61,8 @@ function synthArrays(lengths: Int32Array, vocab_size: number, num_labels: number
     const len = lengths[i];
     offsets[i] = BigInt(at);
     ids[at] = CLS_ID;
-    for (let k = 1; k < len - 1; k++) ids[at + k] = FIRST_BODY_ID + Math.floor(rand() * (vocab_size - FIRST_BODY_ID));
+    for (let k = 1; k < len - 1; k++)
+      ids[at + k] = FIRST_BODY_ID + Math.floor(rand() * (vocab_size - FIRST_BODY_ID));
     ids[at + len - 1] = SEP_ID;
     const body = Math.max(1, len - 2);
     head[i] = 1 + Math.floor(rand() * body);
@@ -70,12 +75,24 @@ function synthArrays(lengths: Int32Array, vocab_size: number, num_labels: number
 }
 
 /** Writes a synthetic `.refit-ds` file (atomically) into `dir` and returns its path. */
-export function writeSyntheticDataset(opts: { dir: string; name: string; lengths: Int32Array; vocab_size: number; num_labels: number; seed: number }): string {
-  if (opts.lengths.some((x) => x < 3)) throw new RangeError('synthetic examples need at least 3 tokens ([CLS] x [SEP])');
+export function writeSyntheticDataset(opts: {
+  dir: string;
+  name: string;
+  lengths: Int32Array;
+  vocab_size: number;
+  num_labels: number;
+  seed: number;
+}): string {
+  if (opts.lengths.some((x) => x < 3))
+    throw new RangeError('synthetic examples need at least 3 tokens ([CLS] x [SEP])');
   const a = synthArrays(opts.lengths, opts.vocab_size, opts.num_labels, opts.seed);
   const arrays: Array<[string, BigInt64Array | Int32Array, string]> = [
-    ['offsets', a.offsets, 'int64'], ['input_ids', a.input_ids, 'int32'], ['lengths', a.lengths, 'int32'],
-    ['head_pos', a.head_pos, 'int32'], ['tail_pos', a.tail_pos, 'int32'], ['labels', a.labels, 'int32'],
+    ['offsets', a.offsets, 'int64'],
+    ['input_ids', a.input_ids, 'int32'],
+    ['lengths', a.lengths, 'int32'],
+    ['head_pos', a.head_pos, 'int32'],
+    ['tail_pos', a.tail_pos, 'int32'],
+    ['labels', a.labels, 'int32'],
   ];
   const header = (start: number) => {
     const specs: Record<string, { dtype: string; offset: number; shape: number[] }> = {};
@@ -84,9 +101,18 @@ export function writeSyntheticDataset(opts: { dir: string; name: string; lengths
       specs[name] = { dtype, offset, shape: [arr.length] };
       offset = align8(offset + arr.byteLength);
     }
-    const json = { format: 'refit-ds', version: 1, n: opts.lengths.length, total_tokens: a.total, vocab_size: opts.vocab_size,
-      max_seq_len: Math.max(...opts.lengths), arrays: specs, relations: Array.from({ length: opts.num_labels }, (_, i) => `r${i}`),
-      content_hash: `synthetic-${opts.name}-${opts.seed}`, truncated: 0 };
+    const json = {
+      format: 'refit-ds',
+      version: 1,
+      n: opts.lengths.length,
+      total_tokens: a.total,
+      vocab_size: opts.vocab_size,
+      max_seq_len: Math.max(...opts.lengths),
+      arrays: specs,
+      relations: Array.from({ length: opts.num_labels }, (_, i) => `r${i}`),
+      content_hash: `synthetic-${opts.name}-${opts.seed}`,
+      truncated: 0,
+    };
     return { json, end: offset };
   };
   // The header's own length moves the arrays: lay out with a generous start, then pad the JSON to it.
@@ -94,13 +120,15 @@ export function writeSyntheticDataset(opts: { dir: string; name: string; lengths
   const start = align8(12 + first);
   const { json, end } = header(start);
   const raw = JSON.stringify(json);
-  if (Buffer.byteLength(raw, 'utf8') > start - 12) throw new Error('synthetic dataset header outgrew its slot');
+  if (Buffer.byteLength(raw, 'utf8') > start - 12)
+    throw new Error('synthetic dataset header outgrew its slot');
   const text = raw.padEnd(start - 12, ' ');
   const buf = Buffer.alloc(end);
   buf.write('REFITDS1', 0, 'ascii');
   buf.writeUInt32LE(start - 12, 8);
   buf.write(text, 12, 'utf8');
-  for (const [name, arr] of arrays) Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).copy(buf, json.arrays[name].offset);
+  for (const [name, arr] of arrays)
+    Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).copy(buf, json.arrays[name].offset);
   const file = join(opts.dir, `${opts.name}.refit-ds`);
   const tmp = `${file}.${randomUUID()}.tmp`;
   writeFileSync(tmp, buf);

@@ -1,30 +1,55 @@
 // gpu-check.md: the results as markdown tables (the JSON holds every figure; this is the readable summary).
 import type { CheckResults, GridRow, VariantResult } from './types.ts';
 
-const gib = (x: number | null | undefined) => (x === undefined || x === null ? '—' : (x / 2 ** 30).toFixed(2));
-const pct = (x: number | null | undefined) => (x === undefined || x === null ? '—' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`);
-const apct = (x: number | null | undefined) => (x === undefined || x === null ? '—' : `${(x * 100).toFixed(2)} %`);
-const num = (x: number | null | undefined, d = 0) => (x === undefined || x === null ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const gib = (x: number | null | undefined) =>
+  x === undefined || x === null ? '—' : (x / 2 ** 30).toFixed(2);
+const pct = (x: number | null | undefined) =>
+  x === undefined || x === null ? '—' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
+const apct = (x: number | null | undefined) =>
+  x === undefined || x === null ? '—' : `${(x * 100).toFixed(2)} %`;
+const num = (x: number | null | undefined, d = 0) =>
+  x === undefined || x === null
+    ? '—'
+    : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const yesNo = (x: boolean | undefined) => (x === undefined ? '—' : x ? 'yes' : 'no');
 const verdict = (x: boolean | null) => (x === null ? 'n/a' : x ? '**pass**' : '**FAIL**');
 
 function gridRow(r: GridRow): string {
   const m = r.measured ?? {};
-  const status = r.ok ? (r.cache_flushed === false ? 'ok (cache not flushed)' : 'ok') : r.oom ? 'OOM' : `error: ${(r.error ?? '').slice(0, 80)}`;
-  return `| ${r.model} | ${r.precision} | ${r.attention} | ${r.grad_checkpointing ? 'on' : 'off'} | ${r.batch} | ${r.seq} | ` +
+  const status = r.ok
+    ? r.cache_flushed === false
+      ? 'ok (cache not flushed)'
+      : 'ok'
+    : r.oom
+      ? 'OOM'
+      : `error: ${(r.error ?? '').slice(0, 80)}`;
+  return (
+    `| ${r.model} | ${r.precision} | ${r.attention} | ${r.grad_checkpointing ? 'on' : 'off'} | ${r.batch} | ${r.seq} | ` +
     `${gib(m.peak_allocated ?? m.peak_rss)} | ${gib(r.predicted?.peak_allocated)} | ${pct(r.rel_err?.allocated)} | ` +
-    `${gib(m.peak_reserved)} | ${gib(r.predicted?.peak_reserved)} | ${pct(r.rel_err?.reserved)} | ${gib(m.nonpytorch)} | ${status} |`;
+    `${gib(m.peak_reserved)} | ${gib(r.predicted?.peak_reserved)} | ${pct(r.rel_err?.reserved)} | ${gib(m.nonpytorch)} | ${status} |`
+  );
 }
 
 function variantRow(v: VariantResult): string {
   const c = v.config;
-  const status = v.oom ? 'OOM' : v.error ? `error: ${v.error.slice(0, 80)}` : v.ok ? (v.stopped_early ? 'ok (cut by the time budget)' : 'ok') : '—';
-  return `| ${v.label} | ${c.precision} | ${c.attention} | ${c.grad_checkpointing ? 'on' : 'off'} | ${c.padding} | ${c.batch_size} = ${c.micro_batch_size} × ${c.grad_accumulation} | ` +
+  const status = v.oom
+    ? 'OOM'
+    : v.error
+      ? `error: ${v.error.slice(0, 80)}`
+      : v.ok
+        ? v.stopped_early
+          ? 'ok (cut by the time budget)'
+          : 'ok'
+        : '—';
+  return (
+    `| ${v.label} | ${c.precision} | ${c.attention} | ${c.grad_checkpointing ? 'on' : 'off'} | ${c.padding} | ${c.batch_size} = ${c.micro_batch_size} × ${c.grad_accumulation} | ` +
     `${c.optimizer} | ${gib(c.budget_bytes)} | ${status} | ${v.timed_steps} | ${num(v.real_tokens_per_s)} | ${num(v.examples_per_s, 1)} | ` +
-    `${v.padding_fraction === undefined ? '—' : apct(v.padding_fraction)} | ${gib(v.peak_allocated ?? v.peak_rss)} | ${gib(v.peak_reserved)} | ${gib(v.peak_device)} | ${gib(v.plan?.peak_device_bytes)} |`;
+    `${v.padding_fraction === undefined ? '—' : apct(v.padding_fraction)} | ${gib(v.peak_allocated ?? v.peak_rss)} | ${gib(v.peak_reserved)} | ${gib(v.peak_device)} | ${gib(v.plan?.peak_device_bytes)} |`
+  );
 }
 
-const VARIANT_HEAD = '| variant | precision | attention | ckpt | padding | batch = micro × accum | optimizer | budget GiB | result | timed steps | real tokens/s | examples/s | padding share | peak alloc GiB (CPU: RSS) | peak reserved GiB | peak device GiB | planned device GiB |\n' +
+const VARIANT_HEAD =
+  '| variant | precision | attention | ckpt | padding | batch = micro × accum | optimizer | budget GiB | result | timed steps | real tokens/s | examples/s | padding share | peak alloc GiB (CPU: RSS) | peak reserved GiB | peak device GiB | planned device GiB |\n' +
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 /** The markdown summary of a results object. */
@@ -34,34 +59,55 @@ export function renderMarkdown(r: CheckResults): string {
   const s = r.scenario;
   const t = r.throughput;
   const out: string[] = [
-    `# refit GPU check (${r.mode})`, '',
-    `Command: \`${r.command}\``, '',
+    `# refit GPU check (${r.mode})`,
+    '',
+    `Command: \`${r.command}\``,
+    '',
     `Device: ${d.cuda ? `${d.name}, ${gib(d.total_memory)} GiB` : 'CPU (no CUDA)'}; torch ${d.torch_version}, Python ${d.python_version}; bf16 ${d.bf16}, sdpa ${d.sdpa}, fused AdamW ${d.fused_adamw}; planner GPU spec: ${d.gpu_spec ?? 'none'}.`,
-    `Started ${r.started_at}, ${r.elapsed_s} s of a ${r.budget_s} s budget; ${r.complete ? 'complete' : 'INCOMPLETE'}${r.aborted ? ` (${r.aborted})` : ''}.`, '',
-    '| part | figure | target | verdict |', '|---|---|---|---|',
+    `Started ${r.started_at}, ${r.elapsed_s} s of a ${r.budget_s} s budget; ${r.complete ? 'complete' : 'INCOMPLETE'}${r.aborted ? ` (${r.aborted})` : ''}.`,
+    '',
+    '| part | figure | target | verdict |',
+    '|---|---|---|---|',
     `| (a) plan vs measured peak | median \\|error\\| allocated ${apct(g.summary.median_abs_err_allocated)} over ${g.summary.ok} points | ≤ ${apct(g.summary.target_median)} | ${verdict(g.summary.pass)} |`,
     `| (b) 12 GB case | DeepKE-like OOM: ${yesNo(s.deepke_like?.oom)}; memory: auto OOM-free: ${yesNo(s.auto ? s.auto.ok && !s.auto.oom : undefined)} | OOM, then none | ${verdict(s.pass)} |`,
-    `| (c) throughput | ${t.goal.best_variant ?? '—'}: ${num(t.goal.real_tokens_per_s)} real tokens/s, peak device ${gib(t.goal.peak_device)} GiB; ${t.speedup_examples_per_s ?? '—'}× DeepKE-like examples/s | ≥ ${num(t.goal.target_real_tokens_per_s)} within ${gib(t.goal.budget_bytes)} GiB | ${verdict(t.goal.pass)} |`, '',
-    ...r.notes.map((n) => `- ${n}`), '',
-    '## (a) Planned vs measured peak, refit engine', '',
-    g.comparison + '.', '',
+    `| (c) throughput | ${t.goal.best_variant ?? '—'}: ${num(t.goal.real_tokens_per_s)} real tokens/s, peak device ${gib(t.goal.peak_device)} GiB; ${t.speedup_examples_per_s ?? '—'}× DeepKE-like examples/s | ≥ ${num(t.goal.target_real_tokens_per_s)} within ${gib(t.goal.budget_bytes)} GiB | ${verdict(t.goal.pass)} |`,
+    '',
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+    '## (a) Planned vs measured peak, refit engine',
+    '',
+    g.comparison + '.',
+    '',
     `Points: ${g.summary.points_run} of ${g.points_planned} run, ${g.summary.ok} ok${g.stopped_early ? ` — ${g.stopped_early}` : ''}.`,
     `Median |error| allocated ${apct(g.summary.median_abs_err_allocated)} (max ${apct(g.summary.max_abs_err_allocated)}); reserved ${apct(g.summary.median_abs_err_reserved)} (max ${apct(g.summary.max_abs_err_reserved)}); ` +
-      `device ${apct(g.summary.median_abs_err_device)}; median non-PyTorch ${gib(g.summary.median_nonpytorch)} GiB. Target median ≤ ${apct(g.summary.target_median)}: ${verdict(g.summary.pass)}.`, '',
+      `device ${apct(g.summary.median_abs_err_device)}; median non-PyTorch ${gib(g.summary.median_nonpytorch)} GiB. Target median ≤ ${apct(g.summary.target_median)}: ${verdict(g.summary.pass)}.`,
+    '',
     '| model | precision | attention | ckpt | batch | seq | measured alloc GiB | planned alloc GiB | error | measured reserved GiB | planned reserved GiB | error | non-PyTorch GiB | result |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...g.rows.map(gridRow), '',
-    `## (b) The 12 GB case: ${s.model}, effective batch ${s.effective_batch}, length ${s.seq_len}, budget ${s.budget_bytes ? `${gib(s.budget_bytes)} GiB (enforced with set_per_process_memory_fraction)` : 'none'}`, '',
-    `Expected: DeepKE-like runs out of memory, \`memory: auto\` trains without an OOM. Verdict: ${verdict(s.pass)}.${s.note ? ` ${s.note}.` : ''}`, '',
-    VARIANT_HEAD, ...[s.deepke_like, s.auto].filter((v): v is VariantResult => Boolean(v)).map(variantRow), '',
-    ...(s.deepke_like?.oom_message ? ['DeepKE-like OOM message (verbatim):', '', '```', s.deepke_like.oom_message, '```', ''] : []),
+    ...g.rows.map(gridRow),
+    '',
+    `## (b) The 12 GB case: ${s.model}, effective batch ${s.effective_batch}, length ${s.seq_len}, budget ${s.budget_bytes ? `${gib(s.budget_bytes)} GiB (enforced with set_per_process_memory_fraction)` : 'none'}`,
+    '',
+    `Expected: DeepKE-like runs out of memory, \`memory: auto\` trains without an OOM. Verdict: ${verdict(s.pass)}.${s.note ? ` ${s.note}.` : ''}`,
+    '',
+    VARIANT_HEAD,
+    ...[s.deepke_like, s.auto].filter((v): v is VariantResult => Boolean(v)).map(variantRow),
+    '',
+    ...(s.deepke_like?.oom_message
+      ? ['DeepKE-like OOM message (verbatim):', '', '```', s.deepke_like.oom_message, '```', '']
+      : []),
     ...(s.auto?.decision_reasons ? [`memory: auto decision: ${s.auto.decision_reasons.join('; ')}`, ''] : []),
-    `## (c) Throughput on realistic lengths: ${t.model}`, '',
-    `Lengths: ${t.lengths.n} sentences, mean ${t.lengths.mean}, max ${t.lengths.max} tokens; ${t.lengths.source}. ${t.note}.`, '',
-    VARIANT_HEAD, ...t.variants.map(variantRow), '',
+    `## (c) Throughput on realistic lengths: ${t.model}`,
+    '',
+    `Lengths: ${t.lengths.n} sentences, mean ${t.lengths.mean}, max ${t.lengths.max} tokens; ${t.lengths.source}. ${t.note}.`,
+    '',
+    VARIANT_HEAD,
+    ...t.variants.map(variantRow),
+    '',
     `refit (same effective batch) / DeepKE-like examples/s: ${t.speedup_examples_per_s === null ? '—' : `${t.speedup_examples_per_s}×`}. ` +
       `Goal ≥ ${num(t.goal.target_real_tokens_per_s)} real tokens/s within ${gib(t.goal.budget_bytes)} GiB: best ${t.goal.best_variant ?? '—'} ${num(t.goal.real_tokens_per_s)} tokens/s, ` +
-      `peak device ${gib(t.goal.peak_device)} GiB → ${verdict(t.goal.pass)}.`, '',
+      `peak device ${gib(t.goal.peak_device)} GiB → ${verdict(t.goal.pass)}.`,
+    '',
   ];
   return out.join('\n');
 }

@@ -2,7 +2,15 @@
 // tokens, a 12 GB card simulated by an 11.75 GiB budget. DeepKE's configuration must run out of memory and
 // `memory: auto` must train without an OOM.
 import { loadModelDims, parseSize } from '../../src/memory/index.ts';
-import { autoPlan, configOf, deepkeDecision, loadSpecOf, maxPaddingPlan, planSummary, stepsOf } from './auto.ts';
+import {
+  autoPlan,
+  configOf,
+  deepkeDecision,
+  loadSpecOf,
+  maxPaddingPlan,
+  planSummary,
+  stepsOf,
+} from './auto.ts';
 import { errorText, saveResults, type CheckContext } from './context.ts';
 import { fixedLengths, writeSyntheticDataset } from './dataset.ts';
 import type { ScenarioSection } from './types.ts';
@@ -23,8 +31,17 @@ function shape(quick: boolean) {
 /** An empty part (b) section (filled by runScenario). */
 export function emptyScenario(quick: boolean, cuda: boolean): ScenarioSection {
   const s = shape(quick);
-  return { model: `${s.preset} (vocab ${CHINESE_VOCAB})`, seq_len: s.seq, effective_batch: s.batch, budget_bytes: cuda ? parseSize(CARD_BUDGET) : null,
-    budget_enforced: cuda, pass: null, note: cuda ? '' : 'CPU: no memory budget can be enforced, so the OOM half of the check is not applicable; both configurations run as a smoke test' };
+  return {
+    model: `${s.preset} (vocab ${CHINESE_VOCAB})`,
+    seq_len: s.seq,
+    effective_batch: s.batch,
+    budget_bytes: cuda ? parseSize(CARD_BUDGET) : null,
+    budget_enforced: cuda,
+    pass: null,
+    note: cuda
+      ? ''
+      : 'CPU: no memory budget can be enforced, so the OOM half of the check is not applicable; both configurations run as a smoke test',
+  };
 }
 
 /** Runs part (b) and stores it in ctx.results.scenario (saving after each half). */
@@ -34,22 +51,52 @@ export async function runScenario(ctx: CheckContext): Promise<void> {
   const cuda = ctx.device === 'cuda';
   const dims = loadModelDims(s.preset, { vocab_size: CHINESE_VOCAB });
   const lengths = fixedLengths(s.batch * s.steps, s.seq);
-  const dataset = writeSyntheticDataset({ dir: ctx.tmp_dir, name: 'scenario', lengths, vocab_size: CHINESE_VOCAB, num_labels: 50, seed: 7 });
+  const dataset = writeSyntheticDataset({
+    dir: ctx.tmp_dir,
+    name: 'scenario',
+    lengths,
+    vocab_size: CHINESE_VOCAB,
+    num_labels: 50,
+    seed: 7,
+  });
   const budget = cuda ? parseSize(CARD_BUDGET) : undefined;
-  ctx.say(`(b) ${sec.model}, effective batch ${s.batch}, length ${s.seq}, budget ${cuda ? CARD_BUDGET : 'none (CPU)'}`);
+  ctx.say(
+    `(b) ${sec.model}, effective batch ${s.batch}, length ${s.seq}, budget ${cuda ? CARD_BUDGET : 'none (CPU)'}`,
+  );
 
   const dk = deepkeDecision(ctx.device, s.batch, s.seq, budget);
   // DeepKE-like needs only to show whether its first steps fit: two steps, no timing.
-  sec.deepke_like = await runVariant(ctx, { label: 'deepke_like', load: loadSpecOf(dk, dims, s.steps), config: configOf(dk), dataset,
-    steps: stepsOf(dk, lengths, 2), warm_steps: 2, reserve_ms: 20_000 });
+  sec.deepke_like = await runVariant(ctx, {
+    label: 'deepke_like',
+    load: loadSpecOf(dk, dims, s.steps),
+    config: configOf(dk),
+    dataset,
+    steps: stepsOf(dk, lengths, 2),
+    warm_steps: 2,
+    reserve_ms: 20_000,
+  });
   sec.deepke_like.plan = maxPaddingPlan(ctx, dk, dims);
   saveResults(ctx);
 
   try {
-    const plan = autoPlan(ctx, { preset: s.preset, dims, batch_size: s.batch, max_seq_len: s.seq, lengths, budget: CARD_BUDGET });
+    const plan = autoPlan(ctx, {
+      preset: s.preset,
+      dims,
+      batch_size: s.batch,
+      max_seq_len: s.seq,
+      lengths,
+      budget: CARD_BUDGET,
+    });
     const d = plan.decision;
-    const auto = await runVariant(ctx, { label: 'memory_auto', load: loadSpecOf(d, dims, s.steps), config: configOf(d), dataset,
-      steps: stepsOf(d, lengths, s.steps), warm_steps: s.warm, reserve_ms: 20_000 });
+    const auto = await runVariant(ctx, {
+      label: 'memory_auto',
+      load: loadSpecOf(d, dims, s.steps),
+      config: configOf(d),
+      dataset,
+      steps: stepsOf(d, lengths, s.steps),
+      warm_steps: s.warm,
+      reserve_ms: 20_000,
+    });
     auto.decision_reasons = d.reasons;
     auto.plan = planSummary(plan.plan);
     sec.auto = auto;

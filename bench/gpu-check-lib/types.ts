@@ -15,8 +15,20 @@ export interface GridRow {
   params?: number;
   /** CUDA: whether the cache of the previous point was emptied before the peak window (an injected-OOM warm step). */
   cache_flushed?: boolean;
-  measured?: { peak_allocated?: number; peak_reserved?: number; nonpytorch?: number; weights_allocated?: number; peak_rss?: number };
-  predicted?: { peak_allocated: number; peak_reserved: number; peak_device: number; context: number; peak_phase: string };
+  measured?: {
+    peak_allocated?: number;
+    peak_reserved?: number;
+    nonpytorch?: number;
+    weights_allocated?: number;
+    peak_rss?: number;
+  };
+  predicted?: {
+    peak_allocated: number;
+    peak_reserved: number;
+    peak_device: number;
+    context: number;
+    peak_phase: string;
+  };
   /** (predicted − measured) / measured; on CPU against peak RSS (a smoke test, not accuracy). */
   rel_err?: { allocated?: number; reserved?: number; device?: number };
   step_s?: number;
@@ -28,16 +40,36 @@ export interface GridSection {
   points_planned: number;
   rows: GridRow[];
   stopped_early: string | null;
-  summary: { points_run: number; ok: number; median_abs_err_allocated: number | null; max_abs_err_allocated: number | null;
-    median_abs_err_reserved: number | null; max_abs_err_reserved: number | null; median_abs_err_device: number | null;
-    median_nonpytorch: number | null; target_median: number; pass: boolean | null };
+  summary: {
+    points_run: number;
+    ok: number;
+    median_abs_err_allocated: number | null;
+    max_abs_err_allocated: number | null;
+    median_abs_err_reserved: number | null;
+    max_abs_err_reserved: number | null;
+    median_abs_err_device: number | null;
+    median_nonpytorch: number | null;
+    target_median: number;
+    pass: boolean | null;
+  };
 }
 
 /** One training run of parts (b) and (c): a configuration, what happened, and its speed and memory. */
 export interface VariantResult {
   label: string;
-  config: { precision: string; attention: string; grad_checkpointing: boolean; optimizer: string; padding: string; batching?: string;
-    batch_size: number; micro_batch_size: number; grad_accumulation: number; max_seq_len: number; budget_bytes: number | null };
+  config: {
+    precision: string;
+    attention: string;
+    grad_checkpointing: boolean;
+    optimizer: string;
+    padding: string;
+    batching?: string;
+    batch_size: number;
+    micro_batch_size: number;
+    grad_accumulation: number;
+    max_seq_len: number;
+    budget_bytes: number | null;
+  };
   ok: boolean;
   oom: boolean;
   oom_message?: string;
@@ -59,7 +91,10 @@ export interface VariantResult {
   wall_s?: number;
   worker_step_s?: number;
   decision_reasons?: string[];
-  plan?: Pick<MemoryPlan, 'peak_allocated_bytes' | 'peak_reserved_bytes' | 'peak_device_bytes' | 'peak_phase'> | null;
+  plan?: Pick<
+    MemoryPlan,
+    'peak_allocated_bytes' | 'peak_reserved_bytes' | 'peak_device_bytes' | 'peak_phase'
+  > | null;
 }
 
 /** Part (b): the motivating 12 GB scenario. */
@@ -81,8 +116,15 @@ export interface ThroughputSection {
   lengths: { source: string; n: number; mean: number; max: number };
   variants: VariantResult[];
   speedup_examples_per_s: number | null;
-  goal: { target_real_tokens_per_s: number; budget_bytes: number | null; best_variant: string | null; real_tokens_per_s: number | null;
-    peak_device: number | null; within_budget: boolean | null; pass: boolean | null };
+  goal: {
+    target_real_tokens_per_s: number;
+    budget_bytes: number | null;
+    best_variant: string | null;
+    real_tokens_per_s: number | null;
+    peak_device: number | null;
+    within_budget: boolean | null;
+    pass: boolean | null;
+  };
   note: string;
 }
 
@@ -98,8 +140,17 @@ export interface CheckResults {
   budget_s: number;
   complete: boolean;
   aborted: string | null;
-  device: { cuda: boolean; name: string | null; total_memory: number | null; torch_version: string; python_version: string;
-    bf16: boolean; sdpa: boolean; fused_adamw: boolean; gpu_spec: string | null };
+  device: {
+    cuda: boolean;
+    name: string | null;
+    total_memory: number | null;
+    torch_version: string;
+    python_version: string;
+    bf16: boolean;
+    sdpa: boolean;
+    fused_adamw: boolean;
+    gpu_spec: string | null;
+  };
   grid: GridSection;
   scenario: ScenarioSection;
   throughput: ThroughputSection;

@@ -20,15 +20,35 @@ export interface VariantSpec {
   extra_env?: Record<string, string>;
 }
 
-interface Tally { examples: number; tokens: number; padded: number; worker_s: number; wall_ms: number; timed: number }
+interface Tally {
+  examples: number;
+  tokens: number;
+  padded: number;
+  worker_s: number;
+  wall_ms: number;
+  timed: number;
+}
 
 /** Runs the variant on its own worker and returns what happened. */
 export async function runVariant(ctx: CheckContext, v: VariantSpec): Promise<VariantResult> {
-  const res: VariantResult = { label: v.label, config: v.config, ok: false, oom: false, steps_run: 0, timed_steps: 0 };
+  const res: VariantResult = {
+    label: v.label,
+    config: v.config,
+    ok: false,
+    oom: false,
+    steps_run: 0,
+    timed_steps: 0,
+  };
   ctx.say(`  ${v.label}: ${describe(v.config)}`);
   let worker: CheckWorker | undefined;
   try {
-    worker = await CheckWorker.start({ python: ctx.python, env: ctx.env, log: ctx.log, num_threads: ctx.num_threads, extra_env: v.extra_env });
+    worker = await CheckWorker.start({
+      python: ctx.python,
+      env: ctx.env,
+      log: ctx.log,
+      num_threads: ctx.num_threads,
+      extra_env: v.extra_env,
+    });
     await worker.load(v.load);
     await worker.open('data', v.dataset);
     await worker.memory(true);
@@ -48,7 +68,12 @@ export async function runVariant(ctx: CheckContext, v: VariantSpec): Promise<Var
   return res;
 }
 
-async function runSteps(ctx: CheckContext, worker: CheckWorker, v: VariantSpec, res: VariantResult): Promise<void> {
+async function runSteps(
+  ctx: CheckContext,
+  worker: CheckWorker,
+  v: VariantSpec,
+  res: VariantResult,
+): Promise<void> {
   const t: Tally = { examples: 0, tokens: 0, padded: 0, worker_s: 0, wall_ms: 0, timed: 0 };
   let last: StepEvent | undefined;
   let started = 0;
@@ -85,7 +110,9 @@ async function runSteps(ctx: CheckContext, worker: CheckWorker, v: VariantSpec, 
   }
   finishRates(res, t);
   res.ok = !res.oom && !res.error && res.steps_run > 0;
-  ctx.say(`    ${res.oom ? 'OOM' : `${res.steps_run} steps`}; peak device ${gib(res.peak_device)}; ${res.real_tokens_per_s !== undefined ? `${Math.round(res.real_tokens_per_s)} real tokens/s, ${res.examples_per_s} examples/s` : 'no timed steps'}`);
+  ctx.say(
+    `    ${res.oom ? 'OOM' : `${res.steps_run} steps`}; peak device ${gib(res.peak_device)}; ${res.real_tokens_per_s !== undefined ? `${Math.round(res.real_tokens_per_s)} real tokens/s, ${res.examples_per_s} examples/s` : 'no timed steps'}`,
+  );
 }
 
 /** Peaks from a step (or oom) event (the device peak adds the non-PyTorch bytes, measured afterwards). */
@@ -113,9 +140,11 @@ function finishRates(res: VariantResult, t: Tally): void {
 
 /** One line describing a configuration. */
 export function describe(c: VariantResult['config']): string {
-  return `${c.precision}, ${c.attention}, ckpt ${c.grad_checkpointing ? 'on' : 'off'}, ${c.optimizer}, padding ${c.padding}, ` +
+  return (
+    `${c.precision}, ${c.attention}, ckpt ${c.grad_checkpointing ? 'on' : 'off'}, ${c.optimizer}, padding ${c.padding}, ` +
     `batch ${c.batch_size} = ${c.micro_batch_size} × ${c.grad_accumulation}, max_seq_len ${c.max_seq_len}` +
-    (c.budget_bytes ? `, budget ${gib(c.budget_bytes)}` : '');
+    (c.budget_bytes ? `, budget ${gib(c.budget_bytes)}` : '')
+  );
 }
 
 /** Bytes as GiB with two decimals ('—' when unknown). */

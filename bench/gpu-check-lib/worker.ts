@@ -1,8 +1,20 @@
 // Driving the real refit worker for the GPU check: start, load a model shape, open a dataset, run steps,
 // read memory. Every answer that is not the expected event becomes an Error carrying the worker's message.
 import { RunLog } from '../../src/log.ts';
-import { WorkerProcess, type BertConfigJson, type LoadCommand, type MicroBatch, type StepEvent, type OomEvent,
-  type WorkerCommand, type WorkerEvent, type Precision, type Attention, type OptimizerKind, type MemoryStats } from '../../src/worker/index.ts';
+import {
+  WorkerProcess,
+  type BertConfigJson,
+  type LoadCommand,
+  type MicroBatch,
+  type StepEvent,
+  type OomEvent,
+  type WorkerCommand,
+  type WorkerEvent,
+  type Precision,
+  type Attention,
+  type OptimizerKind,
+  type MemoryStats,
+} from '../../src/worker/index.ts';
 import { loadLevers, type ModelDims } from '../../src/memory/index.ts';
 
 /** Relation labels of every synthetic head (the golden measurement's 50). */
@@ -26,17 +38,33 @@ export interface LoadSpec {
 
 /** The HF config.json fields of `dims` (gelu, eps 1e-12, dropout 0.1 as BERT). */
 export function bertConfig(dims: ModelDims): BertConfigJson {
-  return { ...dims, hidden_act: 'gelu', layer_norm_eps: 1e-12, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
-    initializer_range: 0.02, pad_token_id: 0 };
+  return {
+    ...dims,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-12,
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    initializer_range: 0.02,
+    pad_token_id: 0,
+  };
 }
 
 /** The worker's `load` command for a spec (random init, entity-start head, AdamW lr 2e-5, clip 1.0 like refit's defaults). */
 export function loadCommand(spec: LoadSpec): LoadCommand {
   return {
-    type: 'load', config: bertConfig(spec.dims), head: { kind: 'entity-start', num_labels: NUM_LABELS, dropout: 0.1 }, seed: 42,
-    device: spec.device, ...loadLevers({ precision: spec.precision, attention: spec.attention, grad_checkpointing: spec.grad_checkpointing }),
+    type: 'load',
+    config: bertConfig(spec.dims),
+    head: { kind: 'entity-start', num_labels: NUM_LABELS, dropout: 0.1 },
+    seed: 42,
+    device: spec.device,
+    ...loadLevers({
+      precision: spec.precision,
+      attention: spec.attention,
+      grad_checkpointing: spec.grad_checkpointing,
+    }),
     optimizer: { kind: spec.optimizer, lr: 2e-5, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
-    schedule: { warmup_steps: 0, total_steps: spec.total_steps ?? 1000 }, max_grad_norm: 1.0,
+    schedule: { warmup_steps: 0, total_steps: spec.total_steps ?? 1000 },
+    max_grad_norm: 1.0,
     ...(spec.budget_bytes ? { budget_bytes: spec.budget_bytes } : {}),
   };
 }
@@ -46,9 +74,20 @@ export class CheckWorker {
   private constructor(readonly proc: WorkerProcess) {}
 
   /** Starts `python -m refit_worker` (extra env such as REFIT_INJECT_OOM applies to this worker only). */
-  static async start(opts: { python: string; env: Record<string, string | undefined>; log: RunLog; extra_env?: Record<string, string>; num_threads?: number }): Promise<CheckWorker> {
-    const proc = await WorkerProcess.start({ python: opts.python, env: { ...opts.env, ...opts.extra_env }, log: opts.log, start_timeout_ms: LOAD_TIMEOUT_MS,
-      num_threads: opts.num_threads });
+  static async start(opts: {
+    python: string;
+    env: Record<string, string | undefined>;
+    log: RunLog;
+    extra_env?: Record<string, string>;
+    num_threads?: number;
+  }): Promise<CheckWorker> {
+    const proc = await WorkerProcess.start({
+      python: opts.python,
+      env: { ...opts.env, ...opts.extra_env },
+      log: opts.log,
+      start_timeout_ms: LOAD_TIMEOUT_MS,
+      num_threads: opts.num_threads,
+    });
     return new CheckWorker(proc);
   }
 
@@ -78,9 +117,22 @@ export class CheckWorker {
   }
 
   /** One optimizer step over `micro_batches`; resolves with the `step` or the `oom` event. */
-  async step(opts: { step: number; dataset: string; micro_batches: MicroBatch[] }): Promise<StepEvent | OomEvent> {
+  async step(opts: {
+    step: number;
+    dataset: string;
+    micro_batches: MicroBatch[];
+  }): Promise<StepEvent | OomEvent> {
     const logical = opts.micro_batches.reduce((s, m) => s + m.indices.length, 0);
-    const ev = await this.ask({ type: 'train_step', step: opts.step, dataset: opts.dataset, logical_batch_size: logical, micro_batches: opts.micro_batches }, STEP_TIMEOUT_MS);
+    const ev = await this.ask(
+      {
+        type: 'train_step',
+        step: opts.step,
+        dataset: opts.dataset,
+        logical_batch_size: logical,
+        micro_batches: opts.micro_batches,
+      },
+      STEP_TIMEOUT_MS,
+    );
     if (ev.type !== 'step' && ev.type !== 'oom') throw new Error(`train_step answered ${ev.type}`);
     return ev;
   }
@@ -100,7 +152,12 @@ export class CheckWorker {
   async nonPytorch(): Promise<number | undefined> {
     await this.memory(true);
     const m = await this.memory(false);
-    if (m.mem_get_info_total === undefined || m.mem_get_info_free === undefined || m.max_memory_reserved === undefined) return undefined;
+    if (
+      m.mem_get_info_total === undefined ||
+      m.mem_get_info_free === undefined ||
+      m.max_memory_reserved === undefined
+    )
+      return undefined;
     return m.mem_get_info_total - m.mem_get_info_free - m.max_memory_reserved;
   }
 

@@ -30,11 +30,20 @@ export function stepsPerEpoch(n: number, batch_size: number): number {
  * within chunks of BUCKET_CHUNK_BATCHES × batch_size, cut, then shuffle the batches. Max padding gains
  * nothing from sorting, so it is a plain shuffle (what DeepKE does).
  */
-export function planEpoch(opts: { lengths: ArrayLike<number>; batch_size: number; padding: 'dynamic' | 'max'; seed: number; epoch: number }): number[][] {
+export function planEpoch(opts: {
+  lengths: ArrayLike<number>;
+  batch_size: number;
+  padding: 'dynamic' | 'max';
+  seed: number;
+  epoch: number;
+}): number[][] {
   const { lengths, batch_size } = opts;
   if (!(batch_size >= 1)) throw new RangeError(`batch_size must be ≥ 1, got ${batch_size}`);
   const random = seededRandom(epochSeed(opts.seed, opts.epoch));
-  const order = shuffleInPlace(Array.from({ length: lengths.length }, (_, i) => i), random);
+  const order = shuffleInPlace(
+    Array.from({ length: lengths.length }, (_, i) => i),
+    random,
+  );
   if (opts.padding === 'dynamic') {
     const chunk = BUCKET_CHUNK_BATCHES * batch_size;
     for (let s = 0; s < order.length; s += chunk) {
@@ -48,11 +57,21 @@ export function planEpoch(opts: { lengths: ArrayLike<number>; batch_size: number
 }
 
 /** Splits one logical batch into micro-batches under `policy` (sorted by length so each pads to its own longest). */
-export function splitLogicalBatch(opts: { indices: readonly number[]; lengths: ArrayLike<number>; policy: BatchPolicy }): MicroBatch[] {
+export function splitLogicalBatch(opts: {
+  indices: readonly number[];
+  lengths: ArrayLike<number>;
+  policy: BatchPolicy;
+}): MicroBatch[] {
   const { lengths, policy } = opts;
   const sorted = [...opts.indices].sort((a, b) => lengths[b] - lengths[a] || a - b);
-  const groups = policy.batching === 'token_budget' ? byTokenBudget(sorted, lengths, policy) : byCount(sorted, policy.micro_batch_size);
-  return groups.map((indices) => ({ indices, seq_len: paddedLength({ indices, lengths, padding: policy.padding, max_seq_len: policy.max_seq_len }) }));
+  const groups =
+    policy.batching === 'token_budget'
+      ? byTokenBudget(sorted, lengths, policy)
+      : byCount(sorted, policy.micro_batch_size);
+  return groups.map((indices) => ({
+    indices,
+    seq_len: paddedLength({ indices, lengths, padding: policy.padding, max_seq_len: policy.max_seq_len }),
+  }));
 }
 
 function byCount(sorted: number[], size: number): number[][] {
@@ -71,7 +90,8 @@ function byTokenBudget(sorted: number[], lengths: ArrayLike<number>, policy: Bat
   let group: number[] = [];
   let seq = 0;
   for (const i of sorted) {
-    if (group.length === 0) seq = policy.padding === 'max' ? policy.max_seq_len : roundSeqLen(lengths[i], policy.max_seq_len);
+    if (group.length === 0)
+      seq = policy.padding === 'max' ? policy.max_seq_len : roundSeqLen(lengths[i], policy.max_seq_len);
     if (group.length > 0 && ((group.length + 1) * seq > budget || group.length >= cap)) {
       groups.push(group);
       group = [];
@@ -87,22 +107,41 @@ function byTokenBudget(sorted: number[], lengths: ArrayLike<number>, policy: Bat
  * After an OOM in micro-batch `completed` of a step: the examples of that micro-batch and all later ones,
  * re-split under the smaller `policy`. Earlier micro-batches already hold their gradients, so they are not repeated.
  */
-export function resplitRemaining(opts: { micro_batches: readonly MicroBatch[]; completed: number; lengths: ArrayLike<number>; policy: BatchPolicy }): MicroBatch[] {
+export function resplitRemaining(opts: {
+  micro_batches: readonly MicroBatch[];
+  completed: number;
+  lengths: ArrayLike<number>;
+  policy: BatchPolicy;
+}): MicroBatch[] {
   const rest = opts.micro_batches.slice(opts.completed).flatMap((m) => m.indices);
   return splitLogicalBatch({ indices: rest, lengths: opts.lengths, policy: opts.policy });
 }
 
 /** Evaluation batches over examples 0..n-1 sorted by length (the caller maps logits back by `indices`). */
-export function planEvalBatches(opts: { lengths: ArrayLike<number>; batch_size: number; padding: 'dynamic' | 'max'; max_seq_len: number }): MicroBatch[] {
+export function planEvalBatches(opts: {
+  lengths: ArrayLike<number>;
+  batch_size: number;
+  padding: 'dynamic' | 'max';
+  max_seq_len: number;
+}): MicroBatch[] {
   const { lengths } = opts;
-  const order = Array.from({ length: lengths.length }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
-  return byCount(order, opts.batch_size).map((indices) =>
-    ({ indices, seq_len: paddedLength({ indices, lengths, padding: opts.padding, max_seq_len: opts.max_seq_len }) }));
+  const order = Array.from({ length: lengths.length }, (_, i) => i).sort(
+    (a, b) => lengths[b] - lengths[a] || a - b,
+  );
+  return byCount(order, opts.batch_size).map((indices) => ({
+    indices,
+    seq_len: paddedLength({ indices, lengths, padding: opts.padding, max_seq_len: opts.max_seq_len }),
+  }));
 }
 
 /** Real and padded token counts of a list of micro-batches. */
-export function countTokens(micro_batches: readonly MicroBatch[], lengths: ArrayLike<number>): { tokens: number; padded_tokens: number; examples: number } {
-  let tokens = 0, padded = 0, examples = 0;
+export function countTokens(
+  micro_batches: readonly MicroBatch[],
+  lengths: ArrayLike<number>,
+): { tokens: number; padded_tokens: number; examples: number } {
+  let tokens = 0,
+    padded = 0,
+    examples = 0;
   for (const m of micro_batches) {
     for (const i of m.indices) tokens += lengths[i];
     padded += m.indices.length * m.seq_len;

@@ -17,7 +17,12 @@ export function roundSeqLen(longest: number, max_seq_len: number): number {
 }
 
 /** The padded length of a micro-batch under a padding policy. */
-export function paddedLength(opts: { indices: readonly number[]; lengths: ArrayLike<number>; padding: 'dynamic' | 'max'; max_seq_len: number }): number {
+export function paddedLength(opts: {
+  indices: readonly number[];
+  lengths: ArrayLike<number>;
+  padding: 'dynamic' | 'max';
+  max_seq_len: number;
+}): number {
   if (opts.padding === 'max') return opts.max_seq_len;
   let longest = 0;
   for (const i of opts.indices) longest = Math.max(longest, opts.lengths[i]);

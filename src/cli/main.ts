@@ -9,10 +9,22 @@ import { defaultLogPath, type CliContext, type CliIo } from './context.ts';
 export type { CliIo, CliContext } from './context.ts';
 
 /** Runs refit with `argv` (without node and script); returns the exit code. */
-export async function main(argv: string[], io: CliIo, env: Record<string, string | undefined>): Promise<number> {
-  const ctx: CliContext = { io, env, log: new RunLog(defaultLogPath(env)), verbose: argv.includes('--verbose'), exitCode: 0 };
+export async function main(
+  argv: string[],
+  io: CliIo,
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  const ctx: CliContext = {
+    io,
+    env,
+    log: new RunLog(defaultLogPath(env)),
+    verbose: argv.includes('--verbose'),
+    exitCode: 0,
+  };
   const program = new Command('refit')
-    .description('Train, evaluate and serve BERT relation-extraction models without running out of GPU memory.')
+    .description(
+      'Train, evaluate and serve BERT relation-extraction models without running out of GPU memory.',
+    )
     .option('--verbose', 'print stack traces of internal errors to stderr too')
     .exitOverride()
     .showSuggestionAfterError(true)
@@ -35,7 +47,8 @@ function reportError(e: unknown, ctx: CliContext): number {
   if (fs) e = fs;
   if (e instanceof CommanderError) {
     // commander already printed its message (unknown option, --help, --version)
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version')
+      return 0;
     return 2;
   }
   const logHint = ctx.log.path ? ` (log: ${ctx.log.path})` : '';

@@ -6,37 +6,71 @@ import type { CliContext } from './context.ts';
 import { RefitError } from '../errors.ts';
 import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../config/index.ts';
 import { readEncodedDataset } from '../encode/index.ts';
-import { LEVERS, modelFromConfig, resolveGpu, parseSize, type GpuSpec, type Lever, type ModelDims } from '../memory/index.ts';
+import {
+  LEVERS,
+  modelFromConfig,
+  resolveGpu,
+  parseSize,
+  type GpuSpec,
+  type Lever,
+  type ModelDims,
+} from '../memory/index.ts';
 import { intOption } from './options.ts';
 
 /** Flags shared by `plan` and `fit` (commander camelCase names). */
 export interface MemoryFlags {
-  config?: string; engine?: string; model?: string; vocabSize?: string; batchSize?: string; seqLen?: string;
-  precision?: string; attention?: string; gradCheckpointing?: string; optimizer?: string; numLabels?: string;
-  mode?: string; gpu?: string; freezeLayers?: string; head?: string; json?: boolean;
+  config?: string;
+  engine?: string;
+  model?: string;
+  vocabSize?: string;
+  batchSize?: string;
+  seqLen?: string;
+  precision?: string;
+  attention?: string;
+  gradCheckpointing?: string;
+  optimizer?: string;
+  numLabels?: string;
+  mode?: string;
+  gpu?: string;
+  freezeLayers?: string;
+  head?: string;
+  json?: boolean;
   /** several ranks (`refit plan --nproc N --strategy S`, the lever table's distributed.* flags) */
-  nproc?: string; strategy?: string;
+  nproc?: string;
+  strategy?: string;
 }
 
-/** The model: --model, else model.pretrained / model.preset of the config, else bert-base; vocab from flag or model.vocab. */
+/**
+ * The model: --model, else model.pretrained / model.preset of the config, else bert-base; vocab from flag or
+ * model.vocab.
+ */
 export function modelFromInputs(flags: MemoryFlags, cfg: RunConfig): ModelDims {
   return modelFromConfig(cfg, { model: flags.model, vocab_size: intOption('--vocab-size', flags.vocabSize) });
 }
 
-/** The run config from -c and key=value overrides (defaults when neither is given); DeepKE keys refit ignores are warned. */
+/**
+ * The run config from -c and key=value overrides (defaults when neither is given); DeepKE keys refit ignores
+ * are warned.
+ */
 export function configFromInputs(flags: MemoryFlags, overrides: string[], ctx: CliContext): RunConfig {
   return resolvedFromInputs(flags, overrides, ctx).config;
 }
 
 /** configFromInputs with what was written and the Hydra composition of a DeepKE conf folder (-c conf/). */
 export function resolvedFromInputs(flags: MemoryFlags, overrides: string[], ctx: CliContext): ResolvedConfig {
-  return resolveConfigDetailed({ file: flags.config, overrides, env: ctx.env, warn: (line) => ctx.io.stderr.write(`refit: warning: ${line}\n`) });
+  return resolveConfigDetailed({
+    file: flags.config,
+    overrides,
+    env: ctx.env,
+    warn: (line) => ctx.io.stderr.write(`refit: warning: ${line}\n`),
+  });
 }
 
 /** The device: --gpu NAME|SIZE, else memory.budget of the config when it is a size. */
 export function gpuFromInputs(flags: MemoryFlags, cfg: RunConfig): GpuSpec | undefined {
   if (flags.gpu !== undefined) return resolveGpu(flags.gpu);
-  if (cfg.memory.budget && cfg.memory.budget !== 'auto') return { name: cfg.memory.budget, memory_bytes: parseSize(cfg.memory.budget), bf16: false };
+  if (cfg.memory.budget && cfg.memory.budget !== 'auto')
+    return { name: cfg.memory.budget, memory_bytes: parseSize(cfg.memory.budget), bf16: false };
   return undefined;
 }
 
@@ -51,12 +85,21 @@ export function leverFlagText(flags: object, l: Lever): string | undefined {
 export function memoryOptions(cmd: Command): Command {
   return cmd
     .argument('[overrides...]', 'config overrides as key=value (e.g. train.batch_size=16)')
-    .option('-c, --config <file|conf/>', 'run config (YAML), or a DeepKE conf folder (Hydra defaults list + overrides); flags win over it')
+    .option(
+      '-c, --config <file|conf/>',
+      'run config (YAML), or a DeepKE conf folder (Hydra defaults list + overrides); flags win over it',
+    )
     .option('--engine <refit|hf>', 'refit (our worker) or hf (Hugging Face BertModel, as DeepKE runs it)')
-    .option('--model <preset|dir|config.json>', 'bert-tiny … bert-large, an HF model folder or its config.json')
+    .option(
+      '--model <preset|dir|config.json>',
+      'bert-tiny … bert-large, an HF model folder or its config.json',
+    )
     .option('--vocab-size <n>', 'vocabulary size (e.g. 21128 for Chinese BERT)')
     .option('--num-labels <n>', 'number of relations (default 50)')
-    .option('--head <entity-start|cls|deepke-lm>', 'relation head (deepke-lm: DeepKE\'s BERT → BiLSTM → linear)')
+    .option(
+      '--head <entity-start|cls|deepke-lm>',
+      "relation head (deepke-lm: DeepKE's BERT → BiLSTM → linear)",
+    )
     .option('--gpu <name|size>', 'a card (RTX 3060, T4, A100 80GB, …) or its memory (12GB, 11.75GiB)')
     .option('--json', 'print one JSON object');
 }
@@ -70,24 +113,35 @@ export function leverOptions(cmd: Command, command: 'plan' | 'fit'): Command {
   return cmd;
 }
 
-/** Example lengths: an encoded dataset (`*.refit-ds`), or integers one per line (whitespace/comma separated) or a JSON array. */
+/**
+ * Example lengths: an encoded dataset (`*.refit-ds`), or integers one per line (whitespace/comma separated)
+ * or a JSON array.
+ */
 export function readLengths(path: string): ArrayLike<number> {
   let bytes: Buffer;
-  try { bytes = readFileSync(path); } catch (e) {
-    throw new RefitError('E_OPTION', `${path}: cannot read lengths (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new RefitError(
+      'E_OPTION',
+      `${path}: cannot read lengths (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+    );
   }
   if (bytes.subarray(0, 8).toString('latin1') === 'REFITDS1') return readEncodedDataset(path).lengths;
   const text = bytes.toString('utf8');
   let tokens: string[];
   try {
-    tokens = text.trim().startsWith('[') ? (JSON.parse(text) as unknown[]).map(String) : text.split(/[\s,]+/).filter(Boolean);
+    tokens = text.trim().startsWith('[')
+      ? (JSON.parse(text) as unknown[]).map(String)
+      : text.split(/[\s,]+/).filter(Boolean);
   } catch {
     throw new RefitError('E_OPTION', `${path}: not a JSON array of lengths`);
   }
   const out: number[] = [];
   for (const [i, t] of tokens.entries()) {
     const v = Number(t);
-    if (!Number.isInteger(v) || v <= 0) throw new RefitError('E_OPTION', `${path}: item ${i + 1} '${t}' is not a positive integer length`);
+    if (!Number.isInteger(v) || v <= 0)
+      throw new RefitError('E_OPTION', `${path}: item ${i + 1} '${t}' is not a positive integer length`);
     out.push(v);
   }
   if (out.length === 0) throw new RefitError('E_OPTION', `${path}: no lengths found`);

@@ -9,7 +9,10 @@ export const BAR_EVERY_MS = 200;
 export const PLAIN_EVERY_MS = 10_000;
 const BAR_WIDTH = 24;
 
-/** Counts the lines of a file in one streaming pass (constant memory): the ETA's row total, approximate (blank lines, a header). */
+/**
+ * Counts the lines of a file in one streaming pass (constant memory): the ETA's row total, approximate (blank
+ * lines, a header).
+ */
 export async function countLines(path: string): Promise<number> {
   let n = 0;
   let last = 10;
@@ -30,7 +33,11 @@ function clock(s: number): string {
 }
 
 /** A progress reporter: call `rows(n)` as lines are written and `done()` at the end. */
-export function predictProgress(opts: { stderr: Writable & { isTTY?: boolean }; total?: number; now?: () => number }): { rows(n: number): void; done(): void } {
+export function predictProgress(opts: {
+  stderr: Writable & { isTTY?: boolean };
+  total?: number;
+  now?: () => number;
+}): { rows(n: number): void; done(): void } {
   const now = opts.now ?? (() => performance.now());
   const tty = opts.stderr.isTTY === true;
   const t0 = now();
@@ -42,10 +49,14 @@ export function predictProgress(opts: { stderr: Writable & { isTTY?: boolean }; 
     const rate = s > 0 ? written / s : 0;
     const total = opts.total && opts.total >= written ? opts.total : undefined;
     const eta = total && rate > 0 ? clock((total - written) / rate) : '?';
-    const count = total ? `${written.toLocaleString('en')}/≈${total.toLocaleString('en')} rows` : `${written.toLocaleString('en')} rows`;
+    const count = total
+      ? `${written.toLocaleString('en')}/≈${total.toLocaleString('en')} rows`
+      : `${written.toLocaleString('en')} rows`;
     if (!tty) return `refit predict: ${count}, ${Math.round(rate)} rows/s, ETA ${eta}`;
     const frac = total ? Math.min(1, written / total) : 0;
-    const bar = total ? `[${'='.repeat(Math.round(frac * BAR_WIDTH)).padEnd(BAR_WIDTH)}] ${Math.floor(frac * 100)}% ` : '';
+    const bar = total
+      ? `[${'='.repeat(Math.round(frac * BAR_WIDTH)).padEnd(BAR_WIDTH)}] ${Math.floor(frac * 100)}% `
+      : '';
     return `${bar}${count}  ${Math.round(rate)} rows/s  ETA ${eta}  ${clock(s)} elapsed`;
   };
   return {

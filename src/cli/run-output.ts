@@ -1,5 +1,6 @@
 // What a training command prints besides the run: the progress reporter --progress names and the summary lines of a
-// finished run. Shared by `refit train` and `refit demo` (the run's report.html is written by runTraining's write_report).
+// finished run. Shared by `refit train` and `refit demo` (the run's report.html is written by runTraining's
+// write_report).
 import type { CliContext } from './context.ts';
 import type { Reporter, RunMetrics } from '../run/index.ts';
 import { REPORTERS, defaultReporter } from '../report/reporters/index.ts';
@@ -11,7 +12,8 @@ export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
   if (progress === 'none') return [];
   if (progress === 'auto') return [defaultReporter(ctx.io.stdout)];
   const make = own(REPORTERS as Record<string, (out: CliContext['io']['stdout']) => Reporter>, progress); // not Object.prototype's
-  if (!make) throw new ConfigError('E_CLI_OPTION', `--progress ${progress}: use auto, tty, plain, jsonl or none`);
+  if (!make)
+    throw new ConfigError('E_CLI_OPTION', `--progress ${progress}: use auto, tty, plain, jsonl or none`);
   return [make(ctx.io.stdout)];
 }
 
@@ -20,11 +22,21 @@ export function printSummary(ctx: CliContext, run_dir: string, m: RunMetrics): v
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
   for (const split of ['valid', 'test'] as const) {
     const b = m[split];
-    if (b) ctx.io.stdout.write(`${split}: accuracy ${f(b.accuracy)}  macro_f1 ${f(b.macro_f1)}  micro_f1 ${f(b.micro_f1)}\n`);
+    if (b)
+      ctx.io.stdout.write(
+        `${split}: accuracy ${f(b.accuracy)}  macro_f1 ${f(b.macro_f1)}  micro_f1 ${f(b.micro_f1)}\n`,
+      );
   }
   // deepke-lm with DeepKE's gold-relation type words: the score without them, next to the one with them.
   const u = m.test_without_types;
-  if (u) ctx.io.stdout.write(`test without type words (no label leak): accuracy ${f(u.accuracy)}  macro_f1 ${f(u.macro_f1)}  micro_f1 ${f(u.micro_f1)}\n`);
-  ctx.io.stdout.write(`train: ${m.train.optimizer_steps} steps, ${m.train.examples_seen} examples, ${m.train.examples_per_s.toFixed(1)} examples/s, ${m.train.seconds.toFixed(1)} s\n`);
+  if (u)
+    ctx.io.stdout.write(
+      `test without type words (no label leak): accuracy ${f(u.accuracy)}  macro_f1 ${f(u.macro_f1)}  ` +
+        `micro_f1 ${f(u.micro_f1)}\n`,
+    );
+  ctx.io.stdout.write(
+    `train: ${m.train.optimizer_steps} steps, ${m.train.examples_seen} examples, ` +
+      `${m.train.examples_per_s.toFixed(1)} examples/s, ${m.train.seconds.toFixed(1)} s\n`,
+  );
   ctx.io.stdout.write(`run saved to ${run_dir}\n`);
 }

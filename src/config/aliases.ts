@@ -4,7 +4,8 @@ import { ConfigError } from '../errors.ts';
 
 /** Where a value came from, for error messages: a YAML file line or a command-line override. */
 export interface Where {
-  file?: string; line?: number;
+  file?: string;
+  line?: number;
   /** The folder relative paths of DeepKE keys are read from (a composed conf: the project folder, DeepKE's cwd). */
   base?: string;
 }
@@ -13,8 +14,10 @@ export interface Where {
 export interface AliasContext {
   set(key: string, value: unknown, written: string, where: Where): void;
   gpu: {
-    use_gpu?: { value: boolean; where: Where }; gpu_id?: { value: number; where: Where };
-    use_multi_gpu?: { value: boolean; where: Where }; gpu_ids?: { value: number[]; where: Where };
+    use_gpu?: { value: boolean; where: Where };
+    gpu_id?: { value: number; where: Where };
+    use_multi_gpu?: { value: boolean; where: Where };
+    gpu_ids?: { value: number[]; where: Where };
   };
   /** Where DeepKE's `model_name: lm` was written: the deepke-lm head unless model.head is given. */
   model_name?: Where;
@@ -25,10 +28,13 @@ export function wherePrefix(where: Where): string {
   return where.file ? `${where.file}${where.line !== undefined ? `:${where.line}` : ''}: ` : '';
 }
 
-const to = (key: string) => (value: unknown, ctx: AliasContext, written: string, where: Where) => ctx.set(key, value, written, where);
+const to = (key: string) => (value: unknown, ctx: AliasContext, written: string, where: Where) =>
+  ctx.set(key, value, written, where);
 
 /** DeepKE key → how it maps onto refit's config. */
-export const ALIASES: Readonly<Record<string, (value: unknown, ctx: AliasContext, written: string, where: Where) => void>> = Object.freeze({
+export const ALIASES: Readonly<
+  Record<string, (value: unknown, ctx: AliasContext, written: string, where: Where) => void>
+> = Object.freeze({
   batch_size: to('train.batch_size'),
   epoch: to('train.epochs'),
   learning_rate: to('train.learning_rate'),
@@ -42,28 +48,45 @@ export const ALIASES: Readonly<Record<string, (value: unknown, ctx: AliasContext
   num_relations: to('data.num_relations'),
   data_path: to('data.folder'),
   use_gpu: (value, ctx, written, where) => {
-    if (typeof value !== 'boolean') throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'boolean')
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`,
+      );
     ctx.gpu.use_gpu = { value, where };
   },
   gpu_id: (value, ctx, written, where) => {
-    if (!Number.isInteger(value) || (value as number) < 0) throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} must be an integer ≥ 0, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(value) || (value as number) < 0)
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `${wherePrefix(where)}${written} must be an integer ≥ 0, got ${JSON.stringify(value)}`,
+      );
     ctx.gpu.gpu_id = { value: value as number, where };
   },
   model_name: (value, ctx, written, where) => {
     if (value !== 'lm') {
-      throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} ${JSON.stringify(value)} is not supported: refit trains BERT models only (DeepKE's model_name lm); remove the key or set it to lm`);
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `${wherePrefix(where)}${written} ${JSON.stringify(value)} is not supported: refit trains BERT ` +
+          `models only (DeepKE's model_name lm); remove the key or set it to lm`,
+      );
     }
     ctx.model_name = where;
   },
   // DeepKE's LM model: BERT → RNN (model/lm.yaml) → dropout → Linear; `input_size` is BERT's hidden size (ignored).
-  type_rnn: (value, ctx, written, where) => ctx.set('model.rnn.type', typeof value === 'string' ? value.toUpperCase() : value, written, where),
+  type_rnn: (value, ctx, written, where) =>
+    ctx.set('model.rnn.type', typeof value === 'string' ? value.toUpperCase() : value, written, where),
   hidden_size: to('model.rnn.hidden_size'),
   num_layers: to('model.rnn.num_layers'),
   bidirectional: to('model.rnn.bidirectional'),
   last_layer_hn: to('model.rnn.last_layer_hn'),
   dropout: to('model.rnn.dropout'),
   use_multi_gpu: (value, ctx, written, where) => {
-    if (typeof value !== 'boolean') throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'boolean')
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`,
+      );
     ctx.gpu.use_multi_gpu = { value, where };
   },
   gpu_ids: (value, ctx, written, where) => {
@@ -73,31 +96,73 @@ export const ALIASES: Readonly<Record<string, (value: unknown, ctx: AliasContext
 
 /** DeepKE's `gpu_ids` (`0,1` as YAML reads it: a string; or a list, or one number) as device numbers. */
 function gpuIds(value: unknown, written: string, where: Where): number[] {
-  const parts = Array.isArray(value) ? value : typeof value === 'number' ? [value] : typeof value === 'string' ? value.split(',').map((x) => x.trim()) : [value];
+  const parts = Array.isArray(value)
+    ? value
+    : typeof value === 'number'
+      ? [value]
+      : typeof value === 'string'
+        ? value.split(',').map((x) => x.trim())
+        : [value];
   const ids = parts.map((x) => (typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x));
-  if (ids.length === 0 || !ids.every((x) => Number.isInteger(x) && (x as number) >= 0) || new Set(ids).size !== ids.length) {
-    throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}${written} must be distinct GPU numbers such as 0,1, got ${JSON.stringify(value)}`);
+  if (
+    ids.length === 0 ||
+    !ids.every((x) => Number.isInteger(x) && (x as number) >= 0) ||
+    new Set(ids).size !== ids.length
+  ) {
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `${wherePrefix(where)}${written} must be distinct GPU numbers such as 0,1, got ${JSON.stringify(value)}`,
+    );
   }
   return ids as number[];
 }
 
 /** DeepKE keys accepted and ignored, with the reason shown in the warning. A table, no logic. */
 export const IGNORED_DEEPKE_KEYS: Readonly<Record<string, string>> = Object.freeze({
-  cwd: 'Hydra bookkeeping', hydra: 'Hydra bookkeeping', defaults: 'Hydra bookkeeping', use_wandb: 'no wandb logging',
-  preprocess: 'refit caches the encoded dataset itself', out_path: 'refit caches the encoded dataset itself',
-  chinese_split: 'BERT WordPiece is used for every language', replace_entity_with_type: 'DeepKE\'s non-LM models only (its LM input always has type words: model.head=deepke-lm)',
-  replace_entity_with_scope: 'refit marks entities with markers', min_freq: 'the vocabulary is the model\'s vocab.txt',
-  pos_limit: 'no position features (entity markers instead)', lr_factor: 'refit uses linear warmup and decay',
-  lr_patience: 'refit uses linear warmup and decay', train_log: 'progress is always shown', log_interval: 'progress is always shown',
-  show_plot: 'see report.html', only_comparison_plot: 'see report.html', plot_utils: 'see report.html', predict_plot: 'see report.html',
+  cwd: 'Hydra bookkeeping',
+  hydra: 'Hydra bookkeeping',
+  defaults: 'Hydra bookkeeping',
+  use_wandb: 'no wandb logging',
+  preprocess: 'refit caches the encoded dataset itself',
+  out_path: 'refit caches the encoded dataset itself',
+  chinese_split: 'BERT WordPiece is used for every language',
+  replace_entity_with_type:
+    "DeepKE's non-LM models only (its LM input always has type words: model.head=deepke-lm)",
+  replace_entity_with_scope: 'refit marks entities with markers',
+  min_freq: "the vocabulary is the model's vocab.txt",
+  pos_limit: 'no position features (entity markers instead)',
+  lr_factor: 'refit uses linear warmup and decay',
+  lr_patience: 'refit uses linear warmup and decay',
+  train_log: 'progress is always shown',
+  log_interval: 'progress is always shown',
+  show_plot: 'see report.html',
+  only_comparison_plot: 'see report.html',
+  plot_utils: 'see report.html',
+  predict_plot: 'see report.html',
   vocab_size: 'taken from the vocabulary',
-  word_dim: 'non-BERT embedding', pos_size: 'non-BERT embedding', pos_dim: 'non-BERT embedding', dim_strategy: 'non-BERT embedding',
-  fp: 'refit predict takes --run DIR', input_size: 'taken from the model config',
+  word_dim: 'non-BERT embedding',
+  pos_size: 'non-BERT embedding',
+  pos_dim: 'non-BERT embedding',
+  dim_strategy: 'non-BERT embedding',
+  fp: 'refit predict takes --run DIR',
+  input_size: 'taken from the model config',
 });
 
-/** DeepKE keys only its non-LM models read (with `model: lm` they do nothing in DeepKE either): not warned about in a composed conf. */
+/**
+ * DeepKE keys only its non-LM models read (with `model: lm` they do nothing in DeepKE either): not warned
+ * about in a composed conf.
+ */
 export const DEEPKE_NON_LM_KEYS: ReadonlySet<string> = new Set([
-  'chinese_split', 'replace_entity_with_type', 'replace_entity_with_scope', 'min_freq', 'pos_limit', 'vocab_size', 'word_dim', 'pos_size', 'pos_dim', 'dim_strategy',
+  'chinese_split',
+  'replace_entity_with_type',
+  'replace_entity_with_scope',
+  'min_freq',
+  'pos_limit',
+  'vocab_size',
+  'word_dim',
+  'pos_size',
+  'pos_dim',
+  'dim_strategy',
 ]);
 
 /**
@@ -108,7 +173,8 @@ export const DEEPKE_NON_LM_KEYS: ReadonlySet<string> = new Set([
  */
 export function finishAliases(ctx: AliasContext, given: (key: string) => boolean): void {
   const { use_gpu, gpu_id, use_multi_gpu, gpu_ids } = ctx.gpu;
-  if (ctx.model_name && !given('model.head')) ctx.set('model.head', 'deepke-lm', 'model_name', ctx.model_name);
+  if (ctx.model_name && !given('model.head'))
+    ctx.set('model.head', 'deepke-lm', 'model_name', ctx.model_name);
   const cpu = use_gpu !== undefined && !use_gpu.value;
   if (use_multi_gpu?.value && !cpu && !given('device_ids')) {
     // DeepKE sets CUDA_VISIBLE_DEVICES to gpu_ids (default 0,1 in its train.yaml) and wraps the model in DataParallel.

@@ -25,7 +25,7 @@ export const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
   'predict.na_threshold': 0,
   'predict.top_k': 3,
   'export.onnx': true,
-  'device': 'auto',
+  device: 'auto',
 });
 
 /**
@@ -49,7 +49,9 @@ export const PRETRAINED_LEARNING_RATE = 2e-5;
 /** The default learning rate for a model given as a preset name or a pretrained folder. */
 export function defaultLearningRate(model: { preset?: unknown; pretrained?: unknown }): number {
   if (typeof model.preset === 'string' && model.pretrained === undefined) {
-    return Object.hasOwn(PRESET_LEARNING_RATES, model.preset) ? PRESET_LEARNING_RATES[model.preset] : PRETRAINED_LEARNING_RATE;
+    return Object.hasOwn(PRESET_LEARNING_RATES, model.preset)
+      ? PRESET_LEARNING_RATES[model.preset]
+      : PRETRAINED_LEARNING_RATE;
   }
   return PRETRAINED_LEARNING_RATE;
 }

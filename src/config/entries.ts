@@ -7,13 +7,28 @@ import type { Where } from './aliases.ts';
 
 /** One written config value: the key as written (dotted for nested sections), its JS value and where. */
 export interface Entry {
-  key: string; value: unknown; where: Where; nested: boolean;
-  /** Why the value cannot be used (a Hydra `???`, an interpolation that does not resolve): an error only if refit needs the key. */
+  key: string;
+  value: unknown;
+  where: Where;
+  nested: boolean;
+  /**
+   * Why the value cannot be used (a Hydra `???`, an interpolation that does not resolve): an error only if
+   * refit needs the key.
+   */
   problem?: string;
 }
 
 /** Top-level keys whose mapping value holds `section.key` entries. */
-export const SECTIONS: ReadonlySet<string> = new Set(['data', 'model', 'train', 'memory', 'predict', 'export', 'engine', 'distributed']);
+export const SECTIONS: ReadonlySet<string> = new Set([
+  'data',
+  'model',
+  'train',
+  'memory',
+  'predict',
+  'export',
+  'engine',
+  'distributed',
+]);
 
 /** The largest config file read (bytes): real configs are a few KB; a bigger file is refused before it is parsed. */
 export const MAX_CONFIG_BYTES = 1 << 20;
@@ -24,10 +39,17 @@ export function checkConfigSize(file: string): void {
   try {
     size = statSync(file).size;
   } catch (e) {
-    throw new ConfigError('E_CONFIG_FILE', `${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new ConfigError(
+      'E_CONFIG_FILE',
+      `${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+    );
   }
   if (size > MAX_CONFIG_BYTES) {
-    throw new ConfigError('E_CONFIG_FILE', `${file}: config file is ${(size / (1 << 20)).toFixed(1)} MiB; refit reads config files up to 1 MiB (is this the right file?)`);
+    throw new ConfigError(
+      'E_CONFIG_FILE',
+      `${file}: config file is ${(size / (1 << 20)).toFixed(1)} MiB; refit reads config files up to 1 MiB ` +
+        `(is this the right file?)`,
+    );
   }
 }
 
@@ -37,7 +59,10 @@ export function readConfigText(file: string): string {
   try {
     return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (e) {
-    throw new ConfigError('E_CONFIG_FILE', `${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new ConfigError(
+      'E_CONFIG_FILE',
+      `${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+    );
   }
 }
 
@@ -49,19 +74,26 @@ export function readYamlEntries(file: string): Entry[] {
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
     const line = lineCounter.linePos(err.pos[0]).line;
-    throw new ConfigError('E_CONFIG_YAML', `${file}:${line}: YAML syntax error: ${err.message.split('\n')[0]}`);
+    throw new ConfigError(
+      'E_CONFIG_YAML',
+      `${file}:${line}: YAML syntax error: ${err.message.split('\n')[0]}`,
+    );
   }
   const lineOf = (node: Node | null | undefined): number | undefined =>
     node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
   const root = doc.contents;
   if (root === null || (isScalar(root) && root.value === null)) return [];
-  if (!isMap(root)) throw new ConfigError('E_CONFIG_YAML', `${file}:${lineOf(root) ?? 1}: a config file must be a mapping of keys to values`);
+  if (!isMap(root))
+    throw new ConfigError(
+      'E_CONFIG_YAML',
+      `${file}:${lineOf(root) ?? 1}: a config file must be a mapping of keys to values`,
+    );
   const entries: Entry[] = [];
   for (const pair of root.items) {
     const key = String((pair.key as { value?: unknown })?.value ?? pair.key);
     const where = { file, line: lineOf(pair.key as Node) };
     const value = pair.value as Node | null;
-    if (SECTIONS.has(key) && (value === null || (isScalar(value) && value.value === null))) continue;  // an empty section
+    if (SECTIONS.has(key) && (value === null || (isScalar(value) && value.value === null))) continue; // an empty section
     if (SECTIONS.has(key) && isMap(value)) {
       sectionEntries({ prefix: key, map: value, file, lineOf, out: entries });
     } else {
@@ -72,12 +104,24 @@ export function readYamlEntries(file: string): Entry[] {
 }
 
 /** Entries of a section mapping; a mapping inside it (model: rnn: type: …) becomes dotted keys (model.rnn.type). */
-function sectionEntries(o: { prefix: string; map: YAMLMap; file: string; lineOf: (n: Node | null | undefined) => number | undefined; out: Entry[] }): void {
+function sectionEntries(o: {
+  prefix: string;
+  map: YAMLMap;
+  file: string;
+  lineOf: (n: Node | null | undefined) => number | undefined;
+  out: Entry[];
+}): void {
   for (const child of o.map.items) {
     if (!isPair(child)) continue;
     const key = `${o.prefix}.${String((child.key as { value?: unknown })?.value ?? child.key)}`;
     if (isMap(child.value)) sectionEntries({ ...o, prefix: key, map: child.value });
-    else o.out.push({ key, value: toJs(child.value as Node | null), where: { file: o.file, line: o.lineOf(child.key as Node) }, nested: true });
+    else
+      o.out.push({
+        key,
+        value: toJs(child.value as Node | null),
+        where: { file: o.file, line: o.lineOf(child.key as Node) },
+        nested: true,
+      });
   }
 }
 
@@ -91,7 +135,10 @@ function toJs(node: Node | null): unknown {
 export function parseOverride(text: string): Entry {
   const eq = text.indexOf('=');
   if (eq <= 0) {
-    throw new ConfigError('E_CONFIG_OVERRIDE', `bad override '${text}': expected key=value (e.g. train.epochs=5)`);
+    throw new ConfigError(
+      'E_CONFIG_OVERRIDE',
+      `bad override '${text}': expected key=value (e.g. train.epochs=5)`,
+    );
   }
   const key = text.slice(0, eq).trim();
   const raw = text.slice(eq + 1);

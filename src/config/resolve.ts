@@ -4,7 +4,15 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors.ts';
-import { ALIASES, DEEPKE_NON_LM_KEYS, IGNORED_DEEPKE_KEYS, finishAliases, wherePrefix, type AliasContext, type Where } from './aliases.ts';
+import {
+  ALIASES,
+  DEEPKE_NON_LM_KEYS,
+  IGNORED_DEEPKE_KEYS,
+  finishAliases,
+  wherePrefix,
+  type AliasContext,
+  type Where,
+} from './aliases.ts';
 import { DEFAULTS, defaultLearningRate } from './defaults.ts';
 import { composeHydra, hydraPrimary, type HydraComposition } from './hydra.ts';
 import { readYamlEntries, parseOverride, SECTIONS, type Entry } from './entries.ts';
@@ -13,7 +21,11 @@ import { closestName } from '../suggest.ts';
 import { own } from '../own.ts';
 
 /** A set value with where it was written and the name the user wrote (an alias or the key itself). */
-interface Setting { value: unknown; where: Where; written: string }
+interface Setting {
+  value: unknown;
+  where: Where;
+  written: string;
+}
 
 const ajv = new Ajv({ allErrors: false, strict: true });
 const validateRunConfig = ajv.compile(runConfigSchema());
@@ -29,7 +41,10 @@ export interface ResolvedConfig {
 
 /** Options of resolveConfig: the config file or conf folder, `key=value` overrides, and where paths and warnings go. */
 export interface ResolveOptions {
-  file?: string; overrides: string[]; warn?: (line: string) => void; cwd?: string;
+  file?: string;
+  overrides: string[];
+  warn?: (line: string) => void;
+  cwd?: string;
   /** Environment for `${env:VAR}` interpolations of a Hydra conf (none by default). */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -52,7 +67,14 @@ export function resolveConfig(opts: ResolveOptions): RunConfig {
 export function resolveConfigDetailed(opts: ResolveOptions): ResolvedConfig {
   const cwd = opts.cwd ?? process.cwd();
   const primary = opts.file ? hydraPrimary(opts.file) : undefined;
-  const hydra = primary ? composeHydra({ file: primary, overrides: opts.overrides, env: opts.env, isRefitKey: (k) => keySpec(k) !== undefined }) : undefined;
+  const hydra = primary
+    ? composeHydra({
+        file: primary,
+        overrides: opts.overrides,
+        env: opts.env,
+        isRefitKey: (k) => keySpec(k) !== undefined,
+      })
+    : undefined;
   const entries: Entry[] = hydra
     ? [...hydra.entries, ...hydra.rest.map(parseOverride)]
     : [...(opts.file ? readYamlEntries(opts.file) : []), ...opts.overrides.map(parseOverride)];
@@ -65,10 +87,17 @@ export function resolveConfigDetailed(opts: ResolveOptions): ResolvedConfig {
   // warned about, the rest get one warning per reason.
   const ignored = new Map<string, string[]>();
   const warn = hydra
-    ? (_line: string, key?: string, reason?: string) => { if (key && reason && !DEEPKE_NON_LM_KEYS.has(key)) ignored.set(reason, [...(ignored.get(reason) ?? []), key]); }
+    ? (_line: string, key?: string, reason?: string) => {
+        if (key && reason && !DEEPKE_NON_LM_KEYS.has(key))
+          ignored.set(reason, [...(ignored.get(reason) ?? []), key]);
+      }
     : (line: string) => opts.warn?.(line);
   for (const entry of entries) applyEntry(entry, ctx, warn);
-  if (hydra) for (const [reason, keys] of ignored) opts.warn?.(`${hydra.conf_dir}: ignoring DeepKE key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}: ${reason}`);
+  if (hydra)
+    for (const [reason, keys] of ignored)
+      opts.warn?.(
+        `${hydra.conf_dir}: ignoring DeepKE key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}: ${reason}`,
+      );
   finishAliases(ctx, (key) => settings.has(key));
   const explicit = new Set(settings.keys());
   checkCombinations(settings);
@@ -78,7 +107,11 @@ export function resolveConfigDetailed(opts: ResolveOptions): ResolvedConfig {
 }
 
 /** Routes one written entry: a refit key, a DeepKE alias, an ignored DeepKE key, or an error. */
-function applyEntry(entry: Entry, ctx: AliasContext, warn: (line: string, key?: string, reason?: string) => void): void {
+function applyEntry(
+  entry: Entry,
+  ctx: AliasContext,
+  warn: (line: string, key?: string, reason?: string) => void,
+): void {
   const { key, value, where } = entry;
   // Own-property lookups only: `constructor`, `toString`, `__proto__` … are unknown keys, not Object.prototype's.
   const reason = !entry.nested && !key.includes('.') ? own(IGNORED_DEEPKE_KEYS, key) : undefined;
@@ -87,32 +120,51 @@ function applyEntry(entry: Entry, ctx: AliasContext, warn: (line: string, key?: 
     return;
   }
   if (entry.problem !== undefined) {
-    throw new ConfigError('E_CONFIG_MISSING', `${wherePrefix(where)}${key} ${entry.problem}: set it in ${where.file ?? 'the conf'} or on the command line (${key}=VALUE)`);
+    throw new ConfigError(
+      'E_CONFIG_MISSING',
+      `${wherePrefix(where)}${key} ${entry.problem}: set it in ${where.file ?? 'the conf'} or on the command line (${key}=VALUE)`,
+    );
   }
   if (keySpec(key)) return ctx.set(key, value, key, where);
   if (!entry.nested && !key.includes('.')) {
     const alias = own(ALIASES, key);
     if (alias) return alias(value, ctx, key, where);
     if (SECTIONS.has(key)) {
-      throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`);
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`,
+      );
     }
   }
   if (!entry.nested && value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const section = closestName(key, [...SECTIONS], { leaf: true });
-    throw new ConfigError('E_CONFIG_KEY', `${wherePrefix(where)}unknown config section '${key}' (did you mean '${section}'?)`);
+    throw new ConfigError(
+      'E_CONFIG_KEY',
+      `${wherePrefix(where)}unknown config section '${key}' (did you mean '${section}'?)`,
+    );
   }
   const guess = closestName(key, [...CONFIG_KEYS, ...Object.keys(ALIASES)], { leaf: true });
-  throw new ConfigError('E_CONFIG_KEY', `${wherePrefix(where)}unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}`);
+  throw new ConfigError(
+    'E_CONFIG_KEY',
+    `${wherePrefix(where)}unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}`,
+  );
 }
 
 /** Stores a value; null unsets an optional key; a number/boolean given to a string key becomes its text. */
-function setValue(settings: Map<string, Setting>, key: string, value: unknown, written: string, where: Where): void {
+function setValue(
+  settings: Map<string, Setting>,
+  key: string,
+  value: unknown,
+  written: string,
+  where: Where,
+): void {
   if (value === null || value === undefined) {
     settings.delete(key);
     return;
   }
   const type = keySpec(key)?.schema.type;
-  const coerced = type === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? String(value) : value;
+  const coerced =
+    type === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? String(value) : value;
   settings.set(key, { value: coerced, where, written });
 }
 
@@ -122,7 +174,7 @@ function absolutePaths(settings: Map<string, Setting>, cwd: string): void {
     if (!PATH_KEYS.has(key) || typeof s.value !== 'string' || isAbsolute(s.value)) continue;
     if (key === 'engine.python' && !s.value.includes('/')) continue;
     const fromFile = s.where.file !== undefined && s.written === key;
-    s.value = resolvePath(fromFile ? dirname(s.where.file!) : s.where.base ?? cwd, s.value);
+    s.value = resolvePath(fromFile ? dirname(s.where.file!) : (s.where.base ?? cwd), s.value);
   }
 }
 
@@ -131,30 +183,53 @@ function checkCombinations(settings: Map<string, Setting>): void {
   const pretrained = settings.get('model.pretrained');
   const preset = settings.get('model.preset');
   if (pretrained && preset) {
-    throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(preset.where)}give either model.pretrained (${String(pretrained.value)}) or model.preset (${String(preset.value)}), not both`);
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `${wherePrefix(preset.where)}give either model.pretrained (${String(pretrained.value)}) or ` +
+        `model.preset (${String(preset.value)}), not both`,
+    );
   }
   const rnnSize = settings.get('model.rnn.hidden_size');
   const bidi = settings.get('model.rnn.bidirectional')?.value ?? DEFAULTS['model.rnn.bidirectional'];
   if (rnnSize && bidi === true && typeof rnnSize.value === 'number' && rnnSize.value % 2 !== 0) {
     // DeepKE splits hidden_size over the two directions (hidden_size // 2 each): an odd total cannot be split.
-    const name = rnnSize.written === 'model.rnn.hidden_size' ? rnnSize.written : `${rnnSize.written} (model.rnn.hidden_size)`;
-    throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(rnnSize.where)}${name} must be even with a bidirectional RNN (half per direction), got ${rnnSize.value}`);
+    const name =
+      rnnSize.written === 'model.rnn.hidden_size'
+        ? rnnSize.written
+        : `${rnnSize.written} (model.rnn.hidden_size)`;
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `${wherePrefix(rnnSize.where)}${name} must be even with a bidirectional RNN (half per direction), ` +
+        `got ${rnnSize.value}`,
+    );
   }
   const lastHn = settings.get('model.rnn.last_layer_hn');
   const layers = settings.get('model.rnn.num_layers');
   if (lastHn?.value === false && typeof layers?.value === 'number' && layers.value > 1) {
     // DeepKE's RNN then returns every layer's final state; its LM's fc gives [batch, layers, relations], which
     // CrossEntropyLoss rejects. With one layer both settings are the same tensor.
-    const name = lastHn.written === 'model.rnn.last_layer_hn' ? lastHn.written : `${lastHn.written} (model.rnn.last_layer_hn)`;
-    throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(lastHn.where)}${name} false with ${layers.written} ${layers.value}: DeepKE's LM then outputs one prediction per RNN layer and cannot train (a CrossEntropy shape error in DeepKE); set it to true`);
+    const name =
+      lastHn.written === 'model.rnn.last_layer_hn'
+        ? lastHn.written
+        : `${lastHn.written} (model.rnn.last_layer_hn)`;
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `${wherePrefix(lastHn.where)}${name} false with ${layers.written} ${layers.value}: DeepKE's LM then ` +
+        `outputs one prediction per RNN layer and cannot train (a CrossEntropy shape error in DeepKE); set it to true`,
+    );
   }
   const micro = settings.get('memory.micro_batch_size');
   const accum = settings.get('memory.grad_accumulation');
   const batch = settings.get('train.batch_size');
   if (micro && accum && typeof micro.value === 'number' && typeof accum.value === 'number') {
-    const effective = typeof batch?.value === 'number' ? batch.value : (DEFAULTS['train.batch_size'] as number);
+    const effective =
+      typeof batch?.value === 'number' ? batch.value : (DEFAULTS['train.batch_size'] as number);
     if (micro.value * accum.value !== effective) {
-      throw new ConfigError('E_CONFIG_VALUE', `${wherePrefix(accum.where)}memory.micro_batch_size × memory.grad_accumulation = ${micro.value} × ${accum.value} must equal train.batch_size (${effective}), the effective batch`);
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `${wherePrefix(accum.where)}memory.micro_batch_size × memory.grad_accumulation = ${micro.value} × ` +
+          `${accum.value} must equal train.batch_size (${effective}), the effective batch`,
+      );
     }
   }
 }
@@ -165,7 +240,10 @@ function applyDefaults(settings: Map<string, Setting>): void {
     if (!settings.has(key)) settings.set(key, { value, where: {}, written: key });
   }
   if (!settings.has('train.learning_rate')) {
-    const lr = defaultLearningRate({ preset: settings.get('model.preset')?.value, pretrained: settings.get('model.pretrained')?.value });
+    const lr = defaultLearningRate({
+      preset: settings.get('model.preset')?.value,
+      pretrained: settings.get('model.pretrained')?.value,
+    });
     settings.set('train.learning_rate', { value: lr, where: {}, written: 'train.learning_rate' });
   }
 }
@@ -191,20 +269,35 @@ function valueError(err: ErrorObject | undefined, settings: Map<string, Setting>
   const key = (err?.instancePath ?? '').split('/').filter(Boolean).join('.');
   const spec = keySpec(key);
   const s = settings.get(key);
-  if (!spec || !s) return new ConfigError('E_CONFIG_VALUE', `invalid config at '${key || '/'}': ${err?.message ?? 'unknown error'}`);
+  if (!spec || !s)
+    return new ConfigError(
+      'E_CONFIG_VALUE',
+      `invalid config at '${key || '/'}': ${err?.message ?? 'unknown error'}`,
+    );
   const name = s.written === key ? key : `${s.written} (${key})`;
-  const got = typeof s.value === 'object' ? (Array.isArray(s.value) ? 'a list' : 'a mapping') : JSON.stringify(s.value);
-  return new ConfigError('E_CONFIG_VALUE', `${wherePrefix(s.where)}${name} must be ${spec.expected}, got ${got}`);
+  const got =
+    typeof s.value === 'object' ? (Array.isArray(s.value) ? 'a list' : 'a mapping') : JSON.stringify(s.value);
+  return new ConfigError(
+    'E_CONFIG_VALUE',
+    `${wherePrefix(s.where)}${name} must be ${spec.expected}, got ${got}`,
+  );
 }
 
 /**
  * Checks DeepKE's `num_relations` (data.num_relations), when given, against the relation set the run
  * uses; a mismatch is the E_CONFIG_VALUE line DeepKE never printed (its issues #212, #449, #453).
  */
-export function verifyNumRelations(config: RunConfig, relations: { names: readonly string[] }, source?: string): void {
+export function verifyNumRelations(
+  config: RunConfig,
+  relations: { names: readonly string[] },
+  source?: string,
+): void {
   const want = config.data.num_relations;
   if (want === undefined || want === relations.names.length) return;
-  throw new ConfigError('E_CONFIG_VALUE', `num_relations is ${want} but the relation set${source ? ` (${source})` : ''} has ${relations.names.length} relations; fix num_relations or remove it`);
+  throw new ConfigError(
+    'E_CONFIG_VALUE',
+    `num_relations is ${want} but the relation set${source ? ` (${source})` : ''} has ${relations.names.length} relations; fix num_relations or remove it`,
+  );
 }
 
 /** The YAML text of a resolved config with every key written out (unset optional keys as null). */
@@ -221,5 +314,8 @@ export function configToYaml(config: RunConfig): string {
     const leaf = parts[parts.length - 1];
     dst[leaf] = src?.[leaf] ?? null;
   }
-  return '# refit run configuration: every key written out (null = not set); `refit train -c` reads it back.\n' + stringify(out);
+  return (
+    '# refit run configuration: every key written out (null = not set); `refit train -c` reads it back.\n' +
+    stringify(out)
+  );
 }

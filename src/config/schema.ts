@@ -10,33 +10,59 @@ import type { DistributedConfig } from '../memory/distributed-levers.ts';
 /** The fully resolved configuration of a run (config.yaml); every key is snake_case as written in YAML. */
 export interface RunConfig {
   data: {
-    train?: string; valid?: string; test?: string; relations?: string;
+    train?: string;
+    valid?: string;
+    test?: string;
+    relations?: string;
     /** A DeepKE-style data folder (train/valid/test + relation file) used when train/valid/test are not given. */
     folder?: string;
-    format?: string; na_label?: string;
+    format?: string;
+    na_label?: string;
     /** DeepKE's `num_relations`: when set, the trainer checks it against the relation set's size. */
     num_relations?: number;
     on_bad_row: 'error' | 'skip' | 'warn';
   };
   model: {
-    pretrained?: string; preset?: string; vocab?: string; head: HeadName; lowercase?: boolean;
+    pretrained?: string;
+    preset?: string;
+    vocab?: string;
+    head: HeadName;
+    lowercase?: boolean;
     /** Keep only the first N encoder layers (DeepKE's `num_hidden_layers`; default: the model's own). */
     num_hidden_layers?: number;
-    /** The RNN of the `deepke-lm` head (DeepKE's type_rnn, hidden_size, num_layers, bidirectional, last_layer_hn, dropout). */
+    /**
+     * The RNN of the `deepke-lm` head (DeepKE's type_rnn, hidden_size, num_layers, bidirectional,
+     * last_layer_hn, dropout).
+     */
     rnn: RnnConfig;
-    /** Dropout of the encoder and before the head (default: the model config's, BERT's 0.1); 0 makes runs comparable bit for bit up to rounding. */
+    /**
+     * Dropout of the encoder and before the head (default: the model config's, BERT's 0.1); 0 makes runs
+     * comparable bit for bit up to rounding.
+     */
     dropout?: number;
   };
   train: {
-    epochs: number; batch_size: number; learning_rate: number; warmup_ratio: number; weight_decay: number;
-    max_grad_norm: number; seed: number; early_stopping_patience: number;
+    epochs: number;
+    batch_size: number;
+    learning_rate: number;
+    warmup_ratio: number;
+    weight_decay: number;
+    max_grad_norm: number;
+    seed: number;
+    early_stopping_patience: number;
   };
   /** The memory levers (src/memory/levers.ts). */
   memory: MemoryConfig;
-  /** Several ranks with torch.distributed (one process per GPU or CPU share); the lever table's distributed.* entries. */
+  /**
+   * Several ranks with torch.distributed (one process per GPU or CPU share); the lever table's distributed.*
+   * entries.
+   */
   distributed: DistributedConfig;
   predict: { na_threshold: number; top_k: number };
-  /** `onnx`: write model/model.onnx at the end of training (checked against torch), so predict and serve need no Python. */
+  /**
+   * `onnx`: write model/model.onnx at the end of training (checked against torch), so predict and serve need
+   * no Python.
+   */
   export: { onnx: boolean };
   /** 'auto' | 'cpu' | 'cuda' | 'cuda:N'. */
   device: string;
@@ -55,7 +81,11 @@ export type HeadName = 'entity-start' | 'cls' | 'deepke-lm';
 
 /** The `deepke-lm` head's RNN; `hidden_size` is the total over both directions when bidirectional (as in DeepKE). */
 export interface RnnConfig {
-  type: 'LSTM' | 'GRU' | 'RNN'; hidden_size: number; num_layers: number; bidirectional: boolean; last_layer_hn: boolean;
+  type: 'LSTM' | 'GRU' | 'RNN';
+  hidden_size: number;
+  num_layers: number;
+  bidirectional: boolean;
+  last_layer_hn: boolean;
   /** Between stacked RNN layers and before the final linear layer (DeepKE's `dropout`). */
   dropout: number;
 }
@@ -70,11 +100,23 @@ export interface KeySpec {
 /** Names of the data readers (`data.format` values), straight from the reader registry. */
 export const DATA_FORMATS: readonly string[] = Object.freeze(Object.keys(READERS));
 /** Model presets for random initialisation (dims live in src/memory PRESETS). */
-export const MODEL_PRESETS = ['bert-tiny', 'bert-mini', 'bert-small', 'bert-medium', 'bert-base', 'bert-large'] as const;
+export const MODEL_PRESETS = [
+  'bert-tiny',
+  'bert-mini',
+  'bert-small',
+  'bert-medium',
+  'bert-base',
+  'bert-large',
+] as const;
 
-const path = (what = 'a path'): Pick<KeySpec, 'schema' | 'expected'> => ({ schema: { type: 'string', minLength: 1 }, expected: what });
-const oneOf = (...values: Array<string | boolean>): Pick<KeySpec, 'schema' | 'expected'> =>
-  ({ schema: { enum: values }, expected: `one of ${values.join(', ')}` });
+const path = (what = 'a path'): Pick<KeySpec, 'schema' | 'expected'> => ({
+  schema: { type: 'string', minLength: 1 },
+  expected: what,
+});
+const oneOf = (...values: Array<string | boolean>): Pick<KeySpec, 'schema' | 'expected'> => ({
+  schema: { enum: values },
+  expected: `one of ${values.join(', ')}`,
+});
 const int = (min: number, max?: number): Pick<KeySpec, 'schema' | 'expected'> => ({
   schema: { type: 'integer', minimum: min, ...(max !== undefined ? { maximum: max } : {}) },
   expected: max !== undefined ? `an integer from ${min} to ${max}` : `an integer ≥ ${min}`,
@@ -83,7 +125,10 @@ const num = (min: number, max: number, exclusiveMin = false): Pick<KeySpec, 'sch
   schema: { type: 'number', [exclusiveMin ? 'exclusiveMinimum' : 'minimum']: min, maximum: max },
   expected: `a number ${exclusiveMin ? '>' : '≥'} ${min} and ≤ ${max}`,
 });
-const bool = (): Pick<KeySpec, 'schema' | 'expected'> => ({ schema: { type: 'boolean' }, expected: 'true or false' });
+const bool = (): Pick<KeySpec, 'schema' | 'expected'> => ({
+  schema: { type: 'boolean' },
+  expected: 'true or false',
+});
 
 /** Every valid key, in config.yaml order. A table, no logic. */
 export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
@@ -122,8 +167,16 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'predict.na_threshold', ...num(0, 1) },
   { key: 'predict.top_k', ...int(1) },
   { key: 'export.onnx', ...bool() },
-  { key: 'device', schema: { type: 'string', pattern: '^(auto|cpu|cuda|cuda:[0-9]+)$' }, expected: 'auto, cpu, cuda or cuda:N' },
-  { key: 'device_ids', schema: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, uniqueItems: true }, expected: 'a list of distinct GPU numbers such as [0, 1]' },
+  {
+    key: 'device',
+    schema: { type: 'string', pattern: '^(auto|cpu|cuda|cuda:[0-9]+)$' },
+    expected: 'auto, cpu, cuda or cuda:N',
+  },
+  {
+    key: 'device_ids',
+    schema: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, uniqueItems: true },
+    expected: 'a list of distinct GPU numbers such as [0, 1]',
+  },
   { key: 'engine.python', ...path('a Python interpreter path') },
   { key: 'out', ...path('a run folder path') },
 ]);
@@ -133,16 +186,38 @@ export const CONFIG_KEYS: readonly string[] = Object.freeze(KEY_SPECS.map((s) =>
 
 /** Keys that must be present after defaults are applied (everything not optional in RunConfig). */
 const OPTIONAL_KEYS = new Set([
-  'data.train', 'data.valid', 'data.test', 'data.relations', 'data.folder', 'data.format', 'data.na_label',
-  'data.num_relations', 'model.pretrained', 'model.preset', 'model.vocab', 'model.lowercase', 'model.num_hidden_layers', 'model.dropout',
-  'engine.python', 'out', 'device_ids',
+  'data.train',
+  'data.valid',
+  'data.test',
+  'data.relations',
+  'data.folder',
+  'data.format',
+  'data.na_label',
+  'data.num_relations',
+  'model.pretrained',
+  'model.preset',
+  'model.vocab',
+  'model.lowercase',
+  'model.num_hidden_layers',
+  'model.dropout',
+  'engine.python',
+  'out',
+  'device_ids',
   // levers without a default (memory.micro_batch_size, …)
   ...LEVERS.filter((l) => l.default === undefined).map((l) => l.key),
 ]);
 
 /** Keys holding file-system paths: relative values are made absolute when the config is resolved. */
 export const PATH_KEYS: ReadonlySet<string> = new Set([
-  'data.train', 'data.valid', 'data.test', 'data.relations', 'data.folder', 'model.pretrained', 'model.vocab', 'engine.python', 'out',
+  'data.train',
+  'data.valid',
+  'data.test',
+  'data.relations',
+  'data.folder',
+  'model.pretrained',
+  'model.vocab',
+  'engine.python',
+  'out',
 ]);
 
 /** True when `key` may be absent from a resolved RunConfig. */
@@ -157,7 +232,12 @@ export function keySpec(key: string): KeySpec | undefined {
 
 /** The JSON schema (draft-07, for ajv) of a resolved RunConfig, built from KEY_SPECS. */
 export function runConfigSchema(): Record<string, unknown> {
-  const root = { type: 'object', additionalProperties: false, properties: {} as Record<string, any>, required: [] as string[] };
+  const root = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {} as Record<string, any>,
+    required: [] as string[],
+  };
   for (const spec of KEY_SPECS) {
     const parts = spec.key.split('.');
     let node = root;

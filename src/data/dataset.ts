@@ -26,7 +26,12 @@ export interface ReadDatasetOptions {
 }
 
 /** A file's examples with the reader that read them and what was counted on the way. */
-export interface Dataset { examples: Example[]; format: string; offset_fallbacks: number; skipped_rows: number }
+export interface Dataset {
+  examples: Example[];
+  format: string;
+  offset_fallbacks: number;
+  skipped_rows: number;
+}
 
 /** Reads one data file into examples; bad input throws a RefitError whose lines are `PATH:LINE: what`. */
 export async function readDataset(opts: ReadDatasetOptions): Promise<Dataset> {
@@ -41,7 +46,10 @@ export async function readDataset(opts: ReadDatasetOptions): Promise<Dataset> {
   let offset_fallbacks = 0;
   for await (const ex of reader.read(path, { text, bad: (line, what) => bad.report(line, what) })) {
     if (known && ex.relation !== undefined && !known.has(ex.relation)) {
-      bad.report(ex.line, `relation '${ex.relation}' is not in ${where}${didYouMean(ex.relation, opts.relations!.names)}`);
+      bad.report(
+        ex.line,
+        `relation '${ex.relation}' is not in ${where}${didYouMean(ex.relation, opts.relations!.names)}`,
+      );
       continue;
     }
     if (ex.offset_fallback) offset_fallbacks++;
@@ -49,7 +57,8 @@ export async function readDataset(opts: ReadDatasetOptions): Promise<Dataset> {
   }
   bad.finish();
   if (examples.length === 0) {
-    if (bad.first) throw new RefitError('E_DATA_EMPTY', `${bad.first} (no usable rows: all ${bad.skipped} rows are bad)`);
+    if (bad.first)
+      throw new RefitError('E_DATA_EMPTY', `${bad.first} (no usable rows: all ${bad.skipped} rows are bad)`);
     throw new DataError('E_DATA_EMPTY', { path }, 'no examples');
   }
   return { examples, format: reader.name, offset_fallbacks, skipped_rows: bad.skipped };
@@ -61,7 +70,11 @@ export function pickReader(opts: { path: string; text: string; format?: string }
   const names = Object.keys(READERS);
   if (format !== undefined) {
     const reader = own(READERS, format);
-    if (!reader) throw new ConfigError('E_CONFIG_VALUE', `data.format '${format}' is not a known format${didYouMean(format, names)}; use one of ${names.join(', ')}`);
+    if (!reader)
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `data.format '${format}' is not a known format${didYouMean(format, names)}; use one of ${names.join(', ')}`,
+      );
     return reader;
   }
   const head = text.slice(0, SNIFF_CHARS);
@@ -70,17 +83,27 @@ export function pickReader(opts: { path: string; text: string; format?: string }
   const why: string[] = [];
   for (const reader of Object.values(READERS)) {
     const s = reader.sniff(path, head);
-    if (s.score > bestScore) { best = reader; bestScore = s.score; }
+    if (s.score > bestScore) {
+      best = reader;
+      bestScore = s.score;
+    }
     if (s.score === 0) why.push(`${reader.name}: ${s.why ?? 'no match'}`);
   }
   if (best) return best;
-  throw new DataError('E_DATA_FORMAT', { path }, `cannot tell the data format (${why.join('; ')}); set data.format`);
+  throw new DataError(
+    'E_DATA_FORMAT',
+    { path },
+    `cannot tell the data format (${why.join('; ')}); set data.format`,
+  );
 }
 
 function checkNaLabel(opts: ReadDatasetOptions): void {
   if (opts.na_label === undefined || !opts.relations) return;
   if (!opts.relations.names.includes(opts.na_label)) {
-    throw new ConfigError('E_CONFIG_VALUE', `data.na_label '${opts.na_label}' is not a relation${didYouMean(opts.na_label, opts.relations.names)}`);
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `data.na_label '${opts.na_label}' is not a relation${didYouMean(opts.na_label, opts.relations.names)}`,
+    );
   }
 }
 
@@ -90,7 +113,11 @@ class BadRows {
   /** The first bad row's line, kept under skip/warn too: it explains a file in which no row was usable. */
   first?: string;
   private readonly lines: string[] = [];
-  constructor(private readonly path: string, private readonly policy: OnBadRow, private readonly warn?: (line: string) => void) {}
+  constructor(
+    private readonly path: string,
+    private readonly policy: OnBadRow,
+    private readonly warn?: (line: string) => void,
+  ) {}
   report(line: number | undefined, what: string): void {
     const msg = `${this.path}${line !== undefined ? `:${line}` : ''}: ${what}`;
     this.first ??= msg;

@@ -14,23 +14,38 @@ const SPLIT_WORDS: Readonly<Record<'train' | 'valid' | 'test', readonly string[]
 const RELATION_FILES = [/^relation\.csv$/, /^relation2id\.txt$/, /(^|[_-])rel2id\.json$/, /^labels?\.txt$/];
 
 /** The files of a data folder; each is a path joined onto the folder path. */
-export interface DataFolder { train?: string; valid?: string; test?: string; relations?: string }
+export interface DataFolder {
+  train?: string;
+  valid?: string;
+  test?: string;
+  relations?: string;
+}
 
 /** Finds train/valid/test (by a train|valid|val|dev|test word in the name) and the relation list in folder `path`. */
 export async function resolveDataFolder(path: string): Promise<DataFolder> {
   const names = await listFolder(path);
   const folder: DataFolder = {};
-  const relation = RELATION_FILES.map((re) => names.find((n) => re.test(n.toLowerCase()))).find((n) => n !== undefined);
+  const relation = RELATION_FILES.map((re) => names.find((n) => re.test(n.toLowerCase()))).find(
+    (n) => n !== undefined,
+  );
   if (relation) folder.relations = join(path, relation);
   for (const split of ['train', 'valid', 'test'] as const) {
     const hits = names.filter((n) => n !== relation && isSplitFile(n, SPLIT_WORDS[split]));
     if (hits.length > 1) {
-      throw new DataError('E_DATA_FOLDER', { path }, `several ${split} files (${hits.join(', ')}); pass the one you mean as a file`);
+      throw new DataError(
+        'E_DATA_FOLDER',
+        { path },
+        `several ${split} files (${hits.join(', ')}); pass the one you mean as a file`,
+      );
     }
     if (hits.length === 1) folder[split] = join(path, hits[0]);
   }
   if (!folder.train && !folder.valid && !folder.test) {
-    throw new DataError('E_DATA_FOLDER', { path }, 'no train/valid/test data file (.csv .json .jsonl .tsv .txt) in this folder');
+    throw new DataError(
+      'E_DATA_FOLDER',
+      { path },
+      'no train/valid/test data file (.csv .json .jsonl .tsv .txt) in this folder',
+    );
   }
   return folder;
 }
@@ -50,7 +65,10 @@ function isSplitFile(name: string, words: readonly string[]): boolean {
 async function listFolder(path: string): Promise<string[]> {
   try {
     const entries = await readdir(path, { withFileTypes: true });
-    return entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isFile() || e.isSymbolicLink())
+      .map((e) => e.name)
+      .sort();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new DataError('E_DATA_FILE', { path }, 'no such file or folder');

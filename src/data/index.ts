@@ -1,8 +1,38 @@
 // The data surface: readers, readDataset, relation lists, data folders and dataset statistics.
 // Other folders import data code only through this file.
 export type { Example, Mention, RelationSet } from './types.ts';
-export { READERS, readText, parseJson, extensionOf, type Reader, type ReadOptions, type SniffResult } from './readers/index.ts';
-export { readDataset, pickReader, MAX_BAD_ROWS, type Dataset, type ReadDatasetOptions, type OnBadRow } from './dataset.ts';
-export { readRelations, readRelationTypes, detectNaLabel, relationSetFromExamples, NA_LABELS } from './relations.ts';
+export {
+  READERS,
+  readText,
+  parseJson,
+  extensionOf,
+  type Reader,
+  type ReadOptions,
+  type SniffResult,
+} from './readers/index.ts';
+export {
+  readDataset,
+  pickReader,
+  MAX_BAD_ROWS,
+  type Dataset,
+  type ReadDatasetOptions,
+  type OnBadRow,
+} from './dataset.ts';
+export {
+  readRelations,
+  readRelationTypes,
+  detectNaLabel,
+  relationSetFromExamples,
+  NA_LABELS,
+} from './relations.ts';
 export { resolveDataFolder, isFolder, isRelationFileName, type DataFolder } from './folder.ts';
-export { datasetStats, summarize, inputKey, TRUNCATION_LENGTHS, SPECIAL_TOKENS_PER_EXAMPLE, type FileStats, type LengthSummary, type TokenSummary } from './stats.ts';
+export {
+  datasetStats,
+  summarize,
+  inputKey,
+  TRUNCATION_LENGTHS,
+  SPECIAL_TOKENS_PER_EXAMPLE,
+  type FileStats,
+  type LengthSummary,
+  type TokenSummary,
+} from './stats.ts';

@@ -9,9 +9,18 @@ export const TRUNCATION_LENGTHS = Object.freeze([128, 256, 512] as const);
 export const SPECIAL_TOKENS_PER_EXAMPLE = 6;
 
 /** mean (2 decimals), p50, p95 (nearest rank) and max of a list of lengths. */
-export interface LengthSummary { mean: number; p50: number; p95: number; max: number }
+export interface LengthSummary {
+  mean: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
 /** Token lengths plus how many examples are longer than each truncation length. */
-export interface TokenSummary extends LengthSummary { over_128: number; over_256: number; over_512: number }
+export interface TokenSummary extends LengthSummary {
+  over_128: number;
+  over_256: number;
+  over_512: number;
+}
 
 /** One data file's figures; `train_overlap` is absent for the train file and when only one file was given. */
 export interface FileStats {
@@ -35,7 +44,12 @@ export function summarize(lengths: number[]): LengthSummary {
   const rank = (p: number) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
   let sum = 0;
   for (const v of sorted) sum += v;
-  return { mean: Math.round((sum / sorted.length) * 100) / 100, p50: rank(0.5), p95: rank(0.95), max: sorted[sorted.length - 1] };
+  return {
+    mean: Math.round((sum / sorted.length) * 100) / 100,
+    p50: rank(0.5),
+    p95: rank(0.95),
+    max: sorted[sorted.length - 1],
+  };
 }
 
 /** The key that makes two examples "the same input": text and both spans (relation excluded). */
@@ -45,7 +59,11 @@ export function inputKey(e: Example): string {
 
 /** Figures for one dataset; `count_tokens` returns WordPiece tokens of a sentence, `train_keys` enables overlap. */
 export function datasetStats(opts: {
-  path: string; dataset: Dataset; na_label: string | null; count_tokens?: (text: string) => number; train_keys?: Set<string>;
+  path: string;
+  dataset: Dataset;
+  na_label: string | null;
+  count_tokens?: (text: string) => number;
+  train_keys?: Set<string>;
 }): FileStats {
   const { dataset } = opts;
   const examples = dataset.examples;

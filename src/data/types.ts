@@ -9,7 +9,10 @@ export interface Mention {
   type?: string;
 }
 
-/** One relation example as read from a file; `file` and `line` point at where it came from (line is 1-based, physical). */
+/**
+ * One relation example as read from a file; `file` and `line` point at where it came from (line is 1-based,
+ * physical).
+ */
 export interface Example {
   text: string;
   head: Mention;

@@ -5,8 +5,11 @@ import { utf16ToCodePoint } from '../offsets.ts';
 
 /** DeepKE's head/tail entity types per demo relation (for relation.csv; the model never sees them). */
 const RELATION_TYPES: Readonly<Record<string, readonly [string, string]>> = {
-  born_in: ['PER', 'CITY'], works_for: ['PER', 'ORG'], founded_by: ['ORG', 'PER'],
-  capital_of: ['CITY', 'COUNTRY'], headquartered_in: ['ORG', 'CITY'],
+  born_in: ['PER', 'CITY'],
+  works_for: ['PER', 'ORG'],
+  founded_by: ['ORG', 'PER'],
+  capital_of: ['CITY', 'COUNTRY'],
+  headquartered_in: ['ORG', 'CITY'],
 };
 
 /** One CSV field, quoted (Python csv "excel" dialect) when it holds a comma, quote or line break. */
@@ -15,10 +18,23 @@ function field(value: string | number): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** DeepKE instance CSV text: `sentence,relation,head,head_offset,tail,tail_offset` (offsets in code points), LF line ends. */
+/**
+ * DeepKE instance CSV text: `sentence,relation,head,head_offset,tail,tail_offset` (offsets in code points),
+ * LF line ends.
+ */
 export function toDeepkeCsv(examples: readonly Example[]): string {
   const rows = examples.map((e) =>
-    [e.text, e.relation ?? '', e.head.text, utf16ToCodePoint(e.text, e.head.start), e.tail.text, utf16ToCodePoint(e.text, e.tail.start)].map(field).join(','));
+    [
+      e.text,
+      e.relation ?? '',
+      e.head.text,
+      utf16ToCodePoint(e.text, e.head.start),
+      e.tail.text,
+      utf16ToCodePoint(e.text, e.tail.start),
+    ]
+      .map(field)
+      .join(','),
+  );
   return ['sentence,relation,head,head_offset,tail,tail_offset', ...rows].join('\n') + '\n';
 }
 

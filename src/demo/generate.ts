@@ -1,7 +1,17 @@
 // Generates the demo relation dataset from templates.ts and lexicon.ts: deterministic for a seed, exact
 // head/tail character spans, balanced over relations. Pure: no I/O.
 import type { Example, Mention, RelationSet } from '../data/types.ts';
-import { CAPITALS, CITIES, COMPANIES, COUNTS, FIRST_NAMES, JOBS, LAST_NAMES, TEAMS, YEARS } from './lexicon.ts';
+import {
+  CAPITALS,
+  CITIES,
+  COMPANIES,
+  COUNTS,
+  FIRST_NAMES,
+  JOBS,
+  LAST_NAMES,
+  TEAMS,
+  YEARS,
+} from './lexicon.ts';
 import { seededRandom } from '../rng.ts';
 import { DEMO_NA_LABEL, DEMO_RELATIONS, TEMPLATES, type Template } from './templates.ts';
 
@@ -18,7 +28,16 @@ function hash(text: string): number {
 const pick = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(rand() * list.length)];
 
 /** Entity type of each entity slot (filler slots Y, N, JOB, TEAM have none). */
-const SLOT_TYPES: Readonly<Record<string, string>> = { P: 'PER', P2: 'PER', C: 'ORG', CITY: 'CITY', CITY2: 'CITY', CAP: 'CITY', CAPOF: 'COUNTRY', CTRY: 'COUNTRY' };
+const SLOT_TYPES: Readonly<Record<string, string>> = {
+  P: 'PER',
+  P2: 'PER',
+  C: 'ORG',
+  CITY: 'CITY',
+  CITY2: 'CITY',
+  CAP: 'CITY',
+  CAPOF: 'COUNTRY',
+  CTRY: 'COUNTRY',
+};
 
 /** Fills every slot of a template; slots of the same kind get distinct values. */
 function fillSlots(rand: () => number, slots: readonly string[]): Record<string, string> {
@@ -32,11 +51,25 @@ function fillSlots(rand: () => number, slots: readonly string[]): Record<string,
   };
   for (const slot of slots) {
     const fillers: Record<string, () => string> = {
-      P: () => distinct(person), P2: () => distinct(person), C: () => pick(rand, COMPANIES),
-      CITY: () => distinct(() => pick(rand, CITIES)), CITY2: () => distinct(() => pick(rand, CITIES)),
-      CAP: () => capital[0], CAPOF: () => capital[1],
-      CTRY: () => distinct(() => pick(rand, CAPITALS.filter((c) => c[1] !== capital[1]))[1]),
-      Y: () => pick(rand, YEARS), N: () => pick(rand, COUNTS), JOB: () => pick(rand, JOBS), TEAM: () => pick(rand, TEAMS),
+      P: () => distinct(person),
+      P2: () => distinct(person),
+      C: () => pick(rand, COMPANIES),
+      CITY: () => distinct(() => pick(rand, CITIES)),
+      CITY2: () => distinct(() => pick(rand, CITIES)),
+      CAP: () => capital[0],
+      CAPOF: () => capital[1],
+      CTRY: () =>
+        distinct(
+          () =>
+            pick(
+              rand,
+              CAPITALS.filter((c) => c[1] !== capital[1]),
+            )[1],
+        ),
+      Y: () => pick(rand, YEARS),
+      N: () => pick(rand, COUNTS),
+      JOB: () => pick(rand, JOBS),
+      TEAM: () => pick(rand, TEAMS),
     };
     values[slot] = fillers[slot]();
   }
@@ -44,14 +77,26 @@ function fillSlots(rand: () => number, slots: readonly string[]): Record<string,
 }
 
 /** Renders a template: the text and the character span of each entity slot. */
-export function renderTemplate(template: Template, values: Record<string, string>): { text: string; spans: Record<string, Mention> } {
+export function renderTemplate(
+  template: Template,
+  values: Record<string, string>,
+): { text: string; spans: Record<string, Mention> } {
   let text = '';
   const spans: Record<string, Mention> = {};
   for (const piece of template.text.split(/(\{[A-Z0-9]+\})/)) {
     const slot = /^\{([A-Z0-9]+)\}$/.exec(piece)?.[1];
-    if (!slot) { text += piece; continue; }
+    if (!slot) {
+      text += piece;
+      continue;
+    }
     const value = values[slot];
-    if (SLOT_TYPES[slot]) spans[slot] = { text: value, start: text.length, end: text.length + value.length, type: SLOT_TYPES[slot] };
+    if (SLOT_TYPES[slot])
+      spans[slot] = {
+        text: value,
+        start: text.length,
+        end: text.length + value.length,
+        type: SLOT_TYPES[slot],
+      };
     text += value;
   }
   return { text, spans };
@@ -74,10 +119,23 @@ export function generateSplit(opts: { seed: number; split: string; n: number }):
   const examples: Example[] = [];
   for (let i = 0; i < opts.n; i++) {
     const relation = drawRelation(rand);
-    const template = pick(rand, TEMPLATES.filter((t) => t.facts.some((f) => f[2] === relation)));
-    const [head, tail] = pick(rand, template.facts.filter((f) => f[2] === relation));
+    const template = pick(
+      rand,
+      TEMPLATES.filter((t) => t.facts.some((f) => f[2] === relation)),
+    );
+    const [head, tail] = pick(
+      rand,
+      template.facts.filter((f) => f[2] === relation),
+    );
     const { text, spans } = renderTemplate(template, fillSlots(rand, slotsOf(template)));
-    examples.push({ text, head: spans[head], tail: spans[tail], relation, file: `demo:${opts.split}`, line: i + 1 });
+    examples.push({
+      text,
+      head: spans[head],
+      tail: spans[tail],
+      relation,
+      file: `demo:${opts.split}`,
+      line: i + 1,
+    });
   }
   return examples;
 }

@@ -18,7 +18,11 @@ export const DEMO_SIZES = Object.freeze({ train: 1200, valid: 200, test: 200 });
  * `vocab_lines`, an uncased WordPiece vocab.txt covering every word the generator and DEMO_PREDICT_INPUTS use.
  */
 export function generateDemoDataset(opts: { seed: number; train: number; valid: number; test: number }): {
-  train: Example[]; valid: Example[]; test: Example[]; relations: RelationSet; vocab_lines: string[];
+  train: Example[];
+  valid: Example[];
+  test: Example[];
+  relations: RelationSet;
+  vocab_lines: string[];
 } {
   return {
     train: generateSplit({ seed: opts.seed, split: 'train', n: opts.train }),

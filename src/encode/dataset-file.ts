@@ -1,7 +1,17 @@
 // The encoded dataset file (docs/encoded-dataset.md): magic, JSON header, 8-byte aligned little-endian arrays.
 // Written once to a temp name and renamed; cached by a hash of everything that shapes its content.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  readSync,
+  closeSync,
+} from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
 import { DataError, RefitError, EnvironmentError, fsError } from '../errors.ts';
@@ -17,19 +27,39 @@ export const DATASET_EXT = '.refit-ds';
 /** Bumped whenever encoding changes, so older cached files are not reused. */
 export const ENCODER_VERSION = 1;
 
-/** Options shared by one-example encoding and dataset writing; `deepke_lm` selects DeepKE's LM text instead of markers. */
-export interface EncodeOptions { tokenizer: WordPieceTokenizer; max_seq_len: number; markers: MarkerScheme; deepke_lm?: DeepkeLmInput }
+/**
+ * Options shared by one-example encoding and dataset writing; `deepke_lm` selects DeepKE's LM text instead of
+ * markers.
+ */
+export interface EncodeOptions {
+  tokenizer: WordPieceTokenizer;
+  max_seq_len: number;
+  markers: MarkerScheme;
+  deepke_lm?: DeepkeLmInput;
+}
 
-/** Encodes one example the way the model's head reads it: DeepKE's LM text (deepke-lm) or entity markers (the others). */
+/**
+ * Encodes one example the way the model's head reads it: DeepKE's LM text (deepke-lm) or entity markers (the
+ * others).
+ */
 export function encodeForHead(opts: EncodeOptions & { example: Example }): EncodedExample {
-  if (opts.deepke_lm) return encodeDeepkeLm({ tokenizer: opts.tokenizer, example: opts.example, max_seq_len: opts.max_seq_len, types: deepkeLmTypes(opts.example, opts.deepke_lm) });
+  if (opts.deepke_lm)
+    return encodeDeepkeLm({
+      tokenizer: opts.tokenizer,
+      example: opts.example,
+      max_seq_len: opts.max_seq_len,
+      types: deepkeLmTypes(opts.example, opts.deepke_lm),
+    });
   return encodeExample(opts);
 }
 
 const ARRAY_NAMES = ['offsets', 'input_ids', 'lengths', 'head_pos', 'tail_pos', 'labels'] as const;
 type ArrayName = (typeof ARRAY_NAMES)[number];
 
-/** The JSON header of an encoded dataset file; `truncated` (examples cut to max_seq_len) is an addition to the documented keys. */
+/**
+ * The JSON header of an encoded dataset file; `truncated` (examples cut to max_seq_len) is an addition to the
+ * documented keys.
+ */
 export interface EncodedHeader {
   format: 'refit-ds';
   version: 1;
@@ -43,7 +73,10 @@ export interface EncodedHeader {
   truncated: number;
 }
 
-/** An encoded dataset read back: its header and typed views of its arrays (example i = input_ids[offsets[i]:offsets[i+1]]). */
+/**
+ * An encoded dataset read back: its header and typed views of its arrays (example i =
+ * input_ids[offsets[i]:offsets[i+1]]).
+ */
 export interface EncodedDatasetView {
   path: string;
   header: EncodedHeader;
@@ -58,29 +91,74 @@ export interface EncodedDatasetView {
 }
 
 /** What writing (or finding in the cache) an encoded dataset gives back. */
-export interface WrittenDataset { path: string; n: number; total_tokens: number; truncated: number; lengths: Int32Array; from_cache: boolean }
+export interface WrittenDataset {
+  path: string;
+  n: number;
+  total_tokens: number;
+  truncated: number;
+  lengths: Int32Array;
+  from_cache: boolean;
+}
 
-/** sha256 over everything that shapes the file: encoder version, vocab, casing, markers, length, relations, examples. */
-export function datasetContentHash(opts: { examples: readonly Example[]; relations: RelationSet } & EncodeOptions): string {
+/**
+ * sha256 over everything that shapes the file: encoder version, vocab, casing, markers, length, relations,
+ * examples.
+ */
+export function datasetContentHash(
+  opts: { examples: readonly Example[]; relations: RelationSet } & EncodeOptions,
+): string {
   const h = createHash('sha256');
   const t = opts.tokenizer;
   const scheme = opts.deepke_lm ? { deepke_lm: opts.deepke_lm } : opts.markers;
-  h.update(JSON.stringify([ENCODER_VERSION, t.vocab.content_hash, t.lowercase, t.strip_accents, scheme, opts.max_seq_len, opts.relations.names]));
+  h.update(
+    JSON.stringify([
+      ENCODER_VERSION,
+      t.vocab.content_hash,
+      t.lowercase,
+      t.strip_accents,
+      scheme,
+      opts.max_seq_len,
+      opts.relations.names,
+    ]),
+  );
   for (const ex of opts.examples) {
-    h.update(JSON.stringify([ex.text, ex.head.start, ex.head.end, ex.head.type ?? null, ex.tail.start, ex.tail.end, ex.tail.type ?? null, ex.relation ?? null]));
+    h.update(
+      JSON.stringify([
+        ex.text,
+        ex.head.start,
+        ex.head.end,
+        ex.head.type ?? null,
+        ex.tail.start,
+        ex.tail.end,
+        ex.tail.type ?? null,
+        ex.relation ?? null,
+      ]),
+    );
     h.update('\n');
   }
   return h.digest('hex');
 }
 
-/** Encodes `examples` (see encodeForHead) into `cache_dir/<hash>.refit-ds`, or returns the file already there for the same inputs. */
-export async function writeEncodedDataset(opts: { examples: Example[]; relations: RelationSet; cache_dir: string } & EncodeOptions): Promise<WrittenDataset> {
+/**
+ * Encodes `examples` (see encodeForHead) into `cache_dir/<hash>.refit-ds`, or returns the file already there
+ * for the same inputs.
+ */
+export async function writeEncodedDataset(
+  opts: { examples: Example[]; relations: RelationSet; cache_dir: string } & EncodeOptions,
+): Promise<WrittenDataset> {
   const hash = datasetContentHash(opts);
   const file = path.join(opts.cache_dir, `${hash.slice(0, 32)}${DATASET_EXT}`);
   const cached = readCachedHeader(file, hash);
   if (cached) {
     const view = readEncodedDataset(file);
-    return { path: file, n: view.header.n, total_tokens: view.header.total_tokens, truncated: view.header.truncated, lengths: view.lengths, from_cache: true };
+    return {
+      path: file,
+      n: view.header.n,
+      total_tokens: view.header.total_tokens,
+      truncated: view.header.truncated,
+      lengths: view.lengths,
+      from_cache: true,
+    };
   }
   const label = labelIndex(opts.relations);
   const n = opts.examples.length;
@@ -104,10 +182,20 @@ export async function writeEncodedDataset(opts: { examples: Example[]; relations
   const ids = new Int32Array(total);
   const offsets = new BigInt64Array(n + 1);
   let at = 0;
-  all.forEach((row, i) => { offsets[i] = BigInt(at); ids.set(row, at); at += row.length; });
+  all.forEach((row, i) => {
+    offsets[i] = BigInt(at);
+    ids.set(row, at);
+    at += row.length;
+  });
   offsets[n] = BigInt(at);
-  const bytes = buildFile({ hash, vocab_size: opts.tokenizer.vocab.size, max_seq_len: opts.max_seq_len, relations: opts.relations.names, truncated,
-    arrays: { offsets, input_ids: ids, lengths, head_pos: head, tail_pos: tail, labels } });
+  const bytes = buildFile({
+    hash,
+    vocab_size: opts.tokenizer.vocab.size,
+    max_seq_len: opts.max_seq_len,
+    relations: opts.relations.names,
+    truncated,
+    arrays: { offsets, input_ids: ids, lengths, head_pos: head, tail_pos: tail, labels },
+  });
   writeAtomic(file, bytes);
   return { path: file, n, total_tokens: total, truncated, lengths, from_cache: false };
 }
@@ -117,7 +205,12 @@ function labelIndex(relations: RelationSet): (ex: Example) => number {
   return (ex) => {
     if (ex.relation === undefined) return -1;
     const id = index.get(ex.relation);
-    if (id === undefined) throw new DataError('E_DATA_RELATION', { path: ex.file, line: ex.line }, `relation "${ex.relation}" is not in the relation set (${relations.names.length} names)`);
+    if (id === undefined)
+      throw new DataError(
+        'E_DATA_RELATION',
+        { path: ex.file, line: ex.line },
+        `relation "${ex.relation}" is not in the relation set (${relations.names.length} names)`,
+      );
     return id;
   };
 }
@@ -127,9 +220,16 @@ function align8(x: number): number {
 }
 
 /** Lays out header + arrays; the header is padded with spaces so the first array starts 8-byte aligned. */
-function buildFile(opts: { hash: string; vocab_size: number; max_seq_len: number; relations: string[]; truncated: number;
-  arrays: Record<ArrayName, BigInt64Array | Int32Array> }): Buffer {
-  if (endianness() !== 'LE') throw new RefitError('E_ENDIAN', 'encoded datasets are little-endian; this machine is big-endian');
+function buildFile(opts: {
+  hash: string;
+  vocab_size: number;
+  max_seq_len: number;
+  relations: string[];
+  truncated: number;
+  arrays: Record<ArrayName, BigInt64Array | Int32Array>;
+}): Buffer {
+  if (endianness() !== 'LE')
+    throw new RefitError('E_ENDIAN', 'encoded datasets are little-endian; this machine is big-endian');
   const a = opts.arrays;
   let dataStart = 0;
   let json = '';
@@ -141,8 +241,18 @@ function buildFile(opts: { hash: string; vocab_size: number; max_seq_len: number
       arrays[name] = { dtype: name === 'offsets' ? 'int64' : 'int32', offset: at, shape: [a[name].length] };
       at = align8(at + a[name].byteLength);
     }
-    const header: EncodedHeader = { format: 'refit-ds', version: 1, n: a.lengths.length, total_tokens: a.input_ids.length, vocab_size: opts.vocab_size,
-      max_seq_len: opts.max_seq_len, arrays, relations: opts.relations, content_hash: opts.hash, truncated: opts.truncated };
+    const header: EncodedHeader = {
+      format: 'refit-ds',
+      version: 1,
+      n: a.lengths.length,
+      total_tokens: a.input_ids.length,
+      vocab_size: opts.vocab_size,
+      max_seq_len: opts.max_seq_len,
+      arrays,
+      relations: opts.relations,
+      content_hash: opts.hash,
+      truncated: opts.truncated,
+    };
     json = JSON.stringify(header);
     const need = align8(12 + Buffer.byteLength(json));
     if (need === dataStart) break;
@@ -172,8 +282,13 @@ function writeAtomic(file: string, bytes: Buffer): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     // The cache folder is the machine's side (full disk, read-only, no permission): exit 1, the path and the cause.
-    const why = fsError(e, file)?.message.slice(file.length + 2) ?? String((e as NodeJS.ErrnoException).code ?? e);
-    throw new EnvironmentError('E_CACHE_WRITE', `${file}: cannot write the encoded dataset: ${why} (set REFIT_CACHE to a writable folder)`, { cause: e });
+    const why =
+      fsError(e, file)?.message.slice(file.length + 2) ?? String((e as NodeJS.ErrnoException).code ?? e);
+    throw new EnvironmentError(
+      'E_CACHE_WRITE',
+      `${file}: cannot write the encoded dataset: ${why} (set REFIT_CACHE to a writable folder)`,
+      { cause: e },
+    );
   }
 }
 
@@ -192,10 +307,16 @@ function readHeader(file: string): EncodedHeader {
   const fd = openSync(file, 'r');
   try {
     const head = Buffer.alloc(12);
-    if (readSync(fd, head, 0, 12, 0) !== 12 || head.toString('ascii', 0, 8) !== DATASET_MAGIC) throw new DataError('E_DATASET_FILE', { path: file }, `not an encoded dataset (no ${DATASET_MAGIC} magic)`);
+    if (readSync(fd, head, 0, 12, 0) !== 12 || head.toString('ascii', 0, 8) !== DATASET_MAGIC)
+      throw new DataError(
+        'E_DATASET_FILE',
+        { path: file },
+        `not an encoded dataset (no ${DATASET_MAGIC} magic)`,
+      );
     const len = head.readUInt32LE(8);
     const json = Buffer.alloc(len);
-    if (readSync(fd, json, 0, len, 12) !== len) throw new DataError('E_DATASET_FILE', { path: file }, 'the header is cut short');
+    if (readSync(fd, json, 0, len, 12) !== len)
+      throw new DataError('E_DATASET_FILE', { path: file }, 'the header is cut short');
     return JSON.parse(json.toString('utf8')) as EncodedHeader;
   } finally {
     closeSync(fd);
@@ -209,20 +330,41 @@ export function readEncodedDataset(file: string): EncodedDatasetView {
     header = readHeader(file);
   } catch (e) {
     if (e instanceof RefitError) throw e;
-    throw new DataError('E_DATASET_FILE', { path: file }, `cannot read the encoded dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new DataError(
+      'E_DATASET_FILE',
+      { path: file },
+      `cannot read the encoded dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
-  if (header.format !== 'refit-ds' || header.version !== 1) throw new DataError('E_DATASET_FILE', { path: file }, `unsupported format ${header.format} version ${header.version}`);
+  if (header.format !== 'refit-ds' || header.version !== 1)
+    throw new DataError(
+      'E_DATASET_FILE',
+      { path: file },
+      `unsupported format ${header.format} version ${header.version}`,
+    );
   const raw = readFileSync(file);
   const ab = new ArrayBuffer(raw.byteLength);
   new Uint8Array(ab).set(raw);
-  const view = <T>(name: ArrayName, Ctor: { new(b: ArrayBuffer, o: number, l: number): T; BYTES_PER_ELEMENT: number }): T => {
+  const view = <T>(
+    name: ArrayName,
+    Ctor: { new (b: ArrayBuffer, o: number, l: number): T; BYTES_PER_ELEMENT: number },
+  ): T => {
     const spec = header.arrays[name];
-    if (spec.offset + spec.shape[0] * Ctor.BYTES_PER_ELEMENT > ab.byteLength) throw new DataError('E_DATASET_FILE', { path: file }, `array ${name} runs past the end of the file`);
+    if (spec.offset + spec.shape[0] * Ctor.BYTES_PER_ELEMENT > ab.byteLength)
+      throw new DataError('E_DATASET_FILE', { path: file }, `array ${name} runs past the end of the file`);
     return new Ctor(ab, spec.offset, spec.shape[0]);
   };
   const offsets = view('offsets', BigInt64Array);
   const input_ids = view('input_ids', Int32Array);
-  return { path: file, header, offsets, input_ids, lengths: view('lengths', Int32Array), head_pos: view('head_pos', Int32Array),
-    tail_pos: view('tail_pos', Int32Array), labels: view('labels', Int32Array),
-    example: (i: number) => input_ids.subarray(Number(offsets[i]), Number(offsets[i + 1])) };
+  return {
+    path: file,
+    header,
+    offsets,
+    input_ids,
+    lengths: view('lengths', Int32Array),
+    head_pos: view('head_pos', Int32Array),
+    tail_pos: view('tail_pos', Int32Array),
+    labels: view('labels', Int32Array),
+    example: (i: number) => input_ids.subarray(Number(offsets[i]), Number(offsets[i + 1])),
+  };
 }

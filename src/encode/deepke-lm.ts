@@ -6,7 +6,10 @@ import type { TokenArrays, WordPieceTokenizer } from '../tokenize/index.ts';
 import type { EncodedExample } from './encode.ts';
 
 /** The type words of one example's head and tail. */
-export interface EntityTypePair { head_type: string; tail_type: string }
+export interface EntityTypePair {
+  head_type: string;
+  tail_type: string;
+}
 
 /**
  * How a dataset is encoded for the deepke-lm head. `relation_types` (relation.csv's head_type/tail_type by relation
@@ -14,7 +17,9 @@ export interface EntityTypePair { head_type: string; tail_type: string }
  * that leaks the label into the input, so refit also scores the test split without it. Types carried by the
  * example itself (a row's head_type/tail_type, predict's head_type/tail_type) always come first.
  */
-export interface DeepkeLmInput { relation_types?: Readonly<Record<string, EntityTypePair>> }
+export interface DeepkeLmInput {
+  relation_types?: Readonly<Record<string, EntityTypePair>>;
+}
 
 /** The type word for each side of `ex` under `input` (undefined: that mention keeps its own text). */
 export function deepkeLmTypes(ex: Example, input: DeepkeLmInput): { head?: string; tail?: string } {
@@ -31,7 +36,12 @@ export function deepkeLmTypes(ex: Example, input: DeepkeLmInput): { head?: strin
  * a window around the entities (DeepKE cuts the end at 512, which can drop the appended mentions).
  * head_pos/tail_pos point at the first token of each (substituted) mention, or 0 when truncation dropped it.
  */
-export function encodeDeepkeLm(opts: { tokenizer: WordPieceTokenizer; example: Example; max_seq_len: number; types: { head?: string; tail?: string } }): EncodedExample {
+export function encodeDeepkeLm(opts: {
+  tokenizer: WordPieceTokenizer;
+  example: Example;
+  max_seq_len: number;
+  types: { head?: string; tail?: string };
+}): EncodedExample {
   const { tokenizer, example: ex } = opts;
   const { text, spans } = substitute(ex, opts.types);
   const sentence: TokenArrays = { ids: [], starts: [], ends: [] };
@@ -42,7 +52,10 @@ export function encodeDeepkeLm(opts: { tokenizer: WordPieceTokenizer; example: E
   let head = tokenizer.ids(ex.head.text);
   let tail = tokenizer.ids(ex.tail.text);
   const fits = sentence.ids.length + head.length + tail.length + 2 <= budget;
-  if (!fits) { head = head.slice(0, cap); tail = tail.slice(0, cap); }
+  if (!fits) {
+    head = head.slice(0, cap);
+    tail = tail.slice(0, cap);
+  }
   const room = budget - head.length - tail.length - 2;
   const h = tokenRange(sentence, spans.head);
   const t = tokenRange(sentence, spans.tail);
@@ -53,13 +66,20 @@ export function encodeDeepkeLm(opts: { tokenizer: WordPieceTokenizer; example: E
 }
 
 /** The sentence with type words substituted, and the spans of the head and tail (substituted or not) in it. */
-function substitute(ex: Example, types: { head?: string; tail?: string }): { text: string; spans: { head: [number, number]; tail: [number, number] } } {
+function substitute(
+  ex: Example,
+  types: { head?: string; tail?: string },
+): { text: string; spans: { head: [number, number]; tail: [number, number] } } {
   const overlap = ex.head.start < ex.tail.end && ex.tail.start < ex.head.end;
   const edits: Array<{ m: Mention; word: string; role: 'head' | 'tail' }> = [];
   if (types.head !== undefined) edits.push({ m: ex.head, word: types.head, role: 'head' });
-  if (types.tail !== undefined && !(overlap && types.head !== undefined)) edits.push({ m: ex.tail, word: types.tail, role: 'tail' });
+  if (types.tail !== undefined && !(overlap && types.head !== undefined))
+    edits.push({ m: ex.tail, word: types.tail, role: 'tail' });
   edits.sort((a, b) => a.m.start - b.m.start);
-  const spans = { head: [ex.head.start, ex.head.end] as [number, number], tail: [ex.tail.start, ex.tail.end] as [number, number] };
+  const spans = {
+    head: [ex.head.start, ex.head.end] as [number, number],
+    tail: [ex.tail.start, ex.tail.end] as [number, number],
+  };
   let text = '';
   let at = 0;
   let shift = 0;
@@ -75,7 +95,9 @@ function substitute(ex: Example, types: { head?: string; tail?: string }): { tex
   for (const role of ['head', 'tail'] as const) {
     if (edits.some((e) => e.role === role)) continue;
     const m = ex[role];
-    const before = edits.filter((e) => e.m.end <= m.start).reduce((s, e) => s + e.word.length - (e.m.end - e.m.start), 0);
+    const before = edits
+      .filter((e) => e.m.end <= m.start)
+      .reduce((s, e) => s + e.word.length - (e.m.end - e.m.start), 0);
     spans[role] = [m.start + before, m.end + before];
   }
   return { text, spans };
@@ -86,13 +108,21 @@ function tokenRange(t: TokenArrays, span: [number, number]): [number, number] | 
   let first = -1;
   let last = -1;
   for (let i = 0; i < t.ids.length; i++) {
-    if (t.ends[i] > span[0] && t.starts[i] < Math.max(span[1], span[0] + 1)) { if (first < 0) first = i; last = i; }
+    if (t.ends[i] > span[0] && t.starts[i] < Math.max(span[1], span[0] + 1)) {
+      if (first < 0) first = i;
+      last = i;
+    }
   }
   return first < 0 ? null : [first, last];
 }
 
 /** [from, to) of a `room`-token window: around both entities when they fit together, else around the head. */
-function keptWindow(length: number, room: number, h: [number, number] | null, t: [number, number] | null): [number, number] {
+function keptWindow(
+  length: number,
+  room: number,
+  h: [number, number] | null,
+  t: [number, number] | null,
+): [number, number] {
   if (room >= length) return [0, length];
   const spans = [h, t].filter((r): r is [number, number] => r !== null);
   if (spans.length === 0) return [0, room];

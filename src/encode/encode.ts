@@ -7,7 +7,12 @@ import { resolveMarkerIds, type MarkerIds, type MarkerScheme } from './markers.t
 import { MIN_BODY_BUDGET, truncationPlan, type MarkerPositions } from './truncate.ts';
 
 /** One encoded example: ids with [CLS], markers and [SEP]; head_pos/tail_pos index the start markers in `ids`. */
-export interface EncodedExample { ids: number[]; head_pos: number; tail_pos: number; truncated: boolean }
+export interface EncodedExample {
+  ids: number[];
+  head_pos: number;
+  tail_pos: number;
+  truncated: boolean;
+}
 
 /** The separator that stands for dropped tokens between kept runs in a truncated example: the vocab's [SEP]. */
 export const TRUNCATION_SEPARATOR = '[SEP]';
@@ -16,17 +21,32 @@ const markerCache = new WeakMap<WordPieceTokenizer, Map<MarkerScheme, MarkerIds>
 
 function markerIds(tokenizer: WordPieceTokenizer, scheme: MarkerScheme): MarkerIds {
   let byScheme = markerCache.get(tokenizer);
-  if (!byScheme) { byScheme = new Map(); markerCache.set(tokenizer, byScheme); }
+  if (!byScheme) {
+    byScheme = new Map();
+    markerCache.set(tokenizer, byScheme);
+  }
   let ids = byScheme.get(scheme);
-  if (!ids) { ids = resolveMarkerIds(tokenizer.vocab, scheme); byScheme.set(scheme, ids); }
+  if (!ids) {
+    ids = resolveMarkerIds(tokenizer.vocab, scheme);
+    byScheme.set(scheme, ids);
+  }
   return ids;
 }
 
 /** Encodes one example (see docs: markers, entity-aware truncation to `max_seq_len` including [CLS]/[SEP]). */
-export function encodeExample(opts: { tokenizer: WordPieceTokenizer; example: Example; max_seq_len: number; markers: MarkerScheme }): EncodedExample {
+export function encodeExample(opts: {
+  tokenizer: WordPieceTokenizer;
+  example: Example;
+  max_seq_len: number;
+  markers: MarkerScheme;
+}): EncodedExample {
   const { tokenizer, example: ex } = opts;
   if (!(Number.isInteger(opts.max_seq_len) && opts.max_seq_len - 2 >= MIN_BODY_BUDGET)) {
-    throw new ConfigError('E_CONFIG_VALUE', `max_seq_len ${opts.max_seq_len} is too small for [CLS], [SEP] and four entity markers (use max_seq_len >= ${MIN_BODY_BUDGET + 2})`);
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `max_seq_len ${opts.max_seq_len} is too small for [CLS], [SEP] and four entity markers (use ` +
+        `max_seq_len >= ${MIN_BODY_BUDGET + 2})`,
+    );
   }
   checkSpan(ex, ex.head, 'head');
   checkSpan(ex, ex.tail, 'tail');
@@ -54,8 +74,18 @@ export function encodeExample(opts: { tokenizer: WordPieceTokenizer; example: Ex
 }
 
 function checkSpan(ex: Example, m: Mention, role: string): void {
-  if (!(Number.isInteger(m.start) && Number.isInteger(m.end) && m.start >= 0 && m.start <= m.end && m.end <= ex.text.length)) {
-    throw new DataError('E_DATA_SPAN', { path: ex.file, line: ex.line }, `${role} span ${m.start}-${m.end} is outside the sentence (length ${ex.text.length})`);
+  if (!(
+    Number.isInteger(m.start) &&
+    Number.isInteger(m.end) &&
+    m.start >= 0 &&
+    m.start <= m.end &&
+    m.end <= ex.text.length
+  )) {
+    throw new DataError(
+      'E_DATA_SPAN',
+      { path: ex.file, line: ex.line },
+      `${role} span ${m.start}-${m.end} is outside the sentence (length ${ex.text.length})`,
+    );
   }
 }
 
@@ -70,7 +100,8 @@ export function tokensWithEdges(tokenizer: WordPieceTokenizer, text: string, edg
   if (edges.every((e) => isWordEdge(tokenizer, whole, e))) return whole;
   const cuts = [...new Set([0, ...edges, text.length])].sort((a, b) => a - b);
   const out: TokenArrays = { ids: [], starts: [], ends: [] };
-  for (let k = 0; k + 1 < cuts.length; k++) tokenizer.tokenizeInto(text.slice(cuts[k], cuts[k + 1]), out, cuts[k]);
+  for (let k = 0; k + 1 < cuts.length; k++)
+    tokenizer.tokenizeInto(text.slice(cuts[k], cuts[k + 1]), out, cuts[k]);
   return out;
 }
 
@@ -90,19 +121,38 @@ function firstAtOrAfter(t: TokenArrays, offset: number): number {
   let hi = t.starts.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (t.starts[mid] < offset) lo = mid + 1; else hi = mid;
+    if (t.starts[mid] < offset) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
 
-interface MarkerEvent { at: number; group: number; key1: number; key2: number; ids: number[]; slots: Array<keyof MarkerPositions> }
+interface MarkerEvent {
+  at: number;
+  group: number;
+  key1: number;
+  key2: number;
+  ids: number[];
+  slots: Array<keyof MarkerPositions>;
+}
 
 /** The marker events of one entity: a start and an end, or one start+end pair when it covers no token. */
-function markerEvents(t: TokenArrays, m: Mention, role: 0 | 1, startId: number, endId: number, out: MarkerEvent[]): void {
+function markerEvents(
+  t: TokenArrays,
+  m: Mention,
+  role: 0 | 1,
+  startId: number,
+  endId: number,
+  out: MarkerEvent[],
+): void {
   const s = firstAtOrAfter(t, m.start);
   const e = Math.max(s, firstAtOrAfter(t, m.end));
-  const [startSlot, endSlot]: Array<keyof MarkerPositions> = role === 0 ? ['head_start', 'head_end'] : ['tail_start', 'tail_end'];
-  if (s === e) { out.push({ at: s, group: 1, key1: role, key2: 0, ids: [startId, endId], slots: [startSlot, endSlot] }); return; }
+  const [startSlot, endSlot]: Array<keyof MarkerPositions> =
+    role === 0 ? ['head_start', 'head_end'] : ['tail_start', 'tail_end'];
+  if (s === e) {
+    out.push({ at: s, group: 1, key1: role, key2: 0, ids: [startId, endId], slots: [startSlot, endSlot] });
+    return;
+  }
   out.push({ at: e, group: 0, key1: -s, key2: -role, ids: [endId], slots: [endSlot] });
   out.push({ at: s, group: 2, key1: -e, key2: role, ids: [startId], slots: [startSlot] });
 }
@@ -115,7 +165,11 @@ function startId(ids: MarkerIds, m: Mention, which: 'head_start' | 'tail_start')
  * Inserts the markers. At one token position: closing markers of entities that end there (the inner one first),
  * then empty entities as a start+end pair, then opening markers (the outer one first, head before tail on a tie).
  */
-function insertMarkers(t: TokenArrays, ex: Example, ids: MarkerIds): { body: number[]; pos: MarkerPositions } {
+function insertMarkers(
+  t: TokenArrays,
+  ex: Example,
+  ids: MarkerIds,
+): { body: number[]; pos: MarkerPositions } {
   const events: MarkerEvent[] = [];
   markerEvents(t, ex.head, 0, startId(ids, ex.head, 'head_start'), ids.head_end, events);
   markerEvents(t, ex.tail, 1, startId(ids, ex.tail, 'tail_start'), ids.tail_end, events);

@@ -17,9 +17,29 @@
 // - The .refit-ds file follows docs/encoded-dataset.md, plus a header key `truncated` (count of truncated examples).
 // - The deepke-lm head reads DeepKE's LM text instead (deepke-lm.ts): mentions replaced by type words, then
 //   `[SEP] head [SEP] tail`; no markers. encodeForHead picks the scheme.
-export { defaultMarkers, entityTypes, markerStrings, addMarkersToVocab, resolveMarkerIds, FALLBACK_MARKERS, type MarkerScheme, type MarkerIds } from './markers.ts';
+export {
+  defaultMarkers,
+  entityTypes,
+  markerStrings,
+  addMarkersToVocab,
+  resolveMarkerIds,
+  FALLBACK_MARKERS,
+  type MarkerScheme,
+  type MarkerIds,
+} from './markers.ts';
 export { encodeExample, tokensWithEdges, TRUNCATION_SEPARATOR, type EncodedExample } from './encode.ts';
 export { truncationPlan, MIN_BODY_BUDGET, type MarkerPositions } from './truncate.ts';
-export { writeEncodedDataset, readEncodedDataset, datasetContentHash, encodeForHead, DATASET_MAGIC, DATASET_EXT, ENCODER_VERSION,
-  type EncodedHeader, type EncodedDatasetView, type WrittenDataset, type EncodeOptions } from './dataset-file.ts';
+export {
+  writeEncodedDataset,
+  readEncodedDataset,
+  datasetContentHash,
+  encodeForHead,
+  DATASET_MAGIC,
+  DATASET_EXT,
+  ENCODER_VERSION,
+  type EncodedHeader,
+  type EncodedDatasetView,
+  type WrittenDataset,
+  type EncodeOptions,
+} from './dataset-file.ts';
 export { encodeDeepkeLm, deepkeLmTypes, type DeepkeLmInput, type EntityTypePair } from './deepke-lm.ts';

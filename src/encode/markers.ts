@@ -1,5 +1,6 @@
 // Entity marker schemes: which vocabulary tokens open and close the head and the tail, plain or typed.
-// Prefers BERT's reserved [unusedN] tokens (no new embeddings); otherwise marker strings that must be added to the vocab.
+// Prefers BERT's reserved [unusedN] tokens (no new embeddings); otherwise marker strings that must be added
+// to the vocab.
 import { RefitError } from '../errors.ts';
 import type { Example } from '../data/index.ts';
 import type { Vocab } from '../tokenize/index.ts';
@@ -19,7 +20,12 @@ export interface MarkerScheme {
 }
 
 /** Marker strings used when the vocabulary has no [unused1]…[unused4] (they are appended to the vocab). */
-export const FALLBACK_MARKERS = Object.freeze({ head_start: '[E1]', head_end: '[/E1]', tail_start: '[E2]', tail_end: '[/E2]' });
+export const FALLBACK_MARKERS = Object.freeze({
+  head_start: '[E1]',
+  head_end: '[/E1]',
+  tail_start: '[E2]',
+  tail_end: '[/E2]',
+});
 
 /** Marker ids of one scheme, resolved against a vocabulary. */
 export interface MarkerIds {
@@ -43,10 +49,18 @@ export function defaultMarkers(vocab: Vocab, opts: { typed: boolean; types?: str
     : { ...FALLBACK_MARKERS };
   if (!opts.typed) return { ...base, typed: false };
   const names = [...new Set(opts.types ?? [])].sort();
-  const typedUnused = names.every((_, k) => vocab.id(unused(5 + 2 * k)) !== undefined && vocab.id(unused(6 + 2 * k)) !== undefined);
+  const typedUnused = names.every(
+    (_, k) => vocab.id(unused(5 + 2 * k)) !== undefined && vocab.id(unused(6 + 2 * k)) !== undefined,
+  );
   const types: Record<string, { head_start: string; tail_start: string }> = {};
   names.forEach((t, k) => {
-    setOwn(types, t, typedUnused ? { head_start: unused(5 + 2 * k), tail_start: unused(6 + 2 * k) } : { head_start: `<S:${t}>`, tail_start: `<O:${t}>` });
+    setOwn(
+      types,
+      t,
+      typedUnused
+        ? { head_start: unused(5 + 2 * k), tail_start: unused(6 + 2 * k) }
+        : { head_start: `<S:${t}>`, tail_start: `<O:${t}>` },
+    );
   });
   return { ...base, typed: true, types };
 }
@@ -77,11 +91,21 @@ export function resolveMarkerIds(vocab: Vocab, scheme: MarkerScheme): MarkerIds 
   const id = (token: string): number => {
     const v = vocab.id(token);
     if (v === undefined) {
-      throw new RefitError('E_MARKER_VOCAB', `entity marker ${token} is not in the vocabulary${vocab.path ? ` ${vocab.path}` : ''}; add the markers to the vocabulary (addMarkersToVocab) or use a vocab with [unused1]..[unused4]`);
+      throw new RefitError(
+        'E_MARKER_VOCAB',
+        `entity marker ${token} is not in the vocabulary${vocab.path ? ` ${vocab.path}` : ''}; add the markers to the vocabulary (addMarkersToVocab) or use a vocab with [unused1]..[unused4]`,
+      );
     }
     return v;
   };
   const types = new Map<string, { head_start: number; tail_start: number }>();
-  for (const [name, t] of Object.entries(scheme.typed ? scheme.types ?? {} : {})) types.set(name, { head_start: id(t.head_start), tail_start: id(t.tail_start) });
-  return { head_start: id(scheme.head_start), head_end: id(scheme.head_end), tail_start: id(scheme.tail_start), tail_end: id(scheme.tail_end), types };
+  for (const [name, t] of Object.entries(scheme.typed ? (scheme.types ?? {}) : {}))
+    types.set(name, { head_start: id(t.head_start), tail_start: id(t.tail_start) });
+  return {
+    head_start: id(scheme.head_start),
+    head_end: id(scheme.head_end),
+    tail_start: id(scheme.tail_start),
+    tail_end: id(scheme.tail_end),
+    types,
+  };
 }

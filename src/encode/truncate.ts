@@ -3,7 +3,12 @@
 import { ConfigError } from '../errors.ts';
 
 /** The four marker positions in the body (the sequence without [CLS]/[SEP]). */
-export interface MarkerPositions { head_start: number; head_end: number; tail_start: number; tail_end: number }
+export interface MarkerPositions {
+  head_start: number;
+  head_end: number;
+  tail_start: number;
+  tail_end: number;
+}
 
 /** Smallest body budget that can hold four markers and the separators between up to four kept runs. */
 export const MIN_BODY_BUDGET = 7;
@@ -20,7 +25,12 @@ export const MIN_BODY_BUDGET = 7;
  */
 export function truncationPlan(opts: { length: number; budget: number; markers: MarkerPositions }): number[] {
   const { length, budget, markers: m } = opts;
-  if (budget < MIN_BODY_BUDGET) throw new ConfigError('E_CONFIG_VALUE', `max_seq_len leaves ${budget} tokens between [CLS] and [SEP]; entity markers need at least ${MIN_BODY_BUDGET} (use max_seq_len >= ${MIN_BODY_BUDGET + 2})`);
+  if (budget < MIN_BODY_BUDGET)
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `max_seq_len leaves ${budget} tokens between [CLS] and [SEP]; entity markers need at least ` +
+        `${MIN_BODY_BUDGET} (use max_seq_len >= ${MIN_BODY_BUDGET + 2})`,
+    );
   if (length <= budget) return range(0, length);
   const lo = Math.min(m.head_start, m.tail_start);
   const hi = Math.max(m.head_end, m.tail_end);
@@ -46,7 +56,8 @@ function windowAround(lo: number, hi: number, length: number, budget: number): [
 function byPriority(length: number, budget: number, m: MarkerPositions): number[] {
   const marks = [m.head_start, m.head_end, m.tail_start, m.tail_end];
   const isMark = new Set(marks);
-  const inside = (i: number): boolean => (i > m.head_start && i < m.head_end) || (i > m.tail_start && i < m.tail_end);
+  const inside = (i: number): boolean =>
+    (i > m.head_start && i < m.head_end) || (i > m.tail_start && i < m.tail_end);
   const cands: Array<{ i: number; cls: number; dist: number }> = [];
   for (let i = 0; i < length; i++) {
     if (isMark.has(i)) continue;
@@ -58,7 +69,9 @@ function byPriority(length: number, budget: number, m: MarkerPositions): number[
   // Each internal gap costs one separator, and the gaps depend on what is kept: grow the separator
   // allowance until the kept runs need no more than it (at most 3 gaps: runs cluster around 4 markers).
   for (let seps = 1; seps <= budget - marks.length; seps++) {
-    const keep = [...isMark, ...cands.slice(0, budget - marks.length - seps).map((c) => c.i)].sort((a, b) => a - b);
+    const keep = [...isMark, ...cands.slice(0, budget - marks.length - seps).map((c) => c.i)].sort(
+      (a, b) => a - b,
+    );
     const plan: number[] = [];
     for (let k = 0; k < keep.length; k++) {
       if (k > 0 && keep[k] !== keep[k - 1] + 1) plan.push(-1);
@@ -66,5 +79,8 @@ function byPriority(length: number, budget: number, m: MarkerPositions): number[
     }
     if (plan.length <= budget) return plan;
   }
-  throw new ConfigError('E_CONFIG_VALUE', `max_seq_len is too small to keep both entities and their markers (budget ${budget})`);
+  throw new ConfigError(
+    'E_CONFIG_VALUE',
+    `max_seq_len is too small to keep both entities and their markers (budget ${budget})`,
+  );
 }

@@ -16,13 +16,23 @@ export function trainFlopsPerToken(model: ModelDims, seq_len: number): number {
 }
 
 /** Bytes of activation traffic a step moves: k × the saved-activation features (layer tensors + eager s²). */
-export function activationTrafficBytes(model: ModelDims, run: RunShape, seq: number, batch = run.batch_size): number {
+export function activationTrafficBytes(
+  model: ModelDims,
+  run: RunShape,
+  seq: number,
+  batch = run.batch_size,
+): number {
   const f = trainFeatures(model, { ...run, seq_len: seq, batch_size: batch, grad_checkpointing: false });
   return f.layer + f.sq;
 }
 
 /** Predicted milliseconds of one micro-batch (forward + backward + its share of the step) of `run` on `gpu`. */
-export function microBatchMs(model: ModelDims, run: RunShape, gpu: GpuSpec, tokens = run.batch_size * run.seq_len): number {
+export function microBatchMs(
+  model: ModelDims,
+  run: RunShape,
+  gpu: GpuSpec,
+  tokens = run.batch_size * run.seq_len,
+): number {
   const cls = actClass(run);
   const L = model.num_hidden_layers;
   const amp = run.precision !== 'fp32';
@@ -31,12 +41,16 @@ export function microBatchMs(model: ModelDims, run: RunShape, gpu: GpuSpec, toke
   const tflops = amp && spec.tensor16_tflops > 0 ? spec.tensor16_tflops : spec.fp32_tflops;
   const recompute = run.grad_checkpointing ? 4 / 3 : 1; // one more forward = +1/3 of forward + backward
   const seq = tokens / run.batch_size;
-  const computeMs = (tokens * trainFlopsPerToken(model, seq)) / (tflops * 1e12 * COST.efficiency) * 1e3;
+  const computeMs = ((tokens * trainFlopsPerToken(model, seq)) / (tflops * 1e12 * COST.efficiency)) * 1e3;
   // elementwise ops (LayerNorm, GELU, dropout, softmax, casts) are bandwidth-bound: they scale with the activations
   // without 16-bit tensor cores the casts eat what halving the activations saves: count fp32 traffic
   const trafficRun: RunShape = amp && !(spec.tensor16_tflops > 0) ? { ...run, precision: 'fp32' } : run;
-  const trafficMs = (COST.traffic_per_activation_byte * activationTrafficBytes(model, trafficRun, seq)) / (spec.bandwidth_gbs * 1e9) * 1e3;
-  const launchMs = L * COST.launch_ms_per_layer[cls] * (run.grad_checkpointing ? COST.checkpoint_launch_factor : 1);
+  const trafficMs =
+    ((COST.traffic_per_activation_byte * activationTrafficBytes(model, trafficRun, seq)) /
+      (spec.bandwidth_gbs * 1e9)) *
+    1e3;
+  const launchMs =
+    L * COST.launch_ms_per_layer[cls] * (run.grad_checkpointing ? COST.checkpoint_launch_factor : 1);
   // The CPU launches kernels asynchronously: the step takes the longer of the two.
   return Math.max(launchMs, (computeMs + trafficMs) * recompute);
 }

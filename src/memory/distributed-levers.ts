@@ -3,7 +3,10 @@
 // read LEVERS, not this list. A table; no I/O, no logic.
 import type { Lever } from './levers.ts';
 
-/** How several ranks share the model states: ddp replicates them, zero1 shards the optimizer states, fsdp shards all. */
+/**
+ * How several ranks share the model states: ddp replicates them, zero1 shards the optimizer states, fsdp
+ * shards all.
+ */
 export const STRATEGIES = Object.freeze(['ddp', 'zero1', 'fsdp'] as const);
 export type Strategy = (typeof STRATEGIES)[number];
 /** torch.distributed backends: nccl on CUDA, gloo on CPU (auto picks by device). */
@@ -14,13 +17,19 @@ export type Backend = (typeof BACKENDS)[number];
 export interface DistributedConfig {
   /** Ranks on this machine; auto = the visible GPUs (1 on a CPU machine). */
   nproc_per_node: number | 'auto';
-  nnodes: number; node_rank: number; master_addr: string;
+  nnodes: number;
+  node_rank: number;
+  master_addr: string;
   /** 0: a free port on node 0 (one machine only; several machines need a fixed port). */
   master_port: number;
-  strategy: 'auto' | Strategy; backend: 'auto' | Backend;
+  strategy: 'auto' | Strategy;
+  backend: 'auto' | Backend;
 }
 
-const oneOf = (...values: string[]) => ({ schema: { enum: values }, expected: `one of ${values.join(', ')}` });
+const oneOf = (...values: string[]) => ({
+  schema: { enum: values },
+  expected: `one of ${values.join(', ')}`,
+});
 const int = (min: number, max?: number) => ({
   schema: { type: 'integer', minimum: min, ...(max !== undefined ? { maximum: max } : {}) },
   expected: max !== undefined ? `an integer from ${min} to ${max}` : `an integer ≥ ${min}`,
@@ -29,20 +38,46 @@ const int = (min: number, max?: number) => ({
 /** Every `distributed.*` key in config.yaml order. */
 export const DISTRIBUTED_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
   {
-    name: 'nproc_per_node', key: 'distributed.nproc_per_node', schema: { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'auto' }] },
-    expected: 'an integer ≥ 1 or auto (the visible GPUs)', default: 1,
+    name: 'nproc_per_node',
+    key: 'distributed.nproc_per_node',
+    schema: { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'auto' }] },
+    expected: 'an integer ≥ 1 or auto (the visible GPUs)',
+    default: 1,
     flag: { name: 'nproc', plan: { arg: '<n>', help: 'ranks (processes, one per GPU)' } },
-    prices: 'per rank: weights and gradients stay whole (ddp, zero1), optimizer states ÷ world size with zero1; activations follow the per-rank micro-batch',
+    prices:
+      'per rank: weights and gradients stay whole (ddp, zero1), optimizer states ÷ world size with zero1; ' +
+      'activations follow the per-rank micro-batch',
   },
   { name: 'nnodes', key: 'distributed.nnodes', ...int(1), default: 1 },
   { name: 'node_rank', key: 'distributed.node_rank', ...int(0), default: 0 },
-  { name: 'master_addr', key: 'distributed.master_addr', schema: { type: 'string', minLength: 1 }, expected: 'a host name or address', default: '127.0.0.1' },
+  {
+    name: 'master_addr',
+    key: 'distributed.master_addr',
+    schema: { type: 'string', minLength: 1 },
+    expected: 'a host name or address',
+    default: '127.0.0.1',
+  },
   { name: 'master_port', key: 'distributed.master_port', ...int(0, 65535), default: 0 },
   {
-    name: 'strategy', key: 'distributed.strategy', ...oneOf('auto', ...STRATEGIES), default: 'auto', values: STRATEGIES,
-    flag: { name: 'strategy', plan: { arg: '<ddp|zero1|fsdp>', help: 'how ranks share model states' },
-      fit: { arg: '<list>', help: 'strategies to consider with --gpus (default ddp,zero1)' } },
-    prices: 'ddp: full optimizer states per rank; zero1: optimizer states ÷ world size (+ a gather of updated weights); fsdp: everything ÷ world size + the gathered layer',
+    name: 'strategy',
+    key: 'distributed.strategy',
+    ...oneOf('auto', ...STRATEGIES),
+    default: 'auto',
+    values: STRATEGIES,
+    flag: {
+      name: 'strategy',
+      plan: { arg: '<ddp|zero1|fsdp>', help: 'how ranks share model states' },
+      fit: { arg: '<list>', help: 'strategies to consider with --gpus (default ddp,zero1)' },
+    },
+    prices:
+      'ddp: full optimizer states per rank; zero1: optimizer states ÷ world size (+ a gather of updated ' +
+      'weights); fsdp: everything ÷ world size + the gathered layer',
   },
-  { name: 'backend', key: 'distributed.backend', ...oneOf('auto', ...BACKENDS), default: 'auto', values: BACKENDS },
+  {
+    name: 'backend',
+    key: 'distributed.backend',
+    ...oneOf('auto', ...BACKENDS),
+    default: 'auto',
+    values: BACKENDS,
+  },
 ]);

@@ -1,20 +1,123 @@
 // The memory part's surface: model shapes, GPUs, engine profiles, plan, fit and the cost model. The calibration
 // helpers (calibrate.ts, golden.ts) are the benchmarks' and tests' only, imported from their files.
 export type { RankBreakdown } from './types.ts';
-export { STRATEGIES, BACKENDS, type DistributedConfig, type Strategy, type Backend } from './distributed-levers.ts';
+export {
+  STRATEGIES,
+  BACKENDS,
+  type DistributedConfig,
+  type Strategy,
+  type Backend,
+} from './distributed-levers.ts';
 export { rankTerms, DIST_BUCKET_BYTES } from './profiles/estimate.ts';
-export type { ModelDims, RunShape, RnnShape, GpuSpec, MemoryPlan, MemoryBreakdown, FitResult, FitCandidate, EngineProfile, ProfileEstimate, Precision, Attention, Optimizer, Engine } from './types.ts';
-export { LEVERS, FIT_LEVERS, RECOVERY_LEVERS, ADVICE_LEVERS, DECISION_LEVERS, LOAD_LEVERS, lever, loadLevers, chooseRecovery, MIN_SEQ_LEN, PRECISIONS, ATTENTIONS, OPTIMIZERS, PADDINGS, BATCHINGS, MEMORY_MODES, type Lever, type LeverFlag, type MemoryConfig, type LoadLevers, type RunLevers, type LeverAdvice, type Padding, type Batching, type MemoryMode, type RecoveryLevers, type RecoveryAction, type RecoveryInput, type OomNumbers } from './levers.ts';
+export type {
+  ModelDims,
+  RunShape,
+  RnnShape,
+  GpuSpec,
+  MemoryPlan,
+  MemoryBreakdown,
+  FitResult,
+  FitCandidate,
+  EngineProfile,
+  ProfileEstimate,
+  Precision,
+  Attention,
+  Optimizer,
+  Engine,
+} from './types.ts';
+export {
+  LEVERS,
+  FIT_LEVERS,
+  RECOVERY_LEVERS,
+  ADVICE_LEVERS,
+  DECISION_LEVERS,
+  LOAD_LEVERS,
+  lever,
+  loadLevers,
+  chooseRecovery,
+  MIN_SEQ_LEN,
+  PRECISIONS,
+  ATTENTIONS,
+  OPTIMIZERS,
+  PADDINGS,
+  BATCHINGS,
+  MEMORY_MODES,
+  type Lever,
+  type LeverFlag,
+  type MemoryConfig,
+  type LoadLevers,
+  type RunLevers,
+  type LeverAdvice,
+  type Padding,
+  type Batching,
+  type MemoryMode,
+  type RecoveryLevers,
+  type RecoveryAction,
+  type RecoveryInput,
+  type OomNumbers,
+} from './levers.ts';
 export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen, withLayers } from './models.ts';
 export { loadModelDims, modelFromConfig } from './model-files.ts';
-export { runShapeOf, headShape, deepkeFacts, DEEPKE_PADDED_LENGTH, DEFAULT_NUM_LABELS, type ShapeConfig, type ShapeFacts, type ShapeDevice, type ConfigShape } from './run-shape.ts';
+export {
+  runShapeOf,
+  headShape,
+  deepkeFacts,
+  DEEPKE_PADDED_LENGTH,
+  DEFAULT_NUM_LABELS,
+  type ShapeConfig,
+  type ShapeFacts,
+  type ShapeDevice,
+  type ConfigShape,
+} from './run-shape.ts';
 export { KNOWN_MODELS, knownModelDims } from './known-models.ts';
 export { GPUS, resolveGpu, parseSize } from './gpus.ts';
-export { paramTensors, countParams, tensorBytes, roundAlloc, ALLOC_ROUND_BYTES, type ParamTensor, type HeadShape, type RnnHeadShape } from './params.ts';
-export { PROFILES, hfTraits, refitTraits, rnnHeadShape, rnnActivationBytes, DEEPKE_LM_RNN, exactTerms, trainFeatures, inferFeatures, actClass, estimateWith, DEFAULT_COEFFICIENTS, COEFFICIENTS, type ActClass, type Coefficients } from './profiles/index.ts';
+export {
+  paramTensors,
+  countParams,
+  tensorBytes,
+  roundAlloc,
+  ALLOC_ROUND_BYTES,
+  type ParamTensor,
+  type HeadShape,
+  type RnnHeadShape,
+} from './params.ts';
+export {
+  PROFILES,
+  hfTraits,
+  refitTraits,
+  rnnHeadShape,
+  rnnActivationBytes,
+  DEEPKE_LM_RNN,
+  exactTerms,
+  trainFeatures,
+  inferFeatures,
+  actClass,
+  estimateWith,
+  DEFAULT_COEFFICIENTS,
+  COEFFICIENTS,
+  type ActClass,
+  type Coefficients,
+} from './profiles/index.ts';
 export { planMemory, reservedFromAllocated, validateRun } from './plan.ts';
-export { fitConfig, expectedPaddedLength, DEFAULT_MARGIN, PAD_MULTIPLE, type FitAllow, type FitShape } from './fit.ts';
+export {
+  fitConfig,
+  expectedPaddedLength,
+  DEFAULT_MARGIN,
+  PAD_MULTIPLE,
+  type FitAllow,
+  type FitShape,
+} from './fit.ts';
 export { microBatchMs, trainFlopsPerToken } from './cost.ts';
 export { formatBytes } from '../bytes.ts';
 // The OOM doctor (src/memory/doctor): its parse/diagnose surface, re-exported by name.
-export { parseOomReport, findOomReports, diagnose, runDoctor, doctorJson, type OomReport, type OomKind, type Diagnosis, type DoctorResult } from './doctor/index.ts';
+export {
+  parseOomReport,
+  findOomReports,
+  diagnose,
+  runDoctor,
+  doctorJson,
+  type OomReport,
+  type OomKind,
+  type Diagnosis,
+  type DoctorResult,
+} from './doctor/index.ts';

@@ -4,8 +4,15 @@ import type { ModelDims } from './types.ts';
 import { own } from '../own.ts';
 
 function bert(layers: number, hidden: number, heads: number, vocab_size: number): ModelDims {
-  return { vocab_size, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
-    intermediate_size: 4 * hidden, max_position_embeddings: 512, type_vocab_size: 2 };
+  return {
+    vocab_size,
+    hidden_size: hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    intermediate_size: 4 * hidden,
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+  };
 }
 
 const EN = 30522;
@@ -40,7 +47,10 @@ export const KNOWN_MODELS: Readonly<Record<string, ModelDims>> = Object.freeze({
 /** Families named by their shape: Google's miniature BERTs and UER's Chinese RoBERTa miniatures (64-dim heads). */
 const SHAPED: Array<{ re: RegExp; dims: (m: RegExpMatchArray) => ModelDims }> = [
   { re: /^google\/bert_uncased_L-(\d+)_H-(\d+)_A-(\d+)$/, dims: (m) => bert(+m[1], +m[2], +m[3], EN) },
-  { re: /^uer\/chinese_roberta_L-(\d+)_H-(\d+)$/, dims: (m) => bert(+m[1], +m[2], Math.max(1, +m[2] / 64), ZH) },
+  {
+    re: /^uer\/chinese_roberta_L-(\d+)_H-(\d+)$/,
+    dims: (m) => bert(+m[1], +m[2], Math.max(1, +m[2] / 64), ZH),
+  },
 ];
 
 /**

@@ -13,7 +13,10 @@ function readConfigJson(path: string): ModelDims {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch (e) {
-    throw new RefitError('E_MODEL_CONFIG', `${path}: cannot read model config (${(e as Error).message.split('\n')[0]})`);
+    throw new RefitError(
+      'E_MODEL_CONFIG',
+      `${path}: cannot read model config (${(e as Error).message.split('\n')[0]})`,
+    );
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new RefitError('E_MODEL_CONFIG', `${path}: model config must be a JSON object`);
@@ -50,7 +53,10 @@ export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}):
     dims = known.dims;
   } else {
     const names = Object.keys(PRESETS);
-    throw new RefitError('E_MODEL', `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names, { contains: true })}'?`);
+    throw new RefitError(
+      'E_MODEL',
+      `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names, { contains: true })}'?`,
+    );
   }
   if (opts.vocab_size !== undefined) dims.vocab_size = opts.vocab_size;
   return validateDims(dims, spec);
@@ -58,9 +64,14 @@ export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}):
 
 function vocabLines(path: string): number {
   try {
-    return readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0).length;
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0).length;
   } catch (e) {
-    throw new RefitError('E_MODEL_CONFIG', `${path}: cannot read vocabulary (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new RefitError(
+      'E_MODEL_CONFIG',
+      `${path}: cannot read vocabulary (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+    );
   }
 }
 
@@ -69,10 +80,15 @@ function vocabLines(path: string): number {
  * else model.pretrained / model.preset else bert-base; a preset's vocabulary from `vocab_size` else model.vocab's
  * lines; model.num_hidden_layers may cut layers.
  */
-export function modelFromConfig(cfg: { model: { pretrained?: string; preset?: string; vocab?: string; num_hidden_layers?: number } },
-  o: { model?: string; vocab_size?: number } = {}): ModelDims {
+export function modelFromConfig(
+  cfg: { model: { pretrained?: string; preset?: string; vocab?: string; num_hidden_layers?: number } },
+  o: { model?: string; vocab_size?: number } = {},
+): ModelDims {
   const m = cfg.model;
   const spec = o.model ?? m.pretrained ?? m.preset ?? 'bert-base';
   const vocab = o.vocab_size ?? (!o.model && !m.pretrained && m.vocab ? vocabLines(m.vocab) : undefined);
-  return withLayers(loadModelDims(spec, vocab !== undefined ? { vocab_size: vocab } : {}), m.num_hidden_layers);
+  return withLayers(
+    loadModelDims(spec, vocab !== undefined ? { vocab_size: vocab } : {}),
+    m.num_hidden_layers,
+  );
 }

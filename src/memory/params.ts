@@ -29,34 +29,58 @@ export interface HeadShape {
   /** the pooler's weights exist but take no part in training */
   pooler_frozen?: boolean;
   num_labels: number;
-  /** An RNN over the encoder's output (DeepKE's LM head: torch nn.LSTM/GRU/RNN); the classifier reads its final state. */
+  /**
+   * An RNN over the encoder's output (DeepKE's LM head: torch nn.LSTM/GRU/RNN); the classifier reads its
+   * final state.
+   */
   rnn?: RnnHeadShape;
 }
 
 /** The RNN of a head: gate blocks per cell (LSTM 4, GRU 3, RNN 1), units per direction, directions, stacked layers. */
-export interface RnnHeadShape { gates: number; per_direction: number; directions: number; layers: number }
+export interface RnnHeadShape {
+  gates: number;
+  per_direction: number;
+  directions: number;
+  layers: number;
+}
 
-/** Every parameter tensor of BertModel (+ optional pooler) (+ optional RNN) + Linear(concat·h or the RNN's output, n), in module order. */
+/**
+ * Every parameter tensor of BertModel (+ optional pooler) (+ optional RNN) + Linear(concat·h or the RNN's
+ * output, n), in module order.
+ */
 export function paramTensors(m: ModelDims, head: HeadShape): ParamTensor[] {
   const h = m.hidden_size;
   const I = m.intermediate_size;
   const t: ParamTensor[] = [];
-  const add = (numel: number, layer: number, linear: boolean, decay: boolean) => t.push({ numel, layer, linear, decay });
+  const add = (numel: number, layer: number, linear: boolean, decay: boolean) =>
+    t.push({ numel, layer, linear, decay });
   add(m.vocab_size * h, -1, false, true);
   add(m.max_position_embeddings * h, -1, false, true);
   add(m.type_vocab_size * h, -1, false, true);
-  add(h, -1, false, false); add(h, -1, false, false); // embeddings LayerNorm
+  add(h, -1, false, false);
+  add(h, -1, false, false); // embeddings LayerNorm
   for (let l = 0; l < m.num_hidden_layers; l++) {
-    for (let k = 0; k < 4; k++) { add(h * h, l, true, true); add(h, l, true, false); } // Q, K, V, attention output
-    add(h, l, false, false); add(h, l, false, false); // attention LayerNorm
-    add(I * h, l, true, true); add(I, l, true, false); // intermediate
-    add(h * I, l, true, true); add(h, l, true, false); // output
-    add(h, l, false, false); add(h, l, false, false); // output LayerNorm
+    for (let k = 0; k < 4; k++) {
+      add(h * h, l, true, true);
+      add(h, l, true, false);
+    } // Q, K, V, attention output
+    add(h, l, false, false);
+    add(h, l, false, false); // attention LayerNorm
+    add(I * h, l, true, true);
+    add(I, l, true, false); // intermediate
+    add(h * I, l, true, true);
+    add(h, l, true, false); // output
+    add(h, l, false, false);
+    add(h, l, false, false); // output LayerNorm
   }
   const L = m.num_hidden_layers;
   if (head.pooler) {
-    add(h * h, L, true, true); add(h, L, true, false);
-    if (head.pooler_frozen) { t[t.length - 1].frozen = true; t[t.length - 2].frozen = true; }
+    add(h * h, L, true, true);
+    add(h, L, true, false);
+    if (head.pooler_frozen) {
+      t[t.length - 1].frozen = true;
+      t[t.length - 2].frozen = true;
+    }
   }
   const rnn = head.rnn;
   if (rnn) {
@@ -65,8 +89,10 @@ export function paramTensors(m: ModelDims, head: HeadShape): ParamTensor[] {
     for (let l = 0; l < rnn.layers; l++) {
       const input = l === 0 ? h : rnn.directions * rnn.per_direction;
       for (let d = 0; d < rnn.directions; d++) {
-        add(rnn.gates * rnn.per_direction * input, L, false, true); add(rnn.gates * rnn.per_direction ** 2, L, false, true);
-        add(rnn.gates * rnn.per_direction, L, false, false); add(rnn.gates * rnn.per_direction, L, false, false);
+        add(rnn.gates * rnn.per_direction * input, L, false, true);
+        add(rnn.gates * rnn.per_direction ** 2, L, false, true);
+        add(rnn.gates * rnn.per_direction, L, false, false);
+        add(rnn.gates * rnn.per_direction, L, false, false);
       }
     }
   }
@@ -84,4 +110,3 @@ export function countParams(tensors: readonly ParamTensor[]): number {
 export function tensorBytes(tensors: readonly ParamTensor[], bytesPerElem: number): number {
   return tensors.reduce((s, x) => s + roundAlloc(x.numel * bytesPerElem), 0);
 }
-

@@ -17,17 +17,30 @@ export function reservedFromAllocated(allocated: number): number {
 
 /** Checks a run shape (positive sizes, seq-len within positions); throws a one-line RefitError. */
 export function validateRun(model: ModelDims, run: RunShape): void {
-  const choices: Array<[keyof RunShape, readonly unknown[]]> = [['engine', Object.keys(PROFILES)], ['mode', ['train', 'infer']],
-    ['precision', PRECISIONS], ['attention', ATTENTIONS], ['optimizer', OPTIMIZERS]];
+  const choices: Array<[keyof RunShape, readonly unknown[]]> = [
+    ['engine', Object.keys(PROFILES)],
+    ['mode', ['train', 'infer']],
+    ['precision', PRECISIONS],
+    ['attention', ATTENTIONS],
+    ['optimizer', OPTIMIZERS],
+  ];
   for (const [k, values] of choices) {
-    if (!values.includes(run[k])) throw new RefitError('E_RUN_SHAPE', `${k} must be one of ${values.join(', ')}, got ${JSON.stringify(run[k])}`);
+    if (!values.includes(run[k]))
+      throw new RefitError(
+        'E_RUN_SHAPE',
+        `${k} must be one of ${values.join(', ')}, got ${JSON.stringify(run[k])}`,
+      );
   }
   for (const k of ['batch_size', 'num_labels'] as const) {
-    if (!Number.isInteger(run[k]) || run[k] <= 0) throw new RefitError('E_RUN_SHAPE', `${k} must be a positive integer, got ${run[k]}`);
+    if (!Number.isInteger(run[k]) || run[k] <= 0)
+      throw new RefitError('E_RUN_SHAPE', `${k} must be a positive integer, got ${run[k]}`);
   }
   const f = run.freeze_layers ?? 0;
   if (!Number.isInteger(f) || f < 0 || f > model.num_hidden_layers) {
-    throw new RefitError('E_RUN_SHAPE', `freeze_layers must be an integer from 0 to ${model.num_hidden_layers}, got ${f}`);
+    throw new RefitError(
+      'E_RUN_SHAPE',
+      `freeze_layers must be an integer from 0 to ${model.num_hidden_layers}, got ${f}`,
+    );
   }
   checkSeqLen(model, run.seq_len);
 }
@@ -42,10 +55,19 @@ export function planMemory(opts: { model: ModelDims; run: RunShape; gpu?: GpuSpe
   const reserved = reservedFromAllocated(allocated);
   const device = reserved + CONTEXT_BYTES;
   const plan: MemoryPlan = {
-    engine: run.engine, mode: run.mode,
-    config: { ...run, head: run.head ?? 'entity-start', freeze_layers: run.freeze_layers ?? 0, model, ...(gpu ? { gpu: gpu.name } : {}) },
+    engine: run.engine,
+    mode: run.mode,
+    config: {
+      ...run,
+      head: run.head ?? 'entity-start',
+      freeze_layers: run.freeze_layers ?? 0,
+      model,
+      ...(gpu ? { gpu: gpu.name } : {}),
+    },
     params: est.params,
-    peak_allocated_bytes: allocated, peak_reserved_bytes: reserved, peak_device_bytes: device,
+    peak_allocated_bytes: allocated,
+    peak_reserved_bytes: reserved,
+    peak_device_bytes: device,
     breakdown: { ...est.parts, context: CONTEXT_BYTES, allocator_slack: reserved - allocated },
     peak_phase: est.peak_phase,
     ...(est.per_rank ? { per_rank: est.per_rank } : {}),

@@ -39,7 +39,10 @@ export interface RunShape {
    * batch's inputs and outputs, the gradients and the optimizer, and runs 1/n of the batch (rounded up).
    */
   data_parallel?: number;
-  /** torch.distributed ranks (one process per GPU); the plan is one rank's. `batch_size` is then the per-rank micro-batch. */
+  /**
+   * torch.distributed ranks (one process per GPU); the plan is one rank's. `batch_size` is then the per-rank
+   * micro-batch.
+   */
   ranks?: number;
   /** How the ranks share model states (default ddp). */
   strategy?: 'ddp' | 'zero1' | 'fsdp';
@@ -62,7 +65,10 @@ export interface RankBreakdown {
   comm_buffers: number;
 }
 
-/** An RNN between the encoder and the classifier (DeepKE's LM head); `hidden_size` is the total over both directions. */
+/**
+ * An RNN between the encoder and the classifier (DeepKE's LM head); `hidden_size` is the total over both
+ * directions.
+ */
 export interface RnnShape {
   type: 'LSTM' | 'GRU' | 'RNN';
   hidden_size: number;

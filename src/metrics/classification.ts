@@ -3,10 +3,19 @@
 import { own, setOwn } from '../own.ts';
 
 /** Precision, recall, F1 (fractions in [0, 1]) and support (gold count) of one relation. */
-export interface RelationScore { precision: number; recall: number; f1: number; support: number }
+export interface RelationScore {
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
 
 /** Per-label counts: true positives, predicted count and gold count. */
-interface Counts { tp: number; pred: number; gold: number }
+interface Counts {
+  tp: number;
+  pred: number;
+  gold: number;
+}
 
 /** Zero-division rule of scikit-learn's `zero_division=0`: an undefined ratio is 0. */
 function ratio(num: number, den: number): number {
@@ -29,7 +38,10 @@ function countLabels(gold: readonly string[], pred: readonly string[]): Map<stri
   const counts = new Map<string, Counts>();
   const get = (label: string): Counts => {
     let c = counts.get(label);
-    if (!c) { c = { tp: 0, pred: 0, gold: 0 }; counts.set(label, c); }
+    if (!c) {
+      c = { tp: 0, pred: 0, gold: 0 };
+      counts.set(label, c);
+    }
     return c;
   };
   for (let i = 0; i < gold.length; i++) {
@@ -48,7 +60,11 @@ export function accuracy(gold: readonly string[], pred: readonly string[]): numb
 }
 
 /** P/R/F1/support for each of `labels` (a label absent from both arrays scores 0 with support 0). */
-export function perRelation(gold: readonly string[], pred: readonly string[], labels: readonly string[]): Record<string, RelationScore> {
+export function perRelation(
+  gold: readonly string[],
+  pred: readonly string[],
+  labels: readonly string[],
+): Record<string, RelationScore> {
   const counts = countLabels(gold, pred);
   const out: Record<string, RelationScore> = {};
   for (const label of labels) {
@@ -92,7 +108,11 @@ export function microF1(gold: readonly string[], pred: readonly string[], na_lab
 }
 
 /** Confusion matrix over `labels`: `matrix[gold_index][pred_index]` counts. */
-export function confusionMatrix(gold: readonly string[], pred: readonly string[], labels: readonly string[]): { labels: string[]; matrix: number[][] } {
+export function confusionMatrix(
+  gold: readonly string[],
+  pred: readonly string[],
+  labels: readonly string[],
+): { labels: string[]; matrix: number[][] } {
   const index = new Map(labels.map((l, i) => [l, i] as const));
   const matrix = labels.map(() => labels.map(() => 0));
   for (let i = 0; i < gold.length; i++) {

@@ -1,6 +1,14 @@
 // Metrics computed in TS from gold and predicted relation names: the block written to metrics.json
 // (`valid`, `test`) and printed by `refit eval`. Pure functions; no I/O.
-import { accuracy, confusionMatrix, macroF1, microF1, perRelation, presentLabels, type RelationScore } from './classification.ts';
+import {
+  accuracy,
+  confusionMatrix,
+  macroF1,
+  microF1,
+  perRelation,
+  presentLabels,
+  type RelationScore,
+} from './classification.ts';
 import { semevalOfficialF1 } from './semeval.ts';
 
 export { accuracy, confusionMatrix, macroF1, microF1, perRelation, presentLabels, semevalOfficialF1 };
@@ -27,7 +35,11 @@ export interface MetricBlock {
  * `macro_f1` always uses only the labels present in gold ∪ pred, as scikit-learn does.
  */
 export function computeMetrics(opts: {
-  gold: string[]; pred: string[]; na_label: string | null; semeval?: boolean; labels?: string[];
+  gold: string[];
+  pred: string[];
+  na_label: string | null;
+  semeval?: boolean;
+  labels?: string[];
 }): MetricBlock {
   const { gold, pred, na_label } = opts;
   if (gold.length !== pred.length) {

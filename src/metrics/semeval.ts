@@ -23,10 +23,10 @@ function bump(map: Map<string, number>, key: string): void {
  * absent from the gold labels count as wrong predictions but add no term (as in the scorer).
  */
 export function semevalOfficialF1(gold: readonly string[], pred: readonly string[], other = 'Other'): number {
-  const correct = new Map<string, number>();   // confMatrix10wayWithDir{T}{T}
-  const proposed = new Map<string, number>();  // allLabels10wayWithDirProposed{T}
-  const wrongDir = new Map<string, number>();  // confMatrix10wayWithDir{WRONG_DIR}{T}
-  const answer = new Map<string, number>();    // allLabels10wayAnswer{T}
+  const correct = new Map<string, number>(); // confMatrix10wayWithDir{T}{T}
+  const proposed = new Map<string, number>(); // allLabels10wayWithDirProposed{T}
+  const wrongDir = new Map<string, number>(); // confMatrix10wayWithDir{WRONG_DIR}{T}
+  const answer = new Map<string, number>(); // allLabels10wayAnswer{T}
   for (let i = 0; i < gold.length; i++) {
     const goldType = relationType(gold[i]);
     const predType = relationType(pred[i]);
@@ -35,14 +35,14 @@ export function semevalOfficialF1(gold: readonly string[], pred: readonly string
       bump(correct, goldType);
       bump(proposed, predType);
     } else if (predType === goldType) {
-      bump(wrongDir, goldType);  // right relation, wrong direction: neither correct nor "proposed T"
+      bump(wrongDir, goldType); // right relation, wrong direction: neither correct nor "proposed T"
     } else {
       bump(proposed, predType);
     }
   }
   // The scorer walks the gold types in sorted order; keeping that order keeps the float sum identical.
   const types = [...answer.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).filter((t) => t !== other);
-  if (types.length === 0) return 0;  // the Perl script would divide by zero here
+  if (types.length === 0) return 0; // the Perl script would divide by zero here
   let macro = 0;
   for (const t of types) {
     const c = correct.get(t) ?? 0;

@@ -18,8 +18,14 @@ export function drawScriptSource(): string {
 
 /** Returns the complete report page for `model`; `chartJs` is the Chart.js UMD bundle's source. */
 export function renderReportHtml(opts: { model: ReportModel; chartJs: string }): string {
-  const data = JSON.stringify(opts.model).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-  const title = opts.model.name.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c] as string));
+  const data = JSON.stringify(opts.model)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+  const title = opts.model.name.replace(
+    /[&<>"]/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,
+  );
   return `<!doctype html>
 <html lang="en">
 <head>

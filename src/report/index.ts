@@ -3,6 +3,13 @@
 export { writeReport, chartJsSource } from './write.ts';
 export { readRunParts, checkRunFolder, readRunSideFiles, EventsTail } from './read-run.ts';
 export { renderReportHtml, drawScriptSource } from './html.ts';
-export { summarizeRun, parseEvents, extractPlan, currentEvents, currentEventsAfter, liveMask } from './run-data.ts';
+export {
+  summarizeRun,
+  parseEvents,
+  extractPlan,
+  currentEvents,
+  currentEventsAfter,
+  liveMask,
+} from './run-data.ts';
 export type { ReportModel, ReportPlan, ReportMetricBlock, EventLine, RunParts } from './run-data.ts';
 export { drawRunReport, REPORT_CSS } from './draw.ts';

@@ -18,10 +18,16 @@ function readJsonIfPresent(path: string): unknown {
 /** Checks that `run_dir` is a folder with events.jsonl; throws E_RUN_DIR / E_RUN_EVENTS (exit 2) otherwise. */
 export function checkRunFolder(run_dir: string): void {
   if (!existsSync(run_dir) || !statSync(run_dir).isDirectory()) {
-    throw new RefitError('E_RUN_DIR', `${run_dir}: no such run folder (pass the folder refit train wrote, e.g. --run runs/NAME)`);
+    throw new RefitError(
+      'E_RUN_DIR',
+      `${run_dir}: no such run folder (pass the folder refit train wrote, e.g. --run runs/NAME)`,
+    );
   }
   if (!existsSync(join(run_dir, 'events.jsonl'))) {
-    throw new RefitError('E_RUN_EVENTS', `${join(run_dir, 'events.jsonl')}: missing; is ${run_dir} a refit run folder?`);
+    throw new RefitError(
+      'E_RUN_EVENTS',
+      `${join(run_dir, 'events.jsonl')}: missing; is ${run_dir} a refit run folder?`,
+    );
   }
 }
 
@@ -58,12 +64,21 @@ export class EventsTail {
   /** Every complete event line so far ([] while the file does not exist); a torn last line waits for its end. */
   read(): EventLine[] {
     let st;
-    try { st = statSync(this.path); } catch { this.reset(-1); return this.events; }
+    try {
+      st = statSync(this.path);
+    } catch {
+      this.reset(-1);
+      return this.events;
+    }
     if (st.ino !== this.ino || st.size < this.offset) this.reset(st.ino);
     if (st.size === this.offset) return this.events;
     const buf = Buffer.alloc(st.size - this.offset);
     const fd = openSync(this.path, 'r');
-    try { readSync(fd, buf, 0, buf.length, this.offset); } finally { closeSync(fd); }
+    try {
+      readSync(fd, buf, 0, buf.length, this.offset);
+    } finally {
+      closeSync(fd);
+    }
     const end = buf.lastIndexOf(0x0a);
     if (end < 0) return this.events;
     this.events.push(...parseEvents(buf.subarray(0, end + 1).toString('utf8')));
@@ -78,10 +93,23 @@ export class EventsTail {
   }
 }
 
-/** plan.json, metrics.json and config.yaml of a run that may still be written: anything missing or unreadable is null/''. */
+/**
+ * plan.json, metrics.json and config.yaml of a run that may still be written: anything missing or unreadable
+ * is null/''.
+ */
 export function readRunSideFiles(run_dir: string): { plan: unknown; metrics: unknown; config_yaml: string } {
-  const json = (name: string) => { try { return readJsonIfPresent(join(run_dir, name)); } catch { return null; } };
+  const json = (name: string) => {
+    try {
+      return readJsonIfPresent(join(run_dir, name));
+    } catch {
+      return null;
+    }
+  };
   let config_yaml = '';
-  try { config_yaml = readFileSync(join(run_dir, 'config.yaml'), 'utf8'); } catch { /* not written yet */ }
+  try {
+    config_yaml = readFileSync(join(run_dir, 'config.yaml'), 'utf8');
+  } catch {
+    /* not written yet */
+  }
   return { plan: json('plan.json'), metrics: json('metrics.json'), config_yaml };
 }

@@ -6,15 +6,25 @@ export type EventLine = { event: string; [key: string]: unknown };
 
 /** A metric block as metrics.json holds it (src/metrics MetricBlock; only what the report reads). */
 export interface ReportMetricBlock {
-  accuracy?: number; macro_f1?: number; micro_f1?: number; semeval_official_f1?: number;
+  accuracy?: number;
+  macro_f1?: number;
+  micro_f1?: number;
+  semeval_official_f1?: number;
   per_relation?: Record<string, { precision: number; recall: number; f1: number; support: number }>;
   confusion?: { labels: string[]; matrix: number[][] };
 }
 
-/** The plan figures the report draws (bytes); taken from plan.json wherever the training run's writer (src/run/decide.ts) nests them. */
+/**
+ * The plan figures the report draws (bytes); taken from plan.json wherever the training run's writer
+ * (src/run/decide.ts) nests them.
+ */
 export interface ReportPlan {
-  peak_allocated_bytes?: number; peak_reserved_bytes?: number; peak_device_bytes?: number;
-  budget_bytes?: number; fits?: boolean; peak_phase?: string;
+  peak_allocated_bytes?: number;
+  peak_reserved_bytes?: number;
+  peak_device_bytes?: number;
+  budget_bytes?: number;
+  fits?: boolean;
+  peak_phase?: string;
   breakdown: Record<string, number>;
   config?: Record<string, unknown>;
   /** plan.json's memory decision (micro-batch, precision, … and the reasons), when the run wrote one. */
@@ -28,9 +38,24 @@ export interface ReportModel {
   step: number;
   total_steps: number | null;
   device: 'cuda' | 'cpu' | null;
-  steps: { step: number[]; loss: number[]; lr: number[]; examples_per_s: number[]; tokens_per_s: number[];
-    mem_allocated: (number | null)[]; mem_reserved: (number | null)[]; rss: (number | null)[] };
-  evals: Array<{ epoch: number; split: string; accuracy: number | null; macro_f1: number | null; micro_f1: number | null; loss: number | null }>;
+  steps: {
+    step: number[];
+    loss: number[];
+    lr: number[];
+    examples_per_s: number[];
+    tokens_per_s: number[];
+    mem_allocated: (number | null)[];
+    mem_reserved: (number | null)[];
+    rss: (number | null)[];
+  };
+  evals: Array<{
+    epoch: number;
+    split: string;
+    accuracy: number | null;
+    macro_f1: number | null;
+    micro_f1: number | null;
+    loss: number | null;
+  }>;
   incidents: Array<{ event: string; step: number | null; text: string; memory_bytes: number | null }>;
   plan: ReportPlan | null;
   metrics: { valid?: ReportMetricBlock; test?: ReportMetricBlock };
@@ -38,11 +63,18 @@ export interface ReportModel {
 }
 
 /** The raw parts of a run folder, as read from disk or fetched from the server. */
-export interface RunParts { name: string; events: EventLine[]; plan: unknown; metrics: unknown; config_yaml: string }
+export interface RunParts {
+  name: string;
+  events: EventLine[];
+  plan: unknown;
+  metrics: unknown;
+  config_yaml: string;
+}
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const first = (v: unknown) => String(v).split('\n')[0];
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Finds the memory plan inside plan.json: top level or under `plan`/`memory_plan`; null when there is none. */
 export function extractPlan(raw: unknown): ReportPlan | null {
@@ -63,7 +95,11 @@ export function extractPlan(raw: unknown): ReportPlan | null {
     fits: typeof found.fits === 'boolean' ? found.fits : undefined,
     peak_phase: typeof found.peak_phase === 'string' ? found.peak_phase : undefined,
     breakdown,
-    config: isObj(found.config) ? found.config : isObj(raw.fit) && isObj(raw.fit.config) ? raw.fit.config : undefined,
+    config: isObj(found.config)
+      ? found.config
+      : isObj(raw.fit) && isObj(raw.fit.config)
+        ? raw.fit.config
+        : undefined,
     decision: isObj(raw.decision) ? raw.decision : undefined,
   };
 }
@@ -86,7 +122,8 @@ function incidentText(e: EventLine): string {
   if (e.event === 'recovery' && e.action !== undefined) {
     return `${first(e.action)}: ${first(e.from)} → ${first(e.to)}${e.reason ? ` (${first(e.reason)})` : ''}`;
   }
-  if (e.event === 'restart') return `resume from step ${first(e.resume_step ?? '?')}${e.reason ? `: ${first(e.reason)}` : ''}`;
+  if (e.event === 'restart')
+    return `resume from step ${first(e.resume_step ?? '?')}${e.reason ? `: ${first(e.reason)}` : ''}`;
   for (const k of ['message', 'reason', 'action']) if (typeof e[k] === 'string') return first(e[k]);
   return '';
 }
@@ -115,7 +152,10 @@ export function liveMask(events: readonly EventLine[]): boolean[] {
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
     const from = resumedFrom(e);
-    if (from !== null) { cut = Math.min(cut, from); continue; }
+    if (from !== null) {
+      cut = Math.min(cut, from);
+      continue;
+    }
     if (STEP_BOUND.has(e.event) && e.split !== 'test') {
       const step = num(e.step);
       if (step !== null && step > cut) keep[i] = false;
@@ -141,28 +181,74 @@ export function currentEventsAfter(events: readonly EventLine[], after: number):
 /** Builds the report model from a run's parts; tolerant of missing files and unknown event kinds. */
 export function summarizeRun(parts: RunParts): ReportModel {
   const m: ReportModel = {
-    name: parts.name, status: 'running', step: 0, total_steps: null, device: null,
-    steps: { step: [], loss: [], lr: [], examples_per_s: [], tokens_per_s: [], mem_allocated: [], mem_reserved: [], rss: [] },
-    evals: [], incidents: [], plan: extractPlan(parts.plan), metrics: {}, config_yaml: parts.config_yaml,
+    name: parts.name,
+    status: 'running',
+    step: 0,
+    total_steps: null,
+    device: null,
+    steps: {
+      step: [],
+      loss: [],
+      lr: [],
+      examples_per_s: [],
+      tokens_per_s: [],
+      mem_allocated: [],
+      mem_reserved: [],
+      rss: [],
+    },
+    evals: [],
+    incidents: [],
+    plan: extractPlan(parts.plan),
+    metrics: {},
+    config_yaml: parts.config_yaml,
   };
   for (const e of currentEvents(parts.events)) {
     if (e.event === 'step') pushStep(m, e);
     else if (e.event === 'eval') {
-      m.evals.push({ epoch: num(e.epoch) ?? m.evals.length + 1, split: String(e.split ?? 'valid'), accuracy: num(e.accuracy),
-        macro_f1: num(e.macro_f1), micro_f1: num(e.micro_f1), loss: num(e.loss) });
+      m.evals.push({
+        epoch: num(e.epoch) ?? m.evals.length + 1,
+        split: String(e.split ?? 'valid'),
+        accuracy: num(e.accuracy),
+        macro_f1: num(e.macro_f1),
+        micro_f1: num(e.micro_f1),
+        loss: num(e.loss),
+      });
     } else if (e.event === 'run_start') {
       m.status = 'running'; // a resumed run is running again after its earlier run_end
       m.total_steps = num(e.total_steps);
       if (!m.plan) m.plan = extractPlan(e.plan);
     } else if (e.event === 'run_end') {
-      m.status = e.status === 'interrupted' ? 'interrupted' : e.status === 'failed' || e.ok === false || typeof e.error === 'string' ? 'failed' : 'finished';
-      if (e.status === 'interrupted') m.incidents.push({ event: 'interrupted', step: num(e.optimizer_steps), text: typeof e.message === 'string' ? first(e.message) : 'interrupted', memory_bytes: null });
-      else if (typeof e.error === 'string') m.incidents.push({ event: 'failed', step: num(e.optimizer_steps), text: e.error.split('\n')[0], memory_bytes: null });
+      m.status =
+        e.status === 'interrupted'
+          ? 'interrupted'
+          : e.status === 'failed' || e.ok === false || typeof e.error === 'string'
+            ? 'failed'
+            : 'finished';
+      if (e.status === 'interrupted')
+        m.incidents.push({
+          event: 'interrupted',
+          step: num(e.optimizer_steps),
+          text: typeof e.message === 'string' ? first(e.message) : 'interrupted',
+          memory_bytes: null,
+        });
+      else if (typeof e.error === 'string')
+        m.incidents.push({
+          event: 'failed',
+          step: num(e.optimizer_steps),
+          text: e.error.split('\n')[0],
+          memory_bytes: null,
+        });
     } else if (e.event === 'resume') {
-      m.incidents.push({ event: 'resume', step: num(e.from_step), text: `resumed from the step-${first(e.from_step)} checkpoint${e.changed ? ` (${first(e.changed)})` : ''}`, memory_bytes: null });
+      m.incidents.push({
+        event: 'resume',
+        step: num(e.from_step),
+        text: `resumed from the step-${first(e.from_step)} checkpoint${e.changed ? ` (${first(e.changed)})` : ''}`,
+        memory_bytes: null,
+      });
     } else if (e.event === 'oom' || e.event === 'recovery' || e.event === 'restart') {
       const mem = isObj(e.memory) ? e.memory : {};
-      const memory_bytes = num(mem.max_memory_reserved) ?? num(mem.max_memory_allocated) ?? num(mem.peak_rss_bytes);
+      const memory_bytes =
+        num(mem.max_memory_reserved) ?? num(mem.max_memory_allocated) ?? num(mem.peak_rss_bytes);
       m.incidents.push({ event: e.event, step: num(e.step), text: incidentText(e), memory_bytes });
     }
   }

@@ -1,4 +1,5 @@
-// writeReport: renders a run folder into its report.html (atomic write), with Chart.js inlined from the installed package.
+// writeReport: renders a run folder into its report.html (atomic write), with Chart.js inlined from the
+// installed package.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -19,7 +20,9 @@ export function chartJsSource(): string {
   try {
     entry = createRequire(import.meta.url).resolve('chart.js');
   } catch (e) {
-    throw new RefitError('E_NO_CHARTJS', 'chart.js is not installed; run npm install in the refit folder', { cause: e });
+    throw new RefitError('E_NO_CHARTJS', 'chart.js is not installed; run npm install in the refit folder', {
+      cause: e,
+    });
   }
   chartJsCache = readFileSync(join(dirname(entry), 'chart.umd.min.js'), 'utf8');
   return chartJsCache;

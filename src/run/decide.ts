@@ -5,7 +5,19 @@ import { freemem, totalmem } from 'node:os';
 import { ConfigError, RefitError } from '../errors.ts';
 import { formatBytes } from '../bytes.ts';
 import type { RunConfig } from '../config/index.ts';
-import { DECISION_LEVERS, FIT_LEVERS, fitConfig, parseSize, planMemory, runShapeOf, type FitAllow, type GpuSpec, type MemoryPlan, type ModelDims, type RunLevers } from '../memory/index.ts';
+import {
+  DECISION_LEVERS,
+  FIT_LEVERS,
+  fitConfig,
+  parseSize,
+  planMemory,
+  runShapeOf,
+  type FitAllow,
+  type GpuSpec,
+  type MemoryPlan,
+  type ModelDims,
+  type RunLevers,
+} from '../memory/index.ts';
 import type { ReadyEvent } from '../worker/protocol.ts';
 import { roundSeqLen } from '../batch/index.ts';
 
@@ -21,14 +33,25 @@ export interface Decision extends RunLevers {
 }
 
 /** What plan.json holds. */
-export interface PlanFile { mode: 'auto' | 'manual'; device: string; budget_bytes: number | null; plan: MemoryPlan | null;
-  decision: Decision; alternatives: unknown[]; probe: unknown }
+export interface PlanFile {
+  mode: 'auto' | 'manual';
+  device: string;
+  budget_bytes: number | null;
+  plan: MemoryPlan | null;
+  decision: Decision;
+  alternatives: unknown[];
+  probe: unknown;
+}
 
 /** The device a config asks for, given what the worker found ('auto' → cuda when there is one). */
 export function resolveDevice(config: RunConfig, caps: ReadyEvent['capabilities']): string {
   const d = config.device;
   if (d === 'auto') return caps.cuda ? 'cuda' : 'cpu';
-  if (d.startsWith('cuda') && !caps.cuda) throw new ConfigError('E_NO_CUDA', `device=${d} but the worker's torch sees no CUDA device; use device=cpu or auto`);
+  if (d.startsWith('cuda') && !caps.cuda)
+    throw new ConfigError(
+      'E_NO_CUDA',
+      `device=${d} but the worker's torch sees no CUDA device; use device=cpu or auto`,
+    );
   return d;
 }
 
@@ -41,16 +64,41 @@ function manualDecision(config: RunConfig, device: string, caps: ReadyEvent['cap
   const batch = config.train.batch_size;
   const shape = runShapeOf(config, { engine: 'refit', device: { ...caps, cuda: device.startsWith('cuda') } });
   const { run, micro_batch_size: micro } = shape;
-  if (micro > batch) throw new ConfigError('E_MICRO_BATCH', `memory.micro_batch_size (${micro}) is larger than train.batch_size (${batch}), the effective batch`);
+  if (micro > batch)
+    throw new ConfigError(
+      'E_MICRO_BATCH',
+      `memory.micro_batch_size (${micro}) is larger than train.batch_size (${batch}), the effective batch`,
+    );
   if (m.micro_batch_size && m.grad_accumulation && m.micro_batch_size * m.grad_accumulation !== batch) {
-    throw new ConfigError('E_MICRO_BATCH', `memory.micro_batch_size × memory.grad_accumulation = ${m.micro_batch_size * m.grad_accumulation} but train.batch_size (the effective batch) is ${batch}; set only one of them`);
+    throw new ConfigError(
+      'E_MICRO_BATCH',
+      `memory.micro_batch_size × memory.grad_accumulation = ${m.micro_batch_size * m.grad_accumulation} ` +
+        `but train.batch_size (the effective batch) is ${batch}; set only one of them`,
+    );
   }
   const precision = run.precision;
-  if (precision === 'bf16' && device.startsWith('cuda') && !caps.bf16) throw new ConfigError('E_PRECISION', 'memory.precision=bf16 but this GPU does not support bf16; use fp16 or auto');
-  if (precision !== 'fp32' && !device.startsWith('cuda')) throw new ConfigError('E_PRECISION', `memory.precision=${precision} needs a CUDA device; use fp32 or auto on CPU`);
+  if (precision === 'bf16' && device.startsWith('cuda') && !caps.bf16)
+    throw new ConfigError(
+      'E_PRECISION',
+      'memory.precision=bf16 but this GPU does not support bf16; use fp16 or auto',
+    );
+  if (precision !== 'fp32' && !device.startsWith('cuda'))
+    throw new ConfigError(
+      'E_PRECISION',
+      `memory.precision=${precision} needs a CUDA device; use fp32 or auto on CPU`,
+    );
   const attention = run.attention;
-  if (attention === 'sdpa' && !caps.sdpa) throw new ConfigError('E_ATTENTION', `memory.attention=sdpa but torch in the worker has no scaled_dot_product_attention; use eager or auto`);
-  return { device, batch_size: batch, ...decidedLevers(shape, m), reasons: ['manual: the levers as configured'] };
+  if (attention === 'sdpa' && !caps.sdpa)
+    throw new ConfigError(
+      'E_ATTENTION',
+      `memory.attention=sdpa but torch in the worker has no scaled_dot_product_attention; use eager or auto`,
+    );
+  return {
+    device,
+    batch_size: batch,
+    ...decidedLevers(shape, m),
+    reasons: ['manual: the levers as configured'],
+  };
 }
 
 /**
@@ -65,35 +113,63 @@ function decidedLevers(shape: ReturnType<typeof runShapeOf>, memory: RunConfig['
 }
 
 /** The device budget in bytes: memory.budget, else the GPU's total memory; none on CPU. */
-export function deviceBudget(config: RunConfig, device: string, caps: ReadyEvent['capabilities']): number | undefined {
+export function deviceBudget(
+  config: RunConfig,
+  device: string,
+  caps: ReadyEvent['capabilities'],
+): number | undefined {
   if (!device.startsWith('cuda')) return undefined;
   if (config.memory.budget !== 'auto') return parseSize(config.memory.budget);
   return caps.total_memory;
 }
 
 /** Decides the levers and builds plan.json's content (prediction, decision, alternatives). */
-export function decideMemory(opts: { config: RunConfig; dims: ModelDims; caps: ReadyEvent['capabilities']; device: string; lengths: Int32Array; num_labels: number }): PlanFile {
+export function decideMemory(opts: {
+  config: RunConfig;
+  dims: ModelDims;
+  caps: ReadyEvent['capabilities'];
+  device: string;
+  lengths: Int32Array;
+  num_labels: number;
+}): PlanFile {
   const { config, dims, caps, device } = opts;
   const base = manualDecision(config, device, caps);
   const budget = deviceBudget(config, device, caps);
   base.budget_bytes = budget;
-  if (config.memory.mode === 'manual') return checkPlanned(planFile(config.memory.mode, base, opts, [], budget), config, opts);
+  if (config.memory.mode === 'manual')
+    return checkPlanned(planFile(config.memory.mode, base, opts, [], budget), config, opts);
   if (!device.startsWith('cuda')) {
-    const d: Decision = { ...base, micro_batch_size: base.batch_size, grad_accumulation: 1, grad_checkpointing: false,
-      precision: 'fp32', reasons: ['cpu: no GPU budget to fit — one micro-batch per logical batch, fp32, no checkpointing',
-        `attention ${base.attention}${caps.sdpa ? ' (sdpa available in this torch)' : ' (no sdpa in this torch)'}`] };
+    const d: Decision = {
+      ...base,
+      micro_batch_size: base.batch_size,
+      grad_accumulation: 1,
+      grad_checkpointing: false,
+      precision: 'fp32',
+      reasons: [
+        'cpu: no GPU budget to fit — one micro-batch per logical batch, fp32, no checkpointing',
+        `attention ${base.attention}${caps.sdpa ? ' (sdpa available in this torch)' : ' (no sdpa in this torch)'}`,
+      ],
+    };
     const fixed = !!(config.memory.micro_batch_size || config.memory.grad_accumulation);
-    if (fixed) { d.micro_batch_size = base.micro_batch_size; d.grad_accumulation = base.grad_accumulation; d.reasons.push('micro-batch as configured'); }
-    else fitHostRam(d, opts);
+    if (fixed) {
+      d.micro_batch_size = base.micro_batch_size;
+      d.grad_accumulation = base.grad_accumulation;
+      d.reasons.push('micro-batch as configured');
+    } else fitHostRam(d, opts);
     return checkPlanned(planFile('auto', d, opts, [], budget), config, opts);
   }
   return checkPlanned(fitDecision(opts, base, budget), config, opts);
 }
 
 /** Bytes the run may use: the GPU budget on CUDA; on CPU memory.budget when set, else the host's available RAM. */
-export function memoryLimit(config: RunConfig, device: string, budget: number | undefined): { bytes: number; what: string } {
+export function memoryLimit(
+  config: RunConfig,
+  device: string,
+  budget: number | undefined,
+): { bytes: number; what: string } {
   if (device.startsWith('cuda')) return { bytes: budget ?? Infinity, what: `the ${device} budget` };
-  if (config.memory.budget !== 'auto') return { bytes: parseSize(config.memory.budget), what: `memory.budget (${config.memory.budget})` };
+  if (config.memory.budget !== 'auto')
+    return { bytes: parseSize(config.memory.budget), what: `memory.budget (${config.memory.budget})` };
   return { bytes: availableRam(), what: "this machine's available RAM" };
 }
 
@@ -102,7 +178,9 @@ export function availableRam(): number {
   try {
     const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
     if (m) return Math.min(Number(m[1]) * 1024, totalmem());
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return freemem();
 }
 
@@ -117,7 +195,10 @@ function plannedPeak(d: Decision, opts: Parameters<typeof decideMemory>[0]): num
   }
 }
 
-/** CPU, memory: auto: halves the micro-batch (more accumulation, the same effective batch) until the plan fits in RAM. */
+/**
+ * CPU, memory: auto: halves the micro-batch (more accumulation, the same effective batch) until the plan fits
+ * in RAM.
+ */
 function fitHostRam(d: Decision, opts: Parameters<typeof decideMemory>[0]): void {
   const limit = memoryLimit(opts.config, d.device, undefined);
   const first = d.micro_batch_size;
@@ -127,12 +208,17 @@ function fitHostRam(d: Decision, opts: Parameters<typeof decideMemory>[0]): void
     d.grad_accumulation = Math.ceil(d.batch_size / d.micro_batch_size);
     peak = plannedPeak(d, opts);
   }
-  if (d.micro_batch_size !== first) d.reasons.push(`micro-batch ${first} planned over ${limit.what} (${gib(limit.bytes)}); ${d.micro_batch_size} × ${d.grad_accumulation} accumulation keeps the effective batch`);
+  if (d.micro_batch_size !== first)
+    d.reasons.push(
+      `micro-batch ${first} planned over ${limit.what} (${gib(limit.bytes)}); ${d.micro_batch_size} × ` +
+        `${d.grad_accumulation} accumulation keeps the effective batch`,
+    );
 }
 
 /**
  * Refuses a run whose plan cannot fit before any tensor is made: on CPU the predicted peak against the host RAM
- * (or memory.budget); anywhere the weights, gradients and optimizer state alone against the limit (no lever shrinks those).
+ * (or memory.budget); anywhere the weights, gradients and optimizer state alone against the limit (no lever
+ * shrinks those).
  */
 function checkPlanned(file: PlanFile, config: RunConfig, opts: Parameters<typeof decideMemory>[0]): PlanFile {
   const p = file.plan;
@@ -142,31 +228,64 @@ function checkPlanned(file: PlanFile, config: RunConfig, opts: Parameters<typeof
   const fixed = p.breakdown.weights + p.breakdown.gradients + p.breakdown.optimizer;
   const fix = 'use a smaller model (model.preset, model.num_hidden_layers) or memory.freeze_layers';
   if (fixed > limit.bytes) {
-    throw new RefitError('E_MEMORY_PLAN', `the model's weights, gradients and optimizer state alone are planned at ${gib(fixed)} (${(p.params / 1e6).toFixed(1)}M parameters) but ${limit.what} is ${gib(limit.bytes)}; ${fix}`);
+    throw new RefitError(
+      'E_MEMORY_PLAN',
+      `the model's weights, gradients and optimizer state alone are planned at ${gib(fixed)} ` +
+        `(${(p.params / 1e6).toFixed(1)}M parameters) but ${limit.what} is ${gib(limit.bytes)}; ${fix}`,
+    );
   }
   if (!d.device.startsWith('cuda') && p.peak_allocated_bytes > limit.bytes) {
-    throw new RefitError('E_MEMORY_PLAN', `the run is planned at ${gib(p.peak_allocated_bytes)} peak (micro-batch ${d.micro_batch_size} × ${worstSeqLen(d, opts.lengths)} tokens) but ${limit.what} is ${gib(limit.bytes)}; ` +
-      `lower train.batch_size or memory.micro_batch_size, or memory.max_seq_len`);
+    throw new RefitError(
+      'E_MEMORY_PLAN',
+      `the run is planned at ${gib(p.peak_allocated_bytes)} peak (micro-batch ${d.micro_batch_size} × ` +
+        `${worstSeqLen(d, opts.lengths)} tokens) but ${limit.what} is ${gib(limit.bytes)}; ` +
+        `lower train.batch_size or memory.micro_batch_size, or memory.max_seq_len`,
+    );
   }
   return file;
 }
 
-function fitDecision(opts: Parameters<typeof decideMemory>[0], base: Decision, budget: number | undefined): PlanFile {
+function fitDecision(
+  opts: Parameters<typeof decideMemory>[0],
+  base: Decision,
+  budget: number | undefined,
+): PlanFile {
   const { config, dims, caps } = opts;
   const m = config.memory;
-  const gpu: GpuSpec = { name: caps.device_name ?? 'cuda', memory_bytes: budget ?? caps.total_memory ?? 0, bf16: caps.bf16 };
+  const gpu: GpuSpec = {
+    name: caps.device_name ?? 'cuda',
+    memory_bytes: budget ?? caps.total_memory ?? 0,
+    bf16: caps.bf16,
+  };
   const allow: Partial<FitAllow> = {};
   if (m.precision !== 'auto') allow.precision = [m.precision];
   else if (!caps.bf16) allow.precision = ['fp32', 'fp16'];
   if (m.attention !== 'auto') allow.attention = [m.attention];
   else if (!caps.sdpa) allow.attention = ['eager'];
   if (m.grad_checkpointing !== 'auto') allow.grad_checkpointing = [m.grad_checkpointing];
-  const fit = fitConfig({ model: dims, gpu, effective_batch: base.batch_size, seq_len: m.max_seq_len, engine: 'refit', lengths: m.padding === 'dynamic' ? opts.lengths : undefined, num_labels: opts.num_labels, allow });
+  const fit = fitConfig({
+    model: dims,
+    gpu,
+    effective_batch: base.batch_size,
+    seq_len: m.max_seq_len,
+    engine: 'refit',
+    lengths: m.padding === 'dynamic' ? opts.lengths : undefined,
+    num_labels: opts.num_labels,
+    allow,
+  });
   const c = fit.config;
-  const d: Decision = { ...base, micro_batch_size: c.micro_batch_size, grad_accumulation: c.grad_accumulation,
+  const d: Decision = {
+    ...base,
+    micro_batch_size: c.micro_batch_size,
+    grad_accumulation: c.grad_accumulation,
     ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, (c as Record<string, unknown>)[l.name]])), // the searched levers (the lever table)
-    reasons: [`auto: fitted to ${budget ?? 0} B on ${gpu.name}, effective batch ${base.batch_size} kept`,
-      fit.fits ? `predicted peak ${fit.peak_device_bytes} B fits` : `nothing predicted to fit; using the smallest configuration (OOM recovery will shrink further)`] };
+    reasons: [
+      `auto: fitted to ${budget ?? 0} B on ${gpu.name}, effective batch ${base.batch_size} kept`,
+      fit.fits
+        ? `predicted peak ${fit.peak_device_bytes} B fits`
+        : `nothing predicted to fit; using the smallest configuration (OOM recovery will shrink further)`,
+    ],
+  };
   return planFile('auto', d, opts, fit.alternatives ?? [], budget);
 }
 
@@ -174,26 +293,58 @@ function fitDecision(opts: Parameters<typeof decideMemory>[0], base: Decision, b
  * The memory plan of a decision: the config with the decided levers, as runShapeOf reads it (what `refit plan -c`
  * prints for that config), its micro-batch at the worst padded length of the training data and its relations.
  */
-function planFor(d: Decision, opts: Parameters<typeof decideMemory>[0], budget: number | undefined): MemoryPlan {
+function planFor(
+  d: Decision,
+  opts: Parameters<typeof decideMemory>[0],
+  budget: number | undefined,
+): MemoryPlan {
   // every decided lever (DECISION_LEVERS) over the config's: the micro-batch set wins over the accumulation
-  const decided = Object.fromEntries(DECISION_LEVERS.map((l) => [l.name, (d as unknown as Record<string, unknown>)[l.name]]));
+  const decided = Object.fromEntries(
+    DECISION_LEVERS.map((l) => [l.name, (d as unknown as Record<string, unknown>)[l.name]]),
+  );
   const memory = { ...opts.config.memory, ...decided } as RunConfig['memory'];
-  const { run } = runShapeOf({ ...opts.config, memory }, { engine: 'refit', num_labels: opts.num_labels, lengths: opts.lengths });
-  return planMemory({ model: opts.dims, run, gpu: budget ? { name: opts.caps.device_name ?? d.device, memory_bytes: budget, bf16: opts.caps.bf16 } : undefined });
+  const { run } = runShapeOf(
+    { ...opts.config, memory },
+    { engine: 'refit', num_labels: opts.num_labels, lengths: opts.lengths },
+  );
+  return planMemory({
+    model: opts.dims,
+    run,
+    gpu: budget
+      ? { name: opts.caps.device_name ?? d.device, memory_bytes: budget, bf16: opts.caps.bf16 }
+      : undefined,
+  });
 }
 
-function planFile(mode: 'auto' | 'manual', d: Decision, opts: Parameters<typeof decideMemory>[0], alternatives: unknown[], budget: number | undefined): PlanFile {
+function planFile(
+  mode: 'auto' | 'manual',
+  d: Decision,
+  opts: Parameters<typeof decideMemory>[0],
+  alternatives: unknown[],
+  budget: number | undefined,
+): PlanFile {
   let plan: MemoryPlan | null = null;
   try {
     plan = planFor(d, opts, budget);
   } catch (e) {
     d.reasons.push(`no prediction: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return { mode, device: d.device, budget_bytes: budget ?? null, plan, decision: d, alternatives, probe: null };
+  return {
+    mode,
+    device: d.device,
+    budget_bytes: budget ?? null,
+    plan,
+    decision: d,
+    alternatives,
+    probe: null,
+  };
 }
 
 /** The longest padded length the run will see (max padding: the window; dynamic: the longest example rounded). */
-export function worstSeqLen(d: Pick<Decision, 'padding' | 'max_seq_len'>, lengths: ArrayLike<number>): number {
+export function worstSeqLen(
+  d: Pick<Decision, 'padding' | 'max_seq_len'>,
+  lengths: ArrayLike<number>,
+): number {
   if (d.padding === 'max') return d.max_seq_len;
   let longest = 0;
   for (let i = 0; i < lengths.length; i++) longest = Math.max(longest, lengths[i]);

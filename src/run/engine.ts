@@ -19,7 +19,10 @@ export function chooseEngine(run_dir: string, requested?: Engine): Engine {
   const model = readModelFolder(run_dir);
   const onnx = join(model.dir, ONNX_FILE);
   if (requested === 'onnx' && !existsSync(onnx)) {
-    throw new RefitError('E_NO_ONNX', `${onnx}: missing — export it first (refit export --run ${run_dir}) or predict with --engine torch`);
+    throw new RefitError(
+      'E_NO_ONNX',
+      `${onnx}: missing — export it first (refit export --run ${run_dir}) or predict with --engine torch`,
+    );
   }
   return requested ?? (existsSync(onnx) ? 'onnx' : 'torch');
 }
@@ -28,15 +31,25 @@ export function chooseEngine(run_dir: string, requested?: Engine): Engine {
  * Opens a Predictor for the run with the chosen engine. A call that leaves out top_k or na_threshold gets the run's
  * own (predictDefaults, read once here), so `refit predict` and the server answer alike.
  */
-export async function openRunPredictor(opts: { run_dir: string; engine?: Engine; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }): Promise<Predictor & { engine: Engine; defaults: PredictDefaults }> {
+export async function openRunPredictor(opts: {
+  run_dir: string;
+  engine?: Engine;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+  num_threads?: number;
+}): Promise<Predictor & { engine: Engine; defaults: PredictDefaults }> {
   const engine = chooseEngine(opts.run_dir, opts.engine);
   const defaults = predictDefaults(opts.run_dir);
   const p = engine === 'onnx' ? await openOnnxPredictor(opts) : await openPredictor(opts);
   const predict = p.predict.bind(p);
   return Object.assign(p, {
-    engine, defaults,
+    engine,
+    defaults,
     predict: (items: PredictItem[], o: { top_k?: number; na_threshold?: number } = {}) =>
-      predict(items, { top_k: o.top_k ?? defaults.top_k, na_threshold: o.na_threshold ?? defaults.na_threshold }),
+      predict(items, {
+        top_k: o.top_k ?? defaults.top_k,
+        na_threshold: o.na_threshold ?? defaults.na_threshold,
+      }),
   });
 }
 

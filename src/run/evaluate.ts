@@ -9,21 +9,38 @@ import { expect } from './session.ts';
 export const EVAL_BATCH_SIZE = 64;
 
 /** Logits for examples 0..n-1 of an opened dataset, in example order. */
-export async function evalLogits(worker: SupervisedWorker, opts: { dataset: string; lengths: ArrayLike<number>; padding: 'dynamic' | 'max'; max_seq_len: number; batch_size?: number; tag: string }): Promise<number[][]> {
+export async function evalLogits(
+  worker: SupervisedWorker,
+  opts: {
+    dataset: string;
+    lengths: ArrayLike<number>;
+    padding: 'dynamic' | 'max';
+    max_seq_len: number;
+    batch_size?: number;
+    tag: string;
+  },
+): Promise<number[][]> {
   const size = opts.batch_size ?? EVAL_BATCH_SIZE;
-  const batches = planEvalBatches({ lengths: opts.lengths, batch_size: size, padding: opts.padding, max_seq_len: opts.max_seq_len });
+  const batches = planEvalBatches({
+    lengths: opts.lengths,
+    batch_size: size,
+    padding: opts.padding,
+    max_seq_len: opts.max_seq_len,
+  });
   let ev;
   try {
     ev = await expect(worker, { type: 'eval', dataset: opts.dataset, batches, tag: opts.tag }, 'eval_result');
   } catch (e) {
     // Evaluation holds no gradients, so an OOM here only means the batches are too big: halve and retry.
-    if (size > 1 && e instanceof Error && /out of memory/i.test(e.message)) return evalLogits(worker, { ...opts, batch_size: Math.floor(size / 2) });
+    if (size > 1 && e instanceof Error && /out of memory/i.test(e.message))
+      return evalLogits(worker, { ...opts, batch_size: Math.floor(size / 2) });
     throw e;
   }
   const out: number[][] = new Array(opts.lengths.length);
   let k = 0;
   for (const b of batches) for (const i of b.indices) out[i] = ev.logits[k++];
-  if (k !== ev.logits.length) throw new Error(`worker returned ${ev.logits.length} logit rows for ${k} examples`);
+  if (k !== ev.logits.length)
+    throw new Error(`worker returned ${ev.logits.length} logit rows for ${k} examples`);
   return out;
 }
 
@@ -43,7 +60,12 @@ export function argmax(row: readonly number[]): number {
 }
 
 /** Metric block (plus mean cross-entropy) of logits against gold relation names. */
-export function scoreLogits(opts: { logits: number[][]; gold: string[]; relations: RelationSet; semeval?: boolean }): MetricBlock & { loss: number } {
+export function scoreLogits(opts: {
+  logits: number[][];
+  gold: string[];
+  relations: RelationSet;
+  semeval?: boolean;
+}): MetricBlock & { loss: number } {
   const names = opts.relations.names;
   const pred = opts.logits.map((row) => names[argmax(row)]);
   let loss = 0;
@@ -51,6 +73,11 @@ export function scoreLogits(opts: { logits: number[][]; gold: string[]; relation
     const p = softmax(row)[names.indexOf(opts.gold[i])];
     loss += -Math.log(Math.max(p ?? 0, 1e-12));
   });
-  const block = computeMetrics({ gold: opts.gold, pred, na_label: opts.relations.na_label, semeval: opts.semeval });
+  const block = computeMetrics({
+    gold: opts.gold,
+    pred,
+    na_label: opts.relations.na_label,
+    semeval: opts.semeval,
+  });
   return { ...block, loss: opts.logits.length ? loss / opts.logits.length : 0 };
 }

@@ -3,36 +3,126 @@
 import type { MemoryStats } from '../worker/protocol.ts';
 
 /** `run_start`: the shape of the run before its first step. */
-export interface RunStartEvent { event: 'run_start'; time: string; run_dir: string; total_steps: number; steps_per_epoch: number; epochs: number;
-  examples: { train: number; valid: number; test: number }; device: string; plan: unknown; resumed_from_step?: number }
+export interface RunStartEvent {
+  event: 'run_start';
+  time: string;
+  run_dir: string;
+  total_steps: number;
+  steps_per_epoch: number;
+  epochs: number;
+  examples: { train: number; valid: number; test: number };
+  device: string;
+  plan: unknown;
+  resumed_from_step?: number;
+}
 /** `step`: one finished optimizer step with its measured throughput and memory. */
-export interface StepRunEvent { event: 'step'; time: string; step: number; epoch: number; loss: number; lr: number; grad_norm: number;
-  examples: number; tokens: number; padded_tokens: number; examples_per_s: number; tokens_per_s: number; seconds: number; wall_seconds: number;
-  micro_batches: number; micro_batch_size: number; memory: MemoryStats }
+export interface StepRunEvent {
+  event: 'step';
+  time: string;
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  examples: number;
+  tokens: number;
+  padded_tokens: number;
+  examples_per_s: number;
+  tokens_per_s: number;
+  seconds: number;
+  wall_seconds: number;
+  micro_batches: number;
+  micro_batch_size: number;
+  memory: MemoryStats;
+}
 /** `eval`: metrics of one split after an epoch (or the final test). */
-export interface EvalRunEvent { event: 'eval'; time: string; epoch: number; step: number; split: string; accuracy: number; macro_f1: number; micro_f1: number; loss?: number }
+export interface EvalRunEvent {
+  event: 'eval';
+  time: string;
+  epoch: number;
+  step: number;
+  split: string;
+  accuracy: number;
+  macro_f1: number;
+  micro_f1: number;
+  loss?: number;
+}
 /** `checkpoint`: a state folder written atomically. */
-export interface CheckpointRunEvent { event: 'checkpoint'; time: string; step: number; kind: 'last' | 'best'; path: string }
+export interface CheckpointRunEvent {
+  event: 'checkpoint';
+  time: string;
+  step: number;
+  kind: 'last' | 'best';
+  path: string;
+}
 /** `oom`: a micro-batch ran out of memory (message verbatim, parsed numbers beside it). */
-export interface OomRunEvent { event: 'oom'; time: string; step: number; completed_micro_batches: number; message: string; kind: string;
-  requested_bytes?: number; free_bytes?: number; memory: MemoryStats;
+export interface OomRunEvent {
+  event: 'oom';
+  time: string;
+  step: number;
+  completed_micro_batches: number;
+  message: string;
+  kind: string;
+  requested_bytes?: number;
+  free_bytes?: number;
+  memory: MemoryStats;
   /** Several ranks: the rank that ran out (every rank dropped the same micro-batch). */
-  rank?: number }
+  rank?: number;
+}
 /** `recovery`: which lever changed after an OOM. */
-export interface RecoveryRunEvent { event: 'recovery'; time: string; step: number; action: string; from: number | boolean; to: number | boolean; reason: string }
+export interface RecoveryRunEvent {
+  event: 'recovery';
+  time: string;
+  step: number;
+  action: string;
+  from: number | boolean;
+  to: number | boolean;
+  reason: string;
+}
 /** `restart`: the worker died and the run resumes from a checkpoint. */
-export interface RestartRunEvent { event: 'restart'; time: string; step: number; resume_step: number; reason: string }
+export interface RestartRunEvent {
+  event: 'restart';
+  time: string;
+  step: number;
+  resume_step: number;
+  reason: string;
+}
 /**
  * `resume`: `--resume` continues from the checkpoint at `from_step`. events.jsonl stays append-only: the step,
  * eval and checkpoint events above from_step written before this line are superseded by the ones after it.
  */
-export interface ResumeRunEvent { event: 'resume'; time: string; from_step: number; changed?: string }
+export interface ResumeRunEvent {
+  event: 'resume';
+  time: string;
+  from_step: number;
+  changed?: string;
+}
 /** `run_end`: how the run finished (`interrupted`: stopped by Ctrl-C / SIGTERM, resumable from `checkpoint_step`). */
-export interface RunEndEvent { event: 'run_end'; time: string; status: 'ok' | 'failed' | 'interrupted'; optimizer_steps: number; examples_seen: number; seconds: number; error?: string; best_epoch?: number;
-  signal?: string; message?: string; checkpoint_step?: number | null }
+export interface RunEndEvent {
+  event: 'run_end';
+  time: string;
+  status: 'ok' | 'failed' | 'interrupted';
+  optimizer_steps: number;
+  examples_seen: number;
+  seconds: number;
+  error?: string;
+  best_epoch?: number;
+  signal?: string;
+  message?: string;
+  checkpoint_step?: number | null;
+}
 
 /** Every event a run emits. */
-export type RunEvent = RunStartEvent | StepRunEvent | EvalRunEvent | CheckpointRunEvent | OomRunEvent | RecoveryRunEvent | RestartRunEvent | ResumeRunEvent | RunEndEvent;
+export type RunEvent =
+  | RunStartEvent
+  | StepRunEvent
+  | EvalRunEvent
+  | CheckpointRunEvent
+  | OomRunEvent
+  | RecoveryRunEvent
+  | RestartRunEvent
+  | ResumeRunEvent
+  | RunEndEvent;
 
 /** Progress hooks; every hook is optional. Implementations live in src/report/reporters. */
 export interface Reporter {
@@ -50,14 +140,31 @@ export interface Reporter {
 export function dispatchEvent(reporters: readonly Reporter[], e: RunEvent): void {
   for (const r of reporters) {
     switch (e.event) {
-      case 'run_start': r.onRunStart?.(e); break;
-      case 'step': r.onStep?.(e); break;
-      case 'eval': r.onEval?.(e); break;
-      case 'checkpoint': r.onCheckpoint?.(e); break;
-      case 'oom': r.onOom?.(e); break;
-      case 'recovery': case 'restart': r.onRecover?.(e); break;
-      case 'resume': r.onResume?.(e); break;
-      case 'run_end': r.onRunEnd?.(e); break;
+      case 'run_start':
+        r.onRunStart?.(e);
+        break;
+      case 'step':
+        r.onStep?.(e);
+        break;
+      case 'eval':
+        r.onEval?.(e);
+        break;
+      case 'checkpoint':
+        r.onCheckpoint?.(e);
+        break;
+      case 'oom':
+        r.onOom?.(e);
+        break;
+      case 'recovery':
+      case 'restart':
+        r.onRecover?.(e);
+        break;
+      case 'resume':
+        r.onResume?.(e);
+        break;
+      case 'run_end':
+        r.onRunEnd?.(e);
+        break;
     }
   }
 }

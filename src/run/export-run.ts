@@ -21,32 +21,90 @@ import { loadCommand, setupWorker, startWorker } from './session.ts';
 export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls']);
 
 /** Exports `<run_dir>/model` to ONNX and checks it; returns what refit.json now records. */
-export async function exportRun(opts: { run_dir: string; data?: string; format?: string; opset?: number; quantize?: 'int8'; threads?: number; env: Record<string, string | undefined>; log: RunLog }): Promise<OnnxRecord & { int8?: Int8Record }> {
-  if (!existsSync(opts.run_dir)) throw new RefitError('E_RUN_DIR', `${opts.run_dir}: no such run folder (pass the folder refit train wrote)`);
+export async function exportRun(opts: {
+  run_dir: string;
+  data?: string;
+  format?: string;
+  opset?: number;
+  quantize?: 'int8';
+  threads?: number;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+}): Promise<OnnxRecord & { int8?: Int8Record }> {
+  if (!existsSync(opts.run_dir))
+    throw new RefitError(
+      'E_RUN_DIR',
+      `${opts.run_dir}: no such run folder (pass the folder refit train wrote)`,
+    );
   const model = readModelFolder(opts.run_dir);
   if (!ONNX_HEADS.has(model.refit.head)) {
-    throw new RefitError('E_ONNX_HEAD', `${opts.run_dir}: head ${model.refit.head} is not exported to ONNX (its packed RNN does not trace to a graph with a dynamic batch); predict and serve use the torch worker`);
+    throw new RefitError(
+      'E_ONNX_HEAD',
+      `${opts.run_dir}: head ${model.refit.head} is not exported to ONNX (its packed RNN does not trace to ` +
+        `a graph with a dynamic batch); predict and serve use the torch worker`,
+    );
   }
   const check = await checkExamples({ run_dir: opts.run_dir, model, data: opts.data, format: opts.format });
   const { python } = await findPython({ env: opts.env });
   const worker = await startWorker({ python, env: opts.env, log: opts.log });
   try {
     // Eager attention and fp32 on the CPU: the exporter traces what it is given, and parity is checked in fp32.
-    const load = loadCommand({ dims: model.dims, head: model.refit.head, rnn: model.refit.rnn, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0,
-      warmup_steps: 0, total_steps: 1, max_grad_norm: 1 },
-    { device: 'cpu', precision: 'fp32', attention: 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
+    const load = loadCommand(
+      {
+        dims: model.dims,
+        head: model.refit.head,
+        rnn: model.refit.rnn,
+        num_labels: model.refit.num_labels,
+        seed: 0,
+        learning_rate: 1e-5,
+        weight_decay: 0,
+        warmup_steps: 0,
+        total_steps: 1,
+        max_grad_norm: 1,
+      },
+      {
+        device: 'cpu',
+        precision: 'fp32',
+        attention: 'eager',
+        grad_checkpointing: false,
+        freeze_layers: 0,
+        optimizer: 'adamw',
+      },
+    );
     await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
-    const record = await exportOnnx({ worker, torch_version: worker.ready.torch_version, model, examples: check.examples, data_name: check.name, opset: opts.opset ?? DEFAULT_OPSET, log: opts.log });
+    const record = await exportOnnx({
+      worker,
+      torch_version: worker.ready.torch_version,
+      model,
+      examples: check.examples,
+      data_name: check.name,
+      opset: opts.opset ?? DEFAULT_OPSET,
+      log: opts.log,
+    });
     if (opts.quantize !== 'int8') return record;
     await worker.close().catch(() => undefined); // int8 is measured with onnxruntime alone: the worker's threads would compete
-    return { ...record, int8: await quantizeAndMeasure({ model, examples: check.examples, data_name: check.name, threads: opts.threads ?? DEFAULT_ONNX_THREADS, log: opts.log }) };
+    return {
+      ...record,
+      int8: await quantizeAndMeasure({
+        model,
+        examples: check.examples,
+        data_name: check.name,
+        threads: opts.threads ?? DEFAULT_ONNX_THREADS,
+        log: opts.log,
+      }),
+    };
   } finally {
     await worker.close().catch(() => undefined);
   }
 }
 
 /** The first examples of --data, else of the run's test/valid/train file (as its config.yaml names them). */
-async function checkExamples(opts: { run_dir: string; model: LoadedModel; data?: string; format?: string }): Promise<{ examples: Example[]; name: string }> {
+async function checkExamples(opts: {
+  run_dir: string;
+  model: LoadedModel;
+  data?: string;
+  format?: string;
+}): Promise<{ examples: Example[]; name: string }> {
   const read = async (path: string, format?: string, na_label?: string) => {
     const ds = await readDataset({ path, format, na_label, on_bad_row: 'skip' });
     return { examples: ds.examples, name: path }; // exportOnnx checks the first ONNX_CHECK_EXAMPLES; int8 is measured on all
@@ -59,5 +117,9 @@ async function checkExamples(opts: { run_dir: string; model: LoadedModel; data?:
     const file = [paths.test, paths.valid, paths.train].find((p): p is string => !!p && existsSync(p));
     if (file) return read(file, c.data.format, c.data.na_label);
   }
-  throw new RefitError('E_ONNX_CHECK', `${opts.run_dir}: the run's data files are not here to check the export on; pass --data FILE (any labelled or predict input file)`);
+  throw new RefitError(
+    'E_ONNX_CHECK',
+    `${opts.run_dir}: the run's data files are not here to check the export on; pass --data FILE (any ` +
+      `labelled or predict input file)`,
+  );
 }

@@ -1,6 +1,15 @@
 // Run-folder files: the layout, atomic JSON/text writes (temp + rename) and the out-dir policy.
 // A failed run overwrites nothing: a run writes only into a new (or empty) folder unless --resume or --force.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  appendFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RefitError, type ErrorCode } from '../errors.ts';
 
@@ -48,7 +57,11 @@ export function appendJsonLine(path: string, value: unknown): void {
 
 /** Throws unless `dir` holds a run with a checkpoint to continue from. */
 export function assertResumable(dir: string): void {
-  if (!existsSync(runPaths(dir).last_state)) throw new RefitError('E_RESUME', `${dir}: no checkpoint to resume from (checkpoints/last.json missing); run without --resume`);
+  if (!existsSync(runPaths(dir).last_state))
+    throw new RefitError(
+      'E_RESUME',
+      `${dir}: no checkpoint to resume from (checkpoints/last.json missing); run without --resume`,
+    );
 }
 
 /** Entries of a run folder that are not part of the run: its lock and an encoded-data cache kept inside it. */
@@ -73,10 +86,15 @@ export function prepareOutDir(opts: { dir: string; resume: boolean; force: boole
   const entries = existsSync(dir) ? readdirSync(dir).filter((f) => !NOT_RUN_FILES.has(f)) : [];
   const failedStart = !existsSync(p.config) && entries.every((f) => FAILED_START_FILES.has(f));
   if (entries.length > 0 && !failedStart && !opts.force) {
-    throw new RefitError('E_OUT_EXISTS', `${dir}: folder exists and is not empty; use --resume to continue that run, --force to replace it, or another --out`);
+    throw new RefitError(
+      'E_OUT_EXISTS',
+      `${dir}: folder exists and is not empty; use --resume to continue that run, --force to replace it, ` +
+        `or another --out`,
+    );
   }
   if (entries.length > 0) {
-    for (const f of [p.config, p.plan, p.events, p.metrics, p.model, p.checkpoints, join(dir, 'report.html')]) rmSync(f, { recursive: true, force: true });
+    for (const f of [p.config, p.plan, p.events, p.metrics, p.model, p.checkpoints, join(dir, 'report.html')])
+      rmSync(f, { recursive: true, force: true });
   }
   mkdirSync(dir, { recursive: true });
   return 'new';

@@ -18,7 +18,15 @@ import type { StopRequest } from './interrupt.ts';
 export interface RunMetrics {
   valid?: MetricBlock & { loss: number };
   test?: MetricBlock & { loss: number };
-  train: { optimizer_steps: number; examples_seen: number; tokens_seen: number; examples_per_s: number; tokens_per_s: number; peak_memory_bytes: number; seconds: number };
+  train: {
+    optimizer_steps: number;
+    examples_seen: number;
+    tokens_seen: number;
+    examples_per_s: number;
+    tokens_per_s: number;
+    peak_memory_bytes: number;
+    seconds: number;
+  };
   best_epoch: number | null;
   epochs_run: number;
   early_stopped: boolean;
@@ -29,35 +37,98 @@ export interface RunMetrics {
 }
 
 /** Restores the best checkpoint (if any), evaluates, and writes model/ and metrics.json atomically. */
-export async function finishRun(opts: { sup: TrainSupervisor; state: LoopState; run_dir: string; valid: EncodedSplit | null; test: EncodedSplit | null;
-  relations: RelationSet; semeval: boolean; text: TextSide; head: HeadKind; max_seq_len: number; padding: 'dynamic' | 'max'; emit(e: RunEvent): void;
-  /** deepke-lm: the RNN for refit.json, the input info for metrics.json and the untyped test split (opened in the worker). */
-  rnn?: RnnSpec; input?: DeepkeLmInputInfo; test_untyped?: EncodedSplit | null;
-  /** Ctrl-C / SIGTERM: checked before each evaluation and before the model is written (the last checkpoint holds the run). */
-  stop?: StopRequest }): Promise<RunMetrics> {
+export async function finishRun(opts: {
+  sup: TrainSupervisor;
+  state: LoopState;
+  run_dir: string;
+  valid: EncodedSplit | null;
+  test: EncodedSplit | null;
+  relations: RelationSet;
+  semeval: boolean;
+  text: TextSide;
+  head: HeadKind;
+  max_seq_len: number;
+  padding: 'dynamic' | 'max';
+  emit(e: RunEvent): void;
+  /**
+   * deepke-lm: the RNN for refit.json, the input info for metrics.json and the untyped test split (opened in
+   * the worker).
+   */
+  rnn?: RnnSpec;
+  input?: DeepkeLmInputInfo;
+  test_untyped?: EncodedSplit | null;
+  /**
+   * Ctrl-C / SIGTERM: checked before each evaluation and before the model is written (the last checkpoint
+   * holds the run).
+   */
+  stop?: StopRequest;
+}): Promise<RunMetrics> {
   const { sup, state } = opts;
   const worker = sup.worker!;
-  if (state.best) await expect(worker, { type: 'restore', path: join(opts.run_dir, state.best.path) }, 'restored');
+  if (state.best)
+    await expect(worker, { type: 'restore', path: join(opts.run_dir, state.best.path) }, 'restored');
   const score = async (split: EncodedSplit | null) => {
     if (!split || split.examples.length === 0) return undefined;
     opts.stop?.check('evaluating', state.step);
-    const logits = await evalLogits(worker, { dataset: split.name, lengths: split.lengths, padding: opts.padding, max_seq_len: sup.levers.max_seq_len, tag: `final-${split.name}` });
-    return scoreLogits({ logits, gold: split.examples.map((e) => e.relation ?? ''), relations: opts.relations, semeval: opts.semeval });
+    const logits = await evalLogits(worker, {
+      dataset: split.name,
+      lengths: split.lengths,
+      padding: opts.padding,
+      max_seq_len: sup.levers.max_seq_len,
+      tag: `final-${split.name}`,
+    });
+    return scoreLogits({
+      logits,
+      gold: split.examples.map((e) => e.relation ?? ''),
+      relations: opts.relations,
+      semeval: opts.semeval,
+    });
   };
   const valid = await score(opts.valid);
   const test = await score(opts.test);
   const untyped = await score(opts.test_untyped ?? null);
   const epoch = state.best?.epoch ?? state.evals.length;
-  if (test) opts.emit({ event: 'eval', time: now(), epoch, step: state.step, split: 'test', accuracy: test.accuracy, macro_f1: test.macro_f1, micro_f1: test.micro_f1, loss: test.loss });
+  if (test)
+    opts.emit({
+      event: 'eval',
+      time: now(),
+      epoch,
+      step: state.step,
+      split: 'test',
+      accuracy: test.accuracy,
+      macro_f1: test.macro_f1,
+      micro_f1: test.micro_f1,
+      loss: test.loss,
+    });
   opts.stop?.check('writing the model', state.step);
-  await writeModelFolder({ worker, run_dir: opts.run_dir, text: opts.text, relations: opts.relations, head: opts.head, max_seq_len: opts.max_seq_len, step: state.best?.step ?? state.step, rnn: opts.rnn });
+  await writeModelFolder({
+    worker,
+    run_dir: opts.run_dir,
+    text: opts.text,
+    relations: opts.relations,
+    head: opts.head,
+    max_seq_len: opts.max_seq_len,
+    step: state.best?.step ?? state.step,
+    rnn: opts.rnn,
+  });
   const secs = state.train_seconds;
   const metrics: RunMetrics = {
-    ...(valid ? { valid } : {}), ...(test ? { test } : {}),
-    train: { optimizer_steps: state.step, examples_seen: state.examples_seen, tokens_seen: state.tokens_seen, examples_per_s: secs ? state.examples_seen / secs : 0,
-      tokens_per_s: secs ? state.tokens_seen / secs : 0, peak_memory_bytes: state.peak_memory_bytes, seconds: secs },
-    best_epoch: state.best?.epoch ?? null, epochs_run: state.evals.length, early_stopped: state.stopped,
-    ...(opts.input ? { input: opts.input } : {}), ...(untyped ? { test_without_types: untyped } : {}),
+    ...(valid ? { valid } : {}),
+    ...(test ? { test } : {}),
+    train: {
+      optimizer_steps: state.step,
+      examples_seen: state.examples_seen,
+      tokens_seen: state.tokens_seen,
+      examples_per_s: secs ? state.examples_seen / secs : 0,
+      tokens_per_s: secs ? state.tokens_seen / secs : 0,
+      peak_memory_bytes: state.peak_memory_bytes,
+      seconds: secs,
+    },
+    best_epoch: state.best?.epoch ?? null,
+    epochs_run: state.evals.length,
+    early_stopped: state.stopped,
+    ...(opts.input ? { input: opts.input } : {}),
+    ...(untyped ? { test_without_types: untyped } : {}),
   };
   writeJsonAtomic(runPaths(opts.run_dir).metrics, metrics);
   return metrics;

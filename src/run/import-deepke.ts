@@ -1,5 +1,6 @@
 // `refit import-deepke` as a function: a trained DeepKE LM checkpoint (.pth) + its conf → a refit run folder (model/
-// with config.json, vocab.txt, model.safetensors in DeepKE's names, refit.json; config.yaml) that predict and serve use.
+// with config.json, vocab.txt, model.safetensors in DeepKE's names, refit.json; config.yaml) that predict and
+// serve use.
 // Every input is checked before the out folder is touched; the .pth is read by the worker (torch.load, weights only).
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,13 +17,29 @@ import { modelDims, resolveDataPaths, textSide } from './prepare.ts';
 import { bertConfig, expect, loadCommand, setupWorker, startWorker } from './session.ts';
 
 /** Options of one import: the resolved conf (its file for the record), the checkpoint, the run folder. */
-export interface ImportOptions { config: RunConfig; checkpoint: string; out: string; force?: boolean; conf?: string;
-  env: Record<string, string | undefined>; log: RunLog; num_threads?: number;
-  /** Keys the conf or the overrides set: without memory.max_seq_len the window is DeepKE's 512 (at most the model's positions). */
-  explicit?: ReadonlySet<string> }
+export interface ImportOptions {
+  config: RunConfig;
+  checkpoint: string;
+  out: string;
+  force?: boolean;
+  conf?: string;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+  num_threads?: number;
+  /**
+   * Keys the conf or the overrides set: without memory.max_seq_len the window is DeepKE's 512 (at most the
+   * model's positions).
+   */
+  explicit?: ReadonlySet<string>;
+}
 
 /** What an import wrote. */
-export interface ImportResult { run_dir: string; relations: string[]; num_hidden_layers: number; rnn: string }
+export interface ImportResult {
+  run_dir: string;
+  relations: string[];
+  num_hidden_layers: number;
+  rnn: string;
+}
 
 /** Imports a DeepKE LM checkpoint into `out` (see the file header); RefitError with one line on any mismatch. */
 export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
@@ -30,14 +47,20 @@ export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
   const config: RunConfig = { ...opts.config, model: { ...opts.config.model, head: 'deepke-lm' } };
   const lm_file = checkLmFile(config);
   const checkpoint = resolve(opts.checkpoint);
-  if (!existsSync(checkpoint) || !statSync(checkpoint).isFile()) throw new RefitError('E_DEEPKE_CHECKPOINT', `${opts.checkpoint}: no such checkpoint file (--checkpoint is DeepKE's checkpoints/<date>/lm_epochN.pth)`);
+  if (!existsSync(checkpoint) || !statSync(checkpoint).isFile())
+    throw new RefitError(
+      'E_DEEPKE_CHECKPOINT',
+      `${opts.checkpoint}: no such checkpoint file (--checkpoint is DeepKE's checkpoints/<date>/lm_epochN.pth)`,
+    );
   const { relations, file } = await readRelationList(config);
   verifyNumRelations(config, relations, file);
   const text = textSide(config);
   const dims = modelDims(config, text.vocab.size);
   const rnn = rnnSpec(config)!;
   // DeepKE predicts with up to 512 tokens; prediction holds no training state, so its window costs little memory.
-  const window = opts.explicit?.has('memory.max_seq_len') ? config.memory.max_seq_len : Math.min(512, dims.max_position_embeddings);
+  const window = opts.explicit?.has('memory.max_seq_len')
+    ? config.memory.max_seq_len
+    : Math.min(512, dims.max_position_embeddings);
   config.memory = { ...config.memory, max_seq_len: window };
   const { python } = await findPython({ env: opts.env, configured: config.engine.python });
   const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
@@ -46,42 +69,105 @@ export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
   let prepared = false;
   try {
     const info = await expect(worker, { type: 'inspect_weights', path: checkpoint }, 'weights_info');
-    checkDeepkeCheckpoint({ path: opts.checkpoint, tensors: info.tensors, dims, rnn, num_labels: relations.names.length, lm_file, relations_file: file });
+    checkDeepkeCheckpoint({
+      path: opts.checkpoint,
+      tensors: info.tensors,
+      dims,
+      rnn,
+      num_labels: relations.names.length,
+      lm_file,
+      relations_file: file,
+    });
     prepareOutDir({ dir: opts.out, resume: false, force: !!opts.force });
     prepared = true;
     stageFolder({ dir: stage, config: bertConfig(dims), vocab: text.vocab_path, weights: checkpoint });
-    const load = loadCommand({ dims, head: 'deepke-lm', rnn, num_labels: relations.names.length, seed: 0, learning_rate: 1e-5, weight_decay: 0,
-      warmup_steps: 0, total_steps: 1, max_grad_norm: 1, num_threads: opts.num_threads },
-    { device: 'cpu', precision: 'fp32', attention: 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
+    const load = loadCommand(
+      {
+        dims,
+        head: 'deepke-lm',
+        rnn,
+        num_labels: relations.names.length,
+        seed: 0,
+        learning_rate: 1e-5,
+        weight_decay: 0,
+        warmup_steps: 0,
+        total_steps: 1,
+        max_grad_norm: 1,
+        num_threads: opts.num_threads,
+      },
+      {
+        device: 'cpu',
+        precision: 'fp32',
+        attention: 'eager',
+        grad_checkpointing: false,
+        freeze_layers: 0,
+        optimizer: 'adamw',
+      },
+    );
     // restore = the strict load: every BERT, RNN and fc weight must be there with this shape.
     await setupWorker(worker, { load, datasets: [], restore_from: stage });
-    await writeModelFolder({ worker, run_dir: opts.out, text, relations, head: 'deepke-lm', max_seq_len: window, step: 0, rnn,
-      imported_from: { format: 'deepke-lm', checkpoint, lm_file: resolve(lm_file), relations: resolve(file), ...(opts.conf ? { conf: resolve(opts.conf) } : {}) } });
+    await writeModelFolder({
+      worker,
+      run_dir: opts.out,
+      text,
+      relations,
+      head: 'deepke-lm',
+      max_seq_len: window,
+      step: 0,
+      rnn,
+      imported_from: {
+        format: 'deepke-lm',
+        checkpoint,
+        lm_file: resolve(lm_file),
+        relations: resolve(file),
+        ...(opts.conf ? { conf: resolve(opts.conf) } : {}),
+      },
+    });
     writeTextAtomic(runPaths(opts.out).config, configToYaml(config));
   } catch (e) {
     // A failed import leaves no run folder behind (one it did not create keeps its other files).
     if (prepared && createdOut) rmSync(opts.out, { recursive: true, force: true });
-    else if (prepared) for (const f of [runPaths(opts.out).model, runPaths(opts.out).config]) rmSync(f, { recursive: true, force: true });
+    else if (prepared)
+      for (const f of [runPaths(opts.out).model, runPaths(opts.out).config])
+        rmSync(f, { recursive: true, force: true });
     throw e;
   } finally {
     rmSync(stage, { recursive: true, force: true });
     await worker.close().catch(() => undefined);
   }
-  return { run_dir: opts.out, relations: relations.names, num_hidden_layers: dims.num_hidden_layers,
-    rnn: `${rnn.bidirectional ? 'bidirectional ' : ''}${rnn.type}, hidden_size ${rnn.hidden_size}, ${rnn.num_layers} layer${rnn.num_layers === 1 ? '' : 's'}` };
+  return {
+    run_dir: opts.out,
+    relations: relations.names,
+    num_hidden_layers: dims.num_hidden_layers,
+    rnn: `${rnn.bidirectional ? 'bidirectional ' : ''}${rnn.type}, hidden_size ${rnn.hidden_size}, ${rnn.num_layers} layer${rnn.num_layers === 1 ? '' : 's'}`,
+  };
 }
 
 /** lm_file (model.pretrained) must be the local Hugging Face folder the checkpoint was trained from; returns it. */
 function checkLmFile(config: RunConfig): string {
   const dir = config.model.pretrained;
-  if (!dir) throw new ConfigError('E_MODEL_FILES', 'import-deepke needs lm_file (model.pretrained): the local Hugging Face folder the checkpoint was trained from (its config.json and vocab.txt)');
+  if (!dir)
+    throw new ConfigError(
+      'E_MODEL_FILES',
+      'import-deepke needs lm_file (model.pretrained): the local Hugging Face folder the checkpoint was ' +
+        'trained from (its config.json and vocab.txt)',
+    );
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     // DeepKE #410: a .pth given as lm_file.
-    throw new RefitError('E_MODEL_FILES', `lm_file ${dir}: a file, not a folder; lm_file is the Hugging Face folder the checkpoint was trained from (config.json, vocab.txt) and --checkpoint is the .pth`);
+    throw new RefitError(
+      'E_MODEL_FILES',
+      `lm_file ${dir}: a file, not a folder; lm_file is the Hugging Face folder the checkpoint was trained ` +
+        `from (config.json, vocab.txt) and --checkpoint is the .pth`,
+    );
   }
   if (existsSync(dir)) {
     for (const f of ['config.json', 'vocab.txt']) {
-      if (!existsSync(join(dir, f))) throw new RefitError('E_MODEL_FILES', `lm_file ${dir}: no ${f} in the folder; import-deepke reads config.json and vocab.txt from the Hugging Face folder the checkpoint was trained from (its weights are not needed)`);
+      if (!existsSync(join(dir, f)))
+        throw new RefitError(
+          'E_MODEL_FILES',
+          `lm_file ${dir}: no ${f} in the folder; import-deepke reads config.json and vocab.txt from the ` +
+            `Hugging Face folder the checkpoint was trained from (its weights are not needed)`,
+        );
     }
   }
   return dir; // a model id that is not a folder here gets textSide's one line with the download command
@@ -90,12 +176,25 @@ function checkLmFile(config: RunConfig): string {
 /** relation.csv of the conf's data_path (or data.relations): the label names the checkpoint's fc rows stand for. */
 async function readRelationList(config: RunConfig): Promise<{ relations: RelationSet; file: string }> {
   const paths = await resolveDataPaths(config);
-  if (!paths.relations) throw new ConfigError('E_NO_DATA', `import-deepke needs the relation list the checkpoint was trained with: data_path (data.folder) holding relation.csv, or data.relations=FILE`);
+  if (!paths.relations)
+    throw new ConfigError(
+      'E_NO_DATA',
+      `import-deepke needs the relation list the checkpoint was trained with: data_path (data.folder) ` +
+        `holding relation.csv, or data.relations=FILE`,
+    );
   return { relations: await readRelations(paths.relations), file: paths.relations };
 }
 
-/** A model folder the worker's restore reads: config.json, vocab.txt and the .pth as pytorch_model.bin (linked, else copied). */
-function stageFolder(opts: { dir: string; config: Record<string, unknown>; vocab: string; weights: string }): void {
+/**
+ * A model folder the worker's restore reads: config.json, vocab.txt and the .pth as pytorch_model.bin
+ * (linked, else copied).
+ */
+function stageFolder(opts: {
+  dir: string;
+  config: Record<string, unknown>;
+  vocab: string;
+  weights: string;
+}): void {
   rmSync(opts.dir, { recursive: true, force: true });
   mkdirSync(opts.dir, { recursive: true });
   writeJsonAtomic(join(opts.dir, 'config.json'), opts.config);

@@ -2,8 +2,21 @@
 export { runTraining, CHECKPOINT_EVERY_STEPS, type TrainOptions, type TrainResult } from './train.ts';
 export { evaluateRun } from './run-eval.ts';
 export { importDeepke, type ImportOptions, type ImportResult } from './import-deepke.ts';
-export { openPredictor, itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predictor.ts';
-export { openPredictInput, itemRow, MAX_LINE_BYTES, type InputRow, type PredictInput } from './predict-input.ts';
+export {
+  openPredictor,
+  itemExample,
+  locate,
+  type Predictor,
+  type PredictItem,
+  type Prediction,
+} from './predictor.ts';
+export {
+  openPredictInput,
+  itemRow,
+  MAX_LINE_BYTES,
+  type InputRow,
+  type PredictInput,
+} from './predict-input.ts';
 export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from './predict-stream.ts';
 export { exportRun } from './export-run.ts';
 export { openRunPredictor, chooseEngine, parseEngine, ENGINES, type Engine } from './engine.ts';
@@ -11,12 +24,36 @@ export { predictDefaults, type PredictDefaults } from './predict-defaults.ts';
 export { openOnnxPredictor, ONNX_BATCH_SIZE } from './onnx-predictor.ts';
 export { quantizeAndMeasure, INT8_MAX_F1_DROP, type Int8Record } from './onnx-quantize.ts';
 export { quantizeOnnxInt8 } from './onnx-int8.ts';
-export { exportOnnx, onnxLogits, maxAbsDiff, ONNX_FP32_TOLERANCE, ONNX_CHECK_EXAMPLES, type OnnxRecord } from './onnx-export.ts';
-export { openOnnxSession, loadOrt, ortVersion, ONNX_FILE, ONNX_INT8_FILE, DEFAULT_OPSET, DEFAULT_ONNX_THREADS, type OnnxSession } from './onnx-runtime.ts';
+export {
+  exportOnnx,
+  onnxLogits,
+  maxAbsDiff,
+  ONNX_FP32_TOLERANCE,
+  ONNX_CHECK_EXAMPLES,
+  type OnnxRecord,
+} from './onnx-export.ts';
+export {
+  openOnnxSession,
+  loadOrt,
+  ortVersion,
+  ONNX_FILE,
+  ONNX_INT8_FILE,
+  DEFAULT_OPSET,
+  DEFAULT_ONNX_THREADS,
+  type OnnxSession,
+} from './onnx-runtime.ts';
 export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
 export { runPaths, prepareOutDir, assertResumable, writeJsonAtomic, writeTextAtomic } from './files.ts';
 export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';
-export { dispatchEvent, type Reporter, type RunEvent, type StepRunEvent, type EvalRunEvent, type RunStartEvent, type RunEndEvent } from './events.ts';
+export {
+  dispatchEvent,
+  type Reporter,
+  type RunEvent,
+  type StepRunEvent,
+  type EvalRunEvent,
+  type RunStartEvent,
+  type RunEndEvent,
+} from './events.ts';
 export type { RunMetrics } from './finish.ts';
 export { StopRequest, InterruptedError, signalExitCode } from './interrupt.ts';
 export { lockRunFolder, LOCK_FILE, type RunLock } from './lock.ts';

@@ -37,17 +37,27 @@ export class StopRequest {
     else this.listeners.push(f);
   }
 
-  /** Registers synchronous last words for `force` (record the end, kill the worker, release the lock); returns an unregister. */
+  /**
+   * Registers synchronous last words for `force` (record the end, kill the worker, release the lock); returns
+   * an unregister.
+   */
   onForce(f: () => void): () => void {
     this.forceHooks.push(f);
-    return () => { const i = this.forceHooks.indexOf(f); if (i >= 0) this.forceHooks.splice(i, 1); };
+    return () => {
+      const i = this.forceHooks.indexOf(f);
+      if (i >= 0) this.forceHooks.splice(i, 1);
+    };
   }
 
   /** The second request: runs every force hook at once (synchronously, each guarded); the caller then exits. */
   force(signal = 'SIGINT'): void {
     this.request(signal);
     for (const f of [...this.forceHooks].reverse()) {
-      try { f(); } catch { /* stopping at once must not fail */ }
+      try {
+        f();
+      } catch {
+        /* stopping at once must not fail */
+      }
     }
   }
 
@@ -59,8 +69,17 @@ export class StopRequest {
 
 /** The run stopped because it was asked to; `message` is set by the run once it knows what was kept. */
 export class InterruptedError extends RefitError {
-  constructor(readonly signal: string, readonly phase: string, readonly step: number, message?: string) {
-    super('E_INTERRUPTED', message ?? `interrupted (${signal}) while ${phase}; nothing was trained, so nothing was kept`, { exitCode: signalExitCode(signal) });
+  constructor(
+    readonly signal: string,
+    readonly phase: string,
+    readonly step: number,
+    message?: string,
+  ) {
+    super(
+      'E_INTERRUPTED',
+      message ?? `interrupted (${signal}) while ${phase}; nothing was trained, so nothing was kept`,
+      { exitCode: signalExitCode(signal) },
+    );
     this.name = 'InterruptedError';
   }
 }

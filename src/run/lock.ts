@@ -1,5 +1,6 @@
 // The run-folder lock: one `refit train` writes a run folder at a time. `<out>/.refit.lock` is created atomically
-// (O_EXCL) and holds the owner's PID, host and start time; a lock whose PID is gone on this host is stale and taken over.
+// (O_EXCL) and holds the owner's PID, host and start time; a lock whose PID is gone on this host is stale and
+// taken over.
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -9,10 +10,19 @@ import { EnvironmentError, fsError } from '../errors.ts';
 export const LOCK_FILE = '.refit.lock';
 
 /** What a lock file holds. */
-export interface LockInfo { pid: number; host: string; started: string; command: string }
+export interface LockInfo {
+  pid: number;
+  host: string;
+  started: string;
+  command: string;
+}
 
 /** A held lock; `release` removes the file (only if it is still ours). */
-export interface RunLock { path: string; info: LockInfo; release(): void }
+export interface RunLock {
+  path: string;
+  info: LockInfo;
+  release(): void;
+}
 
 /** True while process `pid` exists on this machine (EPERM: it exists, owned by someone else). */
 export function pidAlive(pid: number): boolean {
@@ -28,7 +38,9 @@ export function pidAlive(pid: number): boolean {
 function readLock(path: string): LockInfo | null {
   try {
     const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockInfo>;
-    return typeof v.pid === 'number' && typeof v.host === 'string' ? { pid: v.pid, host: v.host, started: String(v.started ?? '?'), command: String(v.command ?? 'refit') } : null;
+    return typeof v.pid === 'number' && typeof v.host === 'string'
+      ? { pid: v.pid, host: v.host, started: String(v.started ?? '?'), command: String(v.command ?? 'refit') }
+      : null;
   } catch {
     return null;
   }
@@ -42,7 +54,11 @@ function staleReason(path: string): string | null {
   const info = readLock(path);
   if (!info) {
     let age = Infinity;
-    try { age = Date.now() - statSync(path).mtimeMs; } catch { return 'gone'; }
+    try {
+      age = Date.now() - statSync(path).mtimeMs;
+    } catch {
+      return 'gone';
+    }
     return age > TORN_LOCK_GRACE_MS ? 'unreadable' : null;
   }
   if (info.host !== hostname()) return null; // another machine's process: it cannot be checked from here
@@ -54,7 +70,11 @@ function staleReason(path: string): string | null {
  * Locks run folder `dir` (which must exist) for `command`; throws E_RUN_LOCKED (exit 1) naming the owner while
  * another live process holds it. A stale lock (owner dead on this host, or unreadable for a while) is replaced.
  */
-export function lockRunFolder(dir: string, command = 'refit train', opts: { log?: (line: string) => void } = {}): RunLock {
+export function lockRunFolder(
+  dir: string,
+  command = 'refit train',
+  opts: { log?: (line: string) => void } = {},
+): RunLock {
   const path = join(dir, LOCK_FILE);
   const info: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -80,12 +100,14 @@ export function lockRunFolder(dir: string, command = 'refit train', opts: { log?
     closeSync(fd);
     let released = false;
     return {
-      path, info,
+      path,
+      info,
       release() {
         if (released) return;
         released = true;
         const now = readLock(path);
-        if (now && now.pid === info.pid && now.host === info.host && now.started === info.started) rmSync(path, { force: true });
+        if (now && now.pid === info.pid && now.host === info.host && now.started === info.started)
+          rmSync(path, { force: true });
       },
     };
   }
@@ -96,5 +118,9 @@ function lockedError(dir: string, path: string): EnvironmentError {
   const o = readLock(path);
   const who = o ? `${o.command} (pid ${o.pid} on ${o.host}, since ${o.started})` : 'another refit process';
   const remote = o && o.host !== hostname() ? `; if that process is gone, delete ${path}` : '';
-  return new EnvironmentError('E_RUN_LOCKED', `${dir}: ${who} is already writing this run folder; wait for it to finish or stop it, or use another --out${remote}`);
+  return new EnvironmentError(
+    'E_RUN_LOCKED',
+    `${dir}: ${who} is already writing this run folder; wait for it to finish or stop it, or use another ` +
+      `--out${remote}`,
+  );
 }

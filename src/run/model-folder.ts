@@ -16,24 +16,52 @@ import type { TextSide } from './prepare.ts';
 
 /** refit.json: what a model folder needs beyond Hugging Face's files to classify relations. */
 export interface RefitJson {
-  format: 'refit-model'; version: 1;
-  relations: string[]; na_label: string | null; markers: MarkerScheme; head: HeadKind;
-  max_seq_len: number; lowercase: boolean; num_labels: number; trained_steps: number;
+  format: 'refit-model';
+  version: 1;
+  relations: string[];
+  na_label: string | null;
+  markers: MarkerScheme;
+  head: HeadKind;
+  max_seq_len: number;
+  lowercase: boolean;
+  num_labels: number;
+  trained_steps: number;
   /** The deepke-lm head's RNN (that head reads DeepKE's LM text, not `markers`). */
   rnn?: RnnSpec;
   /** Where the model came from when it was not trained by refit (`refit import-deepke`). */
-  imported_from?: { format: 'deepke-lm'; checkpoint: string; lm_file: string; relations: string; conf?: string };
+  imported_from?: {
+    format: 'deepke-lm';
+    checkpoint: string;
+    lm_file: string;
+    relations: string;
+    conf?: string;
+  };
 }
 
 /** A model folder read back: dims, relation set and the text side to encode new input the same way. */
-export interface LoadedModel { dir: string; refit: RefitJson; dims: ModelDims; relations: RelationSet; text: TextSide }
+export interface LoadedModel {
+  dir: string;
+  refit: RefitJson;
+  dims: ModelDims;
+  relations: RelationSet;
+  text: TextSide;
+}
 
 /**
  * Saves the worker's current weights as `<run>/model`: the worker writes config.json + model.safetensors into a
  * temp folder, vocab.txt, refit.json and the label maps are added, then the folder is renamed into place.
  */
-export async function writeModelFolder(opts: { worker: SupervisedWorker; run_dir: string; text: TextSide; relations: RelationSet; head: HeadKind; max_seq_len: number; step: number;
-  rnn?: RnnSpec; imported_from?: RefitJson['imported_from'] }): Promise<string> {
+export async function writeModelFolder(opts: {
+  worker: SupervisedWorker;
+  run_dir: string;
+  text: TextSide;
+  relations: RelationSet;
+  head: HeadKind;
+  max_seq_len: number;
+  step: number;
+  rnn?: RnnSpec;
+  imported_from?: RefitJson['imported_from'];
+}): Promise<string> {
   const dir = join(opts.run_dir, 'model');
   const tmp = join(opts.run_dir, `.model-tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
@@ -41,10 +69,25 @@ export async function writeModelFolder(opts: { worker: SupervisedWorker; run_dir
   copyFileSync(opts.text.vocab_path, join(tmp, 'vocab.txt'));
   const names = opts.relations.names;
   const config = readJson<Record<string, unknown>>(join(tmp, 'config.json'));
-  writeJsonAtomic(join(tmp, 'config.json'), { ...config, id2label: Object.fromEntries(names.map((n, i) => [String(i), n])), label2id: Object.fromEntries(names.map((n, i) => [n, i])) });
-  const refit: RefitJson = { format: 'refit-model', version: 1, relations: names, na_label: opts.relations.na_label, markers: opts.text.markers,
-    head: opts.head, max_seq_len: opts.max_seq_len, lowercase: opts.text.lowercase, num_labels: names.length, trained_steps: opts.step,
-    ...(opts.rnn ? { rnn: opts.rnn } : {}), ...(opts.imported_from ? { imported_from: opts.imported_from } : {}) };
+  writeJsonAtomic(join(tmp, 'config.json'), {
+    ...config,
+    id2label: Object.fromEntries(names.map((n, i) => [String(i), n])),
+    label2id: Object.fromEntries(names.map((n, i) => [n, i])),
+  });
+  const refit: RefitJson = {
+    format: 'refit-model',
+    version: 1,
+    relations: names,
+    na_label: opts.relations.na_label,
+    markers: opts.text.markers,
+    head: opts.head,
+    max_seq_len: opts.max_seq_len,
+    lowercase: opts.text.lowercase,
+    num_labels: names.length,
+    trained_steps: opts.step,
+    ...(opts.rnn ? { rnn: opts.rnn } : {}),
+    ...(opts.imported_from ? { imported_from: opts.imported_from } : {}),
+  };
   writeJsonAtomic(join(tmp, 'refit.json'), refit);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
@@ -55,19 +98,41 @@ export async function writeModelFolder(opts: { worker: SupervisedWorker; run_dir
 export function readModelFolder(run_dir: string): LoadedModel {
   const dir = existsSync(join(run_dir, 'model', 'refit.json')) ? join(run_dir, 'model') : run_dir;
   for (const f of ['refit.json', 'config.json', 'vocab.txt']) {
-    if (!existsSync(join(dir, f))) throw new RefitError('E_RUN_MODEL', `${join(run_dir, 'model', f)}: missing — not a finished refit run (train one with refit train --out ${run_dir})`);
+    if (!existsSync(join(dir, f)))
+      throw new RefitError(
+        'E_RUN_MODEL',
+        `${join(run_dir, 'model', f)}: missing — not a finished refit run (train one with refit train --out ${run_dir})`,
+      );
   }
   const refit = readJson<RefitJson>(join(dir, 'refit.json'), 'E_RUN_MODEL');
-  if (refit.format !== 'refit-model' || !Array.isArray(refit.relations)) throw new RefitError('E_RUN_MODEL', `${join(dir, 'refit.json')}: not a refit model description`);
+  if (refit.format !== 'refit-model' || !Array.isArray(refit.relations))
+    throw new RefitError('E_RUN_MODEL', `${join(dir, 'refit.json')}: not a refit model description`);
   const cfg = readJson<ModelDims>(join(dir, 'config.json'), 'E_RUN_MODEL');
-  const dims: ModelDims = { vocab_size: cfg.vocab_size, hidden_size: cfg.hidden_size, num_hidden_layers: cfg.num_hidden_layers, num_attention_heads: cfg.num_attention_heads,
-    intermediate_size: cfg.intermediate_size, max_position_embeddings: cfg.max_position_embeddings, type_vocab_size: cfg.type_vocab_size };
+  const dims: ModelDims = {
+    vocab_size: cfg.vocab_size,
+    hidden_size: cfg.hidden_size,
+    num_hidden_layers: cfg.num_hidden_layers,
+    num_attention_heads: cfg.num_attention_heads,
+    intermediate_size: cfg.intermediate_size,
+    max_position_embeddings: cfg.max_position_embeddings,
+    type_vocab_size: cfg.type_vocab_size,
+  };
   checkModelWeights(dir); // a truncated or garbled model.safetensors is one line here, before a worker starts
   const vocab_path = join(dir, 'vocab.txt');
   const vocab = Vocab.fromFile(vocab_path);
-  if (refit.head === 'deepke-lm' && !refit.rnn) throw new RefitError('E_RUN_MODEL', `${join(dir, 'refit.json')}: head deepke-lm without its rnn settings`);
+  if (refit.head === 'deepke-lm' && !refit.rnn)
+    throw new RefitError(
+      'E_RUN_MODEL',
+      `${join(dir, 'refit.json')}: head deepke-lm without its rnn settings`,
+    );
   // deepke-lm: no gold relation at prediction time, so mentions keep their text unless the input gives types.
-  const text: TextSide = { vocab_path, vocab, tokenizer: new WordPieceTokenizer(vocab, { lowercase: refit.lowercase }), lowercase: refit.lowercase, markers: refit.markers,
-    ...(refit.head === 'deepke-lm' ? { deepke_lm: {} } : {}) };
+  const text: TextSide = {
+    vocab_path,
+    vocab,
+    tokenizer: new WordPieceTokenizer(vocab, { lowercase: refit.lowercase }),
+    lowercase: refit.lowercase,
+    markers: refit.markers,
+    ...(refit.head === 'deepke-lm' ? { deepke_lm: {} } : {}),
+  };
   return { dir, refit, dims, relations: { names: refit.relations, na_label: refit.na_label }, text };
 }

@@ -4,7 +4,11 @@
 // time. Embeddings, LayerNorm, the head and everything else stay fp32. Unknown fields are copied through untouched.
 
 /** One protobuf field as read: its number, wire type and value (varint/fixed as bigint, length-delimited as bytes). */
-interface Field { num: number; wire: number; value: bigint | Uint8Array }
+interface Field {
+  num: number;
+  wire: number;
+  value: bigint | Uint8Array;
+}
 
 function readVarint(b: Uint8Array, at: number): [bigint, number] {
   let v = 0n;
@@ -27,11 +31,21 @@ function decode(b: Uint8Array): Field[] {
     at = next;
     const num = Number(key >> 3n);
     const wire = Number(key & 7n);
-    if (wire === 0) { const [v, n] = readVarint(b, at); out.push({ num, wire, value: v }); at = n; }
-    else if (wire === 1) { out.push({ num, wire, value: b.subarray(at, at + 8) }); at += 8; }
-    else if (wire === 5) { out.push({ num, wire, value: b.subarray(at, at + 4) }); at += 4; }
-    else if (wire === 2) { const [len, n] = readVarint(b, at); out.push({ num, wire, value: b.subarray(n, n + Number(len)) }); at = n + Number(len); }
-    else throw new Error(`unsupported protobuf wire type ${wire}`);
+    if (wire === 0) {
+      const [v, n] = readVarint(b, at);
+      out.push({ num, wire, value: v });
+      at = n;
+    } else if (wire === 1) {
+      out.push({ num, wire, value: b.subarray(at, at + 8) });
+      at += 8;
+    } else if (wire === 5) {
+      out.push({ num, wire, value: b.subarray(at, at + 4) });
+      at += 4;
+    } else if (wire === 2) {
+      const [len, n] = readVarint(b, at);
+      out.push({ num, wire, value: b.subarray(n, n + Number(len)) });
+      at = n + Number(len);
+    } else throw new Error(`unsupported protobuf wire type ${wire}`);
   }
   return out;
 }
@@ -56,17 +70,27 @@ function encode(fields: Field[]): Uint8Array {
     const head = Uint8Array.from(varint(BigInt((f.num << 3) | f.wire)));
     parts.push(head);
     size += head.length;
-    if (f.wire === 0) { const v = Uint8Array.from(varint(f.value as bigint)); parts.push(v); size += v.length; }
-    else {
+    if (f.wire === 0) {
+      const v = Uint8Array.from(varint(f.value as bigint));
+      parts.push(v);
+      size += v.length;
+    } else {
       const bytes = f.value as Uint8Array;
-      if (f.wire === 2) { const len = Uint8Array.from(varint(BigInt(bytes.length))); parts.push(len); size += len.length; }
+      if (f.wire === 2) {
+        const len = Uint8Array.from(varint(BigInt(bytes.length)));
+        parts.push(len);
+        size += len.length;
+      }
       parts.push(bytes);
       size += bytes.length;
     }
   }
   const out = new Uint8Array(size);
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -76,7 +100,8 @@ const int = (num: number, v: number): Field => ({ num, wire: 0, value: BigInt(v)
 const msg = (num: number, fields: Field[]): Field => ({ num, wire: 2, value: encode(fields) });
 
 // ONNX field numbers (onnx.proto): ModelProto.graph 7, opset_import 8; GraphProto.node 1, initializer 5;
-// NodeProto input 1, output 2, name 3, op_type 4, domain 7; TensorProto dims 1, data_type 2, float_data 4, name 8, raw_data 9.
+// NodeProto input 1, output 2, name 3, op_type 4, domain 7; TensorProto dims 1, data_type 2, float_data 4,
+// name 8, raw_data 9.
 const FLOAT = 1;
 const INT8 = 3;
 
@@ -90,8 +115,15 @@ function floatTensor(fields: Field[]): { name: string; dims: number[]; data: Flo
     if (f.num === 8) name = text(f);
     else if (f.num === 2) type = Number(f.value);
     else if (f.num === 1 && f.wire === 0) dims.push(Number(f.value));
-    else if (f.num === 1 && f.wire === 2) { let at = 0; const b = f.value as Uint8Array; while (at < b.length) { const [v, n] = readVarint(b, at); dims.push(Number(v)); at = n; } }
-    else if (f.num === 9 || (f.num === 4 && f.wire === 2)) raw = f.value as Uint8Array;
+    else if (f.num === 1 && f.wire === 2) {
+      let at = 0;
+      const b = f.value as Uint8Array;
+      while (at < b.length) {
+        const [v, n] = readVarint(b, at);
+        dims.push(Number(v));
+        at = n;
+      }
+    } else if (f.num === 9 || (f.num === 4 && f.wire === 2)) raw = f.value as Uint8Array;
   }
   if (type !== FLOAT || !raw || raw.length % 4 !== 0) return null;
   return { name, dims, data: new Float32Array(raw.slice().buffer) };
@@ -104,10 +136,13 @@ function tensor(t: { name: string; type: number; dims: number[]; raw: Uint8Array
 /** Per-column symmetric int8 weights of a [K, N] matrix: values and one scale per column. */
 function quantizeColumns(w: Float32Array, [k, n]: number[]): { q: Int8Array; scale: Float32Array } {
   const scale = new Float32Array(n);
-  for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) scale[c] = Math.max(scale[c], Math.abs(w[r * n + c]));
+  for (let r = 0; r < k; r++)
+    for (let c = 0; c < n; c++) scale[c] = Math.max(scale[c], Math.abs(w[r * n + c]));
   for (let c = 0; c < n; c++) scale[c] = scale[c] / 127 || 1;
   const q = new Int8Array(k * n);
-  for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) q[r * n + c] = Math.max(-127, Math.min(127, Math.round(w[r * n + c] / scale[c])));
+  for (let r = 0; r < k; r++)
+    for (let c = 0; c < n; c++)
+      q[r * n + c] = Math.max(-127, Math.min(127, Math.round(w[r * n + c] / scale[c])));
   return { q, scale };
 }
 
@@ -129,32 +164,48 @@ export function quantizeOnnxInt8(model: Uint8Array): { bytes: Uint8Array; quanti
     if (name) inits.set(text(name), { index, fields });
   });
   const uses = new Map<string, number>();
-  for (const f of graph) if (f.num === 1) for (const x of decode(f.value as Uint8Array)) if (x.num === 1) uses.set(text(x), (uses.get(text(x)) ?? 0) + 1);
+  for (const f of graph)
+    if (f.num === 1)
+      for (const x of decode(f.value as Uint8Array))
+        if (x.num === 1) uses.set(text(x), (uses.get(text(x)) ?? 0) + 1);
   const drop = new Set<number>();
   const added: Field[] = [];
   let quantized = 0;
-  const out = graph.map((f) => {
-    if (f.num !== 1) return f;
-    const node = decode(f.value as Uint8Array);
-    const op = node.find((x) => x.num === 4);
-    const name = node.find((x) => x.num === 3);
-    const inputs = node.filter((x) => x.num === 1).map(text);
-    if (!op || text(op) !== 'MatMul' || !name || !text(name).includes('/encoder/') || inputs.length !== 2) return f;
-    const init = inits.get(inputs[1]);
-    const w = init && uses.get(inputs[1]) === 1 ? floatTensor(init.fields) : null;
-    if (!w || w.dims.length !== 2) return f;
-    const [k, n] = w.dims;
-    const { q, scale } = quantizeColumns(w.data, w.dims);
-    const base = inputs[1];
-    added.push(msg(5, tensor({ name: `${base}_int8`, type: INT8, dims: [k, n], raw: new Uint8Array(q.buffer) })),
-      msg(5, tensor({ name: `${base}_scale`, type: FLOAT, dims: [n], raw: new Uint8Array(scale.buffer) })),
-      msg(5, tensor({ name: `${base}_zero`, type: INT8, dims: [n], raw: new Uint8Array(n) })));
-    drop.add(init!.index);
-    quantized++;
-    const outputs = node.filter((x) => x.num === 2);
-    return msg(1, [str(1, inputs[0]), str(1, `${base}_int8`), str(1, `${base}_scale`), str(1, `${base}_zero`), ...outputs, str(3, `${text(name)}_int8`),
-      str(4, 'DynamicQuantizeMatMul'), str(7, 'com.microsoft')]);
-  }).filter((_, i) => !drop.has(i));
+  const out = graph
+    .map((f) => {
+      if (f.num !== 1) return f;
+      const node = decode(f.value as Uint8Array);
+      const op = node.find((x) => x.num === 4);
+      const name = node.find((x) => x.num === 3);
+      const inputs = node.filter((x) => x.num === 1).map(text);
+      if (!op || text(op) !== 'MatMul' || !name || !text(name).includes('/encoder/') || inputs.length !== 2)
+        return f;
+      const init = inits.get(inputs[1]);
+      const w = init && uses.get(inputs[1]) === 1 ? floatTensor(init.fields) : null;
+      if (!w || w.dims.length !== 2) return f;
+      const [k, n] = w.dims;
+      const { q, scale } = quantizeColumns(w.data, w.dims);
+      const base = inputs[1];
+      added.push(
+        msg(5, tensor({ name: `${base}_int8`, type: INT8, dims: [k, n], raw: new Uint8Array(q.buffer) })),
+        msg(5, tensor({ name: `${base}_scale`, type: FLOAT, dims: [n], raw: new Uint8Array(scale.buffer) })),
+        msg(5, tensor({ name: `${base}_zero`, type: INT8, dims: [n], raw: new Uint8Array(n) })),
+      );
+      drop.add(init!.index);
+      quantized++;
+      const outputs = node.filter((x) => x.num === 2);
+      return msg(1, [
+        str(1, inputs[0]),
+        str(1, `${base}_int8`),
+        str(1, `${base}_scale`),
+        str(1, `${base}_zero`),
+        ...outputs,
+        str(3, `${text(name)}_int8`),
+        str(4, 'DynamicQuantizeMatMul'),
+        str(7, 'com.microsoft'),
+      ]);
+    })
+    .filter((_, i) => !drop.has(i));
   const firstInit = out.findIndex((f) => f.num === 5);
   out.splice(firstInit < 0 ? out.length : firstInit, 0, ...added);
   const newTop = top.map((f, i) => (i === gi ? { ...f, value: encode(out) } : f));

@@ -23,10 +23,16 @@ let ortModule: Promise<Ort> | undefined;
 
 /** onnxruntime-node, loaded on first use (its native library is not loaded by commands that never predict). */
 export function loadOrt(): Promise<Ort> {
-  ortModule ??= import('onnxruntime-node').then((m) => ((m as { InferenceSession?: unknown }).InferenceSession ? m : (m as unknown as { default: Ort }).default))
+  ortModule ??= import('onnxruntime-node')
+    .then((m) =>
+      (m as { InferenceSession?: unknown }).InferenceSession ? m : (m as unknown as { default: Ort }).default,
+    )
     .catch((e: unknown) => {
       ortModule = undefined;
-      throw new RefitError('E_NO_ORT', `onnxruntime-node cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); reinstall with npm ci, or use --engine torch`);
+      throw new RefitError(
+        'E_NO_ORT',
+        `onnxruntime-node cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); reinstall with npm ci, or use --engine torch`,
+      );
     });
   return ortModule;
 }
@@ -53,20 +59,33 @@ export interface OnnxSession {
  * fusions), sequential execution (a BERT graph is one chain: parallel branches gain nothing), `threads` intra-op
  * threads and one inter-op thread. A file onnxruntime cannot read is one line (E_ONNX_MODEL).
  */
-export async function openOnnxSession(opts: { path: string; threads?: number; pad_id?: number }): Promise<OnnxSession> {
+export async function openOnnxSession(opts: {
+  path: string;
+  threads?: number;
+  pad_id?: number;
+}): Promise<OnnxSession> {
   const ort = await loadOrt();
   const threads = opts.threads ?? DEFAULT_ONNX_THREADS;
   let session: Session;
   try {
-    session = await ort.InferenceSession.create(opts.path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', executionMode: 'sequential',
-      intraOpNumThreads: threads, interOpNumThreads: 1 });
+    session = await ort.InferenceSession.create(opts.path, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+    });
   } catch (e) {
-    throw new RefitError('E_ONNX_MODEL', `${opts.path}: onnxruntime cannot load it (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); export it again with refit export --run DIR`);
+    throw new RefitError(
+      'E_ONNX_MODEL',
+      `${opts.path}: onnxruntime cannot load it (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); export it again with refit export --run DIR`,
+    );
   }
   const pad = BigInt(opts.pad_id ?? 0);
   const names = session.inputNames;
   return {
-    input_names: names, threads,
+    input_names: names,
+    threads,
     async logits(rows, seq_len) {
       const feeds = batchTensors(ort, { rows, seq_len, pad });
       // onnxruntime-node 1.30 runs the graph on the calling thread (its intra-op pool does the maths): the event loop
@@ -82,7 +101,10 @@ export async function openOnnxSession(opts: { path: string; threads?: number; pa
 }
 
 /** The five possible inputs of one batch as int64 tensors ([b, n] ids and mask, [b] positions and lengths). */
-function batchTensors(ort: Ort, { rows, seq_len, pad }: { rows: readonly EncodedExample[]; seq_len: number; pad: bigint }): Record<string, Tensor> {
+function batchTensors(
+  ort: Ort,
+  { rows, seq_len, pad }: { rows: readonly EncodedExample[]; seq_len: number; pad: bigint },
+): Record<string, Tensor> {
   const b = rows.length;
   const ids = new BigInt64Array(b * seq_len).fill(pad);
   const mask = new BigInt64Array(b * seq_len);
@@ -90,14 +112,21 @@ function batchTensors(ort: Ort, { rows, seq_len, pad }: { rows: readonly Encoded
   const tail = new BigInt64Array(b);
   const lengths = new BigInt64Array(b);
   rows.forEach((r, i) => {
-    if (r.ids.length > seq_len) throw new Error(`row ${i} has ${r.ids.length} tokens, more than the batch's ${seq_len}`);
-    for (let j = 0; j < r.ids.length; j++) { ids[i * seq_len + j] = BigInt(r.ids[j]); mask[i * seq_len + j] = 1n; }
+    if (r.ids.length > seq_len)
+      throw new Error(`row ${i} has ${r.ids.length} tokens, more than the batch's ${seq_len}`);
+    for (let j = 0; j < r.ids.length; j++) {
+      ids[i * seq_len + j] = BigInt(r.ids[j]);
+      mask[i * seq_len + j] = 1n;
+    }
     head[i] = BigInt(r.head_pos);
     tail[i] = BigInt(r.tail_pos);
     lengths[i] = BigInt(r.ids.length);
   });
   return {
-    input_ids: new ort.Tensor('int64', ids, [b, seq_len]), attention_mask: new ort.Tensor('int64', mask, [b, seq_len]),
-    head_pos: new ort.Tensor('int64', head, [b]), tail_pos: new ort.Tensor('int64', tail, [b]), lengths: new ort.Tensor('int64', lengths, [b]),
+    input_ids: new ort.Tensor('int64', ids, [b, seq_len]),
+    attention_mask: new ort.Tensor('int64', mask, [b, seq_len]),
+    head_pos: new ort.Tensor('int64', head, [b]),
+    tail_pos: new ort.Tensor('int64', tail, [b]),
+    lengths: new ort.Tensor('int64', lengths, [b]),
   };
 }

@@ -7,7 +7,10 @@ import { dirname, join, resolve } from 'node:path';
 import { EnvironmentError, RefitError, fsError } from '../errors.ts';
 import { formatBytes } from '../bytes.ts';
 
-/** The nearest existing folder at or above `path` (the one a new folder would be created in), or where a file blocks it. */
+/**
+ * The nearest existing folder at or above `path` (the one a new folder would be created in), or where a file
+ * blocks it.
+ */
 function nearestExisting(path: string): { dir: string; blocker?: string } {
   let p = resolve(path);
   for (;;) {
@@ -51,17 +54,25 @@ export function checkFolderTarget(dir: string, what: string): void {
     throw new RefitError('E_OUT_NOT_DIR', `${what} ${dir}: is a file, not a folder; give a folder path`);
   }
   const near = nearestExisting(dir);
-  if (near.blocker) throw new RefitError('E_OUT_NOT_DIR', `${what} ${dir}: ${near.blocker} is a file, so no folder can be created under it`);
+  if (near.blocker)
+    throw new RefitError(
+      'E_OUT_NOT_DIR',
+      `${what} ${dir}: ${near.blocker} is a file, so no folder can be created under it`,
+    );
   assertCanWrite(near.dir, `${what} ${dir}:`);
 }
 
 /** Checks that `file` can be written as a file: not a folder, its folder exists (or can be made) and is writable. */
 export function checkFileTarget(file: string, what: string): void {
   if (existsSync(file) && statSync(file).isDirectory()) {
-    throw new RefitError('E_OUTPUT_IS_DIR', `${what} ${file}: is a folder; give a file path (e.g. ${join(file, 'predictions.jsonl')})`);
+    throw new RefitError(
+      'E_OUTPUT_IS_DIR',
+      `${what} ${file}: is a folder; give a file path (e.g. ${join(file, 'predictions.jsonl')})`,
+    );
   }
   const near = nearestExisting(dirname(resolve(file)));
-  if (near.blocker) throw new RefitError('E_OUTPUT_NOT_DIR', `${what} ${file}: ${near.blocker} is a file, not a folder`);
+  if (near.blocker)
+    throw new RefitError('E_OUTPUT_NOT_DIR', `${what} ${file}: ${near.blocker} is a file, not a folder`);
   assertCanWrite(near.dir, `${what} ${file}:`);
 }
 
@@ -70,7 +81,11 @@ export function checkFreeSpace(dir: string, need: number, what: string): void {
   const near = nearestExisting(dir).dir;
   const free = freeBytes(near);
   if (free !== undefined && free < need) {
-    throw new EnvironmentError('E_DISK_FULL', `${what} ${dir}: ${mib(free)} free on its disk but the run needs about ${mib(need)} (checkpoints and the saved model); free some space or use another --out`);
+    throw new EnvironmentError(
+      'E_DISK_FULL',
+      `${what} ${dir}: ${mib(free)} free on its disk but the run needs about ${mib(need)} (checkpoints and ` +
+        `the saved model); free some space or use another --out`,
+    );
   }
 }
 

@@ -4,8 +4,14 @@ import { existsSync } from 'node:fs';
 import { resolveConfig } from '../config/index.ts';
 import { runPaths } from './files.ts';
 
-/** The run's prediction defaults: how many ranked relations to return, and the score under which the NA label is answered. */
-export interface PredictDefaults { top_k: number; na_threshold: number }
+/**
+ * The run's prediction defaults: how many ranked relations to return, and the score under which the NA label
+ * is answered.
+ */
+export interface PredictDefaults {
+  top_k: number;
+  na_threshold: number;
+}
 
 /** predict.top_k and predict.na_threshold from `<run_dir>/config.yaml`, else the config defaults. */
 export function predictDefaults(run_dir: string): PredictDefaults {

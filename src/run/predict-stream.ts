@@ -12,17 +12,33 @@ const MAX_WINDOW_CHARS = 32 << 20;
 
 /** Characters a row holds in memory (its strings), for bounding a window. */
 function rowChars(r: InputRow): number {
-  return 'item' in r ? r.item.text.length + r.item.head.length + r.item.tail.length : r.error.length + (r.head?.length ?? 0) + (r.tail?.length ?? 0);
+  return 'item' in r
+    ? r.item.text.length + r.item.head.length + r.item.tail.length
+    : r.error.length + (r.head?.length ?? 0) + (r.tail?.length ?? 0);
 }
 /** Bad-row line numbers listed in the summary. */
 const LISTED_LINES = 10;
 
 /** What streaming saw: rows written, bad rows (error lines), the first few bad lines and the first reason. */
-export interface PredictSummary { rows: number; bad: number; bad_lines: number[]; first_bad?: { line: number; error: string } }
+export interface PredictSummary {
+  rows: number;
+  bad: number;
+  bad_lines: number[];
+  first_bad?: { line: number; error: string };
+}
 
-/** Predicts `rows`, calling `write` with each window's JSON lines (awaited: the caller's back-pressure); top_k and na_threshold left out: the predictor's. */
-export async function predictRows(opts: { rows: AsyncIterable<InputRow>; predictor: Pick<Predictor, 'predict'>; top_k?: number;
-  na_threshold?: number; write: (text: string) => Promise<void> | void; window?: number }): Promise<PredictSummary> {
+/**
+ * Predicts `rows`, calling `write` with each window's JSON lines (awaited: the caller's back-pressure); top_k
+ * and na_threshold left out: the predictor's.
+ */
+export async function predictRows(opts: {
+  rows: AsyncIterable<InputRow>;
+  predictor: Pick<Predictor, 'predict'>;
+  top_k?: number;
+  na_threshold?: number;
+  write: (text: string) => Promise<void> | void;
+  window?: number;
+}): Promise<PredictSummary> {
   const size = opts.window ?? PREDICT_WINDOW;
   const summary: PredictSummary = { rows: 0, bad: 0, bad_lines: [] };
   let window: InputRow[] = [];
@@ -35,7 +51,9 @@ export async function predictRows(opts: { rows: AsyncIterable<InputRow>; predict
     items = 0;
     chars = 0;
     const good = rows.flatMap((r) => ('item' in r ? [r.item] : []));
-    const preds = good.length ? await opts.predictor.predict(good, { top_k: opts.top_k, na_threshold: opts.na_threshold }) : [];
+    const preds = good.length
+      ? await opts.predictor.predict(good, { top_k: opts.top_k, na_threshold: opts.na_threshold })
+      : [];
     let k = 0;
     let text = '';
     for (const r of rows) {

@@ -17,23 +17,47 @@ import { expect, loadCommand, setupWorker, startWorker } from './session.ts';
  * One sentence with two entity mentions. Offsets count code points (Python's `str.index`, as in data files) and
  * are optional: the first occurrence is used without them.
  */
-export interface PredictItem { text: string; head: string; tail: string; head_offset?: number; tail_offset?: number;
-  /** Entity types, as DeepKE's predict.py asks for them: the deepke-lm head puts them into the text (without them the mentions keep their text). */
-  head_type?: string; tail_type?: string }
+export interface PredictItem {
+  text: string;
+  head: string;
+  tail: string;
+  head_offset?: number;
+  tail_offset?: number;
+  /**
+   * Entity types, as DeepKE's predict.py asks for them: the deepke-lm head puts them into the text (without
+   * them the mentions keep their text).
+   */
+  head_type?: string;
+  tail_type?: string;
+}
 
 /** One answer, in input order; `error` instead of a relation when the item could not be encoded. */
-export interface Prediction { id: number; head: string; tail: string; relation?: string; score?: number; top?: Array<{ relation: string; score: number }>; error?: string }
+export interface Prediction {
+  id: number;
+  head: string;
+  tail: string;
+  relation?: string;
+  score?: number;
+  top?: Array<{ relation: string; score: number }>;
+  error?: string;
+}
 
 /** A loaded model ready to predict; `close` stops its worker. */
 export interface Predictor {
-  relations: string[]; na_label: string | null; max_seq_len: number; model: Record<string, unknown>;
+  relations: string[];
+  na_label: string | null;
+  max_seq_len: number;
+  model: Record<string, unknown>;
   predict(items: PredictItem[], opts?: { top_k?: number; na_threshold?: number }): Promise<Prediction[]>;
   close(): Promise<void>;
   /** Resolves at once when the worker dies or hangs (not on close), with why: the server restarts it then. */
   lost: Promise<Error>;
   /** The worker's process id. */
   pid: number | undefined;
-  /** Asks the idle worker for a cheap answer; one not given within `timeout_ms` means it hangs: it is killed (and `lost` resolves). */
+  /**
+   * Asks the idle worker for a cheap answer; one not given within `timeout_ms` means it hangs: it is killed
+   * (and `lost` resolves).
+   */
   ping(timeout_ms: number): Promise<void>;
 }
 
@@ -41,13 +65,20 @@ export interface Predictor {
  * Finds a mention: at the given code-point offset (checked), else its first occurrence; an error line when it is
  * not there. The span returned indexes the JS string (UTF-16 units).
  */
-export function locate(text: string, mention: string, offset: number | undefined, role: 'head' | 'tail'): { start: number; end: number } | string {
+export function locate(
+  text: string,
+  mention: string,
+  offset: number | undefined,
+  role: 'head' | 'tail',
+): { start: number; end: number } | string {
   if (!mention) return `${role} is empty`;
   if (offset !== undefined) {
     const at = codePointToUtf16(text, offset);
     if (text.startsWith(mention, at)) return { start: at, end: at + mention.length };
     // A client that counted UTF-16 units (JavaScript, Java) lands here after an emoji or astral CJK character.
-    const hint = text.startsWith(mention, offset) ? ` (offsets count code points, as Python's str.index: it is at ${utf16ToCodePoint(text, offset)})` : '';
+    const hint = text.startsWith(mention, offset)
+      ? ` (offsets count code points, as Python's str.index: it is at ${utf16ToCodePoint(text, offset)})`
+      : '';
     return `${role} '${mention}' is not at ${role}_offset ${offset}${hint}`;
   }
   const at = text.indexOf(mention);
@@ -56,27 +87,65 @@ export function locate(text: string, mention: string, offset: number | undefined
 
 /** Turns an item into an Example, or an error line. */
 export function itemExample(item: PredictItem, line: number): Example | string {
-  if (typeof item.text !== 'string' || typeof item.head !== 'string' || typeof item.tail !== 'string') return 'needs string fields text, head and tail';
+  if (typeof item.text !== 'string' || typeof item.head !== 'string' || typeof item.tail !== 'string')
+    return 'needs string fields text, head and tail';
   const h = locate(item.text, item.head, item.head_offset, 'head');
   if (typeof h === 'string') return h;
   const t = locate(item.text, item.tail, item.tail_offset, 'tail');
   if (typeof t === 'string') return t;
   const typed = (type: unknown) => (typeof type === 'string' && type.trim() ? { type: type.trim() } : {});
-  return { text: item.text, head: { text: item.head, ...h, ...typed(item.head_type) }, tail: { text: item.tail, ...t, ...typed(item.tail_type) }, file: '<predict>', line };
+  return {
+    text: item.text,
+    head: { text: item.head, ...h, ...typed(item.head_type) },
+    tail: { text: item.tail, ...t, ...typed(item.tail_type) },
+    file: '<predict>',
+    line,
+  };
 }
 
-type Pending = { items: PredictItem[]; top_k: number; na_threshold: number; resolve: (p: Prediction[]) => void; reject: (e: unknown) => void };
+type Pending = {
+  items: PredictItem[];
+  top_k: number;
+  na_threshold: number;
+  resolve: (p: Prediction[]) => void;
+  reject: (e: unknown) => void;
+};
 
 /** Loads `<run_dir>/model` into a fresh worker (CPU fp32 unless CUDA is there) and returns a Predictor. */
-export async function openPredictor(opts: { run_dir: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }): Promise<Predictor> {
+export async function openPredictor(opts: {
+  run_dir: string;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+  num_threads?: number;
+}): Promise<Predictor> {
   const model = readModelFolder(opts.run_dir);
   const { python } = await findPython({ env: opts.env });
   const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
   const device = worker.ready.capabilities.cuda ? 'cuda' : 'cpu';
   try {
-    const load = loadCommand({ dims: model.dims, head: model.refit.head, rnn: model.refit.rnn, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0,
-      warmup_steps: 0, total_steps: 1, max_grad_norm: 1, num_threads: opts.num_threads },
-    { device, precision: 'fp32', attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
+    const load = loadCommand(
+      {
+        dims: model.dims,
+        head: model.refit.head,
+        rnn: model.refit.rnn,
+        num_labels: model.refit.num_labels,
+        seed: 0,
+        learning_rate: 1e-5,
+        weight_decay: 0,
+        warmup_steps: 0,
+        total_steps: 1,
+        max_grad_norm: 1,
+        num_threads: opts.num_threads,
+      },
+      {
+        device,
+        precision: 'fp32',
+        attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager',
+        grad_checkpointing: false,
+        freeze_layers: 0,
+        optimizer: 'adamw',
+      },
+    );
     await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
   } catch (e) {
     await worker.close().catch(() => undefined);
@@ -94,13 +163,26 @@ class WorkerPredictor implements Predictor {
   private busy = false;
   private readonly tmp = mkdtempSync(join(tmpdir(), 'refit-predict-'));
 
-  constructor(private readonly loaded: LoadedModel, private readonly worker: SupervisedWorker & { close(): Promise<void>; lost: Promise<Error>; pid: number | undefined },
-    private readonly log: RunLog) {
+  constructor(
+    private readonly loaded: LoadedModel,
+    private readonly worker: SupervisedWorker & {
+      close(): Promise<void>;
+      lost: Promise<Error>;
+      pid: number | undefined;
+    },
+    private readonly log: RunLog,
+  ) {
     this.relations = loaded.relations.names;
     this.na_label = loaded.relations.na_label;
     this.max_seq_len = loaded.refit.max_seq_len;
-    this.model = { dir: loaded.dir, ...loaded.dims, head: loaded.refit.head, lowercase: loaded.refit.lowercase, num_labels: loaded.refit.num_labels,
-      ...(loaded.refit.rnn ? { rnn: loaded.refit.rnn } : {}) };
+    this.model = {
+      dir: loaded.dir,
+      ...loaded.dims,
+      head: loaded.refit.head,
+      lowercase: loaded.refit.lowercase,
+      num_labels: loaded.refit.num_labels,
+      ...(loaded.refit.rnn ? { rnn: loaded.refit.rnn } : {}),
+    };
   }
 
   get lost(): Promise<Error> {
@@ -117,7 +199,13 @@ class WorkerPredictor implements Predictor {
 
   predict(items: PredictItem[], opts: { top_k?: number; na_threshold?: number } = {}): Promise<Prediction[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ items, top_k: Math.max(1, opts.top_k ?? 3), na_threshold: opts.na_threshold ?? 0, resolve, reject });
+      this.queue.push({
+        items,
+        top_k: Math.max(1, opts.top_k ?? 3),
+        na_threshold: opts.na_threshold ?? 0,
+        resolve,
+        reject,
+      });
       void this.drain();
     });
   }
@@ -132,7 +220,10 @@ class WorkerPredictor implements Predictor {
         try {
           const all = await this.run(batch.flatMap((p) => p.items));
           let k = 0;
-          for (const p of batch) { p.resolve(all.slice(k, k + p.items.length).map((r, i) => this.shape(r, i, p))); k += p.items.length; }
+          for (const p of batch) {
+            p.resolve(all.slice(k, k + p.items.length).map((r, i) => this.shape(r, i, p)));
+            k += p.items.length;
+          }
         } catch (e) {
           for (const p of batch) p.reject(e);
         }
@@ -142,12 +233,20 @@ class WorkerPredictor implements Predictor {
     }
   }
 
-  private async run(items: PredictItem[]): Promise<Array<{ item: PredictItem; probs?: number[]; error?: string }>> {
+  private async run(
+    items: PredictItem[],
+  ): Promise<Array<{ item: PredictItem; probs?: number[]; error?: string }>> {
     const out = items.map((item, i) => {
       const ex = itemExample(item, i + 1);
       if (typeof ex === 'string') return { item, error: ex };
       try {
-        encodeForHead({ tokenizer: this.loaded.text.tokenizer, example: ex, max_seq_len: this.max_seq_len, markers: this.loaded.text.markers, deepke_lm: this.loaded.text.deepke_lm });
+        encodeForHead({
+          tokenizer: this.loaded.text.tokenizer,
+          example: ex,
+          max_seq_len: this.max_seq_len,
+          markers: this.loaded.text.markers,
+          deepke_lm: this.loaded.text.deepke_lm,
+        });
       } catch (e) {
         return { item, error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
       }
@@ -155,22 +254,43 @@ class WorkerPredictor implements Predictor {
     });
     const good = out.filter((o): o is { item: PredictItem; ex: Example } => 'ex' in o);
     if (good.length === 0) return out;
-    const ds = await writeEncodedDataset({ examples: good.map((g) => g.ex), relations: this.loaded.relations, tokenizer: this.loaded.text.tokenizer,
-      max_seq_len: this.max_seq_len, markers: this.loaded.text.markers, deepke_lm: this.loaded.text.deepke_lm, cache_dir: this.tmp });
+    const ds = await writeEncodedDataset({
+      examples: good.map((g) => g.ex),
+      relations: this.loaded.relations,
+      tokenizer: this.loaded.text.tokenizer,
+      max_seq_len: this.max_seq_len,
+      markers: this.loaded.text.markers,
+      deepke_lm: this.loaded.text.deepke_lm,
+      cache_dir: this.tmp,
+    });
     try {
       await expect(this.worker, { type: 'open_dataset', name: 'predict', path: ds.path }, 'dataset_opened');
-      const logits = await evalLogits(this.worker, { dataset: 'predict', lengths: ds.lengths, padding: 'dynamic', max_seq_len: this.max_seq_len, tag: 'predict' });
-      good.forEach((g, i) => { (g as { probs?: number[] }).probs = softmax(logits[i]); });
+      const logits = await evalLogits(this.worker, {
+        dataset: 'predict',
+        lengths: ds.lengths,
+        padding: 'dynamic',
+        max_seq_len: this.max_seq_len,
+        tag: 'predict',
+      });
+      good.forEach((g, i) => {
+        (g as { probs?: number[] }).probs = softmax(logits[i]);
+      });
     } finally {
       rmSync(ds.path, { force: true });
     }
     return out as Array<{ item: PredictItem; probs?: number[]; error?: string }>;
   }
 
-  private shape(r: { item: PredictItem; probs?: number[]; error?: string }, id: number, p: Pending): Prediction {
+  private shape(
+    r: { item: PredictItem; probs?: number[]; error?: string },
+    id: number,
+    p: Pending,
+  ): Prediction {
     const base = { id, head: r.item.head, tail: r.item.tail };
     if (!r.probs) return { ...base, error: r.error ?? 'not predicted' };
-    const ranked = r.probs.map((score, i) => ({ relation: this.relations[i], score })).sort((a, b) => b.score - a.score);
+    const ranked = r.probs
+      .map((score, i) => ({ relation: this.relations[i], score }))
+      .sort((a, b) => b.score - a.score);
     const best = ranked[0];
     const relation = best.score < p.na_threshold && this.na_label !== null ? this.na_label : best.relation;
     return { ...base, relation, score: best.score, top: ranked.slice(0, p.top_k) };

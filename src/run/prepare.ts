@@ -7,7 +7,12 @@ import { ConfigError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/types.ts';
 import { readDataset, readRelations, resolveDataFolder, relationSetFromExamples } from '../data/index.ts';
 import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
-import { defaultMarkers, writeEncodedDataset, type DeepkeLmInput, type MarkerScheme } from '../encode/index.ts';
+import {
+  defaultMarkers,
+  writeEncodedDataset,
+  type DeepkeLmInput,
+  type MarkerScheme,
+} from '../encode/index.ts';
 import { knownModelDims, loadModelDims, withLayers, type ModelDims } from '../memory/index.ts';
 import type { RunConfig } from '../config/index.ts';
 
@@ -15,34 +20,73 @@ import type { RunConfig } from '../config/index.ts';
  * The tokenizer side of a model: vocabulary file, casing and entity markers; `deepke_lm` when the model is the
  * deepke-lm head, which reads DeepKE's LM text (type words, `[SEP] head [SEP] tail`) instead of markers.
  */
-export interface TextSide { vocab_path: string; vocab: Vocab; tokenizer: WordPieceTokenizer; lowercase: boolean; markers: MarkerScheme; deepke_lm?: DeepkeLmInput }
+export interface TextSide {
+  vocab_path: string;
+  vocab: Vocab;
+  tokenizer: WordPieceTokenizer;
+  lowercase: boolean;
+  markers: MarkerScheme;
+  deepke_lm?: DeepkeLmInput;
+}
 
 /** One encoded split: its examples, the dataset file and the per-example lengths. */
-export interface EncodedSplit { name: string; examples: Example[]; path: string; lengths: Int32Array; total_tokens: number; truncated: number }
+export interface EncodedSplit {
+  name: string;
+  examples: Example[];
+  path: string;
+  lengths: Int32Array;
+  total_tokens: number;
+  truncated: number;
+}
 
 /** The data files a config names, with a data folder (data.folder or data.train given as a folder) expanded. */
-export async function resolveDataPaths(config: RunConfig): Promise<{ train?: string; valid?: string; test?: string; relations?: string }> {
+export async function resolveDataPaths(
+  config: RunConfig,
+): Promise<{ train?: string; valid?: string; test?: string; relations?: string }> {
   const d = config.data;
-  const folder = d.folder ?? (d.train && existsSync(d.train) && statSync(d.train).isDirectory() ? d.train : undefined);
+  const folder =
+    d.folder ?? (d.train && existsSync(d.train) && statSync(d.train).isDirectory() ? d.train : undefined);
   const found = folder ? await resolveDataFolder(folder) : {};
   const train = d.train && d.train !== folder ? d.train : found.train;
-  return { train, valid: d.valid ?? found.valid, test: d.test ?? found.test, relations: d.relations ?? found.relations };
+  return {
+    train,
+    valid: d.valid ?? found.valid,
+    test: d.test ?? found.test,
+    relations: d.relations ?? found.relations,
+  };
 }
 
 /** Reads train/valid/test and the relation set; the relation set comes from the relation file or the training data. */
-export async function readSplits(opts: { config: RunConfig; warn: (line: string) => void }): Promise<{ relations: RelationSet; format: string; train: Example[]; valid: Example[]; test: Example[]; paths: Awaited<ReturnType<typeof resolveDataPaths>> }> {
+export async function readSplits(opts: { config: RunConfig; warn: (line: string) => void }): Promise<{
+  relations: RelationSet;
+  format: string;
+  train: Example[];
+  valid: Example[];
+  test: Example[];
+  paths: Awaited<ReturnType<typeof resolveDataPaths>>;
+}> {
   const { config } = opts;
   const paths = await resolveDataPaths(config);
-  if (!paths.train) throw new ConfigError('E_NO_DATA', 'no training data: set data.train=FILE (or a DeepKE data folder)');
-  const common = { format: config.data.format, na_label: config.data.na_label, on_bad_row: config.data.on_bad_row, warn: opts.warn };
+  if (!paths.train)
+    throw new ConfigError('E_NO_DATA', 'no training data: set data.train=FILE (or a DeepKE data folder)');
+  const common = {
+    format: config.data.format,
+    na_label: config.data.na_label,
+    on_bad_row: config.data.on_bad_row,
+    warn: opts.warn,
+  };
   let relations = paths.relations ? await readRelations(paths.relations) : undefined;
   if (relations && config.data.na_label) relations = { ...relations, na_label: config.data.na_label };
   const train = await readDataset({ path: paths.train, relations, ...common });
   relations ??= relationSetFromExamples(train.examples, config.data.na_label);
-  const read = async (p?: string) => (p ? (await readDataset({ path: p, relations, ...common })).examples : []);
+  const read = async (p?: string) =>
+    p ? (await readDataset({ path: p, relations, ...common })).examples : [];
   const [valid, test] = [await read(paths.valid), await read(paths.test)];
   if (config.data.num_relations !== undefined && config.data.num_relations !== relations.names.length) {
-    throw new ConfigError('E_NUM_RELATIONS', `data.num_relations is ${config.data.num_relations} but the relation set has ${relations.names.length} relations (${relations.names.slice(0, 5).join(', ')}…)`);
+    throw new ConfigError(
+      'E_NUM_RELATIONS',
+      `data.num_relations is ${config.data.num_relations} but the relation set has ${relations.names.length} relations (${relations.names.slice(0, 5).join(', ')}…)`,
+    );
   }
   return { relations, format: train.format, train: train.examples, valid, test, paths };
 }
@@ -65,9 +109,17 @@ function assertLocalModel(pretrained: string): void {
   const known = knownModelDims(pretrained);
   if (known) {
     const local = `models/${known.id.split('/').at(-1)}`;
-    throw new RefitError('E_MODEL_NOT_LOCAL', `model.pretrained '${known.id}' is a Hugging Face model id, not a folder here: download it (huggingface-cli download ${known.id} --local-dir ${local}) and set model.pretrained=${local}`);
+    throw new RefitError(
+      'E_MODEL_NOT_LOCAL',
+      `model.pretrained '${known.id}' is a Hugging Face model id, not a folder here: download it ` +
+        `(huggingface-cli download ${known.id} --local-dir ${local}) and set model.pretrained=${local}`,
+    );
   }
-  throw new RefitError('E_MODEL_FILES', `${pretrained}: no such model folder (model.pretrained must be a Hugging Face model folder with config.json, vocab.txt and weights)`);
+  throw new RefitError(
+    'E_MODEL_FILES',
+    `${pretrained}: no such model folder (model.pretrained must be a Hugging Face model folder with ` +
+      `config.json, vocab.txt and weights)`,
+  );
 }
 
 /** The vocabulary, tokenizer and markers for a config: model.vocab, else the pretrained folder's vocab.txt. */
@@ -75,13 +127,27 @@ export function textSide(config: RunConfig): TextSide {
   const m = config.model;
   if (m.pretrained) assertLocalModel(m.pretrained);
   const vocab_path = m.vocab ?? (m.pretrained ? join(m.pretrained, 'vocab.txt') : undefined);
-  if (!vocab_path) throw new ConfigError('E_NO_VOCAB', 'no vocabulary: set model.vocab=vocab.txt (or model.pretrained=DIR with a vocab.txt)');
-  if (!existsSync(vocab_path)) throw new RefitError('E_MODEL_FILES', `${vocab_path}: vocabulary file missing`);
+  if (!vocab_path)
+    throw new ConfigError(
+      'E_NO_VOCAB',
+      'no vocabulary: set model.vocab=vocab.txt (or model.pretrained=DIR with a vocab.txt)',
+    );
+  if (!existsSync(vocab_path))
+    throw new RefitError('E_MODEL_FILES', `${vocab_path}: vocabulary file missing`);
   const vocab = Vocab.fromFile(vocab_path);
   // deepke-lm: DeepKE's BertTokenizer.from_pretrained(lm_file) lower-cases unless tokenizer_config.json says otherwise.
-  const lowercase = m.lowercase ?? pretrainedLowercase(m.pretrained) ?? (m.head === 'deepke-lm' && m.pretrained ? true : vocabIsUncased(vocab));
-  return { vocab_path, vocab, tokenizer: new WordPieceTokenizer(vocab, { lowercase }), lowercase, markers: defaultMarkers(vocab, { typed: false }),
-    ...(m.head === 'deepke-lm' ? { deepke_lm: {} } : {}) };
+  const lowercase =
+    m.lowercase ??
+    pretrainedLowercase(m.pretrained) ??
+    (m.head === 'deepke-lm' && m.pretrained ? true : vocabIsUncased(vocab));
+  return {
+    vocab_path,
+    vocab,
+    tokenizer: new WordPieceTokenizer(vocab, { lowercase }),
+    lowercase,
+    markers: defaultMarkers(vocab, { typed: false }),
+    ...(m.head === 'deepke-lm' ? { deepke_lm: {} } : {}),
+  };
 }
 
 function pretrainedLowercase(dir: string | undefined): boolean | undefined {
@@ -90,7 +156,9 @@ function pretrainedLowercase(dir: string | undefined): boolean | undefined {
   try {
     const v = (JSON.parse(readFileSync(f, 'utf8')) as { do_lower_case?: unknown }).do_lower_case;
     return typeof v === 'boolean' ? v : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -107,20 +175,51 @@ export function cacheDir(opts: { out?: string; env: Record<string, string | unde
 export const RUN_CACHE_DIR = '.refit-cache';
 
 /** Encodes one split into the cache (reused when its inputs did not change). */
-export async function encodeSplit(opts: { name: string; examples: Example[]; relations: RelationSet; text: TextSide; max_seq_len: number; cache_dir: string }): Promise<EncodedSplit> {
-  const r = await writeEncodedDataset({ examples: opts.examples, relations: opts.relations, tokenizer: opts.text.tokenizer,
-    max_seq_len: opts.max_seq_len, markers: opts.text.markers, deepke_lm: opts.text.deepke_lm, cache_dir: opts.cache_dir });
-  return { name: opts.name, examples: opts.examples, path: r.path, lengths: r.lengths, total_tokens: r.total_tokens, truncated: r.truncated };
+export async function encodeSplit(opts: {
+  name: string;
+  examples: Example[];
+  relations: RelationSet;
+  text: TextSide;
+  max_seq_len: number;
+  cache_dir: string;
+}): Promise<EncodedSplit> {
+  const r = await writeEncodedDataset({
+    examples: opts.examples,
+    relations: opts.relations,
+    tokenizer: opts.text.tokenizer,
+    max_seq_len: opts.max_seq_len,
+    markers: opts.text.markers,
+    deepke_lm: opts.text.deepke_lm,
+    cache_dir: opts.cache_dir,
+  });
+  return {
+    name: opts.name,
+    examples: opts.examples,
+    path: r.path,
+    lengths: r.lengths,
+    total_tokens: r.total_tokens,
+    truncated: r.truncated,
+  };
 }
 
-/** The model's dims: the pretrained folder's config.json, or a preset sized to the vocabulary; num_hidden_layers may cut layers. */
+/**
+ * The model's dims: the pretrained folder's config.json, or a preset sized to the vocabulary;
+ * num_hidden_layers may cut layers.
+ */
 export function modelDims(config: RunConfig, vocab_size: number): ModelDims {
   const m = config.model;
   const spec = m.pretrained ?? m.preset;
-  if (!spec) throw new ConfigError('E_NO_MODEL', 'no model: set model.preset=bert-mini (random init, with model.vocab) or model.pretrained=DIR');
+  if (!spec)
+    throw new ConfigError(
+      'E_NO_MODEL',
+      'no model: set model.preset=bert-mini (random init, with model.vocab) or model.pretrained=DIR',
+    );
   const dims = loadModelDims(spec, m.pretrained ? undefined : { vocab_size });
   if (m.pretrained && dims.vocab_size !== vocab_size) {
-    throw new RefitError('E_MODEL_SHAPE', `${join(m.pretrained, 'config.json')}: vocab_size ${dims.vocab_size} does not match vocab.txt (${vocab_size} tokens)`);
+    throw new RefitError(
+      'E_MODEL_SHAPE',
+      `${join(m.pretrained, 'config.json')}: vocab_size ${dims.vocab_size} does not match vocab.txt (${vocab_size} tokens)`,
+    );
   }
   return withLayers(dims, m.num_hidden_layers);
 }

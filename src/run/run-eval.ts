@@ -16,37 +16,123 @@ import { readModelFolder } from './model-folder.ts';
 import { loadCommand, setupWorker, startWorker } from './session.ts';
 
 /** Metrics of the run's model on `data` (every relation in it must be one the run was trained on). */
-export async function evaluateRun(opts: { run_dir: string; data: string; format?: string; engine?: Engine; env: Record<string, string | undefined>; log: RunLog; num_threads?: number }): Promise<MetricBlock & { loss: number; n: number; engine: Engine }> {
+export async function evaluateRun(opts: {
+  run_dir: string;
+  data: string;
+  format?: string;
+  engine?: Engine;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+  num_threads?: number;
+}): Promise<MetricBlock & { loss: number; n: number; engine: Engine }> {
   const model = readModelFolder(opts.run_dir);
   const ds = await readDataset({ path: opts.data, format: opts.format, on_bad_row: 'error' });
   const known = new Set(model.relations.names);
-  const unknown = [...new Set(ds.examples.map((e) => e.relation).filter((r): r is string => r !== undefined && !known.has(r)))];
+  const unknown = [
+    ...new Set(
+      ds.examples.map((e) => e.relation).filter((r): r is string => r !== undefined && !known.has(r)),
+    ),
+  ];
   if (unknown.length) {
-    throw new RefitError('E_RUN_RELATIONS', `${opts.data}: relation${unknown.length > 1 ? 's' : ''} ${unknown.slice(0, 5).map((r) => `'${r}'`).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''} not among the ${known.size} relations the run ${opts.run_dir} was trained on`);
+    throw new RefitError(
+      'E_RUN_RELATIONS',
+      `${opts.data}: relation${unknown.length > 1 ? 's' : ''} ${unknown
+        .slice(0, 5)
+        .map((r) => `'${r}'`)
+        .join(
+          ', ',
+        )}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''} not among the ${known.size} relations the run ${opts.run_dir} was trained on`,
+    );
   }
   const unlabelled = ds.examples.findIndex((e) => e.relation === undefined);
-  if (unlabelled >= 0) throw new RefitError('E_DATA_UNLABELLED', `${opts.data}:${ds.examples[unlabelled].line}: no relation — eval needs labelled data (use refit predict for unlabelled input)`);
+  if (unlabelled >= 0)
+    throw new RefitError(
+      'E_DATA_UNLABELLED',
+      `${opts.data}:${ds.examples[unlabelled].line}: no relation — eval needs labelled data (use refit ` +
+        `predict for unlabelled input)`,
+    );
   const engine = chooseEngine(opts.run_dir, opts.engine);
-  const score = (logits: number[][]) => ({ ...scoreLogits({ logits, gold: ds.examples.map((e) => e.relation!), relations: model.relations, semeval: ds.format === 'semeval' }),
-    n: ds.examples.length, engine });
+  const score = (logits: number[][]) => ({
+    ...scoreLogits({
+      logits,
+      gold: ds.examples.map((e) => e.relation!),
+      relations: model.relations,
+      semeval: ds.format === 'semeval',
+    }),
+    n: ds.examples.length,
+    engine,
+  });
   if (engine === 'onnx') {
     // In this process (no Python): the same encoding, the file predict would load (int8 where it was kept).
-    const enc = { tokenizer: model.text.tokenizer, max_seq_len: model.refit.max_seq_len, markers: model.text.markers, deepke_lm: model.text.deepke_lm };
+    const enc = {
+      tokenizer: model.text.tokenizer,
+      max_seq_len: model.refit.max_seq_len,
+      markers: model.text.markers,
+      deepke_lm: model.text.deepke_lm,
+    };
     const rows = ds.examples.map((example) => encodeForHead({ ...enc, example }));
-    const file = (model.refit as { onnx?: { engine?: string } }).onnx?.engine === 'onnx-int8' && existsSync(join(model.dir, ONNX_INT8_FILE)) ? ONNX_INT8_FILE : ONNX_FILE;
-    return score(await onnxLogits({ path: join(model.dir, file), rows, max_seq_len: model.refit.max_seq_len, threads: opts.num_threads ?? availableParallelism() }));
+    const file =
+      (model.refit as { onnx?: { engine?: string } }).onnx?.engine === 'onnx-int8' &&
+      existsSync(join(model.dir, ONNX_INT8_FILE))
+        ? ONNX_INT8_FILE
+        : ONNX_FILE;
+    return score(
+      await onnxLogits({
+        path: join(model.dir, file),
+        rows,
+        max_seq_len: model.refit.max_seq_len,
+        threads: opts.num_threads ?? availableParallelism(),
+      }),
+    );
   }
   const tmp = mkdtempSync(join(tmpdir(), 'refit-eval-'));
   const { python } = await findPython({ env: opts.env });
   const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
   try {
-    const enc = await writeEncodedDataset({ examples: ds.examples, relations: model.relations, tokenizer: model.text.tokenizer, max_seq_len: model.refit.max_seq_len, markers: model.text.markers,
-      deepke_lm: model.text.deepke_lm, cache_dir: tmp });
+    const enc = await writeEncodedDataset({
+      examples: ds.examples,
+      relations: model.relations,
+      tokenizer: model.text.tokenizer,
+      max_seq_len: model.refit.max_seq_len,
+      markers: model.text.markers,
+      deepke_lm: model.text.deepke_lm,
+      cache_dir: tmp,
+    });
     const caps = worker.ready.capabilities;
-    const load = loadCommand({ dims: model.dims, head: model.refit.head, rnn: model.refit.rnn, num_labels: model.refit.num_labels, seed: 0, learning_rate: 1e-5, weight_decay: 0, warmup_steps: 0, total_steps: 1, max_grad_norm: 1 },
-      { device: caps.cuda ? 'cuda' : 'cpu', precision: 'fp32', attention: caps.sdpa ? 'sdpa' : 'eager', grad_checkpointing: false, freeze_layers: 0, optimizer: 'adamw' });
-    await setupWorker(worker, { load, datasets: [{ name: 'eval', path: enc.path }], restore_from: model.dir });
-    const logits = await evalLogits(worker, { dataset: 'eval', lengths: enc.lengths, padding: 'dynamic', max_seq_len: model.refit.max_seq_len, tag: 'eval' });
+    const load = loadCommand(
+      {
+        dims: model.dims,
+        head: model.refit.head,
+        rnn: model.refit.rnn,
+        num_labels: model.refit.num_labels,
+        seed: 0,
+        learning_rate: 1e-5,
+        weight_decay: 0,
+        warmup_steps: 0,
+        total_steps: 1,
+        max_grad_norm: 1,
+      },
+      {
+        device: caps.cuda ? 'cuda' : 'cpu',
+        precision: 'fp32',
+        attention: caps.sdpa ? 'sdpa' : 'eager',
+        grad_checkpointing: false,
+        freeze_layers: 0,
+        optimizer: 'adamw',
+      },
+    );
+    await setupWorker(worker, {
+      load,
+      datasets: [{ name: 'eval', path: enc.path }],
+      restore_from: model.dir,
+    });
+    const logits = await evalLogits(worker, {
+      dataset: 'eval',
+      lengths: enc.lengths,
+      padding: 'dynamic',
+      max_seq_len: model.refit.max_seq_len,
+      tag: 'eval',
+    });
     return score(logits);
   } finally {
     await worker.close().catch(() => undefined);

@@ -56,7 +56,19 @@ export interface LoopContext {
 
 /** A fresh loop state. */
 export function initialState(levers: LoopState['levers']): LoopState {
-  return { step: 0, checkpoint: null, examples_seen: 0, tokens_seen: 0, train_seconds: 0, peak_memory_bytes: 0, best: null, bad_epochs: 0, stopped: false, evals: [], levers: { ...levers } };
+  return {
+    step: 0,
+    checkpoint: null,
+    examples_seen: 0,
+    tokens_seen: 0,
+    train_seconds: 0,
+    peak_memory_bytes: 0,
+    best: null,
+    bad_epochs: 0,
+    stopped: false,
+    evals: [],
+    levers: { ...levers },
+  };
 }
 
 /** The peak memory figure of one step: CUDA max reserved, else CPU peak RSS. */
@@ -64,7 +76,10 @@ export function memoryPeak(m: MemoryStats): number {
   return (m.device === 'cuda' ? m.max_memory_reserved : m.peak_rss_bytes) ?? 0;
 }
 
-/** Runs steps until the planned epochs are done or early stopping fires; restarts a crashed worker from the last checkpoint. */
+/**
+ * Runs steps until the planned epochs are done or early stopping fires; restarts a crashed worker from the
+ * last checkpoint.
+ */
 export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopState> {
   let restarts = 0;
   for (;;) {
@@ -73,20 +88,33 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopS
       return state;
     } catch (e) {
       // A worker lost while stopping (the signal reached it too) is the interruption, not a crash to recover from.
-      if (e instanceof WorkerLostError && ctx.stop?.requested) throw new InterruptedError(ctx.stop.signal!, 'training', state.step);
-      if (!(e instanceof WorkerLostError) || restarts >= ctx.max_restarts) throw e instanceof WorkerLostError ? lostError(e, restarts) : e;
+      if (e instanceof WorkerLostError && ctx.stop?.requested)
+        throw new InterruptedError(ctx.stop.signal!, 'training', state.step);
+      if (!(e instanceof WorkerLostError) || restarts >= ctx.max_restarts)
+        throw e instanceof WorkerLostError ? lostError(e, restarts) : e;
       restarts++;
-      const resumed = state.checkpoint ? readJson<LoopState>(runPaths(ctx.run_dir).last_state) : initialState(state.levers);
+      const resumed = state.checkpoint
+        ? readJson<LoopState>(runPaths(ctx.run_dir).last_state)
+        : initialState(state.levers);
       const levers = ctx.sup.levers;
       Object.assign(state, resumed, { levers });
-      ctx.emit({ event: 'restart', time: now(), step: e.step, resume_step: state.step, reason: e.message.split('\n')[0] });
+      ctx.emit({
+        event: 'restart',
+        time: now(),
+        step: e.step,
+        resume_step: state.step,
+        reason: e.message.split('\n')[0],
+      });
       await ctx.sup.start(state.checkpoint ? join(ctx.run_dir, state.checkpoint) : undefined);
     }
   }
 }
 
 function lostError(e: WorkerLostError, restarts: number): RefitError {
-  return new RefitError('E_WORKER_CRASH', `the worker died at step ${e.step} ${restarts ? `after ${restarts} restarts ` : ''}(${e.message.split('\n')[0].slice(0, 200)}); see the run log`);
+  return new RefitError(
+    'E_WORKER_CRASH',
+    `the worker died at step ${e.step} ${restarts ? `after ${restarts} restarts ` : ''}(${e.message.split('\n')[0].slice(0, 200)}); see the run log`,
+  );
 }
 
 async function stepsUntilDone(ctx: LoopContext, state: LoopState): Promise<void> {
@@ -98,7 +126,13 @@ async function stepsUntilDone(ctx: LoopContext, state: LoopState): Promise<void>
     if (ctx.stop?.requested) await stopNow(ctx, state, spe);
     const epoch = Math.floor(state.step / spe);
     if (planned !== epoch) {
-      batches = planEpoch({ lengths: ctx.train.lengths, batch_size: ctx.batch_size, padding: ctx.padding, seed: ctx.seed, epoch });
+      batches = planEpoch({
+        lengths: ctx.train.lengths,
+        batch_size: ctx.batch_size,
+        padding: ctx.padding,
+        seed: ctx.seed,
+        epoch,
+      });
       planned = epoch;
     }
     const indices = batches[state.step % spe];
@@ -111,7 +145,10 @@ async function stepsUntilDone(ctx: LoopContext, state: LoopState): Promise<void>
   }
 }
 
-/** Stops between steps: checkpoints the last finished step unless a checkpoint already holds it, then throws InterruptedError. */
+/**
+ * Stops between steps: checkpoints the last finished step unless a checkpoint already holds it, then throws
+ * InterruptedError.
+ */
 async function stopNow(ctx: LoopContext, state: LoopState, spe: number): Promise<never> {
   const saved = state.checkpoint === `checkpoints/step-${state.step}`;
   // Mid-epoch only: at an epoch end the step was checkpointed after its evaluation (or that evaluation never finished).
@@ -127,22 +164,67 @@ function recordStep(ctx: LoopContext, state: LoopState, ev: StepEvent, epoch: nu
   state.peak_memory_bytes = Math.max(state.peak_memory_bytes, memoryPeak(ev.memory));
   state.levers = { ...ctx.sup.levers };
   const micro = ctx.sup.levers.micro_batch_size;
-  ctx.emit({ event: 'step', time: now(), step: ev.step, epoch, loss: ev.loss, lr: ev.lr, grad_norm: ev.grad_norm, examples: ev.examples, tokens: ev.tokens,
-    padded_tokens: ev.padded_tokens, examples_per_s: ev.examples / wall, tokens_per_s: ev.tokens / wall, seconds: ev.seconds, wall_seconds: wall,
-    micro_batches: ctx.sup.lastMicroBatches, micro_batch_size: micro, memory: ev.memory });
+  ctx.emit({
+    event: 'step',
+    time: now(),
+    step: ev.step,
+    epoch,
+    loss: ev.loss,
+    lr: ev.lr,
+    grad_norm: ev.grad_norm,
+    examples: ev.examples,
+    tokens: ev.tokens,
+    padded_tokens: ev.padded_tokens,
+    examples_per_s: ev.examples / wall,
+    tokens_per_s: ev.tokens / wall,
+    seconds: ev.seconds,
+    wall_seconds: wall,
+    micro_batches: ctx.sup.lastMicroBatches,
+    micro_batch_size: micro,
+    memory: ev.memory,
+  });
 }
 
 /** Evaluates on valid, tracks the best epoch (valid macro-F1; ties keep the earlier) and early stopping. */
 async function endEpoch(ctx: LoopContext, state: LoopState, epoch: number): Promise<void> {
   if (!ctx.valid || ctx.valid.examples.length === 0) return;
   const worker = ctx.sup.worker!;
-  const logits = await guard(state.step, () => evalLogits(worker, { dataset: 'valid', lengths: ctx.valid!.lengths, padding: ctx.padding, max_seq_len: ctx.sup.levers.max_seq_len, tag: `valid-${epoch}` }));
-  const m = scoreLogits({ logits, gold: ctx.valid.examples.map((e) => e.relation ?? ''), relations: ctx.relations, semeval: ctx.semeval });
+  const logits = await guard(state.step, () =>
+    evalLogits(worker, {
+      dataset: 'valid',
+      lengths: ctx.valid!.lengths,
+      padding: ctx.padding,
+      max_seq_len: ctx.sup.levers.max_seq_len,
+      tag: `valid-${epoch}`,
+    }),
+  );
+  const m = scoreLogits({
+    logits,
+    gold: ctx.valid.examples.map((e) => e.relation ?? ''),
+    relations: ctx.relations,
+    semeval: ctx.semeval,
+  });
   state.evals.push({ epoch, accuracy: m.accuracy, macro_f1: m.macro_f1, micro_f1: m.micro_f1, loss: m.loss });
-  ctx.emit({ event: 'eval', time: now(), epoch, step: state.step, split: 'valid', accuracy: m.accuracy, macro_f1: m.macro_f1, micro_f1: m.micro_f1, loss: m.loss });
+  ctx.emit({
+    event: 'eval',
+    time: now(),
+    epoch,
+    step: state.step,
+    split: 'valid',
+    accuracy: m.accuracy,
+    macro_f1: m.macro_f1,
+    micro_f1: m.micro_f1,
+    loss: m.loss,
+  });
   if (!state.best || m.macro_f1 > state.best.macro_f1) {
     const path = `checkpoints/best-step-${state.step}`;
-    await guard(state.step, () => expect(worker, { type: 'save', path: join(ctx.run_dir, path), checkpoint: false, step: state.step }, 'saved'));
+    await guard(state.step, () =>
+      expect(
+        worker,
+        { type: 'save', path: join(ctx.run_dir, path), checkpoint: false, step: state.step },
+        'saved',
+      ),
+    );
     state.best = { epoch, step: state.step, macro_f1: m.macro_f1, path };
     state.bad_epochs = 0;
     ctx.emit({ event: 'checkpoint', time: now(), step: state.step, kind: 'best', path });
@@ -155,13 +237,20 @@ async function endEpoch(ctx: LoopContext, state: LoopState, epoch: number): Prom
 /** Saves model + optimizer state to a new folder, then points checkpoints/last.json at it, then drops the older one. */
 async function checkpointLast(ctx: LoopContext, state: LoopState): Promise<void> {
   const rel = `checkpoints/step-${state.step}`;
-  await guard(state.step, () => expect(ctx.sup.worker!, { type: 'save', path: join(ctx.run_dir, rel), checkpoint: true, step: state.step }, 'saved'));
+  await guard(state.step, () =>
+    expect(
+      ctx.sup.worker!,
+      { type: 'save', path: join(ctx.run_dir, rel), checkpoint: true, step: state.step },
+      'saved',
+    ),
+  );
   state.checkpoint = rel;
   writeJsonAtomic(runPaths(ctx.run_dir).last_state, state);
   // Only now, with last.json naming the new folders, may the older ones go.
   const keep = new Set([rel, state.best?.path]);
   for (const f of readdirSync(join(ctx.run_dir, 'checkpoints'))) {
-    if (/^(step|best-step)-\d+$/.test(f) && !keep.has(`checkpoints/${f}`)) rmSync(join(ctx.run_dir, 'checkpoints', f), { recursive: true, force: true });
+    if (/^(step|best-step)-\d+$/.test(f) && !keep.has(`checkpoints/${f}`))
+      rmSync(join(ctx.run_dir, 'checkpoints', f), { recursive: true, force: true });
   }
   ctx.emit({ event: 'checkpoint', time: now(), step: state.step, kind: 'last', path: rel });
 }

@@ -7,7 +7,12 @@ export const BATCH_WINDOW_MS = 2;
 /** The most items one worker call carries. */
 export const MAX_BATCH_ITEMS = 64;
 
-interface Pending { items: PredictItem[]; top_k?: number; resolve: (r: PredictResult[]) => void; reject: (e: unknown) => void }
+interface Pending {
+  items: PredictItem[];
+  top_k?: number;
+  resolve: (r: PredictResult[]) => void;
+  reject: (e: unknown) => void;
+}
 
 /** Collects requests and runs them through `predict` in batches; each caller gets its own results, ids from 0. */
 export class PredictBatcher {
@@ -17,14 +22,20 @@ export class PredictBatcher {
   /** Worker calls made so far and items they carried (for /v1/health and the load benchmark). */
   readonly stats = { calls: 0, items: 0 };
 
-  constructor(private readonly opts: { predict: (items: PredictItem[], o: { top_k?: number }) => Promise<PredictResult[]>;
-    window_ms?: number; max_items?: number }) {}
+  constructor(
+    private readonly opts: {
+      predict: (items: PredictItem[], o: { top_k?: number }) => Promise<PredictResult[]>;
+      window_ms?: number;
+      max_items?: number;
+    },
+  ) {}
 
   /** Queues `items` and resolves with their results in order (ids renumbered from 0 for this caller). */
   submit(items: PredictItem[], top_k?: number): Promise<PredictResult[]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ items, top_k, resolve, reject });
-      if (!this.running && !this.timer) this.timer = setTimeout(() => this.flush(), this.opts.window_ms ?? BATCH_WINDOW_MS);
+      if (!this.running && !this.timer)
+        this.timer = setTimeout(() => this.flush(), this.opts.window_ms ?? BATCH_WINDOW_MS);
     });
   }
 
@@ -68,7 +79,8 @@ export class PredictBatcher {
       this.running = false;
       // What arrived while the worker was busy waits one more window too: the callers just answered are sending
       // their next requests now, and joining them makes one larger call instead of two half-size calls alternating.
-      if (this.queue.length && !this.timer) this.timer = setTimeout(() => this.flush(), this.opts.window_ms ?? BATCH_WINDOW_MS);
+      if (this.queue.length && !this.timer)
+        this.timer = setTimeout(() => this.flush(), this.opts.window_ms ?? BATCH_WINDOW_MS);
     }
   }
 }

@@ -4,9 +4,17 @@
 export class HttpError extends Error {
   readonly statusCode: number;
   readonly headers: Record<string, string>;
-  /** True when the run log should not get a line per request (refusals while the worker restarts: its state changes are logged). */
+  /**
+   * True when the run log should not get a line per request (refusals while the worker restarts: its state
+   * changes are logged).
+   */
   readonly quiet: boolean;
-  constructor(statusCode: number, message: string, headers: Record<string, string> = {}, opts: { quiet?: boolean } = {}) {
+  constructor(
+    statusCode: number,
+    message: string,
+    headers: Record<string, string> = {},
+    opts: { quiet?: boolean } = {},
+  ) {
     super(message);
     this.quiet = opts.quiet ?? false;
     this.name = 'HttpError';

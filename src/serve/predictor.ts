@@ -6,7 +6,14 @@ import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { RefitError } from '../errors.ts';
 import { clip, type RunLog } from '../log.ts';
-import { itemExample, openRunPredictor, type Engine, type Predictor, type PredictItem, type Prediction } from '../run/index.ts';
+import {
+  itemExample,
+  openRunPredictor,
+  type Engine,
+  type Predictor,
+  type PredictItem,
+  type Prediction,
+} from '../run/index.ts';
 import { WorkerCrashError } from '../worker/index.ts';
 import { HttpError } from './http-error.ts';
 import { hidePaths } from './redact.ts';
@@ -31,7 +38,10 @@ export const RELOAD_GRACE_MS = 30_000;
  * request's own timeout (PREDICT_TIMEOUT_MS): past it, every caller of the batch has been answered 503 already.
  */
 export const WORKER_TIMEOUT_MS = 30_000;
-/** How often an idle worker is asked for a cheap answer, and how long it has to give it, so a hang is noticed without traffic (ms). */
+/**
+ * How often an idle worker is asked for a cheap answer, and how long it has to give it, so a hang is noticed
+ * without traffic (ms).
+ */
 export const HEARTBEAT_MS = 5_000;
 /** A worker that ran this long before it was lost counts as healthy: the count of losses in a row starts again (ms). */
 export const STABLE_AFTER_MS = 60_000;
@@ -40,8 +50,15 @@ export const WORKER_START_ESTIMATE_S = 3;
 /** Retry-After sent while the worker is down for good (seconds): a hint to come back much later. */
 export const DOWN_RETRY_AFTER_S = 60;
 
-/** How a lost worker is restarted: at most `max_restarts` times in a row, waiting base_ms, 2×, 4× … (at most max_ms). */
-export interface RestartPolicy { max_restarts: number; base_ms: number; max_ms: number }
+/**
+ * How a lost worker is restarted: at most `max_restarts` times in a row, waiting base_ms, 2×, 4× … (at most
+ * max_ms).
+ */
+export interface RestartPolicy {
+  max_restarts: number;
+  base_ms: number;
+  max_ms: number;
+}
 /** Default restart policy: 5 restarts in a row (0.5 s, 1 s, 2 s, 4 s, 8 s apart), then `down`. */
 export const DEFAULT_RESTART_POLICY: RestartPolicy = { max_restarts: 5, base_ms: 500, max_ms: 15_000 };
 
@@ -52,11 +69,23 @@ export type WorkerStatus = 'none' | 'starting' | 'ready' | 'restarting' | 'down'
 export interface WorkerHealth {
   status: 'ok' | 'degraded' | 'down';
   reason: string | null;
-  worker: { state: WorkerStatus; pid: number | null; restarts: number; failures_in_a_row: number; last_loss: string | null; retry_in_s: number | null };
+  worker: {
+    state: WorkerStatus;
+    pid: number | null;
+    restarts: number;
+    failures_in_a_row: number;
+    last_loss: string | null;
+    retry_in_s: number | null;
+  };
 }
 
 /** The model's names and shapes as /v1/model shows them (no paths). */
-export interface ModelInfo { relations: string[]; na_label: string | null; max_seq_len: number; model: Record<string, unknown> }
+export interface ModelInfo {
+  relations: string[];
+  na_label: string | null;
+  max_seq_len: number;
+  model: Record<string, unknown>;
+}
 
 /**
  * Opens the run's model on first use and keeps its worker alive. When the model folder is replaced (a training run
@@ -91,20 +120,41 @@ export class LazyPredictor {
   /** The last loss, one line. */
   lastLoss: string | null = null;
 
-  constructor(private readonly opts: { run_dir?: string; env: Record<string, string | undefined>; log: RunLog; num_threads?: number; engine?: Engine;
-    restart?: Partial<RestartPolicy>; worker_timeout_ms?: number; heartbeat_ms?: number; notify?: (line: string) => void }) {
+  constructor(
+    private readonly opts: {
+      run_dir?: string;
+      env: Record<string, string | undefined>;
+      log: RunLog;
+      num_threads?: number;
+      engine?: Engine;
+      restart?: Partial<RestartPolicy>;
+      worker_timeout_ms?: number;
+      heartbeat_ms?: number;
+      notify?: (line: string) => void;
+    },
+  ) {
     this.policy = { ...DEFAULT_RESTART_POLICY, ...opts.restart };
   }
 
-  /** Pings the worker when it is idle: one that does not answer within heartbeat_ms is killed, and restarted as lost. */
+  /**
+   * Pings the worker when it is idle: one that does not answer within heartbeat_ms is killed, and restarted
+   * as lost.
+   */
   private beat(): void {
     const p = this.current;
     if (!p || this.state !== 'ready' || this.inFlight > 0 || this.pinging) return;
     this.pinging = true;
-    p.ping(this.opts.heartbeat_ms ?? HEARTBEAT_MS).catch(() => undefined).finally(() => { this.pinging = false; });
+    p.ping(this.opts.heartbeat_ms ?? HEARTBEAT_MS)
+      .catch(() => undefined)
+      .finally(() => {
+        this.pinging = false;
+      });
   }
 
-  /** Identity of the model folder now on disk (the folder is replaced by rename, so the inode changes), or undefined. */
+  /**
+   * Identity of the model folder now on disk (the folder is replaced by rename, so the inode changes), or
+   * undefined.
+   */
   private modelKey(): string | undefined {
     if (!this.opts.run_dir) return undefined;
     try {
@@ -115,7 +165,10 @@ export class LazyPredictor {
     }
   }
 
-  /** The open Predictor; throws E_NO_MODEL (answered 503) when the run has no trained model yet, HttpError 503 while restarting or down. */
+  /**
+   * The open Predictor; throws E_NO_MODEL (answered 503) when the run has no trained model yet, HttpError 503
+   * while restarting or down.
+   */
   get(): Promise<Predictor> {
     const key = this.modelKey();
     if (key !== undefined && this.openedKey !== undefined && key !== this.openedKey) this.replaced();
@@ -123,9 +176,14 @@ export class LazyPredictor {
     if (this.opening) return this.opening;
     const run_dir = this.opts.run_dir;
     if (!run_dir || key === undefined) {
-      return Promise.reject(new RefitError('E_NO_MODEL', run_dir
-        ? `no trained model in ${join(basename(resolve(run_dir)), 'model')} yet (training still running, or not a trained run)`
-        : 'no run folder given (start with --run DIR)'));
+      return Promise.reject(
+        new RefitError(
+          'E_NO_MODEL',
+          run_dir
+            ? `no trained model in ${join(basename(resolve(run_dir)), 'model')} yet (training still running, or not a trained run)`
+            : 'no run folder given (start with --run DIR)',
+        ),
+      );
     }
     return this.open(key);
   }
@@ -159,7 +217,11 @@ export class LazyPredictor {
     const watchdog = setTimeout(() => {
       if (this.current !== p || p.pid === undefined) return;
       this.opts.log.write(`serve: model worker (pid ${p.pid}) did not answer within ${limit} ms; killing it`);
-      try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }, limit);
     try {
       const r = await p.predict(items, o);
@@ -181,9 +243,16 @@ export class LazyPredictor {
   health(): WorkerHealth {
     const status = this.state === 'restarting' ? 'degraded' : this.state === 'down' ? 'down' : 'ok';
     return {
-      status, reason: this.reason,
-      worker: { state: this.state, pid: this.current?.pid ?? null, restarts: this.restarts, failures_in_a_row: this.failures, last_loss: this.lastLoss,
-        retry_in_s: this.state === 'restarting' ? this.retryAfterS() : null },
+      status,
+      reason: this.reason,
+      worker: {
+        state: this.state,
+        pid: this.current?.pid ?? null,
+        restarts: this.restarts,
+        failures_in_a_row: this.failures,
+        last_loss: this.lastLoss,
+        retry_in_s: this.state === 'restarting' ? this.retryAfterS() : null,
+      },
     };
   }
 
@@ -194,18 +263,34 @@ export class LazyPredictor {
   /** The 503 a request gets while the worker is restarting or down. */
   private unavailable(): HttpError {
     if (this.state === 'down') {
-      return new HttpError(503, `model unavailable (down): ${this.reason ?? 'its worker could not be started'}`, { 'retry-after': String(DOWN_RETRY_AFTER_S) }, { quiet: true });
+      return new HttpError(
+        503,
+        `model unavailable (down): ${this.reason ?? 'its worker could not be started'}`,
+        { 'retry-after': String(DOWN_RETRY_AFTER_S) },
+        { quiet: true },
+      );
     }
     const after = this.retryAfterS();
-    return new HttpError(503, `model unavailable: its worker is restarting (${this.lastLoss ?? 'it was lost'}); retry in ${after} s`, { 'retry-after': String(after) }, { quiet: true });
+    return new HttpError(
+      503,
+      `model unavailable: its worker is restarting (${this.lastLoss ?? 'it was lost'}); retry in ${after} s`,
+      { 'retry-after': String(after) },
+      { quiet: true },
+    );
   }
 
   private open(key: string): Promise<Predictor> {
     this.openedKey = key;
     if (this.state !== 'restarting') this.state = 'starting';
     // onnx (in-process, no worker to lose) when the model folder has model.onnx, unless an engine was given.
-    const attempt: Promise<Predictor> = openRunPredictor({ run_dir: this.opts.run_dir as string, engine: this.opts.engine, env: this.opts.env, log: this.opts.log, num_threads: this.opts.num_threads })
-      .then((p) => {
+    const attempt: Promise<Predictor> = openRunPredictor({
+      run_dir: this.opts.run_dir as string,
+      engine: this.opts.engine,
+      env: this.opts.env,
+      log: this.opts.log,
+      num_threads: this.opts.num_threads,
+    }).then(
+      (p) => {
         if (attempt !== this.opening || this.closed) {
           void p.close();
           throw new HttpError(503, 'the model was replaced while it loaded; try again');
@@ -216,7 +301,12 @@ export class LazyPredictor {
         this.state = 'ready';
         this.readyAt = Date.now();
         this.reason = null;
-        this.info = { relations: p.relations, na_label: p.na_label, max_seq_len: p.max_seq_len, model: shapeOnly(p.model) };
+        this.info = {
+          relations: p.relations,
+          na_label: p.na_label,
+          max_seq_len: p.max_seq_len,
+          model: shapeOnly(p.model),
+        };
         if (wasRestart) this.say(`model worker is back (pid ${p.pid ?? '?'}) after restart ${this.restarts}`);
         void p.lost.then((e) => this.onLost(attempt, p, e));
         if (!this.heartbeat) {
@@ -224,13 +314,15 @@ export class LazyPredictor {
           this.heartbeat.unref();
         }
         return p;
-      }, (e: unknown) => {
+      },
+      (e: unknown) => {
         if (attempt === this.opening && !this.closed) {
           this.opening = undefined;
           this.onFailure(e, 'failed to start');
         }
         throw e;
-      });
+      },
+    );
     this.opening = attempt;
     return attempt;
   }
@@ -251,14 +343,18 @@ export class LazyPredictor {
     this.lastLoss = what === 'died' && why.startsWith('worker ') ? why : `worker ${what}: ${why}`;
     if (this.failures > this.policy.max_restarts) {
       this.state = 'down';
-      this.reason = `model worker lost ${this.failures} times in a row (last: ${this.lastLoss}); not restarted again: fix the cause, then restart refit serve`;
+      this.reason =
+        `model worker lost ${this.failures} times in a row (last: ${this.lastLoss}); not ` +
+        `restarted again: fix the cause, then restart refit serve`;
       this.say(`DOWN: ${this.reason}`);
       return;
     }
     const delay = Math.min(this.policy.max_ms, this.policy.base_ms * 2 ** (this.failures - 1));
     this.state = 'restarting';
     this.retryAt = Date.now() + delay;
-    this.reason = `model worker lost (${this.lastLoss}); restart ${this.failures} of at most ${this.policy.max_restarts} in ${delay} ms`;
+    this.reason =
+      `model worker lost (${this.lastLoss}); restart ${this.failures} of at most ` +
+      `${this.policy.max_restarts} in ${delay} ms`;
     this.say(this.reason);
     this.timer = setTimeout(() => this.restart(), delay);
   }
@@ -275,7 +371,10 @@ export class LazyPredictor {
     this.open(key).catch(() => undefined); // a failure is counted in open()
   }
 
-  /** The model folder was replaced: the old worker finishes what it has, and the new model starts with a clean slate. */
+  /**
+   * The model folder was replaced: the old worker finishes what it has, and the new model starts with a clean
+   * slate.
+   */
   private replaced(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -295,14 +394,21 @@ export class LazyPredictor {
 
   private retire(old: Promise<Predictor>): void {
     this.reloads++;
-    this.opts.log.write(`serve: model folder replaced; opening the new one (the old worker stops in ${RELOAD_GRACE_MS} ms)`);
+    this.opts.log.write(
+      `serve: model folder replaced; opening the new one (the old worker stops in ${RELOAD_GRACE_MS} ms)`,
+    );
     this.retired.add(old);
     setTimeout(() => void this.stop(old), RELOAD_GRACE_MS).unref();
   }
 
   private async stop(p: Promise<Predictor>): Promise<void> {
     this.retired.delete(p);
-    await p.then((x) => x.close(), () => undefined).catch(() => undefined);
+    await p
+      .then(
+        (x) => x.close(),
+        () => undefined,
+      )
+      .catch(() => undefined);
   }
 
   /** Closes the model's worker(s): the current one and any replaced ones still in their grace period. */

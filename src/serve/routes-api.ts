@@ -15,40 +15,73 @@ export const PREDICT_TIMEOUT_MS = 30_000;
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpError(503, `prediction did not finish within ${ms} ms; try again`, { 'retry-after': '5' })), ms);
+    timer = setTimeout(
+      () =>
+        reject(
+          new HttpError(503, `prediction did not finish within ${ms} ms; try again`, { 'retry-after': '5' }),
+        ),
+      ms,
+    );
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 /** Predicts `items`, answering entity problems per item without sending those to the worker. */
-async function predictItems(opts: { items: PredictItem[]; top_k?: number; batcher: PredictBatcher; timeout_ms: number }): Promise<PredictResult[]> {
+async function predictItems(opts: {
+  items: PredictItem[];
+  top_k?: number;
+  batcher: PredictBatcher;
+  timeout_ms: number;
+}): Promise<PredictResult[]> {
   const problems = opts.items.map(entityProblem);
   const good = opts.items.filter((_, i) => problems[i] === null);
-  const results = good.length ? await withTimeout(opts.batcher.submit(good, opts.top_k), opts.timeout_ms) : [];
+  const results = good.length
+    ? await withTimeout(opts.batcher.submit(good, opts.top_k), opts.timeout_ms)
+    : [];
   let g = 0;
   return opts.items.map((item, id) => {
     const problem = problems[id];
-    return problem === null ? { ...results[g++], id } : { id, head: item.head, tail: item.tail, error: problem };
+    return problem === null
+      ? { ...results[g++], id }
+      : { id, head: item.head, tail: item.tail, error: problem };
   });
 }
 
 /** Registers the prediction routes on `app`. */
-export function registerApiRoutes(app: FastifyInstance, deps: { predictor: LazyPredictor; batcher: PredictBatcher; run_dir?: string;
-  timeout_ms?: number; started: number; window_tokens?: number }): void {
+export function registerApiRoutes(
+  app: FastifyInstance,
+  deps: {
+    predictor: LazyPredictor;
+    batcher: PredictBatcher;
+    run_dir?: string;
+    timeout_ms?: number;
+    started: number;
+    window_tokens?: number;
+  },
+): void {
   const run = deps.run_dir ? basename(resolve(deps.run_dir)) : null;
-  app.post('/v1/predict', { schema: { body: predictBodySchema(deps.window_tokens), querystring: PREDICT_QUERY_SCHEMA } }, async (req) => {
-    const body = req.body as PredictItem | PredictItem[];
-    const top_k = (req.query as { top_k?: number }).top_k;
-    const single = !Array.isArray(body);
-    const items = single ? [body] : body;
-    if (single) {
-      const problem = entityProblem(body);
-      if (problem) throw new HttpError(400, problem);
-    }
-    await deps.predictor.get(); // 503 before queueing when there is no model
-    const results = await predictItems({ items, top_k, batcher: deps.batcher, timeout_ms: deps.timeout_ms ?? PREDICT_TIMEOUT_MS });
-    return single ? results[0] : results;
-  });
+  app.post(
+    '/v1/predict',
+    { schema: { body: predictBodySchema(deps.window_tokens), querystring: PREDICT_QUERY_SCHEMA } },
+    async (req) => {
+      const body = req.body as PredictItem | PredictItem[];
+      const top_k = (req.query as { top_k?: number }).top_k;
+      const single = !Array.isArray(body);
+      const items = single ? [body] : body;
+      if (single) {
+        const problem = entityProblem(body);
+        if (problem) throw new HttpError(400, problem);
+      }
+      await deps.predictor.get(); // 503 before queueing when there is no model
+      const results = await predictItems({
+        items,
+        top_k,
+        batcher: deps.batcher,
+        timeout_ms: deps.timeout_ms ?? PREDICT_TIMEOUT_MS,
+      });
+      return single ? results[0] : results;
+    },
+  );
 
   app.get('/v1/model', async () => ({ ...(await deps.predictor.modelInfo()), run }));
 
@@ -58,8 +91,14 @@ export function registerApiRoutes(app: FastifyInstance, deps: { predictor: LazyP
     const h = deps.predictor.health();
     if (h.status === 'down') void reply.status(503);
     return {
-      status: h.status, reason: h.reason, model_loaded: deps.predictor.state === 'ready', model_reloads: deps.predictor.reloads, run,
-      worker: h.worker, uptime_s: Math.round((Date.now() - deps.started) / 1000), waiting_requests: deps.batcher.waiting,
+      status: h.status,
+      reason: h.reason,
+      model_loaded: deps.predictor.state === 'ready',
+      model_reloads: deps.predictor.reloads,
+      run,
+      worker: h.worker,
+      uptime_s: Math.round((Date.now() - deps.started) / 1000),
+      waiting_requests: deps.batcher.waiting,
       worker_calls: deps.batcher.stats,
     };
   });

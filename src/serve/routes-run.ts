@@ -8,7 +8,10 @@ import { HttpError } from './http-error.ts';
 import { hidePathsDeep } from './redact.ts';
 import { RUN_QUERY_SCHEMA } from './schema.ts';
 
-/** Registers GET /v1/run. A run that has not created its folder yet (refit train --serve starts first) has no events so far. */
+/**
+ * Registers GET /v1/run. A run that has not created its folder yet (refit train --serve starts first) has no
+ * events so far.
+ */
 export function registerRunRoutes(app: FastifyInstance, deps: { run_dir?: string }): void {
   const run_dir = deps.run_dir;
   const tail = run_dir ? new EventsTail(join(run_dir, 'events.jsonl')) : undefined;
@@ -16,6 +19,11 @@ export function registerRunRoutes(app: FastifyInstance, deps: { run_dir?: string
     if (!run_dir || !tail) throw new HttpError(404, 'no run folder: start the server with --run DIR');
     const after = (req.query as { after?: number }).after ?? 0;
     const events = tail.read();
-    return hidePathsDeep({ name: basename(resolve(run_dir)), events: currentEventsAfter(events, after), next: events.length, ...readRunSideFiles(run_dir) });
+    return hidePathsDeep({
+      name: basename(resolve(run_dir)),
+      events: currentEventsAfter(events, after),
+      next: events.length,
+      ...readRunSideFiles(run_dir),
+    });
   });
 }

@@ -23,8 +23,9 @@ export function maxFieldChars(window_tokens: number): number {
 export const MAX_TEXT_CHARS = maxFieldChars(DEFAULT_WINDOW_TOKENS);
 
 /** What head_offset/tail_offset count: code points, as in data files and `refit predict` (src/offsets.ts converts). */
-export const OFFSET_DESCRIPTION = "where the entity starts in text, counted in Unicode code points (Python's str.index), not UTF-16 units: "
-  + 'an emoji or a CJK character from U+20000 up counts 1; optional, the first occurrence is used without it';
+export const OFFSET_DESCRIPTION =
+  "where the entity starts in text, counted in Unicode code points (Python's str.index), not UTF-16 units: " +
+  'an emoji or a CJK character from U+20000 up counts 1; optional, the first occurrence is used without it';
 
 function itemSchema(max_chars: number) {
   return {
@@ -68,21 +69,40 @@ export const RUN_QUERY_SCHEMA = {
   properties: { after: { type: 'integer', minimum: 0 } },
 } as const;
 
-interface AjvLikeError { keyword: string; instancePath: string; message?: string; params: Record<string, unknown> }
+interface AjvLikeError {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
 
 /**
  * Turns ajv errors into one line, e.g. `body[0].head: must be string` or `body: missing field "tail"`; a string over
  * its limit names the model's window when `window_tokens` is given.
  */
-export function formatValidationErrors(errors: readonly AjvLikeError[], context: string, window_tokens?: number): string {
+export function formatValidationErrors(
+  errors: readonly AjvLikeError[],
+  context: string,
+  window_tokens?: number,
+): string {
   const real = errors.filter((e) => e.keyword !== 'if');
   const e = real[0] ?? errors[0];
   if (!e) return `${context}: invalid`;
-  const where = context + e.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
+  const where =
+    context +
+    e.instancePath
+      .split('/')
+      .slice(1)
+      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+      .join('');
   if (e.keyword === 'required') return `${where}: missing field ${JSON.stringify(e.params.missingProperty)}`;
   if (e.keyword === 'maxLength' && window_tokens) {
-    return `${where}: longer than ${String(e.params.limit)} characters, more than the model reads (${window_tokens} tokens of at most ${MAX_INPUT_CHARS_PER_WORD} characters)`;
+    return (
+      `${where}: longer than ${String(e.params.limit)} characters, more than the model reads ` +
+      `(${window_tokens} tokens of at most ${MAX_INPUT_CHARS_PER_WORD} characters)`
+    );
   }
-  if (e.keyword === 'type' && e.instancePath === '' && context === 'body') return 'body: must be an object {text, head, tail} or a list of them';
+  if (e.keyword === 'type' && e.instancePath === '' && context === 'body')
+    return 'body: must be an object {text, head, tail} or a list of them';
   return `${where}: ${e.message ?? 'invalid'}`;
 }

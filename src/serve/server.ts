@@ -1,7 +1,12 @@
 // startServer: the Fastify app (API, live run data, built web pages) with validation, size limit, timeouts, a cap on
 // open connections and an error handler that answers every failure as JSON `{error}` in one line; stacks go to the
 // run log only, and every value echoed there is cut short.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { Ajv } from 'ajv';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +27,10 @@ import { findWebRoot } from './web-root.ts';
 
 /** Largest request body accepted (bytes); larger bodies get 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
-/** A client must send its whole request, headers and body, within this time (ms), or it gets 408 and is disconnected. */
+/**
+ * A client must send its whole request, headers and body, within this time (ms), or it gets 408 and is
+ * disconnected.
+ */
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** An idle keep-alive connection is closed after this time (ms). */
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -35,20 +43,34 @@ export const LOGGED_VALUE_CHARS = 200;
 
 /** Options of startServer; `run_dir` may be a run still being trained (its model is opened when it appears). */
 export interface ServerOptions {
-  run_dir?: string; host: string; port: number; log: RunLog; env: Record<string, string | undefined>;
-  /** Per-request limits (defaults: REQUEST_TIMEOUT_MS, PREDICT_TIMEOUT_MS, BODY_LIMIT_BYTES); request_timeout_ms covers headers and body. */
-  request_timeout_ms?: number; predict_timeout_ms?: number; body_limit_bytes?: number;
+  run_dir?: string;
+  host: string;
+  port: number;
+  log: RunLog;
+  env: Record<string, string | undefined>;
+  /**
+   * Per-request limits (defaults: REQUEST_TIMEOUT_MS, PREDICT_TIMEOUT_MS, BODY_LIMIT_BYTES);
+   * request_timeout_ms covers headers and body.
+   */
+  request_timeout_ms?: number;
+  predict_timeout_ms?: number;
+  body_limit_bytes?: number;
   /** Connection limits (defaults: KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS). */
-  keep_alive_timeout_ms?: number; max_connections?: number;
+  keep_alive_timeout_ms?: number;
+  max_connections?: number;
   /** How a lost model worker is restarted (default DEFAULT_RESTART_POLICY) and when a silent one counts as hung. */
-  restart?: Partial<RestartPolicy>; worker_timeout_ms?: number;
+  restart?: Partial<RestartPolicy>;
+  worker_timeout_ms?: number;
   /** How often an idle worker is pinged, and how long it has to answer (default HEARTBEAT_MS). */
   heartbeat_ms?: number;
   /** Called with each change of the worker's health (lost, restarting, back, down), e.g. to tell the terminal. */
   notify?: (line: string) => void;
   /** CPU threads of the model's worker (default: SERVE_THREADS_DEFAULT). */
   num_threads?: number;
-  /** Prediction engine: onnx (onnxruntime-node in this process) or torch (the worker); default: onnx when the model has model.onnx. */
+  /**
+   * Prediction engine: onnx (onnxruntime-node in this process) or torch (the worker); default: onnx when the
+   * model has model.onnx.
+   */
   engine?: Engine;
   /** Folder of the built web pages; found next to the code when absent. */
   web_dir?: string | null;
@@ -71,7 +93,11 @@ function errorHandler(log: RunLog, window_tokens: number) {
     let message: string;
     if (err.validation) {
       status = 400;
-      message = formatValidationErrors(err.validation as never, err.validationContext ?? 'body', window_tokens);
+      message = formatValidationErrors(
+        err.validation as never,
+        err.validationContext ?? 'body',
+        window_tokens,
+      );
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       message = `request body is larger than the ${reply.server.initialConfig.bodyLimit} byte limit`;
     } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
@@ -92,11 +118,17 @@ function errorHandler(log: RunLog, window_tokens: number) {
     const expected = isRefitError(err) || err instanceof HttpError || status < 500;
     // Refusals while the worker restarts or is down are not logged one by one: its state changes are, once each.
     if (err instanceof HttpError && err.quiet) {
-      return reply.status(status).type('application/json').send({ error: oneLine(message) });
+      return reply
+        .status(status)
+        .type('application/json')
+        .send({ error: oneLine(message) });
     }
-    const detail = expected ? clip(oneLine(message), LOGGED_VALUE_CHARS) : err.stack ?? err.message;
+    const detail = expected ? clip(oneLine(message), LOGGED_VALUE_CHARS) : (err.stack ?? err.message);
     log.write(`serve ${req.method} ${clip(req.url, LOGGED_VALUE_CHARS)} -> ${status}: ${detail}`);
-    return reply.status(status).type('application/json').send({ error: oneLine(message) });
+    return reply
+      .status(status)
+      .type('application/json')
+      .send({ error: oneLine(message) });
   };
 }
 
@@ -104,7 +136,9 @@ async function registerPages(app: FastifyInstance, web_dir: string | null): Prom
   const pages: Record<string, string> = { '/': 'index.html', '/runs': 'runs.html', '/plan': 'plan.html' };
   if (!web_dir) {
     for (const route of Object.keys(pages)) {
-      app.get(route, async (_req, reply) => reply.status(404).send({ error: 'web pages are not built: run npm run build' }));
+      app.get(route, async (_req, reply) =>
+        reply.status(404).send({ error: 'web pages are not built: run npm run build' }),
+      );
     }
     return;
   }
@@ -117,7 +151,9 @@ async function registerPages(app: FastifyInstance, web_dir: string | null): Prom
 function modelWindow(run_dir: string | undefined): number {
   if (!run_dir) return DEFAULT_WINDOW_TOKENS;
   try {
-    const n = (JSON.parse(readFileSync(join(run_dir, 'model', 'refit.json'), 'utf8')) as { max_seq_len?: unknown }).max_seq_len;
+    const n = (
+      JSON.parse(readFileSync(join(run_dir, 'model', 'refit.json'), 'utf8')) as { max_seq_len?: unknown }
+    ).max_seq_len;
     return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : DEFAULT_WINDOW_TOKENS;
   } catch {
     return DEFAULT_WINDOW_TOKENS;
@@ -129,7 +165,9 @@ function requestTimeoutOf(opts: ServerOptions): number {
 }
 
 /** Builds the app without listening (the CLI and tests call startServer, which listens). */
-export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInstance; predictor: LazyPredictor }> {
+export async function buildApp(
+  opts: ServerOptions,
+): Promise<{ app: FastifyInstance; predictor: LazyPredictor }> {
   const requestTimeout = opts.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
   const keepAliveTimeout = opts.keep_alive_timeout_ms ?? KEEP_ALIVE_TIMEOUT_MS;
   const app = Fastify({
@@ -141,8 +179,12 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
     // Node checks the timeouts on this interval (30 s by default), which would let slow clients linger. Its
     // headersTimeout must not exceed requestTimeout: when it does (60 s by default), Node swaps the two, and a client
     // that sent its headers and part of a body was kept for 60 s instead of requestTimeout.
-    http: { connectionsCheckingInterval: Math.min(500, Math.max(50, Math.floor(requestTimeout / 4))), requestTimeout,
-      headersTimeout: requestTimeout, keepAliveTimeout } as never,
+    http: {
+      connectionsCheckingInterval: Math.min(500, Math.max(50, Math.floor(requestTimeout / 4))),
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      keepAliveTimeout,
+    } as never,
   });
   app.server.headersTimeout = requestTimeout;
   app.server.maxConnections = opts.max_connections ?? MAX_CONNECTIONS;
@@ -150,17 +192,36 @@ export async function buildApp(opts: ServerOptions): Promise<{ app: FastifyInsta
   // text by nature, so there numbers are coerced ("?after=3").
   const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false });
   const coercing = new Ajv({ coerceTypes: true, removeAdditional: false, allErrors: false });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema),
+  );
   // Only JSON bodies: anything else is 415 rather than a confusing "must be an object".
   app.removeContentTypeParser('text/plain');
-  const predictor = new LazyPredictor({ run_dir: opts.run_dir, env: opts.env, log: opts.log, num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT, engine: opts.engine,
-    restart: opts.restart, worker_timeout_ms: opts.worker_timeout_ms, heartbeat_ms: opts.heartbeat_ms,
-    notify: opts.notify });
+  const predictor = new LazyPredictor({
+    run_dir: opts.run_dir,
+    env: opts.env,
+    log: opts.log,
+    num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT,
+    engine: opts.engine,
+    restart: opts.restart,
+    worker_timeout_ms: opts.worker_timeout_ms,
+    heartbeat_ms: opts.heartbeat_ms,
+    notify: opts.notify,
+  });
   const batcher = new PredictBatcher({ predict: (items, o) => predictor.predict(items, o) });
   const window_tokens = modelWindow(opts.run_dir);
   app.setErrorHandler(errorHandler(opts.log, window_tokens));
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
-  registerApiRoutes(app, { predictor, batcher, run_dir: opts.run_dir, timeout_ms: opts.predict_timeout_ms, started: Date.now(), window_tokens });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  );
+  registerApiRoutes(app, {
+    predictor,
+    batcher,
+    run_dir: opts.run_dir,
+    timeout_ms: opts.predict_timeout_ms,
+    started: Date.now(),
+    window_tokens,
+  });
   registerRunRoutes(app, { run_dir: opts.run_dir });
   await registerPages(app, opts.web_dir === undefined ? findWebRoot() : opts.web_dir);
   return { app, predictor };
@@ -183,8 +244,11 @@ export async function startServer(opts: ServerOptions): Promise<{ url: string; c
   }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  opts.log.write(`serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'}; request timeout ${requestTimeoutOf(opts)} ms, ` +
-    `keep-alive ${opts.keep_alive_timeout_ms ?? KEEP_ALIVE_TIMEOUT_MS} ms, at most ${opts.max_connections ?? MAX_CONNECTIONS} connections)`);
+  opts.log.write(
+    `serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'}; request timeout ${requestTimeoutOf(opts)} ms, ` +
+      `keep-alive ${opts.keep_alive_timeout_ms ?? KEEP_ALIVE_TIMEOUT_MS} ms, at most ` +
+      `${opts.max_connections ?? MAX_CONNECTIONS} connections)`,
+  );
   return {
     url: `http://${host}:${address.port}`,
     close: async () => {

@@ -9,7 +9,11 @@ export interface NormalizedWord {
   ends: number[];
 }
 
-interface Piece { text: string; start: number; end: number }
+interface Piece {
+  text: string;
+  start: number;
+  end: number;
+}
 
 /** Splits `s` into code points with their unit spans (offset by `base`). */
 function codePoints(s: string, base: number, out: Piece[]): void {
@@ -45,20 +49,29 @@ function nfcPieces(word: string): Piece[] {
     joined += seg;
     const before = out.length;
     codePoints(seg, 0, out);
-    for (let m = before; m < out.length; m++) { out[m].start = cuts[k]; out[m].end = cuts[k + 1]; }
+    for (let m = before; m < out.length; m++) {
+      out[m].start = cuts[k];
+      out[m].end = cuts[k + 1];
+    }
   }
   // Cuts that are each safe should also be safe together; if not, map everything to the whole word.
   if (joined !== nfc) {
     out.length = 0;
     codePoints(nfc, 0, out);
-    for (const p of out) { p.start = 0; p.end = word.length; }
+    for (const p of out) {
+      p.start = 0;
+      p.end = word.length;
+    }
   }
   return out;
 }
 
 /** Python's str.lower() per piece; Σ takes its context-dependent form (σ/ς) from lowering the whole word. */
 function lowerPieces(pieces: Piece[]): Piece[] {
-  const whole = pieces.map((p) => p.text).join('').toLowerCase();
+  const whole = pieces
+    .map((p) => p.text)
+    .join('')
+    .toLowerCase();
   const out: Piece[] = [];
   let at = 0;
   for (const p of pieces) {
@@ -67,7 +80,8 @@ function lowerPieces(pieces: Piece[]): Piece[] {
     at += low.length;
     out.push({ text: low, start: p.start, end: p.end });
   }
-  if (at !== whole.length) return [{ text: whole, start: pieces[0].start, end: pieces[pieces.length - 1].end }];
+  if (at !== whole.length)
+    return [{ text: whole, start: pieces[0].start, end: pieces[pieces.length - 1].end }];
   return out;
 }
 
@@ -92,7 +106,10 @@ function stripPieces(pieces: Piece[]): Piece[] {
  * Normalises one whitespace-separated word as BasicTokenizer does (NFC; then lower() and accent stripping
  * when asked) and maps each unit of the result to the input units it came from.
  */
-export function normalizeWord(word: string, opts: { lowercase: boolean; strip_accents: boolean }): NormalizedWord {
+export function normalizeWord(
+  word: string,
+  opts: { lowercase: boolean; strip_accents: boolean },
+): NormalizedWord {
   let pieces = nfcPieces(word);
   if (opts.lowercase && pieces.length > 0) pieces = lowerPieces(pieces);
   if (opts.strip_accents) pieces = stripPieces(pieces);
@@ -101,7 +118,10 @@ export function normalizeWord(word: string, opts: { lowercase: boolean; strip_ac
   const ends: number[] = [];
   for (const p of pieces) {
     text += p.text;
-    for (let k = 0; k < p.text.length; k++) { starts.push(p.start); ends.push(p.end); }
+    for (let k = 0; k < p.text.length; k++) {
+      starts.push(p.start);
+      ends.push(p.end);
+    }
   }
   return { text, starts, ends };
 }

@@ -55,7 +55,11 @@ export class Vocab {
     this.max_whole_len = maxWhole;
     this.max_cont_len = maxCont;
     for (const t of REQUIRED) {
-      if (!this.byToken.has(t)) throw new RefitError('E_VOCAB', `${path || 'vocab'}: the vocabulary has no ${t} token; use a BERT vocab.txt`);
+      if (!this.byToken.has(t))
+        throw new RefitError(
+          'E_VOCAB',
+          `${path || 'vocab'}: the vocabulary has no ${t} token; use a BERT vocab.txt`,
+        );
     }
     this.cls_id = this.byToken.get('[CLS]')!;
     this.sep_id = this.byToken.get('[SEP]')!;
@@ -101,7 +105,8 @@ export class Vocab {
 
   /** The token string of `id` (throws RangeError outside 0..size-1). */
   token(id: number): string {
-    if (!Number.isInteger(id) || id < 0 || id >= this.tokens.length) throw new RangeError(`token id ${id} is outside the vocabulary (size ${this.size})`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.tokens.length)
+      throw new RangeError(`token id ${id} is outside the vocabulary (size ${this.size})`);
     return this.tokens[id];
   }
 

@@ -5,13 +5,24 @@ import { normalizeWord } from './normalize.ts';
 import { SPECIAL_TOKENS, type Vocab } from './vocab.ts';
 
 /** One WordPiece token: its id and the span [start, end) of the original text it came from (UTF-16 units). */
-export interface Token { id: number; start: number; end: number }
+export interface Token {
+  id: number;
+  start: number;
+  end: number;
+}
 
 /** Parallel arrays of tokens, the allocation-free form `tokenize` is built on. */
-export interface TokenArrays { ids: number[]; starts: number[]; ends: number[] }
+export interface TokenArrays {
+  ids: number[];
+  starts: number[];
+  ends: number[];
+}
 
 /** Options of the tokenizer; `strip_accents` follows `lowercase` unless set (as in HF). */
-export interface TokenizerOptions { lowercase: boolean; strip_accents?: boolean }
+export interface TokenizerOptions {
+  lowercase: boolean;
+  strip_accents?: boolean;
+}
 
 /** HF's WordpieceTokenizer.max_input_chars_per_word: longer words become [UNK]. */
 export const MAX_INPUT_CHARS_PER_WORD = 100;
@@ -60,36 +71,55 @@ export class WordPieceTokenizer {
   tokenizeInto(text: string, out: TokenArrays, offset: number): void {
     // No closures here: this loop runs once per character of every sentence (see bench/tokenize-encode.ts).
     const n = text.length;
-    let wStart = -1;          // first unit of the current word in `text`, -1 when none
-    let wEnd = -1;            // unit after its last kept character
-    let buf = '';             // the word's kept characters, only once a dropped character split it
+    let wStart = -1; // first unit of the current word in `text`, -1 when none
+    let wEnd = -1; // unit after its last kept character
+    let buf = ''; // the word's kept characters, only once a dropped character split it
     let pos: number[] | null = null; // text index of each unit of `buf`, same condition
     for (let i = 0; i < n;) {
       let cp = text.charCodeAt(i);
       let w = 1;
       if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
         const lo = text.charCodeAt(i + 1);
-        if (lo >= 0xdc00 && lo <= 0xdfff) { cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000; w = 2; }
+        if (lo >= 0xdc00 && lo <= 0xdfff) {
+          cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
+          w = 2;
+        }
       }
-      if (cp === 0x5b && this.specials.length > 0) { // '[': HF's added-token trie cuts special tokens out first
+      if (cp === 0x5b && this.specials.length > 0) {
+        // '[': HF's added-token trie cuts special tokens out first
         const sp = this.matchSpecial(text, i);
         if (sp) {
-          if (wStart >= 0) { this.emitWord(text, wStart, wEnd, pos ? buf : null, pos, out, offset); wStart = -1; pos = null; }
-          out.ids.push(sp.id); out.starts.push(offset + i); out.ends.push(offset + i + sp.text.length);
+          if (wStart >= 0) {
+            this.emitWord(text, wStart, wEnd, pos ? buf : null, pos, out, offset);
+            wStart = -1;
+            pos = null;
+          }
+          out.ids.push(sp.id);
+          out.starts.push(offset + i);
+          out.ends.push(offset + i + sp.text.length);
           i += sp.text.length;
           continue;
         }
       }
       const f = cp < 128 ? ASCII_FLAGS[cp] : charFlags(cp);
-      if (f & CHAR_CONTROL) { i += w; continue; } // dropped; the word goes on across it
+      if (f & CHAR_CONTROL) {
+        i += w;
+        continue;
+      } // dropped; the word goes on across it
       if (f & (CHAR_SPACE | CHAR_CHINESE)) {
-        if (wStart >= 0) { this.emitWord(text, wStart, wEnd, pos ? buf : null, pos, out, offset); wStart = -1; pos = null; }
+        if (wStart >= 0) {
+          this.emitWord(text, wStart, wEnd, pos ? buf : null, pos, out, offset);
+          wStart = -1;
+          pos = null;
+        }
         if (f & CHAR_CHINESE) this.emitChinese(text, cp, i, w, out, offset);
         i += w;
         continue;
       }
-      if (wStart < 0) { wStart = i; wEnd = i + w; }
-      else if (pos === null && i === wEnd) wEnd = i + w;
+      if (wStart < 0) {
+        wStart = i;
+        wEnd = i + w;
+      } else if (pos === null && i === wEnd) wEnd = i + w;
       else {
         if (pos === null) {
           buf = text.slice(wStart, wEnd);
@@ -106,20 +136,45 @@ export class WordPieceTokenizer {
   }
 
   /** One CJK character: its own word. Unified ideographs are NFC/lower/NFD-stable; compatibility ones are not. */
-  private emitChinese(text: string, cp: number, i: number, w: number, out: TokenArrays, offset: number): void {
+  private emitChinese(
+    text: string,
+    cp: number,
+    i: number,
+    w: number,
+    out: TokenArrays,
+    offset: number,
+  ): void {
     if (cp < 0xf900) {
       let id = this.bmpIds[cp];
-      if (id === -1) { id = this.vocab.whole.get(text.slice(i, i + w)) ?? this.vocab.unk_id; this.bmpIds[cp] = id; }
-      out.ids.push(id); out.starts.push(offset + i); out.ends.push(offset + i + w);
-    } else if (cp > 0xfaff && cp < 0x2f800 || cp > 0x2fa1f) {
-      out.ids.push(this.vocab.whole.get(text.slice(i, i + w)) ?? this.vocab.unk_id); out.starts.push(offset + i); out.ends.push(offset + i + w);
+      if (id === -1) {
+        id = this.vocab.whole.get(text.slice(i, i + w)) ?? this.vocab.unk_id;
+        this.bmpIds[cp] = id;
+      }
+      out.ids.push(id);
+      out.starts.push(offset + i);
+      out.ends.push(offset + i + w);
+    } else if ((cp > 0xfaff && cp < 0x2f800) || cp > 0x2fa1f) {
+      out.ids.push(this.vocab.whole.get(text.slice(i, i + w)) ?? this.vocab.unk_id);
+      out.starts.push(offset + i);
+      out.ends.push(offset + i + w);
     } else {
       this.emitWord(text, i, i + w, null, null, out, offset);
     }
   }
 
-  /** Tokens of one whitespace-free word text[wStart, wEnd) (or `buf` with unit positions `pos` when characters were dropped). */
-  private emitWord(text: string, wStart: number, wEnd: number, buf: string | null, pos: number[] | null, out: TokenArrays, offset: number): void {
+  /**
+   * Tokens of one whitespace-free word text[wStart, wEnd) (or `buf` with unit positions `pos` when characters
+   * were dropped).
+   */
+  private emitWord(
+    text: string,
+    wStart: number,
+    wEnd: number,
+    buf: string | null,
+    pos: number[] | null,
+    out: TokenArrays,
+    offset: number,
+  ): void {
     const pieces = this.wordPieces(buf ?? text.slice(wStart, wEnd));
     for (let k = 0; k < pieces.length; k += 3) {
       out.ids.push(pieces[k]);
@@ -144,7 +199,9 @@ export class WordPieceTokenizer {
       splitOnPunct(norm, (a, b) => this.pieceInto(norm, a, b, out, a, b, null, null));
     } else {
       const nw = normalizeWord(word, { lowercase: this.lowercase, strip_accents: this.strip_accents });
-      splitOnPunct(nw.text, (a, b) => this.pieceInto(nw.text, a, b, out, nw.starts[a], nw.ends[b - 1], nw.starts, nw.ends));
+      splitOnPunct(nw.text, (a, b) =>
+        this.pieceInto(nw.text, a, b, out, nw.starts[a], nw.ends[b - 1], nw.starts, nw.ends),
+      );
     }
     const pieces = Int32Array.from(out);
     this.cache.set(word, pieces);
@@ -155,11 +212,22 @@ export class WordPieceTokenizer {
    * Greedy longest-match-first WordPiece of norm[a, b); appends (id, start, end) triples mapped to the raw word
    * through starts/ends (identity when null). [UNK] covers the whole sub-word [uStart, uEnd).
    */
-  private pieceInto(norm: string, a: number, b: number, out: number[], uStart: number, uEnd: number,
-    starts: number[] | null, ends: number[] | null): void {
+  private pieceInto(
+    norm: string,
+    a: number,
+    b: number,
+    out: number[],
+    uStart: number,
+    uEnd: number,
+    starts: number[] | null,
+    ends: number[] | null,
+  ): void {
     const { whole, cont, max_whole_len, max_cont_len, unk_id } = this.vocab;
     const surrogates = hasSurrogates(norm, a, b);
-    if ((surrogates ? countCodePoints(norm, a, b) : b - a) > MAX_INPUT_CHARS_PER_WORD) { out.push(unk_id, uStart, uEnd); return; }
+    if ((surrogates ? countCodePoints(norm, a, b) : b - a) > MAX_INPUT_CHARS_PER_WORD) {
+      out.push(unk_id, uStart, uEnd);
+      return;
+    }
     const first = out.length;
     for (let s = a; s < b;) {
       let e = Math.min(b, s + (s === a ? max_whole_len : max_cont_len));
@@ -172,14 +240,20 @@ export class WordPieceTokenizer {
         e--;
         if (surrogates && e > s && isLow(norm.charCodeAt(e))) e--;
       }
-      if (id === undefined) { out.length = first; out.push(unk_id, uStart, uEnd); return; }
+      if (id === undefined) {
+        out.length = first;
+        out.push(unk_id, uStart, uEnd);
+        return;
+      }
       out.push(id, starts ? starts[s] : s, ends ? ends[e - 1] : e);
       s = e;
     }
   }
 }
 
-function isLow(c: number): boolean { return c >= 0xdc00 && c <= 0xdfff; }
+function isLow(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
 
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
@@ -187,13 +261,22 @@ function isAscii(s: string): boolean {
 }
 
 function hasSurrogates(s: string, a: number, b: number): boolean {
-  for (let i = a; i < b; i++) { const c = s.charCodeAt(i); if (c >= 0xd800 && c <= 0xdfff) return true; }
+  for (let i = a; i < b; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) return true;
+  }
   return false;
 }
 
 function countCodePoints(s: string, a: number, b: number): number {
   let n = 0;
-  for (let i = a; i < b; i++) if (!isLow(s.charCodeAt(i)) || i === a || !(s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff)) n++;
+  for (let i = a; i < b; i++)
+    if (
+      !isLow(s.charCodeAt(i)) ||
+      i === a ||
+      !(s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff)
+    )
+      n++;
   return n;
 }
 

@@ -54,7 +54,10 @@ export interface RankLayout {
   master_port: number;
   /** auto | nccl | gloo, passed to the workers as REFIT_DIST_BACKEND. */
   backend: string;
-  /** Added to each local rank's LOCAL_RANK (torchrun/Slurm: this process's own LOCAL_RANK; one rank per refit process). */
+  /**
+   * Added to each local rank's LOCAL_RANK (torchrun/Slurm: this process's own LOCAL_RANK; one rank per refit
+   * process).
+   */
   local_rank_offset?: number;
 }
 
@@ -91,21 +94,53 @@ export function rankEnvs(r: RankLayout, port: number): Array<{ rank: number; env
   const world = worldSize(r);
   return Array.from({ length: r.nproc_per_node }, (_, local) => {
     const rank = r.node_rank * r.nproc_per_node + local;
-    return { rank, env: { RANK: String(rank), LOCAL_RANK: String(local + (r.local_rank_offset ?? 0)), WORLD_SIZE: String(world), LOCAL_WORLD_SIZE: String(r.nproc_per_node),
-      MASTER_ADDR: r.master_addr, MASTER_PORT: String(port), REFIT_DIST_BACKEND: r.backend } };
+    return {
+      rank,
+      env: {
+        RANK: String(rank),
+        LOCAL_RANK: String(local + (r.local_rank_offset ?? 0)),
+        WORLD_SIZE: String(world),
+        LOCAL_WORLD_SIZE: String(r.nproc_per_node),
+        MASTER_ADDR: r.master_addr,
+        MASTER_PORT: String(port),
+        REFIT_DIST_BACKEND: r.backend,
+      },
+    };
   });
 }
 
 /** Spawns one `python -m refit_worker` (its own process group, so Ctrl-C reaches only refit). */
-function spawnWorker(opts: WorkerStartOptions, extraEnv: Record<string, string>, stdio: 'protocol' | 'log'): ChildProcess {
+function spawnWorker(
+  opts: WorkerStartOptions,
+  extraEnv: Record<string, string>,
+  stdio: 'protocol' | 'log',
+): ChildProcess {
   const pythonPath = workerPythonPath();
-  const env = cleanEnv({ ...opts.env, ...extraEnv, PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' });
-  const args = ['-m', 'refit_worker', ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : [])];
-  opts.log.write(`starting worker${extraEnv.RANK ? ` rank ${extraEnv.RANK} of ${extraEnv.WORLD_SIZE}` : ''}: ${opts.python} ${args.join(' ')}`);
-  return spawn(opts.python, args, { env, stdio: stdio === 'protocol' ? ['pipe', 'pipe', 'pipe'] : ['ignore', 'ignore', 'pipe'], detached: true });
+  const env = cleanEnv({
+    ...opts.env,
+    ...extraEnv,
+    PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'),
+    PYTHONUNBUFFERED: '1',
+  });
+  const args = [
+    '-m',
+    'refit_worker',
+    ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : []),
+  ];
+  opts.log.write(
+    `starting worker${extraEnv.RANK ? ` rank ${extraEnv.RANK} of ${extraEnv.WORLD_SIZE}` : ''}: ${opts.python} ${args.join(' ')}`,
+  );
+  return spawn(opts.python, args, {
+    env,
+    stdio: stdio === 'protocol' ? ['pipe', 'pipe', 'pipe'] : ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
 }
 
-/** Pipes a follower rank's stderr into the run log with a `[rankN]:` prefix (what torchrun prints; the doctor reads it). */
+/**
+ * Pipes a follower rank's stderr into the run log with a `[rankN]:` prefix (what torchrun prints; the doctor
+ * reads it).
+ */
 function logRank(child: ChildProcess, rank: number, log: RunLog): string[] {
   const tail: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -120,16 +155,44 @@ function logRank(child: ChildProcess, rank: number, log: RunLog): string[] {
  * The ranks of a machine that is not node 0 (`distributed.node_rank` ≥ 1): they follow global rank 0's commands, so
  * this refit process only starts them, logs them and waits. Resolves with the first non-zero exit (or 0).
  */
-export async function runFollowerRanks(opts: WorkerStartOptions & { ranks: RankLayout }): Promise<{ code: number; detail: string }> {
-  if (!opts.ranks.master_port) throw new RefitError('E_CONFIG_VALUE', 'distributed.master_port must be set on every node when distributed.nnodes > 1');
-  const children = rankEnvs(opts.ranks, opts.ranks.master_port).map(({ rank, env }) => ({ rank, child: spawnWorker(opts, env, 'log') }));
+export async function runFollowerRanks(
+  opts: WorkerStartOptions & { ranks: RankLayout },
+): Promise<{ code: number; detail: string }> {
+  if (!opts.ranks.master_port)
+    throw new RefitError(
+      'E_CONFIG_VALUE',
+      'distributed.master_port must be set on every node when distributed.nnodes > 1',
+    );
+  const children = rankEnvs(opts.ranks, opts.ranks.master_port).map(({ rank, env }) => ({
+    rank,
+    child: spawnWorker(opts, env, 'log'),
+  }));
   for (const { rank, child } of children) logRank(child, rank, opts.log);
-  const exits = children.map(({ rank, child }) => new Promise<{ rank: number; code: number; signal: string | null }>((done) =>
-    child.once('close', (code, signal) => done({ rank, code: code ?? 1, signal }))));
-  const first = await Promise.race(exits.map((p) => p.then((e) => (e.code === 0 ? Promise.all(exits).then(() => e) : e))));
-  if (first.code !== 0) for (const { child } of children) { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+  const exits = children.map(
+    ({ rank, child }) =>
+      new Promise<{ rank: number; code: number; signal: string | null }>((done) =>
+        child.once('close', (code, signal) => done({ rank, code: code ?? 1, signal })),
+      ),
+  );
+  const first = await Promise.race(
+    exits.map((p) => p.then((e) => (e.code === 0 ? Promise.all(exits).then(() => e) : e))),
+  );
+  if (first.code !== 0)
+    for (const { child } of children) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   await Promise.all(exits);
-  return { code: first.code, detail: first.code === 0 ? '' : `rank ${first.rank} exited with code ${first.code}${first.signal ? ` (${first.signal})` : ''}` };
+  return {
+    code: first.code,
+    detail:
+      first.code === 0
+        ? ''
+        : `rank ${first.rank} exited with code ${first.code}${first.signal ? ` (${first.signal})` : ''}`,
+  };
 }
 
 /** The folder holding the `refit_worker` package, from src/worker/ (tsx) or dist/ (bundle). */
@@ -139,7 +202,10 @@ export function workerPythonPath(): string {
     const dir = resolve(here, up, 'worker', 'python');
     if (existsSync(join(dir, 'refit_worker', '__main__.py'))) return dir;
   }
-  throw new RefitError('E_WORKER_MISSING', `worker/python/refit_worker not found next to ${here}; reinstall refit`);
+  throw new RefitError(
+    'E_WORKER_MISSING',
+    `worker/python/refit_worker not found next to ${here}; reinstall refit`,
+  );
 }
 
 type Waiter = { resolve: (ev: WorkerEvent) => void; reject: (e: Error) => void };
@@ -156,12 +222,17 @@ export class WorkerProcess {
   private crash: WorkerCrashError | undefined;
   private markLost: (e: WorkerCrashError) => void = () => undefined;
   /** Resolves, at once, when the worker dies or hangs (not when it is closed): the server restarts it then. */
-  readonly lost: Promise<WorkerCrashError> = new Promise((done) => { this.markLost = done; });
+  readonly lost: Promise<WorkerCrashError> = new Promise((done) => {
+    this.markLost = done;
+  });
 
   /** The other local ranks (several ranks only): started with rank 0, stopped with it; one's death stops all. */
   private followers: Array<{ rank: number; child: ChildProcess }> = [];
 
-  private constructor(private readonly child: ChildProcessWithoutNullStreams, private readonly log: RunLog) {
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly log: RunLog,
+  ) {
     this.exited = new Promise((done) => child.once('close', () => done()));
     createInterface({ input: child.stdout }).on('line', (line) => this.onStdout(line));
     createInterface({ input: child.stderr }).on('line', (line) => {
@@ -178,8 +249,9 @@ export class WorkerProcess {
   /** Spawns `python -m refit_worker` and resolves once it sent `ready`; rejects as soon as it dies. */
   static async start(opts: WorkerStartOptions): Promise<WorkerProcess> {
     const multi = worldSize(opts.ranks) > 1 ? opts.ranks : undefined;
-    if (multi && multi.node_rank !== 0) throw new Error('WorkerProcess.start runs on node 0; other nodes use runFollowerRanks');
-    const envs = multi ? rankEnvs(multi, multi.master_port || await freePort()) : [{ rank: 0, env: {} }];
+    if (multi && multi.node_rank !== 0)
+      throw new Error('WorkerProcess.start runs on node 0; other nodes use runFollowerRanks');
+    const envs = multi ? rankEnvs(multi, multi.master_port || (await freePort())) : [{ rank: 0, env: {} }];
     // Its own process group: Ctrl-C in a terminal signals only refit, which then stops the worker cleanly itself.
     const child = spawnWorker(opts, envs[0].env, 'protocol') as ChildProcessWithoutNullStreams;
     const worker = new WorkerProcess(child, opts.log);
@@ -194,7 +266,10 @@ export class WorkerProcess {
     }
     worker._ready = ready;
     worker._state = 'ready';
-    opts.log.write(`worker ready: torch ${ready.torch_version}, python ${ready.python_version}, ${ready.num_threads} threads, ` + JSON.stringify(ready.capabilities));
+    opts.log.write(
+      `worker ready: torch ${ready.torch_version}, python ${ready.python_version}, ${ready.num_threads} threads, ` +
+        JSON.stringify(ready.capabilities),
+    );
     return worker;
   }
 
@@ -205,7 +280,12 @@ export class WorkerProcess {
     child.once('close', (code, signal) => {
       if (this._state === 'stopping' || this._state === 'stopped' || this.crash) return;
       const last = tail.at(-1)?.replace(/^refit_worker: /, '');
-      this.fail('exit', code, signal, `rank ${rank} died${last ? ` after '${last.slice(0, 200)}'` : ''}; every rank is stopped`);
+      this.fail(
+        'exit',
+        code,
+        signal,
+        `rank ${rank} died${last ? ` after '${last.slice(0, 200)}'` : ''}; every rank is stopped`,
+      );
       this.killRanks();
     });
   }
@@ -213,7 +293,11 @@ export class WorkerProcess {
   /** SIGKILL to every process of this worker (rank 0 and the followers). */
   private killRanks(): void {
     for (const c of [this.child, ...this.followers.map((f) => f.child)]) {
-      try { c.kill('SIGKILL'); } catch { /* already gone */ }
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   }
 
@@ -221,8 +305,18 @@ export class WorkerProcess {
   private async followersGone(ms: number): Promise<void> {
     const alive = this.followers.filter((f) => f.child.exitCode === null && f.child.signalCode === null);
     if (!alive.length) return;
-    const gone = Promise.all(alive.map((f) => new Promise<void>((done) => f.child.once('close', () => done()))));
-    const timer = setTimeout(() => { for (const f of alive) { try { f.child.kill('SIGKILL'); } catch { /* gone */ } } }, ms);
+    const gone = Promise.all(
+      alive.map((f) => new Promise<void>((done) => f.child.once('close', () => done()))),
+    );
+    const timer = setTimeout(() => {
+      for (const f of alive) {
+        try {
+          f.child.kill('SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }, ms);
     await gone;
     clearTimeout(timer);
   }
@@ -251,7 +345,10 @@ export class WorkerProcess {
     return this.child.pid;
   }
 
-  /** Sends `cmd` (queued behind earlier requests) and resolves with its answer; rejects with WorkerCrashError if the child dies or the timeout passes. */
+  /**
+   * Sends `cmd` (queued behind earlier requests) and resolves with its answer; rejects with WorkerCrashError
+   * if the child dies or the timeout passes.
+   */
   request(cmd: WorkerCommand, opts: { timeout_ms?: number } = {}): Promise<WorkerEvent> {
     const run = async (): Promise<WorkerEvent> => {
       if (this.crash) throw this.crash;
@@ -270,7 +367,10 @@ export class WorkerProcess {
     return result;
   }
 
-  /** Sends `shutdown`, then SIGTERM, then SIGKILL, each after `grace_ms` (SIGKILL_GRACE_MS); resolves when the child is gone. */
+  /**
+   * Sends `shutdown`, then SIGTERM, then SIGKILL, each after `grace_ms` (SIGKILL_GRACE_MS); resolves when the
+   * child is gone.
+   */
   async close(opts: { grace_ms?: number } = {}): Promise<void> {
     if (this._state === 'stopped' || this._state === 'crashed') return;
     const grace = opts.grace_ms ?? SIGKILL_GRACE_MS;
@@ -300,19 +400,34 @@ export class WorkerProcess {
   private exitsWithin(ms: number): Promise<boolean> {
     return new Promise((done) => {
       const timer = setTimeout(() => done(false), ms);
-      void this.exited.then(() => { clearTimeout(timer); done(true); });
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        done(true);
+      });
     });
   }
 
   /** The next event, or a WorkerCrashError when the child dies first or `timeout_ms` passes. */
-  private nextEvent(timeout_ms: number | undefined, reason: 'start-timeout' | 'request-timeout'): Promise<WorkerEvent> {
+  private nextEvent(
+    timeout_ms: number | undefined,
+    reason: 'start-timeout' | 'request-timeout',
+  ): Promise<WorkerEvent> {
     return new Promise((resolvePromise, rejectPromise) => {
       if (this.crash) return rejectPromise(this.crash);
       let timer: NodeJS.Timeout | undefined;
-      const settle = (): void => { if (timer) clearTimeout(timer); this.waiter = undefined; };
+      const settle = (): void => {
+        if (timer) clearTimeout(timer);
+        this.waiter = undefined;
+      };
       this.waiter = {
-        resolve: (ev) => { settle(); resolvePromise(ev); },
-        reject: (e) => { settle(); rejectPromise(e); },
+        resolve: (ev) => {
+          settle();
+          resolvePromise(ev);
+        },
+        reject: (e) => {
+          settle();
+          rejectPromise(e);
+        },
       };
       if (timeout_ms) {
         timer = setTimeout(() => {
@@ -337,7 +452,12 @@ export class WorkerProcess {
     else this.log.write(`worker event nobody asked for: ${line.slice(0, 500)}`);
   }
 
-  private onExit(reason: 'exit' | 'spawn', code: number | null, signal: NodeJS.Signals | null, detail = ''): void {
+  private onExit(
+    reason: 'exit' | 'spawn',
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    detail = '',
+  ): void {
     if (this._state === 'stopping' && reason === 'exit') {
       this._state = 'stopped';
       this.log.write(`worker exited: code ${code ?? 'none'}, signal ${signal ?? 'none'}`);
@@ -348,9 +468,22 @@ export class WorkerProcess {
     this.fail(reason, code, signal, detail);
   }
 
-  private fail(reason: WorkerCrashError['reason'], code: number | null, signal: string | null, detail: string): void {
+  private fail(
+    reason: WorkerCrashError['reason'],
+    code: number | null,
+    signal: string | null,
+    detail: string,
+  ): void {
     if (this.crash) return;
-    this.crash = new WorkerCrashError(reason, code, signal, this._state, this.step, [...this.stderrTail], detail);
+    this.crash = new WorkerCrashError(
+      reason,
+      code,
+      signal,
+      this._state,
+      this.step,
+      [...this.stderrTail],
+      detail,
+    );
     this.markLost(this.crash);
     this._state = 'crashed';
     if (this.followers.length) this.killRanks(); // one rank gone: the others would wait in their next collective

@@ -3,13 +3,23 @@
 // Only plain JSON crosses; tensors never do (the worker memory-maps the encoded dataset).
 // Every name here is snake_case and identical on both sides.
 
-// The lever table and the memory types themselves, not memory/index.ts: the protocol stays a leaf every side can import.
-import { LOAD_LEVERS, type Attention, type LoadLevers, type Optimizer, type Precision } from '../memory/levers.ts';
+// The lever table and the memory types themselves, not memory/index.ts: the protocol stays a leaf every side
+// can import.
+import {
+  LOAD_LEVERS,
+  type Attention,
+  type LoadLevers,
+  type Optimizer,
+  type Precision,
+} from '../memory/levers.ts';
 import type { ModelDims } from '../memory/types.ts';
 
 export const PROTOCOL_VERSION = 1;
 
-/** Hugging Face BERT config fields the worker needs (names verbatim from config.json): the memory model's dims and more. */
+/**
+ * Hugging Face BERT config fields the worker needs (names verbatim from config.json): the memory model's dims
+ * and more.
+ */
 export interface BertConfigJson extends ModelDims {
   hidden_act?: string;
   layer_norm_eps?: number;
@@ -26,8 +36,9 @@ export type { Attention, Precision };
  * The values each enum lever of the `load` command takes (precision, attention, optimizer): the `values` of the lever
  * table's LOAD_LEVERS; protocol.py's LEVER_VALUES mirrors it.
  */
-export const LEVER_VALUES: Readonly<Record<string, readonly string[]>> =
-  Object.freeze(Object.fromEntries(LOAD_LEVERS.filter((l) => l.values).map((l) => [l.name, l.values!])));
+export const LEVER_VALUES: Readonly<Record<string, readonly string[]>> = Object.freeze(
+  Object.fromEntries(LOAD_LEVERS.filter((l) => l.values).map((l) => [l.name, l.values!])),
+);
 
 export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm';
 
@@ -35,13 +46,31 @@ export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm';
  * The RNN of the `deepke-lm` head (DeepKE's LM model: BERT → RNN → dropout → fc). `hidden_size` is the total:
  * each direction gets hidden_size / 2 when bidirectional. State-dict names: `bilstm.rnn.*`, `fc.*`.
  */
-export interface RnnSpec { type: 'LSTM' | 'GRU' | 'RNN'; hidden_size: number; num_layers: number; bidirectional: boolean; last_layer_hn: boolean; dropout: number }
+export interface RnnSpec {
+  type: 'LSTM' | 'GRU' | 'RNN';
+  hidden_size: number;
+  num_layers: number;
+  bidirectional: boolean;
+  last_layer_hn: boolean;
+  dropout: number;
+}
 
 /** A relation head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
-export interface HeadSpec { kind: HeadKind; num_labels: number; dropout: number; rnn?: RnnSpec }
+export interface HeadSpec {
+  kind: HeadKind;
+  num_labels: number;
+  dropout: number;
+  rnn?: RnnSpec;
+}
 export type OptimizerKind = Optimizer;
 /** The optimizer of a `load` command: the optimizer lever's kind and its settings. */
-export interface OptimizerSpec { kind: OptimizerKind; lr: number; weight_decay: number; betas: [number, number]; eps: number }
+export interface OptimizerSpec {
+  kind: OptimizerKind;
+  lr: number;
+  weight_decay: number;
+  betas: [number, number];
+  eps: number;
+}
 /**
  * The lever fields of a `load` command: the lever table's (LoadLevers, one per entry with `decision.load`), the
  * optimizer's kind nested in its settings. A new lever the worker implements is a field here through the table.
@@ -69,7 +98,10 @@ export interface MemoryStats {
 
 // ---- commands (TS → worker) ----
 
-export interface HelloCommand { type: 'hello'; protocol_version: number }
+export interface HelloCommand {
+  type: 'hello';
+  protocol_version: number;
+}
 
 /** Load (or build) the model and its optimizer; the levers' fields come from the lever table (LoadLeverFields). */
 export interface LoadCommand extends LoadLeverFields {
@@ -85,11 +117,18 @@ export interface LoadCommand extends LoadLeverFields {
   /** CUDA only: enforced with torch.cuda.set_per_process_memory_fraction. */
   budget_bytes?: number;
   num_threads?: number;
-  /** Several ranks (WORLD_SIZE > 1 in the workers' environment): ddp (replicated states), zero1 (optimizer states sharded), fsdp. */
+  /**
+   * Several ranks (WORLD_SIZE > 1 in the workers' environment): ddp (replicated states), zero1 (optimizer
+   * states sharded), fsdp.
+   */
   strategy?: DistStrategy;
 }
 
-export interface OpenDatasetCommand { type: 'open_dataset'; name: string; path: string }
+export interface OpenDatasetCommand {
+  type: 'open_dataset';
+  name: string;
+  path: string;
+}
 
 /**
  * One optimizer step over a logical batch split into micro-batches. Each micro-batch's loss is scaled
@@ -106,27 +145,70 @@ export interface TrainStepCommand {
   continue?: boolean;
 }
 
-export interface EvalCommand { type: 'eval'; dataset: string; batches: MicroBatch[]; tag: string }
+export interface EvalCommand {
+  type: 'eval';
+  dataset: string;
+  batches: MicroBatch[];
+  tag: string;
+}
 
-/** Save the model as a Hugging Face folder (config.json + model.safetensors); with `checkpoint`, also optimizer/scheduler/RNG state. */
-export interface SaveCommand { type: 'save'; path: string; checkpoint: boolean; step: number }
+/**
+ * Save the model as a Hugging Face folder (config.json + model.safetensors); with `checkpoint`, also
+ * optimizer/scheduler/RNG state.
+ */
+export interface SaveCommand {
+  type: 'save';
+  path: string;
+  checkpoint: boolean;
+  step: number;
+}
 
 /** Restore model (+ optimizer state when present) from a folder written by `save`. */
-export interface RestoreCommand { type: 'restore'; path: string }
+export interface RestoreCommand {
+  type: 'restore';
+  path: string;
+}
 
-/** Names, shapes and dtypes of the tensors in a weight file (a torch state-dict pickle or .safetensors); loads nothing into a model. */
-export interface InspectWeightsCommand { type: 'inspect_weights'; path: string }
+/**
+ * Names, shapes and dtypes of the tensors in a weight file (a torch state-dict pickle or .safetensors); loads
+ * nothing into a model.
+ */
+export interface InspectWeightsCommand {
+  type: 'inspect_weights';
+  path: string;
+}
 
-export interface MemoryCommand { type: 'memory'; reset_peak?: boolean }
+export interface MemoryCommand {
+  type: 'memory';
+  reset_peak?: boolean;
+}
 
-/** Write the loaded model as ONNX (CPU fp32, eval mode, eager attention; the live model is untouched); `path` is replaced atomically. */
-export interface ExportOnnxCommand { type: 'export_onnx'; path: string; opset: number }
+/**
+ * Write the loaded model as ONNX (CPU fp32, eval mode, eager attention; the live model is untouched); `path`
+ * is replaced atomically.
+ */
+export interface ExportOnnxCommand {
+  type: 'export_onnx';
+  path: string;
+  opset: number;
+}
 
-export interface ShutdownCommand { type: 'shutdown' }
+export interface ShutdownCommand {
+  type: 'shutdown';
+}
 
 export type WorkerCommand =
-  | HelloCommand | LoadCommand | OpenDatasetCommand | TrainStepCommand | EvalCommand
-  | SaveCommand | RestoreCommand | InspectWeightsCommand | MemoryCommand | ExportOnnxCommand | ShutdownCommand;
+  | HelloCommand
+  | LoadCommand
+  | OpenDatasetCommand
+  | TrainStepCommand
+  | EvalCommand
+  | SaveCommand
+  | RestoreCommand
+  | InspectWeightsCommand
+  | MemoryCommand
+  | ExportOnnxCommand
+  | ShutdownCommand;
 
 // ---- events (worker → TS) ----
 
@@ -135,16 +217,34 @@ export interface ReadyEvent {
   protocol_version: number;
   torch_version: string;
   python_version: string;
-  capabilities: { cuda: boolean; device_count: number; bf16: boolean; sdpa: boolean; fused_adamw: boolean; device_name?: string; total_memory?: number };
+  capabilities: {
+    cuda: boolean;
+    device_count: number;
+    bf16: boolean;
+    sdpa: boolean;
+    fused_adamw: boolean;
+    device_name?: string;
+    total_memory?: number;
+  };
   num_threads: number;
   /** Several ranks: how many, and the torch.distributed backend they joined (gloo, nccl). */
   world_size?: number;
   backend?: string;
 }
 
-export interface LoadedEvent { type: 'loaded'; params: number; trainable_params: number; memory: MemoryStats }
+export interface LoadedEvent {
+  type: 'loaded';
+  params: number;
+  trainable_params: number;
+  memory: MemoryStats;
+}
 
-export interface DatasetOpenedEvent { type: 'dataset_opened'; name: string; n: number; total_tokens: number }
+export interface DatasetOpenedEvent {
+  type: 'dataset_opened';
+  name: string;
+  n: number;
+  total_tokens: number;
+}
 
 /** A finished optimizer step. `loss` is the logical batch's mean loss. */
 export interface StepEvent {
@@ -154,10 +254,10 @@ export interface StepEvent {
   lr: number;
   grad_norm: number;
   examples: number;
-  tokens: number;       // real (non-padding) tokens
+  tokens: number; // real (non-padding) tokens
   padded_tokens: number; // tokens including padding
-  seconds: number;      // compute time inside the worker for this step
-  skipped?: boolean;    // fp16: the loss scaler skipped the update (inf/nan grads)
+  seconds: number; // compute time inside the worker for this step
+  skipped?: boolean; // fp16: the loss scaler skipped the update (inf/nan grads)
   memory: MemoryStats;
 }
 
@@ -172,25 +272,71 @@ export interface OomEvent {
   rank?: number;
 }
 
-export interface EvalResultEvent { type: 'eval_result'; tag: string; logits: number[][]; seconds: number; memory: MemoryStats }
+export interface EvalResultEvent {
+  type: 'eval_result';
+  tag: string;
+  logits: number[][];
+  seconds: number;
+  memory: MemoryStats;
+}
 
-export interface SavedEvent { type: 'saved'; path: string; step: number }
+export interface SavedEvent {
+  type: 'saved';
+  path: string;
+  step: number;
+}
 
-export interface RestoredEvent { type: 'restored'; path: string; step: number }
+export interface RestoredEvent {
+  type: 'restored';
+  path: string;
+  step: number;
+}
 
 /** The answer to `inspect_weights`: every tensor by its name as stored (`module.` prefixes kept), shape and dtype. */
-export interface WeightsInfoEvent { type: 'weights_info'; path: string; tensors: Record<string, { shape: number[]; dtype: string }> }
+export interface WeightsInfoEvent {
+  type: 'weights_info';
+  path: string;
+  tensors: Record<string, { shape: number[]; dtype: string }>;
+}
 
-export interface MemoryEvent { type: 'memory'; memory: MemoryStats }
+export interface MemoryEvent {
+  type: 'memory';
+  memory: MemoryStats;
+}
 
 /** The answer to `export_onnx`: the file written, its size in bytes and the export's wall time in seconds. */
-export interface ExportedEvent { type: 'exported'; path: string; opset: number; bytes: number; seconds: number }
+export interface ExportedEvent {
+  type: 'exported';
+  path: string;
+  opset: number;
+  bytes: number;
+  seconds: number;
+}
 
-export interface ByeEvent { type: 'bye' }
+export interface ByeEvent {
+  type: 'bye';
+}
 
 /** A command failed. `code` is stable (E_MODEL_FILES, E_CHECKPOINT_ARCH, E_BAD_COMMAND, E_INTERNAL, …). */
-export interface ErrorEvent { type: 'error'; code: string; message: string; traceback?: string; command?: string }
+export interface ErrorEvent {
+  type: 'error';
+  code: string;
+  message: string;
+  traceback?: string;
+  command?: string;
+}
 
 export type WorkerEvent =
-  | ReadyEvent | LoadedEvent | DatasetOpenedEvent | StepEvent | OomEvent | EvalResultEvent
-  | SavedEvent | RestoredEvent | WeightsInfoEvent | MemoryEvent | ExportedEvent | ByeEvent | ErrorEvent;
+  | ReadyEvent
+  | LoadedEvent
+  | DatasetOpenedEvent
+  | StepEvent
+  | OomEvent
+  | EvalResultEvent
+  | SavedEvent
+  | RestoredEvent
+  | WeightsInfoEvent
+  | MemoryEvent
+  | ExportedEvent
+  | ByeEvent
+  | ErrorEvent;

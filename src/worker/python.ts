@@ -46,19 +46,27 @@ export async function findPython(opts: FindPythonOptions): Promise<FoundPython> 
   );
 }
 
-function probe(python: string, env: Record<string, string | undefined>): Promise<{ torch_version: string } | { failure: string }> {
+function probe(
+  python: string,
+  env: Record<string, string | undefined>,
+): Promise<{ torch_version: string } | { failure: string }> {
   return new Promise((resolve) => {
-    execFile(python, ['-c', PROBE_SCRIPT], { env: cleanEnv(env), timeout: PYTHON_PROBE_TIMEOUT_MS }, (error, stdout, stderr) => {
-      if (!error) {
-        resolve({ torch_version: stdout.trim() });
-        return;
-      }
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') resolve({ failure: 'not found' });
-      else if (code === 'EACCES') resolve({ failure: 'not executable' });
-      else if (error.killed) resolve({ failure: `no answer within ${PYTHON_PROBE_TIMEOUT_MS} ms` });
-      else resolve({ failure: lastLine(stderr) || error.message.split('\n')[0] });
-    });
+    execFile(
+      python,
+      ['-c', PROBE_SCRIPT],
+      { env: cleanEnv(env), timeout: PYTHON_PROBE_TIMEOUT_MS },
+      (error, stdout, stderr) => {
+        if (!error) {
+          resolve({ torch_version: stdout.trim() });
+          return;
+        }
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') resolve({ failure: 'not found' });
+        else if (code === 'EACCES') resolve({ failure: 'not executable' });
+        else if (error.killed) resolve({ failure: `no answer within ${PYTHON_PROBE_TIMEOUT_MS} ms` });
+        else resolve({ failure: lastLine(stderr) || error.message.split('\n')[0] });
+      },
+    );
   });
 }
 

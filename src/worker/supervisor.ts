@@ -6,8 +6,21 @@ import { RefitError, pythonOsError, type ErrorCode } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { resplitRemaining, splitLogicalBatch, type BatchPolicy } from '../batch/index.ts';
 import { WorkerCrashError } from './process.ts';
-import { chooseRecovery, MIN_SEQ_LEN, type OomNumbers, type RecoveryAction, type RecoveryLevers } from '../memory/index.ts';
-import type { MicroBatch, OomEvent, StepEvent, TrainStepCommand, WorkerCommand, WorkerEvent } from './protocol.ts';
+import {
+  chooseRecovery,
+  MIN_SEQ_LEN,
+  type OomNumbers,
+  type RecoveryAction,
+  type RecoveryLevers,
+} from '../memory/index.ts';
+import type {
+  MicroBatch,
+  OomEvent,
+  StepEvent,
+  TrainStepCommand,
+  WorkerCommand,
+  WorkerEvent,
+} from './protocol.ts';
 
 /** What a supervisor needs from a worker (WorkerProcess satisfies it). */
 export interface SupervisedWorker {
@@ -38,8 +51,13 @@ export interface SupervisorHooks {
 
 /** Raised by `trainStep` when the worker died; the run restarts from its last checkpoint. */
 export class WorkerLostError extends Error {
-  constructor(readonly step: number, readonly cause_error: unknown) {
-    super(`worker lost at step ${step}: ${cause_error instanceof Error ? cause_error.message : String(cause_error)}`);
+  constructor(
+    readonly step: number,
+    readonly cause_error: unknown,
+  ) {
+    super(
+      `worker lost at step ${step}: ${cause_error instanceof Error ? cause_error.message : String(cause_error)}`,
+    );
     this.name = 'WorkerLostError';
   }
 }
@@ -59,10 +77,21 @@ export class TrainSupervisor {
   private readonly hooks: SupervisorHooks;
   private readonly allowShorterSeq: boolean;
 
-  constructor(opts: { hooks: SupervisorHooks; levers: Levers; policy: BatchPolicy; lengths: ArrayLike<number>; dataset: string; allow_shorter_seq: boolean }) {
+  constructor(opts: {
+    hooks: SupervisorHooks;
+    levers: Levers;
+    policy: BatchPolicy;
+    lengths: ArrayLike<number>;
+    dataset: string;
+    allow_shorter_seq: boolean;
+  }) {
     this.hooks = opts.hooks;
     this.levers = { ...opts.levers };
-    this.policy = { ...opts.policy, micro_batch_size: opts.levers.micro_batch_size, max_seq_len: opts.levers.max_seq_len };
+    this.policy = {
+      ...opts.policy,
+      micro_batch_size: opts.levers.micro_batch_size,
+      max_seq_len: opts.levers.max_seq_len,
+    };
     this.lengths = opts.lengths;
     this.dataset = opts.dataset;
     this.allowShorterSeq = opts.allow_shorter_seq;
@@ -81,28 +110,57 @@ export class TrainSupervisor {
     return splitLogicalBatch({ indices, lengths: this.lengths, policy: this.policy });
   }
 
-  /** Runs optimizer step `step` over the logical batch `indices`, recovering from OOM; throws WorkerLostError on a crash. */
+  /**
+   * Runs optimizer step `step` over the logical batch `indices`, recovering from OOM; throws WorkerLostError
+   * on a crash.
+   */
   async trainStep(step: number, indices: readonly number[]): Promise<StepEvent> {
     let micro = this.split(indices);
     let cont = false;
     let done = 0; // micro-batches finished before an OOM (their gradients are kept)
     for (;;) {
-      const cmd: TrainStepCommand = { type: 'train_step', step, dataset: this.dataset, logical_batch_size: indices.length, micro_batches: micro, continue: cont };
+      const cmd: TrainStepCommand = {
+        type: 'train_step',
+        step,
+        dataset: this.dataset,
+        logical_batch_size: indices.length,
+        micro_batches: micro,
+        continue: cont,
+      };
       const ev = await this.send(step, cmd);
-      if (ev.type === 'step') { this.lastMicroBatches = done + micro.length; return ev; }
+      if (ev.type === 'step') {
+        this.lastMicroBatches = done + micro.length;
+        return ev;
+      }
       if (ev.type !== 'oom') throw workerError(ev, 'train_step');
       const report = this.hooks.parseOom(ev.message);
       this.hooks.onOom?.(ev, report);
       const failed = micro[ev.completed_micro_batches]?.indices.length ?? this.levers.micro_batch_size;
-      const action = chooseRecovery({ levers: this.levers, failed_size: failed, report, allow_shorter_seq: this.allowShorterSeq });
+      const action = chooseRecovery({
+        levers: this.levers,
+        failed_size: failed,
+        report,
+        allow_shorter_seq: this.allowShorterSeq,
+      });
       if (!action) {
-        throw new RefitError('E_OOM_UNRECOVERABLE', `out of memory at step ${step} with micro-batch 1, gradient checkpointing on and no shorter window allowed (set memory.allow_shorter_seq=true or a smaller memory.max_seq_len / model)`);
+        throw new RefitError(
+          'E_OOM_UNRECOVERABLE',
+          `out of memory at step ${step} with micro-batch 1, gradient checkpointing on and no shorter ` +
+            `window allowed (set memory.allow_shorter_seq=true or a smaller memory.max_seq_len / model)`,
+        );
       }
-      this.hooks.log.write(`step ${step}: ${action.kind} ${String(action.from)} → ${String(action.to)} (${action.reason})`);
+      this.hooks.log.write(
+        `step ${step}: ${action.kind} ${String(action.from)} → ${String(action.to)} (${action.reason})`,
+      );
       if (action.kind === 'smaller_micro_batch') {
         this.setMicro(action.to);
         done += ev.completed_micro_batches;
-        micro = resplitRemaining({ micro_batches: micro, completed: ev.completed_micro_batches, lengths: this.lengths, policy: this.policy });
+        micro = resplitRemaining({
+          micro_batches: micro,
+          completed: ev.completed_micro_batches,
+          lengths: this.lengths,
+          policy: this.policy,
+        });
         cont = true;
       } else {
         // Checkpointing and the window are load-time choices: save the state (no optimizer step happened yet
@@ -130,7 +188,11 @@ export class TrainSupervisor {
     await this.send(step, { type: 'save', path: dir, checkpoint: true, step });
     if (action.kind === 'grad_checkpointing') this.levers.grad_checkpointing = true;
     if (action.kind === 'shorter_seq') {
-      if (!this.hooks.shorten) throw new RefitError('E_OOM_UNRECOVERABLE', `out of memory at step ${step}: a shorter window is not possible here`);
+      if (!this.hooks.shorten)
+        throw new RefitError(
+          'E_OOM_UNRECOVERABLE',
+          `out of memory at step ${step}: a shorter window is not possible here`,
+        );
       const next = await this.hooks.shorten(action.to);
       this.levers.max_seq_len = action.to;
       this.policy = { ...this.policy, max_seq_len: action.to };
@@ -159,10 +221,13 @@ export function isWorkerLoss(e: unknown): boolean {
 export function workerError(ev: WorkerEvent, command: string, path?: string): Error {
   if (ev.type === 'error') {
     const msg = ev.message.split('\n')[0];
-    // An OSError while the worker writes (a checkpoint on a full disk) is the machine, not a bug: one line naming the path.
+    // An OSError while the worker writes (a checkpoint on a full disk) is the machine, not a bug: one line
+    // naming the path.
     const os = ev.code === 'E_INTERNAL' ? pythonOsError(msg, path) : undefined;
     if (os) return os;
-    return ev.code === 'E_INTERNAL' ? new Error(`worker ${command}: ${msg}`) : new RefitError(ev.code as ErrorCode, msg); // the worker's codes are in EXIT_CODES too
+    return ev.code === 'E_INTERNAL'
+      ? new Error(`worker ${command}: ${msg}`)
+      : new RefitError(ev.code as ErrorCode, msg); // the worker's codes are in EXIT_CODES too
   }
   return new Error(`worker answered ${command} with unexpected event ${ev.type}`);
 }

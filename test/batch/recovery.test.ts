@@ -6,27 +6,52 @@ import { chooseRecovery, MIN_SEQ_LEN } from '../../src/worker/supervisor.ts';
 const OOM = { kind: 'allocator-oom' };
 
 test('chooseRecovery: halves the micro-batch first', () => {
-  const a = chooseRecovery({ levers: { micro_batch_size: 32, grad_checkpointing: false, max_seq_len: 256 }, failed_size: 32, report: OOM, allow_shorter_seq: false });
+  const a = chooseRecovery({
+    levers: { micro_batch_size: 32, grad_checkpointing: false, max_seq_len: 256 },
+    failed_size: 32,
+    report: OOM,
+    allow_shorter_seq: false,
+  });
   assert.deepEqual(a && [a.kind, a.from, a.to], ['smaller_micro_batch', 32, 16]);
 });
 
 test('chooseRecovery: shrinks in proportion to free/requested when the message says so', () => {
-  const a = chooseRecovery({ levers: { micro_batch_size: 32, grad_checkpointing: false, max_seq_len: 256 }, failed_size: 32,
-    report: { kind: 'allocator-oom', requested_bytes: 8e9, free_bytes: 1e9 }, allow_shorter_seq: false });
+  const a = chooseRecovery({
+    levers: { micro_batch_size: 32, grad_checkpointing: false, max_seq_len: 256 },
+    failed_size: 32,
+    report: { kind: 'allocator-oom', requested_bytes: 8e9, free_bytes: 1e9 },
+    allow_shorter_seq: false,
+  });
   assert.deepEqual(a && [a.kind, a.to], ['smaller_micro_batch', 4]);
 });
 
 test('chooseRecovery: a short last micro-batch is halved from its own size', () => {
-  const a = chooseRecovery({ levers: { micro_batch_size: 32, grad_checkpointing: false, max_seq_len: 256 }, failed_size: 6, report: OOM, allow_shorter_seq: false });
+  const a = chooseRecovery({
+    levers: { micro_batch_size: 32, grad_checkpointing: false, max_seq_len: 256 },
+    failed_size: 6,
+    report: OOM,
+    allow_shorter_seq: false,
+  });
   assert.equal(a?.kind === 'smaller_micro_batch' && a.to, 3);
 });
 
 test('chooseRecovery: micro-batch 1 → checkpointing → shorter window only if allowed → null', () => {
   const one = { micro_batch_size: 1, grad_checkpointing: false, max_seq_len: 256 };
-  assert.equal(chooseRecovery({ levers: one, failed_size: 1, report: OOM, allow_shorter_seq: false })?.kind, 'grad_checkpointing');
+  assert.equal(
+    chooseRecovery({ levers: one, failed_size: 1, report: OOM, allow_shorter_seq: false })?.kind,
+    'grad_checkpointing',
+  );
   const ckpt = { ...one, grad_checkpointing: true };
   assert.equal(chooseRecovery({ levers: ckpt, failed_size: 1, report: OOM, allow_shorter_seq: false }), null);
   const shorter = chooseRecovery({ levers: ckpt, failed_size: 1, report: OOM, allow_shorter_seq: true });
   assert.deepEqual(shorter && [shorter.kind, shorter.to], ['shorter_seq', 128]);
-  assert.equal(chooseRecovery({ levers: { ...ckpt, max_seq_len: MIN_SEQ_LEN }, failed_size: 1, report: OOM, allow_shorter_seq: true }), null);
+  assert.equal(
+    chooseRecovery({
+      levers: { ...ckpt, max_seq_len: MIN_SEQ_LEN },
+      failed_size: 1,
+      report: OOM,
+      allow_shorter_seq: true,
+    }),
+    null,
+  );
 });

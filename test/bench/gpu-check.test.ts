@@ -9,7 +9,12 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { readEncodedDataset } from '../../src/encode/index.ts';
-import { chineseReLengths, fixedLengths, lengthStats, writeSyntheticDataset } from '../../bench/gpu-check-lib/dataset.ts';
+import {
+  chineseReLengths,
+  fixedLengths,
+  lengthStats,
+  writeSyntheticDataset,
+} from '../../bench/gpu-check-lib/dataset.ts';
 import type { CheckResults } from '../../bench/gpu-check-lib/types.ts';
 import type { CheckContext } from '../../bench/gpu-check-lib/context.ts';
 import { configOf, deepkeDecision, loadSpecOf, stepsOf } from '../../bench/gpu-check-lib/auto.ts';
@@ -37,7 +42,14 @@ test('synthetic dataset: the real reader sees the lengths, entity positions insi
   const dir = mkdtempSync(join(tmpdir(), 'gpu-check-ds-'));
   try {
     const lengths = Int32Array.from([3, 17, 64, 5]);
-    const path = writeSyntheticDataset({ dir, name: 't', lengths, vocab_size: 21128, num_labels: 50, seed: 1 });
+    const path = writeSyntheticDataset({
+      dir,
+      name: 't',
+      lengths,
+      vocab_size: 21128,
+      num_labels: 50,
+      seed: 1,
+    });
     const view = readEncodedDataset(path);
     assert.equal(view.header.n, 4);
     assert.equal(view.header.total_tokens, 89);
@@ -65,86 +77,131 @@ test('Chinese-RE-like lengths: mean near 68, long tail, clamped, same draws for 
   assert.ok(Math.max(...chineseReLengths(500, 2, 128)) <= 128);
 });
 
-test('an OOM in a variant is recorded with the doctor\'s reading of the message, not thrown (what part (b) relies on)', { skip: !torchPython() && 'needs a Python with torch', timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gpu-check-oom-'));
-  try {
-    const lengths = fixedLengths(8, 16);
-    const dataset = writeSyntheticDataset({ dir, name: 'oom', lengths, vocab_size: 1200, num_labels: 50, seed: 1 });
-    const ctx = { python: torchPython()!, env: { ...process.env }, log: new RunLog(), num_threads: 1, started_ms: Date.now(), budget_ms: 600_000,
-      say: () => undefined } as unknown as CheckContext;
-    const d = deepkeDecision('cpu', 4, 16, undefined);
-    const dims = { ...loadModelDims('bert-tiny'), vocab_size: 1200 };
-    // REFIT_INJECT_OOM=2: the worker raises PyTorch 2.x's CUDA OOM text in step 2's first micro-batch.
-    const res = await runVariant(ctx, { label: 'x', load: loadSpecOf(d, dims, 10), config: configOf(d), dataset, steps: stepsOf(d, lengths, 3),
-      warm_steps: 1, reserve_ms: 0, extra_env: { REFIT_INJECT_OOM: '2' } });
-    assert.equal(res.oom, true);
-    assert.equal(res.ok, false);
-    assert.equal(res.steps_run, 1);
-    assert.match(res.oom_message ?? '', /CUDA out of memory\. Tried to allocate 192\.00 MiB/);
-    assert.equal(res.oom_report?.kind, 'allocator-oom');
-    assert.equal(res.oom_report?.requested_bytes, 192 * 2 ** 20);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('bench/gpu-check --quick on CPU writes the three sections with numbers', { skip: !torchPython() && 'needs a Python with torch (REFIT_PYTHON)', timeout: 180_000 }, () => {
-  const out = mkdtempSync(join(tmpdir(), 'gpu-check-out-'));
-  try {
-    const r = spawnSync(SCRIPT, ['--quick', '--out', out], { encoding: 'utf8', timeout: 170_000, env: { ...process.env, REFIT_PYTHON: torchPython() } });
-    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-    const res = JSON.parse(readFileSync(join(out, 'gpu-check.json'), 'utf8')) as CheckResults;
-    assert.equal(res.mode, 'cpu-quick');
-    assert.equal(res.complete, true);
-    assert.equal(res.aborted, null);
-
-    assert.equal(res.grid.rows.length, res.grid.points_planned);
-    for (const row of res.grid.rows) {
-      assert.equal(row.ok, true, row.error);
-      assert.equal(row.cache_flushed, true);
-      assert.ok(row.measured!.peak_rss! > 0 && row.predicted!.peak_allocated > 0);
-      assert.ok(Number.isFinite(row.rel_err!.allocated));
+test(
+  "an OOM in a variant is recorded with the doctor's reading of the message, not thrown (what part (b) relies on)",
+  { skip: !torchPython() && 'needs a Python with torch', timeout: 120_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpu-check-oom-'));
+    try {
+      const lengths = fixedLengths(8, 16);
+      const dataset = writeSyntheticDataset({
+        dir,
+        name: 'oom',
+        lengths,
+        vocab_size: 1200,
+        num_labels: 50,
+        seed: 1,
+      });
+      const ctx = {
+        python: torchPython()!,
+        env: { ...process.env },
+        log: new RunLog(),
+        num_threads: 1,
+        started_ms: Date.now(),
+        budget_ms: 600_000,
+        say: () => undefined,
+      } as unknown as CheckContext;
+      const d = deepkeDecision('cpu', 4, 16, undefined);
+      const dims = { ...loadModelDims('bert-tiny'), vocab_size: 1200 };
+      // REFIT_INJECT_OOM=2: the worker raises PyTorch 2.x's CUDA OOM text in step 2's first micro-batch.
+      const res = await runVariant(ctx, {
+        label: 'x',
+        load: loadSpecOf(d, dims, 10),
+        config: configOf(d),
+        dataset,
+        steps: stepsOf(d, lengths, 3),
+        warm_steps: 1,
+        reserve_ms: 0,
+        extra_env: { REFIT_INJECT_OOM: '2' },
+      });
+      assert.equal(res.oom, true);
+      assert.equal(res.ok, false);
+      assert.equal(res.steps_run, 1);
+      assert.match(res.oom_message ?? '', /CUDA out of memory\. Tried to allocate 192\.00 MiB/);
+      assert.equal(res.oom_report?.kind, 'allocator-oom');
+      assert.equal(res.oom_report?.requested_bytes, 192 * 2 ** 20);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    assert.equal(typeof res.grid.summary.median_abs_err_allocated, 'number');
-    assert.equal(res.grid.summary.pass, null);
+  },
+);
 
-    const sc = res.scenario;
-    assert.equal(sc.deepke_like!.ok, true, sc.deepke_like!.error);
-    assert.equal(sc.deepke_like!.config.padding, 'max');
-    assert.equal(sc.auto!.ok, true, sc.auto!.error);
-    assert.equal(sc.auto!.oom, false);
-    assert.ok(sc.auto!.examples_per_s! > 0 && sc.auto!.decision_reasons!.length > 0);
-    assert.equal(sc.pass, null);
+test(
+  'bench/gpu-check --quick on CPU writes the three sections with numbers',
+  { skip: !torchPython() && 'needs a Python with torch (REFIT_PYTHON)', timeout: 180_000 },
+  () => {
+    const out = mkdtempSync(join(tmpdir(), 'gpu-check-out-'));
+    try {
+      const r = spawnSync(SCRIPT, ['--quick', '--out', out], {
+        encoding: 'utf8',
+        timeout: 170_000,
+        env: { ...process.env, REFIT_PYTHON: torchPython() },
+      });
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      const res = JSON.parse(readFileSync(join(out, 'gpu-check.json'), 'utf8')) as CheckResults;
+      assert.equal(res.mode, 'cpu-quick');
+      assert.equal(res.complete, true);
+      assert.equal(res.aborted, null);
 
-    const [deepke, refit] = res.throughput.variants;
-    assert.equal(deepke.label, 'deepke_like');
-    assert.equal(refit.config.padding, 'dynamic');
-    for (const v of [deepke, refit]) assert.ok(v.ok && v.real_tokens_per_s! > 0 && v.examples_per_s! > 0 && v.peak_device! > 0, v.label);
-    assert.ok(refit.padding_fraction! < deepke.padding_fraction!, 'dynamic padding pads less than padding to max_seq_len');
-    assert.equal(typeof res.throughput.speedup_examples_per_s, 'number');
+      assert.equal(res.grid.rows.length, res.grid.points_planned);
+      for (const row of res.grid.rows) {
+        assert.equal(row.ok, true, row.error);
+        assert.equal(row.cache_flushed, true);
+        assert.ok(row.measured!.peak_rss! > 0 && row.predicted!.peak_allocated > 0);
+        assert.ok(Number.isFinite(row.rel_err!.allocated));
+      }
+      assert.equal(typeof res.grid.summary.median_abs_err_allocated, 'number');
+      assert.equal(res.grid.summary.pass, null);
 
-    const md = readFileSync(join(out, 'gpu-check.md'), 'utf8');
-    for (const h of ['## (a)', '## (b)', '## (c)']) assert.ok(md.includes(h), h);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-});
+      const sc = res.scenario;
+      assert.equal(sc.deepke_like!.ok, true, sc.deepke_like!.error);
+      assert.equal(sc.deepke_like!.config.padding, 'max');
+      assert.equal(sc.auto!.ok, true, sc.auto!.error);
+      assert.equal(sc.auto!.oom, false);
+      assert.ok(sc.auto!.examples_per_s! > 0 && sc.auto!.decision_reasons!.length > 0);
+      assert.equal(sc.pass, null);
 
-test('bench/gpu-check stopped by SIGTERM leaves its partial results, marked aborted', { skip: !torchPython() && 'needs a Python with torch', timeout: 120_000 }, async () => {
-  const out = mkdtempSync(join(tmpdir(), 'gpu-check-stop-'));
-  try {
-    const child = spawn(SCRIPT, ['--quick', '--out', out], { stdio: 'ignore', env: { ...process.env, REFIT_PYTHON: torchPython() } });
-    const closed = new Promise<number | null>((done) => child.once('close', (code) => done(code)));
-    const file = join(out, 'gpu-check.json');
-    for (let i = 0; i < 600 && !existsSync(file); i++) await sleep(100);
-    assert.ok(existsSync(file), 'results written before the first measurement');
-    child.kill('SIGTERM');
-    assert.equal(await closed, 1);
-    const res = JSON.parse(readFileSync(file, 'utf8')) as CheckResults;
-    assert.match(res.aborted ?? '', /SIGTERM/);
-    assert.equal(res.complete, false);
-    assert.ok(existsSync(join(out, 'gpu-check.md')));
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-});
+      const [deepke, refit] = res.throughput.variants;
+      assert.equal(deepke.label, 'deepke_like');
+      assert.equal(refit.config.padding, 'dynamic');
+      for (const v of [deepke, refit])
+        assert.ok(v.ok && v.real_tokens_per_s! > 0 && v.examples_per_s! > 0 && v.peak_device! > 0, v.label);
+      assert.ok(
+        refit.padding_fraction! < deepke.padding_fraction!,
+        'dynamic padding pads less than padding to max_seq_len',
+      );
+      assert.equal(typeof res.throughput.speedup_examples_per_s, 'number');
+
+      const md = readFileSync(join(out, 'gpu-check.md'), 'utf8');
+      for (const h of ['## (a)', '## (b)', '## (c)']) assert.ok(md.includes(h), h);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'bench/gpu-check stopped by SIGTERM leaves its partial results, marked aborted',
+  { skip: !torchPython() && 'needs a Python with torch', timeout: 120_000 },
+  async () => {
+    const out = mkdtempSync(join(tmpdir(), 'gpu-check-stop-'));
+    try {
+      const child = spawn(SCRIPT, ['--quick', '--out', out], {
+        stdio: 'ignore',
+        env: { ...process.env, REFIT_PYTHON: torchPython() },
+      });
+      const closed = new Promise<number | null>((done) => child.once('close', (code) => done(code)));
+      const file = join(out, 'gpu-check.json');
+      for (let i = 0; i < 600 && !existsSync(file); i++) await sleep(100);
+      assert.ok(existsSync(file), 'results written before the first measurement');
+      child.kill('SIGTERM');
+      assert.equal(await closed, 1);
+      const res = JSON.parse(readFileSync(file, 'utf8')) as CheckResults;
+      assert.match(res.aborted ?? '', /SIGTERM/);
+      assert.equal(res.complete, false);
+      assert.ok(existsSync(join(out, 'gpu-check.md')));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  },
+);

@@ -2,7 +2,14 @@
 // (checked with a plain split and with refit's own WordPiece tokenizer: no [UNK]).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEMO_PREDICT_INPUTS, DEMO_RELATIONS, basicWords, generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/index.ts';
+import {
+  DEMO_PREDICT_INPUTS,
+  DEMO_RELATIONS,
+  basicWords,
+  generateDemoDataset,
+  toDeepkeCsv,
+  toRelationCsv,
+} from '../../src/demo/index.ts';
 import { Vocab, WordPieceTokenizer } from '../../src/tokenize/index.ts';
 
 const SIZES = { train: 1200, valid: 200, test: 200 };
@@ -12,7 +19,10 @@ test('same seed → same dataset; another seed → another; split sizes do not l
   const b = generateDemoDataset({ seed: 7, ...SIZES });
   assert.deepEqual(a, b);
   const c = generateDemoDataset({ seed: 8, ...SIZES });
-  assert.notDeepEqual(a.train.map((e) => e.text), c.train.map((e) => e.text));
+  assert.notDeepEqual(
+    a.train.map((e) => e.text),
+    c.train.map((e) => e.text),
+  );
   const small = generateDemoDataset({ seed: 7, train: 10, valid: 200, test: 5 });
   assert.deepEqual(small.valid, a.valid);
   assert.deepEqual(small.train, a.train.slice(0, 10));
@@ -25,7 +35,10 @@ test('head and tail spans reproduce the entity text and never overlap', () => {
   for (const e of [...d.train, ...d.valid, ...d.test]) {
     assert.equal(e.text.slice(e.head.start, e.head.end), e.head.text, `${e.file}:${e.line}`);
     assert.equal(e.text.slice(e.tail.start, e.tail.end), e.tail.text, `${e.file}:${e.line}`);
-    assert.ok(e.head.end <= e.tail.start || e.tail.end <= e.head.start, `${e.file}:${e.line} overlapping entities`);
+    assert.ok(
+      e.head.end <= e.tail.start || e.tail.end <= e.head.start,
+      `${e.file}:${e.line} overlapping entities`,
+    );
     assert.ok(d.relations.names.includes(e.relation!));
   }
 });
@@ -43,9 +56,13 @@ test('every word of every text is in the vocab, and the WordPiece tokenizer yiel
   const d = generateDemoDataset({ seed: 3, ...SIZES });
   const vocabSet = new Set(d.vocab_lines);
   assert.equal(vocabSet.size, d.vocab_lines.length, 'no duplicate lines');
-  for (const t of ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused1]', '[unused4]', '[unused12]']) assert.ok(vocabSet.has(t), t);
-  const texts = [...d.train, ...d.valid, ...d.test].map((e) => e.text).concat(DEMO_PREDICT_INPUTS.map((p) => p.text));
-  for (const text of texts) for (const w of basicWords(text)) assert.ok(vocabSet.has(w), `'${w}' of "${text}" not in the vocab`);
+  for (const t of ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused1]', '[unused4]', '[unused12]'])
+    assert.ok(vocabSet.has(t), t);
+  const texts = [...d.train, ...d.valid, ...d.test]
+    .map((e) => e.text)
+    .concat(DEMO_PREDICT_INPUTS.map((p) => p.text));
+  for (const text of texts)
+    for (const w of basicWords(text)) assert.ok(vocabSet.has(w), `'${w}' of "${text}" not in the vocab`);
   const tokenizer = new WordPieceTokenizer(Vocab.fromLines(d.vocab_lines), { lowercase: true });
   const unk = tokenizer.ids('[UNK]')[0];
   for (const text of texts) assert.ok(!tokenizer.ids(text).includes(unk), `[UNK] in "${text}"`);

@@ -12,32 +12,86 @@ import { freePort } from '../../src/worker/index.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'refit-e2e-nodes-'));
-const env: Record<string, string | undefined> = { ...process.env, REFIT_LOG: join(dir, 'cli.log'), REFIT_CACHE: join(dir, 'cache') };
-for (const k of ['REFIT_INJECT_OOM', 'REFIT_INJECT_CRASH', 'REFIT_INJECT_STATE', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT']) delete env[k];
+const env: Record<string, string | undefined> = {
+  ...process.env,
+  REFIT_LOG: join(dir, 'cli.log'),
+  REFIT_CACHE: join(dir, 'cache'),
+};
+for (const k of [
+  'REFIT_INJECT_OOM',
+  'REFIT_INJECT_CRASH',
+  'REFIT_INJECT_STATE',
+  'RANK',
+  'WORLD_SIZE',
+  'LOCAL_RANK',
+  'MASTER_ADDR',
+  'MASTER_PORT',
+])
+  delete env[k];
 
 function refit(args: string[], cwd = ROOT): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin/refit.mjs'), ...args], { cwd, env, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 180_000 }, (err, stdout, stderr) => {
-      done({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin/refit.mjs'), ...args],
+      { cwd, env, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 180_000 },
+      (err, stdout, stderr) => {
+        done({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 const ds = generateDemoDataset({ seed: 11, train: 64, valid: 16, test: 24 });
-const file = (name: string, text: string) => { writeFileSync(join(dir, name), text); return join(dir, name); };
-const data = {
-  train: file('train.csv', toDeepkeCsv(ds.train)), valid: file('valid.csv', toDeepkeCsv(ds.valid)), test: file('test.csv', toDeepkeCsv(ds.test)),
-  relations: file('relation.csv', toRelationCsv(ds.relations)), vocab: file('vocab.txt', ds.vocab_lines.join('\n') + '\n'),
+const file = (name: string, text: string) => {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
 };
-const trainArgs = [`data.train=${data.train}`, `data.valid=${data.valid}`, `data.test=${data.test}`, `data.relations=${data.relations}`,
-  'model.preset=bert-tiny', `model.vocab=${data.vocab}`, 'model.dropout=0', 'train.epochs=1', 'train.batch_size=16', 'memory.max_seq_len=64',
-  'memory.mode=manual', 'device=cpu', 'export.onnx=false', '--progress', 'jsonl', '--threads', '1'];
-const losses = (run: string) => readFileSync(join(run, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.event === 'step').map((e) => e.loss as number);
+const data = {
+  train: file('train.csv', toDeepkeCsv(ds.train)),
+  valid: file('valid.csv', toDeepkeCsv(ds.valid)),
+  test: file('test.csv', toDeepkeCsv(ds.test)),
+  relations: file('relation.csv', toRelationCsv(ds.relations)),
+  vocab: file('vocab.txt', ds.vocab_lines.join('\n') + '\n'),
+};
+const trainArgs = [
+  `data.train=${data.train}`,
+  `data.valid=${data.valid}`,
+  `data.test=${data.test}`,
+  `data.relations=${data.relations}`,
+  'model.preset=bert-tiny',
+  `model.vocab=${data.vocab}`,
+  'model.dropout=0',
+  'train.epochs=1',
+  'train.batch_size=16',
+  'memory.max_seq_len=64',
+  'memory.mode=manual',
+  'device=cpu',
+  'export.onnx=false',
+  '--progress',
+  'jsonl',
+  '--threads',
+  '1',
+];
+const losses = (run: string) =>
+  readFileSync(join(run, 'events.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.event === 'step')
+    .map((e) => e.loss as number);
 
 test('two refit processes with distributed.nnodes=2 train one model; only node 0 writes the run folder', async () => {
-  if (!existsSync(join(ROOT, 'dist/refit.mjs'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
+  if (!existsSync(join(ROOT, 'dist/refit.mjs')))
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
   const port = await freePort();
-  const nodes = (rank: number) => ['distributed.nnodes=2', `distributed.node_rank=${rank}`, 'distributed.master_addr=127.0.0.1', `distributed.master_port=${port}`, 'memory.micro_batch_size=2'];
+  const nodes = (rank: number) => [
+    'distributed.nnodes=2',
+    `distributed.node_rank=${rank}`,
+    'distributed.master_addr=127.0.0.1',
+    `distributed.master_port=${port}`,
+    'memory.micro_batch_size=2',
+  ];
   const node1cwd = mkdtempSync(join(tmpdir(), 'refit-e2e-node1-'));
   const [n0, n1] = await Promise.all([
     refit(['train', ...trainArgs, ...nodes(0), '--out', join(dir, 'two-nodes')]),
@@ -49,7 +103,8 @@ test('two refit processes with distributed.nnodes=2 train one model; only node 0
   assert.deepEqual(readdirSync(node1cwd), [], 'node 1 wrote nothing');
   const one = await refit(['train', ...trainArgs, 'memory.micro_batch_size=4', '--out', join(dir, 'one')]);
   assert.equal(one.status, 0, one.stderr);
-  const a = losses(join(dir, 'two-nodes')), b = losses(join(dir, 'one'));
+  const a = losses(join(dir, 'two-nodes')),
+    b = losses(join(dir, 'one'));
   assert.equal(a.length, 4);
   a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-4 * b[i], `step ${i + 1}: ${x} vs ${b[i]}`));
   assert.match(readFileSync(join(dir, 'two-nodes', 'refit.log'), 'utf8'), /2 ranks \(1 per node × 2 nodes\)/);
@@ -57,11 +112,22 @@ test('two refit processes with distributed.nnodes=2 train one model; only node 0
 
 test('under torchrun or Slurm (RANK, WORLD_SIZE, MASTER_ADDR/PORT set) each refit joins that group: rank 0 trains, rank 1 follows', async () => {
   const port = await freePort();
-  const rankEnv = (rank: number) => ({ RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
-  const run = (rank: number, args: string[], cwd: string) => new Promise<{ status: number; stderr: string }>((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin/refit.mjs'), ...args], { cwd, env: { ...env, ...rankEnv(rank) }, encoding: 'utf8', timeout: 180_000 },
-      (err, _stdout, stderr) => done({ status: err ? Number(err.code ?? 1) : 0, stderr }));
+  const rankEnv = (rank: number) => ({
+    RANK: String(rank),
+    LOCAL_RANK: String(rank),
+    WORLD_SIZE: '2',
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
   });
+  const run = (rank: number, args: string[], cwd: string) =>
+    new Promise<{ status: number; stderr: string }>((done) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, 'bin/refit.mjs'), ...args],
+        { cwd, env: { ...env, ...rankEnv(rank) }, encoding: 'utf8', timeout: 180_000 },
+        (err, _stdout, stderr) => done({ status: err ? Number(err.code ?? 1) : 0, stderr }),
+      );
+    });
   const cwd1 = mkdtempSync(join(tmpdir(), 'refit-e2e-rank1-'));
   const [r0, r1] = await Promise.all([
     run(0, ['train', ...trainArgs, 'memory.micro_batch_size=2', '--out', join(dir, 'torchrun')], ROOT),

@@ -17,25 +17,42 @@ const env: Record<string, string | undefined> = { ...process.env, REFIT_LOG: joi
 delete env.REFIT_INJECT_OOM;
 delete env.REFIT_INJECT_CRASH;
 
-function refit(args: string[], extraEnv: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+function refit(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: dir, env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 1 << 28 }, (err, stdout, stderr) => {
-      done({ status: err ? Number(err.code) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd: dir, env: { ...env, ...extraEnv }, encoding: 'utf8', maxBuffer: 1 << 28 },
+      (err, stdout, stderr) => {
+        done({ status: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
   });
 }
-const file = (name: string, text: string | Buffer) => { writeFileSync(join(dir, name), text); return join(dir, name); };
-const rows = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+const file = (name: string, text: string | Buffer) => {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
+};
+const rows = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 const GOOD = { text: 'Maya Okafor was born in Porto.', head: 'Maya Okafor', tail: 'Porto' };
 // Code points before the entity: an emoji and an astral CJK character (U+20000) are 1 each, 2 UTF-16 units each.
-const ASTRAL = '😀𠀀 Maya Okafor met Porto in Maya Okafor\'s Porto.';
+const ASTRAL = "😀𠀀 Maya Okafor met Porto in Maya Okafor's Porto.";
 const cp = (s: string, utf16: number) => [...s.slice(0, utf16)].length; // the code-point offset Python's str.index gives
 const SECOND_HEAD = ASTRAL.lastIndexOf('Maya Okafor'); // UTF-16 index of the second occurrence
 
 describe('refit predict --input: one line per row, bad rows in place', { skip: NO_CLI }, () => {
   let run: string;
-  before(() => { run = cachedTinyRun(); });
+  before(() => {
+    run = cachedTinyRun();
+  });
 
   const mixed = [
     JSON.stringify(GOOD), //                                         line 1: good
@@ -52,16 +69,41 @@ describe('refit predict --input: one line per row, bad rows in place', { skip: N
   ];
 
   test('a file mixing good and bad rows: every row one line, in order, bad ones with line and reason; a stderr summary; exit 0', async () => {
-    const input = file('mixed.jsonl', Buffer.concat([Buffer.from(mixed.join('\n') + '\n'), Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]), // line 12: invalid UTF-8
-      Buffer.from(`{"text": "${'x'.repeat((1 << 20) + 10)}", "head": "x", "tail": "x"}\n`), // line 13: longer than 1 MiB
-      Buffer.from(JSON.stringify(GOOD))])); // line 14: good, no final newline
+    const input = file(
+      'mixed.jsonl',
+      Buffer.concat([
+        Buffer.from(mixed.join('\n') + '\n'),
+        Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]), // line 12: invalid UTF-8
+        Buffer.from(`{"text": "${'x'.repeat((1 << 20) + 10)}", "head": "x", "tail": "x"}\n`), // line 13: longer than 1 MiB
+        Buffer.from(JSON.stringify(GOOD)),
+      ]),
+    ); // line 14: good, no final newline
     // with the same good row alone (and --strict, which a file without bad rows passes) at the same time
-    const [r, alone] = await Promise.all([refit(['predict', '--run', run, '--input', input, '--top-k', '2']),
-      refit(['predict', '--run', run, '--input', file('good.jsonl', JSON.stringify(GOOD) + '\n'), '--top-k', '2', '--strict'])]);
+    const [r, alone] = await Promise.all([
+      refit(['predict', '--run', run, '--input', input, '--top-k', '2']),
+      refit([
+        'predict',
+        '--run',
+        run,
+        '--input',
+        file('good.jsonl', JSON.stringify(GOOD) + '\n'),
+        '--top-k',
+        '2',
+        '--strict',
+      ]),
+    ]);
     assert.equal(r.status, 0, r.stderr);
     const out = rows(r.stdout);
-    assert.deepEqual(out.map((o) => o.id), [...Array(13).keys()], 'ids count rows in input order');
-    assert.deepEqual(out.map((o) => o.line), [1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 'the blank line 4 is not a row');
+    assert.deepEqual(
+      out.map((o) => o.id),
+      [...Array(13).keys()],
+      'ids count rows in input order',
+    );
+    assert.deepEqual(
+      out.map((o) => o.line),
+      [1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+      'the blank line 4 is not a row',
+    );
     const errors = Object.fromEntries(out.filter((o) => o.error).map((o) => [o.line, o.error]));
     assert.deepEqual(Object.keys(errors).map(Number), [2, 3, 5, 6, 7, 8, 9, 10, 12, 13]);
     assert.match(errors[2], /^broken JSON at column \d+: /);
@@ -78,8 +120,15 @@ describe('refit predict --input: one line per row, bad rows in place', { skip: N
       assert.deepEqual(Object.keys(o), ['id', 'line', 'head', 'tail', 'relation', 'score', 'top']);
       assert.equal(o.top.length, 2);
     }
-    assert.deepEqual(Object.keys(out[1]), ['id', 'line', 'head', 'tail', 'error'], 'a bad row has the good rows\' shape with error instead of the answer');
-    assert.equal(r.stderr, `refit: warning: ${input}: 10 of 13 rows were bad (lines 2, 3, 5, 6, 7, 8, 9, 10, 12, 13); each has an error line in the output\n`);
+    assert.deepEqual(
+      Object.keys(out[1]),
+      ['id', 'line', 'head', 'tail', 'error'],
+      "a bad row has the good rows' shape with error instead of the answer",
+    );
+    assert.equal(
+      r.stderr,
+      `refit: warning: ${input}: 10 of 13 rows were bad (lines 2, 3, 5, 6, 7, 8, 9, 10, 12, 13); each has an error line in the output\n`,
+    );
     // the good row alone gets the same answer (bad rows do not disturb their neighbours); no bad rows: exit 0, silent
     assert.equal(alone.status, 0, alone.stderr);
     assert.equal(alone.stderr, '');
@@ -91,18 +140,33 @@ describe('refit predict --input: one line per row, bad rows in place', { skip: N
     const r = await refit(['predict', '--run', run, '--input', input, '--strict']);
     assert.equal(r.status, 2);
     assert.equal(r.stdout.trim().split('\n').length, 10);
-    assert.match(r.stderr, new RegExp(`^refit: ${input.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: broken JSON at column \\d+: .* \\(--strict: 8 of 10 rows were bad: lines 2, 3, 5, 6, 7, 8, 9, 10; each has an error line in the output\\)\\n$`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^refit: ${input.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: broken JSON at column \\d+: .* \\(--strict: 8 of 10 rows were bad: lines 2, 3, 5, 6, 7, 8, 9, 10; each has an error line in the output\\)\\n$`,
+      ),
+    );
   });
 
   test('a labelled data file: each record one line at its position, a bad record with its line and reason', async () => {
-    const csv = file('labelled.csv', 'sentence,relation,head,head_offset,tail,tail_offset\n'
-      + `${GOOD.text},born_in,Maya Okafor,0,Porto,24\n`
-      + `${GOOD.text},born_in,Nobody,0,Porto,24\n`
-      + `"${ASTRAL}",born_in,Maya Okafor,${cp(ASTRAL, SECOND_HEAD)},Porto,${cp(ASTRAL, ASTRAL.indexOf('Porto'))}\n`);
+    const csv = file(
+      'labelled.csv',
+      'sentence,relation,head,head_offset,tail,tail_offset\n' +
+        `${GOOD.text},born_in,Maya Okafor,0,Porto,24\n` +
+        `${GOOD.text},born_in,Nobody,0,Porto,24\n` +
+        `"${ASTRAL}",born_in,Maya Okafor,${cp(ASTRAL, SECOND_HEAD)},Porto,${cp(ASTRAL, ASTRAL.indexOf('Porto'))}\n`,
+    );
     const r = await refit(['predict', '--run', run, '--input', csv]);
     assert.equal(r.status, 0, r.stderr);
     const out = rows(r.stdout);
-    assert.deepEqual(out.map((o) => [o.id, o.line, 'error' in o]), [[0, 2, false], [1, 3, true], [2, 4, false]]);
+    assert.deepEqual(
+      out.map((o) => [o.id, o.line, 'error' in o]),
+      [
+        [0, 2, false],
+        [1, 3, true],
+        [2, 4, false],
+      ],
+    );
     assert.equal(out[1].error, "head 'Nobody' does not occur in the sentence");
   });
 
@@ -116,98 +180,186 @@ describe('refit predict --input: one line per row, bad rows in place', { skip: N
     writeSync(fd, JSON.stringify(GOOD) + '\n');
     closeSync(fd);
     const out = join(dir, 'big.out.jsonl');
-    const r = await refit(['predict', '--run', run, '--input', path, '--top-k', '1', '--output', out], { NODE_OPTIONS: '--max-old-space-size=24' });
+    const r = await refit(['predict', '--run', run, '--input', path, '--top-k', '1', '--output', out], {
+      NODE_OPTIONS: '--max-old-space-size=24',
+    });
     assert.equal(r.status, 0, r.stderr);
     const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 150_002);
     assert.equal(JSON.parse(lines[150_001]).line, 150_002);
     assert.ok(JSON.parse(lines[150_001]).relation && JSON.parse(lines[0]).relation);
     // A run over 10 s also writes plain progress lines ('refit predict: N/≈M rows, …') when stderr is no terminal.
-    const said = r.stderr.split('\n').filter((l) => !l.startsWith('refit predict: ')).join('\n');
-    assert.equal(said, `refit: warning: ${path}: 150000 of 150002 rows were bad (lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, …); each has an error line in the output\n`);
+    const said = r.stderr
+      .split('\n')
+      .filter((l) => !l.startsWith('refit predict: '))
+      .join('\n');
+    assert.equal(
+      said,
+      `refit: warning: ${path}: 150000 of 150002 rows were bad (lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, …); each has an error line in the output\n`,
+    );
   });
 });
 
-describe('offsets count code points everywhere (emoji and astral CJK before the entity)', { skip: NO_CLI }, () => {
-  let run: string;
-  let server: ChildProcess | undefined;
-  let url = '';
-  before(async () => {
-    run = cachedTinyRun();
-    server = spawn(process.execPath, [CLI, 'serve', '--run', run, '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    url = await new Promise<string>((resolve, reject) => {
-      let seen = '';
-      let err = '';
-      server!.stdout!.on('data', (d) => { seen += d; const m = /http:\/\/[\d.]+:\d+/.exec(seen); if (m) resolve(m[0]); });
-      server!.stderr!.on('data', (d) => { err += d; });
-      server!.on('exit', (code) => reject(new Error(`refit serve exited ${code}: ${err.trim()}`)));
+describe(
+  'offsets count code points everywhere (emoji and astral CJK before the entity)',
+  { skip: NO_CLI },
+  () => {
+    let run: string;
+    let server: ChildProcess | undefined;
+    let url = '';
+    before(async () => {
+      run = cachedTinyRun();
+      server = spawn(process.execPath, [CLI, 'serve', '--run', run, '--port', '0'], {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      url = await new Promise<string>((resolve, reject) => {
+        let seen = '';
+        let err = '';
+        server!.stdout!.on('data', (d) => {
+          seen += d;
+          const m = /http:\/\/[\d.]+:\d+/.exec(seen);
+          if (m) resolve(m[0]);
+        });
+        server!.stderr!.on('data', (d) => {
+          err += d;
+        });
+        server!.on('exit', (code) => reject(new Error(`refit serve exited ${code}: ${err.trim()}`)));
+      });
     });
-  });
-  after(() => { server?.kill('SIGTERM'); });
+    after(() => {
+      server?.kill('SIGTERM');
+    });
 
-  const post = async (body: unknown) => {
-    const r = await fetch(`${url}/v1/predict?top_k=1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: r.status, json: await r.json() as Record<string, any> };
-  };
-  const headAt = cp(ASTRAL, SECOND_HEAD); // the second occurrence, in code points
-  const tailAt = cp(ASTRAL, ASTRAL.indexOf('Porto'));
-  const utf16Head = SECOND_HEAD; // what a JavaScript client would count
-  const UTF16_WHY = `head 'Maya Okafor' is not at head_offset ${utf16Head} (offsets count code points, as Python's str.index: it is at ${headAt})`;
+    const post = async (body: unknown) => {
+      const r = await fetch(`${url}/v1/predict?top_k=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: r.status, json: (await r.json()) as Record<string, any> };
+    };
+    const headAt = cp(ASTRAL, SECOND_HEAD); // the second occurrence, in code points
+    const tailAt = cp(ASTRAL, ASTRAL.indexOf('Porto'));
+    const utf16Head = SECOND_HEAD; // what a JavaScript client would count
+    const UTF16_WHY = `head 'Maya Okafor' is not at head_offset ${utf16Head} (offsets count code points, as Python's str.index: it is at ${headAt})`;
 
-  test('code-point offsets pick the occurrence they name, the same answer from --text, --input, a DeepKE CSV and the API', async () => {
-    // what Python says: ASTRAL.index('Maya Okafor', 10) == 28, ASTRAL.index('Porto') == 19; JavaScript counts 2 more
-    assert.deepEqual([headAt, tailAt, utf16Head], [28, 19, 30]);
-    const item = { text: ASTRAL, head: 'Maya Okafor', tail: 'Porto', head_offset: headAt, tail_offset: tailAt };
-    // a UTF-16 offset (what JavaScript counts) in the same --input file is that row's error, with the fix named
-    const utf16Row = { ...item, head_offset: utf16Head };
-    const [text, jsonl, csv] = await Promise.all([
-      refit(['predict', '--run', run, '--text', ASTRAL, '--head', 'Maya Okafor', '--tail', 'Porto',
-        '--head-offset', String(headAt), '--tail-offset', String(tailAt), '--top-k', '1']),
-      refit(['predict', '--run', run, '--input', file('astral.jsonl', `${JSON.stringify(item)}\n${JSON.stringify(utf16Row)}\n`), '--top-k', '1']),
-      refit(['predict', '--run', run, '--top-k', '1', '--input', file('astral.csv',
-        `sentence,relation,head,head_offset,tail,tail_offset\n"${ASTRAL}",born_in,Maya Okafor,${headAt},Porto,${tailAt}\n`)])]);
-    assert.equal(text.status, 0, text.stderr);
-    const viaText = rows(text.stdout)[0];
-    assert.equal(viaText.error, undefined);
-    const [viaInput, utf16InInput] = rows(jsonl.stdout);
-    assert.equal(utf16InInput.error, UTF16_WHY);
-    const viaCsv = rows(csv.stdout)[0];
-    const api = await post(item);
-    assert.equal(api.status, 200, JSON.stringify(api.json));
-    for (const [name, p] of [['--input', viaInput], ['DeepKE CSV', viaCsv], ['POST /v1/predict', api.json]] as const) {
-      assert.equal(p.error, undefined, `${name}: ${p.error}`);
-      assert.equal(p.score, viaText.score, `${name} reads the offsets as --text does`);
-      assert.equal(p.relation, viaText.relation);
-    }
-    // the first occurrence is another mention: a different input to the model
-    const first = await post({ ...item, head_offset: cp(ASTRAL, ASTRAL.indexOf('Maya Okafor')) });
-    assert.equal(first.status, 200);
-    assert.notEqual(first.json.score, viaText.score, 'the offset chooses the occurrence');
-  });
+    test('code-point offsets pick the occurrence they name, the same answer from --text, --input, a DeepKE CSV and the API', async () => {
+      // what Python says: ASTRAL.index('Maya Okafor', 10) == 28, ASTRAL.index('Porto') == 19; JavaScript counts 2 more
+      assert.deepEqual([headAt, tailAt, utf16Head], [28, 19, 30]);
+      const item = {
+        text: ASTRAL,
+        head: 'Maya Okafor',
+        tail: 'Porto',
+        head_offset: headAt,
+        tail_offset: tailAt,
+      };
+      // a UTF-16 offset (what JavaScript counts) in the same --input file is that row's error, with the fix named
+      const utf16Row = { ...item, head_offset: utf16Head };
+      const [text, jsonl, csv] = await Promise.all([
+        refit([
+          'predict',
+          '--run',
+          run,
+          '--text',
+          ASTRAL,
+          '--head',
+          'Maya Okafor',
+          '--tail',
+          'Porto',
+          '--head-offset',
+          String(headAt),
+          '--tail-offset',
+          String(tailAt),
+          '--top-k',
+          '1',
+        ]),
+        refit([
+          'predict',
+          '--run',
+          run,
+          '--input',
+          file('astral.jsonl', `${JSON.stringify(item)}\n${JSON.stringify(utf16Row)}\n`),
+          '--top-k',
+          '1',
+        ]),
+        refit([
+          'predict',
+          '--run',
+          run,
+          '--top-k',
+          '1',
+          '--input',
+          file(
+            'astral.csv',
+            `sentence,relation,head,head_offset,tail,tail_offset\n"${ASTRAL}",born_in,Maya Okafor,${headAt},Porto,${tailAt}\n`,
+          ),
+        ]),
+      ]);
+      assert.equal(text.status, 0, text.stderr);
+      const viaText = rows(text.stdout)[0];
+      assert.equal(viaText.error, undefined);
+      const [viaInput, utf16InInput] = rows(jsonl.stdout);
+      assert.equal(utf16InInput.error, UTF16_WHY);
+      const viaCsv = rows(csv.stdout)[0];
+      const api = await post(item);
+      assert.equal(api.status, 200, JSON.stringify(api.json));
+      for (const [name, p] of [
+        ['--input', viaInput],
+        ['DeepKE CSV', viaCsv],
+        ['POST /v1/predict', api.json],
+      ] as const) {
+        assert.equal(p.error, undefined, `${name}: ${p.error}`);
+        assert.equal(p.score, viaText.score, `${name} reads the offsets as --text does`);
+        assert.equal(p.relation, viaText.relation);
+      }
+      // the first occurrence is another mention: a different input to the model
+      const first = await post({ ...item, head_offset: cp(ASTRAL, ASTRAL.indexOf('Maya Okafor')) });
+      assert.equal(first.status, 200);
+      assert.notEqual(first.json.score, viaText.score, 'the offset chooses the occurrence');
+    });
 
-  test('a UTF-16 offset (what JavaScript counts) is refused with the code-point offset named, by the CLI and the API', async () => {
-    const why = UTF16_WHY;
-    const args = ['predict', '--run', run, '--text', ASTRAL, '--head', 'Maya Okafor', '--tail', 'Porto', '--head-offset', String(utf16Head)];
-    const [text, strict] = await Promise.all([refit(args), refit([...args, '--strict'])]);
-    assert.equal(text.status, 0);
-    assert.equal(rows(text.stdout)[0].error, why);
-    assert.equal(text.stderr, `refit: warning: ${why}\n`);
-    assert.equal(strict.status, 2);
-    assert.equal(strict.stderr, `refit: ${why}\n`);
-    const api = await post({ text: ASTRAL, head: 'Maya Okafor', tail: 'Porto', head_offset: utf16Head });
-    assert.equal(api.status, 400);
-    assert.equal(api.json.error, why);
-    const list = await post([{ text: ASTRAL, head: 'Maya Okafor', tail: 'Porto', head_offset: utf16Head }, { text: ASTRAL, head: 'Maya Okafor', tail: 'Porto', head_offset: headAt }]);
-    assert.equal(list.status, 200);
-    assert.equal(list.json[0].error, why);
-    assert.equal(list.json[1].error, undefined);
-  });
+    test('a UTF-16 offset (what JavaScript counts) is refused with the code-point offset named, by the CLI and the API', async () => {
+      const why = UTF16_WHY;
+      const args = [
+        'predict',
+        '--run',
+        run,
+        '--text',
+        ASTRAL,
+        '--head',
+        'Maya Okafor',
+        '--tail',
+        'Porto',
+        '--head-offset',
+        String(utf16Head),
+      ];
+      const [text, strict] = await Promise.all([refit(args), refit([...args, '--strict'])]);
+      assert.equal(text.status, 0);
+      assert.equal(rows(text.stdout)[0].error, why);
+      assert.equal(text.stderr, `refit: warning: ${why}\n`);
+      assert.equal(strict.status, 2);
+      assert.equal(strict.stderr, `refit: ${why}\n`);
+      const api = await post({ text: ASTRAL, head: 'Maya Okafor', tail: 'Porto', head_offset: utf16Head });
+      assert.equal(api.status, 400);
+      assert.equal(api.json.error, why);
+      const list = await post([
+        { text: ASTRAL, head: 'Maya Okafor', tail: 'Porto', head_offset: utf16Head },
+        { text: ASTRAL, head: 'Maya Okafor', tail: 'Porto', head_offset: headAt },
+      ]);
+      assert.equal(list.status, 200);
+      assert.equal(list.json[0].error, why);
+      assert.equal(list.json[1].error, undefined);
+    });
 
-  test('the API schema says offsets count code points', async () => {
-    const { OFFSET_DESCRIPTION, predictBodySchema } = await import('../../src/serve/schema.ts');
-    assert.match(OFFSET_DESCRIPTION, /code points \(Python's str\.index\)/);
-    const item = (predictBodySchema() as { else: { properties: Record<string, { description?: string }> } }).else;
-    assert.equal(item.properties.head_offset.description, OFFSET_DESCRIPTION);
-    assert.equal(item.properties.tail_offset.description, OFFSET_DESCRIPTION);
-  });
-});
+    test('the API schema says offsets count code points', async () => {
+      const { OFFSET_DESCRIPTION, predictBodySchema } = await import('../../src/serve/schema.ts');
+      assert.match(OFFSET_DESCRIPTION, /code points \(Python's str\.index\)/);
+      const item = (predictBodySchema() as { else: { properties: Record<string, { description?: string }> } })
+        .else;
+      assert.equal(item.properties.head_offset.description, OFFSET_DESCRIPTION);
+      assert.equal(item.properties.tail_offset.description, OFFSET_DESCRIPTION);
+    });
+  },
+);

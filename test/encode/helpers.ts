@@ -6,7 +6,12 @@ import { SHARED } from '../tokenize/helpers.ts';
 export { SHARED, NEEDS_SHARED, ZH_VOCAB, EN_VOCAB } from '../tokenize/helpers.ts';
 
 /** An example whose head/tail are the `nth` occurrence (default first) of the given substrings. */
-export function example(text: string, head: string | [number, number], tail: string | [number, number], extra: Partial<Example> = {}): Example {
+export function example(
+  text: string,
+  head: string | [number, number],
+  tail: string | [number, number],
+  extra: Partial<Example> = {},
+): Example {
   const span = (m: string | [number, number]): { text: string; start: number; end: number } => {
     if (Array.isArray(m)) return { text: text.slice(m[0], m[1]), start: m[0], end: m[1] };
     const start = text.indexOf(m);

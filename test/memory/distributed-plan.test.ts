@@ -6,15 +6,28 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { PRESETS, fitConfig, planMemory, type RunShape } from '../../src/memory/index.ts';
 
-const run = (o: Partial<RunShape> = {}): RunShape => ({ engine: 'refit', mode: 'train', batch_size: 8, seq_len: 128, precision: 'bf16', attention: 'sdpa',
-  grad_checkpointing: false, optimizer: 'adamw', num_labels: 10, ...o });
+const run = (o: Partial<RunShape> = {}): RunShape => ({
+  engine: 'refit',
+  mode: 'train',
+  batch_size: 8,
+  seq_len: 128,
+  precision: 'bf16',
+  attention: 'sdpa',
+  grad_checkpointing: false,
+  optimizer: 'adamw',
+  num_labels: 10,
+  ...o,
+});
 
 test('zero1 optimizer states = ddp ÷ world size (up to shard rounding) for every preset and world size', () => {
   for (const [name, model] of Object.entries(PRESETS)) {
     for (const world of [2, 3, 4, 8]) {
       const ddp = planMemory({ model, run: run({ ranks: world, strategy: 'ddp' }) }).per_rank!;
       const zero = planMemory({ model, run: run({ ranks: world, strategy: 'zero1' }) }).per_rank!;
-      assert.ok(Math.abs(zero.optimizer * world - ddp.optimizer) < world, `${name} × ${world}: ${zero.optimizer} × ${world} vs ${ddp.optimizer}`);
+      assert.ok(
+        Math.abs(zero.optimizer * world - ddp.optimizer) < world,
+        `${name} × ${world}: ${zero.optimizer} × ${world} vs ${ddp.optimizer}`,
+      );
       assert.equal(zero.weights, ddp.weights, name);
       assert.equal(zero.gradients, ddp.gradients, name);
     }
@@ -33,12 +46,35 @@ test('ddp per rank holds the single-process states, its gradients all step long 
   assert.ok(f.weights * 4 - r.weights < 4 && f.optimizer * 4 - r.optimizer < 4);
   assert.ok(f.fsdp_gathered > 0 && f.fsdp_prefetch > 0 && f.ddp_buckets === 0);
   assert.ok(fsdp.peak_allocated_bytes < ddp.peak_allocated_bytes);
-  assert.ok(ddp.peak_allocated_bytes > one.peak_allocated_bytes, 'gradients held during the first backward cost memory');
+  assert.ok(
+    ddp.peak_allocated_bytes > one.peak_allocated_bytes,
+    'gradients held during the first backward cost memory',
+  );
 });
 
 test('refit plan --nproc 2 --strategy zero1 --json has the per-rank breakdown', () => {
   const CLI = new URL('../../bin/refit.mjs', import.meta.url).pathname;
-  const out = JSON.parse(execFileSync(process.execPath, [CLI, 'plan', '--model', 'bert-base', '--batch-size', '8', '--seq-len', '128', '--nproc', '2', '--strategy', 'zero1', '--json'], { encoding: 'utf8' }).trim() || '{}');
+  const out = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [
+        CLI,
+        'plan',
+        '--model',
+        'bert-base',
+        '--batch-size',
+        '8',
+        '--seq-len',
+        '128',
+        '--nproc',
+        '2',
+        '--strategy',
+        'zero1',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    ).trim() || '{}',
+  );
   assert.equal(out.per_rank?.world, 2);
   assert.equal(out.per_rank?.strategy, 'zero1');
   assert.equal(out.config.ranks, 2);
@@ -46,7 +82,14 @@ test('refit plan --nproc 2 --strategy zero1 --json has the per-rank breakdown', 
 
 test('fit with 4 GPUs searches strategy and per-rank micro-batch together and keeps the effective batch', () => {
   const model = PRESETS['bert-large'];
-  const gpu = { name: '12 GB', memory_bytes: 12 * 2 ** 30, bf16: true, tensor16_tflops: 100, fp32_tflops: 30, bandwidth_gbs: 900 };
+  const gpu = {
+    name: '12 GB',
+    memory_bytes: 12 * 2 ** 30,
+    bf16: true,
+    tensor16_tflops: 100,
+    fp32_tflops: 30,
+    bandwidth_gbs: 900,
+  };
   const one = fitConfig({ model, gpu, effective_batch: 32, seq_len: 512 });
   const four = fitConfig({ model, gpu, effective_batch: 32, seq_len: 512, ranks: 4 });
   const c = four.config;
@@ -54,9 +97,23 @@ test('fit with 4 GPUs searches strategy and per-rank micro-batch together and ke
   assert.ok(c.strategy === 'ddp' || c.strategy === 'zero1');
   assert.equal(c.micro_batch_size * c.grad_accumulation * 4, 32, 'effective batch kept');
   assert.ok(four.fits && four.predicted_examples_per_s > one.predicted_examples_per_s);
-  assert.ok([four, ...four.alternatives].every((x) => x.config.micro_batch_size * x.config.grad_accumulation * 4 === 32));
-  assert.throws(() => fitConfig({ model, gpu, effective_batch: 30, seq_len: 512, ranks: 4 }), /does not split evenly over 4 GPUs/);
+  assert.ok(
+    [four, ...four.alternatives].every(
+      (x) => x.config.micro_batch_size * x.config.grad_accumulation * 4 === 32,
+    ),
+  );
+  assert.throws(
+    () => fitConfig({ model, gpu, effective_batch: 30, seq_len: 512, ranks: 4 }),
+    /does not split evenly over 4 GPUs/,
+  );
   // Where zero1 is needed: a model whose full AdamW states do not fit next to the activations.
-  const tight = fitConfig({ model, gpu: { ...gpu, memory_bytes: 6.5 * 2 ** 30 }, effective_batch: 32, seq_len: 128, ranks: 8, allow: { grad_checkpointing: [true] } });
+  const tight = fitConfig({
+    model,
+    gpu: { ...gpu, memory_bytes: 6.5 * 2 ** 30 },
+    effective_batch: 32,
+    seq_len: 128,
+    ranks: 8,
+    allow: { grad_checkpointing: [true] },
+  });
   assert.equal(tight.config.strategy, 'zero1', JSON.stringify(tight.config));
 });

@@ -24,7 +24,10 @@ before(() => {
 
 function doctor(args: string[], input?: string) {
   const res = spawnSync(process.execPath, [CLI, 'doctor', ...args], {
-    cwd: tmp, input, encoding: 'utf8', env: { ...process.env, REFIT_LOG: join(tmp, 'refit.log') },
+    cwd: tmp,
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, REFIT_LOG: join(tmp, 'refit.log') },
   });
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
@@ -34,8 +37,18 @@ test('the quoted DeepKE message: exit 0, exactly the byte fields it carries, cap
   assert.equal(res.status, 0, res.stderr);
   assert.equal(res.stderr, '');
   const out = JSON.parse(res.stdout);
-  assert.deepEqual(Object.keys(out), ['kind', 'device_index', 'requested_bytes', 'total_bytes', 'free_bytes', 'allocated_bytes',
-    'reserved_bytes', 'reserved_unallocated_bytes', 'diagnosis', 'fixes']);
+  assert.deepEqual(Object.keys(out), [
+    'kind',
+    'device_index',
+    'requested_bytes',
+    'total_bytes',
+    'free_bytes',
+    'allocated_bytes',
+    'reserved_bytes',
+    'reserved_unallocated_bytes',
+    'diagnosis',
+    'fixes',
+  ]);
   assert.equal(out.kind, 'allocator-oom');
   assert.equal(out.requested_bytes, 201326592);
   assert.equal(out.reserved_unallocated_bytes, out.reserved_bytes - out.allocated_bytes);
@@ -62,7 +75,7 @@ test('stdin: "-" and a piped stdin without a file read the same report', () => {
   assert.deepEqual(JSON.parse(piped.stdout), fromFile);
 });
 
-test('a host OOM whose Killed follows a progress bar on the same line (tqdm\'s \\r): host-oom, from a file and from stdin', () => {
+test("a host OOM whose Killed follows a progress bar on the same line (tqdm's \\r): host-oom, from a file and from stdin", () => {
   for (const name of ['killed-after-progress-bar.log', 'killed-after-progress-bar-cr.log']) {
     const file = join(FIXTURES, name);
     for (const res of [doctor([file, '--json']), doctor(['-', '--json'], readFileSync(file, 'utf8'))]) {
@@ -106,8 +119,20 @@ test('a bad config: exit 2 and one line naming the key', () => {
 
 test('-c: each fix is a config change with a predicted peak under the card, effective batch kept, fastest first', () => {
   const cfg = join(tmp, 'deepke.yaml');
-  writeFileSync(cfg, 'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  max_seq_len: 512\n  precision: fp32\n  attention: eager\n');
-  const res = doctor([join(FIXTURES, 'deepke-issue-1.4.log'), '-c', cfg, '--engine', 'hf', '--gpu', 'RTX 3060', '--json']);
+  writeFileSync(
+    cfg,
+    'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  max_seq_len: 512\n  precision: fp32\n  attention: eager\n',
+  );
+  const res = doctor([
+    join(FIXTURES, 'deepke-issue-1.4.log'),
+    '-c',
+    cfg,
+    '--engine',
+    'hf',
+    '--gpu',
+    'RTX 3060',
+    '--json',
+  ]);
   assert.equal(res.status, 0, res.stderr);
   const { fixes } = JSON.parse(res.stdout);
   assert.ok(fixes.length >= 2);
@@ -125,10 +150,22 @@ test('-c: each fix is a config change with a predicted peak under the card, effe
 
 test('-c with --lengths-from: a DeepKE-style max-padding config gets dynamic padding in its fixes', () => {
   const cfg = join(tmp, 'pad-max.yaml');
-  writeFileSync(cfg, 'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  max_seq_len: 512\n  padding: max\n  precision: fp32\n  attention: eager\n');
+  writeFileSync(
+    cfg,
+    'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  max_seq_len: 512\n  padding: max\n  precision: fp32\n  attention: eager\n',
+  );
   const lengths = join(tmp, 'lengths.txt');
   writeFileSync(lengths, [...Array(400).keys()].map((i) => 20 + (i % 90)).join('\n') + '\n300\n');
-  const res = doctor([join(FIXTURES, 'deepke-issue-1.4.log'), '-c', cfg, '--gpu', 'RTX 3060', '--lengths-from', lengths, '--json']);
+  const res = doctor([
+    join(FIXTURES, 'deepke-issue-1.4.log'),
+    '-c',
+    cfg,
+    '--gpu',
+    'RTX 3060',
+    '--lengths-from',
+    lengths,
+    '--json',
+  ]);
   assert.equal(res.status, 0, res.stderr);
   const { fixes } = JSON.parse(res.stdout);
   assert.equal(fixes[0].config['memory.padding'], 'dynamic');

@@ -16,7 +16,9 @@ test('fragmentation: expandable segments first (PYTORCH_HIP_ALLOC_CONF on ROCm)'
   assert.equal(cuda.diagnosis.cause, 'fragmentation');
   assert.deepEqual(cuda.fixes[0].env, { PYTORCH_CUDA_ALLOC_CONF: 'expandable_segments:True' });
   assert.match(cuda.diagnosis.explanation, /3\.19 GiB is reserved by PyTorch but unallocated/);
-  const hip = runDoctor({ text: 'HIP out of memory. Tried to allocate 1.00 GiB. GPU 0 has a total capacity of 63.98 GiB of which 200.00 MiB is free. Of the allocated memory 40.00 GiB is allocated by PyTorch, and 20.00 GiB is reserved by PyTorch but unallocated.' });
+  const hip = runDoctor({
+    text: 'HIP out of memory. Tried to allocate 1.00 GiB. GPU 0 has a total capacity of 63.98 GiB of which 200.00 MiB is free. Of the allocated memory 40.00 GiB is allocated by PyTorch, and 20.00 GiB is reserved by PyTorch but unallocated.',
+  });
   assert.equal(hip.diagnosis.cause, 'fragmentation');
   assert.deepEqual(hip.fixes[0].env, { PYTORCH_HIP_ALLOC_CONF: 'expandable_segments:True' });
 });
@@ -42,10 +44,15 @@ test('container: the only listed process is this one, so capacity, not contentio
 });
 
 test('a single tensor larger than the card: only batch or sequence changes are offered', () => {
-  const res = runDoctor({ text: 'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 3725.29 GiB. GPU 0 has a total capacity of 79.15 GiB of which 70.00 GiB is free.' });
+  const res = runDoctor({
+    text: 'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 3725.29 GiB. GPU 0 has a total capacity of 79.15 GiB of which 70.00 GiB is free.',
+  });
   assert.equal(res.diagnosis.cause, 'capacity');
   assert.match(res.diagnosis.explanation, /larger than the whole 79\.15 GiB/);
-  assert.deepEqual(res.fixes.map((f) => f.title.split(' ')[0]), ['Halve', 'Lower']);
+  assert.deepEqual(
+    res.fixes.map((f) => f.title.split(' ')[0]),
+    ['Halve', 'Lower'],
+  );
 });
 
 test('general advice from the quoted message alone is numeric', () => {
@@ -67,8 +74,14 @@ test('driver, library and host failures: the fresh-process or host fix first', (
 test('-c on the golden cap12 case: cap fix, then planned changes that fit under 11.75 GiB, effective batch 32', () => {
   const dir = mkdtempSync(join(tmpdir(), 'refit-doctor-'));
   const cfg = join(dir, 'run.yaml');
-  writeFileSync(cfg, 'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  max_seq_len: 512\n  precision: fp32\n  attention: eager\n  grad_checkpointing: false\n');
-  const res = runDoctor({ text: read('v2.11-fraction-cap'), configFixes: configFixesFor({ config_path: cfg, engine: 'hf' }) });
+  writeFileSync(
+    cfg,
+    'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  max_seq_len: 512\n  precision: fp32\n  attention: eager\n  grad_checkpointing: false\n',
+  );
+  const res = runDoctor({
+    text: read('v2.11-fraction-cap'),
+    configFixes: configFixesFor({ config_path: cfg, engine: 'hf' }),
+  });
   assert.deepEqual(res.fixes[0].config, { 'memory.budget': 'auto' });
   assert.match(res.plan_note ?? '', /does not fit/);
   const planned = res.fixes.slice(1);
@@ -86,7 +99,10 @@ test('-c without any size (driver error, no --gpu): general fixes and a note ask
   const dir = mkdtempSync(join(tmpdir(), 'refit-doctor-'));
   const cfg = join(dir, 'run.yaml');
   writeFileSync(cfg, 'model:\n  preset: bert-base\ntrain:\n  batch_size: 16\n');
-  const res = runDoctor({ text: read('driver-cuda-error'), configFixes: configFixesFor({ config_path: cfg }) });
+  const res = runDoctor({
+    text: read('driver-cuda-error'),
+    configFixes: configFixesFor({ config_path: cfg }),
+  });
   assert.match(res.plan_note ?? '', /--gpu/);
   assert.match(res.fixes[0].title, /fresh process/);
   assert.ok(res.fixes.length > 1);
@@ -95,8 +111,14 @@ test('-c without any size (driver error, no --gpu): general fixes and a note ask
 test('-c with a DeepKE conf (flat keys, lm_file id, no length): planned as DeepKE runs it, padded to 512', () => {
   const dir = mkdtempSync(join(tmpdir(), 'refit-doctor-'));
   const cfg = join(dir, 'deepke.yaml');
-  writeFileSync(cfg, "use_gpu: True\ngpu_id: 0\nepoch: 50\nbatch_size: 32\nlearning_rate: 3e-4\nmodel_name: lm\nlm_file: 'bert-base-chinese'\nnum_hidden_layers: 12\nnum_relations: 11\n");
-  const res = runDoctor({ text: read('deepke-issue-1.4'), configFixes: configFixesFor({ config_path: cfg, engine: 'hf', gpu: 'RTX 3060' }) });
+  writeFileSync(
+    cfg,
+    "use_gpu: True\ngpu_id: 0\nepoch: 50\nbatch_size: 32\nlearning_rate: 3e-4\nmodel_name: lm\nlm_file: 'bert-base-chinese'\nnum_hidden_layers: 12\nnum_relations: 11\n",
+  );
+  const res = runDoctor({
+    text: read('deepke-issue-1.4'),
+    configFixes: configFixesFor({ config_path: cfg, engine: 'hf', gpu: 'RTX 3060' }),
+  });
   // Chinese BERT-base, fp32, eager, 32 × 512: ~22.5 GiB on the device (measured 21.01 GiB allocated on an H200).
   assert.match(res.plan_note ?? '', /bert-base-chinese \(hf engine\), micro-batch 32 of 32, seq 512/);
   assert.match(res.plan_note ?? '', /DeepKE pads every batch to it/);

@@ -13,7 +13,10 @@ const GOLDEN = resolve(SHARED, 'golden/memory/h200-hf-bert-public.jsonl');
 const skip = !existsSync(GOLDEN) && 'needs ../shared (golden memory data)';
 
 function cap12Messages(): Array<{ batch: number; seq: number; oom: string }> {
-  return readFileSync(GOLDEN, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  return readFileSync(GOLDEN, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
     .filter((r) => r.kind === 'cap12' && typeof r.oom === 'string');
 }
 
@@ -25,7 +28,10 @@ test('cap12: every golden OOM message is an allocator OOM under an 11.75 GiB cap
     assert.equal(r.kind, 'allocator-oom');
     assert.equal(r.allowed_bytes, 11.75 * 2 ** 30);
     assert.equal(r.reserved_bytes, (r.allocated_bytes ?? NaN) + (r.reserved_unallocated_bytes ?? NaN));
-    assert.ok((r.reserved_bytes ?? 0) + (r.requested_bytes ?? 0) > (r.allowed_bytes ?? 0), 'the request crosses the cap');
+    assert.ok(
+      (r.reserved_bytes ?? 0) + (r.requested_bytes ?? 0) > (r.allowed_bytes ?? 0),
+      'the request crosses the cap',
+    );
     assert.equal(diagnose(r).cause, 'memory-fraction');
   }
 });
@@ -33,9 +39,15 @@ test('cap12: every golden OOM message is an allocator OOM under an 11.75 GiB cap
 test('cap12 fp32/eager/batch 32/seq 512: exact bytes (Decimal, round half up)', { skip }, () => {
   const row = cap12Messages().find((r) => r.batch === 32 && r.seq === 512);
   assert.ok(row, 'the batch 32 × 512 row');
-  const { message: _m, source: _s, format: _f, ...fields } = parseOomReport(`Traceback (most recent call last):\n${row.oom}\n`);
+  const {
+    message: _m,
+    source: _s,
+    format: _f,
+    ...fields
+  } = parseOomReport(`Traceback (most recent call last):\n${row.oom}\n`);
   assert.deepEqual(fields, {
-    kind: 'allocator-oom', device_index: 0,
+    kind: 'allocator-oom',
+    device_index: 0,
     requested_bytes: 201326592, // 192.00 MiB
     total_bytes: 150109106995, // 139.80 GiB
     free_bytes: 136741021286, // 127.35 GiB

@@ -3,7 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULTS, KEY_SPECS, resolveConfig } from '../../src/config/index.ts';
-import { ADVICE_LEVERS, FIT_LEVERS, LEVERS, RECOVERY_LEVERS, chooseRecovery, lever } from '../../src/memory/index.ts';
+import {
+  ADVICE_LEVERS,
+  FIT_LEVERS,
+  LEVERS,
+  RECOVERY_LEVERS,
+  chooseRecovery,
+  lever,
+} from '../../src/memory/index.ts';
 import { generalFixes } from '../../src/memory/doctor/fixes.ts';
 import { diagnose, parseOomReport } from '../../src/memory/index.ts';
 import { readFileSync } from 'node:fs';
@@ -11,7 +18,11 @@ import { readFileSync } from 'node:fs';
 test('every memory.* and distributed.* config key is one lever entry (and every lever a config key), with its schema, words and default', () => {
   const keys = new Set(LEVERS.map((l) => l.key));
   const specs = KEY_SPECS.filter((s) => s.key.startsWith('memory.') || keys.has(s.key));
-  assert.deepEqual(specs.map((s) => s.key), LEVERS.map((l) => l.key), 'the same keys in the same (config.yaml) order');
+  assert.deepEqual(
+    specs.map((s) => s.key),
+    LEVERS.map((l) => l.key),
+    'the same keys in the same (config.yaml) order',
+  );
   for (const l of LEVERS) {
     const spec = specs.find((s) => s.key === l.key)!;
     assert.deepEqual(spec.schema, l.schema, l.key);
@@ -21,7 +32,7 @@ test('every memory.* and distributed.* config key is one lever entry (and every 
   }
 });
 
-test('a resolved config\'s memory and distributed sections have a field for every lever with a default (MemoryConfig, DistributedConfig)', () => {
+test("a resolved config's memory and distributed sections have a field for every lever with a default (MemoryConfig, DistributedConfig)", () => {
   const config = resolveConfig({ overrides: [] });
   for (const section of ['memory', 'distributed'] as const) {
     const levers = LEVERS.filter((l) => l.key.startsWith(`${section}.`) && l.default !== undefined);
@@ -32,25 +43,50 @@ test('a resolved config\'s memory and distributed sections have a field for ever
 test('one lever table: memory.* then distributed.* keys, each name once (lever(name) finds every entry)', () => {
   const sections = LEVERS.map((l) => l.key.split('.')[0]);
   assert.deepEqual([...new Set(sections)], ['memory', 'distributed']);
-  assert.equal(sections.lastIndexOf('memory'), sections.indexOf('distributed') - 1, 'the sections are not interleaved');
+  assert.equal(
+    sections.lastIndexOf('memory'),
+    sections.indexOf('distributed') - 1,
+    'the sections are not interleaved',
+  );
   assert.equal(new Set(LEVERS.map((l) => l.name)).size, LEVERS.length);
   for (const l of LEVERS) assert.equal(lever(l.name), l);
 });
 
 test('fit searches precision, then attention, then checkpointing (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {
-  assert.deepEqual(FIT_LEVERS.map((l) => l.name), ['precision', 'attention', 'grad_checkpointing']);
-  assert.deepEqual(RECOVERY_LEVERS.map((l) => l.name), ['micro_batch_size', 'grad_checkpointing', 'max_seq_len']);
+  assert.deepEqual(
+    FIT_LEVERS.map((l) => l.name),
+    ['precision', 'attention', 'grad_checkpointing'],
+  );
+  assert.deepEqual(
+    RECOVERY_LEVERS.map((l) => l.name),
+    ['micro_batch_size', 'grad_checkpointing', 'max_seq_len'],
+  );
   const oom = { kind: 'allocator-oom' };
-  const at = (micro: number, ckpt: boolean, allow = false) => chooseRecovery({ levers: { micro_batch_size: micro, grad_checkpointing: ckpt, max_seq_len: 256 }, failed_size: micro, report: oom, allow_shorter_seq: allow })?.kind ?? null;
-  assert.deepEqual([at(8, false), at(1, false), at(1, true, true), at(1, true)], ['smaller_micro_batch', 'grad_checkpointing', 'shorter_seq', null]);
+  const at = (micro: number, ckpt: boolean, allow = false) =>
+    chooseRecovery({
+      levers: { micro_batch_size: micro, grad_checkpointing: ckpt, max_seq_len: 256 },
+      failed_size: micro,
+      report: oom,
+      allow_shorter_seq: allow,
+    })?.kind ?? null;
+  assert.deepEqual(
+    [at(8, false), at(1, false), at(1, true, true), at(1, true)],
+    ['smaller_micro_batch', 'grad_checkpointing', 'shorter_seq', null],
+  );
 });
 
-test('the doctor\'s general fixes are the levers\' advice, fastest first', () => {
+test("the doctor's general fixes are the levers' advice, fastest first", () => {
   const text = readFileSync(new URL('../fixtures/oom/v1.13-fragmentation.log', import.meta.url), 'utf8');
   const report = parseOomReport(text);
   const titles = generalFixes(report, { ...diagnose(report), cause: 'capacity' }).map((f) => f.title);
-  assert.deepEqual(titles, ADVICE_LEVERS.map((l) => l.advice!.title));
-  assert.deepEqual(ADVICE_LEVERS.map((l) => l.name), ['precision', 'attention', 'padding', 'micro_batch_size', 'grad_checkpointing', 'max_seq_len']);
+  assert.deepEqual(
+    titles,
+    ADVICE_LEVERS.map((l) => l.advice!.title),
+  );
+  assert.deepEqual(
+    ADVICE_LEVERS.map((l) => l.name),
+    ['precision', 'attention', 'padding', 'micro_batch_size', 'grad_checkpointing', 'max_seq_len'],
+  );
 });
 
 test('every lever flag is an option of refit plan or refit fit, as the table spells it', async () => {
@@ -58,13 +94,23 @@ test('every lever flag is an option of refit plan or refit fit, as the table spe
   const { Writable, Readable } = await import('node:stream');
   const help = async (cmd: string) => {
     let out = '';
-    const sink = new Writable({ write(c, _e, done) { out += String(c); done(); } });
-    await main([cmd, '--help'], { stdout: sink, stderr: sink, stdin: Readable.from([]) }, { HOME: '/nonexistent', REFIT_LOG: '' });
+    const sink = new Writable({
+      write(c, _e, done) {
+        out += String(c);
+        done();
+      },
+    });
+    await main(
+      [cmd, '--help'],
+      { stdout: sink, stderr: sink, stdin: Readable.from([]) },
+      { HOME: '/nonexistent', REFIT_LOG: '' },
+    );
     return out;
   };
   const [plan, fit] = [await help('plan'), await help('fit')];
   for (const l of LEVERS) {
-    if (l.flag?.plan) assert.ok(plan.includes(`--${l.flag.name} ${l.flag.plan.arg}`), `plan --${l.flag.name}`);
+    if (l.flag?.plan)
+      assert.ok(plan.includes(`--${l.flag.name} ${l.flag.plan.arg}`), `plan --${l.flag.name}`);
     if (l.flag?.fit) assert.ok(fit.includes(`--${l.flag.name} ${l.flag.fit.arg}`), `fit --${l.flag.name}`);
   }
 });

@@ -2,12 +2,34 @@
 // foreach/fused/SGD optimizer bytes, autocast copies and checkpoint inputs. Exact: no tolerance.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PRESETS, countParams, exactTerms, hfTraits, paramTensors, refitTraits, roundAlloc, tensorBytes, type ModelDims, type RunShape } from '../../src/memory/index.ts';
+import {
+  PRESETS,
+  countParams,
+  exactTerms,
+  hfTraits,
+  paramTensors,
+  refitTraits,
+  roundAlloc,
+  tensorBytes,
+  type ModelDims,
+  type RunShape,
+} from '../../src/memory/index.ts';
 
 const BASE = PRESETS['bert-base'];
 const LARGE = PRESETS['bert-large'];
 const bertModel = (m: ModelDims) => countParams(paramTensors(m, { concat: 0, pooler: true, num_labels: 0 }));
-const run = (over: Partial<RunShape> = {}): RunShape => ({ engine: 'hf', mode: 'train', batch_size: 8, seq_len: 128, precision: 'fp32', attention: 'sdpa', grad_checkpointing: false, optimizer: 'adamw', num_labels: 50, ...over });
+const run = (over: Partial<RunShape> = {}): RunShape => ({
+  engine: 'hf',
+  mode: 'train',
+  batch_size: 8,
+  seq_len: 128,
+  precision: 'fp32',
+  attention: 'sdpa',
+  grad_checkpointing: false,
+  optimizer: 'adamw',
+  num_labels: 50,
+  ...over,
+});
 
 test('BertModel parameter counts match memory-model.md §2.2', () => {
   const cases: Array<[string, ModelDims, number]> = [
@@ -32,7 +54,11 @@ test('autocast copies every Linear weight and bias: ≈ 85.6 M params in BERT-ba
 
 test('the golden grid model (no pooler, Linear(3h, 50)) has the measured parameter counts', () => {
   const chinese = (m: ModelDims) => ({ ...m, vocab_size: 21128 });
-  const cases: Array<[ModelDims, number]> = [[chinese(PRESETS['bert-tiny']), 3_186_226], [chinese(PRESETS['bert-medium']), 36_377_650], [chinese(BASE), 101_792_306]];
+  const cases: Array<[ModelDims, number]> = [
+    [chinese(PRESETS['bert-tiny']), 3_186_226],
+    [chinese(PRESETS['bert-medium']), 36_377_650],
+    [chinese(BASE), 101_792_306],
+  ];
   for (const [m, want] of cases) assert.equal(exactTerms(m, run(), hfTraits()).params, want);
   // refit's entity-start head is Linear(2h, n): 50·768 fewer weights than the hf grid's Linear(3h, n); its pooler
   // (h² + h) stays on the device untrained: in the weights, not in gradients or optimizer states
@@ -59,7 +85,10 @@ test('model states: grads 4 B, AdamW 8 B, foreach temporary 4 B per param; fused
   assert.equal(x.optimizer_temp, w);
   const fused = exactTerms(BASE, run({ optimizer: 'adamw-fused' }), hfTraits());
   assert.equal(fused.optimizer_temp, 0);
-  assert.equal(fused.optimizer, 2 * w + 512 * paramTensors(BASE, { concat: 3, pooler: false, num_labels: 50 }).length);
+  assert.equal(
+    fused.optimizer,
+    2 * w + 512 * paramTensors(BASE, { concat: 3, pooler: false, num_labels: 50 }).length,
+  );
   const sgd = exactTerms(BASE, run({ optimizer: 'sgd' }), hfTraits());
   assert.deepEqual([sgd.optimizer, sgd.optimizer_temp], [w, 0]);
   // refit has two param groups (decay / no decay): the temporary is the larger group, below all params
@@ -80,7 +109,13 @@ test('autocast copies: 2 B per Linear param under fp16/bf16, none in fp32; with 
   assert.equal(exactTerms(BASE, run(), hfTraits()).autocast_fwd, 0);
   assert.equal(exactTerms(BASE, run({ precision: 'bf16' }), hfTraits()).autocast_fwd, tensorBytes(lin, 2));
   const ck = exactTerms(BASE, run({ precision: 'fp16', grad_checkpointing: true }), hfTraits());
-  assert.equal(ck.autocast_fwd, tensorBytes(lin.filter((t) => t.layer >= 11), 2));
+  assert.equal(
+    ck.autocast_fwd,
+    tensorBytes(
+      lin.filter((t) => t.layer >= 11),
+      2,
+    ),
+  );
   assert.equal(ck.autocast_all, tensorBytes(lin, 2));
 });
 

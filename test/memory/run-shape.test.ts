@@ -18,39 +18,87 @@ import { NO_CLI, cachedTinyRun } from '../web/tiny-run.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const VOCAB = join(ROOT, '..', 'shared', 'assets', 'bert-vocab', 'google_uncased_en_vocab.txt');
-const VOCAB_SIZE = readFileSync(VOCAB, 'utf8').split('\n').filter((l) => l.length > 0).length;
+const VOCAB_SIZE = readFileSync(VOCAB, 'utf8')
+  .split('\n')
+  .filter((l) => l.length > 0).length;
 const LOG = join(ROOT, 'test', 'fixtures', 'oom', 'v1.13-fragmentation.log');
 const DIR = mkdtempSync(join(tmpdir(), 'refit-run-shape-'));
 const ENV = { HOME: DIR, REFIT_LOG: join(DIR, 'refit.log') };
-const H200 = { cuda: true, device_count: 1, bf16: true, sdpa: true, fused_adamw: true, device_name: 'NVIDIA H200', total_memory: 150e9 };
+const H200 = {
+  cuda: true,
+  device_count: 1,
+  bf16: true,
+  sdpa: true,
+  fused_adamw: true,
+  device_name: 'NVIDIA H200',
+  total_memory: 150e9,
+};
 const CPU = { cuda: false, device_count: 0, bf16: false, sdpa: true, fused_adamw: false };
 
 /** Runs the CLI in-process; returns the exit code and what it printed. */
 async function refit(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const sink = (add: (s: string) => void) => new Writable({ write(chunk, _e, done) { add(String(chunk)); done(); } });
-  const code = await main(argv, { stdout: sink((s) => { stdout += s; }), stderr: sink((s) => { stderr += s; }), stdin: Readable.from([]) }, ENV);
+  const sink = (add: (s: string) => void) =>
+    new Writable({
+      write(chunk, _e, done) {
+        add(String(chunk));
+        done();
+      },
+    });
+  const code = await main(
+    argv,
+    {
+      stdout: sink((s) => {
+        stdout += s;
+      }),
+      stderr: sink((s) => {
+        stderr += s;
+      }),
+      stdin: Readable.from([]),
+    },
+    ENV,
+  );
   return { code, stdout, stderr };
 }
 
 /** The figures of a plan that must agree (the card's name and budget differ: the doctor takes the limit from the message). */
 function figures(p: MemoryPlan): unknown {
   const { gpu: _gpu, ...config } = p.config;
-  return { engine: p.engine, mode: p.mode, config, params: p.params, peak_allocated_bytes: p.peak_allocated_bytes,
-    peak_reserved_bytes: p.peak_reserved_bytes, peak_device_bytes: p.peak_device_bytes, breakdown: p.breakdown, peak_phase: p.peak_phase };
+  return {
+    engine: p.engine,
+    mode: p.mode,
+    config,
+    params: p.params,
+    peak_allocated_bytes: p.peak_allocated_bytes,
+    peak_reserved_bytes: p.peak_reserved_bytes,
+    peak_device_bytes: p.peak_device_bytes,
+    breakdown: p.breakdown,
+    peak_phase: p.peak_phase,
+  };
 }
 
-interface Generated { doc: Record<string, any>; device: 'cpu' | 'cuda'; lengths: number[] }
+interface Generated {
+  doc: Record<string, any>;
+  device: 'cpu' | 'cuda';
+  lengths: number[];
+}
 
 /** A random config over the lever values that `refit train` accepts on `device` in memory: manual. */
 function generate(random: () => number, i: number): Generated {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   const device = i % 2 === 0 ? 'cpu' : 'cuda';
-  const preset = device === 'cpu' ? pick(['bert-tiny', 'bert-mini'] as const) : pick(['bert-tiny', 'bert-mini', 'bert-small', 'bert-base'] as const);
+  const preset =
+    device === 'cpu'
+      ? pick(['bert-tiny', 'bert-mini'] as const)
+      : pick(['bert-tiny', 'bert-mini', 'bert-small', 'bert-base'] as const);
   const layers = { 'bert-tiny': 2, 'bert-mini': 4, 'bert-small': 4, 'bert-base': 12 }[preset];
   const batch = 1 + Math.floor(random() * 48);
-  const memory: Record<string, unknown> = { mode: 'manual', max_seq_len: pick([64, 128, 256, 512]), padding: pick(['dynamic', 'max']) };
+  const memory: Record<string, unknown> = {
+    mode: 'manual',
+    max_seq_len: pick([64, 128, 256, 512]),
+    padding: pick(['dynamic', 'max']),
+  };
   const split = pick(['none', 'accumulation', 'micro']);
   if (split === 'accumulation') memory.grad_accumulation = 1 + Math.floor(random() * Math.min(batch, 6));
   if (split === 'micro') memory.micro_batch_size = 1 + Math.floor(random() * batch);
@@ -62,13 +110,24 @@ function generate(random: () => number, i: number): Generated {
   memory.optimizer = device === 'cpu' ? 'adamw' : pick(['adamw', 'adamw-fused']);
   const head = pick(['entity-start', 'cls', 'deepke-lm']);
   const model: Record<string, unknown> = { preset, vocab: VOCAB, head };
-  if (head === 'deepke-lm') model.rnn = { type: pick(['LSTM', 'GRU', 'RNN']), hidden_size: pick([64, 100, 256]), num_layers: pick([1, 2]), bidirectional: pick([true, false]) };
-  const doc = { model, data: { num_relations: 2 + Math.floor(random() * 60) }, train: { batch_size: batch }, memory };
+  if (head === 'deepke-lm')
+    model.rnn = {
+      type: pick(['LSTM', 'GRU', 'RNN']),
+      hidden_size: pick([64, 100, 256]),
+      num_layers: pick([1, 2]),
+      bidirectional: pick([true, false]),
+    };
+  const doc = {
+    model,
+    data: { num_relations: 2 + Math.floor(random() * 60) },
+    train: { batch_size: batch },
+    memory,
+  };
   const lengths = Array.from({ length: 40 }, () => 5 + Math.floor(random() * (random() < 0.3 ? 600 : 100)));
   return { doc, device, lengths };
 }
 
-test('plan -c, doctor -c (current) and train\'s plan.json prediction agree on 32 generated configs', async () => {
+test("plan -c, doctor -c (current) and train's plan.json prediction agree on 32 generated configs", async () => {
   const random = seededRandom(20261201);
   let comparedWithPlan = 0;
   for (let i = 0; i < 32; i++) {
@@ -83,60 +142,127 @@ test('plan -c, doctor -c (current) and train\'s plan.json prediction agree on 32
     const planned = JSON.parse(plan.stdout) as MemoryPlan;
     const doctor = await refit('doctor', LOG, '-c', file, '--engine', 'refit', '--gpu', 'H200', '--json');
     assert.equal(doctor.code, 0, `${what}: ${doctor.stderr}`);
-    assert.deepEqual(figures(JSON.parse(doctor.stdout).current), figures(planned), `${what}: doctor -c current = plan -c`);
-    const withLengths = await refit('doctor', LOG, '-c', file, '--engine', 'refit', '--gpu', 'H200', '--lengths-from', lengthsFile, '--json');
+    assert.deepEqual(
+      figures(JSON.parse(doctor.stdout).current),
+      figures(planned),
+      `${what}: doctor -c current = plan -c`,
+    );
+    const withLengths = await refit(
+      'doctor',
+      LOG,
+      '-c',
+      file,
+      '--engine',
+      'refit',
+      '--gpu',
+      'H200',
+      '--lengths-from',
+      lengthsFile,
+      '--json',
+    );
     assert.equal(withLengths.code, 0, `${what}: ${withLengths.stderr}`);
 
     // What refit train records: the decision on the device, the prediction at the data's longest padded batch.
     const config = resolveConfig({ file, overrides: [] });
     const dims = modelDims(config, VOCAB_SIZE);
-    const trained = decideMemory({ config, dims, caps: device === 'cpu' ? CPU : H200, device, lengths: Int32Array.from(lengths), num_labels: doc.data.num_relations });
+    const trained = decideMemory({
+      config,
+      dims,
+      caps: device === 'cpu' ? CPU : H200,
+      device,
+      lengths: Int32Array.from(lengths),
+      num_labels: doc.data.num_relations,
+    });
     assert.ok(trained.plan, `${what}: ${trained.decision.reasons.join('; ')}`);
-    assert.deepEqual(figures(trained.plan), figures(JSON.parse(withLengths.stdout).current), `${what}: plan.json = doctor -c --lengths-from`);
+    assert.deepEqual(
+      figures(trained.plan),
+      figures(JSON.parse(withLengths.stdout).current),
+      `${what}: plan.json = doctor -c --lengths-from`,
+    );
     if (trained.plan.config.seq_len === planned.config.seq_len) {
       comparedWithPlan++;
       assert.deepEqual(figures(trained.plan), figures(planned), `${what}: plan.json = plan -c`);
     }
   }
-  assert.ok(comparedWithPlan >= 10, `plan.json compared with plan -c on ${comparedWithPlan} configs (padded to the window)`);
+  assert.ok(
+    comparedWithPlan >= 10,
+    `plan.json compared with plan -c on ${comparedWithPlan} configs (padded to the window)`,
+  );
 });
 
 test('the micro-batch is ceil(batch / accumulation) everywhere: batch 32, accumulation 4 is planned as 8 (not 32)', async () => {
   const file = join(DIR, 'accum.yaml');
-  writeFileSync(file, 'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  grad_accumulation: 4\n  padding: max\n');
+  writeFileSync(
+    file,
+    'model:\n  preset: bert-base\ntrain:\n  batch_size: 32\nmemory:\n  grad_accumulation: 4\n  padding: max\n',
+  );
   const plan = JSON.parse((await refit('plan', '-c', file, '--json')).stdout) as MemoryPlan;
   assert.equal(plan.config.batch_size, 8);
   const doctor = JSON.parse((await refit('doctor', LOG, '-c', file, '--json')).stdout);
   assert.equal(doctor.current.config.batch_size, 8);
   // 30 / 4 → 8 (ceil, as train splits it), not 7 (the doctor's old floor)
-  const shape = runShapeOf(resolveConfig({ overrides: ['train.batch_size=30', 'memory.grad_accumulation=4'] }), { engine: 'refit' });
+  const shape = runShapeOf(
+    resolveConfig({ overrides: ['train.batch_size=30', 'memory.grad_accumulation=4'] }),
+    { engine: 'refit' },
+  );
   assert.deepEqual([shape.micro_batch_size, shape.grad_accumulation], [8, 4]);
 });
 
-test('auto attention: the engine\'s plain one in plan and doctor (sdpa for refit, eager for hf), the worker\'s in train', () => {
+test("auto attention: the engine's plain one in plan and doctor (sdpa for refit, eager for hf), the worker's in train", () => {
   const config = resolveConfig({ overrides: [] });
   assert.equal(runShapeOf(config, { engine: 'refit' }).run.attention, 'sdpa');
   assert.equal(runShapeOf(config, { engine: 'hf' }).run.attention, 'eager');
-  assert.equal(runShapeOf(config, { engine: 'refit', device: { ...CPU, sdpa: false } }).run.attention, 'eager');
-  assert.deepEqual(runShapeOf(config, { engine: 'refit' }).assumed, ['memory.precision: auto read as fp32', 'memory.attention: auto read as sdpa', 'memory.grad_checkpointing: auto read as false']);
+  assert.equal(
+    runShapeOf(config, { engine: 'refit', device: { ...CPU, sdpa: false } }).run.attention,
+    'eager',
+  );
+  assert.deepEqual(runShapeOf(config, { engine: 'refit' }).assumed, [
+    'memory.precision: auto read as fp32',
+    'memory.attention: auto read as sdpa',
+    'memory.grad_checkpointing: auto read as false',
+  ]);
 });
 
-test('hf engine with a config file: DeepKE\'s 512 padding unless the config sets a length, the same in plan and doctor', async () => {
+test("hf engine with a config file: DeepKE's 512 padding unless the config sets a length, the same in plan and doctor", async () => {
   const file = join(DIR, 'hf.yaml');
   writeFileSync(file, 'model:\n  preset: bert-base\ntrain:\n  batch_size: 16\ndevice_ids: [0, 1]\n');
-  const plan = JSON.parse((await refit('plan', '-c', file, '--engine', 'hf', '--gpu', 'RTX 3060', '--json')).stdout) as MemoryPlan;
-  const doctor = JSON.parse((await refit('doctor', LOG, '-c', file, '--engine', 'hf', '--gpu', 'RTX 3060', '--json')).stdout);
-  assert.deepEqual([plan.config.seq_len, plan.config.attention, plan.config.data_parallel], [512, 'eager', 2]);
+  const plan = JSON.parse(
+    (await refit('plan', '-c', file, '--engine', 'hf', '--gpu', 'RTX 3060', '--json')).stdout,
+  ) as MemoryPlan;
+  const doctor = JSON.parse(
+    (await refit('doctor', LOG, '-c', file, '--engine', 'hf', '--gpu', 'RTX 3060', '--json')).stdout,
+  );
+  assert.deepEqual(
+    [plan.config.seq_len, plan.config.attention, plan.config.data_parallel],
+    [512, 'eager', 2],
+  );
   assert.deepEqual(figures(doctor.current), figures(plan));
 });
 
-test('a real tiny run: plan.json\'s prediction is what refit plan -c prints for the run\'s config.yaml', { skip: NO_CLI }, async () => {
-  const run = cachedTinyRun();
-  const file = JSON.parse(readFileSync(join(run, 'plan.json'), 'utf8')) as { plan: MemoryPlan; decision: { attention: string } };
-  // What only training knows is given as flags: the padded length of the data, its relations, the worker's attention.
-  const c = file.plan.config;
-  const plan = await refit('plan', '-c', join(run, 'config.yaml'), '--seq-len', String(c.seq_len), '--num-labels', String(c.num_labels),
-    '--attention', file.decision.attention, '--json');
-  assert.equal(plan.code, 0, plan.stderr);
-  assert.deepEqual(figures(JSON.parse(plan.stdout)), figures(file.plan));
-});
+test(
+  "a real tiny run: plan.json's prediction is what refit plan -c prints for the run's config.yaml",
+  { skip: NO_CLI },
+  async () => {
+    const run = cachedTinyRun();
+    const file = JSON.parse(readFileSync(join(run, 'plan.json'), 'utf8')) as {
+      plan: MemoryPlan;
+      decision: { attention: string };
+    };
+    // What only training knows is given as flags: the padded length of the data, its relations, the worker's attention.
+    const c = file.plan.config;
+    const plan = await refit(
+      'plan',
+      '-c',
+      join(run, 'config.yaml'),
+      '--seq-len',
+      String(c.seq_len),
+      '--num-labels',
+      String(c.num_labels),
+      '--attention',
+      file.decision.attention,
+      '--json',
+    );
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.deepEqual(figures(JSON.parse(plan.stdout)), figures(file.plan));
+  },
+);

@@ -14,8 +14,18 @@ const base = mkdtempSync(join(tmpdir(), 'refit-dist-faults-'));
 const manual = ['memory.mode=manual', 'memory.micro_batch_size=4'];
 /** 1 epoch of 6 steps (batch 16), dropout 0, 2 ranks × 1 thread. */
 const train = (name: string, env: Record<string, string> = {}) =>
-  runTraining({ config: tinyConfig(data, ['model.dropout=0', 'train.epochs=1', 'distributed.nproc_per_node=2', ...manual]),
-    out: join(base, name), env: runEnv(env), checkpoint_every: 3, num_threads: 1 });
+  runTraining({
+    config: tinyConfig(data, [
+      'model.dropout=0',
+      'train.epochs=1',
+      'distributed.nproc_per_node=2',
+      ...manual,
+    ]),
+    out: join(base, name),
+    env: runEnv(env),
+    checkpoint_every: 3,
+    num_threads: 1,
+  });
 
 /** Loss per step number (a step replayed after a restart counts once: its last occurrence). */
 const lossByStep = (run: string) => {
@@ -24,10 +34,12 @@ const lossByStep = (run: string) => {
   return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, loss]) => loss);
 };
 const sameRun = (run: string, clean: string) => {
-  const m = readMetrics(run), c = readMetrics(clean);
+  const m = readMetrics(run),
+    c = readMetrics(clean);
   assert.equal(m.train.optimizer_steps, c.train.optimizer_steps);
   assert.equal(m.train.examples_seen, c.train.examples_seen);
-  const a = lossByStep(run), b = lossByStep(clean);
+  const a = lossByStep(run),
+    b = lossByStep(clean);
   assert.equal(a.length, b.length);
   a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-4 * b[i], `${run}: step ${i + 1}: ${x} vs ${b[i]}`));
 };
@@ -41,8 +53,13 @@ test('an OOM injected on rank 1 (REFIT_INJECT_OOM=3@1) and a killed rank 1 finis
   for (const run of [oom.run_dir, killed.run_dir]) sameRun(run, await cleanRun());
   // Every rank dropped the same micro-batch; the event names the rank that ran out.
   const ooms = readEvents(oom.run_dir).filter((e) => e.event === 'oom');
-  assert.deepEqual(ooms.map((e) => [e.step, e.rank]), [[3, 1]]);
-  assert.ok(readEvents(oom.run_dir).some((e) => e.event === 'recovery' && e.action === 'smaller_micro_batch'));
+  assert.deepEqual(
+    ooms.map((e) => [e.step, e.rank]),
+    [[3, 1]],
+  );
+  assert.ok(
+    readEvents(oom.run_dir).some((e) => e.event === 'recovery' && e.action === 'smaller_micro_batch'),
+  );
   // The killed rank stopped the others; the run restarted from its last checkpoint (step 3).
   const restarts = readEvents(killed.run_dir).filter((e) => e.event === 'restart');
   assert.equal(restarts.length, 1);
@@ -56,5 +73,8 @@ test('a hung rank 1 is caught by the collective timeout with one clear line, and
   const restarts = readEvents(hung.run_dir).filter((e) => e.event === 'restart');
   assert.equal(restarts.length, 1);
   assert.equal(restarts[0].resume_step, 3);
-  assert.match(readFileSync(join(hung.run_dir, 'refit.log'), 'utf8'), /rank 0: a collective timed out after 8 s waiting for the other ranks \(a rank hung/);
+  assert.match(
+    readFileSync(join(hung.run_dir, 'refit.log'), 'utf8'),
+    /rank 0: a collective timed out after 8 s waiting for the other ranks \(a rank hung/,
+  );
 });

@@ -13,11 +13,41 @@ import { tinyConfig, tinyData, readEvents, readMetrics, runEnv } from './helpers
 const data = tinyData();
 const base = mkdtempSync(join(tmpdir(), 'refit-dist-'));
 /** 1 epoch of 6 steps (batch 16), dropout 0; `ranks` processes × 1 thread. */
-const train = (name: string, o: { ranks?: number; overrides?: string[]; env?: Record<string, string>; resume?: boolean; epochs?: number; stop_after?: number } = {}) => {
+const train = (
+  name: string,
+  o: {
+    ranks?: number;
+    overrides?: string[];
+    env?: Record<string, string>;
+    resume?: boolean;
+    epochs?: number;
+    stop_after?: number;
+  } = {},
+) => {
   const stop = new StopRequest();
-  return runTraining({ config: tinyConfig(data, ['model.dropout=0', `train.epochs=${o.epochs ?? 1}`, `distributed.nproc_per_node=${o.ranks ?? 1}`, ...(o.overrides ?? [])]),
-    out: join(base, name), resume: o.resume, env: runEnv(o.env), checkpoint_every: 3, num_threads: 1, stop,
-    reporters: o.stop_after ? [{ onStep: (e) => { if (e.step === o.stop_after) stop.request('SIGINT'); } }] : [] });
+  return runTraining({
+    config: tinyConfig(data, [
+      'model.dropout=0',
+      `train.epochs=${o.epochs ?? 1}`,
+      `distributed.nproc_per_node=${o.ranks ?? 1}`,
+      ...(o.overrides ?? []),
+    ]),
+    out: join(base, name),
+    resume: o.resume,
+    env: runEnv(o.env),
+    checkpoint_every: 3,
+    num_threads: 1,
+    stop,
+    reporters: o.stop_after
+      ? [
+          {
+            onStep: (e) => {
+              if (e.step === o.stop_after) stop.request('SIGINT');
+            },
+          },
+        ]
+      : [],
+  });
 };
 
 /** Loss per step number (a step replayed after a restart counts once: its last occurrence). */
@@ -28,7 +58,12 @@ const lossByStep = (run: string) => {
 };
 const close = (a: number[], b: number[], what: string) => {
   assert.equal(a.length, b.length, what);
-  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-4 * Math.max(1e-6, Math.abs(b[i])), `${what}: step ${i + 1}: ${x} vs ${b[i]}`));
+  a.forEach((x, i) =>
+    assert.ok(
+      Math.abs(x - b[i]) <= 1e-4 * Math.max(1e-6, Math.abs(b[i])),
+      `${what}: step ${i + 1}: ${x} vs ${b[i]}`,
+    ),
+  );
 };
 const sameTest = (a: Record<string, any>, b: Record<string, any>) => {
   assert.equal(a.train.optimizer_steps, b.train.optimizer_steps);
@@ -39,8 +74,14 @@ const sameTest = (a: Record<string, any>, b: Record<string, any>) => {
 
 test('2 ranks (ddp), 2 ranks (zero1) and 1 process train the same: per-step losses within 1e-4, same test metrics', async () => {
   const one = await train('one', { overrides: ['memory.mode=manual', 'memory.micro_batch_size=4'] });
-  const ddp = await train('ddp', { ranks: 2, overrides: ['memory.mode=manual', 'memory.micro_batch_size=2'] });
-  const zero = await train('zero1', { ranks: 2, overrides: ['memory.mode=manual', 'memory.micro_batch_size=2', 'distributed.strategy=zero1'] });
+  const ddp = await train('ddp', {
+    ranks: 2,
+    overrides: ['memory.mode=manual', 'memory.micro_batch_size=2'],
+  });
+  const zero = await train('zero1', {
+    ranks: 2,
+    overrides: ['memory.mode=manual', 'memory.micro_batch_size=2', 'distributed.strategy=zero1'],
+  });
   const l1 = lossByStep(one.run_dir);
   assert.equal(l1.length, 6);
   close(lossByStep(ddp.run_dir), l1, 'ddp vs 1 process');
@@ -56,8 +97,18 @@ test('2 ranks (ddp), 2 ranks (zero1) and 1 process train the same: per-step loss
 test('a 2-rank zero1 checkpoint resumes on 1 process on the same trajectory', async () => {
   const full = await train('full-one', { overrides: ['memory.mode=manual', 'memory.micro_batch_size=4'] });
   // Stopped after step 4 on 2 ranks (zero1: the optimizer shards are consolidated into one state on save), resumed on 1.
-  await assert.rejects(train('switch', { ranks: 2, stop_after: 4, overrides: ['memory.mode=manual', 'memory.micro_batch_size=2', 'distributed.strategy=zero1'] }), /interrupted/);
-  const resumed = await train('switch', { resume: true, overrides: ['memory.mode=manual', 'memory.micro_batch_size=2', 'distributed.strategy=zero1'] });
+  await assert.rejects(
+    train('switch', {
+      ranks: 2,
+      stop_after: 4,
+      overrides: ['memory.mode=manual', 'memory.micro_batch_size=2', 'distributed.strategy=zero1'],
+    }),
+    /interrupted/,
+  );
+  const resumed = await train('switch', {
+    resume: true,
+    overrides: ['memory.mode=manual', 'memory.micro_batch_size=2', 'distributed.strategy=zero1'],
+  });
   assert.ok(readEvents(resumed.run_dir).some((e) => e.event === 'resume' && e.from_step === 4));
   close(lossByStep(resumed.run_dir), lossByStep(full.run_dir), '2 ranks then 1 vs 1 throughout');
 });

@@ -20,15 +20,31 @@ export function tinyData(sizes = { train: 96, valid: 32, test: 48 }, seed = 7): 
 
 /** bert-tiny, 2 epochs of 6 steps (batch 16), short window, CPU, no ONNX export (seconds saved); extra key=value overrides last. */
 export function tinyConfig(data: string, overrides: string[] = []): RunConfig {
-  return resolveConfig({ overrides: [
-    `data.train=${join(data, 'train.csv')}`, `data.valid=${join(data, 'valid.csv')}`, `data.test=${join(data, 'test.csv')}`,
-    `data.relations=${join(data, 'relation.csv')}`, `model.vocab=${join(data, 'vocab.txt')}`, 'model.preset=bert-tiny',
-    'train.epochs=2', 'train.batch_size=16', 'train.early_stopping_patience=0', 'memory.max_seq_len=64', 'device=cpu', 'export.onnx=false', ...overrides] });
+  return resolveConfig({
+    overrides: [
+      `data.train=${join(data, 'train.csv')}`,
+      `data.valid=${join(data, 'valid.csv')}`,
+      `data.test=${join(data, 'test.csv')}`,
+      `data.relations=${join(data, 'relation.csv')}`,
+      `model.vocab=${join(data, 'vocab.txt')}`,
+      'model.preset=bert-tiny',
+      'train.epochs=2',
+      'train.batch_size=16',
+      'train.early_stopping_patience=0',
+      'memory.max_seq_len=64',
+      'device=cpu',
+      'export.onnx=false',
+      ...overrides,
+    ],
+  });
 }
 
 /** The parsed lines of a run's events.jsonl. */
 export function readEvents(run: string): Array<Record<string, any>> {
-  return readFileSync(join(run, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(join(run, 'events.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** A run's metrics.json. */

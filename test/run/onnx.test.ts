@@ -11,7 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunLog } from '../../src/log.ts';
 import { readDataset } from '../../src/data/index.ts';
-import { maxAbsDiff, onnxLogits, openRunPredictor, quantizeOnnxInt8, readModelFolder, type Predictor } from '../../src/run/index.ts';
+import {
+  maxAbsDiff,
+  onnxLogits,
+  openRunPredictor,
+  quantizeOnnxInt8,
+  readModelFolder,
+  type Predictor,
+} from '../../src/run/index.ts';
 import { CLI, NO_CLI, cachedTinyRun, writeDemoData } from '../web/tiny-run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-onnx-'));
@@ -19,11 +26,19 @@ const env: Record<string, string | undefined> = { ...process.env, REFIT_LOG: joi
 delete env.REFIT_INJECT_OOM;
 delete env.REFIT_INJECT_CRASH;
 
-function refit(args: string[], extraEnv: Record<string, string | undefined> = env): Promise<{ status: number; stdout: string; stderr: string }> {
+function refit(
+  args: string[],
+  extraEnv: Record<string, string | undefined> = env,
+): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: dir, env: extraEnv, encoding: 'utf8', maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
-      done({ status: err ? Number(err.code) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd: dir, env: extraEnv, encoding: 'utf8', maxBuffer: 1 << 26 },
+      (err, stdout, stderr) => {
+        done({ status: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -38,7 +53,10 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
   test('export writes model.onnx and records the check against torch in refit.json', async () => {
     const r = await refit(['export', '--run', run]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^refit export: .*model\.onnx \(opset 17, [\d.]+ MB\); onnxruntime 1\.30\.\d+ vs torch .* on \d+ examples of test\.csv: max \|logit diff\| .* same relation (\d+)\/\1\n$/);
+    assert.match(
+      r.stdout,
+      /^refit export: .*model\.onnx \(opset 17, [\d.]+ MB\); onnxruntime 1\.30\.\d+ vs torch .* on \d+ examples of test\.csv: max \|logit diff\| .* same relation (\d+)\/\1\n$/,
+    );
     const onnx = JSON.parse(readFileSync(join(run, 'model', 'refit.json'), 'utf8')).onnx;
     assert.equal(onnx.file, 'model.onnx');
     assert.equal(onnx.engine, 'onnx');
@@ -47,13 +65,19 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     assert.equal(onnx.check.same_relation, onnx.check.examples);
   });
 
-  test('the onnx Predictor gives the torch worker\'s relation on every test row, scores within 1e-4', async () => {
+  test("the onnx Predictor gives the torch worker's relation on every test row, scores within 1e-4", async () => {
     const cfg = readFileSync(join(run, 'config.yaml'), 'utf8');
     const test_file = /test: (.+)/.exec(cfg)![1].trim();
-    const rows = (await readDataset({ path: test_file })).examples.map((e) => ({ text: e.text, head: e.head.text, tail: e.tail.text,
-      head_offset: [...e.text.slice(0, e.head.start)].length, tail_offset: [...e.text.slice(0, e.tail.start)].length }));
+    const rows = (await readDataset({ path: test_file })).examples.map((e) => ({
+      text: e.text,
+      head: e.head.text,
+      tail: e.tail.text,
+      head_offset: [...e.text.slice(0, e.head.start)].length,
+      tail_offset: [...e.text.slice(0, e.tail.start)].length,
+    }));
     const log = new RunLog();
-    const open = (engine: 'onnx' | 'torch') => openRunPredictor({ run_dir: run, engine, env, log, num_threads: 1 });
+    const open = (engine: 'onnx' | 'torch') =>
+      openRunPredictor({ run_dir: run, engine, env, log, num_threads: 1 });
     const [onnx, torch]: Predictor[] = [await open('onnx'), await open('torch')];
     try {
       assert.equal(onnx.model.engine, 'onnx');
@@ -61,7 +85,10 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
       assert.equal(a.length, rows.length);
       a.forEach((p, i) => {
         assert.equal(p.relation, b[i].relation, `row ${i}`);
-        assert.ok(Math.abs(p.score! - b[i].score!) <= 1e-4, `row ${i}: ${p.score} vs ${b[i].score} (softmax of fp32 logits)`);
+        assert.ok(
+          Math.abs(p.score! - b[i].score!) <= 1e-4,
+          `row ${i}: ${p.score} vs ${b[i].score} (softmax of fp32 logits)`,
+        );
       });
     } finally {
       await onnx.close();
@@ -71,13 +98,19 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
 
   test('eval runs on onnx by default once exported, with the metrics torch gives', async () => {
     const test_file = /test: (.+)/.exec(readFileSync(join(run, 'config.yaml'), 'utf8'))![1].trim();
-    const [a, b] = [await refit(['eval', '--run', run, '--data', test_file, '--json']), await refit(['eval', '--run', run, '--data', test_file, '--json', '--engine', 'torch'])];
+    const [a, b] = [
+      await refit(['eval', '--run', run, '--data', test_file, '--json']),
+      await refit(['eval', '--run', run, '--data', test_file, '--json', '--engine', 'torch']),
+    ];
     assert.equal(a.status, 0, a.stderr);
     const [onnx, torch] = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
     assert.deepEqual([onnx.engine, torch.engine], ['onnx', 'torch']);
     assert.equal(onnx.accuracy, torch.accuracy);
     assert.equal(onnx.macro_f1, torch.macro_f1);
-    assert.ok(Math.abs(onnx.loss - torch.loss) < 1e-5, `loss ${onnx.loss} vs ${torch.loss} (mean cross-entropy of fp32 logits)`);
+    assert.ok(
+      Math.abs(onnx.loss - torch.loss) < 1e-5,
+      `loss ${onnx.loss} vs ${torch.loss} (mean cross-entropy of fp32 logits)`,
+    );
   });
 
   test('predict and serve need no Python with model.onnx: none is even looked for', async () => {
@@ -88,19 +121,44 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     writeFileSync(join(bin, 'python3'), `#!/bin/sh\ntouch '${mark}'\nexit 1\n`, { mode: 0o755 });
     const bare: Record<string, string | undefined> = { ...env, PATH: bin };
     delete bare.REFIT_PYTHON;
-    const p = await refit(['predict', '--run', run, '--text', 'Ann Lee was born in Porto.', '--head', 'Ann Lee', '--tail', 'Porto'], bare);
+    const p = await refit(
+      [
+        'predict',
+        '--run',
+        run,
+        '--text',
+        'Ann Lee was born in Porto.',
+        '--head',
+        'Ann Lee',
+        '--tail',
+        'Porto',
+      ],
+      bare,
+    );
     assert.equal(p.status, 0, p.stderr);
     const row = JSON.parse(p.stdout);
     assert.equal(typeof row.relation, 'string');
-    const child = spawn(process.execPath, [CLI, 'serve', '--run', run, '--port', '0'], { cwd: dir, env: bare, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', '--run', run, '--port', '0'], {
+      cwd: dir,
+      env: bare,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => { out += d; const m = /(http:\/\/[^\s]+)/.exec(out); if (m) resolve(m[1]); });
+        child.stdout.on('data', (d: Buffer) => {
+          out += d;
+          const m = /(http:\/\/[^\s]+)/.exec(out);
+          if (m) resolve(m[1]);
+        });
         child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
       });
       assert.match(out, /engine onnx/);
-      const r = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Ann Lee was born in Porto.', head: 'Ann Lee', tail: 'Porto' }) });
+      const r = await fetch(`${url}/v1/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'Ann Lee was born in Porto.', head: 'Ann Lee', tail: 'Porto' }),
+      });
       assert.equal(r.status, 200);
       assert.equal((await r.json()).relation, row.relation);
       assert.equal((await (await fetch(`${url}/v1/model`)).json()).model.engine, 'onnx');
@@ -115,22 +173,57 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     const bare = join(dir, 'bare');
     cpSync(cachedTinyRun(), bare, { recursive: true });
     rmSync(join(bare, 'model', 'model.onnx'), { force: true });
-    const args = ['predict', '--run', bare, '--text', 'Ann Lee was born in Porto.', '--head', 'Ann Lee', '--tail', 'Porto'];
+    const args = [
+      'predict',
+      '--run',
+      bare,
+      '--text',
+      'Ann Lee was born in Porto.',
+      '--head',
+      'Ann Lee',
+      '--tail',
+      'Porto',
+    ];
     const none = await refit([...args, '--engine', 'onnx']);
     assert.equal(none.status, 2);
-    assert.equal(none.stderr.split('\n')[0], `refit: ${join(bare, 'model', 'model.onnx')}: missing — export it first (refit export --run ${bare}) or predict with --engine torch`);
+    assert.equal(
+      none.stderr.split('\n')[0],
+      `refit: ${join(bare, 'model', 'model.onnx')}: missing — export it first (refit export --run ${bare}) or predict with --engine torch`,
+    );
     writeFileSync(join(bare, 'model', 'model.onnx'), 'not a protobuf');
     const bad = await refit(args);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr.split('\n')[0], new RegExp(`^refit: ${join(bare, 'model', 'model.onnx')}: onnxruntime cannot load it \\(.*\\); export it again with refit export --run DIR$`));
+    assert.match(
+      bad.stderr.split('\n')[0],
+      new RegExp(
+        `^refit: ${join(bare, 'model', 'model.onnx')}: onnxruntime cannot load it \\(.*\\); export it again with refit export --run DIR$`,
+      ),
+    );
   });
 
   test('refit train exports at the end by default (a cls head here), and deepke-lm is refused with one line', async () => {
     const data = writeDemoData(mkdtempSync(join(dir, 'data-')));
     const out = join(dir, 'trained-cls');
-    const r = await refit(['train', `data.train=${data.train}`, `data.valid=${data.valid}`, `data.test=${data.test}`, `data.relations=${data.relations}`,
-      'model.preset=bert-tiny', `model.vocab=${data.vocab}`, 'model.head=cls', 'train.epochs=1', 'train.batch_size=16', 'memory.max_seq_len=64', 'device=cpu',
-      '--out', out, '--progress', 'none', '--threads', '1']);
+    const r = await refit([
+      'train',
+      `data.train=${data.train}`,
+      `data.valid=${data.valid}`,
+      `data.test=${data.test}`,
+      `data.relations=${data.relations}`,
+      'model.preset=bert-tiny',
+      `model.vocab=${data.vocab}`,
+      'model.head=cls',
+      'train.epochs=1',
+      'train.batch_size=16',
+      'memory.max_seq_len=64',
+      'device=cpu',
+      '--out',
+      out,
+      '--progress',
+      'none',
+      '--threads',
+      '1',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(existsSync(join(out, 'model', 'model.onnx')));
     const onnx = JSON.parse(readFileSync(join(out, 'model', 'refit.json'), 'utf8')).onnx;
@@ -138,11 +231,27 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     const lm = join(dir, 'lm');
     cpSync(out, lm, { recursive: true });
     const refitJson = join(lm, 'model', 'refit.json');
-    writeFileSync(refitJson, JSON.stringify({ ...JSON.parse(readFileSync(refitJson, 'utf8')), head: 'deepke-lm',
-      rnn: { type: 'LSTM', hidden_size: 8, num_layers: 1, bidirectional: true, last_layer_hn: true, dropout: 0.3 } }));
+    writeFileSync(
+      refitJson,
+      JSON.stringify({
+        ...JSON.parse(readFileSync(refitJson, 'utf8')),
+        head: 'deepke-lm',
+        rnn: {
+          type: 'LSTM',
+          hidden_size: 8,
+          num_layers: 1,
+          bidirectional: true,
+          last_layer_hn: true,
+          dropout: 0.3,
+        },
+      }),
+    );
     const refused = await refit(['export', '--run', lm]);
     assert.equal(refused.status, 2);
-    assert.equal(refused.stderr.split('\n')[0], `refit: ${lm}: head deepke-lm is not exported to ONNX (its packed RNN does not trace to a graph with a dynamic batch); predict and serve use the torch worker`);
+    assert.equal(
+      refused.stderr.split('\n')[0],
+      `refit: ${lm}: head deepke-lm is not exported to ONNX (its packed RNN does not trace to a graph with a dynamic batch); predict and serve use the torch worker`,
+    );
   });
 
   test('export --quantize int8 measures int8 against fp32 and keeps it only when it pays', async () => {
@@ -150,11 +259,18 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     cpSync(run, q, { recursive: true });
     const r = await refit(['export', '--run', q, '--quantize', 'int8', '--threads', '1']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout.split('\n')[1], /^refit export: int8 \(12 MatMuls, [\d.]+ MB\) on \d+ rows of test\.csv, 1 thread: macro-F1 [\d.]+ → [\d.]+, [\d.]+ → [\d.]+ examples\/s: (kept|not kept)/);
+    assert.match(
+      r.stdout.split('\n')[1],
+      /^refit export: int8 \(12 MatMuls, [\d.]+ MB\) on \d+ rows of test\.csv, 1 thread: macro-F1 [\d.]+ → [\d.]+, [\d.]+ → [\d.]+ examples\/s: (kept|not kept)/,
+    );
     const onnx = JSON.parse(readFileSync(join(q, 'model', 'refit.json'), 'utf8')).onnx;
     const i8 = onnx.int8;
-    for (const k of ['macro_f1_fp32', 'macro_f1_int8', 'examples_per_s_fp32', 'examples_per_s_int8']) assert.equal(typeof i8[k], 'number', k);
-    assert.equal(i8.kept, (i8.macro_f1_fp32 - i8.macro_f1_int8) * 100 <= 1 && i8.examples_per_s_int8 > i8.examples_per_s_fp32);
+    for (const k of ['macro_f1_fp32', 'macro_f1_int8', 'examples_per_s_fp32', 'examples_per_s_int8'])
+      assert.equal(typeof i8[k], 'number', k);
+    assert.equal(
+      i8.kept,
+      (i8.macro_f1_fp32 - i8.macro_f1_int8) * 100 <= 1 && i8.examples_per_s_int8 > i8.examples_per_s_fp32,
+    );
     assert.equal(onnx.engine, i8.kept ? 'onnx-int8' : 'onnx');
     assert.equal(existsSync(join(q, 'model', 'model.int8.onnx')), i8.kept);
     const p = await openRunPredictor({ run_dir: q, env, log: new RunLog(), num_threads: 1 });
@@ -168,13 +284,22 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
   test('the int8 graph stays close to fp32 (per-channel int8 weights of 2-layer bert-tiny)', async () => {
     const fp32 = join(run, 'model', 'model.onnx');
     const q = quantizeOnnxInt8(readFileSync(fp32));
-    assert.equal(q.quantized, 12, '6 MatMuls per layer: query, key, value, attention output, intermediate, output');
+    assert.equal(
+      q.quantized,
+      12,
+      '6 MatMuls per layer: query, key, value, attention output, intermediate, output',
+    );
     const int8 = join(dir, 'tiny.int8.onnx');
     writeFileSync(int8, q.bytes);
     const model = readModelFolder(run);
-    const rows = [{ ids: [2, 10, 11, 12, 13, 14, 15, 3], head_pos: 1, tail_pos: 3, truncated: false }, { ids: [2, 20, 21, 22, 3], head_pos: 1, tail_pos: 2, truncated: false }]
-      .map((r) => ({ ...r, ids: r.ids.map((i) => i % model.dims.vocab_size) }));
-    const [a, b] = [await onnxLogits({ path: fp32, rows, max_seq_len: 64, threads: 1 }), await onnxLogits({ path: int8, rows, max_seq_len: 64, threads: 1 })];
+    const rows = [
+      { ids: [2, 10, 11, 12, 13, 14, 15, 3], head_pos: 1, tail_pos: 3, truncated: false },
+      { ids: [2, 20, 21, 22, 3], head_pos: 1, tail_pos: 2, truncated: false },
+    ].map((r) => ({ ...r, ids: r.ids.map((i) => i % model.dims.vocab_size) }));
+    const [a, b] = [
+      await onnxLogits({ path: fp32, rows, max_seq_len: 64, threads: 1 }),
+      await onnxLogits({ path: int8, rows, max_seq_len: 64, threads: 1 }),
+    ];
     // int8 rounding of weights (≤ 0.4 % of each column's range) and of activations: logits move by hundredths, not tenths
     assert.ok(maxAbsDiff(a, b) < 0.1, `max |fp32 − int8| ${maxAbsDiff(a, b)}`);
   });

@@ -20,6 +20,11 @@ test('absolute paths become names; URLs, relative paths and fractions stay', () 
 });
 
 test('hidePathsDeep reaches every string of a JSON value', () => {
-  const v = hidePathsDeep({ run_dir: '/srv/runs/a', events: [{ message: 'saved /srv/runs/a/model', n: 3 }], ok: true, none: null });
+  const v = hidePathsDeep({
+    run_dir: '/srv/runs/a',
+    events: [{ message: 'saved /srv/runs/a/model', n: 3 }],
+    ok: true,
+    none: null,
+  });
   assert.deepEqual(v, { run_dir: 'a', events: [{ message: 'saved model', n: 3 }], ok: true, none: null });
 });

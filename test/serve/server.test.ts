@@ -15,8 +15,15 @@ let close: () => Promise<void>;
 const log = new RunLog();
 
 before(async () => {
-  const s = await startServer({ run_dir: writeSyntheticRun({ steps: 5 }), host: '127.0.0.1', port: 0, log, env: {}, web_dir: null,
-    request_timeout_ms: 800 });
+  const s = await startServer({
+    run_dir: writeSyntheticRun({ steps: 5 }),
+    host: '127.0.0.1',
+    port: 0,
+    log,
+    env: {},
+    web_dir: null,
+    request_timeout_ms: 800,
+  });
   url = s.url;
   close = s.close;
 });
@@ -28,35 +35,114 @@ async function post(body: string, type = 'application/json'): Promise<{ status: 
 }
 
 const CASES: Array<{ name: string; body: string; status: number; error: string | RegExp }> = [
-  { name: 'malformed JSON', body: '{"text": "a b", "head":', status: 400, error: /^body is not valid JSON: / },
-  { name: 'wrong type', body: JSON.stringify({ text: 'Ann met Bob', head: 5, tail: 'Bob' }), status: 400, error: 'body.head: must be string' },
-  { name: 'missing field', body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann' }), status: 400, error: 'body: missing field "tail"' },
-  { name: 'bad item in a list', body: JSON.stringify([{ text: 'Ann met Bob', head: 'Ann', tail: 'Bob' }, { head: 'x', tail: 'y' }]),
-    status: 400, error: 'body[1]: missing field "text"' },
-  { name: 'not an object', body: '"hello"', status: 400, error: 'body: must be an object {text, head, tail} or a list of them' },
+  {
+    name: 'malformed JSON',
+    body: '{"text": "a b", "head":',
+    status: 400,
+    error: /^body is not valid JSON: /,
+  },
+  {
+    name: 'wrong type',
+    body: JSON.stringify({ text: 'Ann met Bob', head: 5, tail: 'Bob' }),
+    status: 400,
+    error: 'body.head: must be string',
+  },
+  {
+    name: 'missing field',
+    body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann' }),
+    status: 400,
+    error: 'body: missing field "tail"',
+  },
+  {
+    name: 'bad item in a list',
+    body: JSON.stringify([
+      { text: 'Ann met Bob', head: 'Ann', tail: 'Bob' },
+      { head: 'x', tail: 'y' },
+    ]),
+    status: 400,
+    error: 'body[1]: missing field "text"',
+  },
+  {
+    name: 'not an object',
+    body: '"hello"',
+    status: 400,
+    error: 'body: must be an object {text, head, tail} or a list of them',
+  },
   { name: 'empty list', body: '[]', status: 400, error: 'body: must NOT have fewer than 1 items' },
-  { name: 'negative offset', body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob', head_offset: -1 }), status: 400,
-    error: 'body.head_offset: must be >= 0' },
-  { name: 'entity not in text', body: JSON.stringify({ text: 'Ann met Bob', head: 'Carl', tail: 'Bob' }), status: 400,
-    error: "head 'Carl' is not in the text" },
-  { name: 'offset not at entity', body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob', tail_offset: 2 }), status: 400,
-    error: "tail 'Bob' is not at tail_offset 2" },
-  { name: 'null body', body: 'null', status: 400, error: 'body: must be an object {text, head, tail} or a list of them' },
+  {
+    name: 'negative offset',
+    body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob', head_offset: -1 }),
+    status: 400,
+    error: 'body.head_offset: must be >= 0',
+  },
+  {
+    name: 'entity not in text',
+    body: JSON.stringify({ text: 'Ann met Bob', head: 'Carl', tail: 'Bob' }),
+    status: 400,
+    error: "head 'Carl' is not in the text",
+  },
+  {
+    name: 'offset not at entity',
+    body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob', tail_offset: 2 }),
+    status: 400,
+    error: "tail 'Bob' is not at tail_offset 2",
+  },
+  {
+    name: 'null body',
+    body: 'null',
+    status: 400,
+    error: 'body: must be an object {text, head, tail} or a list of them',
+  },
   { name: 'null item in a list', body: '[null]', status: 400, error: 'body[0]: must be object' },
-  { name: 'fractional offset', body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob', head_offset: 1.5 }), status: 400,
-    error: 'body.head_offset: must be integer' },
+  {
+    name: 'fractional offset',
+    body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob', head_offset: 1.5 }),
+    status: 400,
+    error: 'body.head_offset: must be integer',
+  },
   // no model yet: the limit is what a 512-token model can read (512 tokens of at most 100 characters and a space)
-  { name: 'text over the length limit', body: JSON.stringify({ text: 'a'.repeat(51_713), head: 'a', tail: 'a' }), status: 400,
-    error: 'body.text: longer than 51712 characters, more than the model reads (512 tokens of at most 100 characters)' },
-  { name: 'head over the length limit', body: JSON.stringify({ text: 'a', head: 'a'.repeat(51_713), tail: 'a' }), status: 400,
-    error: 'body.head: longer than 51712 characters, more than the model reads (512 tokens of at most 100 characters)' },
-  { name: 'tail over the length limit in a list', body: JSON.stringify([{ text: 'a', head: 'a', tail: 'a' }, { text: 'a', head: 'a', tail: 'b'.repeat(60_000) }]),
-    status: 400, error: 'body[1].tail: longer than 51712 characters, more than the model reads (512 tokens of at most 100 characters)' },
-  { name: 'too many items', body: JSON.stringify(Array(257).fill({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob' })), status: 400,
-    error: 'body: must NOT have more than 256 items' },
-  { name: 'deeply nested JSON', body: '['.repeat(5000) + ']'.repeat(5000), status: 400, error: /^body\[0\]: must be object$/ },
-  { name: 'valid request, no trained model yet', body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob' }), status: 503,
-    error: /^no trained model in .*model yet/ },
+  {
+    name: 'text over the length limit',
+    body: JSON.stringify({ text: 'a'.repeat(51_713), head: 'a', tail: 'a' }),
+    status: 400,
+    error:
+      'body.text: longer than 51712 characters, more than the model reads (512 tokens of at most 100 characters)',
+  },
+  {
+    name: 'head over the length limit',
+    body: JSON.stringify({ text: 'a', head: 'a'.repeat(51_713), tail: 'a' }),
+    status: 400,
+    error:
+      'body.head: longer than 51712 characters, more than the model reads (512 tokens of at most 100 characters)',
+  },
+  {
+    name: 'tail over the length limit in a list',
+    body: JSON.stringify([
+      { text: 'a', head: 'a', tail: 'a' },
+      { text: 'a', head: 'a', tail: 'b'.repeat(60_000) },
+    ]),
+    status: 400,
+    error:
+      'body[1].tail: longer than 51712 characters, more than the model reads (512 tokens of at most 100 characters)',
+  },
+  {
+    name: 'too many items',
+    body: JSON.stringify(Array(257).fill({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob' })),
+    status: 400,
+    error: 'body: must NOT have more than 256 items',
+  },
+  {
+    name: 'deeply nested JSON',
+    body: '['.repeat(5000) + ']'.repeat(5000),
+    status: 400,
+    error: /^body\[0\]: must be object$/,
+  },
+  {
+    name: 'valid request, no trained model yet',
+    body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob' }),
+    status: 503,
+    error: /^no trained model in .*model yet/,
+  },
 ];
 
 for (const c of CASES) {
@@ -78,8 +164,18 @@ test('wrong content type -> 415 JSON', async () => {
 test('10 MB body -> 413 with the limit named', async () => {
   const big = JSON.stringify({ text: 'x'.repeat(10 * 1024 * 1024), head: 'x', tail: 'x' });
   const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(big) } },
-      (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => resolve({ status: r.statusCode ?? 0, body: b })); });
+    const req = request(
+      `${url}/v1/predict`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(big) },
+      },
+      (r) => {
+        let b = '';
+        r.on('data', (d) => (b += d));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body: b }));
+      },
+    );
     req.on('error', reject);
     req.end(big);
   });
@@ -98,7 +194,9 @@ test('slow client (body never finishes) -> 408 and disconnected; others are serv
   let got = '';
   sock.on('data', (d) => (got += d));
   const closed = new Promise((resolve) => sock.on('close', resolve));
-  sock.write('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text":');
+  sock.write(
+    'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text":',
+  );
   const health = await fetch(`${url}/v1/health`);
   assert.equal(health.status, 200);
   await closed;

@@ -14,20 +14,35 @@ async function run(argv: string[], stdin = ''): Promise<{ code: number; out: str
   const input = new PassThrough();
   let o = '';
   let e = '';
-  out.on('data', (d) => { o += d; });
-  err.on('data', (d) => { e += d; });
+  out.on('data', (d) => {
+    o += d;
+  });
+  err.on('data', (d) => {
+    e += d;
+  });
   input.end(stdin);
   const dir = mkdtempSync(path.join(tmpdir(), 'refit-tok-'));
-  const code = await main(argv, { stdout: out, stderr: err, stdin: input }, { HOME: dir, REFIT_LOG: path.join(dir, 'refit.log') });
+  const code = await main(
+    argv,
+    { stdout: out, stderr: err, stdin: input },
+    { HOME: dir, REFIT_LOG: path.join(dir, 'refit.log') },
+  );
   return { code, out: o, err: e };
 }
 
-test('tokenize reads stdin and prints ids per line (lower-cased by default)', { skip: NEEDS_SHARED }, async () => {
-  const r = await run(['tokenize', '--vocab', EN_VOCAB], '{"id":"a","text":"Hello, World!"}\n\n{"id":7,"text":"HELLO"}\n');
-  assert.equal(r.err, '');
-  assert.equal(r.code, 0);
-  assert.equal(r.out, '{"id":"a","ids":[7592,1010,2088,999]}\n{"id":7,"ids":[7592]}\n');
-});
+test(
+  'tokenize reads stdin and prints ids per line (lower-cased by default)',
+  { skip: NEEDS_SHARED },
+  async () => {
+    const r = await run(
+      ['tokenize', '--vocab', EN_VOCAB],
+      '{"id":"a","text":"Hello, World!"}\n\n{"id":7,"text":"HELLO"}\n',
+    );
+    assert.equal(r.err, '');
+    assert.equal(r.code, 0);
+    assert.equal(r.out, '{"id":"a","ids":[7592,1010,2088,999]}\n{"id":7,"ids":[7592]}\n');
+  },
+);
 
 test('tokenize --cased --input FILE keeps case', { skip: NEEDS_SHARED }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'refit-tok-'));
@@ -39,15 +54,19 @@ test('tokenize --cased --input FILE keeps case', { skip: NEEDS_SHARED }, async (
   assert.equal(cased.out, '{"id":1,"ids":[100,1266,776]}\n');
 });
 
-test('a bad JSON line is FILE:LINE and exit 2, earlier lines already printed', { skip: NEEDS_SHARED }, async () => {
-  const r = await run(['tokenize', '--vocab', EN_VOCAB], '{"id":1,"text":"ok"}\n{"id":2,"text":\n');
-  assert.equal(r.code, 2);
-  assert.equal(r.out, '{"id":1,"ids":[7929]}\n');
-  assert.match(r.err, /^refit: <stdin>:2: not valid JSON \(.*\); expected \{"id": …, "text": "…"\}\n$/);
-  const m = await run(['tokenize', '--vocab', EN_VOCAB], '{"id":1}\n');
-  assert.equal(m.code, 2);
-  assert.equal(m.err, 'refit: <stdin>:1: field "text" is missing or not a string\n');
-});
+test(
+  'a bad JSON line is FILE:LINE and exit 2, earlier lines already printed',
+  { skip: NEEDS_SHARED },
+  async () => {
+    const r = await run(['tokenize', '--vocab', EN_VOCAB], '{"id":1,"text":"ok"}\n{"id":2,"text":\n');
+    assert.equal(r.code, 2);
+    assert.equal(r.out, '{"id":1,"ids":[7929]}\n');
+    assert.match(r.err, /^refit: <stdin>:2: not valid JSON \(.*\); expected \{"id": …, "text": "…"\}\n$/);
+    const m = await run(['tokenize', '--vocab', EN_VOCAB], '{"id":1}\n');
+    assert.equal(m.code, 2);
+    assert.equal(m.err, 'refit: <stdin>:1: field "text" is missing or not a string\n');
+  },
+);
 
 test('a missing vocab or input file is one line, exit 2', async () => {
   const r = await run(['tokenize', '--vocab', 'no-such-vocab.txt']);

@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import { Vocab, WordPieceTokenizer } from '../../src/tokenize/index.ts';
 import { NEEDS_SHARED, SHARED, readJsonlGz } from './helpers.ts';
 
-interface GoldenLine { id: string; text: string; ids: number[]; ids_cls_sep_max128: number[] }
+interface GoldenLine {
+  id: string;
+  text: string;
+  ids: number[];
+  ids_cls_sep_max128: number[];
+}
 
 const CASES = [
   { name: 'zh_lower', vocab: 'google_zh_vocab.txt', lowercase: true },
@@ -24,7 +29,9 @@ for (const c of CASES) {
     const vocab = Vocab.fromFile(path.join(SHARED, 'assets/bert-vocab', c.vocab));
     const tok = new WordPieceTokenizer(vocab, { lowercase: c.lowercase });
     const lines = readJsonlGz<GoldenLine>(path.join(SHARED, 'golden/tokenizer', `tok_${c.name}.jsonl.gz`));
-    const stats = JSON.parse(readFileSync(path.join(SHARED, 'golden/tokenizer/stats-all.json'), 'utf8'))[c.name];
+    const stats = JSON.parse(readFileSync(path.join(SHARED, 'golden/tokenizer/stats-all.json'), 'utf8'))[
+      c.name
+    ];
     assert.ok(lines.length > 1000 && lines.length <= stats.sentences, `${lines.length} golden lines`);
     assert.equal(vocab.unk_id, stats.special_ids['[UNK]']);
     assert.equal(vocab.cls_id, stats.special_ids['[CLS]']);
@@ -32,11 +39,17 @@ for (const c of CASES) {
     for (const line of lines) {
       const ids = tok.ids(line.text);
       if (JSON.stringify(ids) !== JSON.stringify(line.ids)) {
-        mismatches.push(`${line.id} ${JSON.stringify(line.text).slice(0, 120)}\n  got ${JSON.stringify(ids).slice(0, 200)}\n  exp ${JSON.stringify(line.ids).slice(0, 200)}`);
+        mismatches.push(
+          `${line.id} ${JSON.stringify(line.text).slice(0, 120)}\n  got ${JSON.stringify(ids).slice(0, 200)}\n  exp ${JSON.stringify(line.ids).slice(0, 200)}`,
+        );
       } else if (JSON.stringify(clsSep128(vocab, ids)) !== JSON.stringify(line.ids_cls_sep_max128)) {
         mismatches.push(`${line.id} ids_cls_sep_max128 differs`);
       }
     }
-    assert.equal(mismatches.length, 0, `${mismatches.length} of ${lines.length} lines differ; first:\n${mismatches.slice(0, 5).join('\n')}`);
+    assert.equal(
+      mismatches.length,
+      0,
+      `${mismatches.length} of ${lines.length} lines differ; first:\n${mismatches.slice(0, 5).join('\n')}`,
+    );
   });
 }

@@ -16,5 +16,9 @@ export const EN_VOCAB = path.join(SHARED, 'assets/bert-vocab/google_uncased_en_v
 
 /** Reads a .jsonl.gz file into objects. */
 export function readJsonlGz<T>(file: string): T[] {
-  return gunzipSync(readFileSync(file)).toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as T);
+  return gunzipSync(readFileSync(file))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
 }

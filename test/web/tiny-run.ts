@@ -10,12 +10,22 @@ import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/
 /** The built CLI (npm run build). */
 export const CLI = new URL('../../bin/refit.mjs', import.meta.url).pathname;
 /** Skip reason when the CLI is not built. */
-export const NO_CLI: string | false = !existsSync(new URL('../../dist/refit.mjs', import.meta.url)) && 'needs npm run build';
+export const NO_CLI: string | false =
+  !existsSync(new URL('../../dist/refit.mjs', import.meta.url)) && 'needs npm run build';
 
 /** Writes demo data files into `dir`; returns their paths. */
-export function writeDemoData(dir: string, sizes = { train: 64, valid: 16, test: 16 }): Record<'train' | 'valid' | 'test' | 'relations' | 'vocab', string> {
+export function writeDemoData(
+  dir: string,
+  sizes = { train: 64, valid: 16, test: 16 },
+): Record<'train' | 'valid' | 'test' | 'relations' | 'vocab', string> {
   const d = generateDemoDataset({ seed: 7, ...sizes });
-  const paths = { train: join(dir, 'train.csv'), valid: join(dir, 'valid.csv'), test: join(dir, 'test.csv'), relations: join(dir, 'relation.csv'), vocab: join(dir, 'vocab.txt') };
+  const paths = {
+    train: join(dir, 'train.csv'),
+    valid: join(dir, 'valid.csv'),
+    test: join(dir, 'test.csv'),
+    relations: join(dir, 'relation.csv'),
+    vocab: join(dir, 'vocab.txt'),
+  };
   writeFileSync(paths.train, toDeepkeCsv(d.train));
   writeFileSync(paths.valid, toDeepkeCsv(d.valid));
   writeFileSync(paths.test, toDeepkeCsv(d.test));
@@ -25,14 +35,31 @@ export function writeDemoData(dir: string, sizes = { train: 64, valid: 16, test:
 }
 
 /** Trains a tiny run and returns its folder; throws with the CLI's stderr when training fails. */
-export function trainTinyRun(opts: { preset?: string; epochs?: number; sizes?: { train: number; valid: number; test: number } } = {}): string {
+export function trainTinyRun(
+  opts: { preset?: string; epochs?: number; sizes?: { train: number; valid: number; test: number } } = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'refit-tiny-'));
   const p = writeDemoData(dir, opts.sizes);
   const out = join(dir, 'run');
-  const args = [CLI, 'train', `data.train=${p.train}`, `data.valid=${p.valid}`, `data.test=${p.test}`, `data.relations=${p.relations}`,
-    `model.preset=${opts.preset ?? 'bert-tiny'}`, `model.vocab=${p.vocab}`, `train.epochs=${opts.epochs ?? 1}`, 'train.batch_size=16',
+  const args = [
+    CLI,
+    'train',
+    `data.train=${p.train}`,
+    `data.valid=${p.valid}`,
+    `data.test=${p.test}`,
+    `data.relations=${p.relations}`,
+    `model.preset=${opts.preset ?? 'bert-tiny'}`,
+    `model.vocab=${p.vocab}`,
+    `train.epochs=${opts.epochs ?? 1}`,
+    'train.batch_size=16',
     // export.onnx=false: the tests of the torch worker's predict and serve paths use this run (test/run/onnx.test.ts exports its own copy)
-    'memory.max_seq_len=64', 'export.onnx=false', '--out', out, '--progress', 'none'];
+    'memory.max_seq_len=64',
+    'export.onnx=false',
+    '--out',
+    out,
+    '--progress',
+    'none',
+  ];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });
   if (r.status !== 0) throw new Error(`refit train failed (${r.status}): ${r.stderr}`);
   return out;
@@ -45,7 +72,9 @@ export function cachedTinyRun(): string {
   const cached = join(tmpdir(), name);
   if (existsSync(join(cached, 'model', 'refit.json'))) return cached;
   // runs cached for earlier builds are stale now
-  for (const f of readdirSync(tmpdir())) if (f.startsWith('refit-test-tiny-run-') && f !== name) rmSync(join(tmpdir(), f), { recursive: true, force: true });
+  for (const f of readdirSync(tmpdir()))
+    if (f.startsWith('refit-test-tiny-run-') && f !== name)
+      rmSync(join(tmpdir(), f), { recursive: true, force: true });
   const fresh = trainTinyRun();
   try {
     renameSync(fresh, cached); // atomic: another test file that trained at the same time keeps its own copy

@@ -1,11 +1,18 @@
 // The shared page header: links to the three pages, the current one highlighted.
-const PAGES: Array<[string, string]> = [['/', 'Predict'], ['/runs', 'Run'], ['/plan', 'Memory planner']];
+const PAGES: Array<[string, string]> = [
+  ['/', 'Predict'],
+  ['/runs', 'Run'],
+  ['/plan', 'Memory planner'],
+];
 
 /** Inserts the navigation bar at the top of the page. */
 export function renderNav(current: string): void {
   const nav = document.createElement('nav');
-  nav.innerHTML = `<span class="brand">refit</span>` + PAGES.map(([href, text]) =>
-    `<a href="${href}"${href === current ? ' class="on"' : ''}>${text}</a>`).join('');
+  nav.innerHTML =
+    `<span class="brand">refit</span>` +
+    PAGES.map(([href, text]) => `<a href="${href}"${href === current ? ' class="on"' : ''}>${text}</a>`).join(
+      '',
+    );
   document.body.prepend(nav);
 }
 

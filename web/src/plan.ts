@@ -12,8 +12,19 @@ import { formatBytes } from '../../src/bytes.ts';
 import { renderNav } from './nav.ts';
 import './style.css';
 
-const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569'];
-const opt = (values: string[], selected: string) => values.map((v) => `<option${v === selected ? ' selected' : ''}>${v}</option>`).join('');
+const COLORS = [
+  '#2563eb',
+  '#dc2626',
+  '#16a34a',
+  '#d97706',
+  '#7c3aed',
+  '#0891b2',
+  '#db2777',
+  '#65a30d',
+  '#475569',
+];
+const opt = (values: string[], selected: string) =>
+  values.map((v) => `<option${v === selected ? ' selected' : ''}>${v}</option>`).join('');
 
 renderNav('/plan');
 const app = document.getElementById('app') as HTMLElement;
@@ -46,9 +57,15 @@ let chart: Chart | undefined;
 function readModel(): ModelDims {
   if (val('model') !== 'config.json') return PRESETS[val('model') as keyof typeof PRESETS];
   let raw: Record<string, unknown>;
-  try { raw = JSON.parse(val('config-json')); } catch (e) { throw new Error(`config.json: not valid JSON (${(e as Error).message})`); }
+  try {
+    raw = JSON.parse(val('config-json'));
+  } catch (e) {
+    throw new Error(`config.json: not valid JSON (${(e as Error).message})`);
+  }
   const base = PRESETS['bert-base'] as ModelDims;
-  const dims = Object.fromEntries(Object.keys(base).map((k) => [k, raw[k] ?? (base as unknown as Record<string, number>)[k]]));
+  const dims = Object.fromEntries(
+    Object.keys(base).map((k) => [k, raw[k] ?? (base as unknown as Record<string, number>)[k]]),
+  );
   return validateDims(dims as unknown as ModelDims, 'config.json');
 }
 
@@ -61,15 +78,26 @@ function readGpu(): GpuSpec {
 function readConfig(): ShapeConfig {
   return {
     train: { batch_size: Number(val('batch')) },
-    memory: { max_seq_len: Number(val('seq')), padding: 'max', precision: val('precision') as RunShape['precision'], attention: val('attention') as RunShape['attention'],
-      grad_checkpointing: el<HTMLInputElement>('ckpt').checked, freeze_layers: 0, optimizer: val('optimizer') as RunShape['optimizer'] },
-    model: { head: 'entity-start' }, data: { num_relations: Number(val('labels')) },
+    memory: {
+      max_seq_len: Number(val('seq')),
+      padding: 'max',
+      precision: val('precision') as RunShape['precision'],
+      attention: val('attention') as RunShape['attention'],
+      grad_checkpointing: el<HTMLInputElement>('ckpt').checked,
+      freeze_layers: 0,
+      optimizer: val('optimizer') as RunShape['optimizer'],
+    },
+    model: { head: 'entity-start' },
+    data: { num_relations: Number(val('labels')) },
   };
 }
 
 /** The run shape of the controls: the same config → run shape function as `refit plan -c` and `refit train`. */
 function readRun(): RunShape {
-  return runShapeOf(readConfig(), { engine: val('engine') as RunShape['engine'], mode: val('mode') as RunShape['mode'] }).run;
+  return runShapeOf(readConfig(), {
+    engine: val('engine') as RunShape['engine'],
+    mode: val('mode') as RunShape['mode'],
+  }).run;
 }
 
 function drawPlan(plan: MemoryPlan): void {
@@ -77,17 +105,53 @@ function drawPlan(plan: MemoryPlan): void {
   el('verdict').textContent = fits ? 'fits' : 'does not fit';
   el('verdict').className = `verdict ${fits ? 'fits' : 'nofit'}`;
   el('verdict').dataset.peak = String(plan.peak_device_bytes); // the exact figure `refit plan --json` prints
-  el('peak').textContent = `predicted peak ${formatBytes(plan.peak_device_bytes)} of ${formatBytes(plan.budget_bytes)} (${plan.peak_phase}); ${(plan.params / 1e6).toFixed(1)} M parameters`;
+  el('peak').textContent =
+    `predicted peak ${formatBytes(plan.peak_device_bytes)} of ${formatBytes(plan.budget_bytes)} (${plan.peak_phase}); ${(plan.params / 1e6).toFixed(1)} M parameters`;
   const parts = Object.entries(plan.breakdown).filter(([, v]) => v > 0);
-  el('breakdown').innerHTML = '<table><tr>' + parts.map(([k]) => `<th>${k}</th>`).join('') + '</tr><tr>'
-    + parts.map(([, v]) => `<td>${formatBytes(v)}</td>`).join('') + '</tr></table>';
-  const data = { labels: ['predicted', 'GPU'], datasets: [
-    ...parts.map(([k, v], i) => ({ label: k, data: [v, null] as (number | null)[], backgroundColor: COLORS[i % COLORS.length], stack: 'm' })),
-    { label: 'GPU memory', data: [null, plan.budget_bytes ?? null], backgroundColor: '#94a3b8', stack: 'm' }] };
-  if (chart) { chart.data = data; chart.update('none'); return; }
-  chart = new Chart(el<HTMLCanvasElement>('plan-chart'), { type: 'bar', data, options: { indexAxis: 'y', animation: false, maintainAspectRatio: false,
-    scales: { x: { stacked: true, ticks: { callback: (v) => formatBytes(Number(v)) } }, y: { stacked: true } },
-    plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${formatBytes(c.raw as number)}` } } } } });
+  el('breakdown').innerHTML =
+    '<table><tr>' +
+    parts.map(([k]) => `<th>${k}</th>`).join('') +
+    '</tr><tr>' +
+    parts.map(([, v]) => `<td>${formatBytes(v)}</td>`).join('') +
+    '</tr></table>';
+  const data = {
+    labels: ['predicted', 'GPU'],
+    datasets: [
+      ...parts.map(([k, v], i) => ({
+        label: k,
+        data: [v, null] as (number | null)[],
+        backgroundColor: COLORS[i % COLORS.length],
+        stack: 'm',
+      })),
+      {
+        label: 'GPU memory',
+        data: [null, plan.budget_bytes ?? null],
+        backgroundColor: '#94a3b8',
+        stack: 'm',
+      },
+    ],
+  };
+  if (chart) {
+    chart.data = data;
+    chart.update('none');
+    return;
+  }
+  chart = new Chart(el<HTMLCanvasElement>('plan-chart'), {
+    type: 'bar',
+    data,
+    options: {
+      indexAxis: 'y',
+      animation: false,
+      maintainAspectRatio: false,
+      scales: {
+        x: { stacked: true, ticks: { callback: (v) => formatBytes(Number(v)) } },
+        y: { stacked: true },
+      },
+      plugins: {
+        tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${formatBytes(c.raw as number)}` } },
+      },
+    },
+  });
 }
 
 function update(): void {
@@ -104,14 +168,27 @@ function update(): void {
 
 function fit(): void {
   try {
-    const r = fitConfig({ model: readModel(), gpu: readGpu(), effective_batch: Number(val('batch')), seq_len: Number(val('seq')),
-      engine: val('engine') as RunShape['engine'], num_labels: Number(val('labels')) });
-    const row = (c: typeof r) => `<tr><td>${c.config.micro_batch_size} × ${c.config.grad_accumulation}</td><td>${c.config.precision}</td>`
-      + `<td>${c.config.attention}</td><td>${c.config.grad_checkpointing ? 'yes' : 'no'}</td><td>${c.config.seq_len} (${c.config.padding})</td>`
-      + `<td>${formatBytes(c.peak_device_bytes)}</td><td>${c.fits ? 'fits' : 'does not fit'}</td><td>${c.predicted_examples_per_s.toFixed(0)}</td></tr>`;
-    el('fit-result').innerHTML = `<p id="fit-verdict">${r.fits ? 'refit fit would choose' : 'nothing fits; the closest is'}:</p><table>`
-      + '<tr><th>micro-batch × accumulation</th><th>precision</th><th>attention</th><th>checkpointing</th><th>length</th><th>peak</th><th>verdict</th><th>examples/s (predicted)</th></tr>'
-      + row(r) + r.alternatives.slice(0, 5).map((a) => row(a as typeof r)).join('') + '</table>';
+    const r = fitConfig({
+      model: readModel(),
+      gpu: readGpu(),
+      effective_batch: Number(val('batch')),
+      seq_len: Number(val('seq')),
+      engine: val('engine') as RunShape['engine'],
+      num_labels: Number(val('labels')),
+    });
+    const row = (c: typeof r) =>
+      `<tr><td>${c.config.micro_batch_size} × ${c.config.grad_accumulation}</td><td>${c.config.precision}</td>` +
+      `<td>${c.config.attention}</td><td>${c.config.grad_checkpointing ? 'yes' : 'no'}</td><td>${c.config.seq_len} (${c.config.padding})</td>` +
+      `<td>${formatBytes(c.peak_device_bytes)}</td><td>${c.fits ? 'fits' : 'does not fit'}</td><td>${c.predicted_examples_per_s.toFixed(0)}</td></tr>`;
+    el('fit-result').innerHTML =
+      `<p id="fit-verdict">${r.fits ? 'refit fit would choose' : 'nothing fits; the closest is'}:</p><table>` +
+      '<tr><th>micro-batch × accumulation</th><th>precision</th><th>attention</th><th>checkpointing</th><th>length</th><th>peak</th><th>verdict</th><th>examples/s (predicted)</th></tr>' +
+      row(r) +
+      r.alternatives
+        .slice(0, 5)
+        .map((a) => row(a as typeof r))
+        .join('') +
+      '</table>';
     el('fit-result').dataset.choice = JSON.stringify(r.config); // the exact choice `refit fit --json` prints
   } catch (e) {
     el('fit-result').innerHTML = `<p class="error"></p>`;
@@ -119,8 +196,14 @@ function fit(): void {
   }
 }
 
-el('batch-range').addEventListener('input', () => { el<HTMLInputElement>('batch').value = val('batch-range'); update(); });
-el('batch').addEventListener('input', () => { el<HTMLInputElement>('batch-range').value = val('batch'); update(); });
+el('batch-range').addEventListener('input', () => {
+  el<HTMLInputElement>('batch').value = val('batch-range');
+  update();
+});
+el('batch').addEventListener('input', () => {
+  el<HTMLInputElement>('batch-range').value = val('batch');
+  update();
+});
 el('controls').addEventListener('input', update);
 el('controls').addEventListener('change', update);
 el('fit').addEventListener('click', fit);

@@ -5,8 +5,17 @@ import { getJson, renderNav } from './nav.ts';
 import { utf16ToCodePoint } from '../../src/offsets.ts';
 import './style.css';
 
-interface ModelInfo { relations: string[]; na_label: string | null; max_seq_len: number }
-interface Prediction { relation?: string; score?: number; top?: Array<{ relation: string; score: number }>; error?: string }
+interface ModelInfo {
+  relations: string[];
+  na_label: string | null;
+  max_seq_len: number;
+}
+interface Prediction {
+  relation?: string;
+  score?: number;
+  top?: Array<{ relation: string; score: number }>;
+  error?: string;
+}
 
 renderNav('/');
 const app = document.getElementById('app') as HTMLElement;
@@ -27,17 +36,23 @@ const offsets: { head?: number; tail?: number } = {};
 let chart: Chart | undefined;
 
 function esc(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c] as string));
+  return s.replace(
+    /[&<>"]/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,
+  );
 }
 
 /** Shows the sentence with head and tail highlighted where they will be found. */
 function preview(): void {
   const t = text.value;
-  const spans = (['head', 'tail'] as const).map((role) => {
-    const name = el<HTMLInputElement>(role).value;
-    const at = offsets[role] ?? (name ? t.indexOf(name) : -1);
-    return { role, at, end: at + name.length };
-  }).filter((s) => s.at >= 0 && s.end > s.at).sort((a, b) => a.at - b.at);
+  const spans = (['head', 'tail'] as const)
+    .map((role) => {
+      const name = el<HTMLInputElement>(role).value;
+      const at = offsets[role] ?? (name ? t.indexOf(name) : -1);
+      return { role, at, end: at + name.length };
+    })
+    .filter((s) => s.at >= 0 && s.end > s.at)
+    .sort((a, b) => a.at - b.at);
   let html = '';
   let pos = 0;
   for (const s of spans) {
@@ -50,7 +65,10 @@ function preview(): void {
 
 function mark(role: 'head' | 'tail'): void {
   const { selectionStart: a, selectionEnd: b } = text;
-  if (a === b) { el('error').textContent = 'select part of the sentence first'; return; }
+  if (a === b) {
+    el('error').textContent = 'select part of the sentence first';
+    return;
+  }
   el<HTMLInputElement>(role).value = text.value.slice(a, b);
   offsets[role] = a;
   el('error').textContent = '';
@@ -62,21 +80,42 @@ function show(p: Prediction): void {
   el('relation').textContent = p.relation ?? '–';
   el('score').textContent = p.score !== undefined ? `p = ${p.score.toFixed(3)}` : '';
   const top = p.top ?? [];
-  const data = { labels: top.map((t) => t.relation), datasets: [{ label: 'probability', data: top.map((t) => t.score), backgroundColor: '#2563eb' }] };
-  if (chart) { chart.data = data; chart.update(); return; }
-  chart = new Chart(el<HTMLCanvasElement>('top-chart'), { type: 'bar', data,
-    options: { indexAxis: 'y', animation: false, maintainAspectRatio: false, scales: { x: { min: 0, max: 1 } } } });
+  const data = {
+    labels: top.map((t) => t.relation),
+    datasets: [{ label: 'probability', data: top.map((t) => t.score), backgroundColor: '#2563eb' }],
+  };
+  if (chart) {
+    chart.data = data;
+    chart.update();
+    return;
+  }
+  chart = new Chart(el<HTMLCanvasElement>('top-chart'), {
+    type: 'bar',
+    data,
+    options: {
+      indexAxis: 'y',
+      animation: false,
+      maintainAspectRatio: false,
+      scales: { x: { min: 0, max: 1 } },
+    },
+  });
 }
 
 async function predict(): Promise<void> {
   el('error').textContent = '';
-  const item: Record<string, unknown> = { text: text.value, head: el<HTMLInputElement>('head').value, tail: el<HTMLInputElement>('tail').value };
+  const item: Record<string, unknown> = {
+    text: text.value,
+    head: el<HTMLInputElement>('head').value,
+    tail: el<HTMLInputElement>('tail').value,
+  };
   // the selection is in UTF-16 units; the API counts code points (an emoji or U+20000+ CJK character is one)
   if (offsets.head !== undefined) item.head_offset = utf16ToCodePoint(text.value, offsets.head);
   if (offsets.tail !== undefined) item.tail_offset = utf16ToCodePoint(text.value, offsets.tail);
   try {
-    const p = await getJson<Prediction>(`/v1/predict?top_k=${Number(el<HTMLInputElement>('top-k').value) || 5}`,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(item) });
+    const p = await getJson<Prediction>(
+      `/v1/predict?top_k=${Number(el<HTMLInputElement>('top-k').value) || 5}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(item) },
+    );
     if (p.error) throw new Error(p.error);
     show(p);
   } catch (e) {
@@ -86,11 +125,24 @@ async function predict(): Promise<void> {
 
 for (const role of ['head', 'tail'] as const) {
   el(`mark-${role}`).addEventListener('click', () => mark(role));
-  el(role).addEventListener('input', () => { delete offsets[role]; preview(); });
+  el(role).addEventListener('input', () => {
+    delete offsets[role];
+    preview();
+  });
 }
-text.addEventListener('input', () => { delete offsets.head; delete offsets.tail; preview(); });
+text.addEventListener('input', () => {
+  delete offsets.head;
+  delete offsets.tail;
+  preview();
+});
 el('predict').addEventListener('click', () => void predict());
 preview();
-getJson<ModelInfo>('/v1/model').then((m) => {
-  el('model-info').textContent = `${m.relations.length} relations (NA: ${m.na_label ?? 'none'}), max length ${m.max_seq_len} tokens: ${m.relations.join(', ')}`;
-}, (e: Error) => { el('model-info').textContent = e.message; });
+getJson<ModelInfo>('/v1/model').then(
+  (m) => {
+    el('model-info').textContent =
+      `${m.relations.length} relations (NA: ${m.na_label ?? 'none'}), max length ${m.max_seq_len} tokens: ${m.relations.join(', ')}`;
+  },
+  (e: Error) => {
+    el('model-info').textContent = e.message;
+  },
+);

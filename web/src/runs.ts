@@ -9,7 +9,14 @@ import './style.css';
 /** How often the page asks for new events (ms). */
 const POLL_MS = 1500;
 
-interface RunChunk { name: string; events: EventLine[]; next: number; plan: unknown; metrics: unknown; config_yaml: string }
+interface RunChunk {
+  name: string;
+  events: EventLine[];
+  next: number;
+  plan: unknown;
+  metrics: unknown;
+  config_yaml: string;
+}
 
 const style = document.createElement('style');
 style.textContent = REPORT_CSS.replace(/body\{[^}]*\}/, '');
@@ -25,10 +32,20 @@ let next = 0;
 async function poll(): Promise<void> {
   try {
     const chunk = await getJson<RunChunk>(`/v1/run?after=${next}`);
-    if (chunk.next < next) { events.length = 0; next = 0; return poll(); } // the run restarted from scratch
+    if (chunk.next < next) {
+      events.length = 0;
+      next = 0;
+      return poll();
+    } // the run restarted from scratch
     events.push(...chunk.events);
     next = chunk.next;
-    const model = summarizeRun({ name: chunk.name, events, plan: chunk.plan, metrics: chunk.metrics, config_yaml: chunk.config_yaml });
+    const model = summarizeRun({
+      name: chunk.name,
+      events,
+      plan: chunk.plan,
+      metrics: chunk.metrics,
+      config_yaml: chunk.config_yaml,
+    });
     drawRunReport(root, model, Chart);
     state.className = 'muted';
     state.textContent = `${events.length} events · updated ${new Date().toLocaleTimeString()}`;
@@ -36,7 +53,7 @@ async function poll(): Promise<void> {
     root.dataset.status = model.status;
   } catch (e) {
     state.textContent = (e as Error).message;
-    state.className = "error";
+    state.className = 'error';
   }
   setTimeout(poll, POLL_MS);
 }

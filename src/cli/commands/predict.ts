@@ -11,39 +11,95 @@ import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import { intOption, threadsOption } from '../options.ts';
-import { badLinesText, checkFileTarget, openPredictInput, openRunPredictor, parseEngine, predictRows, type InputRow, type PredictSummary } from '../../run/index.ts';
+import {
+  badLinesText,
+  checkFileTarget,
+  openPredictInput,
+  openRunPredictor,
+  parseEngine,
+  predictRows,
+  type InputRow,
+  type PredictSummary,
+} from '../../run/index.ts';
 
-interface PredictOptions { run: string; input?: string; text?: string; head?: string; tail?: string; headOffset?: string; tailOffset?: string; headType?: string; tailType?: string;
-  output?: string; topK?: string; naThreshold?: string; format?: string; strict?: boolean; engine?: string; threads?: string }
+interface PredictOptions {
+  run: string;
+  input?: string;
+  text?: string;
+  head?: string;
+  tail?: string;
+  headOffset?: string;
+  tailOffset?: string;
+  headType?: string;
+  tailType?: string;
+  output?: string;
+  topK?: string;
+  naThreshold?: string;
+  format?: string;
+  strict?: boolean;
+  engine?: string;
+  threads?: string;
+}
 
 /** The rows to predict: a fresh pass over --input, or the one --text row (offsets in code points). */
 async function rowSource(o: PredictOptions): Promise<{ rows: () => AsyncIterable<InputRow>; file?: string }> {
   if (o.input) {
-    if (o.text || o.head || o.tail) throw new ConfigError('E_CLI_OPTION', 'use either --input FILE or --text/--head/--tail, not both');
+    if (o.text || o.head || o.tail)
+      throw new ConfigError('E_CLI_OPTION', 'use either --input FILE or --text/--head/--tail, not both');
     const input = await openPredictInput({ path: o.input, format: o.format });
     return { rows: input.rows, file: o.input };
   }
-  if (o.text === undefined || o.head === undefined || o.tail === undefined) throw new ConfigError('E_CLI_OPTION', 'give --input FILE, or --text, --head and --tail');
-  const item = { text: o.text, head: o.head, tail: o.tail, head_offset: intOption('--head-offset', o.headOffset, 0), tail_offset: intOption('--tail-offset', o.tailOffset, 0),
-    head_type: o.headType, tail_type: o.tailType };
-  return { rows: async function* () { yield { line: 0, item }; } };
+  if (o.text === undefined || o.head === undefined || o.tail === undefined)
+    throw new ConfigError('E_CLI_OPTION', 'give --input FILE, or --text, --head and --tail');
+  const item = {
+    text: o.text,
+    head: o.head,
+    tail: o.tail,
+    head_offset: intOption('--head-offset', o.headOffset, 0),
+    tail_offset: intOption('--tail-offset', o.tailOffset, 0),
+    head_type: o.headType,
+    tail_type: o.tailType,
+  };
+  return {
+    rows: async function* () {
+      yield { line: 0, item };
+    },
+  };
 }
 
 /** Writes to stdout, or to a temp file beside --output that replaces it only when every row is written. */
-function openOutput(ctx: CliContext, path: string | undefined): { write(text: string): Promise<void>; commit(): Promise<void>; abort(): void } {
-  if (!path) return { write: (t) => writeWithBackpressure(ctx.io.stdout, t), commit: async () => undefined, abort: () => undefined };
+function openOutput(
+  ctx: CliContext,
+  path: string | undefined,
+): { write(text: string): Promise<void>; commit(): Promise<void>; abort(): void } {
+  if (!path)
+    return {
+      write: (t) => writeWithBackpressure(ctx.io.stdout, t),
+      commit: async () => undefined,
+      abort: () => undefined,
+    };
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const stream: WriteStream = createWriteStream(tmp);
   let failed: Error | undefined;
-  stream.on('error', (e) => { failed = e; });
+  stream.on('error', (e) => {
+    failed = e;
+  });
   return {
-    write: async (t) => { if (failed) throw failed; await writeWithBackpressure(stream, t); },
+    write: async (t) => {
+      if (failed) throw failed;
+      await writeWithBackpressure(stream, t);
+    },
     commit: async () => {
-      await new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e || failed ? reject(e ?? failed) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        stream.end((e?: Error | null) => (e || failed ? reject(e ?? failed) : resolve())),
+      );
       renameSync(tmp, path);
     },
-    abort: () => { stream.destroy(); rmSync(tmp, { force: true }); },
+    abort: () => {
+      stream.destroy();
+      rmSync(tmp, { force: true });
+    },
   };
 }
 
@@ -53,38 +109,77 @@ async function writeWithBackpressure(stream: Writable, text: string): Promise<vo
 
 /** Registers `refit predict`. */
 export function registerPredict(program: Command, ctx: CliContext): void {
-  program.command('predict')
+  program
+    .command('predict')
     .description('predict relations with a trained run (JSON lines out, one per input row, in input order)')
     .requiredOption('--run <dir>', 'run folder written by refit train')
-    .option('--input <file>', 'JSONL {text, head, tail, head_offset?, tail_offset?, head_type?, tail_type?} or any labelled data file; offsets count code points')
+    .option(
+      '--input <file>',
+      'JSONL {text, head, tail, head_offset?, tail_offset?, head_type?, tail_type?} or any labelled data ' +
+        'file; offsets count code points',
+    )
     .option('--format <name>', 'data format of --input when it is a labelled data file (default: detected)')
     .option('--text <text>', 'one sentence')
     .option('--head <entity>', 'head entity (with --text)')
     .option('--tail <entity>', 'tail entity (with --text)')
-    .option('--head-offset <n>', 'where the head starts in --text, in code points (Python\'s str.index)')
-    .option('--tail-offset <n>', 'where the tail starts in --text, in code points (Python\'s str.index)')
-    .option('--head-type <type>', 'entity type of the head, e.g. 人物 (deepke-lm models put it into the text, as DeepKE\'s predict.py asks; without it the head keeps its text)')
+    .option('--head-offset <n>', "where the head starts in --text, in code points (Python's str.index)")
+    .option('--tail-offset <n>', "where the tail starts in --text, in code points (Python's str.index)")
+    .option(
+      '--head-type <type>',
+      "entity type of the head, e.g. 人物 (deepke-lm models put it into the text, as DeepKE's predict.py " +
+        'asks; without it the head keeps its text)',
+    )
     .option('--tail-type <type>', 'entity type of the tail (as --head-type)')
     .option('--output <file>', 'write the JSON lines here instead of stdout')
     .option('--top-k <k>', 'relations listed in `top` (default: predict.top_k of the run, 3)')
-    .option('--na-threshold <p>', 'answer the NA label when the best score is below p (default: predict.na_threshold, 0)')
+    .option(
+      '--na-threshold <p>',
+      'answer the NA label when the best score is below p (default: predict.na_threshold, 0)',
+    )
     .option('--strict', 'exit 2 when any row is bad (every row still gets its output line)')
-    .option('--engine <name>', 'onnx (onnxruntime-node in this process, no Python) or torch (the Python worker; CPU or CUDA); default: onnx when the run has model/model.onnx')
+    .option(
+      '--engine <name>',
+      'onnx (onnxruntime-node in this process, no Python) or torch (the Python worker; CPU or CUDA); ' +
+        'default: onnx when the run has model/model.onnx',
+    )
     .option('--threads <n>', 'CPU threads for the model (default: every core)')
     .action(async (o: PredictOptions) => {
       if (o.output) checkFileTarget(o.output, '--output'); // a folder or an unwritable place is found before the model loads
-      // left out: the run's own predict.top_k / predict.na_threshold, which the predictor applies (as the server's does)
+      // left out: the run's own predict.top_k / predict.na_threshold, which the predictor applies (as the
+      // server's does)
       const top_k = intOption('--top-k', o.topK, 1);
       const na_threshold = o.naThreshold === undefined ? undefined : Number(o.naThreshold);
-      if (na_threshold !== undefined && !(na_threshold >= 0 && na_threshold <= 1)) throw new ConfigError('E_CLI_OPTION', `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`);
+      if (na_threshold !== undefined && !(na_threshold >= 0 && na_threshold <= 1))
+        throw new ConfigError(
+          'E_CLI_OPTION',
+          `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`,
+        );
       const source = await rowSource(o);
-      const predictor = await openRunPredictor({ run_dir: o.run, engine: parseEngine('--engine', o.engine), num_threads: threadsOption(o.threads) ?? availableParallelism(), env: ctx.env, log: ctx.log });
+      const predictor = await openRunPredictor({
+        run_dir: o.run,
+        engine: parseEngine('--engine', o.engine),
+        num_threads: threadsOption(o.threads) ?? availableParallelism(),
+        env: ctx.env,
+        log: ctx.log,
+      });
       // Progress on stderr for --input, unless the predictions themselves go to the same terminal.
-      const progress = o.input && (o.output || !ctx.io.stdout.isTTY) ? predictProgress({ stderr: ctx.io.stderr, total: await countLines(o.input) }) : undefined;
+      const progress =
+        o.input && (o.output || !ctx.io.stdout.isTTY)
+          ? predictProgress({ stderr: ctx.io.stderr, total: await countLines(o.input) })
+          : undefined;
       const out = openOutput(ctx, o.output);
       let summary: PredictSummary;
       try {
-        summary = await predictRows({ rows: source.rows(), predictor, top_k, na_threshold, write: (t) => { progress?.rows(lineCount(t)); return out.write(t); } });
+        summary = await predictRows({
+          rows: source.rows(),
+          predictor,
+          top_k,
+          na_threshold,
+          write: (t) => {
+            progress?.rows(lineCount(t));
+            return out.write(t);
+          },
+        });
         progress?.done();
         await out.commit();
       } catch (e) {
@@ -114,7 +209,13 @@ function reportBadRows(ctx: CliContext, s: PredictSummary, file: string | undefi
   }
   const counted = `${s.bad} of ${s.rows} row${s.rows === 1 ? '' : 's'} ${s.bad === 1 ? 'was' : 'were'} bad`;
   if (strict) {
-    throw new RefitError('E_PREDICT_BAD_ROWS', `${file}:${s.first_bad.line}: ${s.first_bad.error} (--strict: ${counted}: ${badLinesText(s)}; each has an error line in the output)`);
+    throw new RefitError(
+      'E_PREDICT_BAD_ROWS',
+      `${file}:${s.first_bad.line}: ${s.first_bad.error} (--strict: ${counted}: ${badLinesText(s)}; each ` +
+        `has an error line in the output)`,
+    );
   }
-  ctx.io.stderr.write(`refit: warning: ${file}: ${counted} (${badLinesText(s)}); each has an error line in the output\n`);
+  ctx.io.stderr.write(
+    `refit: warning: ${file}: ${counted} (${badLinesText(s)}); each has an error line in the output\n`,
+  );
 }

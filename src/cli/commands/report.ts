@@ -5,7 +5,8 @@ import { writeReport } from '../../report/index.ts';
 
 /** Registers `refit report`. */
 export function registerReport(program: Command, ctx: CliContext): void {
-  program.command('report')
+  program
+    .command('report')
     .description('write report.html (curves, memory timeline, plan, per-relation metrics) for a run folder')
     .requiredOption('--run <dir>', 'the run folder refit train wrote')
     .action(async (opts: { run: string }) => {

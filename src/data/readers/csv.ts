@@ -3,10 +3,16 @@
 import { parse } from 'csv-parse/sync';
 import { DataError } from '../../errors.ts';
 
-interface RawRecord { record: string[]; raw: string }
+interface RawRecord {
+  record: string[];
+  raw: string;
+}
 
 /** One CSV record: its fields and the 1-based physical line where it starts; all-blank records are dropped. */
-export interface CsvRecord { fields: string[]; line: number }
+export interface CsvRecord {
+  fields: string[];
+  line: number;
+}
 
 /** Parses normalised (LF, no BOM) CSV text; an unterminated quote or other CSV damage throws a DataError. */
 export function parseCsvRecords(path: string, text: string): CsvRecord[] {
@@ -24,13 +30,26 @@ export function parseCsvRecords(path: string, text: string): CsvRecord[] {
 function parseCsv(path: string, text: string): RawRecord[] {
   try {
     // relax_quotes: a quote inside an unquoted field is literal, as in Python's csv module
-    return parse(text, { raw: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true }) as unknown as RawRecord[];
+    return parse(text, {
+      raw: true,
+      relax_quotes: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as unknown as RawRecord[];
   } catch (e) {
     const err = e as { code?: string; lines?: number; message?: string };
     if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
-      throw new DataError('E_DATA_QUOTE', { path, line: unclosedQuoteLine(text) }, 'unterminated quote: this quoted field never closes');
+      throw new DataError(
+        'E_DATA_QUOTE',
+        { path, line: unclosedQuoteLine(text) },
+        'unterminated quote: this quoted field never closes',
+      );
     }
-    throw new DataError('E_DATA_CSV', { path, line: err.lines }, `malformed CSV (${(err.message ?? String(e)).split('\n')[0]})`);
+    throw new DataError(
+      'E_DATA_CSV',
+      { path, line: err.lines },
+      `malformed CSV (${(err.message ?? String(e)).split('\n')[0]})`,
+    );
   }
 }
 
@@ -49,7 +68,10 @@ export function unclosedQuoteLine(text: string): number {
       } else if (c === '\n') line++;
       continue;
     }
-    if (c === '"' && fieldStart) { inQuote = true; quoteLine = line; }
+    if (c === '"' && fieldStart) {
+      inQuote = true;
+      quoteLine = line;
+    }
     if (c === '\n') line++;
     fieldStart = c === ',' || c === '\n';
   }

@@ -11,8 +11,12 @@ import { extensionOf, readText } from './text-file.ts';
 export const deepkeCsvReader: Reader = Object.freeze({
   name: 'deepke-csv',
   sniff(path: string, head: string): SniffResult {
-    const first = head.slice(0, head.indexOf('\n') >>> 0).split(',').map((s) => s.trim().replace(/^"|"$/g, ''));
-    if (first.includes('sentence') && first.length >= 4) return { score: extensionOf(path) === 'csv' ? 4 : 3 };
+    const first = head
+      .slice(0, head.indexOf('\n') >>> 0)
+      .split(',')
+      .map((s) => s.trim().replace(/^"|"$/g, ''));
+    if (first.includes('sentence') && first.length >= 4)
+      return { score: extensionOf(path) === 'csv' ? 4 : 3 };
     if (extensionOf(path) === 'csv') return { score: 1 };
     return { score: 0, why: 'first line is not a CSV header with a sentence column' };
   },
@@ -20,7 +24,7 @@ export const deepkeCsvReader: Reader = Object.freeze({
 });
 
 async function* readDeepkeCsv(path: string, opts: ReadOptions): AsyncIterable<Example> {
-  const records = parseCsvRecords(path, opts.text ?? await readText(path));
+  const records = parseCsvRecords(path, opts.text ?? (await readText(path)));
   if (records.length === 0) throw new DataError('E_DATA_EMPTY', { path }, 'file is empty');
   const header = records[0].fields.map((h) => h.trim());
   checkDeepkeColumns({ path, line: records[0].line }, header);

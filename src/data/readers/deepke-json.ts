@@ -20,19 +20,31 @@ export const deepkeJsonReader: Reader = Object.freeze({
 });
 
 async function* readDeepkeJson(path: string, opts: ReadOptions): AsyncIterable<Example> {
-  const text = opts.text ?? await readText(path);
+  const text = opts.text ?? (await readText(path));
   const parsed = parseJson(text);
-  if (!parsed.ok) throw new DataError('E_DATA_JSON', { path, line: parsed.line }, `broken JSON at column ${parsed.column}: ${parsed.what}`);
+  if (!parsed.ok)
+    throw new DataError(
+      'E_DATA_JSON',
+      { path, line: parsed.line },
+      `broken JSON at column ${parsed.column}: ${parsed.what}`,
+    );
   const records = parsed.value;
-  if (!Array.isArray(records)) throw new DataError('E_DATA_JSON', { path }, 'expected a JSON array of records');
+  if (!Array.isArray(records))
+    throw new DataError('E_DATA_JSON', { path }, 'expected a JSON array of records');
   if (records.length === 0) throw new DataError('E_DATA_EMPTY', { path }, 'the JSON array has no records');
   const lines = objectLines(text, 1);
   const notObject = records.findIndex((r) => typeof r !== 'object' || r === null || Array.isArray(r));
-  if (notObject >= 0) throw new DataError('E_DATA_JSON', { path }, `record ${notObject + 1} is not a JSON object`);
+  if (notObject >= 0)
+    throw new DataError('E_DATA_JSON', { path }, `record ${notObject + 1} is not a JSON object`);
   checkDeepkeColumns({ path, line: lines[0] }, Object.keys(records[0] as object), 'the first record');
   for (let i = 0; i < records.length; i++) {
     const line = lines[i];
-    const example = deepkeExample({ rec: records[i] as Record<string, unknown>, file: path, line, bad: (what) => opts.bad(line, what) });
+    const example = deepkeExample({
+      rec: records[i] as Record<string, unknown>,
+      file: path,
+      line,
+      bad: (what) => opts.bad(line, what),
+    });
     if (example) yield example;
   }
 }

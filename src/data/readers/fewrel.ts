@@ -17,17 +17,27 @@ export const fewrelReader: Reader = Object.freeze({
 });
 
 async function* readFewrel(path: string, opts: ReadOptions): AsyncIterable<Example> {
-  const text = opts.text ?? await readText(path);
+  const text = opts.text ?? (await readText(path));
   const parsed = parseJson(text);
-  if (!parsed.ok) throw new DataError('E_DATA_JSON', { path, line: parsed.line }, `broken JSON at column ${parsed.column}: ${parsed.what}`);
+  if (!parsed.ok)
+    throw new DataError(
+      'E_DATA_JSON',
+      { path, line: parsed.line },
+      `broken JSON at column ${parsed.column}: ${parsed.what}`,
+    );
   const root = parsed.value;
   if (typeof root !== 'object' || root === null || Array.isArray(root)) {
-    throw new DataError('E_DATA_JSON', { path }, 'expected a JSON object mapping each relation to a list of instances');
+    throw new DataError(
+      'E_DATA_JSON',
+      { path },
+      'expected a JSON object mapping each relation to a list of instances',
+    );
   }
   const lines = objectLines(text, 2);
   let n = 0;
   for (const [relation, items] of Object.entries(root)) {
-    if (!Array.isArray(items)) throw new DataError('E_DATA_JSON', { path }, `relation '${relation}' does not map to a list`);
+    if (!Array.isArray(items))
+      throw new DataError('E_DATA_JSON', { path }, `relation '${relation}' does not map to a list`);
     for (const item of items) {
       const line = lines[n++];
       const example = fewrelExample(item, (what) => opts.bad(line, what));
@@ -36,9 +46,15 @@ async function* readFewrel(path: string, opts: ReadOptions): AsyncIterable<Examp
   }
 }
 
-function fewrelExample(item: unknown, bad: (what: string) => void): Pick<Example, 'text' | 'head' | 'tail'> | null {
+function fewrelExample(
+  item: unknown,
+  bad: (what: string) => void,
+): Pick<Example, 'text' | 'head' | 'tail'> | null {
   const it = item as { tokens?: unknown; h?: unknown; t?: unknown };
-  if (!Array.isArray(it?.tokens) || !it.tokens.every((t) => typeof t === 'string')) { bad('needs "tokens" (a list of strings)'); return null; }
+  if (!Array.isArray(it?.tokens) || !it.tokens.every((t) => typeof t === 'string')) {
+    bad('needs "tokens" (a list of strings)');
+    return null;
+  }
   const tokens = it.tokens as string[];
   const starts: number[] = [];
   let text = '';
@@ -48,8 +64,13 @@ function fewrelExample(item: unknown, bad: (what: string) => void): Pick<Example
     text += t;
   }
   const span = (role: string, m: unknown): Mention | null => {
-    const idx = Array.isArray(m) && Array.isArray(m[2]) && Array.isArray(m[2][0]) ? (m[2][0] as unknown[]) : undefined;
-    if (!idx || idx.length === 0 || !idx.every((i) => Number.isInteger(i) && (i as number) >= 0 && (i as number) < tokens.length)) {
+    const idx =
+      Array.isArray(m) && Array.isArray(m[2]) && Array.isArray(m[2][0]) ? (m[2][0] as unknown[]) : undefined;
+    if (
+      !idx ||
+      idx.length === 0 ||
+      !idx.every((i) => Number.isInteger(i) && (i as number) >= 0 && (i as number) < tokens.length)
+    ) {
       bad(`${role} token positions are missing or outside the token list (0..${tokens.length - 1})`);
       return null;
     }

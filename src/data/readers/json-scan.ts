@@ -3,7 +3,9 @@
 import { lineOfOffset } from './text-file.ts';
 
 /** Parses `text` as JSON; on failure returns the 1-based line and column of the first syntax error. */
-export function parseJson(text: string): { ok: true; value: unknown } | { ok: false; line: number; column: number; what: string } {
+export function parseJson(
+  text: string,
+): { ok: true; value: unknown } | { ok: false; line: number; column: number; what: string } {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {
@@ -21,10 +23,12 @@ export function objectLines(text: string, depth: number): number[] {
   let line = 1;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x22) { // '"': skip the string, honouring backslash escapes
+    if (c === 0x22) {
+      // '"': skip the string, honouring backslash escapes
       for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
     } else if (c === 0x0a) line++;
-    else if (c === 0x7b || c === 0x5b) { // '{' '['
+    else if (c === 0x7b || c === 0x5b) {
+      // '{' '['
       if (c === 0x7b && level === depth) lines.push(line);
       level++;
     } else if (c === 0x7d || c === 0x5d) level--;
@@ -35,14 +39,23 @@ export function objectLines(text: string, depth: number): number[] {
 /** A minimal recursive-descent JSON checker, used only after JSON.parse failed, to say where. */
 function syntaxErrorOffset(text: string): { offset: number; what: string } {
   let i = 0;
-  const fail = (what: string): never => { throw { offset: Math.min(i, text.length), what }; };
-  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
-  const literal = (word: string) => { if (text.startsWith(word, i)) i += word.length; else fail(`unexpected ${describe(text[i])}`); };
+  const fail = (what: string): never => {
+    throw { offset: Math.min(i, text.length), what };
+  };
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const literal = (word: string) => {
+    if (text.startsWith(word, i)) i += word.length;
+    else fail(`unexpected ${describe(text[i])}`);
+  };
   const string = () => {
     for (i++; i < text.length; i++) {
       if (text[i] === '\\') i++;
-      else if (text[i] === '"') { i++; return; }
-      else if (text.charCodeAt(i) < 0x20) fail('control character or line break inside a string');
+      else if (text[i] === '"') {
+        i++;
+        return;
+      } else if (text.charCodeAt(i) < 0x20) fail('control character or line break inside a string');
     }
     fail('unterminated string');
   };
@@ -62,7 +75,10 @@ function syntaxErrorOffset(text: string): { offset: number; what: string } {
   const container = (close: string, keyed: boolean): void => {
     i++;
     ws();
-    if (text[i] === close) { i++; return; }
+    if (text[i] === close) {
+      i++;
+      return;
+    }
     for (;;) {
       if (keyed) {
         ws();
@@ -74,8 +90,14 @@ function syntaxErrorOffset(text: string): { offset: number; what: string } {
       }
       value();
       ws();
-      if (text[i] === ',') { i++; continue; }
-      if (text[i] === close) { i++; return; }
+      if (text[i] === ',') {
+        i++;
+        continue;
+      }
+      if (text[i] === close) {
+        i++;
+        return;
+      }
       fail(`expected ',' or '${close}', found ${describe(text[i])}`);
     }
   };

@@ -16,7 +16,8 @@ export { codePointLength, codePointToUtf16, utf16ToCodePoint } from '../../offse
  */
 export function locateMention(opts: { text: string; entity: string; at?: number }): Located | null {
   const { text, entity, at } = opts;
-  if (at !== undefined && text.startsWith(entity, at)) return { start: at, end: at + entity.length, fallback: false };
+  if (at !== undefined && text.startsWith(entity, at))
+    return { start: at, end: at + entity.length, fallback: false };
   let best = -1;
   const target = at ?? 0;
   for (let i = text.indexOf(entity); i >= 0; i = text.indexOf(entity, i + 1)) {

@@ -12,7 +12,8 @@ export const opennreReader: Reader = Object.freeze({
   name: 'opennre',
   sniff(path: string, head: string): SniffResult {
     const first = (head.split('\n').find((l) => l.trim() !== '') ?? '').trimStart();
-    if (first.startsWith('{') && /"(token|text)"/.test(first) && first.includes('"h"')) return { score: extensionOf(path) === 'jsonl' ? 4 : 3 };
+    if (first.startsWith('{') && /"(token|text)"/.test(first) && first.includes('"h"'))
+      return { score: extensionOf(path) === 'jsonl' ? 4 : 3 };
     if (extensionOf(path) === 'jsonl') return { score: 1 };
     return { score: 0, why: 'first line is not a JSON object with "token"/"text" and "h"' };
   },
@@ -20,12 +21,15 @@ export const opennreReader: Reader = Object.freeze({
 });
 
 async function* readOpennre(path: string, opts: ReadOptions): AsyncIterable<Example> {
-  const lines = splitLines(opts.text ?? await readText(path));
+  const lines = splitLines(opts.text ?? (await readText(path)));
   for (let i = 0; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
     const bad = (what: string) => opts.bad(i + 1, what);
     const parsed = parseJson(lines[i]);
-    if (!parsed.ok) { bad(`broken JSON at column ${parsed.column}: ${parsed.what}`); continue; }
+    if (!parsed.ok) {
+      bad(`broken JSON at column ${parsed.column}: ${parsed.what}`);
+      continue;
+    }
     const example = lineExample(parsed.value, bad);
     if (example) yield { ...example, file: path, line: i + 1 };
   }
@@ -35,21 +39,31 @@ type Bad = (what: string) => void;
 type Item = Record<string, unknown>;
 
 function lineExample(value: unknown, bad: Bad): Omit<Example, 'file' | 'line'> | null {
-  if (!isObject(value)) { bad('expected a JSON object'); return null; }
+  if (!isObject(value)) {
+    bad('expected a JSON object');
+    return null;
+  }
   const source = textAndStarts(value, bad);
   if (!source) return null;
   const head = mention({ role: 'h', value: value.h, src: source, bad });
   if (!head) return null;
   const tail = mention({ role: 't', value: value.t, src: source, bad });
   if (!tail) return null;
-  if (value.relation !== undefined && typeof value.relation !== 'string') { bad('relation must be a string'); return null; }
+  if (value.relation !== undefined && typeof value.relation !== 'string') {
+    bad('relation must be a string');
+    return null;
+  }
   const example: Omit<Example, 'file' | 'line'> = { text: source.text, head, tail };
   if (typeof value.relation === 'string') example.relation = value.relation;
   return example;
 }
 
 /** The sentence and, in token mode, each token's start; Chinese single-character tokens join without spaces. */
-interface Source { text: string; starts?: number[]; ends?: number[] }
+interface Source {
+  text: string;
+  starts?: number[];
+  ends?: number[];
+}
 
 function textAndStarts(item: Item, bad: Bad): Source | null {
   if (typeof item.text === 'string' && item.token === undefined) return { text: item.text };
@@ -80,7 +94,12 @@ function isCharTokens(tokens: string[]): boolean {
 
 function mention(o: { role: 'h' | 't'; value: unknown; src: Source; bad: Bad }): Mention | null {
   const { role, value, src, bad } = o;
-  if (!isObject(value) || !Array.isArray(value.pos) || value.pos.length !== 2 || !value.pos.every(Number.isInteger)) {
+  if (
+    !isObject(value) ||
+    !Array.isArray(value.pos) ||
+    value.pos.length !== 2 ||
+    !value.pos.every(Number.isInteger)
+  ) {
     bad(`${role}.pos must be [start, end] (two whole numbers)`);
     return null;
   }
@@ -88,12 +107,17 @@ function mention(o: { role: 'h' | 't'; value: unknown; src: Source; bad: Bad }):
   // text mode: `pos` counts code points (Python's str index), like every offset refit reads
   const units = src.starts ? src.starts.length : codePointLength(src.text);
   const unit = src.starts ? 'tokens' : 'characters';
-  if (s < 0 || s >= units || e > units || s > e) { bad(`${role}.pos [${s}, ${e}] is outside the ${unit} (0..${units})`); return null; }
+  if (s < 0 || s >= units || e > units || s > e) {
+    bad(`${role}.pos [${s}, ${e}] is outside the ${unit} (0..${units})`);
+    return null;
+  }
   const name = typeof value.name === 'string' ? value.name : undefined;
   // exclusive end first (OpenNRE's convention); inclusive only when it alone reproduces the name
   for (const end of e > s ? [e, e + 1] : [e + 1]) {
     if (end > units) continue;
-    const span = src.starts ? { start: src.starts[s], end: src.ends![end - 1] } : { start: codePointToUtf16(src.text, s), end: codePointToUtf16(src.text, end) };
+    const span = src.starts
+      ? { start: src.starts[s], end: src.ends![end - 1] }
+      : { start: codePointToUtf16(src.text, s), end: codePointToUtf16(src.text, end) };
     const text = src.text.slice(span.start, span.end);
     if (name === undefined || sameName(text, name)) {
       const m: Mention = { text, ...span };

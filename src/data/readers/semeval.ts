@@ -22,12 +22,15 @@ export const semevalReader: Reader = Object.freeze({
 });
 
 async function* readSemeval(path: string, opts: ReadOptions): AsyncIterable<Example> {
-  const lines = splitLines(opts.text ?? await readText(path));
+  const lines = splitLines(opts.text ?? (await readText(path)));
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i];
     if (raw.trim() === '') continue;
     const tab = raw.indexOf('\t');
-    if (tab < 0) { opts.bad(i + 1, 'expected label<TAB>sentence (no TAB found)'); continue; }
+    if (tab < 0) {
+      opts.bad(i + 1, 'expected label<TAB>sentence (no TAB found)');
+      continue;
+    }
     const first = raw.slice(0, tab).trim();
     const original = ORIGINAL_LAYOUT.exec(raw);
     const line = i + 1;
@@ -40,15 +43,25 @@ async function* readSemeval(path: string, opts: ReadOptions): AsyncIterable<Exam
         if (!next.startsWith('Comment')) relation = next;
       }
     }
-    if (relation === '') { opts.bad(line, 'label is empty'); continue; }
+    if (relation === '') {
+      opts.bad(line, 'label is empty');
+      continue;
+    }
     const parsed = stripMarkers(original ? original[1] : raw.slice(tab + 1));
-    if (typeof parsed === 'string') { opts.bad(line, parsed); continue; }
-    yield relation === undefined ? { ...parsed, file: path, line } : { ...parsed, relation, file: path, line };
+    if (typeof parsed === 'string') {
+      opts.bad(line, parsed);
+      continue;
+    }
+    yield relation === undefined
+      ? { ...parsed, file: path, line }
+      : { ...parsed, relation, file: path, line };
   }
 }
 
 /** Removes the four markers; returns the clean text and spans, or a one-line reason when they are malformed. */
-export function stripMarkers(sentence: string): { text: string; head: Example['head']; tail: Example['tail'] } | string {
+export function stripMarkers(
+  sentence: string,
+): { text: string; head: Example['head']; tail: Example['tail'] } | string {
   const open: Record<string, number> = {};
   const close: Record<string, number> = {};
   let text = '';
@@ -63,7 +76,8 @@ export function stripMarkers(sentence: string): { text: string; head: Example['h
   }
   text += sentence.slice(last);
   for (const e of ['e1', 'e2']) {
-    if (open[e] === undefined || close[e] === undefined) return 'sentence needs both <e1>…</e1> and <e2>…</e2> markers';
+    if (open[e] === undefined || close[e] === undefined)
+      return 'sentence needs both <e1>…</e1> and <e2>…</e2> markers';
     if (close[e] <= open[e]) return `<${e}>…</${e}> is empty or closes before it opens`;
   }
   const span = (e: string) => ({ text: text.slice(open[e], close[e]), start: open[e], end: close[e] });

@@ -12,15 +12,22 @@ export async function readText(path: string): Promise<string> {
   if (bytes.length === 0) throw new DataError('E_DATA_EMPTY', { path }, 'file is empty');
   const nul = bytes.indexOf(NUL);
   if (nul >= 0) {
-    throw new DataError('E_DATA_BINARY', { path, line: lineOfByte(bytes, nul) }, 'binary data (NUL byte); this is not a text data file');
+    throw new DataError(
+      'E_DATA_BINARY',
+      { path, line: lineOfByte(bytes, nul) },
+      'binary data (NUL byte); this is not a text data file',
+    );
   }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     const bad = findInvalidUtf8(bytes);
-    throw new DataError('E_DATA_ENCODING', { path, line: bad.line },
-      `invalid UTF-8 (byte 0x${bad.byte.toString(16).padStart(2, '0')}); save the file as UTF-8`);
+    throw new DataError(
+      'E_DATA_ENCODING',
+      { path, line: bad.line },
+      `invalid UTF-8 (byte 0x${bad.byte.toString(16).padStart(2, '0')}); save the file as UTF-8`,
+    );
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.includes('\r')) text = text.replace(/\r\n/g, '\n');

@@ -14,20 +14,24 @@ export const thunlpReader: Reader = Object.freeze({
     const first = head.split('\n').find((l) => l.trim() !== '') ?? '';
     const fields = first.split('\t').length;
     if (fields === FIELDS && !first.includes('<e1>')) return { score: 2 };
-    if (['txt', 'tsv'].includes(extensionOf(path)) && fields > 1 && !head.includes('<e1>')) return { score: 1 };
+    if (['txt', 'tsv'].includes(extensionOf(path)) && fields > 1 && !head.includes('<e1>'))
+      return { score: 1 };
     return { score: 0, why: 'first line is not head<TAB>tail<TAB>relation<TAB>sentence' };
   },
   read: readThunlp,
 });
 
 async function* readThunlp(path: string, opts: ReadOptions): AsyncIterable<Example> {
-  const lines = splitLines(opts.text ?? await readText(path));
+  const lines = splitLines(opts.text ?? (await readText(path)));
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i];
     if (raw.trim() === '') continue;
     const fields = raw.split('\t');
     if (fields.length !== FIELDS) {
-      opts.bad(i + 1, `expected ${FIELDS} TAB-separated fields (head, tail, relation, sentence), found ${fields.length}`);
+      opts.bad(
+        i + 1,
+        `expected ${FIELDS} TAB-separated fields (head, tail, relation, sentence), found ${fields.length}`,
+      );
       continue;
     }
     const [headText, tailText, relation, text] = fields;
@@ -36,15 +40,34 @@ async function* readThunlp(path: string, opts: ReadOptions): AsyncIterable<Examp
   }
 }
 
-function build(o: { headText: string; tailText: string; relation: string; text: string; bad: (what: string) => void }):
-  Omit<Example, 'file' | 'line'> | null {
-  for (const [field, value] of [['head', o.headText], ['relation', o.relation], ['tail', o.tailText], ['sentence', o.text]]) {
-    if (value === '') { o.bad(`${field} is empty`); return null; }
+function build(o: {
+  headText: string;
+  tailText: string;
+  relation: string;
+  text: string;
+  bad: (what: string) => void;
+}): Omit<Example, 'file' | 'line'> | null {
+  for (const [field, value] of [
+    ['head', o.headText],
+    ['relation', o.relation],
+    ['tail', o.tailText],
+    ['sentence', o.text],
+  ]) {
+    if (value === '') {
+      o.bad(`${field} is empty`);
+      return null;
+    }
   }
   const head = locateMention({ text: o.text, entity: o.headText });
-  if (!head) { o.bad(`head '${o.headText}' does not occur in the sentence`); return null; }
+  if (!head) {
+    o.bad(`head '${o.headText}' does not occur in the sentence`);
+    return null;
+  }
   const tail = locateMention({ text: o.text, entity: o.tailText });
-  if (!tail) { o.bad(`tail '${o.tailText}' does not occur in the sentence`); return null; }
+  if (!tail) {
+    o.bad(`tail '${o.tailText}' does not occur in the sentence`);
+    return null;
+  }
   return {
     text: o.text,
     head: { text: o.headText, start: head.start, end: head.end },

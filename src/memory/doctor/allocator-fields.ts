@@ -50,7 +50,11 @@ const CLAUSES = {
   mpsRequested: new RegExp(String.raw`Triedtoallocate${SZ_MPS}`),
 } as const;
 
-interface Cursor { span: string; base: number; end: number }
+interface Cursor {
+  span: string;
+  base: number;
+  end: number;
+}
 
 /** Matches `re` in the span; records how far the message reaches; returns the match or null. */
 function take(cur: Cursor, re: RegExp): RegExpExecArray | null {
@@ -100,7 +104,8 @@ function readV1(cur: Cursor, out: AllocatorFields): void {
     }
   } else if (cached) {
     out.reserved_unallocated_bytes = bytesAt(cached, 1);
-    if (out.allocated_bytes !== undefined) out.reserved_bytes = out.allocated_bytes + out.reserved_unallocated_bytes;
+    if (out.allocated_bytes !== undefined)
+      out.reserved_bytes = out.allocated_bytes + out.reserved_unallocated_bytes;
   }
 }
 
@@ -124,7 +129,8 @@ function readV2(cur: Cursor, out: AllocatorFields): void {
   const unalloc = take(cur, CLAUSES.v2Unallocated);
   if (unalloc) {
     out.reserved_unallocated_bytes = bytesAt(unalloc, 1);
-    if (out.allocated_bytes !== undefined) out.reserved_bytes = out.allocated_bytes + out.reserved_unallocated_bytes;
+    if (out.allocated_bytes !== undefined)
+      out.reserved_bytes = out.allocated_bytes + out.reserved_unallocated_bytes;
   }
   if (total && total[1] === '') out.format = '2.1';
   else if (pool || /expandable_segments/.test(cur.span)) out.format = '2.2';
@@ -142,7 +148,10 @@ function readOtherProcesses(cur: Cursor, out: AllocatorFields): void {
   if (others.length > 0) out.other_processes = others;
 }
 
-/** Reads an MPS message: `MPS backend out of memory (MPS allocated: A, other allocations: O, max allowed: M). Tried to allocate R …`. */
+/**
+ * Reads an MPS message: `MPS backend out of memory (MPS allocated: A, other allocations: O, max allowed: M).
+ * Tried to allocate R …`.
+ */
 export function readMpsFields(span: string, base: number): AllocatorFields {
   const cur: Cursor = { span, base, end: base };
   const out: AllocatorFields = { end: base, format: 'mps' };

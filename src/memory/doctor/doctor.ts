@@ -19,7 +19,10 @@ export interface DoctorResult {
 /** Options of a doctor run: `configFixes` turns a diagnosis into concrete config changes (needs the run config). */
 export interface DoctorOptions {
   text: string;
-  configFixes?: (report: OomReport, diagnosis: Diagnosis) => { fixes: DoctorFix[]; note?: string; current?: MemoryPlan };
+  configFixes?: (
+    report: OomReport,
+    diagnosis: Diagnosis,
+  ) => { fixes: DoctorFix[]; note?: string; current?: MemoryPlan };
 }
 
 /** Parses, diagnoses and suggests fixes for the last OOM report in `text`. */
@@ -29,7 +32,8 @@ export function runDoctor(opts: DoctorOptions): DoctorResult {
   const planned = opts.configFixes?.(report, diagnosis);
   const current = planned?.current ? { current: planned.current } : {};
   if (diagnosis.cause === 'none') return { report, diagnosis, fixes: [], ...current };
-  if (planned && report.kind !== 'host-oom') return { report, diagnosis, fixes: planned.fixes, plan_note: planned.note, ...current };
+  if (planned && report.kind !== 'host-oom')
+    return { report, diagnosis, fixes: planned.fixes, plan_note: planned.note, ...current };
   return { report, diagnosis, fixes: generalFixes(report, diagnosis), ...current };
 }
 
@@ -39,13 +43,35 @@ export function engineFromLog(text: string): 'refit' | 'hf' {
 }
 
 // The byte fields of `--json`, in print order (absent when the message does not carry them).
-const REPORT_FIELDS = ['device_index', 'requested_bytes', 'total_bytes', 'free_bytes', 'allocated_bytes', 'reserved_bytes',
-  'reserved_unallocated_bytes', 'process_in_use_bytes', 'allowed_bytes'] as const;
+const REPORT_FIELDS = [
+  'device_index',
+  'requested_bytes',
+  'total_bytes',
+  'free_bytes',
+  'allocated_bytes',
+  'reserved_bytes',
+  'reserved_unallocated_bytes',
+  'process_in_use_bytes',
+  'allowed_bytes',
+] as const;
 
 // The fields of one fix in `--json`, in print order.
-const FIX_FIELDS = ['title', 'detail', 'speed', 'config', 'deepke', 'env', 'predicted_peak_bytes', 'predicted_examples_per_s', 'fits'] as const;
+const FIX_FIELDS = [
+  'title',
+  'detail',
+  'speed',
+  'config',
+  'deepke',
+  'env',
+  'predicted_peak_bytes',
+  'predicted_examples_per_s',
+  'fits',
+] as const;
 
-/** The `refit doctor --json` object: kind, the byte fields present, diagnosis {cause, explanation}, current (with -c), fixes. */
+/**
+ * The `refit doctor --json` object: kind, the byte fields present, diagnosis {cause, explanation}, current
+ * (with -c), fixes.
+ */
 export function doctorJson(result: DoctorResult): Record<string, unknown> {
   const out: Record<string, unknown> = { kind: result.report.kind };
   for (const key of REPORT_FIELDS) {

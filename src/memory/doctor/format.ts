@@ -16,8 +16,13 @@ const ROWS: ReadonlyArray<[keyof DoctorResult['report'], string]> = [
 
 // The PyTorch versions that print each message format (memory-model.md §3.1).
 const FORMAT_NAMES: Readonly<Record<string, string>> = Object.freeze({
-  '1.0': 'PyTorch 1.0–1.3', '1.4': 'PyTorch 1.4–1.9', '1.10': 'PyTorch 1.10–2.0', '2.1': 'PyTorch 2.1',
-  '2.2': 'PyTorch 2.2 or later', '2.x': 'PyTorch 2.1 or later', mps: 'PyTorch MPS',
+  '1.0': 'PyTorch 1.0–1.3',
+  '1.4': 'PyTorch 1.4–1.9',
+  '1.10': 'PyTorch 1.10–2.0',
+  '2.1': 'PyTorch 2.1',
+  '2.2': 'PyTorch 2.2 or later',
+  '2.x': 'PyTorch 2.1 or later',
+  mps: 'PyTorch MPS',
 });
 
 /** Wraps `text` at `width` columns with `indent` in front of every line. */
@@ -39,7 +44,9 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
   const { report, diagnosis, fixes } = result;
   if (report.kind === 'not-oom') return `not-oom: ${diagnosis.explanation}\n`;
   const out: string[] = [];
-  const where = (report.device_index !== undefined ? ` on GPU ${report.device_index}` : '') + (report.rank !== undefined ? ` on rank ${report.rank}` : '');
+  const where =
+    (report.device_index !== undefined ? ` on GPU ${report.device_index}` : '') +
+    (report.rank !== undefined ? ` on rank ${report.rank}` : '');
   const format = report.format ? `, ${FORMAT_NAMES[report.format] ?? report.format} message format` : '';
   out.push(`${report.kind} (${report.source ?? '?'}${format})${where}`);
   if (report.message) out.push(wrap(`“${report.message}”`, width, '  '));
@@ -54,10 +61,20 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
   out.push('', `cause: ${diagnosis.cause}`, wrap(diagnosis.explanation, width, '  '));
   if (result.plan_note) out.push(wrap(result.plan_note, width, '  '));
   const deepke = fixes.some((f) => f.deepke);
-  if (fixes.length > 0) out.push('', `fixes (the fix for the cause first, then ${deepke ? 'refit settings fastest first, then DeepKE overrides' : 'fastest first'}):`);
+  if (fixes.length > 0)
+    out.push(
+      '',
+      `fixes (the fix for the cause first, then ${deepke ? 'refit settings fastest first, then DeepKE overrides' : 'fastest first'}):`,
+    );
   fixes.forEach((fix, i) => {
-    const peak = fix.predicted_peak_bytes !== undefined ? `, predicted peak ${formatBytes(fix.predicted_peak_bytes)}` : '';
-    const speed = fix.predicted_examples_per_s !== undefined ? `, ~${fix.predicted_examples_per_s.toFixed(0)} examples/s` : '';
+    const peak =
+      fix.predicted_peak_bytes !== undefined
+        ? `, predicted peak ${formatBytes(fix.predicted_peak_bytes)}`
+        : '';
+    const speed =
+      fix.predicted_examples_per_s !== undefined
+        ? `, ~${fix.predicted_examples_per_s.toFixed(0)} examples/s`
+        : '';
     out.push(`  ${i + 1}. ${fix.title} [${fix.speed}${peak}${speed}]`);
     const sets = [
       ...Object.entries(fix.config ?? {}).map(([k, v]) => `${k}=${v}`),

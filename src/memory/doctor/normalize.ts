@@ -6,7 +6,10 @@ export interface NormalizedText {
   text: string;
   compact: string;
   map: Int32Array;
-  /** Lines that carried a rank prefix (`[rank1]:`, `[default1]:`, mpirun's `[job,1]<stderr>:`): start in `text` and rank, in order. */
+  /**
+   * Lines that carried a rank prefix (`[rank1]:`, `[default1]:`, mpirun's `[job,1]<stderr>:`): start in
+   * `text` and rank, in order.
+   */
   ranks: Array<{ start: number; rank: number }>;
 }
 
@@ -14,7 +17,8 @@ export interface NormalizedText {
 const ANSI_RE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07/g;
 // Per-line prefixes that launchers add to every line of a worker's output (torchrun `[rank0]:`, accelerate/
 // deepspeed `[default0]:`, mpirun `[1,0]<stderr>:`), and quoting in issues and code (markdown `> `, `# `, `// `).
-const LINE_PREFIX_RE = /^(?:\[(?:rank|default)\d+\]:|\[\d+,\d+\]<std(?:out|err)>:|[ \t]*(?:>[ \t]?)+|[ \t]*(?:#|\/\/)(?=[ \t]))[ \t]?/gm;
+const LINE_PREFIX_RE =
+  /^(?:\[(?:rank|default)\d+\]:|\[\d+,\d+\]<std(?:out|err)>:|[ \t]*(?:>[ \t]?)+|[ \t]*(?:#|\/\/)(?=[ \t]))[ \t]?/gm;
 // A message quoted inside a JSON string or a Python repr carries literal "\n" escapes.
 const ESCAPED_BREAK_RE = /\\[nrt]/g;
 
@@ -26,13 +30,18 @@ export function normalizeLog(raw: string): NormalizedText {
   // Line by line, so that the rank a launcher prefix named is kept for the line after the prefix is gone.
   const ranks: NormalizedText['ranks'] = [];
   let at = 0;
-  const text = raw.replace(ANSI_RE, '').replace(/\r\n?/g, '\n').split('\n').map((line) => {
-    const m = RANK_PREFIX_RE.exec(line);
-    const clean = line.replace(LINE_PREFIX_RE, '').replace(ESCAPED_BREAK_RE, ' ');
-    if (m) ranks.push({ start: at, rank: Number(m[1] ?? m[2]) });
-    at += clean.length + 1;
-    return clean;
-  }).join('\n');
+  const text = raw
+    .replace(ANSI_RE, '')
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((line) => {
+      const m = RANK_PREFIX_RE.exec(line);
+      const clean = line.replace(LINE_PREFIX_RE, '').replace(ESCAPED_BREAK_RE, ' ');
+      if (m) ranks.push({ start: at, rank: Number(m[1] ?? m[2]) });
+      at += clean.length + 1;
+      return clean;
+    })
+    .join('\n');
   const map = new Int32Array(text.length);
   let n = 0;
   for (let i = 0; i < text.length; i++) {

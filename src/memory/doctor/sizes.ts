@@ -2,10 +2,17 @@
 // Binary units only (GiB = 2^30); pure functions, no I/O.
 
 const UNIT_BYTES: Readonly<Record<string, bigint>> = Object.freeze({
-  bytes: 1n, B: 1n,
-  KiB: 1n << 10n, MiB: 1n << 20n, GiB: 1n << 30n, TiB: 1n << 40n,
+  bytes: 1n,
+  B: 1n,
+  KiB: 1n << 10n,
+  MiB: 1n << 20n,
+  GiB: 1n << 30n,
+  TiB: 1n << 40n,
   // The MPS allocator labels binary sizes "KB/MB/GB" (its format_size divides by 1024).
-  KB: 1n << 10n, MB: 1n << 20n, GB: 1n << 30n, TB: 1n << 40n,
+  KB: 1n << 10n,
+  MB: 1n << 20n,
+  GB: 1n << 30n,
+  TB: 1n << 40n,
 });
 
 /** Converts a printed number and unit ("9.90", "GiB") to integer bytes, rounded to nearest (half up), exactly. */

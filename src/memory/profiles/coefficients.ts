@@ -7,26 +7,26 @@ export const TRAIN_COEFFICIENTS = {
     layer: 1.062,
     sq: 0.9684,
     bsh: 18.2,
-    tr: 0.2152
+    tr: 0.2152,
   },
   'amp-eager': {
     layer: 1.037,
     sq: 0.9869,
     bsh: 23.22,
-    tr: 3.494
+    tr: 3.494,
   },
   'fp32-sdpa': {
     layer: 1.038,
     sq: 0,
     bsh: 19.87,
-    tr: 0
+    tr: 0,
   },
   'amp-sdpa': {
     layer: 1.026,
     sq: 0,
     bsh: 24.96,
-    tr: 0
-  }
+    tr: 0,
+  },
 } as const;
 
 /** Inference coefficients per activation class. */
@@ -34,59 +34,62 @@ export const INFER_COEFFICIENTS = {
   'fp32-eager': {
     ffn: 3.773,
     sq: 5.269,
-    amp: 0
+    amp: 0,
   },
   'bf16-eager': {
     ffn: 2.22,
     sq: 8.622,
-    amp: 6816
+    amp: 6816,
   },
   'fp16-eager': {
     ffn: 2.677,
     sq: 4.352,
-    amp: 30790
+    amp: 30790,
   },
   'fp32-sdpa': {
     ffn: 3.989,
     sq: 0,
-    amp: 0
+    amp: 0,
   },
   'bf16-sdpa': {
     ffn: 2.642,
     sq: 0,
-    amp: 23170
+    amp: 23170,
   },
   'fp16-sdpa': {
     ffn: 2.642,
     sq: 0,
-    amp: 23170
-  }
+    amp: 23170,
+  },
 } as const;
 
 /** cuBLAS/cuBLASLt workspaces held by the caching allocator (measured on sm90; others: 8 MiB cuBLAS default). */
 export const WORKSPACE_BYTES = {
   hopper: 69836800,
-  other: 19767296
+  other: 19767296,
 } as const;
 
 /** peak_reserved ≈ factor × peak_allocated + bytes (caching-allocator slack). */
 export const RESERVE = {
   factor: 1.027,
-  bytes: 140114743
+  bytes: 140114743,
 } as const;
 
 /** CUDA context + libraries outside PyTorch's counters (median `nonpytorch` of the measurements). */
 export const CONTEXT_BYTES = 810352640;
 
-/** Cost model: per-layer launch floor (ms), checkpointing's launch factor, achieved fraction of peak FLOP/s, bytes moved per saved-activation byte. */
+/**
+ * Cost model: per-layer launch floor (ms), checkpointing's launch factor, achieved fraction of peak FLOP/s,
+ * bytes moved per saved-activation byte.
+ */
 export const COST = {
   launch_ms_per_layer: {
     'fp32-eager': 3.169,
     'amp-eager': 3.66,
     'fp32-sdpa': 2.062,
-    'amp-sdpa': 2.426
+    'amp-sdpa': 2.426,
   },
   checkpoint_launch_factor: 1.976,
   efficiency: 0.7694,
-  traffic_per_activation_byte: 25.89
+  traffic_per_activation_byte: 25.89,
 } as const;

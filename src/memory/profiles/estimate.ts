@@ -3,7 +3,20 @@
 import { roundAlloc } from '../params.ts';
 import type { GpuSpec, ModelDims, ProfileEstimate, RankBreakdown, RunShape } from '../types.ts';
 import { INFER_COEFFICIENTS, TRAIN_COEFFICIENTS } from './coefficients.ts';
-import { actClass, dot, exactTerms, inferClass, inferFeatures, trainFeatures, type ActClass, type InferClass, type EngineTraits, type ExactTerms, type InferFeatures, type TrainFeatures } from './terms.ts';
+import {
+  actClass,
+  dot,
+  exactTerms,
+  inferClass,
+  inferFeatures,
+  trainFeatures,
+  type ActClass,
+  type InferClass,
+  type EngineTraits,
+  type ExactTerms,
+  type InferFeatures,
+  type TrainFeatures,
+} from './terms.ts';
 
 /** Derived coefficients by activation class (defaults: the calibrated table). */
 export interface Coefficients {
@@ -16,7 +29,16 @@ export const DEFAULT_COEFFICIENTS: Coefficients = { train: TRAIN_COEFFICIENTS, i
 
 /** Exact part of the start-of-backward phase: states, inputs, autocast cache, checkpoints, mask. */
 export function backwardFixed(x: ExactTerms): number {
-  return x.weights + x.optimizer + x.workspace + x.inputs + x.autocast_fwd + x.checkpoints + x.mask + x.head_activations;
+  return (
+    x.weights +
+    x.optimizer +
+    x.workspace +
+    x.inputs +
+    x.autocast_fwd +
+    x.checkpoints +
+    x.mask +
+    x.head_activations
+  );
 }
 
 /** The optimizer-step phase (all exact): weights, grads, states, foreach temporary. */
@@ -38,18 +60,35 @@ function estimateTrain(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coe
   const step = stepPeak(x);
   if (step >= backward) {
     return {
-      params: x.params, peak_allocated_bytes: step, peak_phase: 'optimizer-step',
-      parts: { weights: x.weights, gradients: x.gradients, optimizer: x.optimizer, autocast_copies: 0, activations: x.inputs, transients: x.optimizer_temp, workspace: x.workspace },
+      params: x.params,
+      peak_allocated_bytes: step,
+      peak_phase: 'optimizer-step',
+      parts: {
+        weights: x.weights,
+        gradients: x.gradients,
+        optimizer: x.optimizer,
+        autocast_copies: 0,
+        activations: x.inputs,
+        transients: x.optimizer_temp,
+        workspace: x.workspace,
+      },
     };
   }
   const peak = Math.round(backward);
   const tr = Math.round(transients);
   return {
-    params: x.params, peak_allocated_bytes: peak, peak_phase: 'backward',
+    params: x.params,
+    peak_allocated_bytes: peak,
+    peak_phase: 'backward',
     parts: {
-      weights: x.weights, gradients: 0, optimizer: x.optimizer, autocast_copies: x.autocast_fwd,
+      weights: x.weights,
+      gradients: 0,
+      optimizer: x.optimizer,
+      autocast_copies: x.autocast_fwd,
       // saved activations + inputs + checkpoints + mask: the rest of the peak, so the parts add up exactly
-      activations: peak - x.weights - x.optimizer - x.autocast_fwd - tr - x.workspace, transients: tr, workspace: x.workspace,
+      activations: peak - x.weights - x.optimizer - x.autocast_fwd - tr - x.workspace,
+      transients: tr,
+      workspace: x.workspace,
     },
   };
 }
@@ -57,10 +96,17 @@ function estimateTrain(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coe
 function estimateInfer(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coefficients): ProfileEstimate {
   const live = Math.round(dot(inferFeatures(model, run), coef.infer[inferClass(run)]));
   return {
-    params: x.params, peak_allocated_bytes: inferFixed(x) + live, peak_phase: 'forward',
+    params: x.params,
+    peak_allocated_bytes: inferFixed(x) + live,
+    peak_phase: 'forward',
     parts: {
-      weights: x.weights, gradients: 0, optimizer: 0, autocast_copies: x.autocast_all,
-      activations: live + x.inputs + x.head_activations, transients: 0, workspace: x.workspace,
+      weights: x.weights,
+      gradients: 0,
+      optimizer: 0,
+      autocast_copies: x.autocast_all,
+      activations: live + x.inputs + x.head_activations,
+      transients: 0,
+      workspace: x.workspace,
     },
   };
 }
@@ -74,7 +120,13 @@ function estimateInfer(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coe
  * scatter and the outputs are gathered back to it. The replicas' gradients meet the reduced ones only at the
  * end of backward, when the activations are freed: about the size of AdamW's foreach temporary at the step.
  */
-export function estimateWith(opts: { traits: EngineTraits; model: ModelDims; run: RunShape; device?: GpuSpec; coefficients?: Coefficients }): ProfileEstimate {
+export function estimateWith(opts: {
+  traits: EngineTraits;
+  model: ModelDims;
+  run: RunShape;
+  device?: GpuSpec;
+  coefficients?: Coefficients;
+}): ProfileEstimate {
   const { traits, model, run, device } = opts;
   const coef = opts.coefficients ?? DEFAULT_COEFFICIENTS;
   const gpus = Math.max(1, Math.floor(run.data_parallel ?? 1));
@@ -85,9 +137,20 @@ export function estimateWith(opts: { traits: EngineTraits; model: ModelDims; run
     // ddp/zero1: the gradients live in flat buckets for the whole step (also during the first backward), so they count
     // with the persistent states and not again at the step.
     const persistent = per_rank.strategy === 'fsdp' ? 0 : per_rank.gradients;
-    Object.assign(x, { weights: per_rank.weights + persistent + per_rank.ddp_buckets + per_rank.fsdp_gathered + per_rank.fsdp_prefetch,
+    Object.assign(x, {
+      weights:
+        per_rank.weights +
+        persistent +
+        per_rank.ddp_buckets +
+        per_rank.fsdp_gathered +
+        per_rank.fsdp_prefetch,
       gradients: per_rank.strategy === 'fsdp' ? per_rank.gradients : 0,
-      optimizer: per_rank.optimizer, optimizer_temp: Math.max(per_rank.strategy === 'ddp' ? x.optimizer_temp : Math.ceil(x.optimizer_temp / world), per_rank.comm_buffers) });
+      optimizer: per_rank.optimizer,
+      optimizer_temp: Math.max(
+        per_rank.strategy === 'ddp' ? x.optimizer_temp : Math.ceil(x.optimizer_temp / world),
+        per_rank.comm_buffers,
+      ),
+    });
     return { ...estimateTrain(model, run, x, coef), per_rank };
   }
   if (gpus === 1) {
@@ -113,19 +176,43 @@ export const DIST_BUCKET_BYTES = 25 * 2 ** 20;
  * little more). fsdp: weights, gradients and states ÷ world, plus the gathered unit (the embeddings, the largest) and
  * the next encoder layer prefetched, both in fp32; its reduce-scatter buffer is one layer's gradients.
  */
-export function rankTerms(o: { model: ModelDims; run: RunShape; x: ReturnType<typeof exactTerms>; world: number }): RankBreakdown {
+export function rankTerms(o: {
+  model: ModelDims;
+  run: RunShape;
+  x: ReturnType<typeof exactTerms>;
+  world: number;
+}): RankBreakdown {
   const { model: m, run, x, world } = o;
   const strategy = run.strategy ?? 'ddp';
-  const h = m.hidden_size, I = m.intermediate_size;
+  const h = m.hidden_size,
+    I = m.intermediate_size;
   const layer = 4 * (4 * h * h + 2 * h * I + 9 * h + I); // one encoder layer's fp32 parameters
   const embeddings = 4 * (m.vocab_size + m.max_position_embeddings + m.type_vocab_size + 2) * h;
   const bucket = Math.min(DIST_BUCKET_BYTES, x.gradients);
   const shard = (bytes: number) => Math.ceil(bytes / world);
   if (strategy === 'fsdp') {
-    return { world, strategy, weights: shard(x.weights), gradients: shard(x.gradients), optimizer: shard(x.optimizer), ddp_buckets: 0,
-      fsdp_gathered: Math.max(layer, embeddings), fsdp_prefetch: layer, comm_buffers: layer };
+    return {
+      world,
+      strategy,
+      weights: shard(x.weights),
+      gradients: shard(x.gradients),
+      optimizer: shard(x.optimizer),
+      ddp_buckets: 0,
+      fsdp_gathered: Math.max(layer, embeddings),
+      fsdp_prefetch: layer,
+      comm_buffers: layer,
+    };
   }
   void bucket; // in-place all-reduce: gloo and NCCL need no copy of a bucket
-  return { world, strategy, weights: x.weights, gradients: x.gradients, optimizer: strategy === 'zero1' ? shard(x.optimizer) : x.optimizer,
-    ddp_buckets: 0, fsdp_gathered: 0, fsdp_prefetch: 0, comm_buffers: 0 };
+  return {
+    world,
+    strategy,
+    weights: x.weights,
+    gradients: x.gradients,
+    optimizer: strategy === 'zero1' ? shard(x.optimizer) : x.optimizer,
+    ddp_buckets: 0,
+    fsdp_gathered: 0,
+    fsdp_prefetch: 0,
+    comm_buffers: 0,
+  };
 }

@@ -8,13 +8,23 @@ import { estimateWith } from './estimate.ts';
 import { rnnHeadShape, type EngineTraits } from './terms.ts';
 
 /** The head's tensors by head name (num_labels is the run's). */
-const HF_HEADS: Readonly<Record<NonNullable<RunShape['head']>, (rnn?: RnnShape) => HeadShape>> = Object.freeze({
-  'entity-start': () => ({ concat: 3, pooler: false, num_labels: 0 }),
-  cls: () => ({ concat: 1, pooler: true, num_labels: 0 }),
-  'deepke-lm': (rnn?: RnnShape) => ({ concat: 0, pooler: true, pooler_frozen: true, num_labels: 0, rnn: rnnHeadShape(rnn) }),
-});
+const HF_HEADS: Readonly<Record<NonNullable<RunShape['head']>, (rnn?: RnnShape) => HeadShape>> =
+  Object.freeze({
+    'entity-start': () => ({ concat: 3, pooler: false, num_labels: 0 }),
+    cls: () => ({ concat: 1, pooler: true, num_labels: 0 }),
+    'deepke-lm': (rnn?: RnnShape) => ({
+      concat: 0,
+      pooler: true,
+      pooler_frozen: true,
+      num_labels: 0,
+      rnn: rnnHeadShape(rnn),
+    }),
+  });
 
-/** Engine traits of HF BertModel; head=cls uses the pooler + Linear(h, n); deepke-lm an RNN (default DeepKE's BiLSTM). */
+/**
+ * Engine traits of HF BertModel; head=cls uses the pooler + Linear(h, n); deepke-lm an RNN (default DeepKE's
+ * BiLSTM).
+ */
 export function hfTraits(head: NonNullable<RunShape['head']> = 'entity-start', rnn?: RnnShape): EngineTraits {
   return {
     head: HF_HEADS[head](rnn),

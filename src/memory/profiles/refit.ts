@@ -11,26 +11,36 @@ import { estimateWith } from './estimate.ts';
 import { rnnHeadShape, type EngineTraits } from './terms.ts';
 
 /** The head's tensors by head name; deepke-lm: the RNN of terms.ts, the pooler's weights kept but never trained. */
-const REFIT_HEADS: Readonly<Record<NonNullable<RunShape['head']>, (rnn?: RnnShape) => HeadShape>> = Object.freeze({
-  'entity-start': () => ({ concat: 2, pooler: true, pooler_frozen: true, num_labels: 0 }),
-  cls: () => ({ concat: 1, pooler: true, num_labels: 0 }),
-  'deepke-lm': (rnn?: RnnShape) => ({ concat: 0, pooler: true, pooler_frozen: true, num_labels: 0, rnn: rnnHeadShape(rnn) }),
-});
+const REFIT_HEADS: Readonly<Record<NonNullable<RunShape['head']>, (rnn?: RnnShape) => HeadShape>> =
+  Object.freeze({
+    'entity-start': () => ({ concat: 2, pooler: true, pooler_frozen: true, num_labels: 0 }),
+    cls: () => ({ concat: 1, pooler: true, num_labels: 0 }),
+    'deepke-lm': (rnn?: RnnShape) => ({
+      concat: 0,
+      pooler: true,
+      pooler_frozen: true,
+      num_labels: 0,
+      rnn: rnnHeadShape(rnn),
+    }),
+  });
 
 /** Engine traits of the refit worker. */
-export function refitTraits(head: NonNullable<RunShape['head']> = 'entity-start', rnn?: RnnShape): EngineTraits {
+export function refitTraits(
+  head: NonNullable<RunShape['head']> = 'entity-start',
+  rnn?: RnnShape,
+): EngineTraits {
   return {
     head: REFIT_HEADS[head](rnn),
     buffer_bytes: 0,
     adamw_temp: 'largest-group',
     sdpa_padding_mask: true,
     int64_inputs: 3, // ids, attention mask, token types
-
   };
 }
 
 /** The refit worker. */
 export const REFIT_PROFILE: EngineProfile = Object.freeze<EngineProfile>({
   name: 'refit',
-  estimate: (model, run, device) => estimateWith({ traits: refitTraits(run.head, run.rnn), model, run, device }),
+  estimate: (model, run, device) =>
+    estimateWith({ traits: refitTraits(run.head, run.rnn), model, run, device }),
 });

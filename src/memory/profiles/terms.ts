@@ -1,7 +1,15 @@
 // The memory terms every engine profile shares: exact model states and the derived activation features.
 // Pure functions. Exact terms are byte-exact for the given dtypes; derived features are multiplied by the
 // calibrated coefficients of ./coefficients.ts (fitted by bench/memory-calibrate.ts on ../shared/golden/memory).
-import { paramTensors, roundAlloc, tensorBytes, countParams, type HeadShape, type ParamTensor, type RnnHeadShape } from '../params.ts';
+import {
+  paramTensors,
+  roundAlloc,
+  tensorBytes,
+  countParams,
+  type HeadShape,
+  type ParamTensor,
+  type RnnHeadShape,
+} from '../params.ts';
 import type { Attention, GpuSpec, ModelDims, Precision, RnnShape, RunShape } from '../types.ts';
 import { WORKSPACE_BYTES } from './coefficients.ts';
 
@@ -57,14 +65,24 @@ export interface ExactTerms {
 }
 
 /** DeepKE's model/lm.yaml RNN: a 1-layer bidirectional LSTM of 100 (50 per direction). */
-export const DEEPKE_LM_RNN: Readonly<RnnShape> = Object.freeze({ type: 'LSTM', hidden_size: 100, num_layers: 1, bidirectional: true });
+export const DEEPKE_LM_RNN: Readonly<RnnShape> = Object.freeze({
+  type: 'LSTM',
+  hidden_size: 100,
+  num_layers: 1,
+  bidirectional: true,
+});
 
 const RNN_GATES: Readonly<Record<RnnShape['type'], number>> = Object.freeze({ LSTM: 4, GRU: 3, RNN: 1 });
 
 /** The parameter shape of an RNN head; DeepKE halves `hidden_size` per direction when bidirectional. */
 export function rnnHeadShape(rnn: RnnShape = DEEPKE_LM_RNN): RnnHeadShape {
   const directions = rnn.bidirectional ? 2 : 1;
-  return { gates: RNN_GATES[rnn.type], per_direction: Math.max(1, Math.floor(rnn.hidden_size / directions)), directions, layers: rnn.num_layers };
+  return {
+    gates: RNN_GATES[rnn.type],
+    per_direction: Math.max(1, Math.floor(rnn.hidden_size / directions)),
+    directions,
+    layers: rnn.num_layers,
+  };
 }
 
 /**
@@ -75,7 +93,10 @@ export function rnnHeadShape(rnn: RnnShape = DEEPKE_LM_RNN): RnnHeadShape {
  * ≈ (G+2) values per unit and token), then the backward's input gradient and a cuDNN workspace of one gate
  * block. Inference: the packed input, the layer outputs and the workspace (no reserve space).
  */
-export function rnnActivationBytes(rnn: RnnHeadShape, o: { hidden: number; tokens: number; bytes: number; train: boolean }): number {
+export function rnnActivationBytes(
+  rnn: RnnHeadShape,
+  o: { hidden: number; tokens: number; bytes: number; train: boolean },
+): number {
   const out = o.tokens * rnn.directions * rnn.per_direction * o.bytes;
   const packed = roundAlloc(o.tokens * o.hidden * o.bytes);
   const workspace = roundAlloc(out * rnn.gates);
@@ -89,7 +110,12 @@ function trainable(t: ParamTensor, freeze: number): boolean {
 }
 
 /** Computes the exact terms of `run` on `model` for an engine with `traits`. */
-export function exactTerms(model: ModelDims, run: RunShape, traits: EngineTraits, device?: GpuSpec): ExactTerms {
+export function exactTerms(
+  model: ModelDims,
+  run: RunShape,
+  traits: EngineTraits,
+  device?: GpuSpec,
+): ExactTerms {
   const tensors = paramTensors(model, { ...traits.head, num_labels: run.num_labels });
   const freeze = Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
   const train = tensors.filter((t) => trainable(t, freeze));
@@ -100,10 +126,22 @@ export function exactTerms(model: ModelDims, run: RunShape, traits: EngineTraits
   const g = tensorBytes(train, 4);
   let optimizer = 2 * g;
   let temp = 0;
-  if (run.optimizer === 'sgd') optimizer = g; // momentum buffer; SGD's update needs no P-sized temporary
-  else if (run.optimizer === 'adamw-fused') optimizer += train.length * ALLOC_STEP_BYTES; // step counters live on the GPU
+  if (run.optimizer === 'sgd')
+    optimizer = g; // momentum buffer; SGD's update needs no P-sized temporary
+  else if (run.optimizer === 'adamw-fused')
+    optimizer += train.length * ALLOC_STEP_BYTES; // step counters live on the GPU
   else if (traits.adamw_temp === 'all') temp = g;
-  else temp = Math.max(tensorBytes(train.filter((t) => t.decay), 4), tensorBytes(train.filter((t) => !t.decay), 4));
+  else
+    temp = Math.max(
+      tensorBytes(
+        train.filter((t) => t.decay),
+        4,
+      ),
+      tensorBytes(
+        train.filter((t) => !t.decay),
+        4,
+      ),
+    );
   const linears = train.filter((t) => t.linear);
   const topLinears = linears.filter((t) => t.layer >= L - 1); // the recomputed top layer + head
   const ckpt = run.grad_checkpointing && run.mode === 'train';
@@ -114,15 +152,25 @@ export function exactTerms(model: ModelDims, run: RunShape, traits: EngineTraits
     optimizer,
     optimizer_temp: temp,
     autocast_fwd: amp ? tensorBytes(ckpt ? topLinears : linears, 2) : 0,
-    autocast_all: amp ? tensorBytes(tensors.filter((t) => t.linear && !t.frozen), 2) : 0,
+    autocast_all: amp
+      ? tensorBytes(
+          tensors.filter((t) => t.linear && !t.frozen),
+          2,
+        )
+      : 0,
     workspace: device?.hopper === false ? WORKSPACE_BYTES.other : WORKSPACE_BYTES.hopper,
     // int64 (b, s) inputs (ids, attention mask, …) and head/tail positions + labels (b)
     inputs: traits.int64_inputs * roundAlloc(8 * b * s) + 3 * roundAlloc(8 * b),
     checkpoints: ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0,
     mask: traits.sdpa_padding_mask && run.attention === 'sdpa' ? roundAlloc((amp ? 2 : 4) * b * s * s) : 0,
     head_activations: traits.head.rnn
-      // fp32 under autocast too: the RNN runs outside autocast (the worker, as DeepKE)
-      ? rnnActivationBytes(traits.head.rnn, { hidden: model.hidden_size, tokens: b * s, bytes: 4, train: run.mode === 'train' })
+      ? // fp32 under autocast too: the RNN runs outside autocast (the worker, as DeepKE)
+        rnnActivationBytes(traits.head.rnn, {
+          hidden: model.hidden_size,
+          tokens: b * s,
+          bytes: 4,
+          train: run.mode === 'train',
+        })
       : 0,
   };
 }
@@ -174,7 +222,11 @@ export function inferFeatures(model: ModelDims, run: RunShape): InferFeatures {
   const { hidden_size: h, intermediate_size: I, num_attention_heads: a } = model;
   const b = run.batch_size;
   const s = run.seq_len;
-  return { ffn: b * s * (3 * h + 2 * I), sq: run.attention === 'eager' ? b * a * s * s : 0, amp: run.precision === 'fp32' ? 0 : h };
+  return {
+    ffn: b * s * (3 * h + 2 * I),
+    sq: run.attention === 'eager' ? b * a * s * s : 0,
+    amp: run.precision === 'fp32' ? 0 : h,
+  };
 }
 
 /** Σ coefficient × feature over the keys of `features`. */

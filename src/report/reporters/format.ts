@@ -10,5 +10,7 @@ export function fmtBytes(bytes: number | undefined): string {
 /** The memory figure that matters on this device: CUDA max reserved, or CPU peak RSS. */
 export function memoryFigure(m: MemoryStats | undefined): string {
   if (!m) return '-';
-  return m.device === 'cuda' ? `${fmtBytes(m.max_memory_reserved)} reserved` : `${fmtBytes(m.peak_rss_bytes)} rss`;
+  return m.device === 'cuda'
+    ? `${fmtBytes(m.max_memory_reserved)} reserved`
+    : `${fmtBytes(m.peak_rss_bytes)} rss`;
 }

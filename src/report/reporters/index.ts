@@ -1,4 +1,5 @@
-// Progress reporters for runs: tty (updating line), plain (lines), jsonl (event objects). Picked by name from REPORTERS.
+// Progress reporters for runs: tty (updating line), plain (lines), jsonl (event objects). Picked by name from
+// REPORTERS.
 import type { Writable } from 'node:stream';
 import type { Reporter } from '../../run/events.ts';
 import { ttyReporter } from './tty.ts';
@@ -8,7 +9,9 @@ import { jsonlReporter } from './jsonl.ts';
 export { ttyReporter, plainReporter, jsonlReporter };
 
 /** Reporter factories by name. */
-export const REPORTERS: Readonly<Record<'tty' | 'plain' | 'jsonl', (out: Writable & { columns?: number }) => Reporter>> = Object.freeze({
+export const REPORTERS: Readonly<
+  Record<'tty' | 'plain' | 'jsonl', (out: Writable & { columns?: number }) => Reporter>
+> = Object.freeze({
   tty: ttyReporter,
   plain: (out: Writable) => plainReporter(out),
   jsonl: jsonlReporter,
