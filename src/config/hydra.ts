@@ -159,7 +159,8 @@ function composeFile(file: ConfFile, state: State, primary: boolean): void {
   if (state.stack.includes(file.path)) {
     throw new ConfigError(
       'E_CONFIG_HYDRA',
-      `${file.path}: the defaults lists include each other (${[...state.stack, file.path].map((p) => basename(p)).join(' → ')})`,
+      `${file.path}: the defaults lists include each other (` +
+        `${[...state.stack, file.path].map((p) => basename(p)).join(' → ')})`,
     );
   }
   if (file.pkg && file.pkg.name !== '_global_') {

@@ -122,7 +122,8 @@ function applyEntry(
   if (entry.problem !== undefined) {
     throw new ConfigError(
       'E_CONFIG_MISSING',
-      `${wherePrefix(where)}${key} ${entry.problem}: set it in ${where.file ?? 'the conf'} or on the command line (${key}=VALUE)`,
+      `${wherePrefix(where)}${key} ${entry.problem}: set it in ${where.file ?? 'the conf'} or on the ` +
+        `command line (${key}=VALUE)`,
     );
   }
   if (keySpec(key)) return ctx.set(key, value, key, where);

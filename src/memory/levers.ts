@@ -322,7 +322,8 @@ const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
           ? allowed.filter((p) => p !== 'bf16' || gpu.bf16)
           : ['fp32', ...(gpu.bf16 ? ['bf16' as const] : gpu.tensor16_tflops !== 0 ? ['fp16' as const] : [])],
       none: (gpu, allowed) =>
-        `none of the allowed precisions (${allowed?.join(', ')}) runs on ${gpu.name}: bf16 needs an Ampere or newer card`,
+        `none of the allowed precisions (${allowed?.join(', ')}) runs on ${gpu.name}: bf16 needs an Ampere ` +
+        `or newer card`,
     } satisfies FitRole<Precision>,
     advice: {
       rank: 1,

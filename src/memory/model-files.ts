@@ -55,7 +55,8 @@ export function loadModelDims(spec: string, opts: { vocab_size?: number } = {}):
     const names = Object.keys(PRESETS);
     throw new RefitError(
       'E_MODEL',
-      `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; did you mean '${closestName(spec, names, { contains: true })}'?`,
+      `unknown model '${spec}': not a preset (${names.join(', ')}) nor an existing folder or config.json; ` +
+        `did you mean '${closestName(spec, names, { contains: true })}'?`,
     );
   }
   if (opts.vocab_size !== undefined) dims.vocab_size = opts.vocab_size;

@@ -306,7 +306,8 @@ export function rrTables(h: Helpers, model: ReportModel): void {
       Object.entries(rel)
         .map(
           ([k, r]) =>
-            `<tr><td>${esc(k)}</td><td>${fmt(r.precision)}</td><td>${fmt(r.recall)}</td><td>${fmt(r.f1)}</td><td>${r.support}</td></tr>`,
+            `<tr><td>${esc(k)}</td><td>${fmt(r.precision)}</td><td>${fmt(r.recall)}</td><td>` +
+            `${fmt(r.f1)}</td><td>${r.support}</td></tr>`,
         )
         .join('') +
       '</table>'

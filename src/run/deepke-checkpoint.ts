@@ -50,7 +50,9 @@ export function checkDeepkeCheckpoint(opts: {
   if (!names.some((n) => n.startsWith('bert.')) || !t['fc.weight'] || !t['bilstm.rnn.weight_ih_l0']) {
     throw fail(
       path,
-      `not a checkpoint of DeepKE's LM model (model_name: lm): it has no ${!names.some((n) => n.startsWith('bert.')) ? 'bert.*' : !t['fc.weight'] ? 'fc.weight' : 'bilstm.rnn.*'} weights (its keys start with ${prefixes}.); import-deepke reads LM checkpoints only`,
+      `not a checkpoint of DeepKE's LM model (model_name: lm): it has no ` +
+        `${!names.some((n) => n.startsWith('bert.')) ? 'bert.*' : !t['fc.weight'] ? 'fc.weight' : 'bilstm.rnn.*'} ` +
+        `weights (its keys start with ${prefixes}.); import-deepke reads LM checkpoints only`,
     );
   }
   const layers =
@@ -65,14 +67,17 @@ export function checkDeepkeCheckpoint(opts: {
   if (layers !== dims.num_hidden_layers) {
     throw fail(
       path,
-      `the checkpoint has ${layers} BERT layer${layers === 1 ? '' : 's'} but num_hidden_layers is ${dims.num_hidden_layers}: set num_hidden_layers=${layers}, the value it was trained with`,
+      `the checkpoint has ${layers} BERT layer${layers === 1 ? '' : 's'} but num_hidden_layers is ` +
+        `${dims.num_hidden_layers}: set num_hidden_layers=${layers}, the value it was trained with`,
     );
   }
   const words = t['bert.embeddings.word_embeddings.weight']?.shape;
   if (words && (words[0] !== dims.vocab_size || words[1] !== dims.hidden_size)) {
     throw fail(
       path,
-      `bert.embeddings.word_embeddings.weight is [${words.join(', ')}] but lm_file ${opts.lm_file} has vocab_size ${dims.vocab_size} × hidden_size ${dims.hidden_size}: set lm_file to the model the checkpoint was trained from`,
+      `bert.embeddings.word_embeddings.weight is [${words.join(', ')}] but lm_file ${opts.lm_file} has ` +
+        `vocab_size ${dims.vocab_size} × hidden_size ${dims.hidden_size}: set lm_file to the model the ` +
+        `checkpoint was trained from`,
     );
   }
   const labels = t['fc.weight'].shape[0];
@@ -131,12 +136,14 @@ function checkRnn(path: string, found: RnnFound, rnn: RnnSpec, bertHidden: numbe
   if (bidirectional !== rnn.bidirectional)
     throw fail(
       path,
-      `the checkpoint's RNN is ${bidirectional ? '' : 'not '}bidirectional but ${key('bidirectional', 'bidirectional')} is ${rnn.bidirectional}: set bidirectional=${bidirectional}`,
+      `the checkpoint's RNN is ${bidirectional ? '' : 'not '}bidirectional but ` +
+        `${key('bidirectional', 'bidirectional')} is ${rnn.bidirectional}: set bidirectional=${bidirectional}`,
     );
   if (found.layers !== rnn.num_layers)
     throw fail(
       path,
-      `the checkpoint's RNN has ${found.layers} layer${found.layers === 1 ? '' : 's'} but ${key('num_layers', 'num_layers')} is ${rnn.num_layers}: set num_layers=${found.layers}`,
+      `the checkpoint's RNN has ${found.layers} layer${found.layers === 1 ? '' : 's'} but ` +
+        `${key('num_layers', 'num_layers')} is ${rnn.num_layers}: set num_layers=${found.layers}`,
     );
   const total = found.per_direction * found.directions;
   if (total !== rnn.hidden_size)

@@ -52,7 +52,8 @@ export async function deepkeLmRun(opts: {
   const rnn = config.model.rnn;
   const layers = `${opts.num_hidden_layers} layer${opts.num_hidden_layers === 1 ? '' : 's'}`;
   const notes = [
-    `model.head=deepke-lm is DeepKE's LM model (BERT cut to ${layers} → ${rnn.bidirectional ? 'bidirectional ' : ''}${rnn.type} → fc); model.head=entity-start may be better: ` +
+    `model.head=deepke-lm is DeepKE's LM model (BERT cut to ${layers} → ` +
+      `${rnn.bidirectional ? 'bidirectional ' : ''}${rnn.type} → fc); model.head=entity-start may be better: ` +
       'it marks the entities in the text instead of replacing them by type words, so it needs no entity ' +
       "types (no label leak), and it keeps the encoder's full depth",
   ];

@@ -139,7 +139,9 @@ export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
     run_dir: opts.out,
     relations: relations.names,
     num_hidden_layers: dims.num_hidden_layers,
-    rnn: `${rnn.bidirectional ? 'bidirectional ' : ''}${rnn.type}, hidden_size ${rnn.hidden_size}, ${rnn.num_layers} layer${rnn.num_layers === 1 ? '' : 's'}`,
+    rnn:
+      `${rnn.bidirectional ? 'bidirectional ' : ''}${rnn.type}, hidden_size ${rnn.hidden_size}, ` +
+      `${rnn.num_layers} layer${rnn.num_layers === 1 ? '' : 's'}`,
   };
 }
 

@@ -101,7 +101,8 @@ export function readModelFolder(run_dir: string): LoadedModel {
     if (!existsSync(join(dir, f)))
       throw new RefitError(
         'E_RUN_MODEL',
-        `${join(run_dir, 'model', f)}: missing — not a finished refit run (train one with refit train --out ${run_dir})`,
+        `${join(run_dir, 'model', f)}: missing — not a finished refit run (train one with refit train ` +
+          `--out ${run_dir})`,
       );
   }
   const refit = readJson<RefitJson>(join(dir, 'refit.json'), 'E_RUN_MODEL');

@@ -38,7 +38,8 @@ export async function openOnnxPredictor(opts: {
     onnx?.engine === 'onnx-int8' && existsSync(join(model.dir, ONNX_INT8_FILE)) ? ONNX_INT8_FILE : ONNX_FILE;
   const session = await openOnnxSession({ path: join(model.dir, file), threads: opts.num_threads });
   opts.log.write(
-    `predict: onnxruntime-node on ${join(model.dir, file)} (${session.threads} threads, inputs ${session.input_names.join(', ')})`,
+    `predict: onnxruntime-node on ${join(model.dir, file)} (${session.threads} threads, inputs ` +
+      `${session.input_names.join(', ')})`,
   );
   return new OnnxPredictor(model, session, file === ONNX_INT8_FILE ? 'onnx-int8' : 'onnx');
 }

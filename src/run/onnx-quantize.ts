@@ -98,7 +98,8 @@ export async function quantizeAndMeasure(opts: {
       `faster on this machine`,
   };
   opts.log.write(
-    `export: int8 ${q.quantized} MatMuls; macro-F1 ${a.f1.toFixed(4)} → ${b.f1.toFixed(4)}, ${a.eps.toFixed(1)} → ${b.eps.toFixed(1)} examples/s: ${kept ? 'kept' : 'not kept'}`,
+    `export: int8 ${q.quantized} MatMuls; macro-F1 ${a.f1.toFixed(4)} → ${b.f1.toFixed(4)}, ` +
+      `${a.eps.toFixed(1)} → ${b.eps.toFixed(1)} examples/s: ${kept ? 'kept' : 'not kept'}`,
   );
   if (!kept) rmSync(int8, { force: true });
   const refitJson = join(model.dir, 'refit.json');

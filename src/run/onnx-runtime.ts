@@ -31,7 +31,8 @@ export function loadOrt(): Promise<Ort> {
       ortModule = undefined;
       throw new RefitError(
         'E_NO_ORT',
-        `onnxruntime-node cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); reinstall with npm ci, or use --engine torch`,
+        `onnxruntime-node cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); ` +
+          `reinstall with npm ci, or use --engine torch`,
       );
     });
   return ortModule;
@@ -78,7 +79,8 @@ export async function openOnnxSession(opts: {
   } catch (e) {
     throw new RefitError(
       'E_ONNX_MODEL',
-      `${opts.path}: onnxruntime cannot load it (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); export it again with refit export --run DIR`,
+      `${opts.path}: onnxruntime cannot load it (` +
+        `${e instanceof Error ? e.message.split('\n')[0] : String(e)}); export it again with refit export --run DIR`,
     );
   }
   const pad = BigInt(opts.pad_id ?? 0);

@@ -85,7 +85,8 @@ export async function readSplits(opts: { config: RunConfig; warn: (line: string)
   if (config.data.num_relations !== undefined && config.data.num_relations !== relations.names.length) {
     throw new ConfigError(
       'E_NUM_RELATIONS',
-      `data.num_relations is ${config.data.num_relations} but the relation set has ${relations.names.length} relations (${relations.names.slice(0, 5).join(', ')}…)`,
+      `data.num_relations is ${config.data.num_relations} but the relation set has ` +
+        `${relations.names.length} relations (${relations.names.slice(0, 5).join(', ')}…)`,
     );
   }
   return { relations, format: train.format, train: train.examples, valid, test, paths };
@@ -218,7 +219,8 @@ export function modelDims(config: RunConfig, vocab_size: number): ModelDims {
   if (m.pretrained && dims.vocab_size !== vocab_size) {
     throw new RefitError(
       'E_MODEL_SHAPE',
-      `${join(m.pretrained, 'config.json')}: vocab_size ${dims.vocab_size} does not match vocab.txt (${vocab_size} tokens)`,
+      `${join(m.pretrained, 'config.json')}: vocab_size ${dims.vocab_size} does not match vocab.txt (` +
+        `${vocab_size} tokens)`,
     );
   }
   return withLayers(dims, m.num_hidden_layers);

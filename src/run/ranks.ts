@@ -122,7 +122,8 @@ export function runRanks(opts: {
     threads_per_rank: threads,
     reason:
       reason ||
-      `${world} ranks (${nproc} per node × ${d.nnodes} node${d.nnodes > 1 ? 's' : ''}), ${strategy}, ${backend === 'auto' ? 'nccl on CUDA, gloo on CPU' : backend}`,
+      `${world} ranks (${nproc} per node × ${d.nnodes} node${d.nnodes > 1 ? 's' : ''}), ${strategy}, ` +
+        `${backend === 'auto' ? 'nccl on CUDA, gloo on CPU' : backend}`,
   };
 }
 

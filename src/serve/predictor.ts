@@ -180,7 +180,8 @@ export class LazyPredictor {
         new RefitError(
           'E_NO_MODEL',
           run_dir
-            ? `no trained model in ${join(basename(resolve(run_dir)), 'model')} yet (training still running, or not a trained run)`
+            ? `no trained model in ${join(basename(resolve(run_dir)), 'model')} yet (training still ` +
+                `running, or not a trained run)`
             : 'no run folder given (start with --run DIR)',
         ),
       );

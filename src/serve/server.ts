@@ -245,7 +245,8 @@ export async function startServer(opts: ServerOptions): Promise<{ url: string; c
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   opts.log.write(
-    `serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'}; request timeout ${requestTimeoutOf(opts)} ms, ` +
+    `serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'}; request timeout ` +
+      `${requestTimeoutOf(opts)} ms, ` +
       `keep-alive ${opts.keep_alive_timeout_ms ?? KEEP_ALIVE_TIMEOUT_MS} ms, at most ` +
       `${opts.max_connections ?? MAX_CONNECTIONS} connections)`,
   );

@@ -64,7 +64,8 @@ export function registerExport(program: Command, ctx: CliContext): void {
         if (q) {
           const pct = (x: number) => (100 * x).toFixed(2);
           ctx.io.stdout.write(
-            `refit export: int8 (${q.quantized_matmuls} MatMuls, ${(q.bytes / 1e6).toFixed(1)} MB) on ${q.examples} rows of ${q.data}, ${q.threads} thread${q.threads > 1 ? 's' : ''}: ` +
+            `refit export: int8 (${q.quantized_matmuls} MatMuls, ${(q.bytes / 1e6).toFixed(1)} MB) on ` +
+              `${q.examples} rows of ${q.data}, ${q.threads} thread${q.threads > 1 ? 's' : ''}: ` +
               `macro-F1 ${pct(q.macro_f1_fp32)} → ${pct(q.macro_f1_int8)}, ` +
               `${q.examples_per_s_fp32.toFixed(1)} → ${q.examples_per_s_int8.toFixed(1)} examples/s: ` +
               `${q.kept ? `kept, ${q.file} is the default engine` : 'not kept (fp32 stays the default)'}\n`,

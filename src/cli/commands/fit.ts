@@ -171,7 +171,8 @@ function writeSettings(path: string, r: FitResult, model: string | undefined): v
 function row(mark: string, c: FitCandidate): string {
   const k = c.config;
   return (
-    `${mark} ${String(k.micro_batch_size).padStart(5)} ${String(k.grad_accumulation).padStart(5)}  ${k.precision.padEnd(5)} ${k.attention.padEnd(6)} ${(k.grad_checkpointing ? 'on' : 'off').padEnd(5)}` +
+    `${mark} ${String(k.micro_batch_size).padStart(5)} ${String(k.grad_accumulation).padStart(5)}  ` +
+    `${k.precision.padEnd(5)} ${k.attention.padEnd(6)} ${(k.grad_checkpointing ? 'on' : 'off').padEnd(5)}` +
     `${formatBytes(c.peak_device_bytes).padStart(12)} ${c.predicted_examples_per_s.toFixed(1).padStart(10)}${k.strategy ? `  ${k.strategy}` : ''}`
   );
 }
@@ -187,7 +188,9 @@ export function formatFit(r: FitResult): string {
     ...r.alternatives.map((a) => row(' ', a)),
   ];
   const ranks = c.ranks && c.ranks > 1 ? ` on each of ${c.ranks} GPUs (${c.strategy})` : '';
-  const how = `micro-batch ${c.micro_batch_size} × ${c.grad_accumulation} accumulation${ranks}, ${c.precision}, ${c.attention}, checkpointing ${c.grad_checkpointing ? 'on' : 'off'}`;
+  const how =
+    `micro-batch ${c.micro_batch_size} × ${c.grad_accumulation} accumulation${ranks}, ` +
+    `${c.precision}, ${c.attention}, checkpointing ${c.grad_checkpointing ? 'on' : 'off'}`;
   lines.push(
     r.fits
       ? `verdict: ${how}: ${formatBytes(r.peak_device_bytes)} of ${formatBytes(r.budget_bytes)}, ` +

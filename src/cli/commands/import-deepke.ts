@@ -45,7 +45,8 @@ export function registerImportDeepke(program: Command, ctx: CliContext): void {
           log: ctx.log,
         });
         ctx.io.stdout.write(
-          `imported ${o.checkpoint}: BERT (${r.num_hidden_layers} layer${r.num_hidden_layers === 1 ? '' : 's'}) → ${r.rnn} → fc over ${r.relations.length} relations\n`,
+          `imported ${o.checkpoint}: BERT (${r.num_hidden_layers} layer` +
+            `${r.num_hidden_layers === 1 ? '' : 's'}) → ${r.rnn} → fc over ${r.relations.length} relations\n`,
         );
         ctx.io.stdout.write(
           `run saved to ${o.out}; predict with: refit predict --run ${o.out} --text … --head … --tail … ` +

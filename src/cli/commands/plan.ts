@@ -113,7 +113,8 @@ export function formatPlan(p: MemoryPlan): string {
   const head =
     `${p.engine} ${p.mode}: BERT L=${m.num_hidden_layers} h=${m.hidden_size} ` +
     `heads=${m.num_attention_heads} vocab=${m.vocab_size}, ` +
-    `batch ${c.batch_size} × seq ${c.seq_len}, ${c.precision}, ${c.attention}${c.grad_checkpointing ? ', checkpointing' : ''}` +
+    `batch ${c.batch_size} × seq ${c.seq_len}, ${c.precision}, ${c.attention}` +
+    `${c.grad_checkpointing ? ', checkpointing' : ''}` +
     `${p.mode === 'train' ? `, ${c.optimizer}` : ''}` +
     `${c.head === 'deepke-lm' && c.rnn ? `, ${c.rnn.bidirectional ? 'Bi' : ''}${c.rnn.type} head (${c.rnn.hidden_size}×${c.rnn.num_layers})` : ''}` +
     `${c.data_parallel && c.data_parallel > 1 ? `, DataParallel on ${c.data_parallel} GPUs (GPU 0 shown)` : ''}` +

@@ -32,7 +32,8 @@ export function stopOnSignals(ctx: CliContext): { stop: StopRequest; detach(): v
     if (!stop.requested) {
       stop.request(sig);
       ctx.io.stderr.write(
-        `\nrefit: ${sig}: stopping after the current step and keeping a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again stops at once)\n`,
+        `\nrefit: ${sig}: stopping after the current step and keeping a checkpoint (` +
+          `${sig === 'SIGINT' ? 'Ctrl-C' : sig} again stops at once)\n`,
       );
       return;
     }
@@ -118,7 +119,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
           config.device !== 'cpu'
         ) {
           ctx.io.stderr.write(
-            `refit: note: device_ids ${config.device_ids!.join(',')} (DeepKE's use_multi_gpu): trained as DDP, one process per GPU (not DataParallel)\n`,
+            `refit: note: device_ids ${config.device_ids!.join(',')} (DeepKE's use_multi_gpu): trained as ` +
+              `DDP, one process per GPU (not DataParallel)\n`,
           );
         }
         // Not node 0 (distributed.node_rank ≥ 1, or RANK ≥ 1 under torchrun): start this machine's ranks and follow.

@@ -239,7 +239,8 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): Co
   const note =
     `Planned from the config: ${cur.model_name} (${cur.run.engine} engine), micro-batch ${cur.run.batch_size} of ` +
     `${cur.effective}, seq ${cur.window}, ${cur.run.precision}, ${cur.run.attention}` +
-    `${cur.run.grad_checkpointing ? ', checkpointing' : ''}: predicted peak ${fmt(now.peak_device_bytes)} vs ${fmt(gpu.memory_bytes)} ` +
+    `${cur.run.grad_checkpointing ? ', checkpointing' : ''}: predicted peak ${fmt(now.peak_device_bytes)} ` +
+    `vs ${fmt(gpu.memory_bytes)} ` +
     `on the ${gpu.name} → ${verdict}.${cur.assumed.length ? ` (${cur.assumed.join('; ')})` : ''} Fixes keep the effective batch ` +
     `of ${cur.effective}, fastest first, with a ` +
     `${Math.round((1 - fit.budget_bytes / gpu.memory_bytes) * 100)} % safety margin` +

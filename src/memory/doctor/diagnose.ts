@@ -228,7 +228,8 @@ const EXPLAIN: Readonly<Record<OomCause, (r: OomReport, f: OomFigures) => string
     "A CUDA call outside PyTorch's caching allocator failed with out of memory (context creation, " +
     'library handles, `.to(device)` on a nearly full GPU, or other processes). The message carries no ' +
     'sizes. After this error ' +
-    `the CUDA state is unreliable: retrying in the same process usually fails, so start a fresh process. (${r.message ?? ''})`,
+    `the CUDA state is unreliable: retrying in the same process usually fails, so start a fresh process. (` +
+    `${r.message ?? ''})`,
   'library-failure': (r: OomReport) =>
     `${r.source === 'cudnn' ? 'cuDNN' : 'A CUDA library (cuBLAS)'} could not allocate its handle or ` +
     "workspace (default cuBLAS workspace 8.125 MiB, 32 MiB on Hopper) because the GPU was full; PyTorch's " +

@@ -64,7 +64,8 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
   if (fixes.length > 0)
     out.push(
       '',
-      `fixes (the fix for the cause first, then ${deepke ? 'refit settings fastest first, then DeepKE overrides' : 'fastest first'}):`,
+      `fixes (the fix for the cause first, then ` +
+        `${deepke ? 'refit settings fastest first, then DeepKE overrides' : 'fastest first'}):`,
     );
   fixes.forEach((fix, i) => {
     const peak =
