@@ -11,7 +11,8 @@ import { own } from '../own.ts';
 export function pickReporter(ctx: CliContext, progress: string): Reporter[] {
   if (progress === 'none') return [];
   if (progress === 'auto') return [defaultReporter(ctx.io.stdout)];
-  const make = own(REPORTERS as Record<string, (out: CliContext['io']['stdout']) => Reporter>, progress); // not Object.prototype's
+  // not Object.prototype's
+  const make = own(REPORTERS as Record<string, (out: CliContext['io']['stdout']) => Reporter>, progress);
   if (!make)
     throw new ConfigError('E_CLI_OPTION', `--progress ${progress}: use auto, tty, plain, jsonl or none`);
   return [make(ctx.io.stdout)];

@@ -93,7 +93,8 @@ export function readYamlEntries(file: string): Entry[] {
     const key = String((pair.key as { value?: unknown })?.value ?? pair.key);
     const where = { file, line: lineOf(pair.key as Node) };
     const value = pair.value as Node | null;
-    if (SECTIONS.has(key) && (value === null || (isScalar(value) && value.value === null))) continue; // an empty section
+    // an empty section
+    if (SECTIONS.has(key) && (value === null || (isScalar(value) && value.value === null))) continue;
     if (SECTIONS.has(key) && isMap(value)) {
       sectionEntries({ prefix: key, map: value, file, lineOf, out: entries });
     } else {

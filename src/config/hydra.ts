@@ -291,7 +291,8 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const prev = own(out, k);
-    setOwn(out, k, isPlainMap(prev) && isPlainMap(v) ? deepMerge(prev, v) : v); // own data property, even for `__proto__`
+    // own data property, even for `__proto__`
+    setOwn(out, k, isPlainMap(prev) && isPlainMap(v) ? deepMerge(prev, v) : v);
   }
   return out;
 }

@@ -127,7 +127,8 @@ export function fitTrain(
       const run = goldenRun(row, 'train');
       if (actClass(run) !== cls || row.prec === 'fp16') continue; // fp16 rows equal bf16 ones: do not double-weight
       const x = exactTerms(model, run, hfTraits(), device);
-      if (row.peak_alloc < 1.03 * stepPeak(x)) continue; // optimizer-step peak: exact, carries no activation information
+      // optimizer-step peak: exact, carries no activation information
+      if (row.peak_alloc < 1.03 * stepPeak(x)) continue;
       const f = trainFeatures(model, run);
       X.push(TRAIN_KEYS.map((k) => f[k]));
       y.push(row.peak_alloc - backwardFixed(x));

@@ -188,7 +188,8 @@ export function fitConfig(opts: {
         best.push(cand);
         break;
       }
-      if (!smallest || cand.peak_device_bytes <= smallest.peak_device_bytes) smallest = cand; // ties: the smaller micro-batch
+      // ties: the smaller micro-batch
+      if (!smallest || cand.peak_device_bytes <= smallest.peak_device_bytes) smallest = cand;
     }
   }
   // Fastest first; on a tie (within 2 %) less accumulation, then no checkpointing.

@@ -278,7 +278,8 @@ function fitDecision(
     ...base,
     micro_batch_size: c.micro_batch_size,
     grad_accumulation: c.grad_accumulation,
-    ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, (c as Record<string, unknown>)[l.name]])), // the searched levers (the lever table)
+    // the searched levers (the lever table)
+    ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, (c as Record<string, unknown>)[l.name]])),
     reasons: [
       `auto: fitted to ${budget ?? 0} B on ${gpu.name}, effective batch ${base.batch_size} kept`,
       fit.fits

@@ -82,7 +82,8 @@ export async function exportRun(opts: {
       log: opts.log,
     });
     if (opts.quantize !== 'int8') return record;
-    await worker.close().catch(() => undefined); // int8 is measured with onnxruntime alone: the worker's threads would compete
+    // int8 is measured with onnxruntime alone: the worker's threads would compete
+    await worker.close().catch(() => undefined);
     return {
       ...record,
       int8: await quantizeAndMeasure({
@@ -107,7 +108,8 @@ async function checkExamples(opts: {
 }): Promise<{ examples: Example[]; name: string }> {
   const read = async (path: string, format?: string, na_label?: string) => {
     const ds = await readDataset({ path, format, na_label, on_bad_row: 'skip' });
-    return { examples: ds.examples, name: path }; // exportOnnx checks the first ONNX_CHECK_EXAMPLES; int8 is measured on all
+    // exportOnnx checks the first ONNX_CHECK_EXAMPLES; int8 is measured on all
+    return { examples: ds.examples, name: path };
   };
   if (opts.data) return read(opts.data, opts.format);
   const config = runPaths(opts.run_dir).config;

@@ -333,7 +333,8 @@ export class LazyPredictor {
     this.opening = undefined;
     this.current = undefined;
     void p.close().catch(() => undefined);
-    if (Date.now() - this.readyAt > STABLE_AFTER_MS) this.failures = 0; // a loss after a long healthy run is a first loss
+    // a loss after a long healthy run is a first loss
+    if (Date.now() - this.readyAt > STABLE_AFTER_MS) this.failures = 0;
     this.onFailure(e, 'died');
   }
 

@@ -376,7 +376,8 @@ export class WorkerProcess {
     const grace = opts.grace_ms ?? SIGKILL_GRACE_MS;
     // Let a running command finish, but not forever: a hung worker is killed below.
     await Promise.race([this.queue, new Promise((done) => setTimeout(done, grace).unref())]);
-    if (this.crash || (this._state as WorkerState) === 'stopped') return this.followersGone(grace); // the state may change while waiting
+    // the state may change while waiting
+    if (this.crash || (this._state as WorkerState) === 'stopped') return this.followersGone(grace);
     if (this._state !== 'stopping') {
       this._state = 'stopping';
       this.child.stdin.write(JSON.stringify({ type: 'shutdown' }) + '\n');

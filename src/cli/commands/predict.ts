@@ -144,7 +144,8 @@ export function registerPredict(program: Command, ctx: CliContext): void {
     )
     .option('--threads <n>', 'CPU threads for the model (default: every core)')
     .action(async (o: PredictOptions) => {
-      if (o.output) checkFileTarget(o.output, '--output'); // a folder or an unwritable place is found before the model loads
+      // a folder or an unwritable place is found before the model loads
+      if (o.output) checkFileTarget(o.output, '--output');
       // left out: the run's own predict.top_k / predict.na_threshold, which the predictor applies (as the
       // server's does)
       const top_k = intOption('--top-k', o.topK, 1);

@@ -40,7 +40,8 @@ export function stopOnSignals(ctx: CliContext): { stop: StopRequest; detach(): v
     ctx.io.stderr.write(`refit: ${sig} again: stopping at once\n`);
     stop.force(sig);
     detach();
-    process.kill(process.pid, sig); // no handler left: the default action ends the process, with this signal as its status
+    // no handler left: the default action ends the process, with this signal as its status
+    process.kill(process.pid, sig);
   };
   const detach = () => {
     process.off('SIGINT', onSignal);
