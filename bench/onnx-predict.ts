@@ -355,15 +355,13 @@ async function serveAll(
   q: string,
   ds: Awaited<ReturnType<typeof readDataset>>,
 ): Promise<void> {
-  const items = ds.examples
-    .slice(0, 200)
-    .map((e) => ({
-      text: e.text,
-      head: e.head.text,
-      tail: e.tail.text,
-      head_offset: [...e.text.slice(0, e.head.start)].length,
-      tail_offset: [...e.text.slice(0, e.tail.start)].length,
-    }));
+  const items = ds.examples.slice(0, 200).map((e) => ({
+    text: e.text,
+    head: e.head.text,
+    tail: e.tail.text,
+    head_offset: [...e.text.slice(0, e.head.start)].length,
+    tail_offset: [...e.text.slice(0, e.tail.start)].length,
+  }));
   say(
     '\n| `refit serve`, 16 clients, ' +
       `${SECONDS} s (default threads) | torch worker | ORT fp32 | ORT int8 |`,

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `npm run lint`: the formatter's check (Prettier, .prettierrc.json), the type check, and no line in src/ over
+# 120 characters. `npm run format` (this script with --fix) rewrites what Prettier would change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Quoted globs: Prettier expands them itself (bash would read ** as *).
+globs=('src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' 'bench/*.mjs' 'web/**/*.ts' 'scripts/*.mjs' 'bin/*.mjs')
+if [ "${1:-}" = --fix ]; then
+  exec npx prettier --write --log-level warn "${globs[@]}"
+fi
+npx prettier --check --log-level warn "${globs[@]}"
+npx tsc --noEmit -p .
+long=$(git ls-files 'src/*.ts' | xargs awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
+if [ -n "$long" ]; then
+  echo "lint: lines over 120 characters in src/ (wrap them; Prettier does not split strings or comments):" >&2
+  echo "$long" >&2
+  exit 1
+fi
