@@ -34,14 +34,18 @@ interface Served {
   stop: () => Promise<void>;
 }
 
-/** Starts `refit serve --run RUN --port 0 ...args` and waits until it listens. */
+/**
+ * Starts `refit serve --run RUN --port 0 --engine torch ...args` and waits until it listens. These probes are about
+ * the Python worker's process (kill, hang, restart): the ONNX engine, the default when the run has model.onnx, runs
+ * in the server's own process and has no worker to lose.
+ */
 async function serve(
   ctx: ProbeContext,
   run: string,
   args: string[] = [],
   env: Record<string, string | undefined> = {},
 ): Promise<Served> {
-  const child = ctx.spawnRefit(['serve', '--run', run, '--port', '0', ...args], { env });
+  const child = ctx.spawnRefit(['serve', '--run', run, '--port', '0', '--engine', 'torch', ...args], { env });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const url = await new Promise<string>((resolve, reject) => {
