@@ -73,7 +73,8 @@ export const ALIASES: Readonly<
     }
     ctx.model_name = where;
   },
-  // DeepKE's LM model: BERT → RNN (model/lm.yaml) → dropout → Linear; `input_size` is BERT's hidden size (ignored).
+  // DeepKE's LM model: BERT → RNN (model/lm.yaml) → dropout → Linear;
+  // `input_size` is BERT's hidden size (ignored).
   type_rnn: (value, ctx, written, where) =>
     ctx.set('model.rnn.type', typeof value === 'string' ? value.toUpperCase() : value, written, where),
   hidden_size: to('model.rnn.hidden_size'),

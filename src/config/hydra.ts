@@ -202,7 +202,8 @@ function composeConfig(d: Extract<DefaultEntry, { kind: 'config' }>, from: ConfF
     if (d.optional) return;
     throw new ConfigError(
       'E_CONFIG_HYDRA',
-      `${from.path}${d.line !== undefined ? `:${d.line}` : ''}: defaults entry '${d.name}': no such config file ${path}`,
+      `${from.path}${d.line !== undefined ? `:${d.line}` : ''}: ` +
+        `defaults entry '${d.name}': no such config file ${path}`,
     );
   }
   composeFile(readConfFile(path), state, false);
@@ -223,7 +224,8 @@ function composeGroup(
   if (refused?.refused.includes(option)) {
     throw new ConfigError(
       'E_CONFIG_HYDRA',
-      `${whereText(where, `${d.group}: ${option}`, `${d.group}=${option}`)}: refit trains DeepKE's ${refused.trains} model only (${refused.what}); use ${d.group}=${refused.trains}`,
+      `${whereText(where, `${d.group}: ${option}`, `${d.group}=${option}`)}: ` +
+        `refit trains DeepKE's ${refused.trains} model only (${refused.what}); use ${d.group}=${refused.trains}`,
     );
   }
   const path = confPath(join(state.confDir, d.group), option);
@@ -233,7 +235,9 @@ function composeGroup(
     throw new ConfigError(
       'E_CONFIG_HYDRA',
       `${whereText(where, `${d.group}: ${option}`, `${d.group}=${option}`)}: no such config file ${path}` +
-        `${options.length ? ` (${d.group} options: ${options.join(', ')})` : ` (no ${join(state.confDir, d.group)} folder)`}`,
+        (options.length
+          ? ` (${d.group} options: ${options.join(', ')})`
+          : ` (no ${join(state.confDir, d.group)} folder)`),
     );
   }
   composeFile(readConfFile(path), state, false);

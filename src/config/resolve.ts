@@ -133,7 +133,8 @@ function applyEntry(
     if (SECTIONS.has(key)) {
       throw new ConfigError(
         'E_CONFIG_VALUE',
-        `${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys (e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`,
+        `${wherePrefix(where)}'${key}' must be a mapping of ${key}.* keys ` +
+          `(e.g. ${CONFIG_KEYS.find((k) => k.startsWith(`${key}.`))})`,
       );
     }
   }
@@ -297,7 +298,8 @@ export function verifyNumRelations(
   if (want === undefined || want === relations.names.length) return;
   throw new ConfigError(
     'E_CONFIG_VALUE',
-    `num_relations is ${want} but the relation set${source ? ` (${source})` : ''} has ${relations.names.length} relations; fix num_relations or remove it`,
+    `num_relations is ${want} but the relation set${source ? ` (${source})` : ''} ` +
+      `has ${relations.names.length} relations; fix num_relations or remove it`,
   );
 }
 

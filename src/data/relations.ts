@@ -169,7 +169,8 @@ function checkEntries(path: string, entries: Entry[]): string[] {
     const dup = byName.get(e.name);
     if (dup && e.name !== '')
       problems.push(
-        `${where(e.line)}: relation '${e.name}' is listed twice${dup.line ? ` (first at line ${dup.line})` : ''}; names must be unique`,
+        `${where(e.line)}: relation '${e.name}' is listed twice` +
+          `${dup.line ? ` (first at line ${dup.line})` : ''}; names must be unique`,
       );
     const clash = byIndex.get(e.index);
     if (clash) problems.push(`${where(e.line)}: index ${e.index} is used twice (also by '${clash.name}')`);

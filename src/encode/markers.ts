@@ -93,7 +93,8 @@ export function resolveMarkerIds(vocab: Vocab, scheme: MarkerScheme): MarkerIds 
     if (v === undefined) {
       throw new RefitError(
         'E_MARKER_VOCAB',
-        `entity marker ${token} is not in the vocabulary${vocab.path ? ` ${vocab.path}` : ''}; add the markers to the vocabulary (addMarkersToVocab) or use a vocab with [unused1]..[unused4]`,
+        `entity marker ${token} is not in the vocabulary${vocab.path ? ` ${vocab.path}` : ''}; ` +
+          'add the markers to the vocabulary (addMarkersToVocab) or use a vocab with [unused1]..[unused4]',
       );
     }
     return v;

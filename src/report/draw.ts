@@ -302,7 +302,8 @@ export function rrTables(h: Helpers, model: ReportModel): void {
   const split = model.metrics.test ? 'test' : 'valid';
   const rel = block?.per_relation ?? {};
   $('rr-relation-table').innerHTML = Object.keys(rel).length
-    ? `<table><caption>${split}</caption><tr><th>relation</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>` +
+    ? `<table><caption>${split}</caption>` +
+      '<tr><th>relation</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>' +
       Object.entries(rel)
         .map(
           ([k, r]) =>
@@ -339,17 +340,23 @@ export function rrTables(h: Helpers, model: ReportModel): void {
 export const DRAW_FUNCTIONS = [formatBytes, rrHelpers, rrHeader, rrCharts, rrTables, drawRunReport] as const;
 
 /** CSS for the report layout (shared by report.html and the /runs page). */
-export const REPORT_CSS = `
-body{font:14px system-ui,sans-serif;margin:0;padding:16px 24px;color:#0f172a;background:#f8fafc}
-h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:0 0 8px}
-section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:12px;margin:12px 0}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:0 12px}
-.chart{position:relative;height:260px}
-.cards{display:flex;flex-wrap:wrap;gap:8px;margin:12px 0}.card{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 12px;min-width:120px}
-.card .k{color:#64748b;font-size:12px}.card .v{font-size:18px;font-weight:600}
-.bar{height:6px;background:#e2e8f0;border-radius:3px;margin-top:8px}.bar div{height:6px;background:#2563eb;border-radius:3px}
-.badge{padding:2px 8px;border-radius:10px;color:#fff;background:#d97706}.badge.finished{background:#16a34a}.badge.failed{background:#dc2626}.badge.interrupted{background:#6b7280}
-table{border-collapse:collapse}td,th{border:1px solid #e2e8f0;padding:3px 8px;text-align:right}th{background:#f1f5f9}
-caption{text-align:left;color:#64748b;padding:2px 0}table.cm td{min-width:28px;text-align:center}
-pre{background:#f1f5f9;padding:8px;overflow:auto;max-height:400px}
-`;
+export const REPORT_CSS = [
+  '',
+  'body{font:14px system-ui,sans-serif;margin:0;padding:16px 24px;color:#0f172a;background:#f8fafc}',
+  'h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:0 0 8px}',
+  'section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:12px;margin:12px 0}',
+  '.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:0 12px}',
+  '.chart{position:relative;height:260px}',
+  '.cards{display:flex;flex-wrap:wrap;gap:8px;margin:12px 0}' +
+    '.card{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 12px;min-width:120px}',
+  '.card .k{color:#64748b;font-size:12px}.card .v{font-size:18px;font-weight:600}',
+  '.bar{height:6px;background:#e2e8f0;border-radius:3px;margin-top:8px}' +
+    '.bar div{height:6px;background:#2563eb;border-radius:3px}',
+  '.badge{padding:2px 8px;border-radius:10px;color:#fff;background:#d97706}' +
+    '.badge.finished{background:#16a34a}.badge.failed{background:#dc2626}.badge.interrupted{background:#6b7280}',
+  'table{border-collapse:collapse}td,th{border:1px solid #e2e8f0;padding:3px 8px;text-align:right}' +
+    'th{background:#f1f5f9}',
+  'caption{text-align:left;color:#64748b;padding:2px 0}table.cm td{min-width:28px;text-align:center}',
+  'pre{background:#f1f5f9;padding:8px;overflow:auto;max-height:400px}',
+  '',
+].join('\n');

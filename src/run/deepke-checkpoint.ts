@@ -129,7 +129,8 @@ function checkRnn(path: string, found: RnnFound, rnn: RnnSpec, bertHidden: numbe
     const article = { LSTM: 'an', GRU: 'a', RNN: 'an' };
     throw fail(
       path,
-      `the checkpoint's RNN is ${found.type ? `${article[found.type]} ${found.type}` : 'of an unknown type'} but ${key('type_rnn', 'type')} is ${rnn.type}${found.type ? `: set type_rnn=${found.type}` : ''}`,
+      `the checkpoint's RNN is ${found.type ? `${article[found.type]} ${found.type}` : 'of an unknown type'} ` +
+        `but ${key('type_rnn', 'type')} is ${rnn.type}${found.type ? `: set type_rnn=${found.type}` : ''}`,
     );
   }
   const bidirectional = found.directions === 2;
@@ -149,7 +150,9 @@ function checkRnn(path: string, found: RnnFound, rnn: RnnSpec, bertHidden: numbe
   if (total !== rnn.hidden_size)
     throw fail(
       path,
-      `the checkpoint's RNN has hidden size ${total}${bidirectional ? ` (${found.per_direction} per direction)` : ''} but ${key('hidden_size', 'hidden_size')} is ${rnn.hidden_size}: set hidden_size=${total}`,
+      `the checkpoint's RNN has hidden size ${total}` +
+        `${bidirectional ? ` (${found.per_direction} per direction)` : ''} ` +
+        `but ${key('hidden_size', 'hidden_size')} is ${rnn.hidden_size}: set hidden_size=${total}`,
     );
   if (found.input !== bertHidden)
     throw fail(

@@ -132,7 +132,10 @@ export function launchedByTorchrun(env: Record<string, string | undefined>): boo
   return env.RANK !== undefined && env.WORLD_SIZE !== undefined && Number(env.WORLD_SIZE) > 1;
 }
 
-/** This machine only follows (distributed.node_rank ≥ 1, or RANK ≥ 1 under torchrun): it starts its ranks and waits. */
+/**
+ * This machine only follows (distributed.node_rank ≥ 1, or RANK ≥ 1 under torchrun): it starts its ranks and
+ * waits.
+ */
 export function followsOnly(ranks: RunRanks): boolean {
   return !!ranks.layout && ranks.layout.node_rank > 0;
 }

@@ -39,9 +39,8 @@ export async function evaluateRun(opts: {
       `${opts.data}: relation${unknown.length > 1 ? 's' : ''} ${unknown
         .slice(0, 5)
         .map((r) => `'${r}'`)
-        .join(
-          ', ',
-        )}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''} not among the ${known.size} relations the run ${opts.run_dir} was trained on`,
+        .join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''} ` +
+        `not among the ${known.size} relations the run ${opts.run_dir} was trained on`,
     );
   }
   const unlabelled = ds.examples.findIndex((e) => e.relation === undefined);

@@ -113,7 +113,8 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopS
 function lostError(e: WorkerLostError, restarts: number): RefitError {
   return new RefitError(
     'E_WORKER_CRASH',
-    `the worker died at step ${e.step} ${restarts ? `after ${restarts} restarts ` : ''}(${e.message.split('\n')[0].slice(0, 200)}); see the run log`,
+    `the worker died at step ${e.step} ${restarts ? `after ${restarts} restarts ` : ''}` +
+      `(${e.message.split('\n')[0].slice(0, 200)}); see the run log`,
   );
 }
 

@@ -1,5 +1,6 @@
 // `refit train` as a function: resolve inputs → encode → start the worker → memory decision (+ CUDA probe) →
-// supervised training loop → best model restored → test metrics → model/ and metrics.json. The command stays thin.
+// supervised training loop → best model restored → test metrics → model/ and metrics.json.
+// The command stays thin.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunLog } from '../log.ts';

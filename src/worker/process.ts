@@ -34,7 +34,8 @@ export class WorkerCrashError extends Error {
   ) {
     const tail = stderr_tail.slice(-5).join(' | ');
     super(
-      `worker ${reason === 'exit' ? 'died' : reason}${detail ? ` (${detail})` : ''}: exit code ${exit_code ?? 'none'}, ` +
+      `worker ${reason === 'exit' ? 'died' : reason}${detail ? ` (${detail})` : ''}: ` +
+        `exit code ${exit_code ?? 'none'}, ` +
         `signal ${signal ?? 'none'}, state ${state}, step ${step ?? 'none'}${tail ? `; last stderr: ${tail}` : ''}`,
     );
     this.name = 'WorkerCrashError';
@@ -128,7 +129,8 @@ function spawnWorker(
     ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : []),
   ];
   opts.log.write(
-    `starting worker${extraEnv.RANK ? ` rank ${extraEnv.RANK} of ${extraEnv.WORLD_SIZE}` : ''}: ${opts.python} ${args.join(' ')}`,
+    `starting worker${extraEnv.RANK ? ` rank ${extraEnv.RANK} of ${extraEnv.WORLD_SIZE}` : ''}: ` +
+      `${opts.python} ${args.join(' ')}`,
   );
   return spawn(opts.python, args, {
     env,

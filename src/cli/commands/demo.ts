@@ -96,7 +96,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         preds.forEach((p, i) => {
           const want = DEMO_PREDICT_INPUTS[i].expected;
           ctx.io.stdout.write(
-            `  ${DEMO_PREDICT_INPUTS[i].text}\n    ${p.head} → ${p.tail}: ${p.relation ?? p.error} (${(p.score ?? 0).toFixed(2)})${p.relation === want ? '' : `  [expected ${want}]`}\n`,
+            `  ${DEMO_PREDICT_INPUTS[i].text}\n    ${p.head} → ${p.tail}: ${p.relation ?? p.error} ` +
+              `(${(p.score ?? 0).toFixed(2)})${p.relation === want ? '' : `  [expected ${want}]`}\n`,
           );
         });
       } finally {

@@ -31,7 +31,8 @@ export function registerEval(program: Command, ctx: CliContext): void {
       }
       const f = (x: number) => x.toFixed(4);
       ctx.io.stdout.write(
-        `${m.n} examples: accuracy ${f(m.accuracy)}  macro_f1 ${f(m.macro_f1)}  micro_f1 ${f(m.micro_f1)}${m.semeval_official_f1 !== undefined ? `  semeval_official_f1 ${f(m.semeval_official_f1)}` : ''}\n`,
+        `${m.n} examples: accuracy ${f(m.accuracy)}  macro_f1 ${f(m.macro_f1)}  micro_f1 ${f(m.micro_f1)}` +
+          `${m.semeval_official_f1 !== undefined ? `  semeval_official_f1 ${f(m.semeval_official_f1)}` : ''}\n`,
       );
       ctx.io.stdout.write('relation'.padEnd(24) + 'precision  recall     f1         support\n');
       for (const [name, r] of Object.entries(m.per_relation)) {

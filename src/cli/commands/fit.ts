@@ -173,7 +173,8 @@ function row(mark: string, c: FitCandidate): string {
   return (
     `${mark} ${String(k.micro_batch_size).padStart(5)} ${String(k.grad_accumulation).padStart(5)}  ` +
     `${k.precision.padEnd(5)} ${k.attention.padEnd(6)} ${(k.grad_checkpointing ? 'on' : 'off').padEnd(5)}` +
-    `${formatBytes(c.peak_device_bytes).padStart(12)} ${c.predicted_examples_per_s.toFixed(1).padStart(10)}${k.strategy ? `  ${k.strategy}` : ''}`
+    `${formatBytes(c.peak_device_bytes).padStart(12)} ${c.predicted_examples_per_s.toFixed(1).padStart(10)}` +
+    `${k.strategy ? `  ${k.strategy}` : ''}`
   );
 }
 
@@ -183,7 +184,8 @@ export function formatFit(r: FitResult): string {
   const lines = [
     `${r.gpu}: budget ${formatBytes(r.budget_bytes)} (after the safety margin), effective batch ` +
       `${r.effective_batch}, seq ${c.seq_len} (${c.padding} padding)`,
-    `  micro accum  prec  attn   ckpt  peak device  examples/s${c.ranks && c.ranks > 1 ? `  strategy (per rank, ${c.ranks} GPUs)` : ''}`,
+    `  micro accum  prec  attn   ckpt  peak device  examples/s` +
+      `${c.ranks && c.ranks > 1 ? `  strategy (per rank, ${c.ranks} GPUs)` : ''}`,
     row('*', r),
     ...r.alternatives.map((a) => row(' ', a)),
   ];

@@ -110,15 +110,23 @@ export function registerPlan(program: Command, ctx: CliContext): void {
 export function formatPlan(p: MemoryPlan): string {
   const c = p.config;
   const m = c.model;
+  const rnnHead =
+    c.head === 'deepke-lm' && c.rnn
+      ? `, ${c.rnn.bidirectional ? 'Bi' : ''}${c.rnn.type} head (${c.rnn.hidden_size}×${c.rnn.num_layers})`
+      : '';
+  const ranks =
+    c.ranks && c.ranks > 1
+      ? `, ${c.ranks} ranks (${c.strategy ?? 'ddp'}; one rank shown, batch = its micro-batch)`
+      : '';
   const head =
     `${p.engine} ${p.mode}: BERT L=${m.num_hidden_layers} h=${m.hidden_size} ` +
     `heads=${m.num_attention_heads} vocab=${m.vocab_size}, ` +
     `batch ${c.batch_size} × seq ${c.seq_len}, ${c.precision}, ${c.attention}` +
     `${c.grad_checkpointing ? ', checkpointing' : ''}` +
     `${p.mode === 'train' ? `, ${c.optimizer}` : ''}` +
-    `${c.head === 'deepke-lm' && c.rnn ? `, ${c.rnn.bidirectional ? 'Bi' : ''}${c.rnn.type} head (${c.rnn.hidden_size}×${c.rnn.num_layers})` : ''}` +
+    rnnHead +
     `${c.data_parallel && c.data_parallel > 1 ? `, DataParallel on ${c.data_parallel} GPUs (GPU 0 shown)` : ''}` +
-    `${c.ranks && c.ranks > 1 ? `, ${c.ranks} ranks (${c.strategy ?? 'ddp'}; one rank shown, batch = its micro-batch)` : ''}`;
+    ranks;
   const rows: Array<[string, number]> = Object.entries(p.breakdown) as Array<[string, number]>;
   const lines = [head, `  ${'params'.padEnd(18)}${p.params.toLocaleString('en-US').padStart(14)}`];
   for (const [k, v] of rows) lines.push(`  ${k.padEnd(18)}${formatBytes(v).padStart(14)}`);

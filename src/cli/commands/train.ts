@@ -124,7 +124,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
               `DDP, one process per GPU (not DataParallel)\n`,
           );
         }
-        // Not node 0 (distributed.node_rank ≥ 1, or RANK ≥ 1 under torchrun): start this machine's ranks and follow.
+        // Not node 0 (distributed.node_rank ≥ 1, or RANK ≥ 1 under torchrun): start this machine's ranks
+        // and follow.
         if (config.distributed.node_rank > 0 || Number(ctx.env.RANK ?? 0) > 0) {
           const ranks = runRanks({
             config,

@@ -241,9 +241,14 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): Co
     `${cur.effective}, seq ${cur.window}, ${cur.run.precision}, ${cur.run.attention}` +
     `${cur.run.grad_checkpointing ? ', checkpointing' : ''}: predicted peak ${fmt(now.peak_device_bytes)} ` +
     `vs ${fmt(gpu.memory_bytes)} ` +
-    `on the ${gpu.name} → ${verdict}.${cur.assumed.length ? ` (${cur.assumed.join('; ')})` : ''} Fixes keep the effective batch ` +
+    `on the ${gpu.name} → ${verdict}.${cur.assumed.length ? ` (${cur.assumed.join('; ')})` : ''} ` +
+    'Fixes keep the effective batch ' +
     `of ${cur.effective}, fastest first, with a ` +
     `${Math.round((1 - fit.budget_bytes / gpu.memory_bytes) * 100)} % safety margin` +
-    `${cur.deepke ? `; the refit settings are for refit train -c (refit runs the same model), the DeepKE overrides for DeepKE's run.py` : ''}.`;
+    (cur.deepke
+      ? '; the refit settings are for refit train -c (refit runs the same model), ' +
+        "the DeepKE overrides for DeepKE's run.py"
+      : '') +
+    '.';
   return { fixes, note, current: now };
 }

@@ -129,7 +129,8 @@ export function dataParallelFix(o: {
       `of the ${o.cur.run.batch_size} examples ` +
       `and the same share of the work: ${fmt(peak)} on every GPU with ${strategy} (planned per rank, ` +
       `gradient buckets included` +
-      `${strategy === 'zero1' ? `; zero1 keeps 1/${n} of the optimizer states per GPU` : ''}). refit trains use_multi_gpu + gpu_ids with one process per GPU by itself.`,
+      `${strategy === 'zero1' ? `; zero1 keeps 1/${n} of the optimizer states per GPU` : ''}). ` +
+      'refit trains use_multi_gpu + gpu_ids with one process per GPU by itself.',
     speed: 'faster (no scatter/gather through GPU 0, no replication every step)',
     config: { 'distributed.nproc_per_node': n, 'distributed.strategy': strategy },
     predicted_peak_bytes: peak,

@@ -202,7 +202,8 @@ const EXPLAIN: Readonly<Record<OomCause, (r: OomReport, f: OomFigures) => string
     `Fragmentation: ${fmt(r.reserved_unallocated_bytes ?? 0)} is reserved by PyTorch but unallocated ` +
     `(${pct(r.reserved_unallocated_bytes ?? 0, Math.max(1, r.reserved_bytes ?? 1))} of the ` +
     `${fmt(r.reserved_bytes ?? 0)} it holds), ` +
-    `${r.requested_bytes !== undefined ? `more than the ${fmt(r.requested_bytes)} requested, ` : ''}but it is split into pieces too small ` +
+    `${r.requested_bytes !== undefined ? `more than the ${fmt(r.requested_bytes)} requested, ` : ''}` +
+    'but it is split into pieces too small ' +
     'for the new tensor (varying batch shapes leave slivers in cached segments). Expandable segments fix ' +
     'this without slowing the run.',
   contention: (r: OomReport, f: OomFigures) => {

@@ -94,7 +94,8 @@ const CAUSE_FIXES: Readonly<Partial<Record<OomCause, (r: OomReport, d: Diagnosis
           title: 'Free the GPU from other processes, or use another GPU',
           speed: 'no slowdown',
           detail:
-            `Other processes hold ${fmt(held)}${pids ? ` (pids ${pids})` : ''}; stop them (check \`nvidia-smi\`) or pick a ` +
+            `Other processes hold ${fmt(held)}${pids ? ` (pids ${pids})` : ''}; ` +
+            'stop them (check `nvidia-smi`) or pick a ' +
             'free device with CUDA_VISIBLE_DEVICES.',
         },
       ];

@@ -53,6 +53,9 @@ interface Detector {
 
 // Device words in front of the allocator's " out of memory." (CUDA, ROCm, Intel, Ascend, Cambricon, Moore Threads).
 const DEVICE = '(?:CUDA|HIP|XPU|NPU|MLU|MUSA)';
+// An exit status of 137 (128 + SIGKILL) or -9 after "exit code", "exited with status", "returncode" and the like.
+const EXIT_CODE_WORDS = /\b(?:exit(?:ed)?(?: with)?[ _]?(?:code|status)|return[ _]?code|returncode|exitcode)/;
+const EXIT_137 = /\s*[:=]?\s*(?:137|-9)(?!\d|\.\d)/;
 
 const DETECTORS: readonly Detector[] = Object.freeze([
   // Allocator: "CUDA out of memory. Tried to allocate …" (also truncated right after "memory.").
@@ -170,7 +173,7 @@ const DETECTORS: readonly Detector[] = Object.freeze([
     kind: 'host-oom',
     source: 'exit-137',
     on: 'text',
-    re: /\b(?:exit(?:ed)?(?: with)?[ _]?(?:code|status)|return[ _]?code|returncode|exitcode)\s*[:=]?\s*(?:137|-9)(?!\d|\.\d)/gi,
+    re: new RegExp(EXIT_CODE_WORDS.source + EXIT_137.source, 'gi'),
   },
   { kind: 'host-oom', source: 'exit-137', on: 'text', re: /Signal 9 \(SIGKILL\)|<Signals\.SIGKILL: 9>/g },
 ]);
@@ -289,8 +292,14 @@ function refitRank(text: string, pos: number): number | undefined {
 // torchrun's elastic failure summary: the first observed failure's rank.
 const ROOT_CAUSE_RE = /Root Cause \(first observed failure\):[\s\S]{0,400}?\brank\s*:\s*(\d+)/;
 // What the other ranks print when one of them failed: collective timeouts and NCCL/gloo errors.
-const PEER_FAILURE_RE =
-  /Watchdog caught collective operation timeout|ProcessGroupNCCL[^\n]{0,200}?[Tt]imeout|NCCL error|ncclInternalError|ncclSystemError|ncclRemoteError|Connection closed by peer|Connection reset by peer|a collective timed out after \d+ s/;
+const PEER_TIMEOUT_RE =
+  /Watchdog caught collective operation timeout|ProcessGroupNCCL[^\n]{0,200}?[Tt]imeout/;
+const PEER_NCCL_RE = /NCCL error|ncclInternalError|ncclSystemError|ncclRemoteError/;
+const PEER_CLOSED_RE =
+  /Connection closed by peer|Connection reset by peer|a collective timed out after \d+ s/;
+const PEER_FAILURE_RE = new RegExp(
+  `${PEER_TIMEOUT_RE.source}|${PEER_NCCL_RE.source}|${PEER_CLOSED_RE.source}`,
+);
 
 /**
  * Adds the rank of a multi-rank log's OOM from torchrun's summary when no prefix named it, and a note on the

@@ -11,7 +11,8 @@ export function plainReporter(out: Writable, opts: { every?: number } = {}): Rep
     onRunStart: (e) => {
       total = e.total_steps;
       out.write(
-        `training: ${e.examples.train} examples, ${e.total_steps} steps on ${e.device}${e.resumed_from_step ? `, resumed at step ${e.resumed_from_step}` : ''}\n`,
+        `training: ${e.examples.train} examples, ${e.total_steps} steps on ${e.device}` +
+          `${e.resumed_from_step ? `, resumed at step ${e.resumed_from_step}` : ''}\n`,
       );
     },
     onStep: (e) => {
@@ -43,7 +44,8 @@ export function plainReporter(out: Writable, opts: { every?: number } = {}): Rep
         e.status === 'ok'
           ? `done: ${e.optimizer_steps} steps, ${e.examples_seen} examples in ${e.seconds.toFixed(1)} s\n`
           : e.status === 'interrupted'
-            ? `interrupted after ${e.optimizer_steps} steps${e.checkpoint_step != null ? `; checkpoint at step ${e.checkpoint_step} kept` : ''}\n`
+            ? `interrupted after ${e.optimizer_steps} steps` +
+              `${e.checkpoint_step != null ? `; checkpoint at step ${e.checkpoint_step} kept` : ''}\n`
             : `failed after ${e.optimizer_steps} steps: ${e.error ?? ''}\n`,
       ),
   };
