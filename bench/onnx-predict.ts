@@ -20,7 +20,7 @@ import {
   ortVersion,
   quantizeOnnxInt8,
   readModelFolder,
-} from '../src/run/index.ts';
+} from '../src/infer/index.ts';
 import { computeMetrics } from '../src/metrics/index.ts';
 import { expect, loadCommand, setupWorker, startWorker } from '../src/run/session.ts';
 import { CLI } from '../test/web/tiny-run.ts';

@@ -8,7 +8,7 @@ import type { TrainSupervisor } from '../worker/index.ts';
 import { now, type RunEvent } from './events.ts';
 import { evalLogits, scoreLogits } from './evaluate.ts';
 import { runPaths, writeJsonAtomic } from './files.ts';
-import { writeModelFolder } from './model-folder.ts';
+import { writeModelFolder } from '../infer/index.ts';
 import { expect } from './session.ts';
 import type { EncodedSplit, TextSide } from './prepare.ts';
 import type { LoopState } from './train-loop.ts';

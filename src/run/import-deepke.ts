@@ -12,7 +12,7 @@ import { findPython } from '../worker/index.ts';
 import { checkDeepkeCheckpoint } from './deepke-checkpoint.ts';
 import { rnnSpec } from './deepke-lm.ts';
 import { prepareOutDir, runPaths, writeJsonAtomic, writeTextAtomic } from './files.ts';
-import { writeModelFolder } from './model-folder.ts';
+import { writeModelFolder } from '../infer/index.ts';
 import { modelDims, resolveDataPaths, textSide } from './prepare.ts';
 import { bertConfig, expect, loadCommand, setupWorker, startWorker } from './session.ts';
 

@@ -1,48 +1,7 @@
-// The run surface: training, evaluating and predicting with run folders. Commands and the server import from here.
+// The training surface: runTraining, the memory decision, run folders, and the worker session and eval logits that
+// infer/ shares. Commands and the server import from here; prediction, eval and export are infer/ (infer/index.ts).
 export { runTraining, CHECKPOINT_EVERY_STEPS, type TrainOptions, type TrainResult } from './train.ts';
-export { evaluateRun } from './run-eval.ts';
 export { importDeepke, type ImportOptions, type ImportResult } from './import-deepke.ts';
-export {
-  openPredictor,
-  itemExample,
-  locate,
-  type Predictor,
-  type PredictItem,
-  type Prediction,
-} from './predictor.ts';
-export {
-  openPredictInput,
-  itemRow,
-  MAX_LINE_BYTES,
-  type InputRow,
-  type PredictInput,
-} from './predict-input.ts';
-export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from './predict-stream.ts';
-export { exportRun } from './export-run.ts';
-export { openRunPredictor, chooseEngine, parseEngine, ENGINES, type Engine } from './engine.ts';
-export { predictDefaults, type PredictDefaults } from './predict-defaults.ts';
-export { openOnnxPredictor, ONNX_BATCH_SIZE } from './onnx-predictor.ts';
-export { quantizeAndMeasure, INT8_MAX_F1_DROP, type Int8Record } from './onnx-quantize.ts';
-export { quantizeOnnxInt8 } from './onnx-int8.ts';
-export {
-  exportOnnx,
-  onnxLogits,
-  maxAbsDiff,
-  ONNX_FP32_TOLERANCE,
-  ONNX_CHECK_EXAMPLES,
-  type OnnxRecord,
-} from './onnx-export.ts';
-export {
-  openOnnxSession,
-  loadOrt,
-  ortVersion,
-  ONNX_FILE,
-  ONNX_INT8_FILE,
-  DEFAULT_OPSET,
-  DEFAULT_ONNX_THREADS,
-  type OnnxSession,
-} from './onnx-runtime.ts';
-export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
 export { runPaths, prepareOutDir, assertResumable, writeJsonAtomic, writeTextAtomic } from './files.ts';
 export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';
 export {
@@ -60,3 +19,7 @@ export { lockRunFolder, LOCK_FILE, type RunLock } from './lock.ts';
 export { checkFileTarget, checkFolderTarget } from './out-paths.ts';
 export { checkSafetensors, checkModelWeights } from './weights-check.ts';
 export { RESUME_SAFE, RESUME_REFUSED, checkResumeChanges } from './resume-config.ts';
+export { EVAL_BATCH_SIZE, argmax, evalLogits, scoreLogits, softmax } from './evaluate.ts';
+export { readJson } from './files.ts';
+export { type TextSide, resolveDataPaths } from './prepare.ts';
+export { expect, loadCommand, setupWorker, startWorker } from './session.ts';

@@ -38,7 +38,7 @@ import { checkModelWeights } from './weights-check.ts';
 import { checkResumeChanges, describeChanges, type ResumeChange } from './resume-config.ts';
 import { initialState, runLoop, MAX_RESTARTS, type LoopState } from './train-loop.ts';
 import { finishRun, type RunMetrics } from './finish.ts';
-import { exportRun } from './export-run.ts';
+import { exportRun } from '../infer/index.ts';
 import { deepkeLmRun, rnnSpec } from './deepke-lm.ts';
 import { probePlan } from './probe.ts';
 import { runRanks, type RunRanks } from './ranks.ts';

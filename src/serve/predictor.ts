@@ -13,7 +13,7 @@ import {
   type Predictor,
   type PredictItem,
   type Prediction,
-} from '../run/index.ts';
+} from '../infer/index.ts';
 import { WorkerCrashError } from '../worker/index.ts';
 import { HttpError } from './http-error.ts';
 import { hidePaths } from './redact.ts';

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRefitError } from '../errors.ts';
 import { clip, type RunLog } from '../log.ts';
-import type { Engine } from '../run/index.ts';
+import type { Engine } from '../infer/index.ts';
 import { PredictBatcher } from './batcher.ts';
 import { LazyPredictor, type RestartPolicy } from './predictor.ts';
 import { registerApiRoutes } from './routes-api.ts';

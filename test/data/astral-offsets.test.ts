@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readDataset } from '../../src/data/index.ts';
 import { codePointLength, codePointToUtf16, utf16ToCodePoint } from '../../src/offsets.ts';
-import { itemExample } from '../../src/run/index.ts';
+import { itemExample } from '../../src/infer/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-astral-'));
 const file = (name: string, text: string) => {

@@ -18,7 +18,7 @@ import {
   quantizeOnnxInt8,
   readModelFolder,
   type Predictor,
-} from '../../src/run/index.ts';
+} from '../../src/infer/index.ts';
 import { CLI, NO_CLI, cachedTinyRun, writeDemoData } from '../web/tiny-run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-onnx-'));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_LINE_BYTES, itemRow, openPredictInput, type InputRow } from '../../src/run/index.ts';
+import { MAX_LINE_BYTES, itemRow, openPredictInput, type InputRow } from '../../src/infer/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-predict-rows-'));
 const file = (name: string, text: string | Buffer) => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { RunLog } from '../../src/log.ts';
 import { startServer } from '../../src/serve/index.ts';
-import { predictDefaults } from '../../src/run/index.ts';
+import { predictDefaults } from '../../src/infer/index.ts';
 import { CLI, NO_CLI, cachedTinyRun } from '../web/tiny-run.ts';
 
 test("predictDefaults: the run's config.yaml, else the config defaults", () => {

@@ -14,7 +14,8 @@ import {
   toDeepkeCsv,
   toRelationCsv,
 } from '../../demo/index.ts';
-import { openPredictor, runPaths, runTraining, writeJsonAtomic, writeTextAtomic } from '../../run/index.ts';
+import { runPaths, runTraining, writeJsonAtomic, writeTextAtomic } from '../../run/index.ts';
+import { openPredictor } from '../../infer/index.ts';
 import { writeReport } from '../../report/index.ts';
 import { pickReporter, printSummary } from '../run-output.ts';
 import { intOption } from '../options.ts';

@@ -1,7 +1,7 @@
 // `refit eval --run DIR --data FILE [--json]`: the run's model on any labelled file, the same metric block as training.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { evaluateRun, parseEngine } from '../../run/index.ts';
+import { evaluateRun, parseEngine } from '../../infer/index.ts';
 
 /** Registers `refit eval`. */
 export function registerEval(program: Command, ctx: CliContext): void {

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { ConfigError } from '../../errors.ts';
-import { exportRun } from '../../run/index.ts';
+import { exportRun } from '../../infer/index.ts';
 
 /** Registers `refit export`. */
 export function registerExport(program: Command, ctx: CliContext): void {

@@ -11,16 +11,16 @@ import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import { intOption, threadsOption } from '../options.ts';
+import { checkFileTarget } from '../../run/index.ts';
 import {
   badLinesText,
-  checkFileTarget,
   openPredictInput,
   openRunPredictor,
   parseEngine,
   predictRows,
   type InputRow,
   type PredictSummary,
-} from '../../run/index.ts';
+} from '../../infer/index.ts';
 
 interface PredictOptions {
   run: string;

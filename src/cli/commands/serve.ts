@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
 import { DEFAULT_LOG_MAX_BYTES, RunLog, logMaxBytesFromEnv } from '../../log.ts';
-import { chooseEngine, parseEngine } from '../../run/index.ts';
+import { chooseEngine, parseEngine } from '../../infer/index.ts';
 import {
   DEFAULT_RESTART_POLICY,
   KEEP_ALIVE_TIMEOUT_MS,

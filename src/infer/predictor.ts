@@ -9,9 +9,9 @@ import { codePointToUtf16, utf16ToCodePoint } from '../offsets.ts';
 import { encodeForHead, writeEncodedDataset } from '../encode/index.ts';
 import { findPython } from '../worker/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { evalLogits, softmax } from './evaluate.ts';
+import { evalLogits, softmax } from '../run/index.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
-import { expect, loadCommand, setupWorker, startWorker } from './session.ts';
+import { expect, loadCommand, setupWorker, startWorker } from '../run/index.ts';
 
 /**
  * One sentence with two entity mentions. Offsets count code points (Python's `str.index`, as in data files) and

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { RunLog } from '../log.ts';
 import { planEvalBatches } from '../batch/index.ts';
 import { encodeForHead, type EncodedExample } from '../encode/index.ts';
-import { softmax } from './evaluate.ts';
+import { softmax } from '../run/index.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
 import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, type OnnxSession } from './onnx-runtime.ts';
 import { itemExample, type PredictItem, type Prediction, type Predictor } from './predictor.ts';

@@ -6,13 +6,13 @@ import type { RunLog } from '../log.ts';
 import { resolveConfig } from '../config/index.ts';
 import { readDataset, type Example } from '../data/index.ts';
 import { findPython } from '../worker/index.ts';
-import { runPaths } from './files.ts';
+import { runPaths } from '../run/index.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
 import { exportOnnx, type OnnxRecord } from './onnx-export.ts';
 import { DEFAULT_ONNX_THREADS, DEFAULT_OPSET } from './onnx-runtime.ts';
 import { quantizeAndMeasure, type Int8Record } from './onnx-quantize.ts';
-import { resolveDataPaths } from './prepare.ts';
-import { loadCommand, setupWorker, startWorker } from './session.ts';
+import { resolveDataPaths } from '../run/index.ts';
+import { loadCommand, setupWorker, startWorker } from '../run/index.ts';
 
 /**
  * Heads exported to ONNX. deepke-lm is refused: its RNN runs over packed sequences, which torch.onnx.export traces

@@ -1,0 +1,45 @@
+// The inference surface: run folders' models (model-folder), prediction on the torch worker or onnxruntime,
+// eval of a run, ONNX export and int8 quantisation. Commands and the server import from here; training is run/.
+export { evaluateRun } from './run-eval.ts';
+export {
+  openPredictor,
+  itemExample,
+  locate,
+  type Predictor,
+  type PredictItem,
+  type Prediction,
+} from './predictor.ts';
+export {
+  openPredictInput,
+  itemRow,
+  MAX_LINE_BYTES,
+  type InputRow,
+  type PredictInput,
+} from './predict-input.ts';
+export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from './predict-stream.ts';
+export { exportRun } from './export-run.ts';
+export { openRunPredictor, chooseEngine, parseEngine, ENGINES, type Engine } from './engine.ts';
+export { predictDefaults, type PredictDefaults } from './predict-defaults.ts';
+export { openOnnxPredictor, ONNX_BATCH_SIZE } from './onnx-predictor.ts';
+export { quantizeAndMeasure, INT8_MAX_F1_DROP, type Int8Record } from './onnx-quantize.ts';
+export { quantizeOnnxInt8 } from './onnx-int8.ts';
+export {
+  exportOnnx,
+  onnxLogits,
+  maxAbsDiff,
+  ONNX_FP32_TOLERANCE,
+  ONNX_CHECK_EXAMPLES,
+  type OnnxRecord,
+} from './onnx-export.ts';
+export {
+  openOnnxSession,
+  loadOrt,
+  ortVersion,
+  ONNX_FILE,
+  ONNX_INT8_FILE,
+  DEFAULT_OPSET,
+  DEFAULT_ONNX_THREADS,
+  type OnnxSession,
+} from './onnx-runtime.ts';
+export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
+export { writeModelFolder } from './model-folder.ts';
