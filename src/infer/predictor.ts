@@ -11,6 +11,7 @@ import { findPython } from '../worker/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
 import { evalLogits, softmax } from '../run/index.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
+import { CoalescingPredictor, type ScoredRow } from './coalescing-predictor.ts';
 import { expect, loadCommand, setupWorker, startWorker } from '../run/index.ts';
 
 /**
@@ -103,14 +104,6 @@ export function itemExample(item: PredictItem, line: number): Example | string {
   };
 }
 
-type Pending = {
-  items: PredictItem[];
-  top_k: number;
-  na_threshold: number;
-  resolve: (p: Prediction[]) => void;
-  reject: (e: unknown) => void;
-};
-
 /** Loads `<run_dir>/model` into a fresh worker (CPU fp32 unless CUDA is there) and returns a Predictor. */
 export async function openPredictor(opts: {
   run_dir: string;
@@ -154,17 +147,11 @@ export async function openPredictor(opts: {
   return new WorkerPredictor(model, worker, opts.log);
 }
 
-class WorkerPredictor implements Predictor {
-  readonly relations: string[];
-  readonly na_label: string | null;
-  readonly max_seq_len: number;
-  readonly model: Record<string, unknown>;
-  private queue: Pending[] = [];
-  private busy = false;
+class WorkerPredictor extends CoalescingPredictor {
   private readonly tmp = mkdtempSync(join(tmpdir(), 'refit-predict-'));
 
   constructor(
-    private readonly loaded: LoadedModel,
+    loaded: LoadedModel,
     private readonly worker: SupervisedWorker & {
       close(): Promise<void>;
       lost: Promise<Error>;
@@ -172,17 +159,7 @@ class WorkerPredictor implements Predictor {
     },
     private readonly log: RunLog,
   ) {
-    this.relations = loaded.relations.names;
-    this.na_label = loaded.relations.na_label;
-    this.max_seq_len = loaded.refit.max_seq_len;
-    this.model = {
-      dir: loaded.dir,
-      ...loaded.dims,
-      head: loaded.refit.head,
-      lowercase: loaded.refit.lowercase,
-      num_labels: loaded.refit.num_labels,
-      ...(loaded.refit.rnn ? { rnn: loaded.refit.rnn } : {}),
-    };
+    super(loaded);
   }
 
   get lost(): Promise<Error> {
@@ -197,45 +174,7 @@ class WorkerPredictor implements Predictor {
     await this.worker.request({ type: 'memory' }, { timeout_ms });
   }
 
-  predict(items: PredictItem[], opts: { top_k?: number; na_threshold?: number } = {}): Promise<Prediction[]> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({
-        items,
-        top_k: Math.max(1, opts.top_k ?? 3),
-        na_threshold: opts.na_threshold ?? 0,
-        resolve,
-        reject,
-      });
-      void this.drain();
-    });
-  }
-
-  // Calls that arrive while the worker is busy wait and then go to the worker together, as one evaluation.
-  private async drain(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0);
-        try {
-          const all = await this.run(batch.flatMap((p) => p.items));
-          let k = 0;
-          for (const p of batch) {
-            p.resolve(all.slice(k, k + p.items.length).map((r, i) => this.shape(r, i, p)));
-            k += p.items.length;
-          }
-        } catch (e) {
-          for (const p of batch) p.reject(e);
-        }
-      }
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private async run(
-    items: PredictItem[],
-  ): Promise<Array<{ item: PredictItem; probs?: number[]; error?: string }>> {
+  protected async score(items: PredictItem[]): Promise<ScoredRow[]> {
     const out = items.map((item, i) => {
       const ex = itemExample(item, i + 1);
       if (typeof ex === 'string') return { item, error: ex };
@@ -278,22 +217,7 @@ class WorkerPredictor implements Predictor {
     } finally {
       rmSync(ds.path, { force: true });
     }
-    return out as Array<{ item: PredictItem; probs?: number[]; error?: string }>;
-  }
-
-  private shape(
-    r: { item: PredictItem; probs?: number[]; error?: string },
-    id: number,
-    p: Pending,
-  ): Prediction {
-    const base = { id, head: r.item.head, tail: r.item.tail };
-    if (!r.probs) return { ...base, error: r.error ?? 'not predicted' };
-    const ranked = r.probs
-      .map((score, i) => ({ relation: this.relations[i], score }))
-      .sort((a, b) => b.score - a.score);
-    const best = ranked[0];
-    const relation = best.score < p.na_threshold && this.na_label !== null ? this.na_label : best.relation;
-    return { ...base, relation, score: best.score, top: ranked.slice(0, p.top_k) };
+    return out as ScoredRow[];
   }
 
   async close(): Promise<void> {
