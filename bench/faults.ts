@@ -1,114 +1,21 @@
 // The fault suite: runs every probe in bench/faults/*.probes.ts against the real binary, worker and server,
 // and writes one row per probe (what was done, what was expected, what happened) to bench/results/faults.md.
 // Usage: npm run build && node --import tsx bench/faults.ts [--only WORD] [--out bench/results/faults.md]
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../src/demo/index.ts';
-import type { Probe, ProbeContext, ProbeResult } from './faults/types.ts';
+import { probeContexts } from './faults/context.ts';
+import type { Probe, ProbeResult } from './faults/types.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const { values: opts } = parseArgs({
   options: { only: { type: 'string' }, out: { type: 'string', default: 'bench/results/faults.md' } },
 });
 const base = mkdtempSync(join(tmpdir(), 'refit-faults-'));
-const assets = existsSync(join(ROOT, '../shared/assets')) ? join(ROOT, '../shared/assets') : undefined;
 
-function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env, REFIT_CACHE: join(base, 'cache') };
-  for (const k of ['REFIT_INJECT_OOM', 'REFIT_INJECT_CRASH', 'REFIT_INJECT_STATE']) delete env[k];
-  return { ...env, ...extra };
-}
-
-let dataDir: string | undefined;
-function tinyTrainArgs(): string[] {
-  if (!dataDir) {
-    dataDir = join(base, 'data');
-    execFileSync('mkdir', ['-p', dataDir]);
-    const ds = generateDemoDataset({ seed: 5, train: 64, valid: 16, test: 24 });
-    writeFileSync(join(dataDir, 'train.csv'), toDeepkeCsv(ds.train));
-    writeFileSync(join(dataDir, 'valid.csv'), toDeepkeCsv(ds.valid));
-    writeFileSync(join(dataDir, 'test.csv'), toDeepkeCsv(ds.test));
-    writeFileSync(join(dataDir, 'relation.csv'), toRelationCsv(ds.relations));
-    writeFileSync(join(dataDir, 'vocab.txt'), ds.vocab_lines.join('\n') + '\n');
-  }
-  const d = dataDir;
-  return [
-    `data.train=${d}/train.csv`,
-    `data.valid=${d}/valid.csv`,
-    `data.test=${d}/test.csv`,
-    `data.relations=${d}/relation.csv`,
-    `model.vocab=${d}/vocab.txt`,
-    'model.preset=bert-tiny',
-    'train.epochs=1',
-    'train.batch_size=16',
-    'memory.max_seq_len=64',
-    'device=cpu',
-    '--progress',
-    'plain',
-    '--threads',
-    '1',
-  ];
-}
-
-function refit(
-  args: string[],
-  o: { env?: Record<string, string | undefined>; timeoutMs?: number; input?: string; cwd?: string } = {},
-) {
-  return new Promise<{ status: number; stdout: string; stderr: string }>((done) => {
-    const child = execFile(
-      process.execPath,
-      [join(ROOT, 'bin/refit.mjs'), ...args],
-      {
-        cwd: o.cwd ?? ROOT,
-        env: cleanEnv(o.env),
-        encoding: 'utf8',
-        maxBuffer: 1 << 26,
-        timeout: o.timeoutMs ?? 300_000,
-      },
-      (err, stdout, stderr) => {
-        const status = err ? (err.killed ? 124 : typeof err.code === 'number' ? err.code : 1) : 0;
-        done({ status, stdout, stderr });
-      },
-    );
-    if (o.input !== undefined) child.stdin!.end(o.input);
-    else child.stdin!.end();
-  });
-}
-
-let tiny: Promise<string> | undefined;
-function tinyRun(): Promise<string> {
-  tiny ??= (async () => {
-    const out = join(base, 'tiny-run');
-    const r = await refit(['train', ...tinyTrainArgs(), '--out', out]);
-    if (r.status !== 0)
-      throw new Error(`training the shared tiny run failed: ${r.stderr.trim().split('\n').pop()}`);
-    return out;
-  })();
-  return tiny;
-}
-
-let n = 0;
-function context(): ProbeContext {
-  const tmp = join(base, `probe-${++n}`);
-  execFileSync('mkdir', ['-p', tmp]);
-  return {
-    tmp,
-    root: ROOT,
-    assets,
-    refit,
-    tinyTrainArgs,
-    tinyRun,
-    spawnRefit: (args, o = {}) =>
-      spawn(process.execPath, [join(ROOT, 'bin/refit.mjs'), ...args], {
-        cwd: o.cwd ?? ROOT,
-        env: cleanEnv(o.env),
-        stdio: ['pipe', 'pipe', 'pipe'],
-      }),
-  };
-}
+const context = probeContexts({ root: ROOT, base });
 
 const cell = (s: string) =>
   s
