@@ -22,7 +22,7 @@ import {
   readModelFolder,
 } from '../src/infer/index.ts';
 import { computeMetrics } from '../src/metrics/index.ts';
-import { expect, loadCommand, setupWorker, startWorker } from '../src/run/session.ts';
+import { expect, inferenceLoad, setupWorker, startWorker } from '../src/run/session.ts';
 import { CLI } from '../test/web/tiny-run.ts';
 
 const { values: opts } = parseArgs({
@@ -89,28 +89,15 @@ async function torchSeconds(
   });
   try {
     const caps = worker.ready.capabilities;
-    const load = loadCommand(
+    const load = inferenceLoad(
       {
         dims: model.dims,
         head: model.refit.head,
         rnn: model.refit.rnn,
         num_labels: model.refit.num_labels,
-        seed: 0,
-        learning_rate: 1e-5,
-        weight_decay: 0,
-        warmup_steps: 0,
-        total_steps: 1,
-        max_grad_norm: 1,
         num_threads: threads,
       },
-      {
-        device: 'cpu',
-        precision: 'fp32',
-        attention: caps.sdpa ? 'sdpa' : 'eager',
-        grad_checkpointing: false,
-        freeze_layers: 0,
-        optimizer: 'adamw',
-      },
+      { device: 'cpu', attention: caps.sdpa ? 'sdpa' : 'eager' },
     );
     const ds = await writeEncodedDataset({
       examples,

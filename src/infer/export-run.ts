@@ -12,7 +12,7 @@ import { exportOnnx, type OnnxRecord } from './onnx-export.ts';
 import { DEFAULT_ONNX_THREADS, DEFAULT_OPSET } from './onnx-runtime.ts';
 import { quantizeAndMeasure, type Int8Record } from './onnx-quantize.ts';
 import { resolveDataPaths } from '../run/index.ts';
-import { loadCommand, setupWorker, startWorker } from '../run/index.ts';
+import { inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
 
 /**
  * Heads exported to ONNX. deepke-lm is refused: its RNN runs over packed sequences, which torch.onnx.export traces
@@ -49,27 +49,14 @@ export async function exportRun(opts: {
   const worker = await startWorker({ python, env: opts.env, log: opts.log });
   try {
     // Eager attention and fp32 on the CPU: the exporter traces what it is given, and parity is checked in fp32.
-    const load = loadCommand(
+    const load = inferenceLoad(
       {
         dims: model.dims,
         head: model.refit.head,
         rnn: model.refit.rnn,
         num_labels: model.refit.num_labels,
-        seed: 0,
-        learning_rate: 1e-5,
-        weight_decay: 0,
-        warmup_steps: 0,
-        total_steps: 1,
-        max_grad_norm: 1,
       },
-      {
-        device: 'cpu',
-        precision: 'fp32',
-        attention: 'eager',
-        grad_checkpointing: false,
-        freeze_layers: 0,
-        optimizer: 'adamw',
-      },
+      { device: 'cpu', attention: 'eager' },
     );
     await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
     const record = await exportOnnx({

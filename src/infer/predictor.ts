@@ -12,7 +12,7 @@ import type { SupervisedWorker } from '../worker/index.ts';
 import { evalLogits, softmax } from '../run/index.ts';
 import { readModelFolder, type LoadedModel } from './model-folder.ts';
 import { CoalescingPredictor, type ScoredRow } from './coalescing-predictor.ts';
-import { expect, loadCommand, setupWorker, startWorker } from '../run/index.ts';
+import { expect, inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
 
 /**
  * One sentence with two entity mentions. Offsets count code points (Python's `str.index`, as in data files) and
@@ -116,28 +116,15 @@ export async function openPredictor(opts: {
   const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
   const device = worker.ready.capabilities.cuda ? 'cuda' : 'cpu';
   try {
-    const load = loadCommand(
+    const load = inferenceLoad(
       {
         dims: model.dims,
         head: model.refit.head,
         rnn: model.refit.rnn,
         num_labels: model.refit.num_labels,
-        seed: 0,
-        learning_rate: 1e-5,
-        weight_decay: 0,
-        warmup_steps: 0,
-        total_steps: 1,
-        max_grad_norm: 1,
         num_threads: opts.num_threads,
       },
-      {
-        device,
-        precision: 'fp32',
-        attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager',
-        grad_checkpointing: false,
-        freeze_layers: 0,
-        optimizer: 'adamw',
-      },
+      { device, attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager' },
     );
     await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
   } catch (e) {

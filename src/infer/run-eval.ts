@@ -13,7 +13,7 @@ import type { MetricBlock } from '../metrics/index.ts';
 import { findPython } from '../worker/index.ts';
 import { evalLogits, scoreLogits } from '../run/index.ts';
 import { readModelFolder } from './model-folder.ts';
-import { loadCommand, setupWorker, startWorker } from '../run/index.ts';
+import { inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
 
 /** Metrics of the run's model on `data` (every relation in it must be one the run was trained on). */
 export async function evaluateRun(opts: {
@@ -98,27 +98,14 @@ export async function evaluateRun(opts: {
       cache_dir: tmp,
     });
     const caps = worker.ready.capabilities;
-    const load = loadCommand(
+    const load = inferenceLoad(
       {
         dims: model.dims,
         head: model.refit.head,
         rnn: model.refit.rnn,
         num_labels: model.refit.num_labels,
-        seed: 0,
-        learning_rate: 1e-5,
-        weight_decay: 0,
-        warmup_steps: 0,
-        total_steps: 1,
-        max_grad_norm: 1,
       },
-      {
-        device: caps.cuda ? 'cuda' : 'cpu',
-        precision: 'fp32',
-        attention: caps.sdpa ? 'sdpa' : 'eager',
-        grad_checkpointing: false,
-        freeze_layers: 0,
-        optimizer: 'adamw',
-      },
+      { device: caps.cuda ? 'cuda' : 'cpu', attention: caps.sdpa ? 'sdpa' : 'eager' },
     );
     await setupWorker(worker, {
       load,

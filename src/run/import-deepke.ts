@@ -14,7 +14,7 @@ import { rnnSpec } from './deepke-lm.ts';
 import { prepareOutDir, runPaths, writeJsonAtomic, writeTextAtomic } from './files.ts';
 import { writeModelFolder } from '../infer/index.ts';
 import { modelDims, resolveDataPaths, textSide } from './prepare.ts';
-import { bertConfig, expect, loadCommand, setupWorker, startWorker } from './session.ts';
+import { bertConfig, expect, inferenceLoad, setupWorker, startWorker } from './session.ts';
 
 /** Options of one import: the resolved conf (its file for the record), the checkpoint, the run folder. */
 export interface ImportOptions {
@@ -81,28 +81,15 @@ export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
     prepareOutDir({ dir: opts.out, resume: false, force: !!opts.force });
     prepared = true;
     stageFolder({ dir: stage, config: bertConfig(dims), vocab: text.vocab_path, weights: checkpoint });
-    const load = loadCommand(
+    const load = inferenceLoad(
       {
         dims,
         head: 'deepke-lm',
         rnn,
         num_labels: relations.names.length,
-        seed: 0,
-        learning_rate: 1e-5,
-        weight_decay: 0,
-        warmup_steps: 0,
-        total_steps: 1,
-        max_grad_norm: 1,
         num_threads: opts.num_threads,
       },
-      {
-        device: 'cpu',
-        precision: 'fp32',
-        attention: 'eager',
-        grad_checkpointing: false,
-        freeze_layers: 0,
-        optimizer: 'adamw',
-      },
+      { device: 'cpu', attention: 'eager' },
     );
     // restore = the strict load: every BERT, RNN and fc weight must be there with this shape.
     await setupWorker(worker, { load, datasets: [], restore_from: stage });

@@ -22,4 +22,4 @@ export { RESUME_SAFE, RESUME_REFUSED, checkResumeChanges } from './resume-config
 export { EVAL_BATCH_SIZE, argmax, evalLogits, scoreLogits, softmax } from './evaluate.ts';
 export { readJson } from './files.ts';
 export { type TextSide, resolveDataPaths } from './prepare.ts';
-export { expect, loadCommand, setupWorker, startWorker } from './session.ts';
+export { expect, inferenceLoad, loadCommand, setupWorker, startWorker } from './session.ts';

@@ -108,6 +108,35 @@ export function loadCommand(
 }
 
 /**
+ * The load command of a worker that only runs the saved model (predict, eval, export, import): fp32, no
+ * checkpointing, and a one-step schedule that is never stepped (the optimizer settings are placeholders).
+ */
+export function inferenceLoad(
+  spec: Pick<LoadSpec, 'dims' | 'head' | 'rnn' | 'num_labels' | 'num_threads'>,
+  d: { device: string; attention: LoadLevers['attention'] },
+): LoadCommand {
+  return loadCommand(
+    {
+      ...spec,
+      seed: 0,
+      learning_rate: 1e-5,
+      weight_decay: 0,
+      warmup_steps: 0,
+      total_steps: 1,
+      max_grad_norm: 1,
+    },
+    {
+      device: d.device,
+      precision: 'fp32',
+      attention: d.attention,
+      grad_checkpointing: false,
+      freeze_layers: 0,
+      optimizer: 'adamw',
+    },
+  );
+}
+
+/**
  * Starts a worker process (stderr → the run log). `inject_state` is the run folder the fault injection keeps
  * its state in.
  */
