@@ -33,7 +33,9 @@ export interface StepRunEvent {
   wall_seconds: number;
   micro_batches: number;
   micro_batch_size: number;
+  /** Several ranks: the rank that peaked highest; `rank_memory` has every rank's, in rank order. */
   memory: MemoryStats;
+  rank_memory?: MemoryStats[];
 }
 /** `eval`: metrics of one split after an epoch (or the final test). */
 export interface EvalRunEvent {

@@ -92,7 +92,9 @@ export function runRanks(opts: {
       `distributed.node_rank ${d.node_rank} must be below distributed.nnodes ${d.nnodes}`,
     );
   const world = nproc * d.nnodes;
-  if (world === 1) return { world, strategy, env: extra, reason: 'one process' };
+  // One process trains plain unless a strategy is asked for by name: then it runs under DistributedDataParallel in a
+  // group of one (what DDP costs on one GPU, measured against plain by bench/gpu-check part d).
+  if (world === 1 && d.strategy === 'auto') return { world, strategy, env: extra, reason: 'one process' };
   if (d.nnodes > 1 && !d.master_port)
     throw new ConfigError(
       'E_CONFIG_VALUE',
@@ -122,7 +124,8 @@ export function runRanks(opts: {
     threads_per_rank: threads,
     reason:
       reason ||
-      `${world} ranks (${nproc} per node × ${d.nnodes} node${d.nnodes > 1 ? 's' : ''}), ${strategy}, ` +
+      `${world} rank${world > 1 ? 's' : ''} ` +
+        `(${nproc} per node × ${d.nnodes} node${d.nnodes > 1 ? 's' : ''}), ${strategy}, ` +
         `${backend === 'auto' ? 'nccl on CUDA, gloo on CPU' : backend}`,
   };
 }

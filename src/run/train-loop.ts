@@ -183,6 +183,7 @@ function recordStep(ctx: LoopContext, state: LoopState, ev: StepEvent, epoch: nu
     micro_batches: ctx.sup.lastMicroBatches,
     micro_batch_size: micro,
     memory: ev.memory,
+    ...(ev.rank_memory ? { rank_memory: ev.rank_memory } : {}),
   });
 }
 

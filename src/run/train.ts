@@ -430,7 +430,7 @@ async function startRun(
     num_threads: ctx.ranks.threads_per_rank ?? opts.num_threads,
     dropout: config.model.dropout ?? opts.dropout,
     rnn: rnnSpec(config),
-    ...(ctx.ranks.world > 1 ? { strategy: ctx.ranks.strategy } : {}),
+    ...(ctx.ranks.layout ? { strategy: ctx.ranks.strategy } : {}),
   };
   const plan =
     mode === 'resume'
@@ -454,9 +454,9 @@ async function startRun(
         });
   const sup = makeSupervisor(ctx, spec, d, state);
   ctx.stop.check('planning');
-  // The probe measures one process; with several ranks the plan stands and OOM recovery (agreed by all ranks)
-  // corrects it.
-  if (mode === 'new' && device.startsWith('cuda') && world === 1)
+  // The probe measures one plain process; in a group (even of one) the plan stands and OOM recovery (agreed by
+  // all ranks) corrects it.
+  if (mode === 'new' && device.startsWith('cuda') && !ctx.ranks.layout)
     await applyProbe(ctx, first, sup, plan, loadCommand(spec, d));
   ctx.stop.check(mode === 'new' && device.startsWith('cuda') ? 'probing the GPU' : 'planning');
   // A resume rewrites config.yaml only for the safe changes it was allowed (resume-config.ts).

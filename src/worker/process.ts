@@ -250,7 +250,7 @@ export class WorkerProcess {
 
   /** Spawns `python -m refit_worker` and resolves once it sent `ready`; rejects as soon as it dies. */
   static async start(opts: WorkerStartOptions): Promise<WorkerProcess> {
-    const multi = worldSize(opts.ranks) > 1 ? opts.ranks : undefined;
+    const multi = opts.ranks; // a layout, even of one rank, starts a group (design §8)
     if (multi && multi.node_rank !== 0)
       throw new Error('WorkerProcess.start runs on node 0; other nodes use runFollowerRanks');
     const envs = multi ? rankEnvs(multi, multi.master_port || (await freePort())) : [{ rank: 0, env: {} }];

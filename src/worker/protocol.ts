@@ -258,7 +258,10 @@ export interface StepEvent {
   padded_tokens: number; // tokens including padding
   seconds: number; // compute time inside the worker for this step
   skipped?: boolean; // fp16: the loss scaler skipped the update (inf/nan grads)
+  /** Several ranks: the figures of the rank that peaked highest (it runs out first); one process: its own. */
   memory: MemoryStats;
+  /** Several ranks: every rank's figures, in rank order. */
+  rank_memory?: MemoryStats[];
 }
 
 /** A micro-batch ran out of memory. Gradients of `completed_micro_batches` earlier micro-batches are kept. */

@@ -4,7 +4,7 @@
 // Faults on one rank: distributed-faults.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTraining, StopRequest } from '../../src/run/index.ts';
@@ -82,8 +82,14 @@ test('2 ranks (ddp), 2 ranks (zero1) and 1 process train the same: per-step loss
     ranks: 2,
     overrides: ['memory.mode=manual', 'memory.micro_batch_size=2', 'distributed.strategy=zero1'],
   });
+  // A strategy asked for by name on one process: DistributedDataParallel in a group of one (gpu-check part d).
+  const solo = await train('ddp-solo', {
+    overrides: ['memory.mode=manual', 'memory.micro_batch_size=4', 'distributed.strategy=ddp'],
+  });
   const l1 = lossByStep(one.run_dir);
   assert.equal(l1.length, 6);
+  close(lossByStep(solo.run_dir), l1, 'ddp in a group of one vs plain');
+  assert.match(readFileSync(join(solo.run_dir, 'refit.log'), 'utf8'), /rank 0 of 1 .*joined the gloo group/);
   close(lossByStep(ddp.run_dir), l1, 'ddp vs 1 process');
   close(lossByStep(zero.run_dir), lossByStep(ddp.run_dir), 'zero1 vs ddp');
   sameTest(readMetrics(ddp.run_dir), readMetrics(one.run_dir));
@@ -92,6 +98,14 @@ test('2 ranks (ddp), 2 ranks (zero1) and 1 process train the same: per-step loss
   assert.ok(existsSync(join(ddp.run_dir, 'model', 'model.safetensors')));
   const log = readdirSync(ddp.run_dir);
   assert.ok(log.includes('refit.log'));
+  // Every step carries both ranks' memory; `memory` is the rank that peaked highest.
+  for (const e of readEvents(ddp.run_dir).filter((e) => e.event === 'step')) {
+    assert.equal(e.rank_memory?.length, 2, `step ${e.step}: rank_memory`);
+    const peaks = e.rank_memory.map((m: { peak_rss_bytes: number }) => m.peak_rss_bytes);
+    assert.ok(peaks.every((p: number) => p > 0));
+    assert.equal(e.memory.peak_rss_bytes, Math.max(...peaks));
+  }
+  assert.ok(readEvents(one.run_dir).every((e) => e.event !== 'step' || e.rank_memory === undefined));
 });
 
 test('a 2-rank zero1 checkpoint resumes on 1 process on the same trajectory', async () => {
@@ -107,7 +121,7 @@ test('a 2-rank zero1 checkpoint resumes on 1 process on the same trajectory', as
   );
   const resumed = await train('switch', {
     resume: true,
-    overrides: ['memory.mode=manual', 'memory.micro_batch_size=2', 'distributed.strategy=zero1'],
+    overrides: ['memory.mode=manual', 'memory.micro_batch_size=2'],
   });
   assert.ok(readEvents(resumed.run_dir).some((e) => e.event === 'resume' && e.from_step === 4));
   close(lossByStep(resumed.run_dir), lossByStep(full.run_dir), '2 ranks then 1 vs 1 throughout');

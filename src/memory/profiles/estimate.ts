@@ -134,7 +134,7 @@ export function estimateWith(opts: {
   if (world > 1 && run.mode === 'train') {
     const x = exactTerms(model, run, traits, device);
     const per_rank = rankTerms({ model, run, x, world });
-    // ddp/zero1: the gradients live in flat buckets for the whole step (also during the first backward), so they count
+    // ddp/zero1: the gradients live in DDP's buckets for the whole step (also during the first backward), so they count
     // with the persistent states and not again at the step.
     const persistent = per_rank.strategy === 'fsdp' ? 0 : per_rank.gradients;
     Object.assign(x, {
@@ -164,14 +164,14 @@ export function estimateWith(opts: {
   return run.mode === 'train' ? estimateTrain(model, share, x, coef) : estimateInfer(model, share, x, coef);
 }
 
-/** refit all-reduces gradients in flat buckets of this size (worker/python/refit_worker/dist.py BUCKET_BYTES). */
+/** DDP's gradient buckets in refit's worker are this size (worker/python/refit_worker/dist.py BUCKET_BYTES). */
 export const DIST_BUCKET_BYTES = 25 * 2 ** 20;
 
 /**
  * One rank's model states with `world` ranks [derived, not yet measured on several GPUs]. ddp: whole weights,
- * gradients and optimizer states; the gradients are views into flat buckets all-reduced in place (dist.GradBuckets),
- * so there is no second set (ddp_buckets 0, no copy buffers) but they are held for the whole step, also during the
- * first micro-batch's backward. zero1: the optimizer states
+ * gradients and optimizer states; the gradients are views into DDP's buckets (gradient_as_bucket_view), summed in
+ * place by one sync pass (dist.Replicas), so there is no second set (ddp_buckets 0, no copy buffers) but they are
+ * held for the whole step, also during the first micro-batch's backward. zero1: the optimizer states
  * (and their foreach temporary) ÷ world, rounded up (ZeRO partitions whole tensors, so the largest shard can be a
  * little more). fsdp: weights, gradients and states ÷ world, plus the gathered unit (the embeddings, the largest) and
  * the next encoder layer prefetched, both in fp32; its reduce-scatter buffer is one layer's gradients.

@@ -14,7 +14,7 @@ from .protocol import E_BAD_COMMAND, E_DEVICE, WorkerError
 
 # How long a collective may wait for the other ranks before it fails (a hung or lost rank): REFIT_DIST_TIMEOUT_S.
 DEFAULT_TIMEOUT_S = 1800
-# Gradients are all-reduced in flat buckets of about this size (DDP's default bucket_cap_mb).
+# DDP's gradient buckets: about this size each (DDP's default bucket_cap_mb).
 BUCKET_BYTES = 25 * 1024 * 1024
 STRATEGIES = ('ddp', 'zero1', 'fsdp')
 
@@ -36,20 +36,22 @@ def fully_shard_available():
 
 
 class Ranks:
-    """This process's place in the group: rank, world size, local rank; `world == 1` means no group at all."""
+    """This process's place in the group: rank, world size, local rank (`active` false: no group at all)."""
 
     def __init__(self, env=None):
         env = os.environ if env is None else env
         self.world = int(env.get('WORLD_SIZE') or 1)
         self.rank = int(env.get('RANK') or 0)
         self.local_rank = int(env.get('LOCAL_RANK') or 0)
+        self.backend_asked = env.get('REFIT_DIST_BACKEND')
         self.backend = None
         self.timeout_s = int(env.get('REFIT_DIST_TIMEOUT_S') or DEFAULT_TIMEOUT_S)
         self.cpu_group = None
 
     @property
     def active(self):
-        return self.world > 1
+        """In a group: several ranks, or one that refit started as a rank (a strategy asked for on one process)."""
+        return self.world > 1 or bool(self.backend_asked)
 
     @property
     def leader(self):
@@ -60,13 +62,22 @@ class Ranks:
         if not self.active:
             return
         import torch.distributed as dist
-        backend = os.environ.get('REFIT_DIST_BACKEND') or 'auto'
+        backend = self.backend_asked or 'auto'
         if backend == 'auto':
             backend = 'nccl' if torch.cuda.is_available() else 'gloo'
         if backend == 'nccl':
             torch.cuda.set_device(self.local_rank)
-        dist.init_process_group(backend, init_method='env://', world_size=self.world, rank=self.rank,
-                                timeout=datetime.timedelta(seconds=self.timeout_s))
+        join = lambda: dist.init_process_group(backend, init_method='env://', world_size=self.world, rank=self.rank,
+                                               timeout=datetime.timedelta(seconds=self.timeout_s))
+        try:
+            join()
+        except RuntimeError as e:
+            # torch 2.4+ asks for the libuv TCPStore by default, which builds without libuv (Debian's torch 2.6)
+            # refuse; the classic store speaks the same protocol to the other ranks.
+            if 'libuv' not in str(e) or os.environ.get('USE_LIBUV') == '0':
+                raise
+            os.environ['USE_LIBUV'] = '0'
+            join()
         self.backend = backend
         # Object collectives (commands, agreements) always go through gloo on the host: NCCL would need a
         # device round trip for each and cannot carry Python objects on torch 1.13.
@@ -118,26 +129,10 @@ class Ranks:
                     return r, s[1], s[2], s[3]
         return None
 
-    def all_reduce_sum(self, tensors):
-        """Sums each tensor over the ranks in place, in flat buckets of BUCKET_BYTES (fewer, larger messages)."""
+    def all_reduce_sum(self, tensor):
+        """Sums one tensor over the ranks, in place."""
         import torch.distributed as dist
-        from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
-        bucket, size = [], 0
-        buckets = []
-        for t in tensors:
-            if bucket and (size + t.numel() * t.element_size() > BUCKET_BYTES or t.dtype != bucket[0].dtype
-                           or t.device != bucket[0].device):
-                buckets.append(bucket)
-                bucket, size = [], 0
-            bucket.append(t)
-            size += t.numel() * t.element_size()
-        if bucket:
-            buckets.append(bucket)
-        for b in buckets:
-            flat = _flatten_dense_tensors(b)
-            self._collective(lambda: dist.all_reduce(flat))
-            for t, reduced in zip(b, _unflatten_dense_tensors(flat, b)):
-                t.copy_(reduced)
+        self._collective(lambda: dist.all_reduce(tensor))
 
     def shutdown(self):
         if self.active:
@@ -171,63 +166,69 @@ def check_strategy(ranks, strategy):
         raise WorkerError(E_BAD_COMMAND, f'strategy {strategy!r}: expected one of {", ".join(STRATEGIES)}')
 
 
-def broadcast_states(model, ranks):
-    """Rank 0's weights and buffers on every rank before the first step (what DDP's constructor does)."""
+class _Replica(torch.nn.Module):
+    """What DistributedDataParallel wraps: the model's own forward, plus the sync pass (`sync=True`), a zero that
+    depends on every trainable parameter. Its backward adds nothing to the gradients (d(0·Σp)/dp is an expanded zero,
+    no allocation) but runs DDP's reducer over all of them: every bucket all-reduced, in place."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs, sync=False):
+        if sync:
+            return sum(p.sum() for p in self.model.parameters() if p.requires_grad) * 0.0
+        return self.model(*inputs)
+
+
+def _sum_hook(state, bucket):
+    """DDP communication hook: sums a bucket over the ranks (DDP's default averages). Each rank's loss is already
+    scaled by its share of the logical batch, so the sum is the single-process gradient, whatever the shares."""
     import torch.distributed as dist
-    for t in list(model.state_dict().values()):
-        ranks._collective(lambda t=t: dist.broadcast(t, src=0))
+    return dist.all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda fut: fut.value()[0])
 
 
-class GradBuckets:
-    """DDP's gradient layout without its reducer: every trainable parameter's .grad is a view into a flat bucket of
-    about BUCKET_BYTES (reverse parameter order, roughly the order backward produces them), so the step's all-reduce runs
-    in place, one message per bucket, with no copy of the gradients.
+class Replicas:
+    """The model inside torch's DistributedDataParallel (design §8): DDP's constructor brings rank 0's weights and
+    buffers to every rank; with gradient_as_bucket_view every .grad is a view into DDP's buckets (no second
+    gradient set), all-reduced in place by the sum hook above.
 
-    Why not torch's DistributedDataParallel: its reducer all-reduces buckets inside the last micro-batch's backward.
-    An OOM there on one rank leaves the others waiting in that all-reduce, and the step can no longer be re-split
-    losslessly; and since refit keeps every micro-batch local until all ranks agree (Trainer._agreed_micro_batch),
-    DDP's own buckets would be a second, unused set of gradients (one model's worth of memory per rank).
+    When DDP syncs: every real micro-batch runs under `no_sync` (local, as DDP's gradient accumulation does), and
+    the step ends with one sync pass (`sync()`) once every rank has said its micro-batches went well. DDP's usual
+    pattern syncs inside the last micro-batch's backward instead; an OOM there on one rank would leave the others
+    waiting in that all-reduce, and the micro-batch could no longer be dropped and re-split on all ranks alike
+    (Trainer._agreed_micro_batch). The price is that no all-reduce overlaps a backward.
     """
 
-    def __init__(self, params, ranks):
+    def __init__(self, model, ranks, device):
+        from torch.nn.parallel import DistributedDataParallel
         self.ranks = ranks
-        self.params = [p for p in params if p.requires_grad]
-        self.flats = []
-        group, size = [], 0
-        for p in reversed(self.params):
-            nbytes = p.numel() * p.element_size()
-            if group and (size + nbytes > BUCKET_BYTES or p.dtype != group[0].dtype or p.device != group[0].device):
-                self._bucket(group)
-                group, size = [], 0
-            group.append(p)
-            size += nbytes
-        if group:
-            self._bucket(group)
+        self.model = model
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        try:
+            self.ddp = DistributedDataParallel(
+                _Replica(model), device_ids=[device.index] if device.type == 'cuda' else None,
+                broadcast_buffers=False, gradient_as_bucket_view=True, bucket_cap_mb=BUCKET_BYTES / 2 ** 20)
+        except RuntimeError as e:
+            raise collective_failure(e, ranks) from e
+        self.ddp.register_comm_hook(None, _sum_hook)
 
-    def _bucket(self, group):
-        flat = torch.zeros(sum(p.numel() for p in group), dtype=group[0].dtype, device=group[0].device)
-        offset = 0
-        for p in group:
-            p.grad = flat[offset:offset + p.numel()].view_as(p)  # a view: autograd and the optimizer see a normal .grad
-            offset += p.numel()
-        self.flats.append((flat, group))
+    def local(self):
+        """The context of one micro-batch: forward and backward without DDP's all-reduce."""
+        return self.ddp.no_sync()
+
+    def forward(self, *inputs):
+        return self.ddp(*inputs)
+
+    def sync(self):
+        """Sums every rank's gradients of this step, in place (the sync pass)."""
+        self.ranks._collective(lambda: self.ddp(sync=True).backward())
 
     def zero(self):
-        """Zeroes every bucket in place and points each .grad back at its view (a step may have set one to None)."""
-        for flat, group in self.flats:
-            flat.zero_()
-            offset = 0
-            for p in group:
-                view = flat[offset:offset + p.numel()].view_as(p)
-                if p.grad is None or p.grad.data_ptr() != view.data_ptr():
-                    p.grad = view
-                offset += p.numel()
-
-    def all_reduce(self):
-        """Sums every bucket over the ranks, in place."""
-        import torch.distributed as dist
-        for flat, _ in self.flats:
-            self.ranks._collective(lambda flat=flat: dist.all_reduce(flat))
+        """Gradients to zero in place: they are DDP's bucket views (None only before the first sync pass)."""
+        for p in self.params:
+            if p.grad is not None:
+                p.grad.zero_()
 
 
 def zero1_optimizer(groups, optimizer_class, **defaults):

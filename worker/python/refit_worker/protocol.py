@@ -32,7 +32,7 @@ EVENTS = {
     'loaded': (('params', 'trainable_params', 'memory'), ()),
     'dataset_opened': (('name', 'n', 'total_tokens'), ()),
     'step': (('step', 'loss', 'lr', 'grad_norm', 'examples', 'tokens',
-              'padded_tokens', 'seconds', 'memory'), ('skipped',)),
+              'padded_tokens', 'seconds', 'memory'), ('skipped', 'rank_memory')),
     'oom': (('step', 'completed_micro_batches', 'message', 'memory'), ('rank',)),
     'eval_result': (('tag', 'logits', 'seconds', 'memory'), ()),
     'saved': (('path', 'step'), ()),

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dist import GradBuckets, RankLostError, Ranks, broadcast_states, check_strategy, shard, zero1_optimizer
+from .dist import RankLostError, Ranks, Replicas, check_strategy, shard, zero1_optimizer
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
                      parse_device, release_memory)
 from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
@@ -191,12 +191,9 @@ class Trainer:
         self.model.to(self.device).train()
         check_strategy(self.ranks, self.strategy)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
-        # Several ranks: rank 0's states everywhere, and every .grad a view into a flat bucket (dist.GradBuckets). The
-        # model itself is never wrapped, so saves have no `module.` prefix and eval runs it as is.
-        self.buckets = None
-        if self.ranks.active:
-            broadcast_states(self.model, self.ranks)
-            self.buckets = GradBuckets(self.trainable, self.ranks)
+        # Several ranks: the model inside DistributedDataParallel (dist.Replicas), every .grad a view into its buckets.
+        # self.model stays the bare model, so saves have no `module.` prefix and eval runs it as is.
+        self.replicas = Replicas(self.model, self.ranks, self.device) if self.ranks.active else None
         self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device, zero1=self.strategy == 'zero1')
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
@@ -340,7 +337,14 @@ class Trainer:
         return dataset.batch(mb['indices'], mb['seq_len'], self.pad_id, self.device)
 
     def _micro_batch(self, mb, dataset, logical_batch_size, inject):
-        """Forward + backward of one micro-batch, adding its share into the step's gradients."""
+        """Forward + backward of one micro-batch, adding its share into the step's gradients (several ranks: this
+        rank's gradients only, under DDP's no_sync; the step's sync pass sums them)."""
+        if self.replicas is None:
+            return self._forward_backward(self.model, mb, dataset, logical_batch_size, inject)
+        with self.replicas.local():
+            return self._forward_backward(self.replicas.forward, mb, dataset, logical_batch_size, inject)
+
+    def _forward_backward(self, forward, mb, dataset, logical_batch_size, inject):
         batch = self._batch(mb, dataset)
         low, high = batch['label_range']
         if low < 0 or high >= self.head['num_labels']:
@@ -349,21 +353,21 @@ class Trainer:
         n = len(mb['indices'])
         torch.manual_seed(micro_batch_seed(self.seed, self.partial['step'], mb['indices'][0]))
         with autocast_for(self.device, self.precision):
-            logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
-                                batch['lengths'])
+            logits = forward(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
+                             batch['lengths'])
         ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
         if inject:
             raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
         # Move earlier micro-batches' gradients aside so an OOM inside this backward cannot leave a
         # half-added micro-batch in them. Costs one extra gradient set at the end of backward, when
         # the activations are already freed; the first micro-batch of a step costs nothing.
-        if self.buckets is not None and self.partial['examples'] == 0:
+        if self.replicas is not None and self.partial['examples'] == 0:
             # Nothing kept yet in this step: backward adds straight into the zeroed bucket views (no second gradient
             # set); undoing this micro-batch is zeroing them again.
             try:
                 self.scaler.scale(ce * (n / logical_batch_size)).backward()
             except Exception:
-                self.buckets.zero()
+                self.replicas.zero()
                 raise
             stash = None
         else:
@@ -395,15 +399,15 @@ class Trainer:
         if pending is None:
             return
         if pending['stash'] is None:  # the first micro-batch of the step went straight into the bucket views
-            self.buckets.zero()
+            self.replicas.zero()
             return
         for p in self.trainable:
             p.grad = pending['stash'].get(p)
 
     def _zero_grad(self):
         """Gradients to zero: None (frees them) in one process; in place with several ranks (they are bucket views)."""
-        if self.buckets is not None:
-            self.buckets.zero()
+        if self.replicas is not None:
+            self.replicas.zero()
         else:
             self.optimizer.zero_grad(set_to_none=True)
 
@@ -423,12 +427,12 @@ class Trainer:
         by its share of the logical batch, so the sum is the single-process gradient)."""
         if not self.ranks.active:
             return
-        self.buckets.all_reduce()  # a rank whose shares were all empty sends its zeros
+        self.replicas.sync()  # a rank whose shares were all empty sends its zeros
         totals = torch.tensor([float(st['loss_sum']), st['examples'], st['tokens'], st['padded_tokens']],
                               dtype=torch.float64)
         if self.ranks.backend == 'nccl':
             totals = totals.to(self.device)
-        self.ranks.all_reduce_sum([totals])
+        self.ranks.all_reduce_sum(totals)
         loss, examples, tokens, padded = totals.cpu().tolist()
         st['loss_sum'] = torch.tensor(loss)
         st['examples'], st['tokens'], st['padded_tokens'] = int(examples), int(tokens), int(padded)
@@ -461,10 +465,20 @@ class Trainer:
         loss = st['loss_sum'].item() / st['examples']  # .item() syncs, so the timing below is real
         event = dict(step=st['step'], loss=loss, lr=lr, grad_norm=grad_norm, examples=st['examples'],
                      tokens=st['tokens'], padded_tokens=st['padded_tokens'],
-                     seconds=st['seconds'] + time.perf_counter() - started, memory=memory_stats(self.device))
+                     seconds=st['seconds'] + time.perf_counter() - started, **self._step_memory())
         if self.scaler.is_enabled() and self.scaler.get_scale() < scale:
             event['skipped'] = True
         return make_event('step', **event)
+
+    def _step_memory(self):
+        """The step's memory figures. Several ranks: every rank's (`rank_memory`, in rank order), and as `memory` the
+        one of the rank that peaked highest: that rank runs out first, so it is the one reports and plans read."""
+        mine = memory_stats(self.device)
+        if not self.ranks.active:
+            return {'memory': mine}
+        every = self.ranks.gather(mine)
+        peak = lambda m: m.get('max_memory_reserved', m.get('peak_rss_bytes')) or 0
+        return {'memory': max(every, key=peak), 'rank_memory': every}
 
     # ---- evaluation ----
 
