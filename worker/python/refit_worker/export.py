@@ -1,9 +1,12 @@
 """`export_onnx`: the loaded model as an ONNX graph (torch.onnx.export), inputs named as the worker's batches.
 
-Needs torch only: its exporter writes the protobuf itself, so the `onnx` package is never imported. Exports a CPU
-fp32 copy in eval mode with eager attention; the live model (device, precision, train mode) is left as it was.
+Uses torch's TorchScript exporter on every torch (`dynamo=False` where the argument exists: torch 2.9+ defaults to
+the dynamo exporter, which needs onnxscript). On torch 1.13 it needs nothing else; on torch 2.x it also imports the
+`onnx` package, and its absence is one line naming it. Exports a CPU fp32 copy in eval mode with eager attention; the
+live model (device, precision, train mode) is left as it was.
 """
 import copy
+import inspect
 import os
 import time
 
@@ -53,16 +56,20 @@ def export_onnx(model, path, opset):
     axes = {n: ({0: 'batch', 1: 'seq'} if n in ('input_ids', 'attention_mask') else {0: 'batch'}) for n in names}
     axes['logits'] = {0: 'batch'}
     tmp = f'{path}.tmp-{os.getpid()}'
+    extra = {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
     try:
         with torch.no_grad():
             torch.onnx.export(_Logits(cpu), _sample_inputs(cpu, with_lengths), tmp, input_names=names,
                               output_names=['logits'], dynamic_axes=axes, opset_version=opset,
-                              do_constant_folding=True)
+                              do_constant_folding=True, **extra)
         os.replace(tmp, path)
     except Exception as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
         first = (str(e).splitlines() or [''])[0]
+        if 'onnx is not installed' in first:
+            raise WorkerError(E_EXPORT, f'torch {torch.__version__} exports ONNX through the onnx package, which this '
+                              f'Python lacks: pip install onnx (or your system\'s python3-onnx)') from e
         raise WorkerError(E_EXPORT, f'torch.onnx.export failed: {type(e).__name__}: {first}') from e
     return make_event('exported', path=path, opset=opset, bytes=os.path.getsize(path),
                       seconds=time.perf_counter() - started)
