@@ -1,6 +1,8 @@
 // The GPU check of issue 5 (run through bench/gpu-check): (a) planned vs measured peak for the refit engine over a
-// grid, (b) the 12 GB case (DeepKE-like OOMs, memory: auto trains), (c) throughput on realistic lengths; drives the
+// grid, (b) the 12 GB case (DeepKE-like OOMs, memory: auto trains), (c) throughput on realistic lengths, (d)
+// distributed training (issue 12: plain vs ddp/zero1 in a group of one, and on N ranks with N ≥ 2 GPUs); drives the
 // real Python worker and writes gpu-check.json + gpu-check.md incrementally. On CPU (or --quick) a tiny smoke version.
+// Order: b, c, d, then the open-ended a grid until the time budget.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +11,7 @@ import { RunLog } from '../src/log.ts';
 import { resolveGpu, type GpuSpec } from '../src/memory/index.ts';
 import { findPython, type ReadyEvent } from '../src/worker/index.ts';
 import { errorText, saveResults, type CheckContext } from './gpu-check-lib/context.ts';
+import { emptyDistributed, runDistributed } from './gpu-check-lib/distributed.ts';
 import { emptyGrid, runGrid } from './gpu-check-lib/grid.ts';
 import { renderMarkdown } from './gpu-check-lib/report.ts';
 import { emptyScenario, runScenario } from './gpu-check-lib/scenario.ts';
@@ -20,8 +23,8 @@ import { CheckWorker } from './gpu-check-lib/worker.ts';
 const DEFAULT_BUDGET_S = 420;
 /** After the budget, this much grace before everything is abandoned (results are on disk by then). */
 const HARD_GRACE_MS = 20_000;
-const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS] [--parts b,c,a]';
-const PARTS = ['b', 'c', 'a'] as const;
+const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS] [--parts b,c,d,a]';
+const PARTS = ['b', 'c', 'd', 'a'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Args {
@@ -35,7 +38,7 @@ function parseParts(text: string): Part[] {
   const parts = text.split(',').map((p) => p.trim());
   const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
   if (bad.length || parts.length === 0) {
-    console.error(`gpu-check: --parts takes a comma list of a, b, c; got '${text}'\n${USAGE}`);
+    console.error(`gpu-check: --parts takes a comma list of a, b, c, d; got '${text}'\n${USAGE}`);
     process.exit(2);
   }
   return PARTS.filter((p) => parts.includes(p));
@@ -82,7 +85,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
   const c = ready.capabilities;
   const quick = !cuda;
   const notes = [
-    'Order: (b) and (c) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol.',
+    'Order: (b), (c) and (d) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol ((d) through refit train itself).',
     ...(args.parts.length < PARTS.length
       ? [`Only parts ${args.parts.join(', ')} were asked for (--parts).`]
       : []),
@@ -95,7 +98,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
     ...(cuda
       ? []
       : [
-          `No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of all three parts; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`,
+          `No CUDA${args.quick && c.cuda ? ' (--quick)' : ''}: a tiny CPU smoke version of every part; memory figures are peak RSS, no budget is enforced and no GPU target is evaluated.`,
         ]),
   ];
   return {
@@ -123,6 +126,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
     grid: emptyGrid(quick, cuda),
     scenario: emptyScenario(quick, cuda),
     throughput: emptyThroughput(quick, cuda),
+    distributed: emptyDistributed(quick, cuda),
     notes,
   };
 }
@@ -160,9 +164,9 @@ async function setup(args: Args, started_ms: number): Promise<CheckContext> {
   };
 }
 
-/** (b) and (c) first (the motivating case and the speed goal), then the grid until the time budget. */
+/** (b) and (c) first (the motivating case and the speed goal), then (d), then the grid until the time budget. */
 async function runParts(ctx: CheckContext, parts: Part[]): Promise<void> {
-  const all = { b: runScenario, c: runThroughput, a: runGrid } as const;
+  const all = { b: runScenario, c: runThroughput, d: runDistributed, a: runGrid } as const;
   for (const p of parts) {
     const [name, part] = [`(${p})`, all[p]];
     try {
@@ -179,6 +183,7 @@ async function runParts(ctx: CheckContext, parts: Part[]): Promise<void> {
   r.complete =
     parts.length === PARTS.length &&
     !r.grid.stopped_early &&
+    !r.distributed.stopped_early &&
     !cut &&
     !r.notes.some((n) => n.includes('stopped by an error'));
   saveResults(ctx);

@@ -1,5 +1,5 @@
 // gpu-check.md: the results as markdown tables (the JSON holds every figure; this is the readable summary).
-import type { CheckResults, GridRow, VariantResult } from './types.ts';
+import type { CheckResults, DistributedRow, DistributedSection, GridRow, VariantResult } from './types.ts';
 
 const gib = (x: number | null | undefined) =>
   x === undefined || x === null ? '—' : (x / 2 ** 30).toFixed(2);
@@ -48,6 +48,30 @@ function variantRow(v: VariantResult): string {
   );
 }
 
+const sci = (x: number | null | undefined) =>
+  x === undefined || x === null ? '—' : x === 0 ? '0' : x.toExponential(2);
+
+function distributedRow(r: DistributedRow): string {
+  const status = r.ok ? 'ok' : `error: ${(r.error ?? '').slice(0, 80)}`;
+  const ratio = r.ratio_vs_plain === undefined || r.ratio_vs_plain === null ? '—' : `${r.ratio_vs_plain}×`;
+  return (
+    `| ${r.setup} | ${r.ranks} | ${r.strategy} | ${r.micro_batch_size} | ${r.steps} | ${num(r.examples_per_s, 1)} | ` +
+    `${ratio} | ${gib(r.peak_bytes)} | ${sci(r.max_rel_loss_diff)} | ${status} |`
+  );
+}
+
+/** One line of the summary table for part (d): each row's speed against plain and the worst loss difference. */
+function distributedSummary(d: DistributedSection): string {
+  const rows = d.rows.filter((r) => r.ok && r.strategy !== 'plain');
+  const speed = rows.map((r) => `${r.setup} ${r.ratio_vs_plain ?? '—'}×`).join('; ') || 'no rows run';
+  const diffs = rows.map((r) => r.max_rel_loss_diff).filter((x): x is number => typeof x === 'number');
+  const errors = d.rows.filter((r) => !r.ok).length;
+  return (
+    `| (d) distributed | examples/s vs plain: ${speed}; max relative loss difference ` +
+    `${diffs.length ? sci(Math.max(...diffs)) : '—'}${errors ? `; ${errors} row(s) failed` : ''} | — | n/a |`
+  );
+}
+
 const VARIANT_HEAD =
   '| variant | precision | attention | ckpt | padding | batch = micro × accum | optimizer | budget GiB | result | timed steps | real tokens/s | examples/s | padding share | peak alloc GiB (CPU: RSS) | peak reserved GiB | peak device GiB | planned device GiB |\n' +
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
@@ -58,6 +82,7 @@ export function renderMarkdown(r: CheckResults): string {
   const g = r.grid;
   const s = r.scenario;
   const t = r.throughput;
+  const dd = r.distributed;
   const out: string[] = [
     `# refit GPU check (${r.mode})`,
     '',
@@ -71,6 +96,7 @@ export function renderMarkdown(r: CheckResults): string {
     `| (a) plan vs measured peak | median \\|error\\| allocated ${apct(g.summary.median_abs_err_allocated)} over ${g.summary.ok} points | ≤ ${apct(g.summary.target_median)} | ${verdict(g.summary.pass)} |`,
     `| (b) 12 GB case | DeepKE-like OOM: ${yesNo(s.deepke_like?.oom)}; memory: auto OOM-free: ${yesNo(s.auto ? s.auto.ok && !s.auto.oom : undefined)} | OOM, then none | ${verdict(s.pass)} |`,
     `| (c) throughput | ${t.goal.best_variant ?? '—'}: ${num(t.goal.real_tokens_per_s)} real tokens/s, peak device ${gib(t.goal.peak_device)} GiB; ${t.speedup_examples_per_s ?? '—'}× DeepKE-like examples/s | ≥ ${num(t.goal.target_real_tokens_per_s)} within ${gib(t.goal.budget_bytes)} GiB | ${verdict(t.goal.pass)} |`,
+    distributedSummary(dd),
     '',
     ...r.notes.map((n) => `- ${n}`),
     '',
@@ -107,6 +133,16 @@ export function renderMarkdown(r: CheckResults): string {
     `refit (same effective batch) / DeepKE-like examples/s: ${t.speedup_examples_per_s === null ? '—' : `${t.speedup_examples_per_s}×`}. ` +
       `Goal ≥ ${num(t.goal.target_real_tokens_per_s)} real tokens/s within ${gib(t.goal.budget_bytes)} GiB: best ${t.goal.best_variant ?? '—'} ${num(t.goal.real_tokens_per_s)} tokens/s, ` +
       `peak device ${gib(t.goal.peak_device)} GiB → ${verdict(t.goal.pass)}.`,
+    '',
+    `## (d) Distributed training: ${dd.model}, ${dd.precision}, effective batch ${dd.batch_size}, length ≤ ${dd.max_seq_len}`,
+    '',
+    `${dd.examples} generated examples, one epoch, dropout 0, the same seed and effective batch in every row ` +
+      `(per-rank micro-batch = ${dd.micro_batch_size} / ranks); GPUs seen: ${dd.gpus ?? '—'}. ${dd.note}.` +
+      `${dd.stopped_early ? ` ${dd.stopped_early}.` : ''}`,
+    '',
+    '| setup | ranks | strategy | micro-batch per rank | steps | examples/s | vs plain | peak GiB, highest rank (CPU: RSS) | max relative loss difference vs plain | result |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...dd.rows.map(distributedRow),
     '',
   ];
   return out.join('\n');

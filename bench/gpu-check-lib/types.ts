@@ -128,6 +128,48 @@ export interface ThroughputSection {
   note: string;
 }
 
+/** One row of part (d): `refit train` with one rank layout on the shared generated data. */
+export interface DistributedRow {
+  setup: string;
+  ranks: number;
+  /** plain = one process without torch.distributed; ddp and zero1 under DistributedDataParallel. */
+  strategy: 'plain' | 'ddp' | 'zero1';
+  /** Per rank (effective batch = micro-batch × accumulation × ranks stays the same). */
+  micro_batch_size: number;
+  ok: boolean;
+  error?: string;
+  steps: number;
+  /** Between the first and the last step event (start-up and the warm-up step excluded). */
+  examples_per_s?: number;
+  /** examples/s over plain's in the same run. */
+  ratio_vs_plain?: number | null;
+  /** The highest rank's peak: max_memory_reserved on CUDA, peak RSS on CPU. */
+  peak_bytes?: number;
+  /** CUDA: the highest rank's max_memory_allocated. */
+  peak_allocated?: number;
+  /** Every rank's peak (as peak_bytes), in rank order. */
+  rank_peaks?: number[];
+  /** max over steps of |loss − plain's| / |plain's|; null for plain itself. */
+  max_rel_loss_diff?: number | null;
+  /** The whole refit train call, start-up included. */
+  wall_s?: number;
+}
+
+/** Part (d): distributed training against plain, same data, seed and effective batch, dropout 0. */
+export interface DistributedSection {
+  model: string;
+  examples: number;
+  batch_size: number;
+  micro_batch_size: number;
+  max_seq_len: number;
+  precision: string;
+  /** GPUs the worker sees (null before the part ran). */
+  gpus: number | null;
+  rows: DistributedRow[];
+  stopped_early: string | null;
+  note: string;
+}
+
 /** The whole gpu-check.json. */
 export interface CheckResults {
   tool: 'refit gpu-check';
@@ -154,5 +196,6 @@ export interface CheckResults {
   grid: GridSection;
   scenario: ScenarioSection;
   throughput: ThroughputSection;
+  distributed: DistributedSection;
   notes: string[];
 }

@@ -1,5 +1,6 @@
 // The GPU check script: its synthetic dataset writer against the real reader, its length distribution, OOM recording
-// through the real worker (injected fault), and full `bench/gpu-check --quick` runs on CPU (skipped without a Python that has torch).
+// through the real worker (injected fault), and full `bench/gpu-check --quick` runs on CPU, part (d)'s distributed rows
+// included (skipped without a Python that has torch).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -127,14 +128,14 @@ test(
 );
 
 test(
-  'bench/gpu-check --quick on CPU writes the three sections with numbers',
-  { skip: !torchPython() && 'needs a Python with torch (REFIT_PYTHON)', timeout: 180_000 },
+  'bench/gpu-check --quick on CPU writes the four sections with numbers',
+  { skip: !torchPython() && 'needs a Python with torch (REFIT_PYTHON)', timeout: 240_000 },
   () => {
     const out = mkdtempSync(join(tmpdir(), 'gpu-check-out-'));
     try {
       const r = spawnSync(SCRIPT, ['--quick', '--out', out], {
         encoding: 'utf8',
-        timeout: 170_000,
+        timeout: 230_000,
         env: { ...process.env, REFIT_PYTHON: torchPython() },
       });
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
@@ -172,8 +173,31 @@ test(
       );
       assert.equal(typeof res.throughput.speedup_examples_per_s, 'number');
 
+      // (d): plain, ddp and zero1 in a group of one, then 2 gloo ranks; dropout 0 and the same effective batch, so
+      // every layout trains the same model: the per-step losses agree with plain's.
+      const dist = res.distributed;
+      assert.equal(dist.stopped_early, null);
+      assert.deepEqual(
+        dist.rows.map((r) => r.setup),
+        ['plain, 1 process', 'ddp, group of one', 'zero1, group of one', 'ddp, 2 ranks', 'zero1, 2 ranks'],
+      );
+      const plain = dist.rows[0];
+      for (const r of dist.rows) {
+        assert.equal(r.ok, true, `${r.setup}: ${r.error}`);
+        assert.ok(r.steps > 1 && r.steps === plain.steps, r.setup);
+        assert.ok(r.examples_per_s! > 0 && r.ratio_vs_plain! > 0 && r.peak_bytes! > 0, r.setup);
+        assert.equal(r.rank_peaks!.length, r.ranks, r.setup);
+        if (r !== plain) assert.ok(r.max_rel_loss_diff! <= 1e-4, `${r.setup}: ${r.max_rel_loss_diff}`);
+      }
+      assert.equal(plain.max_rel_loss_diff, null);
+      assert.deepEqual(
+        dist.rows.map((r) => r.micro_batch_size),
+        [4, 4, 4, 2, 2],
+      );
+
       const md = readFileSync(join(out, 'gpu-check.md'), 'utf8');
-      for (const h of ['## (a)', '## (b)', '## (c)']) assert.ok(md.includes(h), h);
+      for (const h of ['## (a)', '## (b)', '## (c)', '## (d)', '| ddp, 2 ranks | 2 | ddp |'])
+        assert.ok(md.includes(h), h);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
