@@ -90,9 +90,12 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopS
       // A worker lost while stopping (the signal reached it too) is the interruption, not a crash to recover from.
       if (e instanceof WorkerLostError && ctx.stop?.requested)
         throw new InterruptedError(ctx.stop.signal!, 'training', state.step);
-      if (!(e instanceof WorkerLostError) || restarts >= ctx.max_restarts)
-        throw e instanceof WorkerLostError ? lostError(e, restarts) : e;
-      restarts++;
+      // fsdp: a rank that ran out of memory stopped every rank; the next lever applies from the last checkpoint on
+      // (the ladder ends in E_OOM_UNRECOVERABLE, so these restarts are not counted against max_restarts).
+      if (!(e instanceof WorkerLostError)) throw e;
+      const recovered = await ctx.sup.recoverLostOom(e);
+      if (!recovered && restarts >= ctx.max_restarts) throw lostError(e, restarts);
+      if (!recovered) restarts++;
       const resumed = state.checkpoint
         ? readJson<LoopState>(runPaths(ctx.run_dir).last_state)
         : initialState(state.levers);

@@ -62,6 +62,12 @@ export class WorkerLostError extends Error {
   }
 }
 
+/**
+ * What a rank prints before it exits when it runs out of memory under fsdp (worker/python/refit_worker/dist.py
+ * FSDP_OOM), as it reaches a crash message: rank, step, and the allocator's words.
+ */
+const FSDP_OOM_LINE = /rank (\d+): out of memory under fsdp at step (\d+), micro-batch \d+: ([^'|]*)/;
+
 /** Default per-step timeout: a step that takes this long means the worker hangs. */
 export const STEP_TIMEOUT_MS = 30 * 60 * 1000;
 
@@ -174,6 +180,58 @@ export class TrainSupervisor {
     }
   }
 
+  /**
+   * A rank ran out of memory where the ranks cannot drop one micro-batch together (fsdp: FSDP's collectives run inside
+   * forward and backward), so it printed `FSDP_OOM_LINE` and every rank stopped. Chooses the next lever as for an
+   * `oom` event and applies it to the levers the restarted worker loads with; the run then replays the steps since
+   * its last checkpoint (the same examples, the same effective batch). Returns null when `lost` is another failure.
+   */
+  async recoverLostOom(lost: WorkerLostError): Promise<RecoveryAction | null> {
+    const m = FSDP_OOM_LINE.exec(lost.message);
+    if (!m) return null;
+    const [rank, step, message] = [Number(m[1]), Number(m[2]), m[3]];
+    const report = this.hooks.parseOom(message);
+    const device = /CUDA|HIP/.test(message) ? 'cuda' : 'cpu'; // the rank is gone: no memory figures
+    this.hooks.onOom?.(
+      { type: 'oom', step, completed_micro_batches: 0, message, memory: { device }, rank },
+      report,
+    );
+    const action = chooseRecovery({
+      levers: this.levers,
+      failed_size: this.levers.micro_batch_size,
+      report,
+      allow_shorter_seq: this.allowShorterSeq,
+    });
+    if (!action)
+      throw new RefitError(
+        'E_OOM_UNRECOVERABLE',
+        `out of memory at step ${step} on rank ${rank} (fsdp) with micro-batch 1 and gradient checkpointing on, ` +
+          'and no shorter window allowed (set memory.allow_shorter_seq=true or a smaller memory.max_seq_len / model)',
+      );
+    this.hooks.log.write(
+      `step ${step}: rank ${rank} ran out of memory under fsdp; ${action.kind} ${String(action.from)} → ` +
+        `${String(action.to)} (${action.reason}), from the last checkpoint`,
+    );
+    if (action.kind === 'smaller_micro_batch') this.setMicro(action.to);
+    else if (action.kind === 'grad_checkpointing') this.levers.grad_checkpointing = true;
+    else await this.shortenTo(step, action.to);
+    this.hooks.onRecover?.(step, action);
+    return action;
+  }
+
+  private async shortenTo(step: number, to: number): Promise<void> {
+    if (!this.hooks.shorten)
+      throw new RefitError(
+        'E_OOM_UNRECOVERABLE',
+        `out of memory at step ${step}: a shorter window is not possible here`,
+      );
+    const next = await this.hooks.shorten(to);
+    this.levers.max_seq_len = to;
+    this.policy = { ...this.policy, max_seq_len: to };
+    this.lengths = next.lengths;
+    this.dataset = next.dataset;
+  }
+
   private setMicro(size: number): void {
     this.levers.micro_batch_size = size;
     this.policy = { ...this.policy, micro_batch_size: size };
@@ -187,18 +245,7 @@ export class TrainSupervisor {
     const dir = this.hooks.scratch_dir;
     await this.send(step, { type: 'save', path: dir, checkpoint: true, step });
     if (action.kind === 'grad_checkpointing') this.levers.grad_checkpointing = true;
-    if (action.kind === 'shorter_seq') {
-      if (!this.hooks.shorten)
-        throw new RefitError(
-          'E_OOM_UNRECOVERABLE',
-          `out of memory at step ${step}: a shorter window is not possible here`,
-        );
-      const next = await this.hooks.shorten(action.to);
-      this.levers.max_seq_len = action.to;
-      this.policy = { ...this.policy, max_seq_len: action.to };
-      this.lengths = next.lengths;
-      this.dataset = next.dataset;
-    }
+    if (action.kind === 'shorter_seq') await this.shortenTo(step, action.to);
     await this.start(dir);
   }
 

@@ -8,6 +8,7 @@ import math
 import os
 import platform
 import sys
+import time
 import traceback
 
 import torch
@@ -116,6 +117,9 @@ class Session:
 
     def export_onnx(self, cmd):
         trainer, _ = self._need(cmd)
+        if trainer.shards is not None:
+            raise WorkerError(E_BAD_COMMAND, 'export_onnx: this worker holds an fsdp shard of the model; export the '
+                              'saved model folder from a worker of its own')
         return export_onnx(trainer.model, cmd['path'], cmd['opset'])
 
     def shutdown(self, cmd):
@@ -130,7 +134,7 @@ class Session:
             except ValueError as e:
                 raise WorkerError(E_BAD_COMMAND, f'not a JSON command: {e}') from e
             kind = check_command(cmd)
-            if self.ranks.active and not self.ranks.leader and kind in LEADER_ONLY:
+            if self.ranks.active and not self.ranks.leader and kind in self._leader_only():
                 return True
             event = getattr(self, kind)(cmd)
         except RankLostError:
@@ -146,12 +150,17 @@ class Session:
             code, message = (E_OOM, first) if is_oom(e) else (E_INTERNAL, f'{type(e).__name__}: {first}')
             event = make_event('error', code=code, message=message, traceback=tb,
                                **({'command': kind} if kind else {}))
-        if self.ranks.active and kind is not None and kind not in LEADER_ONLY:
+        if self.ranks.active and kind is not None and kind not in self._leader_only():
             event = self._agree(kind, event)
         if event.get('code') == E_OOM:
             release_memory()  # only now: the exception's frames held the tensors until the except ended
         self.emit(event)
         return event['type'] != 'bye'
+
+    def _leader_only(self):
+        """fsdp: eval runs on every rank too (each forward gathers the sharded weights from all of them)."""
+        sharded = self.trainer is not None and self.trainer.shards is not None
+        return LEADER_ONLY - {'eval'} if sharded else LEADER_ONLY
 
     def _agree(self, kind, event):
         """Every rank reports how the command went; rank 0 answers with the first rank's error when any failed."""
@@ -196,6 +205,8 @@ def main(argv):
                 break
     except RankLostError as e:
         print(f'refit_worker: {e}', file=sys.stderr, flush=True)
+        if ranks.leader:
+            time.sleep(1)  # the rank that broke the group (its last line says why) is reported first, not rank 0
         os._exit(3)  # the group is broken: exit without waiting in its teardown
     ranks.shutdown()
     return 0

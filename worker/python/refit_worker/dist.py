@@ -157,11 +157,9 @@ def check_strategy(ranks, strategy):
     """ddp and zero1 run everywhere; fsdp needs FSDP2's fully_shard, refused elsewhere in one line naming the torch."""
     if not ranks.active:
         return
-    if strategy == 'fsdp':
-        if fully_shard_available() is None:
-            raise WorkerError(E_DEVICE, f'distributed.strategy fsdp needs FSDP2 fully_shard (torch 2.4+); this torch is '
-                              f'{torch.__version__}: use ddp or zero1')
-        raise WorkerError(E_DEVICE, 'distributed.strategy fsdp: not implemented in this worker yet; use ddp or zero1')
+    if strategy == 'fsdp' and fully_shard_available() is None:
+        raise WorkerError(E_DEVICE, f'distributed.strategy fsdp needs FSDP2 fully_shard (torch 2.4+); this torch is '
+                          f'{torch.__version__}: use ddp or zero1')
     if strategy not in STRATEGIES:
         raise WorkerError(E_BAD_COMMAND, f'strategy {strategy!r}: expected one of {", ".join(STRATEGIES)}')
 
@@ -229,6 +227,67 @@ class Replicas:
         for p in self.params:
             if p.grad is not None:
                 p.grad.zero_()
+
+
+# The line a rank prints when it runs out of memory under fsdp, before it exits (TS restarts the run smaller).
+FSDP_OOM = 'out of memory under fsdp'
+
+
+def full_tensor(t):
+    """A DTensor's whole value (a collective: every rank calls it in the same order); a plain tensor as is."""
+    return t.full_tensor() if hasattr(t, 'full_tensor') else t
+
+
+def distribute_like(value, param):
+    """`value` (the whole tensor, the same on every rank) sharded as the DTensor `param` is (a collective)."""
+    try:
+        from torch.distributed.tensor import distribute_tensor
+    except ImportError:  # torch 2.4-2.5
+        from torch.distributed._tensor import distribute_tensor
+    return distribute_tensor(value.to(param.device, param.dtype), param.device_mesh, param.placements)
+
+
+class Shards:
+    """FSDP2 (design §8): `fully_shard` on every encoder layer, then on the whole model (embeddings, pooler, head),
+    so each rank keeps 1/world of the weights, gradients and optimizer states and gathers one layer at a time.
+
+    Unlike ddp and zero1, FSDP gathers weights and reduces gradients inside forward and backward, so the ranks
+    cannot drop one micro-batch together when one of them runs out of memory: that rank prints FSDP_OOM and exits,
+    every rank stops, and TS restarts the run from its last checkpoint with the next memory lever (the same steps,
+    replayed). Gradient accumulation turns the reduce-scatter off on all but the last micro-batch of a step.
+    """
+
+    def __init__(self, model, ranks, device):
+        fully_shard = fully_shard_available()
+        self.model = model
+        self.ranks = ranks
+        try:
+            for layer in model.bert.encoder.layer:
+                fully_shard(layer)
+            fully_shard(model)
+            if device.type == 'cpu':
+                self._probe(device)
+        except WorkerError:
+            raise
+        except RuntimeError as e:
+            raise collective_failure(e, ranks) from e
+
+    def _probe(self, device):
+        """FSDP2 on CPU (gloo) needs a newer torch than FSDP2 itself (torch 2.6 fails in its stream events): one tiny
+        sharded forward says so in one line before any training starts."""
+        fully_shard = fully_shard_available()
+        probe = torch.nn.Linear(2, 2).to(device)
+        try:
+            fully_shard(probe)
+            probe(torch.zeros(1, 2, device=device)).sum().backward()
+        except (AttributeError, NotImplementedError) as e:
+            raise WorkerError(E_DEVICE, f'distributed.strategy fsdp: FSDP2 does not run on CPU with torch '
+                              f'{torch.__version__} ({type(e).__name__}: {str(e)[:120]}); use ddp or zero1, '
+                              f'or fsdp on CUDA') from e
+
+    def gradient_sync(self, on):
+        """Whether this micro-batch's backward reduce-scatters (the last of the step) or accumulates locally."""
+        self.model.set_requires_gradient_sync(on)
 
 
 def zero1_optimizer(groups, optimizer_class, **defaults):

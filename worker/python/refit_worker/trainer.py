@@ -14,7 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dist import RankLostError, Ranks, Replicas, check_strategy, shard, zero1_optimizer
+from .dist import (FSDP_OOM, RankLostError, Ranks, Replicas, Shards, check_strategy, distribute_like, full_tensor, shard,
+                   zero1_optimizer)
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
                      parse_device, release_memory)
 from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
@@ -190,10 +191,18 @@ class Trainer:
         self.model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
         self.model.to(self.device).train()
         check_strategy(self.ranks, self.strategy)
+        # Several ranks: ddp and zero1 put the model inside DistributedDataParallel (dist.Replicas), every .grad a view
+        # into its buckets; self.model stays the bare model, so saves have no `module.` prefix and eval runs it as is.
+        # fsdp shards it in place (dist.Shards): its parameters become DTensors, gathered whole only to save.
+        self.replicas = self.shards = None
+        if self.strategy == 'fsdp':
+            if self.precision == 'fp16':
+                raise WorkerError(E_BAD_COMMAND, 'distributed.strategy fsdp trains in bf16 or fp32 (fp16 would need '
+                                  "FSDP's sharded loss scaler): set memory.precision=bf16")
+            self.shards = Shards(self.model, self.ranks, self.device)
+        elif self.ranks.active:
+            self.replicas = Replicas(self.model, self.ranks, self.device)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
-        # Several ranks: the model inside DistributedDataParallel (dist.Replicas), every .grad a view into its buckets.
-        # self.model stays the bare model, so saves have no `module.` prefix and eval runs it as is.
-        self.replicas = Replicas(self.model, self.ranks, self.device) if self.ranks.active else None
         self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device, zero1=self.strategy == 'zero1')
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
@@ -231,6 +240,10 @@ class Trainer:
         try:
             for i, mb in enumerate(cmd['micro_batches']):
                 inject = i == 0 and not cmd.get('continue') and self._inject_oom_now(step)
+                if self.shards is not None:
+                    self._sharded_micro_batch(step, i, len(cmd['micro_batches']), mb, dataset,
+                                              cmd['logical_batch_size'], inject)
+                    continue
                 if self.ranks.active:
                     oom = self._agreed_micro_batch(step, i, mb, dataset, cmd['logical_batch_size'], inject)
                     if oom is not None:
@@ -279,6 +292,26 @@ class Trainer:
         if kind == 'error':
             raise WorkerError(code if code != 'E_INTERNAL' else E_BAD_COMMAND, f'rank {rank}: {message}')
         return (i, message, rank)
+
+    def _sharded_micro_batch(self, step, i, count, mb, dataset, logical_batch_size, inject):
+        """One micro-batch under fsdp: this rank's share (every rank runs every forward, since FSDP gathers the weights
+        inside it: an empty share runs one example with weight 0), reduce-scattered with the last of the step. An OOM
+        cannot be agreed on here (the other ranks already wait in FSDP's next collective): this rank says so in one
+        line and exits; TS restarts the run from its last checkpoint with a smaller micro-batch."""
+        self.shards.gradient_sync(i == count - 1)
+        mine = shard(mb['indices'], self.ranks.rank, self.ranks.world)
+        weight = 1.0 if mine else 0.0
+        try:
+            pending = self._micro_batch(dict(mb, indices=mine or mb['indices'][:1]), dataset, logical_batch_size,
+                                        inject, weight)
+        except Exception as e:  # noqa: BLE001
+            if not is_oom(e):
+                raise
+            log(f'rank {self.ranks.rank}: {FSDP_OOM} at step {step}, micro-batch {i}: '
+                f'{(str(e).splitlines() or [""])[0][:300]}')
+            sys.stderr.flush()
+            os._exit(3)
+        self._commit(pending)
 
     def _inject_oom_now(self, step):
         """REFIT_INJECT_OOM: whether this step's first micro-batch raises. With $REFIT_INJECT_STATE (a run
@@ -336,21 +369,22 @@ class Trainer:
                               f'{self.config["max_position_embeddings"]} of this model')
         return dataset.batch(mb['indices'], mb['seq_len'], self.pad_id, self.device)
 
-    def _micro_batch(self, mb, dataset, logical_batch_size, inject):
+    def _micro_batch(self, mb, dataset, logical_batch_size, inject, weight=1.0):
         """Forward + backward of one micro-batch, adding its share into the step's gradients (several ranks: this
-        rank's gradients only, under DDP's no_sync; the step's sync pass sums them)."""
+        rank's gradients only, under DDP's no_sync; the step's sync pass sums them). `weight` 0: a stand-in that only
+        keeps FSDP's collectives in step."""
         if self.replicas is None:
-            return self._forward_backward(self.model, mb, dataset, logical_batch_size, inject)
+            return self._forward_backward(self.model, mb, dataset, logical_batch_size, inject, weight)
         with self.replicas.local():
-            return self._forward_backward(self.replicas.forward, mb, dataset, logical_batch_size, inject)
+            return self._forward_backward(self.replicas.forward, mb, dataset, logical_batch_size, inject, weight)
 
-    def _forward_backward(self, forward, mb, dataset, logical_batch_size, inject):
+    def _forward_backward(self, forward, mb, dataset, logical_batch_size, inject, weight):
         batch = self._batch(mb, dataset)
         low, high = batch['label_range']
         if low < 0 or high >= self.head['num_labels']:
             raise WorkerError(E_DATASET, f'{dataset.path}: labels must be in [0, {self.head["num_labels"]}) '
                               f'for training, got {low}..{high}')
-        n = len(mb['indices'])
+        n = len(mb['indices']) if weight else 0
         torch.manual_seed(micro_batch_seed(self.seed, self.partial['step'], mb['indices'][0]))
         with autocast_for(self.device, self.precision):
             logits = forward(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
@@ -358,6 +392,12 @@ class Trainer:
         ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
         if inject:
             raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
+        # FSDP averages the reduce-scattered gradients over the ranks: × world makes that the sum DDP's hook takes.
+        scale = (n / logical_batch_size) * (self.ranks.world if self.shards is not None else 1)
+        if self.shards is not None:  # nothing to put aside: FSDP accumulates unsharded gradients itself
+            self.scaler.scale(ce * scale).backward()
+            return {'stash': None, 'loss': ce.detach() * n, 'n': n, 'tokens': batch['tokens'] if n else 0,
+                    'padded': n * mb['seq_len']}
         # Move earlier micro-batches' gradients aside so an OOM inside this backward cannot leave a
         # half-added micro-batch in them. Costs one extra gradient set at the end of backward, when
         # the activations are already freed; the first micro-batch of a step costs nothing.
@@ -365,7 +405,7 @@ class Trainer:
             # Nothing kept yet in this step: backward adds straight into the zeroed bucket views (no second gradient
             # set); undoing this micro-batch is zeroing them again.
             try:
-                self.scaler.scale(ce * (n / logical_batch_size)).backward()
+                self.scaler.scale(ce * scale).backward()
             except Exception:
                 self.replicas.zero()
                 raise
@@ -375,7 +415,7 @@ class Trainer:
             for p in stash:
                 p.grad = None
             try:
-                self.scaler.scale(ce * (n / logical_batch_size)).backward()
+                self.scaler.scale(ce * scale).backward()
             except Exception:
                 for p in self.trainable:
                     p.grad = stash.get(p)
@@ -398,7 +438,7 @@ class Trainer:
         """Drops a finished micro-batch that another rank could not finish: the gradients from before it come back."""
         if pending is None:
             return
-        if pending['stash'] is None:  # the first micro-batch of the step went straight into the bucket views
+        if pending['stash'] is None:  # the first micro-batch of the step went straight into the bucket views (ddp)
             self.replicas.zero()
             return
         for p in self.trainable:
@@ -427,7 +467,8 @@ class Trainer:
         by its share of the logical batch, so the sum is the single-process gradient)."""
         if not self.ranks.active:
             return
-        self.replicas.sync()  # a rank whose shares were all empty sends its zeros
+        if self.replicas is not None:
+            self.replicas.sync()  # a rank whose shares were all empty sends its zeros
         totals = torch.tensor([float(st['loss_sum']), st['examples'], st['tokens'], st['padded_tokens']],
                               dtype=torch.float64)
         if self.ranks.backend == 'nccl':
@@ -450,7 +491,7 @@ class Trainer:
         try:
             self.scaler.unscale_(self.optimizer)
             max_norm = self.max_grad_norm if self.max_grad_norm > 0 else float('inf')
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm))
+            grad_norm = float(full_tensor(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm)))
             self.scaler.step(self.optimizer)  # skips the update when fp16 gradients overflowed
         except Exception as e:
             self._zero_grad()
@@ -485,20 +526,46 @@ class Trainer:
     def evaluate(self, cmd, dataset):
         """Logits for every example of the batches, in batch order (no grad, eval mode)."""
         started = time.perf_counter()
+        if self.shards is not None:
+            return self._evaluate_sharded(cmd, dataset, started)
         chunks = []
         self.model.eval()
         try:
             with torch.inference_mode():  # like no_grad, minus autograd's version counters
                 for mb in cmd['batches']:
-                    batch = self._batch(mb, dataset)
-                    with autocast_for(self.device, self.precision):
-                        logits = self.model(batch['input_ids'], batch['attention_mask'],
-                                            batch['head_pos'], batch['tail_pos'], batch['lengths'])
-                    chunks.append(logits.float().cpu())
+                    chunks.append(self._logits(mb, dataset))
         finally:
             self.model.train()
         logits = torch.cat(chunks).tolist() if chunks else []
         return make_event('eval_result', tag=cmd['tag'], logits=logits,
+                          seconds=time.perf_counter() - started, memory=memory_stats(self.device))
+
+    def _logits(self, mb, dataset):
+        batch = self._batch(mb, dataset)
+        with autocast_for(self.device, self.precision):
+            logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
+                                batch['lengths'])
+        return logits.float().cpu()
+
+    def _evaluate_sharded(self, cmd, dataset, started):
+        """fsdp: every rank runs every batch's forward (FSDP gathers the weights inside it) on its share of the
+        examples (an empty share runs one, then drops it); the shares are gathered back into batch order."""
+        rank, world = self.ranks.rank, self.ranks.world
+        out = []
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for mb in cmd['batches']:
+                    mine = shard(mb['indices'], rank, world)
+                    rows = self._logits(dict(mb, indices=mine or mb['indices'][:1]), dataset).tolist()
+                    parts = self.ranks.gather(rows if mine else [])
+                    merged = [None] * len(mb['indices'])
+                    for r, part in enumerate(parts):
+                        merged[r::world] = part
+                    out.extend(merged)
+        finally:
+            self.model.train()
+        return make_event('eval_result', tag=cmd['tag'], logits=out,
                           seconds=time.perf_counter() - started, memory=memory_stats(self.device))
 
     # ---- save / restore ----
@@ -515,9 +582,19 @@ class Trainer:
             except RuntimeError as e:
                 from .dist import collective_failure
                 raise collective_failure(e, self.ranks) from e
+        # fsdp: every rank gathers the whole weights (and optimizer states) with the others; rank 0 writes them, in
+        # the layout a single process writes, so any world size and strategy resumes them.
+        tensors = optimizer_state = None
+        if self.shards is not None:
+            tensors = {k: full_tensor(v).detach().cpu() for k, v in self.model.state_dict().items()}
+            if checkpoint:
+                optimizer_state = self.optimizer.state_dict()
+                optimizer_state['state'] = {i: {k: full_tensor(v).cpu() if torch.is_tensor(v) else v
+                                                for k, v in st.items()}
+                                            for i, st in optimizer_state['state'].items()}
         if not self.ranks.leader:
             return
-        save_model_folder(path, self.model, self.config, step)
+        save_model_folder(path, self.model, self.config, step, tensors)
         ckpt = os.path.join(path, 'checkpoint.pt')
         if not checkpoint:
             if os.path.exists(ckpt):
@@ -530,10 +607,19 @@ class Trainer:
             rng['cuda'] = torch.cuda.get_rng_state_all()
         state = {'format': 'refit-checkpoint', 'version': 1, 'step': step,
                  'arch': {k: self.config[k] for k in _ARCH_KEYS}, 'head': dict(self.head),
-                 'optimizer': self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
+                 'optimizer': optimizer_state or self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
                  'scaler': self.scaler.state_dict(), 'rng': rng}
         with atomic_file(ckpt) as f:
             torch.save(state, f)
+
+    def _shard_optimizer_state(self, saved):
+        """fsdp: a whole optimizer state (as one process saves it) sharded like each parameter, in place."""
+        params = [p for group in self.optimizer.param_groups for p in group['params']]
+        for i, st in saved['state'].items():
+            p = params[int(i)] if int(i) < len(params) else None
+            for k, v in list(st.items()):
+                if p is not None and torch.is_tensor(v) and tuple(v.shape) == tuple(p.shape) and v.dim() > 0:
+                    st[k] = distribute_like(v, p)
 
     def restore(self, path):
         """Load weights (+ training state when checkpoint.pt exists); returns the saved step."""
@@ -545,6 +631,8 @@ class Trainer:
         if not os.path.exists(ckpt):
             return int(metadata.get('refit_step', 0))
         state = torch.load(ckpt, map_location='cpu', **_OWN_LOAD_KW)
+        if self.shards is not None:
+            self._shard_optimizer_state(state['optimizer'])
         try:
             self.optimizer.load_state_dict(state['optimizer'])
         except (ValueError, KeyError) as e:

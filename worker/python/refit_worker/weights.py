@@ -217,7 +217,11 @@ def load_into(model, tensors, where, strict_head=False):
         named = dict(model.named_parameters())
         for key, _ in wanted:
             name = key if key in head else 'bert.' + key
-            named[name].copy_(tensors[key])  # copy_ converts F16/BF16 weights to the fp32 master copy
+            value = tensors[key]
+            if hasattr(named[name], 'device_mesh'):  # an fsdp shard: this rank's part of the whole tensor
+                from .dist import distribute_like
+                value = distribute_like(value, named[name])
+            named[name].copy_(value)  # copy_ converts F16/BF16 weights to the fp32 master copy
 
 
 def inspect_weights(path):
@@ -250,8 +254,9 @@ def inspect_weights(path):
     return {name: {'shape': list(t.shape), 'dtype': str(t.dtype).replace('torch.', '')} for name, t in tensors.items()}
 
 
-def save_model_folder(path, model, config, step):
-    """Write config.json and model.safetensors (`bert.`-prefixed encoder + head as the model names it), each atomically."""
+def save_model_folder(path, model, config, step, tensors=None):
+    """Write config.json and model.safetensors (`bert.`-prefixed encoder + head as the model names it), each atomically.
+    `tensors`: the state dict to write when the model's own holds shards (fsdp gathers it first)."""
     os.makedirs(path, exist_ok=True)
     n = model.num_labels
     head = {'kind': model.head_kind, 'num_labels': n}
@@ -265,5 +270,5 @@ def save_model_folder(path, model, config, step):
         cfg['architectures'] = ['BertForSequenceClassification']
     with atomic_file(os.path.join(path, 'config.json'), 'w') as f:
         json.dump(cfg, f, indent=2)
-    write_safetensors(os.path.join(path, 'model.safetensors'), model.state_dict(),
+    write_safetensors(os.path.join(path, 'model.safetensors'), model.state_dict() if tensors is None else tensors,
                       {'format': 'pt', 'refit_step': step})
