@@ -67,7 +67,10 @@ export const DISTRIBUTED_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     flag: {
       name: 'strategy',
       plan: { arg: '<ddp|zero1|fsdp>', help: 'how ranks share model states' },
-      fit: { arg: '<list>', help: 'strategies to consider with --gpus (default ddp,zero1)' },
+      fit: {
+        arg: '<list>',
+        help: 'strategies to consider with --gpus (default ddp,zero1; fsdp when listed)',
+      },
     },
     prices:
       'ddp: full optimizer states per rank; zero1: optimizer states ÷ world size (+ a gather of updated ' +

@@ -133,7 +133,8 @@ export function fitConfig(opts: {
   shape?: FitShape;
   /** several GPUs of this kind (`refit fit --gpus N`): strategy and per-rank micro-batch are searched together */
   ranks?: number;
-  strategies?: ReadonlyArray<'ddp' | 'zero1'>;
+  /** default ddp, zero1; fsdp only when asked (FSDP2 needs torch 2.x, and its OOMs replay from a checkpoint) */
+  strategies?: ReadonlyArray<'ddp' | 'zero1' | 'fsdp'>;
 }): FitResult {
   const { model, gpu, effective_batch: effective } = opts;
   validateDims(model, 'model');

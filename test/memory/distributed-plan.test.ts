@@ -116,4 +116,10 @@ test('fit with 4 GPUs searches strategy and per-rank micro-batch together and ke
     allow: { grad_checkpointing: [true] },
   });
   assert.equal(tight.config.strategy, 'zero1', JSON.stringify(tight.config));
+  // fsdp only when listed; where even zero1's whole weights and gradients are too much, it is the one that fits.
+  const tiny = { ...gpu, memory_bytes: 3.2 * 2 ** 30 };
+  const shape = { effective_batch: 32, seq_len: 128, ranks: 8, allow: { grad_checkpointing: [true] } };
+  assert.ok(!fitConfig({ model, gpu: tiny, ...shape }).fits, 'ddp and zero1 do not fit');
+  const sharded = fitConfig({ model, gpu: tiny, ...shape, strategies: ['ddp', 'zero1', 'fsdp'] });
+  assert.ok(sharded.fits && sharded.config.strategy === 'fsdp', JSON.stringify(sharded.config));
 });

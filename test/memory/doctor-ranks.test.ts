@@ -54,6 +54,9 @@ test("no prefixes: the rank comes from torchrun's elastic failure summary", () =
 test("refit's run log names the rank that ran out; a single-process log names none", () => {
   const log = `2026-12-01T07:22:11Z worker[123] refit_worker: out of memory in step 3, micro-batch 0 on rank 1: ${OOM}`;
   assert.equal(parseOomReport(log).rank, 1);
+  // fsdp: the rank's own last line before every rank stops, as refit.log keeps it (time stamp, then [rankN]:).
+  const fsdp = `2026-12-01T09:36:08.060Z [rank1]: refit_worker: rank 1: out of memory under fsdp at step 5, micro-batch 0: ${OOM}`;
+  assert.equal(parseOomReport(fsdp).rank, 1);
   assert.equal(parseOomReport(OOM).rank, undefined);
   assert.equal(parseOomReport(OOM).rank_note, undefined);
 });

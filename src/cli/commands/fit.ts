@@ -130,7 +130,7 @@ export function registerFit(program: Command, ctx: CliContext): void {
         },
         lengths: flags.lengthsFrom ? Array.from(readLengths(flags.lengthsFrom)) : undefined,
         ranks: intOption('--gpus', flags.gpus),
-        strategies: listOption('--strategy', flags.strategy, ['ddp', 'zero1'] as const),
+        strategies: listOption('--strategy', flags.strategy, ['ddp', 'zero1', 'fsdp'] as const),
       });
       if (flags.write)
         writeSettings(flags.write, result, flags.model ?? cfg.model.pretrained ?? cfg.model.preset);

@@ -282,11 +282,14 @@ function readHit(norm: NormalizedText, hit: Hit, cEnd: number): OomReport {
   return report;
 }
 
-/** refit's own run log: `out of memory in step 3, micro-batch 0 on rank 1: …` names the rank on the hit's line. */
+/**
+ * refit's own run log names the rank on the hit's line: `out of memory in step 3, micro-batch 0 on rank 1: …`, or
+ * under fsdp `rank 1: out of memory under fsdp at step 5, micro-batch 0: …`.
+ */
 function refitRank(text: string, pos: number): number | undefined {
   const start = lineStart(text, pos);
-  const m = / on rank (\d+):/.exec(text.slice(start, pos));
-  return m ? Number(m[1]) : undefined;
+  const m = / on rank (\d+):|\brank (\d+): out of memory under fsdp/.exec(text.slice(start, pos));
+  return m ? Number(m[1] ?? m[2]) : undefined;
 }
 
 // torchrun's elastic failure summary: the first observed failure's rank.
