@@ -52,7 +52,7 @@ export function trainTinyRun(
     `model.vocab=${p.vocab}`,
     `train.epochs=${opts.epochs ?? 1}`,
     'train.batch_size=16',
-    // export.onnx=false: the tests of the torch worker's predict and serve paths use this run (test/run/onnx.test.ts exports its own copy)
+    // export.onnx=false: the tests of the torch worker's predict and serve paths use this run (test/infer/onnx.test.ts exports its own copy)
     'memory.max_seq_len=64',
     'export.onnx=false',
     '--out',
