@@ -1,16 +1,18 @@
 // Part (d): distributed training (issue 12) through `refit train` itself (runTraining). Same generated data,
-// seed and effective batch, dropout 0: plain one process; ddp and zero1 in a group of one (what DDP costs on one
-// GPU against plain); with two or more GPUs, ddp and zero1 on every GPU (per-rank micro-batch = micro / N).
+// seed and effective batch, dropout 0: plain one process; ddp, zero1 and fsdp in a group of one (what each costs on
+// one GPU against plain); with two or more GPUs, ddp, zero1 and fsdp on every GPU (per-rank micro-batch = micro / N).
 // Figures: examples/s and its ratio to plain in the same run, the highest rank's peak memory, and the largest
 // relative difference of the per-step losses from plain. On CPU (quick) bert-tiny with 2 gloo ranks × 1 thread.
+// fsdp (FSDP2's fully_shard; bf16 or fp32, which are the precisions used here) needs torch 2.x, and on CPU a torch
+// whose FSDP2 trains over gloo: a probe decides before the rows run, and rows it rules out are listed as skipped.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/index.ts';
 import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/index.ts';
 import type { StepRunEvent } from '../../src/run/events.ts';
 import { runTraining } from '../../src/run/index.ts';
-import type { MemoryStats } from '../../src/worker/index.ts';
+import { workerPythonPath, type MemoryStats } from '../../src/worker/index.ts';
 import { errorText, round, saveResults, timeLeftMs, type CheckContext } from './context.ts';
 import type { DistributedRow, DistributedSection } from './types.ts';
 
@@ -38,6 +40,7 @@ export function emptyDistributed(quick: boolean, cuda: boolean): DistributedSect
     precision: s.precision,
     gpus: null,
     rows: [],
+    skipped: [],
     stopped_early: null,
     note: cuda
       ? 'refit train on generated data, 1 epoch, dropout 0; peak memory = max_memory_reserved of the highest rank'
@@ -49,7 +52,7 @@ export function emptyDistributed(quick: boolean, cuda: boolean): DistributedSect
 interface Setup {
   setup: string;
   ranks: number;
-  strategy: 'plain' | 'ddp' | 'zero1';
+  strategy: 'plain' | 'ddp' | 'zero1' | 'fsdp';
   micro: number;
   overrides: string[];
 }
@@ -67,13 +70,19 @@ function gpuCount(ctx: CheckContext): number {
   }
 }
 
-/** The rows of part (d): plain, ddp and zero1 in a group of one, then N ranks when there are N ≥ 2 devices. */
+/** The strategies of part (d) beside plain, in row order. */
+const STRATEGIES = ['ddp', 'zero1', 'fsdp'] as const;
+
+/**
+ * The rows of part (d): plain, then ddp, zero1 and fsdp in a group of one, then N ranks when there are N ≥ 2
+ * devices (all of them: runDistributed leaves out the fsdp rows when fsdpMissing says this torch cannot train it).
+ */
 export function distributedSetups(quick: boolean, devices: number): Setup[] {
   const s = shape(quick);
   const rows: Setup[] = [
     { setup: 'plain, 1 process', ranks: 1, strategy: 'plain', micro: s.micro, overrides: [] },
   ];
-  for (const st of ['ddp', 'zero1'] as const)
+  for (const st of STRATEGIES)
     rows.push({
       setup: `${st}, group of one`,
       ranks: 1,
@@ -83,7 +92,7 @@ export function distributedSetups(quick: boolean, devices: number): Setup[] {
     });
   const world = quick ? CPU_RANKS : devices;
   if (world >= 2)
-    for (const st of ['ddp', 'zero1'] as const)
+    for (const st of STRATEGIES)
       rows.push({
         setup: `${st}, ${world} ranks`,
         ranks: world,
@@ -92,6 +101,57 @@ export function distributedSetups(quick: boolean, devices: number): Setup[] {
         overrides: [`distributed.strategy=${st}`, `distributed.nproc_per_node=${world}`],
       });
   return rows;
+}
+
+/**
+ * Why this torch cannot train `distributed.strategy=fsdp` on the check's device, or null when it can. On CPU: one
+ * sharded forward and backward of a Linear in a group of one over gloo (a file:// store), as the worker's own probe
+ * does before training (torch 1.13 has no FSDP2; 2.6 has it but fails on CPU). On CUDA only whether FSDP2's
+ * fully_shard exists: a failure of the rows themselves is then recorded as their error.
+ */
+export function fsdpMissing(ctx: CheckContext): string | null {
+  const cuda = ctx.device === 'cuda';
+  const where = cuda ? 'CUDA' : 'CPU';
+  const probe = [
+    'import os, torch',
+    'from refit_worker.dist import fully_shard_available',
+    'fs = fully_shard_available()',
+    'if fs is None: print("torch " + torch.__version__ + " (no FSDP2)"); raise SystemExit',
+    ...(cuda
+      ? ['print("ok")']
+      : [
+          'import torch.distributed as dist',
+          'os.environ.setdefault("USE_LIBUV", "0")',
+          'store = os.path.join(os.environ["FSDP_PROBE_DIR"], "store")',
+          'dist.init_process_group("gloo", init_method="file://" + store, rank=0, world_size=1)',
+          'try:',
+          '    m = torch.nn.Linear(2, 2); fs(m)',
+          '    m(torch.zeros(1, 2)).sum().backward(); print("ok")',
+          'except Exception as e:',
+          '    print("torch " + torch.__version__ + " (" + type(e).__name__ + ")")',
+          'finally:',
+          '    dist.destroy_process_group()',
+        ]),
+  ].join('\n');
+  const dir = mkdtempSync(join(ctx.tmp_dir, 'fsdp-probe-'));
+  try {
+    const out = execFileSync(ctx.python, ['-c', probe], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...ctx.env,
+        FSDP_PROBE_DIR: dir,
+        PYTHONPATH: [workerPythonPath(), ctx.env.PYTHONPATH].filter(Boolean).join(':'),
+      },
+    }).trim();
+    const last = out.split('\n').at(-1) ?? '';
+    return last === 'ok' ? null : `FSDP2 does not train on ${where} with ${last || 'this torch (no answer)'}`;
+  } catch (e) {
+    return `the FSDP2 probe failed on ${where} (torch ${ctx.results.device.torch_version}): ${errorText(e)}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Writes the generated training set (train.csv, relation.csv, vocab.txt) into `dir`; returns its overrides. */
@@ -170,8 +230,16 @@ export async function runDistributed(ctx: CheckContext): Promise<void> {
     `device=${cuda ? 'cuda' : 'cpu'}`,
     'export.onnx=false',
   ];
-  const setups = distributedSetups(ctx.quick, gpus);
+  let setups = distributedSetups(ctx.quick, gpus);
+  const noFsdp = fsdpMissing(ctx);
+  if (noFsdp) {
+    for (const st of setups)
+      if (st.strategy === 'fsdp')
+        sec.skipped.push({ setup: st.setup, ranks: st.ranks, strategy: st.strategy, reason: noFsdp });
+    setups = setups.filter((st) => st.strategy !== 'fsdp');
+  }
   ctx.say(`(d) ${s.preset}, ${s.examples} generated examples, batch ${s.batch}: ${setups.length} rows`);
+  if (noFsdp) ctx.say(`  skipped ${sec.skipped.map((k) => k.setup).join(', ')}: ${noFsdp}`);
   if (cuda && gpus < 2) sec.note += `; ${gpus} GPU: the N-rank rows need two or more (one GPU per rank)`;
   // Without a plain run (it failed) the other rows still measure, with no ratio and no loss comparison.
   let plain: { losses: number[]; examples_per_s?: number } | undefined;

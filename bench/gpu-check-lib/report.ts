@@ -60,15 +60,22 @@ function distributedRow(r: DistributedRow): string {
   );
 }
 
+/** A row of part (d) that was not run: its setup and why, in the same table. */
+function skippedRow(k: DistributedSection['skipped'][number]): string {
+  return `| ${k.setup} | ${k.ranks} | ${k.strategy} | — | — | — | — | — | — | skipped: ${k.reason} |`;
+}
+
 /** One line of the summary table for part (d): each row's speed against plain and the worst loss difference. */
 function distributedSummary(d: DistributedSection): string {
   const rows = d.rows.filter((r) => r.ok && r.strategy !== 'plain');
   const speed = rows.map((r) => `${r.setup} ${r.ratio_vs_plain ?? '—'}×`).join('; ') || 'no rows run';
   const diffs = rows.map((r) => r.max_rel_loss_diff).filter((x): x is number => typeof x === 'number');
   const errors = d.rows.filter((r) => !r.ok).length;
+  const skipped = d.skipped ?? [];
   return (
     `| (d) distributed | examples/s vs plain: ${speed}; max relative loss difference ` +
-    `${diffs.length ? sci(Math.max(...diffs)) : '—'}${errors ? `; ${errors} row(s) failed` : ''} | — | n/a |`
+    `${diffs.length ? sci(Math.max(...diffs)) : '—'}${errors ? `; ${errors} row(s) failed` : ''}` +
+    `${skipped.length ? `; ${skipped.length} row(s) skipped: ${skipped[0].reason}` : ''} | — | n/a |`
   );
 }
 
@@ -143,6 +150,7 @@ export function renderMarkdown(r: CheckResults): string {
     '| setup | ranks | strategy | micro-batch per rank | steps | examples/s | vs plain | peak GiB, highest rank (CPU: RSS) | max relative loss difference vs plain | result |',
     '|---|---|---|---|---|---|---|---|---|---|',
     ...dd.rows.map(distributedRow),
+    ...(dd.skipped ?? []).map(skippedRow),
     '',
   ];
   return out.join('\n');

@@ -132,8 +132,11 @@ export interface ThroughputSection {
 export interface DistributedRow {
   setup: string;
   ranks: number;
-  /** plain = one process without torch.distributed; ddp and zero1 under DistributedDataParallel. */
-  strategy: 'plain' | 'ddp' | 'zero1';
+  /**
+   * plain = one process without torch.distributed; ddp and zero1 under DistributedDataParallel (zero1: optimizer
+   * states sharded); fsdp: FSDP2's fully_shard (weights, gradients and optimizer states sharded).
+   */
+  strategy: 'plain' | 'ddp' | 'zero1' | 'fsdp';
   /** Per rank (effective batch = micro-batch × accumulation × ranks stays the same). */
   micro_batch_size: number;
   ok: boolean;
@@ -166,6 +169,8 @@ export interface DistributedSection {
   /** GPUs the worker sees (null before the part ran). */
   gpus: number | null;
   rows: DistributedRow[];
+  /** Rows not run because this torch cannot train their strategy here (fsdp without a working FSDP2), and why. */
+  skipped: { setup: string; ranks: number; strategy: DistributedRow['strategy']; reason: string }[];
   stopped_early: string | null;
   note: string;
 }
