@@ -262,15 +262,24 @@ class Shards:
         self.model = model
         self.ranks = ranks
         try:
+            from torch.distributed.device_mesh import init_device_mesh
+            # The model arrives whole on the host; fully_shard moves each unit to the mesh's device as it shards it,
+            # so the device never holds more than one whole unit (a model too large for one card still loads).
+            mesh = init_device_mesh(device.type, (ranks.world,))
             for layer in model.bert.encoder.layer:
-                fully_shard(layer)
-            fully_shard(model)
+                fully_shard(layer, mesh=mesh)
+            fully_shard(model, mesh=mesh)
             if device.type == 'cpu':
                 self._probe(device)
         except WorkerError:
             raise
         except RuntimeError as e:
             raise collective_failure(e, ranks) from e
+        states = list(model.named_parameters()) + list(model.named_buffers())
+        stray = [n for n, t in states if t.device.type != device.type]
+        if stray:
+            raise WorkerError(E_DEVICE, f'distributed.strategy fsdp: {stray[0]} stayed on {device.type!r} after '
+                              f'fully_shard (torch {torch.__version__}); use ddp or zero1')
 
     def _probe(self, device):
         """FSDP2 on CPU (gloo) needs a newer torch than FSDP2 itself (torch 2.6 fails in its stream events): one tiny

@@ -189,8 +189,10 @@ class Trainer:
             tensors, _ = read_model_folder(cmd['pretrained'], self.config)
             load_into(self.model, tensors, cmd['pretrained'])
         self.model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
-        self.model.to(self.device).train()
         check_strategy(self.ranks, self.strategy)
+        if self.strategy != 'fsdp':  # fsdp moves each unit's shard to the device as it shards it (dist.Shards)
+            self.model.to(self.device)
+        self.model.train()
         # Several ranks: ddp and zero1 put the model inside DistributedDataParallel (dist.Replicas), every .grad a view
         # into its buckets; self.model stays the bare model, so saves have no `module.` prefix and eval runs it as is.
         # fsdp shards it in place (dist.Shards): its parameters become DTensors, gathered whole only to save.
@@ -586,12 +588,22 @@ class Trainer:
         # the layout a single process writes, so any world size and strategy resumes them.
         tensors = optimizer_state = None
         if self.shards is not None:
-            tensors = {k: full_tensor(v).detach().cpu() for k, v in self.model.state_dict().items()}
+            # One tensor at a time, to the host at once: the device holds one whole tensor at most, and only rank 0
+            # keeps what it gathered.
+            keep = self.ranks.leader
+            tensors = {}
+            for k, v in self.model.state_dict().items():
+                whole = full_tensor(v).detach().cpu()
+                if keep:
+                    tensors[k] = whole
             if checkpoint:
-                optimizer_state = self.optimizer.state_dict()
-                optimizer_state['state'] = {i: {k: full_tensor(v).cpu() if torch.is_tensor(v) else v
-                                                for k, v in st.items()}
-                                            for i, st in optimizer_state['state'].items()}
+                optimizer_state = self.optimizer.state_dict()  # its per-parameter dicts are the live ones: copy
+                gathered = {}
+                for i, st in optimizer_state['state'].items():
+                    whole = {k: full_tensor(v).cpu() if torch.is_tensor(v) else v for k, v in st.items()}
+                    if keep:
+                        gathered[i] = whole
+                optimizer_state['state'] = gathered
         if not self.ranks.leader:
             return
         save_model_folder(path, self.model, self.config, step, tensors)
