@@ -3,46 +3,14 @@
 // rank 1 (a collective timeout, one clear line, the same recovery) finish with a clean run's steps, examples and losses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runTraining } from '../../src/run/index.ts';
-import { tinyConfig, tinyData, readEvents, readMetrics, runEnv } from './helpers.ts';
+import { readEvents } from './helpers.ts';
+import { rankRunner, sameRun } from './distributed-helpers.ts';
 
-const data = tinyData();
-const base = mkdtempSync(join(tmpdir(), 'refit-dist-faults-'));
-const manual = ['memory.mode=manual', 'memory.micro_batch_size=4'];
-/** 1 epoch of 6 steps (batch 16), dropout 0, 2 ranks × 1 thread. */
-const train = (name: string, env: Record<string, string> = {}) =>
-  runTraining({
-    config: tinyConfig(data, [
-      'model.dropout=0',
-      'train.epochs=1',
-      'distributed.nproc_per_node=2',
-      ...manual,
-    ]),
-    out: join(base, name),
-    env: runEnv(env),
-    checkpoint_every: 3,
-    num_threads: 1,
-  });
-
-/** Loss per step number (a step replayed after a restart counts once: its last occurrence). */
-const lossByStep = (run: string) => {
-  const m = new Map<number, number>();
-  for (const e of readEvents(run)) if (e.event === 'step') m.set(e.step, e.loss);
-  return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, loss]) => loss);
-};
-const sameRun = (run: string, clean: string) => {
-  const m = readMetrics(run),
-    c = readMetrics(clean);
-  assert.equal(m.train.optimizer_steps, c.train.optimizer_steps);
-  assert.equal(m.train.examples_seen, c.train.examples_seen);
-  const a = lossByStep(run),
-    b = lossByStep(clean);
-  assert.equal(a.length, b.length);
-  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-4 * b[i], `${run}: step ${i + 1}: ${x} vs ${b[i]}`));
-};
+const run = rankRunner('refit-dist-faults-');
+/** 2 ranks × 1 thread, micro-batch 4 each. */
+const train = (name: string, env: Record<string, string> = {}) => run(name, { ranks: 2, env });
 
 let clean: Promise<string> | undefined;
 const cleanRun = () => (clean ??= train('clean').then((r) => r.run_dir));

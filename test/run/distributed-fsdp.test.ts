@@ -11,9 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTraining, StopRequest } from '../../src/run/index.ts';
 import { findPython } from '../../src/worker/index.ts';
-import { readEvents, readMetrics, runEnv, tinyConfig, tinyData } from './helpers.ts';
+import { readEvents, readMetrics } from './helpers.ts';
+import { closeLosses as close, lossByStep, rankRunner, sameRun, sameTest } from './distributed-helpers.ts';
 
 /** Why FSDP2 cannot train on CPU with the worker's torch, or null when it can. */
 async function fsdpMissing(): Promise<string | null> {
@@ -47,79 +47,28 @@ async function fsdpMissing(): Promise<string | null> {
 
 const missing = await fsdpMissing();
 const skip = missing ?? false;
-const data = tinyData();
-const base = mkdtempSync(join(tmpdir(), 'refit-fsdp-'));
+const train = rankRunner('refit-fsdp-');
+const fsdp = ['distributed.strategy=fsdp'];
 
-const train = (
-  name: string,
-  o: {
-    ranks?: number;
-    micro?: number;
-    extra?: string[];
-    env?: Record<string, string>;
-    resume?: boolean;
-    stop_after?: number;
-  } = {},
-) => {
-  const stop = new StopRequest();
-  return runTraining({
-    config: tinyConfig(data, [
-      'model.dropout=0',
-      'train.epochs=1',
-      'memory.mode=manual',
-      `memory.micro_batch_size=${o.micro ?? 4}`,
-      `distributed.nproc_per_node=${o.ranks ?? 1}`,
-      ...(o.extra ?? []),
-    ]),
-    out: join(base, name),
-    resume: o.resume,
-    env: runEnv(o.env),
-    checkpoint_every: 3,
-    num_threads: 1,
-    stop,
-    reporters: o.stop_after
-      ? [{ onStep: (e) => void (e.step === o.stop_after && stop.request('SIGINT')) }]
-      : [],
-  });
-};
-
-const lossByStep = (run: string) => {
-  const m = new Map<number, number>();
-  for (const e of readEvents(run)) if (e.event === 'step') m.set(e.step, e.loss);
-  return [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, loss]) => loss);
-};
-const close = (a: number[], b: number[], what: string) => {
-  assert.equal(a.length, b.length, what);
-  a.forEach((x, i) =>
-    assert.ok(
-      Math.abs(x - b[i]) <= 1e-4 * Math.max(1e-6, Math.abs(b[i])),
-      `${what}: step ${i + 1}: ${x} vs ${b[i]}`,
-    ),
-  );
-};
-
-let plain: Awaited<ReturnType<typeof train>> | undefined;
-const onePlain = async () => (plain ??= await train('plain'));
+let plain: ReturnType<typeof train> | undefined;
+const onePlain = () => (plain ??= train('plain'));
 
 test(
   '2 fsdp ranks train like 1 process: per-step losses within 1e-4, the same test metrics',
   { skip },
   async () => {
     const one = await onePlain();
-    const fsdp = await train('fsdp', { ranks: 2, micro: 2, extra: ['distributed.strategy=fsdp'] });
-    close(lossByStep(fsdp.run_dir), lossByStep(one.run_dir), 'fsdp vs 1 process');
-    const [a, b] = [readMetrics(fsdp.run_dir), readMetrics(one.run_dir)];
-    assert.equal(a.train.optimizer_steps, b.train.optimizer_steps);
-    assert.equal(a.test.accuracy, b.test.accuracy);
-    assert.equal(a.test.macro_f1, b.test.macro_f1);
-    assert.match(readFileSync(join(fsdp.run_dir, 'refit.log'), 'utf8'), /2 ranks .*fsdp/);
+    const sharded = await train('fsdp', { ranks: 2, micro: 2, overrides: fsdp });
+    close(lossByStep(sharded.run_dir), lossByStep(one.run_dir), 'fsdp vs 1 process');
+    sameTest(readMetrics(sharded.run_dir), readMetrics(one.run_dir));
+    assert.match(readFileSync(join(sharded.run_dir, 'refit.log'), 'utf8'), /2 ranks .*fsdp/);
   },
 );
 
 test('a 2-rank fsdp checkpoint resumes on 1 process on the same trajectory', { skip }, async () => {
   const one = await onePlain();
   await assert.rejects(
-    train('switch', { ranks: 2, micro: 2, stop_after: 4, extra: ['distributed.strategy=fsdp'] }),
+    train('switch', { ranks: 2, micro: 2, stop_after: 4, overrides: fsdp }),
     /interrupted/,
   );
   const resumed = await train('switch', { resume: true, micro: 2 });
@@ -136,7 +85,7 @@ test(
     const hurt = await train('oom', {
       ranks: 2,
       micro: 2,
-      extra: ['distributed.strategy=fsdp'],
+      overrides: fsdp,
       env: { REFIT_INJECT_OOM: '5@1', REFIT_INJECT_STATE: state },
     });
     const events = readEvents(hurt.run_dir);
@@ -147,10 +96,7 @@ test(
     const recovery = events.find((e) => e.event === 'recovery');
     assert.ok(recovery && recovery.action === 'smaller_micro_batch', JSON.stringify(recovery));
     assert.ok(events.some((e) => e.event === 'restart' && e.resume_step === 3));
-    const [a, b] = [readMetrics(hurt.run_dir), readMetrics(one.run_dir)];
-    assert.equal(a.train.optimizer_steps, b.train.optimizer_steps);
-    assert.equal(a.train.examples_seen, b.train.examples_seen);
-    close(lossByStep(hurt.run_dir), lossByStep(one.run_dir), 'fsdp after an OOM vs 1 process');
+    sameRun(hurt.run_dir, one.run_dir);
   },
 );
 
@@ -158,9 +104,7 @@ test(
   'fsdp where FSDP2 cannot train on CPU: refused in one line naming the torch',
   { skip: !missing },
   async () => {
-    const err = await train('refused', { ranks: 2, micro: 2, extra: ['distributed.strategy=fsdp'] }).catch(
-      (e) => e,
-    );
+    const err = await train('refused', { ranks: 2, micro: 2, overrides: fsdp }).catch((e) => e);
     assert.ok(err instanceof Error, 'refused');
     assert.match(err.message, /distributed\.strategy fsdp.*torch (is )?\d/);
     assert.ok(!err.message.includes('\n'), err.message);
