@@ -3,7 +3,9 @@
 // on the first N examples of deepke-re-standard (or generated data when the shared assets are absent), dropout 0, so
 // the runs also train the same model: the final losses are printed side by side. Each rank's peak RSS (the step events'
 // rank_memory) gives the measured zero1 saving per rank, set beside the planner's (optimizer states ÷ world).
-// Run: node --import tsx bench/train-distributed.ts [--examples 640] [--out bench/results]
+// --fsdp adds a 2-rank fsdp row (FSDP2: a torch where it trains on CPU, e.g. REFIT_PYTHON at Debian's 2.14) and its
+// measured saving against the planner's; the figures then go to train-distributed-cpu-torch<version>.md.
+// Run: node --import tsx bench/train-distributed.ts [--examples 640] [--out bench/results] [--fsdp]
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +14,7 @@ import { readDataset } from '../src/data/index.ts';
 import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../src/demo/index.ts';
 import { PRESETS, planMemory, type RunShape } from '../src/memory/index.ts';
 import { runTraining } from '../src/run/index.ts';
+import { findPython } from '../src/worker/index.ts';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const SHARED = resolve(ROOT, '../shared/assets');
@@ -22,6 +25,7 @@ const arg = (name: string, dflt: string) => {
 const N = Number(arg('--examples', '640'));
 const OUT = resolve(arg('--out', join(ROOT, 'bench/results')));
 
+const FSDP = process.argv.includes('--fsdp');
 const SETUPS = [
   { name: '1 process × 2 threads', overrides: ['distributed.nproc_per_node=1'], threads: 2 },
   { name: '2 ranks × 1 thread (gloo, ddp)', overrides: ['distributed.nproc_per_node=2'], threads: 1 },
@@ -30,6 +34,15 @@ const SETUPS = [
     overrides: ['distributed.nproc_per_node=2', 'distributed.strategy=zero1'],
     threads: 1,
   },
+  ...(FSDP
+    ? [
+        {
+          name: '2 ranks × 1 thread (gloo, fsdp)',
+          overrides: ['distributed.nproc_per_node=2', 'distributed.strategy=fsdp'],
+          threads: 1,
+        },
+      ]
+    : []),
 ];
 const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
@@ -59,8 +72,8 @@ function figures(run: string) {
 }
 type Rss = { peak_rss_bytes?: number };
 
-/** The planner's per-rank optimizer states (+ their step temporary) for bert-mini, fp32, 2 ranks. */
-function plannedOptimizer(strategy: 'ddp' | 'zero1'): number {
+/** The planner's per-rank breakdown for bert-mini, fp32, 2 ranks. */
+function plannedRank(strategy: 'ddp' | 'zero1' | 'fsdp') {
   const run: RunShape = {
     engine: 'refit',
     mode: 'train',
@@ -74,9 +87,10 @@ function plannedOptimizer(strategy: 'ddp' | 'zero1'): number {
     ranks: 2,
     strategy,
   };
-  const p = planMemory({ model: PRESETS['bert-mini'], run }).per_rank!;
-  return p.optimizer;
+  return planMemory({ model: PRESETS['bert-mini'], run }).per_rank!;
 }
+/** What a rank holds for the model between steps: weights, gradients, optimizer states. */
+const states = (p: ReturnType<typeof plannedRank>) => p.weights + p.gradients + p.optimizer;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'refit-bench-dist-'));
@@ -133,8 +147,17 @@ async function main(): Promise<void> {
   }
   const [one, two] = SETUPS.map((s) => results[s.name].examples_per_s);
   const [ddpRss, zeroRss] = [SETUPS[1], SETUPS[2]].map((s) => results[s.name].peak_rss_bytes);
-  const planned = plannedOptimizer('ddp') - plannedOptimizer('zero1');
-  const saving = ddpRss.map((b, r) => `rank ${r}: ${MiB(b - zeroRss[r])}`).join(', ');
+  const planned = plannedRank('ddp').optimizer - plannedRank('zero1').optimizer;
+  /** Rank by rank, how far `other` peaked below (or above) ddp. */
+  const against = (other: number[]) =>
+    ddpRss
+      .map((b, r) => `rank ${r} ${b >= other[r] ? `${MiB(b - other[r])} less` : `${MiB(other[r] - b)} more`}`)
+      .join(', ');
+  const saving = against(zeroRss);
+  const fsdpRss = FSDP ? results[SETUPS[3].name].peak_rss_bytes : [];
+  const fsdpPlan = plannedRank('fsdp');
+  const fsdpSaving = FSDP ? against(fsdpRss) : '';
+  const { torch_version } = await findPython({ env: process.env });
   const verdict =
     two > one
       ? `2 ranks × 1 thread is ${(two / one).toFixed(2)}× the throughput of 1 process × 2 threads`
@@ -142,7 +165,7 @@ async function main(): Promise<void> {
   const md = [
     `# Training on CPU: 2 ranks × 1 thread vs 1 process × 2 threads (${new Date().toISOString().slice(0, 10)})`,
     '',
-    `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), bert-mini, ${N} examples, batch 32, max_seq_len 128, dropout 0, fp32, one epoch; ` +
+    `torch ${torch_version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), bert-mini, ${N} examples, batch 32, max_seq_len 128, dropout 0, fp32, one epoch; ` +
       'examples/s between the first and the last step (start-up and the first step excluded). All runs in one invocation of ' +
       `\`node --import tsx bench/train-distributed.ts ${process.argv.slice(2).join(' ')}\``.trimEnd() +
       '.',
@@ -157,13 +180,28 @@ async function main(): Promise<void> {
     `**${verdict}.**`,
     'The last losses agree (same seed, same effective batch, the loss normalised per global batch): the ranks train the same model.',
     '',
-    `zero1 against ddp, peak RSS per rank: ${saving} less; the planner's optimizer term per rank is ` +
+    `zero1 against ddp, peak RSS per rank: ${saving}; the planner's optimizer term per rank is ` +
       `${MiB(planned)} less (AdamW's states ÷ 2). Rank 0 gathers the whole optimizer state when a checkpoint is ` +
       'saved (consolidate_state_dict), so its peak can keep the ddp figure; the other ranks show the saving.',
     '',
+    ...(FSDP
+      ? [
+          `fsdp against ddp, peak RSS per rank: ${fsdpSaving}; the planner's weights + gradients + optimizer ` +
+            `states per rank are ${MiB(states(plannedRank('ddp')) - states(fsdpPlan))} less (all ÷ 2), and it adds ` +
+            `${MiB(fsdpPlan.fsdp_gathered + fsdpPlan.fsdp_prefetch)} for the gathered and prefetched units (fp32). ` +
+            'Peak RSS is a high-water mark: every rank builds the whole model on the host before sharding it, ' +
+            "rank 0 gathers the whole states to save them, and FSDP's gathers and reduce-scatters add buffers " +
+            "of their own, so on CPU the planner's per-rank saving does not show in the peaks; a GPU's " +
+            'allocator peaks (bench/gpu-check part d) are where it is checked.',
+          '',
+        ]
+      : []),
   ].join('\n');
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, 'train-distributed-cpu.md'), md);
+  const name = FSDP
+    ? `train-distributed-cpu-torch${torch_version.split('+')[0]}.md`
+    : 'train-distributed-cpu.md';
+  writeFileSync(join(OUT, name), md);
   process.stdout.write(md);
 }
 
