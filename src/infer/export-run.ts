@@ -15,10 +15,11 @@ import { resolveDataPaths } from '../run/index.ts';
 import { inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
 
 /**
- * Heads exported to ONNX. deepke-lm is refused: its RNN runs over packed sequences, which torch.onnx.export traces
- * with the sample batch's shape baked in (onnxruntime then fails on other batches), so that head predicts on torch.
+ * Heads exported to ONNX: all three. deepke-lm's packed RNN would trace with the sample batch baked in, so the
+ * worker exports it unpacked (worker/python/refit_worker/export_rnn.py: the same weights, one RNN per layer and
+ * direction, the backward one over each row reversed within its length); the graph takes `lengths` as an input.
  */
-export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls']);
+export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls', 'deepke-lm']);
 
 /** Exports `<run_dir>/model` to ONNX and checks it; returns what refit.json now records. */
 export async function exportRun(opts: {
@@ -40,8 +41,7 @@ export async function exportRun(opts: {
   if (!ONNX_HEADS.has(model.refit.head)) {
     throw new RefitError(
       'E_ONNX_HEAD',
-      `${opts.run_dir}: head ${model.refit.head} is not exported to ONNX (its packed RNN does not trace to ` +
-        `a graph with a dynamic batch); predict and serve use the torch worker`,
+      `${opts.run_dir}: head ${model.refit.head} is not exported to ONNX; predict and serve use the torch worker`,
     );
   }
   const check = await checkExamples({ run_dir: opts.run_dir, model, data: opts.data, format: opts.format });

@@ -3,7 +3,8 @@
 Uses torch's TorchScript exporter on every torch (`dynamo=False` where the argument exists: torch 2.9+ defaults to
 the dynamo exporter, which needs onnxscript). On torch 1.13 it needs nothing else; on torch 2.x it also imports the
 `onnx` package, and its absence is one line naming it. Exports a CPU fp32 copy in eval mode with eager attention; the
-live model (device, precision, train mode) is left as it was.
+live model (device, precision, train mode) is left as it was. The deepke-lm head's packed RNN is swapped in the copy
+for export_rnn.UnpackedDeepkeRnn (same weights and numbers, a dynamic batch and sequence length in the graph).
 """
 import copy
 import inspect
@@ -12,9 +13,10 @@ import time
 
 import torch
 
+from .export_rnn import UnpackedDeepkeRnn
 from .protocol import E_BAD_COMMAND, E_EXPORT, WorkerError, make_event
 
-# Graph inputs, as the worker's batches name them; deepke-lm also takes the true lengths (its RNN packs by them).
+# Graph inputs, as the worker's batches name them; deepke-lm also takes the true lengths (its RNN runs by them).
 INPUT_NAMES = ('input_ids', 'attention_mask', 'head_pos', 'tail_pos')
 # Oldest opset accepted: 11 has the indexing (Gather/Range) the heads trace to; newer ones only fuse more.
 MIN_OPSET = 11
@@ -58,6 +60,9 @@ def export_onnx(model, path, opset):
     tmp = f'{path}.tmp-{os.getpid()}'
     extra = {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
     try:
+        if with_lengths:
+            # The packed RNN traces with the sample batch baked in: the copy gets the same weights, run unpacked.
+            cpu.bilstm = UnpackedDeepkeRnn(cpu.bilstm).eval()
         with torch.no_grad():
             torch.onnx.export(_Logits(cpu), _sample_inputs(cpu, with_lengths), tmp, input_names=names,
                               output_names=['logits'], dynamic_axes=axes, opset_version=opset,
