@@ -173,7 +173,9 @@ export function fitConfig(opts: {
   // Several GPUs: the strategy is one more lever, outermost (ddp first: on a tie it needs no optimizer-state gathers).
   const strategies = ranks > 1 ? (opts.strategies ?? ['ddp', 'zero1']) : [undefined];
   const combos = strategies.flatMap((strategy) =>
-    combinations(gpu, opts.allow ?? {}).map((c) => (strategy ? { ...c, strategy, ranks } : c)),
+    combinations(gpu, opts.allow ?? {})
+      .filter((c) => !(strategy === 'fsdp' && c.precision === 'fp16')) // refit's fsdp: bf16 or fp32
+      .map((c) => (strategy ? { ...c, strategy, ranks } : c)),
   );
   const share = effective / ranks;
   const micros = (opts.allow?.micro_batch_size ?? [...Array(share).keys()].map((i) => i + 1))

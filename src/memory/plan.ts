@@ -42,6 +42,11 @@ export function validateRun(model: ModelDims, run: RunShape): void {
       `freeze_layers must be an integer from 0 to ${model.num_hidden_layers}, got ${f}`,
     );
   }
+  if (run.mode === 'train' && run.strategy === 'fsdp' && run.precision === 'fp16')
+    throw new RefitError(
+      'E_RUN_SHAPE',
+      "fsdp trains in bf16 or fp32 (fp16 would need FSDP's sharded loss scaler); use precision bf16 or fp32",
+    );
   checkSeqLen(model, run.seq_len);
 }
 

@@ -25,6 +25,8 @@ export interface ShapeConfig {
     rnn?: Pick<RunConfig['model']['rnn'], 'type' | 'hidden_size' | 'num_layers' | 'bidirectional'>;
   };
   data: Pick<RunConfig['data'], 'num_relations'>;
+  /** fsdp trains in bf16 or fp32: auto precision is fp32 there on a card without bf16 */
+  distributed?: Pick<RunConfig['distributed'], 'strategy'>;
 }
 
 /** What the worker's torch can do on the run's device (`auto` levers follow it, as `refit train` does). */
@@ -73,8 +75,8 @@ export const DEEPKE_PADDED_LENGTH = 512;
 /**
  * The run shape of `config` with `facts`. The micro-batch is memory.micro_batch_size, else
  * ceil(train.batch_size / memory.grad_accumulation). `auto` levers follow `facts.device` when given (precision:
- * bf16/fp16 on CUDA, fp32 on CPU; attention: sdpa when torch has it), else read as a plain run of the engine
- * (fp32; sdpa for refit, eager for hf; no checkpointing). The length is `facts.padded_length`, else with dynamic
+ * bf16/fp16 on CUDA (fp32 instead of fp16 under fsdp), fp32 on CPU; attention: sdpa when torch has it), else read
+ * as a plain run of the engine (fp32; sdpa for refit, eager for hf; no checkpointing). The length is `facts.padded_length`, else with dynamic
  * padding and known lengths the longest example's padded length, else memory.max_seq_len.
  */
 export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape {
@@ -92,7 +94,7 @@ export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape 
   const precision: Precision = auto(
     'memory.precision',
     m.precision,
-    !dev?.cuda ? 'fp32' : dev.bf16 ? 'bf16' : 'fp16',
+    !dev?.cuda ? 'fp32' : dev.bf16 ? 'bf16' : config.distributed?.strategy === 'fsdp' ? 'fp32' : 'fp16',
   );
   const attention: Attention = auto(
     'memory.attention',

@@ -122,4 +122,11 @@ test('fit with 4 GPUs searches strategy and per-rank micro-batch together and ke
   assert.ok(!fitConfig({ model, gpu: tiny, ...shape }).fits, 'ddp and zero1 do not fit');
   const sharded = fitConfig({ model, gpu: tiny, ...shape, strategies: ['ddp', 'zero1', 'fsdp'] });
   assert.ok(sharded.fits && sharded.config.strategy === 'fsdp', JSON.stringify(sharded.config));
+  // refit's fsdp trains in bf16 or fp32: never proposed in fp16, and a plan for it is one line.
+  const noBf16 = fitConfig({ model, gpu: { ...tiny, bf16: false }, ...shape, strategies: ['fsdp'] });
+  for (const x of [noBf16, ...noBf16.alternatives]) assert.notEqual(x.config.precision, 'fp16');
+  assert.throws(
+    () => planMemory({ model, run: run({ ranks: 8, strategy: 'fsdp', precision: 'fp16' }) }),
+    /fsdp trains in bf16 or fp32/,
+  );
 });

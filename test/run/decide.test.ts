@@ -100,4 +100,13 @@ test('bad levers are one-line config errors', () => {
   );
   bad(['memory.precision=fp16'], CPU, 'cpu', /needs a CUDA device/);
   bad(['memory.precision=bf16'], { ...H200, bf16: false }, 'cuda', /does not support bf16/);
+  bad(['memory.precision=fp16', 'distributed.strategy=fsdp'], H200, 'cuda', /fsdp trains in bf16 or fp32/);
+});
+
+test('fsdp on a card without bf16: auto picks fp32, never fp16', () => {
+  const caps = { ...H200, bf16: false, total_memory: 16e9 };
+  const decide = (o: string[]) =>
+    decideMemory({ config: cfg(o), dims: bertBase, caps, device: 'cuda', lengths: LENGTHS, num_labels: 11 });
+  assert.equal(decide([]).decision.precision, 'fp16', 'plain: fp16 is the fast choice on such a card');
+  assert.equal(decide(['distributed.strategy=fsdp']).decision.precision, 'fp32');
 });

@@ -200,7 +200,8 @@ class Trainer:
         if self.strategy == 'fsdp':
             if self.precision == 'fp16':
                 raise WorkerError(E_BAD_COMMAND, 'distributed.strategy fsdp trains in bf16 or fp32 (fp16 would need '
-                                  "FSDP's sharded loss scaler): set memory.precision=bf16")
+                                  "FSDP's sharded loss scaler): set memory.precision=bf16, or fp32 on a card "
+                                  'without bf16')
             self.shards = Shards(self.model, self.ranks, self.device)
         elif self.ranks.active:
             self.replicas = Replicas(self.model, self.ranks, self.device)
