@@ -722,8 +722,6 @@ async function exportAfterTraining(opts: TrainOptions, log: RunLog): Promise<voi
   } catch (e) {
     const line = e instanceof Error ? e.message.split('\n')[0] : String(e);
     log.write(`export: ${line}`);
-    // a known limit of the head, not a failure to report
-    if (e instanceof RefitError && e.code === 'E_ONNX_HEAD') return;
     opts.notice?.(
       `model.onnx not written (${line}); predict and serve use the torch worker (retry: refit export --run ` +
         `${opts.out})`,
