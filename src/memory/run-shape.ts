@@ -76,8 +76,9 @@ export const DEEPKE_PADDED_LENGTH = 512;
  * The run shape of `config` with `facts`. The micro-batch is memory.micro_batch_size, else
  * ceil(train.batch_size / memory.grad_accumulation). `auto` levers follow `facts.device` when given (precision:
  * bf16/fp16 on CUDA (fp32 instead of fp16 under fsdp), fp32 on CPU; attention: sdpa when torch has it), else read
- * as a plain run of the engine (fp32; sdpa for refit, eager for hf; no checkpointing). The length is `facts.padded_length`, else with dynamic
- * padding and known lengths the longest example's padded length, else memory.max_seq_len.
+ * as a plain run of the engine (fp32; sdpa for refit, eager for hf; no checkpointing). The length is
+ * `facts.padded_length`, else with dynamic padding and known lengths the longest example's padded length, else
+ * memory.max_seq_len.
  */
 export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape {
   const m = config.memory;
