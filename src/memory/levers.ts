@@ -107,6 +107,8 @@ export interface RecoveryInput {
   failed_size: number;
   report: OomNumbers;
   allow_shorter_seq: boolean;
+  /** The smallest micro-batch worth trying: the number of ranks (each keeps at least one example); default 1. */
+  min_micro_batch?: number;
 }
 
 /** A window is never shortened below this many tokens. */
@@ -265,15 +267,20 @@ const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     prices: 'activations, inputs and eager s² tensors ∝ b; model states do not change',
     recovery: {
       order: 1,
-      step: ({ levers, failed_size, report }) => {
+      step: ({ levers, failed_size, report, min_micro_batch }) => {
+        // Several ranks: a micro-batch is split over them, so below one example a rank there is nothing to save.
+        const floor = Math.max(1, min_micro_batch ?? 1);
         const current = Math.min(levers.micro_batch_size, Math.max(1, failed_size));
-        if (current <= 1) return null;
-        let to = Math.floor(current / 2);
-        let reason = 'halved the micro-batch';
+        if (current <= floor) return null;
+        let to = Math.max(floor, Math.floor(current / 2));
+        let reason =
+          floor > 1
+            ? `halved the micro-batch (at least ${floor}: one example a rank)`
+            : 'halved the micro-batch';
         const { requested_bytes: req, free_bytes: free } = report;
         if (req && free !== undefined && req > free) {
           // An allocation scales with the micro-batch, so free/requested bounds the size that would have fitted.
-          const scaled = Math.max(1, Math.floor(current * (free / req)));
+          const scaled = Math.max(floor, Math.floor(current * (free / req)));
           if (scaled < to) {
             to = scaled;
             reason = `requested ${req} B with ${free} B free: scaled the micro-batch by free/requested`;

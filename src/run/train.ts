@@ -578,6 +578,7 @@ function makeSupervisor(ctx: RunCtx, spec: LoadSpec, d: Decision, state: LoopSta
     },
     lengths: inputs.train.lengths,
     dataset: 'train',
+    ranks: ctx.ranks.world,
     allow_shorter_seq: inputs.config.memory.allow_shorter_seq,
   });
 }

@@ -82,6 +82,8 @@ export class TrainSupervisor {
   lastMicroBatches = 0;
   private readonly hooks: SupervisorHooks;
   private readonly allowShorterSeq: boolean;
+  /** Several ranks: the micro-batch (over all of them) is never cut below one example a rank. */
+  private readonly minMicro: number;
 
   constructor(opts: {
     hooks: SupervisorHooks;
@@ -90,8 +92,10 @@ export class TrainSupervisor {
     lengths: ArrayLike<number>;
     dataset: string;
     allow_shorter_seq: boolean;
+    ranks?: number;
   }) {
     this.hooks = opts.hooks;
+    this.minMicro = Math.max(1, opts.ranks ?? 1);
     this.levers = { ...opts.levers };
     this.policy = {
       ...opts.policy,
@@ -147,6 +151,7 @@ export class TrainSupervisor {
         failed_size: failed,
         report,
         allow_shorter_seq: this.allowShorterSeq,
+        min_micro_batch: this.minMicro,
       });
       if (!action) {
         throw new RefitError(
@@ -201,6 +206,7 @@ export class TrainSupervisor {
       failed_size: this.levers.micro_batch_size,
       report,
       allow_shorter_seq: this.allowShorterSeq,
+      min_micro_batch: this.minMicro,
     });
     if (!action)
       throw new RefitError(

@@ -35,6 +35,30 @@ test('chooseRecovery: a short last micro-batch is halved from its own size', () 
   assert.equal(a?.kind === 'smaller_micro_batch' && a.to, 3);
 });
 
+test('chooseRecovery with several ranks: never below one example a rank, then the next lever', () => {
+  const levers = { micro_batch_size: 4, grad_checkpointing: false, max_seq_len: 256 };
+  const scaled = chooseRecovery({
+    levers,
+    failed_size: 4,
+    report: { kind: 'allocator-oom', requested_bytes: 8e9, free_bytes: 1e9 },
+    allow_shorter_seq: false,
+    min_micro_batch: 2,
+  });
+  assert.deepEqual(
+    scaled && [scaled.kind, scaled.to],
+    ['smaller_micro_batch', 2],
+    'free/requested says 0: 2',
+  );
+  const next = chooseRecovery({
+    levers: { ...levers, micro_batch_size: 2 },
+    failed_size: 2,
+    report: OOM,
+    allow_shorter_seq: false,
+    min_micro_batch: 2,
+  });
+  assert.equal(next?.kind, 'grad_checkpointing', 'one example a rank already: checkpointing next');
+});
+
 test('chooseRecovery: micro-batch 1 → checkpointing → shorter window only if allowed → null', () => {
   const one = { micro_batch_size: 1, grad_checkpointing: false, max_seq_len: 256 };
   assert.equal(

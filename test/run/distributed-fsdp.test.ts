@@ -95,6 +95,7 @@ test(
     assert.equal(oom.step, 5);
     const recovery = events.find((e) => e.event === 'recovery');
     assert.ok(recovery && recovery.action === 'smaller_micro_batch', JSON.stringify(recovery));
+    assert.equal(recovery.to, 2, 'never below one example a rank');
     assert.ok(events.some((e) => e.event === 'restart' && e.resume_step === 3));
     sameRun(hurt.run_dir, one.run_dir);
   },
