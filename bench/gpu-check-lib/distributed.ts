@@ -6,13 +6,13 @@
 // fsdp (FSDP2's fully_shard; bf16 or fp32, which are the precisions used here) needs torch 2.x, and on CPU a torch
 // whose FSDP2 trains over gloo: a probe decides before the rows run, and rows it rules out are listed as skipped.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/index.ts';
 import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/index.ts';
 import type { StepRunEvent } from '../../src/run/events.ts';
 import { runTraining } from '../../src/run/index.ts';
-import { workerPythonPath, type MemoryStats } from '../../src/worker/index.ts';
+import { fsdpUnsupported, type MemoryStats } from '../../src/worker/index.ts';
 import { errorText, round, saveResults, timeLeftMs, type CheckContext } from './context.ts';
 import type { DistributedRow, DistributedSection } from './types.ts';
 
@@ -104,53 +104,17 @@ export function distributedSetups(quick: boolean, devices: number): Setup[] {
 }
 
 /**
- * Why this torch cannot train `distributed.strategy=fsdp` on the check's device, or null when it can. On CPU: one
- * sharded forward and backward of a Linear in a group of one over gloo (a file:// store), as the worker's own probe
- * does before training (torch 1.13 has no FSDP2; 2.6 has it but fails on CPU). On CUDA only whether FSDP2's
- * fully_shard exists: a failure of the rows themselves is then recorded as their error.
+ * Why this torch cannot train `distributed.strategy=fsdp` on the check's device, or null when it can: the worker's own
+ * probe (on CPU one sharded step in a group of one — torch 1.13 has no FSDP2; 2.6 has it but fails on CPU —, on CUDA
+ * whether fully_shard exists: a failure of the rows themselves is then recorded as their error).
  */
 export function fsdpMissing(ctx: CheckContext): string | null {
-  const cuda = ctx.device === 'cuda';
-  const where = cuda ? 'CUDA' : 'CPU';
-  const probe = [
-    'import os, torch',
-    'from refit_worker.dist import fully_shard_available',
-    'fs = fully_shard_available()',
-    'if fs is None: print("torch " + torch.__version__ + " (no FSDP2)"); raise SystemExit',
-    ...(cuda
-      ? ['print("ok")']
-      : [
-          'import torch.distributed as dist',
-          'os.environ.setdefault("USE_LIBUV", "0")',
-          'store = os.path.join(os.environ["FSDP_PROBE_DIR"], "store")',
-          'dist.init_process_group("gloo", init_method="file://" + store, rank=0, world_size=1)',
-          'try:',
-          '    m = torch.nn.Linear(2, 2); fs(m)',
-          '    m(torch.zeros(1, 2)).sum().backward(); print("ok")',
-          'except Exception as e:',
-          '    print("torch " + torch.__version__ + " (" + type(e).__name__ + ")")',
-          'finally:',
-          '    dist.destroy_process_group()',
-        ]),
-  ].join('\n');
-  const dir = mkdtempSync(join(ctx.tmp_dir, 'fsdp-probe-'));
+  const where = ctx.device === 'cuda' ? 'CUDA' : 'CPU';
   try {
-    const out = execFileSync(ctx.python, ['-c', probe], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...ctx.env,
-        FSDP_PROBE_DIR: dir,
-        PYTHONPATH: [workerPythonPath(), ctx.env.PYTHONPATH].filter(Boolean).join(':'),
-      },
-    }).trim();
-    const last = out.split('\n').at(-1) ?? '';
-    return last === 'ok' ? null : `FSDP2 does not train on ${where} with ${last || 'this torch (no answer)'}`;
+    const why = fsdpUnsupported(ctx.python, ctx.env, ctx.device);
+    return why && `FSDP2 does not train on ${where} with ${why}`;
   } catch (e) {
     return `the FSDP2 probe failed on ${where} (torch ${ctx.results.device.torch_version}): ${errorText(e)}`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

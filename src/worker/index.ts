@@ -14,6 +14,7 @@ export {
   WorkerProcess,
   WorkerCrashError,
   workerPythonPath,
+  fsdpUnsupported,
   WORKER_START_TIMEOUT_MS,
   SIGKILL_GRACE_MS,
   STDERR_TAIL_LINES,

@@ -1,6 +1,11 @@
 // One Python worker child process speaking the JSON-lines protocol: start, one request at a time, close.
 // It never interprets events beyond routing them; OOM handling and restarts belong to the supervisor.
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import {
+  execFileSync,
+  spawn,
+  type ChildProcess,
+  type ChildProcessWithoutNullStreams,
+} from 'node:child_process';
 import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -208,6 +213,26 @@ export function workerPythonPath(): string {
     'E_WORKER_MISSING',
     `worker/python/refit_worker not found next to ${here}; reinstall refit`,
   );
+}
+
+/**
+ * Why `distributed.strategy=fsdp` cannot train on `device` with `python`'s torch ('torch X (why)'), or null when it
+ * can: the worker's own probe (`python -m refit_worker.dist fsdp-probe`; on CPU one sharded step in a group of one,
+ * on CUDA whether FSDP2 exists). Throws when the probe itself cannot run.
+ */
+export function fsdpUnsupported(
+  python: string,
+  env: Record<string, string | undefined>,
+  device: 'cpu' | 'cuda',
+): string | null {
+  const out = execFileSync(python, ['-m', 'refit_worker.dist', 'fsdp-probe', device], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...env, PYTHONPATH: [workerPythonPath(), env.PYTHONPATH].filter(Boolean).join(':') },
+  });
+  const last = out.trim().split('\n').at(-1) ?? '';
+  return last === 'ok' ? null : last || 'this torch (no answer)';
 }
 
 type Waiter = { resolve: (ev: WorkerEvent) => void; reject: (e: Error) => void };

@@ -7,42 +7,22 @@
 // test checks the one-line refusal instead.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findPython } from '../../src/worker/index.ts';
+import { findPython, fsdpUnsupported } from '../../src/worker/index.ts';
 import { readEvents, readMetrics } from './helpers.ts';
 import { closeLosses as close, lossByStep, rankRunner, sameRun, sameTest } from './distributed-helpers.ts';
 
-/** Why FSDP2 cannot train on CPU with the worker's torch, or null when it can. */
+/** Why FSDP2 cannot train on CPU with the worker's torch, or null when it can (the worker's own probe). */
 async function fsdpMissing(): Promise<string | null> {
   const python = await findPython({ env: process.env }).then(
     (p) => p.python,
     () => null,
   );
   if (!python) return 'no Python with torch';
-  // One sharded forward and backward in a group of one, as the worker's own probe does before training.
-  const probe = [
-    'import os, tempfile, torch, torch.distributed as dist',
-    'from refit_worker.dist import fully_shard_available',
-    'fs = fully_shard_available()',
-    'if fs is None: print("torch " + torch.__version__ + " (no FSDP2)"); raise SystemExit',
-    'os.environ.setdefault("USE_LIBUV", "0")',
-    'dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
-    'm = torch.nn.Linear(2, 2); fs(m)',
-    'try:',
-    '    m(torch.zeros(1, 2)).sum().backward(); print("ok")',
-    'except Exception as e:',
-    '    print("torch " + torch.__version__ + " (" + type(e).__name__ + ")")',
-  ].join('\n');
-  const out = execFileSync(python, ['-c', probe], {
-    encoding: 'utf8',
-    env: { ...process.env, PYTHONPATH: join(import.meta.dirname, '../../worker/python') },
-  }).trim();
-  return out === 'ok'
-    ? null
-    : `FSDP2 does not train on CPU with ${out}: set REFIT_PYTHON to a newer torch (2.14 runs)`;
+  const why = fsdpUnsupported(python, process.env, 'cpu');
+  return why && `FSDP2 does not train on CPU with ${why}: set REFIT_PYTHON to a newer torch (2.14 runs)`;
 }
 
 const missing = await fsdpMissing();

@@ -247,6 +247,37 @@ def distribute_like(value, param):
     return distribute_tensor(value.to(param.device, param.dtype), param.device_mesh, param.placements)
 
 
+def sharded_step(device):
+    """One forward and backward of a fully_shard-ed Linear on `device`, in the current group: raises where FSDP2
+    cannot train there."""
+    probe = torch.nn.Linear(2, 2).to(device)
+    fully_shard_available()(probe)
+    probe(torch.zeros(1, 2, device=device)).sum().backward()
+
+
+def fsdp_unsupported(device_type):
+    """Why distributed.strategy fsdp cannot train on `device_type` with this torch ('torch X (why)'), or None.
+    On CPU, sharded_step in a group of one over gloo (a file:// store); on CUDA only whether FSDP2 exists."""
+    if fully_shard_available() is None:
+        return f'torch {torch.__version__} (no FSDP2)'
+    if device_type != 'cpu':
+        return None
+    import shutil
+    import tempfile
+    import torch.distributed as dist
+    os.environ.setdefault('USE_LIBUV', '0')
+    folder = tempfile.mkdtemp(prefix='refit-fsdp-probe-')
+    dist.init_process_group('gloo', init_method='file://' + os.path.join(folder, 'store'), rank=0, world_size=1)
+    try:
+        sharded_step(torch.device('cpu'))
+        return None
+    except Exception as e:  # noqa: BLE001 — any failure means no fsdp here; its kind is the answer
+        return f'torch {torch.__version__} ({type(e).__name__})'
+    finally:
+        dist.destroy_process_group()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class Shards:
     """FSDP2 (design §8): `fully_shard` on every encoder layer, then on the whole model (embeddings, pooler, head),
     so each rank keeps 1/world of the weights, gradients and optimizer states and gathers one layer at a time.
@@ -284,11 +315,8 @@ class Shards:
     def _probe(self, device):
         """FSDP2 on CPU (gloo) needs a newer torch than FSDP2 itself (torch 2.6 fails in its stream events): one tiny
         sharded forward says so in one line before any training starts."""
-        fully_shard = fully_shard_available()
-        probe = torch.nn.Linear(2, 2).to(device)
         try:
-            fully_shard(probe)
-            probe(torch.zeros(1, 2, device=device)).sum().backward()
+            sharded_step(device)
         except (AttributeError, NotImplementedError) as e:
             raise WorkerError(E_DEVICE, f'distributed.strategy fsdp: FSDP2 does not run on CPU with torch '
                               f'{torch.__version__} ({type(e).__name__}: {str(e)[:120]}); use ddp or zero1, '
@@ -317,3 +345,9 @@ def collective_failure(e, ranks):
         return RankLostError(f'rank {ranks.rank}: a collective timed out after {ranks.timeout_s} s waiting for the other '
                              f'ranks (a rank hung; REFIT_DIST_TIMEOUT_S sets the limit): {first}')
     return RankLostError(f'rank {ranks.rank}: lost the other ranks during a collective (a rank died?): {first}')
+
+
+if __name__ == '__main__':
+    # python -m refit_worker.dist fsdp-probe cpu|cuda: 'ok', or why fsdp cannot train there (src/worker/python.ts).
+    if sys.argv[1:2] == ['fsdp-probe']:
+        print(fsdp_unsupported(sys.argv[2] if len(sys.argv) > 2 else 'cpu') or 'ok')
