@@ -275,7 +275,7 @@ const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
         let to = Math.max(floor, Math.floor(current / 2));
         let reason =
           floor > 1
-            ? `halved the micro-batch (at least ${floor}: one example a rank)`
+            ? `halved the micro-batch, at least ${floor}: one example a rank`
             : 'halved the micro-batch';
         const { requested_bytes: req, free_bytes: free } = report;
         if (req && free !== undefined && req > free) {

@@ -143,28 +143,10 @@ export class TrainSupervisor {
         return ev;
       }
       if (ev.type !== 'oom') throw workerError(ev, 'train_step');
-      const report = this.hooks.parseOom(ev.message);
-      this.hooks.onOom?.(ev, report);
       const failed = micro[ev.completed_micro_batches]?.indices.length ?? this.levers.micro_batch_size;
-      const action = chooseRecovery({
-        levers: this.levers,
-        failed_size: failed,
-        report,
-        allow_shorter_seq: this.allowShorterSeq,
-        min_micro_batch: this.minMicro,
-      });
-      if (!action) {
-        throw new RefitError(
-          'E_OOM_UNRECOVERABLE',
-          `out of memory at step ${step} with micro-batch 1, gradient checkpointing on and no shorter ` +
-            `window allowed (set memory.allow_shorter_seq=true or a smaller memory.max_seq_len / model)`,
-        );
-      }
-      this.hooks.log.write(
-        `step ${step}: ${action.kind} ${String(action.from)} → ${String(action.to)} (${action.reason})`,
-      );
+      const action = this.nextLever(ev, failed);
       if (action.kind === 'smaller_micro_batch') {
-        this.setMicro(action.to);
+        await this.applyLever(step, action);
         done += ev.completed_micro_batches;
         micro = resplitRemaining({
           micro_batches: micro,
@@ -195,47 +177,61 @@ export class TrainSupervisor {
     const m = FSDP_OOM_LINE.exec(lost.message);
     if (!m) return null;
     const [rank, step, message] = [Number(m[1]), Number(m[2]), m[3]];
-    const report = this.hooks.parseOom(message);
     const device = /CUDA|HIP/.test(message) ? 'cuda' : 'cpu'; // the rank is gone: no memory figures
-    this.hooks.onOom?.(
-      { type: 'oom', step, completed_micro_batches: 0, message, memory: { device }, rank },
-      report,
+    const ev: OomEvent = { type: 'oom', step, completed_micro_batches: 0, message, memory: { device }, rank };
+    const action = this.nextLever(
+      ev,
+      this.levers.micro_batch_size,
+      '; fsdp: replayed from the last checkpoint',
     );
-    const action = chooseRecovery({
-      levers: this.levers,
-      failed_size: this.levers.micro_batch_size,
-      report,
-      allow_shorter_seq: this.allowShorterSeq,
-      min_micro_batch: this.minMicro,
-    });
-    if (!action)
-      throw new RefitError(
-        'E_OOM_UNRECOVERABLE',
-        `out of memory at step ${step} on rank ${rank} (fsdp) with micro-batch 1 and gradient checkpointing on, ` +
-          'and no shorter window allowed (set memory.allow_shorter_seq=true or a smaller memory.max_seq_len / model)',
-      );
-    this.hooks.log.write(
-      `step ${step}: rank ${rank} ran out of memory under fsdp; ${action.kind} ${String(action.from)} → ` +
-        `${String(action.to)} (${action.reason}), from the last checkpoint`,
-    );
-    if (action.kind === 'smaller_micro_batch') this.setMicro(action.to);
-    else if (action.kind === 'grad_checkpointing') this.levers.grad_checkpointing = true;
-    else await this.shortenTo(step, action.to);
+    await this.applyLever(step, action);
     this.hooks.onRecover?.(step, action);
     return action;
   }
 
-  private async shortenTo(step: number, to: number): Promise<void> {
-    if (!this.hooks.shorten)
+  /**
+   * The OOM of `ev` reported (onOom) and the next lever of the table's recovery order chosen and logged; when none is
+   * left, E_OOM_UNRECOVERABLE.
+   */
+  private nextLever(ev: OomEvent, failed_size: number, how = ''): RecoveryAction {
+    const report = this.hooks.parseOom(ev.message);
+    this.hooks.onOom?.(ev, report);
+    const action = chooseRecovery({
+      levers: this.levers,
+      failed_size,
+      report,
+      allow_shorter_seq: this.allowShorterSeq,
+      min_micro_batch: this.minMicro,
+    });
+    const where = ev.rank !== undefined ? ` on rank ${ev.rank}` : '';
+    if (!action)
       throw new RefitError(
         'E_OOM_UNRECOVERABLE',
-        `out of memory at step ${step}: a shorter window is not possible here`,
+        `out of memory at step ${ev.step}${where} with micro-batch ${this.levers.micro_batch_size}, gradient ` +
+          'checkpointing on and no shorter window allowed (set memory.allow_shorter_seq=true or a smaller ' +
+          'memory.max_seq_len / model)',
       );
-    const next = await this.hooks.shorten(to);
-    this.levers.max_seq_len = to;
-    this.policy = { ...this.policy, max_seq_len: to };
-    this.lengths = next.lengths;
-    this.dataset = next.dataset;
+    const change = `${action.kind} ${String(action.from)} → ${String(action.to)}`;
+    this.hooks.log.write(`step ${ev.step}${where}: ${change} (${action.reason})${how}`);
+    return action;
+  }
+
+  /** Sets the lever `action` changes, for the rest of the run (a shorter window re-encodes the training data). */
+  private async applyLever(step: number, action: RecoveryAction): Promise<void> {
+    if (action.kind === 'smaller_micro_batch') this.setMicro(action.to);
+    else if (action.kind === 'grad_checkpointing') this.levers.grad_checkpointing = true;
+    else {
+      if (!this.hooks.shorten)
+        throw new RefitError(
+          'E_OOM_UNRECOVERABLE',
+          `out of memory at step ${step}: a shorter window is not possible here`,
+        );
+      const next = await this.hooks.shorten(action.to);
+      this.levers.max_seq_len = action.to;
+      this.policy = { ...this.policy, max_seq_len: action.to };
+      this.lengths = next.lengths;
+      this.dataset = next.dataset;
+    }
   }
 
   private setMicro(size: number): void {
@@ -250,8 +246,7 @@ export class TrainSupervisor {
   private async reload(step: number, action: RecoveryAction): Promise<void> {
     const dir = this.hooks.scratch_dir;
     await this.send(step, { type: 'save', path: dir, checkpoint: true, step });
-    if (action.kind === 'grad_checkpointing') this.levers.grad_checkpointing = true;
-    if (action.kind === 'shorter_seq') await this.shortenTo(step, action.to);
+    await this.applyLever(step, action);
     await this.start(dir);
   }
 
