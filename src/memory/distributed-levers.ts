@@ -11,6 +11,14 @@ export const STRATEGIES = Object.freeze(['ddp', 'zero1', 'fsdp'] as const);
 export type Strategy = (typeof STRATEGIES)[number];
 /** torch.distributed backends: nccl on CUDA, gloo on CPU (auto picks by device). */
 export const BACKENDS = Object.freeze(['nccl', 'gloo'] as const);
+
+/** Why refit's fsdp has no fp16: the worker does not use FSDP's sharded loss scaler. */
+export const FSDP_NO_FP16 =
+  "refit's fsdp trains in bf16 or fp32 (fp16 would need FSDP's sharded loss scaler)";
+/** Whether `strategy` (none: one process) trains in `precision`: every pair but fsdp with fp16. */
+export function strategyTrains(strategy: string | undefined, precision: string): boolean {
+  return !(strategy === 'fsdp' && precision === 'fp16');
+}
 export type Backend = (typeof BACKENDS)[number];
 
 /** The `distributed` section of a resolved config (keep in step with DISTRIBUTED_LEVERS). */

@@ -3,6 +3,7 @@
 import { RefitError } from '../errors.ts';
 import { microBatchMs } from './cost.ts';
 import { checkSeqLen, validateDims } from './models.ts';
+import { strategyTrains } from './distributed-levers.ts';
 import { FIT_LEVERS } from './levers.ts';
 import { planMemory } from './plan.ts';
 import type {
@@ -174,7 +175,7 @@ export function fitConfig(opts: {
   const strategies = ranks > 1 ? (opts.strategies ?? ['ddp', 'zero1']) : [undefined];
   const combos = strategies.flatMap((strategy) =>
     combinations(gpu, opts.allow ?? {})
-      .filter((c) => !(strategy === 'fsdp' && c.precision === 'fp16')) // refit's fsdp: bf16 or fp32
+      .filter((c) => strategyTrains(strategy, String(c.precision)))
       .map((c) => (strategy ? { ...c, strategy, ranks } : c)),
   );
   const share = effective / ranks;

@@ -4,6 +4,8 @@ export type { RankBreakdown } from './types.ts';
 export {
   STRATEGIES,
   BACKENDS,
+  FSDP_NO_FP16,
+  strategyTrains,
   type DistributedConfig,
   type Strategy,
   type Backend,

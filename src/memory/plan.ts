@@ -1,6 +1,7 @@
 // planMemory: the predicted peak of one run (allocated → reserved → device) with its breakdown and verdict.
 // Pure: the engine profile gives the allocator-level peak; the reserve factor and CUDA context are calibrated.
 import { RefitError } from '../errors.ts';
+import { FSDP_NO_FP16, strategyTrains } from './distributed-levers.ts';
 import { ATTENTIONS, OPTIMIZERS, PRECISIONS } from './levers.ts';
 import { checkSeqLen, validateDims } from './models.ts';
 import { PROFILES } from './profiles/index.ts';
@@ -42,11 +43,8 @@ export function validateRun(model: ModelDims, run: RunShape): void {
       `freeze_layers must be an integer from 0 to ${model.num_hidden_layers}, got ${f}`,
     );
   }
-  if (run.mode === 'train' && run.strategy === 'fsdp' && run.precision === 'fp16')
-    throw new RefitError(
-      'E_RUN_SHAPE',
-      "fsdp trains in bf16 or fp32 (fp16 would need FSDP's sharded loss scaler); use precision bf16 or fp32",
-    );
+  if (run.mode === 'train' && !strategyTrains(run.strategy, run.precision))
+    throw new RefitError('E_RUN_SHAPE', `${FSDP_NO_FP16}; use precision bf16 or fp32`);
   checkSeqLen(model, run.seq_len);
 }
 

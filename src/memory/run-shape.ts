@@ -4,6 +4,7 @@
 // lengths) is passed in as facts by the caller, never re-derived here.
 import type { RunConfig } from '../config/index.ts';
 import { roundSeqLen } from '../batch/index.ts';
+import { strategyTrains } from './distributed-levers.ts';
 import type { Attention, Engine, Padding, Precision, RunShape } from './types.ts';
 
 /** The parts of a run config a run shape is read from (a resolved RunConfig has them all). */
@@ -95,7 +96,13 @@ export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape 
   const precision: Precision = auto(
     'memory.precision',
     m.precision,
-    !dev?.cuda ? 'fp32' : dev.bf16 ? 'bf16' : config.distributed?.strategy === 'fsdp' ? 'fp32' : 'fp16',
+    !dev?.cuda
+      ? 'fp32'
+      : dev.bf16
+        ? 'bf16'
+        : strategyTrains(config.distributed?.strategy, 'fp16')
+          ? 'fp16'
+          : 'fp32',
   );
   const attention: Attention = auto(
     'memory.attention',

@@ -8,7 +8,9 @@ import type { RunConfig } from '../config/index.ts';
 import {
   DECISION_LEVERS,
   FIT_LEVERS,
+  FSDP_NO_FP16,
   fitConfig,
+  strategyTrains,
   parseSize,
   planMemory,
   runShapeOf,
@@ -87,11 +89,12 @@ function manualDecision(config: RunConfig, device: string, caps: ReadyEvent['cap
       'E_PRECISION',
       `memory.precision=${precision} needs a CUDA device; use fp32 or auto on CPU`,
     );
-  if (config.memory.precision === 'fp16' && config.distributed.strategy === 'fsdp')
+  const strategy = config.distributed.strategy;
+  if (config.memory.precision !== 'auto' && !strategyTrains(strategy, config.memory.precision))
     throw new ConfigError(
       'E_PRECISION',
-      "memory.precision=fp16 with distributed.strategy=fsdp: refit's fsdp trains in bf16 or fp32 (fp16 would " +
-        "need FSDP's sharded loss scaler); use bf16, fp32 or auto",
+      `memory.precision=${config.memory.precision} with distributed.strategy=${strategy}: ${FSDP_NO_FP16}; ` +
+        'use bf16, fp32 or auto',
     );
   const attention = run.attention;
   if (attention === 'sdpa' && !caps.sdpa)
@@ -264,11 +267,10 @@ function fitDecision(
     bf16: caps.bf16,
   };
   const allow: Partial<FitAllow> = {};
-  // fsdp trains in bf16 or fp32 (fp16 would need FSDP's sharded loss scaler: the worker refuses it).
-  const fsdp = config.distributed.strategy === 'fsdp';
+  const fp16 = strategyTrains(config.distributed.strategy, 'fp16'); // not under fsdp
   if (m.precision !== 'auto') allow.precision = [m.precision];
-  else if (!caps.bf16) allow.precision = fsdp ? ['fp32'] : ['fp32', 'fp16'];
-  else if (fsdp) allow.precision = ['bf16', 'fp32'];
+  else if (!caps.bf16) allow.precision = fp16 ? ['fp32', 'fp16'] : ['fp32'];
+  else if (!fp16) allow.precision = ['bf16', 'fp32'];
   if (m.attention !== 'auto') allow.attention = [m.attention];
   else if (!caps.sdpa) allow.attention = ['eager'];
   if (m.grad_checkpointing !== 'auto') allow.grad_checkpointing = [m.grad_checkpointing];
