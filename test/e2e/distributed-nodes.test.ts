@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/index.ts';
+import { demoDataArgs, writeDemoData } from '../web/tiny-run.ts';
 import { freePort } from '../../src/worker/index.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -42,25 +42,10 @@ function refit(args: string[], cwd = ROOT): Promise<{ status: number; stdout: st
   });
 }
 
-const ds = generateDemoDataset({ seed: 11, train: 64, valid: 16, test: 24 });
-const file = (name: string, text: string) => {
-  writeFileSync(join(dir, name), text);
-  return join(dir, name);
-};
-const data = {
-  train: file('train.csv', toDeepkeCsv(ds.train)),
-  valid: file('valid.csv', toDeepkeCsv(ds.valid)),
-  test: file('test.csv', toDeepkeCsv(ds.test)),
-  relations: file('relation.csv', toRelationCsv(ds.relations)),
-  vocab: file('vocab.txt', ds.vocab_lines.join('\n') + '\n'),
-};
+const data = writeDemoData(dir, { train: 64, valid: 16, test: 24 }, 11);
 const trainArgs = [
-  `data.train=${data.train}`,
-  `data.valid=${data.valid}`,
-  `data.test=${data.test}`,
-  `data.relations=${data.relations}`,
+  ...demoDataArgs(data),
   'model.preset=bert-tiny',
-  `model.vocab=${data.vocab}`,
   'model.dropout=0',
   'train.epochs=1',
   'train.batch_size=16',

@@ -6,7 +6,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/index.ts';
+import { demoDataArgs, writeDemoData } from '../web/tiny-run.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'refit-e2e-train-'));
@@ -32,25 +32,15 @@ function refit(...args: string[]): Promise<{ status: number; stdout: string; std
   });
 }
 
-const ds = generateDemoDataset({ seed: 11, train: 64, valid: 16, test: 24 });
 const file = (name: string, text: string) => {
   writeFileSync(join(dir, name), text);
   return join(dir, name);
 };
-const data = {
-  train: file('train.csv', toDeepkeCsv(ds.train)),
-  valid: file('valid.csv', toDeepkeCsv(ds.valid)),
-  test: file('test.csv', toDeepkeCsv(ds.test)),
-  relations: file('relation.csv', toRelationCsv(ds.relations)),
-  vocab: file('vocab.txt', ds.vocab_lines.join('\n') + '\n'),
-};
+const data = writeDemoData(dir, { train: 64, valid: 16, test: 24 }, 11);
+const ds = data.dataset;
 const trainArgs = [
-  `data.train=${data.train}`,
-  `data.valid=${data.valid}`,
-  `data.test=${data.test}`,
-  `data.relations=${data.relations}`,
+  ...demoDataArgs(data),
   'model.preset=bert-tiny',
-  `model.vocab=${data.vocab}`,
   'train.epochs=1',
   'train.batch_size=16',
   'memory.max_seq_len=64',

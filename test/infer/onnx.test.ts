@@ -19,7 +19,7 @@ import {
   readModelFolder,
   type Predictor,
 } from '../../src/infer/index.ts';
-import { CLI, NO_CLI, cachedTinyRun, writeDemoData } from '../web/tiny-run.ts';
+import { CLI, NO_CLI, cachedTinyRun, demoDataArgs, writeDemoData } from '../web/tiny-run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-onnx-'));
 const env: Record<string, string | undefined> = { ...process.env, REFIT_LOG: join(dir, 'cli.log') };
@@ -208,12 +208,8 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     const out = join(dir, 'trained-lm');
     const r = await refit([
       'train',
-      `data.train=${data.train}`,
-      `data.valid=${data.valid}`,
-      `data.test=${data.test}`,
-      `data.relations=${data.relations}`,
+      ...demoDataArgs(data),
       'model.preset=bert-tiny',
-      `model.vocab=${data.vocab}`,
       'model.head=deepke-lm',
       'model.rnn.hidden_size=16',
       'model.rnn.num_layers=2',

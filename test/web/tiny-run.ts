@@ -13,12 +13,14 @@ export const CLI = new URL('../../bin/refit.mjs', import.meta.url).pathname;
 export const NO_CLI: string | false =
   !existsSync(new URL('../../dist/refit.mjs', import.meta.url)) && 'needs npm run build';
 
-/** Writes demo data files into `dir`; returns their paths. */
-export function writeDemoData(
-  dir: string,
-  sizes = { train: 64, valid: 16, test: 16 },
-): Record<'train' | 'valid' | 'test' | 'relations' | 'vocab', string> {
-  const d = generateDemoDataset({ seed: 7, ...sizes });
+/** The files of writeDemoData, and the dataset they hold. */
+export type DemoData = Record<'train' | 'valid' | 'test' | 'relations' | 'vocab', string> & {
+  dataset: ReturnType<typeof generateDemoDataset>;
+};
+
+/** Writes demo data files into `dir`; returns their paths (and the generated dataset). */
+export function writeDemoData(dir: string, sizes = { train: 64, valid: 16, test: 16 }, seed = 7): DemoData {
+  const d = generateDemoDataset({ seed, ...sizes });
   const paths = {
     train: join(dir, 'train.csv'),
     valid: join(dir, 'valid.csv'),
@@ -31,7 +33,18 @@ export function writeDemoData(
   writeFileSync(paths.test, toDeepkeCsv(d.test));
   writeFileSync(paths.relations, toRelationCsv(d.relations));
   writeFileSync(paths.vocab, d.vocab_lines.join('\n') + '\n');
-  return paths;
+  return { ...paths, dataset: d };
+}
+
+/** The overrides that train on `data`: its splits, relations and vocabulary. */
+export function demoDataArgs(data: DemoData): string[] {
+  return [
+    `data.train=${data.train}`,
+    `data.valid=${data.valid}`,
+    `data.test=${data.test}`,
+    `data.relations=${data.relations}`,
+    `model.vocab=${data.vocab}`,
+  ];
 }
 
 /** Trains a tiny run and returns its folder; throws with the CLI's stderr when training fails. */
@@ -44,12 +57,8 @@ export function trainTinyRun(
   const args = [
     CLI,
     'train',
-    `data.train=${p.train}`,
-    `data.valid=${p.valid}`,
-    `data.test=${p.test}`,
-    `data.relations=${p.relations}`,
+    ...demoDataArgs(p),
     `model.preset=${opts.preset ?? 'bert-tiny'}`,
-    `model.vocab=${p.vocab}`,
     `train.epochs=${opts.epochs ?? 1}`,
     'train.batch_size=16',
     // export.onnx=false: the tests of the torch worker's predict and serve paths use this run (test/infer/onnx.test.ts exports its own copy)
