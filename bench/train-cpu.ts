@@ -2,13 +2,14 @@
 // batch 32), in the same process on the same data: bert-mini on the first N examples of deepke-re-standard.
 // Also the share of step time spent outside the worker's compute (loop wall time − the worker's own seconds).
 // Run: node --import tsx bench/train-cpu.ts [--examples 960] [--threads N] [--out bench/results]
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveConfig } from '../src/config/index.ts';
 import { readDataset } from '../src/data/index.ts';
 import { toDeepkeCsv } from '../src/demo/index.ts';
 import { runTraining } from '../src/run/index.ts';
+import { stepEvents } from './run-events.ts';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const SHARED = resolve(ROOT, '../shared/assets');
@@ -46,14 +47,10 @@ interface Figures {
 
 /** Throughput from the step events: wall time between consecutive step completions (steps 2..n, so start-up is excluded). */
 function figures(run: string): Figures {
-  const steps = readFileSync(join(run, 'events.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.event === 'step');
+  const steps = stepEvents(run);
   const timed = steps.slice(1);
-  const wall = (Date.parse(steps.at(-1).time) - Date.parse(steps[0].time)) / 1000;
-  const sum = (k: string) => timed.reduce((a: number, e: Record<string, number>) => a + e[k], 0);
+  const wall = (Date.parse(steps.at(-1)!.time) - Date.parse(steps[0].time)) / 1000;
+  const sum = (k: 'examples' | 'tokens' | 'padded_tokens' | 'seconds') => timed.reduce((a, e) => a + e[k], 0);
   return {
     steps: timed.length,
     examples: sum('examples'),
@@ -64,9 +61,7 @@ function figures(run: string): Figures {
     examples_per_s: sum('examples') / wall,
     tokens_per_s: sum('tokens') / wall,
     outside_share: 1 - sum('seconds') / wall,
-    peak_rss_bytes: Math.max(
-      ...steps.map((e: { memory: { peak_rss_bytes?: number } }) => e.memory.peak_rss_bytes ?? 0),
-    ),
+    peak_rss_bytes: Math.max(...steps.map((e) => e.memory.peak_rss_bytes ?? 0)),
   };
 }
 

@@ -6,7 +6,7 @@
 // --fsdp adds a 2-rank fsdp row (FSDP2: a torch where it trains on CPU, e.g. REFIT_PYTHON at Debian's 2.14) and its
 // measured saving against the planner's; the figures then go to train-distributed-cpu-torch<version>.md.
 // Run: node --import tsx bench/train-distributed.ts [--examples 640] [--out bench/results] [--fsdp]
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveConfig } from '../src/config/index.ts';
@@ -15,6 +15,7 @@ import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../src/demo/ind
 import { PRESETS, planMemory, type RunShape } from '../src/memory/index.ts';
 import { runTraining } from '../src/run/index.ts';
 import { findPython } from '../src/worker/index.ts';
+import { stepEvents } from './run-events.ts';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const SHARED = resolve(ROOT, '../shared/assets');
@@ -48,29 +49,24 @@ const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 /** Examples/s between the first and the last step event (start-up, the first step and evaluation excluded). */
 function figures(run: string) {
-  const steps = readFileSync(join(run, 'events.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.event === 'step');
+  const steps = stepEvents(run);
   const timed = steps.slice(1);
-  const wall = (Date.parse(steps.at(-1).time) - Date.parse(steps[0].time)) / 1000;
-  const examples = timed.reduce((a: number, e: { examples: number }) => a + e.examples, 0);
+  const wall = (Date.parse(steps.at(-1)!.time) - Date.parse(steps[0].time)) / 1000;
+  const examples = timed.reduce((a, e) => a + e.examples, 0);
   return {
     steps: steps.length,
     examples_per_s: examples / wall,
     wall_s: wall,
-    last_loss: steps.at(-1).loss as number,
+    last_loss: steps.at(-1)!.loss,
     // Each rank's peak RSS over the steps (one process: its own).
     peak_rss_bytes: steps
-      .map((e: { memory: Rss; rank_memory?: Rss[] }) => e.rank_memory ?? [e.memory])
+      .map((e) => e.rank_memory ?? [e.memory])
       .reduce(
-        (acc: number[], ranks: Rss[]) => ranks.map((m, r) => Math.max(acc[r] ?? 0, m.peak_rss_bytes ?? 0)),
+        (acc: number[], ranks) => ranks.map((m, r) => Math.max(acc[r] ?? 0, m.peak_rss_bytes ?? 0)),
         [],
       ),
   };
 }
-type Rss = { peak_rss_bytes?: number };
 
 /** The planner's per-rank breakdown for bert-mini, fp32, 2 ranks. */
 function plannedRank(strategy: 'ddp' | 'zero1' | 'fsdp') {

@@ -6,13 +6,13 @@
 // fsdp (FSDP2's fully_shard; bf16 or fp32, which are the precisions used here) needs torch 2.x, and on CPU a torch
 // whose FSDP2 trains over gloo: a probe decides before the rows run, and rows it rules out are listed as skipped.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/index.ts';
 import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/index.ts';
-import type { StepRunEvent } from '../../src/run/events.ts';
 import { runTraining } from '../../src/run/index.ts';
 import { fsdpUnsupported, type MemoryStats } from '../../src/worker/index.ts';
+import { stepEvents } from '../run-events.ts';
 import { errorText, round, saveResults, timeLeftMs, type CheckContext } from './context.ts';
 import type { DistributedRow, DistributedSection } from './types.ts';
 
@@ -130,14 +130,6 @@ function writeData(dir: string, n: number): string[] {
     `data.relations=${join(dir, 'relation.csv')}`,
     `model.vocab=${join(dir, 'vocab.txt')}`,
   ];
-}
-
-function stepEvents(run: string): StepRunEvent[] {
-  return readFileSync(join(run, 'events.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { event: string })
-    .filter((e): e is StepRunEvent => e.event === 'step');
 }
 
 /** The peak of one memory reading: reserved on CUDA, RSS on CPU. */
