@@ -19,6 +19,7 @@ import {
   openOnnxSession,
   ortVersion,
   quantizeOnnxInt8,
+  modelSpec,
   readModelFolder,
 } from '../src/infer/index.ts';
 import { computeMetrics } from '../src/metrics/index.ts';
@@ -90,13 +91,7 @@ async function torchSeconds(
   try {
     const caps = worker.ready.capabilities;
     const load = inferenceLoad(
-      {
-        dims: model.dims,
-        head: model.refit.head,
-        rnn: model.refit.rnn,
-        num_labels: model.refit.num_labels,
-        num_threads: threads,
-      },
+      { ...modelSpec(model), num_threads: threads },
       { device: 'cpu', attention: caps.sdpa ? 'sdpa' : 'eager' },
     );
     const ds = await writeEncodedDataset({

@@ -7,7 +7,7 @@ import { resolveConfig } from '../config/index.ts';
 import { readDataset, type Example } from '../data/index.ts';
 import { findPython } from '../worker/index.ts';
 import { runPaths } from '../run/index.ts';
-import { readModelFolder, type LoadedModel } from './model-folder.ts';
+import { modelSpec, readModelFolder, type LoadedModel } from './model-folder.ts';
 import { exportOnnx, type OnnxRecord } from './onnx-export.ts';
 import { DEFAULT_ONNX_THREADS, DEFAULT_OPSET } from './onnx-runtime.ts';
 import { quantizeAndMeasure, type Int8Record } from './onnx-quantize.ts';
@@ -49,15 +49,7 @@ export async function exportRun(opts: {
   const worker = await startWorker({ python, env: opts.env, log: opts.log });
   try {
     // Eager attention and fp32 on the CPU: the exporter traces what it is given, and parity is checked in fp32.
-    const load = inferenceLoad(
-      {
-        dims: model.dims,
-        head: model.refit.head,
-        rnn: model.refit.rnn,
-        num_labels: model.refit.num_labels,
-      },
-      { device: 'cpu', attention: 'eager' },
-    );
+    const load = inferenceLoad(modelSpec(model), { device: 'cpu', attention: 'eager' });
     await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
     const record = await exportOnnx({
       worker,

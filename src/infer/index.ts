@@ -41,5 +41,5 @@ export {
   DEFAULT_ONNX_THREADS,
   type OnnxSession,
 } from './onnx-runtime.ts';
-export { readModelFolder, type RefitJson, type LoadedModel } from './model-folder.ts';
+export { readModelFolder, modelSpec, type RefitJson, type LoadedModel } from './model-folder.ts';
 export { writeModelFolder } from './model-folder.ts';

@@ -47,6 +47,21 @@ export interface LoadedModel {
   text: TextSide;
 }
 
+/** What a worker's `load` needs to build `model` (inferenceLoad's spec): its shape, head, RNN and relation count. */
+export function modelSpec(model: LoadedModel): {
+  dims: ModelDims;
+  head: HeadKind;
+  rnn?: RnnSpec;
+  num_labels: number;
+} {
+  return {
+    dims: model.dims,
+    head: model.refit.head,
+    rnn: model.refit.rnn,
+    num_labels: model.refit.num_labels,
+  };
+}
+
 /**
  * Saves the worker's current weights as `<run>/model`: the worker writes config.json + model.safetensors into a
  * temp folder, vocab.txt, refit.json and the label maps are added, then the folder is renamed into place.

@@ -10,7 +10,7 @@ import { encodeForHead, writeEncodedDataset } from '../encode/index.ts';
 import { findPython } from '../worker/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
 import { evalLogits, softmax } from '../run/index.ts';
-import { readModelFolder, type LoadedModel } from './model-folder.ts';
+import { modelSpec, readModelFolder, type LoadedModel } from './model-folder.ts';
 import { CoalescingPredictor, type ScoredRow } from './coalescing-predictor.ts';
 import { expect, inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
 
@@ -117,13 +117,7 @@ export async function openPredictor(opts: {
   const device = worker.ready.capabilities.cuda ? 'cuda' : 'cpu';
   try {
     const load = inferenceLoad(
-      {
-        dims: model.dims,
-        head: model.refit.head,
-        rnn: model.refit.rnn,
-        num_labels: model.refit.num_labels,
-        num_threads: opts.num_threads,
-      },
+      { ...modelSpec(model), num_threads: opts.num_threads },
       { device, attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager' },
     );
     await setupWorker(worker, { load, datasets: [], restore_from: model.dir });

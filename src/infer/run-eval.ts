@@ -12,7 +12,7 @@ import { ONNX_FILE, ONNX_INT8_FILE } from './onnx-runtime.ts';
 import type { MetricBlock } from '../metrics/index.ts';
 import { findPython } from '../worker/index.ts';
 import { evalLogits, scoreLogits } from '../run/index.ts';
-import { readModelFolder } from './model-folder.ts';
+import { modelSpec, readModelFolder } from './model-folder.ts';
 import { inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
 
 /** Metrics of the run's model on `data` (every relation in it must be one the run was trained on). */
@@ -98,15 +98,10 @@ export async function evaluateRun(opts: {
       cache_dir: tmp,
     });
     const caps = worker.ready.capabilities;
-    const load = inferenceLoad(
-      {
-        dims: model.dims,
-        head: model.refit.head,
-        rnn: model.refit.rnn,
-        num_labels: model.refit.num_labels,
-      },
-      { device: caps.cuda ? 'cuda' : 'cpu', attention: caps.sdpa ? 'sdpa' : 'eager' },
-    );
+    const load = inferenceLoad(modelSpec(model), {
+      device: caps.cuda ? 'cuda' : 'cpu',
+      attention: caps.sdpa ? 'sdpa' : 'eager',
+    });
     await setupWorker(worker, {
       load,
       datasets: [{ name: 'eval', path: enc.path }],
