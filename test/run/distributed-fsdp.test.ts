@@ -1,7 +1,7 @@
 // FSDP2 on CPU (gloo), end to end with the real worker (issue 12): with model.dropout=0 a 2-rank fsdp run trains like
 // 1 process (per-step losses within 1e-4, same test metrics), its checkpoint resumes on 1 process on the same
-// trajectory, and an OOM on rank 1 (which FSDP cannot drop on every rank alike) restarts the run from its last
-// checkpoint with a smaller micro-batch and finishes like the clean run.
+// trajectory, an OOM on rank 1 (which FSDP cannot drop on every rank alike) restarts the run from its last
+// checkpoint with a smaller micro-batch and finishes like the clean run, and so do a killed and a hung rank 1.
 // FSDP2 on CPU needs a recent torch (Debian's 2.14 runs it; 1.13 has no FSDP2, 2.6 fails in its stream events):
 // run with REFIT_PYTHON=<an interpreter with such a torch> npm test; elsewhere they skip, saying why, and the last
 // test checks the one-line refusal instead.
@@ -78,6 +78,44 @@ test(
     assert.equal(recovery.to, 2, 'never below one example a rank');
     assert.ok(events.some((e) => e.event === 'restart' && e.resume_step === 3));
     sameRun(hurt.run_dir, one.run_dir);
+  },
+);
+
+test(
+  'a killed rank 1 under fsdp stops every rank; the run resumes from its checkpoint and ends like a clean run',
+  { skip },
+  async () => {
+    const one = await onePlain();
+    const state = mkdtempSync(join(tmpdir(), 'refit-fsdp-inject-'));
+    const killed = await train('killed', {
+      ranks: 2,
+      micro: 2,
+      overrides: fsdp,
+      env: { REFIT_INJECT_CRASH: '5@1', REFIT_INJECT_STATE: state },
+    });
+    const restarts = readEvents(killed.run_dir).filter((e) => e.event === 'restart');
+    assert.equal(restarts.length, 1);
+    assert.equal(restarts[0].resume_step, 3);
+    assert.match(restarts[0].reason, /rank 1 died/);
+    sameRun(killed.run_dir, one.run_dir);
+  },
+);
+
+test(
+  'a hung rank 1 under fsdp is caught by the collective timeout; the run resumes like a clean one',
+  { skip },
+  async () => {
+    const one = await onePlain();
+    const state = mkdtempSync(join(tmpdir(), 'refit-fsdp-inject-'));
+    const hung = await train('hung', {
+      ranks: 2,
+      micro: 2,
+      overrides: fsdp,
+      env: { REFIT_INJECT_HANG: '5@1', REFIT_INJECT_STATE: state, REFIT_DIST_TIMEOUT_S: '8' },
+    });
+    assert.equal(readEvents(hung.run_dir).filter((e) => e.event === 'restart').length, 1);
+    assert.match(readFileSync(join(hung.run_dir, 'refit.log'), 'utf8'), /a collective timed out after 8 s/);
+    sameRun(hung.run_dir, one.run_dir);
   },
 );
 
