@@ -71,6 +71,14 @@ export interface RunLevers extends Omit<LoadLevers, 'optimizer'> {
   optimizer: MemoryConfig['optimizer'];
 }
 
+/** The values of the levers fit searches: one field per entry with `fit` (a test checks it). */
+export interface FitLevers {
+  precision: Precision;
+  attention: Attention;
+  grad_checkpointing: boolean;
+  padding: Padding;
+}
+
 /** The levers the supervisor may change after an OOM (the effective batch is never among them). */
 export interface RecoveryLevers {
   micro_batch_size: number;
@@ -112,6 +120,8 @@ export interface FitDevice {
   name: string;
   bf16: boolean;
   tensor16_tflops?: number;
+  /** false where the worker's torch has no scaled_dot_product_attention */
+  sdpa?: boolean;
 }
 
 /** A lever's place in `fitConfig`'s search: its loop order (outer first) and the values tried on a device. */
@@ -119,6 +129,13 @@ export interface FitRole<T> {
   order: number;
   /** The values tried, in order; `allowed` is what the user restricted it to (undefined: no restriction). */
   choices(device: FitDevice, allowed: readonly T[] | undefined): readonly T[];
+  /** Searched only when the data's lengths are known (else the config's value is kept). */
+  needs_lengths?: boolean;
+  /**
+   * Its column in `refit fit`'s table: the header and the width (booleans show as on/off), and the word after its
+   * value in the verdict line (e.g. `dynamic padding`)
+   */
+  column: { title: string; width: number; unit?: string };
   /** The one-line reason when no allowed value runs on the device (fit fails with E_FIT). */
   none?(device: FitDevice, allowed: readonly T[] | undefined): string;
 }

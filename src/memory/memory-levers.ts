@@ -16,6 +16,7 @@ import {
   type FitDevice,
   type FitRole,
   type Lever,
+  type Padding,
   type Precision,
 } from './lever-types.ts';
 
@@ -68,6 +69,19 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     default: 'dynamic',
     values: PADDINGS,
     decision: { order: 6 },
+    flag: {
+      name: 'padding',
+      plan: { arg: '<dynamic|max>', help: 'pad each batch to its longest example (dynamic) or to --seq-len' },
+      fit: { arg: '<list>', help: 'paddings to consider with --lengths-from (default dynamic,max)' },
+    },
+    fit: {
+      order: 4,
+      column: { title: 'padding', width: 7, unit: 'padding' },
+      // without the data's lengths both plan the window: only the config's padding is tried then
+      needs_lengths: true,
+      choices: (_gpu: FitDevice, allowed: readonly Padding[] | undefined): readonly Padding[] =>
+        allowed ?? ['dynamic', 'max'],
+    } satisfies FitRole<Padding>,
     prices: 'sets the planned length: the longest example rounded up (dynamic) or max_seq_len (max)',
     advice: {
       rank: 3,
@@ -152,6 +166,7 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
       'activation coefficients per class (fp32 / autocast); autocast caches 16-bit copies of Linear weights',
     fit: {
       order: 1,
+      column: { title: 'prec', width: 5 },
       // By default bf16 where the card has it (Ampere+), else fp16 autocast where it has 16-bit tensor cores (or is
       // unknown); fp16 may always be asked for explicitly, bf16 never on a card without it.
       choices: (gpu: FitDevice, allowed: readonly Precision[] | undefined): readonly Precision[] =>
@@ -189,8 +204,10 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
       'padding mask)',
     fit: {
       order: 2,
-      choices: (_gpu: FitDevice, allowed: readonly Attention[] | undefined): readonly Attention[] =>
-        allowed ?? ['sdpa', 'eager'],
+      column: { title: 'attn', width: 6 },
+      choices: (gpu: FitDevice, allowed: readonly Attention[] | undefined): readonly Attention[] =>
+        (allowed ?? ['sdpa', 'eager']).filter((a) => a !== 'sdpa' || gpu.sdpa !== false),
+      none: (gpu) => `torch has no scaled_dot_product_attention on ${gpu.name}: use memory.attention eager`,
     } satisfies FitRole<Attention>,
     advice: {
       rank: 2,
@@ -216,6 +233,7 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     prices: "full activations for one layer only, plus each checkpointed layer's fp32 input",
     fit: {
       order: 3,
+      column: { title: 'ckpt', width: 5 },
       choices: (_gpu: FitDevice, allowed: readonly boolean[] | undefined): readonly boolean[] =>
         allowed ?? [false, true],
     } satisfies FitRole<boolean>,

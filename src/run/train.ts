@@ -435,8 +435,18 @@ async function startRun(
   const plan =
     mode === 'resume'
       ? readJson<PlanFile>(paths.plan)
-      : decideMemory({ config, dims, caps, device, lengths: train.lengths, num_labels: spec.num_labels });
+      : decideMemory({
+          config,
+          dims,
+          caps,
+          device,
+          lengths: train.lengths,
+          num_labels: spec.num_labels,
+          world: ctx.ranks.world,
+        });
   const d = plan.decision;
+  // several ranks: the strategy decided (memory: auto fits it when distributed.strategy is auto)
+  if (ctx.ranks.layout && d.strategy) spec.strategy = d.strategy;
   // Several ranks: the batch plan's micro-batches are global (per-rank micro-batch × world size); each rank takes its
   // share, so effective batch = per-rank micro-batch × accumulation × world size.
   const world = ctx.ranks.world;
