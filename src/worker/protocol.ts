@@ -145,11 +145,23 @@ export interface TrainStepCommand {
   continue?: boolean;
 }
 
+/**
+ * Logits of the examples in `batches`: of an opened `dataset`, or of the command's own `rows` (predict: items
+ * encoded once in TS, no file); exactly one of the two.
+ */
 export interface EvalCommand {
   type: 'eval';
-  dataset: string;
+  dataset?: string;
+  rows?: EncodedRows;
   batches: MicroBatch[];
   tag: string;
+}
+
+/** Encoded examples carried in a command (row i = input_ids[i] with its entity positions); no labels. */
+export interface EncodedRows {
+  input_ids: number[][];
+  head_pos: number[];
+  tail_pos: number[];
 }
 
 /**
