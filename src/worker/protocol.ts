@@ -1,6 +1,7 @@
 // The TS↔worker protocol, declared once (mirrored in worker/python/refit_worker/protocol.py).
 // Newline-delimited JSON: commands on the worker's stdin, events on its stdout, logs on stderr.
-// Only plain JSON crosses; tensors never do (the worker memory-maps the encoded dataset).
+// Only plain JSON crosses; tensors never do (the worker memory-maps the encoded dataset; predict's few encoded rows
+// ride in their `eval` command as lists of ids).
 // Every name here is snake_case and identical on both sides.
 
 // The lever table and the memory types themselves, not memory/index.ts: the protocol stays a leaf every side
