@@ -20,6 +20,7 @@ STRATEGIES = ('ddp', 'zero1', 'fsdp')
 
 
 def log(message):
+    """One line to stderr (TS pipes it into the run log)."""
     print(f'refit_worker: {message}', file=sys.stderr, flush=True)
 
 

@@ -7,7 +7,6 @@ logical_batch_size), so any split of a logical batch gives the same gradient up 
 import inspect
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -18,18 +17,11 @@ from .dist import (FSDP_OOM, RankLostError, Ranks, Replicas, Shards, check_strat
                    zero1_optimizer)
 from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
                      parse_device, release_memory)
+from .faults import Faults, injected_oom
 from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
 from .protocol import E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, E_OOM, LEVER_VALUES, WorkerError, make_event
 from .weights import atomic_file, load_into, read_model_folder, save_model_folder
 
-# Text of a PyTorch 2.x CUDA OOM, raised by REFIT_INJECT_OOM so machines without a GPU can test recovery.
-INJECTED_OOM_MESSAGE = (
-    'CUDA out of memory. Tried to allocate 192.00 MiB. GPU 0 has a total capacity of 11.75 GiB of which '
-    '89.25 MiB is free. Including non-PyTorch memory, this process has 11.65 GiB memory in use. Of the '
-    'allocated memory 9.90 GiB is allocated by PyTorch, and 69.53 MiB is reserved by PyTorch but unallocated. '
-    'If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True '
-    'to avoid fragmentation.  See documentation for Memory Management  '
-    '(https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)')
 # checkpoint.pt is our own file (floats, RNG tuples): 1.13's weights-only unpickler rejects floats.
 _OWN_LOAD_KW = {'weights_only': False} if 'weights_only' in inspect.signature(torch.load).parameters else {}
 _ARCH_KEYS = ('vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
@@ -39,30 +31,6 @@ _ARCH_KEYS = ('vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_h
 def log(message):
     """One line to stderr (TS pipes it into the run log)."""
     print(f'refit_worker: {message}', file=sys.stderr, flush=True)
-
-
-def _entries(name, rank):
-    """The entries of an env fault list ('3,7', '3*', '3@1') that fire on `rank`: 'N@R' only on rank R, a plain
-    'N' on rank 0 (the only rank of a single-process run)."""
-    out = []
-    for s in os.environ.get(name, '').replace(' ', '').split(','):
-        if not s:
-            continue
-        step, _, at = s.partition('@')
-        if int(at or 0) == rank:
-            out.append(step)
-    return out
-
-
-def _step_list(name, rank=0):
-    """Parse an env list of 1-based step numbers like '3,7' or '3@1' (a trailing '*' is dropped: see _persistent_steps)."""
-    return {int(s.rstrip('*')) for s in _entries(name, rank)}
-
-
-def _persistent_steps(name, rank=0):
-    """Steps written with a trailing '*' ('3*'): the fault fires every time that step runs, like a shape
-    that never fits, so tests can walk the whole recovery ladder."""
-    return {int(s[:-1]) for s in _entries(name, rank) if s.endswith('*')}
 
 
 def micro_batch_seed(seed, step, first_index):
@@ -213,11 +181,7 @@ class Trainer:
         self.max_grad_norm = float(cmd['max_grad_norm'])
         self.pad_id = int(self.config.get('pad_token_id') or 0)
         self.partial = None  # accumulators of a step interrupted by an oom event
-        rank = self.ranks.rank
-        self.inject_oom = _step_list('REFIT_INJECT_OOM', rank)
-        self.inject_oom_always = _persistent_steps('REFIT_INJECT_OOM', rank)
-        self.inject_crash = _step_list('REFIT_INJECT_CRASH', rank)
-        self.inject_hang = _step_list('REFIT_INJECT_HANG', rank)
+        self.faults = Faults(self.ranks)
 
     def loaded_event(self):
         """The `loaded` event for this model."""
@@ -234,7 +198,10 @@ class Trainer:
             if self.partial is None or self.partial['step'] != step:
                 raise WorkerError(E_BAD_COMMAND, f'train_step {step} with continue: step {step} was not interrupted')
         else:
-            self._maybe_crash(step)
+            if self.faults.fires('hang', step):
+                self.faults.hang(step)
+            if self.faults.fires('crash', step):
+                self.faults.crash(step)
             self._zero_grad()
             self.partial = {'step': step, 'loss_sum': torch.zeros((), device=self.device),
                             'examples': 0, 'tokens': 0, 'padded_tokens': 0, 'seconds': 0.0}
@@ -242,7 +209,7 @@ class Trainer:
         oom = None
         try:
             for i, mb in enumerate(cmd['micro_batches']):
-                inject = i == 0 and not cmd.get('continue') and self._inject_oom_now(step)
+                inject = i == 0 and not cmd.get('continue') and self.faults.fires('oom', step)
                 if self.shards is not None:
                     self._sharded_micro_batch(step, i, len(cmd['micro_batches']), mb, dataset,
                                               cmd['logical_batch_size'], inject)
@@ -316,55 +283,6 @@ class Trainer:
             os._exit(3)
         self._commit(pending)
 
-    def _inject_oom_now(self, step):
-        """REFIT_INJECT_OOM: whether this step's first micro-batch raises. With $REFIT_INJECT_STATE (a run
-        folder) once per step per run, so a restarted worker replaying the step passes it; without it,
-        once per step per load."""
-        if step not in self.inject_oom:
-            return False
-        if step in self.inject_oom_always:
-            return True
-        state = os.environ.get('REFIT_INJECT_STATE')
-        if not state:
-            self.inject_oom.discard(step)
-            return True
-        marker = os.path.join(state, f'oom-{step}' + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
-        if os.path.exists(marker):
-            return False
-        os.makedirs(state, exist_ok=True)
-        open(marker, 'w').close()
-        return True
-
-    def _maybe_crash(self, step):
-        """REFIT_INJECT_CRASH: exit abruptly when the step starts, once per listed step per run folder.
-        REFIT_INJECT_HANG (same syntax, e.g. '4@1'): sleep at the step's start instead, like a hung rank."""
-        if step in self.inject_hang and self._first_time(f'hung-{step}'):
-            log(f'REFIT_INJECT_HANG: hanging at the start of step {step}' + (f' on rank {self.ranks.rank}' if self.ranks.active else ''))
-            while True:
-                time.sleep(3600)
-        if step not in self.inject_crash:
-            return
-        state = os.environ.get('REFIT_INJECT_STATE') or os.path.join(
-            tempfile.gettempdir(), f'refit-inject-{os.getppid()}')
-        marker = os.path.join(state, f'crashed-{step}' + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
-        if os.path.exists(marker):
-            return
-        os.makedirs(state, exist_ok=True)
-        open(marker, 'w').close()
-        log(f'REFIT_INJECT_CRASH: exiting abruptly at the start of step {step}'
-            + (f' on rank {self.ranks.rank}' if self.ranks.active else ''))
-        os._exit(137)
-
-    def _first_time(self, name):
-        """True the first time a fault named `name` fires for this rank in this run folder (REFIT_INJECT_STATE)."""
-        state = os.environ.get('REFIT_INJECT_STATE') or os.path.join(tempfile.gettempdir(), f'refit-inject-{os.getppid()}')
-        marker = os.path.join(state, name + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
-        if os.path.exists(marker):
-            return False
-        os.makedirs(state, exist_ok=True)
-        open(marker, 'w').close()
-        return True
-
     def _batch(self, mb, dataset):
         """The padded tensors of one micro-batch, after checking its length against the position table."""
         if mb['seq_len'] > self.config['max_position_embeddings']:
@@ -394,7 +312,7 @@ class Trainer:
                              batch['lengths'])
         ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
         if inject:
-            raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
+            raise injected_oom()
         # FSDP averages the reduce-scattered gradients over the ranks: × world makes that the sum DDP's hook takes.
         scale = (n / logical_batch_size) * (self.ranks.world if self.shards is not None else 1)
         if self.shards is not None:  # nothing to put aside: FSDP accumulates unsharded gradients itself
