@@ -13,24 +13,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dist import (FSDP_OOM, RankLostError, Ranks, Replicas, Shards, check_strategy, distribute_like, full_tensor, shard,
-                   zero1_optimizer)
-from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
-                     parse_device, release_memory)
+from .checks import ARCH_KEYS, check_config
+from .dist import (FSDP_OOM, RankLostError, Ranks, Replicas, Shards, check_strategy, distribute_like, full_tensor, log,
+                   shard)
+from .device import autocast_for, check_precision, is_oom, memory_stats, parse_device, release_memory
 from .faults import Faults, injected_oom
-from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
+from .model import HAS_SDPA, build_model
+from .optim import build_optimizer, linear_schedule, make_scaler
 from .protocol import E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, E_OOM, LEVER_VALUES, WorkerError, make_event
 from .weights import atomic_file, load_into, read_model_folder, save_model_folder
 
 # checkpoint.pt is our own file (floats, RNG tuples): 1.13's weights-only unpickler rejects floats.
 _OWN_LOAD_KW = {'weights_only': False} if 'weights_only' in inspect.signature(torch.load).parameters else {}
-_ARCH_KEYS = ('vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
-              'intermediate_size', 'max_position_embeddings', 'type_vocab_size')
-
-
-def log(message):
-    """One line to stderr (TS pipes it into the run log)."""
-    print(f'refit_worker: {message}', file=sys.stderr, flush=True)
 
 
 def micro_batch_seed(seed, step, first_index):
@@ -40,91 +34,6 @@ def micro_batch_seed(seed, step, first_index):
     masks, so with dropout > 0 a recovered step is statistically, not bitwise, equal to a clean one.
     """
     return ((seed * 1_000_003 + step) * 1_000_033 + first_index) % (2 ** 63)
-
-
-def linear_schedule(warmup_steps, total_steps):
-    """HF's get_linear_schedule_with_warmup as a LambdaLR factor of the scheduler's step count."""
-    def factor(s):
-        if s < warmup_steps:
-            return s / max(1, warmup_steps)
-        return max(0.0, (total_steps - s) / max(1, total_steps - warmup_steps))
-    return factor
-
-
-def make_scaler(enabled):
-    """Dynamic loss scaler for fp16 (disabled otherwise); torch.amp.GradScaler where it exists."""
-    amp_scaler = getattr(getattr(torch, 'amp', None), 'GradScaler', None)
-    if amp_scaler is not None:
-        return amp_scaler('cuda', enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled)
-
-
-def build_optimizer(model, spec, device, zero1=False):
-    """AdamW (optionally fused) or SGD over trainable params; no weight decay on biases and LayerNorm.
-    With `zero1` the same optimizer inside ZeroRedundancyOptimizer (states sharded over the ranks)."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (no_decay if name.endswith('bias') or 'LayerNorm' in name else decay).append(p)
-    groups = [{'params': decay, 'weight_decay': spec['weight_decay']},
-              {'params': no_decay, 'weight_decay': 0.0}]
-    if spec['kind'] == 'sgd':
-        return zero1_optimizer(groups, torch.optim.SGD, lr=spec['lr']) if zero1 else torch.optim.SGD(groups, lr=spec['lr'])
-    if spec['kind'] not in LEVER_VALUES['optimizer']:
-        raise WorkerError(E_BAD_COMMAND, f'optimizer kind {spec["kind"]!r}: expected ' + ', '.join(LEVER_VALUES['optimizer']))
-    extra = {}
-    if spec['kind'] == 'adamw-fused':
-        if HAS_FUSED_ADAMW and device.type == 'cuda':
-            extra['fused'] = True
-        else:
-            log('adamw-fused is not available with this torch/device; using adamw')
-    if zero1:
-        return zero1_optimizer(groups, torch.optim.AdamW, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'], **extra)
-    return torch.optim.AdamW(groups, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'], **extra)
-
-
-def check_config(cfg, head, freeze_layers):
-    """Reject impossible shapes with a one-line E_BAD_COMMAND before allocating anything."""
-    missing = [k for k in _ARCH_KEYS if not isinstance(cfg.get(k), int) or cfg[k] <= 0]
-    if missing:
-        raise WorkerError(E_BAD_COMMAND, 'config: ' + ', '.join(missing) + ' must be positive integers')
-    if cfg['hidden_size'] % cfg['num_attention_heads']:
-        raise WorkerError(E_BAD_COMMAND, f'config: hidden_size {cfg["hidden_size"]} is not a multiple of '
-                          f'num_attention_heads {cfg["num_attention_heads"]}')
-    if cfg.get('hidden_act', 'gelu') != 'gelu':
-        raise WorkerError(E_BAD_COMMAND, f'config: hidden_act {cfg["hidden_act"]!r} is not supported (gelu only)')
-    if cfg.get('position_embedding_type', 'absolute') != 'absolute':
-        raise WorkerError(E_BAD_COMMAND, f'config: position_embedding_type {cfg["position_embedding_type"]!r} '
-                          'is not supported (absolute only)')
-    if not 0 <= freeze_layers <= cfg['num_hidden_layers']:
-        raise WorkerError(E_BAD_COMMAND, f'freeze_layers {freeze_layers} must be in 0..{cfg["num_hidden_layers"]}')
-    if head['kind'] not in HEADS or head['num_labels'] < 1:
-        raise WorkerError(E_BAD_COMMAND, f'head {head}: kind must be one of {", ".join(HEADS)}, num_labels >= 1')
-    if head['kind'] == 'deepke-lm':
-        check_rnn(head.get('rnn'))
-    elif 'rnn' in head:
-        raise WorkerError(E_BAD_COMMAND, f'head {head["kind"]}: rnn is only for the deepke-lm head')
-
-
-_RNN_FIELDS = ('type', 'hidden_size', 'num_layers', 'bidirectional', 'last_layer_hn', 'dropout')
-
-
-def check_rnn(rnn):
-    """The deepke-lm head's RNN spec: every field present and consistent (E_BAD_COMMAND otherwise)."""
-    if not isinstance(rnn, dict) or sorted(rnn) != sorted(_RNN_FIELDS):
-        raise WorkerError(E_BAD_COMMAND, f'head deepke-lm: rnn must have exactly the fields {", ".join(_RNN_FIELDS)}')
-    if rnn['type'] not in RNN_TYPES:
-        raise WorkerError(E_BAD_COMMAND, f'rnn type {rnn["type"]!r}: expected one of {", ".join(RNN_TYPES)}')
-    size, layers = rnn['hidden_size'], rnn['num_layers']
-    if not isinstance(size, int) or size < 1 or not isinstance(layers, int) or layers < 1:
-        raise WorkerError(E_BAD_COMMAND, 'rnn hidden_size and num_layers must be positive integers')
-    if rnn['bidirectional'] and size % 2:
-        raise WorkerError(E_BAD_COMMAND, f'rnn hidden_size {size} must be even when bidirectional (half per direction)')
-    if not rnn['last_layer_hn'] and layers > 1:
-        raise WorkerError(E_BAD_COMMAND, 'rnn last_layer_hn false with num_layers > 1 gives one output per layer, '
-                          'which a classifier cannot train on (as in DeepKE); use last_layer_hn true')
-    if not 0 <= rnn['dropout'] <= 1:
-        raise WorkerError(E_BAD_COMMAND, f'rnn dropout {rnn["dropout"]} must be in [0, 1]')
 
 
 class Trainer:
@@ -537,7 +446,7 @@ class Trainer:
         if self.device.type == 'cuda':
             rng['cuda'] = torch.cuda.get_rng_state_all()
         state = {'format': 'refit-checkpoint', 'version': 1, 'step': step,
-                 'arch': {k: self.config[k] for k in _ARCH_KEYS}, 'head': dict(self.head),
+                 'arch': {k: self.config[k] for k in ARCH_KEYS}, 'head': dict(self.head),
                  'optimizer': optimizer_state or self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
                  'scaler': self.scaler.state_dict(), 'rng': rng}
         with atomic_file(ckpt) as f:
