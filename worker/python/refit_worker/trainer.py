@@ -4,7 +4,6 @@ Executes exactly what a command says; it never picks sizes and never retries (TS
 Gradient accumulation is defined on the logical batch: micro-batch loss = CE mean x (its examples /
 logical_batch_size), so any split of a logical batch gives the same gradient up to rounding.
 """
-import inspect
 import os
 import sys
 import time
@@ -13,18 +12,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checks import ARCH_KEYS, check_config
-from .dist import (FSDP_OOM, RankLostError, Ranks, Replicas, Shards, check_strategy, distribute_like, full_tensor, log,
-                   shard)
+from . import checkpoint
+from .checks import check_config
+from .dist import FSDP_OOM, RankLostError, Ranks, Replicas, Shards, check_strategy, full_tensor, log, shard
 from .device import autocast_for, check_precision, is_oom, memory_stats, parse_device, release_memory
 from .faults import Faults, injected_oom
 from .model import HAS_SDPA, build_model
 from .optim import build_optimizer, linear_schedule, make_scaler
-from .protocol import E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, E_OOM, LEVER_VALUES, WorkerError, make_event
-from .weights import atomic_file, load_into, read_model_folder, save_model_folder
-
-# checkpoint.pt is our own file (floats, RNG tuples): 1.13's weights-only unpickler rejects floats.
-_OWN_LOAD_KW = {'weights_only': False} if 'weights_only' in inspect.signature(torch.load).parameters else {}
+from .protocol import E_BAD_COMMAND, E_DATASET, E_OOM, LEVER_VALUES, WorkerError, make_event
+from .weights import load_into, read_model_folder
 
 
 def micro_batch_seed(seed, step, first_index):
@@ -400,90 +396,10 @@ class Trainer:
 
     # ---- save / restore ----
 
-    def save(self, path, checkpoint, step):
-        """HF folder (+ checkpoint.pt with optimizer/scheduler/scaler/RNG state), every file atomic.
-
-        Without `checkpoint`, a stale checkpoint.pt in the folder is removed: it would not match the weights.
-        Several ranks: ZeRO-1 first gathers the optimizer shards on rank 0 (a collective), and only rank 0 writes.
-        """
-        if checkpoint and self.strategy == 'zero1':
-            try:
-                self.optimizer.consolidate_state_dict(to=0)
-            except RuntimeError as e:
-                from .dist import collective_failure
-                raise collective_failure(e, self.ranks) from e
-        # fsdp: every rank gathers the whole weights (and optimizer states) with the others; rank 0 writes them, in
-        # the layout a single process writes, so any world size and strategy resumes them.
-        tensors = optimizer_state = None
-        if self.shards is not None:
-            # One tensor at a time, to the host at once: the device holds one whole tensor at most, and only rank 0
-            # keeps what it gathered.
-            keep = self.ranks.leader
-            tensors = {}
-            for k, v in self.model.state_dict().items():
-                whole = full_tensor(v).detach().cpu()
-                if keep:
-                    tensors[k] = whole
-            if checkpoint:
-                optimizer_state = self.optimizer.state_dict()  # its per-parameter dicts are the live ones: copy
-                gathered = {}
-                for i, st in optimizer_state['state'].items():
-                    whole = {k: full_tensor(v).cpu() if torch.is_tensor(v) else v for k, v in st.items()}
-                    if keep:
-                        gathered[i] = whole
-                optimizer_state['state'] = gathered
-        if not self.ranks.leader:
-            return
-        save_model_folder(path, self.model, self.config, step, tensors)
-        ckpt = os.path.join(path, 'checkpoint.pt')
-        if not checkpoint:
-            if os.path.exists(ckpt):
-                os.unlink(ckpt)
-            return
-        name, keys, pos, has_gauss, cached = np.random.get_state()
-        rng = {'torch': torch.get_rng_state(),
-               'numpy': [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
-        if self.device.type == 'cuda':
-            rng['cuda'] = torch.cuda.get_rng_state_all()
-        state = {'format': 'refit-checkpoint', 'version': 1, 'step': step,
-                 'arch': {k: self.config[k] for k in ARCH_KEYS}, 'head': dict(self.head),
-                 'optimizer': optimizer_state or self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
-                 'scaler': self.scaler.state_dict(), 'rng': rng}
-        with atomic_file(ckpt) as f:
-            torch.save(state, f)
-
-    def _shard_optimizer_state(self, saved):
-        """fsdp: a whole optimizer state (as one process saves it) sharded like each parameter, in place."""
-        params = [p for group in self.optimizer.param_groups for p in group['params']]
-        for i, st in saved['state'].items():
-            p = params[int(i)] if int(i) < len(params) else None
-            for k, v in list(st.items()):
-                if p is not None and torch.is_tensor(v) and tuple(v.shape) == tuple(p.shape) and v.dim() > 0:
-                    st[k] = distribute_like(v, p)
+    def save(self, path, checkpoint_too, step):
+        """The model folder at `path` (+ checkpoint.pt when `checkpoint_too`): checkpoint.save."""
+        checkpoint.save(self, path, checkpoint_too, step)
 
     def restore(self, path):
-        """Load weights (+ training state when checkpoint.pt exists); returns the saved step."""
-        tensors, metadata = read_model_folder(path, self.config)
-        load_into(self.model, tensors, path, strict_head=True)
-        self.partial = None
-        self._zero_grad()
-        ckpt = os.path.join(path, 'checkpoint.pt')
-        if not os.path.exists(ckpt):
-            return int(metadata.get('refit_step', 0))
-        state = torch.load(ckpt, map_location='cpu', **_OWN_LOAD_KW)
-        if self.shards is not None:
-            self._shard_optimizer_state(state['optimizer'])
-        try:
-            self.optimizer.load_state_dict(state['optimizer'])
-        except (ValueError, KeyError) as e:
-            raise WorkerError(E_CHECKPOINT_ARCH, f'{ckpt}: optimizer state does not fit this model '
-                              f'(other freeze_layers or optimizer?): {e}') from e
-        self.scheduler.load_state_dict(state['scheduler'])
-        self.scaler.load_state_dict(state['scaler'])
-        rng = state['rng']
-        torch.set_rng_state(rng['torch'])
-        name, keys, pos, has_gauss, cached = rng['numpy']
-        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-        if 'cuda' in rng and self.device.type == 'cuda':
-            torch.cuda.set_rng_state_all(rng['cuda'])
-        return int(state['step'])
+        """Weights (+ training state) from `path`; returns the saved step: checkpoint.restore."""
+        return checkpoint.restore(self, path)
