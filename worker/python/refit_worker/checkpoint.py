@@ -1,7 +1,8 @@
 """Save and restore of a loaded model: the HF model folder plus checkpoint.pt (optimizer, scheduler, loss scaler and
 RNG states), every file atomic; and, for fsdp, the whole states gathered to save and sharded again on restore.
 
-It writes only the folder a `save` names and reads only the one a `restore` names.
+It writes only the folder a `save` names and reads only the one a `restore` names. What differs by strategy is asked
+of the trainer's step object (`whole_states`, `load_optimizer_state`), never branched on here.
 """
 import inspect
 import os
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from .checks import ARCH_KEYS
-from .dist import collective_failure, distribute_like, full_tensor
+from .dist import distribute_like, full_tensor
 from .protocol import E_CHECKPOINT_ARCH, WorkerError
 from .weights import atomic_file, load_into, read_model_folder, save_model_folder
 
@@ -24,14 +25,7 @@ def save(t, path, checkpoint, step):
     Without `checkpoint`, a stale checkpoint.pt in the folder is removed: it would not match the weights.
     Several ranks: every rank first gathers what the strategy keeps apart (collectives), and only rank 0 writes.
     """
-    if checkpoint and t.strategy == 'zero1':  # ZeRO-1 gathers the optimizer shards on rank 0 (a collective)
-        try:
-            t.optimizer.consolidate_state_dict(to=0)
-        except RuntimeError as e:
-            raise collective_failure(e, t.ranks) from e
-    tensors = optimizer_state = None
-    if t.shards is not None:
-        tensors, optimizer_state = gather_whole(t.model, t.optimizer if checkpoint else None, t.ranks.leader)
+    tensors, optimizer_state = t.steps.whole_states(checkpoint)
     if not t.ranks.leader:
         return
     save_model_folder(path, t.model, t.config, step, tensors)
@@ -59,13 +53,12 @@ def restore(t, path):
     tensors, metadata = read_model_folder(path, t.config)
     load_into(t.model, tensors, path, strict_head=True)
     t.partial = None
-    t._zero_grad()
+    t.steps.zero_grad()
     ckpt = os.path.join(path, 'checkpoint.pt')
     if not os.path.exists(ckpt):
         return int(metadata.get('refit_step', 0))
     state = torch.load(ckpt, map_location='cpu', **_OWN_LOAD_KW)
-    if t.shards is not None:
-        shard_optimizer_state(t.optimizer, state['optimizer'])
+    t.steps.load_optimizer_state(state['optimizer'])
     try:
         t.optimizer.load_state_dict(state['optimizer'])
     except (ValueError, KeyError) as e:
