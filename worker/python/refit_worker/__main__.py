@@ -144,7 +144,7 @@ class Session:
 
     def export_onnx(self, cmd):
         trainer, _ = self._need(cmd)
-        if trainer.shards is not None:
+        if trainer.sharded:
             raise WorkerError(E_BAD_COMMAND, 'export_onnx: this worker holds an fsdp shard of the model; export the '
                               'saved model folder from a worker of its own')
         return export_onnx(trainer.model, cmd['path'], cmd['opset'])
@@ -186,7 +186,7 @@ class Session:
 
     def _leader_only(self):
         """fsdp: eval runs on every rank too (each forward gathers the sharded weights from all of them)."""
-        sharded = self.trainer is not None and self.trainer.shards is not None
+        sharded = self.trainer is not None and self.trainer.sharded
         return LEADER_ONLY - {'eval'} if sharded else LEADER_ONLY
 
     def _agree(self, kind, event):
