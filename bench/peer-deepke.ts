@@ -14,8 +14,8 @@
 //   cp /etc/resolv.conf /srv/sid/etc/; mount -t proc proc /srv/sid/proc
 //   chroot /srv/sid apt-get install --no-install-recommends python3-torch python3-transformers python3-omegaconf \
 //     python3-sklearn python3-matplotlib python3-jieba
-//   mkdir -p /srv/sid/work /srv/sid/tmp; mount --bind /work /srv/sid/work; mount --bind /tmp /srv/sid/tmp
-//     (the checkout, the DeepKE folder and --work must sit at the same paths inside the chroot)
+//   for d in "$(realpath ..)" /tmp; do mkdir -p "/srv/sid$d"; mount --bind "$d" "/srv/sid$d"; done
+//     (the checkout and ../shared, the DeepKE folder and --work must sit at the same paths inside the chroot)
 // DeepKE's source (github.com/zjunlp/DeepKE; example/re/standard and src/deepke/relation_extraction/standard are read):
 //   git clone https://github.com/zjunlp/DeepKE /tmp/deepke
 //
@@ -23,6 +23,7 @@
 //   [--data ../shared/assets/deepke-re-standard] [--vocab ../shared/assets/bert-vocab/google_zh_vocab.txt]
 //   [--train 128] [--valid 64] [--test 100] [--epochs 1] [--layers 2] [--hidden 256] [--rows 60]
 //   [--work DIR] [--out bench/results]
+// Only the page again, from a run's saved figures: node --import tsx bench/peer-deepke.ts --from $WORK/peer-deepke.json
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -38,8 +39,12 @@ const arg = (name: string, dflt?: string): string => {
   if (dflt === undefined) throw new Error(`peer-deepke: ${name} is required`);
   return dflt;
 };
-const DEEPKE = resolve(arg('--deepke'));
-const PYTHON = arg('--python').split(/\s+/).filter(Boolean);
+/** A saved run's peer-deepke.json: only render its results page again. */
+const FROM = argv.includes('--from') ? resolve(arg('--from')) : undefined;
+const DEEPKE = resolve(arg('--deepke', FROM ? '.' : undefined));
+const PYTHON = arg('--python', FROM ? '' : undefined)
+  .split(/\s+/)
+  .filter(Boolean);
 const DATA = resolve(arg('--data', join(ROOT, '../shared/assets/deepke-re-standard')));
 const VOCAB = resolve(arg('--vocab', join(ROOT, '../shared/assets/bert-vocab/google_zh_vocab.txt')));
 const SIZES = {
@@ -51,7 +56,11 @@ const EPOCHS = Number(arg('--epochs', '1'));
 const LAYERS = Number(arg('--layers', '2'));
 const HIDDEN = Number(arg('--hidden', '256'));
 const ROWS = Number(arg('--rows', '60'));
-const WORK = resolve(arg('--work', mkdtempSync(join(tmpdir(), 'refit-peer-deepke-'))));
+const WORK = argv.includes('--work')
+  ? resolve(arg('--work'))
+  : FROM
+    ? ''
+    : mkdtempSync(join(tmpdir(), 'refit-peer-deepke-'));
 const OUT = resolve(arg('--out', join(ROOT, 'bench/results')));
 const PROJECT = join(WORK, 'project');
 const LM = join(PROJECT, 'lm');
@@ -60,10 +69,10 @@ const RUNS = join(WORK, 'runs');
 /** The figures of one contender, each as that contender computes it. */
 interface Row {
   name: string;
-  examples_per_s: number;
+  examples_per_s: number | null;
   timed_steps: number;
-  peak_rss_bytes: number;
-  test_macro_f1: number;
+  peak_rss_bytes: number | null;
+  test_macro_f1: number | null;
   wall_s: number;
 }
 
@@ -140,6 +149,7 @@ function refitRow(name: string, run: string, wall_s: number): Row {
 }
 
 function main(): void {
+  if (FROM) return void writePage(JSON.parse(readFileSync(FROM, 'utf8')) as Result);
   if (!existsSync(REFIT)) throw new Error('peer-deepke: run `npm run build` first (bin/refit.mjs → dist/)');
   mkdirSync(RUNS, { recursive: true });
   cpSync(join(DEEPKE, 'example/re/standard/conf'), join(PROJECT, 'conf'), { recursive: true });
@@ -244,12 +254,25 @@ function main(): void {
     if (t.said.includes(`"${ours[i].relation}"`)) saidSame++;
     for (const o of ours[i].top) maxDiff = Math.max(maxDiff, Math.abs(o.score - t.probs[o.relation]));
   });
-  report({
+  const result: Result = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? '?', load_at_end: loadavg() },
+    settings: { ...SIZES, epochs: EPOCHS, layers: LAYERS, hidden: HIDDEN, rows: ROWS },
+    places: { work: WORK, deepke: DEEPKE, root: ROOT },
+    deepke_torch: shipped.torch,
+    prepared: prep,
     rows,
-    shipped,
-    prep,
     predict: { rows: theirs.length, same, said_same: saidSame, max_prob_diff: maxDiff },
-  });
+    commands,
+  };
+  writeFileSync(join(WORK, 'peer-deepke.json'), JSON.stringify(result, null, 2) + '\n');
+  writePage(result);
+}
+
+function writePage(r: Result): void {
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, 'peer-deepke.md'), page(r));
+  process.stdout.write(page(r));
 }
 
 /** Rows of a CSV file with a header (RFC 4180 quoting, as Python's csv module writes it). */
@@ -274,56 +297,82 @@ function csvRows(text: string): Array<Record<string, string>> {
   return body.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
 }
 
-function report(r: {
+/** Everything one run measured, saved as $WORK/peer-deepke.json; the results page is rendered from it. */
+interface Result {
+  date: string;
+  machine: { cores: number; cpu: string; load_at_end: number[] };
+  settings: {
+    train: number;
+    valid: number;
+    test: number;
+    epochs: number;
+    layers: number;
+    hidden: number;
+    rows: number;
+  };
+  places: { work: string; deepke: string; root: string };
+  deepke_torch: string;
+  prepared: unknown;
   rows: Row[];
-  shipped: { torch: string };
-  prep: unknown;
   predict: { rows: number; same: number; said_same: number; max_prob_diff: number };
-}): void {
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-  const date = new Date().toISOString();
-  const load = loadavg()
-    .map((x) => x.toFixed(1))
-    .join(', ');
-  const md = [
-    `# Peer bench: DeepKE's own code vs refit (${date.slice(0, 10)})`,
+  commands: string[];
+}
+
+/** A command as the results page shows it: the bench's folders by their argument names, not this machine's paths. */
+function shown(line: string, places: Result['places']): string {
+  const names: Array<[string, string]> = [
+    [places.work, '$WORK'],
+    [places.deepke, '$DEEPKE'],
+    [resolve(places.root, '../shared'), '../shared'],
+    [places.root, '.'],
+  ];
+  return names.reduce((l, [path, name]) => l.split(path).join(name), line);
+}
+
+function page(r: Result): string {
+  const fixed = (x: number | null, digits: number) =>
+    x === null || Number.isNaN(x) ? '–' : x.toFixed(digits);
+  const mib = (b: number | null) => (b ? `${(b / 2 ** 20).toFixed(0)} MiB` : '–');
+  const s = r.settings;
+  return [
+    `# Peer bench: DeepKE's own code vs refit (${r.date.slice(0, 10)})`,
     '',
-    `${cpus().length} × ${cpus()[0]?.model}, **shared with other work** (load average at the end: ${load}): every`,
-    'figure is depressed and noisy; compare rows of this one run only.',
-    `Data: DeepKE's sample (deepke-re-standard), every n-th row: ${SIZES.train} train / ${SIZES.valid} valid /` +
-      ` ${SIZES.test} test. Model: one random-init BERT folder (${LAYERS} layers, hidden ${HIDDEN}, the Chinese vocab)` +
-      ` given to every contender; ${EPOCHS} epoch(s), batch 32, CPU.`,
-    `DeepKE: its unmodified run.py/predict.py under torch ${r.shipped.torch} (bench/peer-deepke-shim.py composes its conf/);`,
-    "refit: this checkout's bin/refit.mjs, its worker on refit's own Python.",
-    'examples/s: steps 2..n of each epoch (start-up, the first step and evaluation left out), from each optimizer',
-    "step's completion time; peak RSS: the training process's high-water mark at its last step (DeepKE's Python;",
-    "refit's worker); test macro-F1 as each computes it (DeepKE: sklearn macro over the labels present in truth or",
-    "prediction; refit: metrics.json's test.macro_f1).",
+    `${r.machine.cores} × ${r.machine.cpu}, **shared with other work** (load average at the end:` +
+      ` ${r.machine.load_at_end.map((x) => x.toFixed(1)).join(', ')}): every figure is depressed and noisy;` +
+      ' compare the rows of this one run only.',
+    '',
+    `Data: DeepKE's sample (deepke-re-standard), rows spread evenly over each file: ${s.train} train / ${s.valid}` +
+      ` valid / ${s.test} test. Model: one random-init BERT folder (${s.layers} layers, hidden ${s.hidden}, the` +
+      ` Chinese vocab) given to every contender; ${s.epochs} epoch(s), batch 32, CPU.`,
+    `DeepKE: its unmodified run.py and predict.py under torch ${r.deepke_torch} (bench/peer-deepke-shim.py composes` +
+      " its conf/ as Hydra 1.0 does). refit: this checkout's bin/refit.mjs, its worker on refit's own Python.",
+    'examples/s: steps 2..n of each epoch (start-up, the first step and evaluation left out), timed at each',
+    "optimizer step's completion. Peak RSS: the training process's high-water mark at its last step (DeepKE's",
+    "Python; refit's worker). Test macro-F1 as each computes it (DeepKE: scikit-learn's macro over the labels",
+    "present in truth or prediction, on the last epoch's weights; refit: metrics.json's test.macro_f1).",
     '',
     '| contender | examples/s | timed steps | peak RSS | test macro-F1 | wall s (start-up included) |',
     '|---|---|---|---|---|---|',
     ...r.rows.map(
       (x) =>
-        `| ${x.name} | ${x.examples_per_s.toFixed(2)} | ${x.timed_steps} | ${mib(x.peak_rss_bytes)} | ` +
-        `${x.test_macro_f1.toFixed(4)} | ${x.wall_s.toFixed(1)} |`,
+        `| ${x.name} | ${fixed(x.examples_per_s, 2)} | ${x.timed_steps} | ${mib(x.peak_rss_bytes)} | ` +
+        `${fixed(x.test_macro_f1, 4)} | ${fixed(x.wall_s, 1)} |`,
     ),
     '',
-    `**import-deepke:** DeepKE's checkpoint of the as-shipped run, imported and predicted with \`refit predict\` on the` +
-      ` first ${r.predict.rows} test rows (types from relation.csv by the gold relation), against DeepKE's predict.py on` +
-      ` the same rows: **${r.predict.same}/${r.predict.rows} same answers** (predict.py's own printed answer agrees on` +
-      ` ${r.predict.said_same}/${r.predict.rows}), max |prob diff| over every relation **${r.predict.max_prob_diff.toExponential(1)}**.`,
+    `**import-deepke:** the checkpoint of DeepKE's as-shipped run, imported with \`refit import-deepke\` and` +
+      ` predicted with \`refit predict\`, against DeepKE's predict.py on the same ${r.predict.rows} test rows` +
+      ' (the first of the subsample; types from relation.csv by the gold relation, as DeepKE evaluates; no offsets,' +
+      ` so both replace the first occurrence): **${r.predict.same}/${r.predict.rows} same answers**` +
+      ` (predict.py's printed answer agrees on ${r.predict.said_same}/${r.predict.rows}); largest |probability` +
+      ` difference| over every relation of every row: **${r.predict.max_prob_diff.toExponential(1)}**.`,
     '',
-    'Commands, in order:',
+    'Commands, in order ($WORK is --work, $DEEPKE is --deepke):',
     '',
     '```',
-    ...commands,
+    ...r.commands.map((c) => shown(c, r.places)),
     '```',
     '',
   ].join('\n');
-  mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, 'peer-deepke.md'), md);
-  writeFileSync(join(WORK, 'peer-deepke.json'), JSON.stringify({ date, ...r, commands }, null, 2) + '\n');
-  process.stdout.write(md);
 }
 
 main();
