@@ -6,11 +6,13 @@ list in order, then key=value overrides; struct mode, so an unknown key is an er
 unpackaged imports give DeepKE is stubbed: hydra.main (returns the function), hydra.utils.get_original_cwd, wandb,
 torch.utils.tensorboard (when tensorboard is missing) and OmegaConf 1.x/2.0's DictConfig.pretty().
 
-  python3 peer-deepke-shim.py prepare --deepke DIR --project DIR --train N --valid N --test N --layers L --hidden H
+  python3 peer-deepke-shim.py prepare --data DIR --vocab FILE --project DIR
+          --train N --valid N --test N --layers L --hidden H
   python3 peer-deepke-shim.py train   --deepke DIR --project DIR [--dynamic-padding] [key=value ...]
   python3 peer-deepke-shim.py predict --deepke DIR --project DIR --rows FILE [key=value ...]   (fp=CHECKPOINT)
 
-Each command prints one JSON line on stdout; DeepKE's own log goes to stderr.
+Each command prints one JSON line on stdout; DeepKE's own log goes to stderr. The working directory is not changed
+(Hydra would enter logs/<time>/): DeepKE reads and writes every path through cfg.cwd, the project folder.
 """
 
 import argparse

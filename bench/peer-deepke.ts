@@ -120,7 +120,7 @@ interface StepEvent {
   memory: { peak_rss_bytes?: number };
 }
 
-/** examples/s over steps 2..n of each epoch (start-up, the first step and evaluation left out), as DeepKE's is timed. */
+/** examples/s over steps 2..n of each epoch (start-up, the first step and evaluation left out), as DeepKE's. */
 function refitRow(name: string, run: string, wall_s: number): Row {
   const events = readFileSync(join(run, 'events.jsonl'), 'utf8')
     .split('\n')
