@@ -68,6 +68,24 @@ def blas_library():
     return {'name': f'{name} (inside torch)', 'path': None, 'reference': False}
 
 
+def set_threads(n):
+    """Run torch's CPU maths on `n` threads: torch's intra-op pool and the BLAS's own.
+
+    OpenBLAS (Debian's pthread build) keeps a thread pool of its own, every core by default, which
+    torch.set_num_threads leaves alone (torch 1.13 with BLAS_INFO=generic): with n = 1 a matmul still ran on all
+    cores, and an extra thread on a busy machine waits for a core (bench/results/threads.md).
+    """
+    torch.set_num_threads(n)
+    path = blas_library()['path']
+    if path is None:  # inside torch's own library (pip's MKL): torch.set_num_threads sets it
+        return
+    lib = ctypes.CDLL(path)
+    for symbol in ('openblas_set_num_threads', 'bli_thread_set_num_threads'):
+        if hasattr(lib, symbol):
+            getattr(lib, symbol)(ctypes.c_int(n))
+            return
+
+
 def capabilities():
     """The `capabilities` object of the ready event (with the BLAS library: what CPU matmuls run on)."""
     cuda = torch.cuda.is_available()
