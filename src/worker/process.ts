@@ -15,6 +15,7 @@ import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import type { ReadyEvent, WorkerCommand, WorkerEvent } from './protocol.ts';
 import { cleanEnv } from './python.ts';
+import { defaultThreads } from './threads.ts';
 
 /** How long the worker may take to import torch and say `ready`. */
 export const WORKER_START_TIMEOUT_MS = 120_000;
@@ -128,11 +129,7 @@ function spawnWorker(
     PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'),
     PYTHONUNBUFFERED: '1',
   });
-  const args = [
-    '-m',
-    'refit_worker',
-    ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : []),
-  ];
+  const args = ['-m', 'refit_worker', '--num-threads', String(opts.num_threads ?? defaultThreads())];
   opts.log.write(
     `starting worker${extraEnv.RANK ? ` rank ${extraEnv.RANK} of ${extraEnv.WORLD_SIZE}` : ''}: ` +
       `${opts.python} ${args.join(' ')}`,
