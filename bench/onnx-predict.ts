@@ -25,6 +25,7 @@ import {
 import { computeMetrics } from '../src/metrics/index.ts';
 import { expect, inferenceLoad, setupWorker, startWorker } from '../src/run/session.ts';
 import { CLI } from '../test/web/tiny-run.ts';
+import { workerBlas } from './blas.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -380,21 +381,12 @@ say(
   `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at start ${loadavg()[0].toFixed(1)}; a shared, loaded machine: compare the columns of one table, not across runs.`,
 );
 const python = (await findPython({ env: process.env })).python;
-const blas = (() => {
-  try {
-    return execFileSync(
-      python,
-      [
-        '-c',
-        'import torch, re; print(torch.__version__, re.search(r"BLAS_INFO=(\\w+)", torch.__config__.show()).group(1))',
-      ],
-      { encoding: 'utf8' },
-    ).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
-say(`torch (version, BLAS_INFO): ${blas}; onnxruntime-node ${await ortVersion()}.`);
+const torchVersion = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], {
+  encoding: 'utf8',
+}).trim();
+say(
+  `torch ${torchVersion} on ${workerBlas(python, process.env)} (the worker's probe); onnxruntime-node ${await ortVersion()}.`,
+);
 try {
   for (const run of opts.run.split(',')) await benchRun(run);
 } finally {

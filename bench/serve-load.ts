@@ -9,6 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEMO_PREDICT_INPUTS } from '../src/demo/index.ts';
 import { CLI, trainTinyRun } from '../test/web/tiny-run.ts';
+import { findPython } from '../src/worker/index.ts';
+import { workerBlas } from './blas.ts';
 
 interface Phase {
   clients: number;
@@ -177,7 +179,8 @@ async function main(): Promise<void> {
     `Command: \`node --import tsx bench/serve-load.ts${values.run ? ' --run RUN' : ''} --clients ${clients} --seconds ${seconds} --threads ${values.threads}\`` +
       (values.run ? '' : ' (trains a bert-mini run on the demo data first)'),
     '',
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, shared with other work (load average below). Model hidden_size ${dims.hidden_size}, ` +
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, shared with other work (load average below); the worker's torch on ` +
+      `${workerBlas((await findPython({ env: process.env })).python, process.env)}. Model hidden_size ${dims.hidden_size}, ` +
       `${dims.num_hidden_layers} layers (bert-mini shape), one worker process, CPU fp32; single-sentence requests from the demo's prediction inputs; ` +
       'latency is measured by the client (request sent → JSON parsed).',
     '',

@@ -9,6 +9,8 @@ import { resolveConfig } from '../src/config/index.ts';
 import { readDataset } from '../src/data/index.ts';
 import { toDeepkeCsv } from '../src/demo/index.ts';
 import { runTraining } from '../src/run/index.ts';
+import { findPython } from '../src/worker/index.ts';
+import { workerBlas } from './blas.ts';
 import { stepEvents } from './run-events.ts';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     cpu: cpus()[0]?.model,
     cores: cpus().length,
+    blas: workerBlas((await findPython({ env: process.env })).python, process.env),
     examples: N,
     model: 'bert-mini (random init)',
     ratio,
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
   const md = [
     '# CPU training throughput: refit defaults vs DeepKE-like',
     '',
-    `Command: \`${command}\` (${summary.date}, ${summary.cores} × ${summary.cpu}).`,
+    `Command: \`${command}\` (${summary.date}, ${summary.cores} × ${summary.cpu}; torch on ${summary.blas}).`,
     `bert-mini from random init, the first ${N} training examples of deepke-re-standard, batch 32, one epoch; throughput over steps 2..n`,
     'from the wall time between step completions in events.jsonl; "outside" = 1 − (worker compute seconds / wall time).',
     '',

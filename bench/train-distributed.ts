@@ -15,6 +15,7 @@ import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../src/demo/ind
 import { PRESETS, planMemory, type RunShape } from '../src/memory/index.ts';
 import { runTraining } from '../src/run/index.ts';
 import { findPython } from '../src/worker/index.ts';
+import { workerBlas } from './blas.ts';
 import { stepEvents } from './run-events.ts';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
@@ -153,7 +154,8 @@ async function main(): Promise<void> {
   const fsdpRss = FSDP ? results[SETUPS[3].name].peak_rss_bytes : [];
   const fsdpPlan = plannedRank('fsdp');
   const fsdpSaving = FSDP ? against(fsdpRss) : '';
-  const { torch_version } = await findPython({ env: process.env });
+  const { torch_version, python } = await findPython({ env: process.env });
+  const blas = workerBlas(python, process.env);
   const verdict =
     two > one
       ? `2 ranks × 1 thread is ${(two / one).toFixed(2)}× the throughput of 1 process × 2 threads`
@@ -161,7 +163,7 @@ async function main(): Promise<void> {
   const md = [
     `# Training on CPU: 2 ranks × 1 thread vs 1 process × 2 threads (${new Date().toISOString().slice(0, 10)})`,
     '',
-    `torch ${torch_version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), bert-mini, ${N} examples, batch 32, max_seq_len 128, dropout 0, fp32, one epoch; ` +
+    `torch ${torch_version} on ${blas}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), bert-mini, ${N} examples, batch 32, max_seq_len 128, dropout 0, fp32, one epoch; ` +
       'examples/s between the first and the last step (start-up and the first step excluded). All runs in one invocation of ' +
       `\`node --import tsx bench/train-distributed.ts ${process.argv.slice(2).join(' ')}\``.trimEnd() +
       '.',

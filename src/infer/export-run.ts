@@ -5,11 +5,11 @@ import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { resolveConfig } from '../config/index.ts';
 import { readDataset, type Example } from '../data/index.ts';
-import { findPython } from '../worker/index.ts';
+import { defaultThreads, findPython } from '../worker/index.ts';
 import { runPaths } from '../run/index.ts';
 import { modelSpec, readModelFolder, type LoadedModel } from './model-folder.ts';
 import { exportOnnx, type OnnxRecord } from './onnx-export.ts';
-import { DEFAULT_ONNX_THREADS, DEFAULT_OPSET } from './onnx-runtime.ts';
+import { DEFAULT_OPSET } from './onnx-runtime.ts';
 import { quantizeAndMeasure, type Int8Record } from './onnx-quantize.ts';
 import { resolveDataPaths } from '../run/index.ts';
 import { inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
@@ -69,7 +69,7 @@ export async function exportRun(opts: {
         model,
         examples: check.examples,
         data_name: check.name,
-        threads: opts.threads ?? DEFAULT_ONNX_THREADS,
+        threads: opts.threads ?? defaultThreads(),
         log: opts.log,
       }),
     };

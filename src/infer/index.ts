@@ -33,7 +33,6 @@ export {
   ONNX_FILE,
   ONNX_INT8_FILE,
   DEFAULT_OPSET,
-  DEFAULT_ONNX_THREADS,
   type OnnxSession,
 } from './onnx-runtime.ts';
 export { readModelFolder, modelSpec, type RefitJson, type LoadedModel } from './model-folder.ts';

@@ -1,8 +1,8 @@
 // A run's model.onnx in onnxruntime-node (CPU provider, binaries shipped inside the npm package): session options
 // and padded batches of encoded examples → logits. Must never start Python: predict and serve use it without one.
-import { availableParallelism } from 'node:os';
 import { RefitError } from '../errors.ts';
 import type { EncodedExample } from '../encode/index.ts';
+import { defaultThreads } from '../worker/index.ts';
 
 /** File name of the exported model inside a run's model/ folder. */
 export const ONNX_FILE = 'model.onnx';
@@ -10,11 +10,6 @@ export const ONNX_FILE = 'model.onnx';
 export const ONNX_INT8_FILE = 'model.int8.onnx';
 /** Default ONNX opset of `refit export` (torch 1.13's exporter goes up to 17; 17 has LayerNormalization as one op). */
 export const DEFAULT_OPSET = 17;
-/**
- * Default intra-op threads: all cores up to 4. Attention and GEMMs of one BERT batch stop scaling past ~4 threads
- * on CPU, and a server under load gains more from batching concurrent requests than from more threads per batch.
- */
-export const DEFAULT_ONNX_THREADS = Math.max(1, Math.min(4, availableParallelism()));
 
 type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
@@ -57,24 +52,28 @@ export interface OnnxSession {
 
 /**
  * Opens `path` for latency under load: one session, graph optimisation `all` (LayerNorm, GELU and attention
- * fusions), sequential execution (a BERT graph is one chain: parallel branches gain nothing), `threads` intra-op
- * threads and one inter-op thread. A file onnxruntime cannot read is one line (E_ONNX_MODEL).
+ * fusions), sequential execution (a BERT graph is one chain: parallel branches gain nothing, and parallel mode with 2
+ * inter-op threads measured slower, bench/results/threads.md), `threads` intra-op threads (default: defaultThreads)
+ * and one inter-op thread. A file onnxruntime cannot read is one line (E_ONNX_MODEL).
  */
 export async function openOnnxSession(opts: {
   path: string;
   threads?: number;
+  /** Inter-op threads; above 1 the graph runs in parallel mode (bench/threads.ts measures it, default 1). */
+  inter_op_threads?: number;
   pad_id?: number;
 }): Promise<OnnxSession> {
   const ort = await loadOrt();
-  const threads = opts.threads ?? DEFAULT_ONNX_THREADS;
+  const threads = opts.threads ?? defaultThreads();
+  const inter = opts.inter_op_threads ?? 1;
   let session: Session;
   try {
     session = await ort.InferenceSession.create(opts.path, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
+      executionMode: inter > 1 ? 'parallel' : 'sequential',
       intraOpNumThreads: threads,
-      interOpNumThreads: 1,
+      interOpNumThreads: inter,
     });
   } catch (e) {
     throw new RefitError(

@@ -1,6 +1,6 @@
 // `refit eval` as a function: a finished run's model on any labelled file → the same metric block as training.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
@@ -10,7 +10,7 @@ import { chooseEngine, type Engine } from './engine.ts';
 import { onnxLogits } from './onnx-export.ts';
 import { ONNX_FILE, ONNX_INT8_FILE } from './onnx-runtime.ts';
 import type { MetricBlock } from '../metrics/index.ts';
-import { findPython } from '../worker/index.ts';
+import { defaultThreads, findPython } from '../worker/index.ts';
 import { evalLogits, scoreLogits } from '../run/index.ts';
 import { modelSpec, readModelFolder } from './model-folder.ts';
 import { inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
@@ -80,7 +80,7 @@ export async function evaluateRun(opts: {
         path: join(model.dir, file),
         rows,
         max_seq_len: model.refit.max_seq_len,
-        threads: opts.num_threads ?? availableParallelism(),
+        threads: opts.num_threads ?? defaultThreads(),
       }),
     );
   }

@@ -2,11 +2,16 @@
 // and a group already started by torchrun or Slurm, turned into the rank layout the worker process starts.
 // No processes are started here; `auto` looks at the visible GPUs only when asked for.
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import type { RunConfig } from '../config/index.ts';
 import { ConfigError, RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
-import { findPython, runFollowerRanks, type DistStrategy, type RankLayout } from '../worker/index.ts';
+import {
+  defaultThreads,
+  findPython,
+  runFollowerRanks,
+  type DistStrategy,
+  type RankLayout,
+} from '../worker/index.ts';
 
 /** The ranks of a run: the layout this machine starts (undefined: one process), the world size and the strategy. */
 export interface RunRanks {
@@ -106,9 +111,7 @@ export function runRanks(opts: {
       'E_CONFIG_VALUE',
       'distributed.backend nccl needs CUDA; device=cpu trains with gloo',
     );
-  const threads = cpu
-    ? (opts.num_threads ?? Math.max(1, Math.floor(availableParallelism() / nproc)))
-    : opts.num_threads;
+  const threads = cpu ? (opts.num_threads ?? defaultThreads({ processes: nproc })) : opts.num_threads;
   return {
     layout: {
       nproc_per_node: nproc,

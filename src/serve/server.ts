@@ -10,7 +10,7 @@ import Fastify, {
 import fastifyStatic from '@fastify/static';
 import { Ajv } from 'ajv';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from '../worker/index.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRefitError } from '../errors.ts';
@@ -64,7 +64,7 @@ export interface ServerOptions {
   heartbeat_ms?: number;
   /** Called with each change of the worker's health (lost, restarting, back, down), e.g. to tell the terminal. */
   notify?: (line: string) => void;
-  /** CPU threads of the model's worker (default: SERVE_THREADS_DEFAULT). */
+  /** CPU threads of the model (default: serveThreads()). */
   num_threads?: number;
   /**
    * Prediction engine: onnx (onnxruntime-node in this process) or torch (the worker); default: onnx when the
@@ -76,11 +76,12 @@ export interface ServerOptions {
 }
 
 /**
- * Worker threads when serving: one core stays with the HTTP process, and single-sentence batches gain
- * nothing past a few threads (bench/results/serve-load.md: on 2 cores, p99 at 16 clients was 348 ms
- * with 2 threads and 63 ms with 1).
+ * Model threads when serving: the default rule (defaultThreads) with one core kept for the HTTP process;
+ * single-sentence batches gain nothing past a few threads (bench/results/serve-load.md).
  */
-export const SERVE_THREADS_DEFAULT = Math.max(1, Math.min(4, availableParallelism() - 1));
+export function serveThreads(): number {
+  return defaultThreads({ reserve: 1 });
+}
 
 function oneLine(s: string): string {
   return s.split('\n')[0].slice(0, 500);
@@ -200,7 +201,7 @@ export async function buildApp(
     run_dir: opts.run_dir,
     env: opts.env,
     log: opts.log,
-    num_threads: opts.num_threads ?? SERVE_THREADS_DEFAULT,
+    num_threads: opts.num_threads ?? serveThreads(),
     engine: opts.engine,
     restart: opts.restart,
     worker_timeout_ms: opts.worker_timeout_ms,

@@ -21,5 +21,6 @@ export {
   type WorkerState,
   type WorkerStartOptions,
 } from './process.ts';
+export { defaultThreads, MAX_DEFAULT_THREADS, type ThreadsInput } from './threads.ts';
 export { freePort, rankEnvs, runFollowerRanks, worldSize, type RankLayout } from './process.ts';
 export * from './supervisor.ts';

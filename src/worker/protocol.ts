@@ -225,6 +225,16 @@ export type WorkerCommand =
 
 // ---- events (worker → TS) ----
 
+/** The BLAS library a worker's torch loaded (refit_worker.device.blas_library). */
+export interface BlasLibrary {
+  /** e.g. `OpenBLAS 0.3.21 (openblas-pthread)`, `reference BLAS`, `MKL (inside torch)`. */
+  name: string;
+  /** The library file mapped in the worker; null when the BLAS is inside torch's own library (pip's torch). */
+  path: string | null;
+  /** Debian's reference (Netlib) BLAS: about 10x slower matrix products than OpenBLAS. */
+  reference: boolean;
+}
+
 export interface ReadyEvent {
   type: 'ready';
   protocol_version: number;
@@ -238,6 +248,10 @@ export interface ReadyEvent {
     fused_adamw: boolean;
     device_name?: string;
     total_memory?: number;
+    /** Every visible card's name (CUDA only). */
+    device_names?: string[];
+    /** The BLAS torch's CPU matrix products run on (absent from workers that predate the probe). */
+    blas?: BlasLibrary;
   };
   num_threads: number;
   /** Several ranks: how many, and the torch.distributed backend they joined (gloo, nccl). */

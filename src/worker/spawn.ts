@@ -9,6 +9,7 @@ import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { cleanEnv } from './python.ts';
 import { rankEnvs, type RankLayout } from './rank-layout.ts';
+import { defaultThreads } from './threads.ts';
 
 /** Options of WorkerProcess.start. */
 export interface WorkerStartOptions {
@@ -34,11 +35,7 @@ export function spawnWorker(
     PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'),
     PYTHONUNBUFFERED: '1',
   });
-  const args = [
-    '-m',
-    'refit_worker',
-    ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : []),
-  ];
+  const args = ['-m', 'refit_worker', '--num-threads', String(opts.num_threads ?? defaultThreads())];
   opts.log.write(
     `starting worker${extraEnv.RANK ? ` rank ${extraEnv.RANK} of ${extraEnv.WORLD_SIZE}` : ''}: ` +
       `${opts.python} ${args.join(' ')}`,

@@ -25,7 +25,10 @@ export function registerExport(program: Command, ctx: CliContext): void {
       'int8: also write model.int8.onnx (encoder linear layers, per-channel int8 weights, dynamic ' +
         'activations), kept as the default engine only if macro-F1 drops ≤ 1 point and it is faster here',
     )
-    .option('--threads <n>', 'CPU threads for the int8 vs fp32 measurement (default: cores, at most 4)')
+    .option(
+      '--threads <n>',
+      'CPU threads for the int8 vs fp32 measurement (default: the free cores, at most 4)',
+    )
     .action(
       async (o: {
         run: string;

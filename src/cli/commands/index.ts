@@ -14,6 +14,7 @@ import { registerReport } from './report.ts';
 import { registerServe } from './serve.ts';
 import { registerImportDeepke } from './import-deepke.ts';
 import { registerExport } from './export.ts';
+import { registerEnv } from './env.ts';
 
 /** Adds one sub-command (and its options) to the program. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
@@ -32,4 +33,5 @@ export const COMMANDS: readonly RegisterCommand[] = Object.freeze([
   registerReport,
   registerServe,
   registerImportDeepke,
+  registerEnv,
 ]);

@@ -8,7 +8,7 @@ import { countLines, predictProgress } from '../predict-progress.ts';
 import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from '../../worker/index.ts';
 import type { Writable } from 'node:stream';
 import { intOption, threadsOption } from '../options.ts';
 import { checkFileTarget } from '../../run/index.ts';
@@ -143,7 +143,10 @@ export function registerPredict(program: Command, ctx: CliContext): void {
       'onnx (onnxruntime-node in this process, no Python) or torch (the Python worker; CPU or CUDA); ' +
         'default: onnx when the run has model/model.onnx',
     )
-    .option('--threads <n>', 'CPU threads for the model (default: every core)')
+    .option(
+      '--threads <n>',
+      'CPU threads for the model (default: the free cores, at most 4; docs/threads.md)',
+    )
     .action(async (o: PredictOptions) => {
       // a folder or an unwritable place is found before the model loads
       if (o.output) checkFileTarget(o.output, '--output');
@@ -160,7 +163,7 @@ export function registerPredict(program: Command, ctx: CliContext): void {
       const predictor = await openRunPredictor({
         run_dir: o.run,
         engine: parseEngine('--engine', o.engine),
-        num_threads: threadsOption(o.threads) ?? availableParallelism(),
+        num_threads: threadsOption(o.threads) ?? defaultThreads(),
         env: ctx.env,
         log: ctx.log,
       });

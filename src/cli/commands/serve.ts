@@ -31,7 +31,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--host <addr>', 'address to listen on (127.0.0.1 = this machine only)', '127.0.0.1')
     .option(
       '--threads <n>',
-      'CPU threads for the model (default: cores − 1, at most 4: small batches gain nothing from more)',
+      'CPU threads for the model (default: the free cores − 1, at most 4: small batches gain nothing from more)',
     )
     .option(
       '--engine <name>',

@@ -73,7 +73,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--progress <kind>', 'auto, tty, plain, jsonl or none', 'auto')
     .option(
       '--threads <n>',
-      'CPU threads for the worker (default: all cores; with several ranks on CPU: shared out)',
+      'CPU threads for the worker (default: the free cores, at most 4; with several ranks on CPU: shared out)',
     )
     .option(
       '--nproc <n>',

@@ -17,7 +17,8 @@ import torch
 from .data import EncodedDataset
 from .dist import RankLostError, Ranks
 from .export import export_onnx
-from .device import available_cores, capabilities, is_oom, memory_stats, release_memory, reset_peak
+from .device import (available_cores, capabilities, is_oom, memory_stats, release_memory, reset_peak,
+                     set_threads)
 from .protocol import (E_BAD_COMMAND, E_INTERNAL, E_OOM, E_PROTOCOL, PROTOCOL_VERSION, WorkerError,
                        check_command, make_event)
 from .trainer import Trainer
@@ -103,7 +104,7 @@ class Session:
     def load(self, cmd):
         if cmd.get('num_threads'):
             self.num_threads = int(cmd['num_threads'])
-            torch.set_num_threads(self.num_threads)
+            set_threads(self.num_threads)
         self.trainer = None  # free the previous model before building the next one
         self.trainer = Trainer(cmd, self.ranks)
         return self.trainer.loaded_event()
@@ -207,7 +208,7 @@ def main(argv):
     sys.stdout = sys.stderr
     threads = int(argv[argv.index('--num-threads') + 1]) if '--num-threads' in argv else 0
     threads = threads or available_cores()
-    torch.set_num_threads(threads)
+    set_threads(threads)
     ranks = Ranks()
     try:
         ranks.init()

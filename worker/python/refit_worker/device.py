@@ -3,6 +3,7 @@
 Never decides anything: TS picks precision, attention and optimizer from `capabilities`.
 """
 import contextlib
+import ctypes
 import gc
 import inspect
 import os
@@ -24,16 +25,78 @@ def available_cores():
         return os.cpu_count() or 1
 
 
+# File names of the BLAS libraries a CPU matmul can land in, as the dynamic loader maps them.
+_BLAS_FILES = ('libblas.so', 'libopenblas', 'libblis', 'libmkl_rt', 'libsatlas', 'libtatlas')
+
+
+def _blas_name(path):
+    """A BLAS library's name: OpenBLAS says its version; Debian's folder names the flavour (openblas-pthread, ...)."""
+    folder = os.path.basename(os.path.dirname(path))
+    if folder == 'blas':  # Debian's libblas3: the Netlib reference implementation, about 10x slower than OpenBLAS
+        return 'reference BLAS'
+    lib = ctypes.CDLL(path)
+    name = os.path.basename(path)
+    if hasattr(lib, 'openblas_get_config'):
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        name = ' '.join(lib.openblas_get_config().decode().split()[:2])  # 'OpenBLAS 0.3.21 NO_LAPACKE ...'
+    return f'{name} ({folder})' if folder.startswith(('openblas', 'blis', 'atlas')) else name
+
+
+def blas_library():
+    """{name, path, reference}: the BLAS torch's CPU matrix products really run on.
+
+    Debian's torch links libblas.so.3 (update-alternatives or LD_LIBRARY_PATH pick which one) and its build info
+    says BLAS_INFO=generic whatever it gets, so the library is read from this process's memory map after a matmul;
+    pip's torch carries MKL or OpenBLAS inside its own library (path None, name from its build info).
+    """
+    torch.ones(8, 8) @ torch.ones(8, 8)  # the BLAS is mapped by now, whether linked or loaded on first use
+    try:
+        with open('/proc/self/maps', encoding='utf-8') as maps:
+            paths = dict.fromkeys(line.split()[-1] for line in maps if '.so' in line)
+    except OSError:  # not Linux
+        paths = {}
+    # libblas.so.3 first: it is what torch links, while a LAPACK's own dependency (OpenBLAS's liblapack.so.3 beside
+    # a reference libblas.so.3) may map another BLAS whose sgemm torch never calls.
+    for prefix in _BLAS_FILES:
+        for path in paths:
+            if os.path.basename(path).startswith(prefix):
+                name = _blas_name(path)
+                return {'name': name, 'path': path, 'reference': name == 'reference BLAS'}
+    info = torch.__config__.show()
+    found = info.split('BLAS_INFO=')[1].split(',')[0] if 'BLAS_INFO=' in info else 'unknown'
+    name = {'mkl': 'MKL', 'open': 'OpenBLAS', 'accelerate': 'Accelerate'}.get(found, found)
+    return {'name': f'{name} (inside torch)', 'path': None, 'reference': False}
+
+
+def set_threads(n):
+    """Run torch's CPU maths on `n` threads: torch's intra-op pool and the BLAS's own.
+
+    OpenBLAS (Debian's pthread build) keeps a thread pool of its own, every core by default, which
+    torch.set_num_threads leaves alone (torch 1.13 with BLAS_INFO=generic): with n = 1 a matmul still ran on all
+    cores, and an extra thread on a busy machine waits for a core (bench/results/threads.md).
+    """
+    torch.set_num_threads(n)
+    path = blas_library()['path']
+    if path is None:  # inside torch's own library (pip's MKL): torch.set_num_threads sets it
+        return
+    lib = ctypes.CDLL(path)
+    for symbol in ('openblas_set_num_threads', 'bli_thread_set_num_threads'):
+        if hasattr(lib, symbol):
+            getattr(lib, symbol)(ctypes.c_int(n))
+            return
+
+
 def capabilities():
-    """The `capabilities` object of the ready event."""
+    """The `capabilities` object of the ready event (with the BLAS library: what CPU matmuls run on)."""
     cuda = torch.cuda.is_available()
     caps = {'cuda': cuda, 'device_count': torch.cuda.device_count() if cuda else 0,
             'bf16': bool(cuda and torch.cuda.is_bf16_supported()), 'sdpa': HAS_SDPA,
-            'fused_adamw': bool(cuda and HAS_FUSED_ADAMW)}
+            'fused_adamw': bool(cuda and HAS_FUSED_ADAMW), 'blas': blas_library()}
     if cuda:
         props = torch.cuda.get_device_properties(0)
         caps['device_name'] = props.name
         caps['total_memory'] = int(props.total_memory)
+        caps['device_names'] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return caps
 
 
