@@ -112,11 +112,10 @@ const SKIP_MOUNT = (what: string): ProbeResult => ({
   happened: `skipped: mount is not permitted here (${what} needs a tmpfs)`,
 });
 
-/** A tiny trained run of this probe's own (the shared one must not be modified). */
-async function ownRun(ctx: ProbeContext, name = 'run', extra: string[] = []): Promise<string> {
+/** A copy of the shared tiny run (tinyTrainArgs, 1 epoch, its checkpoint kept) that this probe may resume or change. */
+async function copiedRun(ctx: ProbeContext, name = 'run'): Promise<string> {
   const out = join(ctx.tmp, name);
-  const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), ...extra, '--out', out]);
-  if (r.status !== 0) throw new Error(`training ${name} failed: ${firstLine(r.stderr)}`);
+  cpSync(await ctx.tinyRun(), out, { recursive: true });
   return out;
 }
 
@@ -136,7 +135,7 @@ function refusedResume(key: string, value: string, stored: RegExp): Probe {
     did: `\`refit train --out RUN --resume ${key}=${value}\` on a run started otherwise`,
     expected: 'exit 2, one line naming the key, the stored value and --force; no new events',
     async run(ctx) {
-      const run = await ownRun(ctx);
+      const run = await copiedRun(ctx);
       const before = events(run).length;
       const r = await ctx.refit([
         'train',
@@ -171,7 +170,7 @@ export const PROBES: Probe[] = [
     expected:
       'exit 0; config.yaml says 2 epochs, run_start plans 8 steps, 8 steps trained, a resume event records the change',
     async run(ctx) {
-      const run = await ownRun(ctx);
+      const run = await copiedRun(ctx);
       const r = await ctx.refit([
         'train',
         '--out',
