@@ -112,11 +112,10 @@ const SKIP_MOUNT = (what: string): ProbeResult => ({
   happened: `skipped: mount is not permitted here (${what} needs a tmpfs)`,
 });
 
-/** A tiny trained run of this probe's own (the shared one must not be modified). */
-async function ownRun(ctx: ProbeContext, name = 'run', extra: string[] = []): Promise<string> {
+/** A copy of the shared tiny run (tinyTrainArgs, 1 epoch, its checkpoint kept) that this probe may resume or change. */
+async function copiedRun(ctx: ProbeContext, name = 'run'): Promise<string> {
   const out = join(ctx.tmp, name);
-  const r = await ctx.refit(['train', ...ctx.tinyTrainArgs(), ...extra, '--out', out]);
-  if (r.status !== 0) throw new Error(`training ${name} failed: ${firstLine(r.stderr)}`);
+  cpSync(await ctx.tinyRun(), out, { recursive: true });
   return out;
 }
 
@@ -136,7 +135,7 @@ function refusedResume(key: string, value: string, stored: RegExp): Probe {
     did: `\`refit train --out RUN --resume ${key}=${value}\` on a run started otherwise`,
     expected: 'exit 2, one line naming the key, the stored value and --force; no new events',
     async run(ctx) {
-      const run = await ownRun(ctx);
+      const run = await copiedRun(ctx);
       const before = events(run).length;
       const r = await ctx.refit([
         'train',
@@ -168,10 +167,11 @@ export const PROBES: Probe[] = [
   {
     item: '6',
     did: '`--resume train.epochs=2` on a 1-epoch run (a safe override)',
+    sweep: true,
     expected:
       'exit 0; config.yaml says 2 epochs, run_start plans 8 steps, 8 steps trained, a resume event records the change',
     async run(ctx) {
-      const run = await ownRun(ctx);
+      const run = await copiedRun(ctx);
       const r = await ctx.refit([
         'train',
         '--out',
@@ -205,6 +205,7 @@ export const PROBES: Probe[] = [
   {
     item: '7',
     did: 'two `refit train` on the same new --out started together',
+    sweep: true,
     expected:
       'one trains (exit 0), the other is refused with one line naming the holder (exit 1); one run_start in events.jsonl',
     async run(ctx) {
@@ -228,6 +229,7 @@ export const PROBES: Probe[] = [
   {
     item: '7',
     did: 'a stale lock (dead PID) left in an empty --out',
+    sweep: true,
     expected: 'the stale lock is taken over and the run trains (exit 0); the lock is gone afterwards',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
@@ -255,6 +257,7 @@ export const PROBES: Probe[] = [
   {
     item: '8',
     did: 'SIGINT once during training, then `--resume`',
+    sweep: true,
     expected:
       'exit 130, a line saying how to resume, run_end status interrupted with the kept checkpoint; the resume finishes (exit 0)',
     async run(ctx) {
@@ -287,6 +290,7 @@ export const PROBES: Probe[] = [
   {
     item: '8',
     did: 'SIGTERM once during training',
+    sweep: true,
     expected: 'exit 143 and run_end status interrupted (the report no longer says running)',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
@@ -307,6 +311,7 @@ export const PROBES: Probe[] = [
   {
     item: '8',
     did: 'SIGINT twice during training (0.2 s apart)',
+    sweep: true,
     expected: 'stops at once (within 3 s of the second), run_end interrupted recorded, the lock removed',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
@@ -337,6 +342,7 @@ export const PROBES: Probe[] = [
   {
     item: '8',
     did: 'SIGINT before the first step (while the worker starts)',
+    sweep: true,
     expected: 'exit 130 and no run folder left behind (nothing was trained)',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
@@ -357,6 +363,7 @@ export const PROBES: Probe[] = [
   {
     item: '9',
     did: 'refit killed (SIGKILL) at step 6 of a 4-step-epoch run, `--resume` (replays steps 5–6 from the step-4 checkpoint), then the report and `refit serve` GET /v1/run',
+    sweep: true,
     expected: 'events.jsonl only grows (a resume event), and the report and /v1/run show every step once',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
@@ -492,6 +499,7 @@ export const PROBES: Probe[] = [
   {
     item: '11',
     did: 'the disk of --out (a 64 MiB tmpfs) filled up after the first step, so the next checkpoint cannot be written',
+    sweep: true,
     expected: 'exit 1, one line naming a path on that disk and "no space" (never "internal error")',
     async run(ctx) {
       const mnt = join(ctx.tmp, 'disk');
@@ -551,6 +559,7 @@ export const PROBES: Probe[] = [
   {
     item: '11',
     did: 'train with no REFIT_CACHE (XDG_CACHE_HOME set): where the encoded data goes',
+    sweep: true,
     expected: 'in $XDG_CACHE_HOME/refit, nothing beside the run folder',
     async run(ctx) {
       const xdg = join(ctx.tmp, 'xdg');

@@ -35,5 +35,8 @@ export interface Probe {
   item: string;
   did: string;
   expected: string;
+  /** A long probe (it trains a run of its own, or stops one mid-training): only the fault suite (bench/faults.ts)
+   *  runs it; the test suite runs the others (test/run/train-faults.test.ts). */
+  sweep?: boolean;
   run(ctx: ProbeContext): Promise<ProbeResult>;
 }

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync, openSync, writeSync, closeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, NO_CLI, cachedTinyRun } from '../web/tiny-run.ts';
+import { SCORE_TOLERANCE, assertClose } from '../numerics.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-predict-input-'));
 const env: Record<string, string | undefined> = { ...process.env, REFIT_LOG: join(dir, 'cli.log') };
@@ -129,10 +130,17 @@ describe('refit predict --input: one line per row, bad rows in place', { skip: N
       r.stderr,
       `refit: warning: ${input}: 10 of 13 rows were bad (lines 2, 3, 5, 6, 7, 8, 9, 10, 12, 13); each has an error line in the output\n`,
     );
-    // the good row alone gets the same answer (bad rows do not disturb their neighbours); no bad rows: exit 0, silent
+    // the good row alone gets the same answer (bad rows do not disturb their neighbours); no bad rows: exit 0, silent.
+    // Alone it is a batch of one, in the file it shares a batch: the BLAS may sum in another order (SCORE_TOLERANCE).
     assert.equal(alone.status, 0, alone.stderr);
     assert.equal(alone.stderr, '');
-    assert.equal(rows(alone.stdout)[0].score, out[0].score);
+    assert.equal(rows(alone.stdout)[0].relation, out[0].relation);
+    assertClose(
+      rows(alone.stdout)[0].score,
+      out[0].score,
+      SCORE_TOLERANCE,
+      'the good row alone vs in the file',
+    );
   });
 
   test('--strict: any bad row exits 2 with one line naming the first; every row still gets its line', async () => {
@@ -311,13 +319,17 @@ describe(
         ['POST /v1/predict', api.json],
       ] as const) {
         assert.equal(p.error, undefined, `${name}: ${p.error}`);
-        assert.equal(p.score, viaText.score, `${name} reads the offsets as --text does`);
+        // the same item through another path, maybe in another batch or thread count: equal up to fp32 rounding
+        assertClose(p.score, viaText.score, SCORE_TOLERANCE, `${name} reads the offsets as --text does`);
         assert.equal(p.relation, viaText.relation);
       }
       // the first occurrence is another mention: a different input to the model
       const first = await post({ ...item, head_offset: cp(ASTRAL, ASTRAL.indexOf('Maya Okafor')) });
       assert.equal(first.status, 200);
-      assert.notEqual(first.json.score, viaText.score, 'the offset chooses the occurrence');
+      assert.ok(
+        Math.abs(first.json.score - viaText.score) > SCORE_TOLERANCE,
+        `the offset chooses the occurrence: ${first.json.score} vs ${viaText.score}`,
+      );
     });
 
     test('a UTF-16 offset (what JavaScript counts) is refused with the code-point offset named, by the CLI and the API', async () => {

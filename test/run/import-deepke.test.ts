@@ -228,35 +228,38 @@ describe('refit import-deepke', { skip }, () => {
   test('mismatches with the conf are one line naming the key, and leave no folder', async () => {
     const run = (o: string, ...args: string[]) =>
       refit(env, 'import-deepke', '--conf', join(project, 'conf'), '--out', join(dir, o), ...args);
-    const two = await run('bad-layers', '--checkpoint', pth, `lm_file=${hf}`, 'num_hidden_layers=2');
+    const wide = makeCheckpoint(python!, join(dir, 'lm_30.pth'), 1, 30);
+    const junk = join(dir, 'junk.pth');
+    writeFileSync(junk, 'not a checkpoint\n');
+    // six independent refusals (each its own --out), run side by side
+    const [two, thirty, gru, notCkpt, lmIsPth, hubId] = await Promise.all([
+      run('bad-layers', '--checkpoint', pth, `lm_file=${hf}`, 'num_hidden_layers=2'),
+      run('bad-relations', '--checkpoint', wide, `lm_file=${hf}`, 'num_relations=11'),
+      run('bad-rnn', '--checkpoint', pth, `lm_file=${hf}`, 'type_rnn=GRU'),
+      run('bad-file', '--checkpoint', junk, `lm_file=${hf}`),
+      run('bad-lm', '--checkpoint', pth, `lm_file=${pth}`),
+      run('bad-hub', '--checkpoint', pth),
+    ]);
     assert.equal(two.status, 2);
     assert.equal(
       two.stderr,
       `refit: ${pth}: the checkpoint has 1 BERT layer but num_hidden_layers is 2: set num_hidden_layers=1, the value it was trained with\n`,
     );
-    const wide = makeCheckpoint(python!, join(dir, 'lm_30.pth'), 1, 30);
-    const thirty = await run('bad-relations', '--checkpoint', wide, `lm_file=${hf}`, 'num_relations=11');
     assert.equal(thirty.status, 2);
     assert.equal(
       thirty.stderr,
       `refit: ${wide}: fc.weight has 30 outputs (trained with num_relations 30) but ${join(project, 'data/origin/relation.csv')} lists 11 relations: use the relation.csv the checkpoint was trained with (num_relations=30)\n`,
     );
-    const gru = await run('bad-rnn', '--checkpoint', pth, `lm_file=${hf}`, 'type_rnn=GRU');
     assert.equal(
       gru.stderr,
       `refit: ${pth}: the checkpoint's RNN is an LSTM but type_rnn (model.rnn.type) is GRU: set type_rnn=LSTM\n`,
     );
-    const junk = join(dir, 'junk.pth');
-    writeFileSync(junk, 'not a checkpoint\n');
-    const notCkpt = await run('bad-file', '--checkpoint', junk, `lm_file=${hf}`);
     assert.equal(notCkpt.status, 2);
     assert.match(notCkpt.stderr, /^refit: .*junk\.pth: not a PyTorch checkpoint \(.*\)\n$/);
-    const lmIsPth = await run('bad-lm', '--checkpoint', pth, `lm_file=${pth}`);
     assert.equal(
       lmIsPth.stderr,
       `refit: lm_file ${pth}: a file, not a folder; lm_file is the Hugging Face folder the checkpoint was trained from (config.json, vocab.txt) and --checkpoint is the .pth\n`,
     );
-    const hubId = await run('bad-hub', '--checkpoint', pth);
     assert.equal(hubId.status, 2);
     assert.match(
       hubId.stderr,

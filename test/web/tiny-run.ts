@@ -1,8 +1,19 @@
 // Trains a real tiny run (bert-tiny on the project's generated demo data) with the built CLI, for the tests
 // that need a trained model: the predict page and the server's predict path. Tens of seconds on 2 busy cores, so
-// the run is cached in the temp folder per build of the CLI and shared by the test files.
+// the run is cached in the temp folder per build of the CLI and worker and shared by the test files.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDemoDataset, toDeepkeCsv, toRelationCsv } from '../../src/demo/index.ts';
@@ -74,21 +85,59 @@ export function trainTinyRun(
   return out;
 }
 
-/** A trained tiny run shared by the test files: reused while dist/refit.mjs is unchanged, else trained anew. */
+/** What the cached run depends on: the built CLI, the worker's Python and this file (the training arguments). */
+function codeHash(): string {
+  const h = createHash('sha256');
+  const worker = new URL('../../worker/python/refit_worker/', import.meta.url);
+  const files = [
+    new URL('../../dist/refit.mjs', import.meta.url),
+    new URL(import.meta.url),
+    ...readdirSync(worker)
+      .filter((f) => f.endsWith('.py'))
+      .sort()
+      .map((f) => new URL(f, worker)),
+  ];
+  for (const f of files) h.update(readFileSync(f));
+  return h.digest('hex').slice(0, 16);
+}
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * A trained tiny run shared by the test files (read it, or copy it before changing it): trained once per build of
+ * the CLI and worker, in the temp folder under a hash of that code. Test files run in parallel processes, so the
+ * first one trains under a lock folder while the others wait for it.
+ */
 export function cachedTinyRun(): string {
-  const st = statSync(new URL('../../dist/refit.mjs', import.meta.url));
-  const name = `refit-test-tiny-run-${Math.round(st.mtimeMs)}-${st.size}`;
+  const name = `refit-test-tiny-run-${codeHash()}`;
   const cached = join(tmpdir(), name);
-  if (existsSync(join(cached, 'model', 'refit.json'))) return cached;
-  // runs cached for earlier builds are stale now
-  for (const f of readdirSync(tmpdir()))
-    if (f.startsWith('refit-test-tiny-run-') && f !== name)
-      rmSync(join(tmpdir(), f), { recursive: true, force: true });
-  const fresh = trainTinyRun();
+  const done = () => existsSync(join(cached, 'model', 'refit.json'));
+  if (done()) return cached;
+  const lock = `${cached}.lock`;
+  for (; ; sleepSync(500)) {
+    if (done()) return cached;
+    try {
+      mkdirSync(lock);
+      break; // this process trains
+    } catch {
+      // another process trains; take its lock over when it died (the lock is older than any training takes)
+      const st = statSync(lock, { throwIfNoEntry: false });
+      if (st && Date.now() - st.mtimeMs > 600_000) rmSync(lock, { recursive: true, force: true });
+    }
+  }
   try {
-    renameSync(fresh, cached); // atomic: another test file that trained at the same time keeps its own copy
+    if (done()) return cached;
+    // runs cached for older code, a day old (other checkouts sharing this temp folder may still use newer ones)
+    for (const f of readdirSync(tmpdir()))
+      if (f.startsWith('refit-test-tiny-run-') && !f.startsWith(name)) {
+        const st = statSync(join(tmpdir(), f), { throwIfNoEntry: false });
+        if (st && Date.now() - st.mtimeMs > 86_400_000)
+          rmSync(join(tmpdir(), f), { recursive: true, force: true });
+      }
+    rmSync(cached, { recursive: true, force: true });
+    renameSync(trainTinyRun(), cached);
     return cached;
-  } catch {
-    return fresh;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
   }
 }

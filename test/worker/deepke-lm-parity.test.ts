@@ -19,6 +19,7 @@ import {
   tinyLoad,
   writeDataset,
 } from './helpers.ts';
+import { LOGIT_TOLERANCE, assertCloseRows } from '../numerics.ts';
 
 const GOLDEN = join(SHARED, 'golden', 'tiny-bert');
 const python = await testPython();
@@ -140,7 +141,8 @@ test(
       { type: 'eval', dataset: 'train', batches, tag: 'c' },
       'eval_result',
     );
-    assert.deepEqual(after.logits, before.logits, 'restore brings the same weights back');
+    // the same eval of the same weights, up to a BLAS that follows memory alignment (test/numerics.ts)
+    assertCloseRows(after.logits, before.logits, LOGIT_TOLERANCE, 'restore brings the same weights back');
   },
 );
 

@@ -39,9 +39,10 @@ export function tempDir(prefix = 'refit-worker-'): string {
   return dir;
 }
 
-/** Starts a real worker on CPU with a memory-only log (2 threads: the test machine has 2 cores). */
+/** Starts a real worker on CPU with a memory-only log (2 threads by default: the test machine has 2 cores). */
 export async function startWorker(
   env: Record<string, string | undefined> = {},
+  num_threads = 2,
 ): Promise<{ worker: WorkerProcess; log: RunLog }> {
   const py = await testPython();
   if (!py) throw new Error('no python with torch');
@@ -50,7 +51,7 @@ export async function startWorker(
     python: py,
     env: { ...process.env, ...env },
     log,
-    num_threads: 2,
+    num_threads,
   });
   return { worker, log };
 }
