@@ -1,6 +1,6 @@
 // What the worker's and the ONNX predictors share: calls that arrive while one batch runs wait and then go
 // together as one batch, and each row's probabilities become a ranked Prediction. No I/O of its own.
-import type { LoadedModel } from './model-folder.ts';
+import type { LoadedModel } from '../session/index.ts';
 import type { PredictItem, Prediction, Predictor } from './predictor.ts';
 
 /** One item after a batch: its probabilities over the relations, or why it could not be encoded. */

@@ -9,10 +9,10 @@ import { codePointToUtf16, utf16ToCodePoint } from '../offsets.ts';
 import { encodeForHead, writeEncodedDataset } from '../encode/index.ts';
 import { findPython } from '../worker/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { evalLogits, softmax } from '../run/index.ts';
-import { modelSpec, readModelFolder, type LoadedModel } from './model-folder.ts';
+import { evalLogits, softmax } from '../session/index.ts';
+import { modelSpec, readModelFolder, type LoadedModel } from '../session/index.ts';
 import { CoalescingPredictor, type ScoredRow } from './coalescing-predictor.ts';
-import { expect, inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
+import { expect, inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
 /**
  * One sentence with two entity mentions. Offsets count code points (Python's `str.index`, as in data files) and

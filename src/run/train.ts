@@ -11,14 +11,8 @@ import { TrainSupervisor, type Levers } from '../worker/index.ts';
 import type { LoadCommand } from '../worker/protocol.ts';
 import { parseOomReport, type ModelDims } from '../memory/index.ts';
 import { stepsPerEpoch } from '../batch/index.ts';
-import {
-  appendJsonLine,
-  prepareOutDir,
-  readJson,
-  runPaths,
-  writeJsonAtomic,
-  writeTextAtomic,
-} from './files.ts';
+import { prepareOutDir } from './files.ts';
+import { appendJsonLine, readJson, runPaths, writeJsonAtomic, writeTextAtomic } from '../session/index.ts';
 import {
   cacheDir,
   encodeSplit,
@@ -29,12 +23,11 @@ import {
   type EncodedSplit,
 } from './prepare.ts';
 import { decideMemory, resolveDevice, type Decision, type PlanFile } from './decide.ts';
-import { loadCommand, setupWorker, startWorker, type LoadSpec } from './session.ts';
+import { checkModelWeights, loadCommand, setupWorker, startWorker, type LoadSpec } from '../session/index.ts';
 import { dispatchEvent, now, type Reporter, type RunEndEvent, type RunEvent } from './events.ts';
 import { InterruptedError, StopRequest } from './interrupt.ts';
 import { lockRunFolder, type RunLock } from './lock.ts';
 import { checkFolderTarget, checkFreeSpace } from './out-paths.ts';
-import { checkModelWeights } from './weights-check.ts';
 import { checkResumeChanges, describeChanges, type ResumeChange } from './resume-config.ts';
 import { initialState, runLoop, MAX_RESTARTS, type LoopState } from './train-loop.ts';
 import { finishRun, type RunMetrics } from './finish.ts';

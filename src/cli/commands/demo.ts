@@ -14,7 +14,8 @@ import {
   toDeepkeCsv,
   toRelationCsv,
 } from '../../demo/index.ts';
-import { runPaths, runTraining, writeJsonAtomic, writeTextAtomic } from '../../run/index.ts';
+import { runTraining } from '../../run/index.ts';
+import { runPaths, writeJsonAtomic, writeTextAtomic } from '../../session/index.ts';
 import { openPredictor } from '../../infer/index.ts';
 import { writeReport } from '../../report/index.ts';
 import { pickReporter, printSummary } from '../run-output.ts';
