@@ -31,7 +31,6 @@ import { checkFolderTarget, checkFreeSpace } from './out-paths.ts';
 import { checkResumeChanges, describeChanges, type ResumeChange } from './resume-config.ts';
 import { initialState, runLoop, MAX_RESTARTS, type LoopState } from './train-loop.ts';
 import { finishRun, type RunMetrics } from './finish.ts';
-import { exportRun } from '../infer/index.ts';
 import { deepkeLmRun, rnnSpec } from './deepke-lm.ts';
 import { probePlan } from './probe.ts';
 import { runRanks, type RunRanks } from './ranks.ts';
@@ -306,7 +305,6 @@ async function trainInFolder(
       test_untyped: inputs.test_untyped,
       stop,
     });
-    if (inputs.config.export.onnx) await exportAfterTraining(opts, log);
     emit(endEvent('ok', { best_epoch: state.best?.epoch }));
     return { run_dir: opts.out, metrics, plan: started.plan };
   } catch (e) {
@@ -699,26 +697,4 @@ export function checkRunSizes(config: RunConfig, dims: ModelDims, n_train: numbe
     return { ...config, train: { ...config.train, batch_size: n_train } };
   }
   return config;
-}
-
-/**
- * model/model.onnx for predict and serve without Python (export.onnx): a fresh CPU fp32 worker exports and checks
- * it, whatever device and precision trained the run. A failed export does not fail the run: one notice, and
- * predict stays on torch.
- */
-async function exportAfterTraining(opts: TrainOptions, log: RunLog): Promise<void> {
-  try {
-    const r = await exportRun({ run_dir: opts.out, env: opts.env, log });
-    log.write(
-      `export: model.onnx kept (max |logit diff| vs torch ${r.check.max_abs_diff.toExponential(2)} on ` +
-        `${r.check.examples} examples)`,
-    );
-  } catch (e) {
-    const line = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    log.write(`export: ${line}`);
-    opts.notice?.(
-      `model.onnx not written (${line}); predict and serve use the torch worker (retry: refit export --run ` +
-        `${opts.out})`,
-    );
-  }
 }
