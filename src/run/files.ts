@@ -2,7 +2,7 @@
 // folder unless --resume or --force. The folder's layout and atomic writes are session/run-files.ts.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { RefitError } from '../errors.ts';
+import { RefitError, fsError } from '../errors.ts';
 import { runPaths } from '../session/index.ts';
 
 /** Throws unless `dir` holds a run with a checkpoint to continue from. */
@@ -48,4 +48,13 @@ export function prepareOutDir(opts: { dir: string; resume: boolean; force: boole
   }
   mkdirSync(dir, { recursive: true });
   return 'new';
+}
+
+/** Creates a run folder (and its parents); a refused write is one line naming it. */
+export function makeFolder(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fsError(e, dir) ?? e;
+  }
 }

@@ -1,7 +1,8 @@
 // The training surface: runTraining, the memory decision, the out folder's policy, resume and import-deepke. Commands
 // import from here; what training shares with inference (worker session, evaluation, run and model folders) is
 // session/, and prediction, eval and export are infer/.
-export { runTraining, CHECKPOINT_EVERY_STEPS, type TrainOptions, type TrainResult } from './train.ts';
+export { runTraining } from './train.ts';
+export { CHECKPOINT_EVERY_STEPS, type TrainOptions, type TrainResult } from './stages/context.ts';
 export { importDeepke, type ImportOptions, type ImportResult } from './import-deepke.ts';
 export { prepareOutDir, assertResumable } from './files.ts';
 export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';

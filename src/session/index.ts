@@ -9,8 +9,6 @@ export {
   loadCommand,
   setupWorker,
   startWorker,
-  HEAD_DROPOUT,
-  WORKER_START_TIMEOUT_MS,
   type LoadSpec,
 } from './worker-session.ts';
 export { EVAL_BATCH_SIZE, argmax, evalLogits, scoreLogits, softmax } from './evaluate.ts';
