@@ -10,6 +10,7 @@ import { followsOnly, runFollowerNode, runRanks } from '../../run/ranks.ts';
 import { exportRun } from '../../infer/index.ts';
 import { ConfigError } from '../../errors.ts';
 import type { RunLog } from '../../log.ts';
+import { WorkerProcess } from '../../worker/index.ts';
 import { listen, untilSignal } from '../listen.ts';
 import { portOption, threadsOption } from '../options.ts';
 import { writeReport } from '../../report/index.ts';
@@ -194,8 +195,12 @@ export function registerTrain(program: Command, ctx: CliContext): void {
             notice,
             write_report: (run_dir) => writeReport({ run_dir }),
           });
-          if (config.export.onnx)
+          if (config.export.onnx) {
+            // A second Ctrl-C during the export kills its worker too, as it does the training's.
+            const unforce = signals.stop.onForce(() => WorkerProcess.killAll());
             await exportAfterTraining({ run_dir: out, env: ctx.env, log: ctx.log, notice });
+            unforce();
+          }
         } finally {
           signals.detach();
           if (server && !result) await server.close();
