@@ -8,14 +8,17 @@ import { resolveConfigDetailed, type ResolvedConfig, type RunConfig } from '../c
 import { readEncodedDataset } from '../encode/index.ts';
 import {
   LEVERS,
+  STRATEGIES,
+  configFacts,
   modelFromConfig,
   resolveGpu,
   parseSize,
   type GpuSpec,
   type Lever,
   type ModelDims,
+  type ShapeFacts,
 } from '../memory/index.ts';
-import { intOption } from './options.ts';
+import { enumOption, intOption } from './options.ts';
 
 /** Flags shared by `plan` and `fit` (commander camelCase names). */
 export interface MemoryFlags {
@@ -38,6 +41,75 @@ export interface MemoryFlags {
   /** several ranks (`refit plan --nproc N --strategy S`, the lever table's distributed.* flags) */
   nproc?: string;
   strategy?: string;
+  /** the data's example lengths (`--lengths-from`) */
+  lengthsFrom?: string;
+  /** `refit fit`: the effective batch and the GPUs (ranks) */
+  effectiveBatch?: string;
+  gpus?: string;
+}
+
+/**
+ * The config value a one-value lever flag sets (`--precision bf16`, `--grad-checkpointing on`, `--seq-len 512`), or
+ * undefined.
+ */
+function leverFlagValue(l: Lever, text: string | undefined): string | number | boolean | undefined {
+  const flag = `--${l.flag!.name}`;
+  if (l.values) return enumOption(flag, text, l.values);
+  if (l.schema.type === 'integer') return intOption(flag, text, Math.min(1, l.schema.minimum as number));
+  const onOff = enumOption(flag, text, ['on', 'off'] as const);
+  return onOff === undefined ? undefined : onOff === 'on';
+}
+
+/**
+ * The run `refit plan` and `refit fit` plan: the resolved config with the flags applied (flags win) and the facts of
+ * its run (configFacts: the engine, DeepKE's padding and DataParallel, the relations, the lengths, the ranks). Each
+ * `memory.*` lever flag of the command sets its value, except the levers fit searches, whose `refit fit` flags are
+ * lists of values to search (read by the fit command); `--nproc`/`--gpus` and `--strategy` set the ranks.
+ */
+export function planInputs(
+  flags: MemoryFlags,
+  resolved: ResolvedConfig,
+  command: 'plan' | 'fit',
+): { config: RunConfig; facts: ShapeFacts } {
+  const cfg = resolved.config;
+  const memory: Record<string, unknown> = { ...cfg.memory };
+  let explicitSeq = false;
+  for (const l of LEVERS.filter((x) => x.key.startsWith('memory.') && x.flag?.[command])) {
+    if (command === 'fit' && l.fit) continue;
+    const v = leverFlagValue(l, leverFlagText(flags, l));
+    if (v === undefined) continue;
+    memory[l.name] = v;
+    if (l.name === 'max_seq_len') explicitSeq = true;
+    // a micro-batch given on the command line wins over the config's accumulation
+    if (l.name === 'micro_batch_size') memory.grad_accumulation = undefined;
+  }
+  const distributed = { ...cfg.distributed };
+  const ranks = command === 'plan' ? intOption('--nproc', flags.nproc) : intOption('--gpus', flags.gpus);
+  if (ranks !== undefined) distributed.nproc_per_node = ranks;
+  if (command === 'plan')
+    distributed.strategy = enumOption('--strategy', flags.strategy, STRATEGIES) ?? cfg.distributed.strategy;
+  const head =
+    enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ?? cfg.model.head;
+  const batch = command === 'fit' ? intOption('--effective-batch', flags.effectiveBatch) : undefined;
+  const config: RunConfig = {
+    ...cfg,
+    model: { ...cfg.model, head },
+    memory: memory as unknown as RunConfig['memory'],
+    distributed,
+    train: { ...cfg.train, batch_size: batch ?? cfg.train.batch_size },
+  };
+  const facts = configFacts(
+    { ...resolved, config },
+    {
+      engine: enumOption('--engine', flags.engine, ['refit', 'hf'] as const),
+      mode: enumOption('--mode', flags.mode, ['train', 'infer'] as const),
+      num_labels: intOption('--num-labels', flags.numLabels),
+      lengths: flags.lengthsFrom ? readLengths(flags.lengthsFrom) : undefined,
+      config_file: flags.config !== undefined,
+      explicit_seq_len: explicitSeq,
+    },
+  );
+  return { config, facts };
 }
 
 /**
@@ -101,6 +173,11 @@ export function memoryOptions(cmd: Command): Command {
       "relation head (deepke-lm: DeepKE's BERT → BiLSTM → linear)",
     )
     .option('--gpu <name|size>', 'a card (RTX 3060, T4, A100 80GB, …) or its memory (12GB, 11.75GiB)')
+    .option(
+      '--lengths-from <file>',
+      "the data's example lengths (an encoded dataset .refit-ds, or integers): dynamic padding is planned at " +
+        'the longest',
+    )
     .option('--json', 'print one JSON object');
 }
 

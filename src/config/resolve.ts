@@ -226,11 +226,16 @@ function checkCombinations(settings: Map<string, Setting>): void {
   if (micro && accum && typeof micro.value === 'number' && typeof accum.value === 'number') {
     const effective =
       typeof batch?.value === 'number' ? batch.value : (DEFAULTS['train.batch_size'] as number);
-    if (micro.value * accum.value !== effective) {
+    // the micro-batch is per rank: with several ranks (a number of them in the config) they multiply the split
+    const nproc = settings.get('distributed.nproc_per_node')?.value;
+    const nnodes = settings.get('distributed.nnodes')?.value;
+    const world = (typeof nproc === 'number' ? nproc : 1) * (typeof nnodes === 'number' ? nnodes : 1);
+    if (micro.value * accum.value * world !== effective) {
+      const ranks = world > 1 ? ` × ${world} ranks` : '';
       throw new ConfigError(
         'E_CONFIG_VALUE',
-        `${wherePrefix(accum.where)}memory.micro_batch_size × memory.grad_accumulation = ${micro.value} × ` +
-          `${accum.value} must equal train.batch_size (${effective}), the effective batch`,
+        `${wherePrefix(accum.where)}memory.micro_batch_size × memory.grad_accumulation${ranks ? ' × ranks' : ''} = ` +
+          `${micro.value} × ${accum.value}${ranks} must equal train.batch_size (${effective}), the effective batch`,
       );
     }
   }

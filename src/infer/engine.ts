@@ -7,7 +7,8 @@ import type { RunLog } from '../log.ts';
 import { readModelFolder } from '../session/index.ts';
 import { ONNX_FILE } from './onnx-runtime.ts';
 import { openOnnxPredictor } from './onnx-predictor.ts';
-import { openPredictor, type Predictor, type PredictItem } from './predictor.ts';
+import { openPredictor } from './predictor.ts';
+import type { Predictor, PredictItem } from './predict-item.ts';
 import { predictDefaults, type PredictDefaults } from './predict-defaults.ts';
 
 /** The prediction engines: `onnx` (onnxruntime-node, CPU) and `torch` (the Python worker, CPU or CUDA). */

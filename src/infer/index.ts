@@ -2,14 +2,8 @@
 // quantisation. Commands and the server import from here; the model folder and the worker session are session/,
 // training is run/ (never imported here).
 export { evaluateRun } from './run-eval.ts';
-export {
-  openPredictor,
-  itemExample,
-  locate,
-  type Predictor,
-  type PredictItem,
-  type Prediction,
-} from './predictor.ts';
+export { openPredictor } from './predictor.ts';
+export { itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predict-item.ts';
 export {
   openPredictInput,
   itemRow,
@@ -18,6 +12,7 @@ export {
   type PredictInput,
 } from './predict-input.ts';
 export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from './predict-stream.ts';
+export { PredictBatcher, BATCH_WINDOW_MS, MAX_BATCH_ITEMS, type PredictOptions } from './predict-batcher.ts';
 export { exportRun } from './export-run.ts';
 export { openRunPredictor, chooseEngine, parseEngine, ENGINES, type Engine } from './engine.ts';
 export { predictDefaults, type PredictDefaults } from './predict-defaults.ts';

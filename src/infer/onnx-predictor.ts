@@ -1,15 +1,14 @@
 // The Predictor of a run that has model/model.onnx: onnxruntime-node in this process, no Python, no process hop.
-// Same answers and shape as the worker's Predictor; concurrent calls are coalesced into one batched run.
+// Same answers and shape as the worker's Predictor (both are EnginePredictors: items encoded once there).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunLog } from '../log.ts';
 import { planEvalBatches } from '../batch/index.ts';
-import { encodeForHead, type EncodedExample } from '../encode/index.ts';
-import { softmax } from '../session/index.ts';
+import type { EncodedExample } from '../encode/index.ts';
 import { readModelFolder, type LoadedModel } from '../session/index.ts';
 import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, type OnnxSession } from './onnx-runtime.ts';
-import { itemExample, type PredictItem, type Predictor } from './predictor.ts';
-import { CoalescingPredictor, type ScoredRow } from './coalescing-predictor.ts';
+import type { Predictor } from './predict-item.ts';
+import { EnginePredictor } from './engine-predictor.ts';
 
 /**
  * Examples per onnxruntime run. Rows are sorted by length first, so padding stays small; past ~32 rows a CPU
@@ -36,7 +35,7 @@ export async function openOnnxPredictor(opts: {
   return new OnnxPredictor(model, session, file === ONNX_INT8_FILE ? 'onnx-int8' : 'onnx');
 }
 
-class OnnxPredictor extends CoalescingPredictor {
+class OnnxPredictor extends EnginePredictor {
   /** Never resolves: there is no worker to lose (a failing run rejects its own call). */
   readonly lost: Promise<Error> = new Promise(() => undefined);
   /** No child process: the server's watchdog has nothing to kill. */
@@ -54,45 +53,23 @@ class OnnxPredictor extends CoalescingPredictor {
     // In-process: nothing can hang apart from this thread itself.
   }
 
-  protected async score(items: PredictItem[]): Promise<ScoredRow[]> {
-    const enc = {
-      tokenizer: this.loaded.text.tokenizer,
-      max_seq_len: this.max_seq_len,
-      markers: this.loaded.text.markers,
-      deepke_lm: this.loaded.text.deepke_lm,
-    };
-    const rows: ScoredRow[] = [];
-    const good: Array<{ row: ScoredRow; encoded: EncodedExample }> = [];
-    items.forEach((item, i) => {
-      const ex = itemExample(item, i + 1);
-      if (typeof ex === 'string') {
-        rows.push({ item, error: ex });
-        return;
-      }
-      try {
-        const row: ScoredRow = { item };
-        good.push({ row, encoded: encodeForHead({ ...enc, example: ex }) });
-        rows.push(row);
-      } catch (e) {
-        rows.push({ item, error: e instanceof Error ? e.message.split('\n')[0] : String(e) });
-      }
-    });
-    const lengths = good.map((g) => g.encoded.ids.length);
+  protected async logits(rows: EncodedExample[]): Promise<number[][]> {
+    const out: number[][] = new Array(rows.length);
     for (const b of planEvalBatches({
-      lengths,
+      lengths: rows.map((r) => r.ids.length),
       batch_size: ONNX_BATCH_SIZE,
       padding: 'dynamic',
       max_seq_len: this.max_seq_len,
     })) {
       const logits = await this.session.logits(
-        b.indices.map((i) => good[i].encoded),
+        b.indices.map((i) => rows[i]),
         b.seq_len,
       );
       b.indices.forEach((i, k) => {
-        good[i].row.probs = softmax(logits[k]);
+        out[i] = logits[k];
       });
     }
-    return rows;
+    return out;
   }
 
   async close(): Promise<void> {

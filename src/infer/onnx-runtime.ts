@@ -91,7 +91,7 @@ export async function openOnnxSession(opts: {
     async logits(rows, seq_len) {
       const feeds = batchTensors(ort, { rows, seq_len, pad });
       // onnxruntime-node 1.30 runs the graph on the calling thread (its intra-op pool does the maths): the event loop
-      // waits for this batch, and requests arriving meanwhile are joined into the next one by the server's batcher.
+      // waits for this batch, and requests arriving meanwhile are joined into the next one by PredictBatcher.
       const out = await session.run(Object.fromEntries(names.map((n: string) => [n, feeds[n]])));
       const t = out[session.outputNames[0]];
       const width = Number(t.dims[1]);

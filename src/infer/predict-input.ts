@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { DataError } from '../errors.ts';
 import { extensionOf, parseJson, pickReader, readText } from '../data/index.ts';
 import { utf16ToCodePoint } from '../offsets.ts';
-import type { PredictItem } from './predictor.ts';
+import type { PredictItem } from './predict-item.ts';
 
 /**
  * One input row: what to predict, or why it cannot be; `line` is the 1-based physical line it starts on (0:

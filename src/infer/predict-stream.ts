@@ -2,7 +2,7 @@
 // it goes: memory stays bounded by the window (rows, items and characters), whatever the file's size. Bad rows
 // get an error line in place and are counted for the summary.
 import type { InputRow } from './predict-input.ts';
-import type { Prediction, Predictor } from './predictor.ts';
+import type { Prediction, Predictor } from './predict-item.ts';
 
 /** Rows sent to the worker at a time. */
 export const PREDICT_WINDOW = 256;

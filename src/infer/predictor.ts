@@ -1,108 +1,15 @@
-// A loaded run model that predicts relations for sentences: one worker kept alive, concurrent calls coalesced
-// into one evaluation. Used by `refit predict` and by the HTTP server.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// A loaded run model that predicts relations for sentences on the torch worker: one worker kept alive, each batch
+// of encoded rows sent inside one `eval` command (no file per request). Used by `refit predict` and the HTTP server.
 import type { RunLog } from '../log.ts';
-import type { Example } from '../data/types.ts';
-import { codePointToUtf16, utf16ToCodePoint } from '../offsets.ts';
-import { encodeForHead, writeEncodedDataset } from '../encode/index.ts';
+import type { EncodedExample } from '../encode/index.ts';
+import { planEvalBatches } from '../batch/index.ts';
 import { findPython } from '../worker/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { evalLogits, softmax } from '../session/index.ts';
+import { EVAL_BATCH_SIZE } from '../session/index.ts';
 import { modelSpec, readModelFolder, type LoadedModel } from '../session/index.ts';
-import { CoalescingPredictor, type ScoredRow } from './coalescing-predictor.ts';
+import { EnginePredictor } from './engine-predictor.ts';
+import type { Predictor } from './predict-item.ts';
 import { expect, inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
-
-/**
- * One sentence with two entity mentions. Offsets count code points (Python's `str.index`, as in data files) and
- * are optional: the first occurrence is used without them.
- */
-export interface PredictItem {
-  text: string;
-  head: string;
-  tail: string;
-  head_offset?: number;
-  tail_offset?: number;
-  /**
-   * Entity types, as DeepKE's predict.py asks for them: the deepke-lm head puts them into the text (without
-   * them the mentions keep their text).
-   */
-  head_type?: string;
-  tail_type?: string;
-}
-
-/** One answer, in input order; `error` instead of a relation when the item could not be encoded. */
-export interface Prediction {
-  id: number;
-  head: string;
-  tail: string;
-  relation?: string;
-  score?: number;
-  top?: Array<{ relation: string; score: number }>;
-  error?: string;
-}
-
-/** A loaded model ready to predict; `close` stops its worker. */
-export interface Predictor {
-  relations: string[];
-  na_label: string | null;
-  max_seq_len: number;
-  model: Record<string, unknown>;
-  predict(items: PredictItem[], opts?: { top_k?: number; na_threshold?: number }): Promise<Prediction[]>;
-  close(): Promise<void>;
-  /** Resolves at once when the worker dies or hangs (not on close), with why: the server restarts it then. */
-  lost: Promise<Error>;
-  /** The worker's process id. */
-  pid: number | undefined;
-  /**
-   * Asks the idle worker for a cheap answer; one not given within `timeout_ms` means it hangs: it is killed
-   * (and `lost` resolves).
-   */
-  ping(timeout_ms: number): Promise<void>;
-}
-
-/**
- * Finds a mention: at the given code-point offset (checked), else its first occurrence; an error line when it is
- * not there. The span returned indexes the JS string (UTF-16 units).
- */
-export function locate(
-  text: string,
-  mention: string,
-  offset: number | undefined,
-  role: 'head' | 'tail',
-): { start: number; end: number } | string {
-  if (!mention) return `${role} is empty`;
-  if (offset !== undefined) {
-    const at = codePointToUtf16(text, offset);
-    if (text.startsWith(mention, at)) return { start: at, end: at + mention.length };
-    // A client that counted UTF-16 units (JavaScript, Java) lands here after an emoji or astral CJK character.
-    const hint = text.startsWith(mention, offset)
-      ? ` (offsets count code points, as Python's str.index: it is at ${utf16ToCodePoint(text, offset)})`
-      : '';
-    return `${role} '${mention}' is not at ${role}_offset ${offset}${hint}`;
-  }
-  const at = text.indexOf(mention);
-  return at < 0 ? `${role} '${mention}' is not in the text` : { start: at, end: at + mention.length };
-}
-
-/** Turns an item into an Example, or an error line. */
-export function itemExample(item: PredictItem, line: number): Example | string {
-  if (typeof item.text !== 'string' || typeof item.head !== 'string' || typeof item.tail !== 'string')
-    return 'needs string fields text, head and tail';
-  const h = locate(item.text, item.head, item.head_offset, 'head');
-  if (typeof h === 'string') return h;
-  const t = locate(item.text, item.tail, item.tail_offset, 'tail');
-  if (typeof t === 'string') return t;
-  const typed = (type: unknown) => (typeof type === 'string' && type.trim() ? { type: type.trim() } : {});
-  return {
-    text: item.text,
-    head: { text: item.head, ...h, ...typed(item.head_type) },
-    tail: { text: item.tail, ...t, ...typed(item.tail_type) },
-    file: '<predict>',
-    line,
-  };
-}
 
 /** Loads `<run_dir>/model` into a fresh worker (CPU fp32 unless CUDA is there) and returns a Predictor. */
 export async function openPredictor(opts: {
@@ -128,9 +35,7 @@ export async function openPredictor(opts: {
   return new WorkerPredictor(model, worker, opts.log);
 }
 
-class WorkerPredictor extends CoalescingPredictor {
-  private readonly tmp = mkdtempSync(join(tmpdir(), 'refit-predict-'));
-
+class WorkerPredictor extends EnginePredictor {
   constructor(
     loaded: LoadedModel,
     private readonly worker: SupervisedWorker & {
@@ -155,54 +60,40 @@ class WorkerPredictor extends CoalescingPredictor {
     await this.worker.request({ type: 'memory' }, { timeout_ms });
   }
 
-  protected async score(items: PredictItem[]): Promise<ScoredRow[]> {
-    const out = items.map((item, i) => {
-      const ex = itemExample(item, i + 1);
-      if (typeof ex === 'string') return { item, error: ex };
-      try {
-        encodeForHead({
-          tokenizer: this.loaded.text.tokenizer,
-          example: ex,
-          max_seq_len: this.max_seq_len,
-          markers: this.loaded.text.markers,
-          deepke_lm: this.loaded.text.deepke_lm,
-        });
-      } catch (e) {
-        return { item, error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
-      }
-      return { item, ex };
-    });
-    const good = out.filter((o): o is { item: PredictItem; ex: Example } => 'ex' in o);
-    if (good.length === 0) return out;
-    const ds = await writeEncodedDataset({
-      examples: good.map((g) => g.ex),
-      relations: this.loaded.relations,
-      tokenizer: this.loaded.text.tokenizer,
+  /**
+   * One `eval` command carrying the rows themselves: one request, so concurrent calls never interleave on the
+   * worker (it answers one command at a time). An OOM only means the batches are too big: halve and retry.
+   */
+  protected async logits(rows: EncodedExample[], batch_size = EVAL_BATCH_SIZE): Promise<number[][]> {
+    const batches = planEvalBatches({
+      lengths: rows.map((r) => r.ids.length),
+      batch_size,
+      padding: 'dynamic',
       max_seq_len: this.max_seq_len,
-      markers: this.loaded.text.markers,
-      deepke_lm: this.loaded.text.deepke_lm,
-      cache_dir: this.tmp,
     });
+    const encoded = {
+      input_ids: rows.map((r) => r.ids),
+      head_pos: rows.map((r) => r.head_pos),
+      tail_pos: rows.map((r) => r.tail_pos),
+    };
+    let ev;
     try {
-      await expect(this.worker, { type: 'open_dataset', name: 'predict', path: ds.path }, 'dataset_opened');
-      const logits = await evalLogits(this.worker, {
-        dataset: 'predict',
-        lengths: ds.lengths,
-        padding: 'dynamic',
-        max_seq_len: this.max_seq_len,
-        tag: 'predict',
-      });
-      good.forEach((g, i) => {
-        (g as { probs?: number[] }).probs = softmax(logits[i]);
-      });
-    } finally {
-      rmSync(ds.path, { force: true });
+      ev = await expect(this.worker, { type: 'eval', rows: encoded, batches, tag: 'predict' }, 'eval_result');
+    } catch (e) {
+      if (batch_size > 1 && e instanceof Error && /out of memory/i.test(e.message))
+        return this.logits(rows, Math.floor(batch_size / 2));
+      throw e;
     }
-    return out as ScoredRow[];
+    // the worker answers in batch order: back to row order
+    const out: number[][] = new Array(rows.length);
+    let k = 0;
+    for (const b of batches) for (const i of b.indices) out[i] = ev.logits[k++];
+    if (k !== ev.logits.length)
+      throw new Error(`worker returned ${ev.logits.length} logit rows for ${k} rows`);
+    return out;
   }
 
   async close(): Promise<void> {
     await this.worker.close().catch((e) => this.log.write(`predictor close: ${String(e)}`));
-    rmSync(this.tmp, { recursive: true, force: true });
   }
 }

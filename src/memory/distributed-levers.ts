@@ -1,7 +1,7 @@
 // The `distributed.*` levers (issue 12): world size, strategy and rendezvous, the second section of the one lever
-// table: levers.ts's LEVERS is `memory.*` then these, and the config schema and defaults, the plan flags and the docs
-// read LEVERS, not this list. A table; no I/O, no logic.
-import type { Lever } from './levers.ts';
+// table: levers.ts's LEVERS is `memory.*` (memory-levers.ts) then these, and the config schema and defaults, the
+// plan flags and the docs read LEVERS, not this list. A table; no I/O, no logic.
+import { int, oneOf, type Lever } from './lever-types.ts';
 
 /**
  * How several ranks share the model states: ddp replicates them, zero1 shards the optimizer states, fsdp
@@ -33,15 +33,6 @@ export interface DistributedConfig {
   strategy: 'auto' | Strategy;
   backend: 'auto' | Backend;
 }
-
-const oneOf = (...values: string[]) => ({
-  schema: { enum: values },
-  expected: `one of ${values.join(', ')}`,
-});
-const int = (min: number, max?: number) => ({
-  schema: { type: 'integer', minimum: min, ...(max !== undefined ? { maximum: max } : {}) },
-  expected: max !== undefined ? `an integer from ${min} to ${max}` : `an integer ≥ ${min}`,
-});
 
 /** Every `distributed.*` key in config.yaml order. */
 export const DISTRIBUTED_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([

@@ -1,37 +1,38 @@
 // fitConfig: the fastest configuration whose predicted device peak stays under the card's memory with a margin,
-// keeping micro-batch × accumulation = the effective batch. Pure: planMemory for memory, cost.ts for speed.
+// keeping micro-batch × accumulation × ranks = the effective batch. It searches over run shapes: each candidate is
+// the config with the searched levers set, read by runShapeOf and priced by planMemory, exactly as `refit plan -c`
+// and train's decision read and price a config. Pure: cost.ts for speed.
+import { roundSeqLen } from '../batch/index.ts';
 import { RefitError } from '../errors.ts';
 import { microBatchMs } from './cost.ts';
 import { checkSeqLen, validateDims } from './models.ts';
-import { strategyTrains } from './distributed-levers.ts';
+import { strategyTrains, type Strategy } from './distributed-levers.ts';
 import { FIT_LEVERS } from './levers.ts';
 import { planMemory } from './plan.ts';
-import type {
-  Attention,
-  Engine,
-  FitCandidate,
-  FitResult,
-  GpuSpec,
-  ModelDims,
-  Precision,
-  RunShape,
-} from './types.ts';
+import { runShapeOf, worldOf, type ShapeConfig, type ShapeFacts } from './run-shape.ts';
+import type { FitCandidate, FitResult, GpuSpec, ModelDims } from './types.ts';
 
 /** Default safety margin: the fraction of the card kept free (Lightning's BatchSizeFinder uses 5 %). */
 export const DEFAULT_MARGIN = 0.05;
-/** Dynamic padding pads each micro-batch to a multiple of this (shape reuse; cf. golden throughput2 rows). */
-export const PAD_MULTIPLE = 64;
 
-/** What the search may vary (each list defaults to every supported choice). */
-export interface FitAllow {
-  precision: Precision[];
-  attention: Attention[];
-  grad_checkpointing: boolean[];
-  micro_batch_size: number[];
-}
+/**
+ * What the search may vary: for each lever fit searches (FIT_LEVERS, by name) the values allowed, and the
+ * micro-batch sizes; a lever left out may take every value its table entry offers on the device.
+ */
+export type FitAllow = Readonly<Record<string, readonly unknown[] | undefined>>;
 
-function roundUp(x: number, m: number): number {
-  return Math.ceil(x / m) * m;
+/**
+ * What a config leaves to fit: every lever fit searches whose config value is `auto`; the others are kept as
+ * configured (`refit fit -c` and train's `memory: auto` decision read a config alike).
+ */
+export function configAllow(memory: object): FitAllow {
+  const m = memory as Record<string, unknown>;
+  return Object.fromEntries(
+    FIT_LEVERS.filter((l) => m[l.name] !== undefined && m[l.name] !== 'auto').map((l) => [
+      l.name,
+      [m[l.name]],
+    ]),
+  );
 }
 
 /** Expected padded tokens per example when length-sorted examples are cut into micro-batches of `micro`. */
@@ -43,16 +44,21 @@ function paddedLengthSorted(sorted: Float64Array, micro: number, seq_len: number
   let tokens = 0;
   for (let i = 0; i < sorted.length; i += micro) {
     const end = Math.min(i + micro, sorted.length); // a micro-batch is padded to its longest (last) example
-    tokens += (end - i) * Math.min(seq_len, roundUp(sorted[end - 1], PAD_MULTIPLE));
+    tokens += (end - i) * roundSeqLen(sorted[end - 1], seq_len); // the batcher's padding rule
   }
   return tokens / sorted.length;
 }
 
 /** Every combination of the values fit searches (FIT_LEVERS, outer loop first), as lever name → value. */
-function combinations(gpu: GpuSpec, allow: Partial<FitAllow>): Array<Record<string, unknown>> {
+function combinations(q: Search, allow: FitAllow): Array<Record<string, unknown>> {
+  const gpu = q.o.gpu;
   let out: Array<Record<string, unknown>> = [{}];
   for (const l of FIT_LEVERS) {
-    const allowed = (allow as Record<string, readonly unknown[] | undefined>)[l.name];
+    const kept =
+      l.fit!.needs_lengths && !q.sorted
+        ? [(q.o.config.memory as Record<string, unknown>)[l.name]]
+        : undefined;
+    const allowed = kept ?? allow[l.name];
     const values = l.fit!.choices(gpu, allowed);
     if (values.length === 0)
       throw new RefitError(
@@ -64,124 +70,118 @@ function combinations(gpu: GpuSpec, allow: Partial<FitAllow>): Array<Record<stri
   return out;
 }
 
-interface Search {
+/** The fit options: the run as configured, its facts, the model and the card. */
+export interface FitOptions {
+  /** the run as configured: what fit keeps (the head, the RNN, frozen layers, the optimizer, the window, padding) */
+  config: ShapeConfig;
+  /** the engine, DeepKE's padding and DataParallel, the data's lengths and relations, the ranks, the device */
+  facts: ShapeFacts;
   model: ModelDims;
   gpu: GpuSpec;
-  engine: Engine;
-  effective: number;
-  seq: number;
-  memSeq: number;
-  sorted?: Float64Array;
-  num_labels: number;
-  budget: number;
-  shape: FitShape;
-  /** GPUs (ranks): each runs effective / ranks examples per step, in parallel */
-  ranks: number;
+  margin?: number;
+  allow?: FitAllow;
+  /** several ranks: the strategies to consider (default ddp, zero1; fsdp only when asked: FSDP2 needs torch 2.x) */
+  strategies?: readonly Strategy[];
 }
 
-/** What the search keeps as it is: the head (and the deepke-lm head's RNN), frozen layers, DataParallel. */
-export type FitShape = Pick<RunShape, 'head' | 'rnn' | 'freeze_layers' | 'data_parallel'>;
+interface Search {
+  o: FitOptions;
+  budget: number;
+  world: number;
+  sorted?: Float64Array;
+}
+
+/** The config with the searched levers set (the micro-batch wins over any accumulation it had). */
+function candidateConfig(config: ShapeConfig, micro: number, levers: Record<string, unknown>): ShapeConfig {
+  const { strategy, ...memoryLevers } = levers;
+  return {
+    ...config,
+    memory: { ...config.memory, ...memoryLevers, micro_batch_size: micro, grad_accumulation: undefined },
+    ...(strategy ? { distributed: { ...config.distributed, strategy: strategy as Strategy } } : {}),
+  };
+}
 
 function candidate(q: Search, micro: number, levers: Record<string, unknown>): FitCandidate {
-  const run = {
-    ...q.shape,
-    engine: q.engine,
-    mode: 'train',
-    batch_size: micro,
-    seq_len: q.memSeq,
-    optimizer: 'adamw',
-    num_labels: q.num_labels,
-    ...levers,
-  } as RunShape;
-  const plan = planMemory({ model: q.model, run, gpu: q.gpu });
-  const perExample = q.sorted ? paddedLengthSorted(q.sorted, micro, q.memSeq) : q.seq;
+  const { model, gpu, facts } = q.o;
+  const shape = runShapeOf(candidateConfig(q.o.config, micro, levers), facts);
+  const run = shape.run;
+  const plan = planMemory({ model, run, gpu });
+  const window = q.o.config.memory.max_seq_len;
+  const perExample =
+    q.sorted && shape.padding === 'dynamic' && facts.padded_length === undefined
+      ? paddedLengthSorted(q.sorted, micro, window)
+      : run.seq_len;
   // Several ranks: each runs its share of the effective batch at the same time (communication not priced).
-  const accum = q.effective / q.ranks / micro;
   const stepMs =
-    accum * microBatchMs(q.model, { ...run, seq_len: Math.round(perExample) }, q.gpu, micro * perExample);
+    shape.grad_accumulation *
+    microBatchMs(model, { ...run, seq_len: Math.round(perExample) }, gpu, micro * perExample);
   const { strategy, ...rest } = levers;
   return {
     // the searched levers by name, between the split and the length (the --json order)
     config: {
       micro_batch_size: micro,
-      grad_accumulation: accum,
+      grad_accumulation: shape.grad_accumulation,
       ...rest,
-      seq_len: q.seq,
-      padding: q.sorted ? 'dynamic' : 'max',
-      ...(q.ranks > 1 ? { ranks: q.ranks, strategy } : {}),
+      // the length planned: the window, or the fixed length the engine pads every batch to (then max padding)
+      seq_len: facts.padded_length ?? window,
+      padding: shape.padding,
+      ...(q.world > 1 ? { ranks: q.world, strategy } : {}),
     } as FitCandidate['config'],
+    run,
     peak_device_bytes: plan.peak_device_bytes,
     fits: plan.peak_device_bytes <= q.budget,
-    predicted_examples_per_s: Math.round((q.effective / stepMs) * 1e3 * 10) / 10,
+    predicted_examples_per_s: Math.round((shape.effective_batch / stepMs) * 1e3 * 10) / 10,
     predicted_step_ms: Math.round(stepMs * 10) / 10,
   };
 }
 
 /**
- * Searches micro-batch, accumulation, precision, attention and checkpointing for the highest predicted
- * throughput that fits.
+ * Searches micro-batch, accumulation and the fit levers of the table (precision, attention, checkpointing; the
+ * strategy with several ranks) for the highest predicted throughput that fits, over the run shapes of `config`.
  */
-export function fitConfig(opts: {
-  model: ModelDims;
-  gpu: GpuSpec;
-  effective_batch: number;
-  seq_len: number;
-  engine?: Engine;
-  lengths?: Int32Array | number[];
-  num_labels?: number;
-  margin?: number;
-  allow?: Partial<FitAllow>;
-  shape?: FitShape;
-  /** several GPUs of this kind (`refit fit --gpus N`): strategy and per-rank micro-batch are searched together */
-  ranks?: number;
-  /** default ddp, zero1; fsdp only when asked (FSDP2 needs torch 2.x, and its OOMs replay from a checkpoint) */
-  strategies?: ReadonlyArray<'ddp' | 'zero1' | 'fsdp'>;
-}): FitResult {
-  const { model, gpu, effective_batch: effective } = opts;
+export function fitConfig(o: FitOptions): FitResult {
+  const { model, gpu, config, facts } = o;
+  const effective = config.train.batch_size;
   validateDims(model, 'model');
-  checkSeqLen(model, opts.seq_len);
+  checkSeqLen(model, config.memory.max_seq_len);
   if (!Number.isInteger(effective) || effective <= 0)
     throw new RefitError('E_RUN_SHAPE', `effective batch must be a positive integer, got ${effective}`);
-  const margin = opts.margin ?? DEFAULT_MARGIN;
-  // Sorted once (lengths beyond the window are truncated to it); the longest batch decides memory: with real
-  // lengths that is the longest example, padded like the batches.
-  const sorted =
-    opts.lengths && opts.lengths.length > 0
-      ? Float64Array.from(opts.lengths, (x) => Math.min(x, opts.seq_len)).sort()
-      : undefined;
-  const memSeq = sorted
-    ? Math.min(opts.seq_len, roundUp(sorted[sorted.length - 1], PAD_MULTIPLE))
-    : opts.seq_len;
-  const ranks = Math.max(1, Math.floor(opts.ranks ?? 1));
-  if (effective % ranks)
+  const world = worldOf(config, facts);
+  if (effective % world)
     throw new RefitError(
       'E_FIT',
-      `the effective batch ${effective} does not split evenly over ${ranks} GPUs; use a multiple of ${ranks}`,
+      `the effective batch ${effective} does not split evenly over ${world} GPUs; use a multiple of ${world}`,
     );
+  const window = config.memory.max_seq_len;
   const q: Search = {
-    model,
-    gpu,
-    engine: opts.engine ?? 'refit',
-    effective,
-    seq: opts.seq_len,
-    memSeq,
-    sorted,
-    num_labels: opts.num_labels ?? 50,
-    budget: Math.floor(gpu.memory_bytes * (1 - margin)),
-    shape: ranks > 1 ? { ...opts.shape, data_parallel: undefined } : (opts.shape ?? {}),
-    ranks,
+    o,
+    world,
+    budget: Math.floor(gpu.memory_bytes * (1 - (o.margin ?? DEFAULT_MARGIN))),
+    // sorted once (lengths beyond the window are truncated to it): the expected padded length per example
+    sorted:
+      facts.lengths && facts.lengths.length > 0
+        ? Float64Array.from(facts.lengths, (x) => Math.min(x, window)).sort()
+        : undefined,
   };
+  const allow = o.allow ?? {};
   // Several GPUs: the strategy is one more lever, outermost (ddp first: on a tie it needs no optimizer-state gathers).
-  const strategies = ranks > 1 ? (opts.strategies ?? ['ddp', 'zero1']) : [undefined];
+  const strategies = world > 1 ? (o.strategies ?? ['ddp', 'zero1']) : [undefined];
   const combos = strategies.flatMap((strategy) =>
-    combinations(gpu, opts.allow ?? {})
-      .filter((c) => strategyTrains(strategy, String(c.precision)))
-      .map((c) => (strategy ? { ...c, strategy, ranks } : c)),
+    combinations(q, allow)
+      .filter((c) => strategyTrains(strategy ?? config.distributed?.strategy, String(c.precision)))
+      .map((c) => (strategy ? { ...c, strategy } : c)),
   );
-  const share = effective / ranks;
-  const micros = (opts.allow?.micro_batch_size ?? [...Array(share).keys()].map((i) => i + 1))
+  const share = effective / world;
+  const micros = (
+    (allow.micro_batch_size as number[] | undefined) ?? [...Array(share).keys()].map((i) => i + 1)
+  )
     .filter((m) => share % m === 0)
     .sort((a, b) => b - a);
+  if (micros.length === 0)
+    throw new RefitError(
+      'E_FIT',
+      `no allowed micro-batch size divides the ${share} examples of a rank's step`,
+    );
   const best: FitCandidate[] = [];
   let smallest: FitCandidate | undefined;
   for (const levers of combos) {

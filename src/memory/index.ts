@@ -49,6 +49,7 @@ export {
   type MemoryConfig,
   type LoadLevers,
   type RunLevers,
+  type FitLevers,
   type LeverAdvice,
   type Padding,
   type Batching,
@@ -62,6 +63,10 @@ export { PRESETS, DEFAULT_VOCAB_SIZE, validateDims, checkSeqLen, withLayers } fr
 export { loadModelDims, modelFromConfig } from './model-files.ts';
 export {
   runShapeOf,
+  planConfig,
+  plainConfig,
+  configFacts,
+  worldOf,
   headShape,
   deepkeFacts,
   DEEPKE_PADDED_LENGTH,
@@ -70,6 +75,7 @@ export {
   type ShapeFacts,
   type ShapeDevice,
   type ConfigShape,
+  type ResolvedShapeConfig,
 } from './run-shape.ts';
 export { KNOWN_MODELS, knownModelDims } from './known-models.ts';
 export { GPUS, resolveGpu, parseSize } from './gpus.ts';
@@ -103,11 +109,11 @@ export {
 export { planMemory, reservedFromAllocated, validateRun } from './plan.ts';
 export {
   fitConfig,
+  configAllow,
   expectedPaddedLength,
   DEFAULT_MARGIN,
-  PAD_MULTIPLE,
   type FitAllow,
-  type FitShape,
+  type FitOptions,
 } from './fit.ts';
 export { microBatchMs, trainFlopsPerToken } from './cost.ts';
 export { formatBytes } from '../bytes.ts';

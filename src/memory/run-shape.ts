@@ -4,8 +4,18 @@
 // lengths) is passed in as facts by the caller, never re-derived here.
 import type { RunConfig } from '../config/index.ts';
 import { roundSeqLen } from '../batch/index.ts';
-import { strategyTrains } from './distributed-levers.ts';
-import type { Attention, Engine, Padding, Precision, RunShape } from './types.ts';
+import { strategyTrains, type Strategy } from './distributed-levers.ts';
+import { planMemory } from './plan.ts';
+import type {
+  Attention,
+  Engine,
+  GpuSpec,
+  MemoryPlan,
+  ModelDims,
+  Padding,
+  Precision,
+  RunShape,
+} from './types.ts';
 
 /** The parts of a run config a run shape is read from (a resolved RunConfig has them all). */
 export interface ShapeConfig {
@@ -26,8 +36,11 @@ export interface ShapeConfig {
     rnn?: Pick<RunConfig['model']['rnn'], 'type' | 'hidden_size' | 'num_layers' | 'bidirectional'>;
   };
   data: Pick<RunConfig['data'], 'num_relations'>;
-  /** fsdp trains in bf16 or fp32: auto precision is fp32 there on a card without bf16 */
-  distributed?: Pick<RunConfig['distributed'], 'strategy'>;
+  /**
+   * Several ranks (nproc_per_node × nnodes) and how they share the states; fsdp trains in bf16 or fp32, so auto
+   * precision is fp32 there on a card without bf16
+   */
+  distributed?: Partial<Pick<RunConfig['distributed'], 'strategy' | 'nproc_per_node' | 'nnodes'>>;
 }
 
 /** What the worker's torch can do on the run's device (`auto` levers follow it, as `refit train` does). */
@@ -52,6 +65,11 @@ export interface ShapeFacts {
   data_parallel?: number;
   /** the worker's capabilities on the run's device; without them `auto` reads as the plain setting */
   device?: ShapeDevice;
+  /**
+   * torch.distributed ranks when the caller knows them (train's rank layout, fit's --gpus); else
+   * distributed.nproc_per_node × nnodes of the config (nproc_per_node auto: 1)
+   */
+  world?: number;
 }
 
 /**
@@ -61,9 +79,12 @@ export interface ShapeFacts {
 export interface ConfigShape {
   run: RunShape;
   effective_batch: number;
+  /** per rank with several ranks (effective batch = micro-batch × accumulation × world) */
   micro_batch_size: number;
   grad_accumulation: number;
   padding: Padding;
+  /** torch.distributed ranks (1: one process) */
+  world: number;
   /** one phrase per setting read as something the config does not say (auto levers, DeepKE's padding, DataParallel) */
   assumed: string[];
 }
@@ -73,19 +94,28 @@ export const DEFAULT_NUM_LABELS = 50;
 /** DeepKE pads every batch to this length whatever its conf says (its collate hard-codes 512). */
 export const DEEPKE_PADDED_LENGTH = 512;
 
+/** The ranks a config trains on: facts.world, else distributed.nproc_per_node × nnodes (auto: 1). */
+export function worldOf(config: Pick<ShapeConfig, 'distributed'>, facts: Pick<ShapeFacts, 'world'>): number {
+  if (facts.world !== undefined) return Math.max(1, Math.floor(facts.world));
+  const d = config.distributed;
+  const nproc = typeof d?.nproc_per_node === 'number' ? d.nproc_per_node : 1;
+  return Math.max(1, nproc * (d?.nnodes ?? 1));
+}
+
 /**
- * The run shape of `config` with `facts`. The micro-batch is memory.micro_batch_size, else
- * ceil(train.batch_size / memory.grad_accumulation). `auto` levers follow `facts.device` when given (precision:
- * bf16/fp16 on CUDA (fp32 instead of fp16 under fsdp), fp32 on CPU; attention: sdpa when torch has it), else read
- * as a plain run of the engine (fp32; sdpa for refit, eager for hf; no checkpointing). The length is
- * `facts.padded_length`, else with dynamic padding and known lengths the longest example's padded length, else
- * memory.max_seq_len.
+ * The run shape of `config` with `facts`. The micro-batch (per rank) is memory.micro_batch_size, else
+ * ceil(train.batch_size / (memory.grad_accumulation × world)). `auto` levers follow `facts.device` when given
+ * (precision: bf16/fp16 on CUDA (fp32 instead of fp16 under fsdp), fp32 on CPU; attention: sdpa when torch has it),
+ * else read as a plain run of the engine (fp32; sdpa for refit, eager for hf; no checkpointing). The length is
+ * `facts.padded_length`, else with dynamic padding and known lengths the longest example's padded length (the
+ * batcher's rule, roundSeqLen), else memory.max_seq_len. Several ranks: the plan is one rank's.
  */
 export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape {
   const m = config.memory;
   const effective = config.train.batch_size;
-  const micro =
-    m.micro_batch_size ?? (m.grad_accumulation ? Math.ceil(effective / m.grad_accumulation) : effective);
+  const world = worldOf(config, facts);
+  const micro = m.micro_batch_size ?? Math.ceil(effective / ((m.grad_accumulation ?? 1) * world));
+  const strategy = world > 1 ? strategyOf(config) : undefined;
   const dev = facts.device;
   const assumed: string[] = [];
   const auto = <T>(key: string, value: T | 'auto', chosen: T): T => {
@@ -109,7 +139,8 @@ export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape 
     m.attention,
     dev ? (dev.sdpa ? 'sdpa' : 'eager') : facts.engine === 'hf' ? 'eager' : 'sdpa',
   );
-  const gpus = Math.max(1, facts.data_parallel ?? 1);
+  // DataParallel (one process over several GPUs) only without torch.distributed ranks
+  const gpus = world > 1 ? 1 : Math.max(1, facts.data_parallel ?? 1);
   if (facts.padded_length !== undefined)
     assumed.push(`sequence length ${facts.padded_length}: DeepKE pads every batch to it`);
   if (gpus > 1)
@@ -131,15 +162,23 @@ export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape 
     freeze_layers: m.freeze_layers,
     ...headShape(config.model),
     ...(gpus > 1 ? { data_parallel: gpus } : {}),
+    ...(strategy ? { ranks: world, strategy } : {}),
   };
   return {
     run,
     effective_batch: effective,
     micro_batch_size: micro,
-    grad_accumulation: Math.ceil(effective / micro),
+    grad_accumulation: Math.ceil(effective / (micro * world)),
     padding: facts.padded_length !== undefined ? 'max' : m.padding,
+    world,
     assumed,
   };
+}
+
+/** How several ranks share the states: distributed.strategy, auto being ddp. */
+function strategyOf(config: Pick<ShapeConfig, 'distributed'>): Strategy {
+  const s = config.distributed?.strategy;
+  return s === undefined || s === 'auto' ? 'ddp' : s;
 }
 
 /**
@@ -180,5 +219,89 @@ export function deepkeFacts(o: {
   return {
     ...(o.config_file && !o.explicit_seq_len ? { padded_length: DEEPKE_PADDED_LENGTH } : {}),
     ...((o.device_ids?.length ?? 0) > 1 ? { data_parallel: o.device_ids!.length } : {}),
+  };
+}
+
+/** A resolved config as the planning commands read it (config/resolve.ts's ResolvedConfig). */
+export interface ResolvedShapeConfig<C extends ShapeConfig = ShapeConfig> {
+  config: C & { device_ids?: readonly number[] };
+  /** the dotted keys the config file or the overrides set */
+  explicit: ReadonlySet<string>;
+  /** set when the config was a DeepKE conf folder (Hydra) */
+  hydra?: unknown;
+}
+
+/**
+ * The facts `refit plan`, `refit fit` and `refit doctor` plan a resolved config with: the engine (given, else `hf`
+ * for a DeepKE conf folder, else refit) and, for the hf engine, DeepKE's own facts (deepkeFacts: every batch padded
+ * to 512 when a config file sets no length, use_multi_gpu's DataParallel). One function, so the three agree.
+ */
+export function configFacts(
+  resolved: ResolvedShapeConfig,
+  o: Omit<ShapeFacts, 'engine'> & { engine?: Engine; config_file: boolean; explicit_seq_len?: boolean },
+): ShapeFacts {
+  const { config_file, explicit_seq_len, engine: given, ...facts } = o;
+  const engine: Engine = given ?? (resolved.hydra !== undefined ? 'hf' : 'refit');
+  return {
+    ...facts,
+    engine,
+    ...deepkeFacts({
+      engine,
+      config_file,
+      explicit_seq_len: explicit_seq_len || resolved.explicit.has('memory.max_seq_len'),
+      device_ids: resolved.config.device_ids,
+    }),
+  };
+}
+
+/**
+ * The one planning path: a config and its facts → its run shape (runShapeOf) → its memory plan (planMemory).
+ * `refit plan`, `refit fit` (each candidate), `refit doctor` (its `current`), train's decision (plan.json) and the web
+ * planner all plan through it.
+ */
+export function planConfig(o: { config: ShapeConfig; facts: ShapeFacts; model: ModelDims; gpu?: GpuSpec }): {
+  shape: ConfigShape;
+  plan: MemoryPlan;
+} {
+  const shape = runShapeOf(o.config, o.facts);
+  return { shape, plan: planMemory({ model: o.model, run: shape.run, gpu: o.gpu }) };
+}
+
+/**
+ * The config of a plain run described by its numbers (the web planner's controls, a benchmark's grid): every lever
+ * not given at its plain value (max padding, fp32, sdpa, no checkpointing, AdamW, no frozen layers, the
+ * entity-start head, one process).
+ */
+export function plainConfig(o: {
+  batch_size: number;
+  max_seq_len: number;
+  padding?: Padding;
+  micro_batch_size?: number;
+  precision?: Precision | 'auto';
+  attention?: Attention | 'auto';
+  grad_checkpointing?: boolean | 'auto';
+  optimizer?: RunShape['optimizer'];
+  freeze_layers?: number;
+  num_relations?: number;
+  head?: RunShape['head'];
+  rnn?: ShapeConfig['model']['rnn'];
+  nproc_per_node?: number;
+  strategy?: Strategy;
+}): ShapeConfig {
+  return {
+    train: { batch_size: o.batch_size },
+    memory: {
+      max_seq_len: o.max_seq_len,
+      padding: o.padding ?? 'max',
+      micro_batch_size: o.micro_batch_size,
+      precision: o.precision ?? 'fp32',
+      attention: o.attention ?? 'sdpa',
+      grad_checkpointing: o.grad_checkpointing ?? false,
+      freeze_layers: o.freeze_layers ?? 0,
+      optimizer: o.optimizer ?? 'adamw',
+    },
+    model: { head: o.head ?? 'entity-start', ...(o.rnn ? { rnn: o.rnn } : {}) },
+    data: { num_relations: o.num_relations },
+    distributed: { nproc_per_node: o.nproc_per_node ?? 1, strategy: o.strategy ?? 'auto' },
   };
 }

@@ -1,6 +1,6 @@
 // Shared types of the memory model (plan, fit, profiles). Types only: no logic, no I/O.
 // Every size is in bytes; names crossing the CLI/JSON boundary are snake_case.
-import type { Attention, Optimizer, Padding, Precision } from './levers.ts';
+import type { Attention, FitLevers, Optimizer, Padding, Precision } from './lever-types.ts';
 
 /** The shape of a BERT encoder, with Hugging Face config.json names. */
 export interface ModelDims {
@@ -89,6 +89,8 @@ export interface GpuSpec {
   bandwidth_gbs?: number;
   /** sm90+ (Hopper): 32 MiB cuBLAS workspaces instead of 8 MiB */
   hopper?: boolean;
+  /** torch's scaled_dot_product_attention runs here (false: only eager; undefined: assumed, as on any torch 2.x) */
+  sdpa?: boolean;
 }
 
 /** Where the bytes of the peak go; the fields add up to the peak device bytes. */
@@ -140,18 +142,17 @@ export interface MemoryPlan {
 
 /** One candidate configuration of `fitConfig`, with its predicted cost. */
 export interface FitCandidate {
-  config: {
+  /** the split, the searched levers (FitLevers: one field per lever fit searches), the window and padding */
+  config: FitLevers & {
     micro_batch_size: number;
     grad_accumulation: number;
-    precision: Precision;
-    attention: Attention;
-    grad_checkpointing: boolean;
     seq_len: number;
-    padding: Padding;
     /** several GPUs (`refit fit --gpus N`): the ranks and how they share the states; micro_batch_size is per rank */
     ranks?: number;
     strategy?: 'ddp' | 'zero1' | 'fsdp';
   };
+  /** the run shape planned for it: what `refit plan -c` prints for the config with these levers */
+  run: RunShape;
   peak_device_bytes: number;
   fits: boolean;
   predicted_examples_per_s: number;

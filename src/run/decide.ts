@@ -9,16 +9,19 @@ import {
   DECISION_LEVERS,
   FIT_LEVERS,
   FSDP_NO_FP16,
+  configAllow,
   fitConfig,
   strategyTrains,
   parseSize,
-  planMemory,
+  planConfig,
+  resolveGpu,
   runShapeOf,
-  type FitAllow,
   type GpuSpec,
   type MemoryPlan,
   type ModelDims,
   type RunLevers,
+  type ShapeFacts,
+  type Strategy,
 } from '../memory/index.ts';
 import type { ReadyEvent } from '../worker/protocol.ts';
 import { roundSeqLen } from '../batch/index.ts';
@@ -29,6 +32,8 @@ import { roundSeqLen } from '../batch/index.ts';
  */
 export interface Decision extends RunLevers {
   device: string;
+  /** several ranks: how they share the states (distributed.strategy; auto: fit's choice in memory: auto, else ddp) */
+  strategy?: Strategy;
   batch_size: number;
   budget_bytes?: number;
   reasons: string[];
@@ -61,23 +66,23 @@ export function resolveDevice(config: RunConfig, caps: ReadyEvent['capabilities'
  * The levers the user set explicitly, resolved against the device (the `manual` decision, and the fixed points of
  * `auto`): the config's run shape (runShapeOf) with `auto` following the worker's capabilities.
  */
-function manualDecision(config: RunConfig, device: string, caps: ReadyEvent['capabilities']): Decision {
+function manualDecision(opts: Parameters<typeof decideMemory>[0]): Decision {
+  const { config, device, caps } = opts;
   const m = config.memory;
   const batch = config.train.batch_size;
-  const shape = runShapeOf(config, { engine: 'refit', device: { ...caps, cuda: device.startsWith('cuda') } });
+  const shape = runShapeOf(config, {
+    engine: 'refit',
+    device: { ...caps, cuda: device.startsWith('cuda') },
+    world: opts.world ?? 1,
+  });
   const { run, micro_batch_size: micro } = shape;
   if (micro > batch)
     throw new ConfigError(
       'E_MICRO_BATCH',
       `memory.micro_batch_size (${micro}) is larger than train.batch_size (${batch}), the effective batch`,
     );
-  if (m.micro_batch_size && m.grad_accumulation && m.micro_batch_size * m.grad_accumulation !== batch) {
-    throw new ConfigError(
-      'E_MICRO_BATCH',
-      `memory.micro_batch_size × memory.grad_accumulation = ${m.micro_batch_size * m.grad_accumulation} ` +
-        `but train.batch_size (the effective batch) is ${batch}; set only one of them`,
-    );
-  }
+  // micro-batch × accumulation × ranks = the effective batch is checked once, where the config is read
+  // (config/resolve.ts, with the file and line)
   const precision = run.precision;
   if (precision === 'bf16' && device.startsWith('cuda') && !caps.bf16)
     throw new ConfigError(
@@ -106,6 +111,7 @@ function manualDecision(config: RunConfig, device: string, caps: ReadyEvent['cap
     device,
     batch_size: batch,
     ...decidedLevers(shape, m),
+    ...(run.strategy ? { strategy: run.strategy } : {}),
     reasons: ['manual: the levers as configured'],
   };
 }
@@ -140,9 +146,11 @@ export function decideMemory(opts: {
   device: string;
   lengths: Int32Array;
   num_labels: number;
+  /** the ranks the run trains on (run/ranks.ts); the decision's micro-batch is per rank */
+  world?: number;
 }): PlanFile {
   const { config, dims, caps, device } = opts;
-  const base = manualDecision(config, device, caps);
+  const base = manualDecision(opts);
   const budget = deviceBudget(config, device, caps);
   base.budget_bytes = budget;
   if (config.memory.mode === 'manual')
@@ -260,37 +268,28 @@ function fitDecision(
   budget: number | undefined,
 ): PlanFile {
   const { config, dims, caps } = opts;
-  const m = config.memory;
-  const gpu: GpuSpec = {
-    name: caps.device_name ?? 'cuda',
-    memory_bytes: budget ?? caps.total_memory ?? 0,
-    bf16: caps.bf16,
-  };
-  const allow: Partial<FitAllow> = {};
-  const fp16 = strategyTrains(config.distributed.strategy, 'fp16'); // not under fsdp
-  if (m.precision !== 'auto') allow.precision = [m.precision];
-  else if (!caps.bf16) allow.precision = fp16 ? ['fp32', 'fp16'] : ['fp32'];
-  else if (!fp16) allow.precision = ['bf16', 'fp32'];
-  if (m.attention !== 'auto') allow.attention = [m.attention];
-  else if (!caps.sdpa) allow.attention = ['eager'];
-  if (m.grad_checkpointing !== 'auto') allow.grad_checkpointing = [m.grad_checkpointing];
+  const gpu = cardOf(caps, budget ?? caps.total_memory ?? 0);
+  // What fit may vary: each lever it searches (the lever table) as configured, or every value its entry offers on
+  // this device when the config says auto (fsdp's precisions are kept by fit itself).
+  const allow = configAllow(config.memory);
+  const facts = decisionFacts(opts);
   const fit = fitConfig({
+    config,
+    facts,
     model: dims,
     gpu,
-    effective_batch: base.batch_size,
-    seq_len: m.max_seq_len,
-    engine: 'refit',
-    lengths: m.padding === 'dynamic' ? opts.lengths : undefined,
-    num_labels: opts.num_labels,
     allow,
+    // several ranks: a strategy set in the config is kept, auto is searched (ddp, zero1) as `refit fit` does
+    strategies: config.distributed.strategy === 'auto' ? undefined : [config.distributed.strategy],
   });
-  const c = fit.config;
+  const c = fit.config as unknown as Record<string, unknown>;
   const d: Decision = {
     ...base,
-    micro_batch_size: c.micro_batch_size,
-    grad_accumulation: c.grad_accumulation,
+    micro_batch_size: fit.config.micro_batch_size,
+    grad_accumulation: fit.config.grad_accumulation,
     // the searched levers (the lever table)
-    ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, (c as Record<string, unknown>)[l.name]])),
+    ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, c[l.name]])),
+    ...(fit.config.strategy ? { strategy: fit.config.strategy } : {}),
     reasons: [
       `auto: fitted to ${budget ?? 0} B on ${gpu.name}, effective batch ${base.batch_size} kept`,
       fit.fits
@@ -299,6 +298,44 @@ function fitDecision(
     ],
   };
   return planFile('auto', d, opts, fit.alternatives ?? [], budget);
+}
+
+/**
+ * The card a decision plans for: refit's table entry for the driver's name of it (its speeds rank fit's candidates as
+ * `refit fit --gpu` does; its workspaces), with the budget and the worker's bf16 and SDPA.
+ */
+function cardOf(caps: ReadyEvent['capabilities'], budget: number): GpuSpec {
+  return {
+    ...knownCard(caps.device_name),
+    name: caps.device_name ?? 'cuda',
+    memory_bytes: budget,
+    bf16: caps.bf16,
+    sdpa: caps.sdpa,
+  };
+}
+
+/** The card refit's table knows by the driver's name for it (speeds, Hopper workspaces), else nothing. */
+function knownCard(name: string | undefined): Partial<GpuSpec> {
+  if (!name) return {};
+  try {
+    return resolveGpu(name);
+  } catch {
+    return {}; // an unknown card: speeds unknown, its memory from the driver
+  }
+}
+
+/**
+ * The facts train plans its config with (fit's search, the decision's plan): refit's engine, the worker's
+ * capabilities on the run's device, the data's relations and lengths, the ranks laid out.
+ */
+function decisionFacts(opts: Parameters<typeof decideMemory>[0]): ShapeFacts {
+  return {
+    engine: 'refit',
+    device: { ...opts.caps, cuda: opts.device.startsWith('cuda') },
+    num_labels: opts.num_labels,
+    lengths: opts.lengths,
+    world: opts.world ?? 1,
+  };
 }
 
 /**
@@ -315,17 +352,13 @@ function planFor(
     DECISION_LEVERS.map((l) => [l.name, (d as unknown as Record<string, unknown>)[l.name]]),
   );
   const memory = { ...opts.config.memory, ...decided } as RunConfig['memory'];
-  const { run } = runShapeOf(
-    { ...opts.config, memory },
-    { engine: 'refit', num_labels: opts.num_labels, lengths: opts.lengths },
-  );
-  return planMemory({
+  const distributed = { ...opts.config.distributed, ...(d.strategy ? { strategy: d.strategy } : {}) };
+  return planConfig({
+    config: { ...opts.config, memory, distributed },
+    facts: decisionFacts(opts),
     model: opts.dims,
-    run,
-    gpu: budget
-      ? { name: opts.caps.device_name ?? d.device, memory_bytes: budget, bf16: opts.caps.bf16 }
-      : undefined,
-  });
+    gpu: budget ? cardOf(opts.caps, budget) : undefined,
+  }).plan;
 }
 
 function planFile(

@@ -78,7 +78,6 @@ export async function probePlan(opts: {
       break;
     }
   }
-  sup.levers.micro_batch_size = record.chosen_micro_batch_size;
-  sup.policy = { ...sup.policy, micro_batch_size: record.chosen_micro_batch_size };
+  sup.setMicro(record.chosen_micro_batch_size, { keep_tokens: true });
   return record;
 }

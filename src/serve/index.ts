@@ -9,7 +9,7 @@ export {
   IDLE_SOCKET_TIMEOUT_MS,
 } from './server.ts';
 export type { ServerOptions } from './server.ts';
-export { PredictBatcher, BATCH_WINDOW_MS, MAX_BATCH_ITEMS } from './batcher.ts';
+export { PredictBatcher, BATCH_WINDOW_MS, MAX_BATCH_ITEMS } from '../infer/index.ts';
 export {
   entityProblem,
   DEFAULT_RESTART_POLICY,

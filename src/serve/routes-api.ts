@@ -4,7 +4,7 @@
 // `refit predict` writes it) and the others are still predicted.
 import type { FastifyInstance } from 'fastify';
 import { basename, resolve } from 'node:path';
-import type { PredictBatcher } from './batcher.ts';
+import type { PredictBatcher } from '../infer/index.ts';
 import { HttpError } from './http-error.ts';
 import { entityProblem, type LazyPredictor, type PredictItem, type PredictResult } from './predictor.ts';
 import { PREDICT_QUERY_SCHEMA, predictBodySchema } from './schema.ts';
@@ -36,7 +36,7 @@ async function predictItems(opts: {
   const problems = opts.items.map(entityProblem);
   const good = opts.items.filter((_, i) => problems[i] === null);
   const results = good.length
-    ? await withTimeout(opts.batcher.submit(good, opts.top_k), opts.timeout_ms)
+    ? await withTimeout(opts.batcher.submit(good, { top_k: opts.top_k }), opts.timeout_ms)
     : [];
   let g = 0;
   return opts.items.map((item, id) => {

@@ -1,20 +1,15 @@
 // One Python worker child process speaking the JSON-lines protocol: start, one request at a time, close.
-// It never interprets events beyond routing them; OOM handling and restarts belong to the supervisor.
-import {
-  execFileSync,
-  spawn,
-  type ChildProcess,
-  type ChildProcessWithoutNullStreams,
-} from 'node:child_process';
-import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+// It never interprets events beyond routing them; OOM handling and restarts belong to the supervisor. Spawning the
+// processes is spawn.ts's, where the ranks are rank-layout.ts's.
+import type { ChildProcess, ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import type { ReadyEvent, WorkerCommand, WorkerEvent } from './protocol.ts';
-import { cleanEnv } from './python.ts';
+import { freePort, rankEnvs } from './rank-layout.ts';
+import { logRank, spawnWorker, type WorkerStartOptions } from './spawn.ts';
+
+export { freePort, rankEnvs, worldSize, type RankLayout } from './rank-layout.ts';
+export { fsdpUnsupported, runFollowerRanks, workerPythonPath, type WorkerStartOptions } from './spawn.ts';
 
 /** How long the worker may take to import torch and say `ready`. */
 export const WORKER_START_TIMEOUT_MS = 120_000;
@@ -45,194 +40,6 @@ export class WorkerCrashError extends Error {
     );
     this.name = 'WorkerCrashError';
   }
-}
-
-/**
- * Several ranks (design §8): this machine starts `nproc_per_node` worker processes with PyTorch's env://
- * variables. Global rank 0 speaks the protocol; the others follow its commands (broadcast) and only log.
- */
-export interface RankLayout {
-  nproc_per_node: number;
-  nnodes: number;
-  node_rank: number;
-  master_addr: string;
-  /** 0: a free port is picked (one machine only). */
-  master_port: number;
-  /** auto | nccl | gloo, passed to the workers as REFIT_DIST_BACKEND. */
-  backend: string;
-  /**
-   * Added to each local rank's LOCAL_RANK (torchrun/Slurm: this process's own LOCAL_RANK; one rank per refit
-   * process).
-   */
-  local_rank_offset?: number;
-}
-
-/** Options of WorkerProcess.start. */
-export interface WorkerStartOptions {
-  python: string;
-  env: Record<string, string | undefined>;
-  log: RunLog;
-  start_timeout_ms?: number;
-  num_threads?: number;
-  /** Several ranks; absent (or a world of 1): one worker process as before. */
-  ranks?: RankLayout;
-}
-
-/** The world size of a layout (1 without one). */
-export function worldSize(r: RankLayout | undefined): number {
-  return r ? r.nproc_per_node * r.nnodes : 1;
-}
-
-/** A TCP port that was free a moment ago on this machine (for MASTER_PORT). */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => done(port));
-    });
-  });
-}
-
-/** The environment of each local rank: PyTorch's env:// variables (as torchrun sets them) on top of `env`. */
-export function rankEnvs(r: RankLayout, port: number): Array<{ rank: number; env: Record<string, string> }> {
-  const world = worldSize(r);
-  return Array.from({ length: r.nproc_per_node }, (_, local) => {
-    const rank = r.node_rank * r.nproc_per_node + local;
-    return {
-      rank,
-      env: {
-        RANK: String(rank),
-        LOCAL_RANK: String(local + (r.local_rank_offset ?? 0)),
-        WORLD_SIZE: String(world),
-        LOCAL_WORLD_SIZE: String(r.nproc_per_node),
-        MASTER_ADDR: r.master_addr,
-        MASTER_PORT: String(port),
-        REFIT_DIST_BACKEND: r.backend,
-      },
-    };
-  });
-}
-
-/** Spawns one `python -m refit_worker` (its own process group, so Ctrl-C reaches only refit). */
-function spawnWorker(
-  opts: WorkerStartOptions,
-  extraEnv: Record<string, string>,
-  stdio: 'protocol' | 'log',
-): ChildProcess {
-  const pythonPath = workerPythonPath();
-  const env = cleanEnv({
-    ...opts.env,
-    ...extraEnv,
-    PYTHONPATH: [pythonPath, opts.env.PYTHONPATH].filter(Boolean).join(':'),
-    PYTHONUNBUFFERED: '1',
-  });
-  const args = [
-    '-m',
-    'refit_worker',
-    ...(opts.num_threads ? ['--num-threads', String(opts.num_threads)] : []),
-  ];
-  opts.log.write(
-    `starting worker${extraEnv.RANK ? ` rank ${extraEnv.RANK} of ${extraEnv.WORLD_SIZE}` : ''}: ` +
-      `${opts.python} ${args.join(' ')}`,
-  );
-  return spawn(opts.python, args, {
-    env,
-    stdio: stdio === 'protocol' ? ['pipe', 'pipe', 'pipe'] : ['ignore', 'ignore', 'pipe'],
-    detached: true,
-  });
-}
-
-/**
- * Pipes a follower rank's stderr into the run log with a `[rankN]:` prefix (what torchrun prints; the doctor
- * reads it).
- */
-function logRank(child: ChildProcess, rank: number, log: RunLog): string[] {
-  const tail: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    log.write(`[rank${rank}]: ${line}`);
-    tail.push(line);
-    if (tail.length > 5) tail.shift();
-  });
-  return tail;
-}
-
-/**
- * The ranks of a machine that is not node 0 (`distributed.node_rank` ≥ 1): they follow global rank 0's commands, so
- * this refit process only starts them, logs them and waits. Resolves with the first non-zero exit (or 0).
- */
-export async function runFollowerRanks(
-  opts: WorkerStartOptions & { ranks: RankLayout },
-): Promise<{ code: number; detail: string }> {
-  if (!opts.ranks.master_port)
-    throw new RefitError(
-      'E_CONFIG_VALUE',
-      'distributed.master_port must be set on every node when distributed.nnodes > 1',
-    );
-  const children = rankEnvs(opts.ranks, opts.ranks.master_port).map(({ rank, env }) => ({
-    rank,
-    child: spawnWorker(opts, env, 'log'),
-  }));
-  for (const { rank, child } of children) logRank(child, rank, opts.log);
-  const exits = children.map(
-    ({ rank, child }) =>
-      new Promise<{ rank: number; code: number; signal: string | null }>((done) =>
-        child.once('close', (code, signal) => done({ rank, code: code ?? 1, signal })),
-      ),
-  );
-  const first = await Promise.race(
-    exits.map((p) => p.then((e) => (e.code === 0 ? Promise.all(exits).then(() => e) : e))),
-  );
-  if (first.code !== 0)
-    for (const { child } of children) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  await Promise.all(exits);
-  return {
-    code: first.code,
-    detail:
-      first.code === 0
-        ? ''
-        : `rank ${first.rank} exited with code ${first.code}${first.signal ? ` (${first.signal})` : ''}`,
-  };
-}
-
-/** The folder holding the `refit_worker` package, from src/worker/ (tsx) or dist/ (bundle). */
-export function workerPythonPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../..', '..']) {
-    const dir = resolve(here, up, 'worker', 'python');
-    if (existsSync(join(dir, 'refit_worker', '__main__.py'))) return dir;
-  }
-  throw new RefitError(
-    'E_WORKER_MISSING',
-    `worker/python/refit_worker not found next to ${here}; reinstall refit`,
-  );
-}
-
-/**
- * Why `distributed.strategy=fsdp` cannot train on `device` with `python`'s torch ('torch X (why)'), or null when it
- * can: the worker's own probe (`python -m refit_worker.dist fsdp-probe`; on CPU one sharded step in a group of one,
- * on CUDA whether FSDP2 exists). Throws when the probe itself cannot run.
- */
-export function fsdpUnsupported(
-  python: string,
-  env: Record<string, string | undefined>,
-  device: 'cpu' | 'cuda',
-): string | null {
-  const out = execFileSync(python, ['-m', 'refit_worker.dist', 'fsdp-probe', device], {
-    encoding: 'utf8',
-    timeout: 120_000,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...env, PYTHONPATH: [workerPythonPath(), env.PYTHONPATH].filter(Boolean).join(':') },
-  });
-  const last = out.trim().split('\n').at(-1) ?? '';
-  return last === 'ok' ? null : last || 'this torch (no answer)';
 }
 
 type Waiter = { resolve: (ev: WorkerEvent) => void; reject: (e: Error) => void };

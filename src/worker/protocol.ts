@@ -1,6 +1,7 @@
 // The TS↔worker protocol, declared once (mirrored in worker/python/refit_worker/protocol.py).
 // Newline-delimited JSON: commands on the worker's stdin, events on its stdout, logs on stderr.
-// Only plain JSON crosses; tensors never do (the worker memory-maps the encoded dataset).
+// Only plain JSON crosses; tensors never do (the worker memory-maps the encoded dataset; predict's few encoded rows
+// ride in their `eval` command as lists of ids).
 // Every name here is snake_case and identical on both sides.
 
 // The lever table and the memory types themselves, not memory/index.ts: the protocol stays a leaf every side
@@ -145,11 +146,23 @@ export interface TrainStepCommand {
   continue?: boolean;
 }
 
+/**
+ * Logits of the examples in `batches`: of an opened `dataset`, or of the command's own `rows` (predict: items
+ * encoded once in TS, no file); exactly one of the two.
+ */
 export interface EvalCommand {
   type: 'eval';
-  dataset: string;
+  dataset?: string;
+  rows?: EncodedRows;
   batches: MicroBatch[];
   tag: string;
+}
+
+/** Encoded examples carried in a command (row i = input_ids[i] with its entity positions); no labels. */
+export interface EncodedRows {
+  input_ids: number[][];
+  head_pos: number[];
+  tail_pos: number[];
 }
 
 /**

@@ -74,8 +74,13 @@ export const STEP_TIMEOUT_MS = 30 * 60 * 1000;
 /** Drives optimizer steps on one worker at a time and applies recovery decisions to later steps too. */
 export class TrainSupervisor {
   worker: SupervisedWorker | undefined;
-  levers: Levers;
-  policy: BatchPolicy;
+  /**
+   * The run's lever state, owned here and nowhere else: the batching policy (micro-batch, window, token budget) and
+   * checkpointing. Recovery and the probe change it through this class; the loop, last.json, the events and the
+   * worker's `load` read it (`levers`).
+   */
+  private batching: BatchPolicy;
+  private checkpointing: boolean;
   lengths: ArrayLike<number>;
   dataset: string;
   /** Micro-batches the last finished step ran in (after any re-split), for the step event. */
@@ -96,8 +101,8 @@ export class TrainSupervisor {
   }) {
     this.hooks = opts.hooks;
     this.minMicro = Math.max(1, opts.ranks ?? 1);
-    this.levers = { ...opts.levers };
-    this.policy = {
+    this.checkpointing = opts.levers.grad_checkpointing;
+    this.batching = {
       ...opts.policy,
       micro_batch_size: opts.levers.micro_batch_size,
       max_seq_len: opts.levers.max_seq_len,
@@ -105,6 +110,21 @@ export class TrainSupervisor {
     this.lengths = opts.lengths;
     this.dataset = opts.dataset;
     this.allowShorterSeq = opts.allow_shorter_seq;
+  }
+
+  /** The levers now (a snapshot: change them through setMicro and recovery). */
+  get levers(): Readonly<Levers> {
+    const p = this.batching;
+    return {
+      micro_batch_size: p.micro_batch_size,
+      grad_checkpointing: this.checkpointing,
+      max_seq_len: p.max_seq_len,
+    };
+  }
+
+  /** How logical batches are split now (a snapshot). */
+  get policy(): Readonly<BatchPolicy> {
+    return { ...this.batching };
   }
 
   /** Starts (or restarts) the worker, restoring `restore_from` when given. */
@@ -117,7 +137,7 @@ export class TrainSupervisor {
 
   /** The micro-batches this supervisor would send for a logical batch now. */
   split(indices: readonly number[]): MicroBatch[] {
-    return splitLogicalBatch({ indices, lengths: this.lengths, policy: this.policy });
+    return splitLogicalBatch({ indices, lengths: this.lengths, policy: this.batching });
   }
 
   /**
@@ -152,7 +172,7 @@ export class TrainSupervisor {
           micro_batches: micro,
           completed: ev.completed_micro_batches,
           lengths: this.lengths,
-          policy: this.policy,
+          policy: this.batching,
         });
         cont = true;
       } else {
@@ -219,7 +239,7 @@ export class TrainSupervisor {
   /** Sets the lever `action` changes, for the rest of the run (a shorter window re-encodes the training data). */
   private async applyLever(step: number, action: RecoveryAction): Promise<void> {
     if (action.kind === 'smaller_micro_batch') this.setMicro(action.to);
-    else if (action.kind === 'grad_checkpointing') this.levers.grad_checkpointing = true;
+    else if (action.kind === 'grad_checkpointing') this.checkpointing = true;
     else {
       if (!this.hooks.shorten)
         throw new RefitError(
@@ -227,20 +247,23 @@ export class TrainSupervisor {
           `out of memory at step ${step}: a shorter window is not possible here`,
         );
       const next = await this.hooks.shorten(action.to);
-      this.levers.max_seq_len = action.to;
-      this.policy = { ...this.policy, max_seq_len: action.to };
+      this.batching = { ...this.batching, max_seq_len: action.to };
       this.lengths = next.lengths;
       this.dataset = next.dataset;
     }
   }
 
-  private setMicro(size: number): void {
-    this.levers.micro_batch_size = size;
-    this.policy = { ...this.policy, micro_batch_size: size };
-    if (this.policy.batching === 'token_budget' && this.policy.max_tokens) {
+  /**
+   * Sets the micro-batch for the rest of the run (recovery; the probe's measured size, which keeps the token
+   * budget).
+   */
+  setMicro(size: number, o: { keep_tokens?: boolean } = {}): void {
+    const p = { ...this.batching, micro_batch_size: size };
+    if (p.batching === 'token_budget' && p.max_tokens && !o.keep_tokens) {
       // Keep the token budget consistent with the smaller micro-batch so the split actually shrinks.
-      this.policy.max_tokens = Math.max(this.policy.max_seq_len, Math.floor(this.policy.max_tokens / 2));
+      p.max_tokens = Math.max(p.max_seq_len, Math.floor(p.max_tokens / 2));
     }
+    this.batching = p;
   }
 
   private async reload(step: number, action: RecoveryAction): Promise<void> {

@@ -10,6 +10,7 @@ import {
   hfTraits,
   knownModelDims,
   paramTensors,
+  plainConfig,
   planMemory,
   resolveGpu,
   rnnActivationBytes,
@@ -119,22 +120,14 @@ test("DataParallel: GPU 0 keeps the model states, runs ceil(b/n) of the batch an
 
 test('fitConfig keeps the deepke-lm head and DataParallel it is given', () => {
   const gpu = resolveGpu('RTX 3060');
-  const plain = fitConfig({
-    model: ZH12,
-    gpu,
-    effective_batch: 32,
-    seq_len: 512,
-    engine: 'hf',
-    num_labels: 11,
-  });
+  const facts = { engine: 'hf' as const, num_labels: 11 };
+  const config = plainConfig({ batch_size: 32, max_seq_len: 512 });
+  const plain = fitConfig({ config, facts, model: ZH12, gpu });
   const lm = fitConfig({
+    config: plainConfig({ batch_size: 32, max_seq_len: 512, head: 'deepke-lm', rnn: DEEPKE.rnn }),
+    facts,
     model: ZH12,
     gpu,
-    effective_batch: 32,
-    seq_len: 512,
-    engine: 'hf',
-    num_labels: 11,
-    shape: { head: 'deepke-lm', rnn: DEEPKE.rnn },
   });
   assert.ok(lm.fits);
   const same = (c: typeof lm) =>

@@ -4,7 +4,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { PRESETS, fitConfig, planMemory, type RunShape } from '../../src/memory/index.ts';
+import {
+  PRESETS,
+  fitConfig,
+  plainConfig,
+  planMemory,
+  type FitAllow,
+  type GpuSpec,
+  type ModelDims,
+  type RunShape,
+  type Strategy,
+} from '../../src/memory/index.ts';
+
+/** fitConfig over a plain run's config on `ranks` GPUs of one kind (max padding). */
+function fit(o: {
+  model: ModelDims;
+  gpu: GpuSpec;
+  effective_batch: number;
+  seq_len: number;
+  ranks?: number;
+  allow?: FitAllow;
+  strategies?: Strategy[];
+}) {
+  const config = plainConfig({ batch_size: o.effective_batch, max_seq_len: o.seq_len });
+  const facts = { engine: 'refit' as const, num_labels: 50, world: o.ranks ?? 1 };
+  return fitConfig({ config, facts, model: o.model, gpu: o.gpu, allow: o.allow, strategies: o.strategies });
+}
 
 const run = (o: Partial<RunShape> = {}): RunShape => ({
   engine: 'refit',
@@ -90,8 +115,8 @@ test('fit with 4 GPUs searches strategy and per-rank micro-batch together and ke
     fp32_tflops: 30,
     bandwidth_gbs: 900,
   };
-  const one = fitConfig({ model, gpu, effective_batch: 32, seq_len: 512 });
-  const four = fitConfig({ model, gpu, effective_batch: 32, seq_len: 512, ranks: 4 });
+  const one = fit({ model, gpu, effective_batch: 32, seq_len: 512 });
+  const four = fit({ model, gpu, effective_batch: 32, seq_len: 512, ranks: 4 });
   const c = four.config;
   assert.equal(c.ranks, 4);
   assert.ok(c.strategy === 'ddp' || c.strategy === 'zero1');
@@ -103,11 +128,11 @@ test('fit with 4 GPUs searches strategy and per-rank micro-batch together and ke
     ),
   );
   assert.throws(
-    () => fitConfig({ model, gpu, effective_batch: 30, seq_len: 512, ranks: 4 }),
+    () => fit({ model, gpu, effective_batch: 30, seq_len: 512, ranks: 4 }),
     /does not split evenly over 4 GPUs/,
   );
   // Where zero1 is needed: a model whose full AdamW states do not fit next to the activations.
-  const tight = fitConfig({
+  const tight = fit({
     model,
     gpu: { ...gpu, memory_bytes: 6.5 * 2 ** 30 },
     effective_batch: 32,
@@ -119,11 +144,11 @@ test('fit with 4 GPUs searches strategy and per-rank micro-batch together and ke
   // fsdp only when listed; where even zero1's whole weights and gradients are too much, it is the one that fits.
   const tiny = { ...gpu, memory_bytes: 3.2 * 2 ** 30 };
   const shape = { effective_batch: 32, seq_len: 128, ranks: 8, allow: { grad_checkpointing: [true] } };
-  assert.ok(!fitConfig({ model, gpu: tiny, ...shape }).fits, 'ddp and zero1 do not fit');
-  const sharded = fitConfig({ model, gpu: tiny, ...shape, strategies: ['ddp', 'zero1', 'fsdp'] });
+  assert.ok(!fit({ model, gpu: tiny, ...shape }).fits, 'ddp and zero1 do not fit');
+  const sharded = fit({ model, gpu: tiny, ...shape, strategies: ['ddp', 'zero1', 'fsdp'] });
   assert.ok(sharded.fits && sharded.config.strategy === 'fsdp', JSON.stringify(sharded.config));
   // refit's fsdp trains in bf16 or fp32: never proposed in fp16, and a plan for it is one line.
-  const noBf16 = fitConfig({ model, gpu: { ...tiny, bf16: false }, ...shape, strategies: ['fsdp'] });
+  const noBf16 = fit({ model, gpu: { ...tiny, bf16: false }, ...shape, strategies: ['fsdp'] });
   for (const x of [noBf16, ...noBf16.alternatives]) assert.notEqual(x.config.precision, 'fp16');
   assert.throws(
     () => planMemory({ model, run: run({ ranks: 8, strategy: 'fsdp', precision: 'fp16' }) }),

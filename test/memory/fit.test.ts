@@ -7,14 +7,37 @@ import {
   expectedPaddedLength,
   fitConfig,
   loadModelDims,
+  plainConfig,
   planMemory,
   resolveGpu,
+  type FitAllow,
+  type GpuSpec,
+  type ModelDims,
 } from '../../src/memory/index.ts';
+
+/** fitConfig over the config of a plain run (max padding unless lengths are given: dynamic). */
+function fit(o: {
+  model: ModelDims;
+  gpu: GpuSpec;
+  effective_batch: number;
+  seq_len: number;
+  engine?: 'refit' | 'hf';
+  lengths?: number[];
+  allow?: FitAllow;
+}) {
+  const config = plainConfig({
+    batch_size: o.effective_batch,
+    max_seq_len: o.seq_len,
+    padding: o.lengths ? 'dynamic' : 'max',
+  });
+  const facts = { engine: o.engine ?? ('refit' as const), lengths: o.lengths };
+  return fitConfig({ config, facts, model: o.model, gpu: o.gpu, allow: o.allow });
+}
 
 const CHINESE_BASE = loadModelDims('bert-base', { vocab_size: 21128 });
 
 test('RTX 3060, effective batch 32, length 512: fits without needless accumulation (bf16 + SDPA, 32 × 1)', () => {
-  const r = fitConfig({
+  const r = fit({
     model: CHINESE_BASE,
     gpu: resolveGpu('RTX 3060'),
     effective_batch: 32,
@@ -47,7 +70,7 @@ test('RTX 3060, effective batch 32, length 512: fits without needless accumulati
 
 test('restricted to fp32 + eager (DeepKE as it is) on a 12 GB card: accumulation appears, and the micro-batch is the largest that fits', () => {
   const gpu = resolveGpu('RTX 3060');
-  const r = fitConfig({
+  const r = fit({
     model: CHINESE_BASE,
     gpu,
     effective_batch: 32,
@@ -87,7 +110,7 @@ test('bf16 only on cards that support it; the effective batch is kept on every c
     '8GB',
   ]) {
     const gpu = resolveGpu(name);
-    const r = fitConfig({ model: CHINESE_BASE, gpu, effective_batch: 24, seq_len: 256 });
+    const r = fit({ model: CHINESE_BASE, gpu, effective_batch: 24, seq_len: 256 });
     for (const c of [r, ...r.alternatives]) {
       assert.equal(c.config.micro_batch_size * c.config.grad_accumulation, 24, name);
       if (!gpu.bf16) assert.notEqual(c.config.precision, 'bf16', name);
@@ -97,7 +120,7 @@ test('bf16 only on cards that support it; the effective batch is kept on every c
 });
 
 test('an effective batch with few divisors still keeps micro × accumulation exact', () => {
-  const r = fitConfig({
+  const r = fit({
     model: PRESETS['bert-large'],
     gpu: resolveGpu('RTX 3060'),
     effective_batch: 7,
@@ -108,7 +131,7 @@ test('an effective batch with few divisors still keeps micro × accumulation exa
 });
 
 test('nothing fits: fits=false with the smallest configuration', () => {
-  const r = fitConfig({
+  const r = fit({
     model: PRESETS['bert-large'],
     gpu: resolveGpu('2GB'),
     effective_batch: 8,
@@ -118,13 +141,14 @@ test('nothing fits: fits=false with the smallest configuration', () => {
   assert.equal(r.config.micro_batch_size, 1);
 });
 
-test('real lengths: memory is planned at the longest example (padded to 64), speed at the expected padded length', () => {
+test('real lengths: memory is planned at the longest example (padded as the batcher pads), speed at the expected padded length', () => {
   const lengths = Array.from({ length: 1000 }, (_, i) => 20 + (i % 100)); // 20…119 tokens
-  assert.equal(expectedPaddedLength([10, 70, 200], 1, 512), (64 + 128 + 256) / 3);
+  // the batcher's rule (batch/shapes.ts): multiples of 8 up to 128 tokens, then of 64
+  assert.equal(expectedPaddedLength([10, 70, 200], 1, 512), (16 + 72 + 256) / 3);
   assert.equal(expectedPaddedLength([10, 70, 200], 3, 512), 256);
   const gpu = resolveGpu('RTX 3060');
-  const dyn = fitConfig({ model: CHINESE_BASE, gpu, effective_batch: 32, seq_len: 512, lengths });
-  const fixed = fitConfig({ model: CHINESE_BASE, gpu, effective_batch: 32, seq_len: 512 });
+  const dyn = fit({ model: CHINESE_BASE, gpu, effective_batch: 32, seq_len: 512, lengths });
+  const fixed = fit({ model: CHINESE_BASE, gpu, effective_batch: 32, seq_len: 512 });
   assert.equal(dyn.config.padding, 'dynamic');
   assert.ok(dyn.peak_device_bytes < fixed.peak_device_bytes);
   assert.ok(dyn.predicted_examples_per_s > 2 * fixed.predicted_examples_per_s);

@@ -10,6 +10,10 @@ import {
   RECOVERY_LEVERS,
   chooseRecovery,
   lever,
+  PRESETS,
+  fitConfig,
+  plainConfig,
+  resolveGpu,
 } from '../../src/memory/index.ts';
 import { generalFixes } from '../../src/memory/doctor/fixes.ts';
 import { diagnose, parseOomReport } from '../../src/memory/index.ts';
@@ -52,11 +56,19 @@ test('one lever table: memory.* then distributed.* keys, each name once (lever(n
   for (const l of LEVERS) assert.equal(lever(l.name), l);
 });
 
-test('fit searches precision, then attention, then checkpointing (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {
+test('fit searches precision, then attention, then checkpointing, then padding (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {
   assert.deepEqual(
     FIT_LEVERS.map((l) => l.name),
-    ['precision', 'attention', 'grad_checkpointing'],
+    ['precision', 'attention', 'grad_checkpointing', 'padding'],
   );
+  // FitLevers (a fit candidate's config) has one field per lever fit searches: a fit's JSON carries each
+  const fit = fitConfig({
+    config: plainConfig({ batch_size: 8, max_seq_len: 128 }),
+    facts: { engine: 'refit' },
+    model: PRESETS['bert-tiny'],
+    gpu: resolveGpu('T4'),
+  });
+  for (const l of FIT_LEVERS) assert.ok(l.name in fit.config, l.name);
   assert.deepEqual(
     RECOVERY_LEVERS.map((l) => l.name),
     ['micro_batch_size', 'grad_checkpointing', 'max_seq_len'],

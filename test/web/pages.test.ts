@@ -85,6 +85,9 @@ describe('web pages', { skip: SKIP }, () => {
     let limit = 1;
     while (fits(limit + 1)) limit++; // the largest batch the CLI's planner says fits
     const page = await open(browser, `${server.url}/plan`, errors);
+    // the lever controls come from the lever table (their ids are the plan flags' names)
+    await page.selectOption('#precision', 'fp16');
+    await page.selectOption('#attention', 'sdpa');
     const verdictAt = async (b: number) => {
       await page.fill('#batch', String(b));
       return page.textContent('#verdict');

@@ -39,7 +39,10 @@ function members(
 function tsTables(): { commands: Fields; events: Fields } {
   const src = readFileSync(join(REPO, 'src/worker/protocol.ts'), 'utf8');
   // `load`'s lever fields are the lever table's LoadLevers (LoadLeverFields keeps their names, nesting the optimizer).
-  const leverFields = members(readFileSync(join(REPO, 'src/memory/levers.ts'), 'utf8'), 'LoadLevers').list;
+  const leverFields = members(
+    readFileSync(join(REPO, 'src/memory/lever-types.ts'), 'utf8'),
+    'LoadLevers',
+  ).list;
   const unions = (name: string): string[] =>
     [...new RegExp(`export type ${name} =([^;]+);`).exec(src)![1].matchAll(/(\w+)/g)].map((m) => m[1]);
   const table = (names: string[]): Fields => {

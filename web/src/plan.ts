@@ -1,12 +1,11 @@
 // /plan: the memory planner in the browser. The same planner module as `refit plan` / `refit fit` (src/memory's
 // pure files; index.ts also re-exports file readers, which a page cannot use), recomputed as controls move.
 import Chart from 'chart.js/auto';
-import { planMemory } from '../../src/memory/plan.ts';
 import { fitConfig } from '../../src/memory/fit.ts';
 import { GPUS, parseSize } from '../../src/memory/gpus.ts';
-import { ATTENTIONS, OPTIMIZERS, PRECISIONS } from '../../src/memory/levers.ts';
+import { FIT_LEVERS, LEVERS, type Lever } from '../../src/memory/levers.ts';
 import { PRESETS, validateDims } from '../../src/memory/models.ts';
-import { runShapeOf, type ShapeConfig } from '../../src/memory/run-shape.ts';
+import { planConfig, type ShapeConfig, type ShapeFacts } from '../../src/memory/run-shape.ts';
 import type { GpuSpec, MemoryPlan, ModelDims, RunShape } from '../../src/memory/types.ts';
 import { formatBytes } from '../../src/bytes.ts';
 import { renderNav } from './nav.ts';
@@ -23,8 +22,38 @@ const COLORS = [
   '#65a30d',
   '#475569',
 ];
-const opt = (values: string[], selected: string) =>
+const opt = (values: readonly string[], selected: string) =>
   values.map((v) => `<option${v === selected ? ' selected' : ''}>${v}</option>`).join('');
+
+/**
+ * The levers the page has a control for: every `memory.*` lever with a `refit plan` flag, from the lever table (the
+ * batch size and the length are the run's own numbers, above them). The control's id is the flag's name.
+ */
+const CONTROLLED = LEVERS.filter(
+  (l) =>
+    l.key.startsWith('memory.') && l.flag?.plan && l.name !== 'micro_batch_size' && l.name !== 'max_seq_len',
+);
+
+/** A lever's control: a select of its values, a checkbox for on/off, a number for an integer. */
+function control(l: Lever): string {
+  const id = l.flag!.name;
+  const label = l.name.replace(/_/g, ' ');
+  if (l.values) {
+    const chosen = l.values.includes(String(l.default)) ? String(l.default) : l.values[0];
+    return `<label>${label}<select id="${id}">${opt(l.values, chosen)}</select></label>`;
+  }
+  if (l.schema.type === 'integer')
+    return `<label>${label}<input id="${id}" type="number" min="${l.schema.minimum}" value="${l.default ?? 0}"></label>`;
+  return `<label>${label}<input id="${id}" type="checkbox"${l.default === true ? ' checked' : ''}></label>`;
+}
+
+/** A control's value as the lever's config value. */
+function controlValue(l: Lever): unknown {
+  const input = document.getElementById(l.flag!.name) as HTMLInputElement;
+  if (l.values) return input.value;
+  if (l.schema.type === 'integer') return Number(input.value);
+  return input.checked;
+}
 
 renderNav('/plan');
 const app = document.getElementById('app') as HTMLElement;
@@ -38,11 +67,8 @@ app.innerHTML = `<h1>Memory planner</h1><p class="muted">Same planner as <code>r
 <label>batch size<input id="batch" type="number" min="1" max="4096" value="32"></label>
 <label>&nbsp;<input id="batch-range" type="range" min="1" max="512" value="32"></label>
 <label>sequence length<input id="seq" type="number" min="8" max="512" step="8" value="256"></label>
-<label>precision<select id="precision">${opt([...PRECISIONS], 'fp16')}</select></label>
-<label>attention<select id="attention">${opt([...ATTENTIONS].reverse(), 'sdpa')}</select></label>
-<label>optimizer<select id="optimizer">${opt([...OPTIMIZERS], 'adamw')}</select></label>
 <label>relations<input id="labels" type="number" min="2" value="10"></label>
-<label>checkpointing<input id="ckpt" type="checkbox"></label>
+${CONTROLLED.map(control).join('\n')}
 <label id="config-box" hidden style="display:flex">config.json<textarea id="config-json" rows="6">{"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "vocab_size": 21128, "max_position_embeddings": 512, "type_vocab_size": 2}</textarea></label>
 </section>
 <section><div id="verdict" class="verdict"></div> <span id="peak" class="muted"></span>
@@ -74,30 +100,27 @@ function readGpu(): GpuSpec {
   return { name: val('gpu-size'), memory_bytes: parseSize(val('gpu-size')), bf16: true };
 }
 
-/** The controls as the memory levers of a config (every batch padded to the length, one micro-batch per batch). */
+/**
+ * The controls as a config: every `memory.*` lever at its table default, the controlled ones as set, the batch as the
+ * effective batch in one micro-batch, the length as memory.max_seq_len.
+ */
 function readConfig(): ShapeConfig {
+  const memory: Record<string, unknown> = Object.fromEntries(
+    LEVERS.filter((l) => l.key.startsWith('memory.')).map((l) => [l.name, l.default]),
+  );
+  for (const l of CONTROLLED) memory[l.name] = controlValue(l);
+  memory.max_seq_len = Number(val('seq'));
   return {
     train: { batch_size: Number(val('batch')) },
-    memory: {
-      max_seq_len: Number(val('seq')),
-      padding: 'max',
-      precision: val('precision') as RunShape['precision'],
-      attention: val('attention') as RunShape['attention'],
-      grad_checkpointing: el<HTMLInputElement>('ckpt').checked,
-      freeze_layers: 0,
-      optimizer: val('optimizer') as RunShape['optimizer'],
-    },
+    memory: memory as unknown as ShapeConfig['memory'],
     model: { head: 'entity-start' },
     data: { num_relations: Number(val('labels')) },
   };
 }
 
-/** The run shape of the controls: the same config → run shape function as `refit plan -c` and `refit train`. */
-function readRun(): RunShape {
-  return runShapeOf(readConfig(), {
-    engine: val('engine') as RunShape['engine'],
-    mode: val('mode') as RunShape['mode'],
-  }).run;
+/** The facts of the controls: the engine and the mode (no data, one process). */
+function readFacts(): ShapeFacts {
+  return { engine: val('engine') as ShapeFacts['engine'], mode: val('mode') as RunShape['mode'] };
 }
 
 function drawPlan(plan: MemoryPlan): void {
@@ -158,7 +181,10 @@ function update(): void {
   el<HTMLInputElement>('gpu-size').disabled = val('gpu') !== 'custom size';
   el('config-box').hidden = val('model') !== 'config.json';
   try {
-    drawPlan(planMemory({ model: readModel(), run: readRun(), gpu: readGpu() }));
+    // the one planning path, as `refit plan -c` plans a config
+    drawPlan(
+      planConfig({ config: readConfig(), facts: readFacts(), model: readModel(), gpu: readGpu() }).plan,
+    );
   } catch (e) {
     el('verdict').textContent = (e as Error).message;
     el('verdict').className = 'verdict err';
@@ -168,21 +194,21 @@ function update(): void {
 
 function fit(): void {
   try {
-    const r = fitConfig({
-      model: readModel(),
-      gpu: readGpu(),
-      effective_batch: Number(val('batch')),
-      seq_len: Number(val('seq')),
-      engine: val('engine') as RunShape['engine'],
-      num_labels: Number(val('labels')),
-    });
+    const r = fitConfig({ config: readConfig(), facts: readFacts(), model: readModel(), gpu: readGpu() });
+    // one column per lever fit searches (the lever table), between the split and the length
+    const shown = (v: unknown) => (typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v));
     const row = (c: typeof r) =>
-      `<tr><td>${c.config.micro_batch_size} × ${c.config.grad_accumulation}</td><td>${c.config.precision}</td>` +
-      `<td>${c.config.attention}</td><td>${c.config.grad_checkpointing ? 'yes' : 'no'}</td><td>${c.config.seq_len} (${c.config.padding})</td>` +
-      `<td>${formatBytes(c.peak_device_bytes)}</td><td>${c.fits ? 'fits' : 'does not fit'}</td><td>${c.predicted_examples_per_s.toFixed(0)}</td></tr>`;
+      `<tr><td>${c.config.micro_batch_size} × ${c.config.grad_accumulation}</td>` +
+      FIT_LEVERS.map(
+        (l) => `<td>${shown((c.config as unknown as Record<string, unknown>)[l.name])}</td>`,
+      ).join('') +
+      `<td>${c.config.seq_len} (${c.config.padding})</td><td>${formatBytes(c.peak_device_bytes)}</td>` +
+      `<td>${c.fits ? 'fits' : 'does not fit'}</td><td>${c.predicted_examples_per_s.toFixed(0)}</td></tr>`;
+    const heads = FIT_LEVERS.map((l) => `<th>${l.name.replace(/_/g, ' ')}</th>`).join('');
     el('fit-result').innerHTML =
       `<p id="fit-verdict">${r.fits ? 'refit fit would choose' : 'nothing fits; the closest is'}:</p><table>` +
-      '<tr><th>micro-batch × accumulation</th><th>precision</th><th>attention</th><th>checkpointing</th><th>length</th><th>peak</th><th>verdict</th><th>examples/s (predicted)</th></tr>' +
+      `<tr><th>micro-batch × accumulation</th>${heads}<th>length</th><th>peak</th><th>verdict</th>` +
+      '<th>examples/s (predicted)</th></tr>' +
       row(r) +
       r.alternatives
         .slice(0, 5)

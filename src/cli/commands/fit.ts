@@ -2,42 +2,44 @@
 // micro-batch × accumulation = the effective batch. Search lives in src/memory/fit.ts; this prints/writes.
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import type { CliContext } from '../context.ts';
+import { configToYaml, type RunConfig } from '../../config/index.ts';
 import { RefitError } from '../../errors.ts';
 import {
   FIT_LEVERS,
-  deepkeFacts,
+  STRATEGIES,
+  configAllow,
   fitConfig,
   formatBytes,
-  runShapeOf,
   type FitAllow,
   type FitCandidate,
   type FitResult,
+  type ShapeFacts,
 } from '../../memory/index.ts';
-import { enumOption, intOption, listOption } from '../options.ts';
+import { enumOption, listOption } from '../options.ts';
+import { describeRun } from './plan.ts';
 import {
-  configFromInputs,
   gpuFromInputs,
   leverFlagText,
   leverOptions,
   memoryOptions,
   modelFromInputs,
-  readLengths,
+  planInputs,
+  resolvedFromInputs,
   type MemoryFlags,
 } from '../memory-flags.ts';
 
 interface FitFlags extends MemoryFlags {
-  effectiveBatch?: string;
   margin?: string;
-  lengthsFrom?: string;
   write?: string;
-  gpus?: string;
 }
 
-/** What the search may vary, from the fit flags of the levers fit searches (a list of values, or on|off|auto). */
-function allowFrom(flags: FitFlags): Partial<FitAllow> {
-  const allow: Record<string, unknown[]> = {};
+/**
+ * What the search may vary: the config's levers as train's `memory: auto` reads them (configAllow: `auto` searched,
+ * a set value kept), and over them the fit flags of the levers fit searches (a list of values, or on|off|auto).
+ */
+function allowFrom(flags: FitFlags, config: RunConfig): FitAllow {
+  const allow: Record<string, readonly unknown[] | undefined> = { ...configAllow(config.memory) };
   for (const l of FIT_LEVERS) {
     const flag = `--${l.flag?.name}`;
     const text = leverFlagText(flags, l);
@@ -46,10 +48,10 @@ function allowFrom(flags: FitFlags): Partial<FitAllow> {
       if (list) allow[l.name] = list;
     } else {
       const c = enumOption(flag, text, ['on', 'off', 'auto'] as const);
-      if (c && c !== 'auto') allow[l.name] = [c === 'on'];
+      if (c) allow[l.name] = c === 'auto' ? undefined : [c === 'on'];
     }
   }
-  return allow as Partial<FitAllow>;
+  return allow;
 }
 
 /** Registers `refit fit`. */
@@ -67,10 +69,6 @@ export function registerFit(program: Command, ctx: CliContext): void {
       'examples per optimizer step (micro-batch × accumulation); default train.batch_size',
     )
     .option('--margin <fraction>', 'share of the card kept free (default 0.05)')
-    .option(
-      '--lengths-from <file>',
-      'example lengths for the dynamic-padding policy: an encoded dataset (.refit-ds) or integers',
-    )
     .option('--write <file>', 'write the chosen settings as a config file (YAML)')
     .option(
       '--gpus <n>',
@@ -83,80 +81,73 @@ export function registerFit(program: Command, ctx: CliContext): void {
           'E_OPTION',
           'refit fit: give the card with --gpu NAME|SIZE (e.g. --gpu "RTX 3060" or --gpu 12GB)',
         );
-      const cfg = configFromInputs(flags, overrides, ctx);
-      const model = modelFromInputs(flags, cfg);
-      const gpu = gpuFromInputs(flags, cfg)!;
+      const resolved = resolvedFromInputs(flags, overrides, ctx);
+      // The run as `refit plan -c` reads it (the head and its RNN, frozen layers, the optimizer, DeepKE's padding and
+      // DataParallel, the ranks): fit searches the levers over it, each candidate planned as plan plans it.
+      const { config, facts } = planInputs(flags, resolved, 'fit');
+      const model = modelFromInputs(flags, config);
+      const gpu = gpuFromInputs(flags, config)!;
       const margin = flags.margin === undefined ? undefined : Number(flags.margin);
       if (margin !== undefined && !(margin >= 0 && margin < 1))
         throw new RefitError(
           'E_OPTION',
           `--margin: expected a fraction from 0 to 1 (e.g. 0.05), got '${flags.margin}'`,
         );
-      const engine = enumOption('--engine', flags.engine, ['refit', 'hf'] as const) ?? 'refit';
-      const freeze = intOption('--freeze-layers', flags.freezeLayers, 0);
-      // What the search keeps is the config's run shape (runShapeOf): the head as configured (DeepKE's model_name: lm
-      // is the deepke-lm head with its RNN), the frozen layers, DataParallel for DeepKE's run; the relations.
-      const { run } = runShapeOf(
-        {
-          ...cfg,
-          model: {
-            ...cfg.model,
-            head:
-              enumOption('--head', flags.head, ['entity-start', 'cls', 'deepke-lm'] as const) ??
-              cfg.model.head,
-          },
-          memory: { ...cfg.memory, freeze_layers: freeze ?? cfg.memory.freeze_layers },
-        },
-        {
-          engine,
-          num_labels: intOption('--num-labels', flags.numLabels),
-          ...deepkeFacts({ engine, config_file: false, explicit_seq_len: true, device_ids: cfg.device_ids }),
-        },
-      );
       const result = fitConfig({
+        config,
+        facts,
         model,
         gpu,
         margin,
-        allow: allowFrom(flags),
-        engine,
-        num_labels: run.num_labels,
-        effective_batch: intOption('--effective-batch', flags.effectiveBatch) ?? cfg.train.batch_size,
-        seq_len: intOption('--seq-len', flags.seqLen) ?? cfg.memory.max_seq_len,
-        shape: {
-          head: run.head,
-          freeze_layers: run.freeze_layers,
-          ...(run.rnn ? { rnn: run.rnn } : {}),
-          ...(run.data_parallel ? { data_parallel: run.data_parallel } : {}),
-        },
-        lengths: flags.lengthsFrom ? Array.from(readLengths(flags.lengthsFrom)) : undefined,
-        ranks: intOption('--gpus', flags.gpus),
-        strategies: listOption('--strategy', flags.strategy, ['ddp', 'zero1', 'fsdp'] as const),
+        allow: allowFrom(flags, config),
+        // a strategy set in the config is kept (as train keeps it); auto and --strategy are searched
+        strategies:
+          listOption('--strategy', flags.strategy, STRATEGIES) ??
+          (config.distributed.strategy === 'auto' ? undefined : [config.distributed.strategy]),
       });
-      if (flags.write)
-        writeSettings(flags.write, result, flags.model ?? cfg.model.pretrained ?? cfg.model.preset);
+      if (flags.write) writeSettings(flags.write, chosenConfig(config, facts, result, flags), result, facts);
       ctx.io.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : formatFit(result));
     });
 }
 
-/** Writes the chosen configuration as a refit config (memory: manual, the levers; train.batch_size), atomically. */
-function writeSettings(path: string, r: FitResult, model: string | undefined): void {
-  const c = r.config;
-  const doc: Record<string, unknown> = {
-    ...(model ? { model: { [model.startsWith('bert-') ? 'preset' : 'pretrained']: model } } : {}),
-    train: { batch_size: r.effective_batch },
-    ...(c.ranks && c.ranks > 1 ? { distributed: { nproc_per_node: c.ranks, strategy: c.strategy } } : {}),
+/**
+ * The config of the chosen configuration: the run as configured with the chosen levers (memory: manual), DeepKE's
+ * fixed padding written out as max padding to that length, and --model / --num-labels as config keys, so that
+ * `refit plan -c` (with the same --engine) plans the same run and `refit train -c` trains it.
+ */
+function chosenConfig(config: RunConfig, facts: ShapeFacts, r: FitResult, flags: FitFlags): RunConfig {
+  const c = r.config as unknown as Record<string, unknown>;
+  const model = flags.model
+    ? flags.model.startsWith('bert-')
+      ? { preset: flags.model, pretrained: undefined }
+      : { pretrained: flags.model, preset: undefined }
+    : {};
+  return {
+    ...config,
+    model: { ...config.model, ...model },
+    data: { ...config.data, num_relations: r.run.num_labels },
+    distributed: {
+      ...config.distributed,
+      ...(r.config.ranks ? { nproc_per_node: r.config.ranks, strategy: r.config.strategy } : {}),
+    },
     memory: {
+      ...config.memory,
       mode: 'manual',
-      micro_batch_size: c.micro_batch_size,
-      grad_accumulation: c.grad_accumulation,
-      ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, (c as Record<string, unknown>)[l.name]])),
-      max_seq_len: c.seq_len,
-      padding: c.padding,
+      micro_batch_size: r.config.micro_batch_size,
+      grad_accumulation: r.config.grad_accumulation,
+      ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, c[l.name]])),
+      ...(facts.padded_length !== undefined ? { max_seq_len: facts.padded_length, padding: 'max' } : {}),
     },
   };
+}
+
+/** Writes the chosen configuration as a whole refit config (every key, like a run's config.yaml), atomically. */
+function writeSettings(path: string, config: RunConfig, r: FitResult, facts: ShapeFacts): void {
+  const engine = facts.engine === 'hf' ? ' --engine hf' : '';
   const text =
     `# written by refit fit for ${r.gpu}: predicted peak ${formatBytes(r.peak_device_bytes)} of ` +
-    `${formatBytes(r.budget_bytes)}\n${stringify(doc)}`;
+    `${formatBytes(r.budget_bytes)} (refit plan -c FILE${engine} --gpu … plans the same run)\n` +
+    configToYaml(config);
   try {
     writeFileSync(path + '.tmp', text);
     renameSync(path + '.tmp', path);
@@ -168,31 +159,43 @@ function writeSettings(path: string, r: FitResult, model: string | undefined): v
   }
 }
 
+/** A searched lever's value as fit's table shows it (booleans as on/off). */
+const shown = (v: unknown): string => (typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
+
+/** One row of fit's table: the split, then one column per lever fit searches (the table's fit.column), the figures. */
 function row(mark: string, c: FitCandidate): string {
   const k = c.config;
+  const levers = FIT_LEVERS.map((l) =>
+    shown((k as unknown as Record<string, unknown>)[l.name]).padEnd(l.fit!.column.width),
+  ).join(' ');
   return (
-    `${mark} ${String(k.micro_batch_size).padStart(5)} ${String(k.grad_accumulation).padStart(5)}  ` +
-    `${k.precision.padEnd(5)} ${k.attention.padEnd(6)} ${(k.grad_checkpointing ? 'on' : 'off').padEnd(5)}` +
+    `${mark} ${String(k.micro_batch_size).padStart(5)} ${String(k.grad_accumulation).padStart(5)}  ${levers}` +
     `${formatBytes(c.peak_device_bytes).padStart(12)} ${c.predicted_examples_per_s.toFixed(1).padStart(10)}` +
     `${k.strategy ? `  ${k.strategy}` : ''}`
   );
 }
 
-/** The text report of a fit: the chosen configuration, the runners-up and a one-line verdict. */
+/** The text report of a fit: the run searched, the chosen configuration, the runners-up and a one-line verdict. */
 export function formatFit(r: FitResult): string {
   const c = r.config;
+  const k = c as unknown as Record<string, unknown>;
+  const header = FIT_LEVERS.map((l) => l.fit!.column.title.padEnd(l.fit!.column.width)).join(' ');
   const lines = [
     `${r.gpu}: budget ${formatBytes(r.budget_bytes)} (after the safety margin), effective batch ` +
       `${r.effective_batch}, seq ${c.seq_len} (${c.padding} padding)`,
-    `  micro accum  prec  attn   ckpt  peak device  examples/s` +
+    `run: ${describeRun(r.run)}`,
+    `  micro accum  ${header}  peak device  examples/s` +
       `${c.ranks && c.ranks > 1 ? `  strategy (per rank, ${c.ranks} GPUs)` : ''}`,
     row('*', r),
     ...r.alternatives.map((a) => row(' ', a)),
   ];
   const ranks = c.ranks && c.ranks > 1 ? ` on each of ${c.ranks} GPUs (${c.strategy})` : '';
-  const how =
-    `micro-batch ${c.micro_batch_size} × ${c.grad_accumulation} accumulation${ranks}, ` +
-    `${c.precision}, ${c.attention}, checkpointing ${c.grad_checkpointing ? 'on' : 'off'}`;
+  const levers = FIT_LEVERS.map((l) =>
+    typeof k[l.name] === 'boolean'
+      ? `${l.name.replace(/_/g, ' ')} ${shown(k[l.name])}`
+      : `${String(k[l.name])}${l.fit!.column.unit ? ` ${l.fit!.column.unit}` : ''}`,
+  ).join(', ');
+  const how = `micro-batch ${c.micro_batch_size} × ${c.grad_accumulation} accumulation${ranks}, ${levers}`;
   lines.push(
     r.fits
       ? `verdict: ${how}: ${formatBytes(r.peak_device_bytes)} of ${formatBytes(r.budget_bytes)}, ` +

@@ -17,6 +17,7 @@ import {
   openPredictInput,
   openRunPredictor,
   parseEngine,
+  PredictBatcher,
   predictRows,
   type InputRow,
   type PredictSummary,
@@ -169,11 +170,13 @@ export function registerPredict(program: Command, ctx: CliContext): void {
           ? predictProgress({ stderr: ctx.io.stderr, total: await countLines(o.input) })
           : undefined;
       const out = openOutput(ctx, o.output);
+      // the one queue between this command and the engine, as the server's route has
+      const queue = new PredictBatcher({ predict: (items, p) => predictor.predict(items, p) });
       let summary: PredictSummary;
       try {
         summary = await predictRows({
           rows: source.rows(),
-          predictor,
+          predictor: { predict: (items, p) => queue.submit(items, p) },
           top_k,
           na_threshold,
           write: (t) => {

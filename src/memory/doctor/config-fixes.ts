@@ -1,17 +1,14 @@
 // `refit doctor -c CONFIG`: each fix becomes a concrete config change with its predicted peak and speed,
 // from the memory planner (planMemory) and the fitter (fitConfig) under the budget the OOM message shows.
 // For a DeepKE run (-c conf/) the fixes also come as the DeepKE overrides that exist (batch_size, num_hidden_layers).
-import { existsSync } from 'node:fs';
-import { resolveConfigDetailed, type ResolvedConfig } from '../../config/index.ts';
+import { resolveConfigDetailed } from '../../config/index.ts';
 // From the memory files themselves, not ../index.ts (which re-exports this folder: an import circle).
 import { FIT_LEVERS } from '../levers.ts';
 import { GPUS, resolveGpu } from '../gpus.ts';
-import { deepkeFacts, runShapeOf } from '../run-shape.ts';
-import { fitConfig, type FitShape } from '../fit.ts';
-import { knownModelDims } from '../known-models.ts';
-import { modelFromConfig } from '../model-files.ts';
-import { planMemory } from '../plan.ts';
-import type { Engine, FitCandidate, GpuSpec, MemoryPlan, ModelDims, RunShape } from '../types.ts';
+import { planConfig } from '../run-shape.ts';
+import { fitConfig } from '../fit.ts';
+import type { Engine, FitCandidate, GpuSpec, MemoryPlan } from '../types.ts';
+import { currentRun, type Current } from './current.ts';
 import type { Diagnosis } from './diagnose.ts';
 import { dataParallelFix, deepkeFixes } from './deepke-fixes.ts';
 import { causeFixes, generalFixes, type DoctorFix } from './fixes.ts';
@@ -32,23 +29,6 @@ export interface ConfigFixOptions {
   lengths?: number[];
   env?: Readonly<Record<string, string | undefined>>;
   warn?: (line: string) => void;
-}
-
-/**
- * The run the doctor plans from: model, run shape (at the longest padded batch), effective batch, padding, the window
- * fixes search over (memory.max_seq_len, or the fixed padded length) and what was read as what.
- */
-export interface Current {
-  model: ModelDims;
-  model_name: string;
-  run: RunShape;
-  effective: number;
-  padding: 'dynamic' | 'max';
-  window: number;
-  lengths?: number[];
-  assumed: string[];
-  /** DeepKE's run (the hf engine on a conf folder or DeepKE's LM head): its own overrides are fixes too */
-  deepke: boolean;
 }
 
 /**
@@ -74,45 +54,6 @@ export function configFixesFor(opts: ConfigFixOptions): (r: OomReport, d: Diagno
   const current = currentRun(resolved, engine, opts.lengths);
   const card = opts.gpu ? resolveGpu(opts.gpu) : undefined;
   return (r, d) => planFixes(r, d, current, card);
-}
-
-/**
- * The run the config describes, as runShapeOf reads it (`refit plan -c` plans the same): `auto` levers as a plain run
- * of the engine, DeepKE's facts for the hf engine (every batch padded to 512 without a length in the config,
- * use_multi_gpu's DataParallel over device_ids), dynamic padding at the longest of `lengths` when given.
- */
-function currentRun(resolved: ResolvedConfig, engine: Engine, lengths: number[] | undefined): Current {
-  const config = resolved.config;
-  const spec = config.model.pretrained ?? config.model.preset ?? 'bert-base';
-  const model = modelFromConfig(config);
-  const shape = runShapeOf(config, {
-    engine,
-    lengths,
-    ...deepkeFacts({
-      engine,
-      config_file: true,
-      explicit_seq_len: resolved.explicit.has('memory.max_seq_len'),
-      device_ids: config.device_ids,
-    }),
-  });
-  // DeepKE's overrides are fixes only for the run DeepKE makes of it (hf), not for refit's own run of the conf.
-  const deepke = engine === 'hf' && (resolved.hydra !== undefined || config.model.head === 'deepke-lm');
-  return {
-    model,
-    model_name: existsSync(spec) ? spec : (knownModelDims(spec)?.id ?? spec),
-    run: shape.run,
-    effective: shape.effective_batch,
-    padding: shape.padding,
-    window: shape.padding === 'max' ? shape.run.seq_len : config.memory.max_seq_len,
-    lengths,
-    assumed: shape.assumed,
-    deepke,
-  };
-}
-
-/** What a fit keeps from the current run (head, RNN, frozen layers, DataParallel). */
-function shapeOf(run: RunShape): FitShape {
-  return { head: run.head, rnn: run.rnn, freeze_layers: run.freeze_layers, data_parallel: run.data_parallel };
 }
 
 const GIB = 2 ** 30;
@@ -153,17 +94,13 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
   const set = (key: string, value: string | number | boolean, was: unknown): void => {
     if (value !== was) config[key] = value;
   };
-  // the levers fit searched (the lever table), then the split and the window
+  // the levers fit searched (the lever table), then the split and the window; each against the current run's value
+  const now = { ...cur, ...cur.run } as unknown as Record<string, unknown>;
   for (const l of FIT_LEVERS)
-    set(
-      l.key,
-      (c.config as Record<string, string | number | boolean>)[l.name],
-      (cur.run as unknown as Record<string, unknown>)[l.name],
-    );
+    set(l.key, (c.config as unknown as Record<string, string | number | boolean>)[l.name], now[l.name]);
   set('memory.micro_batch_size', c.config.micro_batch_size, cur.run.batch_size);
   set('memory.grad_accumulation', c.config.grad_accumulation, Math.ceil(cur.effective / cur.run.batch_size));
   set('memory.max_seq_len', c.config.seq_len, cur.window);
-  if (cur.lengths) set('memory.padding', c.config.padding, cur.padding);
   if (config['memory.micro_batch_size'] !== undefined) config['memory.mode'] = 'manual';
   const parts = Object.entries(config)
     .filter(([k]) => k !== 'memory.mode')
@@ -191,7 +128,7 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): Co
   const gpu = cardFor(r, d, card);
   if (!gpu) {
     return {
-      current: planMemory({ model: cur.model, run: cur.run }),
+      current: planConfig(cur).plan,
       fixes: generalFixes(r, d),
       note:
         'The message does not say how much memory the card has (driver/library errors and ' +
@@ -199,21 +136,19 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): Co
     };
   }
   // cur.run is planned at the longest padded batch (with real lengths and dynamic padding, the longest example's).
-  const now = planMemory({ model: cur.model, run: cur.run, gpu });
-  const base = {
-    model: cur.model,
-    gpu,
-    effective_batch: cur.effective,
-    engine: cur.run.engine,
-    num_labels: cur.run.num_labels,
-    lengths: cur.lengths,
-    shape: shapeOf(cur.run),
-  };
-  const fit = fitConfig({ ...base, seq_len: cur.window });
+  // The run as `refit plan -c` plans it; fit searches the levers over the same config and facts.
+  const now = planConfig({ ...cur, gpu }).plan;
+  const fit = fitConfig({ ...cur, gpu });
   let candidates: FitCandidate[] = [fit, ...fit.alternatives];
-  // Nothing fits at this length: shorter sequences (they truncate long examples, so they come last).
+  // Nothing fits at this length: shorter windows (they truncate long examples, so they come last), each padded as
+  // the run pads (a fixed padded length becomes max padding to the shorter window).
+  const { padded_length: _fixed, ...facts } = cur.facts;
   for (let seq = cur.window >> 1; !candidates.some((c) => c.fits) && seq >= 64; seq >>= 1) {
-    const shorter = fitConfig({ ...base, seq_len: seq });
+    const config = {
+      ...cur.config,
+      memory: { ...cur.config.memory, max_seq_len: seq, padding: cur.padding },
+    };
+    const shorter = fitConfig({ config, facts, model: cur.model, gpu });
     candidates = [...candidates, shorter, ...shorter.alternatives];
   }
   const ranked = candidates

@@ -5,7 +5,7 @@ import { microBatchMs } from '../cost.ts';
 import { withLayers } from '../models.ts';
 import { planMemory } from '../plan.ts';
 import type { GpuSpec, ModelDims, RunShape } from '../types.ts';
-import type { Current } from './config-fixes.ts';
+import type { Current } from './current.ts';
 import type { DoctorFix } from './fixes.ts';
 import { formatBytes as fmt } from '../../bytes.ts';
 

@@ -44,8 +44,18 @@ export async function decideRunMemory(run: OpenRun): Promise<DecidedRun> {
   const plan =
     mode === 'resume'
       ? readJson<PlanFile>(paths.plan)
-      : decideMemory({ config, dims, caps, device, lengths: train.lengths, num_labels: spec.num_labels });
+      : decideMemory({
+          config,
+          dims,
+          caps,
+          device,
+          lengths: train.lengths,
+          num_labels: spec.num_labels,
+          world: run.ranks.world,
+        });
   const d = plan.decision;
+  // several ranks: the strategy decided (memory: auto fits it when distributed.strategy is auto)
+  if (run.ranks.layout && d.strategy) spec.strategy = d.strategy;
   // Several ranks: the batch plan's micro-batches are global (per-rank micro-batch × world size); each rank takes its
   // share, so effective batch = per-rank micro-batch × accumulation × world size.
   const world = run.ranks.world;

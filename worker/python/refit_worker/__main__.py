@@ -11,6 +11,7 @@ import sys
 import time
 import traceback
 
+import numpy as np
 import torch
 
 from .data import EncodedDataset
@@ -32,6 +33,30 @@ def _finite(value):
     if isinstance(value, list) and value and isinstance(value[0], (list, dict, float)):
         return [_finite(v) for v in value]
     return value
+
+
+class InlineRows(EncodedDataset):
+    """The encoded rows an `eval` command carries (predict): the arrays of an encoded dataset, built in memory."""
+
+    def __init__(self, rows):  # no file to read: EncodedDataset.__init__ is not called, only batch() is shared
+        try:
+            ids = [np.asarray(r, dtype=np.int64) for r in rows['input_ids']]
+            head = np.asarray(rows['head_pos'], dtype=np.int64)
+            tail = np.asarray(rows['tail_pos'], dtype=np.int64)
+        except (KeyError, TypeError, ValueError) as e:
+            raise WorkerError(E_BAD_COMMAND, f'eval: rows must hold input_ids, head_pos and tail_pos ({e})') from e
+        self.path = '<eval rows>'
+        self.n = len(ids)
+        if head.shape != (self.n,) or tail.shape != (self.n,) or any(r.ndim != 1 for r in ids):
+            raise WorkerError(E_BAD_COMMAND, f'eval: rows need one id list, head_pos and tail_pos per row '
+                              f'({self.n} id lists, head_pos {list(head.shape)}, tail_pos {list(tail.shape)})')
+        lengths = np.asarray([len(r) for r in ids], dtype=np.int64)
+        offsets = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        self.total_tokens = int(offsets[-1])
+        self.arrays = {'offsets': offsets, 'lengths': lengths, 'head_pos': head, 'tail_pos': tail,
+                       'input_ids': np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
+                       'labels': np.zeros(self.n, dtype=np.int64)}  # predict has no labels; batch() reads them
 
 
 # Commands only rank 0 runs when there are several ranks (they read the unwrapped model or report rank 0's figures);
@@ -93,8 +118,10 @@ class Session:
         return trainer.train_step(cmd, ds)
 
     def eval(self, cmd):
+        if ('dataset' in cmd) == ('rows' in cmd):
+            raise WorkerError(E_BAD_COMMAND, 'eval: give either dataset or rows')
         trainer, ds = self._need(cmd)
-        return trainer.evaluate(cmd, ds)
+        return trainer.evaluate(cmd, ds if ds is not None else InlineRows(cmd['rows']))
 
     def save(self, cmd):
         trainer, _ = self._need(cmd)
@@ -117,7 +144,7 @@ class Session:
 
     def export_onnx(self, cmd):
         trainer, _ = self._need(cmd)
-        if trainer.shards is not None:
+        if trainer.sharded:
             raise WorkerError(E_BAD_COMMAND, 'export_onnx: this worker holds an fsdp shard of the model; export the '
                               'saved model folder from a worker of its own')
         return export_onnx(trainer.model, cmd['path'], cmd['opset'])
@@ -159,7 +186,7 @@ class Session:
 
     def _leader_only(self):
         """fsdp: eval runs on every rank too (each forward gathers the sharded weights from all of them)."""
-        sharded = self.trainer is not None and self.trainer.shards is not None
+        sharded = self.trainer is not None and self.trainer.sharded
         return LEADER_ONLY - {'eval'} if sharded else LEADER_ONLY
 
     def _agree(self, kind, event):

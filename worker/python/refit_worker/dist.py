@@ -20,6 +20,7 @@ STRATEGIES = ('ddp', 'zero1', 'fsdp')
 
 
 def log(message):
+    """One line to stderr (TS pipes it into the run log)."""
     print(f'refit_worker: {message}', file=sys.stderr, flush=True)
 
 
@@ -195,7 +196,7 @@ class Replicas:
     the step ends with one sync pass (`sync()`) once every rank has said its micro-batches went well. DDP's usual
     pattern syncs inside the last micro-batch's backward instead; an OOM there on one rank would leave the others
     waiting in that all-reduce, and the micro-batch could no longer be dropped and re-split on all ranks alike
-    (Trainer._agreed_micro_batch). The price is that no all-reduce overlaps a backward.
+    (steps.Replicated.micro_batch). The price is that no all-reduce overlaps a backward.
     """
 
     def __init__(self, model, ranks, device):

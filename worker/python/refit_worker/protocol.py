@@ -16,7 +16,7 @@ COMMANDS = {
     'open_dataset': (('name', 'path'), ()),
     'train_step': (('step', 'dataset', 'logical_batch_size', 'micro_batches'),
                    ('continue',)),
-    'eval': (('dataset', 'batches', 'tag'), ()),
+    'eval': (('batches', 'tag'), ('dataset', 'rows')),
     'save': (('path', 'checkpoint', 'step'), ()),
     'restore': (('path',), ()),
     'inspect_weights': (('path',), ()),

@@ -1,166 +1,31 @@
-"""The model being trained: build/load, optimizer + schedule, train steps with OOM capture, eval, save/restore.
+"""The model being trained: built from a `load` command, then the train steps, evals, saves and restores sent to it.
 
-Executes exactly what a command says; it never picks sizes and never retries (TS does both).
-Gradient accumulation is defined on the logical batch: micro-batch loss = CE mean x (its examples /
-logical_batch_size), so any split of a logical batch gives the same gradient up to rounding.
+Executes exactly what a command says; it never picks sizes and never retries (TS does both). What differs by strategy
+is its step object (steps.py), picked once at load; saving is checkpoint.py's and fault injection faults.py's.
 """
-import inspect
-import os
-import sys
-import tempfile
 import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .dist import (FSDP_OOM, RankLostError, Ranks, Replicas, Shards, check_strategy, distribute_like, full_tensor, shard,
-                   zero1_optimizer)
-from .device import (HAS_FUSED_ADAMW, autocast_for, check_precision, is_oom, memory_stats,
-                     parse_device, release_memory)
-from .model import HAS_SDPA, HEADS, RNN_TYPES, build_model
-from .protocol import E_BAD_COMMAND, E_CHECKPOINT_ARCH, E_DATASET, E_OOM, LEVER_VALUES, WorkerError, make_event
-from .weights import atomic_file, load_into, read_model_folder, save_model_folder
-
-# Text of a PyTorch 2.x CUDA OOM, raised by REFIT_INJECT_OOM so machines without a GPU can test recovery.
-INJECTED_OOM_MESSAGE = (
-    'CUDA out of memory. Tried to allocate 192.00 MiB. GPU 0 has a total capacity of 11.75 GiB of which '
-    '89.25 MiB is free. Including non-PyTorch memory, this process has 11.65 GiB memory in use. Of the '
-    'allocated memory 9.90 GiB is allocated by PyTorch, and 69.53 MiB is reserved by PyTorch but unallocated. '
-    'If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True '
-    'to avoid fragmentation.  See documentation for Memory Management  '
-    '(https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)')
-# checkpoint.pt is our own file (floats, RNG tuples): 1.13's weights-only unpickler rejects floats.
-_OWN_LOAD_KW = {'weights_only': False} if 'weights_only' in inspect.signature(torch.load).parameters else {}
-_ARCH_KEYS = ('vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
-              'intermediate_size', 'max_position_embeddings', 'type_vocab_size')
-
-
-def log(message):
-    """One line to stderr (TS pipes it into the run log)."""
-    print(f'refit_worker: {message}', file=sys.stderr, flush=True)
-
-
-def _entries(name, rank):
-    """The entries of an env fault list ('3,7', '3*', '3@1') that fire on `rank`: 'N@R' only on rank R, a plain
-    'N' on rank 0 (the only rank of a single-process run)."""
-    out = []
-    for s in os.environ.get(name, '').replace(' ', '').split(','):
-        if not s:
-            continue
-        step, _, at = s.partition('@')
-        if int(at or 0) == rank:
-            out.append(step)
-    return out
-
-
-def _step_list(name, rank=0):
-    """Parse an env list of 1-based step numbers like '3,7' or '3@1' (a trailing '*' is dropped: see _persistent_steps)."""
-    return {int(s.rstrip('*')) for s in _entries(name, rank)}
-
-
-def _persistent_steps(name, rank=0):
-    """Steps written with a trailing '*' ('3*'): the fault fires every time that step runs, like a shape
-    that never fits, so tests can walk the whole recovery ladder."""
-    return {int(s[:-1]) for s in _entries(name, rank) if s.endswith('*')}
-
-
-def micro_batch_seed(seed, step, first_index):
-    """Dropout seed of one micro-batch, from (run seed, step, its first example index).
-
-    Reproducible for a given batch plan (also after a restart); a re-split micro-batch draws different
-    masks, so with dropout > 0 a recovered step is statistically, not bitwise, equal to a clean one.
-    """
-    return ((seed * 1_000_003 + step) * 1_000_033 + first_index) % (2 ** 63)
-
-
-def linear_schedule(warmup_steps, total_steps):
-    """HF's get_linear_schedule_with_warmup as a LambdaLR factor of the scheduler's step count."""
-    def factor(s):
-        if s < warmup_steps:
-            return s / max(1, warmup_steps)
-        return max(0.0, (total_steps - s) / max(1, total_steps - warmup_steps))
-    return factor
-
-
-def make_scaler(enabled):
-    """Dynamic loss scaler for fp16 (disabled otherwise); torch.amp.GradScaler where it exists."""
-    amp_scaler = getattr(getattr(torch, 'amp', None), 'GradScaler', None)
-    if amp_scaler is not None:
-        return amp_scaler('cuda', enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled)
-
-
-def build_optimizer(model, spec, device, zero1=False):
-    """AdamW (optionally fused) or SGD over trainable params; no weight decay on biases and LayerNorm.
-    With `zero1` the same optimizer inside ZeroRedundancyOptimizer (states sharded over the ranks)."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (no_decay if name.endswith('bias') or 'LayerNorm' in name else decay).append(p)
-    groups = [{'params': decay, 'weight_decay': spec['weight_decay']},
-              {'params': no_decay, 'weight_decay': 0.0}]
-    if spec['kind'] == 'sgd':
-        return zero1_optimizer(groups, torch.optim.SGD, lr=spec['lr']) if zero1 else torch.optim.SGD(groups, lr=spec['lr'])
-    if spec['kind'] not in LEVER_VALUES['optimizer']:
-        raise WorkerError(E_BAD_COMMAND, f'optimizer kind {spec["kind"]!r}: expected ' + ', '.join(LEVER_VALUES['optimizer']))
-    extra = {}
-    if spec['kind'] == 'adamw-fused':
-        if HAS_FUSED_ADAMW and device.type == 'cuda':
-            extra['fused'] = True
-        else:
-            log('adamw-fused is not available with this torch/device; using adamw')
-    if zero1:
-        return zero1_optimizer(groups, torch.optim.AdamW, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'], **extra)
-    return torch.optim.AdamW(groups, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'], **extra)
-
-
-def check_config(cfg, head, freeze_layers):
-    """Reject impossible shapes with a one-line E_BAD_COMMAND before allocating anything."""
-    missing = [k for k in _ARCH_KEYS if not isinstance(cfg.get(k), int) or cfg[k] <= 0]
-    if missing:
-        raise WorkerError(E_BAD_COMMAND, 'config: ' + ', '.join(missing) + ' must be positive integers')
-    if cfg['hidden_size'] % cfg['num_attention_heads']:
-        raise WorkerError(E_BAD_COMMAND, f'config: hidden_size {cfg["hidden_size"]} is not a multiple of '
-                          f'num_attention_heads {cfg["num_attention_heads"]}')
-    if cfg.get('hidden_act', 'gelu') != 'gelu':
-        raise WorkerError(E_BAD_COMMAND, f'config: hidden_act {cfg["hidden_act"]!r} is not supported (gelu only)')
-    if cfg.get('position_embedding_type', 'absolute') != 'absolute':
-        raise WorkerError(E_BAD_COMMAND, f'config: position_embedding_type {cfg["position_embedding_type"]!r} '
-                          'is not supported (absolute only)')
-    if not 0 <= freeze_layers <= cfg['num_hidden_layers']:
-        raise WorkerError(E_BAD_COMMAND, f'freeze_layers {freeze_layers} must be in 0..{cfg["num_hidden_layers"]}')
-    if head['kind'] not in HEADS or head['num_labels'] < 1:
-        raise WorkerError(E_BAD_COMMAND, f'head {head}: kind must be one of {", ".join(HEADS)}, num_labels >= 1')
-    if head['kind'] == 'deepke-lm':
-        check_rnn(head.get('rnn'))
-    elif 'rnn' in head:
-        raise WorkerError(E_BAD_COMMAND, f'head {head["kind"]}: rnn is only for the deepke-lm head')
-
-
-_RNN_FIELDS = ('type', 'hidden_size', 'num_layers', 'bidirectional', 'last_layer_hn', 'dropout')
-
-
-def check_rnn(rnn):
-    """The deepke-lm head's RNN spec: every field present and consistent (E_BAD_COMMAND otherwise)."""
-    if not isinstance(rnn, dict) or sorted(rnn) != sorted(_RNN_FIELDS):
-        raise WorkerError(E_BAD_COMMAND, f'head deepke-lm: rnn must have exactly the fields {", ".join(_RNN_FIELDS)}')
-    if rnn['type'] not in RNN_TYPES:
-        raise WorkerError(E_BAD_COMMAND, f'rnn type {rnn["type"]!r}: expected one of {", ".join(RNN_TYPES)}')
-    size, layers = rnn['hidden_size'], rnn['num_layers']
-    if not isinstance(size, int) or size < 1 or not isinstance(layers, int) or layers < 1:
-        raise WorkerError(E_BAD_COMMAND, 'rnn hidden_size and num_layers must be positive integers')
-    if rnn['bidirectional'] and size % 2:
-        raise WorkerError(E_BAD_COMMAND, f'rnn hidden_size {size} must be even when bidirectional (half per direction)')
-    if not rnn['last_layer_hn'] and layers > 1:
-        raise WorkerError(E_BAD_COMMAND, 'rnn last_layer_hn false with num_layers > 1 gives one output per layer, '
-                          'which a classifier cannot train on (as in DeepKE); use last_layer_hn true')
-    if not 0 <= rnn['dropout'] <= 1:
-        raise WorkerError(E_BAD_COMMAND, f'rnn dropout {rnn["dropout"]} must be in [0, 1]')
+from . import checkpoint
+from .checks import check_config
+from .device import check_precision, is_oom, memory_stats, parse_device, release_memory
+from .dist import RankLostError, Ranks, check_strategy, full_tensor, log
+from .faults import Faults
+from .model import HAS_SDPA, build_model
+from .optim import build_optimizer, linear_schedule, make_scaler
+from .protocol import E_BAD_COMMAND, E_OOM, LEVER_VALUES, WorkerError, make_event
+from .steps import STEPS
+from .weights import load_into, read_model_folder
 
 
 class Trainer:
-    """One loaded model with its optimizer state, built from a `load` command."""
+    """One loaded model with its optimizer state, built from a `load` command.
+
+    `partial` is the step being accumulated (its loss sum, counts and seconds so far), kept across an oom event so
+    that a `continue` finishes it; `steps` is the strategy's step object, which reads and updates this trainer.
+    """
 
     def __init__(self, cmd, ranks=None):
         self.ranks = ranks or Ranks({})
@@ -180,31 +45,12 @@ class Trainer:
         self.seed = int(cmd['seed'])
         torch.manual_seed(self.seed)
         np.random.seed(self.seed % (2 ** 32))
-        if cmd['attention'] not in LEVER_VALUES['attention']:
-            raise WorkerError(E_BAD_COMMAND, f'attention {cmd["attention"]!r}: expected ' + ', '.join(LEVER_VALUES['attention']))
-        if cmd['attention'] == 'sdpa' and not HAS_SDPA:
-            log('attention sdpa: this torch has no scaled_dot_product_attention; using eager')
-        self.model = build_model(self.config, self.head, use_sdpa=cmd['attention'] == 'sdpa')
-        if cmd.get('pretrained'):
-            tensors, _ = read_model_folder(cmd['pretrained'], self.config)
-            load_into(self.model, tensors, cmd['pretrained'])
-        self.model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
+        self.model = self._build_model(cmd)
         check_strategy(self.ranks, self.strategy)
-        if self.strategy != 'fsdp':  # fsdp moves each unit's shard to the device as it shards it (dist.Shards)
-            self.model.to(self.device)
         self.model.train()
-        # Several ranks: ddp and zero1 put the model inside DistributedDataParallel (dist.Replicas), every .grad a view
-        # into its buckets; self.model stays the bare model, so saves have no `module.` prefix and eval runs it as is.
-        # fsdp shards it in place (dist.Shards): its parameters become DTensors, gathered whole only to save.
-        self.replicas = self.shards = None
-        if self.strategy == 'fsdp':
-            if self.precision == 'fp16':
-                raise WorkerError(E_BAD_COMMAND, 'distributed.strategy fsdp trains in bf16 or fp32 (fp16 would need '
-                                  "FSDP's sharded loss scaler): set memory.precision=bf16, or fp32 on a card "
-                                  'without bf16')
-            self.shards = Shards(self.model, self.ranks, self.device)
-        elif self.ranks.active:
-            self.replicas = Replicas(self.model, self.ranks, self.device)
+        # The step object puts the model on the device: as is (one process), inside DistributedDataParallel (ddp,
+        # zero1) or sharded in place (fsdp); self.model stays the bare model either way.
+        self.steps = STEPS[self.strategy](self)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device, zero1=self.strategy == 'zero1')
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -213,11 +59,25 @@ class Trainer:
         self.max_grad_norm = float(cmd['max_grad_norm'])
         self.pad_id = int(self.config.get('pad_token_id') or 0)
         self.partial = None  # accumulators of a step interrupted by an oom event
-        rank = self.ranks.rank
-        self.inject_oom = _step_list('REFIT_INJECT_OOM', rank)
-        self.inject_oom_always = _persistent_steps('REFIT_INJECT_OOM', rank)
-        self.inject_crash = _step_list('REFIT_INJECT_CRASH', rank)
-        self.inject_hang = _step_list('REFIT_INJECT_HANG', rank)
+        self.faults = Faults(self.ranks)
+
+    def _build_model(self, cmd):
+        """The model on the host: built, its pretrained weights loaded, checkpointing and frozen layers set."""
+        if cmd['attention'] not in LEVER_VALUES['attention']:
+            raise WorkerError(E_BAD_COMMAND, f'attention {cmd["attention"]!r}: expected ' + ', '.join(LEVER_VALUES['attention']))
+        if cmd['attention'] == 'sdpa' and not HAS_SDPA:
+            log('attention sdpa: this torch has no scaled_dot_product_attention; using eager')
+        model = build_model(self.config, self.head, use_sdpa=cmd['attention'] == 'sdpa')
+        if cmd.get('pretrained'):
+            tensors, _ = read_model_folder(cmd['pretrained'], self.config)
+            load_into(model, tensors, cmd['pretrained'])
+        model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
+        return model
+
+    @property
+    def sharded(self):
+        """Whether this process holds only a shard of the model (fsdp)."""
+        return self.steps.sharded
 
     def loaded_event(self):
         """The `loaded` event for this model."""
@@ -229,230 +89,35 @@ class Trainer:
 
     def train_step(self, cmd, dataset):
         """Run the command's micro-batches; return a `step` event, or an `oom` event (no optimizer step)."""
-        step = cmd['step']
-        if cmd.get('continue'):
+        step, resumed = cmd['step'], cmd.get('continue')
+        if resumed:
             if self.partial is None or self.partial['step'] != step:
                 raise WorkerError(E_BAD_COMMAND, f'train_step {step} with continue: step {step} was not interrupted')
         else:
-            self._maybe_crash(step)
-            self._zero_grad()
+            if self.faults.fires('hang', step):
+                self.faults.hang(step)
+            if self.faults.fires('crash', step):
+                self.faults.crash(step)
+            self.steps.zero_grad()
             self.partial = {'step': step, 'loss_sum': torch.zeros((), device=self.device),
                             'examples': 0, 'tokens': 0, 'padded_tokens': 0, 'seconds': 0.0}
         started = time.perf_counter()
         oom = None
         try:
-            for i, mb in enumerate(cmd['micro_batches']):
-                inject = i == 0 and not cmd.get('continue') and self._inject_oom_now(step)
-                if self.shards is not None:
-                    self._sharded_micro_batch(step, i, len(cmd['micro_batches']), mb, dataset,
-                                              cmd['logical_batch_size'], inject)
-                    continue
-                if self.ranks.active:
-                    oom = self._agreed_micro_batch(step, i, mb, dataset, cmd['logical_batch_size'], inject)
-                    if oom is not None:
-                        break
-                    continue
-                try:
-                    self._commit(self._micro_batch(mb, dataset, cmd['logical_batch_size'], inject))
-                except Exception as e:  # the frame holding this micro-batch's tensors dies with `e`
-                    if not is_oom(e):
-                        raise
-                    oom = (i, str(e))
+            for i in range(len(cmd['micro_batches'])):
+                inject = i == 0 and not resumed and self.faults.fires('oom', step)
+                oom = self.steps.micro_batch(cmd, i, dataset, inject)
+                if oom is not None:
                     break
         except RankLostError:
             raise
         except Exception:
             self.partial = None
-            self._zero_grad()
+            self.steps.zero_grad()
             raise
         if oom is not None:
             return self._oom_event(step, oom, started)
         return self._finish_step(cmd['logical_batch_size'], started)
-
-    def _agreed_micro_batch(self, step, i, mb, dataset, logical_batch_size, inject):
-        """One micro-batch on several ranks: this rank's share, then every rank says how it went before anything
-        is kept. If any rank ran out of memory, every rank puts back its gradients from before this micro-batch, so
-        all drop the same micro-batch and TS re-splits it the same way for all (no rank waits in a collective that
-        another left). Returns None, or (micro-batch index, message, rank) for the oom event; raises on an error."""
-        mine = dict(mb, indices=shard(mb['indices'], self.ranks.rank, self.ranks.world))
-        pending, status = None, ('ok', '', '')
-        try:
-            if mine['indices']:  # a share can be empty at the end of a batch: nothing to add then
-                pending = self._micro_batch(mine, dataset, logical_batch_size, inject)
-        except Exception as e:  # noqa: BLE001 — every failure is agreed on, then raised or reported by all
-            code = e.code if isinstance(e, WorkerError) else ('E_OOM' if is_oom(e) else 'E_INTERNAL')
-            status = ('oom' if is_oom(e) else 'error', str(e) if is_oom(e) else (getattr(e, 'message', None) or
-                      f'{type(e).__name__}: {(str(e).splitlines() or [""])[0]}'), code)
-            if status[0] == 'error':
-                log(f'rank {self.ranks.rank}: step {step} micro-batch {i}: {status[1]}')
-            del e
-        failed = self.ranks.agree(f'train_step {step}.{i}', status)
-        if failed is None:
-            self._commit(pending)
-            return None
-        self._rollback(pending)
-        rank, kind, message, code = failed
-        if kind == 'error':
-            raise WorkerError(code if code != 'E_INTERNAL' else E_BAD_COMMAND, f'rank {rank}: {message}')
-        return (i, message, rank)
-
-    def _sharded_micro_batch(self, step, i, count, mb, dataset, logical_batch_size, inject):
-        """One micro-batch under fsdp: this rank's share (every rank runs every forward, since FSDP gathers the weights
-        inside it: an empty share runs one example with weight 0), reduce-scattered with the last of the step. An OOM
-        cannot be agreed on here (the other ranks already wait in FSDP's next collective): this rank says so in one
-        line and exits; TS restarts the run from its last checkpoint with a smaller micro-batch."""
-        self.shards.gradient_sync(i == count - 1)
-        mine = shard(mb['indices'], self.ranks.rank, self.ranks.world)
-        weight = 1.0 if mine else 0.0
-        try:
-            pending = self._micro_batch(dict(mb, indices=mine or mb['indices'][:1]), dataset, logical_batch_size,
-                                        inject, weight)
-        except Exception as e:  # noqa: BLE001
-            if not is_oom(e):
-                raise
-            log(f'rank {self.ranks.rank}: {FSDP_OOM} at step {step}, micro-batch {i}: '
-                f'{(str(e).splitlines() or [""])[0][:300]}')
-            sys.stderr.flush()
-            os._exit(3)
-        self._commit(pending)
-
-    def _inject_oom_now(self, step):
-        """REFIT_INJECT_OOM: whether this step's first micro-batch raises. With $REFIT_INJECT_STATE (a run
-        folder) once per step per run, so a restarted worker replaying the step passes it; without it,
-        once per step per load."""
-        if step not in self.inject_oom:
-            return False
-        if step in self.inject_oom_always:
-            return True
-        state = os.environ.get('REFIT_INJECT_STATE')
-        if not state:
-            self.inject_oom.discard(step)
-            return True
-        marker = os.path.join(state, f'oom-{step}' + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
-        if os.path.exists(marker):
-            return False
-        os.makedirs(state, exist_ok=True)
-        open(marker, 'w').close()
-        return True
-
-    def _maybe_crash(self, step):
-        """REFIT_INJECT_CRASH: exit abruptly when the step starts, once per listed step per run folder.
-        REFIT_INJECT_HANG (same syntax, e.g. '4@1'): sleep at the step's start instead, like a hung rank."""
-        if step in self.inject_hang and self._first_time(f'hung-{step}'):
-            log(f'REFIT_INJECT_HANG: hanging at the start of step {step}' + (f' on rank {self.ranks.rank}' if self.ranks.active else ''))
-            while True:
-                time.sleep(3600)
-        if step not in self.inject_crash:
-            return
-        state = os.environ.get('REFIT_INJECT_STATE') or os.path.join(
-            tempfile.gettempdir(), f'refit-inject-{os.getppid()}')
-        marker = os.path.join(state, f'crashed-{step}' + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
-        if os.path.exists(marker):
-            return
-        os.makedirs(state, exist_ok=True)
-        open(marker, 'w').close()
-        log(f'REFIT_INJECT_CRASH: exiting abruptly at the start of step {step}'
-            + (f' on rank {self.ranks.rank}' if self.ranks.active else ''))
-        os._exit(137)
-
-    def _first_time(self, name):
-        """True the first time a fault named `name` fires for this rank in this run folder (REFIT_INJECT_STATE)."""
-        state = os.environ.get('REFIT_INJECT_STATE') or os.path.join(tempfile.gettempdir(), f'refit-inject-{os.getppid()}')
-        marker = os.path.join(state, name + (f'@{self.ranks.rank}' if self.ranks.rank else ''))
-        if os.path.exists(marker):
-            return False
-        os.makedirs(state, exist_ok=True)
-        open(marker, 'w').close()
-        return True
-
-    def _batch(self, mb, dataset):
-        """The padded tensors of one micro-batch, after checking its length against the position table."""
-        if mb['seq_len'] > self.config['max_position_embeddings']:
-            raise WorkerError(E_BAD_COMMAND, f'seq_len {mb["seq_len"]} exceeds max_position_embeddings '
-                              f'{self.config["max_position_embeddings"]} of this model')
-        return dataset.batch(mb['indices'], mb['seq_len'], self.pad_id, self.device)
-
-    def _micro_batch(self, mb, dataset, logical_batch_size, inject, weight=1.0):
-        """Forward + backward of one micro-batch, adding its share into the step's gradients (several ranks: this
-        rank's gradients only, under DDP's no_sync; the step's sync pass sums them). `weight` 0: a stand-in that only
-        keeps FSDP's collectives in step."""
-        if self.replicas is None:
-            return self._forward_backward(self.model, mb, dataset, logical_batch_size, inject, weight)
-        with self.replicas.local():
-            return self._forward_backward(self.replicas.forward, mb, dataset, logical_batch_size, inject, weight)
-
-    def _forward_backward(self, forward, mb, dataset, logical_batch_size, inject, weight):
-        batch = self._batch(mb, dataset)
-        low, high = batch['label_range']
-        if low < 0 or high >= self.head['num_labels']:
-            raise WorkerError(E_DATASET, f'{dataset.path}: labels must be in [0, {self.head["num_labels"]}) '
-                              f'for training, got {low}..{high}')
-        n = len(mb['indices']) if weight else 0
-        torch.manual_seed(micro_batch_seed(self.seed, self.partial['step'], mb['indices'][0]))
-        with autocast_for(self.device, self.precision):
-            logits = forward(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
-                             batch['lengths'])
-        ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
-        if inject:
-            raise getattr(torch.cuda, 'OutOfMemoryError', RuntimeError)(INJECTED_OOM_MESSAGE)
-        # FSDP averages the reduce-scattered gradients over the ranks: × world makes that the sum DDP's hook takes.
-        scale = (n / logical_batch_size) * (self.ranks.world if self.shards is not None else 1)
-        if self.shards is not None:  # nothing to put aside: FSDP accumulates unsharded gradients itself
-            self.scaler.scale(ce * scale).backward()
-            return {'stash': None, 'loss': ce.detach() * n, 'n': n, 'tokens': batch['tokens'] if n else 0,
-                    'padded': n * mb['seq_len']}
-        # Move earlier micro-batches' gradients aside so an OOM inside this backward cannot leave a
-        # half-added micro-batch in them. Costs one extra gradient set at the end of backward, when
-        # the activations are already freed; the first micro-batch of a step costs nothing.
-        if self.replicas is not None and self.partial['examples'] == 0:
-            # Nothing kept yet in this step: backward adds straight into the zeroed bucket views (no second gradient
-            # set); undoing this micro-batch is zeroing them again.
-            try:
-                self.scaler.scale(ce * scale).backward()
-            except Exception:
-                self.replicas.zero()
-                raise
-            stash = None
-        else:
-            stash = {p: p.grad for p in self.trainable if p.grad is not None}
-            for p in stash:
-                p.grad = None
-            try:
-                self.scaler.scale(ce * scale).backward()
-            except Exception:
-                for p in self.trainable:
-                    p.grad = stash.get(p)
-                raise
-        return {'stash': stash, 'loss': ce.detach() * n, 'n': n, 'tokens': batch['tokens'], 'padded': n * mb['seq_len']}
-
-    def _commit(self, pending):
-        """Keeps a finished micro-batch: its gradients added to the step's, its numbers to the step's."""
-        if pending is None:
-            return
-        for p, g in (pending['stash'] or {}).items():
-            p.grad = g if p.grad is None else g.add_(p.grad)
-        st = self.partial
-        st['loss_sum'] += pending['loss']
-        st['examples'] += pending['n']
-        st['tokens'] += pending['tokens']
-        st['padded_tokens'] += pending['padded']
-
-    def _rollback(self, pending):
-        """Drops a finished micro-batch that another rank could not finish: the gradients from before it come back."""
-        if pending is None:
-            return
-        if pending['stash'] is None:  # the first micro-batch of the step went straight into the bucket views (ddp)
-            self.replicas.zero()
-            return
-        for p in self.trainable:
-            p.grad = pending['stash'].get(p)
-
-    def _zero_grad(self):
-        """Gradients to zero: None (frees them) in one process; in place with several ranks (they are bucket views)."""
-        if self.replicas is not None:
-            self.replicas.zero()
-        else:
-            self.optimizer.zero_grad(set_to_none=True)
 
     def _oom_event(self, step, oom, started):
         """Free what the failed micro-batch held and report; accumulated gradients stay for `continue`."""
@@ -465,28 +130,12 @@ class Trainer:
         return make_event('oom', step=step, completed_micro_batches=oom[0], message=oom[1],
                           memory=memory_stats(self.device), **extra)
 
-    def _reduce_step(self, st):
-        """Several ranks: the step's gradients and numbers summed over the ranks (each rank's loss was already scaled
-        by its share of the logical batch, so the sum is the single-process gradient)."""
-        if not self.ranks.active:
-            return
-        if self.replicas is not None:
-            self.replicas.sync()  # a rank whose shares were all empty sends its zeros
-        totals = torch.tensor([float(st['loss_sum']), st['examples'], st['tokens'], st['padded_tokens']],
-                              dtype=torch.float64)
-        if self.ranks.backend == 'nccl':
-            totals = totals.to(self.device)
-        self.ranks.all_reduce_sum(totals)
-        loss, examples, tokens, padded = totals.cpu().tolist()
-        st['loss_sum'] = torch.tensor(loss)
-        st['examples'], st['tokens'], st['padded_tokens'] = int(examples), int(tokens), int(padded)
-
     def _finish_step(self, logical_batch_size, started):
-        """Unscale, clip, optimizer + scheduler step; the `step` event."""
+        """Sum over the ranks; unscale, clip, optimizer + scheduler step; the `step` event."""
         st, self.partial = self.partial, None
-        self._reduce_step(st)
+        self.steps.reduce(st)
         if st['examples'] != logical_batch_size:
-            self._zero_grad()
+            self.steps.zero_grad()
             raise WorkerError(E_BAD_COMMAND, f'step {st["step"]}: micro-batches hold {st["examples"]} examples '
                               f'but logical_batch_size is {logical_batch_size}')
         lr = self.optimizer.param_groups[0]['lr']
@@ -497,7 +146,7 @@ class Trainer:
             grad_norm = float(full_tensor(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm)))
             self.scaler.step(self.optimizer)  # skips the update when fp16 gradients overflowed
         except Exception as e:
-            self._zero_grad()
+            self.steps.zero_grad()
             if not is_oom(e):
                 raise
             # Smaller micro-batches cannot help here: weights + gradients + optimizer state do not fit.
@@ -505,158 +154,32 @@ class Trainer:
                               f'gradients and optimizer state do not fit): {str(e).splitlines()[0]}') from None
         self.scaler.update()
         self.scheduler.step()
-        self._zero_grad()
+        self.steps.zero_grad()
         loss = st['loss_sum'].item() / st['examples']  # .item() syncs, so the timing below is real
         event = dict(step=st['step'], loss=loss, lr=lr, grad_norm=grad_norm, examples=st['examples'],
                      tokens=st['tokens'], padded_tokens=st['padded_tokens'],
-                     seconds=st['seconds'] + time.perf_counter() - started, **self._step_memory())
+                     seconds=st['seconds'] + time.perf_counter() - started, **self.steps.memory())
         if self.scaler.is_enabled() and self.scaler.get_scale() < scale:
             event['skipped'] = True
         return make_event('step', **event)
 
-    def _step_memory(self):
-        """The step's memory figures. Several ranks: every rank's (`rank_memory`, in rank order), and as `memory` the
-        one of the rank that peaked highest: that rank runs out first, so it is the one reports and plans read."""
-        mine = memory_stats(self.device)
-        if not self.ranks.active:
-            return {'memory': mine}
-        every = self.ranks.gather(mine)
-        peak = lambda m: m.get('max_memory_reserved', m.get('peak_rss_bytes')) or 0
-        return {'memory': max(every, key=peak), 'rank_memory': every}
-
-    # ---- evaluation ----
+    # ---- evaluation, save, restore ----
 
     def evaluate(self, cmd, dataset):
         """Logits for every example of the batches, in batch order (no grad, eval mode)."""
         started = time.perf_counter()
-        if self.shards is not None:
-            return self._evaluate_sharded(cmd, dataset, started)
-        chunks = []
         self.model.eval()
         try:
-            with torch.inference_mode():  # like no_grad, minus autograd's version counters
-                for mb in cmd['batches']:
-                    chunks.append(self._logits(mb, dataset))
+            logits = self.steps.eval_logits(cmd['batches'], dataset)
         finally:
             self.model.train()
-        logits = torch.cat(chunks).tolist() if chunks else []
         return make_event('eval_result', tag=cmd['tag'], logits=logits,
                           seconds=time.perf_counter() - started, memory=memory_stats(self.device))
 
-    def _logits(self, mb, dataset):
-        batch = self._batch(mb, dataset)
-        with autocast_for(self.device, self.precision):
-            logits = self.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
-                                batch['lengths'])
-        return logits.float().cpu()
-
-    def _evaluate_sharded(self, cmd, dataset, started):
-        """fsdp: every rank runs every batch's forward (FSDP gathers the weights inside it) on its share of the
-        examples (an empty share runs one, then drops it); the shares are gathered back into batch order."""
-        rank, world = self.ranks.rank, self.ranks.world
-        out = []
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                for mb in cmd['batches']:
-                    mine = shard(mb['indices'], rank, world)
-                    rows = self._logits(dict(mb, indices=mine or mb['indices'][:1]), dataset).tolist()
-                    parts = self.ranks.gather(rows if mine else [])
-                    merged = [None] * len(mb['indices'])
-                    for r, part in enumerate(parts):
-                        merged[r::world] = part
-                    out.extend(merged)
-        finally:
-            self.model.train()
-        return make_event('eval_result', tag=cmd['tag'], logits=out,
-                          seconds=time.perf_counter() - started, memory=memory_stats(self.device))
-
-    # ---- save / restore ----
-
-    def save(self, path, checkpoint, step):
-        """HF folder (+ checkpoint.pt with optimizer/scheduler/scaler/RNG state), every file atomic.
-
-        Without `checkpoint`, a stale checkpoint.pt in the folder is removed: it would not match the weights.
-        Several ranks: ZeRO-1 first gathers the optimizer shards on rank 0 (a collective), and only rank 0 writes.
-        """
-        if checkpoint and self.strategy == 'zero1':
-            try:
-                self.optimizer.consolidate_state_dict(to=0)
-            except RuntimeError as e:
-                from .dist import collective_failure
-                raise collective_failure(e, self.ranks) from e
-        # fsdp: every rank gathers the whole weights (and optimizer states) with the others; rank 0 writes them, in
-        # the layout a single process writes, so any world size and strategy resumes them.
-        tensors = optimizer_state = None
-        if self.shards is not None:
-            # One tensor at a time, to the host at once: the device holds one whole tensor at most, and only rank 0
-            # keeps what it gathered.
-            keep = self.ranks.leader
-            tensors = {}
-            for k, v in self.model.state_dict().items():
-                whole = full_tensor(v).detach().cpu()
-                if keep:
-                    tensors[k] = whole
-            if checkpoint:
-                optimizer_state = self.optimizer.state_dict()  # its per-parameter dicts are the live ones: copy
-                gathered = {}
-                for i, st in optimizer_state['state'].items():
-                    whole = {k: full_tensor(v).cpu() if torch.is_tensor(v) else v for k, v in st.items()}
-                    if keep:
-                        gathered[i] = whole
-                optimizer_state['state'] = gathered
-        if not self.ranks.leader:
-            return
-        save_model_folder(path, self.model, self.config, step, tensors)
-        ckpt = os.path.join(path, 'checkpoint.pt')
-        if not checkpoint:
-            if os.path.exists(ckpt):
-                os.unlink(ckpt)
-            return
-        name, keys, pos, has_gauss, cached = np.random.get_state()
-        rng = {'torch': torch.get_rng_state(),
-               'numpy': [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
-        if self.device.type == 'cuda':
-            rng['cuda'] = torch.cuda.get_rng_state_all()
-        state = {'format': 'refit-checkpoint', 'version': 1, 'step': step,
-                 'arch': {k: self.config[k] for k in _ARCH_KEYS}, 'head': dict(self.head),
-                 'optimizer': optimizer_state or self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
-                 'scaler': self.scaler.state_dict(), 'rng': rng}
-        with atomic_file(ckpt) as f:
-            torch.save(state, f)
-
-    def _shard_optimizer_state(self, saved):
-        """fsdp: a whole optimizer state (as one process saves it) sharded like each parameter, in place."""
-        params = [p for group in self.optimizer.param_groups for p in group['params']]
-        for i, st in saved['state'].items():
-            p = params[int(i)] if int(i) < len(params) else None
-            for k, v in list(st.items()):
-                if p is not None and torch.is_tensor(v) and tuple(v.shape) == tuple(p.shape) and v.dim() > 0:
-                    st[k] = distribute_like(v, p)
+    def save(self, path, checkpoint_too, step):
+        """The model folder at `path` (+ checkpoint.pt when `checkpoint_too`): checkpoint.save."""
+        checkpoint.save(self, path, checkpoint_too, step)
 
     def restore(self, path):
-        """Load weights (+ training state when checkpoint.pt exists); returns the saved step."""
-        tensors, metadata = read_model_folder(path, self.config)
-        load_into(self.model, tensors, path, strict_head=True)
-        self.partial = None
-        self._zero_grad()
-        ckpt = os.path.join(path, 'checkpoint.pt')
-        if not os.path.exists(ckpt):
-            return int(metadata.get('refit_step', 0))
-        state = torch.load(ckpt, map_location='cpu', **_OWN_LOAD_KW)
-        if self.shards is not None:
-            self._shard_optimizer_state(state['optimizer'])
-        try:
-            self.optimizer.load_state_dict(state['optimizer'])
-        except (ValueError, KeyError) as e:
-            raise WorkerError(E_CHECKPOINT_ARCH, f'{ckpt}: optimizer state does not fit this model '
-                              f'(other freeze_layers or optimizer?): {e}') from e
-        self.scheduler.load_state_dict(state['scheduler'])
-        self.scaler.load_state_dict(state['scaler'])
-        rng = state['rng']
-        torch.set_rng_state(rng['torch'])
-        name, keys, pos, has_gauss, cached = rng['numpy']
-        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-        if 'cuda' in rng and self.device.type == 'cuda':
-            torch.cuda.set_rng_state_all(rng['cuda'])
-        return int(state['step'])
+        """Weights (+ training state) from `path`; returns the saved step: checkpoint.restore."""
+        return checkpoint.restore(self, path)
