@@ -19,11 +19,16 @@ import {
   openOnnxSession,
   ortVersion,
   quantizeOnnxInt8,
-  modelSpec,
-  readModelFolder,
 } from '../src/infer/index.ts';
 import { computeMetrics } from '../src/metrics/index.ts';
-import { expect, inferenceLoad, setupWorker, startWorker } from '../src/run/session.ts';
+import {
+  expect,
+  inferenceLoad,
+  modelSpec,
+  readModelFolder,
+  setupWorker,
+  startWorker,
+} from '../src/session/index.ts';
 import { CLI } from '../test/web/tiny-run.ts';
 import { workerBlas } from './blas.ts';
 

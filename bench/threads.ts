@@ -11,7 +11,9 @@ import { resolveConfig } from '../src/config/index.ts';
 import { readDataset, type Example } from '../src/data/index.ts';
 import { toDeepkeCsv } from '../src/demo/index.ts';
 import { encodeForHead, type EncodedExample } from '../src/encode/index.ts';
-import { openOnnxSession, readModelFolder, ONNX_FILE } from '../src/infer/index.ts';
+import { exportRun, openOnnxSession, ONNX_FILE } from '../src/infer/index.ts';
+import { RunLog } from '../src/log.ts';
+import { readModelFolder } from '../src/session/index.ts';
 import { runTraining } from '../src/run/index.ts';
 import { findPython } from '../src/worker/index.ts';
 import { workerBlas } from './blas.ts';
@@ -79,13 +81,13 @@ async function trainRound(
         `export.onnx=${first}`,
       ],
     });
-    await runTraining({
-      config,
-      out,
-      env: { ...process.env, REFIT_CACHE: join(dir, 'cache') },
-      num_threads: s.threads,
-    });
-    if (first) exported = out;
+    const env = { ...process.env, REFIT_CACHE: join(dir, 'cache') };
+    await runTraining({ config, out, env, num_threads: s.threads });
+    // the command layer exports after training (refit train does); here the first run is exported for the ONNX rows
+    if (first) {
+      await exportRun({ run_dir: out, env, log: new RunLog(join(out, 'export.log')) });
+      exported = out;
+    }
     const ms = msPerStep(out);
     times.set(s.name, [...(times.get(s.name) ?? []), ms]);
     process.stderr.write(`${size} round ${round + 1}: ${s.name}: ${ms.toFixed(0)} ms/step\n`);

@@ -3,8 +3,8 @@
 // come together are batched by PredictBatcher, before this) and no I/O of its own.
 import type { Example } from '../data/types.ts';
 import { encodeForHead, type EncodedExample } from '../encode/index.ts';
-import { softmax } from '../run/index.ts';
-import type { LoadedModel } from './model-folder.ts';
+import { softmax } from '../session/index.ts';
+import type { LoadedModel } from '../session/index.ts';
 import { itemExample, type PredictItem, type Prediction, type Predictor } from './predict-item.ts';
 
 /** One item after encoding: its encoded row, or why it could not be encoded (one line). */

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
-import { readModelFolder } from './model-folder.ts';
+import { readModelFolder } from '../session/index.ts';
 import { ONNX_FILE } from './onnx-runtime.ts';
 import { openOnnxPredictor } from './onnx-predictor.ts';
 import { openPredictor } from './predictor.ts';

@@ -6,13 +6,13 @@ import type { RunLog } from '../log.ts';
 import { resolveConfig } from '../config/index.ts';
 import { readDataset, type Example } from '../data/index.ts';
 import { defaultThreads, findPython } from '../worker/index.ts';
-import { runPaths } from '../run/index.ts';
-import { modelSpec, readModelFolder, type LoadedModel } from './model-folder.ts';
+import { runPaths } from '../session/index.ts';
+import { modelSpec, readModelFolder, type LoadedModel } from '../session/index.ts';
 import { exportOnnx, type OnnxRecord } from './onnx-export.ts';
 import { DEFAULT_OPSET } from './onnx-runtime.ts';
 import { quantizeAndMeasure, type Int8Record } from './onnx-quantize.ts';
-import { resolveDataPaths } from '../run/index.ts';
-import { inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
+import { resolveDataPaths } from '../session/index.ts';
+import { inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
 /**
  * Heads exported to ONNX: all three. deepke-lm's packed RNN would trace with the sample batch baked in, so the

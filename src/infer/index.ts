@@ -1,5 +1,6 @@
-// The inference surface: run folders' models (model-folder), prediction on the torch worker or onnxruntime,
-// eval of a run, ONNX export and int8 quantisation. Commands and the server import from here; training is run/.
+// The inference surface: prediction on the torch worker or onnxruntime, eval of a run, ONNX export and int8
+// quantisation. Commands and the server import from here; the model folder and the worker session are session/,
+// training is run/ (never imported here).
 export { evaluateRun } from './run-eval.ts';
 export { openPredictor } from './predictor.ts';
 export { itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predict-item.ts';
@@ -35,5 +36,3 @@ export {
   DEFAULT_OPSET,
   type OnnxSession,
 } from './onnx-runtime.ts';
-export { readModelFolder, modelSpec, type RefitJson, type LoadedModel } from './model-folder.ts';
-export { writeModelFolder } from './model-folder.ts';

@@ -10,11 +10,11 @@ import type { Example } from '../data/types.ts';
 import { planEvalBatches } from '../batch/index.ts';
 import { encodeForHead, writeEncodedDataset, type EncodedExample } from '../encode/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { EVAL_BATCH_SIZE, argmax, evalLogits } from '../run/index.ts';
-import { readJson, writeJsonAtomic } from '../run/index.ts';
-import type { LoadedModel } from './model-folder.ts';
+import { EVAL_BATCH_SIZE, argmax, evalLogits } from '../session/index.ts';
+import { readJson, writeJsonAtomic } from '../session/index.ts';
+import type { LoadedModel } from '../session/index.ts';
 import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, ortVersion } from './onnx-runtime.ts';
-import { expect } from '../run/index.ts';
+import { expect } from '../session/index.ts';
 
 /**
  * Largest |torch − onnxruntime| logit difference accepted for the fp32 graph (float32 kernels differ in

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { RunLog } from '../log.ts';
 import { planEvalBatches } from '../batch/index.ts';
 import type { EncodedExample } from '../encode/index.ts';
-import { readModelFolder, type LoadedModel } from './model-folder.ts';
+import { readModelFolder, type LoadedModel } from '../session/index.ts';
 import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, type OnnxSession } from './onnx-runtime.ts';
 import type { Predictor } from './predict-item.ts';
 import { EnginePredictor } from './engine-predictor.ts';

@@ -2,7 +2,7 @@
 // (the config defaults for a run without one). Resolved here once, for `refit predict` and the server alike.
 import { existsSync } from 'node:fs';
 import { resolveConfig } from '../config/index.ts';
-import { runPaths } from '../run/index.ts';
+import { runPaths } from '../session/index.ts';
 
 /**
  * The run's prediction defaults: how many ranked relations to return, and the score under which the NA label

@@ -5,11 +5,11 @@ import type { EncodedExample } from '../encode/index.ts';
 import { planEvalBatches } from '../batch/index.ts';
 import { findPython } from '../worker/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { EVAL_BATCH_SIZE } from '../run/index.ts';
-import { modelSpec, readModelFolder, type LoadedModel } from './model-folder.ts';
+import { EVAL_BATCH_SIZE } from '../session/index.ts';
+import { modelSpec, readModelFolder, type LoadedModel } from '../session/index.ts';
 import { EnginePredictor } from './engine-predictor.ts';
 import type { Predictor } from './predict-item.ts';
-import { expect, inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
+import { expect, inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
 /** Loads `<run_dir>/model` into a fresh worker (CPU fp32 unless CUDA is there) and returns a Predictor. */
 export async function openPredictor(opts: {

@@ -11,9 +11,9 @@ import { onnxLogits } from './onnx-export.ts';
 import { ONNX_FILE, ONNX_INT8_FILE } from './onnx-runtime.ts';
 import type { MetricBlock } from '../metrics/index.ts';
 import { defaultThreads, findPython } from '../worker/index.ts';
-import { evalLogits, scoreLogits } from '../run/index.ts';
-import { modelSpec, readModelFolder } from './model-folder.ts';
-import { inferenceLoad, setupWorker, startWorker } from '../run/index.ts';
+import { evalLogits, scoreLogits } from '../session/index.ts';
+import { modelSpec, readModelFolder } from '../session/index.ts';
+import { inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
 /** Metrics of the run's model on `data` (every relation in it must be one the run was trained on). */
 export async function evaluateRun(opts: {

@@ -3,7 +3,7 @@
 import { readRelationTypes } from '../data/index.ts';
 import type { RunConfig } from '../config/index.ts';
 import type { RnnSpec } from '../worker/protocol.ts';
-import type { TextSide } from './prepare.ts';
+import type { TextSide } from '../session/index.ts';
 
 /** metrics.json's `input` block of a deepke-lm run: where the type words came from, and why that matters. */
 export interface DeepkeLmInputInfo {

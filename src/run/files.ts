@@ -1,59 +1,9 @@
-// Run-folder files: the layout, atomic JSON/text writes (temp + rename) and the out-dir policy.
-// A failed run overwrites nothing: a run writes only into a new (or empty) folder unless --resume or --force.
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  appendFileSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
-import { RefitError, type ErrorCode } from '../errors.ts';
-
-/** Paths inside a run folder (design §5). */
-export function runPaths(dir: string) {
-  return {
-    dir,
-    config: join(dir, 'config.yaml'),
-    plan: join(dir, 'plan.json'),
-    events: join(dir, 'events.jsonl'),
-    metrics: join(dir, 'metrics.json'),
-    model: join(dir, 'model'),
-    log: join(dir, 'refit.log'),
-    checkpoints: join(dir, 'checkpoints'),
-    last_state: join(dir, 'checkpoints', 'last.json'),
-  };
-}
-
-/** Writes `text` to `path` atomically (temp file in the same folder, then rename). */
-export function writeTextAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
-/** Writes `value` as pretty JSON to `path` atomically. */
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeTextAtomic(path, JSON.stringify(value, null, 2) + '\n');
-}
-
-/** Reads a JSON file; a missing or unreadable file is a RefitError naming it. */
-export function readJson<T>(path: string, code: ErrorCode = 'E_RUN_FILE'): T {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch (e) {
-    throw new RefitError(code, `${path}: ${existsSync(path) ? 'not valid JSON' : 'missing'}`, { cause: e });
-  }
-}
-
-/** Appends one JSON line (events.jsonl). */
-export function appendJsonLine(path: string, value: unknown): void {
-  appendFileSync(path, JSON.stringify(value) + '\n');
-}
+// The out-dir policy of a training run. A failed run overwrites nothing: a run writes only into a new (or empty)
+// folder unless --resume or --force. The folder's layout and atomic writes are session/run-files.ts.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { RefitError, fsError } from '../errors.ts';
+import { runPaths } from '../session/index.ts';
 
 /** Throws unless `dir` holds a run with a checkpoint to continue from. */
 export function assertResumable(dir: string): void {
@@ -98,4 +48,13 @@ export function prepareOutDir(opts: { dir: string; resume: boolean; force: boole
   }
   mkdirSync(dir, { recursive: true });
   return 'new';
+}
+
+/** Creates a run folder (and its parents); a refused write is one line naming it. */
+export function makeFolder(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fsError(e, dir) ?? e;
+  }
 }

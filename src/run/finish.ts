@@ -6,11 +6,16 @@ import type { HeadKind, RnnSpec } from '../worker/protocol.ts';
 import type { DeepkeLmInputInfo } from './deepke-lm.ts';
 import type { TrainSupervisor } from '../worker/index.ts';
 import { now, type RunEvent } from './events.ts';
-import { evalLogits, scoreLogits } from './evaluate.ts';
-import { runPaths, writeJsonAtomic } from './files.ts';
-import { writeModelFolder } from '../infer/index.ts';
-import { expect } from './session.ts';
-import type { EncodedSplit, TextSide } from './prepare.ts';
+import {
+  evalLogits,
+  expect,
+  runPaths,
+  scoreLogits,
+  writeJsonAtomic,
+  writeModelFolder,
+} from '../session/index.ts';
+import type { TextSide } from '../session/index.ts';
+import type { EncodedSplit } from './prepare.ts';
 import type { LoopState } from './train-loop.ts';
 import type { StopRequest } from './interrupt.ts';
 

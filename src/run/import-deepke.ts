@@ -11,10 +11,16 @@ import { readRelations, type RelationSet } from '../data/index.ts';
 import { findPython } from '../worker/index.ts';
 import { checkDeepkeCheckpoint } from './deepke-checkpoint.ts';
 import { rnnSpec } from './deepke-lm.ts';
-import { prepareOutDir, runPaths, writeJsonAtomic, writeTextAtomic } from './files.ts';
-import { writeModelFolder } from '../infer/index.ts';
-import { modelDims, resolveDataPaths, textSide } from './prepare.ts';
-import { bertConfig, expect, inferenceLoad, setupWorker, startWorker } from './session.ts';
+import { prepareOutDir } from './files.ts';
+import {
+  runPaths,
+  writeJsonAtomic,
+  writeTextAtomic,
+  writeModelFolder,
+  resolveDataPaths,
+} from '../session/index.ts';
+import { bertConfig, expect, inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
+import { modelDims, textSide } from './prepare.ts';
 
 /** Options of one import: the resolved conf (its file for the record), the checkpoint, the run folder. */
 export interface ImportOptions {

@@ -1,33 +1,16 @@
 // Preparing a run's inputs: data files → examples, relation set, tokenizer and markers, encoded datasets
 // (cached by content), and the model's dims. Everything here is TS-side; no worker is started.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canWriteFolder, userCacheDir } from './out-paths.ts';
 import { ConfigError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/types.ts';
-import { readDataset, readRelations, resolveDataFolder, relationSetFromExamples } from '../data/index.ts';
+import { readDataset, readRelations, relationSetFromExamples } from '../data/index.ts';
 import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
-import {
-  defaultMarkers,
-  writeEncodedDataset,
-  type DeepkeLmInput,
-  type MarkerScheme,
-} from '../encode/index.ts';
+import { defaultMarkers, writeEncodedDataset } from '../encode/index.ts';
 import { knownModelDims, loadModelDims, withLayers, type ModelDims } from '../memory/index.ts';
 import type { RunConfig } from '../config/index.ts';
-
-/**
- * The tokenizer side of a model: vocabulary file, casing and entity markers; `deepke_lm` when the model is the
- * deepke-lm head, which reads DeepKE's LM text (type words, `[SEP] head [SEP] tail`) instead of markers.
- */
-export interface TextSide {
-  vocab_path: string;
-  vocab: Vocab;
-  tokenizer: WordPieceTokenizer;
-  lowercase: boolean;
-  markers: MarkerScheme;
-  deepke_lm?: DeepkeLmInput;
-}
+import { resolveDataPaths, type TextSide } from '../session/index.ts';
 
 /** One encoded split: its examples, the dataset file and the per-example lengths. */
 export interface EncodedSplit {
@@ -37,23 +20,6 @@ export interface EncodedSplit {
   lengths: Int32Array;
   total_tokens: number;
   truncated: number;
-}
-
-/** The data files a config names, with a data folder (data.folder or data.train given as a folder) expanded. */
-export async function resolveDataPaths(
-  config: RunConfig,
-): Promise<{ train?: string; valid?: string; test?: string; relations?: string }> {
-  const d = config.data;
-  const folder =
-    d.folder ?? (d.train && existsSync(d.train) && statSync(d.train).isDirectory() ? d.train : undefined);
-  const found = folder ? await resolveDataFolder(folder) : {};
-  const train = d.train && d.train !== folder ? d.train : found.train;
-  return {
-    train,
-    valid: d.valid ?? found.valid,
-    test: d.test ?? found.test,
-    relations: d.relations ?? found.relations,
-  };
 }
 
 /** Reads train/valid/test and the relation set; the relation set comes from the relation file or the training data. */

@@ -5,7 +5,7 @@ import type { RunLog } from '../log.ts';
 import type { TrainSupervisor, SupervisedWorker } from '../worker/index.ts';
 import type { LoadCommand } from '../worker/protocol.ts';
 import { paddedLength } from '../batch/index.ts';
-import { setupWorker } from './session.ts';
+import { setupWorker } from '../session/index.ts';
 import { memoryPeak } from './train-loop.ts';
 
 /** Probe steps per tried micro-batch size (the first warms the allocator, the second measures). */

@@ -10,9 +10,7 @@ import { TrainSupervisor, WorkerLostError, isWorkerLoss } from '../worker/index.
 import type { RelationSet } from '../data/types.ts';
 import type { MemoryStats, StepEvent } from '../worker/protocol.ts';
 import { now, type RunEvent } from './events.ts';
-import { evalLogits, scoreLogits } from './evaluate.ts';
-import { readJson, runPaths, writeJsonAtomic } from './files.ts';
-import { expect } from './session.ts';
+import { evalLogits, expect, readJson, runPaths, scoreLogits, writeJsonAtomic } from '../session/index.ts';
 import { InterruptedError, type StopRequest } from './interrupt.ts';
 import type { EncodedSplit } from './prepare.ts';
 

@@ -16,9 +16,9 @@ import {
   onnxLogits,
   openRunPredictor,
   quantizeOnnxInt8,
-  readModelFolder,
   type Predictor,
 } from '../../src/infer/index.ts';
+import { readModelFolder } from '../../src/session/index.ts';
 import { CLI, NO_CLI, cachedTinyRun, demoDataArgs, writeDemoData } from '../web/tiny-run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'refit-onnx-'));

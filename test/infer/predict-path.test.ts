@@ -10,14 +10,15 @@ import { RunLog } from '../../src/log.ts';
 import { WordPieceTokenizer } from '../../src/tokenize/index.ts';
 import { encodeForHead, writeEncodedDataset } from '../../src/encode/index.ts';
 import { findPython } from '../../src/worker/index.ts';
-import { expect, inferenceLoad, setupWorker, startWorker } from '../../src/run/index.ts';
 import {
-  itemExample,
+  expect,
+  inferenceLoad,
   modelSpec,
-  openRunPredictor,
   readModelFolder,
-  type PredictItem,
-} from '../../src/infer/index.ts';
+  setupWorker,
+  startWorker,
+} from '../../src/session/index.ts';
+import { itemExample, openRunPredictor, type PredictItem } from '../../src/infer/index.ts';
 import { NO_CLI, cachedTinyRun } from '../web/tiny-run.ts';
 
 const ITEMS: PredictItem[] = [

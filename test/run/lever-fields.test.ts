@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { resolveConfig } from '../../src/config/index.ts';
 import { DECISION_LEVERS, LOAD_LEVERS, PRESETS, loadLevers } from '../../src/memory/index.ts';
 import { decideMemory } from '../../src/run/index.ts';
-import { loadCommand, type LoadSpec } from '../../src/run/session.ts';
+import { loadCommand, type LoadSpec } from '../../src/session/index.ts';
 
 const CPU = { cuda: false, device_count: 0, bf16: false, sdpa: true, fused_adamw: false };
 const LENGTHS = Int32Array.from({ length: 200 }, (_, i) => 20 + (i % 90));

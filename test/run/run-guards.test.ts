@@ -11,8 +11,8 @@ import { RESUME_SAFE, checkResumeChanges } from '../../src/run/resume-config.ts'
 import { refusedReason } from '../../src/run/resume-config.ts';
 import { currentEvents, currentEventsAfter, summarizeRun, type EventLine } from '../../src/report/index.ts';
 import { lockRunFolder, LOCK_FILE } from '../../src/run/lock.ts';
-import { checkSafetensors } from '../../src/run/weights-check.ts';
-import { checkRunSizes } from '../../src/run/train.ts';
+import { checkSafetensors } from '../../src/session/index.ts';
+import { checkRunSizes } from '../../src/run/stages/prepare-inputs.ts';
 import { EnvironmentError, fsError, pythonOsError } from '../../src/errors.ts';
 import { validateDims, PRESETS } from '../../src/memory/index.ts';
 import { RunLog } from '../../src/log.ts';

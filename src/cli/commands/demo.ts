@@ -14,10 +14,12 @@ import {
   toDeepkeCsv,
   toRelationCsv,
 } from '../../demo/index.ts';
-import { runPaths, runTraining, writeJsonAtomic, writeTextAtomic } from '../../run/index.ts';
+import { runTraining } from '../../run/index.ts';
+import { runPaths, writeJsonAtomic, writeTextAtomic } from '../../session/index.ts';
 import { openPredictor } from '../../infer/index.ts';
 import { writeReport } from '../../report/index.ts';
 import { pickReporter, printSummary } from '../run-output.ts';
+import { exportAfterTraining } from './train.ts';
 import { intOption } from '../options.ts';
 
 /** The marker file that makes a folder a demo run (so `refit demo` may replace it, and nothing else). */
@@ -86,6 +88,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         reporters: pickReporter(ctx, o.progress),
         write_report: (run_dir) => writeReport({ run_dir }),
       });
+      if (config.export.onnx) await exportAfterTraining({ run_dir: out, env: ctx.env, log: ctx.log });
       printSummary(ctx, o.out, result.metrics);
       const predictor = await openPredictor({ run_dir: out, env: ctx.env, log: ctx.log });
       try {

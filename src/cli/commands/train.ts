@@ -1,11 +1,16 @@
-// `refit train [-c FILE] [key=value …] --out DIR [--resume|--force]`: thin wrapper over run/runTraining.
+// `refit train [-c FILE] [key=value …] --out DIR [--resume|--force]`: thin wrapper over run/runTraining, then
+// infer/exportRun when export.onnx is set (training never imports infer/).
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { resolveConfig } from '../../config/index.ts';
-import { assertResumable, runTraining, runPaths, StopRequest } from '../../run/index.ts';
+import { assertResumable, runTraining, StopRequest } from '../../run/index.ts';
+import { runPaths } from '../../session/index.ts';
 import { followsOnly, runFollowerNode, runRanks } from '../../run/ranks.ts';
+import { exportRun } from '../../infer/index.ts';
 import { ConfigError } from '../../errors.ts';
+import type { RunLog } from '../../log.ts';
+import { WorkerProcess } from '../../worker/index.ts';
 import { listen, untilSignal } from '../listen.ts';
 import { portOption, threadsOption } from '../options.ts';
 import { writeReport } from '../../report/index.ts';
@@ -50,6 +55,33 @@ export function stopOnSignals(ctx: CliContext): { stop: StopRequest; detach(): v
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return { stop, detach };
+}
+
+/**
+ * model/model.onnx for predict and serve without Python (export.onnx), after runTraining returns: a fresh CPU fp32
+ * worker exports and checks it, whatever device and precision trained the run. A failed export does not fail the
+ * run: one line in the run's log and one notice, and predict stays on torch.
+ */
+export async function exportAfterTraining(opts: {
+  run_dir: string;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+  notice?: (line: string) => void;
+}): Promise<void> {
+  try {
+    const r = await exportRun({ run_dir: opts.run_dir, env: opts.env, log: opts.log });
+    opts.log.write(
+      `export: model.onnx kept (max |logit diff| vs torch ${r.check.max_abs_diff.toExponential(2)} on ` +
+        `${r.check.examples} examples)`,
+    );
+  } catch (e) {
+    const line = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    opts.log.write(`export: ${line}`);
+    opts.notice?.(
+      `model.onnx not written (${line}); predict and serve use the torch worker (retry: refit export --run ` +
+        `${opts.run_dir})`,
+    );
+  }
 }
 
 /** Registers `refit train`. */
@@ -146,6 +178,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         const server = o.serve ? await serveRun(ctx, out, o) : undefined;
         let result;
         const signals = stopOnSignals(ctx);
+        const notice = (line: string) => ctx.io.stderr.write(`refit: note: ${line}\n`);
         try {
           result = await runTraining({
             config,
@@ -159,9 +192,15 @@ export function registerTrain(program: Command, ctx: CliContext): void {
               ctx.log = log;
             },
             stop: signals.stop,
-            notice: (line) => ctx.io.stderr.write(`refit: note: ${line}\n`),
+            notice,
             write_report: (run_dir) => writeReport({ run_dir }),
           });
+          if (config.export.onnx) {
+            // A second Ctrl-C during the export kills its worker too, as it does the training's.
+            const unforce = signals.stop.onForce(() => WorkerProcess.killAll());
+            await exportAfterTraining({ run_dir: out, env: ctx.env, log: ctx.log, notice });
+            unforce();
+          }
         } finally {
           signals.detach();
           if (server && !result) await server.close();

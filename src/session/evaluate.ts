@@ -3,7 +3,7 @@ import { planEvalBatches } from '../batch/index.ts';
 import { computeMetrics, type MetricBlock } from '../metrics/index.ts';
 import type { RelationSet } from '../data/types.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { expect } from './session.ts';
+import { expect } from './worker-session.ts';
 
 /** Examples per evaluation batch (no gradients, so larger than training micro-batches are fine). */
 export const EVAL_BATCH_SIZE = 64;

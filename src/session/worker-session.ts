@@ -1,4 +1,5 @@
-// Starting a worker for a run: the load command from the decision, opening encoded datasets, restoring a state.
+// The worker session: starting a worker for a run, the load command from a decision (training) or a saved model
+// (eval, predict, export, import), opening encoded datasets, restoring a state, one command and its answer.
 // The worker reads no config: every choice arrives here fully resolved (house style, TS↔worker boundary).
 import type { RunLog } from '../log.ts';
 import { WorkerProcess, type RankLayout } from '../worker/index.ts';
@@ -12,7 +13,6 @@ import type {
   RnnSpec,
 } from '../worker/protocol.ts';
 import { loadLevers, type LoadLevers, type ModelDims } from '../memory/index.ts';
-import type { Decision } from './decide.ts';
 
 /** Dropout before the classifier head (BERT's hidden dropout). */
 export const HEAD_DROPOUT = 0.1;
@@ -75,12 +75,13 @@ export function headSpec(spec: Pick<LoadSpec, 'head' | 'num_labels' | 'dropout' 
 }
 
 /**
- * The `load` command for a decision and a model spec. The lever fields are the lever table's LOAD_LEVERS, taken from
- * `d` (a decision carries them all; predict, eval and export may leave them to the table's inference values).
+ * The `load` command for a decision (run/decide.ts's Decision, or inferenceLoad's) and a model spec. The lever fields
+ * are the lever table's LOAD_LEVERS, taken from `d` (a decision carries them all; predict, eval and export may leave
+ * them to the table's inference values).
  */
 export function loadCommand(
   spec: LoadSpec,
-  d: Pick<Decision, 'device' | 'budget_bytes'> & Partial<LoadLevers>,
+  d: { device: string; budget_bytes?: number } & Partial<LoadLevers>,
 ): LoadCommand {
   const levers = loadLevers(d);
   return {

@@ -8,11 +8,11 @@ import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
 import type { MarkerScheme } from '../encode/index.ts';
 import type { ModelDims } from '../memory/index.ts';
 import type { HeadKind, RnnSpec } from '../worker/protocol.ts';
-import { readJson, writeJsonAtomic } from '../run/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { expect } from '../run/index.ts';
-import { checkModelWeights } from '../run/index.ts';
-import type { TextSide } from '../run/index.ts';
+import { readJson, writeJsonAtomic } from './run-files.ts';
+import { expect } from './worker-session.ts';
+import { checkModelWeights } from './weights-check.ts';
+import type { TextSide } from './text-side.ts';
 
 /** refit.json: what a model folder needs beyond Hugging Face's files to classify relations. */
 export interface RefitJson {

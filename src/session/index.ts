@@ -1,0 +1,25 @@
+// The layer below training (run/) and inference (infer/) that both use: the worker session (starting a worker, the
+// load command, one command and its answer), evaluation logits and scores, the run folder's files and the model
+// folder. It imports neither run/ nor infer/.
+export {
+  bertConfig,
+  expect,
+  headSpec,
+  inferenceLoad,
+  loadCommand,
+  setupWorker,
+  startWorker,
+  type LoadSpec,
+} from './worker-session.ts';
+export { EVAL_BATCH_SIZE, argmax, evalLogits, scoreLogits, softmax } from './evaluate.ts';
+export { runPaths, readJson, writeJsonAtomic, writeTextAtomic, appendJsonLine } from './run-files.ts';
+export {
+  readModelFolder,
+  writeModelFolder,
+  modelSpec,
+  type RefitJson,
+  type LoadedModel,
+} from './model-folder.ts';
+export { checkSafetensors, checkModelWeights } from './weights-check.ts';
+export type { TextSide } from './text-side.ts';
+export { resolveDataPaths } from './data-paths.ts';
