@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `npm run lint`: the formatter's check (Prettier, .prettierrc.json), the type check, and no line in src/ over
-# 120 characters. `npm run format` (this script with --fix) rewrites what Prettier would change.
+# `npm run lint`: the formatter's check (Prettier, .prettierrc.json), the type check, the import check (no import
+# circles, the layers of .dependency-cruiser.cjs) and no line in src/ over 120 characters. `npm run format` (this script with --fix) rewrites what Prettier would change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Quoted globs: Prettier expands them itself (bash would read ** as *).
@@ -10,6 +10,7 @@ if [ "${1:-}" = --fix ]; then
 fi
 npx prettier --check --log-level warn "${globs[@]}"
 npx tsc --noEmit -p .
+npx depcruise src --config .dependency-cruiser.cjs --output-type err
 long=$(git ls-files 'src/*.ts' | xargs awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
 if [ -n "$long" ]; then
   echo "lint: lines over 120 characters in src/ (wrap them; Prettier does not split strings or comments):" >&2
