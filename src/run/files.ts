@@ -1,8 +1,12 @@
 // Run-folder files: the layout, atomic JSON/text writes (temp + rename) and the out-dir policy.
 // A failed run overwrites nothing: a run writes only into a new (or empty) folder unless --resume or --force.
 import {
+  closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
+  openSync,
+  readSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -50,9 +54,32 @@ export function readJson<T>(path: string, code: ErrorCode = 'E_RUN_FILE'): T {
   }
 }
 
-/** Appends one JSON line (events.jsonl). */
+/**
+ * Appends one JSON line (events.jsonl). A file whose last line is torn (a write cut short by a full disk) is
+ * ended first, so the new line stays a line of its own instead of being glued onto the torn one.
+ */
 export function appendJsonLine(path: string, value: unknown): void {
-  appendFileSync(path, JSON.stringify(value) + '\n');
+  const line = JSON.stringify(value) + '\n';
+  appendFileSync(path, endsTorn(path) ? '\n' + line : line);
+}
+
+/** True when `path` exists, is not empty and does not end with a newline. */
+function endsTorn(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false; // not written yet
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Throws unless `dir` holds a run with a checkpoint to continue from. */

@@ -145,6 +145,7 @@ async function reportRun(opts: TrainOptions): Promise<void> {
     new RunLog(paths.log).write(
       `report.html not written: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
     );
+    opts.notice?.(`report.html not written: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
   }
 }
 

@@ -160,7 +160,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
             },
             stop: signals.stop,
             notice: (line) => ctx.io.stderr.write(`refit: note: ${line}\n`),
-            write_report: (run_dir) => writeReport({ run_dir }),
+            write_report: (run_dir) =>
+              writeReport({ run_dir, note: (line) => ctx.io.stderr.write(`refit: note: ${line}\n`) }),
           });
         } finally {
           signals.detach();
