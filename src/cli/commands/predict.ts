@@ -170,8 +170,12 @@ export function registerPredict(program: Command, ctx: CliContext): void {
           ? predictProgress({ stderr: ctx.io.stderr, total: await countLines(o.input) })
           : undefined;
       const out = openOutput(ctx, o.output);
-      // the one queue between this command and the engine, as the server's route has
-      const queue = new PredictBatcher({ predict: (items, p) => predictor.predict(items, p) });
+      // the one queue between this command and the engine, as the server's route has; one caller, so no share of
+      // the engine to keep for others: its calls are not cut by their text's length
+      const queue = new PredictBatcher({
+        predict: (items, p) => predictor.predict(items, p),
+        max_chars: Infinity,
+      });
       let summary: PredictSummary;
       try {
         summary = await predictRows({
