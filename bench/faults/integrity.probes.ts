@@ -2,9 +2,11 @@
 // fair server (Retry-After from the measured restart, a `__proto__` key) and the one-line errors of the smaller
 // items. The built binary, the real worker and server; nothing mocked.
 import { cpSync, existsSync, mkdirSync, readFileSync, appendFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { makeDeepkeProject } from '../../test/config/deepke-project.ts';
+import { setup as deepkeSetup } from './deepke-lm.probes.ts';
 import { runCopy, serve, workerPid } from './serve.probes.ts';
 import type { Probe } from './types.ts';
 
@@ -191,3 +193,38 @@ export const PROBES: Probe[] = [
     },
   },
 ];
+
+PROBES.push({
+  item: '22.5',
+  did: '`refit import-deepke` a matching LM checkpoint with one BERT weight deleted (the strict load refuses it)',
+  expected: 'exit 2, one line naming the .pth given, not the temporary folder refit staged it in',
+  async run(ctx) {
+    const s = await deepkeSetup(ctx);
+    if (typeof s === 'string') return { ok: false, happened: `not run: ${s}` };
+    const pth = join(ctx.tmp, 'lm_missing.pth');
+    const script =
+      'import sys, torch; d = torch.load(sys.argv[1]); ' +
+      'del d[[k for k in d if k.startswith("bert.encoder.layer.0.") and k.endswith("query.bias")][0]]; ' +
+      'torch.save(d, sys.argv[2])';
+    const made = spawnSync(s.python, ['-c', script, s.pth, pth], { encoding: 'utf8' });
+    if (made.status !== 0) return { ok: false, happened: `not run: ${made.stderr.trim().split('\n').pop()}` };
+    const out = join(ctx.tmp, 'imported');
+    const r = await ctx.refit([
+      'import-deepke',
+      '--conf',
+      s.conf,
+      '--out',
+      out,
+      '--checkpoint',
+      pth,
+      `lm_file=${s.hf}`,
+    ]);
+    const ok =
+      r.status === 2 &&
+      oneLine(r.stderr) &&
+      r.stderr.includes('lm_missing.pth') &&
+      !r.stderr.includes('.import-tmp-') &&
+      noInternal(r.stderr);
+    return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr).slice(0, 300)}` };
+  },
+});
