@@ -228,3 +228,37 @@ PROBES.push({
     return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr).slice(0, 300)}` };
   },
 });
+
+PROBES.push({
+  item: '22.5',
+  did: '`refit import-deepke` a matching LM checkpoint whose LSTM recurrent weight has one column too many',
+  expected: 'exit 2, one line naming the .pth, the weight and its shape (not "an unknown type")',
+  async run(ctx) {
+    const s = await deepkeSetup(ctx);
+    if (typeof s === 'string') return { ok: false, happened: `not run: ${s}` };
+    const pth = join(ctx.tmp, 'lm_badhh.pth');
+    const script =
+      'import sys, torch; d = torch.load(sys.argv[1]); w = d["bilstm.rnn.weight_hh_l0"]; ' +
+      'd["bilstm.rnn.weight_hh_l0"] = torch.zeros(w.shape[0], w.shape[1] + 1); torch.save(d, sys.argv[2])';
+    const made = spawnSync(s.python, ['-c', script, s.pth, pth], { encoding: 'utf8' });
+    if (made.status !== 0) return { ok: false, happened: `not run: ${made.stderr.trim().split('\n').pop()}` };
+    const out = join(ctx.tmp, 'imported');
+    const r = await ctx.refit([
+      'import-deepke',
+      '--conf',
+      s.conf,
+      '--out',
+      out,
+      '--checkpoint',
+      pth,
+      `lm_file=${s.hf}`,
+    ]);
+    const ok =
+      r.status === 2 &&
+      oneLine(r.stderr) &&
+      /lm_badhh\.pth: bilstm\.rnn\.weight_hh_l0 has shape \[/.test(r.stderr) &&
+      !r.stderr.includes('unknown type') &&
+      !existsSync(out);
+    return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr).slice(0, 300)}` };
+  },
+});
