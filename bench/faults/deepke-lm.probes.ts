@@ -17,7 +17,7 @@ interface Setup {
 }
 
 /** A DeepKE project (20/10/40 rows), the tiny Chinese BERT as lm_file and a matching 1-layer LM checkpoint. */
-async function setup(ctx: ProbeContext): Promise<Setup | string> {
+export async function setup(ctx: ProbeContext): Promise<Setup | string> {
   if (SKIP_REASON) return SKIP_REASON;
   const python = await findPython({ env: process.env }).then(
     (p) => p.python,

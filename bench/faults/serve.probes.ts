@@ -18,7 +18,7 @@ import type { Probe, ProbeContext } from './types.ts';
 const sleep = (ms: number) => new Promise((d) => setTimeout(d, ms));
 
 /** A private copy of the shared tiny run: the server writes refit.log into it. */
-async function runCopy(ctx: ProbeContext): Promise<string> {
+export async function runCopy(ctx: ProbeContext): Promise<string> {
   const run = join(ctx.tmp, 'run');
   cpSync(await ctx.tinyRun(), run, { recursive: true });
   rmSync(join(run, 'refit.log'), { force: true }); // training's lines are not the server's
@@ -39,7 +39,7 @@ interface Served {
  * the Python worker's process (kill, hang, restart): the ONNX engine, the default when the run has model.onnx, runs
  * in the server's own process and has no worker to lose.
  */
-async function serve(
+export async function serve(
   ctx: ProbeContext,
   run: string,
   args: string[] = [],
@@ -80,7 +80,7 @@ async function serve(
 }
 
 /** The server's child process running refit_worker, found with ps as an operator would. */
-function workerPid(server: ChildProcess): number {
+export function workerPid(server: ChildProcess): number {
   const out = execFileSync('ps', ['--ppid', String(server.pid), '-o', 'pid=,args='], { encoding: 'utf8' });
   const line = out.split('\n').find((l) => l.includes('refit_worker'));
   if (!line) throw new Error(`no refit_worker child of the server: ${out.trim()}`);

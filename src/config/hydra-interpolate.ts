@@ -49,6 +49,8 @@ interface Resolved {
 }
 
 const MISSING = '???';
+/** How many interpolations one value may go through (`${a}` → `${b}` → …) before it is refused. */
+export const MAX_INTERPOLATION_DEPTH = 100;
 
 /**
  * Resolves OmegaConf interpolations: `${key}`, `${a.b}`, `${hydra:runtime.cwd}`,
@@ -113,6 +115,13 @@ class Interpolator {
     const target = b.split('.');
     if (path.join('.') === b || this.visiting.has(b))
       return { problem: `uses \${${b}}, which refers to itself` };
+    // A chain this deep is no conf anyone writes; following it further would only exhaust the stack.
+    if (this.visiting.size >= MAX_INTERPOLATION_DEPTH)
+      return {
+        problem:
+          `uses \${${b}} after ${MAX_INTERPOLATION_DEPTH} interpolations in a row ` +
+          `(at most ${MAX_INTERPOLATION_DEPTH} are followed)`,
+      };
     let node: unknown = this.state.merged.get(target[0])?.value;
     for (const k of target.slice(1)) node = isPlainMap(node) ? own(node, k) : undefined;
     if (node === undefined) return { problem: `uses \${${b}}, but no conf file sets ${b}` };

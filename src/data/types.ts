@@ -23,6 +23,8 @@ export interface Example {
   line: number;
   /** True when the offset given in the file did not point at the entity and the nearest occurrence was used. */
   offset_fallback?: boolean;
+  /** With offset_fallback: which offset missed, as one line (prediction input makes it the row's error). */
+  offset_problem?: string;
 }
 
 /** The ordered relation names of a dataset, with the NA label if it has one. Index = label id. */

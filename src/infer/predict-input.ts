@@ -222,6 +222,11 @@ async function* labelledRows(
     bad: (line, what) => bad.push({ line: line ?? 0, error: what }),
   })) {
     yield* bad.splice(0);
+    // Training counts an offset that misses and uses the nearest occurrence; a row to predict says so instead.
+    if (ex.offset_problem) {
+      yield { line: ex.line, error: ex.offset_problem };
+      continue;
+    }
     yield {
       line: ex.line,
       item: {

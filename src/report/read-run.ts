@@ -33,18 +33,29 @@ export function checkRunFolder(run_dir: string): void {
 
 /**
  * Reads the parts of a run folder. With `live: true` a bad events line is skipped instead of failing (the
- * server shows a run that is still being written).
+ * server shows a run that is still being written). A torn events line is skipped either way and named in
+ * `skipped` (a torn last line only when not `live`: there it is a line still being written).
  */
 export function readRunParts(run_dir: string, opts: { live?: boolean } = {}): RunParts {
   checkRunFolder(run_dir);
   const eventsPath = join(run_dir, 'events.jsonl');
-  const events = parseEvents(readFileSync(eventsPath, 'utf8'), (line, what) => {
-    if (!opts.live) throw new DataError('E_RUN_EVENTS', { path: eventsPath, line }, what);
-  });
+  const skipped: string[] = [];
+  const text = readFileSync(eventsPath, 'utf8');
+  const lastLine = text.split('\n').length;
+  const events = parseEvents(
+    text,
+    (line, what) => {
+      if (!opts.live) throw new DataError('E_RUN_EVENTS', { path: eventsPath, line }, what);
+    },
+    (line, what) => {
+      if (!opts.live || line < lastLine) skipped.push(`${eventsPath}:${line}: ${what}`);
+    },
+  );
   const configPath = join(run_dir, 'config.yaml');
   return {
     name: basename(resolve(run_dir)),
     events,
+    ...(skipped.length ? { skipped } : {}),
     plan: readJsonIfPresent(join(run_dir, 'plan.json')),
     metrics: readJsonIfPresent(join(run_dir, 'metrics.json')),
     config_yaml: existsSync(configPath) ? readFileSync(configPath, 'utf8') : '',

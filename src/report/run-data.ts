@@ -69,6 +69,8 @@ export interface RunParts {
   plan: unknown;
   metrics: unknown;
   config_yaml: string;
+  /** Lines of events.jsonl that were skipped as torn (see parseEvents), each as one line of text. */
+  skipped?: string[];
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -252,6 +254,8 @@ export function summarizeRun(parts: RunParts): ReportModel {
       m.incidents.push({ event: e.event, step: num(e.step), text: incidentText(e), memory_bytes });
     }
   }
+  for (const text of parts.skipped ?? [])
+    m.incidents.push({ event: 'skipped', step: null, text, memory_bytes: null });
   if (isObj(parts.metrics)) {
     if (isObj(parts.metrics.valid)) m.metrics.valid = parts.metrics.valid as ReportMetricBlock;
     if (isObj(parts.metrics.test)) m.metrics.test = parts.metrics.test as ReportMetricBlock;
@@ -259,19 +263,51 @@ export function summarizeRun(parts: RunParts): ReportModel {
   return m;
 }
 
-/** Parses events.jsonl text; a torn last line (a run still writing) is ignored, other bad lines are reported. */
-export function parseEvents(text: string, onBad?: (line: number, what: string) => void): EventLine[] {
+/**
+ * Parses events.jsonl text. A torn line — an event whose write was cut short (a full disk, a killed process) — is
+ * skipped and passed to `onTorn`; when a later event was appended onto it before the file was mended, that event
+ * is kept. A torn last line without its newline is also a run still writing it. Other bad lines go to `onBad`.
+ */
+export function parseEvents(
+  text: string,
+  onBad?: (line: number, what: string) => void,
+  onTorn?: (line: number, what: string) => void,
+): EventLine[] {
   const out: EventLine[] = [];
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (!line.trim()) return;
-    try {
-      const e = JSON.parse(line) as unknown;
-      if (isObj(e) && typeof e.event === 'string') out.push(e as EventLine);
-      else onBad?.(i + 1, 'not an event object (needs an "event" field)');
-    } catch {
-      if (i < lines.length - 1 || text.endsWith('\n')) onBad?.(i + 1, 'not valid JSON');
-    }
+    const e = parseLine(line);
+    if (e === undefined) {
+      const last = i === lines.length - 1;
+      if (!last && !line.trimStart().startsWith('{')) return onBad?.(i + 1, 'not valid JSON');
+      const glued = gluedEvent(line);
+      if (glued) out.push(glued);
+      onTorn?.(
+        i + 1,
+        last
+          ? 'a torn last line (no newline: still being written, or its write was cut short) was skipped'
+          : `a torn event line was skipped${glued ? `; the ${glued.event} event written onto it was kept` : ''}`,
+      );
+    } else if (isObj(e) && typeof e.event === 'string') out.push(e as EventLine);
+    else onBad?.(i + 1, 'not an event object (needs an "event" field)');
   });
   return out;
+}
+
+function parseLine(line: string): unknown {
+  try {
+    return JSON.parse(line) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole event that starts inside torn line `line` (appended onto it before it was ended), if there is one. */
+function gluedEvent(line: string): EventLine | null {
+  for (let at = line.indexOf('{"event":', 1); at > 0; at = line.indexOf('{"event":', at + 1)) {
+    const e = parseLine(line.slice(at));
+    if (isObj(e) && typeof e.event === 'string') return e as EventLine;
+  }
+  return null;
 }

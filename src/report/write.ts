@@ -28,9 +28,14 @@ export function chartJsSource(): string {
   return chartJsCache;
 }
 
-/** Writes `run_dir/report.html` from the run's events, plan, metrics and config; returns its path. */
-export async function writeReport(opts: { run_dir: string }): Promise<string> {
-  const model = summarizeRun(readRunParts(opts.run_dir));
+/**
+ * Writes `run_dir/report.html` from the run's events, plan, metrics and config; returns its path. Each torn
+ * events line it skipped is passed to `note` (and listed among the report's incidents).
+ */
+export async function writeReport(opts: { run_dir: string; note?: (line: string) => void }): Promise<string> {
+  const parts = readRunParts(opts.run_dir);
+  for (const line of parts.skipped ?? []) opts.note?.(line);
+  const model = summarizeRun(parts);
   const html = renderReportHtml({ model, chartJs: chartJsSource() });
   const path = join(opts.run_dir, 'report.html');
   const tmp = `${path}.tmp-${process.pid}`;

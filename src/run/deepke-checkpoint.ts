@@ -18,6 +18,8 @@ interface RnnFound {
   directions: number;
   layers: number;
   input: number;
+  /** The shape of bilstm.rnn.weight_hh_l0, undefined when the checkpoint has none. */
+  hh?: number[];
 }
 
 const fail = (path: string, what: string) => new RefitError('E_DEEPKE_CHECKPOINT', `${path}: ${what}`);
@@ -100,7 +102,8 @@ export function checkDeepkeCheckpoint(opts: {
 }
 
 function rnnFound(t: Record<string, { shape: number[] }>): RnnFound {
-  const hh = t['bilstm.rnn.weight_hh_l0']?.shape ?? [0, 0];
+  const hhShape = t['bilstm.rnn.weight_hh_l0']?.shape;
+  const hh = hhShape ?? [0, 0];
   const per_direction = hh[1];
   const gates = per_direction ? hh[0] / per_direction : 0;
   const type = (Object.keys(GATES) as Array<RnnSpec['type']>).find((k) => GATES[k] === gates);
@@ -120,11 +123,24 @@ function rnnFound(t: Record<string, { shape: number[] }>): RnnFound {
     directions: rnnKeys.some((n) => n.endsWith('_reverse')) ? 2 : 1,
     layers,
     input: t['bilstm.rnn.weight_ih_l0'].shape[1],
+    hh: hhShape,
   };
 }
 
 function checkRnn(path: string, found: RnnFound, rnn: RnnSpec, bertHidden: number): void {
   const key = (deepke: string, refit: string) => `${deepke} (model.rnn.${refit})`;
+  if (!found.type) {
+    // No gate count fits the recurrent weight: say what the weight is, not "an unknown type".
+    const h = found.hh ? found.hh[1] : 0;
+    throw fail(
+      path,
+      found.hh
+        ? `bilstm.rnn.weight_hh_l0 has shape [${found.hh.join(', ')}], which fits no RNN of hidden size ${h} ` +
+            `(an LSTM's is [${4 * h}, ${h}], a GRU's [${3 * h}, ${h}]): the checkpoint's RNN weights do not ` +
+            `fit together`
+        : `it has bilstm.rnn.* weights but no bilstm.rnn.weight_hh_l0: not a whole ${rnn.type} of DeepKE's LM model`,
+    );
+  }
   if (found.type !== rnn.type) {
     const article = { LSTM: 'an', GRU: 'a', RNN: 'an' };
     throw fail(

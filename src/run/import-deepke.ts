@@ -98,7 +98,9 @@ export async function importDeepke(opts: ImportOptions): Promise<ImportResult> {
       { device: 'cpu', attention: 'eager' },
     );
     // restore = the strict load: every BERT, RNN and fc weight must be there with this shape.
-    await setupWorker(worker, { load, datasets: [], restore_from: stage });
+    await setupWorker(worker, { load, datasets: [], restore_from: stage }).catch((e: unknown) => {
+      throw namingCheckpoint(e, stage, opts.checkpoint);
+    });
     await writeModelFolder({
       worker,
       run_dir: opts.out,
@@ -184,6 +186,17 @@ async function readRelationList(config: RunConfig): Promise<{ relations: Relatio
  * A model folder the worker's restore reads: config.json, vocab.txt and the .pth as pytorch_model.bin
  * (linked, else copied).
  */
+/** A load error names the staged folder (gone afterwards): name the user's checkpoint in its place. */
+function namingCheckpoint(e: unknown, stage: string, checkpoint: string): unknown {
+  if (e instanceof Error && e.message.includes(stage))
+    e.message = e.message
+      .split(join(stage, 'pytorch_model.bin'))
+      .join(checkpoint)
+      .split(stage)
+      .join(checkpoint);
+  return e;
+}
+
 function stageFolder(opts: {
   dir: string;
   config: Record<string, unknown>;

@@ -189,5 +189,12 @@ export function modelDims(config: RunConfig, vocab_size: number): ModelDims {
         `${vocab_size} tokens)`,
     );
   }
+  // Keeping the first N layers cannot add layers: a larger N would silently mean the model's own count.
+  if (m.num_hidden_layers && m.num_hidden_layers > dims.num_hidden_layers)
+    throw new ConfigError(
+      'E_MODEL_SHAPE',
+      `model.num_hidden_layers=${m.num_hidden_layers}: ${spec} has ${dims.num_hidden_layers} encoder layers; ` +
+        `keep at most ${dims.num_hidden_layers} (or leave it unset for all of them)`,
+    );
   return withLayers(dims, m.num_hidden_layers);
 }

@@ -65,6 +65,10 @@ export class LazyPredictor {
   private timer: NodeJS.Timeout | undefined;
   private retryAt = 0;
   private readyAt = 0;
+  /** When the start now under way began (ms), or 0. */
+  private startingAt = 0;
+  /** How long the last start of the worker took, open to ready (ms), or null before the first. */
+  lastStartMs: number | null = null;
   private inFlight = 0;
   private pinging = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -219,12 +223,21 @@ export class LazyPredictor {
         failures_in_a_row: this.failures,
         last_loss: this.lastLoss,
         retry_in_s: this.state === 'restarting' ? this.retryAfterS() : null,
+        last_start_s: this.lastStartMs === null ? null : Math.round(this.lastStartMs / 100) / 10,
       },
     };
   }
 
+  /**
+   * Seconds until the worker should be back: the back-off left, then a start as long as the last one measured
+   * (WORKER_START_ESTIMATE_S before any was), less what the start under way has already taken. At least 1.
+   */
   private retryAfterS(): number {
-    return Math.ceil(Math.max(0, this.retryAt - Date.now()) / 1000) + WORKER_START_ESTIMATE_S;
+    const now = Date.now();
+    const start = this.lastStartMs ?? WORKER_START_ESTIMATE_S * 1000;
+    const left =
+      this.startingAt > 0 ? start - (now - this.startingAt) : Math.max(0, this.retryAt - now) + start;
+    return Math.max(1, Math.ceil(left / 1000));
   }
 
   /** The 503 a request gets while the worker is restarting or down. */
@@ -249,6 +262,8 @@ export class LazyPredictor {
   private open(key: string): Promise<Predictor> {
     this.openedKey = key;
     if (this.state !== 'restarting') this.state = 'starting';
+    const t0 = Date.now();
+    this.startingAt = t0;
     // onnx (in-process, no worker to lose) when the model folder has model.onnx, unless an engine was given.
     const attempt: Promise<Predictor> = openRunPredictor({
       run_dir: this.opts.run_dir as string,
@@ -263,6 +278,8 @@ export class LazyPredictor {
           throw new HttpError(503, 'the model was replaced while it loaded; try again');
         }
         const wasRestart = this.state === 'restarting';
+        this.lastStartMs = Date.now() - t0;
+        this.startingAt = 0;
         this.current = p;
         this.loaded = true;
         this.state = 'ready';
@@ -274,7 +291,11 @@ export class LazyPredictor {
           max_seq_len: p.max_seq_len,
           model: shapeOnly(p.model),
         };
-        if (wasRestart) this.say(`model worker is back (pid ${p.pid ?? '?'}) after restart ${this.restarts}`);
+        if (wasRestart)
+          this.say(
+            `model worker is back (pid ${p.pid ?? '?'}) after restart ${this.restarts}, ` +
+              `its start took ${(this.lastStartMs / 1000).toFixed(1)} s`,
+          );
         void p.lost.then((e) => this.onLost(attempt, p, e));
         if (!this.heartbeat) {
           this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeat_ms ?? HEARTBEAT_MS);
@@ -283,6 +304,7 @@ export class LazyPredictor {
         return p;
       },
       (e: unknown) => {
+        if (attempt === this.opening) this.startingAt = 0;
         if (attempt === this.opening && !this.closed) {
           this.opening = undefined;
           this.onFailure(e, 'failed to start');

@@ -173,6 +173,10 @@ export async function buildApp(
   const app = Fastify({
     logger: false,
     bodyLimit: opts.body_limit_bytes ?? BODY_LIMIT_BYTES,
+    // A `__proto__` (or constructor.prototype) key is valid JSON: it is dropped from the parsed body, never applied,
+    // instead of the body being refused as "not valid JSON".
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
     requestTimeout,
     keepAliveTimeout,
     connectionTimeout: Math.max(IDLE_SOCKET_TIMEOUT_MS, (opts.predict_timeout_ms ?? 0) + requestTimeout),

@@ -15,7 +15,10 @@ export const WORKER_TIMEOUT_MS = 30_000;
 export const HEARTBEAT_MS = 5_000;
 /** A worker that ran this long before it was lost counts as healthy: the count of losses in a row starts again (ms). */
 export const STABLE_AFTER_MS = 60_000;
-/** Seconds a restarted worker takes to import torch and load a model, added to Retry-After. */
+/**
+ * Seconds a restarted worker is assumed to take to import torch and load a model before one start was measured;
+ * Retry-After then uses the last measured start.
+ */
 export const WORKER_START_ESTIMATE_S = 3;
 /** Retry-After sent while the worker is down for good (seconds): a hint to come back much later. */
 export const DOWN_RETRY_AFTER_S = 60;
@@ -46,5 +49,7 @@ export interface WorkerHealth {
     failures_in_a_row: number;
     last_loss: string | null;
     retry_in_s: number | null;
+    /** How long the last start took (open to ready, seconds): what Retry-After counts on for the next one. */
+    last_start_s: number | null;
   };
 }

@@ -1,6 +1,17 @@
 // Run-folder files: the layout (runPaths) and atomic JSON/text writes (temp + rename), for training and for what
 // reads or adds to a run (eval, predict, export). Which folder a run may write into is run/files.ts.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, appendFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RefitError, type ErrorCode } from '../errors.ts';
 
@@ -41,7 +52,30 @@ export function readJson<T>(path: string, code: ErrorCode = 'E_RUN_FILE'): T {
   }
 }
 
-/** Appends one JSON line (events.jsonl). */
+/**
+ * Appends one JSON line (events.jsonl). A file whose last line is torn (a write cut short by a full disk) is
+ * ended first, so the new line stays a line of its own instead of being glued onto the torn one.
+ */
 export function appendJsonLine(path: string, value: unknown): void {
-  appendFileSync(path, JSON.stringify(value) + '\n');
+  const line = JSON.stringify(value) + '\n';
+  appendFileSync(path, endsTorn(path) ? '\n' + line : line);
+}
+
+/** True when `path` exists, is not empty and does not end with a newline. */
+function endsTorn(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false; // not written yet
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -30,12 +30,25 @@ export function pythonCandidates(opts: FindPythonOptions): string[] {
   return [...new Set(all.filter((c): c is string => typeof c === 'string' && c.length > 0))];
 }
 
-/** The first candidate that imports torch and numpy; RefitError E_NO_TORCH listing every failure otherwise. */
+/**
+ * The first candidate that imports torch and numpy; RefitError E_NO_TORCH listing every failure otherwise. An
+ * interpreter chosen by name (REFIT_PYTHON, else the configured engine.python) that fails is that error at once:
+ * another interpreter is not used in its place without a word.
+ */
 export async function findPython(opts: FindPythonOptions): Promise<FoundPython> {
   const failures: string[] = [];
+  const chosen = opts.env.REFIT_PYTHON
+    ? { python: opts.env.REFIT_PYTHON, name: `REFIT_PYTHON=${opts.env.REFIT_PYTHON}` }
+    : opts.configured
+      ? { python: opts.configured, name: `engine.python ${opts.configured}` }
+      : undefined;
   for (const python of pythonCandidates(opts)) {
     const result = await probe(python, opts.env);
     if ('torch_version' in result) return { python, torch_version: result.torch_version };
+    if (python === chosen?.python) {
+      failures.push(`${chosen.name}: ${result.failure}; no other interpreter is tried in its place`);
+      break;
+    }
     failures.push(`${python}: ${result.failure}`);
   }
   throw new RefitError(

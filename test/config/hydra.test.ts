@@ -353,3 +353,22 @@ test('a plain YAML file without a defaults list is read as before', () => {
   assert.equal(r.hydra, undefined);
   assert.equal(r.config.train.batch_size, 8);
 });
+
+test('a 3,000-deep chain of interpolations is one line (exit 2), not a stack overflow', () => {
+  const chain =
+    Array.from({ length: 3000 }, (_, i) => `a${i}: \${a${i + 1}}\n`).join('') + 'a3000: /models/bert\n';
+  const project = makeDeepkeProject({ 'model/lm.yaml': "model_name: lm\nlm_file: '${a0}'\n" + chain });
+  assert.throws(
+    () => compose(join(project, 'conf')),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.equal(e.exitCode, 2);
+      assert.ok(!e.message.includes('\n'));
+      assert.match(
+        e.message,
+        /lm_file uses \$\{a100\} after 100 interpolations in a row \(at most 100 are followed\)/,
+      );
+      return true;
+    },
+  );
+});

@@ -138,3 +138,24 @@ test('itemRow: every field problem has its reason, with head/tail when they coul
     tail: undefined,
   });
 });
+
+test('a labelled CSV whose offsets count UTF-16 units: that row is an error naming the code-point offset', async () => {
+  // "😀 Ann met Bob.": Ann is at code point 2 (Python) but UTF-16 index 3 (JavaScript).
+  const rows = await rowsOf(
+    file(
+      'utf16.csv',
+      'sentence,relation,head,head_offset,tail,tail_offset\n' +
+        '😀 Ann met Bob.,met,Ann,3,Bob,11\n' +
+        '😀 Ann met Bob.,met,Ann,2,Bob,10\n' +
+        'Ann met Bob.,met,Ann,0,Bob,8\n',
+    ),
+  );
+  assert.deepEqual(rows[0], {
+    line: 2,
+    error:
+      "head 'Ann' is not at head_offset 3 (offsets count code points, as Python's str.index: it is at 2)",
+  });
+  assert.ok('item' in rows[1] && rows[1].item.head_offset === 2 && rows[1].item.tail_offset === 10);
+  assert.ok('item' in rows[2]);
+  assert.equal(rows.length, 3);
+});

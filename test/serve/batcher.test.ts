@@ -66,3 +66,44 @@ test('a failing worker call rejects each of its callers, and the batcher keeps w
   fail = false;
   assert.equal((await b.submit([item(2)]))[0].relation, 'a2');
 });
+
+test('a request too large for one call goes in parts, one call each, and a light request waits at most one part', async () => {
+  const calls: string[][] = [];
+  const b = new PredictBatcher({
+    predict: (items) => {
+      calls.push(items.map((it) => it.head));
+      return echo(items);
+    },
+    max_items: 64,
+    max_chars: 30,
+  });
+  const long = (n: number): PredictItem => ({
+    text: `h${n} t${n} ${'x'.repeat(6)}`,
+    head: `h${n}`,
+    tail: `t${n}`,
+  });
+  const heavy = b.submit(Array.from({ length: 6 }, (_, i) => long(i))); // 14 characters each: 2 per call
+  await new Promise((r) => setTimeout(r, 10)); // its first part is in flight
+  const light = b.submit([item(0)]);
+  const [h, l] = await Promise.all([heavy, light]);
+  assert.deepEqual(
+    h.map((r) => [r.id, r.relation]),
+    Array.from({ length: 6 }, (_, i) => [i, `h${i}`]),
+  );
+  assert.deepEqual(l, [{ id: 0, head: 'a0', tail: 'b0', relation: 'a0' }]);
+  assert.deepEqual(calls, [['h0', 'h1'], ['a0'], ['h2', 'h3'], ['h4', 'h5']]);
+});
+
+test('a failed part rejects its request once, and its other parts are not sent', async () => {
+  let n = 0;
+  const b = new PredictBatcher({
+    predict: async (items) => {
+      if (++n === 2) throw new Error('worker died');
+      return echo(items);
+    },
+    max_items: 2,
+  });
+  await assert.rejects(b.submit(Array.from({ length: 8 }, (_, i) => item(i))), /worker died/);
+  assert.equal(n, 2);
+  assert.equal(b.waiting, 0);
+});

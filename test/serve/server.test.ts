@@ -138,6 +138,18 @@ const CASES: Array<{ name: string; body: string; status: number; error: string |
     error: /^body\[0\]: must be object$/,
   },
   {
+    name: 'a __proto__ key (valid JSON: the key is dropped, the rest is read)',
+    body: '{"text": "Ann met Bob", "head": "Ann", "__proto__": {"tail": "Bob"}}',
+    status: 400,
+    error: 'body: missing field "tail"',
+  },
+  {
+    name: 'valid request with a __proto__ key, no trained model yet',
+    body: '{"text": "Ann met Bob", "head": "Ann", "tail": "Bob", "__proto__": {"polluted": true}}',
+    status: 503,
+    error: /^no trained model in .*model yet/,
+  },
+  {
     name: 'valid request, no trained model yet',
     body: JSON.stringify({ text: 'Ann met Bob', head: 'Ann', tail: 'Bob' }),
     status: 503,

@@ -101,6 +101,9 @@ describe('refit serve: a worker killed with SIGKILL under load', { skip: NO_CLI 
       assert.equal((await predict(url, 0)).status, 200);
       const pid = workerPid(child.pid as number);
       assert.equal((await health(url)).worker.pid, pid);
+      // The first start was measured: Retry-After counts on a start as long as it.
+      const firstStart = (await health(url)).worker.last_start_s as number;
+      assert.ok(firstStart > 0, `last_start_s ${firstStart}`);
       const statuses: number[] = [];
       const refusals: Array<string | null> = [];
       let killed = false;
@@ -147,6 +150,12 @@ describe('refit serve: a worker killed with SIGKILL under load', { skip: NO_CLI 
         refusals.every((s) => s !== null && Number(s) >= 1),
         `Retry-After on every 503: ${refusals.join(',')}`,
       );
+      // never more than the back-off (0.5 s) and the measured start, rounded up
+      assert.ok(
+        refusals.every((s) => Number(s) <= Math.ceil(0.5 + firstStart)),
+        `Retry-After ${refusals.join(',')} within the measured start of ${firstStart} s`,
+      );
+      assert.ok(back.worker.last_start_s > 0, 'the restart was measured too');
       assert.deepEqual([...new Set(statuses)].sort(), [200, 503], 'nothing but 200 and 503 (no 500)');
       // once back, every request succeeds
       const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => predict(url, i)));
@@ -155,7 +164,7 @@ describe('refit serve: a worker killed with SIGKILL under load', { skip: NO_CLI 
         Array(16).fill(200),
       );
       const log = readFileSync(join(run_dir, 'refit.log'), 'utf8');
-      assert.match(log, /serve: model worker is back \(pid \d+\) after restart 1/);
+      assert.match(log, /serve: model worker is back \(pid \d+\) after restart 1, its start took \d+\.\d s/);
     } finally {
       await stop(child);
     }

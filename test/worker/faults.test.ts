@@ -283,9 +283,16 @@ test('findPython: E_NO_TORCH lists every interpreter tried and the install comma
     assert.match(e2.message, /No module named 'torch'/);
   }
   if (python) {
-    const found = await findPython({ env: { ...process.env, REFIT_PYTHON: join(dir, 'no-such-python') } });
-    // The tests' own interpreter, unless it came from REFIT_PYTHON (then a default candidate is found instead).
-    if (!process.env.REFIT_PYTHON) assert.equal(found.python, python, 'falls back to the default candidates');
+    // A REFIT_PYTHON that is not there is that error, not silently replaced by a default candidate.
+    const e3 = await findPython({ env: { ...process.env, REFIT_PYTHON: join(dir, 'no-such-python') } }).catch(
+      (e: unknown) => e,
+    );
+    assert.ok(e3 instanceof RefitError && e3.code === 'E_NO_TORCH', String(e3));
+    assert.match(e3.message, /REFIT_PYTHON=.*no-such-python: not found; no other interpreter is tried/);
+    const env = { ...process.env };
+    delete env.REFIT_PYTHON;
+    const found = await findPython({ env });
+    assert.equal(found.python, python, 'unset, the default candidates are tried');
     assert.match(found.torch_version, /^\d+\.\d+/);
   }
 });

@@ -3,7 +3,7 @@
 // `error` field (and, from --input, its `line`), a summary of bad rows goes to stderr, and --strict exits 2 on any.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { ConfigError, RefitError } from '../../errors.ts';
+import { ConfigError, RefitError, fsError } from '../../errors.ts';
 import { countLines, predictProgress } from '../predict-progress.ts';
 import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -79,23 +79,37 @@ function openOutput(
       commit: async () => undefined,
       abort: () => undefined,
     };
-  mkdirSync(dirname(path), { recursive: true });
+  // A write that fails (a full disk, a read-only folder) names the output file, not its temporary name or none.
+  const named = (e: unknown) => fsError(e, path) ?? e;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (e) {
+    throw fsError(e, dirname(path)) ?? e;
+  }
   const tmp = `${path}.tmp-${process.pid}`;
   const stream: WriteStream = createWriteStream(tmp);
-  let failed: Error | undefined;
+  let failed: unknown;
   stream.on('error', (e) => {
-    failed = e;
+    failed = named(e);
   });
   return {
     write: async (t) => {
       if (failed) throw failed;
-      await writeWithBackpressure(stream, t);
+      try {
+        await writeWithBackpressure(stream, t);
+      } catch (e) {
+        throw failed ?? named(e);
+      }
     },
     commit: async () => {
       await new Promise<void>((resolve, reject) =>
-        stream.end((e?: Error | null) => (e || failed ? reject(e ?? failed) : resolve())),
+        stream.end((e?: Error | null) => (e || failed ? reject(failed ?? named(e)) : resolve())),
       );
-      renameSync(tmp, path);
+      try {
+        renameSync(tmp, path);
+      } catch (e) {
+        throw named(e);
+      }
     },
     abort: () => {
       stream.destroy();
@@ -173,8 +187,13 @@ export function registerPredict(program: Command, ctx: CliContext): void {
           ? predictProgress({ stderr: ctx.io.stderr, total: await countLines(o.input) })
           : undefined;
       const out = openOutput(ctx, o.output);
-      // the one queue between this command and the engine, as the server's route has
-      const queue = new PredictBatcher({ predict: (items, p) => predictor.predict(items, p) });
+      // the one queue between this command and the engine, as the server's route has; one caller, so no share of
+      // the engine to keep for others: each window goes to the engine whole
+      const queue = new PredictBatcher({
+        predict: (items, p) => predictor.predict(items, p),
+        max_items: Infinity,
+        max_chars: Infinity,
+      });
       let summary: PredictSummary;
       try {
         summary = await predictRows({

@@ -10,7 +10,10 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .description('write report.html (curves, memory timeline, plan, per-relation metrics) for a run folder')
     .requiredOption('--run <dir>', 'the run folder refit train wrote')
     .action(async (opts: { run: string }) => {
-      const path = await writeReport({ run_dir: opts.run });
+      const path = await writeReport({
+        run_dir: opts.run,
+        note: (line) => ctx.io.stderr.write(`refit: note: ${line}\n`),
+      });
       ctx.io.stdout.write(`wrote ${path}\n`);
     });
 }

@@ -193,7 +193,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
             },
             stop: signals.stop,
             notice,
-            write_report: (run_dir) => writeReport({ run_dir }),
+            write_report: (run_dir) => writeReport({ run_dir, note: notice }),
           });
           if (config.export.onnx) {
             // A second Ctrl-C during the export kills its worker too, as it does the training's.

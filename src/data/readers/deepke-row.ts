@@ -3,7 +3,7 @@
 import { DataError } from '../../errors.ts';
 import { didYouMean } from '../../suggest.ts';
 import type { Example, Mention } from '../types.ts';
-import { codePointLength, codePointToUtf16, locateMention } from './locate.ts';
+import { codePointLength, codePointToUtf16, locateMention, utf16ToCodePoint } from './locate.ts';
 
 /**
  * Every column a DeepKE record may have. Offsets are optional (the first occurrence is used without them); so are
@@ -101,7 +101,10 @@ export function deepkeExample(opts: {
     return null;
   }
   const example: Example = { text, head: head.mention, tail: tail.mention, relation, file, line };
-  if (head.fallback || tail.fallback) example.offset_fallback = true;
+  if (head.fallback || tail.fallback) {
+    example.offset_fallback = true;
+    example.offset_problem = head.problem ?? tail.problem;
+  }
   return example;
 }
 
@@ -115,7 +118,7 @@ function mention(o: {
   rec: Record<string, unknown>;
   text: string;
   bad: Bad;
-}): { mention: Mention; fallback: boolean } | null {
+}): { mention: Mention; fallback: boolean; problem?: string } | null {
   const { role, rec, text, bad } = o;
   const entity = asText(rec[role]);
   if (!entity) {
@@ -133,7 +136,17 @@ function mention(o: {
   const m: Mention = { text: entity, start: found.start, end: found.end };
   const type = asText(rec[`${role}_type`]).trim();
   if (type) m.type = type;
-  return { mention: m, fallback: found.fallback };
+  if (!found.fallback) return { mention: m, fallback: false };
+  // A count of UTF-16 units (JavaScript, Java) lands here after an emoji or an astral CJK character.
+  const utf16 = offset !== undefined && text.startsWith(entity, offset);
+  const hint = utf16
+    ? ` (offsets count code points, as Python's str.index: it is at ${utf16ToCodePoint(text, offset)})`
+    : '';
+  return {
+    mention: m,
+    fallback: true,
+    problem: `${role} '${entity}' is not at ${role}_offset ${offset}${hint}`,
+  };
 }
 
 /** Parses an offset cell: undefined when absent or empty, null after reporting a bad value. */

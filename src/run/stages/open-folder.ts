@@ -107,5 +107,6 @@ export async function reportRun(ctx: RunContext): Promise<void> {
     new RunLog(paths.log).write(
       `report.html not written: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
     );
+    opts.notice?.(`report.html not written: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
   }
 }
