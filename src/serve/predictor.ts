@@ -7,7 +7,6 @@ import { basename, join, resolve } from 'node:path';
 import { RefitError } from '../errors.ts';
 import { clip, type RunLog } from '../log.ts';
 import {
-  itemExample,
   openRunPredictor,
   type Engine,
   type Predictor,
@@ -17,6 +16,7 @@ import {
 import { WorkerCrashError } from '../worker/index.ts';
 import { HttpError } from './http-error.ts';
 import { hidePaths } from './redact.ts';
+import { shapeOnly, type ModelInfo, type PredictResult } from './model-view.ts';
 import {
   DEFAULT_RESTART_POLICY,
   DOWN_RETRY_AFTER_S,
@@ -33,25 +33,7 @@ import {
 export * from './worker-policy.ts';
 
 export type { Predictor, PredictItem };
-/** One prediction result (the shape `refit predict` writes). */
-export type PredictResult = Prediction;
-
-/**
- * Why `item` cannot be predicted (an entity not in the text, an offset not pointing at it), or null when it can;
- * the same check and wording as `refit predict` (itemExample in src/run).
- */
-export function entityProblem(item: PredictItem): string | null {
-  const r = itemExample(item, 0);
-  return typeof r === 'string' ? r : null;
-}
-
-/** The model's names and shapes as /v1/model shows them (no paths). */
-export interface ModelInfo {
-  relations: string[];
-  na_label: string | null;
-  max_seq_len: number;
-  model: Record<string, unknown>;
-}
+export { entityProblem, type ModelInfo, type PredictResult } from './model-view.ts';
 
 /**
  * Opens the run's model on first use and keeps its worker alive. When the model folder is replaced (a training run
@@ -410,10 +392,4 @@ export class LazyPredictor {
     this.opening = undefined;
     await Promise.all(all.map((p) => this.stop(p)));
   }
-}
-
-/** The model's config without its folder: dims, head, casing, labels (and the folder's name only). */
-function shapeOnly(model: Record<string, unknown>): Record<string, unknown> {
-  const { dir, ...rest } = model;
-  return typeof dir === 'string' ? { name: basename(resolve(dir, '..')), ...rest } : rest;
 }
