@@ -16,6 +16,7 @@ import {
   type GpuSpec,
   type Lever,
   type ModelDims,
+  type RunShape,
   type ShapeFacts,
 } from '../memory/index.ts';
 import { enumOption, intOption } from './options.ts';
@@ -223,4 +224,34 @@ export function readLengths(path: string): ArrayLike<number> {
   }
   if (out.length === 0) throw new RefitError('E_OPTION', `${path}: no lengths found`);
   return out;
+}
+
+/**
+ * A planned run in one line: the model, batch × seq, precision, attention, checkpointing, the optimizer, the head
+ * and its RNN, frozen layers, DataParallel and the ranks (`refit plan`'s first line, `refit fit`'s run line).
+ */
+export function describeRun(c: RunShape & { model?: ModelDims }, mode: 'train' | 'infer' = c.mode): string {
+  const m = c.model;
+  const rnnHead =
+    c.head === 'deepke-lm' && c.rnn
+      ? `, ${c.rnn.bidirectional ? 'Bi' : ''}${c.rnn.type} head (${c.rnn.hidden_size}×${c.rnn.num_layers})`
+      : c.head
+        ? `, ${c.head} head`
+        : '';
+  const ranks =
+    c.ranks && c.ranks > 1
+      ? `, ${c.ranks} ranks (${c.strategy ?? 'ddp'}; one rank shown, batch = its micro-batch)`
+      : '';
+  return (
+    (m
+      ? `BERT L=${m.num_hidden_layers} h=${m.hidden_size} heads=${m.num_attention_heads} vocab=${m.vocab_size}, `
+      : '') +
+    `batch ${c.batch_size} × seq ${c.seq_len}, ${c.precision}, ${c.attention}` +
+    `${c.grad_checkpointing ? ', checkpointing' : ''}` +
+    `${mode === 'train' ? `, ${c.optimizer}` : ''}` +
+    rnnHead +
+    `${c.freeze_layers ? `, ${c.freeze_layers} layers frozen` : ''}` +
+    `${c.data_parallel && c.data_parallel > 1 ? `, DataParallel on ${c.data_parallel} GPUs (GPU 0 shown)` : ''}` +
+    ranks
+  );
 }

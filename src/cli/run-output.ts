@@ -1,7 +1,9 @@
-// What a training command prints besides the run: the progress reporter --progress names and the summary lines of a
-// finished run. Shared by `refit train` and `refit demo` (the run's report.html is written by runTraining's
-// write_report).
+// What a training command does besides the run: the progress reporter --progress names, the summary lines of a
+// finished run, and the export of model.onnx after training (training never imports infer/). Shared by `refit train`
+// and `refit demo` (the run's report.html is written by runTraining's write_report).
 import type { CliContext } from './context.ts';
+import { exportRun } from '../infer/index.ts';
+import type { RunLog } from '../log.ts';
 import type { Reporter, RunMetrics } from '../run/index.ts';
 import { REPORTERS, defaultReporter } from '../report/reporters/index.ts';
 import { ConfigError } from '../errors.ts';
@@ -40,4 +42,31 @@ export function printSummary(ctx: CliContext, run_dir: string, m: RunMetrics): v
       `${m.train.examples_per_s.toFixed(1)} examples/s, ${m.train.seconds.toFixed(1)} s\n`,
   );
   ctx.io.stdout.write(`run saved to ${run_dir}\n`);
+}
+
+/**
+ * model/model.onnx for predict and serve without Python (export.onnx), after runTraining returns: a fresh CPU fp32
+ * worker exports and checks it, whatever device and precision trained the run. A failed export does not fail the
+ * run: one line in the run's log and one notice, and predict stays on torch.
+ */
+export async function exportAfterTraining(opts: {
+  run_dir: string;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+  notice?: (line: string) => void;
+}): Promise<void> {
+  try {
+    const r = await exportRun({ run_dir: opts.run_dir, env: opts.env, log: opts.log });
+    opts.log.write(
+      `export: model.onnx kept (max |logit diff| vs torch ${r.check.max_abs_diff.toExponential(2)} on ` +
+        `${r.check.examples} examples)`,
+    );
+  } catch (e) {
+    const line = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    opts.log.write(`export: ${line}`);
+    opts.notice?.(
+      `model.onnx not written (${line}); predict and serve use the torch worker (retry: refit export --run ` +
+        `${opts.run_dir})`,
+    );
+  }
 }

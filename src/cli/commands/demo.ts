@@ -18,8 +18,7 @@ import { runTraining } from '../../run/index.ts';
 import { runPaths, writeJsonAtomic, writeTextAtomic } from '../../session/index.ts';
 import { openPredictor } from '../../infer/index.ts';
 import { writeReport } from '../../report/index.ts';
-import { pickReporter, printSummary } from '../run-output.ts';
-import { exportAfterTraining } from './train.ts';
+import { exportAfterTraining, pickReporter, printSummary } from '../run-output.ts';
 import { intOption } from '../options.ts';
 
 /** The marker file that makes a folder a demo run (so `refit demo` may replace it, and nothing else). */

@@ -17,7 +17,6 @@ import {
   type ShapeFacts,
 } from '../../memory/index.ts';
 import { enumOption, listOption } from '../options.ts';
-import { describeRun } from './plan.ts';
 import {
   gpuFromInputs,
   leverFlagText,
@@ -27,6 +26,7 @@ import {
   planInputs,
   resolvedFromInputs,
   type MemoryFlags,
+  describeRun,
 } from '../memory-flags.ts';
 
 interface FitFlags extends MemoryFlags {

@@ -3,13 +3,7 @@
 // (planConfig: runShapeOf → planMemory), prints a table or JSON.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import {
-  formatBytes,
-  planConfig,
-  type MemoryPlan,
-  type ModelDims,
-  type RunShape,
-} from '../../memory/index.ts';
+import { formatBytes, planConfig, type MemoryPlan } from '../../memory/index.ts';
 import {
   gpuFromInputs,
   leverOptions,
@@ -18,6 +12,7 @@ import {
   planInputs,
   resolvedFromInputs,
   type MemoryFlags,
+  describeRun,
 } from '../memory-flags.ts';
 
 /** Registers `refit plan`. */
@@ -37,36 +32,6 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       const { plan } = planConfig({ config, facts, model, gpu });
       ctx.io.stdout.write(flags.json ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
     });
-}
-
-/**
- * A planned run in one line: the model, batch × seq, precision, attention, checkpointing, the optimizer, the head
- * and its RNN, frozen layers, DataParallel and the ranks (`refit plan`'s first line, `refit fit`'s run line).
- */
-export function describeRun(c: RunShape & { model?: ModelDims }, mode: 'train' | 'infer' = c.mode): string {
-  const m = c.model;
-  const rnnHead =
-    c.head === 'deepke-lm' && c.rnn
-      ? `, ${c.rnn.bidirectional ? 'Bi' : ''}${c.rnn.type} head (${c.rnn.hidden_size}×${c.rnn.num_layers})`
-      : c.head
-        ? `, ${c.head} head`
-        : '';
-  const ranks =
-    c.ranks && c.ranks > 1
-      ? `, ${c.ranks} ranks (${c.strategy ?? 'ddp'}; one rank shown, batch = its micro-batch)`
-      : '';
-  return (
-    (m
-      ? `BERT L=${m.num_hidden_layers} h=${m.hidden_size} heads=${m.num_attention_heads} vocab=${m.vocab_size}, `
-      : '') +
-    `batch ${c.batch_size} × seq ${c.seq_len}, ${c.precision}, ${c.attention}` +
-    `${c.grad_checkpointing ? ', checkpointing' : ''}` +
-    `${mode === 'train' ? `, ${c.optimizer}` : ''}` +
-    rnnHead +
-    `${c.freeze_layers ? `, ${c.freeze_layers} layers frozen` : ''}` +
-    `${c.data_parallel && c.data_parallel > 1 ? `, DataParallel on ${c.data_parallel} GPUs (GPU 0 shown)` : ''}` +
-    ranks
-  );
 }
 
 /** The text report of a plan: a table of the breakdown and a one-line verdict. */

@@ -7,14 +7,12 @@ import { resolveConfig } from '../../config/index.ts';
 import { assertResumable, runTraining, StopRequest } from '../../run/index.ts';
 import { runPaths } from '../../session/index.ts';
 import { followsOnly, runFollowerNode, runRanks } from '../../run/ranks.ts';
-import { exportRun } from '../../infer/index.ts';
 import { ConfigError } from '../../errors.ts';
-import type { RunLog } from '../../log.ts';
 import { WorkerProcess } from '../../worker/index.ts';
 import { listen, untilSignal } from '../listen.ts';
 import { portOption, threadsOption } from '../options.ts';
 import { writeReport } from '../../report/index.ts';
-import { pickReporter, printSummary } from '../run-output.ts';
+import { exportAfterTraining, pickReporter, printSummary } from '../run-output.ts';
 
 /** Starts the web pages and API on a run folder that is being written (`refit train --serve`). */
 async function serveRun(ctx: CliContext, run_dir: string, o: { port: string; host: string }) {
@@ -55,33 +53,6 @@ export function stopOnSignals(ctx: CliContext): { stop: StopRequest; detach(): v
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return { stop, detach };
-}
-
-/**
- * model/model.onnx for predict and serve without Python (export.onnx), after runTraining returns: a fresh CPU fp32
- * worker exports and checks it, whatever device and precision trained the run. A failed export does not fail the
- * run: one line in the run's log and one notice, and predict stays on torch.
- */
-export async function exportAfterTraining(opts: {
-  run_dir: string;
-  env: Record<string, string | undefined>;
-  log: RunLog;
-  notice?: (line: string) => void;
-}): Promise<void> {
-  try {
-    const r = await exportRun({ run_dir: opts.run_dir, env: opts.env, log: opts.log });
-    opts.log.write(
-      `export: model.onnx kept (max |logit diff| vs torch ${r.check.max_abs_diff.toExponential(2)} on ` +
-        `${r.check.examples} examples)`,
-    );
-  } catch (e) {
-    const line = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    opts.log.write(`export: ${line}`);
-    opts.notice?.(
-      `model.onnx not written (${line}); predict and serve use the torch worker (retry: refit export --run ` +
-        `${opts.run_dir})`,
-    );
-  }
 }
 
 /** Registers `refit train`. */
