@@ -18,18 +18,22 @@ export async function runTraining(opts: TrainOptions): Promise<TrainResult> {
   // The paths refit will write are checked first, then the inputs are read and checked, all before the out
   // folder is touched: bad input or an unwritable place leaves no folder behind.
   checkTargets(ctx);
+  let finished = false;
   try {
     const run = openFolder(await prepareInputs(ctx));
-    return await recordRun(run, async () => {
+    const result = await recordRun(run, async () => {
       const decided = await decideRunMemory(run);
       await trainLoop(decided);
       return await finish(decided);
     });
+    finished = true;
+    return result;
   } catch (e) {
     removeUntrained(ctx, e); // a run that trained nothing leaves nothing behind
     throw e;
   } finally {
     ctx.lock?.release();
-    await reportRun(ctx);
+    // a failed run's one line is its error: a report that fails then too is told in refit.log only
+    await reportRun(ctx, { notice: finished });
   }
 }

@@ -97,7 +97,7 @@ export function removeUntrained(ctx: RunContext, e: unknown): void {
 }
 
 /** The end of every run: its report through `opts.write_report`, when the run left a folder (see TrainOptions). */
-export async function reportRun(ctx: RunContext): Promise<void> {
+export async function reportRun(ctx: RunContext, o: { notice: boolean }): Promise<void> {
   const { opts } = ctx;
   const paths = runPaths(opts.out);
   if (!opts.write_report || !existsSync(paths.config)) return;
@@ -107,6 +107,9 @@ export async function reportRun(ctx: RunContext): Promise<void> {
     new RunLog(paths.log).write(
       `report.html not written: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
     );
-    opts.notice?.(`report.html not written: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    if (o.notice)
+      opts.notice?.(
+        `report.html not written: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`,
+      );
   }
 }
