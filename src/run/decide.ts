@@ -24,7 +24,6 @@ import {
   type Strategy,
 } from '../memory/index.ts';
 import type { ReadyEvent } from '../worker/protocol.ts';
-import { roundSeqLen } from '../batch/index.ts';
 
 /**
  * Every lever the run trains with (the lever table's RunLevers, one per entry with `decision`); `batch_size` is the
@@ -154,7 +153,7 @@ export function decideMemory(opts: {
   const budget = deviceBudget(config, device, caps);
   base.budget_bytes = budget;
   if (config.memory.mode === 'manual')
-    return checkPlanned(planFile(config.memory.mode, base, opts, [], budget), config, opts);
+    return checkPlanned(planFile(config.memory.mode, base, opts, [], budget), config);
   if (!device.startsWith('cuda')) {
     const d: Decision = {
       ...base,
@@ -173,9 +172,9 @@ export function decideMemory(opts: {
       d.grad_accumulation = base.grad_accumulation;
       d.reasons.push('micro-batch as configured');
     } else fitHostRam(d, opts);
-    return checkPlanned(planFile('auto', d, opts, [], budget), config, opts);
+    return checkPlanned(planFile('auto', d, opts, [], budget), config);
   }
-  return checkPlanned(fitDecision(opts, base, budget), config, opts);
+  return checkPlanned(fitDecision(opts, base, budget), config);
 }
 
 /** Bytes the run may use: the GPU budget on CUDA; on CPU memory.budget when set, else the host's available RAM. */
@@ -237,7 +236,7 @@ function fitHostRam(d: Decision, opts: Parameters<typeof decideMemory>[0]): void
  * (or memory.budget); anywhere the weights, gradients and optimizer state alone against the limit (no lever
  * shrinks those).
  */
-function checkPlanned(file: PlanFile, config: RunConfig, opts: Parameters<typeof decideMemory>[0]): PlanFile {
+function checkPlanned(file: PlanFile, config: RunConfig): PlanFile {
   const p = file.plan;
   if (!p) return file;
   const d = file.decision;
@@ -255,7 +254,7 @@ function checkPlanned(file: PlanFile, config: RunConfig, opts: Parameters<typeof
     throw new RefitError(
       'E_MEMORY_PLAN',
       `the run is planned at ${gib(p.peak_allocated_bytes)} peak (micro-batch ${d.micro_batch_size} × ` +
-        `${worstSeqLen(d, opts.lengths)} tokens) but ${limit.what} is ${gib(limit.bytes)}; ` +
+        `${p.config.seq_len} tokens) but ${limit.what} is ${gib(limit.bytes)}; ` +
         `lower train.batch_size or memory.micro_batch_size, or memory.max_seq_len`,
     );
   }
@@ -383,15 +382,4 @@ function planFile(
     alternatives,
     probe: null,
   };
-}
-
-/** The longest padded length the run will see (max padding: the window; dynamic: the longest example rounded). */
-export function worstSeqLen(
-  d: Pick<Decision, 'padding' | 'max_seq_len'>,
-  lengths: ArrayLike<number>,
-): number {
-  if (d.padding === 'max') return d.max_seq_len;
-  let longest = 0;
-  for (let i = 0; i < lengths.length; i++) longest = Math.max(longest, lengths[i]);
-  return roundSeqLen(longest, d.max_seq_len);
 }

@@ -5,7 +5,7 @@ export { runTraining } from './train.ts';
 export { CHECKPOINT_EVERY_STEPS, type TrainOptions, type TrainResult } from './stages/context.ts';
 export { importDeepke, type ImportOptions, type ImportResult } from './import-deepke.ts';
 export { prepareOutDir, assertResumable } from './files.ts';
-export { decideMemory, resolveDevice, worstSeqLen, type Decision, type PlanFile } from './decide.ts';
+export { decideMemory, resolveDevice, type Decision, type PlanFile } from './decide.ts';
 export {
   dispatchEvent,
   type Reporter,
