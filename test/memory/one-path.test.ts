@@ -9,9 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { main } from '../../src/cli/main.ts';
+import { runInProcess } from '../cli/in-process.ts';
 import { resolveConfig, resolveConfigDetailed } from '../../src/config/index.ts';
 import {
   FIT_LEVERS,
@@ -36,21 +35,7 @@ const CARDS = ['RTX 3060', 'T4', 'A100 80GB'] as const;
 
 /** Runs the CLI in-process; the parsed JSON it printed (exit 0 asserted). */
 async function refit(...argv: string[]): Promise<any> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (add: (s: string) => void) =>
-    new Writable({
-      write(chunk, _e, done) {
-        add(String(chunk));
-        done();
-      },
-    });
-  const io = {
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    stdin: Readable.from([]),
-  };
-  const code = await main(argv, io, ENV);
+  const { code, stdout, stderr } = await runInProcess(argv, ENV);
   assert.equal(code, 0, `refit ${argv.join(' ')}: ${stderr}`);
   return JSON.parse(stdout);
 }

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable, Readable } from 'node:stream';
 import { stringify } from 'yaml';
-import { main } from '../../src/cli/main.ts';
+import { runInProcess } from '../cli/in-process.ts';
 import { resolveConfig } from '../../src/config/index.ts';
 import { runShapeOf, type MemoryPlan } from '../../src/memory/index.ts';
 import { decideMemory } from '../../src/run/index.ts';
@@ -36,31 +35,7 @@ const H200 = {
 const CPU = { cuda: false, device_count: 0, bf16: false, sdpa: true, fused_adamw: false };
 
 /** Runs the CLI in-process; returns the exit code and what it printed. */
-async function refit(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (add: (s: string) => void) =>
-    new Writable({
-      write(chunk, _e, done) {
-        add(String(chunk));
-        done();
-      },
-    });
-  const code = await main(
-    argv,
-    {
-      stdout: sink((s) => {
-        stdout += s;
-      }),
-      stderr: sink((s) => {
-        stderr += s;
-      }),
-      stdin: Readable.from([]),
-    },
-    ENV,
-  );
-  return { code, stdout, stderr };
-}
+const refit = (...argv: string[]) => runInProcess(argv, ENV);
 
 /** The figures of a plan that must agree (the card's name and budget differ: the doctor takes the limit from the message). */
 function figures(p: MemoryPlan): unknown {
