@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { makeDeepkeProject } from '../../test/config/deepke-project.ts';
 import { setup as deepkeSetup } from './deepke-lm.probes.ts';
 import { runCopy, serve, workerPid } from './serve.probes.ts';
-import type { Probe } from './types.ts';
+import type { Probe, ProbeResult } from './types.ts';
 
 const firstLine = (s: string) => s.trim().split('\n')[0] ?? '';
 const oneLine = (s: string) => s.trim().split('\n').length === 1;
@@ -194,31 +194,39 @@ export const PROBES: Probe[] = [
   },
 ];
 
+/**
+ * `refit import-deepke` of the sample LM checkpoint after `script` (python, argv: the checkpoint, the copy to write)
+ * altered it: the command's result and where it would have imported to, or why the probe could not run.
+ */
+async function importAltered(
+  ctx: Parameters<Probe['run']>[0],
+  name: string,
+  script: string,
+): Promise<{ r: Awaited<ReturnType<typeof ctx.refit>>; out: string } | ProbeResult> {
+  const s = await deepkeSetup(ctx);
+  if (typeof s === 'string') return { ok: false, happened: `not run: ${s}` };
+  const pth = join(ctx.tmp, name);
+  const made = spawnSync(s.python, ['-c', script, s.pth, pth], { encoding: 'utf8' });
+  if (made.status !== 0) return { ok: false, happened: `not run: ${made.stderr.trim().split('\n').pop()}` };
+  const out = join(ctx.tmp, 'imported');
+  const args = ['import-deepke', '--conf', s.conf, '--out', out, '--checkpoint', pth, `lm_file=${s.hf}`];
+  return { r: await ctx.refit(args), out };
+}
+
 PROBES.push({
   item: '22.5',
   did: '`refit import-deepke` a matching LM checkpoint with one BERT weight deleted (the strict load refuses it)',
   expected: 'exit 2, one line naming the .pth given, not the temporary folder refit staged it in',
   async run(ctx) {
-    const s = await deepkeSetup(ctx);
-    if (typeof s === 'string') return { ok: false, happened: `not run: ${s}` };
-    const pth = join(ctx.tmp, 'lm_missing.pth');
-    const script =
+    const run = await importAltered(
+      ctx,
+      'lm_missing.pth',
       'import sys, torch; d = torch.load(sys.argv[1]); ' +
-      'del d[[k for k in d if k.startswith("bert.encoder.layer.0.") and k.endswith("query.bias")][0]]; ' +
-      'torch.save(d, sys.argv[2])';
-    const made = spawnSync(s.python, ['-c', script, s.pth, pth], { encoding: 'utf8' });
-    if (made.status !== 0) return { ok: false, happened: `not run: ${made.stderr.trim().split('\n').pop()}` };
-    const out = join(ctx.tmp, 'imported');
-    const r = await ctx.refit([
-      'import-deepke',
-      '--conf',
-      s.conf,
-      '--out',
-      out,
-      '--checkpoint',
-      pth,
-      `lm_file=${s.hf}`,
-    ]);
+        'del d[[k for k in d if k.startswith("bert.encoder.layer.0.") and k.endswith("query.bias")][0]]; ' +
+        'torch.save(d, sys.argv[2])',
+    );
+    if (!('r' in run)) return run;
+    const { r } = run;
     const ok =
       r.status === 2 &&
       oneLine(r.stderr) &&
@@ -234,25 +242,14 @@ PROBES.push({
   did: '`refit import-deepke` a matching LM checkpoint whose LSTM recurrent weight has one column too many',
   expected: 'exit 2, one line naming the .pth, the weight and its shape (not "an unknown type")',
   async run(ctx) {
-    const s = await deepkeSetup(ctx);
-    if (typeof s === 'string') return { ok: false, happened: `not run: ${s}` };
-    const pth = join(ctx.tmp, 'lm_badhh.pth');
-    const script =
+    const run = await importAltered(
+      ctx,
+      'lm_badhh.pth',
       'import sys, torch; d = torch.load(sys.argv[1]); w = d["bilstm.rnn.weight_hh_l0"]; ' +
-      'd["bilstm.rnn.weight_hh_l0"] = torch.zeros(w.shape[0], w.shape[1] + 1); torch.save(d, sys.argv[2])';
-    const made = spawnSync(s.python, ['-c', script, s.pth, pth], { encoding: 'utf8' });
-    if (made.status !== 0) return { ok: false, happened: `not run: ${made.stderr.trim().split('\n').pop()}` };
-    const out = join(ctx.tmp, 'imported');
-    const r = await ctx.refit([
-      'import-deepke',
-      '--conf',
-      s.conf,
-      '--out',
-      out,
-      '--checkpoint',
-      pth,
-      `lm_file=${s.hf}`,
-    ]);
+        'd["bilstm.rnn.weight_hh_l0"] = torch.zeros(w.shape[0], w.shape[1] + 1); torch.save(d, sys.argv[2])',
+    );
+    if (!('r' in run)) return run;
+    const { r, out } = run;
     const ok =
       r.status === 2 &&
       oneLine(r.stderr) &&
