@@ -3,7 +3,7 @@
 // generated configs (seeded), and the bugs of three rules are gone (accumulation ignored or floored, auto attention).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -17,9 +17,10 @@ import { NO_CLI, cachedTinyRun } from '../web/tiny-run.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const VOCAB = join(ROOT, '..', 'shared', 'assets', 'bert-vocab', 'google_uncased_en_vocab.txt');
-const VOCAB_SIZE = readFileSync(VOCAB, 'utf8')
-  .split('\n')
-  .filter((l) => l.length > 0).length;
+/** The generated configs use a real vocabulary from ../shared. */
+const skip =
+  !existsSync(VOCAB) && 'needs ../shared/assets/bert-vocab (the real BERT vocabularies) beside the repo';
+const VOCAB_SIZE = (skip ? '' : readFileSync(VOCAB, 'utf8')).split('\n').filter((l) => l.length > 0).length;
 const LOG = join(ROOT, 'test', 'fixtures', 'oom', 'v1.13-fragmentation.log');
 const DIR = mkdtempSync(join(tmpdir(), 'refit-run-shape-'));
 const ENV = { HOME: DIR, REFIT_LOG: join(DIR, 'refit.log') };
@@ -102,68 +103,72 @@ function generate(random: () => number, i: number): Generated {
   return { doc, device, lengths };
 }
 
-test("plan -c, doctor -c (current) and train's plan.json prediction agree on 32 generated configs", async () => {
-  const random = seededRandom(20261201);
-  let comparedWithPlan = 0;
-  for (let i = 0; i < 32; i++) {
-    const { doc, device, lengths } = generate(random, i);
-    const file = join(DIR, `c${i}.yaml`);
-    const lengthsFile = join(DIR, `l${i}.txt`);
-    writeFileSync(file, stringify(doc));
-    writeFileSync(lengthsFile, lengths.join('\n'));
-    const what = `config ${i}: ${JSON.stringify(doc.memory)} ${JSON.stringify(doc.model.head)} batch ${doc.train.batch_size}`;
-    const plan = await refit('plan', '-c', file, '--gpu', 'H200', '--json');
-    assert.equal(plan.code, 0, `${what}: ${plan.stderr}`);
-    const planned = JSON.parse(plan.stdout) as MemoryPlan;
-    const doctor = await refit('doctor', LOG, '-c', file, '--engine', 'refit', '--gpu', 'H200', '--json');
-    assert.equal(doctor.code, 0, `${what}: ${doctor.stderr}`);
-    assert.deepEqual(
-      figures(JSON.parse(doctor.stdout).current),
-      figures(planned),
-      `${what}: doctor -c current = plan -c`,
-    );
-    const withLengths = await refit(
-      'doctor',
-      LOG,
-      '-c',
-      file,
-      '--engine',
-      'refit',
-      '--gpu',
-      'H200',
-      '--lengths-from',
-      lengthsFile,
-      '--json',
-    );
-    assert.equal(withLengths.code, 0, `${what}: ${withLengths.stderr}`);
+test(
+  "plan -c, doctor -c (current) and train's plan.json prediction agree on 32 generated configs",
+  { skip },
+  async () => {
+    const random = seededRandom(20261201);
+    let comparedWithPlan = 0;
+    for (let i = 0; i < 32; i++) {
+      const { doc, device, lengths } = generate(random, i);
+      const file = join(DIR, `c${i}.yaml`);
+      const lengthsFile = join(DIR, `l${i}.txt`);
+      writeFileSync(file, stringify(doc));
+      writeFileSync(lengthsFile, lengths.join('\n'));
+      const what = `config ${i}: ${JSON.stringify(doc.memory)} ${JSON.stringify(doc.model.head)} batch ${doc.train.batch_size}`;
+      const plan = await refit('plan', '-c', file, '--gpu', 'H200', '--json');
+      assert.equal(plan.code, 0, `${what}: ${plan.stderr}`);
+      const planned = JSON.parse(plan.stdout) as MemoryPlan;
+      const doctor = await refit('doctor', LOG, '-c', file, '--engine', 'refit', '--gpu', 'H200', '--json');
+      assert.equal(doctor.code, 0, `${what}: ${doctor.stderr}`);
+      assert.deepEqual(
+        figures(JSON.parse(doctor.stdout).current),
+        figures(planned),
+        `${what}: doctor -c current = plan -c`,
+      );
+      const withLengths = await refit(
+        'doctor',
+        LOG,
+        '-c',
+        file,
+        '--engine',
+        'refit',
+        '--gpu',
+        'H200',
+        '--lengths-from',
+        lengthsFile,
+        '--json',
+      );
+      assert.equal(withLengths.code, 0, `${what}: ${withLengths.stderr}`);
 
-    // What refit train records: the decision on the device, the prediction at the data's longest padded batch.
-    const config = resolveConfig({ file, overrides: [] });
-    const dims = modelDims(config, VOCAB_SIZE);
-    const trained = decideMemory({
-      config,
-      dims,
-      caps: device === 'cpu' ? CPU : H200,
-      device,
-      lengths: Int32Array.from(lengths),
-      num_labels: doc.data.num_relations,
-    });
-    assert.ok(trained.plan, `${what}: ${trained.decision.reasons.join('; ')}`);
-    assert.deepEqual(
-      figures(trained.plan),
-      figures(JSON.parse(withLengths.stdout).current),
-      `${what}: plan.json = doctor -c --lengths-from`,
-    );
-    if (trained.plan.config.seq_len === planned.config.seq_len) {
-      comparedWithPlan++;
-      assert.deepEqual(figures(trained.plan), figures(planned), `${what}: plan.json = plan -c`);
+      // What refit train records: the decision on the device, the prediction at the data's longest padded batch.
+      const config = resolveConfig({ file, overrides: [] });
+      const dims = modelDims(config, VOCAB_SIZE);
+      const trained = decideMemory({
+        config,
+        dims,
+        caps: device === 'cpu' ? CPU : H200,
+        device,
+        lengths: Int32Array.from(lengths),
+        num_labels: doc.data.num_relations,
+      });
+      assert.ok(trained.plan, `${what}: ${trained.decision.reasons.join('; ')}`);
+      assert.deepEqual(
+        figures(trained.plan),
+        figures(JSON.parse(withLengths.stdout).current),
+        `${what}: plan.json = doctor -c --lengths-from`,
+      );
+      if (trained.plan.config.seq_len === planned.config.seq_len) {
+        comparedWithPlan++;
+        assert.deepEqual(figures(trained.plan), figures(planned), `${what}: plan.json = plan -c`);
+      }
     }
-  }
-  assert.ok(
-    comparedWithPlan >= 10,
-    `plan.json compared with plan -c on ${comparedWithPlan} configs (padded to the window)`,
-  );
-});
+    assert.ok(
+      comparedWithPlan >= 10,
+      `plan.json compared with plan -c on ${comparedWithPlan} configs (padded to the window)`,
+    );
+  },
+);
 
 test('the micro-batch is ceil(batch / accumulation) everywhere: batch 32, accumulation 4 is planned as 8 (not 32)', async () => {
   const file = join(DIR, 'accum.yaml');
