@@ -19,7 +19,7 @@ import {
   type RunShape,
   type ShapeFacts,
 } from '../memory/index.ts';
-import { enumOption, intOption } from './options.ts';
+import { enumOption, intOption, listOption } from './options.ts';
 
 /** Flags shared by `plan` and `fit` (commander camelCase names). */
 export interface MemoryFlags {
@@ -37,6 +37,8 @@ export interface MemoryFlags {
   mode?: string;
   gpu?: string;
   freezeLayers?: string;
+  /** `refit fit --allow`: the levers that change the numerics it may use */
+  allow?: string;
   head?: string;
   json?: boolean;
   /** several ranks (`refit plan --nproc N --strategy S`, the lever table's distributed.* flags) */
@@ -53,9 +55,16 @@ export interface MemoryFlags {
  * The config value a one-value lever flag sets (`--precision bf16`, `--grad-checkpointing on`, `--seq-len 512`), or
  * undefined.
  */
-function leverFlagValue(l: Lever, text: string | undefined): string | number | boolean | undefined {
+function leverFlagValue(
+  l: Lever,
+  text: string | undefined,
+): string | number | boolean | string[] | undefined {
   const flag = `--${l.flag!.name}`;
   if (l.values) return enumOption(flag, text, l.values);
+  if (l.schema.type === 'array') {
+    const list = listOption(flag, text, (l.schema.items as { enum: readonly string[] }).enum);
+    return list && [...list];
+  }
   if (l.schema.type === 'integer') return intOption(flag, text, Math.min(1, l.schema.minimum as number));
   const onOff = enumOption(flag, text, ['on', 'off'] as const);
   return onOff === undefined ? undefined : onOff === 'on';
@@ -76,7 +85,8 @@ export function planInputs(
   const memory: Record<string, unknown> = { ...cfg.memory };
   let explicitSeq = false;
   for (const l of LEVERS.filter((x) => x.key.startsWith('memory.') && x.flag?.[command])) {
-    if (command === 'fit' && l.fit) continue;
+    // fit's flags of the levers it searches are lists to search (read by the fit command); an integer one sets it
+    if (command === 'fit' && l.fit && l.schema.type !== 'integer') continue;
     const v = leverFlagValue(l, leverFlagText(flags, l));
     if (v === undefined) continue;
     memory[l.name] = v;

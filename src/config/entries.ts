@@ -132,7 +132,10 @@ function toJs(node: Node | null): unknown {
   return node.toJSON();
 }
 
-/** Parses one `key=value` override; the value is read as a YAML scalar (numbers, booleans, null, strings). */
+/**
+ * Parses one `key=value` override; the value is read as a YAML scalar (numbers, booleans, null, strings) or, as
+ * Hydra reads `key=[a,b]`, a flow list of scalars.
+ */
 export function parseOverride(text: string): Entry {
   const eq = text.indexOf('=');
   if (eq <= 0) {
@@ -146,11 +149,13 @@ export function parseOverride(text: string): Entry {
   return { key, value: scalarOf(raw), where: {}, nested: false };
 }
 
-/** A YAML scalar read of `raw`; anything that is not a scalar (a list, a map, bad YAML) stays the raw string. */
+/** A YAML scalar (or list of scalars) read of `raw`; anything else (a map, bad YAML) stays the raw string. */
 function scalarOf(raw: string): unknown {
+  const scalar = (v: unknown) => v === null || typeof v !== 'object';
   try {
     const v = parse(raw);
-    return v !== null && typeof v === 'object' ? raw : v;
+    if (Array.isArray(v) && v.every(scalar)) return v;
+    return scalar(v) ? v : raw;
   } catch {
     return raw;
   }

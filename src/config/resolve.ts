@@ -273,7 +273,10 @@ function validate(settings: Map<string, Setting>): RunConfig {
 
 /** The one-line error for an ajv failure: `FILE:LINE: KEY must be EXPECTED, got VALUE`. */
 function valueError(err: ErrorObject | undefined, settings: Map<string, Setting>): ConfigError {
-  const key = (err?.instancePath ?? '').split('/').filter(Boolean).join('.');
+  const path = (err?.instancePath ?? '').split('/').filter(Boolean);
+  // an item of a list value (memory.allow.0) is reported as its key's value
+  const at = path.findIndex((_, i) => keySpec(path.slice(0, i + 1).join('.')) !== undefined);
+  const key = (at >= 0 ? path.slice(0, at + 1) : path).join('.');
   const spec = keySpec(key);
   const s = settings.get(key);
   if (!spec || !s)
@@ -282,8 +285,14 @@ function valueError(err: ErrorObject | undefined, settings: Map<string, Setting>
       `invalid config at '${key || '/'}': ${err?.message ?? 'unknown error'}`,
     );
   const name = s.written === key ? key : `${s.written} (${key})`;
-  const got =
-    typeof s.value === 'object' ? (Array.isArray(s.value) ? 'a list' : 'a mapping') : JSON.stringify(s.value);
+  const scalars = Array.isArray(s.value) && s.value.every((v) => v === null || typeof v !== 'object');
+  const got = scalars
+    ? `[${(s.value as unknown[]).join(', ')}]`
+    : typeof s.value === 'object'
+      ? Array.isArray(s.value)
+        ? 'a list'
+        : 'a mapping'
+      : JSON.stringify(s.value);
   return new ConfigError(
     'E_CONFIG_VALUE',
     `${wherePrefix(s.where)}${name} must be ${spec.expected}, got ${got}`,

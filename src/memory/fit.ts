@@ -7,7 +7,7 @@ import { RefitError } from '../errors.ts';
 import { microBatchMs } from './cost.ts';
 import { checkSeqLen, validateDims } from './models.ts';
 import { strategyTrains, type Strategy } from './distributed-levers.ts';
-import { FIT_LEVERS } from './levers.ts';
+import { FIT_LEVERS, type Lever, type Permit } from './levers.ts';
 import { planMemory } from './plan.ts';
 import { runShapeOf, worldOf, type ShapeConfig, type ShapeFacts } from './run-shape.ts';
 import type { FitCandidate, FitResult, GpuSpec, ModelDims } from './types.ts';
@@ -25,14 +25,30 @@ export type FitAllow = Readonly<Record<string, readonly unknown[] | undefined>>;
  * What a config leaves to fit: every lever fit searches whose config value is `auto`; the others are kept as
  * configured (`refit fit -c` and train's `memory: auto` decision read a config alike).
  */
-export function configAllow(memory: object): FitAllow {
-  const m = memory as Record<string, unknown>;
+export function configAllow(config: ShapeConfig): FitAllow {
+  const permits = config.memory.allow ?? [];
   return Object.fromEntries(
-    FIT_LEVERS.filter((l) => m[l.name] !== undefined && m[l.name] !== 'auto').map((l) => [
-      l.name,
-      [m[l.name]],
-    ]),
+    FIT_LEVERS.filter((l) => {
+      const v = valueAt(config, l.key);
+      // a lever that changes the numerics is searched once the user allows it (its config value is tried first)
+      return v !== undefined && v !== 'auto' && !(l.fit!.permit && permits.includes(l.fit!.permit));
+    }).map((l) => [l.name, [valueAt(config, l.key)]]),
   );
+}
+
+/** The value of a dotted config key (`memory.precision`, `model.lora.rank`) in a config, or undefined. */
+export function valueAt(config: object, key: string): unknown {
+  return key.split('.').reduce<any>((node, part) => (node == null ? undefined : node[part]), config);
+}
+
+/** A copy of `config` with the dotted key set (the objects on its path copied, the rest shared). */
+function withValue<T extends object>(config: T, key: string, value: unknown): T {
+  const [head, ...rest] = key.split('.');
+  const node = (config as Record<string, unknown>)[head];
+  return {
+    ...config,
+    [head]: rest.length ? withValue((node ?? {}) as object, rest.join('.'), value) : value,
+  } as T;
 }
 
 /** Expected padded tokens per example when length-sorted examples are cut into micro-batches of `micro`. */
@@ -54,12 +70,15 @@ function combinations(q: Search, allow: FitAllow): Array<Record<string, unknown>
   const gpu = q.o.gpu;
   let out: Array<Record<string, unknown>> = [{}];
   for (const l of FIT_LEVERS) {
-    const kept =
-      l.fit!.needs_lengths && !q.sorted
-        ? [(q.o.config.memory as Record<string, unknown>)[l.name]]
-        : undefined;
+    const current = valueAt(q.o.config, l.key);
+    // a lever that changes the numerics keeps the config's value unless the user allows it
+    const gated = l.fit!.permit !== undefined && !q.permits.includes(l.fit!.permit);
+    const kept = (l.fit!.needs_lengths && !q.sorted) || gated ? [current] : undefined;
     const allowed = kept ?? allow[l.name];
-    const values = l.fit!.choices(gpu, allowed);
+    const values = l.fit!.choices(gpu, allowed, {
+      current,
+      num_hidden_layers: q.o.model.num_hidden_layers,
+    });
     if (values.length === 0)
       throw new RefitError(
         'E_FIT',
@@ -80,25 +99,43 @@ export interface FitOptions {
   gpu: GpuSpec;
   margin?: number;
   allow?: FitAllow;
+  /** the levers that change the numerics fit may use (default: the config's memory.allow) */
+  permits?: readonly Permit[];
   /** several ranks: the strategies to consider (default ddp, zero1; fsdp only when asked: FSDP2 needs torch 2.x) */
   strategies?: readonly Strategy[];
 }
 
 interface Search {
   o: FitOptions;
+  permits: readonly Permit[];
   budget: number;
   world: number;
   sorted?: Float64Array;
 }
 
-/** The config with the searched levers set (the micro-batch wins over any accumulation it had). */
-function candidateConfig(config: ShapeConfig, micro: number, levers: Record<string, unknown>): ShapeConfig {
-  const { strategy, ...memoryLevers } = levers;
-  return {
+/**
+ * The config with the searched levers set at their keys (the micro-batch wins over any accumulation it had); `config`
+ * is the one fit was given, shared, not changed.
+ */
+export function candidateConfig(
+  config: ShapeConfig,
+  micro: number,
+  levers: Record<string, unknown>,
+): ShapeConfig {
+  const { strategy, ...searched } = levers;
+  let out: ShapeConfig = {
     ...config,
-    memory: { ...config.memory, ...memoryLevers, micro_batch_size: micro, grad_accumulation: undefined },
+    memory: { ...config.memory, micro_batch_size: micro, grad_accumulation: undefined },
     ...(strategy ? { distributed: { ...config.distributed, strategy: strategy as Strategy } } : {}),
   };
+  for (const l of FIT_LEVERS) if (l.name in searched) out = withValue(out, l.key, searched[l.name]);
+  return out;
+}
+
+/** True when a candidate uses a value that changes the numerics (a permitted lever away from the config's value). */
+function changesNumerics(config: ShapeConfig, c: FitCandidate): boolean {
+  const k = c.config as unknown as Record<string, unknown>;
+  return FIT_LEVERS.some((l: Lever) => l.fit!.permit && k[l.name] !== valueAt(config, l.key));
 }
 
 function candidate(q: Search, micro: number, levers: Record<string, unknown>): FitCandidate {
@@ -155,6 +192,7 @@ export function fitConfig(o: FitOptions): FitResult {
   const window = config.memory.max_seq_len;
   const q: Search = {
     o,
+    permits: o.permits ?? config.memory.allow ?? [],
     world,
     budget: Math.floor(gpu.memory_bytes * (1 - (o.margin ?? DEFAULT_MARGIN))),
     // sorted once (lengths beyond the window are truncated to it): the expected padded length per example
@@ -196,8 +234,11 @@ export function fitConfig(o: FitOptions): FitResult {
       if (!smallest || cand.peak_device_bytes <= smallest.peak_device_bytes) smallest = cand;
     }
   }
-  // Fastest first; on a tie (within 2 %) less accumulation, then no checkpointing.
+  // The config's own numerics first (a lever that changes them only when nothing exact fits); then fastest first, on
+  // a tie (within 2 %) less accumulation, then no checkpointing.
   best.sort((x, y) => {
+    const exact = Number(changesNumerics(config, x)) - Number(changesNumerics(config, y));
+    if (exact) return exact;
     const d = y.predicted_examples_per_s - x.predicted_examples_per_s;
     if (Math.abs(d) > 0.02 * Math.max(x.predicted_examples_per_s, y.predicted_examples_per_s)) return d;
     return (

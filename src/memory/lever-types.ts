@@ -18,6 +18,13 @@ export type Padding = (typeof PADDINGS)[number];
 /** How examples are grouped into micro-batches under dynamic padding. */
 export const BATCHINGS = Object.freeze(['buckets', 'token_budget'] as const);
 export type Batching = (typeof BATCHINGS)[number];
+/**
+ * Levers that change the numerics (what is trained or how its states are rounded): fit and `memory: auto` try
+ * them only when the user allows them (`memory.allow`, `refit fit --allow`), and only when no configuration with the
+ * config's own numerics fits.
+ */
+export const PERMITS = Object.freeze(['adamw-8bit', 'lora', 'freeze'] as const);
+export type Permit = (typeof PERMITS)[number];
 /** `memory.mode`: auto plans and fits the levers to the device; manual takes them as configured. */
 export const MEMORY_MODES = Object.freeze(['auto', 'manual'] as const);
 export type MemoryMode = (typeof MEMORY_MODES)[number];
@@ -42,6 +49,8 @@ export interface MemoryConfig {
   /** 'auto' or a size such as '11.75GiB' / '12GB' (parsed by the memory module). */
   budget: string;
   allow_shorter_seq: boolean;
+  /** the levers that change the numerics fit and `memory: auto` may use when nothing exact fits */
+  allow: Permit[];
 }
 
 /**
@@ -77,6 +86,7 @@ export interface FitLevers {
   attention: Attention;
   grad_checkpointing: boolean;
   padding: Padding;
+  freeze_layers: number;
 }
 
 /** The levers the supervisor may change after an OOM (the effective batch is never among them). */
@@ -124,11 +134,22 @@ export interface FitDevice {
   sdpa?: boolean;
 }
 
+/** What a lever's fit choices may depend on beyond the device: the config's value and the model's depth. */
+export interface FitChoiceContext<T> {
+  current: T;
+  num_hidden_layers: number;
+}
+
 /** A lever's place in `fitConfig`'s search: its loop order (outer first) and the values tried on a device. */
 export interface FitRole<T> {
   order: number;
   /** The values tried, in order; `allowed` is what the user restricted it to (undefined: no restriction). */
-  choices(device: FitDevice, allowed: readonly T[] | undefined): readonly T[];
+  choices(device: FitDevice, allowed: readonly T[] | undefined, ctx: FitChoiceContext<T>): readonly T[];
+  /**
+   * The lever changes the numerics: values other than the config's are tried only when the user allows this
+   * (memory.allow / `refit fit --allow`), and a candidate using one is chosen only when no exact one fits.
+   */
+  permit?: Permit;
   /** Searched only when the data's lengths are known (else the config's value is kept). */
   needs_lengths?: boolean;
   /**
@@ -174,7 +195,7 @@ export interface Lever {
   schema: Record<string, unknown>;
   expected: string;
   /** the config default (absent: an optional key) */
-  default?: string | number | boolean;
+  default?: string | number | boolean | readonly string[];
   /** the values a run takes (enum levers): what the planner, the protocol and the worker accept */
   values?: readonly string[];
   /** the flag of `refit plan` / `refit fit` that sets it */

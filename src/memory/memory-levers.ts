@@ -8,6 +8,7 @@ import {
   MIN_SEQ_LEN,
   OPTIMIZERS,
   PADDINGS,
+  PERMITS,
   PRECISIONS,
   bool,
   int,
@@ -271,6 +272,17 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     },
     prices:
       'no gradients or optimizer states for the embeddings and the lowest n layers, no activations kept for them',
+    fit: {
+      order: 5,
+      column: { title: 'frozen', width: 6, unit: 'layers frozen' },
+      permit: 'freeze',
+      // allowed: the config's own, then a quarter, half and three quarters of the layers (the top layers train)
+      choices: (_gpu, allowed, { current, num_hidden_layers: n }): readonly number[] =>
+        allowed ??
+        [...new Set([current, ...[0.25, 0.5, 0.75].map((f) => Math.round(f * n))])].filter(
+          (k) => k === current || (k > current && k < n),
+        ),
+    } satisfies FitRole<number>,
   },
   {
     name: 'optimizer',
@@ -292,4 +304,18 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     prices: "not priced: the device limit a plan is checked against (auto: the card's memory)",
   },
   { name: 'allow_shorter_seq', key: 'memory.allow_shorter_seq', ...bool(), default: false },
+  {
+    name: 'allow',
+    key: 'memory.allow',
+    schema: { type: 'array', items: { enum: [...PERMITS] }, uniqueItems: true },
+    expected: `a list of ${PERMITS.join(', ')} (e.g. [lora, adamw-8bit])`,
+    default: [],
+    flag: {
+      name: 'allow',
+      fit: {
+        arg: '<list>',
+        help: `levers that change the numerics fit may use when nothing exact fits (${PERMITS.join(', ')})`,
+      },
+    },
+  },
 ]);

@@ -31,7 +31,7 @@ export interface ShapeConfig {
     | 'attention'
     | 'grad_checkpointing'
     | 'freeze_layers'
-  > & { optimizer: RunShape['optimizer'] };
+  > & { optimizer: RunShape['optimizer']; allow?: RunConfig['memory']['allow'] };
   model: Pick<RunConfig['model'], 'head'> & {
     rnn?: Pick<RunConfig['model']['rnn'], 'type' | 'hidden_size' | 'num_layers' | 'bidirectional'>;
   };

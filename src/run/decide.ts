@@ -270,7 +270,7 @@ function fitDecision(
   const gpu = cardOf(caps, budget ?? caps.total_memory ?? 0);
   // What fit may vary: each lever it searches (the lever table) as configured, or every value its entry offers on
   // this device when the config says auto (fsdp's precisions are kept by fit itself).
-  const allow = configAllow(config.memory);
+  const allow = configAllow(config);
   const facts = decisionFacts(opts);
   const fit = fitConfig({
     config,

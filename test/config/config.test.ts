@@ -256,7 +256,7 @@ test('bad values name the key, the expected values and FILE:LINE', () => {
   throwsLine(
     () => resolve([], listFile),
     'E_CONFIG_VALUE',
-    `${listFile}:2: train.seed must be an integer from 0 to 2147483647, got a list`,
+    `${listFile}:2: train.seed must be an integer from 0 to 2147483647, got [1, 2]`,
   );
   const sectionFile = yamlFile('train: 3\n');
   throwsLine(

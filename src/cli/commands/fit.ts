@@ -16,7 +16,7 @@ import {
   type FitResult,
   type ShapeFacts,
 } from '../../memory/index.ts';
-import { enumOption, listOption } from '../options.ts';
+import { enumOption, intOption, listOption } from '../options.ts';
 import {
   gpuFromInputs,
   leverFlagText,
@@ -39,11 +39,15 @@ interface FitFlags extends MemoryFlags {
  * a set value kept), and over them the fit flags of the levers fit searches (a list of values, or on|off|auto).
  */
 function allowFrom(flags: FitFlags, config: RunConfig): FitAllow {
-  const allow: Record<string, readonly unknown[] | undefined> = { ...configAllow(config.memory) };
+  const allow: Record<string, readonly unknown[] | undefined> = { ...configAllow(config) };
   for (const l of FIT_LEVERS) {
     const flag = `--${l.flag?.name}`;
     const text = leverFlagText(flags, l);
-    if (l.values) {
+    if (l.schema.type === 'integer') {
+      // an integer lever's flag keeps that value (`--freeze-layers 4`)
+      const n = intOption(flag, text, l.schema.minimum as number);
+      if (n !== undefined) allow[l.name] = [n];
+    } else if (l.values) {
       const list = listOption(flag, text, l.values);
       if (list) allow[l.name] = list;
     } else {
