@@ -3,6 +3,9 @@
 // prices. The same rule for train's `memory: auto` (configAllow reads memory.allow).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runInProcess } from '../cli/in-process.ts';
 import { PRESETS, configAllow, fitConfig, plainConfig, resolveGpu } from '../../src/memory/index.ts';
 
@@ -104,4 +107,33 @@ test('bad --allow and memory.allow values are one line, exit 2', async () => {
     key.stderr,
     'refit: memory.allow must be a list of adamw-8bit, lora, freeze (e.g. [lora, adamw-8bit]), got [lora, nope]\n',
   );
+});
+
+test('the doctor lists the levers that change the numerics as fixes, with the peak refit plan predicts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'refit-permits-'));
+  const config = join(dir, 'large.yaml');
+  writeFileSync(
+    config,
+    'model:\n  preset: bert-large\ntrain:\n  batch_size: 32\nmemory:\n  max_seq_len: 512\n  precision: fp16\n',
+  );
+  const log = join(dir, 'oom.log');
+  writeFileSync(
+    log,
+    'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 192.00 MiB. GPU 0 has a total capacity of ' +
+      '5.79 GiB of which 100.00 MiB is free. Of the allocated memory 5.2 GiB is allocated by PyTorch\n',
+  );
+  // the same card for both (the cuBLAS workspace depends on it)
+  const card = ['--gpu', 'GTX 1660'];
+  const r = await runInProcess(['doctor', log, '-c', config, ...card, '--json'], ENV);
+  assert.equal(r.code, 0, r.stderr);
+  const fixes = JSON.parse(r.stdout).fixes as Array<Record<string, any>>;
+  const frozen = fixes.filter((f) => f.config?.['memory.freeze_layers'] !== undefined);
+  assert.ok(frozen.length > 0, 'a fix freezes layers');
+  assert.match(frozen[0].detail, /Changes the numerics \(freeze\): with memory\.allow: \[freeze\]/);
+  // its settings, planned by refit plan -c, give the fix's predicted peak
+  const sets = Object.entries(frozen[0].config as Record<string, unknown>).map(([k, v]) => `${k}=${v}`);
+  const plan = await runInProcess(['plan', '-c', config, ...sets, ...card, '--json'], ENV);
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.equal(JSON.parse(plan.stdout).peak_device_bytes, frozen[0].predicted_peak_bytes);
+  rmSync(dir, { recursive: true, force: true });
 });

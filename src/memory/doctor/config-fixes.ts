@@ -3,7 +3,7 @@
 // For a DeepKE run (-c conf/) the fixes also come as the DeepKE overrides that exist (batch_size, num_hidden_layers).
 import { resolveConfigDetailed } from '../../config/index.ts';
 // From the memory files themselves, not ../index.ts (which re-exports this folder: an import circle).
-import { FIT_LEVERS } from '../levers.ts';
+import { FIT_LEVERS, PERMITS } from '../levers.ts';
 import { GPUS, resolveGpu } from '../gpus.ts';
 import { planConfig } from '../run-shape.ts';
 import { fitConfig } from '../fit.ts';
@@ -104,7 +104,11 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
   if (config['memory.micro_batch_size'] !== undefined) config['memory.mode'] = 'manual';
   const parts = Object.entries(config)
     .filter(([k]) => k !== 'memory.mode')
-    .map(([k, v]) => `${k.slice(7)} ${v}`);
+    .map(([k, v]) => `${k.replace(/^memory\./, '')} ${v}`);
+  // levers that change the numerics this fix uses (what memory.allow would let fit and `memory: auto` choose)
+  const numerics = FIT_LEVERS.filter((l) => l.fit!.permit && config[l.key] !== undefined).map(
+    (l) => l.fit!.permit!,
+  );
   const ratio = fastest > 0 ? c.predicted_examples_per_s / fastest : 1;
   const speed = ratio >= 0.995 ? 'fastest that fits' : `${ratio.toFixed(2)}× the fastest`;
   return {
@@ -115,8 +119,12 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
       `${c.config.attention} attention` +
       `${c.config.grad_checkpointing ? ', gradient checkpointing' : ''}, seq ${c.config.seq_len}` +
       `${cur.lengths ? ` (${c.config.padding} padding)` : ''}: predicted peak ` +
-      `${fmt(c.peak_device_bytes)} on the device${c.fits ? '' : ' (still too much)'}.`,
-    speed,
+      `${fmt(c.peak_device_bytes)} on the device${c.fits ? '' : ' (still too much)'}.` +
+      (numerics.length
+        ? ` Changes the numerics (${numerics.join(', ')}): with memory.allow: [${numerics.join(', ')}] refit fit ` +
+          'and memory: auto choose it when nothing exact fits.'
+        : ''),
+    speed: numerics.length ? `${speed}; changes the numerics` : speed,
     config,
     predicted_peak_bytes: c.peak_device_bytes,
     predicted_examples_per_s: c.predicted_examples_per_s,
@@ -140,6 +148,13 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): Co
   const now = planConfig({ ...cur, gpu }).plan;
   const fit = fitConfig({ ...cur, gpu });
   let candidates: FitCandidate[] = [fit, ...fit.alternatives];
+  // Nothing exact fits: the levers that change the numerics (8-bit AdamW, LoRA, frozen layers) at the full length,
+  // fastest first, ahead of shorter windows (which drop the end of long examples).
+  const exactFits = candidates.some((c) => c.fits);
+  if (!exactFits) {
+    const permitted = fitConfig({ ...cur, gpu, permits: PERMITS });
+    candidates = [...candidates, permitted, ...permitted.alternatives];
+  }
   // Nothing fits at this length: shorter windows (they truncate long examples, so they come last), each padded as
   // the run pads (a fixed padded length becomes max padding to the shorter window).
   const { padded_length: _fixed, ...facts } = cur.facts;
@@ -151,9 +166,11 @@ function planFixes(r: OomReport, d: Diagnosis, cur: Current, card?: GpuSpec): Co
     const shorter = fitConfig({ config, facts, model: cur.model, gpu });
     candidates = [...candidates, shorter, ...shorter.alternatives];
   }
+  // the full length first (exact, then levers that change the numerics), then shorter windows; each fastest first
+  const rank = (c: FitCandidate) => (c.config.seq_len < cur.window ? 1 : 0);
   const ranked = candidates
     .filter((c) => c.fits)
-    .sort((a, b) => b.predicted_examples_per_s - a.predicted_examples_per_s);
+    .sort((a, b) => rank(a) - rank(b) || b.predicted_examples_per_s - a.predicted_examples_per_s);
   const fixes = [
     ...causeFixes(r, d),
     ...(ranked.length ? ranked : candidates.slice(0, 1)).map((c) =>
