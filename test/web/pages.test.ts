@@ -153,6 +153,26 @@ describe('web pages', { skip: SKIP }, () => {
       JSON.parse((await page.getAttribute('#fit-result', 'data-choice')) ?? 'null'),
       cliFit.config,
     );
+    // BERT-large at 512 on a 6 GB card: nothing exact fits; with freezing allowed, the page chooses what the CLI does
+    await page.selectOption('#model', 'bert-large');
+    await page.selectOption('#gpu', 'GTX 1660');
+    await page.fill('#seq', '512');
+    await page.fill('#batch', '32');
+    await page.check('#allow-freeze');
+    await page.click('#fit');
+    const cliFrozen = JSON.parse(
+      refit(
+        'fit',
+        ...['--model', 'bert-large', '--gpu', 'GTX 1660', '--seq-len', '512', '--num-labels', '10'],
+        ...['--effective-batch', '32', '--allow', 'freeze', '--json'],
+      ),
+    );
+    assert.ok(cliFrozen.fits && cliFrozen.config.freeze_layers > 0, JSON.stringify(cliFrozen.config));
+    assert.deepEqual(
+      JSON.parse((await page.getAttribute('#fit-result', 'data-choice')) ?? 'null'),
+      cliFrozen.config,
+    );
+    await page.uncheck('#allow-freeze');
     await page.selectOption('#model', 'config.json');
     await page.fill('#config-json', '{"hidden_size": 100, "num_attention_heads": 12}');
     assert.match((await page.textContent('#verdict')) ?? '', /config\.json: .*hidden_size/);

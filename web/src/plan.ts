@@ -3,7 +3,7 @@
 import Chart from 'chart.js/auto';
 import { fitConfig } from '../../src/memory/fit.ts';
 import { GPUS, parseSize } from '../../src/memory/gpus.ts';
-import { FIT_LEVERS, LEVERS, type Lever } from '../../src/memory/levers.ts';
+import { FIT_LEVERS, LEVERS, PERMITS, type Lever } from '../../src/memory/levers.ts';
 import { PRESETS, validateDims } from '../../src/memory/models.ts';
 import { planConfig, type ShapeConfig, type ShapeFacts } from '../../src/memory/run-shape.ts';
 import type { GpuSpec, MemoryPlan, ModelDims, RunShape } from '../../src/memory/types.ts';
@@ -74,6 +74,8 @@ ${CONTROLLED.map(control).join('\n')}
 <section><div id="verdict" class="verdict"></div> <span id="peak" class="muted"></span>
 <div class="chart" style="height:180px"><canvas id="plan-chart"></canvas></div><div id="breakdown"></div></section>
 <section><button id="fit">Fit: what would refit fit choose?</button> <span class="muted">keeps the batch size above as the effective batch</span>
+<div class="muted">allow, when nothing exact fits (changes the numerics; memory.allow):
+${PERMITS.map((p) => `<label><input id="allow-${p}" type="checkbox"> ${p}</label>`).join(' ')}</div>
 <div id="fit-result"></div></section>`;
 
 const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -110,6 +112,7 @@ function readConfig(): ShapeConfig {
   );
   for (const l of CONTROLLED) memory[l.name] = controlValue(l);
   memory.max_seq_len = Number(val('seq'));
+  memory.allow = PERMITS.filter((p) => el<HTMLInputElement>(`allow-${p}`).checked);
   return {
     train: { batch_size: Number(val('batch')) },
     memory: memory as unknown as ShapeConfig['memory'],
