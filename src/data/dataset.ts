@@ -108,7 +108,7 @@ function checkNaLabel(opts: ReadDatasetOptions): void {
 }
 
 /** Applies on_bad_row: collects up to MAX_BAD_ROWS lines for `error`, counts the rest. */
-class BadRows {
+export class BadRows {
   skipped = 0;
   /** The first bad row's line, kept under skip/warn too: it explains a file in which no row was usable. */
   first?: string;
