@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { ConfigError, DataError, MultiError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from './types.ts';
 import { READERS, readText, type Reader } from './readers/index.ts';
+import { NER_READERS } from './ner/registry.ts';
 import { didYouMean } from '../suggest.ts';
 import { own } from '../own.ts';
 
@@ -87,6 +88,11 @@ export function pickReader(opts: { path: string; text: string; format?: string }
       best = reader;
       bestScore = s.score;
     }
+    if (s.score === 0) why.push(`${reader.name}: ${s.why ?? 'no match'}`);
+  }
+  // an NER file that no NER reader claimed either: its readers' reasons belong in the same line
+  for (const reader of Object.values(NER_READERS)) {
+    const s = reader.sniff(path, head);
     if (s.score === 0) why.push(`${reader.name}: ${s.why ?? 'no match'}`);
   }
   if (best) return best;

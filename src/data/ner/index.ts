@@ -5,7 +5,10 @@ import { own } from '../../own.ts';
 import { didYouMean } from '../../suggest.ts';
 import { BadRows, type OnBadRow } from '../dataset.ts';
 import { readText } from '../readers/text-file.ts';
-import { conllNerReader, deepkeNerReader, weiboConllReader, type NerReader } from './readers.ts';
+import type { NerReader } from './readers.ts';
+import { NER_READERS } from './registry.ts';
+
+export { NER_READERS } from './registry.ts';
 import type { NerDataset, NerFile } from './types.ts';
 
 export type { NerReader } from './readers.ts';
@@ -15,13 +18,6 @@ export { decodeSpans, seqevalChunks, chunkTagOf, endOfChunk, startOfChunk, type 
 export { MAX_SENTENCE_TOKENS } from './tagged-lines.ts';
 export { entitySpans } from './entity-spans.ts';
 export { nerStats, nerInputKey, type NerFileStats } from './stats.ts';
-
-/** Every NER format refit reads, by the name `data.format` uses; in sniff tie-break order. */
-export const NER_READERS: Readonly<Record<string, NerReader>> = Object.freeze({
-  'deepke-ner': deepkeNerReader,
-  conll: conllNerReader,
-  'weibo-conll': weiboConllReader,
-});
 
 const SNIFF_CHARS = 8192;
 

@@ -16,14 +16,14 @@ export interface NerReader {
 }
 
 /** Share of the head's lines that must have the format's fields, and of them the share with a tag-shaped tag. */
-const SNIFF_SHARE = 0.8;
+const SNIFF_SHARE = 0.6;
 const SNIFF_TAG_SHARE = 0.5;
 const SNIFF_LINES = 200;
 
 /** The head's non-blank lines (the last, maybe cut, left out), at most SNIFF_LINES. */
 function headLines(head: string): string[] {
   const lines = head.split('\n');
-  if (lines.length > 1) lines.pop();
+  if (!head.endsWith('\n')) lines.pop(); // the last line may be cut at the head's end
   return lines.filter((l) => !/^[ \t]*$/.test(l) && !l.startsWith('-DOCSTART')).slice(0, SNIFF_LINES);
 }
 
