@@ -16,7 +16,7 @@ export type { NerDataset, NerFile, NerSentence, TokenSpan, EntitySpan, TagScheme
 export { parseTag, schemeOf, nerLabelNames, isTagShape, type ParsedTag } from './tags.ts';
 export { decodeSpans, seqevalChunks, chunkTagOf, endOfChunk, startOfChunk, type Chunk } from './spans.ts';
 export { MAX_SENTENCE_TOKENS } from './tagged-lines.ts';
-export { entitySpans } from './entity-spans.ts';
+export { entitySpans, predictedEntities, sentenceOfText, type SentenceText } from './entity-spans.ts';
 export { nerStats, nerInputKey, type NerFileStats } from './stats.ts';
 
 const SNIFF_CHARS = 8192;
