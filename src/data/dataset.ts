@@ -71,12 +71,17 @@ export function pickReader(opts: { path: string; text: string; format?: string }
   const names = Object.keys(READERS);
   if (format !== undefined) {
     const reader = own(READERS, format);
-    if (!reader)
+    if (reader) return reader;
+    if (own(NER_READERS, format))
       throw new ConfigError(
         'E_CONFIG_VALUE',
-        `data.format '${format}' is not a known format${didYouMean(format, names)}; use one of ${names.join(', ')}`,
+        `data.format '${format}' is an NER format; relation data is one of ${names.join(', ')}`,
       );
-    return reader;
+    const all = [...names, ...Object.keys(NER_READERS)];
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `data.format '${format}' is not a known format${didYouMean(format, all)}; use one of ${all.join(', ')}`,
+    );
   }
   const head = text.slice(0, SNIFF_CHARS);
   let best: Reader | undefined;
