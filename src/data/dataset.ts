@@ -95,12 +95,12 @@ export function pickReader(opts: { path: string; text: string; format?: string }
     }
     if (s.score === 0) why.push(`${reader.name}: ${s.why ?? 'no match'}`);
   }
-  // an NER file that no NER reader claimed either: its readers' reasons belong in the same line
+  if (best) return best;
+  // no relation reader fits: the NER readers' reasons (they did not claim the file either) go into the same line
   for (const reader of Object.values(NER_READERS)) {
     const s = reader.sniff(path, head);
     if (s.score === 0) why.push(`${reader.name}: ${s.why ?? 'no match'}`);
   }
-  if (best) return best;
   throw new DataError(
     'E_DATA_FORMAT',
     { path },
