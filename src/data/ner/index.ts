@@ -7,10 +7,9 @@ import { BadRows, type OnBadRow } from '../dataset.ts';
 import { readText } from '../readers/text-file.ts';
 import type { NerReader } from './readers.ts';
 import { NER_READERS } from './registry.ts';
-
-export { NER_READERS } from './registry.ts';
 import type { NerDataset, NerFile } from './types.ts';
 
+export { NER_READERS } from './registry.ts';
 export type { NerReader } from './readers.ts';
 export type { NerDataset, NerFile, NerSentence, TokenSpan, EntitySpan, TagScheme } from './types.ts';
 export { parseTag, schemeOf, nerLabelNames, isTagShape, type ParsedTag } from './tags.ts';
