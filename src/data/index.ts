@@ -1,4 +1,4 @@
-// The data surface: readers, readDataset, relation lists, data folders and dataset statistics.
+// The data surface: readers, readDataset, relation lists, data folders and dataset statistics; NER files (ner/).
 // Other folders import data code only through this file.
 export type { Example, Mention, RelationSet } from './types.ts';
 export {
@@ -36,3 +36,34 @@ export {
   type LengthSummary,
   type TokenSummary,
 } from './stats.ts';
+export {
+  NER_READERS,
+  pickNerReader,
+  readNerDataset,
+  parseTag,
+  schemeOf,
+  nerLabelNames,
+  isTagShape,
+  decodeSpans,
+  seqevalChunks,
+  chunkTagOf,
+  endOfChunk,
+  startOfChunk,
+  entitySpans,
+  predictedEntities,
+  sentenceOfText,
+  nerStats,
+  nerInputKey,
+  MAX_SENTENCE_TOKENS,
+  type NerReader,
+  type NerDataset,
+  type NerFile,
+  type NerSentence,
+  type TokenSpan,
+  type EntitySpan,
+  type TagScheme,
+  type ParsedTag,
+  type Chunk,
+  type NerFileStats,
+  type SentenceText,
+} from './ner/index.ts';

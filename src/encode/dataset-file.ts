@@ -1,29 +1,25 @@
-// The encoded dataset file (docs/encoded-dataset.md): magic, JSON header, 8-byte aligned little-endian arrays.
-// Written once to a temp name and renamed; cached by a hash of everything that shapes its content.
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  openSync,
-  readSync,
-  closeSync,
-} from 'node:fs';
-import { endianness } from 'node:os';
+// The encoded dataset file of relation examples (docs/encoded-dataset.md): the shared layout (ds-layout.ts) with
+// the relation arrays. Written once to a temp name and renamed; cached by a hash of everything that shapes it.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DataError, RefitError, EnvironmentError, fsError } from '../errors.ts';
+import { DataError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/index.ts';
 import type { WordPieceTokenizer } from '../tokenize/index.ts';
 import { encodeExample, type EncodedExample } from './encode.ts';
 import { deepkeLmTypes, encodeDeepkeLm, type DeepkeLmInput } from './deepke-lm.ts';
 import type { MarkerScheme } from './markers.ts';
+import {
+  DATASET_EXT,
+  buildDatasetFile,
+  readDatasetArrays,
+  readDatasetHeader,
+  openDatasetHeader,
+  writeAtomic,
+  type ArraySpec,
+} from './ds-layout.ts';
 
-/** The file's magic bytes and extension. */
-export const DATASET_MAGIC = 'REFITDS1';
-export const DATASET_EXT = '.refit-ds';
+export { DATASET_MAGIC, DATASET_EXT } from './ds-layout.ts';
 /** Bumped whenever encoding changes, so older cached files are not reused. */
 export const ENCODER_VERSION = 1;
 
@@ -67,7 +63,7 @@ export interface EncodedHeader {
   total_tokens: number;
   vocab_size: number;
   max_seq_len: number;
-  arrays: Record<ArrayName, { dtype: 'int64' | 'int32'; offset: number; shape: [number] }>;
+  arrays: Record<ArrayName, ArraySpec>;
   relations: string[];
   content_hash: string;
   truncated: number;
@@ -215,11 +211,7 @@ function labelIndex(relations: RelationSet): (ex: Example) => number {
   };
 }
 
-function align8(x: number): number {
-  return Math.ceil(x / 8) * 8;
-}
-
-/** Lays out header + arrays; the header is padded with spaces so the first array starts 8-byte aligned. */
+/** Lays out header + arrays (ds-layout.ts); the header's keys in the documented order. */
 function buildFile(opts: {
   hash: string;
   vocab_size: number;
@@ -228,132 +220,39 @@ function buildFile(opts: {
   truncated: number;
   arrays: Record<ArrayName, BigInt64Array | Int32Array>;
 }): Buffer {
-  if (endianness() !== 'LE')
-    throw new RefitError('E_ENDIAN', 'encoded datasets are little-endian; this machine is big-endian');
   const a = opts.arrays;
-  let dataStart = 0;
-  let json = '';
-  // Offsets live inside the header, so iterate until the header length (and thus the offsets) stop changing.
-  for (;;) {
-    let at = dataStart;
-    const arrays = {} as EncodedHeader['arrays'];
-    for (const name of ARRAY_NAMES) {
-      arrays[name] = { dtype: name === 'offsets' ? 'int64' : 'int32', offset: at, shape: [a[name].length] };
-      at = align8(at + a[name].byteLength);
-    }
-    const header: EncodedHeader = {
+  return buildDatasetFile({
+    arrays: ARRAY_NAMES.map((name) => [name, a[name]]),
+    header: (arrays): EncodedHeader => ({
       format: 'refit-ds',
       version: 1,
       n: a.lengths.length,
       total_tokens: a.input_ids.length,
       vocab_size: opts.vocab_size,
       max_seq_len: opts.max_seq_len,
-      arrays,
+      arrays: arrays as EncodedHeader['arrays'],
       relations: opts.relations,
       content_hash: opts.hash,
       truncated: opts.truncated,
-    };
-    json = JSON.stringify(header);
-    const need = align8(12 + Buffer.byteLength(json));
-    if (need === dataStart) break;
-    dataStart = need;
-  }
-  const last = ARRAY_NAMES[ARRAY_NAMES.length - 1];
-  const parsed = JSON.parse(json) as EncodedHeader;
-  const size = parsed.arrays[last].offset + a[last].byteLength;
-  const buf = Buffer.alloc(size);
-  buf.write(DATASET_MAGIC, 0, 'ascii');
-  const headerBytes = dataStart - 12;
-  buf.writeUInt32LE(headerBytes, 8);
-  buf.write(json.padEnd(json.length + headerBytes - Buffer.byteLength(json), ' '), 12, 'utf8');
-  for (const name of ARRAY_NAMES) {
-    const src = a[name];
-    Buffer.from(src.buffer, src.byteOffset, src.byteLength).copy(buf, parsed.arrays[name].offset);
-  }
-  return buf;
-}
-
-function writeAtomic(file: string, bytes: Buffer): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    // The cache folder is the machine's side (full disk, read-only, no permission): exit 1, the path and the cause.
-    const why =
-      fsError(e, file)?.message.slice(file.length + 2) ?? String((e as NodeJS.ErrnoException).code ?? e);
-    throw new EnvironmentError(
-      'E_CACHE_WRITE',
-      `${file}: cannot write the encoded dataset: ${why} (set REFIT_CACHE to a writable folder)`,
-      { cause: e },
-    );
-  }
+    }),
+  });
 }
 
 /** The header of `file` when it exists and was made from the same inputs (`hash`); otherwise undefined. */
 function readCachedHeader(file: string, hash: string): EncodedHeader | undefined {
   if (!existsSync(file)) return undefined;
   try {
-    const header = readHeader(file);
+    const header = readDatasetHeader<EncodedHeader>(file);
     return header.content_hash === hash ? header : undefined;
   } catch {
     return undefined; // a damaged cache file is simply re-encoded
   }
 }
 
-function readHeader(file: string): EncodedHeader {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(12);
-    if (readSync(fd, head, 0, 12, 0) !== 12 || head.toString('ascii', 0, 8) !== DATASET_MAGIC)
-      throw new DataError(
-        'E_DATASET_FILE',
-        { path: file },
-        `not an encoded dataset (no ${DATASET_MAGIC} magic)`,
-      );
-    const len = head.readUInt32LE(8);
-    const json = Buffer.alloc(len);
-    if (readSync(fd, json, 0, len, 12) !== len)
-      throw new DataError('E_DATASET_FILE', { path: file }, 'the header is cut short');
-    return JSON.parse(json.toString('utf8')) as EncodedHeader;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Reads an encoded dataset file into typed arrays (copied once so every array is aligned). */
 export function readEncodedDataset(file: string): EncodedDatasetView {
-  let header: EncodedHeader;
-  try {
-    header = readHeader(file);
-  } catch (e) {
-    if (e instanceof RefitError) throw e;
-    throw new DataError(
-      'E_DATASET_FILE',
-      { path: file },
-      `cannot read the encoded dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-  if (header.format !== 'refit-ds' || header.version !== 1)
-    throw new DataError(
-      'E_DATASET_FILE',
-      { path: file },
-      `unsupported format ${header.format} version ${header.version}`,
-    );
-  const raw = readFileSync(file);
-  const ab = new ArrayBuffer(raw.byteLength);
-  new Uint8Array(ab).set(raw);
-  const view = <T>(
-    name: ArrayName,
-    Ctor: { new (b: ArrayBuffer, o: number, l: number): T; BYTES_PER_ELEMENT: number },
-  ): T => {
-    const spec = header.arrays[name];
-    if (spec.offset + spec.shape[0] * Ctor.BYTES_PER_ELEMENT > ab.byteLength)
-      throw new DataError('E_DATASET_FILE', { path: file }, `array ${name} runs past the end of the file`);
-    return new Ctor(ab, spec.offset, spec.shape[0]);
-  };
+  const header = openDatasetHeader<EncodedHeader>(file);
+  const view = readDatasetArrays(file, header.arrays);
   const offsets = view('offsets', BigInt64Array);
   const input_ids = view('input_ids', Int32Array);
   return {

@@ -15,6 +15,9 @@
 //   together, tokens are kept by priority (entity content, then nearest a marker) and each dropped stretch between
 //   kept runs is replaced by one [SEP] (TRUNCATION_SEPARATOR). Markers are never dropped.
 // - The .refit-ds file follows docs/encoded-dataset.md, plus a header key `truncated` (count of truncated examples).
+// - NER (ner.ts, ner-dataset.ts): each word (a character for Chinese) tokenized on its own; its first sub-token
+//   carries the tag's label id, the other sub-tokens, [CLS] and [SEP] IGNORE_LABEL (-100); a word the tokenizer
+//   drops is [UNK]; truncation keeps the first max_seq_len - 2 sub-tokens. Its file has `task: "ner"`.
 // - The deepke-lm head reads DeepKE's LM text instead (deepke-lm.ts): mentions replaced by type words, then
 //   `[SEP] head [SEP] tail`; no markers. encodeForHead picks the scheme.
 export {
@@ -43,3 +46,21 @@ export {
   type EncodeOptions,
 } from './dataset-file.ts';
 export { encodeDeepkeLm, deepkeLmTypes, type DeepkeLmInput, type EntityTypePair } from './deepke-lm.ts';
+export {
+  encodeNerSentence,
+  wordPieceIds,
+  nerSubtokenCount,
+  wordPredictions,
+  IGNORE_LABEL,
+  type EncodedNerExample,
+} from './ner.ts';
+export {
+  writeNerDataset,
+  readNerEncoded,
+  nerContentHash,
+  NER_ENCODER_VERSION,
+  type NerEncodedHeader,
+  type NerInput,
+  type NerDatasetView,
+  type WrittenNerDataset,
+} from './ner-dataset.ts';

@@ -1,5 +1,5 @@
 // Metrics computed in TS from gold and predicted relation names: the block written to metrics.json
-// (`valid`, `test`) and printed by `refit eval`. Pure functions; no I/O.
+// (`valid`, `test`) and printed by `refit eval`; entity-level NER metrics (ner.ts, `<split>.entity`). Pure; no I/O.
 import {
   accuracy,
   confusionMatrix,
@@ -10,6 +10,15 @@ import {
   type RelationScore,
 } from './classification.ts';
 import { semevalOfficialF1 } from './semeval.ts';
+
+export {
+  entityMetrics,
+  spanMetrics,
+  type EntityMetricBlock,
+  type EntityScore,
+  type NerSplitMetrics,
+} from './ner.ts';
+export { entityReport, pyFixed } from './ner-report.ts';
 
 export { accuracy, confusionMatrix, macroF1, microF1, perRelation, presentLabels, semevalOfficialF1 };
 export type { RelationScore };

@@ -1,5 +1,6 @@
 // `refit data check PATH…` and `refit data stats [--json] [--vocab FILE] [--cased] PATH…`: read data files or
-// folders with the data readers and report problems (exit 2, one `PATH:LINE: what` line each) or figures.
+// folders with the data readers and report problems (exit 2, one `PATH:LINE: what` line each) or figures. A file an
+// NER reader claims (or --format names an NER format) is read as NER sentences.
 import type { Command } from 'commander';
 import { basename } from 'node:path';
 import type { CliContext } from '../context.ts';
@@ -10,15 +11,24 @@ import {
   inputKey,
   isFolder,
   isRelationFileName,
+  nerInputKey,
+  nerStats,
+  pickNerReader,
   readDataset,
+  readNerDataset,
+  readText,
   readRelations,
   resolveDataFolder,
   type Dataset,
   type FileStats,
+  type NerFile,
+  type NerFileStats,
   type OnBadRow,
   type RelationSet,
 } from '../../data/index.ts';
 import { Vocab, WordPieceTokenizer } from '../../tokenize/index.ts';
+import { nerSubtokenCount } from '../../encode/index.ts';
+import { nerCheckLine, nerStatsTable } from '../ner-output.ts';
 
 interface ReadFlags {
   format?: string;
@@ -36,9 +46,8 @@ interface DataFile {
   relations?: RelationSet;
   relations_path?: string;
 }
-interface ReadFile extends DataFile {
-  dataset: Dataset;
-}
+/** A read file: relation examples (`dataset`) or NER sentences (`ner`). */
+type ReadFile = DataFile & ({ dataset: Dataset; ner?: undefined } | { ner: NerFile; dataset?: undefined });
 interface RelationList {
   relations: RelationSet;
   relations_path: string;
@@ -53,7 +62,8 @@ export function registerData(program: Command, ctx: CliContext): void {
     cmd
       .option(
         '--format <name>',
-        'force the data format (deepke-csv, deepke-json, semeval, thunlp, opennre, fewrel)',
+        'force the data format (deepke-csv, deepke-json, semeval, thunlp, opennre, fewrel; NER: deepke-ner, conll, ' +
+          'weibo-conll)',
       )
       .option(
         '--relations <file>',
@@ -91,6 +101,10 @@ async function runCheck(o: { paths: string[]; flags: ReadFlags; ctx: CliContext 
     );
   }
   for (const f of files) {
+    if (f.ner) {
+      ctx.io.stdout.write(nerCheckLine(f.path, f.ner));
+      continue;
+    }
     const d = f.dataset;
     const extra = [
       d.skipped_rows ? `${d.skipped_rows} bad rows skipped` : '',
@@ -108,11 +122,18 @@ async function runCheck(o: { paths: string[]; flags: ReadFlags; ctx: CliContext 
 async function runStats(o: { paths: string[]; flags: StatsFlags; ctx: CliContext }): Promise<void> {
   const { flags, ctx } = o;
   let count_tokens: ((text: string) => number) | undefined;
+  let tokenizer: WordPieceTokenizer | undefined;
   if (flags.vocab) {
-    const tokenizer = new WordPieceTokenizer(Vocab.fromFile(flags.vocab), { lowercase: !flags.cased });
-    count_tokens = (text) => tokenizer.ids(text).length;
+    const t = new WordPieceTokenizer(Vocab.fromFile(flags.vocab), { lowercase: !flags.cased });
+    count_tokens = (text) => t.ids(text).length;
+    tokenizer = t;
   }
-  const files = await readAll(o);
+  const all = await readAll(o);
+  const files = all.filter((f) => f.dataset !== undefined);
+  const ner = nerFileStats(
+    all.filter((f) => f.ner !== undefined),
+    tokenizer,
+  );
   const train = files.length > 1 ? (files.find((f) => f.split === 'train') ?? files[0]) : undefined;
   const train_keys = train ? new Set(train.dataset.examples.map(inputKey)) : undefined;
   const stats = files.map((f) =>
@@ -126,7 +147,30 @@ async function runStats(o: { paths: string[]; flags: StatsFlags; ctx: CliContext
       train_keys: f === train ? undefined : train_keys,
     }),
   );
-  ctx.io.stdout.write(flags.json ? JSON.stringify(stats, null, 2) + '\n' : statsTable(stats));
+  if (flags.json) ctx.io.stdout.write(JSON.stringify([...stats, ...ner], null, 2) + '\n');
+  else
+    ctx.io.stdout.write(
+      [stats.length ? statsTable(stats) : '', ner.length ? nerStatsTable(ner) : '']
+        .filter(Boolean)
+        .join('\n'),
+    );
+}
+
+/** The NER files' figures; train overlap against the train file when there are several. */
+function nerFileStats(
+  files: Array<DataFile & { ner: NerFile }>,
+  tokenizer?: WordPieceTokenizer,
+): NerFileStats[] {
+  const train = files.length > 1 ? (files.find((f) => f.split === 'train') ?? files[0]) : undefined;
+  const train_keys = train ? new Set(train.ner.sentences.map((s) => nerInputKey(s.tokens))) : undefined;
+  return files.map((f) =>
+    nerStats({
+      path: f.path,
+      data: f.ner,
+      count_subtokens: tokenizer ? (tokens) => nerSubtokenCount(tokenizer, tokens) : undefined,
+      train_keys: f === train ? undefined : train_keys,
+    }),
+  );
 }
 
 /** Expands folders, reads every file, and throws one error listing every file's problems. */
@@ -148,6 +192,16 @@ async function readAll(o: {
   const done: ReadFile[] = [];
   for (const f of files) {
     try {
+      const text = await readText(f.path);
+      const nerReader = pickNerReader({ path: f.path, text, format: flags.format });
+      if (nerReader) {
+        const warn = (line: string) => ctx.io.stderr.write(`refit: warning: ${line}\n`);
+        done.push({
+          ...f,
+          ner: await readNerDataset({ path: f.path, text, format: nerReader.name, on_bad_row, warn }),
+        });
+        continue;
+      }
       const dataset = await readDataset({
         path: f.path,
         format: flags.format,
