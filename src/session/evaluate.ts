@@ -38,9 +38,9 @@ export async function evalLogits(
   }
   const out: number[][] = new Array(opts.lengths.length);
   let k = 0;
-  for (const b of batches) for (const i of b.indices) out[i] = ev.logits[k++];
-  if (k !== ev.logits.length)
-    throw new Error(`worker returned ${ev.logits.length} logit rows for ${k} examples`);
+  const logits = ev.logits ?? []; // a relation head answers logits (the token head tags and scores)
+  for (const b of batches) for (const i of b.indices) out[i] = logits[k++];
+  if (k !== logits.length) throw new Error(`worker returned ${logits.length} logit rows for ${k} examples`);
   return out;
 }
 

@@ -41,7 +41,11 @@ export const LEVER_VALUES: Readonly<Record<string, readonly string[]>> = Object.
   Object.fromEntries(LOAD_LEVERS.filter((l) => l.values).map((l) => [l.name, l.values!])),
 );
 
-export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm';
+/**
+ * The model's head: a relation head (`entity-start`, `cls`, `deepke-lm`: logits per example) or `token` (NER: dropout
+ * then Linear(hidden, num_labels) at every position, num_labels = the NER dataset's tags, `O` first).
+ */
+export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm' | 'token';
 
 /**
  * The RNN of the `deepke-lm` head (DeepKE's LM model: BERT → RNN → dropout → fc). `hidden_size` is the total:
@@ -56,7 +60,7 @@ export interface RnnSpec {
   dropout: number;
 }
 
-/** A relation head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
+/** A head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
 export interface HeadSpec {
   kind: HeadKind;
   num_labels: number;
@@ -133,7 +137,9 @@ export interface OpenDatasetCommand {
 
 /**
  * One optimizer step over a logical batch split into micro-batches. Each micro-batch's loss is scaled
- * by (its examples / logical_batch_size), so any split gives the same gradient up to rounding.
+ * by (its examples / logical_batch_size), so any split gives the same gradient up to rounding; the token head's by
+ * (its labelled tokens / the logical batch's, which the worker counts in the dataset), its loss being the mean over
+ * labelled tokens (label id not -100).
  * `continue: true` resumes a step whose earlier micro-batches already accumulated gradients (after an
  * `oom` event): the worker must not zero gradients before it.
  */
@@ -147,8 +153,8 @@ export interface TrainStepCommand {
 }
 
 /**
- * Logits of the examples in `batches`: of an opened `dataset`, or of the command's own `rows` (predict: items
- * encoded once in TS, no file); exactly one of the two.
+ * Logits of the examples in `batches` (the token head: tags and scores): of an opened `dataset`, or of the command's
+ * own `rows` (predict: items encoded once in TS, no file); exactly one of the two.
  */
 export interface EvalCommand {
   type: 'eval';
@@ -158,11 +164,16 @@ export interface EvalCommand {
   tag: string;
 }
 
-/** Encoded examples carried in a command (row i = input_ids[i] with its entity positions); no labels. */
+/**
+ * Encoded examples carried in a command (row i = input_ids[i]); no labels. A relation head reads each row's entity
+ * positions (head_pos, tail_pos), the token head the positions of its words' first sub-tokens (word_starts).
+ */
 export interface EncodedRows {
   input_ids: number[][];
-  head_pos: number[];
-  tail_pos: number[];
+  head_pos?: number[];
+  tail_pos?: number[];
+  /** The token head: the positions to read in each row, in order (an NER file's word_pos, without the -1s). */
+  word_starts?: number[][];
 }
 
 /**
@@ -302,10 +313,20 @@ export interface OomEvent {
   rank?: number;
 }
 
+/**
+ * The answer to `eval`, one row per example in batch order: a relation head's logits, or the token head's tag ids and
+ * their softmax probabilities at each position read (a dataset's labelled positions, label id not -100, or the rows'
+ * word_starts), in order; a full logits tensor per token would be too big for JSON.
+ */
 export interface EvalResultEvent {
   type: 'eval_result';
   tag: string;
-  logits: number[][];
+  /** Relation heads: logits [examples][num_labels]. */
+  logits?: number[][];
+  /** The token head: tag ids [examples][positions read]. */
+  tags?: number[][];
+  /** The token head: the softmax probability of each of `tags`. */
+  scores?: number[][];
   seconds: number;
   memory: MemoryStats;
 }
