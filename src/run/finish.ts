@@ -18,6 +18,7 @@ import type { TextSide } from '../session/index.ts';
 import type { EncodedSplit } from './prepare.ts';
 import type { LoopState } from './train-loop.ts';
 import type { StopRequest } from './interrupt.ts';
+import { runFacts } from './run-manifest.ts';
 
 /** metrics.json: valid and test blocks of the restored best model, and the training throughput. */
 export interface RunMetrics {
@@ -115,6 +116,7 @@ export async function finishRun(opts: {
     max_seq_len: opts.max_seq_len,
     step: state.best?.step ?? state.step,
     rnn: opts.rnn,
+    facts: runFacts(opts.run_dir),
   });
   const secs = state.train_seconds;
   const metrics: RunMetrics = {

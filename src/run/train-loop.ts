@@ -10,7 +10,16 @@ import { TrainSupervisor, WorkerLostError, isWorkerLoss } from '../worker/index.
 import type { RelationSet } from '../data/types.ts';
 import type { MemoryStats, StepEvent } from '../worker/protocol.ts';
 import { now, type RunEvent } from './events.ts';
-import { evalLogits, expect, readJson, runPaths, scoreLogits, writeJsonAtomic } from '../session/index.ts';
+import {
+  evalLogits,
+  expect,
+  readJson,
+  runPaths,
+  scoreLogits,
+  writeJsonAtomic,
+  writeManifest,
+} from '../session/index.ts';
+import { runFacts } from './run-manifest.ts';
 import { InterruptedError, type StopRequest } from './interrupt.ts';
 import type { EncodedSplit } from './prepare.ts';
 
@@ -228,6 +237,7 @@ async function endEpoch(ctx: LoopContext, state: LoopState, epoch: number): Prom
         'saved',
       ),
     );
+    writeManifest(join(ctx.run_dir, path), 'checkpoint', runFacts(ctx.run_dir));
     state.best = { epoch, step: state.step, macro_f1: m.macro_f1, path };
     state.bad_epochs = 0;
     ctx.emit({ event: 'checkpoint', time: now(), step: state.step, kind: 'best', path });
@@ -247,6 +257,8 @@ async function checkpointLast(ctx: LoopContext, state: LoopState): Promise<void>
       'saved',
     ),
   );
+  // The checkpoint's manifest: written once the worker has saved it, before last.json names it.
+  writeManifest(join(ctx.run_dir, rel), 'checkpoint', runFacts(ctx.run_dir));
   state.checkpoint = rel;
   writeJsonAtomic(runPaths(ctx.run_dir).last_state, state);
   // Only now, with last.json naming the new folders, may the older ones go.

@@ -97,6 +97,8 @@ export interface OpenRun extends PreparedRun {
   mode: 'new' | 'resume';
   /** The safe config changes a resume was allowed (resume-config.ts). */
   changes: ResumeChange[];
+  /** What a `--resume --force` continued despite (run-manifest.ts): recorded in the resume event. */
+  forced: string[];
   log: RunLog;
   /** Appends an event to events.jsonl and hands it to the reporters. */
   emit(e: RunEvent): void;

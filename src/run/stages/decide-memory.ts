@@ -10,8 +10,10 @@ import type { LoadSpec } from '../../session/index.ts';
 import { decideMemory, resolveDevice, type PlanFile } from '../decide.ts';
 import { rnnSpec } from '../deepke-lm.ts';
 import { probePlan } from '../probe.ts';
+import { writeRunManifest } from '../run-manifest.ts';
 import { initialState, type LoopState } from '../train-loop.ts';
 import type { DecidedRun, OpenRun } from './context.ts';
+import { runDataPaths } from './open-folder.ts';
 import { makeSupervisor, startRanks } from './workers.ts';
 
 /** Decides how the run uses memory and sets up its supervisor (see the file's header). */
@@ -80,6 +82,8 @@ export async function decideRunMemory(run: OpenRun): Promise<DecidedRun> {
   run.stop.check(mode === 'new' && device.startsWith('cuda') ? 'probing the GPU' : 'planning');
   // A resume rewrites config.yaml only for the safe changes it was allowed (resume-config.ts).
   if (mode === 'new' || run.changes.length) writeTextAtomic(paths.config, configToYaml(config));
+  // What the run is from here on (checked by the next --resume): written at every start, after the resume checks.
+  writeRunManifest({ run_dir: run.opts.out, relations: inputs.splits.relations, data: runDataPaths(inputs) });
   if (mode === 'new') writeJsonAtomic(paths.plan, plan);
   return Object.assign(run, { device, plan, decision: d, spec, first, sup, state });
 }

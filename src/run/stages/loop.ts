@@ -2,7 +2,7 @@
 // announces itself (resume, run_start), and the supervised loop trains, evaluates and checkpoints each epoch.
 import { join } from 'node:path';
 import { stepsPerEpoch } from '../../batch/index.ts';
-import { loadCommand, setupWorker } from '../../session/index.ts';
+import { loadCommand, setupWorker, verifyFolder } from '../../session/index.ts';
 import { now } from '../events.ts';
 import { describeChanges } from '../resume-config.ts';
 import { runLoop, MAX_RESTARTS } from '../train-loop.ts';
@@ -42,6 +42,13 @@ async function loadFirst(run: DecidedRun): Promise<void> {
   if (state.levers.max_seq_len < d.max_seq_len)
     Object.assign(sup, await shortenTrain(run, state.levers.max_seq_len)); // resuming after a shortened window
   const restore = state.checkpoint ? join(opts.out, state.checkpoint) : undefined;
+  // A resume restores files this process did not write: the checkpoint must be the one its manifest describes.
+  if (restore && mode === 'resume')
+    verifyFolder(restore, {
+      what: 'checkpoint',
+      warn: (l) => run.log.write(`warning: ${l}`),
+      fix: 'the checkpoint is damaged or was replaced; start a new run (another --out, or --force without --resume)',
+    });
   await setupWorker(first, {
     load: loadCommand(run.spec, { ...d, grad_checkpointing: sup.levers.grad_checkpointing }),
     datasets: run.datasets,
@@ -58,8 +65,10 @@ async function loadFirst(run: DecidedRun): Promise<void> {
       time: now(),
       from_step: state.step,
       ...(run.changes.length ? { changed: describeChanges(run.changes) } : {}),
+      ...(run.forced.length ? { forced: run.forced.join('; ') } : {}),
     });
   if (run.changes.length) run.log.write(`resume: applied ${describeChanges(run.changes)}`);
+  if (run.forced.length) run.log.write(`resume: --force continued despite: ${run.forced.join('; ')}`);
   run.emit({
     event: 'run_start',
     time: now(),
