@@ -170,7 +170,10 @@ export function verifyFolder(
   o: {
     what: string;
     warn?: (line: string) => void;
-    fix?: string;
+    /** How to get a folder whose files agree again, by file (`*`: any other file). */
+    fix?: Readonly<Record<string, string>>;
+    /** Files that may be gone (nothing reads a file that is not there: model.onnx, the torch engine answers). */
+    optional?: readonly string[];
     /** Checks of the facts, first (they name what differs best): a line naming what differs, or null. */
     facts?: (m: Manifest) => { file: string; what: string } | null;
   },
@@ -179,17 +182,22 @@ export function verifyFolder(
   if (!m) {
     if (!warned.has(dir)) {
       warned.add(dir);
-      const line = `${join(dir, MANIFEST_FILE)}: missing (written by an older refit); the ${o.what}'s files cannot be verified`;
+      const line =
+        `${join(dir, MANIFEST_FILE)}: missing (written by an older refit); ` +
+        `the ${o.what}'s files cannot be verified`;
       (o.warn ?? ((l: string) => process.stderr.write(`refit: warning: ${l}\n`)))(line);
     }
     return null;
   }
-  const fix = o.fix ? `; ${o.fix}` : '';
+  const fixOf = (file: string) => o.fix?.[file] ?? o.fix?.['*'];
   const fail = (file: string, what: string) =>
-    new RefitError('E_MANIFEST', `${join(dir, file)}: ${what}${fix}`);
+    new RefitError('E_MANIFEST', `${join(dir, file)}: ${what}${fixOf(file) ? `; ${fixOf(file)}` : ''}`);
+  const present = Object.entries(m.files).filter(
+    ([file]) => !o.optional?.includes(file) || existsSync(join(dir, file)),
+  );
   const differs = o.facts?.(m);
   if (differs) throw fail(differs.file, differs.what);
-  for (const [file, want] of Object.entries(m.files)) {
+  for (const [file, want] of present) {
     const path = join(dir, file);
     if (!existsSync(path))
       throw fail(file, `missing (the ${o.what}'s manifest lists it, ${want.size} bytes)`);
@@ -203,7 +211,7 @@ export function verifyFolder(
   for (const file of MODEL_FILES)
     if (!(file in m.files) && existsSync(join(dir, file)))
       throw fail(file, `not in the ${o.what}'s manifest (copied in from elsewhere?)`);
-  for (const [file, want] of Object.entries(m.files)) {
+  for (const [file, want] of present) {
     if (sha256File(join(dir, file)) !== want.sha256)
       throw fail(
         file,

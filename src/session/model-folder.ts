@@ -151,9 +151,12 @@ function dimsOf(cfg: ModelDims): ModelDims {
   };
 }
 
-/** How to get a model folder whose files agree again. */
-const MODEL_FIX =
-  'the model folder is not the one refit wrote: copy the whole folder from its run, or train again';
+/** How to get a model folder whose files agree again: the ONNX files are exported anew, the others are the run's. */
+const MODEL_FIX: Readonly<Record<string, string>> = {
+  'model.onnx': 'export it again with refit export --run DIR',
+  'model.int8.onnx': 'export it again with refit export --run DIR --quantize int8',
+  '*': 'the model folder is not the one refit wrote: copy the whole folder from its run, or train again',
+};
 
 /**
  * What the model folder's files say against its manifest's facts: refit.json's relation list, config.json's
@@ -204,6 +207,7 @@ export function readModelFolder(run_dir: string, o: { warn?: (line: string) => v
     what: 'model',
     warn: o.warn,
     fix: MODEL_FIX,
+    optional: ['model.onnx', 'model.int8.onnx'], // gone: the torch engine answers (or --engine onnx says so)
     facts: (m) => factDifference(m, { refit, dims, vocab_size: vocab.size }),
   });
   // Without a manifest: a vocabulary with ids past the model's embedding is another model's.

@@ -47,7 +47,9 @@ async function loadFirst(run: DecidedRun): Promise<void> {
     verifyFolder(restore, {
       what: 'checkpoint',
       warn: (l) => run.log.write(`warning: ${l}`),
-      fix: 'the checkpoint is damaged or was replaced; start a new run (another --out, or --force without --resume)',
+      fix: {
+        '*': 'the checkpoint is damaged or was replaced; start a new run (another --out, or --force without --resume)',
+      },
     });
   await setupWorker(first, {
     load: loadCommand(run.spec, { ...d, grad_checkpointing: sup.levers.grad_checkpointing }),
