@@ -52,6 +52,7 @@ export function runFacts(run_dir: string): Pick<ManifestFacts, 'data' | 'config_
   return m ? { data: m.data, config_sha256: m.config_sha256 } : {};
 }
 
+const more = (rest: string[]) => (rest.length ? ` (also ${rest.length} more: ${rest.join('; ')})` : '');
 const show = (v: unknown): string =>
   v === undefined || v === null ? '(unset)' : typeof v === 'string' ? v : JSON.stringify(v);
 
@@ -76,10 +77,8 @@ export function checkSameRun(o: {
   }
   const differs: string[] = [];
   const relationsFile = o.data.relations ?? m.data?.relations?.path;
-  if (m.relations) {
-    const d = relationDifference(m.relations.names, o.relations.names);
-    if (d) differs.push(`${relationsFile ? basename(relationsFile) : 'the relation list'}: ${d}`);
-  }
+  const d = m.relations ? relationDifference(m.relations.names, o.relations.names) : '';
+  if (d) differs.push(`${relationsFile ? basename(relationsFile) : 'the relation list'}: ${d}`);
   for (const [role, was] of Object.entries(m.data ?? {})) {
     const path = o.data[role as keyof RunDataPaths];
     let what = '';
@@ -92,7 +91,10 @@ export function checkSameRun(o: {
           `was ${was.size}${now.size === was.size ? ', same size, other bytes' : ''})`;
     }
     if (!what) continue;
-    if (RESUME_SAFE_DATA.has(role))
+    if (role === 'relations' && m.relations) {
+      // another list is said above; the same list in the same order from a rewritten file changes nothing
+      if (!d) o.note(`${what}; allowed: the relation list and its order are the same`);
+    } else if (RESUME_SAFE_DATA.has(role))
       o.note(`${what}; allowed: the test split is only evaluated after training`);
     else differs.push(what);
   }
@@ -110,7 +112,7 @@ export function checkSameRun(o: {
   if (differs.length && !o.force)
     throw new RefitError(
       'E_RESUME_DIFFERENT',
-      `--resume: ${differs[0]}${differs.length > 1 ? ` (also ${differs.length - 1} more: ${differs.slice(1).join('; ')})` : ''}; ` +
+      `--resume: ${differs[0]}${more(differs.slice(1))}; ` +
         `this is not the run in ${o.run_dir} any more — put its inputs back, start a new run (another --out), ` +
         `or add --force to resume anyway (recorded in events.jsonl)`,
     );
