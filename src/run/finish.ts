@@ -11,6 +11,7 @@ import {
   expect,
   runPaths,
   scoreLogits,
+  verifyFolder,
   writeJsonAtomic,
   writeModelFolder,
 } from '../session/index.ts';
@@ -71,8 +72,16 @@ export async function finishRun(opts: {
 }): Promise<RunMetrics> {
   const { sup, state } = opts;
   const worker = sup.worker!;
-  if (state.best)
-    await expect(worker, { type: 'restore', path: join(opts.run_dir, state.best.path) }, 'restored');
+  if (state.best) {
+    // On a resumed run the best checkpoint may be an earlier process's: it must still be what its manifest says.
+    const best = join(opts.run_dir, state.best.path);
+    verifyFolder(best, {
+      what: 'checkpoint',
+      warn: () => undefined,
+      fix: { '*': 'the best checkpoint was changed' },
+    });
+    await expect(worker, { type: 'restore', path: best }, 'restored');
+  }
   const score = async (split: EncodedSplit | null) => {
     if (!split || split.examples.length === 0) return undefined;
     opts.stop?.check('evaluating', state.step);
