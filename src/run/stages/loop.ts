@@ -44,6 +44,7 @@ async function loadFirst(run: DecidedRun): Promise<void> {
   await setupWorker(first, {
     load: loadCommand(run.spec, { ...d, grad_checkpointing: sup.levers.grad_checkpointing }),
     datasets: run.datasets,
+    restore_next: run.resume_points.length > 0,
   });
   if (run.resume_points.length) await restoreResumed(run);
   sup.worker = first;

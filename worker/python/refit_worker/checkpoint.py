@@ -57,7 +57,8 @@ def restore(t, path):
     tensors, metadata = read_model_folder(path, t.config)
     ckpt = os.path.join(path, 'checkpoint.pt')
     state = _read_state(ckpt) if os.path.exists(ckpt) else None
-    load_into(t.model, tensors, path, strict_head=True)
+    load_into(t.model, tensors, path, strict_head=True)  # strict: every weight of the model, encoder and head
+    t.needs_restore = False
     t.partial = None
     t.steps.zero_grad()
     if state is None:
