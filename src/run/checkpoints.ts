@@ -86,7 +86,7 @@ export function keptCheckpoints(run_dir: string, state: LoopState, previous: str
   return new Set([...keep].filter((k): k is string => !!k));
 }
 
-/** What is wrong with the files of checkpoint folder `dir` (missing, empty, truncated), or null when they look whole. */
+/** What is wrong with the files of checkpoint folder `dir` (missing, empty, truncated), or null if they look whole. */
 export function checkpointProblem(dir: string): string | null {
   if (!existsSync(dir)) return 'the folder is missing';
   for (const f of ['config.json', 'model.safetensors', 'checkpoint.pt']) {
