@@ -186,3 +186,48 @@ test('a last.json without its step: --resume is one line naming the field', asyn
   assert.equal(e.code, 'E_RUN_FILE');
   assert.match(e.message, /last\.json: field "step" is missing \(expected a whole number ≥ 0\); the record/);
 });
+
+test('the worker killed halfway through a save: no folder under a final name, --resume cleans up and finishes', async () => {
+  const run = join(base, 'killed-in-save');
+  const log = join(run, 'refit.log');
+  const training = errorOf(train(run, { env: { REFIT_INJECT_SAVE_HANG: '8' } }));
+  let pid: number | undefined;
+  const until = Date.now() + 300_000;
+  while (pid === undefined) {
+    assert.ok(Date.now() < until, 'the worker never reached the injected hang in the step-8 save');
+    await new Promise((r) => setTimeout(r, 200));
+    const m = existsSync(log) && /worker\[(\d+)\] .*REFIT_INJECT_SAVE_HANG/.exec(readFileSync(log, 'utf8'));
+    if (m) pid = Number(m[1]);
+  }
+  process.kill(pid, 'SIGKILL'); // as `kill -9` would, halfway through writing checkpoints/step-8
+  assert.equal((await training).code, 'E_WORKER_CRASH');
+  const ck = join(run, 'checkpoints');
+  assert.ok(!existsSync(join(ck, 'step-8')), 'no step-8 under its final name');
+  assert.deepEqual(readdirSync(join(ck, '.tmp-step-8')), ['config.json', 'model.safetensors']);
+  assert.equal(readLoopState(join(ck, 'last.json')).checkpoint, 'checkpoints/step-6');
+  const done = await train(run, { resume: true });
+  assert.equal(done.metrics.train.optimizer_steps, 12);
+  assert.equal(
+    readEvents(run)
+      .filter((e) => e.event === 'run_start')
+      .at(-1)!.resumed_from_step,
+    6,
+  );
+  assert.ok(!readdirSync(ck).some((f) => f.startsWith('.tmp-')));
+});
+
+test('the worker dying halfway through a save mid-run: restarted from the checkpoint before, the run finishes', async () => {
+  const run = join(base, 'crashed-in-save');
+  const done = await runTraining({
+    config: tinyConfig(data),
+    out: run,
+    env: runEnv({ REFIT_INJECT_SAVE_CRASH: '8' }),
+    dropout: 0,
+    checkpoint_every: 4,
+    num_threads: 1,
+  });
+  assert.equal(done.metrics.train.optimizer_steps, 12);
+  const restart = readEvents(run).find((e) => e.event === 'restart');
+  assert.equal(restart?.resume_step, 6);
+  assert.ok(!readdirSync(join(run, 'checkpoints')).some((f) => f.startsWith('.tmp-')));
+});

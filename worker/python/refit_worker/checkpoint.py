@@ -34,6 +34,7 @@ def save(t, path, checkpoint, step):
         if os.path.exists(ckpt):
             os.unlink(ckpt)
         return
+    t.faults.during_save(step)  # fault injection: a kill between the weights and the training state
     name, keys, pos, has_gauss, cached = np.random.get_state()
     rng = {'torch': torch.get_rng_state(),
            'numpy': [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
