@@ -17,7 +17,7 @@ import {
 } from '../session/index.ts';
 import type { TextSide } from '../session/index.ts';
 import type { EncodedSplit } from './prepare.ts';
-import type { LoopState } from './train-loop.ts';
+import type { LoopState } from './loop-state.ts';
 import type { StopRequest } from './interrupt.ts';
 import { runFacts } from './run-manifest.ts';
 

@@ -8,6 +8,7 @@ import { resolveConfig, type RunConfig } from '../../config/index.ts';
 import { RefitError, fsError } from '../../errors.ts';
 import { appendJsonLine, runPaths } from '../../session/index.ts';
 import { dispatchEvent, type RunEvent } from '../events.ts';
+import { cleanLeftovers } from '../checkpoints.ts';
 import { makeFolder, prepareOutDir } from '../files.ts';
 import { lockRunFolder } from '../lock.ts';
 import { RUN_CACHE_DIR, type EncodedSplit } from '../prepare.ts';
@@ -42,6 +43,10 @@ export function openFolder(ctx: PreparedRun): OpenRun {
   const paths = runPaths(opts.out);
   const log = new RunLog(paths.log);
   for (const l of ctx.pre.lastLines(200)) log.write(l);
+  // What a save cut short left (a kill during it, a second Ctrl-C): never a checkpoint, so removed.
+  const left = cleanLeftovers(opts.out);
+  if (left.length)
+    log.write(`removed what an interrupted checkpoint save left in checkpoints/: ${left.join(', ')}`);
   opts.on_log?.(log);
   const ranks = runRanks({
     config: inputs.config,
