@@ -197,7 +197,7 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
     assert.equal(
       unlisted.stderr,
       `refit: ${join(bare, 'model', 'model.onnx')}: not in the model's manifest (copied in from elsewhere?); ` +
-        `the model folder is not the one refit wrote: copy the whole folder from its run, or train again\n`,
+        `export it again with refit export --run DIR\n`,
     );
     // A folder written before manifests (a warning that it cannot be verified): onnxruntime's own refusal.
     rmSync(join(bare, 'model', 'manifest.json'));
