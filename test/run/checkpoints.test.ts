@@ -150,6 +150,8 @@ test('a checkpoint.pt torch cannot read: the worker refuses it and --resume fall
   const bytes = readFileSync(file);
   bytes.fill(0x55, 0, 400); // the zip's first records; its end record stays, so only torch finds out
   writeFileSync(file, bytes);
+  // A checkpoint without manifest.json (an older refit's): its SHA-256 would say so before torch reads it.
+  rmSync(join(run, 'checkpoints', 'step-8', 'manifest.json'));
   const notes: string[] = [];
   const done = await train(run, { resume: true, notes, env: { REFIT_INJECT_CRASH: '10' } });
   assert.equal(done.metrics.train.optimizer_steps, 12);
