@@ -78,6 +78,8 @@ export const EXIT_CODES = Object.freeze({
   E_RUN_RELATIONS: 2,
   E_RESUME: 2,
   E_RESUME_CHANGED: 2,
+  E_RESUME_DIFFERENT: 2,
+  E_MANIFEST: 2,
   E_OUT_EXISTS: 2,
   E_OUT_NOT_DIR: 2,
   E_OUTPUT_IS_DIR: 2,

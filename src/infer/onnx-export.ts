@@ -11,9 +11,9 @@ import { planEvalBatches } from '../batch/index.ts';
 import { encodeForHead, writeEncodedDataset, type EncodedExample } from '../encode/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
 import { EVAL_BATCH_SIZE, argmax, evalLogits } from '../session/index.ts';
-import { readJson, writeJsonAtomic } from '../session/index.ts';
+import { readJson, refreshManifest, writeJsonAtomic } from '../session/index.ts';
 import type { LoadedModel } from '../session/index.ts';
-import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, ortVersion } from './onnx-runtime.ts';
+import { ONNX_FILE, ONNX_INT8_FILE, checkOnnxGraph, openOnnxSession, ortVersion } from './onnx-runtime.ts';
 import { expect } from '../session/index.ts';
 
 /**
@@ -126,6 +126,7 @@ export async function exportOnnx(opts: {
     };
     const refitJson = join(model.dir, 'refit.json');
     writeJsonAtomic(refitJson, { ...readJson<Record<string, unknown>>(refitJson), onnx: record });
+    refreshManifest(model.dir); // model.onnx and the new refit.json are now the folder's own
     return record;
   } finally {
     if (existsSync(candidate)) rmSync(candidate, { force: true });
@@ -139,9 +140,12 @@ export async function onnxLogits(opts: {
   rows: EncodedExample[];
   max_seq_len: number;
   threads?: number;
+  /** Checked before any row is run (checkOnnxGraph): the model folder's vocabulary and relation count. */
+  check?: Omit<Parameters<typeof checkOnnxGraph>[1], 'path'>;
 }): Promise<number[][]> {
   const session = await openOnnxSession({ path: opts.path, threads: opts.threads });
   try {
+    if (opts.check) await checkOnnxGraph(session, { ...opts.check, path: opts.path });
     const lengths = opts.rows.map((r) => r.ids.length);
     const out: number[][] = new Array(opts.rows.length);
     for (const b of planEvalBatches({

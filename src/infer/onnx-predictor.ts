@@ -6,7 +6,13 @@ import type { RunLog } from '../log.ts';
 import { planEvalBatches } from '../batch/index.ts';
 import type { EncodedExample } from '../encode/index.ts';
 import { readModelFolder, type LoadedModel } from '../session/index.ts';
-import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, type OnnxSession } from './onnx-runtime.ts';
+import {
+  ONNX_FILE,
+  ONNX_INT8_FILE,
+  checkOnnxGraph,
+  openOnnxSession,
+  type OnnxSession,
+} from './onnx-runtime.ts';
 import type { Predictor } from './predict-item.ts';
 import { EnginePredictor } from './engine-predictor.ts';
 
@@ -28,11 +34,27 @@ export async function openOnnxPredictor(opts: {
   const file =
     onnx?.engine === 'onnx-int8' && existsSync(join(model.dir, ONNX_INT8_FILE)) ? ONNX_INT8_FILE : ONNX_FILE;
   const session = await openOnnxSession({ path: join(model.dir, file), threads: opts.num_threads });
+  try {
+    await checkOnnxGraph(session, onnxCheckOf(model, file));
+  } catch (e) {
+    await session.close().catch(() => undefined);
+    throw e;
+  }
   opts.log.write(
     `predict: onnxruntime-node on ${join(model.dir, file)} (${session.threads} threads, inputs ` +
       `${session.input_names.join(', ')})`,
   );
   return new OnnxPredictor(model, session, file === ONNX_INT8_FILE ? 'onnx-int8' : 'onnx');
+}
+
+/** What checkOnnxGraph checks `file` of a model folder against: its vocabulary and its relation count. */
+export function onnxCheckOf(model: LoadedModel, file: string) {
+  return {
+    path: join(model.dir, file),
+    vocab_size: model.text.vocab.size,
+    vocab_path: model.text.vocab_path,
+    num_labels: model.refit.num_labels,
+  };
 }
 
 class OnnxPredictor extends EnginePredictor {

@@ -7,7 +7,7 @@ import type { RunLog } from '../log.ts';
 import type { Example } from '../data/types.ts';
 import { encodeForHead } from '../encode/index.ts';
 import { scoreLogits } from '../session/index.ts';
-import { readJson, writeJsonAtomic } from '../session/index.ts';
+import { readJson, refreshManifest, writeJsonAtomic } from '../session/index.ts';
 import type { LoadedModel } from '../session/index.ts';
 import { onnxLogits } from './onnx-export.ts';
 import { quantizeOnnxInt8 } from './onnx-int8.ts';
@@ -108,5 +108,6 @@ export async function quantizeAndMeasure(opts: {
     ...current,
     onnx: { ...current.onnx, engine: kept ? 'onnx-int8' : 'onnx', int8: record },
   });
+  refreshManifest(model.dir);
   return record;
 }

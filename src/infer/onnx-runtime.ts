@@ -74,6 +74,8 @@ export async function openOnnxSession(opts: {
       executionMode: inter > 1 ? 'parallel' : 'sequential',
       intraOpNumThreads: threads,
       interOpNumThreads: inter,
+      // Errors reach the caller as exceptions, turned into one line there; onnxruntime's own log would add a raw one.
+      logSeverityLevel: 4,
     });
   } catch (e) {
     throw new RefitError(
@@ -130,4 +132,34 @@ function batchTensors(
     tail_pos: new ort.Tensor('int64', tail, [b]),
     lengths: new ort.Tensor('int64', lengths, [b]),
   };
+}
+
+/**
+ * Before a session answers: one dummy row through the graph with the vocabulary's largest id, so a graph whose
+ * embedding is smaller than vocab.txt, or whose output is not one logit per relation, is one line (E_MANIFEST)
+ * instead of an internal error or answers meaning other relations.
+ */
+export async function checkOnnxGraph(
+  session: OnnxSession,
+  o: { path: string; vocab_size: number; num_labels: number; vocab_path: string },
+): Promise<void> {
+  const top = Math.max(0, o.vocab_size - 1);
+  const row: EncodedExample = { ids: [0, top, 0], head_pos: 0, tail_pos: 1, truncated: false };
+  let width: number;
+  try {
+    width = (await session.logits([row], 3))[0].length;
+  } catch (e) {
+    throw new RefitError(
+      'E_MANIFEST',
+      `${o.path}: the graph cannot take ${o.vocab_path}'s ids (up to ${top}): ` +
+        `${e instanceof Error ? e.message.split('\n')[0].slice(0, 160) : String(e)} — model.onnx and vocab.txt ` +
+        `are from different models; export it again with refit export --run DIR`,
+    );
+  }
+  if (width !== o.num_labels)
+    throw new RefitError(
+      'E_MANIFEST',
+      `${o.path}: the graph answers ${width} relations, the model folder has ${o.num_labels} (refit.json): ` +
+        `another run's model.onnx; export it again with refit export --run DIR`,
+    );
 }

@@ -8,6 +8,7 @@ import { readDataset } from '../data/index.ts';
 import { encodeForHead, writeEncodedDataset } from '../encode/index.ts';
 import { chooseEngine, type Engine } from './engine.ts';
 import { onnxLogits } from './onnx-export.ts';
+import { onnxCheckOf } from './onnx-predictor.ts';
 import { ONNX_FILE, ONNX_INT8_FILE } from './onnx-runtime.ts';
 import type { MetricBlock } from '../metrics/index.ts';
 import { defaultThreads, findPython } from '../worker/index.ts';
@@ -81,6 +82,7 @@ export async function evaluateRun(opts: {
         rows,
         max_seq_len: model.refit.max_seq_len,
         threads: opts.num_threads ?? defaultThreads(),
+        check: onnxCheckOf(model, file),
       }),
     );
   }

@@ -98,6 +98,8 @@ export interface ResumeRunEvent {
   time: string;
   from_step: number;
   changed?: string;
+  /** What `--resume --force` continued despite (another relation order, other data, a hand-edited config.yaml). */
+  forced?: string;
 }
 /** `run_end`: how the run finished (`interrupted`: stopped by Ctrl-C / SIGTERM, resumable from `checkpoint_step`). */
 export interface RunEndEvent {

@@ -43,7 +43,16 @@ export function prepareOutDir(opts: { dir: string; resume: boolean; force: boole
     );
   }
   if (entries.length > 0) {
-    for (const f of [p.config, p.plan, p.events, p.metrics, p.model, p.checkpoints, join(dir, 'report.html')])
+    for (const f of [
+      p.config,
+      p.plan,
+      p.events,
+      p.metrics,
+      p.model,
+      p.checkpoints,
+      join(dir, 'report.html'),
+      p.manifest,
+    ])
       rmSync(f, { recursive: true, force: true });
   }
   mkdirSync(dir, { recursive: true });

@@ -11,13 +11,15 @@ import {
   expect,
   runPaths,
   scoreLogits,
+  verifyFolder,
   writeJsonAtomic,
   writeModelFolder,
 } from '../session/index.ts';
 import type { TextSide } from '../session/index.ts';
 import type { EncodedSplit } from './prepare.ts';
-import type { LoopState } from './train-loop.ts';
+import type { LoopState } from './loop-state.ts';
 import type { StopRequest } from './interrupt.ts';
+import { runFacts } from './run-manifest.ts';
 
 /** metrics.json: valid and test blocks of the restored best model, and the training throughput. */
 export interface RunMetrics {
@@ -70,8 +72,16 @@ export async function finishRun(opts: {
 }): Promise<RunMetrics> {
   const { sup, state } = opts;
   const worker = sup.worker!;
-  if (state.best)
-    await expect(worker, { type: 'restore', path: join(opts.run_dir, state.best.path) }, 'restored');
+  if (state.best) {
+    // On a resumed run the best checkpoint may be an earlier process's: it must still be what its manifest says.
+    const best = join(opts.run_dir, state.best.path);
+    verifyFolder(best, {
+      what: 'checkpoint',
+      warn: () => undefined,
+      fix: { '*': 'the best checkpoint was changed' },
+    });
+    await expect(worker, { type: 'restore', path: best }, 'restored');
+  }
   const score = async (split: EncodedSplit | null) => {
     if (!split || split.examples.length === 0) return undefined;
     opts.stop?.check('evaluating', state.step);
@@ -115,6 +125,7 @@ export async function finishRun(opts: {
     max_seq_len: opts.max_seq_len,
     step: state.best?.step ?? state.step,
     rnn: opts.rnn,
+    facts: runFacts(opts.run_dir),
   });
   const secs = state.train_seconds;
   const metrics: RunMetrics = {

@@ -10,27 +10,16 @@ import { TrainSupervisor, WorkerLostError, isWorkerLoss } from '../worker/index.
 import type { RelationSet } from '../data/types.ts';
 import type { MemoryStats, StepEvent } from '../worker/protocol.ts';
 import { now, type RunEvent } from './events.ts';
-import { evalLogits, expect, readJson, runPaths, scoreLogits, writeJsonAtomic } from '../session/index.ts';
+import { evalLogits, runPaths, scoreLogits, writeJsonAtomic } from '../session/index.ts';
+import { keptCheckpoints, saveCheckpoint } from './checkpoints.ts';
 import { InterruptedError, type StopRequest } from './interrupt.ts';
+import { initialState, readLoopState, type LoopState } from './loop-state.ts';
 import type { EncodedSplit } from './prepare.ts';
 
 /** A worker crash is retried this many times per run before the run fails. */
 export const MAX_RESTARTS = 3;
 
-/** Everything about the run's progress that a checkpoint must carry to continue identically (checkpoints/last.json). */
-export interface LoopState {
-  step: number;
-  checkpoint: string | null;
-  examples_seen: number;
-  tokens_seen: number;
-  train_seconds: number;
-  peak_memory_bytes: number;
-  best: { epoch: number; step: number; macro_f1: number; path: string } | null;
-  bad_epochs: number;
-  stopped: boolean;
-  evals: Array<{ epoch: number; accuracy: number; macro_f1: number; micro_f1: number; loss: number }>;
-  levers: { micro_batch_size: number; grad_checkpointing: boolean; max_seq_len: number };
-}
+export { initialState, type LoopState };
 
 /** What the loop needs from the run. */
 export interface LoopContext {
@@ -50,23 +39,6 @@ export interface LoopContext {
   emit(e: RunEvent): void;
   /** Ctrl-C / SIGTERM: checked between steps; the run then keeps a checkpoint of the last finished step and stops. */
   stop?: StopRequest;
-}
-
-/** A fresh loop state. */
-export function initialState(levers: LoopState['levers']): LoopState {
-  return {
-    step: 0,
-    checkpoint: null,
-    examples_seen: 0,
-    tokens_seen: 0,
-    train_seconds: 0,
-    peak_memory_bytes: 0,
-    best: null,
-    bad_epochs: 0,
-    stopped: false,
-    evals: [],
-    levers: { ...levers },
-  };
 }
 
 /** The peak memory figure of one step: CUDA max reserved, else CPU peak RSS. */
@@ -95,7 +67,7 @@ export async function runLoop(ctx: LoopContext, state: LoopState): Promise<LoopS
       if (!recovered && restarts >= ctx.max_restarts) throw lostError(e, restarts);
       if (!recovered) restarts++;
       const resumed = state.checkpoint
-        ? readJson<LoopState>(runPaths(ctx.run_dir).last_state)
+        ? readLoopState(runPaths(ctx.run_dir).last_state)
         : initialState(state.levers);
       const levers = ctx.sup.levers;
       Object.assign(state, resumed, { levers });
@@ -222,11 +194,7 @@ async function endEpoch(ctx: LoopContext, state: LoopState, epoch: number): Prom
   if (!state.best || m.macro_f1 > state.best.macro_f1) {
     const path = `checkpoints/best-step-${state.step}`;
     await guard(state.step, () =>
-      expect(
-        worker,
-        { type: 'save', path: join(ctx.run_dir, path), checkpoint: false, step: state.step },
-        'saved',
-      ),
+      saveCheckpoint(worker, { run_dir: ctx.run_dir, rel: path, step: state.step, checkpoint: false }),
     );
     state.best = { epoch, step: state.step, macro_f1: m.macro_f1, path };
     state.bad_epochs = 0;
@@ -237,20 +205,21 @@ async function endEpoch(ctx: LoopContext, state: LoopState, epoch: number): Prom
   }
 }
 
-/** Saves model + optimizer state to a new folder, then points checkpoints/last.json at it, then drops the older one. */
+/**
+ * Saves model + optimizer state (and the loop state, state.json) to a new folder, sealed under its final name only
+ * when whole (checkpoints.ts), then points checkpoints/last.json at it, then drops the folders no longer needed: the
+ * one before it stays, so a resume that finds the newest damaged falls back to it.
+ */
 async function checkpointLast(ctx: LoopContext, state: LoopState): Promise<void> {
   const rel = `checkpoints/step-${state.step}`;
+  const previous = state.checkpoint;
   await guard(state.step, () =>
-    expect(
-      ctx.sup.worker!,
-      { type: 'save', path: join(ctx.run_dir, rel), checkpoint: true, step: state.step },
-      'saved',
-    ),
+    saveCheckpoint(ctx.sup.worker!, { run_dir: ctx.run_dir, rel, step: state.step, checkpoint: true, state }),
   );
   state.checkpoint = rel;
   writeJsonAtomic(runPaths(ctx.run_dir).last_state, state);
   // Only now, with last.json naming the new folders, may the older ones go.
-  const keep = new Set([rel, state.best?.path]);
+  const keep = keptCheckpoints(ctx.run_dir, state, previous);
   for (const f of readdirSync(join(ctx.run_dir, 'checkpoints'))) {
     if (/^(step|best-step)-\d+$/.test(f) && !keep.has(`checkpoints/${f}`))
       rmSync(join(ctx.run_dir, 'checkpoints', f), { recursive: true, force: true });

@@ -2,10 +2,10 @@
 // no model yet), keeps its worker alive, and checks entities against the text before anything reaches the worker.
 // A worker that dies (any signal, any exit code) or hangs is noticed at once and restarted with bounded back-off;
 // meanwhile requests get 503 with Retry-After, and a worker that dies on every start ends `down`, with one log line.
-import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { RefitError } from '../errors.ts';
 import { clip, type RunLog } from '../log.ts';
+import { FolderGuard, modelFolderKey, refusedDown } from './model-watch.ts';
 import {
   openRunPredictor,
   type Engine,
@@ -56,6 +56,7 @@ export class LazyPredictor {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   private info: ModelInfo | undefined;
+  private readonly guard = new FolderGuard();
   private readonly policy: RestartPolicy;
   /** True once a model is open. */
   loaded = false;
@@ -103,18 +104,10 @@ export class LazyPredictor {
       });
   }
 
-  /**
-   * Identity of the model folder now on disk (the folder is replaced by rename, so the inode changes), or
-   * undefined.
-   */
-  private modelKey(): string | undefined {
-    if (!this.opts.run_dir) return undefined;
-    try {
-      const st = statSync(join(this.opts.run_dir, 'model', 'refit.json'));
-      return `${st.ino}:${st.mtimeMs}`;
-    } catch {
-      return undefined;
-    }
+  /** The model folder changed: opened anew, unless it fails its check while a model is served (FolderGuard). */
+  private folderChanged(key: string): void {
+    const serving = !!this.current && this.state === 'ready';
+    if (!serving || !this.guard.keeps(key, this.opts.run_dir as string, (l) => this.say(l))) this.replaced();
   }
 
   /**
@@ -122,8 +115,8 @@ export class LazyPredictor {
    * while restarting or down.
    */
   get(): Promise<Predictor> {
-    const key = this.modelKey();
-    if (key !== undefined && this.openedKey !== undefined && key !== this.openedKey) this.replaced();
+    const key = modelFolderKey(this.opts.run_dir);
+    if (key !== undefined && this.openedKey !== undefined && key !== this.openedKey) this.folderChanged(key);
     if (this.state === 'restarting' || this.state === 'down') return Promise.reject(this.unavailable());
     if (this.opening) return this.opening;
     const run_dir = this.opts.run_dir;
@@ -147,7 +140,7 @@ export class LazyPredictor {
    * rather than exiting into a supervisor's restart loop.
    */
   async warmUp(): Promise<void> {
-    const key = this.modelKey();
+    const key = modelFolderKey(this.opts.run_dir);
     if (key === undefined) return;
     await this.open(key).catch(() => undefined);
   }
@@ -194,10 +187,12 @@ export class LazyPredictor {
 
   /** The health of the worker for /v1/health. */
   health(): WorkerHealth {
-    const status = this.state === 'restarting' ? 'degraded' : this.state === 'down' ? 'down' : 'ok';
+    const refused = this.state === 'ready' ? this.guard.refused : null;
+    const status =
+      this.state === 'restarting' || refused ? 'degraded' : this.state === 'down' ? 'down' : 'ok';
     return {
       status,
-      reason: this.reason,
+      reason: this.reason ?? refused,
       worker: {
         state: this.state,
         pid: this.current?.pid ?? null,
@@ -312,6 +307,11 @@ export class LazyPredictor {
   private onFailure(e: unknown, what: string): void {
     this.failures++;
     const why = clip(hidePaths(String(e instanceof Error ? e.message : e).split('\n')[0]), 300);
+    if (e instanceof RefitError && e.code === 'E_MANIFEST') {
+      // Files that do not match their manifest do not get better by restarting: down until the folder changes.
+      [this.state, this.lastLoss, this.reason] = ['down', `model folder refused: ${why}`, refusedDown(why)];
+      return this.say(`DOWN: ${this.reason}`);
+    }
     this.lastLoss = what === 'died' && why.startsWith('worker ') ? why : `worker ${what}: ${why}`;
     if (this.failures > this.policy.max_restarts) {
       this.state = 'down';
@@ -335,7 +335,7 @@ export class LazyPredictor {
     this.timer = undefined;
     if (this.closed || this.state !== 'restarting') return;
     this.restarts++;
-    const key = this.modelKey();
+    const key = modelFolderKey(this.opts.run_dir);
     if (key === undefined) {
       this.onFailure(new Error('the model folder is gone'), 'failed to start');
       return;
@@ -357,6 +357,7 @@ export class LazyPredictor {
     this.state = 'none';
     this.failures = 0;
     this.reason = null;
+    this.guard.clear();
   }
 
   private say(line: string): void {

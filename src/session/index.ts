@@ -21,5 +21,20 @@ export {
   type LoadedModel,
 } from './model-folder.ts';
 export { checkSafetensors, checkModelWeights } from './weights-check.ts';
+export {
+  MANIFEST_FILE,
+  fingerprint,
+  readManifest,
+  refreshManifest,
+  relationDifference,
+  relationFacts,
+  sha256File,
+  sha256Text,
+  verifyFolder,
+  writeManifest,
+  type FileFingerprint,
+  type Manifest,
+  type ManifestFacts,
+} from './manifest.ts';
 export type { TextSide } from './text-side.ts';
 export { resolveDataPaths } from './data-paths.ts';

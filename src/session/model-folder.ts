@@ -12,6 +12,15 @@ import type { SupervisedWorker } from '../worker/index.ts';
 import { readJson, writeJsonAtomic } from './run-files.ts';
 import { expect } from './worker-session.ts';
 import { checkModelWeights } from './weights-check.ts';
+import {
+  relationDifference,
+  relationFacts,
+  sha256File,
+  verifyFolder,
+  writeManifest,
+  type Manifest,
+  type ManifestFacts,
+} from './manifest.ts';
 import type { TextSide } from './text-side.ts';
 
 /** refit.json: what a model folder needs beyond Hugging Face's files to classify relations. */
@@ -45,6 +54,8 @@ export interface LoadedModel {
   dims: ModelDims;
   relations: RelationSet;
   text: TextSide;
+  /** The folder's manifest.json (checked when read), or null for a folder written by an older refit. */
+  manifest: Manifest | null;
 }
 
 /** What a worker's `load` needs to build `model` (inferenceLoad's spec): its shape, head, RNN and relation count. */
@@ -76,6 +87,8 @@ export async function writeModelFolder(opts: {
   step: number;
   rnn?: RnnSpec;
   imported_from?: RefitJson['imported_from'];
+  /** The run's data fingerprints and config hash, recorded in manifest.json. */
+  facts?: Pick<ManifestFacts, 'data' | 'config_sha256'>;
 }): Promise<string> {
   const dir = join(opts.run_dir, 'model');
   const tmp = join(opts.run_dir, `.model-tmp-${process.pid}`);
@@ -104,13 +117,77 @@ export async function writeModelFolder(opts: {
     ...(opts.imported_from ? { imported_from: opts.imported_from } : {}),
   };
   writeJsonAtomic(join(tmp, 'refit.json'), refit);
+  // The manifest goes in last, over the files as they will be read, and before the folder is renamed into place.
+  writeManifest(tmp, 'model', modelFacts(tmp, refit, config as unknown as ModelDims, opts.facts));
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   return dir;
 }
 
-/** Reads `<run>/model` (or a model folder given directly); a missing or foreign folder is one clear line. */
-export function readModelFolder(run_dir: string): LoadedModel {
+/** The facts a model folder's manifest states: relations, vocabulary, dimensions (and the run's, when given). */
+function modelFacts(
+  dir: string,
+  refit: RefitJson,
+  config: ModelDims,
+  run?: Pick<ManifestFacts, 'data' | 'config_sha256'>,
+): ManifestFacts {
+  return {
+    relations: relationFacts(refit.relations, refit.na_label),
+    vocab: { size: Vocab.fromFile(join(dir, 'vocab.txt')).size, sha256: sha256File(join(dir, 'vocab.txt')) },
+    dims: dimsOf(config),
+    ...run,
+  };
+}
+
+function dimsOf(cfg: ModelDims): ModelDims {
+  return {
+    vocab_size: cfg.vocab_size,
+    hidden_size: cfg.hidden_size,
+    num_hidden_layers: cfg.num_hidden_layers,
+    num_attention_heads: cfg.num_attention_heads,
+    intermediate_size: cfg.intermediate_size,
+    max_position_embeddings: cfg.max_position_embeddings,
+    type_vocab_size: cfg.type_vocab_size,
+  };
+}
+
+/** How to get a model folder whose files agree again: the ONNX files are exported anew, the others are the run's. */
+const MODEL_FIX: Readonly<Record<string, string>> = {
+  'model.onnx': 'export it again with refit export --run DIR',
+  'model.int8.onnx': 'export it again with refit export --run DIR --quantize int8',
+  '*': 'the model folder is not the one refit wrote: copy the whole folder from its run, or train again',
+};
+
+/**
+ * What the model folder's files say against its manifest's facts: refit.json's relation list, config.json's
+ * dimensions, vocab.txt's size. The first difference, or null.
+ */
+function factDifference(
+  m: Manifest,
+  got: { refit: RefitJson; dims: ModelDims; vocab_size: number },
+): { file: string; what: string } | null {
+  if (m.relations) {
+    const d = relationDifference(m.relations.names, got.refit.relations, 'the manifest');
+    if (d) return { file: 'refit.json', what: d };
+  }
+  if (m.dims) {
+    for (const [k, v] of Object.entries(m.dims))
+      if (got.dims[k as keyof ModelDims] !== v)
+        return {
+          file: 'config.json',
+          what: `${k} ${got.dims[k as keyof ModelDims]}, the manifest says ${v}`,
+        };
+  }
+  if (m.vocab && m.vocab.size !== got.vocab_size)
+    return { file: 'vocab.txt', what: `${got.vocab_size} tokens, the manifest says ${m.vocab.size}` };
+  return null;
+}
+
+/**
+ * Reads `<run>/model` (or a model folder given directly); a missing or foreign folder is one clear line, and so is a
+ * folder whose files do not match its manifest.json (checked here, for every engine and command that loads a model).
+ */
+export function readModelFolder(run_dir: string, o: { warn?: (line: string) => void } = {}): LoadedModel {
   const dir = existsSync(join(run_dir, 'model', 'refit.json')) ? join(run_dir, 'model') : run_dir;
   for (const f of ['refit.json', 'config.json', 'vocab.txt']) {
     if (!existsSync(join(dir, f)))
@@ -123,19 +200,24 @@ export function readModelFolder(run_dir: string): LoadedModel {
   const refit = readJson<RefitJson>(join(dir, 'refit.json'), 'E_RUN_MODEL');
   if (refit.format !== 'refit-model' || !Array.isArray(refit.relations))
     throw new RefitError('E_RUN_MODEL', `${join(dir, 'refit.json')}: not a refit model description`);
-  const cfg = readJson<ModelDims>(join(dir, 'config.json'), 'E_RUN_MODEL');
-  const dims: ModelDims = {
-    vocab_size: cfg.vocab_size,
-    hidden_size: cfg.hidden_size,
-    num_hidden_layers: cfg.num_hidden_layers,
-    num_attention_heads: cfg.num_attention_heads,
-    intermediate_size: cfg.intermediate_size,
-    max_position_embeddings: cfg.max_position_embeddings,
-    type_vocab_size: cfg.type_vocab_size,
-  };
-  checkModelWeights(dir); // a truncated or garbled model.safetensors is one line here, before a worker starts
+  const dims = dimsOf(readJson<ModelDims>(join(dir, 'config.json'), 'E_RUN_MODEL'));
   const vocab_path = join(dir, 'vocab.txt');
   const vocab = Vocab.fromFile(vocab_path);
+  const manifest = verifyFolder(dir, {
+    what: 'model',
+    warn: o.warn,
+    fix: MODEL_FIX,
+    optional: ['model.onnx', 'model.int8.onnx'], // gone: the torch engine answers (or --engine onnx says so)
+    facts: (m) => factDifference(m, { refit, dims, vocab_size: vocab.size }),
+  });
+  // Without a manifest: a vocabulary with ids past the model's embedding is another model's.
+  if (vocab.size > dims.vocab_size)
+    throw new RefitError(
+      'E_MANIFEST',
+      `${vocab_path}: ${vocab.size} tokens, more than the model's vocab_size ${dims.vocab_size} ` +
+        `(${join(dir, 'config.json')}): another model's vocabulary`,
+    );
+  checkModelWeights(dir); // a truncated or garbled model.safetensors is one line here, before a worker starts
   if (refit.head === 'deepke-lm' && !refit.rnn)
     throw new RefitError(
       'E_RUN_MODEL',
@@ -150,5 +232,12 @@ export function readModelFolder(run_dir: string): LoadedModel {
     markers: refit.markers,
     ...(refit.head === 'deepke-lm' ? { deepke_lm: {} } : {}),
   };
-  return { dir, refit, dims, relations: { names: refit.relations, na_label: refit.na_label }, text };
+  return {
+    dir,
+    refit,
+    dims,
+    relations: { names: refit.relations, na_label: refit.na_label },
+    text,
+    manifest,
+  };
 }

@@ -27,6 +27,8 @@ export function runPaths(dir: string) {
     log: join(dir, 'refit.log'),
     checkpoints: join(dir, 'checkpoints'),
     last_state: join(dir, 'checkpoints', 'last.json'),
+    /** What the run was started on (run/run-manifest.ts), checked by --resume. */
+    manifest: join(dir, 'manifest.json'),
   };
 }
 

@@ -176,12 +176,21 @@ export async function expect<T extends string>(
   return ev as never;
 }
 
-/** Loads the model, opens the datasets and restores `restore_from` when given. */
+/**
+ * Loads the model, opens the datasets and restores `restore_from` when given. A model that is restored next
+ * (`restore_from`, or `restore_next`: the caller restores it) is built without its random initialisation.
+ */
 export async function setupWorker(
   worker: SupervisedWorker,
-  opts: { load: LoadCommand; datasets: Array<{ name: string; path: string }>; restore_from?: string },
+  opts: {
+    load: LoadCommand;
+    datasets: Array<{ name: string; path: string }>;
+    restore_from?: string;
+    restore_next?: boolean;
+  },
 ): Promise<void> {
-  await expect(worker, opts.load, 'loaded');
+  const skip = !!opts.restore_from || !!opts.restore_next;
+  await expect(worker, skip ? { ...opts.load, skip_init: true } : opts.load, 'loaded');
   for (const ds of opts.datasets)
     await expect(worker, { type: 'open_dataset', name: ds.name, path: ds.path }, 'dataset_opened');
   if (opts.restore_from) await expect(worker, { type: 'restore', path: opts.restore_from }, 'restored');

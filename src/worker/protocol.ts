@@ -127,6 +127,12 @@ export interface LoadCommand extends LoadLeverFields {
    * states sharded), fsdp.
    */
   strategy?: DistStrategy;
+  /**
+   * A `restore` of a whole saved model follows at once (predict, a resume, a restart): the model is built without
+   * its random initialisation (seconds on a large model), and every command but `restore` is refused until one
+   * succeeds.
+   */
+  skip_init?: boolean;
 }
 
 export interface OpenDatasetCommand {

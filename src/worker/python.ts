@@ -36,6 +36,25 @@ export function pythonCandidates(opts: FindPythonOptions): string[] {
  * another interpreter is not used in its place without a word.
  */
 export async function findPython(opts: FindPythonOptions): Promise<FoundPython> {
+  // Each probe imports torch (seconds): a process that starts workers again (serve's restarts, eval after train)
+  // asks once per interpreter choice. A later failure of the found one is the worker's start error, with its stderr.
+  const key = JSON.stringify([
+    pythonCandidates(opts),
+    opts.env.PATH,
+    opts.env.PYTHONPATH,
+    opts.env.PYTHONHOME,
+  ]);
+  const known = FOUND.get(key);
+  if (known) return known;
+  const found = await searchPython(opts);
+  FOUND.set(key, found);
+  return found;
+}
+
+/** Interpreters found in this process, by the candidates and the environment that decide the search. */
+const FOUND = new Map<string, FoundPython>();
+
+async function searchPython(opts: FindPythonOptions): Promise<FoundPython> {
   const failures: string[] = [];
   const chosen = opts.env.REFIT_PYTHON
     ? { python: opts.env.REFIT_PYTHON, name: `REFIT_PYTHON=${opts.env.REFIT_PYTHON}` }

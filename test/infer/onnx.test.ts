@@ -191,10 +191,21 @@ describe('refit export and the onnx engine', { skip: NO_CLI }, () => {
       `refit: ${join(bare, 'model', 'model.onnx')}: missing — export it first (refit export --run ${bare}) or predict with --engine torch`,
     );
     writeFileSync(join(bare, 'model', 'model.onnx'), 'not a protobuf');
+    // The run's manifest does not list the file: refused before onnxruntime reads it.
+    const unlisted = await refit(args);
+    assert.equal(unlisted.status, 2);
+    assert.equal(
+      unlisted.stderr,
+      `refit: ${join(bare, 'model', 'model.onnx')}: not in the model's manifest (copied in from elsewhere?); ` +
+        `export it again with refit export --run DIR\n`,
+    );
+    // A folder written before manifests (a warning that it cannot be verified): onnxruntime's own refusal.
+    rmSync(join(bare, 'model', 'manifest.json'));
     const bad = await refit(args);
     assert.equal(bad.status, 2);
+    assert.match(bad.stderr.split('\n')[0], /^refit: warning: .*manifest\.json: missing/);
     assert.match(
-      bad.stderr.split('\n')[0],
+      bad.stderr.split('\n')[1],
       new RegExp(
         `^refit: ${join(bare, 'model', 'model.onnx')}: onnxruntime cannot load it \\(.*\\); export it again with refit export --run DIR$`,
       ),

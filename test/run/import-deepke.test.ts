@@ -103,8 +103,17 @@ describe('refit import-deepke', { skip }, () => {
       'model/vocab.txt',
       'model/model.safetensors',
       'model/refit.json',
+      'model/manifest.json',
     ])
       assert.ok(existsSync(join(out, f)), f);
+    const m = JSON.parse(readFileSync(join(out, 'model/manifest.json'), 'utf8'));
+    assert.deepEqual(Object.keys(m.files).sort(), [
+      'config.json',
+      'model.safetensors',
+      'refit.json',
+      'vocab.txt',
+    ]);
+    assert.equal(m.relations.count, 11);
     const names = [...readSafetensors(join(out, 'model/model.safetensors')).tensors.keys()];
     assert.ok(
       names.includes('bilstm.rnn.weight_hh_l0_reverse') &&

@@ -72,7 +72,11 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     )
     .option('--out <dir>', 'run folder (default: config out, else runs/run-DATE-TIME)')
     .option('--resume', 'continue the interrupted run in --out from its last checkpoint')
-    .option('--force', 'replace an existing run folder')
+    .option(
+      '--force',
+      'replace an existing run folder; with --resume: continue even though its relation list, data files or ' +
+        'config.yaml changed (recorded in events.jsonl)',
+    )
     .option('--progress <kind>', 'auto, tty, plain, jsonl or none', 'auto')
     .option(
       '--threads <n>',

@@ -16,7 +16,8 @@ import type { RunLock } from '../lock.ts';
 import type { EncodedSplit, readSplits } from '../prepare.ts';
 import type { RunRanks } from '../ranks.ts';
 import type { ResumeChange } from '../resume-config.ts';
-import type { LoopState } from '../train-loop.ts';
+import type { ResumePoint } from '../checkpoints.ts';
+import type { LoopState } from '../loop-state.ts';
 
 /** Checkpoint `last` every this many optimizer steps (and at each epoch end), so a crash loses little. */
 export const CHECKPOINT_EVERY_STEPS = 200;
@@ -97,6 +98,8 @@ export interface OpenRun extends PreparedRun {
   mode: 'new' | 'resume';
   /** The safe config changes a resume was allowed (resume-config.ts). */
   changes: ResumeChange[];
+  /** What a `--resume --force` continued despite (run-manifest.ts): recorded in the resume event. */
+  forced: string[];
   log: RunLog;
   /** Appends an event to events.jsonl and hands it to the reporters. */
   emit(e: RunEvent): void;
@@ -126,6 +129,8 @@ export interface DecidedRun extends OpenRun {
   first: WorkerProcess;
   sup: TrainSupervisor;
   state: LoopState;
+  /** A resume: the checkpoints it may restore, newest first (checkpoints.ts:resumePoints); empty for a new run. */
+  resume_points: ResumePoint[];
 }
 
 /** The context of a run about to start: nothing is read or written yet. */

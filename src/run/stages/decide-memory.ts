@@ -10,8 +10,11 @@ import type { LoadSpec } from '../../session/index.ts';
 import { decideMemory, resolveDevice, type PlanFile } from '../decide.ts';
 import { rnnSpec } from '../deepke-lm.ts';
 import { probePlan } from '../probe.ts';
-import { initialState, type LoopState } from '../train-loop.ts';
+import { writeRunManifest } from '../run-manifest.ts';
+import { resumePoints, resumeState } from '../checkpoints.ts';
+import { initialState } from '../loop-state.ts';
 import type { DecidedRun, OpenRun } from './context.ts';
+import { runDataPaths } from './open-folder.ts';
 import { makeSupervisor, startRanks } from './workers.ts';
 
 /** Decides how the run uses memory and sets up its supervisor (see the file's header). */
@@ -19,6 +22,9 @@ export async function decideRunMemory(run: OpenRun): Promise<DecidedRun> {
   const { opts, inputs, mode } = run;
   const { config, train, dims } = inputs;
   const paths = runPaths(opts.out);
+  // A resume reads its checkpoints first: a damaged last.json or no usable checkpoint is its one line at once.
+  const points = mode === 'resume' ? resumePoints(opts.out) : [];
+  const resumed = mode === 'resume' ? resumeState(opts.out, points) : undefined;
   const first = await startRanks(run);
   run.first = first;
   run.stop.check('starting the worker');
@@ -64,13 +70,12 @@ export async function decideRunMemory(run: OpenRun): Promise<DecidedRun> {
       `${run.ranks.reason}: micro-batch ${d.micro_batch_size} per rank, ${d.micro_batch_size * world} over the ranks`,
     );
   const state =
-    mode === 'resume'
-      ? readJson<LoopState>(paths.last_state)
-      : initialState({
-          micro_batch_size: d.micro_batch_size * world,
-          grad_checkpointing: d.grad_checkpointing,
-          max_seq_len: d.max_seq_len,
-        });
+    resumed ??
+    initialState({
+      micro_batch_size: d.micro_batch_size * world,
+      grad_checkpointing: d.grad_checkpointing,
+      max_seq_len: d.max_seq_len,
+    });
   const sup = makeSupervisor(run, spec, d, state);
   run.stop.check('planning');
   // The probe measures one plain process; in a group (even of one) the plan stands and OOM recovery (agreed by
@@ -80,8 +85,10 @@ export async function decideRunMemory(run: OpenRun): Promise<DecidedRun> {
   run.stop.check(mode === 'new' && device.startsWith('cuda') ? 'probing the GPU' : 'planning');
   // A resume rewrites config.yaml only for the safe changes it was allowed (resume-config.ts).
   if (mode === 'new' || run.changes.length) writeTextAtomic(paths.config, configToYaml(config));
+  // What the run is from here on (checked by the next --resume): written at every start, after the resume checks.
+  writeRunManifest({ run_dir: run.opts.out, relations: inputs.splits.relations, data: runDataPaths(inputs) });
   if (mode === 'new') writeJsonAtomic(paths.plan, plan);
-  return Object.assign(run, { device, plan, decision: d, spec, first, sup, state });
+  return Object.assign(run, { device, plan, decision: d, spec, first, sup, state, resume_points: points });
 }
 
 /** CUDA only: probes the worst-case shape and corrects the decision (recorded in plan.json). */

@@ -1,8 +1,8 @@
 // Stage 4 of a training run: the first worker loads the model (restoring the last checkpoint on a resume), the run
 // announces itself (resume, run_start), and the supervised loop trains, evaluates and checkpoints each epoch.
-import { join } from 'node:path';
 import { stepsPerEpoch } from '../../batch/index.ts';
-import { loadCommand, setupWorker } from '../../session/index.ts';
+import { loadCommand, runPaths, setupWorker, writeJsonAtomic } from '../../session/index.ts';
+import { restoreNewest } from '../checkpoints.ts';
 import { now } from '../events.ts';
 import { describeChanges } from '../resume-config.ts';
 import { runLoop, MAX_RESTARTS } from '../train-loop.ts';
@@ -41,12 +41,12 @@ async function loadFirst(run: DecidedRun): Promise<void> {
   const { config, train } = inputs;
   if (state.levers.max_seq_len < d.max_seq_len)
     Object.assign(sup, await shortenTrain(run, state.levers.max_seq_len)); // resuming after a shortened window
-  const restore = state.checkpoint ? join(opts.out, state.checkpoint) : undefined;
   await setupWorker(first, {
     load: loadCommand(run.spec, { ...d, grad_checkpointing: sup.levers.grad_checkpointing }),
     datasets: run.datasets,
-    restore_from: restore,
+    restore_next: run.resume_points.length > 0,
   });
+  if (run.resume_points.length) await restoreResumed(run);
   sup.worker = first;
   state.levers = { ...sup.levers };
   run.stop.check('loading the model', state.step);
@@ -58,8 +58,10 @@ async function loadFirst(run: DecidedRun): Promise<void> {
       time: now(),
       from_step: state.step,
       ...(run.changes.length ? { changed: describeChanges(run.changes) } : {}),
+      ...(run.forced.length ? { forced: run.forced.join('; ') } : {}),
     });
   if (run.changes.length) run.log.write(`resume: applied ${describeChanges(run.changes)}`);
+  if (run.forced.length) run.log.write(`resume: --force continued despite: ${run.forced.join('; ')}`);
   run.emit({
     event: 'run_start',
     time: now(),
@@ -78,4 +80,20 @@ async function loadFirst(run: DecidedRun): Promise<void> {
   });
   // From here the run's end records this loop state's step and closes this supervisor's worker.
   run.started = { state, sup };
+}
+
+/**
+ * A resume restores the newest checkpoint the worker accepts; one older than last.json's becomes the loop state
+ * (the levers stay those the supervisor was set up with) and last.json names it from now on, with a warning.
+ */
+async function restoreResumed(run: DecidedRun): Promise<void> {
+  const { opts, state } = run;
+  const warn = (line: string) => {
+    run.log.write(`warning: ${line}`);
+    opts.notice?.(line);
+  };
+  const used = await restoreNewest(run.first, { run_dir: opts.out, points: run.resume_points, warn });
+  if (used.rel !== state.checkpoint)
+    Object.assign(state, structuredClone(used.state), { levers: state.levers });
+  if (used.rel !== run.resume_points[0].rel) writeJsonAtomic(runPaths(opts.out).last_state, state);
 }

@@ -8,11 +8,13 @@ import { resolveConfig, type RunConfig } from '../../config/index.ts';
 import { RefitError, fsError } from '../../errors.ts';
 import { appendJsonLine, runPaths } from '../../session/index.ts';
 import { dispatchEvent, type RunEvent } from '../events.ts';
+import { cleanLeftovers } from '../checkpoints.ts';
 import { makeFolder, prepareOutDir } from '../files.ts';
 import { lockRunFolder } from '../lock.ts';
 import { RUN_CACHE_DIR, type EncodedSplit } from '../prepare.ts';
 import { runRanks } from '../ranks.ts';
 import { checkResumeChanges, type ResumeChange } from '../resume-config.ts';
+import { checkSameRun, type RunDataPaths } from '../run-manifest.ts';
 import type { OpenRun, PreparedRun, RunContext, TrainOptions } from './context.ts';
 
 /** Creates, locks and prepares the run folder; opens refit.log and events.jsonl and lays out the ranks. */
@@ -24,9 +26,27 @@ export function openFolder(ctx: PreparedRun): OpenRun {
   const mode = prepareOutDir({ dir: opts.out, resume: !!opts.resume, force: !!opts.force });
   ctx.owned = mode === 'new';
   const changes = mode === 'resume' ? resumeChanges(opts, inputs.config) : [];
+  // The same run: its relation list, data files and config.yaml against the manifest it was started with.
+  const forced =
+    mode === 'resume'
+      ? checkSameRun({
+          run_dir: opts.out,
+          relations: inputs.splits.relations,
+          data: runDataPaths(inputs),
+          force: !!opts.force,
+          note: (l) => {
+            ctx.pre.write(`note: ${l}`);
+            opts.notice?.(l);
+          },
+        })
+      : [];
   const paths = runPaths(opts.out);
   const log = new RunLog(paths.log);
   for (const l of ctx.pre.lastLines(200)) log.write(l);
+  // What a save cut short left (a kill during it, a second Ctrl-C): never a checkpoint, so removed.
+  const left = cleanLeftovers(opts.out);
+  if (left.length)
+    log.write(`removed what an interrupted checkpoint save left in checkpoints/: ${left.join(', ')}`);
   opts.on_log?.(log);
   const ranks = runRanks({
     config: inputs.config,
@@ -38,6 +58,7 @@ export function openFolder(ctx: PreparedRun): OpenRun {
   const run: OpenRun = Object.assign(ctx, {
     mode,
     changes,
+    forced,
     log,
     ended: false,
     emit: (e: RunEvent) => {
@@ -57,6 +78,11 @@ export function openFolder(ctx: PreparedRun): OpenRun {
     opened_ms: Date.now(),
   });
   return run;
+}
+
+/** The files the run reads, by role (what its manifest fingerprints). */
+export function runDataPaths(inputs: PreparedRun['inputs']): RunDataPaths {
+  return { ...inputs.splits.paths, vocab: inputs.text.vocab_path };
 }
 
 /** The config a resume asks for against the run's config.yaml: safe changes are returned, others refused. */
@@ -83,6 +109,7 @@ export function removeUntrained(ctx: RunContext, e: unknown): void {
     const p = runPaths(dir);
     for (const f of [
       p.config,
+      p.manifest,
       p.plan,
       p.events,
       p.log,

@@ -5,7 +5,7 @@ import { WorkerProcess } from '../../worker/index.ts';
 import { appendJsonLine, runPaths } from '../../session/index.ts';
 import { now, type RunEndEvent } from '../events.ts';
 import { InterruptedError } from '../interrupt.ts';
-import type { LoopState } from '../train-loop.ts';
+import type { LoopState } from '../loop-state.ts';
 import type { OpenRun, TrainResult } from './context.ts';
 
 /** The run_end event of `run` as it stands: steps and examples so far, seconds since its folder opened. */

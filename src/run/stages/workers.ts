@@ -8,7 +8,7 @@ import { loadCommand, setupWorker, startWorker, type LoadSpec } from '../../sess
 import type { Decision } from '../decide.ts';
 import { now } from '../events.ts';
 import { cacheDir, encodeSplit } from '../prepare.ts';
-import type { LoopState } from '../train-loop.ts';
+import type { LoopState } from '../loop-state.ts';
 import type { OpenRun } from './context.ts';
 
 /** Starts the run's worker: one process, or this machine's ranks (rank 0 speaks the protocol). */

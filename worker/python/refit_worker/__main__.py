@@ -91,6 +91,9 @@ class Session:
     def _need(self, cmd):
         if self.trainer is None:
             raise WorkerError(E_BAD_COMMAND, f'{cmd["type"]}: no model loaded; send `load` first')
+        if self.trainer.needs_restore and cmd['type'] != 'restore':
+            raise WorkerError(E_BAD_COMMAND, f'{cmd["type"]}: the model was loaded with skip_init and holds no '
+                              'weights yet; send `restore` first')
         if 'dataset' in cmd and cmd['dataset'] not in self.datasets:
             raise WorkerError(E_BAD_COMMAND, f'{cmd["type"]}: dataset {cmd["dataset"]!r} is not open')
         return self.trainer, self.datasets.get(cmd.get('dataset'))

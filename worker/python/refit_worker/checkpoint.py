@@ -12,7 +12,7 @@ import torch
 
 from .checks import ARCH_KEYS
 from .dist import distribute_like, full_tensor
-from .protocol import E_CHECKPOINT_ARCH, WorkerError
+from .protocol import E_CHECKPOINT_ARCH, E_MODEL_FILES, WorkerError
 from .weights import atomic_file, load_into, read_model_folder, save_model_folder
 
 # checkpoint.pt is our own file (floats, RNG tuples): 1.13's weights-only unpickler rejects floats.
@@ -34,6 +34,7 @@ def save(t, path, checkpoint, step):
         if os.path.exists(ckpt):
             os.unlink(ckpt)
         return
+    t.faults.during_save(step)  # fault injection: a kill between the weights and the training state
     name, keys, pos, has_gauss, cached = np.random.get_state()
     rng = {'torch': torch.get_rng_state(),
            'numpy': [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
@@ -49,15 +50,20 @@ def save(t, path, checkpoint, step):
 
 def restore(t, path):
     """Load weights (+ training state when checkpoint.pt exists) into the trainer `t`; returns the saved step.
-    A step interrupted by an oom event is dropped with the gradients it had gathered."""
+    A step interrupted by an oom event is dropped with the gradients it had gathered.
+
+    Every file is read and checked before anything of `t` changes, so a damaged checkpoint (truncated, unreadable)
+    is one E_MODEL_FILES error and leaves the loaded model as it was: TS may then restore an older one into it.
+    """
     tensors, metadata = read_model_folder(path, t.config)
-    load_into(t.model, tensors, path, strict_head=True)
+    ckpt = os.path.join(path, 'checkpoint.pt')
+    state = _read_state(ckpt) if os.path.exists(ckpt) else None
+    load_into(t.model, tensors, path, strict_head=True)  # strict: every weight of the model, encoder and head
+    t.needs_restore = False
     t.partial = None
     t.steps.zero_grad()
-    ckpt = os.path.join(path, 'checkpoint.pt')
-    if not os.path.exists(ckpt):
+    if state is None:
         return int(metadata.get('refit_step', 0))
-    state = torch.load(ckpt, map_location='cpu', **_OWN_LOAD_KW)
     t.steps.load_optimizer_state(state['optimizer'])
     try:
         t.optimizer.load_state_dict(state['optimizer'])
@@ -73,6 +79,22 @@ def restore(t, path):
     if 'cuda' in rng and t.device.type == 'cuda':
         torch.cuda.set_rng_state_all(rng['cuda'])
     return int(state['step'])
+
+
+_STATE_KEYS = ('step', 'optimizer', 'scheduler', 'scaler', 'rng')
+
+
+def _read_state(ckpt):
+    """checkpoint.pt read whole; a file torch cannot read (truncated, garbled) or that lacks a part is E_MODEL_FILES."""
+    try:
+        state = torch.load(ckpt, map_location='cpu', **_OWN_LOAD_KW)
+    except Exception as e:  # zip, pickle and torch errors alike: the file is damaged
+        raise WorkerError(E_MODEL_FILES, f'{ckpt}: damaged checkpoint, torch cannot read it ({type(e).__name__}: '
+                          f'{(str(e).splitlines() or [""])[0][:200]})') from e
+    missing = [k for k in _STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing or not isinstance(state.get('rng'), dict) or 'torch' not in state['rng']:
+        raise WorkerError(E_MODEL_FILES, f'{ckpt}: damaged checkpoint, it lacks {", ".join(missing) or "rng.torch"}')
+    return state
 
 
 def gather_whole(model, optimizer, keep):

@@ -13,6 +13,10 @@ list like '3,7'; 'N@R' fires on rank R only, a plain 'N' on rank 0 (the only ran
   file crashed-15 in $REFIT_INJECT_STATE (TS sets it to the run folder; without it, a temporary folder keyed by the
   parent's pid), so a restarted worker resuming before step 15 passes it.
 - REFIT_INJECT_HANG=4@1: rank 1 sleeps forever when step 4 starts, like a hung rank (once, marker hung-4@1).
+- REFIT_INJECT_SAVE_CRASH=8: the worker exits abruptly (os._exit(137)) halfway through saving the step-8 checkpoint
+  (its model.safetensors written, its checkpoint.pt not), like a kill -9 during the save; once (marker
+  save-crashed-8). REFIT_INJECT_SAVE_HANG=8 sleeps forever there instead (once, marker save-hung-8), so a test can
+  kill refit itself during the save.
 A marker of rank R > 0 carries '@R' (oom-3@1).
 """
 import os
@@ -23,9 +27,9 @@ import torch
 
 from .dist import log
 
-KINDS = ('oom', 'crash', 'hang')
+KINDS = ('oom', 'crash', 'hang', 'save_crash', 'save_hang')
 # The marker file of each kind that fires once per run: MARKERS[kind]-step[@rank] in the state folder.
-MARKERS = {'oom': 'oom', 'crash': 'crashed', 'hang': 'hung'}
+MARKERS = {'oom': 'oom', 'crash': 'crashed', 'hang': 'hung', 'save_crash': 'save-crashed', 'save_hang': 'save-hung'}
 
 # Text of a PyTorch 2.x CUDA OOM, raised by REFIT_INJECT_OOM so machines without a GPU can test recovery.
 INJECTED_OOM_MESSAGE = (
@@ -93,13 +97,20 @@ class Faults:
     def _where(self):
         return f' on rank {self.rank}' if self.active else ''
 
-    def hang(self, step):
+    def hang(self, step, where='at the start of step', kind='HANG'):
         """REFIT_INJECT_HANG fired: sleep forever at the start of `step`, like a hung rank."""
-        log(f'REFIT_INJECT_HANG: hanging at the start of step {step}{self._where()}')
+        log(f'REFIT_INJECT_{kind}: hanging {where} {step}{self._where()}')
         while True:
             time.sleep(3600)
 
-    def crash(self, step):
+    def crash(self, step, where='at the start of step', kind='CRASH'):
         """REFIT_INJECT_CRASH fired: exit at once at the start of `step`, like a killed worker."""
-        log(f'REFIT_INJECT_CRASH: exiting abruptly at the start of step {step}{self._where()}')
+        log(f'REFIT_INJECT_{kind}: exiting abruptly {where} {step}{self._where()}')
         os._exit(137)
+
+    def during_save(self, step):
+        """REFIT_INJECT_SAVE_CRASH / _HANG: called halfway through saving the step-`step` checkpoint."""
+        if self.fires('save_crash', step):
+            self.crash(step, 'halfway through saving the checkpoint of step', 'SAVE_CRASH')
+        if self.fires('save_hang', step):
+            self.hang(step, 'halfway through saving the checkpoint of step', 'SAVE_HANG')

@@ -12,7 +12,7 @@ COMMANDS = {
     'load': (('config', 'head', 'seed', 'device', 'precision', 'attention',
               'grad_checkpointing', 'freeze_layers', 'optimizer', 'schedule',
               'max_grad_norm'),
-             ('pretrained', 'budget_bytes', 'num_threads', 'strategy')),
+             ('pretrained', 'budget_bytes', 'num_threads', 'strategy', 'skip_init')),
     'open_dataset': (('name', 'path'), ()),
     'train_step': (('step', 'dataset', 'logical_batch_size', 'micro_batches'),
                    ('continue',)),

@@ -3,6 +3,7 @@
 Executes exactly what a command says; it never picks sizes and never retries (TS does both). What differs by strategy
 is its step object (steps.py), picked once at load; saving is checkpoint.py's and fault injection faults.py's.
 """
+import contextlib
 import time
 
 import numpy as np
@@ -18,6 +19,28 @@ from .optim import build_optimizer, linear_schedule, make_scaler
 from .protocol import E_BAD_COMMAND, E_OOM, LEVER_VALUES, WorkerError, make_event
 from .steps import STEPS
 from .weights import load_into, read_model_folder
+
+
+_INIT_FUNCTIONS = ('uniform_', 'normal_', 'trunc_normal_', 'constant_', 'ones_', 'zeros_', 'eye_', 'dirac_',
+                   'xavier_uniform_', 'xavier_normal_', 'kaiming_uniform_', 'kaiming_normal_', 'orthogonal_',
+                   'sparse_')
+
+
+@contextlib.contextmanager
+def skipped_init(skip):
+    """With `skip`, modules built inside leave their weights as allocated (torch.nn.init's fillers do nothing): for
+    a model whose every weight a restore then replaces. The fillers are put back on leaving, whatever happens."""
+    if not skip:
+        yield
+        return
+    saved = {name: getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS if hasattr(torch.nn.init, name)}
+    try:
+        for name in saved:
+            setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, f in saved.items():
+            setattr(torch.nn.init, name, f)
 
 
 class Trainer:
@@ -67,7 +90,10 @@ class Trainer:
             raise WorkerError(E_BAD_COMMAND, f'attention {cmd["attention"]!r}: expected ' + ', '.join(LEVER_VALUES['attention']))
         if cmd['attention'] == 'sdpa' and not HAS_SDPA:
             log('attention sdpa: this torch has no scaled_dot_product_attention; using eager')
-        model = build_model(self.config, self.head, use_sdpa=cmd['attention'] == 'sdpa')
+        # skip_init: a restore overwrites every weight next (checkpoint.restore), so drawing them is wasted time.
+        self.needs_restore = bool(cmd.get('skip_init'))
+        with skipped_init(self.needs_restore):
+            model = build_model(self.config, self.head, use_sdpa=cmd['attention'] == 'sdpa')
         if cmd.get('pretrained'):
             tensors, _ = read_model_folder(cmd['pretrained'], self.config)
             load_into(model, tensors, cmd['pretrained'])
