@@ -64,7 +64,7 @@ test(
     await expectEvent(fast, { type: 'save', path: join(dir, 'x'), checkpoint: false, step: 0 }, 'error');
     assert.equal((await expectEvent(fast, { type: 'restore', path: saved }, 'restored')).step, 1);
     const got = await expectEvent(fast, { type: 'eval', dataset: 'train', tag: 'x', batches }, 'eval_result');
-    assertCloseRows(got.logits, want.logits, LOGIT_TOLERANCE, 'the same saved weights, built either way');
+    assertCloseRows(got.logits!, want.logits!, LOGIT_TOLERANCE, 'the same saved weights, built either way');
   },
 );
 
@@ -92,7 +92,7 @@ test(
       assert.equal(e.code, 'E_MODEL_FILES');
       assert.ok(e.message.startsWith(`${ckpt}: damaged checkpoint, torch cannot read it (`), e.message);
       const now = await expectEvent(w, { type: 'eval', dataset: 'train', tag: 'x', batches }, 'eval_result');
-      assertCloseRows(now.logits, before.logits, LOGIT_TOLERANCE, 'a refused restore changed nothing');
+      assertCloseRows(now.logits!, before.logits!, LOGIT_TOLERANCE, 'a refused restore changed nothing');
     }
   },
 );
