@@ -9,6 +9,7 @@ import { planEpoch, stepsPerEpoch } from '../batch/index.ts';
 import { TrainSupervisor, WorkerLostError, isWorkerLoss } from '../worker/index.ts';
 import type { RelationSet } from '../data/types.ts';
 import type { MemoryStats, StepEvent } from '../worker/protocol.ts';
+import type { Offload } from '../memory/index.ts';
 import { now, type RunEvent } from './events.ts';
 import { evalLogits, expect, readJson, runPaths, scoreLogits, writeJsonAtomic } from '../session/index.ts';
 import { InterruptedError, type StopRequest } from './interrupt.ts';
@@ -29,7 +30,8 @@ export interface LoopState {
   bad_epochs: number;
   stopped: boolean;
   evals: Array<{ epoch: number; accuracy: number; macro_f1: number; micro_f1: number; loss: number }>;
-  levers: { micro_batch_size: number; grad_checkpointing: boolean; max_seq_len: number };
+  /** offload: absent in a run state written before the lever (none) */
+  levers: { micro_batch_size: number; grad_checkpointing: boolean; max_seq_len: number; offload?: Offload };
 }
 
 /** What the loop needs from the run. */

@@ -43,7 +43,11 @@ async function loadFirst(run: DecidedRun): Promise<void> {
     Object.assign(sup, await shortenTrain(run, state.levers.max_seq_len)); // resuming after a shortened window
   const restore = state.checkpoint ? join(opts.out, state.checkpoint) : undefined;
   await setupWorker(first, {
-    load: loadCommand(run.spec, { ...d, grad_checkpointing: sup.levers.grad_checkpointing }),
+    load: loadCommand(run.spec, {
+      ...d,
+      grad_checkpointing: sup.levers.grad_checkpointing,
+      offload: sup.levers.offload ?? d.offload,
+    }),
     datasets: run.datasets,
     restore_from: restore,
   });
