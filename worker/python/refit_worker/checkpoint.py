@@ -52,6 +52,7 @@ def restore(t, path):
     A step interrupted by an oom event is dropped with the gradients it had gathered."""
     tensors, metadata = read_model_folder(path, t.config)
     load_into(t.model, tensors, path, strict_head=True)
+    t.offload.weights_loaded(t.optimizer)
     t.partial = None
     t.steps.zero_grad()
     ckpt = os.path.join(path, 'checkpoint.pt')

@@ -91,7 +91,7 @@ class _Step:
                               f'for training, got {low}..{high}')
         n = len(mb['indices']) if weight else 0
         torch.manual_seed(micro_batch_seed(t.seed, t.partial['step'], mb['indices'][0]))
-        with autocast_for(t.device, t.precision):
+        with autocast_for(t.device, t.precision), t.offload.saved_tensors():
             logits = forward(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
                              batch['lengths'])
         ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
