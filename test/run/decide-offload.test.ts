@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConfig } from '../../src/config/index.ts';
 import { PRESETS } from '../../src/memory/index.ts';
-import { availableRam, decideMemory } from '../../src/run/index.ts';
+import { decideMemory } from '../../src/run/index.ts';
+import { availableRam } from '../../src/run/decide.ts';
 
 const GPU = {
   cuda: true,
