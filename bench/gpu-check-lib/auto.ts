@@ -54,6 +54,7 @@ export function loadSpecOf(d: Decision, dims: ModelDims, total_steps: number): L
     attention: d.attention,
     grad_checkpointing: d.grad_checkpointing,
     optimizer: d.optimizer,
+    offload: d.offload,
     budget_bytes: d.budget_bytes,
     total_steps,
   };
