@@ -31,7 +31,7 @@ const CASES: readonly LeverCase[] = (['none', 'optimizer', 'activations', 'all']
 /** The shape of part (e): BERT-base at 512 on a GPU, tiny on CPU. */
 function shape(quick: boolean) {
   return quick
-    ? { preset: 'bert-tiny', seq: 64, batch: 8, steps: 3, warm: 1 }
+    ? { preset: 'bert-tiny', seq: 64, batch: 8, steps: 2, warm: 1 } // a worker start per value is most of it
     : { preset: 'bert-base', seq: 512, batch: 8, steps: 6, warm: 2 };
 }
 
