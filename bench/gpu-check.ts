@@ -13,6 +13,7 @@ import { findPython, type ReadyEvent } from '../src/worker/index.ts';
 import { errorText, saveResults, type CheckContext } from './gpu-check-lib/context.ts';
 import { emptyDistributed, runDistributed } from './gpu-check-lib/distributed.ts';
 import { emptyGrid, runGrid } from './gpu-check-lib/grid.ts';
+import { emptyLevers, runLevers } from './gpu-check-lib/levers.ts';
 import { renderMarkdown } from './gpu-check-lib/report.ts';
 import { emptyScenario, runScenario } from './gpu-check-lib/scenario.ts';
 import { emptyThroughput, runThroughput } from './gpu-check-lib/throughput.ts';
@@ -23,8 +24,8 @@ import { CheckWorker } from './gpu-check-lib/worker.ts';
 const DEFAULT_BUDGET_S = 420;
 /** After the budget, this much grace before everything is abandoned (results are on disk by then). */
 const HARD_GRACE_MS = 20_000;
-const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS] [--parts b,c,d,a]';
-const PARTS = ['b', 'c', 'd', 'a'] as const;
+const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS] [--parts b,c,d,e,a]';
+const PARTS = ['b', 'c', 'd', 'e', 'a'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Args {
@@ -38,7 +39,7 @@ function parseParts(text: string): Part[] {
   const parts = text.split(',').map((p) => p.trim());
   const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
   if (bad.length || parts.length === 0) {
-    console.error(`gpu-check: --parts takes a comma list of a, b, c, d; got '${text}'\n${USAGE}`);
+    console.error(`gpu-check: --parts takes a comma list of a, b, c, d, e; got '${text}'\n${USAGE}`);
     process.exit(2);
   }
   return PARTS.filter((p) => parts.includes(p));
@@ -127,6 +128,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
     scenario: emptyScenario(quick, cuda),
     throughput: emptyThroughput(quick, cuda),
     distributed: emptyDistributed(quick, cuda),
+    levers: emptyLevers(quick, cuda),
     notes,
   };
 }
@@ -166,7 +168,7 @@ async function setup(args: Args, started_ms: number): Promise<CheckContext> {
 
 /** (b) and (c) first (the motivating case and the speed goal), then (d), then the grid until the time budget. */
 async function runParts(ctx: CheckContext, parts: Part[]): Promise<void> {
-  const all = { b: runScenario, c: runThroughput, d: runDistributed, a: runGrid } as const;
+  const all = { b: runScenario, c: runThroughput, d: runDistributed, e: runLevers, a: runGrid } as const;
   for (const p of parts) {
     const [name, part] = [`(${p})`, all[p]];
     try {

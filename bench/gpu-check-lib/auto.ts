@@ -54,6 +54,7 @@ export function loadSpecOf(d: Decision, dims: ModelDims, total_steps: number): L
     attention: d.attention,
     grad_checkpointing: d.grad_checkpointing,
     optimizer: d.optimizer,
+    offload: d.offload,
     budget_bytes: d.budget_bytes,
     total_steps,
   };
@@ -96,6 +97,7 @@ export function deepkeDecision(
     max_seq_len,
     freeze_layers: 0,
     optimizer: 'adamw',
+    offload: 'none',
     budget_bytes,
     reasons: ['DeepKE-like: fp32, eager attention, pad every batch to max_seq_len, no accumulation'],
   };

@@ -1,4 +1,5 @@
 // gpu-check.md: the results as markdown tables (the JSON holds every figure; this is the readable summary).
+import { leversMarkdown } from './levers.ts';
 import type { CheckResults, DistributedRow, DistributedSection, GridRow, VariantResult } from './types.ts';
 
 const gib = (x: number | null | undefined) =>
@@ -152,6 +153,7 @@ export function renderMarkdown(r: CheckResults): string {
     ...dd.rows.map(distributedRow),
     ...(dd.skipped ?? []).map(skippedRow),
     '',
+    ...leversMarkdown(r.levers),
   ];
   return out.join('\n');
 }

@@ -175,6 +175,34 @@ export interface DistributedSection {
   note: string;
 }
 
+/** One row of part (e): a lever at one value, measured against its plan and the run without the lever. */
+export interface LeverRow {
+  lever: string;
+  value: string;
+  ok: boolean;
+  error?: string;
+  oom: boolean;
+  /** reserved + non-PyTorch on CUDA, peak RSS on CPU */
+  measured_peak: number | null;
+  planned_peak: number;
+  /** (planned − measured) / measured */
+  rel_err: number | null;
+  /** what the plan keeps in host memory (offload) */
+  planned_host: number;
+  /** seconds per timed step, and over the run without the lever (its first row) */
+  step_s: number | null;
+  vs_without: number | null;
+}
+
+/** Part (e): the memory levers, each value measured against its plan and the run without it. */
+export interface LeversSection {
+  model: string;
+  seq_len: number;
+  batch_size: number;
+  rows: LeverRow[];
+  note: string;
+}
+
 /** The whole gpu-check.json. */
 export interface CheckResults {
   tool: 'refit gpu-check';
@@ -202,5 +230,7 @@ export interface CheckResults {
   scenario: ScenarioSection;
   throughput: ThroughputSection;
   distributed: DistributedSection;
+  /** part (e); absent in results written before it */
+  levers?: LeversSection;
   notes: string[];
 }

@@ -15,7 +15,7 @@ import {
   type OptimizerKind,
   type MemoryStats,
 } from '../../src/worker/index.ts';
-import { loadLevers, type ModelDims } from '../../src/memory/index.ts';
+import { loadLevers, type ModelDims, type Offload } from '../../src/memory/index.ts';
 
 /** Relation labels of every synthetic head (the golden measurement's 50). */
 export const NUM_LABELS = 50;
@@ -32,6 +32,8 @@ export interface LoadSpec {
   attention: Attention;
   grad_checkpointing: boolean;
   optimizer: OptimizerKind;
+  /** memory.offload (default none) */
+  offload?: Offload;
   budget_bytes?: number;
   total_steps?: number;
 }
@@ -61,6 +63,7 @@ export function loadCommand(spec: LoadSpec): LoadCommand {
       precision: spec.precision,
       attention: spec.attention,
       grad_checkpointing: spec.grad_checkpointing,
+      offload: spec.offload,
     }),
     optimizer: { kind: spec.optimizer, lr: 2e-5, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmup_steps: 0, total_steps: spec.total_steps ?? 1000 },

@@ -261,6 +261,7 @@ export function describeRun(c: RunShape & { model?: ModelDims }, mode: 'train' |
     `${mode === 'train' ? `, ${c.optimizer}` : ''}` +
     rnnHead +
     `${c.freeze_layers ? `, ${c.freeze_layers} layers frozen` : ''}` +
+    `${c.offload && c.offload !== 'none' ? `, ${c.offload} offloaded` : ''}` +
     `${c.data_parallel && c.data_parallel > 1 ? `, DataParallel on ${c.data_parallel} GPUs (GPU 0 shown)` : ''}` +
     ranks
   );

@@ -3,7 +3,8 @@
 // Calibrated on the H200 step times (bench/memory-calibrate.ts).
 import { COST } from './profiles/coefficients.ts';
 import { actClass, trainFeatures } from './profiles/index.ts';
-import type { GpuSpec, ModelDims, RunShape } from './types.ts';
+import { hostLink } from './gpus.ts';
+import type { GpuSpec, HostBytes, ModelDims, RunShape } from './types.ts';
 
 // A card given only by its size: assume a mid-range consumer card (RTX 3060-class speeds).
 const FALLBACK = { fp32_tflops: 12.7, tensor16_tflops: 25, bandwidth_gbs: 360 };
@@ -22,7 +23,13 @@ export function activationTrafficBytes(
   seq: number,
   batch = run.batch_size,
 ): number {
-  const f = trainFeatures(model, { ...run, seq_len: seq, batch_size: batch, grad_checkpointing: false });
+  const f = trainFeatures(model, {
+    ...run,
+    seq_len: seq,
+    batch_size: batch,
+    grad_checkpointing: false,
+    offload: 'none',
+  });
   return f.layer + f.sq;
 }
 
@@ -53,4 +60,24 @@ export function microBatchMs(
     L * COST.launch_ms_per_layer[cls] * (run.grad_checkpointing ? COST.checkpoint_launch_factor : 1);
   // The CPU launches kernels asynchronously: the step takes the longer of the two.
   return Math.max(launchMs, (computeMs + trafficMs) * recompute);
+}
+
+/**
+ * GB/s of a host's AdamW step over its states [derived, not measured]: a memory-bound pass reading and writing the
+ * fp32 parameters and both states and reading the gradients, on a desktop's dual-channel memory.
+ */
+export const HOST_STEP_GBS = 10;
+
+/**
+ * Milliseconds an offloaded run adds to one optimizer step of `micro_batches` micro-batches, not overlapped (an upper
+ * bound): the saved activations out and back over the card's host link in every micro-batch; the gradients out and
+ * the parameters back once a step, and the host's step over its states.
+ */
+export function offloadMs(host: HostBytes | undefined, gpu: GpuSpec, micro_batches: number): number {
+  if (!host) return 0;
+  const link = hostLink(gpu).gbs * 1e9;
+  const activations = (2 * host.activations * micro_batches) / link;
+  const moved = host.gradients + host.master_weights;
+  const step = host.optimizer > 0 ? moved / link + (moved + 2 * host.optimizer) / (HOST_STEP_GBS * 1e9) : 0;
+  return (activations + step) * 1e3;
 }

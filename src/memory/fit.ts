@@ -4,7 +4,7 @@
 // and train's decision read and price a config. Pure: cost.ts for speed.
 import { roundSeqLen } from '../batch/index.ts';
 import { RefitError } from '../errors.ts';
-import { microBatchMs } from './cost.ts';
+import { microBatchMs, offloadMs } from './cost.ts';
 import { checkSeqLen, validateDims } from './models.ts';
 import { strategyTrains, type Strategy } from './distributed-levers.ts';
 import { FIT_LEVERS, type Lever, type Permit } from './levers.ts';
@@ -78,6 +78,8 @@ function combinations(q: Search, allow: FitAllow): Array<Record<string, unknown>
     const values = l.fit!.choices(gpu, allowed, {
       current,
       num_hidden_layers: q.o.model.num_hidden_layers,
+      engine: q.o.facts.engine,
+      world: q.world,
     });
     if (values.length === 0)
       throw new RefitError(
@@ -132,6 +134,12 @@ export function candidateConfig(
   return out;
 }
 
+/** True when a candidate uses a value that costs speed whatever else changes (a lever's `last_resort`: offload). */
+function lastResort(c: FitCandidate): boolean {
+  const k = c.config as unknown as Record<string, unknown>;
+  return FIT_LEVERS.some((l: Lever) => l.fit!.last_resort?.(k[l.name]));
+}
+
 /** True when a candidate uses a value that changes the numerics (a permitted lever away from the config's value). */
 function changesNumerics(config: ShapeConfig, c: FitCandidate): boolean {
   const k = c.config as unknown as Record<string, unknown>;
@@ -151,7 +159,8 @@ function candidate(q: Search, micro: number, levers: Record<string, unknown>): F
   // Several ranks: each runs its share of the effective batch at the same time (communication not priced).
   const stepMs =
     shape.grad_accumulation *
-    microBatchMs(model, { ...run, seq_len: Math.round(perExample) }, gpu, micro * perExample);
+      microBatchMs(model, { ...run, seq_len: Math.round(perExample) }, gpu, micro * perExample) +
+    offloadMs(plan.host, gpu, shape.grad_accumulation);
   const { strategy, ...rest } = levers;
   return {
     // the searched levers by name, between the split and the length (the --json order)
@@ -234,11 +243,13 @@ export function fitConfig(o: FitOptions): FitResult {
       if (!smallest || cand.peak_device_bytes <= smallest.peak_device_bytes) smallest = cand;
     }
   }
-  // The config's own numerics first (a lever that changes them only when nothing exact fits); then fastest first, on
-  // a tie (within 2 %) less accumulation, then no checkpointing.
+  // The config's own numerics first (a lever that changes them only when nothing exact fits), then without offload
+  // (only when nothing else fits); then fastest first, on a tie (within 2 %) less accumulation, then no checkpointing.
   best.sort((x, y) => {
     const exact = Number(changesNumerics(config, x)) - Number(changesNumerics(config, y));
     if (exact) return exact;
+    const resort = Number(lastResort(x)) - Number(lastResort(y));
+    if (resort) return resort;
     const d = y.predicted_examples_per_s - x.predicted_examples_per_s;
     if (Math.abs(d) > 0.02 * Math.max(x.predicted_examples_per_s, y.predicted_examples_per_s)) return d;
     return (

@@ -75,6 +75,73 @@ const ROWS: Row[] = [
   ['RTX 6000 Ada', 47.5, true, 91.1, 364, 960],
 ];
 
+/**
+ * A card's link to host memory: its PCIe generation and width (x8 cards: the RTX 3050, 4060 and 4060 Ti), or
+ * NVLink-C2C with its GB/s one way. A card not named here is taken as PCIe 3.0 x16.
+ */
+function hostLinks(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const gen = (g: string, names: string[], lanes = 16) =>
+    names.forEach((n) => (out[n] = `PCIe ${g} x${lanes}`));
+  gen('3.0', ['GTX 1050', 'GTX 1050 Ti', 'GTX 1060 3GB', 'GTX 1060', 'GTX 1070', 'GTX 1070 Ti', 'GTX 1080']);
+  gen('3.0', [
+    'GTX 1080 Ti',
+    'Titan Xp',
+    'GTX 1660',
+    'GTX 1660 Super',
+    'GTX 1660 Ti',
+    'RTX 2060',
+    'RTX 2060 12GB',
+  ]);
+  gen('3.0', ['RTX 2060 Super', 'RTX 2070', 'RTX 2070 Super', 'RTX 2080', 'RTX 2080 Super', 'RTX 2080 Ti']);
+  gen('3.0', ['Titan RTX', 'T4', 'V100 16GB', 'V100 32GB', 'P100', 'P40', 'Titan V']);
+  gen('4.0', ['RTX 3050', 'RTX 4060', 'RTX 4060 Ti', 'RTX 4060 Ti 16GB'], 8);
+  gen('4.0', [
+    'RTX 3060',
+    'RTX 3060 8GB',
+    'RTX 3060 Ti',
+    'RTX 3070',
+    'RTX 3070 Ti',
+    'RTX 3080',
+    'RTX 3080 12GB',
+  ]);
+  gen('4.0', ['RTX 3080 Ti', 'RTX 3090', 'RTX 3090 Ti', 'RTX 4070', 'RTX 4070 Super', 'RTX 4070 Ti']);
+  gen('4.0', [
+    'RTX 4070 Ti Super',
+    'RTX 4080',
+    'RTX 4080 Super',
+    'RTX 4090',
+    'A10',
+    'A100 40GB',
+    'A100 80GB',
+  ]);
+  gen('4.0', ['L4', 'L40S', 'A10G', 'A30', 'A40', 'RTX A4000', 'RTX A5000', 'RTX A6000', 'RTX 6000 Ada']);
+  gen('5.0', ['H100', 'H100 PCIe', 'H200']);
+  return out;
+}
+
+/** Every known card's host link (hostLinks). */
+const HOST_LINKS: Readonly<Record<string, string>> = Object.freeze(hostLinks());
+/** A card refit does not know (or a size): the slowest common link. */
+export const DEFAULT_HOST_LINK = 'PCIe 3.0 x16';
+/** PCIe GB/s per lane and direction after encoding (8b/10b is gone since 3.0: 128b/130b). */
+const PCIE_LANE_GBS: Readonly<Record<string, number>> = Object.freeze({
+  '3.0': 0.985,
+  '4.0': 1.969,
+  '5.0': 3.938,
+});
+/** The share of a link's rate pinned-memory copies reach (cudaMemcpyAsync between pinned host and the card). */
+const LINK_EFFICIENCY = 0.8;
+
+/** Usable GB/s one way of a link as HOST_LINKS spells it (`PCIe 4.0 x16`, `NVLink-C2C 450`). */
+export function linkGbs(link: string): number {
+  const pcie = /^PCIe (\d\.\d) x(\d+)$/.exec(link);
+  if (pcie && PCIE_LANE_GBS[pcie[1]]) return PCIE_LANE_GBS[pcie[1]] * Number(pcie[2]) * LINK_EFFICIENCY;
+  const c2c = /^NVLink-C2C (\d+)$/.exec(link);
+  if (c2c) return Number(c2c[1]) * LINK_EFFICIENCY;
+  throw new Error(`unknown host link ${link}`);
+}
+
 /** Every known card by display name. */
 export const GPUS: Readonly<Record<string, GpuSpec>> = Object.freeze(
   Object.fromEntries(
@@ -88,10 +155,18 @@ export const GPUS: Readonly<Record<string, GpuSpec>> = Object.freeze(
         tensor16_tflops: t16,
         bandwidth_gbs: bw,
         hopper: name.startsWith('H100') || name === 'H200',
+        host_link: HOST_LINKS[name] ?? DEFAULT_HOST_LINK,
+        host_link_gbs: linkGbs(HOST_LINKS[name] ?? DEFAULT_HOST_LINK),
       },
     ]),
   ),
 );
+
+/** A card's host link and its usable GB/s (a card given by its size: DEFAULT_HOST_LINK). */
+export function hostLink(gpu: GpuSpec): { link: string; gbs: number } {
+  const link = gpu.host_link ?? DEFAULT_HOST_LINK;
+  return { link, gbs: gpu.host_link_gbs ?? linkGbs(link) };
+}
 
 const UNITS: Record<string, number> = {
   b: 1,

@@ -18,6 +18,7 @@ export type {
   GpuSpec,
   MemoryPlan,
   MemoryBreakdown,
+  HostBytes,
   FitResult,
   FitCandidate,
   EngineProfile,
@@ -42,6 +43,7 @@ export {
   ATTENTIONS,
   OPTIMIZERS,
   PADDINGS,
+  OFFLOADS,
   BATCHINGS,
   MEMORY_MODES,
   type Lever,
@@ -52,6 +54,7 @@ export {
   type FitLevers,
   type LeverAdvice,
   type Padding,
+  type Offload,
   type Batching,
   type MemoryMode,
   type RecoveryLevers,
@@ -78,7 +81,7 @@ export {
   type ResolvedShapeConfig,
 } from './run-shape.ts';
 export { KNOWN_MODELS, knownModelDims } from './known-models.ts';
-export { GPUS, resolveGpu, parseSize } from './gpus.ts';
+export { GPUS, hostLink, resolveGpu, parseSize } from './gpus.ts';
 export {
   paramTensors,
   countParams,
@@ -115,7 +118,7 @@ export {
   type FitAllow,
   type FitOptions,
 } from './fit.ts';
-export { microBatchMs, trainFlopsPerToken } from './cost.ts';
+export { microBatchMs, offloadMs, trainFlopsPerToken } from './cost.ts';
 export { formatBytes } from '../bytes.ts';
 // The OOM doctor (src/memory/doctor): its parse/diagnose surface, re-exported by name.
 export {

@@ -19,6 +19,12 @@ export type Padding = (typeof PADDINGS)[number];
 export const BATCHINGS = Object.freeze(['buckets', 'token_budget'] as const);
 export type Batching = (typeof BATCHINGS)[number];
 /**
+ * What a run keeps in host memory instead of on the device: nothing, the optimizer (its states and the fp32 master
+ * copy, the step on the host), the saved activations, or both.
+ */
+export const OFFLOADS = Object.freeze(['none', 'optimizer', 'activations', 'all'] as const);
+export type Offload = (typeof OFFLOADS)[number];
+/**
  * Levers that change the numerics (what is trained or how its states are rounded): fit and `memory: auto` try
  * them only when the user allows them (`memory.allow`, `refit fit --allow`), and only when no configuration with the
  * config's own numerics fits.
@@ -46,6 +52,7 @@ export interface MemoryConfig {
   grad_checkpointing: 'auto' | boolean;
   freeze_layers: number;
   optimizer: Exclude<Optimizer, 'sgd'>;
+  offload: 'auto' | Offload;
   /** 'auto' or a size such as '11.75GiB' / '12GB' (parsed by the memory module). */
   budget: string;
   allow_shorter_seq: boolean;
@@ -64,6 +71,7 @@ export interface LoadLevers {
   grad_checkpointing: boolean;
   freeze_layers: number;
   optimizer: Optimizer;
+  offload: Offload;
 }
 
 /**
@@ -87,6 +95,7 @@ export interface FitLevers {
   grad_checkpointing: boolean;
   padding: Padding;
   freeze_layers: number;
+  offload: Offload;
 }
 
 /** The levers the supervisor may change after an OOM (the effective batch is never among them). */
@@ -94,6 +103,8 @@ export interface RecoveryLevers {
   micro_batch_size: number;
   grad_checkpointing: boolean;
   max_seq_len: number;
+  /** absent: none (a run state written before the lever) */
+  offload?: Offload;
 }
 
 /** The numbers of a parsed OOM message recovery uses (a subset of the doctor's OomReport). */
@@ -107,7 +118,8 @@ export interface OomNumbers {
 export type RecoveryAction =
   | { kind: 'smaller_micro_batch'; from: number; to: number; reason: string }
   | { kind: 'grad_checkpointing'; from: false; to: true; reason: string }
-  | { kind: 'shorter_seq'; from: number; to: number; reason: string };
+  | { kind: 'shorter_seq'; from: number; to: number; reason: string }
+  | { kind: 'offload'; from: Offload; to: Offload; reason: string };
 
 /**
  * What a recovery step sees: the levers now, the failed micro-batch's size, the OOM's numbers, the user's
@@ -120,6 +132,8 @@ export interface RecoveryInput {
   allow_shorter_seq: boolean;
   /** The smallest micro-batch worth trying: the number of ranks (each keeps at least one example); default 1. */
   min_micro_batch?: number;
+  /** The ranks of the run (default 1): offload is one process's. */
+  world?: number;
 }
 
 /** A window is never shortened below this many tokens. */
@@ -138,6 +152,9 @@ export interface FitDevice {
 export interface FitChoiceContext<T> {
   current: T;
   num_hidden_layers: number;
+  /** the engine that runs the config and its ranks (refit's worker offloads in one process only) */
+  engine: 'refit' | 'hf';
+  world: number;
 }
 
 /** A lever's place in `fitConfig`'s search: its loop order (outer first) and the values tried on a device. */
@@ -150,6 +167,11 @@ export interface FitRole<T> {
    * (memory.allow / `refit fit --allow`), and a candidate using one is chosen only when no exact one fits.
    */
   permit?: Permit;
+  /**
+   * A value that costs speed whatever else changes (offload: the host link): a candidate using it ranks after every
+   * candidate without it that fits, fastest first among themselves.
+   */
+  last_resort?(value: T): boolean;
   /** Searched only when the data's lengths are known (else the config's value is kept). */
   needs_lengths?: boolean;
   /**

@@ -6,6 +6,7 @@ import {
   BATCHINGS,
   MEMORY_MODES,
   MIN_SEQ_LEN,
+  OFFLOADS,
   OPTIMIZERS,
   PADDINGS,
   PERMITS,
@@ -17,6 +18,7 @@ import {
   type FitDevice,
   type FitRole,
   type Lever,
+  type Offload,
   type Padding,
   type Precision,
 } from './lever-types.ts';
@@ -41,7 +43,7 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     prices:
       'activations ∝ s (s² with eager attention), int64 inputs ∝ b·s; dynamic padding plans the longest batch',
     recovery: {
-      order: 3,
+      order: 4,
       step: ({ levers, allow_shorter_seq }) =>
         allow_shorter_seq && levers.max_seq_len > MIN_SEQ_LEN
           ? {
@@ -283,6 +285,53 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
           (k) => k === current || (k > current && k < n),
         ),
     } satisfies FitRole<number>,
+  },
+  {
+    name: 'offload',
+    key: 'memory.offload',
+    ...oneOf('auto', ...OFFLOADS),
+    default: 'auto',
+    values: OFFLOADS,
+    decision: { order: 12, load: { infer: 'none' } },
+    flag: {
+      name: 'offload',
+      plan: {
+        arg: '<none|optimizer|activations|all>',
+        help: 'keep these in host memory instead of on the device',
+      },
+      fit: {
+        arg: '<list>',
+        help: 'offloads to consider when nothing else fits (default none,activations,optimizer,all)',
+      },
+    },
+    prices:
+      'optimizer: no optimizer states or foreach temporary on the device (states, fp32 master copy and gradients in ' +
+      'host memory); activations: one layer of saved activations and no checkpoints on the device (the rest in host ' +
+      "memory); the card's host link prices the copies",
+    fit: {
+      order: 6,
+      column: { title: 'offload', width: 11, unit: 'offload' },
+      // refit's worker offloads in one process only; costs speed, so it ranks after every run that fits without it
+      choices: (_gpu, allowed, { engine, world }): readonly Offload[] =>
+        engine !== 'refit' || world > 1 ? ['none'] : (allowed ?? ['none', 'activations', 'optimizer', 'all']),
+      last_resort: (v) => v !== 'none',
+    } satisfies FitRole<Offload>,
+    recovery: {
+      order: 3,
+      // activations first (the optimizer step keeps its speed), then both
+      step: ({ levers, world }) => {
+        const from = levers.offload ?? 'none';
+        if (from === 'all' || (world ?? 1) > 1) return null;
+        const to: Offload = from === 'none' ? 'activations' : 'all';
+        const what = to === 'activations' ? 'the saved activations' : 'the optimizer states too';
+        return {
+          kind: 'offload',
+          from,
+          to,
+          reason: `checkpointing on and micro-batch 1: ${what} to host memory`,
+        };
+      },
+    },
   },
   {
     name: 'optimizer',

@@ -43,6 +43,11 @@ export function validateRun(model: ModelDims, run: RunShape): void {
       `freeze_layers must be an integer from 0 to ${model.num_hidden_layers}, got ${f}`,
     );
   }
+  if (
+    (run.offload ?? 'none') !== 'none' &&
+    (run.engine !== 'refit' || (run.ranks ?? 1) > 1 || run.data_parallel! > 1)
+  )
+    throw new RefitError('E_RUN_SHAPE', "offload runs in refit's worker with one process; use offload none");
   if (run.mode === 'train' && !strategyTrains(run.strategy, run.precision))
     throw new RefitError('E_RUN_SHAPE', `${FSDP_NO_FP16}; use precision bf16 or fp32`);
   checkSeqLen(model, run.seq_len);
@@ -64,6 +69,7 @@ export function planMemory(opts: { model: ModelDims; run: RunShape; gpu?: GpuSpe
       ...run,
       head: run.head ?? 'entity-start',
       freeze_layers: run.freeze_layers ?? 0,
+      offload: run.offload ?? 'none',
       model,
       ...(gpu ? { gpu: gpu.name } : {}),
     },
@@ -74,6 +80,7 @@ export function planMemory(opts: { model: ModelDims; run: RunShape; gpu?: GpuSpe
     breakdown: { ...est.parts, context: CONTEXT_BYTES, allocator_slack: reserved - allocated },
     peak_phase: est.peak_phase,
     ...(est.per_rank ? { per_rank: est.per_rank } : {}),
+    ...(est.host ? { host: est.host } : {}),
   };
   if (gpu) {
     plan.budget_bytes = gpu.memory_bytes;

@@ -31,7 +31,12 @@ export interface ShapeConfig {
     | 'attention'
     | 'grad_checkpointing'
     | 'freeze_layers'
-  > & { optimizer: RunShape['optimizer']; allow?: RunConfig['memory']['allow'] };
+  > & {
+    optimizer: RunShape['optimizer'];
+    allow?: RunConfig['memory']['allow'];
+    /** absent or auto: none (fit and `memory: auto` search it) */
+    offload?: RunConfig['memory']['offload'];
+  };
   model: Pick<RunConfig['model'], 'head'> & {
     rnn?: Pick<RunConfig['model']['rnn'], 'type' | 'hidden_size' | 'num_layers' | 'bidirectional'>;
   };
@@ -160,6 +165,7 @@ export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape 
     optimizer: m.optimizer === 'adamw-fused' && dev && !dev.fused_adamw ? 'adamw' : m.optimizer,
     num_labels: facts.num_labels ?? config.data.num_relations ?? DEFAULT_NUM_LABELS,
     freeze_layers: m.freeze_layers,
+    offload: m.offload === undefined || m.offload === 'auto' ? 'none' : m.offload,
     ...headShape(config.model),
     ...(gpus > 1 ? { data_parallel: gpus } : {}),
     ...(strategy ? { ranks: world, strategy } : {}),
@@ -282,6 +288,7 @@ export function plainConfig(o: {
   grad_checkpointing?: boolean | 'auto';
   optimizer?: RunShape['optimizer'];
   freeze_layers?: number;
+  offload?: ShapeConfig['memory']['offload'];
   num_relations?: number;
   head?: RunShape['head'];
   rnn?: ShapeConfig['model']['rnn'];
@@ -299,6 +306,7 @@ export function plainConfig(o: {
       grad_checkpointing: o.grad_checkpointing ?? false,
       freeze_layers: o.freeze_layers ?? 0,
       optimizer: o.optimizer ?? 'adamw',
+      ...(o.offload ? { offload: o.offload } : {}),
     },
     model: { head: o.head ?? 'entity-start', ...(o.rnn ? { rnn: o.rnn } : {}) },
     data: { num_relations: o.num_relations },

@@ -1,6 +1,6 @@
 // Shared types of the memory model (plan, fit, profiles). Types only: no logic, no I/O.
 // Every size is in bytes; names crossing the CLI/JSON boundary are snake_case.
-import type { Attention, FitLevers, Optimizer, Padding, Precision } from './lever-types.ts';
+import type { Attention, FitLevers, Offload, Optimizer, Padding, Precision } from './lever-types.ts';
 
 /** The shape of a BERT encoder, with Hugging Face config.json names. */
 export interface ModelDims {
@@ -14,7 +14,7 @@ export interface ModelDims {
 }
 
 // The lever value types are declared once, in the lever table (levers.ts).
-export type { Attention, Optimizer, Padding, Precision };
+export type { Attention, Offload, Optimizer, Padding, Precision };
 
 /** Which program runs the model: our worker (`refit`) or Hugging Face BertModel (`hf`, as DeepKE runs it). */
 export type Engine = 'refit' | 'hf';
@@ -31,6 +31,8 @@ export interface RunShape {
   optimizer: Optimizer;
   num_labels: number;
   freeze_layers?: number;
+  /** what a training run keeps in host memory instead of on the device (absent: none) */
+  offload?: Offload;
   head?: 'entity-start' | 'cls' | 'deepke-lm';
   /** The deepke-lm head's RNN (default: DeepKE's model/lm.yaml, a 1-layer BiLSTM of 100). */
   rnn?: RnnShape;
@@ -91,6 +93,22 @@ export interface GpuSpec {
   hopper?: boolean;
   /** torch's scaled_dot_product_attention runs here (false: only eager; undefined: assumed, as on any torch 2.x) */
   sdpa?: boolean;
+  /** the link to host memory (`PCIe 4.0 x16`, `NVLink-C2C`) and its usable GB/s one way (gpus.ts hostLink) */
+  host_link?: string;
+  host_link_gbs?: number;
+}
+
+/** What an offloaded run keeps in host memory (pinned where CUDA is), in bytes; `total` is their sum. */
+export interface HostBytes {
+  /** the optimizer's states (AdamW: two fp32 values per trainable parameter) */
+  optimizer: number;
+  /** the fp32 copy of the trainable parameters the host's step updates */
+  master_weights: number;
+  /** the gradients copied to the host for the step */
+  gradients: number;
+  /** the saved activations (and checkpointed layers' inputs) of one micro-batch */
+  activations: number;
+  total: number;
 }
 
 /** Where the bytes of the peak go; the fields add up to the peak device bytes. */
@@ -115,6 +133,8 @@ export interface ProfileEstimate {
   peak_phase: 'optimizer-step' | 'backward' | 'forward';
   /** several ranks: one rank's model states and communication buffers */
   per_rank?: RankBreakdown;
+  /** offload: what the run keeps in host memory */
+  host?: HostBytes;
 }
 
 /** An engine's memory behaviour; pure function of model, run and device (no I/O). */
@@ -136,6 +156,8 @@ export interface MemoryPlan {
   peak_phase: string;
   /** several ranks (`ranks` > 1): what one rank holds; the breakdown and peaks above are that rank's */
   per_rank?: RankBreakdown;
+  /** offload (`offload` other than none): the bytes kept in host memory instead */
+  host?: HostBytes;
   budget_bytes?: number;
   fits?: boolean;
 }

@@ -232,9 +232,9 @@ function fitHostRam(d: Decision, opts: Parameters<typeof decideMemory>[0]): void
 }
 
 /**
- * Refuses a run whose plan cannot fit before any tensor is made: on CPU the predicted peak against the host RAM
- * (or memory.budget); anywhere the weights, gradients and optimizer state alone against the limit (no lever
- * shrinks those).
+ * Refuses a run whose plan cannot fit before any tensor is made: on CPU the predicted peak (with what offload keeps on
+ * the host) against the host RAM (or memory.budget), on CUDA what offload keeps on the host against the host RAM;
+ * anywhere the weights, gradients and optimizer state alone against the limit (no lever shrinks those).
  */
 function checkPlanned(file: PlanFile, config: RunConfig): PlanFile {
   const p = file.plan;
@@ -250,10 +250,18 @@ function checkPlanned(file: PlanFile, config: RunConfig): PlanFile {
         `(${(p.params / 1e6).toFixed(1)}M parameters) but ${limit.what} is ${gib(limit.bytes)}; ${fix}`,
     );
   }
-  if (!d.device.startsWith('cuda') && p.peak_allocated_bytes > limit.bytes) {
+  // offload: the host holds what the device does not (pinned on CUDA, where it is checked against the host's RAM too)
+  const host = p.host?.total ?? 0;
+  if (host > 0 && d.device.startsWith('cuda') && host > availableRam())
     throw new RefitError(
       'E_MEMORY_PLAN',
-      `the run is planned at ${gib(p.peak_allocated_bytes)} peak (micro-batch ${d.micro_batch_size} × ` +
+      `memory.offload=${d.offload} keeps ${gib(host)} in host memory but this machine's available RAM is ` +
+        `${gib(availableRam())}; use memory.offload=activations or none, or a smaller model`,
+    );
+  if (!d.device.startsWith('cuda') && p.peak_allocated_bytes + host > limit.bytes) {
+    throw new RefitError(
+      'E_MEMORY_PLAN',
+      `the run is planned at ${gib(p.peak_allocated_bytes + host)} peak (micro-batch ${d.micro_batch_size} × ` +
         `${p.config.seq_len} tokens) but ${limit.what} is ${gib(limit.bytes)}; ` +
         `lower train.batch_size or memory.micro_batch_size, or memory.max_seq_len`,
     );

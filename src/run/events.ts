@@ -77,8 +77,8 @@ export interface RecoveryRunEvent {
   time: string;
   step: number;
   action: string;
-  from: number | boolean;
-  to: number | boolean;
+  from: number | boolean | string;
+  to: number | boolean | string;
   reason: string;
 }
 /** `restart`: the worker died and the run resumes from a checkpoint. */

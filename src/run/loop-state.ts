@@ -3,6 +3,7 @@
 // internal error further on. Reads files only; which checkpoint a resume uses is checkpoints.ts.
 import { existsSync, readFileSync } from 'node:fs';
 import { RefitError } from '../errors.ts';
+import { OFFLOADS, type Offload } from '../memory/lever-types.ts';
 
 /** Everything about the run's progress that a checkpoint must carry to continue identically (checkpoints/last.json). */
 export interface LoopState {
@@ -16,7 +17,8 @@ export interface LoopState {
   bad_epochs: number;
   stopped: boolean;
   evals: Array<{ epoch: number; accuracy: number; macro_f1: number; micro_f1: number; loss: number }>;
-  levers: { micro_batch_size: number; grad_checkpointing: boolean; max_seq_len: number };
+  /** offload: absent in a run state written before the lever (none) */
+  levers: { micro_batch_size: number; grad_checkpointing: boolean; max_seq_len: number; offload?: Offload };
 }
 
 /** A fresh loop state. */
@@ -75,8 +77,13 @@ const FIELDS: Record<keyof LoopState, Check> = {
   stopped: flag,
   evals: [(v) => Array.isArray(v) && v.every(EVAL[0]), `a list, each ${EVAL[1]}`],
   levers: object(
-    { micro_batch_size: positive, grad_checkpointing: flag, max_seq_len: positive },
-    'an object {micro_batch_size, grad_checkpointing, max_seq_len}',
+    {
+      micro_batch_size: positive,
+      grad_checkpointing: flag,
+      max_seq_len: positive,
+      offload: [(v) => v === undefined || (OFFLOADS as readonly unknown[]).includes(v), ''],
+    },
+    `an object {micro_batch_size, grad_checkpointing, max_seq_len, offload?: ${OFFLOADS.join('|')}}`,
   ),
 };
 

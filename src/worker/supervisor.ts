@@ -1,6 +1,7 @@
 // The training supervisor: runs optimizer steps on a worker and recovers from what goes wrong.
 // An `oom` event re-plans the rest of the same logical step smaller (lossless, design §2) and escalates
-// (smaller micro-batch → gradient checkpointing → shorter window if allowed); a crash restarts the worker.
+// (smaller micro-batch → gradient checkpointing → activation offload → optimizer offload too → shorter window
+// if allowed); a crash restarts the worker.
 // It never changes the effective batch and never skips an example.
 import { RefitError, pythonOsError, type ErrorCode } from '../errors.ts';
 import type { RunLog } from '../log.ts';
@@ -9,6 +10,7 @@ import { WorkerCrashError } from './process.ts';
 import {
   chooseRecovery,
   MIN_SEQ_LEN,
+  type Offload,
   type OomNumbers,
   type RecoveryAction,
   type RecoveryLevers,
@@ -81,6 +83,7 @@ export class TrainSupervisor {
    */
   private batching: BatchPolicy;
   private checkpointing: boolean;
+  private offload: Offload;
   lengths: ArrayLike<number>;
   dataset: string;
   /** Micro-batches the last finished step ran in (after any re-split), for the step event. */
@@ -102,6 +105,7 @@ export class TrainSupervisor {
     this.hooks = opts.hooks;
     this.minMicro = Math.max(1, opts.ranks ?? 1);
     this.checkpointing = opts.levers.grad_checkpointing;
+    this.offload = opts.levers.offload ?? 'none';
     this.batching = {
       ...opts.policy,
       micro_batch_size: opts.levers.micro_batch_size,
@@ -119,6 +123,7 @@ export class TrainSupervisor {
       micro_batch_size: p.micro_batch_size,
       grad_checkpointing: this.checkpointing,
       max_seq_len: p.max_seq_len,
+      offload: this.offload,
     };
   }
 
@@ -176,7 +181,7 @@ export class TrainSupervisor {
         });
         cont = true;
       } else {
-        // Checkpointing and the window are load-time choices: save the state (no optimizer step happened yet
+        // Checkpointing, offload and the window are load-time choices: save the state (no optimizer step happened yet
         // in this logical step), reload with the new lever, and redo the whole step from zeroed gradients.
         await this.reload(step, action);
         micro = this.split(indices);
@@ -222,14 +227,15 @@ export class TrainSupervisor {
       report,
       allow_shorter_seq: this.allowShorterSeq,
       min_micro_batch: this.minMicro,
+      world: this.minMicro,
     });
     const where = ev.rank !== undefined ? ` on rank ${ev.rank}` : '';
     if (!action)
       throw new RefitError(
         'E_OOM_UNRECOVERABLE',
         `out of memory at step ${ev.step}${where} with micro-batch ${this.levers.micro_batch_size}, gradient ` +
-          'checkpointing on and no shorter window allowed (set memory.allow_shorter_seq=true or a smaller ' +
-          'memory.max_seq_len / model)',
+          `checkpointing on, offload ${this.offload} and no shorter window allowed (set ` +
+          'memory.allow_shorter_seq=true or a smaller memory.max_seq_len / model)',
       );
     const change = `${action.kind} ${String(action.from)} → ${String(action.to)}`;
     this.hooks.log.write(`step ${ev.step}${where}: ${change} (${action.reason})${how}`);
@@ -240,6 +246,7 @@ export class TrainSupervisor {
   private async applyLever(step: number, action: RecoveryAction): Promise<void> {
     if (action.kind === 'smaller_micro_batch') this.setMicro(action.to);
     else if (action.kind === 'grad_checkpointing') this.checkpointing = true;
+    else if (action.kind === 'offload') this.offload = action.to;
     else {
       if (!this.hooks.shorten)
         throw new RefitError(

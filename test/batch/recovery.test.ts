@@ -1,7 +1,9 @@
-// The OOM escalation ladder: smaller micro-batch → gradient checkpointing → shorter window (only if allowed) → give up.
+// The OOM escalation ladder: smaller micro-batch → gradient checkpointing → activation offload → optimizer offload too →
+// shorter window (only if allowed) → give up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseRecovery, MIN_SEQ_LEN } from '../../src/worker/supervisor.ts';
+import type { Offload } from '../../src/memory/index.ts';
 
 const OOM = { kind: 'allocator-oom' };
 
@@ -59,13 +61,30 @@ test('chooseRecovery with several ranks: never below one example a rank, then th
   assert.equal(next?.kind, 'grad_checkpointing', 'one example a rank already: checkpointing next');
 });
 
-test('chooseRecovery: micro-batch 1 → checkpointing → shorter window only if allowed → null', () => {
+test('chooseRecovery: micro-batch 1 → checkpointing → activation offload → optimizer offload too → shorter window only if allowed → null', () => {
   const one = { micro_batch_size: 1, grad_checkpointing: false, max_seq_len: 256 };
   assert.equal(
     chooseRecovery({ levers: one, failed_size: 1, report: OOM, allow_shorter_seq: false })?.kind,
     'grad_checkpointing',
   );
-  const ckpt = { ...one, grad_checkpointing: true };
+  const step = (offload: Offload | undefined, world?: number) => {
+    const a = chooseRecovery({
+      levers: { ...one, grad_checkpointing: true, offload },
+      failed_size: 1,
+      report: OOM,
+      allow_shorter_seq: true,
+      world,
+    });
+    return a && [a.kind, a.from, a.to];
+  };
+  // before anything is shortened: the activations, then the optimizer too (a run state without offload: none)
+  assert.deepEqual(step(undefined), ['offload', 'none', 'activations']);
+  assert.deepEqual(step('none'), ['offload', 'none', 'activations']);
+  assert.deepEqual(step('activations'), ['offload', 'activations', 'all']);
+  assert.deepEqual(step('optimizer'), ['offload', 'optimizer', 'all']);
+  assert.deepEqual(step('all'), ['shorter_seq', 256, 128]);
+  assert.deepEqual(step('none', 2), ['shorter_seq', 256, 128], 'several ranks: no offload');
+  const ckpt = { ...one, grad_checkpointing: true, offload: 'all' as const };
   assert.equal(chooseRecovery({ levers: ckpt, failed_size: 1, report: OOM, allow_shorter_seq: false }), null);
   const shorter = chooseRecovery({ levers: ckpt, failed_size: 1, report: OOM, allow_shorter_seq: true });
   assert.deepEqual(shorter && [shorter.kind, shorter.to], ['shorter_seq', 128]);

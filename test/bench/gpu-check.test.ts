@@ -128,7 +128,7 @@ test(
 );
 
 test(
-  'bench/gpu-check --quick on CPU writes the four sections with numbers',
+  'bench/gpu-check --quick on CPU writes the five sections with numbers',
   { skip: !torchPython() && 'needs a Python with torch (REFIT_PYTHON)', timeout: 360_000 },
   () => {
     const out = mkdtempSync(join(tmpdir(), 'gpu-check-out-'));
@@ -221,8 +221,29 @@ test(
       }
       assert.equal(plain.max_rel_loss_diff, null);
 
+      // (e): each lever value trained against its plan and the run without it (memory.offload's four values)
+      const lv = res.levers!;
+      assert.deepEqual(
+        lv.rows.map((r) => [r.lever, r.value]),
+        ['none', 'optimizer', 'activations', 'all'].map((v) => ['offload', v]),
+      );
+      for (const r of lv.rows) {
+        assert.equal(r.ok, true, `${r.lever}=${r.value}: ${r.error}`);
+        assert.ok(r.measured_peak! > 0 && r.planned_peak > 0 && r.step_s! > 0, r.value);
+        assert.ok(r.vs_without! > 0 && Number.isFinite(r.rel_err!), r.value);
+        assert.equal(r.planned_host > 0, r.value !== 'none', r.value);
+      }
+
       const md = readFileSync(join(out, 'gpu-check.md'), 'utf8');
-      for (const h of ['## (a)', '## (b)', '## (c)', '## (d)', '| ddp, 2 ranks | 2 | ddp |'])
+      for (const h of [
+        '## (a)',
+        '## (b)',
+        '## (c)',
+        '## (d)',
+        '## (e)',
+        '| ddp, 2 ranks | 2 | ddp |',
+        '| offload | all |',
+      ])
         assert.ok(md.includes(h), h);
       const fsdpLine = md.split('\n').find((l) => l.startsWith('| fsdp, 2 ranks | 2 | fsdp |'));
       assert.ok(fsdpLine, 'the fsdp row is in the table, run or skipped');

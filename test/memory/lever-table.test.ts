@@ -14,6 +14,7 @@ import {
   fitConfig,
   plainConfig,
   resolveGpu,
+  type Offload,
 } from '../../src/memory/index.ts';
 import { generalFixes } from '../../src/memory/doctor/fixes.ts';
 import { diagnose, parseOomReport } from '../../src/memory/index.ts';
@@ -56,10 +57,10 @@ test('one lever table: memory.* then distributed.* keys, each name once (lever(n
   for (const l of LEVERS) assert.equal(lever(l.name), l);
 });
 
-test('fit searches precision, then attention, then checkpointing, then padding, then frozen layers (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {
+test('fit searches precision, then attention, then checkpointing, then padding, then frozen layers, then offload (micro-batch innermost); recovery pulls micro-batch, checkpointing, activation offload, optimizer offload, window', () => {
   assert.deepEqual(
     FIT_LEVERS.map((l) => l.name),
-    ['precision', 'attention', 'grad_checkpointing', 'padding', 'freeze_layers'],
+    ['precision', 'attention', 'grad_checkpointing', 'padding', 'freeze_layers', 'offload'],
   );
   // FitLevers (a fit candidate's config) has one field per lever fit searches: a fit's JSON carries each
   const fit = fitConfig({
@@ -71,20 +72,23 @@ test('fit searches precision, then attention, then checkpointing, then padding, 
   for (const l of FIT_LEVERS) assert.ok(l.name in fit.config, l.name);
   assert.deepEqual(
     RECOVERY_LEVERS.map((l) => l.name),
-    ['micro_batch_size', 'grad_checkpointing', 'max_seq_len'],
+    ['micro_batch_size', 'grad_checkpointing', 'offload', 'max_seq_len'],
   );
   const oom = { kind: 'allocator-oom' };
-  const at = (micro: number, ckpt: boolean, allow = false) =>
-    chooseRecovery({
-      levers: { micro_batch_size: micro, grad_checkpointing: ckpt, max_seq_len: 256 },
+  const at = (micro: number, ckpt: boolean, allow = false, offload: Offload = 'all') => {
+    const a = chooseRecovery({
+      levers: { micro_batch_size: micro, grad_checkpointing: ckpt, max_seq_len: 256, offload },
       failed_size: micro,
       report: oom,
       allow_shorter_seq: allow,
-    })?.kind ?? null;
+    });
+    return a ? (a.kind === 'offload' ? `offload ${a.to}` : a.kind) : null;
+  };
   assert.deepEqual(
-    [at(8, false), at(1, false), at(1, true, true), at(1, true)],
-    ['smaller_micro_batch', 'grad_checkpointing', 'shorter_seq', null],
+    [at(8, false), at(1, false), at(1, true, false, 'none'), at(1, true, false, 'activations')],
+    ['smaller_micro_batch', 'grad_checkpointing', 'offload activations', 'offload all'],
   );
+  assert.deepEqual([at(1, true, true), at(1, true)], ['shorter_seq', null]);
 });
 
 test("the doctor's general fixes are the levers' advice, fastest first", () => {

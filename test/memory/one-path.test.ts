@@ -2,7 +2,7 @@
 // `refit plan -c X` with the chosen levers, the config `refit fit --write` writes (planned with `refit plan -c`),
 // `refit doctor -c X` (its `current` = `refit plan -c X`), the web planner's function (planConfig) and `refit
 // train`'s decision (decideMemory → plan.json) in auto and manual mode give the same run shape and the same peak.
-// On generated configs (seeded: heads and RNNs, frozen layers, AdamW and fused AdamW, padding, two ranks) and on
+// On generated configs (seeded: heads and RNNs, frozen layers, AdamW and fused AdamW, padding, offload, two ranks) and on
 // DeepKE conf folders.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,6 +106,12 @@ function generate(random: () => number, mode: 'auto' | 'manual'): Generated {
       : {}),
   };
   const lengths = Array.from({ length: 60 }, () => 5 + Math.floor(random() * (random() < 0.3 ? 500 : 90)));
+  // offload: one process only; auto leaves it to fit, a value is kept
+  if (world === 1)
+    memory.offload =
+      mode === 'manual'
+        ? pick(['none', 'optimizer', 'activations', 'all'])
+        : pick(['auto', 'auto', 'none', 'all']);
   return { doc, lengths, world };
 }
 

@@ -28,11 +28,12 @@ async function fitJson(args: string[]): Promise<Record<string, any>> {
 }
 
 test('freezing is tried only when allowed, and then fits BERT-large at 512 on 8 GB as refit plan prices it', async () => {
-  const exact = await fitJson(['--gpu', '8GB']);
+  // without offload (the exact lever that fits it: test/memory/offload-plan.test.ts)
+  const exact = await fitJson(['--gpu', '8GB', '--offload', 'none']);
   assert.equal(exact.fits, false, 'nothing exact fits 8 GB (fp32 states of 335 M parameters)');
   for (const c of [exact, ...exact.alternatives]) assert.equal(c.config.freeze_layers, 0);
 
-  const allowed = await fitJson(['--gpu', '8GB', '--allow', 'freeze']);
+  const allowed = await fitJson(['--gpu', '8GB', '--allow', 'freeze', '--offload', 'none']);
   assert.equal(allowed.fits, true);
   const c = allowed.config;
   assert.ok(c.freeze_layers > 0 && c.freeze_layers < 24, `froze ${c.freeze_layers} of 24 layers`);
@@ -70,12 +71,12 @@ test('an allowed lever is not used when an exact configuration fits', async () =
 });
 
 test('memory.allow in the config is --allow; train reads it through configAllow', async () => {
-  const flag = await fitJson(['--gpu', '8GB', '--allow', 'freeze']);
-  const key = await fitJson(['--gpu', '8GB', 'memory.allow=[freeze]']);
+  const flag = await fitJson(['--gpu', '8GB', '--allow', 'freeze', '--offload', 'none']);
+  const key = await fitJson(['--gpu', '8GB', 'memory.allow=[freeze]', 'memory.offload=none']);
   assert.deepEqual(key.config, flag.config);
 
-  // train's `memory: auto` decision: fitConfig over configAllow(config), permits from memory.allow
-  const config = plainConfig({ batch_size: 32, max_seq_len: 512 });
+  // train's `memory: auto` decision: fitConfig over configAllow(config), permits from memory.allow (offload kept off)
+  const config = plainConfig({ batch_size: 32, max_seq_len: 512, offload: 'none' });
   const model = { ...PRESETS['bert-large'], vocab_size: 21128 };
   const gpu = resolveGpu('8GB');
   const without = fitConfig({ config, facts: { engine: 'refit' }, model, gpu, allow: configAllow(config) });

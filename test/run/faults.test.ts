@@ -98,7 +98,7 @@ test('--resume continues a run that died from its last checkpoint', async () => 
   assert.equal(starts.at(-1)!.resumed_from_step, 8);
 });
 
-test('repeated OOM escalates: micro-batch 1 → gradient checkpointing → shorter window (allowed) → one-line error', async () => {
+test('repeated OOM escalates: micro-batch 1 → gradient checkpointing → activation offload → optimizer offload too → shorter window (allowed) → one-line error', async () => {
   // '3*': the worker injects the OOM every time step 3 runs, so every rung of the ladder is tried on step 3.
   const p = train('ladder', {
     overrides: [
@@ -116,12 +116,14 @@ test('repeated OOM escalates: micro-batch 1 → gradient checkpointing → short
   const ev = readEvents(join(base, 'ladder'));
   assert.deepEqual(
     ev.filter((e) => e.event === 'oom').map((e) => e.step),
-    [3, 3, 3],
+    [3, 3, 3, 3, 3],
   );
   assert.deepEqual(
     ev.filter((e) => e.event === 'recovery').map((e) => [e.action, e.from, e.to]),
     [
       ['grad_checkpointing', false, true],
+      ['offload', 'none', 'activations'],
+      ['offload', 'activations', 'all'],
       ['shorter_seq', 64, 32],
     ],
   );

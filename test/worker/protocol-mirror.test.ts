@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, testPython } from './helpers.ts';
 import { LEVER_VALUES } from '../../src/worker/protocol.ts';
-import { ATTENTIONS, OPTIMIZERS, PRECISIONS } from '../../src/memory/index.ts';
+import { ATTENTIONS, OFFLOADS, OPTIMIZERS, PRECISIONS } from '../../src/memory/index.ts';
 
 const python = await testPython();
 
@@ -104,6 +104,11 @@ test(
       encoding: 'utf8',
     });
     assert.deepEqual(JSON.parse(run.stdout), JSON.parse(JSON.stringify(LEVER_VALUES)));
-    assert.deepEqual(LEVER_VALUES, { precision: PRECISIONS, attention: ATTENTIONS, optimizer: OPTIMIZERS });
+    assert.deepEqual(LEVER_VALUES, {
+      precision: PRECISIONS,
+      attention: ATTENTIONS,
+      optimizer: OPTIMIZERS,
+      offload: OFFLOADS,
+    });
   },
 );

@@ -139,7 +139,13 @@ function drawPlan(plan: MemoryPlan): void {
     parts.map(([k]) => `<th>${k}</th>`).join('') +
     '</tr><tr>' +
     parts.map(([, v]) => `<td>${formatBytes(v)}</td>`).join('') +
-    '</tr></table>';
+    '</tr></table>' +
+    // offload: what the run keeps in host memory instead (pinned on CUDA), as `refit plan --offload` lists it
+    (plan.host
+      ? `<p id="host-bytes">host memory (offload ${plan.config.offload}): ${formatBytes(plan.host.total)} — ` +
+        `optimizer ${formatBytes(plan.host.optimizer)}, fp32 copy ${formatBytes(plan.host.master_weights)}, ` +
+        `gradients ${formatBytes(plan.host.gradients)}, activations ${formatBytes(plan.host.activations)}</p>`
+      : '');
   const data = {
     labels: ['predicted', 'GPU'],
     datasets: [

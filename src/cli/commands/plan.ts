@@ -62,6 +62,12 @@ export function formatPlan(p: MemoryPlan): string {
       if (r[k]) lines.push(`  ${k.padEnd(18)}${formatBytes(r[k]).padStart(14)}`);
     }
   }
+  const h = p.host;
+  if (h) {
+    lines.push(`host memory (offload ${p.config.offload}; pinned on CUDA):`);
+    for (const k of ['optimizer', 'master_weights', 'gradients', 'activations', 'total'] as const)
+      if (h[k]) lines.push(`  ${k.padEnd(18)}${formatBytes(h[k]).padStart(14)}`);
+  }
   lines.push(verdict(p));
   return lines.join('\n') + '\n';
 }

@@ -1,7 +1,7 @@
 // The phase model shared by the engine profiles (memory-model.md §2.5): peak = max(start of backward,
 // optimizer step) in training, the deepest forward point in inference. Pure functions.
 import { roundAlloc } from '../params.ts';
-import type { GpuSpec, ModelDims, ProfileEstimate, RankBreakdown, RunShape } from '../types.ts';
+import type { GpuSpec, HostBytes, ModelDims, ProfileEstimate, RankBreakdown, RunShape } from '../types.ts';
 import { INFER_COEFFICIENTS, TRAIN_COEFFICIENTS } from './coefficients.ts';
 import {
   actClass,
@@ -9,6 +9,7 @@ import {
   exactTerms,
   inferClass,
   inferFeatures,
+  offloads,
   trainFeatures,
   type ActClass,
   type InferClass,
@@ -51,7 +52,41 @@ export function inferFixed(x: ExactTerms): number {
   return x.weights + x.workspace + x.inputs + x.autocast_all + x.head_activations;
 }
 
+/**
+ * What an offloaded training run keeps in host memory (undefined without offload): the exact optimizer terms, and the
+ * saved activations the device no longer holds (every layer's but one, priced with the device's coefficients).
+ */
+export function hostBytes(
+  model: ModelDims,
+  run: RunShape,
+  x: ExactTerms,
+  coef: Coefficients,
+): HostBytes | undefined {
+  const off = offloads(run);
+  if (!off.optimizer && !off.activations) return undefined;
+  const c = coef.train[actClass(run)];
+  const kept = trainFeatures(model, { ...run, offload: 'none' });
+  const device = trainFeatures(model, run);
+  const saved = (kept.layer - device.layer) * c.layer + (kept.sq - device.sq) * c.sq;
+  const h = x.host;
+  const activations = Math.round(saved) + h.checkpoints;
+  const total = h.optimizer + h.master_weights + h.gradients + activations;
+  return {
+    optimizer: h.optimizer,
+    master_weights: h.master_weights,
+    gradients: h.gradients,
+    activations,
+    total,
+  };
+}
+
 function estimateTrain(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coefficients): ProfileEstimate {
+  const est = estimatePhases(model, run, x, coef);
+  const host = hostBytes(model, run, x, coef);
+  return host ? { ...est, host } : est;
+}
+
+function estimatePhases(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coefficients): ProfileEstimate {
   const f = trainFeatures(model, run);
   const c = coef.train[actClass(run)];
   const transients = f.tr * c.tr;

@@ -62,6 +62,14 @@ export interface ExactTerms {
   mask: number;
   /** the RNN head's tensors at the peak (rnnActivationBytes; 0 without an RNN) */
   head_activations: number;
+  /** offload: what host memory holds instead (the optimizer's states, its fp32 copy and gradients, checkpoints) */
+  host: { optimizer: number; master_weights: number; gradients: number; checkpoints: number };
+}
+
+/** Whether a training run keeps its optimizer (states, step) and its saved activations in host memory. */
+export function offloads(run: RunShape): { optimizer: boolean; activations: boolean } {
+  const o = run.mode === 'train' ? (run.offload ?? 'none') : 'none';
+  return { optimizer: o === 'optimizer' || o === 'all', activations: o === 'activations' || o === 'all' };
 }
 
 /** DeepKE's model/lm.yaml RNN: a 1-layer bidirectional LSTM of 100 (50 per direction). */
@@ -145,12 +153,15 @@ export function exactTerms(
   const linears = train.filter((t) => t.linear);
   const topLinears = linears.filter((t) => t.layer >= L - 1); // the recomputed top layer + head
   const ckpt = run.grad_checkpointing && run.mode === 'train';
+  const off = offloads(run);
+  const checkpoints = ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0;
   return {
     params: countParams(tensors),
     weights: tensorBytes(tensors, 4) + traits.buffer_bytes,
     gradients: g,
-    optimizer,
-    optimizer_temp: temp,
+    // optimizer offload: the states and the step (its temporary) on the host, the gradients leave at the step
+    optimizer: off.optimizer ? 0 : optimizer,
+    optimizer_temp: off.optimizer ? 0 : temp,
     autocast_fwd: amp ? tensorBytes(ckpt ? topLinears : linears, 2) : 0,
     autocast_all: amp
       ? tensorBytes(
@@ -161,7 +172,7 @@ export function exactTerms(
     workspace: device?.hopper === false ? WORKSPACE_BYTES.other : WORKSPACE_BYTES.hopper,
     // int64 (b, s) inputs (ids, attention mask, …) and head/tail positions + labels (b)
     inputs: traits.int64_inputs * roundAlloc(8 * b * s) + 3 * roundAlloc(8 * b),
-    checkpoints: ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0,
+    checkpoints: off.activations ? 0 : checkpoints,
     mask: traits.sdpa_padding_mask && run.attention === 'sdpa' ? roundAlloc((amp ? 2 : 4) * b * s * s) : 0,
     head_activations: traits.head.rnn
       ? // fp32 under autocast too: the RNN runs outside autocast (the worker, as DeepKE)
@@ -172,6 +183,12 @@ export function exactTerms(
           train: run.mode === 'train',
         })
       : 0,
+    host: {
+      optimizer: off.optimizer ? optimizer : 0,
+      master_weights: off.optimizer ? g : 0,
+      gradients: off.optimizer ? g : 0,
+      checkpoints: off.activations ? checkpoints : 0,
+    },
   };
 }
 
@@ -200,7 +217,10 @@ export interface InferFeatures {
   amp: number;
 }
 
-/** Training features of `run`; layers holding full activations: all trainable ones, or one with checkpointing. */
+/**
+ * Training features of `run`; layers holding full activations on the device: all trainable ones, or one with
+ * checkpointing or activation offload (the others' wait in host memory).
+ */
 export function trainFeatures(model: ModelDims, run: RunShape): TrainFeatures {
   const { hidden_size: h, intermediate_size: I, num_attention_heads: a } = model;
   const b = run.batch_size;
@@ -208,7 +228,7 @@ export function trainFeatures(model: ModelDims, run: RunShape): TrainFeatures {
   const amp = run.precision !== 'fp32';
   const eager = run.attention === 'eager';
   const active = model.num_hidden_layers - Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
-  const full = run.grad_checkpointing ? Math.min(1, active) : active;
+  const full = run.grad_checkpointing || offloads(run).activations ? Math.min(1, active) : active;
   return {
     layer: full * b * s * (amp ? 26 * h + 4 * I : 34 * h + 8 * I),
     sq: eager ? full * b * a * s * s * (amp ? 7 : 9) : 0,

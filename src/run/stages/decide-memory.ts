@@ -74,6 +74,7 @@ export async function decideRunMemory(run: OpenRun): Promise<DecidedRun> {
     initialState({
       micro_batch_size: d.micro_batch_size * world,
       grad_checkpointing: d.grad_checkpointing,
+      offload: d.offload,
       max_seq_len: d.max_seq_len,
     });
   const sup = makeSupervisor(run, spec, d, state);

@@ -42,7 +42,11 @@ async function loadFirst(run: DecidedRun): Promise<void> {
   if (state.levers.max_seq_len < d.max_seq_len)
     Object.assign(sup, await shortenTrain(run, state.levers.max_seq_len)); // resuming after a shortened window
   await setupWorker(first, {
-    load: loadCommand(run.spec, { ...d, grad_checkpointing: sup.levers.grad_checkpointing }),
+    load: loadCommand(run.spec, {
+      ...d,
+      grad_checkpointing: sup.levers.grad_checkpointing,
+      offload: sup.levers.offload ?? d.offload,
+    }),
     datasets: run.datasets,
     restore_next: run.resume_points.length > 0,
   });

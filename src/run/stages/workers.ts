@@ -65,7 +65,11 @@ export function makeSupervisor(run: OpenRun, spec: LoadSpec, d: Decision, state:
   const launch = async (levers: Levers, restore_from?: string) => {
     const w = await startRanks(run);
     await setupWorker(w, {
-      load: loadCommand(spec, { ...d, grad_checkpointing: levers.grad_checkpointing }),
+      load: loadCommand(spec, {
+        ...d,
+        grad_checkpointing: levers.grad_checkpointing,
+        offload: levers.offload ?? d.offload,
+      }),
       datasets: run.datasets,
       restore_from,
     });

@@ -59,6 +59,7 @@ def restore(t, path):
     ckpt = os.path.join(path, 'checkpoint.pt')
     state = _read_state(ckpt) if os.path.exists(ckpt) else None
     load_into(t.model, tensors, path, strict_head=True)  # strict: every weight of the model, encoder and head
+    t.offload.weights_loaded(t.optimizer)
     t.needs_restore = False
     t.partial = None
     t.steps.zero_grad()

@@ -18,6 +18,10 @@ _CHECKPOINT_KWARGS = ({'use_reentrant': False}
                       else {})
 
 
+def _checkpoint(function, *args):
+    return torch_checkpoint.checkpoint(function, *args, **_CHECKPOINT_KWARGS)
+
+
 class BertEmbeddings(nn.Module):
     """Word + position + token-type embeddings, LayerNorm, dropout."""
 
@@ -134,6 +138,7 @@ class BertEncoder(nn.Module):
         self.layer = nn.ModuleList(BertLayer(cfg, use_sdpa) for _ in range(cfg['num_hidden_layers']))
         self.gradient_checkpointing = False
         self.frozen_layers = 0
+        self.checkpoint_input = None  # memory.offload: keeps a checkpointed layer's input in host memory (offload.py)
 
     def forward(self, x, keep):
         for i, layer in enumerate(self.layer):
@@ -143,7 +148,10 @@ class BertEncoder(nn.Module):
                     x = layer(x, keep)
             elif self.gradient_checkpointing and self.training and torch.is_grad_enabled():
                 # preserve_rng_state (default) replays the same dropout masks in the recomputation.
-                x = torch_checkpoint.checkpoint(layer, x, keep, **_CHECKPOINT_KWARGS)
+                if self.checkpoint_input is not None:
+                    x = self.checkpoint_input(_checkpoint, layer, x, keep)
+                else:
+                    x = _checkpoint(layer, x, keep)
             else:
                 x = layer(x, keep)
         return x

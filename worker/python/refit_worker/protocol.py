@@ -10,7 +10,7 @@ PROTOCOL_VERSION = 1
 COMMANDS = {
     'hello': (('protocol_version',), ()),
     'load': (('config', 'head', 'seed', 'device', 'precision', 'attention',
-              'grad_checkpointing', 'freeze_layers', 'optimizer', 'schedule',
+              'grad_checkpointing', 'freeze_layers', 'optimizer', 'offload', 'schedule',
               'max_grad_norm'),
              ('pretrained', 'budget_bytes', 'num_threads', 'strategy', 'skip_init')),
     'open_dataset': (('name', 'path'), ()),
@@ -50,6 +50,7 @@ LEVER_VALUES = {
     'precision': ('fp32', 'fp16', 'bf16'),
     'attention': ('eager', 'sdpa'),
     'optimizer': ('adamw', 'adamw-fused', 'sgd'),
+    'offload': ('none', 'optimizer', 'activations', 'all'),
 }
 
 # Stable error codes carried by `error` events.

@@ -100,7 +100,7 @@ class _Step:
         n = len(mb['indices']) if weight else 0
         batch['units'] = batch['units'] if n else 0
         torch.manual_seed(micro_batch_seed(t.seed, t.partial['step'], mb['indices'][0]))
-        with autocast_for(t.device, t.precision):
+        with autocast_for(t.device, t.precision), t.offload.saved_tensors():
             logits = forward(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
                              batch['lengths'])
         if logits.dim() == 3:  # the token head: [b, n, num_labels], the mean over the labelled tokens

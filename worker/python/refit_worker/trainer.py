@@ -15,6 +15,7 @@ from .device import check_precision, is_oom, memory_stats, parse_device, release
 from .dist import RankLostError, Ranks, check_strategy, full_tensor, log
 from .faults import Faults
 from .model import HAS_SDPA, build_model
+from .offload import Offload
 from .optim import build_optimizer, linear_schedule, make_scaler
 from .protocol import E_BAD_COMMAND, E_OOM, LEVER_VALUES, WorkerError, make_event
 from .steps import STEPS
@@ -68,6 +69,7 @@ class Trainer:
         self.seed = int(cmd['seed'])
         torch.manual_seed(self.seed)
         np.random.seed(self.seed % (2 ** 32))
+        self.offload = Offload(cmd.get('offload', 'none'), self.device, self.ranks.active)
         self.model = self._build_model(cmd)
         check_strategy(self.ranks, self.strategy)
         self.model.train()
@@ -75,9 +77,10 @@ class Trainer:
         # zero1) or sharded in place (fsdp); self.model stays the bare model either way.
         self.steps = STEPS[self.strategy](self)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device, zero1=self.strategy == 'zero1')
+        self.optimizer = self.offload.optimizer(self.model, lambda m, device: build_optimizer(
+            m, cmd['optimizer'], device, zero1=self.strategy == 'zero1'))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
+            self.offload.scheduled(self.optimizer), linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
         self.scaler = make_scaler(self.precision == 'fp16')
         self.max_grad_norm = float(cmd['max_grad_norm'])
         self.pad_id = int(self.config.get('pad_token_id') or 0)
@@ -98,6 +101,7 @@ class Trainer:
             tensors, _ = read_model_folder(cmd['pretrained'], self.config)
             load_into(model, tensors, cmd['pretrained'])
         model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
+        self.offload.configure(model)
         return model
 
     @property
