@@ -96,6 +96,7 @@ export function deepkeDecision(
     max_seq_len,
     freeze_layers: 0,
     optimizer: 'adamw',
+    lora_rank: 0,
     budget_bytes,
     reasons: ['DeepKE-like: fp32, eager attention, pad every batch to max_seq_len, no accumulation'],
   };

@@ -64,6 +64,8 @@ export interface LoadLevers {
   grad_checkpointing: boolean;
   freeze_layers: number;
   optimizer: Optimizer;
+  /** LoRA adapters of this rank (0: off; model.lora.rank) */
+  lora_rank: number;
 }
 
 /**
@@ -87,6 +89,7 @@ export interface FitLevers {
   grad_checkpointing: boolean;
   padding: Padding;
   freeze_layers: number;
+  lora_rank: number;
 }
 
 /** The levers the supervisor may change after an OOM (the effective batch is never among them). */

@@ -43,6 +43,9 @@ export function validateRun(model: ModelDims, run: RunShape): void {
       `freeze_layers must be an integer from 0 to ${model.num_hidden_layers}, got ${f}`,
     );
   }
+  const r = run.lora_rank ?? 0;
+  if (!Number.isInteger(r) || r < 0)
+    throw new RefitError('E_RUN_SHAPE', `lora_rank must be an integer ≥ 0, got ${r}`);
   if (run.mode === 'train' && !strategyTrains(run.strategy, run.precision))
     throw new RefitError('E_RUN_SHAPE', `${FSDP_NO_FP16}; use precision bf16 or fp32`);
   checkSeqLen(model, run.seq_len);

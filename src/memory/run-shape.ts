@@ -5,6 +5,7 @@
 import type { RunConfig } from '../config/index.ts';
 import { roundSeqLen } from '../batch/index.ts';
 import { strategyTrains, type Strategy } from './distributed-levers.ts';
+import { LORA_DEFAULT_TARGETS } from './lora-levers.ts';
 import { planMemory } from './plan.ts';
 import type {
   Attention,
@@ -34,6 +35,8 @@ export interface ShapeConfig {
   > & { optimizer: RunShape['optimizer']; allow?: RunConfig['memory']['allow'] };
   model: Pick<RunConfig['model'], 'head'> & {
     rnn?: Pick<RunConfig['model']['rnn'], 'type' | 'hidden_size' | 'num_layers' | 'bidirectional'>;
+    /** LoRA (rank 0 or absent: off); its targets and dropout are priced */
+    lora?: Partial<Pick<RunConfig['model']['lora'], 'rank' | 'dropout' | 'targets'>>;
   };
   data: Pick<RunConfig['data'], 'num_relations'>;
   /**
@@ -160,6 +163,7 @@ export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape 
     optimizer: m.optimizer === 'adamw-fused' && dev && !dev.fused_adamw ? 'adamw' : m.optimizer,
     num_labels: facts.num_labels ?? config.data.num_relations ?? DEFAULT_NUM_LABELS,
     freeze_layers: m.freeze_layers,
+    ...loraShape(config.model),
     ...headShape(config.model),
     ...(gpus > 1 ? { data_parallel: gpus } : {}),
     ...(strategy ? { ranks: world, strategy } : {}),
@@ -194,6 +198,19 @@ function seqLenOf(config: ShapeConfig, facts: ShapeFacts): number {
   for (let i = 0; i < facts.lengths.length; i++)
     longest = Math.max(longest, Math.min(facts.lengths[i], m.max_seq_len));
   return roundSeqLen(longest, m.max_seq_len);
+}
+
+/** The LoRA fields of a run shape (none without LoRA): model.lora's rank, targets and dropout. */
+export function loraShape(
+  model: ShapeConfig['model'],
+): Pick<RunShape, 'lora_rank' | 'lora_targets' | 'lora_dropout'> {
+  const rank = model.lora?.rank ?? 0;
+  if (rank <= 0) return {};
+  return {
+    lora_rank: rank,
+    lora_targets: model.lora?.targets ?? LORA_DEFAULT_TARGETS,
+    lora_dropout: model.lora?.dropout ?? 0,
+  };
 }
 
 /** The head of a run shape, with the deepke-lm head's RNN from model.rnn. */
@@ -282,6 +299,7 @@ export function plainConfig(o: {
   grad_checkpointing?: boolean | 'auto';
   optimizer?: RunShape['optimizer'];
   freeze_layers?: number;
+  lora_rank?: number;
   num_relations?: number;
   head?: RunShape['head'];
   rnn?: ShapeConfig['model']['rnn'];
@@ -300,7 +318,11 @@ export function plainConfig(o: {
       freeze_layers: o.freeze_layers ?? 0,
       optimizer: o.optimizer ?? 'adamw',
     },
-    model: { head: o.head ?? 'entity-start', ...(o.rnn ? { rnn: o.rnn } : {}) },
+    model: {
+      head: o.head ?? 'entity-start',
+      ...(o.rnn ? { rnn: o.rnn } : {}),
+      ...(o.lora_rank ? { lora: { rank: o.lora_rank } } : {}),
+    },
     data: { num_relations: o.num_relations },
     distributed: { nproc_per_node: o.nproc_per_node ?? 1, strategy: o.strategy ?? 'auto' },
   };

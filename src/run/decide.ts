@@ -16,7 +16,10 @@ import {
   planConfig,
   resolveGpu,
   runShapeOf,
+  valueAt,
+  withValue,
   type GpuSpec,
+  type Lever,
   type MemoryPlan,
   type ModelDims,
   type RunLevers,
@@ -109,7 +112,7 @@ function manualDecision(opts: Parameters<typeof decideMemory>[0]): Decision {
   return {
     device,
     batch_size: batch,
-    ...decidedLevers(shape, m),
+    ...decidedLevers(shape, config),
     ...(run.strategy ? { strategy: run.strategy } : {}),
     reasons: ['manual: the levers as configured'],
   };
@@ -120,10 +123,11 @@ function manualDecision(opts: Parameters<typeof decideMemory>[0]): Decision {
  * shape's value (`auto` resolved against the device, fused AdamW's fallback), else the shape's split (micro-batch,
  * accumulation, padding), else the config's own value.
  */
-function decidedLevers(shape: ReturnType<typeof runShapeOf>, memory: RunConfig['memory']): RunLevers {
-  const [run, split, config] = [shape.run, shape, memory] as unknown as Array<Record<string, unknown>>;
-  const value = (name: string) => (name in run ? run : name in split ? split : config)[name];
-  return Object.fromEntries(DECISION_LEVERS.map((l) => [l.name, value(l.name)])) as unknown as RunLevers;
+function decidedLevers(shape: ReturnType<typeof runShapeOf>, config: RunConfig): RunLevers {
+  const [run, split] = [shape.run, shape] as unknown as Array<Record<string, unknown>>;
+  const value = (l: Lever) =>
+    l.name in run ? run[l.name] : l.name in split ? split[l.name] : valueAt(config, l.key);
+  return Object.fromEntries(DECISION_LEVERS.map((l) => [l.name, value(l)])) as unknown as RunLevers;
 }
 
 /** The device budget in bytes: memory.budget, else the GPU's total memory; none on CPU. */
@@ -352,8 +356,12 @@ function planFor(
   );
   const memory = { ...opts.config.memory, ...decided } as RunConfig['memory'];
   const distributed = { ...opts.config.distributed, ...(d.strategy ? { strategy: d.strategy } : {}) };
+  let config: RunConfig = { ...opts.config, memory, distributed };
+  // a decided lever outside memory.* (model.lora.rank) at its own key
+  for (const l of DECISION_LEVERS.filter((x) => !x.key.startsWith('memory.')))
+    config = withValue(config, l.key, decided[l.name]);
   return planConfig({
-    config: { ...opts.config, memory, distributed },
+    config,
     facts: decisionFacts(opts),
     model: opts.dims,
     gpu: budget ? cardOf(opts.caps, budget) : undefined,

@@ -77,6 +77,15 @@ export interface OptimizerSpec {
  * optimizer's kind nested in its settings. A new lever the worker implements is a field here through the table.
  */
 export type LoadLeverFields = Omit<LoadLevers, 'optimizer'> & { optimizer: OptimizerSpec };
+/**
+ * LoRA's settings in a `load` command with lora_rank > 0 (model.lora): the update scaled by alpha / rank (absent:
+ * 2 × rank), dropout on the adapters' input, the Linear layers adapted (worker lora.py TARGETS).
+ */
+export interface LoraSpec {
+  alpha?: number;
+  dropout: number;
+  targets: string[];
+}
 /** How several ranks share the model states (design §8). */
 export type DistStrategy = 'ddp' | 'zero1' | 'fsdp';
 
@@ -123,6 +132,8 @@ export interface LoadCommand extends LoadLeverFields {
    * states sharded), fsdp.
    */
   strategy?: DistStrategy;
+  /** LoRA's settings when lora_rank > 0 */
+  lora?: LoraSpec;
 }
 
 export interface OpenDatasetCommand {

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import torch
 
+from . import lora
 from .checks import ARCH_KEYS
 from .dist import distribute_like, full_tensor
 from .protocol import E_CHECKPOINT_ARCH, WorkerError
@@ -28,7 +29,8 @@ def save(t, path, checkpoint, step):
     tensors, optimizer_state = t.steps.whole_states(checkpoint)
     if not t.ranks.leader:
         return
-    save_model_folder(path, t.model, t.config, step, tensors)
+    # LoRA: the folder holds the merged weights (a plain BERT), checkpoint.pt the adapters they came from
+    save_model_folder(path, t.model, t.config, step, lora.merged(t.model, tensors))
     ckpt = os.path.join(path, 'checkpoint.pt')
     if not checkpoint:
         if os.path.exists(ckpt):
@@ -43,6 +45,8 @@ def save(t, path, checkpoint, step):
              'arch': {k: t.config[k] for k in ARCH_KEYS}, 'head': dict(t.head),
              'optimizer': optimizer_state or t.optimizer.state_dict(), 'scheduler': t.scheduler.state_dict(),
              'scaler': t.scaler.state_dict(), 'rng': rng}
+    if lora.adapters(t.model):
+        state['lora'] = lora.exact_state(t.model)
     with atomic_file(ckpt) as f:
         torch.save(state, f)
 
@@ -56,8 +60,10 @@ def restore(t, path):
     t.steps.zero_grad()
     ckpt = os.path.join(path, 'checkpoint.pt')
     if not os.path.exists(ckpt):
+        lora.restore(t.model, None, path)
         return int(metadata.get('refit_step', 0))
     state = torch.load(ckpt, map_location='cpu', **_OWN_LOAD_KW)
+    lora.restore(t.model, state.get('lora'), ckpt)
     t.steps.load_optimizer_state(state['optimizer'])
     try:
         t.optimizer.load_state_dict(state['optimizer'])

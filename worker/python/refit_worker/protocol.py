@@ -10,9 +10,9 @@ PROTOCOL_VERSION = 1
 COMMANDS = {
     'hello': (('protocol_version',), ()),
     'load': (('config', 'head', 'seed', 'device', 'precision', 'attention',
-              'grad_checkpointing', 'freeze_layers', 'optimizer', 'schedule',
+              'grad_checkpointing', 'freeze_layers', 'optimizer', 'lora_rank', 'schedule',
               'max_grad_norm'),
-             ('pretrained', 'budget_bytes', 'num_threads', 'strategy')),
+             ('pretrained', 'budget_bytes', 'num_threads', 'strategy', 'lora')),
     'open_dataset': (('name', 'path'), ()),
     'train_step': (('step', 'dataset', 'logical_batch_size', 'micro_batches'),
                    ('continue',)),
