@@ -2,7 +2,8 @@
 // grid, (b) the 12 GB case (DeepKE-like OOMs, memory: auto trains), (c) throughput on realistic lengths, (d)
 // distributed training (issue 12: plain vs ddp/zero1 in a group of one, and on N ranks with N ≥ 2 GPUs); drives the
 // real Python worker and writes gpu-check.json + gpu-check.md incrementally. On CPU (or --quick) a tiny smoke version.
-// Order: b, c, d, then the open-ended a grid until the time budget.
+// (e) each lever of issue 21 against the same run without it (gpu-check-lib/levers.ts).
+// Order: b, c, d, e, then the open-ended a grid until the time budget.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +14,7 @@ import { findPython, type ReadyEvent } from '../src/worker/index.ts';
 import { errorText, saveResults, type CheckContext } from './gpu-check-lib/context.ts';
 import { emptyDistributed, runDistributed } from './gpu-check-lib/distributed.ts';
 import { emptyGrid, runGrid } from './gpu-check-lib/grid.ts';
+import { emptyLevers, runLevers } from './gpu-check-lib/levers.ts';
 import { renderMarkdown } from './gpu-check-lib/report.ts';
 import { emptyScenario, runScenario } from './gpu-check-lib/scenario.ts';
 import { emptyThroughput, runThroughput } from './gpu-check-lib/throughput.ts';
@@ -23,8 +25,8 @@ import { CheckWorker } from './gpu-check-lib/worker.ts';
 const DEFAULT_BUDGET_S = 420;
 /** After the budget, this much grace before everything is abandoned (results are on disk by then). */
 const HARD_GRACE_MS = 20_000;
-const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS] [--parts b,c,d,a]';
-const PARTS = ['b', 'c', 'd', 'a'] as const;
+const USAGE = 'usage: bench/gpu-check [--out DIR] [--quick] [--budget-s SECONDS] [--parts b,c,d,e,a]';
+const PARTS = ['b', 'c', 'd', 'e', 'a'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Args {
@@ -38,7 +40,7 @@ function parseParts(text: string): Part[] {
   const parts = text.split(',').map((p) => p.trim());
   const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
   if (bad.length || parts.length === 0) {
-    console.error(`gpu-check: --parts takes a comma list of a, b, c, d; got '${text}'\n${USAGE}`);
+    console.error(`gpu-check: --parts takes a comma list of a, b, c, d, e; got '${text}'\n${USAGE}`);
     process.exit(2);
   }
   return PARTS.filter((p) => parts.includes(p));
@@ -85,7 +87,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
   const c = ready.capabilities;
   const quick = !cuda;
   const notes = [
-    'Order: (b), (c) and (d) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol ((d) through refit train itself).',
+    'Order: (b), (c), (d) and (e) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol ((d) through refit train itself).',
     ...(args.parts.length < PARTS.length
       ? [`Only parts ${args.parts.join(', ')} were asked for (--parts).`]
       : []),
@@ -127,6 +129,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
     scenario: emptyScenario(quick, cuda),
     throughput: emptyThroughput(quick, cuda),
     distributed: emptyDistributed(quick, cuda),
+    levers: emptyLevers(quick, cuda),
     notes,
   };
 }
@@ -166,7 +169,7 @@ async function setup(args: Args, started_ms: number): Promise<CheckContext> {
 
 /** (b) and (c) first (the motivating case and the speed goal), then (d), then the grid until the time budget. */
 async function runParts(ctx: CheckContext, parts: Part[]): Promise<void> {
-  const all = { b: runScenario, c: runThroughput, d: runDistributed, a: runGrid } as const;
+  const all = { b: runScenario, c: runThroughput, d: runDistributed, e: runLevers, a: runGrid } as const;
   for (const p of parts) {
     const [name, part] = [`(${p})`, all[p]];
     try {

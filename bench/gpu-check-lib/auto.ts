@@ -56,6 +56,7 @@ export function loadSpecOf(d: Decision, dims: ModelDims, total_steps: number): L
     optimizer: d.optimizer,
     budget_bytes: d.budget_bytes,
     total_steps,
+    lora_rank: d.lora_rank,
   };
 }
 

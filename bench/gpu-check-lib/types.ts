@@ -175,6 +175,35 @@ export interface DistributedSection {
   note: string;
 }
 
+/** One lever of part (e): its run against the same run without it. */
+export interface LeverRow {
+  lever: string;
+  /** the config overrides that turn it on */
+  overrides: string[];
+  base: VariantResult;
+  with_lever?: VariantResult;
+  error?: string;
+  /** reserved + non-PyTorch on CUDA (CPU: peak RSS) of the run with the lever, and what the planner predicted */
+  measured_peak_device?: number | null;
+  planned_peak_device?: number | null;
+  /** (planned − measured) / measured */
+  peak_rel_err?: number | null;
+  /** measured peak with the lever / without it */
+  peak_vs_base?: number | null;
+  /** time per example with the lever / without it */
+  step_time_vs_base?: number | null;
+}
+
+/** Part (e): the levers of issue 21, each measured against the same run without it. */
+export interface LeversSection {
+  model: string;
+  seq_len: number;
+  effective_batch: number;
+  micro_batch_size: number;
+  rows: LeverRow[];
+  note: string;
+}
+
 /** The whole gpu-check.json. */
 export interface CheckResults {
   tool: 'refit gpu-check';
@@ -202,5 +231,6 @@ export interface CheckResults {
   scenario: ScenarioSection;
   throughput: ThroughputSection;
   distributed: DistributedSection;
+  levers: LeversSection;
   notes: string[];
 }

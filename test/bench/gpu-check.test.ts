@@ -221,8 +221,25 @@ test(
       }
       assert.equal(plain.max_rel_loss_diff, null);
 
+      // (e): every lever of issue 21 against the same run without it
+      for (const row of res.levers.rows) {
+        assert.equal(row.error, undefined, `${row.lever}: ${row.error}`);
+        assert.ok(row.base.ok && row.with_lever!.ok, `${row.lever}: ${row.with_lever?.error}`);
+        assert.ok(row.measured_peak_device! > 0 && row.planned_peak_device! > 0, row.lever);
+        assert.ok(row.step_time_vs_base! > 0, row.lever);
+      }
+      assert.ok(res.levers.rows.some((r) => r.lever === 'lora'));
+
       const md = readFileSync(join(out, 'gpu-check.md'), 'utf8');
-      for (const h of ['## (a)', '## (b)', '## (c)', '## (d)', '| ddp, 2 ranks | 2 | ddp |'])
+      for (const h of [
+        '## (a)',
+        '## (b)',
+        '## (c)',
+        '## (d)',
+        '## (e)',
+        '| ddp, 2 ranks | 2 | ddp |',
+        '| lora |',
+      ])
         assert.ok(md.includes(h), h);
       const fsdpLine = md.split('\n').find((l) => l.startsWith('| fsdp, 2 ranks | 2 | fsdp |'));
       assert.ok(fsdpLine, 'the fsdp row is in the table, run or skipped');
