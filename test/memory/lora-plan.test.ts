@@ -2,6 +2,9 @@
 // optimizer states), fit using it only with --allow lora and then at the bytes `refit plan --lora-rank` prices, the
 // issue's cards (BERT-large at 512 on 4 GB, BERT-base at 512 on 2 GB), and --resume refusing a model.lora change.
 import { test } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { runInProcess } from '../cli/in-process.ts';
 import { PRESETS, planConfig, plainConfig, type ModelDims } from '../../src/memory/index.ts';
@@ -80,6 +83,11 @@ test('fit uses LoRA only with --allow lora; BERT-large at 512 then fits 4 GB at 
   ]);
   assert.equal(plan.peak_device_bytes, allowed.peak_device_bytes);
   assert.equal(plan.config.lora_rank, 8);
+  // fit --write FILE writes model.lora.rank, and refit plan -c FILE prices the same run
+  const file = join(mkdtempSync(join(tmpdir(), 'refit-lora-fit-')), 'fit.yaml');
+  await json(['fit', ...MODEL('bert-large'), '--gpu', '4GB', '--allow', 'lora', '--write', file]);
+  const written = await json(['plan', '-c', file, '--model', 'bert-large', '--vocab-size', '21128']);
+  assert.equal(written.peak_device_bytes, allowed.peak_device_bytes);
   // model.lora.rank=8 in the config (no --allow): kept as the config's, and it fits too
   const set = await json(['fit', ...MODEL('bert-large'), '--gpu', '4GB', 'model.lora.rank=8']);
   assert.equal(set.fits, true);
