@@ -2,7 +2,8 @@
 // grid, (b) the 12 GB case (DeepKE-like OOMs, memory: auto trains), (c) throughput on realistic lengths, (d)
 // distributed training (issue 12: plain vs ddp/zero1 in a group of one, and on N ranks with N ≥ 2 GPUs); drives the
 // real Python worker and writes gpu-check.json + gpu-check.md incrementally. On CPU (or --quick) a tiny smoke version.
-// Order: b, c, d, then the open-ended a grid until the time budget.
+// (e) each lever of issue 21 against the same run without it (gpu-check-lib/levers.ts).
+// Order: b, c, d, e, then the open-ended a grid until the time budget.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -86,7 +87,7 @@ function skeleton(args: Args, ready: ReadyEvent, cuda: boolean, gpu: GpuSpec | u
   const c = ready.capabilities;
   const quick = !cuda;
   const notes = [
-    'Order: (b), (c) and (d) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol ((d) through refit train itself).',
+    'Order: (b), (c), (d) and (e) first, then the (a) grid until the time budget; every figure comes from the real refit worker over the JSON-lines protocol ((d) through refit train itself).',
     ...(args.parts.length < PARTS.length
       ? [`Only parts ${args.parts.join(', ')} were asked for (--parts).`]
       : []),

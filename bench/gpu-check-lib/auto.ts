@@ -57,6 +57,7 @@ export function loadSpecOf(d: Decision, dims: ModelDims, total_steps: number): L
     offload: d.offload,
     budget_bytes: d.budget_bytes,
     total_steps,
+    lora_rank: d.lora_rank,
   };
 }
 
@@ -98,6 +99,7 @@ export function deepkeDecision(
     freeze_layers: 0,
     optimizer: 'adamw',
     offload: 'none',
+    lora_rank: 0,
     budget_bytes,
     reasons: ['DeepKE-like: fp32, eager attention, pad every batch to max_seq_len, no accumulation'],
   };

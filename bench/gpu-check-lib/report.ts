@@ -1,6 +1,12 @@
 // gpu-check.md: the results as markdown tables (the JSON holds every figure; this is the readable summary).
-import { leversMarkdown } from './levers.ts';
-import type { CheckResults, DistributedRow, DistributedSection, GridRow, VariantResult } from './types.ts';
+import type {
+  CheckResults,
+  DistributedRow,
+  DistributedSection,
+  GridRow,
+  LeverRow,
+  VariantResult,
+} from './types.ts';
 
 const gib = (x: number | null | undefined) =>
   x === undefined || x === null ? '—' : (x / 2 ** 30).toFixed(2);
@@ -85,6 +91,21 @@ const VARIANT_HEAD =
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 /** The markdown summary of a results object. */
+function leverRow(r: LeverRow): string {
+  const v = r.with_lever;
+  const status = r.error
+    ? `error: ${r.error.slice(0, 80)}`
+    : v?.oom
+      ? 'OOM'
+      : v?.error
+        ? `error: ${v.error.slice(0, 80)}`
+        : 'ok';
+  return (
+    `| ${r.lever} | \`${r.overrides.join(' ')}\` | ${gib(r.base.peak_device)} | ${gib(r.measured_peak_device)} | ` +
+    `${gib(r.planned_peak_device)} | ${pct(r.peak_rel_err)} | ${num(r.step_time_vs_base, 2)} | ${status} |`
+  );
+}
+
 export function renderMarkdown(r: CheckResults): string {
   const d = r.device;
   const g = r.grid;
@@ -153,7 +174,14 @@ export function renderMarkdown(r: CheckResults): string {
     ...dd.rows.map(distributedRow),
     ...(dd.skipped ?? []).map(skippedRow),
     '',
-    ...leversMarkdown(r.levers),
+    `## (e) Levers: ${r.levers.model}, effective batch ${r.levers.effective_batch} (micro-batch ${r.levers.micro_batch_size}), length ${r.levers.seq_len}`,
+    '',
+    `Each lever against the same run without it.${r.levers.note ? ` ${r.levers.note}.` : ''}`,
+    '',
+    '| lever | overrides | peak without, GiB | measured peak with, GiB | planned peak with, GiB | planned vs measured | step time vs without | result |',
+    '|---|---|---|---|---|---|---|---|',
+    ...r.levers.rows.map(leverRow),
+    '',
   ];
   return out.join('\n');
 }

@@ -175,30 +175,31 @@ export interface DistributedSection {
   note: string;
 }
 
-/** One row of part (e): a lever at one value, measured against its plan and the run without the lever. */
+/** One lever of part (e): its run against the same run without it. */
 export interface LeverRow {
   lever: string;
-  value: string;
-  ok: boolean;
+  /** the config overrides that turn it on */
+  overrides: string[];
+  base: VariantResult;
+  with_lever?: VariantResult;
   error?: string;
-  oom: boolean;
-  /** reserved + non-PyTorch on CUDA, peak RSS on CPU */
-  measured_peak: number | null;
-  planned_peak: number;
+  /** reserved + non-PyTorch on CUDA (CPU: peak RSS) of the run with the lever, and what the planner predicted */
+  measured_peak_device?: number | null;
+  planned_peak_device?: number | null;
   /** (planned − measured) / measured */
-  rel_err: number | null;
-  /** what the plan keeps in host memory (offload) */
-  planned_host: number;
-  /** seconds per timed step, and over the run without the lever (its first row) */
-  step_s: number | null;
-  vs_without: number | null;
+  peak_rel_err?: number | null;
+  /** measured peak with the lever / without it */
+  peak_vs_base?: number | null;
+  /** time per example with the lever / without it */
+  step_time_vs_base?: number | null;
 }
 
-/** Part (e): the memory levers, each value measured against its plan and the run without it. */
+/** Part (e): the levers of issue 21, each measured against the same run without it. */
 export interface LeversSection {
   model: string;
   seq_len: number;
-  batch_size: number;
+  effective_batch: number;
+  micro_batch_size: number;
   rows: LeverRow[];
   note: string;
 }
@@ -230,7 +231,6 @@ export interface CheckResults {
   scenario: ScenarioSection;
   throughput: ThroughputSection;
   distributed: DistributedSection;
-  /** part (e); absent in results written before it */
-  levers?: LeversSection;
+  levers: LeversSection;
   notes: string[];
 }

@@ -36,6 +36,8 @@ export interface LoadSpec {
   offload?: Offload;
   budget_bytes?: number;
   total_steps?: number;
+  /** LoRA adapters of this rank (0 or absent: none; the worker's default alpha, dropout and targets) */
+  lora_rank?: number;
 }
 
 /** The HF config.json fields of `dims` (gelu, eps 1e-12, dropout 0.1 as BERT). */
@@ -64,6 +66,7 @@ export function loadCommand(spec: LoadSpec): LoadCommand {
       attention: spec.attention,
       grad_checkpointing: spec.grad_checkpointing,
       offload: spec.offload,
+      lora_rank: spec.lora_rank,
     }),
     optimizer: { kind: spec.optimizer, lr: 2e-5, weight_decay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
     schedule: { warmup_steps: 0, total_steps: spec.total_steps ?? 1000 },

@@ -18,6 +18,7 @@ import {
   type ModelDims,
   type RunShape,
   type ShapeFacts,
+  withValue,
 } from '../memory/index.ts';
 import { enumOption, intOption, listOption } from './options.ts';
 
@@ -94,6 +95,12 @@ export function planInputs(
     // a micro-batch given on the command line wins over the config's accumulation
     if (l.name === 'micro_batch_size') memory.grad_accumulation = undefined;
   }
+  let model: RunConfig['model'] = cfg.model;
+  // a lever flag outside memory.* and distributed.* (`--lora-rank N`) sets its key
+  for (const l of LEVERS.filter((x) => x.key.startsWith('model.') && x.flag?.[command])) {
+    const v = leverFlagValue(l, leverFlagText(flags, l));
+    if (v !== undefined) model = withValue(model, l.key.slice('model.'.length), v);
+  }
   const distributed = { ...cfg.distributed };
   const ranks = command === 'plan' ? intOption('--nproc', flags.nproc) : intOption('--gpus', flags.gpus);
   if (ranks !== undefined) distributed.nproc_per_node = ranks;
@@ -104,7 +111,7 @@ export function planInputs(
   const batch = command === 'fit' ? intOption('--effective-batch', flags.effectiveBatch) : undefined;
   const config: RunConfig = {
     ...cfg,
-    model: { ...cfg.model, head },
+    model: { ...model, head },
     memory: memory as unknown as RunConfig['memory'],
     distributed,
     train: { ...cfg.train, batch_size: batch ?? cfg.train.batch_size },
@@ -238,7 +245,7 @@ export function readLengths(path: string): ArrayLike<number> {
 
 /**
  * A planned run in one line: the model, batch × seq, precision, attention, checkpointing, the optimizer, the head
- * and its RNN, frozen layers, DataParallel and the ranks (`refit plan`'s first line, `refit fit`'s run line).
+ * and its RNN, frozen layers, LoRA, DataParallel and the ranks (`refit plan`'s first line, `refit fit`'s run line).
  */
 export function describeRun(c: RunShape & { model?: ModelDims }, mode: 'train' | 'infer' = c.mode): string {
   const m = c.model;
@@ -262,6 +269,7 @@ export function describeRun(c: RunShape & { model?: ModelDims }, mode: 'train' |
     rnnHead +
     `${c.freeze_layers ? `, ${c.freeze_layers} layers frozen` : ''}` +
     `${c.offload && c.offload !== 'none' ? `, ${c.offload} offloaded` : ''}` +
+    `${c.lora_rank ? `, LoRA rank ${c.lora_rank} (${c.lora_targets?.join(', ')})` : ''}` +
     `${c.data_parallel && c.data_parallel > 1 ? `, DataParallel on ${c.data_parallel} GPUs (GPU 0 shown)` : ''}` +
     ranks
   );

@@ -6,6 +6,7 @@ import { READERS } from '../data/index.ts';
 import { LEVERS, type MemoryConfig } from '../memory/levers.ts';
 // A leaf table with no imports of logic (memory/index.ts would pull in the doctor, which reads configs).
 import type { DistributedConfig } from '../memory/distributed-levers.ts';
+import type { LoraConfig } from '../memory/lora-levers.ts';
 
 /** The fully resolved configuration of a run (config.yaml); every key is snake_case as written in YAML. */
 export interface RunConfig {
@@ -40,6 +41,8 @@ export interface RunConfig {
      * comparable bit for bit up to rounding.
      */
     dropout?: number;
+    /** LoRA (the lever table's model.lora.* entries): rank 0 trains the whole model */
+    lora: LoraConfig;
   };
   train: {
     epochs: number;
@@ -162,7 +165,7 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'train.max_grad_norm', ...num(0, 1e6) },
   { key: 'train.seed', ...int(0, 2 ** 31 - 1) },
   { key: 'train.early_stopping_patience', ...int(0) },
-  // the memory.* and distributed.* keys: one entry each in the lever table
+  // the memory.*, distributed.* and model.lora.* keys: one entry each in the lever table
   ...LEVERS.map(({ key, schema, expected }) => ({ key, schema, expected })),
   { key: 'predict.na_threshold', ...num(0, 1) },
   { key: 'predict.top_k', ...int(1) },

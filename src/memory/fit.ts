@@ -42,7 +42,7 @@ export function valueAt(config: object, key: string): unknown {
 }
 
 /** A copy of `config` with the dotted key set (the objects on its path copied, the rest shared). */
-function withValue<T extends object>(config: T, key: string, value: unknown): T {
+export function withValue<T extends object>(config: T, key: string, value: unknown): T {
   const [head, ...rest] = key.split('.');
   const node = (config as Record<string, unknown>)[head];
   return {

@@ -10,6 +10,13 @@ export {
   type Strategy,
   type Backend,
 } from './distributed-levers.ts';
+export {
+  LORA_TARGETS,
+  LORA_DEFAULT_TARGETS,
+  LORA_FIT_RANK,
+  type LoraConfig,
+  type LoraTarget,
+} from './lora-levers.ts';
 export { rankTerms, DIST_BUCKET_BYTES } from './profiles/estimate.ts';
 export type {
   ModelDims,
@@ -113,6 +120,8 @@ export { planMemory, reservedFromAllocated, validateRun } from './plan.ts';
 export {
   fitConfig,
   configAllow,
+  valueAt,
+  withValue,
   expectedPaddedLength,
   DEFAULT_MARGIN,
   type FitAllow,

@@ -72,6 +72,8 @@ export interface LoadLevers {
   freeze_layers: number;
   optimizer: Optimizer;
   offload: Offload;
+  /** LoRA adapters of this rank (0: off; model.lora.rank) */
+  lora_rank: number;
 }
 
 /**
@@ -96,6 +98,7 @@ export interface FitLevers {
   padding: Padding;
   freeze_layers: number;
   offload: Offload;
+  lora_rank: number;
 }
 
 /** The levers the supervisor may change after an OOM (the effective batch is never among them). */

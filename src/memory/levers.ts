@@ -1,20 +1,25 @@
-// The lever table, one entry per `memory.*` and `distributed.*` key (memory-levers.ts, distributed-levers.ts; the
-// entry type in lever-types.ts), and the views every reader derives from it. The config schema and defaults, the
-// plan/fit flags, fit's search, the supervisor's recovery, the doctor's general fixes, the web planner, train's
-// decision, the worker's `load` command and the protocol's value types are all read from here
-// (docs/architecture.md).
+// The lever table, one entry per `memory.*`, `distributed.*` and `model.lora.*` key (memory-levers.ts,
+// distributed-levers.ts, lora-levers.ts; the entry type in lever-types.ts), and the views every reader derives from
+// it. The config schema and defaults, the plan/fit flags, fit's search, the supervisor's recovery, the doctor's
+// general fixes, the web planner, train's decision, the worker's `load` command and the protocol's value types are
+// all read from here (docs/architecture.md).
 import { DISTRIBUTED_LEVERS } from './distributed-levers.ts';
+import { LORA_LEVERS } from './lora-levers.ts';
 import { MEMORY_LEVERS } from './memory-levers.ts';
 import type { Lever, LoadLevers, RecoveryAction, RecoveryInput } from './lever-types.ts';
 
 export * from './lever-types.ts';
 
 /**
- * The lever table: every `memory.*` key, then every `distributed.*` key (that section's entries are declared in
- * distributed-levers.ts), in config.yaml order. The config schema and defaults, the plan/fit flags and the docs read
- * this one list; names are unique across both sections.
+ * The lever table: every `memory.*` key, then every `distributed.*` key, then every `model.lora.*` key (those
+ * sections' entries are declared in distributed-levers.ts and lora-levers.ts), in config.yaml order. The config
+ * schema and defaults, the plan/fit flags and the docs read this one list; names are unique across the sections.
  */
-export const LEVERS: readonly Lever[] = Object.freeze([...MEMORY_LEVERS, ...DISTRIBUTED_LEVERS]);
+export const LEVERS: readonly Lever[] = Object.freeze([
+  ...MEMORY_LEVERS,
+  ...DISTRIBUTED_LEVERS,
+  ...LORA_LEVERS,
+]);
 
 /** A lever by name (`precision`, `max_seq_len`, …); throws on an unknown name (a programming error). */
 export function lever(name: string): Lever {

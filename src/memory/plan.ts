@@ -48,6 +48,9 @@ export function validateRun(model: ModelDims, run: RunShape): void {
     (run.engine !== 'refit' || (run.ranks ?? 1) > 1 || run.data_parallel! > 1)
   )
     throw new RefitError('E_RUN_SHAPE', "offload runs in refit's worker with one process; use offload none");
+  const r = run.lora_rank ?? 0;
+  if (!Number.isInteger(r) || r < 0)
+    throw new RefitError('E_RUN_SHAPE', `lora_rank must be an integer ≥ 0, got ${r}`);
   if (run.mode === 'train' && !strategyTrains(run.strategy, run.precision))
     throw new RefitError('E_RUN_SHAPE', `${FSDP_NO_FP16}; use precision bf16 or fp32`);
   checkSeqLen(model, run.seq_len);

@@ -5,6 +5,7 @@
 import type { RunConfig } from '../config/index.ts';
 import { roundSeqLen } from '../batch/index.ts';
 import { strategyTrains, type Strategy } from './distributed-levers.ts';
+import { LORA_DEFAULT_TARGETS } from './lora-levers.ts';
 import { planMemory } from './plan.ts';
 import type {
   Attention,
@@ -39,6 +40,8 @@ export interface ShapeConfig {
   };
   model: Pick<RunConfig['model'], 'head'> & {
     rnn?: Pick<RunConfig['model']['rnn'], 'type' | 'hidden_size' | 'num_layers' | 'bidirectional'>;
+    /** LoRA (rank 0 or absent: off); its targets and dropout are priced */
+    lora?: Partial<Pick<RunConfig['model']['lora'], 'rank' | 'dropout' | 'targets'>>;
   };
   data: Pick<RunConfig['data'], 'num_relations'>;
   /**
@@ -166,6 +169,7 @@ export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape 
     num_labels: facts.num_labels ?? config.data.num_relations ?? DEFAULT_NUM_LABELS,
     freeze_layers: m.freeze_layers,
     offload: m.offload === undefined || m.offload === 'auto' ? 'none' : m.offload,
+    ...loraShape(config.model),
     ...headShape(config.model),
     ...(gpus > 1 ? { data_parallel: gpus } : {}),
     ...(strategy ? { ranks: world, strategy } : {}),
@@ -200,6 +204,19 @@ function seqLenOf(config: ShapeConfig, facts: ShapeFacts): number {
   for (let i = 0; i < facts.lengths.length; i++)
     longest = Math.max(longest, Math.min(facts.lengths[i], m.max_seq_len));
   return roundSeqLen(longest, m.max_seq_len);
+}
+
+/** The LoRA fields of a run shape (none without LoRA): model.lora's rank, targets and dropout. */
+export function loraShape(
+  model: ShapeConfig['model'],
+): Pick<RunShape, 'lora_rank' | 'lora_targets' | 'lora_dropout'> {
+  const rank = model.lora?.rank ?? 0;
+  if (rank <= 0) return {};
+  return {
+    lora_rank: rank,
+    lora_targets: model.lora?.targets ?? LORA_DEFAULT_TARGETS,
+    lora_dropout: model.lora?.dropout ?? 0,
+  };
 }
 
 /** The head of a run shape, with the deepke-lm head's RNN from model.rnn. */
@@ -289,6 +306,7 @@ export function plainConfig(o: {
   optimizer?: RunShape['optimizer'];
   freeze_layers?: number;
   offload?: ShapeConfig['memory']['offload'];
+  lora_rank?: number;
   num_relations?: number;
   head?: RunShape['head'];
   rnn?: ShapeConfig['model']['rnn'];
@@ -308,7 +326,11 @@ export function plainConfig(o: {
       optimizer: o.optimizer ?? 'adamw',
       ...(o.offload ? { offload: o.offload } : {}),
     },
-    model: { head: o.head ?? 'entity-start', ...(o.rnn ? { rnn: o.rnn } : {}) },
+    model: {
+      head: o.head ?? 'entity-start',
+      ...(o.rnn ? { rnn: o.rnn } : {}),
+      ...(o.lora_rank ? { lora: { rank: o.lora_rank } } : {}),
+    },
     data: { num_relations: o.num_relations },
     distributed: { nproc_per_node: o.nproc_per_node ?? 1, strategy: o.strategy ?? 'auto' },
   };

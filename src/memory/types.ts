@@ -33,6 +33,11 @@ export interface RunShape {
   freeze_layers?: number;
   /** what a training run keeps in host memory instead of on the device (absent: none) */
   offload?: Offload;
+  /** LoRA adapters of this rank on `lora_targets` of every trained layer, the base weights frozen (absent: none) */
+  lora_rank?: number;
+  lora_targets?: readonly string[];
+  /** LoRA's dropout on the adapters' input: > 0 keeps the dropped input and its mask for backward */
+  lora_dropout?: number;
   head?: 'entity-start' | 'cls' | 'deepke-lm';
   /** The deepke-lm head's RNN (default: DeepKE's model/lm.yaml, a 1-layer BiLSTM of 100). */
   rnn?: RnnShape;

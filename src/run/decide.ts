@@ -1,7 +1,5 @@
 // The memory decision of a run: `memory: auto` plans and fits to the device budget keeping the effective batch;
 // `manual` takes the user's levers. The result (with the prediction and the reasons) is what plan.json records.
-import { readFileSync } from 'node:fs';
-import { freemem, totalmem } from 'node:os';
 import { ConfigError, RefitError } from '../errors.ts';
 import { formatBytes } from '../bytes.ts';
 import type { RunConfig } from '../config/index.ts';
@@ -16,7 +14,10 @@ import {
   planConfig,
   resolveGpu,
   runShapeOf,
+  valueAt,
+  withValue,
   type GpuSpec,
+  type Lever,
   type MemoryPlan,
   type ModelDims,
   type RunLevers,
@@ -24,6 +25,9 @@ import {
   type Strategy,
 } from '../memory/index.ts';
 import type { ReadyEvent } from '../worker/protocol.ts';
+import { availableRam } from './host-ram.ts';
+
+export { availableRam };
 
 /**
  * Every lever the run trains with (the lever table's RunLevers, one per entry with `decision`); `batch_size` is the
@@ -109,7 +113,7 @@ function manualDecision(opts: Parameters<typeof decideMemory>[0]): Decision {
   return {
     device,
     batch_size: batch,
-    ...decidedLevers(shape, m),
+    ...decidedLevers(shape, config),
     ...(run.strategy ? { strategy: run.strategy } : {}),
     reasons: ['manual: the levers as configured'],
   };
@@ -120,10 +124,11 @@ function manualDecision(opts: Parameters<typeof decideMemory>[0]): Decision {
  * shape's value (`auto` resolved against the device, fused AdamW's fallback), else the shape's split (micro-batch,
  * accumulation, padding), else the config's own value.
  */
-function decidedLevers(shape: ReturnType<typeof runShapeOf>, memory: RunConfig['memory']): RunLevers {
-  const [run, split, config] = [shape.run, shape, memory] as unknown as Array<Record<string, unknown>>;
-  const value = (name: string) => (name in run ? run : name in split ? split : config)[name];
-  return Object.fromEntries(DECISION_LEVERS.map((l) => [l.name, value(l.name)])) as unknown as RunLevers;
+function decidedLevers(shape: ReturnType<typeof runShapeOf>, config: RunConfig): RunLevers {
+  const [run, split] = [shape.run, shape] as unknown as Array<Record<string, unknown>>;
+  const value = (l: Lever) =>
+    l.name in run ? run[l.name] : l.name in split ? split[l.name] : valueAt(config, l.key);
+  return Object.fromEntries(DECISION_LEVERS.map((l) => [l.name, value(l)])) as unknown as RunLevers;
 }
 
 /** The device budget in bytes: memory.budget, else the GPU's total memory; none on CPU. */
@@ -187,17 +192,6 @@ export function memoryLimit(
   if (config.memory.budget !== 'auto')
     return { bytes: parseSize(config.memory.budget), what: `memory.budget (${config.memory.budget})` };
   return { bytes: availableRam(), what: "this machine's available RAM" };
-}
-
-/** Available host RAM: MemAvailable from /proc/meminfo (page cache counts as free), else os.freemem(). */
-export function availableRam(): number {
-  try {
-    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
-    if (m) return Math.min(Number(m[1]) * 1024, totalmem());
-  } catch {
-    /* not Linux */
-  }
-  return freemem();
 }
 
 const gib = (b: number) => formatBytes(b);
@@ -360,8 +354,12 @@ function planFor(
   );
   const memory = { ...opts.config.memory, ...decided } as RunConfig['memory'];
   const distributed = { ...opts.config.distributed, ...(d.strategy ? { strategy: d.strategy } : {}) };
+  let config: RunConfig = { ...opts.config, memory, distributed };
+  // a decided lever outside memory.* (model.lora.rank) at its own key
+  for (const l of DECISION_LEVERS.filter((x) => !x.key.startsWith('memory.')))
+    config = withValue(config, l.key, decided[l.name]);
   return planConfig({
-    config: { ...opts.config, memory, distributed },
+    config,
     facts: decisionFacts(opts),
     model: opts.dims,
     gpu: budget ? cardOf(opts.caps, budget) : undefined,

@@ -33,6 +33,7 @@ export const RESUME_SAFE: Readonly<Record<string, string>> = Object.freeze({
 export const RESUME_REFUSED: Readonly<Record<string, string>> = Object.freeze({
   'data.': 'it changes the training data or the relation set',
   'model.': 'it changes the model',
+  'model.lora.': 'it changes which weights train and how (the adapters continue as they were started)',
   'train.': 'it changes the optimizer trajectory',
   'train.batch_size': 'it changes the number of steps and the learning-rate schedule',
   'train.seed': 'it changes the data order and dropout mid-run',

@@ -7,6 +7,7 @@ export {
   headSpec,
   inferenceLoad,
   loadCommand,
+  loraSpec,
   setupWorker,
   startWorker,
   type LoadSpec,

@@ -10,9 +10,10 @@ import type {
   HeadKind,
   HeadSpec,
   LoadCommand,
+  LoraSpec,
   RnnSpec,
 } from '../worker/protocol.ts';
-import { loadLevers, type LoadLevers, type ModelDims } from '../memory/index.ts';
+import { loadLevers, type LoadLevers, type LoraConfig, type ModelDims } from '../memory/index.ts';
 
 /** Dropout before the classifier head (BERT's hidden dropout). */
 export const HEAD_DROPOUT = 0.1;
@@ -55,6 +56,17 @@ export interface LoadSpec {
   rnn?: RnnSpec;
   /** Several ranks: how they share the model states. */
   strategy?: DistStrategy;
+  /** LoRA's settings (model.lora); sent when the decision's lora_rank is above 0 */
+  lora?: LoraSpec;
+}
+
+/** The `load` command's LoRA settings from model.lora (alpha auto: left to the worker, 2 × the decided rank). */
+export function loraSpec(lora: LoraConfig): LoraSpec {
+  return {
+    ...(lora.alpha === 'auto' ? {} : { alpha: lora.alpha }),
+    dropout: lora.dropout,
+    targets: [...lora.targets],
+  };
 }
 
 /**
@@ -105,6 +117,7 @@ export function loadCommand(
     budget_bytes: d.device.startsWith('cuda') ? d.budget_bytes : undefined,
     num_threads: spec.num_threads,
     ...(spec.strategy ? { strategy: spec.strategy } : {}),
+    ...(levers.lora_rank > 0 && spec.lora ? { lora: spec.lora } : {}),
   };
 }
 

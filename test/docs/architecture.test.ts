@@ -13,6 +13,7 @@ const DOC = readFileSync(join(ROOT, 'docs', 'architecture.md'), 'utf8');
 const LEVER_FILES = [
   'src/memory/memory-levers.ts',
   'src/memory/distributed-levers.ts', // instead of memory-levers.ts for a distributed.* lever
+  'src/memory/lora-levers.ts', // … and for a model.lora.* one
   'src/memory/lever-types.ts',
   'src/memory/types.ts',
   'src/memory/run-shape.ts',

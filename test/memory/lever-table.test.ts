@@ -20,9 +20,11 @@ import { generalFixes } from '../../src/memory/doctor/fixes.ts';
 import { diagnose, parseOomReport } from '../../src/memory/index.ts';
 import { readFileSync } from 'node:fs';
 
-test('every memory.* and distributed.* config key is one lever entry (and every lever a config key), with its schema, words and default', () => {
+test('every memory.*, distributed.* and model.lora.* config key is one lever entry (and every lever a config key), with its schema, words and default', () => {
   const keys = new Set(LEVERS.map((l) => l.key));
-  const specs = KEY_SPECS.filter((s) => s.key.startsWith('memory.') || keys.has(s.key));
+  const specs = KEY_SPECS.filter(
+    (s) => s.key.startsWith('memory.') || s.key.startsWith('model.lora.') || keys.has(s.key),
+  );
   assert.deepEqual(
     specs.map((s) => s.key),
     LEVERS.map((l) => l.key),
@@ -33,7 +35,9 @@ test('every memory.* and distributed.* config key is one lever entry (and every 
     assert.deepEqual(spec.schema, l.schema, l.key);
     assert.equal(spec.expected, l.expected, l.key);
     assert.equal(DEFAULTS[l.key], l.default, `${l.key} default`);
-    assert.ok(l.key.endsWith(`.${l.name}`), `${l.key}: the name is the key's last part`);
+    // model.lora.rank's name is lora_rank (a decision and load command field named by its section)
+    const last = l.key.startsWith('model.lora.') ? `lora_${l.key.split('.').pop()}` : l.key.split('.').pop();
+    assert.equal(l.name, last, `${l.key}: the name is the key's last part`);
   }
 });
 
@@ -43,24 +47,29 @@ test("a resolved config's memory and distributed sections have a field for every
     const levers = LEVERS.filter((l) => l.key.startsWith(`${section}.`) && l.default !== undefined);
     assert.deepEqual(Object.keys(config[section]).sort(), levers.map((l) => l.name).sort(), section);
   }
+  // model.lora (LoraConfig): one field per model.lora.* entry, at its key
+  const lora = LEVERS.filter((l) => l.key.startsWith('model.lora.'));
+  assert.deepEqual(Object.keys(config.model.lora).sort(), lora.map((l) => l.key.split('.').pop()).sort());
+  for (const l of lora) assert.deepEqual(config.model.lora[l.key.split('.').pop() as 'rank'], l.default);
 });
 
-test('one lever table: memory.* then distributed.* keys, each name once (lever(name) finds every entry)', () => {
+test('one lever table: memory.* then distributed.* then model.lora.* keys, each name once (lever(name) finds every entry)', () => {
   const sections = LEVERS.map((l) => l.key.split('.')[0]);
-  assert.deepEqual([...new Set(sections)], ['memory', 'distributed']);
+  assert.deepEqual([...new Set(sections)], ['memory', 'distributed', 'model']);
   assert.equal(
     sections.lastIndexOf('memory'),
     sections.indexOf('distributed') - 1,
     'the sections are not interleaved',
   );
+  assert.equal(sections.lastIndexOf('distributed'), sections.indexOf('model') - 1);
   assert.equal(new Set(LEVERS.map((l) => l.name)).size, LEVERS.length);
   for (const l of LEVERS) assert.equal(lever(l.name), l);
 });
 
-test('fit searches precision, then attention, then checkpointing, then padding, then frozen layers, then offload (micro-batch innermost); recovery pulls micro-batch, checkpointing, activation offload, optimizer offload, window', () => {
+test('fit searches precision, then attention, then checkpointing, then padding, then frozen layers, then offload, then LoRA (micro-batch innermost); recovery pulls micro-batch, checkpointing, activation offload, optimizer offload, window', () => {
   assert.deepEqual(
     FIT_LEVERS.map((l) => l.name),
-    ['precision', 'attention', 'grad_checkpointing', 'padding', 'freeze_layers', 'offload'],
+    ['precision', 'attention', 'grad_checkpointing', 'padding', 'freeze_layers', 'offload', 'lora_rank'],
   );
   // FitLevers (a fit candidate's config) has one field per lever fit searches: a fit's JSON carries each
   const fit = fitConfig({

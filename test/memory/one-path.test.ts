@@ -112,6 +112,17 @@ function generate(random: () => number, mode: 'auto' | 'manual'): Generated {
       mode === 'manual'
         ? pick(['none', 'optimizer', 'activations', 'all'])
         : pick(['auto', 'auto', 'none', 'all']);
+  // LoRA (model.lora.*): set in some configs, and in auto mode sometimes left to fit (memory.allow: [lora])
+  if (random() < 0.3)
+    model.lora = {
+      rank: pick([4, 8, 16]),
+      targets: pick([
+        ['query', 'value'],
+        ['query', 'key', 'value', 'attention_output', 'intermediate', 'output'],
+      ]),
+      dropout: pick([0, 0.1]),
+    };
+  if (mode === 'auto' && random() < 0.3) memory.allow = ['lora'];
   return { doc, lengths, world };
 }
 

@@ -26,12 +26,16 @@ const opt = (values: readonly string[], selected: string) =>
   values.map((v) => `<option${v === selected ? ' selected' : ''}>${v}</option>`).join('');
 
 /**
- * The levers the page has a control for: every `memory.*` lever with a `refit plan` flag, from the lever table (the
- * batch size and the length are the run's own numbers, above them). The control's id is the flag's name.
+ * The levers the page has a control for: every `memory.*` and `model.lora.*` lever with a `refit plan` flag, from the
+ * lever table (the batch size and the length are the run's own numbers, above them). The control's id is the flag's
+ * name.
  */
 const CONTROLLED = LEVERS.filter(
   (l) =>
-    l.key.startsWith('memory.') && l.flag?.plan && l.name !== 'micro_batch_size' && l.name !== 'max_seq_len',
+    (l.key.startsWith('memory.') || l.key.startsWith('model.lora.')) &&
+    l.flag?.plan &&
+    l.name !== 'micro_batch_size' &&
+    l.name !== 'max_seq_len',
 );
 
 /** A lever's control: a select of its values, a checkbox for on/off, a number for an integer. */
@@ -110,13 +114,19 @@ function readConfig(): ShapeConfig {
   const memory: Record<string, unknown> = Object.fromEntries(
     LEVERS.filter((l) => l.key.startsWith('memory.')).map((l) => [l.name, l.default]),
   );
-  for (const l of CONTROLLED) memory[l.name] = controlValue(l);
+  // model.lora.*: the table's defaults, the controlled rank as set
+  const lora: Record<string, unknown> = Object.fromEntries(
+    LEVERS.filter((l) => l.key.startsWith('model.lora.')).map((l) => [l.key.split('.').pop(), l.default]),
+  );
+  for (const l of CONTROLLED)
+    if (l.key.startsWith('memory.')) memory[l.name] = controlValue(l);
+    else lora[l.key.split('.').pop()!] = controlValue(l);
   memory.max_seq_len = Number(val('seq'));
   memory.allow = PERMITS.filter((p) => el<HTMLInputElement>(`allow-${p}`).checked);
   return {
     train: { batch_size: Number(val('batch')) },
     memory: memory as unknown as ShapeConfig['memory'],
-    model: { head: 'entity-start' },
+    model: { head: 'entity-start', lora },
     data: { num_relations: Number(val('labels')) },
   };
 }

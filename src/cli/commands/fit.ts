@@ -7,6 +7,7 @@ import { configToYaml, type RunConfig } from '../../config/index.ts';
 import { RefitError } from '../../errors.ts';
 import {
   FIT_LEVERS,
+  withValue,
   STRATEGIES,
   configAllow,
   fitConfig,
@@ -126,7 +127,7 @@ function chosenConfig(config: RunConfig, facts: ShapeFacts, r: FitResult, flags:
       ? { preset: flags.model, pretrained: undefined }
       : { pretrained: flags.model, preset: undefined }
     : {};
-  return {
+  const chosen: RunConfig = {
     ...config,
     model: { ...config.model, ...model },
     data: { ...config.data, num_relations: r.run.num_labels },
@@ -139,10 +140,17 @@ function chosenConfig(config: RunConfig, facts: ShapeFacts, r: FitResult, flags:
       mode: 'manual',
       micro_batch_size: r.config.micro_batch_size,
       grad_accumulation: r.config.grad_accumulation,
-      ...Object.fromEntries(FIT_LEVERS.map((l) => [l.name, c[l.name]])),
+      ...Object.fromEntries(
+        FIT_LEVERS.filter((l) => l.key.startsWith('memory.')).map((l) => [l.name, c[l.name]]),
+      ),
       ...(facts.padded_length !== undefined ? { max_seq_len: facts.padded_length, padding: 'max' } : {}),
     },
   };
+  // a searched lever outside memory.* (model.lora.rank) at its own key
+  return FIT_LEVERS.filter((l) => !l.key.startsWith('memory.')).reduce(
+    (out, l) => withValue(out, l.key, c[l.name]),
+    chosen,
+  );
 }
 
 /** Writes the chosen configuration as a whole refit config (every key, like a run's config.yaml), atomically. */

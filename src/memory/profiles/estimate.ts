@@ -38,7 +38,8 @@ export function backwardFixed(x: ExactTerms): number {
     x.autocast_fwd +
     x.checkpoints +
     x.mask +
-    x.head_activations
+    x.head_activations +
+    x.lora_activations
   );
 }
 

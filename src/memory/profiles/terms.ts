@@ -62,6 +62,8 @@ export interface ExactTerms {
   mask: number;
   /** the RNN head's tensors at the peak (rnnActivationBytes; 0 without an RNN) */
   head_activations: number;
+  /** LoRA: each adapter's x·A saved for backward (and, with lora dropout, its dropped input and mask) */
+  lora_activations: number;
   /** offload: what host memory holds instead (the optimizer's states, its fp32 copy and gradients, checkpoints) */
   host: { optimizer: number; master_weights: number; gradients: number; checkpoints: number };
 }
@@ -117,6 +119,55 @@ function trainable(t: ParamTensor, freeze: number): boolean {
   return !t.frozen && !(t.layer === -1 && freeze > 0) && !(t.layer >= 0 && t.layer < freeze);
 }
 
+/** In and out features of the Linear layers LoRA can adapt (lora-levers.ts LORA_TARGETS). */
+function loraDims(model: ModelDims): Readonly<Record<string, readonly [number, number]>> {
+  const { hidden_size: h, intermediate_size: I } = model;
+  const attn = [h, h] as const;
+  return {
+    query: attn,
+    key: attn,
+    value: attn,
+    attention_output: attn,
+    intermediate: [h, I],
+    output: [I, h],
+  };
+}
+
+/** LoRA's adapter tensors, A (r × in) and B (out × r) per target, in every layer from `first` (none without LoRA). */
+export function loraTensors(model: ModelDims, run: RunShape, first: number): ParamTensor[] {
+  const r = run.lora_rank ?? 0;
+  const out: ParamTensor[] = [];
+  if (r <= 0) return out;
+  const dims = loraDims(model);
+  for (let layer = first; layer < model.num_hidden_layers; layer++)
+    for (const target of run.lora_targets ?? []) {
+      const [i, o] = dims[target];
+      out.push(
+        { numel: r * i, layer, linear: true, decay: true },
+        { numel: o * r, layer, linear: true, decay: true },
+      );
+    }
+  return out;
+}
+
+/**
+ * LoRA's activations: per adapted Linear of each layer holding full activations (one with checkpointing), x·A
+ * (b·s·r, kept for B's gradient) and, with lora dropout, the dropped input and its bool mask (b·s·in each).
+ */
+function loraActivationBytes(model: ModelDims, run: RunShape, layers: number): number {
+  if (!(run.lora_rank ?? 0) || run.mode !== 'train') return 0;
+  const tokens = run.batch_size * run.seq_len;
+  const bytes = run.precision === 'fp32' ? 4 : 2;
+  const dims = loraDims(model);
+  let per = 0;
+  for (const target of run.lora_targets ?? []) {
+    per += roundAlloc(bytes * tokens * run.lora_rank!);
+    if ((run.lora_dropout ?? 0) > 0)
+      per += roundAlloc(bytes * tokens * dims[target][0]) + roundAlloc(tokens * dims[target][0]);
+  }
+  return layers * per;
+}
+
 /** Computes the exact terms of `run` on `model` for an engine with `traits`. */
 export function exactTerms(
   model: ModelDims,
@@ -126,8 +177,12 @@ export function exactTerms(
 ): ExactTerms {
   const tensors = paramTensors(model, { ...traits.head, num_labels: run.num_labels });
   const freeze = Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
-  const train = tensors.filter((t) => trainable(t, freeze));
   const L = model.num_hidden_layers;
+  const adapters = loraTensors(model, run, freeze);
+  // LoRA: the adapters and the head train; the base weights stay (fp32) without gradients or optimizer states
+  const train = adapters.length
+    ? [...tensors.filter((t) => t.layer === L && !t.frozen), ...adapters]
+    : tensors.filter((t) => trainable(t, freeze));
   const amp = run.precision !== 'fp32';
   const b = run.batch_size;
   const s = run.seq_len;
@@ -150,14 +205,18 @@ export function exactTerms(
         4,
       ),
     );
-  const linears = train.filter((t) => t.linear);
+  // 16-bit copies alive at the start of backward: the trained Linears' (autocast's cache), and under LoRA also the
+  // frozen base Linears of the trained layers (saved by autograd for their input's gradient)
+  const linears = adapters.length
+    ? [...tensors.filter((t) => t.linear && trainable(t, freeze)), ...adapters]
+    : train.filter((t) => t.linear);
   const topLinears = linears.filter((t) => t.layer >= L - 1); // the recomputed top layer + head
   const ckpt = run.grad_checkpointing && run.mode === 'train';
   const off = offloads(run);
   const checkpoints = ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0;
   return {
-    params: countParams(tensors),
-    weights: tensorBytes(tensors, 4) + traits.buffer_bytes,
+    params: countParams(tensors) + countParams(adapters),
+    weights: tensorBytes(tensors, 4) + tensorBytes(adapters, 4) + traits.buffer_bytes,
     gradients: g,
     // optimizer offload: the states and the step (its temporary) on the host, the gradients leave at the step
     optimizer: off.optimizer ? 0 : optimizer,
@@ -189,6 +248,7 @@ export function exactTerms(
       gradients: off.optimizer ? g : 0,
       checkpoints: off.activations ? checkpoints : 0,
     },
+    lora_activations: loraActivationBytes(model, run, ckpt ? Math.min(1, L - freeze) : L - freeze),
   };
 }
 

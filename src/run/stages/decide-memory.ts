@@ -5,7 +5,14 @@ import { configToYaml } from '../../config/index.ts';
 import { stepsPerEpoch } from '../../batch/index.ts';
 import type { TrainSupervisor, WorkerProcess } from '../../worker/index.ts';
 import type { LoadCommand } from '../../worker/protocol.ts';
-import { loadCommand, readJson, runPaths, writeJsonAtomic, writeTextAtomic } from '../../session/index.ts';
+import {
+  loadCommand,
+  loraSpec,
+  readJson,
+  runPaths,
+  writeJsonAtomic,
+  writeTextAtomic,
+} from '../../session/index.ts';
 import type { LoadSpec } from '../../session/index.ts';
 import { decideMemory, resolveDevice, type PlanFile } from '../decide.ts';
 import { rnnSpec } from '../deepke-lm.ts';
@@ -46,6 +53,7 @@ export async function decideRunMemory(run: OpenRun): Promise<DecidedRun> {
     dropout: config.model.dropout ?? opts.dropout,
     rnn: rnnSpec(config),
     ...(run.ranks.layout ? { strategy: run.ranks.strategy } : {}),
+    lora: loraSpec(config.model.lora),
   };
   const plan =
     mode === 'resume'

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import torch
 
+from . import lora
 from .checks import ARCH_KEYS
 from .dist import distribute_like, full_tensor
 from .protocol import E_CHECKPOINT_ARCH, E_MODEL_FILES, WorkerError
@@ -28,7 +29,8 @@ def save(t, path, checkpoint, step):
     tensors, optimizer_state = t.steps.whole_states(checkpoint)
     if not t.ranks.leader:
         return
-    save_model_folder(path, t.model, t.config, step, tensors)
+    # LoRA: the folder holds the merged weights (a plain BERT), checkpoint.pt the adapters they came from
+    save_model_folder(path, t.model, t.config, step, lora.merged(t.model, tensors))
     ckpt = os.path.join(path, 'checkpoint.pt')
     if not checkpoint:
         if os.path.exists(ckpt):
@@ -44,6 +46,8 @@ def save(t, path, checkpoint, step):
              'arch': {k: t.config[k] for k in ARCH_KEYS}, 'head': dict(t.head),
              'optimizer': optimizer_state or t.optimizer.state_dict(), 'scheduler': t.scheduler.state_dict(),
              'scaler': t.scaler.state_dict(), 'rng': rng}
+    if lora.adapters(t.model):
+        state['lora'] = lora.exact_state(t.model)
     with atomic_file(ckpt) as f:
         torch.save(state, f)
 
@@ -59,12 +63,15 @@ def restore(t, path):
     ckpt = os.path.join(path, 'checkpoint.pt')
     state = _read_state(ckpt) if os.path.exists(ckpt) else None
     load_into(t.model, tensors, path, strict_head=True)  # strict: every weight of the model, encoder and head
-    t.offload.weights_loaded(t.optimizer)
     t.needs_restore = False
     t.partial = None
     t.steps.zero_grad()
     if state is None:
+        lora.restore(t.model, None, path)
+        t.offload.weights_loaded(t.optimizer)
         return int(metadata.get('refit_step', 0))
+    lora.restore(t.model, state.get('lora'), ckpt)
+    t.offload.weights_loaded(t.optimizer)
     t.steps.load_optimizer_state(state['optimizer'])
     try:
         t.optimizer.load_state_dict(state['optimizer'])

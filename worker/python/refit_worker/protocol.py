@@ -10,9 +10,9 @@ PROTOCOL_VERSION = 1
 COMMANDS = {
     'hello': (('protocol_version',), ()),
     'load': (('config', 'head', 'seed', 'device', 'precision', 'attention',
-              'grad_checkpointing', 'freeze_layers', 'optimizer', 'offload', 'schedule',
+              'grad_checkpointing', 'freeze_layers', 'optimizer', 'offload', 'lora_rank', 'schedule',
               'max_grad_norm'),
-             ('pretrained', 'budget_bytes', 'num_threads', 'strategy', 'skip_init')),
+             ('pretrained', 'budget_bytes', 'num_threads', 'strategy', 'skip_init', 'lora')),
     'open_dataset': (('name', 'path'), ()),
     'train_step': (('step', 'dataset', 'logical_batch_size', 'micro_batches'),
                    ('continue',)),

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 
-from . import checkpoint
+from . import checkpoint, lora
 from .checks import check_config
 from .device import check_precision, is_oom, memory_stats, parse_device, release_memory
 from .dist import RankLostError, Ranks, check_strategy, full_tensor, log
@@ -101,6 +101,13 @@ class Trainer:
             tensors, _ = read_model_folder(cmd['pretrained'], self.config)
             load_into(model, tensors, cmd['pretrained'])
         model.configure(cmd['grad_checkpointing'], cmd['freeze_layers'])
+        rank, alpha, dropout, targets = lora.settings(cmd)
+        if rank:
+            if self.strategy == 'fsdp':
+                raise WorkerError(E_BAD_COMMAND, 'model.lora.rank with distributed.strategy fsdp is not supported: '
+                                  'use ddp or zero1 (the adapters are small)')
+            # after the pretrained weights: B is zero, so step 0 is the loaded model
+            lora.apply(model, rank, alpha, dropout, targets, first_layer=cmd['freeze_layers'])
         self.offload.configure(model)
         return model
 

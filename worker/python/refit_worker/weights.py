@@ -196,7 +196,8 @@ def load_into(model, tensors, where, strict_head=False):
     Head weights are loaded when present with this head's shapes (a refit-saved folder); with `strict_head`
     (restoring a run, importing a DeepKE checkpoint) they are required, and another shape is an error.
     """
-    own = {k: v for k, v in model.bert.state_dict().items()}
+    # a LoRA model's adapters are not in a model folder (it holds the merged weights): checkpoint.pt brings them
+    own = {k: v for k, v in model.bert.state_dict().items() if '.lora_' not in k}
     missing = [k for k in own if k not in tensors]
     if missing:
         raise WorkerError(E_CHECKPOINT_ARCH, f'{where}: not a BERT checkpoint of this shape: '
