@@ -13,6 +13,7 @@ import { checkResumeChanges } from '../../src/run/resume-config.ts';
 import { resolveConfig } from '../../src/config/index.ts';
 
 const ENV = { REFIT_NO_COLOR: '1' };
+// offload kept off for fit: it is an exact lever, so with it fit would not need LoRA (test/memory/offload-plan.test.ts)
 const MODEL = (name: 'bert-base' | 'bert-large'): string[] => [
   '--model',
   name,
@@ -22,6 +23,8 @@ const MODEL = (name: 'bert-base' | 'bert-large'): string[] => [
   '32',
   '--seq-len',
   '512',
+  '--offload',
+  'none',
 ];
 
 async function json(args: string[]): Promise<Record<string, any>> {

@@ -81,16 +81,16 @@ test("the load command's JSON is the one the worker always got (byte for byte)",
   assert.equal(
     JSON.stringify(cmd),
     `{"type":"load","config":${config},"head":{"kind":"entity-start","num_labels":3,"dropout":0.1},"seed":7,"device":"cuda",` +
-      '"precision":"bf16","attention":"sdpa","grad_checkpointing":true,"freeze_layers":2,"optimizer":{"kind":"adamw-fused","lr":0.00002,"weight_decay":0.01,"betas":[0.9,0.999],"eps":1e-8},"lora_rank":0,' +
-      '"offload":"none","schedule":{"warmup_steps":1,"total_steps":10},"max_grad_norm":1,"budget_bytes":1000,"num_threads":2}',
+      '"precision":"bf16","attention":"sdpa","grad_checkpointing":true,"freeze_layers":2,"optimizer":{"kind":"adamw-fused","lr":0.00002,"weight_decay":0.01,"betas":[0.9,0.999],"eps":1e-8},' +
+      '"offload":"none","lora_rank":0,"schedule":{"warmup_steps":1,"total_steps":10},"max_grad_norm":1,"budget_bytes":1000,"num_threads":2}',
   );
   // Predict, eval and export may leave the levers to the table's inference values.
   const infer = loadCommand({ ...SPEC, strategy: 'zero1', pretrained: 'x' }, { device: 'cpu' });
   assert.equal(
     JSON.stringify(infer),
     `{"type":"load","pretrained":"x","config":${config},"head":{"kind":"entity-start","num_labels":3,"dropout":0.1},"seed":7,"device":"cpu",` +
-      '"precision":"fp32","attention":"eager","grad_checkpointing":false,"freeze_layers":0,"optimizer":{"kind":"adamw","lr":0.00002,"weight_decay":0.01,"betas":[0.9,0.999],"eps":1e-8},"lora_rank":0,' +
-      '"offload":"none","schedule":{"warmup_steps":1,"total_steps":10},"max_grad_norm":1,"num_threads":2,"strategy":"zero1"}',
+      '"precision":"fp32","attention":"eager","grad_checkpointing":false,"freeze_layers":0,"optimizer":{"kind":"adamw","lr":0.00002,"weight_decay":0.01,"betas":[0.9,0.999],"eps":1e-8},' +
+      '"offload":"none","lora_rank":0,"schedule":{"warmup_steps":1,"total_steps":10},"max_grad_norm":1,"num_threads":2,"strategy":"zero1"}',
   );
 });
 

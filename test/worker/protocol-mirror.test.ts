@@ -37,7 +37,9 @@ function members(
 
 /** Fields of every `interface X { type: 'kind'; ... }` in protocol.ts, by kind and union (commands/events). */
 function tsTables(): { commands: Fields; events: Fields } {
-  const src = readFileSync(join(REPO, 'src/worker/protocol.ts'), 'utf8');
+  const src = ['protocol.ts', 'protocol-events.ts']
+    .map((f) => readFileSync(join(REPO, 'src/worker', f), 'utf8'))
+    .join('\n');
   // `load`'s lever fields are the lever table's LoadLevers (LoadLeverFields keeps their names, nesting the optimizer).
   const leverFields = members(
     readFileSync(join(REPO, 'src/memory/lever-types.ts'), 'utf8'),
