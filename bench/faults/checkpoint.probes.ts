@@ -118,6 +118,8 @@ export const PROBES: Probe[] = [
     item: '22.5',
     did: 'last.json of a trained run without one of its fields, for each of its 11 fields; `--resume` each time',
     expected: 'exit 2 and one line naming last.json and the missing field every time; no internal error',
+    // 11 runs of the binary: the fault suite's (test/run/checkpoints.test.ts checks each field in-process)
+    sweep: true,
     async run(ctx) {
       const last = JSON.parse(readFileSync(join(await ctx.tinyRun(), 'checkpoints', 'last.json'), 'utf8'));
       const bad: string[] = [];

@@ -1,7 +1,7 @@
 // Issue 22, items 3 and 5, against the real binary and worker: each probe of bench/faults/checkpoint.probes.ts runs as
 // one test here (the same probes write their rows to bench/results/ via bench/faults.ts), except those that train
-// (`sweep: true`: a damaged newest checkpoint resumed from the one before, the worker or refit killed during a save),
-// which only the fault suite runs.
+// or run the binary many times (`sweep: true`: a damaged newest checkpoint resumed from the one before, the worker or
+// refit killed during a save, last.json without each of its fields), which only the fault suite runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
