@@ -7,6 +7,7 @@ import type { RunLog } from '../log.ts';
 import type { ReadyEvent, WorkerCommand, WorkerEvent } from './protocol.ts';
 import { freePort, rankEnvs } from './rank-layout.ts';
 import { logRank, spawnWorker, type WorkerStartOptions } from './spawn.ts';
+import { SpareSlot } from './spare.ts';
 
 export { freePort, rankEnvs, worldSize, type RankLayout } from './rank-layout.ts';
 export { fsdpUnsupported, runFollowerRanks, workerPythonPath, type WorkerStartOptions } from './spawn.ts';
@@ -66,6 +67,7 @@ export class WorkerProcess {
   private constructor(
     private readonly child: ChildProcessWithoutNullStreams,
     private readonly log: RunLog,
+    private readonly opts: WorkerStartOptions,
   ) {
     this.exited = new Promise((done) => child.once('close', () => done()));
     createInterface({ input: child.stdout }).on('line', (line) => this.onStdout(line));
@@ -80,15 +82,36 @@ export class WorkerProcess {
     child.stdin.on('error', () => undefined); // EPIPE after a crash surfaces through 'exit'
   }
 
-  /** Spawns `python -m refit_worker` and resolves once it sent `ready`; rejects as soon as it dies. */
+  /**
+   * Spawns `python -m refit_worker` and resolves once it sent `ready`; rejects as soon as it dies. The spare a lost
+   * worker of the same options left (spare.ts) is taken instead when it is ready or starting: a restart then skips
+   * the interpreter's start and `import torch`.
+   */
   static async start(opts: WorkerStartOptions): Promise<WorkerProcess> {
+    const spare = WorkerProcess.spares.take(opts);
+    if (spare) {
+      const taken = await spare; // a spare that failed to start is this start's failure, found out sooner
+      if (taken._state === 'ready' && !taken.crash) {
+        taken.adopt();
+        opts.log.write(`worker ${taken.pid ?? '?'} (started ahead when the last one was lost) takes over`);
+        return taken;
+      }
+    }
+    return WorkerProcess.startNew(opts);
+  }
+
+  private static async startNew(
+    opts: WorkerStartOptions,
+    o: { spare?: boolean } = {},
+  ): Promise<WorkerProcess> {
     const multi = opts.ranks; // a layout, even of one rank, starts a group (design §8)
     if (multi && multi.node_rank !== 0)
       throw new Error('WorkerProcess.start runs on node 0; other nodes use runFollowerRanks');
     const envs = multi ? rankEnvs(multi, multi.master_port || (await freePort())) : [{ rank: 0, env: {} }];
     // Its own process group: Ctrl-C in a terminal signals only refit, which then stops the worker cleanly itself.
     const child = spawnWorker(opts, envs[0].env, 'protocol') as ChildProcessWithoutNullStreams;
-    const worker = new WorkerProcess(child, opts.log);
+    const worker = new WorkerProcess(child, opts.log, opts);
+    if (o.spare) worker.idle();
     WorkerProcess.live.add(worker);
     child.once('close', () => WorkerProcess.live.delete(worker));
     for (const { rank, env } of envs.slice(1)) worker.addFollower(rank, spawnWorker(opts, env, 'log'));
@@ -155,11 +178,33 @@ export class WorkerProcess {
     clearTimeout(timer);
   }
 
+  /** Set while this worker is a spare nobody took yet: it keeps no refit process alive, and starts no spare. */
+  private spare = false;
+
+  /** The spare started when a worker is lost (spare.ts). */
+  private static readonly spares = new SpareSlot<WorkerProcess>();
+
+  /** A spare keeps neither the refit process nor its event loop alive: it exits when its stdin closes with refit. */
+  private idle(): void {
+    this.spare = true;
+    this.child.unref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr])
+      (s as { unref?(): void }).unref?.();
+  }
+
+  /** A spare taken by start(): from now on it is a worker like any other. */
+  private adopt(): void {
+    this.spare = false;
+    this.child.ref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as { ref?(): void }).ref?.();
+  }
+
   /** Every worker process of this refit process that has not exited yet. */
   private static readonly live = new Set<WorkerProcess>();
 
   /** Kills every live worker at once (SIGKILL, synchronous): the second Ctrl-C, when refit must stop now. */
   static killAll(): void {
+    WorkerProcess.spares.close(); // refit stops now: no restart follows
     for (const w of WorkerProcess.live) w.killRanks();
   }
 
@@ -320,6 +365,10 @@ export class WorkerProcess {
       detail,
     );
     this.markLost(this.crash);
+    // A restart is likely next (the server's, the training supervisor's): its worker starts now.
+    // Only for a worker that was up: one that fails to start would fail again as a spare.
+    if (!this.spare && this._ready)
+      WorkerProcess.spares.fill(this.opts, () => WorkerProcess.startNew(this.opts, { spare: true }));
     this._state = 'crashed';
     if (this.followers.length) this.killRanks(); // one rank gone: the others would wait in their next collective
     this.log.write(this.crash.message);

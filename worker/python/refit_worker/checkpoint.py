@@ -62,7 +62,10 @@ def restore(t, path):
     tensors, metadata = read_model_folder(path, t.config)
     ckpt = os.path.join(path, 'checkpoint.pt')
     state = _read_state(ckpt) if os.path.exists(ckpt) else None
-    load_into(t.model, tensors, path, strict_head=True)  # strict: every weight of the model, encoder and head
+    # strict: every weight of the model, encoder and head. A model built with skip_init in one process takes the
+    # tensors just read as its weights (they are private copies); wrapped or sharded ones are copied into.
+    take = t.needs_restore and not t.ranks.active
+    load_into(t.model, tensors, path, strict_head=True, take=take)
     t.needs_restore = False
     t.partial = None
     t.steps.zero_grad()

@@ -190,11 +190,13 @@ def head_state(model):
     return {k: v for k, v in model.state_dict().items() if not k.startswith('bert.')}
 
 
-def load_into(model, tensors, where, strict_head=False):
+def load_into(model, tensors, where, strict_head=False, take=False):
     """Copy normalised weights into a model from model.HEADS; any missing or mis-shaped key is E_CHECKPOINT_ARCH.
 
     Head weights are loaded when present with this head's shapes (a refit-saved folder); with `strict_head`
     (restoring a run, importing a DeepKE checkpoint) they are required, and another shape is an error.
+    With `take` (a model built without weights, one process), a tensor of the parameter's dtype and device becomes
+    its data instead of being copied into it: no second copy, and the never-touched memory it had is not paged in.
     """
     # a LoRA model's adapters are not in a model folder (it holds the merged weights): checkpoint.pt brings them
     own = {k: v for k, v in model.bert.state_dict().items() if '.lora_' not in k}
@@ -222,6 +224,9 @@ def load_into(model, tensors, where, strict_head=False):
             if hasattr(named[name], 'device_mesh'):  # an fsdp shard: this rank's part of the whole tensor
                 from .dist import distribute_like
                 value = distribute_like(value, named[name])
+            if take and value.dtype == named[name].dtype and value.device == named[name].device:
+                named[name].data = value  # the optimizer keeps the same Parameter objects
+                continue
             named[name].copy_(value)  # copy_ converts F16/BF16 weights to the fp32 master copy
 
 
