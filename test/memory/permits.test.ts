@@ -133,7 +133,10 @@ test('the doctor lists the levers that change the numerics as fixes, with the pe
   // a card so small that nothing exact fits, offload included: the fixes change the numerics
   const frozen = fixes.filter((f) => /Changes the numerics/.test(f.detail ?? ''));
   assert.ok(frozen.length > 0, 'a fix changes the numerics');
-  assert.match(frozen[0].detail, /Changes the numerics \([a-z0-9, -]+\): with memory\.allow: \[[a-z0-9, -]+\]/);
+  assert.match(
+    frozen[0].detail,
+    /Changes the numerics \([a-z0-9, -]+\): with memory\.allow: \[[a-z0-9, -]+\]/,
+  );
   // its settings, planned by refit plan -c, give the fix's predicted peak
   const sets = Object.entries(frozen[0].config as Record<string, unknown>).map(([k, v]) => `${k}=${v}`);
   const plan = await runInProcess(['plan', '-c', config, ...sets, ...card, '--json'], ENV);
