@@ -41,7 +41,11 @@ export const LEVER_VALUES: Readonly<Record<string, readonly string[]>> = Object.
   Object.fromEntries(LOAD_LEVERS.filter((l) => l.values).map((l) => [l.name, l.values!])),
 );
 
-export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm';
+/**
+ * The heads: three relation heads, and `token` (task: ner): dropout then Linear(hidden, num_labels) on every
+ * position's last hidden state, num_labels = the tag list of the NER dataset's header (`O` first).
+ */
+export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm' | 'token';
 
 /**
  * The RNN of the `deepke-lm` head (DeepKE's LM model: BERT → RNN → dropout → fc). `hidden_size` is the total:
@@ -158,11 +162,15 @@ export interface EvalCommand {
   tag: string;
 }
 
-/** Encoded examples carried in a command (row i = input_ids[i] with its entity positions); no labels. */
+/**
+ * Encoded examples carried in a command (row i = input_ids[i]); no labels. A relation head reads each row's entity
+ * positions (head_pos, tail_pos), the token head the positions of its words' first sub-tokens (word_starts).
+ */
 export interface EncodedRows {
   input_ids: number[][];
-  head_pos: number[];
-  tail_pos: number[];
+  head_pos?: number[];
+  tail_pos?: number[];
+  word_starts?: number[][];
 }
 
 /**
@@ -302,10 +310,19 @@ export interface OomEvent {
   rank?: number;
 }
 
+/**
+ * The answer to `eval`, per example in batch order: a relation head's `logits`; the token head's `tags` and
+ * `scores` instead (the argmax tag id and its softmax probability at each labelled position of a dataset, or at each
+ * of `word_starts` for rows, in order: a logits tensor per token would be too big for JSON). `logits` is typed as
+ * always there because every relation reader relies on it; a token head's answer is read only through
+ * session/evaluate.ts:tokenTags, which checks `tags` and `scores`.
+ */
 export interface EvalResultEvent {
   type: 'eval_result';
   tag: string;
   logits: number[][];
+  tags?: number[][];
+  scores?: number[][];
   seconds: number;
   memory: MemoryStats;
 }
