@@ -36,3 +36,13 @@ export {
   DEFAULT_OPSET,
   type OnnxSession,
 } from './onnx-runtime.ts';
+export {
+  NerPredictor,
+  splitNerText,
+  entitiesOf,
+  tagOfLogits,
+  type TokenRows,
+  type TokenTagger,
+  type NerTokenized,
+} from './ner-predictor.ts';
+export { openNerPredictor } from './ner-engines.ts';

@@ -1,0 +1,133 @@
+// NER prediction (task: ner runs): text → the model's tokens (a character each for Chinese, whitespace words
+// otherwise) → encoded rows → the engine's tag and score at each word's first sub-token → seqeval's entities as
+// code-point spans {text, type, start, end, score}. One function for every caller (refit predict, and the text →
+// triples pipeline); the engine only turns rows into tags (the torch worker's `eval`, or model.onnx in-process).
+import { seqevalChunks, type EntitySpan } from '../data/index.ts';
+import { encodeNerSentence } from '../encode/index.ts';
+import type { LoadedModel, NerTokens, TokenTags } from '../session/index.ts';
+
+/** Rows for a token head: ids and, per row, the positions of its words' first sub-tokens (the positions read). */
+export interface TokenRows {
+  input_ids: number[][];
+  word_starts: number[][];
+}
+
+/** An engine for a token head: encoded rows → the argmax tag id and its softmax probability at each word start. */
+export interface TokenTagger {
+  tagRows(rows: TokenRows): Promise<TokenTags>;
+  close(): Promise<void>;
+}
+
+/** A text split into the model's tokens, with each token's code-point offset in the text. */
+export interface NerTokenized {
+  tokens: string[];
+  offsets: number[];
+}
+
+/**
+ * Splits `text` as the model's training data was split: `chars`, one token per code point that is not white space
+ * (DeepKE's `char TAG` lines have no space tokens); `words`, one per run of non-space characters.
+ */
+export function splitNerText(text: string, unit: NerTokens): NerTokenized {
+  const tokens: string[] = [];
+  const offsets: number[] = [];
+  let cp = 0;
+  let word = '';
+  let start = 0;
+  for (const ch of text) {
+    const space = /\s/u.test(ch);
+    if (unit === 'chars') {
+      if (!space) {
+        tokens.push(ch);
+        offsets.push(cp);
+      }
+    } else if (space) {
+      if (word) (tokens.push(word), offsets.push(start));
+      word = '';
+    } else {
+      if (!word) start = cp;
+      word += ch;
+    }
+    cp++;
+  }
+  if (word) (tokens.push(word), offsets.push(start));
+  return { tokens, offsets };
+}
+
+/** Softmax argmax of one position's logits: the tag id and its probability. */
+export function tagOfLogits(row: ArrayLike<number>, at: number, num_labels: number): [number, number] {
+  let best = 0;
+  let max = -Infinity;
+  for (let j = 0; j < num_labels; j++) {
+    const v = row[at * num_labels + j];
+    if (v > max) ((max = v), (best = j));
+  }
+  let sum = 0;
+  for (let j = 0; j < num_labels; j++) sum += Math.exp(row[at * num_labels + j] - max);
+  return [best, 1 / sum];
+}
+
+/**
+ * The entities of a tokenized text from one predicted tag (and score) per token, in seqeval's reading of the tags;
+ * an entity's score is the mean of its tokens' tag probabilities.
+ */
+export function entitiesOf(opts: {
+  text: string;
+  split: NerTokenized;
+  tags: readonly string[];
+  scores: readonly number[];
+}): EntitySpan[] {
+  const chars = [...opts.text];
+  const { tokens, offsets } = opts.split;
+  return seqevalChunks(opts.tags).map(([type, first, last]) => {
+    const start = offsets[first];
+    const end = offsets[last] + [...tokens[last]].length;
+    let score = 0;
+    for (let k = first; k <= last; k++) score += opts.scores[k];
+    return { text: chars.slice(start, end).join(''), type, start, end, score: score / (last - first + 1) };
+  });
+}
+
+/** Predicts entities of texts with a loaded NER model and an engine (see the file's header). */
+export class NerPredictor {
+  constructor(
+    readonly model: LoadedModel,
+    private readonly tagger: TokenTagger,
+  ) {
+    if (model.refit.task !== 'ner' || !model.refit.tags || !model.refit.ner_tokens)
+      throw new Error(`${model.dir}: not an NER model`);
+  }
+
+  /** The entities of each text, in order (tokens past the model's window get no entity). */
+  async entities(texts: readonly string[]): Promise<EntitySpan[][]> {
+    const refit = this.model.refit;
+    const labels = refit.tags!;
+    const splits = texts.map((t) => splitNerText(t, refit.ner_tokens!));
+    const encoded = splits.map((s) =>
+      encodeNerSentence({
+        tokenizer: this.model.text.tokenizer,
+        words: s.tokens,
+        labels: new Map(),
+        max_seq_len: refit.max_seq_len,
+      }),
+    );
+    const rows: TokenRows = {
+      input_ids: encoded.map((e) => e.ids),
+      word_starts: encoded.map((e) => e.word_pos.filter((p) => p >= 0)),
+    };
+    const answer = rows.input_ids.length ? await this.tagger.tagRows(rows) : { tags: [], scores: [] };
+    return splits.map((split, i) => {
+      const tags = new Array<string>(split.tokens.length).fill('O');
+      const scores = new Array<number>(split.tokens.length).fill(0);
+      answer.tags[i].forEach((id, w) => {
+        tags[w] = labels[id] ?? 'O';
+        scores[w] = answer.scores[i][w];
+      });
+      return entitiesOf({ text: texts[i], split, tags, scores });
+    });
+  }
+
+  close(): Promise<void> {
+    return this.tagger.close();
+  }
+}
