@@ -64,6 +64,8 @@ export const ALIASES: Readonly<
     ctx.gpu.gpu_id = { value: value as number, where };
   },
   model_name: (value, ctx, written, where) => {
+    // DeepKE's standard NER (example/ner/standard, hydra/model: bert) is BERT + a token classifier: task ner
+    if (value === 'bert') return ctx.set('task', 'ner', written, where);
     if (value !== 'lm') {
       throw new ConfigError(
         'E_CONFIG_VALUE',
@@ -72,6 +74,22 @@ export const ALIASES: Readonly<
       );
     }
     ctx.model_name = where;
+  },
+  // DeepKE's standard NER (example/ner/standard: conf/train.yaml, conf/hydra/model/bert.yaml)
+  bert_model: to('model.pretrained'),
+  train_batch_size: to('train.batch_size'),
+  num_train_epochs: to('train.epochs'),
+  warmup_proportion: to('train.warmup_ratio'),
+  gradient_accumulation_steps: to('memory.grad_accumulation'),
+  max_grad_norm: to('train.max_grad_norm'),
+  do_lower_case: to('model.lowercase'),
+  fp16: (value, ctx, written, where) => {
+    if (typeof value !== 'boolean')
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`,
+      );
+    ctx.set('memory.precision', value ? 'fp16' : 'fp32', written, where);
   },
   // DeepKE's LM model: BERT → RNN (model/lm.yaml) → dropout → Linear;
   // `input_size` is BERT's hidden size (ignored).
@@ -147,6 +165,25 @@ export const IGNORED_DEEPKE_KEYS: Readonly<Record<string, string>> = Object.free
   dim_strategy: 'non-BERT embedding',
   fp: 'refit predict takes --run DIR',
   input_size: 'taken from the model config',
+  // DeepKE's standard NER keys refit has no use for
+  task_name: 'model_name bert is task ner',
+  text: 'refit predict takes --text',
+  lan: 'each character of Chinese text is a token whatever the language',
+  labels: "the tags come from the data (O first); DeepKE's [CLS], [SEP] and X labels are not tags",
+  data_dir: 'set data.train, data.valid and data.test',
+  output_dir: 'the run folder is --out',
+  do_train: 'refit train trains, refit eval evaluates',
+  do_eval: 'refit train scores valid after each epoch and test at the end',
+  eval_on: 'refit train scores valid after each epoch and test at the end',
+  eval_batch_size: 'evaluation batches are sized by refit',
+  adam_epsilon: 'AdamW eps 1e-8, as DeepKE',
+  beta1: 'AdamW betas (0.9, 0.999), as DeepKE',
+  beta2: 'AdamW betas (0.9, 0.999), as DeepKE',
+  lr_step: "DeepKE's LSTM-CRF StepLR only",
+  lr_gamma: "DeepKE's LSTM-CRF StepLR only",
+  fp16_opt_level: 'refit uses torch autocast, not apex',
+  loss_scale: 'refit uses torch autocast, not apex',
+  local_rank: 'set distributed.* for several ranks',
 });
 
 /**

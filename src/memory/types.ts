@@ -31,7 +31,8 @@ export interface RunShape {
   optimizer: Optimizer;
   num_labels: number;
   freeze_layers?: number;
-  head?: 'entity-start' | 'cls' | 'deepke-lm';
+  /** The relation heads, or `token` (task: ner: a Linear over every position, its logits and loss per token). */
+  head?: 'entity-start' | 'cls' | 'deepke-lm' | 'token';
   /** The deepke-lm head's RNN (default: DeepKE's model/lm.yaml, a 1-layer BiLSTM of 100). */
   rnn?: RnnShape;
   /**
