@@ -87,9 +87,9 @@ class WorkerPredictor extends EnginePredictor {
     // the worker answers in batch order: back to row order
     const out: number[][] = new Array(rows.length);
     let k = 0;
-    for (const b of batches) for (const i of b.indices) out[i] = ev.logits[k++];
-    if (k !== ev.logits.length)
-      throw new Error(`worker returned ${ev.logits.length} logit rows for ${k} rows`);
+    const logits = ev.logits ?? []; // a relation head answers logits (the token head tags and scores)
+    for (const b of batches) for (const i of b.indices) out[i] = logits[k++];
+    if (k !== logits.length) throw new Error(`worker returned ${logits.length} logit rows for ${k} rows`);
     return out;
   }
 

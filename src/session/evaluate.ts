@@ -61,7 +61,8 @@ export function inExampleOrder<T>(rows: readonly T[], order: readonly number[], 
 /** Logits for examples 0..n-1 of an opened dataset, in example order. */
 export async function evalLogits(worker: SupervisedWorker, opts: EvalRequest): Promise<number[][]> {
   const { ev, order } = await evalAnswer(worker, opts);
-  return inExampleOrder(ev.logits, order, 'logit');
+  // a relation head answers logits (the token head tags and scores: ner-eval.ts)
+  return inExampleOrder(ev.logits ?? [], order, 'logit');
 }
 
 /** Softmax of one logit row (max-subtracted for stability). */

@@ -42,8 +42,8 @@ export const LEVER_VALUES: Readonly<Record<string, readonly string[]>> = Object.
 );
 
 /**
- * The heads: three relation heads, and `token` (task: ner): dropout then Linear(hidden, num_labels) on every
- * position's last hidden state, num_labels = the tag list of the NER dataset's header (`O` first).
+ * The model's head: a relation head (`entity-start`, `cls`, `deepke-lm`: logits per example) or `token` (NER: dropout
+ * then Linear(hidden, num_labels) at every position, num_labels = the NER dataset's tags, `O` first).
  */
 export type HeadKind = 'entity-start' | 'cls' | 'deepke-lm' | 'token';
 
@@ -60,7 +60,7 @@ export interface RnnSpec {
   dropout: number;
 }
 
-/** A relation head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
+/** A head: kind, output size, dropout before the final linear layer, and the RNN for `deepke-lm`. */
 export interface HeadSpec {
   kind: HeadKind;
   num_labels: number;
@@ -137,7 +137,9 @@ export interface OpenDatasetCommand {
 
 /**
  * One optimizer step over a logical batch split into micro-batches. Each micro-batch's loss is scaled
- * by (its examples / logical_batch_size), so any split gives the same gradient up to rounding.
+ * by (its examples / logical_batch_size), so any split gives the same gradient up to rounding; the token head's by
+ * (its labelled tokens / the logical batch's, which the worker counts in the dataset), its loss being the mean over
+ * labelled tokens (label id not -100).
  * `continue: true` resumes a step whose earlier micro-batches already accumulated gradients (after an
  * `oom` event): the worker must not zero gradients before it.
  */
@@ -151,8 +153,8 @@ export interface TrainStepCommand {
 }
 
 /**
- * Logits of the examples in `batches`: of an opened `dataset`, or of the command's own `rows` (predict: items
- * encoded once in TS, no file); exactly one of the two.
+ * Logits of the examples in `batches` (the token head: tags and scores): of an opened `dataset`, or of the command's
+ * own `rows` (predict: items encoded once in TS, no file); exactly one of the two.
  */
 export interface EvalCommand {
   type: 'eval';
@@ -170,6 +172,7 @@ export interface EncodedRows {
   input_ids: number[][];
   head_pos?: number[];
   tail_pos?: number[];
+  /** The token head: the positions to read in each row, in order (an NER file's word_pos, without the -1s). */
   word_starts?: number[][];
 }
 
@@ -311,17 +314,18 @@ export interface OomEvent {
 }
 
 /**
- * The answer to `eval`, per example in batch order: a relation head's `logits`; the token head's `tags` and
- * `scores` instead (the argmax tag id and its softmax probability at each labelled position of a dataset, or at each
- * of `word_starts` for rows, in order: a logits tensor per token would be too big for JSON). `logits` is typed as
- * always there because every relation reader relies on it; a token head's answer is read only through
- * session/evaluate.ts:tokenTags, which checks `tags` and `scores`.
+ * The answer to `eval`, one row per example in batch order: a relation head's logits, or the token head's tag ids and
+ * their softmax probabilities at each position read (a dataset's labelled positions, label id not -100, or the rows'
+ * word_starts), in order; a full logits tensor per token would be too big for JSON.
  */
 export interface EvalResultEvent {
   type: 'eval_result';
   tag: string;
-  logits: number[][];
+  /** Relation heads: logits [examples][num_labels]. */
+  logits?: number[][];
+  /** The token head: tag ids [examples][positions read]. */
   tags?: number[][];
+  /** The token head: the softmax probability of each of `tags`. */
   scores?: number[][];
   seconds: number;
   memory: MemoryStats;

@@ -172,12 +172,12 @@ test('eval returns logits in batch order, independent of batching', { skip }, as
     'eval_result',
   );
   assert.equal(one.tag, 'a');
-  assert.equal(one.logits.length, 4);
-  assert.equal(one.logits[0].length, 3);
+  assert.equal(one.logits!.length, 4);
+  assert.equal(one.logits![0].length, 3);
   const order = [2, 0, 3, 1];
   // fp32, same examples with different padding: only summation order differs.
   order.forEach((ex, row) =>
-    one.logits[ex].forEach((v, j) => assert.ok(Math.abs(v - two.logits[row][j]) < 1e-5)),
+    one.logits![ex].forEach((v, j) => assert.ok(Math.abs(v - two.logits![row][j]) < 1e-5)),
   );
 });
 
@@ -207,7 +207,7 @@ test('save writes an HF folder + checkpoint; restore brings weights and step bac
     { type: 'eval', dataset: 'train', tag: 'x', batches },
     'eval_result',
   );
-  assert.ok(maxAbsDiff(moved.logits, before.logits) > 100 * LOGIT_TOLERANCE, 'the step moved the logits');
+  assert.ok(maxAbsDiff(moved.logits!, before.logits!) > 100 * LOGIT_TOLERANCE, 'the step moved the logits');
   const restored = await expectEvent(worker, { type: 'restore', path: out }, 'restored');
   assert.equal(restored.step, 1);
   const back = await expectEvent(
@@ -217,7 +217,12 @@ test('save writes an HF folder + checkpoint; restore brings weights and step bac
   );
   // The same eval of the same weights: bit-identical on the reference BLAS and OpenBLAS, but a BLAS whose kernels
   // follow memory alignment (MKL) need not be, so within LOGIT_TOLERANCE (a step moves them 100 times more, above).
-  assertCloseRows(back.logits, before.logits, LOGIT_TOLERANCE, 'restored weights give the logits of step 1');
+  assertCloseRows(
+    back.logits!,
+    before.logits!,
+    LOGIT_TOLERANCE,
+    'restored weights give the logits of step 1',
+  );
   // The scheduler came back too: step 2 again runs at the same learning rate as before.
   const again = await expectEvent(
     worker,
@@ -353,7 +358,7 @@ test('cls head, export_onnx and shutdown', { skip }, async () => {
     { type: 'eval', dataset: 'train', tag: 'cls', batches: [{ indices: [0, 1], seq_len: 20 }] },
     'eval_result',
   );
-  assert.equal(ev.logits.length, 2);
+  assert.equal(ev.logits!.length, 2);
   const onnx = join(dir, 'model.onnx');
   const exported = await expectEvent(worker, { type: 'export_onnx', path: onnx, opset: 17 }, 'exported');
   assert.deepEqual([exported.path, exported.opset, exported.bytes], [onnx, 17, readFileSync(onnx).length]);

@@ -91,13 +91,13 @@ for (const [name, rnn] of CASES) {
           const onnx = await session.logits(rows, b.seq_len);
           assert.equal(onnx.length, b.indices.length);
           onnx.forEach((row, k) => {
-            const want = torch.logits[at + k];
+            const want = torch.logits![at + k];
             assert.equal(row.length, want.length);
             row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - want[j]))));
           });
           at += b.indices.length;
         }
-        assert.equal(at, torch.logits.length);
+        assert.equal(at, torch.logits!.length);
         t.diagnostic(`max |onnx − torch| ${worst.toExponential(2)}`);
         assert.ok(worst <= 1e-4, `${name}: max |onnx − torch| ${worst}`);
       } finally {

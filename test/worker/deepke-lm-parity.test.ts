@@ -113,9 +113,11 @@ test(
       { type: 'eval', dataset: 'train', batches: [{ indices: [0, 1, 2, 3, 4, 5], seq_len: 40 }], tag: 'b' },
       'eval_result',
     );
-    wider.logits
-      .flat()
-      .forEach((v, i) => assert.ok(Math.abs(v - before.logits.flat()[i]) <= 1e-5, 'padding changed a logit'));
+    wider
+      .logits!.flat()
+      .forEach((v, i) =>
+        assert.ok(Math.abs(v - before.logits!.flat()[i]) <= 1e-5, 'padding changed a logit'),
+      );
     const out = join(dir, 'saved');
     await expectEvent(worker, { type: 'save', path: out, checkpoint: true, step: 1 }, 'saved');
     const names = [...readSafetensors(join(out, 'model.safetensors')).tensors.keys()];
@@ -142,7 +144,7 @@ test(
       'eval_result',
     );
     // the same eval of the same weights, up to a BLAS that follows memory alignment (test/numerics.ts)
-    assertCloseRows(after.logits, before.logits, LOGIT_TOLERANCE, 'restore brings the same weights back');
+    assertCloseRows(after.logits!, before.logits!, LOGIT_TOLERANCE, 'restore brings the same weights back');
   },
 );
 

@@ -192,7 +192,7 @@ test('sdpa and eager attention give the same logits where torch has SDPA', { ski
     await expectEvent(worker, { type: 'open_dataset', name: 'train', path: dsPath }, 'dataset_opened');
     logits.push(
       (await expectEvent(worker, { type: 'eval', dataset: 'train', tag: attention, batches }, 'eval_result'))
-        .logits,
+        .logits!,
     );
   }
   // fp32: the fused kernel changes summation order only (over the 24 key positions and the 32 hidden units).

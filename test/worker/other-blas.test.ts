@@ -96,7 +96,7 @@ async function logits(
           { type: 'eval', dataset: 'train', tag: 't', batches },
           'eval_result',
         )) as Extract<WorkerEvent, { type: 'eval_result' }>
-      ).logits;
+      ).logits!;
     const all = [0, 1, 2, 3, 4, 5, 6, 7];
     const batch = await evalOf([{ indices: all, seq_len: 24 }]);
     const alone = await evalOf(all.map((i) => ({ indices: [i], seq_len: 24 })));

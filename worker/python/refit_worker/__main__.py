@@ -14,7 +14,7 @@ import traceback
 import numpy as np
 import torch
 
-from .data import EncodedDataset
+from .data import EncodedDataset, InlineTokenRows
 from .dist import RankLostError, Ranks
 from .export import export_onnx
 from .device import (available_cores, capabilities, is_oom, memory_stats, release_memory, reset_peak,
@@ -122,7 +122,8 @@ class Session:
         if ('dataset' in cmd) == ('rows' in cmd):
             raise WorkerError(E_BAD_COMMAND, 'eval: give either dataset or rows')
         trainer, ds = self._need(cmd)
-        return trainer.evaluate(cmd, ds if ds is not None else InlineRows(cmd['rows']))
+        rows = InlineTokenRows if trainer.head['kind'] == 'token' else InlineRows
+        return trainer.evaluate(cmd, ds if ds is not None else rows(cmd['rows']))
 
     def save(self, cmd):
         trainer, _ = self._need(cmd)

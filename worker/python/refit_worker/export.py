@@ -4,7 +4,9 @@ Uses torch's TorchScript exporter on every torch (`dynamo=False` where the argum
 the dynamo exporter, which needs onnxscript). On torch 1.13 it needs nothing else; on torch 2.x it also imports the
 `onnx` package, and its absence is one line naming it. Exports a CPU fp32 copy in eval mode with eager attention; the
 live model (device, precision, train mode) is left as it was. The deepke-lm head's packed RNN is swapped in the copy
-for export_rnn.UnpackedDeepkeRnn (same weights and numbers, a dynamic batch and sequence length in the graph).
+for export_rnn.UnpackedDeepkeRnn (same weights and numbers, a dynamic batch and sequence length in the graph). The
+token head's graph takes input_ids and attention_mask and gives logits [batch, seq, num_labels] at every position
+(the reader picks the positions it needs).
 """
 import copy
 import inspect
@@ -33,6 +35,17 @@ class _Logits(torch.nn.Module):
         return self.model(input_ids, attention_mask, head_pos, tail_pos, lengths)
 
 
+class _TokenLogits(torch.nn.Module):
+    """The token head with its two inputs only (it reads no entity positions): logits [b, n, num_labels]."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids, attention_mask)
+
+
 def _sample_inputs(model, with_lengths):
     """Two rows of 16 tokens, the second padded after 10, so tracing sees a mask that matters."""
     vocab = model.bert.embeddings.word_embeddings.num_embeddings
@@ -53,10 +66,15 @@ def export_onnx(model, path, opset):
     for module in cpu.modules():
         if hasattr(module, 'use_sdpa'):
             module.use_sdpa = False  # eager attention traces to plain MatMul/Softmax on every torch and opset
-    with_lengths = getattr(cpu, 'head_kind', None) == 'deepke-lm'
+    kind = getattr(cpu, 'head_kind', None)
+    with_lengths = kind == 'deepke-lm'
     names = list(INPUT_NAMES) + (['lengths'] if with_lengths else [])
+    sample = _sample_inputs(cpu, with_lengths)
+    wrapped = _Logits(cpu)
+    if kind == 'token':
+        names, sample, wrapped = names[:2], sample[:2], _TokenLogits(cpu)
     axes = {n: ({0: 'batch', 1: 'seq'} if n in ('input_ids', 'attention_mask') else {0: 'batch'}) for n in names}
-    axes['logits'] = {0: 'batch'}
+    axes['logits'] = {0: 'batch', 1: 'seq'} if kind == 'token' else {0: 'batch'}
     tmp = f'{path}.tmp-{os.getpid()}'
     extra = {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
     try:
@@ -64,7 +82,7 @@ def export_onnx(model, path, opset):
             # The packed RNN traces with the sample batch baked in: the copy gets the same weights, run unpacked.
             cpu.bilstm = UnpackedDeepkeRnn(cpu.bilstm).eval()
         with torch.no_grad():
-            torch.onnx.export(_Logits(cpu), _sample_inputs(cpu, with_lengths), tmp, input_names=names,
+            torch.onnx.export(wrapped, sample, tmp, input_names=names,
                               output_names=['logits'], dynamic_axes=axes, opset_version=opset,
                               do_constant_folding=True, **extra)
         os.replace(tmp, path)

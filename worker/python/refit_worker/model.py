@@ -1,4 +1,4 @@
-"""BERT encoder in plain torch with Hugging Face state-dict names, and the relation heads.
+"""BERT encoder in plain torch with Hugging Face state-dict names, and the relation heads (the token head: token_head).
 
 Pure modules: no file access, no protocol. Post-LN BERT with erf GELU, eager or SDPA attention,
 optional per-layer gradient checkpointing (non-reentrant) and frozen lower layers.
@@ -309,11 +309,17 @@ class DeepkeLM(nn.Module):
         configure_encoder(self, grad_checkpointing, freeze_layers, pooler_used=False)
 
 
+def _token_classifier(cfg, h, sdpa):
+    from .token_head import TokenClassifier  # here, not at the top: token_head builds on this module's BertModel
+    return TokenClassifier(cfg, h['num_labels'], h['dropout'], sdpa)
+
+
 # Head kind -> constructor from (BERT config, head spec {kind, num_labels, dropout, rnn?}, use_sdpa).
 HEADS = {
     'entity-start': lambda cfg, h, sdpa: RelationClassifier(cfg, 'entity-start', h['num_labels'], h['dropout'], sdpa),
     'cls': lambda cfg, h, sdpa: RelationClassifier(cfg, 'cls', h['num_labels'], h['dropout'], sdpa),
     'deepke-lm': lambda cfg, h, sdpa: DeepkeLM(cfg, h['num_labels'], h['dropout'], h['rnn'], sdpa),
+    'token': _token_classifier,
 }
 
 

@@ -4,8 +4,10 @@ save/restore hooks whole_states and load_optimizer_state. The trainer picks one 
 on the strategy; nothing here decides sizes or retries.
 
 Gradient accumulation is defined on the logical batch: micro-batch loss = CE mean x (its examples /
-logical_batch_size), so any split of a logical batch gives the same gradient up to rounding. Each step object reads
-and updates the trainer it is given (model, optimizer, loss scaler and `partial`, the step being accumulated).
+logical_batch_size), so any split of a logical batch gives the same gradient up to rounding; the token head (NER)
+averages over labelled tokens instead: CE mean over its labelled tokens x (their count / the logical batch's).
+Each step object reads and updates the trainer it is given (model, optimizer, loss scaler and `partial`, the step
+being accumulated).
 """
 import os
 import sys
@@ -18,6 +20,7 @@ from .device import autocast_for, is_oom, memory_stats
 from .dist import FSDP_OOM, Replicas, Shards, collective_failure, log, shard
 from .faults import injected_oom
 from .protocol import E_BAD_COMMAND, E_DATASET, WorkerError
+from .token_head import read_tags, token_loss
 
 
 def micro_batch_seed(seed, step, first_index):
@@ -57,10 +60,10 @@ class _Step:
         return {'memory': memory_stats(self.t.device)}
 
     def eval_logits(self, batches, dataset):
-        """Logits of every example of `batches`, in batch order, as lists (the model is already in eval mode)."""
+        """Every example of `batches`, in batch order, as lists: its logits, or the token head's [tags, scores] (see
+        _logits); the model is already in eval mode."""
         with torch.inference_mode():  # like no_grad, minus autograd's version counters
-            chunks = [self._logits(mb, dataset) for mb in batches]
-        return torch.cat(chunks).tolist() if chunks else []
+            return [row for mb in batches for row in self._logits(mb, dataset)]
 
     def whole_states(self, checkpoint):
         """What a save writes instead of the live weights and optimizer state: (tensors, optimizer state), None for
@@ -78,11 +81,16 @@ class _Step:
         if mb['seq_len'] > t.config['max_position_embeddings']:
             raise WorkerError(E_BAD_COMMAND, f'seq_len {mb["seq_len"]} exceeds max_position_embeddings '
                               f'{t.config["max_position_embeddings"]} of this model')
+        if (t.head['kind'] == 'token') != (dataset.task == 'ner'):
+            raise WorkerError(E_DATASET, f'{dataset.path}: the {t.head["kind"]} head reads '
+                              + ('an NER dataset (task: ner)' if t.head['kind'] == 'token' else 'a relation dataset')
+                              + f', not this {dataset.task or "relation"} one')
         return dataset.batch(mb['indices'], mb['seq_len'], t.pad_id, t.device)
 
     def _loss(self, forward, mb, dataset, inject, weight=1.0):
-        """Forward of one micro-batch: (its mean cross-entropy, the examples it counts, its batch). `weight` 0: a
-        stand-in that counts no example (it only keeps FSDP's collectives in step)."""
+        """Forward of one micro-batch: (its mean cross-entropy, the examples it counts, its batch, whose `units` are
+        what the mean is over: examples, or the token head's labelled tokens). `weight` 0: a stand-in that counts no
+        example (it only keeps FSDP's collectives in step)."""
         t = self.t
         batch = self._batch(mb, dataset)
         low, high = batch['label_range']
@@ -90,14 +98,25 @@ class _Step:
             raise WorkerError(E_DATASET, f'{dataset.path}: labels must be in [0, {t.head["num_labels"]}) '
                               f'for training, got {low}..{high}')
         n = len(mb['indices']) if weight else 0
+        batch['units'] = batch['units'] if n else 0
         torch.manual_seed(micro_batch_seed(t.seed, t.partial['step'], mb['indices'][0]))
         with autocast_for(t.device, t.precision):
             logits = forward(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
                              batch['lengths'])
-        ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
+        if logits.dim() == 3:  # the token head: [b, n, num_labels], the mean over the labelled tokens
+            ce = token_loss(logits, batch['labels'], batch['units'])
+        else:
+            ce = F.cross_entropy(logits.float(), batch['labels'])  # mean over this micro-batch
         if inject:
             raise injected_oom()
         return ce, n, batch
+
+    def _share(self, batch, logical_batch_size):
+        """The micro-batch's share of the logical batch, which its mean loss is scaled by: its examples /
+        logical_batch_size, or (the token head) its labelled tokens / the logical batch's (counted at the step's
+        start, t.partial['units_total'])."""
+        total = self.t.partial['units_total']
+        return batch['units'] / (logical_batch_size if total is None else max(total, 1))
 
     def _backward_aside(self, loss):
         """Backward of `loss` with the step's earlier gradients moved aside, so an OOM inside it cannot leave a
@@ -125,22 +144,27 @@ class _Step:
         st = self.t.partial
         st['loss_sum'] += pending['loss']
         st['examples'] += pending['n']
+        st['units'] += pending['units']
         st['tokens'] += pending['tokens']
         st['padded_tokens'] += pending['padded']
 
     def _logits(self, mb, dataset):
+        """One row per example: its logits, or for the token head [tag ids, their softmax probabilities] at its
+        positions to read (read_tags)."""
         t = self.t
         batch = self._batch(mb, dataset)
         with autocast_for(t.device, t.precision):
             logits = t.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
                              batch['lengths'])
-        return logits.float().cpu()
+        if 'positions' in batch:
+            return read_tags(logits, batch['positions'])
+        return logits.float().cpu().tolist()
 
 
 def _pending(stash, ce, n, batch, mb):
     """A finished micro-batch before it is kept: the gradients put aside for it, its loss sum and its counts."""
-    return {'stash': stash, 'loss': ce.detach() * n, 'n': n, 'tokens': batch['tokens'] if n else 0,
-            'padded': n * mb['seq_len']}
+    return {'stash': stash, 'loss': ce.detach() * batch['units'], 'n': n, 'units': batch['units'],
+            'tokens': batch['tokens'] if n else 0, 'padded': n * mb['seq_len']}
 
 
 class Single(_Step):
@@ -164,7 +188,7 @@ class Single(_Step):
 
     def _forward_backward(self, mb, dataset, logical_batch_size, inject):
         ce, n, batch = self._loss(self.t.model, mb, dataset, inject)
-        return _pending(self._backward_aside(ce * (n / logical_batch_size)), ce, n, batch, mb)
+        return _pending(self._backward_aside(ce * self._share(batch, logical_batch_size)), ce, n, batch, mb)
 
 
 class _Ranked(_Step):
@@ -174,14 +198,15 @@ class _Ranked(_Step):
         """Each rank's loss was already scaled by its share of the logical batch, so the sum over the ranks is the
         single-process one."""
         t = self.t
-        totals = torch.tensor([float(st['loss_sum']), st['examples'], st['tokens'], st['padded_tokens']],
-                              dtype=torch.float64)
+        totals = torch.tensor([float(st['loss_sum']), st['examples'], st['tokens'], st['padded_tokens'],
+                               st['units']], dtype=torch.float64)
         if t.ranks.backend == 'nccl':
             totals = totals.to(t.device)
         t.ranks.all_reduce_sum(totals)
-        loss, examples, tokens, padded = totals.cpu().tolist()
+        loss, examples, tokens, padded, units = totals.cpu().tolist()
         st['loss_sum'] = torch.tensor(loss)
         st['examples'], st['tokens'], st['padded_tokens'] = int(examples), int(tokens), int(padded)
+        st['units'] = int(units)
 
     def memory(self):
         """Every rank's figures (`rank_memory`, in rank order), and as `memory` the one of the rank that peaked
@@ -240,7 +265,7 @@ class Replicated(_Ranked):
         """This rank's gradients only, under DDP's no_sync; the sync pass in `reduce` sums them."""
         with self.replicas.local():
             ce, n, batch = self._loss(self.replicas.forward, mb, dataset, inject)
-            loss = ce * (n / logical_batch_size)
+            loss = ce * self._share(batch, logical_batch_size)
             if self.t.partial['examples'] > 0:
                 return _pending(self._backward_aside(loss), ce, n, batch, mb)
             # Nothing kept yet in this step: backward adds straight into the zeroed bucket views (no second gradient
@@ -306,7 +331,7 @@ class Sharded(_Ranked):
             ce, n, batch = self._loss(t.model, part, dataset, inject, weight)
             # FSDP averages the reduce-scattered gradients over the ranks: x world makes that the sum DDP's hook takes.
             # Nothing to put aside: FSDP accumulates unsharded gradients itself.
-            t.scaler.scale(ce * ((n / cmd['logical_batch_size']) * t.ranks.world)).backward()
+            t.scaler.scale(ce * (self._share(batch, cmd['logical_batch_size']) * t.ranks.world)).backward()
             pending = _pending(None, ce, n, batch, part)
         except Exception as e:  # noqa: BLE001
             if not is_oom(e):
@@ -326,7 +351,7 @@ class Sharded(_Ranked):
         with torch.no_grad():
             for mb in batches:
                 mine = shard(mb['indices'], ranks.rank, ranks.world)
-                rows = self._logits(dict(mb, indices=mine or mb['indices'][:1]), dataset).tolist()
+                rows = self._logits(dict(mb, indices=mine or mb['indices'][:1]), dataset)
                 parts = ranks.gather(rows if mine else [])
                 merged = [None] * len(mb['indices'])
                 for r, part in enumerate(parts):

@@ -100,7 +100,8 @@ class Trainer:
                 self.faults.crash(step)
             self.steps.zero_grad()
             self.partial = {'step': step, 'loss_sum': torch.zeros((), device=self.device),
-                            'examples': 0, 'tokens': 0, 'padded_tokens': 0, 'seconds': 0.0}
+                            'examples': 0, 'units': 0, 'tokens': 0, 'padded_tokens': 0, 'seconds': 0.0,
+                            'units_total': self._units_total(cmd, dataset)}
         started = time.perf_counter()
         oom = None
         try:
@@ -118,6 +119,14 @@ class Trainer:
         if oom is not None:
             return self._oom_event(step, oom, started)
         return self._finish_step(cmd['logical_batch_size'], started)
+
+    def _units_total(self, cmd, dataset):
+        """The token head: the labelled tokens of the whole logical batch, which every micro-batch's loss is a share
+        of (counted once here from the full command: a `continue` re-splits the same examples, and every rank counts
+        the same). None for the relation heads, whose share is examples / logical_batch_size."""
+        if self.head['kind'] != 'token' or dataset.task != 'ner':
+            return None
+        return sum(dataset.units(mb['indices']) for mb in cmd['micro_batches'])
 
     def _oom_event(self, step, oom, started):
         """Free what the failed micro-batch held and report; accumulated gradients stay for `continue`."""
@@ -155,7 +164,8 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         self.steps.zero_grad()
-        loss = st['loss_sum'].item() / st['examples']  # .item() syncs, so the timing below is real
+        # The mean over examples, or over labelled tokens for the token head; .item() syncs, so the timing is real.
+        loss = st['loss_sum'].item() / max(st['units'], 1)
         event = dict(step=st['step'], loss=loss, lr=lr, grad_norm=grad_norm, examples=st['examples'],
                      tokens=st['tokens'], padded_tokens=st['padded_tokens'],
                      seconds=st['seconds'] + time.perf_counter() - started, **self.steps.memory())
@@ -166,14 +176,17 @@ class Trainer:
     # ---- evaluation, save, restore ----
 
     def evaluate(self, cmd, dataset):
-        """Logits for every example of the batches, in batch order (no grad, eval mode)."""
+        """Logits for every example of the batches, in batch order (no grad, eval mode); the token head answers
+        `tags` and `scores` instead: per example, the tag id and its softmax probability at each position read."""
         started = time.perf_counter()
         self.model.eval()
         try:
-            logits = self.steps.eval_logits(cmd['batches'], dataset)
+            rows = self.steps.eval_logits(cmd['batches'], dataset)
         finally:
             self.model.train()
-        return make_event('eval_result', tag=cmd['tag'], logits=logits,
+        answer = ({'tags': [r[0] for r in rows], 'scores': [r[1] for r in rows]} if self.head['kind'] == 'token'
+                  else {'logits': rows})
+        return make_event('eval_result', tag=cmd['tag'], **answer,
                           seconds=time.perf_counter() - started, memory=memory_stats(self.device))
 
     def save(self, path, checkpoint_too, step):

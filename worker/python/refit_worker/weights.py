@@ -266,8 +266,9 @@ def save_model_folder(path, model, config, step, tensors=None):
     # HF sizes its classifier from id2label; TS may pass real relation names in `config`.
     cfg.setdefault('id2label', {str(i): f'LABEL_{i}' for i in range(n)})
     cfg.setdefault('label2id', {v: int(k) for k, v in cfg['id2label'].items()})
-    if model.head_kind == 'cls':  # entity-start and deepke-lm have no HF class
-        cfg['architectures'] = ['BertForSequenceClassification']
+    hf_class = {'cls': 'BertForSequenceClassification', 'token': 'BertForTokenClassification'}
+    if model.head_kind in hf_class:  # entity-start and deepke-lm have no HF class
+        cfg['architectures'] = [hf_class[model.head_kind]]
     with atomic_file(os.path.join(path, 'config.json'), 'w') as f:
         json.dump(cfg, f, indent=2)
     write_safetensors(os.path.join(path, 'model.safetensors'), model.state_dict() if tensors is None else tensors,
