@@ -88,6 +88,29 @@ export function entitiesOf(opts: {
   });
 }
 
+/** Texts split into the model's tokens and encoded as it was trained: one row per text, read at its word starts. */
+export function nerRows(
+  model: LoadedModel,
+  texts: readonly string[],
+): { splits: NerTokenized[]; rows: TokenRows } {
+  const splits = texts.map((t) => splitNerText(t, model.refit.ner_tokens!));
+  const encoded = splits.map((s) =>
+    encodeNerSentence({
+      tokenizer: model.text.tokenizer,
+      words: s.tokens,
+      labels: new Map(),
+      max_seq_len: model.refit.max_seq_len,
+    }),
+  );
+  return {
+    splits,
+    rows: {
+      input_ids: encoded.map((e) => e.ids),
+      word_starts: encoded.map((e) => e.word_pos.filter((p) => p >= 0)),
+    },
+  };
+}
+
 /** Predicts entities of texts with a loaded NER model and an engine (see the file's header). */
 export class NerPredictor {
   constructor(
@@ -102,19 +125,7 @@ export class NerPredictor {
   async entities(texts: readonly string[]): Promise<EntitySpan[][]> {
     const refit = this.model.refit;
     const labels = refit.tags!;
-    const splits = texts.map((t) => splitNerText(t, refit.ner_tokens!));
-    const encoded = splits.map((s) =>
-      encodeNerSentence({
-        tokenizer: this.model.text.tokenizer,
-        words: s.tokens,
-        labels: new Map(),
-        max_seq_len: refit.max_seq_len,
-      }),
-    );
-    const rows: TokenRows = {
-      input_ids: encoded.map((e) => e.ids),
-      word_starts: encoded.map((e) => e.word_pos.filter((p) => p >= 0)),
-    };
+    const { splits, rows } = nerRows(this.model, texts);
     const answer = rows.input_ids.length ? await this.tagger.tagRows(rows) : { tags: [], scores: [] };
     return splits.map((split, i) => {
       const tags = new Array<string>(split.tokens.length).fill('O');
