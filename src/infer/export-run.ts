@@ -16,9 +16,10 @@ import { resolveDataPaths } from '../session/index.ts';
 import { inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
 /**
- * Heads exported to ONNX: the three relation heads and the token head (task: ner, checked by ner-export.ts). deepke-lm's packed RNN would trace with the sample batch baked in, so the
- * worker exports it unpacked (worker/python/refit_worker/export_rnn.py: the same weights, one RNN per layer and
- * direction, the backward one over each row reversed within its length); the graph takes `lengths` as an input.
+ * Heads exported to ONNX: the three relation heads and the token head (task: ner, checked by ner-export.ts).
+ * deepke-lm's packed RNN would trace with the sample batch baked in, so the worker exports it unpacked
+ * (worker/python/refit_worker/export_rnn.py: the same weights, one RNN per layer and direction, the backward one
+ * over each row reversed within its length); the graph takes `lengths` as an input.
  */
 export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls', 'deepke-lm', 'token']);
 
