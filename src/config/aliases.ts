@@ -21,6 +21,14 @@ export interface AliasContext {
   };
   /** Where DeepKE's `model_name: lm` was written: the deepke-lm head unless model.head is given. */
   model_name?: Where;
+  /**
+   * DeepKE's standard NER: `train_batch_size` is each micro-batch and `gradient_accumulation_steps` how many make
+   * a step (run_bert.py), so the effective batch is their product (set once both are read).
+   */
+  ner_batch?: {
+    train_batch_size?: { value: unknown; written: string; where: Where };
+    accumulation?: { value: unknown; written: string; where: Where };
+  };
 }
 
 /** The `FILE:LINE: ` prefix of a message ('' for a command-line override). */
@@ -77,10 +85,14 @@ export const ALIASES: Readonly<
   },
   // DeepKE's standard NER (example/ner/standard: conf/train.yaml, conf/hydra/model/bert.yaml)
   bert_model: to('model.pretrained'),
-  train_batch_size: to('train.batch_size'),
+  train_batch_size: (value, ctx, written, where) => {
+    ctx.ner_batch = { ...ctx.ner_batch, train_batch_size: { value, written, where } };
+  },
   num_train_epochs: to('train.epochs'),
   warmup_proportion: to('train.warmup_ratio'),
-  gradient_accumulation_steps: to('memory.grad_accumulation'),
+  gradient_accumulation_steps: (value, ctx, written, where) => {
+    ctx.ner_batch = { ...ctx.ner_batch, accumulation: { value, written, where } };
+  },
   max_grad_norm: to('train.max_grad_norm'),
   do_lower_case: to('model.lowercase'),
   fp16: (value, ctx, written, where) => {
@@ -211,6 +223,19 @@ export const DEEPKE_NON_LM_KEYS: ReadonlySet<string> = new Set([
  */
 export function finishAliases(ctx: AliasContext, given: (key: string) => boolean): void {
   const { use_gpu, gpu_id, use_multi_gpu, gpu_ids } = ctx.gpu;
+  const { train_batch_size: tbs, accumulation: acc } = ctx.ner_batch ?? {};
+  if (acc) ctx.set('memory.grad_accumulation', acc.value, acc.written, acc.where);
+  if (tbs) {
+    const k = acc && Number.isInteger(acc.value) ? (acc.value as number) : 1;
+    const micro = tbs.value;
+    // run_bert.py: each micro-batch is train_batch_size, `gradient_accumulation_steps` of them make one step
+    ctx.set(
+      'train.batch_size',
+      Number.isInteger(micro) ? (micro as number) * k : micro,
+      tbs.written,
+      tbs.where,
+    );
+  }
   if (ctx.model_name && !given('model.head'))
     ctx.set('model.head', 'deepke-lm', 'model_name', ctx.model_name);
   const cpu = use_gpu !== undefined && !use_gpu.value;
