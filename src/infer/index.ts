@@ -46,3 +46,4 @@ export {
   type NerTokenized,
 } from './ner-predictor.ts';
 export { openNerPredictor } from './ner-engines.ts';
+export { evaluateNerRun } from './ner-eval-run.ts';
