@@ -93,7 +93,7 @@ async function trainStep(step: number, indices: number[][]): Promise<Extract<Wor
 }
 
 test(
-  'in-process: loss and gradients equal plain torch (one batch or two micro-batches), eval is argmax/softmax',
+  'in-process: loss and gradients equal plain torch (one batch, two micro-batches, an OOM continued); eval is argmax/softmax',
   { skip },
   (t) => {
     const run = spawnSync(python!, [join(REPO, 'worker/python/tests/check_token_head.py'), view.path, dir], {
@@ -325,5 +325,51 @@ test(
     } finally {
       await session.release();
     }
+  },
+);
+
+test(
+  'an OOM re-split with continue gives the step of an uninterrupted run (the loss over the same labelled tokens)',
+  { skip },
+  async () => {
+    const split = [
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+    ];
+    // no warmup: step 1 runs at lr 1e-3, so the weights after it show a lost or doubled micro-batch
+    const NO_WARMUP = { schedule: { warmup_steps: 0, total_steps: 10 } };
+    await expectEvent(worker, tokenLoad(NO_WARMUP, 0), 'loaded');
+    await open();
+    const clean = await trainStep(1, split);
+    await expectEvent(
+      worker,
+      { type: 'save', path: join(dir, 'oom-clean'), checkpoint: false, step: 1 },
+      'saved',
+    );
+    const faulty = (await startWorker({ REFIT_INJECT_OOM: '1' })).worker;
+    try {
+      await expectEvent(faulty, tokenLoad(NO_WARMUP, 0), 'loaded');
+      await expectEvent(faulty, { type: 'open_dataset', name: 'ner', path: view.path }, 'dataset_opened');
+      const cmd = { type: 'train_step' as const, step: 1, dataset: 'ner', logical_batch_size: 8 };
+      const oom = await expectEvent(faulty, { ...cmd, micro_batches: split.map(micro) }, 'oom');
+      assert.equal(oom.completed_micro_batches, 0);
+      // the first micro-batch re-split in two, each a different share of the step's labelled tokens
+      const resplit = [[0, 1], [2, 3], split[1]].map(micro);
+      const done = await expectEvent(faulty, { ...cmd, micro_batches: resplit, continue: true }, 'step');
+      // fp32, dropout off: the splits differ only in summation order (about 1e-7 relative)
+      assert.ok(Math.abs(done.loss - clean.loss) <= 1e-6 * clean.loss, `${done.loss} vs ${clean.loss}`);
+      await expectEvent(
+        faulty,
+        { type: 'save', path: join(dir, 'oom-faulty'), checkpoint: false, step: 1 },
+        'saved',
+      );
+    } finally {
+      await faulty.close();
+    }
+    const diff = maxDiff(
+      readSafetensors(join(dir, 'oom-clean', 'model.safetensors')).tensors,
+      readSafetensors(join(dir, 'oom-faulty', 'model.safetensors')).tensors,
+    );
+    assert.ok(diff <= 1e-6, `weights after the step differ by ${diff}`);
   },
 );

@@ -62,9 +62,9 @@ def reference(model, ds, indices):
     return loss.item(), {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
 
 
-def step_grads(trainer, ds, split):
-    """One train_step over `split` (lists of indices, each micro-batch padded to its longest): (the step event, the
-    gradients the optimizer stepped with, by name)."""
+def step_grads(trainer, ds, split, cont=False, logical=None):
+    """One train_step over `split` (lists of indices, each micro-batch padded to its longest; `cont`: a `continue`
+    of a logical batch of `logical` examples): (the step event, the gradients the optimizer stepped with, by name)."""
     seen = {}
     inner = trainer.optimizer.step
 
@@ -74,7 +74,7 @@ def step_grads(trainer, ds, split):
     trainer.optimizer.step = spy
     micro = [{'indices': m, 'seq_len': int(max(ds.arrays['lengths'][i] for i in m))} for m in split]
     event = trainer.train_step({'type': 'train_step', 'step': 1, 'dataset': 'd', 'micro_batches': micro,
-                                'logical_batch_size': sum(len(m) for m in split)}, ds)
+                                'continue': cont, 'logical_batch_size': logical or sum(len(m) for m in split)}, ds)
     trainer.optimizer.step = inner
     return event, seen
 
@@ -112,6 +112,31 @@ def check_loss_and_accumulation(ds, num_labels):
     return {'ok': all(d <= GRAD_TOLERANCE for d in diffs.values()) and per_micro > 100 * GRAD_TOLERANCE
             and sorted(one) == sorted(ref_grads),
             'reference_loss': ref_loss, 'labelled': counts, 'per_micro_batch_mean_diff': per_micro, **diffs}
+
+
+def check_oom_continue(ds, num_labels):
+    """An OOM in the backward of micro-batch 2 of [0, 1], [2, 3], [4..7], continued as [2], [3], [4..7]: the kept
+    micro-batch 1 and the re-split rest are each scaled by their share of the labelled tokens of the whole logical
+    batch (counted when the step began, not from the continue's micro-batches), so loss and gradients are plain
+    torch's over all 8 sentences."""
+    trainer = Trainer(load_cmd(num_labels))
+    ref_loss, ref_grads = reference(trainer.model, ds, list(range(8)))
+    calls = {'n': 0}
+
+    def fail_second_backward(grad):
+        calls['n'] += 1
+        if calls['n'] == 2:  # the hook fires once per backward: raise mid-backward of micro-batch 2
+            raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 MiB (simulated in backward)')
+        return grad
+    handle = trainer.model.bert.encoder.layer[0].attention.self.query.weight.register_hook(fail_second_backward)
+    micro = [{'indices': m, 'seq_len': 64} for m in ([0, 1], [2, 3], [4, 5, 6, 7])]
+    oom = trainer.train_step({'type': 'train_step', 'step': 1, 'dataset': 'd', 'micro_batches': micro,
+                              'logical_batch_size': 8}, ds)
+    handle.remove()
+    event, grads = step_grads(trainer, ds, [[2], [3], [4, 5, 6, 7]], cont=True, logical=8)
+    diffs = {'loss': abs(event['loss'] - ref_loss) / ref_loss, 'grads': relative(ref_grads, grads)}
+    return {'ok': oom['type'] == 'oom' and oom['completed_micro_batches'] == 1 and event['type'] == 'step'
+            and all(d <= GRAD_TOLERANCE for d in diffs.values()), **diffs}
 
 
 def check_eval(ds, num_labels):
@@ -159,6 +184,7 @@ def main():
     ds = EncodedDataset(sys.argv[1])
     num_labels = len(ds.header['labels'])
     results = {'loss_and_accumulation': check_loss_and_accumulation(ds, num_labels),
+               'oom_continue': check_oom_continue(ds, num_labels),
                'eval': check_eval(ds, num_labels),
                'onnx_case': write_onnx_case(ds, num_labels, sys.argv[2])}
     print(json.dumps(results))
