@@ -71,12 +71,17 @@ export function pickReader(opts: { path: string; text: string; format?: string }
   const names = Object.keys(READERS);
   if (format !== undefined) {
     const reader = own(READERS, format);
-    if (!reader)
+    if (reader) return reader;
+    if (own(NER_READERS, format))
       throw new ConfigError(
         'E_CONFIG_VALUE',
-        `data.format '${format}' is not a known format${didYouMean(format, names)}; use one of ${names.join(', ')}`,
+        `data.format '${format}' is an NER format; relation data is one of ${names.join(', ')}`,
       );
-    return reader;
+    const all = [...names, ...Object.keys(NER_READERS)];
+    throw new ConfigError(
+      'E_CONFIG_VALUE',
+      `data.format '${format}' is not a known format${didYouMean(format, all)}; use one of ${all.join(', ')}`,
+    );
   }
   const head = text.slice(0, SNIFF_CHARS);
   let best: Reader | undefined;
@@ -90,12 +95,12 @@ export function pickReader(opts: { path: string; text: string; format?: string }
     }
     if (s.score === 0) why.push(`${reader.name}: ${s.why ?? 'no match'}`);
   }
-  // an NER file that no NER reader claimed either: its readers' reasons belong in the same line
+  if (best) return best;
+  // no relation reader fits: the NER readers' reasons (they did not claim the file either) go into the same line
   for (const reader of Object.values(NER_READERS)) {
     const s = reader.sniff(path, head);
     if (s.score === 0) why.push(`${reader.name}: ${s.why ?? 'no match'}`);
   }
-  if (best) return best;
   throw new DataError(
     'E_DATA_FORMAT',
     { path },

@@ -50,6 +50,8 @@ export {
   endOfChunk,
   startOfChunk,
   entitySpans,
+  predictedEntities,
+  sentenceOfText,
   nerStats,
   nerInputKey,
   MAX_SENTENCE_TOKENS,
@@ -63,4 +65,5 @@ export {
   type ParsedTag,
   type Chunk,
   type NerFileStats,
+  type SentenceText,
 } from './ner/index.ts';

@@ -50,6 +50,7 @@ export {
   encodeNerSentence,
   wordPieceIds,
   nerSubtokenCount,
+  wordPredictions,
   IGNORE_LABEL,
   type EncodedNerExample,
 } from './ner.ts';

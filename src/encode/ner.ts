@@ -86,3 +86,23 @@ function labelId(
   const where = opts.where ? { path: opts.where.path, line: opts.where.line + w } : { path: '(sentence)' };
   throw new DataError('E_DATA_ROW', where, `tag '${tag}' is not one of the ${opts.labels.size} labels`);
 }
+
+/**
+ * Each word's predicted tag and its probability, read at the word's first sub-token (`pred`: a label id per
+ * position, `prob`: its probability); a word truncation cut off (word_pos -1) is `O` with probability 1.
+ */
+export function wordPredictions(opts: {
+  word_pos: ArrayLike<number>;
+  pred: ArrayLike<number>;
+  prob?: ArrayLike<number>;
+  labels: readonly string[];
+}): { tags: string[]; probs: number[] } {
+  const tags: string[] = [];
+  const probs: number[] = [];
+  for (let w = 0; w < opts.word_pos.length; w++) {
+    const p = opts.word_pos[w];
+    tags.push(p < 0 ? 'O' : opts.labels[opts.pred[p]]);
+    probs.push(p < 0 || !opts.prob ? 1 : opts.prob[p]);
+  }
+  return { tags, probs };
+}

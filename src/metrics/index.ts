@@ -11,7 +11,13 @@ import {
 } from './classification.ts';
 import { semevalOfficialF1 } from './semeval.ts';
 
-export { entityMetrics, spanMetrics, type EntityMetricBlock, type EntityScore } from './ner.ts';
+export {
+  entityMetrics,
+  spanMetrics,
+  type EntityMetricBlock,
+  type EntityScore,
+  type NerSplitMetrics,
+} from './ner.ts';
 export { entityReport, pyFixed } from './ner-report.ts';
 
 export { accuracy, confusionMatrix, macroF1, microF1, perRelation, presentLabels, semevalOfficialF1 };

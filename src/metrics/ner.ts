@@ -35,6 +35,11 @@ export interface EntityMetricBlock {
   per_type: Record<string, EntityScore>;
 }
 
+/** An NER split's metrics in metrics.json: `{"test": {"entity": {"micro_f1": …}}}`. */
+export interface NerSplitMetrics {
+  entity: EntityMetricBlock;
+}
+
 interface TypeCounts {
   tp: number;
   pred: number;

@@ -106,3 +106,33 @@ test('data check --on-bad-row skip: the bad sentence is counted, the rest read',
     'skip.txt: ok, deepke-ner, BIO, 1 sentences, 0 entities, 0 types, 1 bad sentences skipped\n',
   );
 });
+
+test('data check --format: an NER format forced, and an unknown one listed with every format', async () => {
+  const path = write('tabs.txt', '北\tB-LOC\n京\tI-LOC\n');
+  const ok = await refit('data', 'check', '--format', 'deepke-ner', path);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /tabs\.txt: ok, deepke-ner, BIO, 1 sentences, 1 entities, 1 types/);
+  const bad = await refit('data', 'check', '--format', 'conl', path);
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.stderr.split('\n')[0],
+    "refit: data.format 'conl' is not a known format (did you mean 'conll'?); use one of deepke-csv, deepke-json, " +
+      'semeval, thunlp, opennre, fewrel, deepke-ner, conll, weibo-conll',
+  );
+});
+
+test('data check: a file whose every sentence is bad and skipped has no usable sentences', async () => {
+  const r = await refit(
+    'data',
+    'check',
+    '--on-bad-row',
+    'skip',
+    write('allbad.txt', '张 B-PER\n三 PER\n去 O\n\n好 O\n李\n'),
+  );
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr.split('\n')[0].replace(`${dir}/`, ''),
+    "refit: allbad.txt:2: tag 'PER' is not O or B-/I-/M-/E-/S- followed by a type (e.g. B-PER) (no usable " +
+      'sentences: all 2 are bad)',
+  );
+});

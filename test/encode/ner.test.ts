@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { nerLabelNames, readNerDataset } from '../../src/data/index.ts';
+import { nerLabelNames, predictedEntities, readNerDataset, sentenceOfText } from '../../src/data/index.ts';
 import { Vocab, WordPieceTokenizer } from '../../src/tokenize/index.ts';
 import {
   IGNORE_LABEL,
   encodeNerSentence,
   readNerEncoded,
   wordPieceIds,
+  wordPredictions,
   writeNerDataset,
 } from '../../src/encode/index.ts';
 import { EN_VOCAB, NEEDS_SHARED, ZH_VOCAB, asset } from './helpers.ts';
@@ -147,3 +148,40 @@ for (const [file, vocab] of [
     assert.equal(again.truncated, w.truncated);
   });
 }
+
+test('predictions back to words and code-point entities with a score', () => {
+  // positions: [CLS] 张 三 去 [SEP]; the last word was cut by truncation
+  const labels = ['O', 'B-PER', 'I-PER'];
+  const { tags, probs } = wordPredictions({
+    word_pos: [1, 2, 3, -1],
+    pred: [0, 1, 2, 0, 0],
+    prob: [1, 0.9, 0.7, 0.8, 1],
+    labels,
+  });
+  assert.deepEqual(tags, ['B-PER', 'I-PER', 'O', 'O']);
+  const sentence = sentenceOfText('😀 张三 去京', 'char');
+  assert.deepEqual(sentence.tokens, ['😀', '张', '三', '去', '京']);
+  const entities = predictedEntities({ sentence, tags: ['O', ...tags], probs: [1, ...probs] });
+  assert.equal(entities.length, 1);
+  assert.deepEqual(
+    { ...entities[0], score: Number(entities[0].score!.toFixed(12)) },
+    {
+      text: '张三',
+      type: 'PER',
+      start: 2,
+      end: 4,
+      score: 0.8,
+    },
+  );
+  const words = sentenceOfText('  Empire State  Building ', 'word');
+  assert.deepEqual(
+    [words.tokens, words.offsets],
+    [
+      ['Empire', 'State', 'Building'],
+      [2, 9, 16],
+    ],
+  );
+  assert.deepEqual(predictedEntities({ sentence: words, tags: ['B-LOC', 'I-LOC', 'I-LOC'] }), [
+    { text: 'Empire State  Building', type: 'LOC', start: 2, end: 24 },
+  ]);
+});

@@ -7,16 +7,15 @@ import { BadRows, type OnBadRow } from '../dataset.ts';
 import { readText } from '../readers/text-file.ts';
 import type { NerReader } from './readers.ts';
 import { NER_READERS } from './registry.ts';
-
-export { NER_READERS } from './registry.ts';
 import type { NerDataset, NerFile } from './types.ts';
 
+export { NER_READERS } from './registry.ts';
 export type { NerReader } from './readers.ts';
 export type { NerDataset, NerFile, NerSentence, TokenSpan, EntitySpan, TagScheme } from './types.ts';
 export { parseTag, schemeOf, nerLabelNames, isTagShape, type ParsedTag } from './tags.ts';
 export { decodeSpans, seqevalChunks, chunkTagOf, endOfChunk, startOfChunk, type Chunk } from './spans.ts';
 export { MAX_SENTENCE_TOKENS } from './tagged-lines.ts';
-export { entitySpans } from './entity-spans.ts';
+export { entitySpans, predictedEntities, sentenceOfText, type SentenceText } from './entity-spans.ts';
 export { nerStats, nerInputKey, type NerFileStats } from './stats.ts';
 
 const SNIFF_CHARS = 8192;
