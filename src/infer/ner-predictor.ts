@@ -2,7 +2,7 @@
 // otherwise) → encoded rows → the engine's tag and score at each word's first sub-token → seqeval's entities as
 // code-point spans {text, type, start, end, score}. One function for every caller (refit predict, and the text →
 // triples pipeline); the engine only turns rows into tags (the torch worker's `eval`, or model.onnx in-process).
-import { seqevalChunks, type EntitySpan } from '../data/index.ts';
+import { predictedEntities, sentenceOfText, type EntitySpan, type SentenceText } from '../data/index.ts';
 import { encodeNerSentence } from '../encode/index.ts';
 import type { LoadedModel, NerTokens, TokenTags } from '../session/index.ts';
 
@@ -18,42 +18,6 @@ export interface TokenTagger {
   close(): Promise<void>;
 }
 
-/** A text split into the model's tokens, with each token's code-point offset in the text. */
-export interface NerTokenized {
-  tokens: string[];
-  offsets: number[];
-}
-
-/**
- * Splits `text` as the model's training data was split: `chars`, one token per code point that is not white space
- * (DeepKE's `char TAG` lines have no space tokens); `words`, one per run of non-space characters.
- */
-export function splitNerText(text: string, unit: NerTokens): NerTokenized {
-  const tokens: string[] = [];
-  const offsets: number[] = [];
-  let cp = 0;
-  let word = '';
-  let start = 0;
-  for (const ch of text) {
-    const space = /\s/u.test(ch);
-    if (unit === 'chars') {
-      if (!space) {
-        tokens.push(ch);
-        offsets.push(cp);
-      }
-    } else if (space) {
-      if (word) (tokens.push(word), offsets.push(start));
-      word = '';
-    } else {
-      if (!word) start = cp;
-      word += ch;
-    }
-    cp++;
-  }
-  if (word) (tokens.push(word), offsets.push(start));
-  return { tokens, offsets };
-}
-
 /** Softmax argmax of one position's logits: the tag id and its probability. */
 export function tagOfLogits(row: ArrayLike<number>, at: number, num_labels: number): [number, number] {
   let best = 0;
@@ -67,33 +31,15 @@ export function tagOfLogits(row: ArrayLike<number>, at: number, num_labels: numb
   return [best, 1 / sum];
 }
 
-/**
- * The entities of a tokenized text from one predicted tag (and score) per token, in seqeval's reading of the tags;
- * an entity's score is the mean of its tokens' tag probabilities.
- */
-export function entitiesOf(opts: {
-  text: string;
-  split: NerTokenized;
-  tags: readonly string[];
-  scores: readonly number[];
-}): EntitySpan[] {
-  const chars = [...opts.text];
-  const { tokens, offsets } = opts.split;
-  return seqevalChunks(opts.tags).map(([type, first, last]) => {
-    const start = offsets[first];
-    const end = offsets[last] + [...tokens[last]].length;
-    let score = 0;
-    for (let k = first; k <= last; k++) score += opts.scores[k];
-    return { text: chars.slice(start, end).join(''), type, start, end, score: score / (last - first + 1) };
-  });
-}
-
 /** Texts split into the model's tokens and encoded as it was trained: one row per text, read at its word starts. */
 export function nerRows(
   model: LoadedModel,
   texts: readonly string[],
-): { splits: NerTokenized[]; rows: TokenRows } {
-  const splits = texts.map((t) => splitNerText(t, model.refit.ner_tokens!));
+): { splits: SentenceText[]; rows: TokenRows } {
+  // `chars`: every code point but white space (DeepKE's `char TAG` lines have no space tokens); `words`: runs of
+  // non-space characters
+  const level = model.refit.ner_tokens === 'chars' ? 'char' : 'word';
+  const splits = texts.map((t) => sentenceOfText(t, level));
   const encoded = splits.map((s) =>
     encodeNerSentence({
       tokenizer: model.text.tokenizer,
@@ -134,7 +80,7 @@ export class NerPredictor {
         tags[w] = labels[id] ?? 'O';
         scores[w] = answer.scores[i][w];
       });
-      return entitiesOf({ text: texts[i], split, tags, scores });
+      return predictedEntities({ sentence: split, tags, probs: scores });
     });
   }
 

@@ -1,7 +1,7 @@
 // Evaluation of a token head (task: ner): the worker's tag ids and scores at each labelled position, read back per
 // word, then scored in TS as seqeval's default mode does (metrics/ner.ts). What training, `refit eval` and predict
 // share; no files are read here.
-import { entityMetrics, type EntityMetricBlock } from '../metrics/index.ts';
+import { entityMetrics, type NerSplitMetrics } from '../metrics/index.ts';
 import type { NerSentence } from '../data/index.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
 import type { EvalResultEvent } from '../worker/protocol.ts';
@@ -44,9 +44,7 @@ export function wordTags(opts: {
 }
 
 /** A split's scores for a token head: the entity block (metrics.json `entity`) and the figures events carry. */
-export interface NerScore {
-  /** Entity-level scores as seqeval's default mode (`test.entity.micro_f1` …). */
-  entity: EntityMetricBlock;
+export interface NerScore extends NerSplitMetrics {
   /** Share of words whose predicted tag is the gold tag. */
   accuracy: number;
   /** Entity macro F1 and micro F1 (the same numbers as `entity`), where relation runs put theirs. */

@@ -1,8 +1,18 @@
-// The NER predict path without a model: text → tokens with code-point offsets, tags → seqeval's entities as
-// code-point spans, the ONNX reading of a logits row, and a split's scores from predicted tag ids.
+// The NER predict path without a model, as NerPredictor calls data/ner (sentenceOfText, predictedEntities): text →
+// tokens with code-point offsets, tags → seqeval's entities as code-point spans, the ONNX reading of a logits row, and a split's scores from predicted tag ids.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { entitiesOf, splitNerText, tagOfLogits } from '../../src/infer/index.ts';
+import { tagOfLogits } from '../../src/infer/index.ts';
+import { predictedEntities, sentenceOfText } from '../../src/data/index.ts';
+
+const splitNerText = (text: string, unit: 'chars' | 'words') =>
+  sentenceOfText(text, unit === 'chars' ? 'char' : 'word');
+const entitiesOf = (o: {
+  text: string;
+  split: ReturnType<typeof splitNerText>;
+  tags: string[];
+  scores: number[];
+}) => predictedEntities({ sentence: o.split, tags: o.tags, probs: o.scores });
 import { scoreTokenTags, wordTags } from '../../src/session/index.ts';
 import { entityMetrics } from '../../src/metrics/index.ts';
 import { decodeSpans, type NerSentence } from '../../src/data/index.ts';
