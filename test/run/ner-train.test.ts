@@ -97,6 +97,31 @@ test(
 );
 
 test(
+  "a model that predicts entities: predict's spans scored as seqeval does equal metrics.json",
+  { skip },
+  async () => {
+    // 16 sentences learnt by heart (no dropout, 40 epochs) and scored on themselves: many predicted entities, so the
+    // equality below is about real spans, not two empty sets
+    const data = head(join(WEIBO, 'train.txt'), 16, 'train-16.txt');
+    const run = join(base, 'memorised');
+    const args = ['train.epochs=40', 'train.batch_size=4', 'train.learning_rate=2e-3', 'model.dropout=0'];
+    const t = await runInProcess(['train', ...nerArgs({ train: data, test: data }, args), '--out', run], env);
+    assert.equal(t.code, 0, t.stderr);
+    const m = readMetrics(run);
+    assert.ok(m.test.entity.predicted > 0 && m.test.entity.correct > 0, JSON.stringify(m.test.entity));
+    const preds = join(base, 'memorised.jsonl');
+    const p = await runInProcess(['predict', '--run', run, '--input', data, '--output', preds], env);
+    assert.equal(p.code, 0, p.stderr);
+    const gold = await readNerDataset({ path: data });
+    const pred = readFileSync(preds, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l).entities);
+    assert.deepEqual(spanMetrics({ gold: gold.sentences.map((s) => entitySpans(s)), pred }), m.test.entity);
+  },
+);
+
+test(
   'a worker killed during NER training restarts from the last checkpoint and finishes',
   { skip },
   async () => {
