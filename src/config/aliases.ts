@@ -21,6 +21,14 @@ export interface AliasContext {
   };
   /** Where DeepKE's `model_name: lm` was written: the deepke-lm head unless model.head is given. */
   model_name?: Where;
+  /**
+   * DeepKE's standard NER: `train_batch_size` is each micro-batch and `gradient_accumulation_steps` how many make
+   * a step (run_bert.py), so the effective batch is their product (set once both are read).
+   */
+  ner_batch?: {
+    train_batch_size?: { value: unknown; written: string; where: Where };
+    accumulation?: { value: unknown; written: string; where: Where };
+  };
 }
 
 /** The `FILE:LINE: ` prefix of a message ('' for a command-line override). */
@@ -64,6 +72,8 @@ export const ALIASES: Readonly<
     ctx.gpu.gpu_id = { value: value as number, where };
   },
   model_name: (value, ctx, written, where) => {
+    // DeepKE's standard NER (example/ner/standard, hydra/model: bert) is BERT + a token classifier: task ner
+    if (value === 'bert') return ctx.set('task', 'ner', written, where);
     if (value !== 'lm') {
       throw new ConfigError(
         'E_CONFIG_VALUE',
@@ -72,6 +82,26 @@ export const ALIASES: Readonly<
       );
     }
     ctx.model_name = where;
+  },
+  // DeepKE's standard NER (example/ner/standard: conf/train.yaml, conf/hydra/model/bert.yaml)
+  bert_model: to('model.pretrained'),
+  train_batch_size: (value, ctx, written, where) => {
+    ctx.ner_batch = { ...ctx.ner_batch, train_batch_size: { value, written, where } };
+  },
+  num_train_epochs: to('train.epochs'),
+  warmup_proportion: to('train.warmup_ratio'),
+  gradient_accumulation_steps: (value, ctx, written, where) => {
+    ctx.ner_batch = { ...ctx.ner_batch, accumulation: { value, written, where } };
+  },
+  max_grad_norm: to('train.max_grad_norm'),
+  do_lower_case: to('model.lowercase'),
+  fp16: (value, ctx, written, where) => {
+    if (typeof value !== 'boolean')
+      throw new ConfigError(
+        'E_CONFIG_VALUE',
+        `${wherePrefix(where)}${written} must be true or false, got ${JSON.stringify(value)}`,
+      );
+    ctx.set('memory.precision', value ? 'fp16' : 'fp32', written, where);
   },
   // DeepKE's LM model: BERT → RNN (model/lm.yaml) → dropout → Linear;
   // `input_size` is BERT's hidden size (ignored).
@@ -147,6 +177,25 @@ export const IGNORED_DEEPKE_KEYS: Readonly<Record<string, string>> = Object.free
   dim_strategy: 'non-BERT embedding',
   fp: 'refit predict takes --run DIR',
   input_size: 'taken from the model config',
+  // DeepKE's standard NER keys refit has no use for
+  task_name: 'model_name bert is task ner',
+  text: 'refit predict takes --text',
+  lan: 'each character of Chinese text is a token whatever the language',
+  labels: "the tags come from the data (O first); DeepKE's [CLS], [SEP] and X labels are not tags",
+  data_dir: 'set data.train, data.valid and data.test',
+  output_dir: 'the run folder is --out',
+  do_train: 'refit train trains, refit eval evaluates',
+  do_eval: 'refit train scores valid after each epoch and test at the end',
+  eval_on: 'refit train scores valid after each epoch and test at the end',
+  eval_batch_size: 'evaluation batches are sized by refit',
+  adam_epsilon: 'AdamW eps 1e-8, as DeepKE',
+  beta1: 'AdamW betas (0.9, 0.999), as DeepKE',
+  beta2: 'AdamW betas (0.9, 0.999), as DeepKE',
+  lr_step: "DeepKE's LSTM-CRF StepLR only",
+  lr_gamma: "DeepKE's LSTM-CRF StepLR only",
+  fp16_opt_level: 'refit uses torch autocast, not apex',
+  loss_scale: 'refit uses torch autocast, not apex',
+  local_rank: 'set distributed.* for several ranks',
 });
 
 /**
@@ -174,6 +223,19 @@ export const DEEPKE_NON_LM_KEYS: ReadonlySet<string> = new Set([
  */
 export function finishAliases(ctx: AliasContext, given: (key: string) => boolean): void {
   const { use_gpu, gpu_id, use_multi_gpu, gpu_ids } = ctx.gpu;
+  const { train_batch_size: tbs, accumulation: acc } = ctx.ner_batch ?? {};
+  if (acc) ctx.set('memory.grad_accumulation', acc.value, acc.written, acc.where);
+  if (tbs) {
+    const k = acc && Number.isInteger(acc.value) ? (acc.value as number) : 1;
+    const micro = tbs.value;
+    // run_bert.py: each micro-batch is train_batch_size, `gradient_accumulation_steps` of them make one step
+    ctx.set(
+      'train.batch_size',
+      Number.isInteger(micro) ? (micro as number) * k : micro,
+      tbs.written,
+      tbs.where,
+    );
+  }
   if (ctx.model_name && !given('model.head'))
     ctx.set('model.head', 'deepke-lm', 'model_name', ctx.model_name);
   const cpu = use_gpu !== undefined && !use_gpu.value;

@@ -4,6 +4,7 @@ import { LEVERS } from '../memory/levers.ts';
 
 /** Static defaults by dotted key (the learning rate is chosen by `defaultLearningRate`). */
 export const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
+  task: 're',
   'data.on_bad_row': 'error',
   'model.head': 'entity-start',
   // DeepKE's model/lm.yaml values, used by the deepke-lm head.

@@ -28,9 +28,16 @@ export type DefaultEntry =
       line?: number;
     };
 
-/** True for Hydra's own bookkeeping group (`hydra`, `hydra/…`), which DeepKE's runs never read. */
+/**
+ * Groups under `hydra/` that DeepKE's runs do read: its standard NER keeps the model's settings in
+ * conf/hydra/model/bert.yaml (`- hydra/model: bert`), merged at the root like every other file.
+ */
+const READ_HYDRA_GROUPS: ReadonlySet<string> = new Set(['hydra/model']);
+
+/** True for Hydra's own bookkeeping group (`hydra`, `hydra/…` but hydra/model), which DeepKE's runs never read. */
 export function isHydraGroup(name: string): boolean {
-  return name === 'hydra' || name.startsWith('hydra/') || name.startsWith('/hydra/');
+  const n = name.replace(/^\//, '');
+  return !READ_HYDRA_GROUPS.has(n) && (n === 'hydra' || n.startsWith('hydra/'));
 }
 
 /** The file of config `name` in `dir`: name.yaml, else name.yml when only that exists. */

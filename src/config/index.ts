@@ -17,6 +17,7 @@ export {
   type RunConfig,
   type KeySpec,
   type HeadName,
+  type Task,
   type RnnConfig,
 } from './schema.ts';
 export {

@@ -1,7 +1,7 @@
 // The run configuration: the RunConfig type, one table of every valid dotted key with its JSON schema
 // and a human description of the values it takes, and the ajv schema built from that table.
 // No I/O and no defaults here (defaults.ts); resolve.ts reads files and applies aliases.
-import { READERS } from '../data/index.ts';
+import { NER_READERS, READERS } from '../data/index.ts';
 // The lever table itself, not memory/index.ts: that one reaches back into config/ (the doctor's config fixes).
 import { LEVERS, type MemoryConfig } from '../memory/levers.ts';
 // A leaf table with no imports of logic (memory/index.ts would pull in the doctor, which reads configs).
@@ -10,6 +10,8 @@ import type { LoraConfig } from '../memory/lora-levers.ts';
 
 /** The fully resolved configuration of a run (config.yaml); every key is snake_case as written in YAML. */
 export interface RunConfig {
+  /** What the model learns: `re` (relation extraction, the default) or `ner` (a tag per token, task: ner). */
+  task: Task;
   data: {
     train?: string;
     valid?: string;
@@ -79,6 +81,9 @@ export interface RunConfig {
   out?: string;
 }
 
+/** The tasks refit trains: relation extraction or named-entity recognition. */
+export type Task = 're' | 'ner';
+
 /** Relation heads: entity-start (refit's default), cls (pooler), deepke-lm (DeepKE's LM model: BERT → RNN → fc). */
 export type HeadName = 'entity-start' | 'cls' | 'deepke-lm';
 
@@ -100,8 +105,11 @@ export interface KeySpec {
   expected: string;
 }
 
-/** Names of the data readers (`data.format` values), straight from the reader registry. */
-export const DATA_FORMATS: readonly string[] = Object.freeze(Object.keys(READERS));
+/** Names of the data readers (`data.format` values), straight from the relation and NER reader registries. */
+export const DATA_FORMATS: readonly string[] = Object.freeze([
+  ...Object.keys(READERS),
+  ...Object.keys(NER_READERS),
+]);
 /** Model presets for random initialisation (dims live in src/memory PRESETS). */
 export const MODEL_PRESETS = [
   'bert-tiny',
@@ -135,6 +143,7 @@ const bool = (): Pick<KeySpec, 'schema' | 'expected'> => ({
 
 /** Every valid key, in config.yaml order. A table, no logic. */
 export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
+  { key: 'task', ...oneOf('re', 'ner') },
   { key: 'data.train', ...path('a file path') },
   { key: 'data.valid', ...path('a file path') },
   { key: 'data.test', ...path('a file path') },

@@ -4,22 +4,24 @@ import { existsSync } from 'node:fs';
 import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import { resolveConfig } from '../config/index.ts';
-import { readDataset, type Example } from '../data/index.ts';
+import { readDataset, readNerDataset, type Example } from '../data/index.ts';
 import { defaultThreads, findPython } from '../worker/index.ts';
 import { runPaths } from '../session/index.ts';
 import { modelSpec, readModelFolder, type LoadedModel } from '../session/index.ts';
 import { exportOnnx, type OnnxRecord } from './onnx-export.ts';
+import { exportNerOnnx } from './ner-export.ts';
 import { DEFAULT_OPSET } from './onnx-runtime.ts';
 import { quantizeAndMeasure, type Int8Record } from './onnx-quantize.ts';
 import { resolveDataPaths } from '../session/index.ts';
 import { inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
 /**
- * Heads exported to ONNX: all three. deepke-lm's packed RNN would trace with the sample batch baked in, so the
- * worker exports it unpacked (worker/python/refit_worker/export_rnn.py: the same weights, one RNN per layer and
- * direction, the backward one over each row reversed within its length); the graph takes `lengths` as an input.
+ * Heads exported to ONNX: the three relation heads and the token head (task: ner, checked by ner-export.ts).
+ * deepke-lm's packed RNN would trace with the sample batch baked in, so the worker exports it unpacked
+ * (worker/python/refit_worker/export_rnn.py: the same weights, one RNN per layer and direction, the backward one
+ * over each row reversed within its length); the graph takes `lengths` as an input.
  */
-export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls', 'deepke-lm']);
+export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls', 'deepke-lm', 'token']);
 
 /** Exports `<run_dir>/model` to ONNX and checks it; returns what refit.json now records. */
 export async function exportRun(opts: {
@@ -44,6 +46,7 @@ export async function exportRun(opts: {
       `${opts.run_dir}: head ${model.refit.head} is not exported to ONNX; predict and serve use the torch worker`,
     );
   }
+  if (model.refit.task === 'ner') return exportNerRun({ ...opts, model });
   const check = await checkExamples({ run_dir: opts.run_dir, model, data: opts.data, format: opts.format });
   const { python } = await findPython({ env: opts.env });
   const worker = await startWorker({ python, env: opts.env, log: opts.log });
@@ -73,6 +76,51 @@ export async function exportRun(opts: {
         log: opts.log,
       }),
     };
+  } finally {
+    await worker.close().catch(() => undefined);
+  }
+}
+
+/** An NER run's export (no int8: the quantisation is measured on relation F1), checked on its own sentences. */
+async function exportNerRun(opts: {
+  run_dir: string;
+  model: LoadedModel;
+  data?: string;
+  format?: string;
+  opset?: number;
+  env: Record<string, string | undefined>;
+  log: RunLog;
+}): Promise<OnnxRecord> {
+  const { model } = opts;
+  let file = opts.data;
+  let format = opts.format;
+  const config = runPaths(opts.run_dir).config;
+  if (!file && existsSync(config)) {
+    const c = resolveConfig({ file: config, overrides: [] });
+    const paths = await resolveDataPaths(c);
+    file = [paths.test, paths.valid, paths.train].find((p): p is string => !!p && existsSync(p));
+    format = c.data.format;
+  }
+  if (!file)
+    throw new RefitError(
+      'E_ONNX_CHECK',
+      `${opts.run_dir}: the run's data files are not here to check the export on; pass --data FILE (an NER file)`,
+    );
+  const data = await readNerDataset({ path: file, format, on_bad_row: 'skip' });
+  const { python } = await findPython({ env: opts.env });
+  const worker = await startWorker({ python, env: opts.env, log: opts.log });
+  try {
+    const load = inferenceLoad(modelSpec(model), { device: 'cpu', attention: 'eager' });
+    await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
+    return await exportNerOnnx({
+      worker,
+      torch_version: worker.ready.torch_version,
+      model,
+      texts: data.sentences.map((s) => s.text),
+      data_name: file,
+      opset: opts.opset ?? DEFAULT_OPSET,
+      log: opts.log,
+    });
   } finally {
     await worker.close().catch(() => undefined);
   }

@@ -36,3 +36,6 @@ export {
   DEFAULT_OPSET,
   type OnnxSession,
 } from './onnx-runtime.ts';
+export { NerPredictor, nerRows, tagOfLogits, type TokenRows, type TokenTagger } from './ner-predictor.ts';
+export { openNerPredictor } from './ner-engines.ts';
+export { evaluateNerRun } from './ner-eval-run.ts';

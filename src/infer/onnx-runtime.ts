@@ -47,6 +47,14 @@ export interface OnnxSession {
   threads: number;
   /** Logits [rows.length][num_labels] of examples padded to `seq_len` (≥ every row's length) with `pad_id`. */
   logits(rows: readonly EncodedExample[], seq_len: number): Promise<number[][]>;
+  /**
+   * The token head's output: per row, logits [seq_len × num_labels] row-major (`logits` [batch, seq, num_labels] in
+   * the graph); relation positions are not read by that graph.
+   */
+  tokenLogits(
+    rows: readonly number[][],
+    seq_len: number,
+  ): Promise<{ data: Float32Array; num_labels: number }[]>;
   close(): Promise<void>;
 }
 
@@ -98,6 +106,16 @@ export async function openOnnxSession(opts: {
       const width = Number(t.dims[1]);
       const data = t.data as Float32Array;
       return rows.map((_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
+    },
+    async tokenLogits(rows, seq_len) {
+      const encoded = rows.map((ids) => ({ ids, head_pos: 0, tail_pos: 0, truncated: false }));
+      const feeds = batchTensors(ort, { rows: encoded, seq_len, pad });
+      const out = await session.run(Object.fromEntries(names.map((n: string) => [n, feeds[n]])));
+      const t = out[session.outputNames[0]];
+      const num_labels = Number(t.dims[2]);
+      const data = t.data as Float32Array;
+      const per = seq_len * num_labels;
+      return rows.map((_, i) => ({ data: data.subarray(i * per, (i + 1) * per), num_labels }));
     },
     close: () => session.release(),
   };

@@ -105,6 +105,7 @@ export {
   refitTraits,
   rnnHeadShape,
   rnnActivationBytes,
+  tokenHeadBytes,
   DEEPKE_LM_RNN,
   exactTerms,
   trainFeatures,

@@ -34,6 +34,8 @@ export interface HeadShape {
    * final state.
    */
   rnn?: RnnHeadShape;
+  /** The token head (task: ner): the classifier runs on every position, so its logits and loss scale with b·s. */
+  per_token?: boolean;
 }
 
 /** The RNN of a head: gate blocks per cell (LSTM 4, GRU 3, RNN 1), units per direction, directions, stacked layers. */

@@ -38,6 +38,8 @@ export interface ShapeConfig {
     /** absent or auto: none (fit and `memory: auto` search it) */
     offload?: RunConfig['memory']['offload'];
   };
+  /** task: ner plans the token head whatever model.head says (absent: re). */
+  task?: RunConfig['task'];
   model: Pick<RunConfig['model'], 'head'> & {
     rnn?: Pick<RunConfig['model']['rnn'], 'type' | 'hidden_size' | 'num_layers' | 'bidirectional'>;
     /** LoRA (rank 0 or absent: off); its targets and dropout are priced */
@@ -170,7 +172,7 @@ export function runShapeOf(config: ShapeConfig, facts: ShapeFacts): ConfigShape 
     freeze_layers: m.freeze_layers,
     offload: m.offload === undefined || m.offload === 'auto' ? 'none' : m.offload,
     ...loraShape(config.model),
-    ...headShape(config.model),
+    ...headShape(config.model, config.task),
     ...(gpus > 1 ? { data_parallel: gpus } : {}),
     ...(strategy ? { ranks: world, strategy } : {}),
   };
@@ -219,8 +221,12 @@ export function loraShape(
   };
 }
 
-/** The head of a run shape, with the deepke-lm head's RNN from model.rnn. */
-export function headShape(model: ShapeConfig['model']): Pick<RunShape, 'head' | 'rnn'> {
+/** The head of a run shape, with the deepke-lm head's RNN from model.rnn; task: ner is the token head. */
+export function headShape(
+  model: ShapeConfig['model'],
+  task?: ShapeConfig['task'],
+): Pick<RunShape, 'head' | 'rnn'> {
+  if (task === 'ner') return { head: 'token' };
   if (model.head !== 'deepke-lm' || !model.rnn) return { head: model.head };
   const { type, hidden_size, num_layers, bidirectional } = model.rnn;
   return { head: model.head, rnn: { type, hidden_size, num_layers, bidirectional } };
@@ -237,10 +243,13 @@ export function deepkeFacts(o: {
   config_file: boolean;
   explicit_seq_len: boolean;
   device_ids?: readonly number[];
+  /** task: ner: DeepKE's standard NER (run_bert.py) pads every sentence to max_seq_length, this length */
+  ner_padded_length?: number;
 }): Pick<ShapeFacts, 'padded_length' | 'data_parallel'> {
   if (o.engine !== 'hf') return {};
   return {
     ...(o.config_file && !o.explicit_seq_len ? { padded_length: DEEPKE_PADDED_LENGTH } : {}),
+    ...(o.config_file && o.ner_padded_length !== undefined ? { padded_length: o.ner_padded_length } : {}),
     ...((o.device_ids?.length ?? 0) > 1 ? { data_parallel: o.device_ids!.length } : {}),
   };
 }
@@ -273,6 +282,7 @@ export function configFacts(
       config_file,
       explicit_seq_len: explicit_seq_len || resolved.explicit.has('memory.max_seq_len'),
       device_ids: resolved.config.device_ids,
+      ner_padded_length: resolved.config.task === 'ner' ? resolved.config.memory.max_seq_len : undefined,
     }),
   };
 }
@@ -326,8 +336,10 @@ export function plainConfig(o: {
       optimizer: o.optimizer ?? 'adamw',
       ...(o.offload ? { offload: o.offload } : {}),
     },
+    // the token head is task: ner (model.head stays a relation head's name)
+    ...(o.head === 'token' ? { task: 'ner' as const } : {}),
     model: {
-      head: o.head ?? 'entity-start',
+      head: o.head === 'token' || o.head === undefined ? 'entity-start' : o.head,
       ...(o.rnn ? { rnn: o.rnn } : {}),
       ...(o.lora_rank ? { lora: { rank: o.lora_rank } } : {}),
     },

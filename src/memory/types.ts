@@ -38,7 +38,8 @@ export interface RunShape {
   lora_targets?: readonly string[];
   /** LoRA's dropout on the adapters' input: > 0 keeps the dropped input and its mask for backward */
   lora_dropout?: number;
-  head?: 'entity-start' | 'cls' | 'deepke-lm';
+  /** The relation heads, or `token` (task: ner: a Linear over every position, its logits and loss per token). */
+  head?: 'entity-start' | 'cls' | 'deepke-lm' | 'token';
   /** The deepke-lm head's RNN (default: DeepKE's model/lm.yaml, a 1-layer BiLSTM of 100). */
   rnn?: RnnShape;
   /**

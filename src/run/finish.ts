@@ -7,14 +7,14 @@ import type { DeepkeLmInputInfo } from './deepke-lm.ts';
 import type { TrainSupervisor } from '../worker/index.ts';
 import { now, type RunEvent } from './events.ts';
 import {
-  evalLogits,
   expect,
   runPaths,
-  scoreLogits,
   verifyFolder,
   writeJsonAtomic,
   writeModelFolder,
+  type NerTokens,
 } from '../session/index.ts';
+import { scoreSplit, type SplitScore } from './score-split.ts';
 import type { TextSide } from '../session/index.ts';
 import type { EncodedSplit } from './prepare.ts';
 import type { LoopState } from './loop-state.ts';
@@ -23,8 +23,9 @@ import { runFacts } from './run-manifest.ts';
 
 /** metrics.json: valid and test blocks of the restored best model, and the training throughput. */
 export interface RunMetrics {
-  valid?: MetricBlock & { loss: number };
-  test?: MetricBlock & { loss: number };
+  /** Relation runs: a MetricBlock; task: ner: the entity block (`test.entity.micro_f1` …) and token accuracy. */
+  valid?: SplitScore;
+  test?: SplitScore;
   train: {
     optimizer_steps: number;
     examples_seen: number;
@@ -40,7 +41,7 @@ export interface RunMetrics {
   /** deepke-lm runs: where the entity type words came from (DeepKE's gold-relation types leak the label). */
   input?: DeepkeLmInputInfo;
   /** deepke-lm runs with gold-relation types: the same test split scored with the mentions kept as text. */
-  test_without_types?: MetricBlock & { loss: number };
+  test_without_types?: SplitScore;
 }
 
 /** Restores the best checkpoint (if any), evaluates, and writes model/ and metrics.json atomically. */
@@ -64,6 +65,8 @@ export async function finishRun(opts: {
   rnn?: RnnSpec;
   input?: DeepkeLmInputInfo;
   test_untyped?: EncodedSplit | null;
+  /** task: ner: the tag list and how text splits into tokens, for refit.json. */
+  ner?: { tags: string[]; tokens: NerTokens };
   /**
    * Ctrl-C / SIGTERM: checked before each evaluation and before the model is written (the last checkpoint
    * holds the run).
@@ -83,20 +86,16 @@ export async function finishRun(opts: {
     await expect(worker, { type: 'restore', path: best }, 'restored');
   }
   const score = async (split: EncodedSplit | null) => {
-    if (!split || split.examples.length === 0) return undefined;
+    if (!split || split.size === 0) return undefined;
     opts.stop?.check('evaluating', state.step);
-    const logits = await evalLogits(worker, {
-      dataset: split.name,
-      lengths: split.lengths,
+    return scoreSplit({
+      worker,
+      split,
+      relations: opts.relations,
+      semeval: opts.semeval,
       padding: opts.padding,
       max_seq_len: sup.levers.max_seq_len,
       tag: `final-${split.name}`,
-    });
-    return scoreLogits({
-      logits,
-      gold: split.examples.map((e) => e.relation ?? ''),
-      relations: opts.relations,
-      semeval: opts.semeval,
     });
   };
   const valid = await score(opts.valid);
@@ -126,6 +125,7 @@ export async function finishRun(opts: {
     step: state.best?.step ?? state.step,
     rnn: opts.rnn,
     facts: runFacts(opts.run_dir),
+    ner: opts.ner,
   });
   const secs = state.train_seconds;
   const metrics: RunMetrics = {

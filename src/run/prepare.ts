@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { canWriteFolder, userCacheDir } from './out-paths.ts';
 import { ConfigError, RefitError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/types.ts';
+import type { NerSentence } from '../data/index.ts';
 import { readDataset, readRelations, relationSetFromExamples } from '../data/index.ts';
 import { Vocab, WordPieceTokenizer } from '../tokenize/index.ts';
 import { defaultMarkers, writeEncodedDataset } from '../encode/index.ts';
@@ -12,10 +13,16 @@ import { knownModelDims, loadModelDims, withLayers, type ModelDims } from '../me
 import type { RunConfig } from '../config/index.ts';
 import { resolveDataPaths, type TextSide } from '../session/index.ts';
 
-/** One encoded split: its examples, the dataset file and the per-example lengths. */
+/**
+ * One encoded split: its examples (relations) or sentences (task: ner; `examples` is then empty), the dataset
+ * file and the per-example lengths.
+ */
 export interface EncodedSplit {
   name: string;
+  /** Examples or sentences in the split (the dataset file's rows). */
+  size: number;
   examples: Example[];
+  sentences?: NerSentence[];
   path: string;
   lengths: Int32Array;
   total_tokens: number;
@@ -161,6 +168,7 @@ export async function encodeSplit(opts: {
   });
   return {
     name: opts.name,
+    size: opts.examples.length,
     examples: opts.examples,
     path: r.path,
     lengths: r.lengths,

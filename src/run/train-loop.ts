@@ -10,8 +10,9 @@ import { TrainSupervisor, WorkerLostError, isWorkerLoss } from '../worker/index.
 import type { RelationSet } from '../data/types.ts';
 import type { MemoryStats, StepEvent } from '../worker/protocol.ts';
 import { now, type RunEvent } from './events.ts';
-import { evalLogits, runPaths, scoreLogits, writeJsonAtomic } from '../session/index.ts';
+import { runPaths, writeJsonAtomic } from '../session/index.ts';
 import { keptCheckpoints, saveCheckpoint } from './checkpoints.ts';
+import { scoreSplit, selectionScore } from './score-split.ts';
 import { InterruptedError, type StopRequest } from './interrupt.ts';
 import { initialState, readLoopState, type LoopState } from './loop-state.ts';
 import type { EncodedSplit } from './prepare.ts';
@@ -160,25 +161,24 @@ function recordStep(ctx: LoopContext, state: LoopState, ev: StepEvent, epoch: nu
   });
 }
 
-/** Evaluates on valid, tracks the best epoch (valid macro-F1; ties keep the earlier) and early stopping. */
+/**
+ * Evaluates on valid, tracks the best epoch (valid macro-F1, entity micro-F1 for NER; ties keep the earlier) and
+ * early stopping.
+ */
 async function endEpoch(ctx: LoopContext, state: LoopState, epoch: number): Promise<void> {
-  if (!ctx.valid || ctx.valid.examples.length === 0) return;
+  if (!ctx.valid || ctx.valid.size === 0) return;
   const worker = ctx.sup.worker!;
-  const logits = await guard(state.step, () =>
-    evalLogits(worker, {
-      dataset: 'valid',
-      lengths: ctx.valid!.lengths,
+  const m = await guard(state.step, () =>
+    scoreSplit({
+      worker,
+      split: ctx.valid!,
+      relations: ctx.relations,
+      semeval: ctx.semeval,
       padding: ctx.padding,
       max_seq_len: ctx.sup.levers.max_seq_len,
       tag: `valid-${epoch}`,
     }),
   );
-  const m = scoreLogits({
-    logits,
-    gold: ctx.valid.examples.map((e) => e.relation ?? ''),
-    relations: ctx.relations,
-    semeval: ctx.semeval,
-  });
   state.evals.push({ epoch, accuracy: m.accuracy, macro_f1: m.macro_f1, micro_f1: m.micro_f1, loss: m.loss });
   ctx.emit({
     event: 'eval',
@@ -191,12 +191,14 @@ async function endEpoch(ctx: LoopContext, state: LoopState, epoch: number): Prom
     micro_f1: m.micro_f1,
     loss: m.loss,
   });
-  if (!state.best || m.macro_f1 > state.best.macro_f1) {
+  // state.best.macro_f1 holds the selection score (selectionScore: entity micro-F1 for NER), as last.json stores it
+  const score = selectionScore(m);
+  if (!state.best || score > state.best.macro_f1) {
     const path = `checkpoints/best-step-${state.step}`;
     await guard(state.step, () =>
       saveCheckpoint(worker, { run_dir: ctx.run_dir, rel: path, step: state.step, checkpoint: false }),
     );
-    state.best = { epoch, step: state.step, macro_f1: m.macro_f1, path };
+    state.best = { epoch, step: state.step, macro_f1: score, path };
     state.bad_epochs = 0;
     ctx.emit({ event: 'checkpoint', time: now(), step: state.step, kind: 'best', path });
   } else {

@@ -3,23 +3,30 @@ import { planEvalBatches } from '../batch/index.ts';
 import { computeMetrics, type MetricBlock } from '../metrics/index.ts';
 import type { RelationSet } from '../data/types.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
+import type { EvalResultEvent } from '../worker/protocol.ts';
 import { expect } from './worker-session.ts';
 
 /** Examples per evaluation batch (no gradients, so larger than training micro-batches are fine). */
 export const EVAL_BATCH_SIZE = 64;
 
-/** Logits for examples 0..n-1 of an opened dataset, in example order. */
-export async function evalLogits(
+/** What `eval` is asked over an opened dataset: its name, example lengths, padding and the answer's tag. */
+export interface EvalRequest {
+  dataset: string;
+  lengths: ArrayLike<number>;
+  padding: 'dynamic' | 'max';
+  max_seq_len: number;
+  batch_size?: number;
+  tag: string;
+}
+
+/**
+ * The worker's `eval` answer over examples 0..n-1 of an opened dataset, and for each answer row the example it
+ * belongs to (batches are planned by length, not in example order).
+ */
+export async function evalAnswer(
   worker: SupervisedWorker,
-  opts: {
-    dataset: string;
-    lengths: ArrayLike<number>;
-    padding: 'dynamic' | 'max';
-    max_seq_len: number;
-    batch_size?: number;
-    tag: string;
-  },
-): Promise<number[][]> {
+  opts: EvalRequest,
+): Promise<{ ev: EvalResultEvent; order: number[] }> {
   const size = opts.batch_size ?? EVAL_BATCH_SIZE;
   const batches = planEvalBatches({
     lengths: opts.lengths,
@@ -27,21 +34,35 @@ export async function evalLogits(
     padding: opts.padding,
     max_seq_len: opts.max_seq_len,
   });
-  let ev;
   try {
-    ev = await expect(worker, { type: 'eval', dataset: opts.dataset, batches, tag: opts.tag }, 'eval_result');
+    const ev = await expect(
+      worker,
+      { type: 'eval', dataset: opts.dataset, batches, tag: opts.tag },
+      'eval_result',
+    );
+    return { ev, order: batches.flatMap((b) => b.indices) };
   } catch (e) {
     // Evaluation holds no gradients, so an OOM here only means the batches are too big: halve and retry.
     if (size > 1 && e instanceof Error && /out of memory/i.test(e.message))
-      return evalLogits(worker, { ...opts, batch_size: Math.floor(size / 2) });
+      return evalAnswer(worker, { ...opts, batch_size: Math.floor(size / 2) });
     throw e;
   }
-  const out: number[][] = new Array(opts.lengths.length);
-  let k = 0;
-  const logits = ev.logits ?? []; // a relation head answers logits (the token head tags and scores)
-  for (const b of batches) for (const i of b.indices) out[i] = logits[k++];
-  if (k !== logits.length) throw new Error(`worker returned ${logits.length} logit rows for ${k} examples`);
+}
+
+/** Rows of an answer (`rows[k]` for example `order[k]`) put back in example order; n = the number of examples. */
+export function inExampleOrder<T>(rows: readonly T[], order: readonly number[], what: string): T[] {
+  if (rows.length !== order.length)
+    throw new Error(`worker returned ${rows.length} ${what} rows for ${order.length} examples`);
+  const out: T[] = new Array(order.length);
+  order.forEach((i, k) => (out[i] = rows[k]));
   return out;
+}
+
+/** Logits for examples 0..n-1 of an opened dataset, in example order. */
+export async function evalLogits(worker: SupervisedWorker, opts: EvalRequest): Promise<number[][]> {
+  const { ev, order } = await evalAnswer(worker, opts);
+  // a relation head answers logits (the token head tags and scores: ner-eval.ts)
+  return inExampleOrder(ev.logits ?? [], order, 'logit');
 }
 
 /** Softmax of one logit row (max-subtracted for stability). */

@@ -12,13 +12,31 @@ export {
   startWorker,
   type LoadSpec,
 } from './worker-session.ts';
-export { EVAL_BATCH_SIZE, argmax, evalLogits, scoreLogits, softmax } from './evaluate.ts';
+export {
+  EVAL_BATCH_SIZE,
+  argmax,
+  evalAnswer,
+  evalLogits,
+  inExampleOrder,
+  scoreLogits,
+  softmax,
+  type EvalRequest,
+} from './evaluate.ts';
+export {
+  evalTokenTags,
+  scoreTokenTags,
+  tokenTags,
+  wordTags,
+  type NerScore,
+  type TokenTags,
+} from './ner-eval.ts';
 export { runPaths, readJson, writeJsonAtomic, writeTextAtomic, appendJsonLine } from './run-files.ts';
 export {
   readModelFolder,
   writeModelFolder,
   modelSpec,
   type RefitJson,
+  type NerTokens,
   type LoadedModel,
 } from './model-folder.ts';
 export { checkSafetensors, checkModelWeights } from './weights-check.ts';

@@ -23,10 +23,17 @@ import {
 } from './manifest.ts';
 import type { TextSide } from './text-side.ts';
 
-/** refit.json: what a model folder needs beyond Hugging Face's files to classify relations. */
+/** refit.json: what a model folder needs beyond Hugging Face's files to classify relations or tag tokens. */
 export interface RefitJson {
   format: 'refit-model';
   version: 1;
+  /** `ner`: a token head over `tags`; absent (folders written before NER) or `re`: a relation model. */
+  task?: 're' | 'ner';
+  /** task: ner: label id → tag (`O` first), the id2label of config.json. */
+  tags?: string[];
+  /** task: ner: how text splits into the model's tokens: characters (Chinese, DeepKE's `char TAG`) or words. */
+  ner_tokens?: NerTokens;
+  /** Relation names (empty for task: ner). */
   relations: string[];
   na_label: string | null;
   markers: MarkerScheme;
@@ -46,6 +53,9 @@ export interface RefitJson {
     conf?: string;
   };
 }
+
+/** How an NER model splits text into its tokens: one per character (Chinese) or one per whitespace-separated word. */
+export type NerTokens = 'chars' | 'words';
 
 /** A model folder read back: dims, relation set and the text side to encode new input the same way. */
 export interface LoadedModel {
@@ -89,13 +99,15 @@ export async function writeModelFolder(opts: {
   imported_from?: RefitJson['imported_from'];
   /** The run's data fingerprints and config hash, recorded in manifest.json. */
   facts?: Pick<ManifestFacts, 'data' | 'config_sha256'>;
+  /** task: ner: the tag list (label names, `O` first) and how text splits into tokens; `relations` is then unused. */
+  ner?: { tags: string[]; tokens: NerTokens };
 }): Promise<string> {
   const dir = join(opts.run_dir, 'model');
   const tmp = join(opts.run_dir, `.model-tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   await expect(opts.worker, { type: 'save', path: tmp, checkpoint: false, step: opts.step }, 'saved');
   copyFileSync(opts.text.vocab_path, join(tmp, 'vocab.txt'));
-  const names = opts.relations.names;
+  const names = opts.ner ? opts.ner.tags : opts.relations.names;
   const config = readJson<Record<string, unknown>>(join(tmp, 'config.json'));
   writeJsonAtomic(join(tmp, 'config.json'), {
     ...config,
@@ -105,8 +117,9 @@ export async function writeModelFolder(opts: {
   const refit: RefitJson = {
     format: 'refit-model',
     version: 1,
-    relations: names,
-    na_label: opts.relations.na_label,
+    ...(opts.ner ? { task: 'ner' as const, tags: names, ner_tokens: opts.ner.tokens } : {}),
+    relations: opts.ner ? [] : names,
+    na_label: opts.ner ? null : opts.relations.na_label,
     markers: opts.text.markers,
     head: opts.head,
     max_seq_len: opts.max_seq_len,
@@ -218,6 +231,11 @@ export function readModelFolder(run_dir: string, o: { warn?: (line: string) => v
         `(${join(dir, 'config.json')}): another model's vocabulary`,
     );
   checkModelWeights(dir); // a truncated or garbled model.safetensors is one line here, before a worker starts
+  if (refit.task === 'ner' && (refit.head !== 'token' || !Array.isArray(refit.tags) || !refit.ner_tokens))
+    throw new RefitError(
+      'E_RUN_MODEL',
+      `${join(dir, 'refit.json')}: task ner without a token head, tags and ner_tokens`,
+    );
   if (refit.head === 'deepke-lm' && !refit.rnn)
     throw new RefitError(
       'E_RUN_MODEL',

@@ -1,7 +1,9 @@
 // `refit eval --run DIR --data FILE [--json]`: the run's model on any labelled file, the same metric block as training.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { evaluateRun, parseEngine } from '../../infer/index.ts';
+import { evaluateNerRun, evaluateRun, parseEngine } from '../../infer/index.ts';
+import { entityReport } from '../../metrics/index.ts';
+import { readModelFolder } from '../../session/index.ts';
 
 /** Registers `refit eval`. */
 export function registerEval(program: Command, ctx: CliContext): void {
@@ -17,6 +19,21 @@ export function registerEval(program: Command, ctx: CliContext): void {
       'onnx (onnxruntime-node, no Python) or torch (the worker); default: onnx when the run has model/model.onnx',
     )
     .action(async (o: { run: string; data: string; format?: string; json?: boolean; engine?: string }) => {
+      if (readModelFolder(o.run).refit.task === 'ner') {
+        const n = await evaluateNerRun({
+          run_dir: o.run,
+          data: o.data,
+          format: o.format,
+          engine: parseEngine('--engine', o.engine),
+          env: ctx.env,
+          log: ctx.log,
+        });
+        // seqeval's classification_report, as DeepKE prints it
+        ctx.io.stdout.write(
+          o.json ? JSON.stringify(n, null, 2) + '\n' : `${n.n} sentences\n${entityReport(n.entity)}`,
+        );
+        return;
+      }
       const m = await evaluateRun({
         run_dir: o.run,
         data: o.data,

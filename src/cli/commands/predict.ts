@@ -12,6 +12,8 @@ import { defaultThreads } from '../../worker/index.ts';
 import type { Writable } from 'node:stream';
 import { intOption, threadsOption } from '../options.ts';
 import { checkFileTarget } from '../../run/index.ts';
+import { readModelFolder } from '../../session/index.ts';
+import { predictNer } from '../ner-predict.ts';
 import {
   badLinesText,
   openPredictInput,
@@ -126,7 +128,10 @@ async function writeWithBackpressure(stream: Writable, text: string): Promise<vo
 export function registerPredict(program: Command, ctx: CliContext): void {
   program
     .command('predict')
-    .description('predict relations with a trained run (JSON lines out, one per input row, in input order)')
+    .description(
+      'predict relations (or, for an NER run, entities) with a trained run (JSON lines out, one per input row, ' +
+        'in input order)',
+    )
     .requiredOption('--run <dir>', 'run folder written by refit train')
     .option(
       '--input <file>',
@@ -134,7 +139,7 @@ export function registerPredict(program: Command, ctx: CliContext): void {
         'file; offsets count code points',
     )
     .option('--format <name>', 'data format of --input when it is a labelled data file (default: detected)')
-    .option('--text <text>', 'one sentence')
+    .option('--text <text>', 'one sentence (an NER run: its entities, no --head/--tail)')
     .option('--head <entity>', 'head entity (with --text)')
     .option('--tail <entity>', 'tail entity (with --text)')
     .option('--head-offset <n>', "where the head starts in --text, in code points (Python's str.index)")
@@ -173,6 +178,17 @@ export function registerPredict(program: Command, ctx: CliContext): void {
           'E_CLI_OPTION',
           `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`,
         );
+      if (readModelFolder(o.run).refit.task === 'ner') {
+        const out = openOutput(ctx, o.output);
+        try {
+          await predictNer(ctx, o, (t) => out.write(t));
+          await out.commit();
+        } catch (e) {
+          out.abort();
+          throw e;
+        }
+        return;
+      }
       const source = await rowSource(o);
       const predictor = await openRunPredictor({
         run_dir: o.run,

@@ -19,6 +19,7 @@ export function deepkeFixes(o: { cur: Current; gpu: GpuSpec; budget: number }): 
     planMemory({ model, run, gpu }).peak_device_bytes <= budget;
   const fixes: DoctorFix[] = [];
   const batch = cur.run.batch_size;
+  if (cur.run.head === 'token') return nerFixes({ cur, gpu, fits });
   // DeepKE has no gradient accumulation: its batch_size is the batch of every step (memory falls with it).
   for (let b = batch - 1; b >= 1; b--) {
     const run = { ...cur.run, batch_size: b };
@@ -62,9 +63,41 @@ export function deepkeFixes(o: { cur: Current; gpu: GpuSpec; budget: number }): 
   return fixes;
 }
 
+/**
+ * DeepKE's standard NER (run_bert.py) accumulates: `train_batch_size` is each micro-batch and
+ * `gradient_accumulation_steps` of them make a step, so the batch that fits keeps the step (issue #179's advice);
+ * its BERT has no num_hidden_layers key.
+ */
+function nerFixes(o: {
+  cur: Current;
+  gpu: GpuSpec;
+  fits: (model: ModelDims, run: RunShape) => boolean;
+}): DoctorFix[] {
+  const { cur, gpu } = o;
+  const batch = cur.run.batch_size;
+  for (let k = 2; k <= batch; k++) {
+    const micro = Math.ceil(batch / k);
+    const run = { ...cur.run, batch_size: micro };
+    if (!o.fits(cur.model, run)) continue;
+    return [
+      fix({
+        deepke: { train_batch_size: micro, gradient_accumulation_steps: k },
+        model: cur.model,
+        run,
+        gpu,
+        title: `In DeepKE: train_batch_size=${micro} gradient_accumulation_steps=${k} (of ${batch} × 1)`,
+        speed: `the same steps of ${micro * k} examples, ${k} micro-batches each`,
+        what: `each step accumulates ${k} micro-batches of ${micro} (${micro * k} examples a step)`,
+      }),
+    ];
+  }
+  return [];
+}
+
 function fix(o: {
-  key: string;
-  value: number;
+  deepke?: Record<string, number>;
+  key?: string;
+  value?: number;
   model: ModelDims;
   run: RunShape;
   gpu: GpuSpec;
@@ -81,7 +114,8 @@ function fix(o: {
       `(batch ${o.run.batch_size} × seq ${o.run.seq_len}, ${o.run.precision}, ${o.run.attention} ` +
       `attention): predicted peak ${fmt(peak)} on the device.`,
     speed: o.speed,
-    deepke: { [o.key]: o.value },
+    deepke: o.deepke ?? { [o.key!]: o.value! },
+    ...(o.run.head === 'token' ? { deepke_script: 'run_bert.py' } : {}),
     predicted_peak_bytes: peak,
     predicted_examples_per_s: perSecond,
     fits: true,

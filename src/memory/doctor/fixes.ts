@@ -14,6 +14,8 @@ export interface DoctorFix {
   config?: Record<string, string | number | boolean>;
   /** DeepKE overrides (`python run.py key=value`) for a DeepKE run: its own keys (batch_size, num_hidden_layers). */
   deepke?: Record<string, number>;
+  /** The DeepKE script the overrides are for (default run.py; its standard NER: run_bert.py). */
+  deepke_script?: string;
   env?: Record<string, string>;
   /** Predicted peak device bytes of the changed run (only with a config). */
   predicted_peak_bytes?: number;

@@ -83,7 +83,8 @@ export function formatDoctorText(result: DoctorResult, width = 100): string {
     ];
     if (sets.length > 0) out.push(`     set ${sets.join(' ')}`);
     const overrides = Object.entries(fix.deepke ?? {}).map(([k, v]) => `${k}=${v}`);
-    if (overrides.length > 0) out.push(`     DeepKE: python run.py ${overrides.join(' ')}`);
+    if (overrides.length > 0)
+      out.push(`     DeepKE: python ${fix.deepke_script ?? 'run.py'} ${overrides.join(' ')}`);
     out.push(wrap(fix.detail, width, '     '));
   });
   return out.join('\n') + '\n';

@@ -196,7 +196,9 @@ export function estimateWith(opts: {
   const share: RunShape = { ...run, batch_size: Math.ceil(run.batch_size / gpus), data_parallel: 1 };
   const x = exactTerms(model, share, traits, device);
   const whole = exactTerms(model, { ...run, data_parallel: 1 }, traits, device);
-  x.inputs = whole.inputs + roundAlloc(4 * run.batch_size * run.num_labels); // + the gathered fp32 logits
+  // + the gathered fp32 logits (a token head's: one row per position)
+  const rows = run.head === 'token' ? run.batch_size * run.seq_len : run.batch_size;
+  x.inputs = whole.inputs + roundAlloc(4 * rows * run.num_labels);
   return run.mode === 'train' ? estimateTrain(model, share, x, coef) : estimateInfer(model, share, x, coef);
 }
 

@@ -12,6 +12,8 @@ const HF_HEADS: Readonly<Record<NonNullable<RunShape['head']>, (rnn?: RnnShape) 
   Object.freeze({
     'entity-start': () => ({ concat: 3, pooler: false, num_labels: 0 }),
     cls: () => ({ concat: 1, pooler: true, num_labels: 0 }),
+    // BertForTokenClassification (DeepKE's standard NER): no pooler, Linear(h, n) on every position
+    token: () => ({ concat: 1, pooler: false, num_labels: 0, per_token: true }),
     'deepke-lm': (rnn?: RnnShape) => ({
       concat: 0,
       pooler: true,

@@ -15,6 +15,7 @@ export {
   exactTerms,
   rnnHeadShape,
   rnnActivationBytes,
+  tokenHeadBytes,
   DEEPKE_LM_RNN,
   trainFeatures,
   inferFeatures,

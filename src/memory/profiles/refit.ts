@@ -15,6 +15,8 @@ const REFIT_HEADS: Readonly<Record<NonNullable<RunShape['head']>, (rnn?: RnnShap
   Object.freeze({
     'entity-start': () => ({ concat: 2, pooler: true, pooler_frozen: true, num_labels: 0 }),
     cls: () => ({ concat: 1, pooler: true, num_labels: 0 }),
+    // the worker's token head: Linear(h, n) on every position; its pooler is built but never trained
+    token: () => ({ concat: 1, pooler: true, pooler_frozen: true, num_labels: 0, per_token: true }),
     'deepke-lm': (rnn?: RnnShape) => ({
       concat: 0,
       pooler: true,

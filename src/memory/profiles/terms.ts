@@ -115,6 +115,17 @@ export function rnnActivationBytes(
   return packed + rnn.layers * (roundAlloc(out) + reserve) + packed + workspace;
 }
 
+/**
+ * Bytes of the token head's logits and loss (task: ner) [derived, not yet measured; the classifier's own output
+ * and cross-entropy, priced per token]: training holds the fp32 logits (cross_entropy upcasts them under autocast),
+ * log_softmax's output saved for backward, the logits' gradient and the int64 labels; inference only the logits.
+ */
+export function tokenHeadBytes(o: { tokens: number; num_labels: number; train: boolean }): number {
+  const logits = roundAlloc(4 * o.tokens * o.num_labels);
+  if (!o.train) return logits;
+  return 3 * logits + roundAlloc(8 * o.tokens);
+}
+
 function trainable(t: ParamTensor, freeze: number): boolean {
   return !t.frozen && !(t.layer === -1 && freeze > 0) && !(t.layer >= 0 && t.layer < freeze);
 }
@@ -233,15 +244,19 @@ export function exactTerms(
     inputs: traits.int64_inputs * roundAlloc(8 * b * s) + 3 * roundAlloc(8 * b),
     checkpoints: off.activations ? 0 : checkpoints,
     mask: traits.sdpa_padding_mask && run.attention === 'sdpa' ? roundAlloc((amp ? 2 : 4) * b * s * s) : 0,
-    head_activations: traits.head.rnn
-      ? // fp32 under autocast too: the RNN runs outside autocast (the worker, as DeepKE)
-        rnnActivationBytes(traits.head.rnn, {
-          hidden: model.hidden_size,
-          tokens: b * s,
-          bytes: 4,
-          train: run.mode === 'train',
-        })
-      : 0,
+    head_activations:
+      (traits.head.rnn
+        ? // fp32 under autocast too: the RNN runs outside autocast (the worker, as DeepKE)
+          rnnActivationBytes(traits.head.rnn, {
+            hidden: model.hidden_size,
+            tokens: b * s,
+            bytes: 4,
+            train: run.mode === 'train',
+          })
+        : 0) +
+      (traits.head.per_token
+        ? tokenHeadBytes({ tokens: b * s, num_labels: run.num_labels, train: run.mode === 'train' })
+        : 0),
     host: {
       optimizer: off.optimizer ? optimizer : 0,
       master_weights: off.optimizer ? g : 0,

@@ -14,6 +14,7 @@ import type { RunMetrics } from '../finish.ts';
 import { StopRequest } from '../interrupt.ts';
 import type { RunLock } from '../lock.ts';
 import type { EncodedSplit, readSplits } from '../prepare.ts';
+import type { NerSplits } from '../prepare-ner.ts';
 import type { RunRanks } from '../ranks.ts';
 import type { ResumeChange } from '../resume-config.ts';
 import type { ResumePoint } from '../checkpoints.ts';
@@ -61,7 +62,10 @@ export interface TrainResult {
 export interface RunInputs {
   /** The config as trained: a default batch larger than the training set is lowered to it. */
   config: RunConfig;
+  /** The relation splits; for task: ner, `relations` holds the tag list as label names and the rest is empty. */
   splits: Awaited<ReturnType<typeof readSplits>>;
+  /** task: ner: the NER splits and the tag list. */
+  ner?: NerSplits;
   text: TextSide;
   train: EncodedSplit;
   valid: EncodedSplit | null;

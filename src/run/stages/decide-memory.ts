@@ -1,6 +1,7 @@
 // Stage 3 of a training run: the first worker is started (its capabilities decide `auto`), the memory decision is
 // made (run/decide.ts; a resume reads its plan.json back), the supervisor is set up, a CUDA run probes its plan, and
 // config.yaml and plan.json are written. The model is not loaded yet (trainLoop does that).
+import { runHead } from '../prepare-ner.ts';
 import { configToYaml } from '../../config/index.ts';
 import { stepsPerEpoch } from '../../batch/index.ts';
 import type { TrainSupervisor, WorkerProcess } from '../../worker/index.ts';
@@ -37,11 +38,11 @@ export async function decideRunMemory(run: OpenRun): Promise<DecidedRun> {
   run.stop.check('starting the worker');
   const caps = first.ready.capabilities;
   const device = resolveDevice(config, caps);
-  const total = stepsPerEpoch(train.examples.length, config.train.batch_size) * config.train.epochs;
+  const total = stepsPerEpoch(train.size, config.train.batch_size) * config.train.epochs;
   const spec: LoadSpec = {
     dims,
     pretrained: config.model.pretrained,
-    head: config.model.head,
+    head: runHead(config),
     num_labels: inputs.splits.relations.names.length,
     seed: config.train.seed,
     learning_rate: config.train.learning_rate,

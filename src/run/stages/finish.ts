@@ -1,5 +1,6 @@
 // Stage 5 of a training run: the best checkpoint restored and scored (run/finish.ts writes model/ and
 // metrics.json), then run_end `ok`. Exporting model.onnx is the command's, after runTraining returns.
+import { runHead } from '../prepare-ner.ts';
 import { rnnSpec } from '../deepke-lm.ts';
 import { finishRun } from '../finish.ts';
 import type { DecidedRun, TrainResult } from './context.ts';
@@ -18,13 +19,14 @@ export async function finish(run: DecidedRun): Promise<TrainResult> {
     relations: inputs.splits.relations,
     semeval: inputs.splits.format === 'semeval',
     text: inputs.text,
-    head: inputs.config.model.head,
+    head: runHead(inputs.config),
     max_seq_len: sup.levers.max_seq_len,
     padding: run.decision.padding,
     emit: run.emit,
     rnn: rnnSpec(inputs.config),
     input: inputs.lm?.info,
     test_untyped: inputs.test_untyped,
+    ner: inputs.ner && { tags: inputs.ner.tags, tokens: inputs.ner.joiner === '' ? 'chars' : 'words' },
     stop,
   });
   run.emit(endEvent(run, 'ok', { best_epoch: state.best?.epoch }));

@@ -71,14 +71,14 @@ async function loadFirst(run: DecidedRun): Promise<void> {
     time: now(),
     run_dir: opts.out,
     total_steps: run.spec.total_steps,
-    steps_per_epoch: stepsPerEpoch(train.examples.length, config.train.batch_size),
+    steps_per_epoch: stepsPerEpoch(train.size, config.train.batch_size),
     epochs: config.train.epochs,
     device: run.device,
     plan: { decision: d, plan: run.plan.plan },
     examples: {
-      train: train.examples.length,
-      valid: inputs.valid?.examples.length ?? 0,
-      test: inputs.test?.examples.length ?? 0,
+      train: train.size,
+      valid: inputs.valid?.size ?? 0,
+      test: inputs.test?.size ?? 0,
     },
     ...(mode === 'resume' ? { resumed_from_step: state.step } : {}),
   });

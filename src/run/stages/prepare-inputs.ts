@@ -12,19 +12,33 @@ import { deepkeLmRun } from '../deepke-lm.ts';
 import { makeFolder } from '../files.ts';
 import { checkFreeSpace } from '../out-paths.ts';
 import { cacheDir, encodeSplit, modelDims, readSplits, textSide, RUN_CACHE_DIR } from '../prepare.ts';
+import { encodeNerSplit, readNerSplits } from '../prepare-ner.ts';
+import type { NerSentence } from '../../data/index.ts';
 import type { PreparedRun, RunContext } from './context.ts';
 
 /** Reads, sizes and encodes the run's inputs (see the file's header); the context gains `inputs`. */
 export async function prepareInputs(ctx: RunContext): Promise<PreparedRun> {
   const { opts, stop, pre: log } = ctx;
   let config = opts.config;
-  const splits = await readSplits({ config, warn: (l) => log.write(`warning: ${l}`) });
+  const warn = (l: string) => log.write(`warning: ${l}`);
+  // task: ner reads NER files; its tag list stands where the relation set does (the labels' names, no NA label).
+  const ner = config.task === 'ner' ? await readNerSplits({ config, warn }) : undefined;
+  const splits = ner
+    ? {
+        relations: { names: ner.tags, na_label: null },
+        format: ner.format,
+        train: [],
+        valid: [],
+        test: [],
+        paths: ner.paths,
+      }
+    : await readSplits({ config, warn });
   stop.check('reading the data');
   const text = textSide(config);
   // Sizes before memory: the model's shape (bounded in validateDims), the window against its positions, the
   // batch against the data.
   const dims = modelDims(config, text.vocab.size);
-  config = checkRunSizes(config, dims, splits.train.length, log);
+  config = checkRunSizes(config, dims, ner?.train.length ?? splits.train.length, log);
   if (config.model.pretrained) checkModelWeights(config.model.pretrained);
   checkFreeSpace(opts.out, checkpointBytes(dims), '--out');
   const cache = cacheDir({ out: opts.out, env: opts.env });
@@ -55,16 +69,36 @@ export async function prepareInputs(ctx: RunContext): Promise<PreparedRun> {
     stop.check('encoding the data');
     return r;
   };
-  const train = await enc('train', splits.train);
-  const valid = splits.valid.length ? await enc('valid', splits.valid) : null;
-  const test = splits.test.length ? await enc('test', splits.test) : null;
+  const encNer = async (name: string, sentences: NerSentence[]) => {
+    const r = await encodeNerSplit({
+      name,
+      sentences,
+      tags: ner!.tags,
+      text,
+      max_seq_len: config.memory.max_seq_len,
+      cache_dir: cache,
+    });
+    stop.check('encoding the data');
+    return r;
+  };
+  const [train, valid, test] = ner
+    ? [
+        await encNer('train', ner.train),
+        ner.valid.length ? await encNer('valid', ner.valid) : null,
+        ner.test.length ? await encNer('test', ner.test) : null,
+      ]
+    : [
+        await enc('train', splits.train),
+        splits.valid.length ? await enc('valid', splits.valid) : null,
+        splits.test.length ? await enc('test', splits.test) : null,
+      ];
   const test_untyped =
     test && lm?.info.entity_types === 'gold-relation'
       ? await enc('test-untyped', splits.test, lm.untyped)
       : null;
   const { python } = await findPython({ env: opts.env, configured: config.engine.python });
   stop.check('preparing the data');
-  const inputs = { config, splits, text, train, valid, test, test_untyped, lm, dims, python };
+  const inputs = { config, splits, ner, text, train, valid, test, test_untyped, lm, dims, python };
   return Object.assign(ctx, { inputs });
 }
 

@@ -1,5 +1,6 @@
 // The workers of a run, for the stages that need them: starting rank 0 (or the one process), the supervisor that
 // relaunches them with the run's load spec, and the shortened training window an OOM may ask for. Not a stage.
+import { encodeNerSplit } from '../prepare-ner.ts';
 import { join } from 'node:path';
 import { RefitError } from '../../errors.ts';
 import { parseOomReport } from '../../memory/index.ts';
@@ -37,21 +38,34 @@ export async function startRanks(run: OpenRun): Promise<WorkerProcess> {
   }
 }
 
-/** memory.allow_shorter_seq: re-encodes the training data with a shorter (still entity-aware) window. */
+/**
+ * memory.allow_shorter_seq: re-encodes the training data with a shorter (still entity-aware) window; NER sentences
+ * keep their first sub-tokens.
+ */
 export async function shortenTrain(
   run: OpenRun,
   max_seq_len: number,
 ): Promise<{ lengths: Int32Array; dataset: string }> {
   const { inputs } = run;
   const name = `train-${max_seq_len}`;
-  const short = await encodeSplit({
-    name,
-    examples: inputs.train.examples,
-    relations: inputs.splits.relations,
-    text: inputs.lm?.text ?? inputs.text,
-    max_seq_len,
-    cache_dir: cacheDir({ out: run.opts.out, env: run.opts.env }),
-  });
+  const cache_dir = cacheDir({ out: run.opts.out, env: run.opts.env });
+  const short = inputs.ner
+    ? await encodeNerSplit({
+        name,
+        sentences: inputs.ner.train,
+        tags: inputs.ner.tags,
+        text: inputs.text,
+        max_seq_len,
+        cache_dir,
+      })
+    : await encodeSplit({
+        name,
+        examples: inputs.train.examples,
+        relations: inputs.splits.relations,
+        text: inputs.lm?.text ?? inputs.text,
+        max_seq_len,
+        cache_dir,
+      });
   run.datasets.push({ name, path: short.path });
   return { lengths: short.lengths, dataset: name };
 }

@@ -1,0 +1,95 @@
+// A DeepKE standard-NER project folder for tests: conf/ laid out as DeepKE's example/ner/standard/conf (config.yaml
+// with `hydra/model`, train.yaml, predict.yaml, hydra/model/bert.yaml, hydra/model/lstmcrf.yaml,
+// hydra/output/custom.yaml), the same files and keys with the BERT model chosen as issue #376 runs it.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** The conf files of a DeepKE standard-NER project, by path under conf/. */
+export const DEEPKE_NER_CONF: Readonly<Record<string, string>> = Object.freeze({
+  'config.yaml': [
+    '# run_bert.py fills this in with the folder it was started from',
+    'cwd: ???',
+    'lan: "zh" # en',
+    '',
+    'defaults:',
+    '    - hydra/output: custom',
+    '    - train',
+    '    - predict',
+    '    - hydra/model: bert   # [bert, lstmcrf]',
+    '',
+  ].join('\n'),
+  'hydra/output/custom.yaml': [
+    'hydra:',
+    '  run:',
+    '    dir: logs/${now:%Y-%m-%d_%H-%M-%S}',
+    '  sweep:',
+    '    dir: logs/${now:%Y-%m-%d_%H-%M-%S}',
+    '    subdir: ${hydra.job.num}_${hydra.job.id}',
+    '',
+  ].join('\n'),
+  'train.yaml': [
+    'adam_epsilon: 1e-8',
+    'data_dir: "data"',
+    'do_eval: True',
+    'do_train: True',
+    'eval_batch_size: 8',
+    'eval_on: "dev"',
+    'gpu_id: 0',
+    'gradient_accumulation_steps: 1',
+    'learning_rate: 1e-3            # 2e-5 for BERT',
+    'num_train_epochs: 3',
+    'output_dir: "checkpoints"',
+    'seed: 42',
+    'train_batch_size: 128',
+    'use_gpu: True',
+    'warmup_proportion: 0.1',
+    'weight_decay: 0.01',
+    '',
+    '# StepLR (the LSTM-CRF model)',
+    'lr_step : 5',
+    'lr_gamma : 0.8',
+    'beta1: 0.9',
+    'beta2: 0.999',
+    "labels: ['LOC','ORG','PER']",
+    '',
+    'use_multi_gpu: False',
+    '',
+  ].join('\n'),
+  'predict.yaml': ['text: "秦始皇兵马俑位于陕西省西安市。"', 'lan: zh # en', ''].join('\n'),
+  'hydra/model/bert.yaml': [
+    'model_name: "bert"',
+    'bert_model: "bert-base-chinese"',
+    'do_lower_case: True',
+    'fp16: False',
+    'fp16_opt_level: "01"',
+    'local_rank: -1',
+    'loss_scale: 0.0',
+    'max_grad_norm: 1.0',
+    'max_seq_length: 128',
+    'task_name: "ner"',
+    '',
+  ].join('\n'),
+  'hydra/model/lstmcrf.yaml': [
+    'model_name: "lstmcrf"',
+    'model_save_name: "model.pth"',
+    'model_vocab_path: "data_bilstm.pkl"',
+    'word_dim: 128',
+    'hidden_dim: 384',
+    'drop_out: 0.5',
+    'num_layers: 2',
+    'bidirectional: True',
+    '',
+  ].join('\n'),
+});
+
+/** Writes a DeepKE standard-NER project (conf/ only) into a new temp folder and returns the folder. */
+export function makeDeepkeNerProject(): string {
+  const root = mkdtempSync(join(tmpdir(), 'refit-deepke-ner-'));
+  for (const [rel, text] of Object.entries(DEEPKE_NER_CONF)) {
+    const file = join(root, 'conf', rel);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  }
+  return root;
+}
