@@ -52,7 +52,7 @@ class Trainer:
         # zero1) or sharded in place (fsdp); self.model stays the bare model either way.
         self.steps = STEPS[self.strategy](self)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device, zero1=self.strategy == 'zero1')
+        self.optimizer = build_optimizer(self.model, cmd['optimizer'], self.device, self.strategy)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
         self.scaler = make_scaler(self.precision == 'fp16')
