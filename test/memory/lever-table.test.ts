@@ -56,10 +56,10 @@ test('one lever table: memory.* then distributed.* keys, each name once (lever(n
   for (const l of LEVERS) assert.equal(lever(l.name), l);
 });
 
-test('fit searches precision, then attention, then checkpointing, then padding, then frozen layers (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {
+test('fit searches precision, then attention, then checkpointing, then padding, then frozen layers, then the optimizer (micro-batch innermost); recovery pulls micro-batch, checkpointing, window', () => {
   assert.deepEqual(
     FIT_LEVERS.map((l) => l.name),
-    ['precision', 'attention', 'grad_checkpointing', 'padding', 'freeze_layers'],
+    ['precision', 'attention', 'grad_checkpointing', 'padding', 'freeze_layers', 'optimizer'],
   );
   // FitLevers (a fit candidate's config) has one field per lever fit searches: a fit's JSON carries each
   const fit = fitConfig({
