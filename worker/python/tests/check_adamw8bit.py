@@ -15,7 +15,8 @@ import torch
 from refit_worker import checkpoint
 from refit_worker.adamw8bit import BLOCK, AdamW8bit, QuantMap, dequantize, dynamic_map, quantize_, state_bytes
 from refit_worker.data import EncodedDataset
-from refit_worker.optim import linear_schedule
+from refit_worker.optim import build_optimizer, linear_schedule
+from refit_worker.protocol import WorkerError
 from refit_worker.trainer import Trainer
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -206,11 +207,25 @@ def check_resume(ds):
             'resumed_losses': losses_b, 'same_weights': same_w, 'same_states': same_s}
 
 
+def check_sharded_refused():
+    """zero1 and fsdp shard states shaped like the parameters: 8-bit AdamW is refused there in one line."""
+    model = torch.nn.Linear(4, 3)
+    lines = {}
+    for strategy in ('zero1', 'fsdp'):
+        try:
+            build_optimizer(model, ADAMW8, torch.device('cpu'), strategy)
+            lines[strategy] = None
+        except WorkerError as e:
+            lines[strategy] = e.code + ': ' + e.message
+    ok = all(v and v.startswith('E_BAD_COMMAND') and 'adamw-8bit' in v for v in lines.values())
+    return {'ok': ok and isinstance(build_optimizer(model, ADAMW8, torch.device('cpu'), 'ddp'), AdamW8bit), **lines}
+
+
 def main(path):
     torch.set_num_threads(2)
     ds = EncodedDataset(path)
     results = {'round_trip': check_round_trip(), 'reference': check_reference(), 'vs_adamw': check_vs_adamw(ds),
-               'state_bytes': check_state_bytes(ds), 'resume': check_resume(ds)}
+               'state_bytes': check_state_bytes(ds), 'resume': check_resume(ds), 'sharded_refused': check_sharded_refused()}
     ok = all(r['ok'] for r in results.values())
     print(json.dumps({'ok': ok, **results}))
     return 0 if ok else 1
