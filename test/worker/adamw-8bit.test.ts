@@ -32,7 +32,7 @@ interface Checks {
 }
 
 test(
-  'worker: round trip within half a map gap, a step equal to the reference and near AdamW, state ≤ 30 %, exact resume; the planner prices those states',
+  'worker: round trip to the nearest map value, a step equal to the reference and near AdamW, state ≤ 30 %, exact resume; the planner prices those states',
   { skip },
   () => {
     const dir = tempDir();
