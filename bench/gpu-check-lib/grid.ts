@@ -29,7 +29,12 @@ export interface GridPoint {
   grad_checkpointing: boolean;
   batch: number;
   seq: number;
+  /** absent: AdamW; adamw-8bit points repeat an AdamW point, so the step time compares with and without the lever */
+  optimizer?: 'adamw-8bit';
 }
+
+/** The same points trained with 8-bit AdamW. */
+const eightBit = (points: GridPoint[]): GridPoint[] => points.map((p) => ({ ...p, optimizer: 'adamw-8bit' }));
 
 const PRESET = { tiny: 'bert-tiny', base: 'bert-base', large: 'bert-large' } as const;
 
@@ -56,6 +61,7 @@ export function gridPoints(quick: boolean): GridPoint[] {
     return [
       ...cross('tiny', ['fp32'], ['eager', 'sdpa'], [false, true], [[4, 32]]),
       ...cross('tiny', ['bf16'], ['sdpa'], [false], [[4, 32]]),
+      ...eightBit(cross('tiny', ['fp32'], ['sdpa'], [false], [[4, 32]])),
     ];
   }
   return [
@@ -70,6 +76,7 @@ export function gridPoints(quick: boolean): GridPoint[] {
       ],
     ),
     ...cross('base', ['fp32', 'bf16'], ['eager', 'sdpa'], [false], [[8, 128]]),
+    ...eightBit(cross('base', ['fp32', 'bf16'], ['sdpa'], [false], [[16, 256]])),
     ...cross(
       'tiny',
       ['fp32', 'bf16'],
@@ -84,6 +91,7 @@ export function gridPoints(quick: boolean): GridPoint[] {
     ...cross('tiny', ['fp32'], ['eager'], [true], [[64, 256]]),
     ...cross('large', ['bf16'], ['sdpa'], [false, true], [[16, 512]]),
     ...cross('large', ['fp32'], ['eager', 'sdpa'], [false], [[8, 128]]),
+    ...eightBit(cross('large', ['bf16'], ['sdpa'], [false, true], [[16, 512]])),
   ];
 }
 
@@ -185,6 +193,7 @@ async function measurePoint(
     grad_checkpointing: p.grad_checkpointing,
     batch: p.batch,
     seq: p.seq,
+    ...(p.optimizer ? { optimizer: p.optimizer } : {}),
     ok: false,
   };
   const dims = loadModelDims(PRESET[p.model], { vocab_size: CHINESE_VOCAB });
@@ -209,7 +218,7 @@ async function measurePoint(
       precision: p.precision,
       attention: p.attention,
       grad_checkpointing: p.grad_checkpointing,
-      optimizer: 'adamw',
+      optimizer: p.optimizer ?? 'adamw',
     });
     row.params = loaded.params;
     const batch = [rangeBatch(0, p.batch, p.seq)];
@@ -253,7 +262,7 @@ function predict(dims: ModelDims, p: GridPoint, gpu: GpuSpec | undefined): NonNu
       precision: p.precision,
       attention: p.attention,
       grad_checkpointing: p.grad_checkpointing,
-      optimizer: 'adamw',
+      optimizer: p.optimizer ?? 'adamw',
       num_labels: NUM_LABELS,
       head: 'entity-start',
     },
@@ -326,7 +335,8 @@ function summarize(sec: GridSection, cuda: boolean): void {
 }
 
 function label(p: GridPoint): string {
-  return `${p.model} ${p.precision} ${p.attention} ckpt=${p.grad_checkpointing ? 1 : 0} b${p.batch} s${p.seq}`;
+  const opt = p.optimizer ? ` ${p.optimizer}` : '';
+  return `${p.model}${opt} ${p.precision} ${p.attention} ckpt=${p.grad_checkpointing ? 1 : 0} b${p.batch} s${p.seq}`;
 }
 
 function mib(x: number | undefined): string {

@@ -21,7 +21,21 @@ const num = (x: number | null | undefined, d = 0) =>
 const yesNo = (x: boolean | undefined) => (x === undefined ? '—' : x ? 'yes' : 'no');
 const verdict = (x: boolean | null) => (x === null ? 'n/a' : x ? '**pass**' : '**FAIL**');
 
-function gridRow(r: GridRow): string {
+/** The model cell; a lever's row names it and its step time against the same point without it (AdamW). */
+function modelCell(r: GridRow, rows: readonly GridRow[]): string {
+  if (!r.optimizer) return r.model;
+  const same = rows.find(
+    (o) =>
+      !o.optimizer &&
+      (['model', 'precision', 'attention', 'grad_checkpointing', 'batch', 'seq'] as const).every(
+        (k) => o[k] === r[k],
+      ),
+  );
+  const s = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(3));
+  return `${r.model}, ${r.optimizer} (step ${s(r.step_s)} s; AdamW ${s(same?.step_s)} s)`;
+}
+
+function gridRow(r: GridRow, rows: readonly GridRow[]): string {
   const m = r.measured ?? {};
   const status = r.ok
     ? r.cache_flushed === false
@@ -31,7 +45,7 @@ function gridRow(r: GridRow): string {
       ? 'OOM'
       : `error: ${(r.error ?? '').slice(0, 80)}`;
   return (
-    `| ${r.model} | ${r.precision} | ${r.attention} | ${r.grad_checkpointing ? 'on' : 'off'} | ${r.batch} | ${r.seq} | ` +
+    `| ${modelCell(r, rows)} | ${r.precision} | ${r.attention} | ${r.grad_checkpointing ? 'on' : 'off'} | ${r.batch} | ${r.seq} | ` +
     `${gib(m.peak_allocated ?? m.peak_rss)} | ${gib(r.predicted?.peak_allocated)} | ${pct(r.rel_err?.allocated)} | ` +
     `${gib(m.peak_reserved)} | ${gib(r.predicted?.peak_reserved)} | ${pct(r.rel_err?.reserved)} | ${gib(m.nonpytorch)} | ${status} |`
   );
@@ -139,7 +153,7 @@ export function renderMarkdown(r: CheckResults): string {
     '',
     '| model | precision | attention | ckpt | batch | seq | measured alloc GiB | planned alloc GiB | error | measured reserved GiB | planned reserved GiB | error | non-PyTorch GiB | result |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...g.rows.map(gridRow),
+    ...g.rows.map((r) => gridRow(r, g.rows)),
     '',
     `## (b) The 12 GB case: ${s.model}, effective batch ${s.effective_batch}, length ${s.seq_len}, budget ${s.budget_bytes ? `${gib(s.budget_bytes)} GiB (enforced with set_per_process_memory_fraction)` : 'none'}`,
     '',

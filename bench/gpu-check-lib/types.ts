@@ -9,6 +9,8 @@ export interface GridRow {
   grad_checkpointing: boolean;
   batch: number;
   seq: number;
+  /** absent: AdamW */
+  optimizer?: string;
   ok: boolean;
   error?: string;
   oom?: string;

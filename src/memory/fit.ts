@@ -6,7 +6,7 @@ import { roundSeqLen } from '../batch/index.ts';
 import { RefitError } from '../errors.ts';
 import { microBatchMs, offloadMs } from './cost.ts';
 import { checkSeqLen, validateDims } from './models.ts';
-import { strategyTrains, type Strategy } from './distributed-levers.ts';
+import { strategyHolds, strategyTrains, type Strategy } from './distributed-levers.ts';
 import { FIT_LEVERS, type Lever, type Permit } from './levers.ts';
 import { planMemory } from './plan.ts';
 import { runShapeOf, worldOf, type ShapeConfig, type ShapeFacts } from './run-shape.ts';
@@ -216,6 +216,7 @@ export function fitConfig(o: FitOptions): FitResult {
   const combos = strategies.flatMap((strategy) =>
     combinations(q, allow)
       .filter((c) => strategyTrains(strategy ?? config.distributed?.strategy, String(c.precision)))
+      .filter((c) => strategyHolds(strategy ?? config.distributed?.strategy, String(c.optimizer)))
       .map((c) => (strategy ? { ...c, strategy } : c)),
   );
   const share = effective / world;

@@ -9,8 +9,11 @@ export type Precision = (typeof PRECISIONS)[number];
 /** Attention implementation: eager (materialises s² scores) or SDPA (flash / memory-efficient). */
 export const ATTENTIONS = Object.freeze(['eager', 'sdpa'] as const);
 export type Attention = (typeof ATTENTIONS)[number];
-/** Optimizer: torch AdamW (foreach), fused AdamW, or SGD with momentum (planned, not a config value). */
-export const OPTIMIZERS = Object.freeze(['adamw', 'adamw-fused', 'sgd'] as const);
+/**
+ * Optimizer: torch AdamW (foreach), fused AdamW, AdamW with blockwise 8-bit moments, or SGD with momentum (planned,
+ * not a config value).
+ */
+export const OPTIMIZERS = Object.freeze(['adamw', 'adamw-fused', 'adamw-8bit', 'sgd'] as const);
 export type Optimizer = (typeof OPTIMIZERS)[number];
 /** Padding: each micro-batch to its longest example (rounded), or every batch to max_seq_len. */
 export const PADDINGS = Object.freeze(['dynamic', 'max'] as const);
@@ -99,6 +102,7 @@ export interface FitLevers {
   freeze_layers: number;
   offload: Offload;
   lora_rank: number;
+  optimizer: MemoryConfig['optimizer'];
 }
 
 /** The levers the supervisor may change after an OOM (the effective batch is never among them). */

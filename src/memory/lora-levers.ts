@@ -46,7 +46,7 @@ export const LORA_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
       'the frozen base weights in fp32 without them; activations kept for every adapted layer, plus x·A (and ' +
       'the dropped input with lora dropout) per target',
     fit: {
-      order: 6,
+      order: 8,
       column: { title: 'lora', width: 4, unit: 'LoRA rank' },
       permit: 'lora',
       // allowed: the config's own rank, then PEFT's default 8 when the config trains the whole model

@@ -17,11 +17,14 @@ import {
   type Attention,
   type FitDevice,
   type FitRole,
+  type MemoryConfig,
   type Lever,
   type Offload,
   type Padding,
   type Precision,
 } from './lever-types.ts';
+
+type MemoryOptimizer = MemoryConfig['optimizer'];
 
 /** Sizes like 12GB, 11.75GiB, 512MiB, 1000000000B (units case-insensitive), or auto. */
 const BUDGET_PATTERN = '^(auto|[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtT][iI]?[bB]|[bB]))$';
@@ -336,13 +339,26 @@ export const MEMORY_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
   {
     name: 'optimizer',
     key: 'memory.optimizer',
-    ...oneOf('adamw', 'adamw-fused'),
+    ...oneOf('adamw', 'adamw-fused', 'adamw-8bit'),
     default: 'adamw',
     values: OPTIMIZERS,
     decision: { order: 11, load: { infer: 'adamw' } },
-    flag: { name: 'optimizer', plan: { arg: '<adamw|adamw-fused|sgd>', help: 'optimizer' } },
+    flag: {
+      name: 'optimizer',
+      plan: { arg: '<adamw|adamw-fused|adamw-8bit|sgd>', help: 'optimizer (adamw-8bit: 8-bit moments)' },
+    },
     prices:
-      'AdamW: two fp32 states per trainable parameter (+ a foreach temporary; fused: step counters); SGD: one',
+      'AdamW: two fp32 states per trainable parameter (+ a foreach temporary; fused: step counters); adamw-8bit: ' +
+      'two bytes per parameter + an fp32 scale per 256 values per state (+ the largest tensor as 3 fp32 buffers ' +
+      'in the step); SGD: one',
+    fit: {
+      order: 7,
+      column: { title: 'optim', width: 10 },
+      permit: 'adamw-8bit',
+      // allowed: the config's optimizer, then 8-bit AdamW
+      choices: (_gpu, allowed, { current }): readonly MemoryOptimizer[] =>
+        allowed ?? [...new Set<MemoryOptimizer>([current, 'adamw-8bit'])],
+    } satisfies FitRole<MemoryOptimizer>,
   },
   {
     name: 'budget',

@@ -1,7 +1,7 @@
 // planMemory: the predicted peak of one run (allocated → reserved → device) with its breakdown and verdict.
 // Pure: the engine profile gives the allocator-level peak; the reserve factor and CUDA context are calibrated.
 import { RefitError } from '../errors.ts';
-import { FSDP_NO_FP16, strategyTrains } from './distributed-levers.ts';
+import { FSDP_NO_FP16, SHARDED_NO_8BIT, strategyHolds, strategyTrains } from './distributed-levers.ts';
 import { ATTENTIONS, OPTIMIZERS, PRECISIONS } from './levers.ts';
 import { checkSeqLen, validateDims } from './models.ts';
 import { PROFILES } from './profiles/index.ts';
@@ -53,6 +53,8 @@ export function validateRun(model: ModelDims, run: RunShape): void {
     throw new RefitError('E_RUN_SHAPE', `lora_rank must be an integer ≥ 0, got ${r}`);
   if (run.mode === 'train' && !strategyTrains(run.strategy, run.precision))
     throw new RefitError('E_RUN_SHAPE', `${FSDP_NO_FP16}; use precision bf16 or fp32`);
+  if (run.mode === 'train' && !strategyHolds(run.strategy, run.optimizer))
+    throw new RefitError('E_RUN_SHAPE', `${SHARDED_NO_8BIT}; use strategy ddp, or optimizer adamw`);
   checkSeqLen(model, run.seq_len);
 }
 

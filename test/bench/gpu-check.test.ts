@@ -154,6 +154,8 @@ test(
       }
       assert.equal(typeof res.grid.summary.median_abs_err_allocated, 'number');
       assert.equal(res.grid.summary.pass, null);
+      // a lever's point repeats an AdamW point (measured peak vs planned, step time vs without it)
+      assert.ok(res.grid.rows.some((r) => r.optimizer === 'adamw-8bit' && r.step_s! > 0));
 
       const sc = res.scenario;
       assert.equal(sc.deepke_like!.ok, true, sc.deepke_like!.error);

@@ -66,10 +66,19 @@ test('one lever table: memory.* then distributed.* then model.lora.* keys, each 
   for (const l of LEVERS) assert.equal(lever(l.name), l);
 });
 
-test('fit searches precision, then attention, then checkpointing, then padding, then frozen layers, then offload, then LoRA (micro-batch innermost); recovery pulls micro-batch, checkpointing, activation offload, optimizer offload, window', () => {
+test('fit searches precision, then attention, then checkpointing, then padding, then frozen layers, then offload, then the optimizer, then LoRA (micro-batch innermost); recovery pulls micro-batch, checkpointing, activation offload, optimizer offload, window', () => {
   assert.deepEqual(
     FIT_LEVERS.map((l) => l.name),
-    ['precision', 'attention', 'grad_checkpointing', 'padding', 'freeze_layers', 'offload', 'lora_rank'],
+    [
+      'precision',
+      'attention',
+      'grad_checkpointing',
+      'padding',
+      'freeze_layers',
+      'offload',
+      'optimizer',
+      'lora_rank',
+    ],
   );
   // FitLevers (a fit candidate's config) has one field per lever fit searches: a fit's JSON carries each
   const fit = fitConfig({

@@ -79,8 +79,10 @@ function generate(random: () => number, mode: 'auto' | 'manual'): Generated {
     max_seq_len: pick([64, 128, 256, 512]),
     padding: pick(['dynamic', 'max']),
     freeze_layers: pick([0, 0, Math.floor(random() * (layers + 1))]),
-    optimizer: pick(['adamw', 'adamw-fused']),
+    optimizer: pick(['adamw', 'adamw-fused', 'adamw-8bit']),
   };
+  // sometimes fit may pick 8-bit AdamW when nothing exact fits
+  if (random() < 0.3) memory.allow = ['adamw-8bit'];
   if (mode === 'manual') {
     memory.precision = pick(['fp32', 'fp16', 'bf16']);
     memory.attention = pick(['sdpa', 'eager']);
@@ -102,7 +104,13 @@ function generate(random: () => number, mode: 'auto' | 'manual'): Generated {
     train: { batch_size: batch },
     memory,
     ...(world > 1
-      ? { distributed: { nproc_per_node: world, strategy: pick(['ddp', 'zero1', 'auto']) } }
+      ? {
+          distributed: {
+            nproc_per_node: world,
+            // zero1 does not shard adamw-8bit's states (plan refuses the pair, fit skips it)
+            strategy: pick(memory.optimizer === 'adamw-8bit' ? ['ddp', 'auto'] : ['ddp', 'zero1', 'auto']),
+          },
+        }
       : {}),
   };
   const lengths = Array.from({ length: 60 }, () => 5 + Math.floor(random() * (random() < 0.3 ? 500 : 90)));

@@ -204,6 +204,7 @@ export function exactTerms(
     optimizer = g; // momentum buffer; SGD's update needs no P-sized temporary
   else if (run.optimizer === 'adamw-fused')
     optimizer += train.length * ALLOC_STEP_BYTES; // step counters live on the GPU
+  else if (run.optimizer === 'adamw-8bit') ({ optimizer, temp } = adamw8bitBytes(train));
   else if (traits.adamw_temp === 'all') temp = g;
   else
     temp = Math.max(
@@ -269,6 +270,26 @@ export function exactTerms(
 
 /** fused AdamW keeps its `step` as a 0-d fp32 tensor per parameter on the device: one 512 B block each. */
 const ALLOC_STEP_BYTES = 512;
+
+/** adamw-8bit's block: values sharing one fp32 scale (worker/python/refit_worker/adamw8bit.py's BLOCK). */
+export const ADAMW_8BIT_BLOCK = 256;
+
+/**
+ * adamw-8bit, as the worker allocates it: per trainable tensor, both moments' uint8 codes padded to whole blocks and
+ * one fp32 scale a block (the step counters stay on the host), plus its two 256-value maps and their midpoints; the
+ * step's temporaries are one tensor's at a time, the largest: three fp32 buffers of its padded size (the two
+ * dequantised moments and the denominator, or the int32 codes while quantising) and three scale-sized ones.
+ */
+export function adamw8bitBytes(train: readonly ParamTensor[]): { optimizer: number; temp: number } {
+  let optimizer = 4 * roundAlloc(256 * 4);
+  let temp = 0;
+  for (const t of train) {
+    const blocks = Math.max(1, Math.ceil(t.numel / ADAMW_8BIT_BLOCK));
+    optimizer += 2 * (roundAlloc(blocks * ADAMW_8BIT_BLOCK) + roundAlloc(4 * blocks));
+    temp = Math.max(temp, 3 * roundAlloc(4 * blocks * ADAMW_8BIT_BLOCK) + 3 * roundAlloc(4 * blocks));
+  }
+  return { optimizer, temp };
+}
 
 /** Derived training features (element counts × bytes-per-element of the memory-model.md §2.4 formulas). */
 export interface TrainFeatures {

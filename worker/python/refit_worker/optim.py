@@ -1,8 +1,9 @@
-"""What a step updates with: the optimizer (AdamW, fused AdamW or SGD; ZeRO-1 sharded), the learning-rate schedule
+"""What a step updates with: the optimizer (AdamW, fused AdamW, 8-bit AdamW or SGD; ZeRO-1 sharded), the learning-rate schedule
 and the fp16 loss scaler, built from the `load` command as it says (no choice made here).
 """
 import torch
 
+from .adamw8bit import AdamW8bit
 from .device import HAS_FUSED_ADAMW
 from .dist import log, zero1_optimizer
 from .protocol import E_BAD_COMMAND, LEVER_VALUES, WorkerError
@@ -25,9 +26,11 @@ def make_scaler(enabled):
     return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
-def build_optimizer(model, spec, device, zero1=False):
-    """AdamW (optionally fused) or SGD over trainable params; no weight decay on biases and LayerNorm.
-    With `zero1` the same optimizer inside ZeroRedundancyOptimizer (states sharded over the ranks)."""
+def build_optimizer(model, spec, device, strategy=None):
+    """AdamW (fused, or with 8-bit states) or SGD over trainable params; no weight decay on biases and LayerNorm.
+    With strategy zero1 the same optimizer inside ZeroRedundancyOptimizer (states sharded over the ranks); 8-bit AdamW
+    runs with one process or ddp (its blockwise states are not shaped like the parameters zero1 and fsdp shard)."""
+    zero1 = strategy == 'zero1'
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
@@ -38,6 +41,11 @@ def build_optimizer(model, spec, device, zero1=False):
         return zero1_optimizer(groups, torch.optim.SGD, lr=spec['lr']) if zero1 else torch.optim.SGD(groups, lr=spec['lr'])
     if spec['kind'] not in LEVER_VALUES['optimizer']:
         raise WorkerError(E_BAD_COMMAND, f'optimizer kind {spec["kind"]!r}: expected ' + ', '.join(LEVER_VALUES['optimizer']))
+    if spec['kind'] == 'adamw-8bit':
+        if strategy in ('zero1', 'fsdp'):
+            raise WorkerError(E_BAD_COMMAND, f'optimizer adamw-8bit with distributed.strategy {strategy}: its '
+                              'blockwise states are not sharded; use ddp, or adamw')
+        return AdamW8bit(groups, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'])
     extra = {}
     if spec['kind'] == 'adamw-fused':
         if HAS_FUSED_ADAMW and device.type == 'cuda':

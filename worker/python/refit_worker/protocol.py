@@ -49,7 +49,7 @@ EVENTS = {
 LEVER_VALUES = {
     'precision': ('fp32', 'fp16', 'bf16'),
     'attention': ('eager', 'sdpa'),
-    'optimizer': ('adamw', 'adamw-fused', 'sgd'),
+    'optimizer': ('adamw', 'adamw-fused', 'adamw-8bit', 'sgd'),
     'offload': ('none', 'optimizer', 'activations', 'all'),
 }
 

@@ -78,7 +78,7 @@ class Trainer:
         self.steps = STEPS[self.strategy](self)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = self.offload.optimizer(self.model, lambda m, device: build_optimizer(
-            m, cmd['optimizer'], device, zero1=self.strategy == 'zero1'))
+            m, cmd['optimizer'], device, self.strategy))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.offload.scheduled(self.optimizer), linear_schedule(cmd['schedule']['warmup_steps'], cmd['schedule']['total_steps']))
         self.scaler = make_scaler(self.precision == 'fp16')
