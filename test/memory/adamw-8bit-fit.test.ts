@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { runInProcess } from '../cli/in-process.ts';
 
 const ENV = { REFIT_NO_COLOR: '1' };
+// offload kept off: an exact lever, with it fit would not need 8-bit states (test/memory/offload-plan.test.ts)
 const shape = (model: string, vocab: string) => [
   ...['--model', model, '--vocab-size', vocab, '--effective-batch', '32', '--seq-len', '512'],
+  ...['--offload', 'none'],
 ];
 const LARGE = shape('bert-large', '21128');
 const BASE = shape('bert-base', '21128');

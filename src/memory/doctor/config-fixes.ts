@@ -6,7 +6,7 @@ import { resolveConfigDetailed } from '../../config/index.ts';
 import { FIT_LEVERS, PERMITS } from '../levers.ts';
 import { GPUS, resolveGpu } from '../gpus.ts';
 import { planConfig } from '../run-shape.ts';
-import { fitConfig } from '../fit.ts';
+import { fitConfig, valueAt } from '../fit.ts';
 import type { Engine, FitCandidate, GpuSpec, MemoryPlan } from '../types.ts';
 import { currentRun, type Current } from './current.ts';
 import type { Diagnosis } from './diagnose.ts';
@@ -97,7 +97,12 @@ function candidateFix(c: FitCandidate, cur: Current, fastest: number): DoctorFix
   // the levers fit searched (the lever table), then the split and the window; each against the current run's value
   const now = { ...cur, ...cur.run } as unknown as Record<string, unknown>;
   for (const l of FIT_LEVERS)
-    set(l.key, (c.config as unknown as Record<string, string | number | boolean>)[l.name], now[l.name]);
+    set(
+      l.key,
+      (c.config as unknown as Record<string, string | number | boolean>)[l.name],
+      // a lever the run shape leaves out when off (LoRA) at the config's own value
+      l.name in now ? now[l.name] : valueAt(cur.config, l.key),
+    );
   set('memory.micro_batch_size', c.config.micro_batch_size, cur.run.batch_size);
   set('memory.grad_accumulation', c.config.grad_accumulation, Math.ceil(cur.effective / cur.run.batch_size));
   set('memory.max_seq_len', c.config.seq_len, cur.window);
