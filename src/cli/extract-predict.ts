@@ -1,5 +1,5 @@
-// `refit predict --run NER_RUN --re-run RE_RUN (--text T | --input FILE|-)`: raw text → entities → triples, one JSON
-// line per text in input order: {id, line?, text, entities, triples} (code-point offsets). --input is read as a
+// `refit predict --run NER_RUN --re-run RE_RUN (--text T | --input FILE|-)`: raw text → entities → triples, one
+// JSON line per text in input order: {id, line?, text, entities, triples} (code-point offsets). --input is read as a
 // stream of lines (a JSON object with a `text`, or the text itself), a window of texts per engine call; a line that
 // is not a usable JSON object gets an `error` instead.
 import { createReadStream } from 'node:fs';
