@@ -1,7 +1,7 @@
-// POST /v1/extract ({"text": "…"} or {"texts": [...]}) → {text, entities, triples} per text, and GET /v1/extract (the
-// NER run behind it), when the server has an NER run besides its relation run (`refit serve --run NER --re-run RE`).
-// The NER run's predictor opens on first use and answers one call at a time; the relation pairs go through the
-// server's one predict queue (the batcher), so /v1/predict and /v1/extract share the relation worker fairly.
+// POST /v1/extract ({"text": "…"} or {"texts": [...]}) → {text, entities, triples} per text, and GET /v1/extract
+// (the NER run behind it), when the server has an NER run besides its relation run (`refit serve --run NER_RUN
+// --re-run RE_RUN`). The NER run's predictor opens on first use and answers one call at a time; the relation pairs
+// go through the server's one predict queue (the batcher), so /v1/predict and /v1/extract share the relation worker.
 import type { FastifyInstance } from 'fastify';
 import { basename, resolve } from 'node:path';
 import type { RunLog } from '../log.ts';
