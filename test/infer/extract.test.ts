@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allowedTypePairs, candidatePairs, extractTriples } from '../../src/infer/index.ts';
+import { relationRowsToCharBio } from '../../src/data/index.ts';
 import type { PredictItem } from '../../src/infer/index.ts';
 
 const e = (text: string, type: string, start: number) => ({
@@ -82,5 +83,35 @@ test('extractTriples: one predict call; NA and bad items dropped; triples carry 
       ['无', 0, 0],
       ['李四', 1, 0],
     ],
+  );
+});
+
+test("relationRowsToCharBio: a sentence's rows merged, typed by the relation's types, NA rows untyped", () => {
+  const m = (text: string, start: number) => ({ text, start, end: start + text.length });
+  const row = (text: string, head: [string, number], tail: [string, number], relation: string) => ({
+    text,
+    head: m(...head),
+    tail: m(...tail),
+    relation,
+    file: 'x',
+    line: 1,
+  });
+  const types = {
+    出生地: { head_type: '人物', tail_type: '地点' },
+    None: { head_type: 'None', tail_type: 'None' },
+  };
+  const text = '张三 生于北京';
+  const out = relationRowsToCharBio(
+    [
+      row(text, ['张三', 0], ['北京', 5], '出生地'),
+      row(text, ['张三', 0], ['生于', 3], 'None'),
+      row('李四', ['李', 0], ['四', 1], 'None'),
+    ],
+    types,
+    'None',
+  );
+  assert.equal(
+    out,
+    ['张 B-人物', '三 I-人物', '生 O', '于 O', '北 B-地点', '京 I-地点', '', '李 O', '四 O', ''].join('\n'),
   );
 });
