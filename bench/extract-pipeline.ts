@@ -36,7 +36,16 @@ const rel = await readRelations(relations);
 const types = (await readRelationTypes(relations))!;
 const firstRows = (file: string, n: number, out: string) => {
   const lines = readFileSync(join(SAMPLE, file), 'utf8').split('\n');
-  writeFileSync(out, [lines[0], ...lines.slice(1).filter((l) => l.trim()).slice(0, n)].join('\n') + '\n');
+  writeFileSync(
+    out,
+    [
+      lines[0],
+      ...lines
+        .slice(1)
+        .filter((l) => l.trim())
+        .slice(0, n),
+    ].join('\n') + '\n',
+  );
   return out;
 };
 const train = firstRows('train.csv', TRAIN_ROWS, join(dir, 'train.csv'));
