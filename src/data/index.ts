@@ -54,6 +54,7 @@ export {
   sentenceOfText,
   nerStats,
   nerInputKey,
+  relationRowsToCharBio,
   MAX_SENTENCE_TOKENS,
   type NerReader,
   type NerDataset,

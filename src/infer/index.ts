@@ -39,3 +39,16 @@ export {
 export { NerPredictor, nerRows, tagOfLogits, type TokenRows, type TokenTagger } from './ner-predictor.ts';
 export { openNerPredictor } from './ner-engines.ts';
 export { evaluateNerRun } from './ner-eval-run.ts';
+export {
+  extractTriples,
+  candidatePairs,
+  allowedTypePairs,
+  checkExtractRuns,
+  openExtractor,
+  runRelationTypes,
+  type Extraction,
+  type Extractor,
+  type ExtractParts,
+  type RelationTypes,
+  type Triple,
+} from './extract.ts';

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { expect, readJson, writeJsonAtomic, type LoadedModel } from '../session/index.ts';
+import { expect, readJson, refreshManifest, writeJsonAtomic, type LoadedModel } from '../session/index.ts';
 import { nerRows } from './ner-predictor.ts';
 import { onnxTagRows, workerTagRows } from './ner-engines.ts';
 import { ONNX_CHECK_EXAMPLES, ONNX_FP32_TOLERANCE, type OnnxRecord } from './onnx-export.ts';
@@ -84,6 +84,7 @@ export async function exportNerOnnx(opts: {
     };
     const refitJson = join(model.dir, 'refit.json');
     writeJsonAtomic(refitJson, { ...readJson<Record<string, unknown>>(refitJson), onnx: record });
+    refreshManifest(model.dir); // model.onnx and the new refit.json are now the folder's own
     return record;
   } finally {
     if (existsSync(candidate)) rmSync(candidate, { force: true });

@@ -17,7 +17,8 @@ import { isRefitError } from '../errors.ts';
 import { clip, type RunLog } from '../log.ts';
 import { PredictBatcher, type Engine } from '../infer/index.ts';
 import { LazyPredictor, type RestartPolicy } from './predictor.ts';
-import { registerApiRoutes } from './routes-api.ts';
+import { PREDICT_TIMEOUT_MS, registerApiRoutes } from './routes-api.ts';
+import { NerSide, registerExtractRoutes } from './routes-extract.ts';
 import { HttpError } from './http-error.ts';
 import { registerRunRoutes } from './routes-run.ts';
 import { hidePaths } from './redact.ts';
@@ -43,6 +44,8 @@ export const LOGGED_VALUE_CHARS = 200;
 /** Options of startServer; `run_dir` may be a run still being trained (its model is opened when it appears). */
 export interface ServerOptions {
   run_dir?: string;
+  /** An NER run besides the relation run `run_dir`: POST /v1/extract turns raw text into triples with both. */
+  ner_run_dir?: string;
   host: string;
   port: number;
   log: RunLog;
@@ -226,6 +229,25 @@ export async function buildApp(
     started: Date.now(),
     window_tokens,
   });
+  if (opts.ner_run_dir && opts.run_dir) {
+    const ner = new NerSide({
+      run_dir: opts.ner_run_dir,
+      engine: opts.engine,
+      env: opts.env,
+      log: opts.log,
+      num_threads: opts.num_threads ?? serveThreads(),
+    });
+    registerExtractRoutes(app, {
+      ner,
+      predictor,
+      batcher,
+      re_run: opts.run_dir,
+      timeout_ms: opts.predict_timeout_ms ?? PREDICT_TIMEOUT_MS,
+      window_tokens,
+    });
+    app.addHook('onReady', () => ner.warmUp());
+    app.addHook('onClose', () => ner.close());
+  }
   registerRunRoutes(app, { run_dir: opts.run_dir });
   await registerPages(app, opts.web_dir === undefined ? findWebRoot() : opts.web_dir);
   return { app, predictor };

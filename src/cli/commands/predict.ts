@@ -14,6 +14,7 @@ import { intOption, threadsOption } from '../options.ts';
 import { checkFileTarget } from '../../run/index.ts';
 import { readModelFolder } from '../../session/index.ts';
 import { predictNer } from '../ner-predict.ts';
+import { predictExtract } from '../extract-predict.ts';
 import {
   badLinesText,
   openPredictInput,
@@ -27,6 +28,7 @@ import {
 
 interface PredictOptions {
   run: string;
+  reRun?: string;
   input?: string;
   text?: string;
   head?: string;
@@ -134,6 +136,10 @@ export function registerPredict(program: Command, ctx: CliContext): void {
     )
     .requiredOption('--run <dir>', 'run folder written by refit train')
     .option(
+      '--re-run <dir>',
+      'with an NER --run: a relation run; raw text → entities → triples {text, entities, triples}',
+    )
+    .option(
       '--input <file>',
       'JSONL {text, head, tail, head_offset?, tail_offset?, head_type?, tail_type?} or any labelled data ' +
         'file; offsets count code points',
@@ -178,10 +184,11 @@ export function registerPredict(program: Command, ctx: CliContext): void {
           'E_CLI_OPTION',
           `--na-threshold ${o.naThreshold}: expected a number from 0 to 1`,
         );
-      if (readModelFolder(o.run).refit.task === 'ner') {
+      if (o.reRun !== undefined || readModelFolder(o.run).refit.task === 'ner') {
         const out = openOutput(ctx, o.output);
         try {
-          await predictNer(ctx, o, (t) => out.write(t));
+          if (o.reRun !== undefined) await predictExtract(ctx, { ...o, reRun: o.reRun }, (t) => out.write(t));
+          else await predictNer(ctx, o, (t) => out.write(t));
           await out.commit();
         } catch (e) {
           out.abort();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
 import { DEFAULT_LOG_MAX_BYTES, RunLog, logMaxBytesFromEnv } from '../../log.ts';
-import { chooseEngine, parseEngine } from '../../infer/index.ts';
+import { checkExtractRuns, chooseEngine, parseEngine } from '../../infer/index.ts';
 import {
   DEFAULT_RESTART_POLICY,
   KEEP_ALIVE_TIMEOUT_MS,
@@ -27,6 +27,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
       'serve a trained run: POST /v1/predict, GET /v1/model, GET /v1/health, and the web pages /, /runs, /plan',
     )
     .requiredOption('--run <dir>', 'the run folder refit train wrote (its model/ is served)')
+    .option(
+      '--re-run <dir>',
+      'with an NER --run: a relation run; POST /v1/extract turns raw text into triples (/v1/predict serves it)',
+    )
     .option('--port <n>', 'TCP port (0 = any free port)', String(DEFAULT_PORT))
     .option('--host <addr>', 'address to listen on (127.0.0.1 = this machine only)', '127.0.0.1')
     .option(
@@ -72,6 +76,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .action(
       async (opts: {
         run: string;
+        reRun?: string;
         port: string;
         host: string;
         threads?: string;
@@ -109,19 +114,26 @@ export function registerServe(program: Command, ctx: CliContext): void {
         }
         const requested = parseEngine('--engine', opts.engine);
         const engine = chooseEngine(opts.run, requested); // --engine onnx without model.onnx: one line before listening
+        // --re-run: the relation run is the one served (/v1/predict, pages); the NER run feeds /v1/extract
+        const ner_run_dir = opts.reRun === undefined ? undefined : opts.run;
+        if (opts.reRun !== undefined) {
+          checkExtractRuns(opts.run, opts.reRun);
+          chooseEngine(opts.reRun, requested);
+          opts.run = opts.reRun;
+        }
         ctx.log = new RunLog(join(opts.run, 'refit.log'), { max_bytes });
         ctx.io.stdout.write(`refit serve: loading ${join(opts.run, 'model')} (engine ${engine}) …\n`);
         const server = await listen(ctx, {
           run_dir: opts.run,
+          ner_run_dir,
           host: opts.host,
           port,
           num_threads,
           engine: requested,
           ...limits,
         });
-        ctx.io.stdout.write(
-          `refit serve: ${server.url}  (pages: / /runs /plan; API: POST /v1/predict, GET /v1/model, GET /v1/health)\n`,
-        );
+        const api = `POST /v1/predict${ner_run_dir ? ', POST /v1/extract' : ''}, GET /v1/model, GET /v1/health`;
+        ctx.io.stdout.write(`refit serve: ${server.url}  (pages: / /runs /plan; API: ${api})\n`);
         await untilSignal();
         await server.close();
       },

@@ -17,6 +17,7 @@ export { decodeSpans, seqevalChunks, chunkTagOf, endOfChunk, startOfChunk, type 
 export { MAX_SENTENCE_TOKENS } from './tagged-lines.ts';
 export { entitySpans, predictedEntities, sentenceOfText, type SentenceText } from './entity-spans.ts';
 export { nerStats, nerInputKey, type NerFileStats } from './stats.ts';
+export { relationRowsToCharBio } from './from-relations.ts';
 
 const SNIFF_CHARS = 8192;
 

@@ -1,0 +1,126 @@
+// POST /v1/extract ({"text": "…"} or {"texts": [...]}) → {text, entities, triples} per text, and GET /v1/extract
+// (the NER run behind it), when the server has an NER run besides its relation run (`refit serve --run NER_RUN
+// --re-run RE_RUN`). The NER run's predictor opens on first use and answers one call at a time; the relation pairs
+// go through the server's one predict queue (the batcher), so /v1/predict and /v1/extract share the relation worker.
+import type { FastifyInstance } from 'fastify';
+import { basename, resolve } from 'node:path';
+import type { RunLog } from '../log.ts';
+import {
+  allowedTypePairs,
+  extractTriples,
+  openNerPredictor,
+  runRelationTypes,
+  type Engine,
+  type PredictBatcher,
+} from '../infer/index.ts';
+import type { EntitySpan } from '../data/index.ts';
+import type { LazyPredictor } from './predictor.ts';
+import { hidePaths } from './redact.ts';
+import { HttpError } from './http-error.ts';
+import { MAX_ITEMS_PER_REQUEST, maxFieldChars } from './schema.ts';
+
+/** The NER side of the server: its run's predictor, opened once on first use; calls go one at a time. */
+export class NerSide {
+  private opening: Promise<Awaited<ReturnType<typeof openNerPredictor>>> | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly opts: {
+      run_dir: string;
+      engine?: Engine;
+      env: Record<string, string | undefined>;
+      log: RunLog;
+      num_threads?: number;
+    },
+  ) {}
+
+  private open() {
+    this.opening ??= openNerPredictor(this.opts).catch((e: unknown) => {
+      this.opening = undefined; // the next request tries again
+      const line = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      this.opts.log.write(`serve: the NER run could not be opened: ${line}`);
+      throw new HttpError(503, `the NER model could not be opened: ${hidePaths(line)}`, {
+        'retry-after': '5',
+      });
+    });
+    return this.opening;
+  }
+
+  /** Opens the predictor now (before listening), so the first request is as fast as the rest. */
+  async warmUp(): Promise<void> {
+    await this.open().catch(() => undefined);
+  }
+
+  /** Entities of `texts`, after the calls queued before this one. */
+  entities(texts: readonly string[]): Promise<EntitySpan[][]> {
+    const run = this.chain.then(async () => (await this.open()).entities(texts));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async engine(): Promise<Engine> {
+    return (await this.open()).engine;
+  }
+
+  async close(): Promise<void> {
+    const p = this.opening;
+    this.opening = undefined;
+    if (p) await (await p.catch(() => undefined))?.close();
+  }
+}
+
+/** A request body: one text or a list of them (each non-empty, within the relation model's input limit). */
+function textsOf(body: unknown, max_chars: number): { texts: string[]; single: boolean } {
+  const b = (body ?? {}) as { text?: unknown; texts?: unknown };
+  const single = b.texts === undefined;
+  if (single === (b.text === undefined))
+    throw new HttpError(400, 'expected {"text": "…"} or {"texts": ["…", …]} (one of the two)');
+  const texts = single ? [b.text] : b.texts;
+  if (!Array.isArray(texts) || texts.length === 0 || texts.length > MAX_ITEMS_PER_REQUEST)
+    throw new HttpError(400, `texts must be a list of 1 to ${MAX_ITEMS_PER_REQUEST} strings`);
+  texts.forEach((t, i) => {
+    const where = single ? 'text' : `texts[${i}]`;
+    if (typeof t !== 'string' || !t.trim()) throw new HttpError(400, `${where} must be a non-empty string`);
+    if (t.length > max_chars) throw new HttpError(400, `${where} is longer than ${max_chars} characters`);
+  });
+  return { texts: texts as string[], single };
+}
+
+/** Registers GET and POST /v1/extract on `app`. */
+export function registerExtractRoutes(
+  app: FastifyInstance,
+  deps: {
+    ner: NerSide;
+    predictor: LazyPredictor;
+    batcher: PredictBatcher;
+    re_run: string;
+    timeout_ms: number;
+    window_tokens: number;
+  },
+): void {
+  const allowed = runRelationTypes(deps.re_run).catch(() => undefined);
+  const names = { ner_run: basename(resolve(deps.ner.opts.run_dir)), re_run: basename(resolve(deps.re_run)) };
+  app.get('/v1/extract', async () => ({ ...names, ner_engine: await deps.ner.engine() }));
+  app.post('/v1/extract', async (req) => {
+    const { texts, single } = textsOf(req.body, maxFieldChars(deps.window_tokens));
+    const re = await deps.predictor.get(); // 503 before queueing when there is no relation model
+    const work = extractTriples(
+      {
+        entities: (t) => deps.ner.entities(t),
+        predict: (items) => deps.batcher.submit(items),
+        na_label: re.na_label,
+        allowed: allowedTypePairs(await allowed, re.na_label),
+      },
+      texts,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new HttpError(503, `extraction did not finish within ${deps.timeout_ms} ms; try again`)),
+        deps.timeout_ms,
+      );
+    });
+    const out = await Promise.race([work, late]).finally(() => clearTimeout(timer));
+    return single ? out[0] : out;
+  });
+}
