@@ -252,9 +252,10 @@ export const PROBES: Probe[] = [
     /model\.safetensors is missing/,
   ),
   newestDamaged(
-    'a garbled checkpoint.pt (its first 400 bytes overwritten: only torch can tell)',
+    'a garbled checkpoint.pt (its first 400 bytes overwritten, the size kept)',
     (d) => garble(join(d, 'checkpoint.pt')),
-    /checkpoint\.pt: damaged checkpoint, torch cannot read it/,
+    // the checkpoint's manifest tells (its SHA-256); without one, torch does
+    /checkpoint\.pt(: its SHA-256 differs from the manifest's|: damaged checkpoint, torch cannot read it)/,
   ),
   newestDamaged(
     'a truncated model.safetensors',

@@ -594,7 +594,8 @@ export const PROBES: Probe[] = [
   {
     item: '11',
     did: '`refit predict` on a model.safetensors whose header length is 10^12',
-    expected: 'exit 2, one line naming the file and the header length',
+    expected:
+      'exit 2, one line naming the file and what is wrong (its SHA-256 against the manifest, or the header length)',
     async run(ctx) {
       const dir = await damagedModel(ctx, (b) => {
         const c = Buffer.from(b);
@@ -606,7 +607,7 @@ export const PROBES: Probe[] = [
         r.status === 2 &&
         oneLine(r.stderr) &&
         r.stderr.includes('model.safetensors') &&
-        /header length/.test(r.stderr);
+        /header length|SHA-256 differs from the manifest/.test(r.stderr);
       return { ok, happened: `exit ${r.status}: ${firstLine(r.stderr)}` };
     },
   },
