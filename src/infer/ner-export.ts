@@ -2,15 +2,15 @@
 // num_labels]), then onnxruntime-node's tags and scores at each word start are checked against the worker's on the
 // run's own sentences before the file is kept, and the check is recorded in refit.json, as for relation heads.
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { RefitError } from '../errors.ts';
 import type { RunLog } from '../log.ts';
 import type { SupervisedWorker } from '../worker/index.ts';
-import { expect, readJson, refreshManifest, writeJsonAtomic, type LoadedModel } from '../session/index.ts';
+import { expect, type LoadedModel } from '../session/index.ts';
 import { nerRows } from './ner-predictor.ts';
 import { onnxTagRows, workerTagRows } from './ner-engines.ts';
-import { ONNX_CHECK_EXAMPLES, ONNX_FP32_TOLERANCE, type OnnxRecord } from './onnx-export.ts';
-import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession, ortVersion } from './onnx-runtime.ts';
+import { ONNX_CHECK_EXAMPLES, ONNX_FP32_TOLERANCE, recordOnnx, type OnnxRecord } from './onnx-export.ts';
+import { ONNX_FILE, ONNX_INT8_FILE, openOnnxSession } from './onnx-runtime.ts';
 
 /**
  * Exports the token head loaded in `worker` and checks it on `texts`: every tag equal and every score within
@@ -67,25 +67,11 @@ export async function exportNerOnnx(opts: {
       );
     renameSync(candidate, join(model.dir, ONNX_FILE));
     rmSync(join(model.dir, ONNX_INT8_FILE), { force: true });
-    const record: OnnxRecord = {
-      file: ONNX_FILE,
-      opset: ev.opset,
-      bytes: ev.bytes,
-      torch_version: opts.torch_version,
-      onnxruntime_node: await ortVersion(),
-      check: {
-        examples: texts.length,
-        data: basename(opts.data_name),
-        max_abs_diff: diff,
-        tolerance: ONNX_FP32_TOLERANCE,
-        same_relation: same,
-      },
-      engine: 'onnx',
-    };
-    const refitJson = join(model.dir, 'refit.json');
-    writeJsonAtomic(refitJson, { ...readJson<Record<string, unknown>>(refitJson), onnx: record });
-    refreshManifest(model.dir); // model.onnx and the new refit.json are now the folder's own
-    return record;
+    return await recordOnnx(model.dir, ev, opts, {
+      examples: texts.length,
+      max_abs_diff: diff,
+      same_relation: same,
+    });
   } finally {
     if (existsSync(candidate)) rmSync(candidate, { force: true });
   }

@@ -44,6 +44,37 @@ export interface OnnxRecord {
 }
 
 /**
+ * Records a checked model.onnx in the folder's refit.json (`onnx`) and refreshes its manifest, so model.onnx and the
+ * new refit.json are the folder's own; the relation and the NER export end alike.
+ */
+export async function recordOnnx(
+  dir: string,
+  ev: { opset: number; bytes: number },
+  opts: { torch_version: string; data_name: string },
+  check: { examples: number; max_abs_diff: number; same_relation: number },
+): Promise<OnnxRecord> {
+  const record: OnnxRecord = {
+    file: ONNX_FILE,
+    opset: ev.opset,
+    bytes: ev.bytes,
+    torch_version: opts.torch_version,
+    onnxruntime_node: await ortVersion(),
+    check: {
+      examples: check.examples,
+      data: basename(opts.data_name),
+      max_abs_diff: check.max_abs_diff,
+      tolerance: ONNX_FP32_TOLERANCE,
+      same_relation: check.same_relation,
+    },
+    engine: 'onnx',
+  };
+  const refitJson = join(dir, 'refit.json');
+  writeJsonAtomic(refitJson, { ...readJson<Record<string, unknown>>(refitJson), onnx: record });
+  refreshManifest(dir);
+  return record;
+}
+
+/**
  * Exports the model loaded in `worker` (restored from `model.dir`) to `<model.dir>/model.onnx` and checks it on
  * `examples` (their relations are ignored). Throws E_ONNX_PARITY, keeping no file, when logits differ by more than
  * ONNX_FP32_TOLERANCE.
@@ -109,25 +140,11 @@ export async function exportOnnx(opts: {
     }
     renameSync(candidate, join(model.dir, ONNX_FILE));
     rmSync(join(model.dir, ONNX_INT8_FILE), { force: true }); // an int8 file of the previous export no longer matches
-    const record: OnnxRecord = {
-      file: ONNX_FILE,
-      opset: ev.opset,
-      bytes: ev.bytes,
-      torch_version: opts.torch_version,
-      onnxruntime_node: await ortVersion(),
-      check: {
-        examples: rows.length,
-        data: basename(opts.data_name),
-        max_abs_diff: diff,
-        tolerance: ONNX_FP32_TOLERANCE,
-        same_relation: same,
-      },
-      engine: 'onnx',
-    };
-    const refitJson = join(model.dir, 'refit.json');
-    writeJsonAtomic(refitJson, { ...readJson<Record<string, unknown>>(refitJson), onnx: record });
-    refreshManifest(model.dir); // model.onnx and the new refit.json are now the folder's own
-    return record;
+    return await recordOnnx(model.dir, ev, opts, {
+      examples: rows.length,
+      max_abs_diff: diff,
+      same_relation: same,
+    });
   } finally {
     if (existsSync(candidate)) rmSync(candidate, { force: true });
     rmSync(tmp, { recursive: true, force: true });
