@@ -1,7 +1,6 @@
 // The encoded dataset file of relation examples (docs/encoded-dataset.md): the shared layout (ds-layout.ts) with
 // the relation arrays. Written once to a temp name and renamed; cached by a hash of everything that shapes it.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../errors.ts';
 import type { Example, RelationSet } from '../data/index.ts';
@@ -13,7 +12,7 @@ import {
   DATASET_EXT,
   buildDatasetFile,
   readDatasetArrays,
-  readDatasetHeader,
+  cachedDatasetHeader,
   openDatasetHeader,
   writeAtomic,
   type ArraySpec,
@@ -144,7 +143,7 @@ export async function writeEncodedDataset(
 ): Promise<WrittenDataset> {
   const hash = datasetContentHash(opts);
   const file = path.join(opts.cache_dir, `${hash.slice(0, 32)}${DATASET_EXT}`);
-  const cached = readCachedHeader(file, hash);
+  const cached = cachedDatasetHeader<EncodedHeader>(file, hash);
   if (cached) {
     const view = readEncodedDataset(file);
     return {
@@ -236,17 +235,6 @@ function buildFile(opts: {
       truncated: opts.truncated,
     }),
   });
-}
-
-/** The header of `file` when it exists and was made from the same inputs (`hash`); otherwise undefined. */
-function readCachedHeader(file: string, hash: string): EncodedHeader | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    const header = readDatasetHeader<EncodedHeader>(file);
-    return header.content_hash === hash ? header : undefined;
-  } catch {
-    return undefined; // a damaged cache file is simply re-encoded
-  }
 }
 
 /** Reads an encoded dataset file into typed arrays (copied once so every array is aligned). */

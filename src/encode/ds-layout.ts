@@ -3,6 +3,7 @@
 // read back into aligned typed arrays. Knows nothing of what the arrays mean (relations or NER).
 import { randomBytes } from 'node:crypto';
 import {
+  existsSync,
   mkdirSync,
   readFileSync,
   renameSync,
@@ -91,6 +92,20 @@ export function writeAtomic(file: string, bytes: Buffer): void {
       `${file}: cannot write the encoded dataset: ${why} (set REFIT_CACHE to a writable folder)`,
       { cause: e },
     );
+  }
+}
+
+/** The header of `file` when it exists and was made from the same inputs (`hash`); otherwise undefined. */
+export function cachedDatasetHeader<H extends { content_hash: string }>(
+  file: string,
+  hash: string,
+): H | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const header = readDatasetHeader<H>(file);
+    return header.content_hash === hash ? header : undefined;
+  } catch {
+    return undefined; // a damaged cache file is simply re-encoded
   }
 }
 

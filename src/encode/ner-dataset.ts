@@ -2,7 +2,6 @@
 // with per-token label ids and each word's first sub-token; header `task: "ner"`. Cached by a hash of everything
 // that shapes it, like the relation file.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../errors.ts';
 import type { WordPieceTokenizer } from '../tokenize/index.ts';
@@ -11,7 +10,7 @@ import {
   buildDatasetFile,
   openDatasetHeader,
   readDatasetArrays,
-  readDatasetHeader,
+  cachedDatasetHeader,
   writeAtomic,
   type ArraySpec,
 } from './ds-layout.ts';
@@ -106,7 +105,7 @@ export async function writeNerDataset(
 ): Promise<WrittenNerDataset> {
   const hash = nerContentHash(opts);
   const file = path.join(opts.cache_dir, `${hash.slice(0, 32)}${DATASET_EXT}`);
-  const cached = cachedHeader(file, hash);
+  const cached = cachedDatasetHeader<NerEncodedHeader>(file, hash);
   if (cached) {
     const view = readNerEncoded(file);
     const h = view.header;
@@ -175,16 +174,6 @@ export async function writeNerDataset(
   });
   writeAtomic(file, bytes);
   return { path: file, n, total_tokens: total, truncated, lengths, from_cache: false };
-}
-
-function cachedHeader(file: string, hash: string): NerEncodedHeader | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    const header = readDatasetHeader<NerEncodedHeader>(file);
-    return header.content_hash === hash ? header : undefined;
-  } catch {
-    return undefined; // a damaged cache file is simply re-encoded
-  }
 }
 
 /** Reads an NER encoded dataset file into typed arrays. */
