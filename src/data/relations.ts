@@ -3,7 +3,7 @@
 import { DataError, MultiError } from '../errors.ts';
 import type { Example, RelationSet } from './types.ts';
 import { parseCsvRecords } from './readers/csv.ts';
-import { extensionOf, parseJson, readText, splitLines } from './readers/index.ts';
+import { extensionOf, parseJsonFile, readText, splitLines } from './readers/index.ts';
 import { lineOfOffset } from './readers/text-file.ts';
 import { didYouMean } from '../suggest.ts';
 import { setOwn } from '../own.ts';
@@ -104,14 +104,7 @@ function fromCsv(path: string, text: string): Entry[] {
 }
 
 function fromJson(path: string, text: string): Entry[] {
-  const parsed = parseJson(text);
-  if (!parsed.ok)
-    throw new DataError(
-      'E_DATA_JSON',
-      { path, line: parsed.line },
-      `broken JSON at column ${parsed.column}: ${parsed.what}`,
-    );
-  const v = parsed.value;
+  const v = parseJsonFile(path, text);
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw new DataError('E_DATA_JSON', { path }, 'expected a JSON object {"relation": id, …}');
   return Object.entries(v).map(([name, id]) => {

@@ -3,7 +3,7 @@
 import { DataError } from '../../errors.ts';
 import type { Example } from '../types.ts';
 import { checkDeepkeColumns, deepkeExample } from './deepke-row.ts';
-import { objectLines, parseJson } from './json-scan.ts';
+import { objectLines, parseJsonFile } from './json-scan.ts';
 import type { ReadOptions, Reader, SniffResult } from './reader.ts';
 import { extensionOf, readText } from './text-file.ts';
 
@@ -21,14 +21,7 @@ export const deepkeJsonReader: Reader = Object.freeze({
 
 async function* readDeepkeJson(path: string, opts: ReadOptions): AsyncIterable<Example> {
   const text = opts.text ?? (await readText(path));
-  const parsed = parseJson(text);
-  if (!parsed.ok)
-    throw new DataError(
-      'E_DATA_JSON',
-      { path, line: parsed.line },
-      `broken JSON at column ${parsed.column}: ${parsed.what}`,
-    );
-  const records = parsed.value;
+  const records = parseJsonFile(path, text);
   if (!Array.isArray(records))
     throw new DataError('E_DATA_JSON', { path }, 'expected a JSON array of records');
   if (records.length === 0) throw new DataError('E_DATA_EMPTY', { path }, 'the JSON array has no records');

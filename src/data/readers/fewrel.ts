@@ -2,7 +2,7 @@
 // Tokens join with spaces; a mention spans its first mention's first to last token. Relation = the key (a P-id).
 import { DataError } from '../../errors.ts';
 import type { Example, Mention } from '../types.ts';
-import { objectLines, parseJson } from './json-scan.ts';
+import { objectLines, parseJsonFile } from './json-scan.ts';
 import type { ReadOptions, Reader, SniffResult } from './reader.ts';
 import { readText } from './text-file.ts';
 
@@ -18,14 +18,7 @@ export const fewrelReader: Reader = Object.freeze({
 
 async function* readFewrel(path: string, opts: ReadOptions): AsyncIterable<Example> {
   const text = opts.text ?? (await readText(path));
-  const parsed = parseJson(text);
-  if (!parsed.ok)
-    throw new DataError(
-      'E_DATA_JSON',
-      { path, line: parsed.line },
-      `broken JSON at column ${parsed.column}: ${parsed.what}`,
-    );
-  const root = parsed.value;
+  const root = parseJsonFile(path, text);
   if (typeof root !== 'object' || root === null || Array.isArray(root)) {
     throw new DataError(
       'E_DATA_JSON',

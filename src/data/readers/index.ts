@@ -9,7 +9,7 @@ import { thunlpReader } from './thunlp.ts';
 
 export type { Reader, ReadOptions, SniffResult } from './reader.ts';
 export { readText, splitLines, extensionOf } from './text-file.ts';
-export { parseJson } from './json-scan.ts';
+export { parseJson, parseJsonFile } from './json-scan.ts';
 
 /** Every data format refit reads, by the name `data.format` uses; in sniff tie-break order. */
 export const READERS: Readonly<Record<string, Reader>> = Object.freeze({

@@ -1,5 +1,6 @@
 // Small JSON helpers the built-in parser lacks: where a syntax error is (Node 20's JSON.parse message has no
 // position), and the physical line where each record of an array starts. Both are single linear scans.
+import { DataError } from '../../errors.ts';
 import { lineOfOffset } from './text-file.ts';
 
 /** Parses `text` as JSON; on failure returns the 1-based line and column of the first syntax error. */
@@ -14,6 +15,14 @@ export function parseJson(
     const column = at.offset - (text.lastIndexOf('\n', at.offset - 1) + 1) + 1;
     return { ok: false, line, column, what: at.what || String((e as Error).message).split('\n')[0] };
   }
+}
+
+/** The parsed value of a data file's JSON text, or one E_DATA_JSON line at the first syntax error's line. */
+export function parseJsonFile(path: string, text: string): unknown {
+  const parsed = parseJson(text);
+  if (parsed.ok) return parsed.value;
+  const why = `broken JSON at column ${parsed.column}: ${parsed.what}`;
+  throw new DataError('E_DATA_JSON', { path, line: parsed.line }, why);
 }
 
 /** Lines of every `{` that opens a value nested exactly `depth` containers deep (1 = elements of the top array). */
