@@ -70,6 +70,18 @@ function finished(
   );
 }
 
+/** A training of `args` into `out`, once its first step is recorded; null (the process killed) when none came. */
+async function trainingAtStep(ctx: ProbeContext, out: string, args: string[]) {
+  const child = ctx.spawnRefit(['train', ...args, '--out', out]);
+  const done = finished(child);
+  if (await untilStep(out)) return { child, done };
+  child.kill('SIGKILL');
+  await done;
+  return null;
+}
+
+const NO_STEP: ProbeResult = { ok: false, happened: 'no step within 60 s' };
+
 /** A run of many short epochs (so it is still training when signalled), no early stop. */
 const longArgs = (ctx: ProbeContext, epochs = 6) => [
   ...ctx.tinyTrainArgs(),
@@ -262,12 +274,9 @@ export const PROBES: Probe[] = [
       'exit 130, a line saying how to resume, run_end status interrupted with the kept checkpoint; the resume finishes (exit 0)',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
-      const child = ctx.spawnRefit(['train', ...longArgs(ctx), '--out', out]);
-      const done = finished(child);
-      if (!(await untilStep(out))) {
-        child.kill('SIGKILL');
-        return { ok: false, happened: 'no step within 60 s' };
-      }
+      const started = await trainingAtStep(ctx, out, [...longArgs(ctx)]);
+      if (!started) return NO_STEP;
+      const { child, done } = started;
       child.kill('SIGINT');
       const r = await done;
       const end = events(out).at(-1);
@@ -294,12 +303,9 @@ export const PROBES: Probe[] = [
     expected: 'exit 143 and run_end status interrupted (the report no longer says running)',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
-      const child = ctx.spawnRefit(['train', ...longArgs(ctx, 40), '--out', out]);
-      const done = finished(child);
-      if (!(await untilStep(out))) {
-        child.kill('SIGKILL');
-        return { ok: false, happened: 'no step within 60 s' };
-      }
+      const started = await trainingAtStep(ctx, out, [...longArgs(ctx, 40)]);
+      if (!started) return NO_STEP;
+      const { child, done } = started;
       child.kill('SIGTERM');
       const r = await done;
       const end = events(out).at(-1);
@@ -315,12 +321,9 @@ export const PROBES: Probe[] = [
     expected: 'stops at once (within 3 s of the second), run_end interrupted recorded, the lock removed',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
-      const child = ctx.spawnRefit(['train', ...longArgs(ctx, 40), '--out', out]);
-      const done = finished(child);
-      if (!(await untilStep(out))) {
-        child.kill('SIGKILL');
-        return { ok: false, happened: 'no step within 60 s' };
-      }
+      const started = await trainingAtStep(ctx, out, [...longArgs(ctx, 40)]);
+      if (!started) return NO_STEP;
+      const { child, done } = started;
       child.kill('SIGINT');
       await sleep(200);
       const t0 = Date.now();
@@ -367,12 +370,9 @@ export const PROBES: Probe[] = [
     expected: 'events.jsonl only grows (a resume event), and the report and /v1/run show every step once',
     async run(ctx) {
       const out = join(ctx.tmp, 'run');
-      const child = ctx.spawnRefit(['train', ...longArgs(ctx), 'train.epochs=3', '--out', out]);
-      const done = finished(child);
-      if (!(await untilStep(out))) {
-        child.kill('SIGKILL');
-        return { ok: false, happened: 'no step within 60 s' };
-      }
+      const started = await trainingAtStep(ctx, out, [...longArgs(ctx), 'train.epochs=3']);
+      if (!started) return NO_STEP;
+      const { child, done } = started;
       // Let a few steps pass the step-4 epoch-end checkpoint, so steps after it are replayed.
       for (
         const t0 = Date.now();
@@ -506,12 +506,9 @@ export const PROBES: Probe[] = [
       if (!mountTmpfs(mnt, '64m')) return SKIP_MOUNT('a disk that fills up');
       try {
         const out = join(mnt, 'run');
-        const child = ctx.spawnRefit(['train', ...longArgs(ctx), '--out', out]);
-        const done = finished(child);
-        if (!(await untilStep(out))) {
-          child.kill('SIGKILL');
-          return { ok: false, happened: 'no step within 60 s' };
-        }
+        const started = await trainingAtStep(ctx, out, [...longArgs(ctx)]);
+        if (!started) return NO_STEP;
+        const { child, done } = started;
         fillDisk(join(mnt, 'filler'));
         const r = await done;
         const line = firstLine(r.stderr);
