@@ -9,7 +9,7 @@ import { startServer, type ServerOptions } from '../serve/index.ts';
  */
 export async function listen(
   ctx: CliContext,
-  opts: { run_dir: string; host: string; port: number; num_threads?: number } & Partial<ServerOptions>,
+  opts: { run_dir?: string; host: string; port: number; num_threads?: number } & Partial<ServerOptions>,
 ) {
   const notify = (line: string) => void ctx.io.stderr.write(`refit serve: ${line}\n`);
   return startServer({ notify, ...opts, log: ctx.log, env: ctx.env }).catch((e: NodeJS.ErrnoException) => {

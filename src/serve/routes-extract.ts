@@ -1,6 +1,7 @@
 // POST /v1/extract ({"text": "…"} or {"texts": [...]}) → {text, entities, triples} per text, and GET /v1/extract
-// (the NER run behind it), when the server has an NER run besides its relation run (`refit serve --run NER_RUN
-// --re-run RE_RUN`). The NER run's predictor opens on first use and answers one call at a time; the relation pairs
+// (the runs behind it), when the server has an NER run besides its relation run (`refit serve --run NER_RUN
+// --re-run RE_RUN`); with an NER run alone (`refit serve --run NER_RUN`), {text, entities} as `refit predict` writes
+// them. The NER run's predictor opens on first use and answers one call at a time; the relation pairs
 // go through the server's one predict queue (the batcher), so /v1/predict and /v1/extract share the relation worker.
 import type { FastifyInstance } from 'fastify';
 import { basename, resolve } from 'node:path';
@@ -93,26 +94,36 @@ export function registerExtractRoutes(
     ner: NerSide;
     predictor: LazyPredictor;
     batcher: PredictBatcher;
-    re_run: string;
+    /** The relation run; without one, the route answers entities only. */
+    re_run?: string;
     timeout_ms: number;
     window_tokens: number;
   },
 ): void {
-  const allowed = runRelationTypes(deps.re_run).catch(() => undefined);
-  const names = { ner_run: basename(resolve(deps.ner.opts.run_dir)), re_run: basename(resolve(deps.re_run)) };
+  const re_run = deps.re_run;
+  const allowed = re_run ? runRelationTypes(re_run).catch(() => undefined) : undefined;
+  const names = {
+    ner_run: basename(resolve(deps.ner.opts.run_dir)),
+    re_run: re_run ? basename(resolve(re_run)) : null,
+  };
   app.get('/v1/extract', async () => ({ ...names, ner_engine: await deps.ner.engine() }));
   app.post('/v1/extract', async (req) => {
     const { texts, single } = textsOf(req.body, maxFieldChars(deps.window_tokens));
-    const re = await deps.predictor.get(); // 503 before queueing when there is no relation model
-    const work = extractTriples(
-      {
-        entities: (t) => deps.ner.entities(t),
-        predict: (items) => deps.batcher.submit(items),
-        na_label: re.na_label,
-        allowed: allowedTypePairs(await allowed, re.na_label),
-      },
-      texts,
-    );
+    let work: Promise<unknown[]>;
+    if (!re_run) {
+      work = deps.ner.entities(texts).then((all) => texts.map((text, i) => ({ text, entities: all[i] })));
+    } else {
+      const re = await deps.predictor.get(); // 503 before queueing when there is no relation model
+      work = extractTriples(
+        {
+          entities: (t) => deps.ner.entities(t),
+          predict: (items) => deps.batcher.submit(items),
+          na_label: re.na_label,
+          allowed: allowedTypePairs(await allowed, re.na_label),
+        },
+        texts,
+      );
+    }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(

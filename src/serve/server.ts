@@ -44,7 +44,10 @@ export const LOGGED_VALUE_CHARS = 200;
 /** Options of startServer; `run_dir` may be a run still being trained (its model is opened when it appears). */
 export interface ServerOptions {
   run_dir?: string;
-  /** An NER run besides the relation run `run_dir`: POST /v1/extract turns raw text into triples with both. */
+  /**
+   * An NER run besides the relation run `run_dir`: POST /v1/extract turns raw text into triples with both (without
+   * `run_dir`, into the NER run's entities).
+   */
   ner_run_dir?: string;
   host: string;
   port: number;
@@ -216,7 +219,7 @@ export async function buildApp(
     notify: opts.notify,
   });
   const batcher = new PredictBatcher({ predict: (items, o) => predictor.predict(items, o) });
-  const window_tokens = modelWindow(opts.run_dir);
+  const window_tokens = modelWindow(opts.run_dir ?? opts.ner_run_dir);
   app.setErrorHandler(errorHandler(opts.log, window_tokens));
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }),
@@ -229,7 +232,7 @@ export async function buildApp(
     started: Date.now(),
     window_tokens,
   });
-  if (opts.ner_run_dir && opts.run_dir) {
+  if (opts.ner_run_dir) {
     const ner = new NerSide({
       run_dir: opts.ner_run_dir,
       engine: opts.engine,
@@ -248,7 +251,7 @@ export async function buildApp(
     app.addHook('onReady', () => ner.warmUp());
     app.addHook('onClose', () => ner.close());
   }
-  registerRunRoutes(app, { run_dir: opts.run_dir });
+  registerRunRoutes(app, { run_dir: opts.run_dir ?? opts.ner_run_dir });
   await registerPages(app, opts.web_dir === undefined ? findWebRoot() : opts.web_dir);
   return { app, predictor };
 }
@@ -271,8 +274,8 @@ export async function startServer(opts: ServerOptions): Promise<{ url: string; c
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   opts.log.write(
-    `serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? 'none'}; request timeout ` +
-      `${requestTimeoutOf(opts)} ms, ` +
+    `serve: listening on http://${host}:${address.port} (run ${opts.run_dir ?? opts.ner_run_dir ?? 'none'}; ` +
+      `request timeout ${requestTimeoutOf(opts)} ms, ` +
       `keep-alive ${opts.keep_alive_timeout_ms ?? KEEP_ALIVE_TIMEOUT_MS} ms, at most ` +
       `${opts.max_connections ?? MAX_CONNECTIONS} connections)`,
   );

@@ -1,8 +1,10 @@
 // POST /v1/extract on the real server (127.0.0.1, any free port) with an NER run and a relation run trained here:
 // the same {text, entities, triples} as `refit predict --re-run` for one text and for a list, on both engines; bad
-// bodies are 400 with one line; a server without an NER run has no such route.
+// bodies are 400 with one line; a server without an NER run has no such route; `refit serve --run NER_RUN` alone
+// answers the entities `refit predict --run NER_RUN` writes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { startServer } from '../../src/serve/index.ts';
 import { runInProcess } from '../cli/in-process.ts';
 import { runEnv } from '../run/helpers.ts';
 import { NO_SHARED, trainExtractRuns, type ExtractRuns } from '../infer/extract-runs.ts';
+import { CLI, NO_CLI } from '../web/tiny-run.ts';
 
 const env = runEnv() as Record<string, string>;
 const base = mkdtempSync(join(tmpdir(), 'refit-extract-serve-'));
@@ -116,3 +119,47 @@ test('a server without an NER run has no /v1/extract', { skip: NO_SHARED }, asyn
     await server.close();
   }
 });
+
+test(
+  'refit serve --run NER_RUN alone: POST /v1/extract answers the entities refit predict writes',
+  {
+    skip: NO_SHARED || NO_CLI,
+  },
+  async () => {
+    const { ner, texts } = await trained();
+    const cli = await runInProcess(['predict', '--run', ner, '--threads', '1', '--text', texts[0]], env);
+    assert.equal(cli.code, 0, cli.stderr);
+    const { id: _id, ...want } = JSON.parse(cli.stdout);
+    assert.ok(want.entities.length >= 1, cli.stdout);
+    const child = spawn(process.execPath, [CLI, 'serve', '--run', ner, '--port', '0', '--threads', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /http:\/\/[\d.]+:\d+/.exec(out);
+          if (m) resolve(m[0]);
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      const one = await post(url, { text: texts[0] });
+      assert.equal(one.status, 200, JSON.stringify(one.body));
+      assert.equal(one.body.triples, undefined);
+      sameExtraction({ ...one.body, triples: [] }, { ...want, triples: [] });
+      const info = await (await fetch(`${url}/v1/extract`)).json();
+      assert.deepEqual(info, { ner_run: 'ner-run', re_run: null, ner_engine: 'onnx' });
+      // no relation run: /v1/predict has nothing to predict with
+      const p = await fetch(`${url}/v1/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: texts[0], head: '黄得功', tail: '安徽合肥' }),
+      });
+      assert.equal(p.status, 503);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  },
+);

@@ -1,7 +1,9 @@
 // /: the predict form. Type a sentence, mark head and tail (select text and press a button, or type them),
-// and see the relation with the top probabilities, from POST /v1/predict.
+// and see the relation with the top probabilities, from POST /v1/predict. When the server has an NER run
+// (GET /v1/extract answers), the raw-text form (extract.ts) comes first; with an NER run alone, it is the page.
 import Chart from 'chart.js/auto';
 import { getJson, renderNav } from './nav.ts';
+import { esc, renderExtract, type ExtractInfo } from './extract.ts';
 import { utf16ToCodePoint } from '../../src/offsets.ts';
 import './style.css';
 
@@ -19,7 +21,8 @@ interface Prediction {
 
 renderNav('/');
 const app = document.getElementById('app') as HTMLElement;
-app.innerHTML = `<h1>Predict a relation</h1><p id="model-info" class="muted">loading model…</p>
+app.innerHTML = `<h1 id="page-title">Predict a relation</h1><section id="extract-box" hidden></section>
+<div id="relation-box"><p id="model-info" class="muted">loading model…</p>
 <section><label style="display:flex">sentence<textarea id="text" rows="3">Marie Curie was born in Warsaw.</textarea></label>
 <div><button id="mark-head" class="secondary" title="select text in the sentence first">selection → head</button>
 <button id="mark-tail" class="secondary" title="select text in the sentence first">selection → tail</button></div>
@@ -27,20 +30,13 @@ app.innerHTML = `<h1>Predict a relation</h1><p id="model-info" class="muted">loa
 <label>top k<input id="top-k" type="number" min="1" max="20" value="5"></label>
 <p id="preview"></p><button id="predict">Predict</button> <span id="error" class="error"></span></section>
 <section id="result-box" hidden><div>relation: <span id="relation" class="result"></span> <span id="score" class="muted"></span></div>
-<div class="chart"><canvas id="top-chart"></canvas></div></section>`;
+<div class="chart"><canvas id="top-chart"></canvas></div></section></div>`;
 
 const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const text = el<HTMLTextAreaElement>('text');
 /** Where the marked head/tail start in the textarea, in UTF-16 units (converted to code points when sent). */
 const offsets: { head?: number; tail?: number } = {};
 let chart: Chart | undefined;
-
-function esc(s: string): string {
-  return s.replace(
-    /[&<>"]/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,
-  );
-}
 
 /** Shows the sentence with head and tail highlighted where they will be found. */
 function preview(): void {
@@ -145,4 +141,18 @@ getJson<ModelInfo>('/v1/model').then(
   (e: Error) => {
     el('model-info').textContent = e.message;
   },
+);
+// An NER run on the server (GET /v1/extract is there, even if its model is down): the raw-text form first
+fetch('/v1/extract').then(
+  async (r) => {
+    if (r.status === 404) return; // no NER run: the relation form alone
+    const body = (await r.json().catch(() => ({}))) as ExtractInfo & { error?: string };
+    const info = r.ok ? body : null;
+    const box = el('extract-box');
+    box.hidden = false;
+    renderExtract(box, info, r.ok ? undefined : (body.error ?? `HTTP ${r.status}`));
+    el('page-title').textContent = info?.re_run === null ? 'Find entities' : 'Extract entities and relations';
+    el('relation-box').hidden = info?.re_run === null; // an NER run alone has no relation run to predict with
+  },
+  () => undefined,
 );

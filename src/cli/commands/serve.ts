@@ -6,6 +6,7 @@ import type { CliContext } from '../context.ts';
 import { RefitError } from '../../errors.ts';
 import { DEFAULT_LOG_MAX_BYTES, RunLog, logMaxBytesFromEnv } from '../../log.ts';
 import { checkExtractRuns, chooseEngine, parseEngine } from '../../infer/index.ts';
+import { readModelFolder } from '../../session/index.ts';
 import {
   DEFAULT_RESTART_POLICY,
   KEEP_ALIVE_TIMEOUT_MS,
@@ -26,7 +27,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .description(
       'serve a trained run: POST /v1/predict, GET /v1/model, GET /v1/health, and the web pages /, /runs, /plan',
     )
-    .requiredOption('--run <dir>', 'the run folder refit train wrote (its model/ is served)')
+    .requiredOption(
+      '--run <dir>',
+      "the run folder refit train wrote (its model/ is served; an NER run's entities by POST /v1/extract)",
+    )
     .option(
       '--re-run <dir>',
       'with an NER --run: a relation run; POST /v1/extract turns raw text into triples (/v1/predict serves it)',
@@ -114,8 +118,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
         }
         const requested = parseEngine('--engine', opts.engine);
         const engine = chooseEngine(opts.run, requested); // --engine onnx without model.onnx: one line before listening
-        // --re-run: the relation run is the one served (/v1/predict, pages); the NER run feeds /v1/extract
-        const ner_run_dir = opts.reRun === undefined ? undefined : opts.run;
+        // --re-run: the relation run is the one served (/v1/predict, pages); the NER run feeds /v1/extract. An NER
+        // run alone: /v1/extract answers its entities, and there is no relation run for /v1/predict.
+        const ner_alone = opts.reRun === undefined && readModelFolder(opts.run).refit.task === 'ner';
+        const ner_run_dir = opts.reRun !== undefined || ner_alone ? opts.run : undefined;
         if (opts.reRun !== undefined) {
           checkExtractRuns(opts.run, opts.reRun);
           chooseEngine(opts.reRun, requested);
@@ -124,7 +130,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         ctx.log = new RunLog(join(opts.run, 'refit.log'), { max_bytes });
         ctx.io.stdout.write(`refit serve: loading ${join(opts.run, 'model')} (engine ${engine}) …\n`);
         const server = await listen(ctx, {
-          run_dir: opts.run,
+          run_dir: ner_alone ? undefined : opts.run,
           ner_run_dir,
           host: opts.host,
           port,
@@ -132,7 +138,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
           engine: requested,
           ...limits,
         });
-        const api = `POST /v1/predict${ner_run_dir ? ', POST /v1/extract' : ''}, GET /v1/model, GET /v1/health`;
+        const api = ner_alone
+          ? 'POST /v1/extract (entities), GET /v1/health'
+          : `POST /v1/predict${ner_run_dir ? ', POST /v1/extract' : ''}, GET /v1/model, GET /v1/health`;
         ctx.io.stdout.write(`refit serve: ${server.url}  (pages: / /runs /plan; API: ${api})\n`);
         await untilSignal();
         await server.close();
