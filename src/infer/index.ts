@@ -3,6 +3,7 @@
 // training is run/ (never imported here).
 export { evaluateRun } from './run-eval.ts';
 export { openPredictor } from './predictor.ts';
+export { openModelWorker, workerLiveness, IN_PROCESS, type Liveness } from './model-worker.ts';
 export { itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predict-item.ts';
 export {
   openPredictInput,

@@ -221,22 +221,31 @@ export async function buildApp(
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
+  // The NER run of POST /v1/extract, kept alive as the relation run's model is (its health joins /v1/health).
+  const ner =
+    opts.ner_run_dir && opts.run_dir
+      ? new NerSide({
+          run_dir: opts.ner_run_dir,
+          engine: opts.engine,
+          env: opts.env,
+          log: opts.log,
+          num_threads: opts.num_threads ?? serveThreads(),
+          restart: opts.restart,
+          worker_timeout_ms: opts.worker_timeout_ms,
+          heartbeat_ms: opts.heartbeat_ms,
+          notify: opts.notify,
+        })
+      : undefined;
   registerApiRoutes(app, {
     predictor,
+    ner,
     batcher,
     run_dir: opts.run_dir,
     timeout_ms: opts.predict_timeout_ms,
     started: Date.now(),
     window_tokens,
   });
-  if (opts.ner_run_dir && opts.run_dir) {
-    const ner = new NerSide({
-      run_dir: opts.ner_run_dir,
-      engine: opts.engine,
-      env: opts.env,
-      log: opts.log,
-      num_threads: opts.num_threads ?? serveThreads(),
-    });
+  if (ner && opts.run_dir) {
     registerExtractRoutes(app, {
       ner,
       predictor,
