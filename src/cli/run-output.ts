@@ -2,7 +2,7 @@
 // finished run, and the export of model.onnx after training (training never imports infer/). Shared by `refit train`
 // and `refit demo` (the run's report.html is written by runTraining's write_report).
 import type { CliContext } from './context.ts';
-import { exportRun } from '../infer/index.ts';
+import { exportRun, onnxCheckSummary } from '../infer/index.ts';
 import type { RunLog } from '../log.ts';
 import type { Reporter, RunMetrics } from '../run/index.ts';
 import { REPORTERS, defaultReporter } from '../report/reporters/index.ts';
@@ -57,10 +57,7 @@ export async function exportAfterTraining(opts: {
 }): Promise<void> {
   try {
     const r = await exportRun({ run_dir: opts.run_dir, env: opts.env, log: opts.log });
-    opts.log.write(
-      `export: model.onnx kept (max |logit diff| vs torch ${r.check.max_abs_diff.toExponential(2)} on ` +
-        `${r.check.examples} examples)`,
-    );
+    opts.log.write(`export: model.onnx kept (onnxruntime vs torch ${onnxCheckSummary(r)})`);
   } catch (e) {
     const line = e instanceof Error ? e.message.split('\n')[0] : String(e);
     opts.log.write(`export: ${line}`);

@@ -55,6 +55,8 @@ export const ALIASES: Readonly<
   num_hidden_layers: to('model.num_hidden_layers'),
   num_relations: to('data.num_relations'),
   data_path: to('data.folder'),
+  // DeepKE's standard NER train.yaml: the entity types (each stands for its B- and I- tags, as in run_bert.py)
+  labels: to('data.labels'),
   use_gpu: (value, ctx, written, where) => {
     if (typeof value !== 'boolean')
       throw new ConfigError(
@@ -181,7 +183,6 @@ export const IGNORED_DEEPKE_KEYS: Readonly<Record<string, string>> = Object.free
   task_name: 'model_name bert is task ner',
   text: 'refit predict takes --text',
   lan: 'each character of Chinese text is a token whatever the language',
-  labels: "the tags come from the data (O first); DeepKE's [CLS], [SEP] and X labels are not tags",
   data_dir: 'set data.train, data.valid and data.test',
   output_dir: 'the run folder is --out',
   do_train: 'refit train trains, refit eval evaluates',

@@ -23,6 +23,11 @@ export interface RunConfig {
     na_label?: string;
     /** DeepKE's `num_relations`: when set, the trainer checks it against the relation set's size. */
     num_relations?: number;
+    /**
+     * task: ner — the tag set (DeepKE's `labels:`): tags, or entity types standing for their B- and I- tags; every
+     * tag of the data must be declared, and a declared one the data lacks is kept.
+     */
+    labels?: string[];
     on_bad_row: 'error' | 'skip' | 'warn';
   };
   model: {
@@ -152,6 +157,11 @@ export const KEY_SPECS: readonly KeySpec[] = Object.freeze([
   { key: 'data.format', ...oneOf(...DATA_FORMATS) },
   { key: 'data.na_label', ...path('a relation name') },
   { key: 'data.num_relations', ...int(1) },
+  {
+    key: 'data.labels',
+    schema: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, uniqueItems: true },
+    expected: "a list of tags or entity types such as ['LOC', 'ORG', 'PER']",
+  },
   { key: 'data.on_bad_row', ...oneOf('error', 'skip', 'warn') },
   { key: 'model.pretrained', ...path('a Hugging Face model folder') },
   { key: 'model.preset', ...oneOf(...MODEL_PRESETS) },
@@ -206,6 +216,7 @@ const OPTIONAL_KEYS = new Set([
   'data.format',
   'data.na_label',
   'data.num_relations',
+  'data.labels',
   'model.pretrained',
   'model.preset',
   'model.vocab',

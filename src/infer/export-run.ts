@@ -23,6 +23,23 @@ import { inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
  */
 export const ONNX_HEADS: ReadonlySet<string> = new Set(['entity-start', 'cls', 'deepke-lm', 'token']);
 
+/** What an export did: what refit.json now records, the int8 measurement if asked for, and the run's task. */
+export type ExportResult = OnnxRecord & { int8?: Int8Record; task: 're' | 'ner' };
+
+/**
+ * The export's self-check in words, true for the run's head: a relation head's logits and relations, or the token
+ * head's tag at every word checked (all equal, or no file was kept) and the largest score difference.
+ */
+export function onnxCheckSummary(r: Pick<ExportResult, 'check' | 'task'>): string {
+  const c = r.check;
+  const diff = `${c.max_abs_diff.toExponential(2)} (≤ ${c.tolerance})`;
+  return r.task === 'ner'
+    ? `on ${c.examples} sentences of ${c.data}: the same tag as torch at all ${c.same_relation} words checked, ` +
+        `max |score diff| ${diff}`
+    : `on ${c.examples} examples of ${c.data}: max |logit diff| ${diff}, ` +
+        `same relation ${c.same_relation}/${c.examples}`;
+}
+
 /** Exports `<run_dir>/model` to ONNX and checks it; returns what refit.json now records. */
 export async function exportRun(opts: {
   run_dir: string;
@@ -33,7 +50,7 @@ export async function exportRun(opts: {
   threads?: number;
   env: Record<string, string | undefined>;
   log: RunLog;
-}): Promise<OnnxRecord & { int8?: Int8Record }> {
+}): Promise<ExportResult> {
   if (!existsSync(opts.run_dir))
     throw new RefitError(
       'E_RUN_DIR',
@@ -46,7 +63,7 @@ export async function exportRun(opts: {
       `${opts.run_dir}: head ${model.refit.head} is not exported to ONNX; predict and serve use the torch worker`,
     );
   }
-  if (model.refit.task === 'ner') return exportNerRun({ ...opts, model });
+  if (model.refit.task === 'ner') return { ...(await exportNerRun({ ...opts, model })), task: 'ner' };
   const check = await checkExamples({ run_dir: opts.run_dir, model, data: opts.data, format: opts.format });
   const { python } = await findPython({ env: opts.env });
   const worker = await startWorker({ python, env: opts.env, log: opts.log });
@@ -63,11 +80,12 @@ export async function exportRun(opts: {
       opset: opts.opset ?? DEFAULT_OPSET,
       log: opts.log,
     });
-    if (opts.quantize !== 'int8') return record;
+    if (opts.quantize !== 'int8') return { ...record, task: 're' };
     // int8 is measured with onnxruntime alone: the worker's threads would compete
     await worker.close().catch(() => undefined);
     return {
       ...record,
+      task: 're',
       int8: await quantizeAndMeasure({
         model,
         examples: check.examples,

@@ -3,6 +3,7 @@
 // training is run/ (never imported here).
 export { evaluateRun } from './run-eval.ts';
 export { openPredictor } from './predictor.ts';
+export { openModelWorker, workerLiveness, IN_PROCESS, type Liveness } from './model-worker.ts';
 export { itemExample, locate, type Predictor, type PredictItem, type Prediction } from './predict-item.ts';
 export {
   openPredictInput,
@@ -13,7 +14,7 @@ export {
 } from './predict-input.ts';
 export { predictRows, badLinesText, PREDICT_WINDOW, type PredictSummary } from './predict-stream.ts';
 export { PredictBatcher, BATCH_WINDOW_MS, MAX_BATCH_ITEMS, type PredictOptions } from './predict-batcher.ts';
-export { exportRun } from './export-run.ts';
+export { exportRun, onnxCheckSummary, type ExportResult } from './export-run.ts';
 export { openRunPredictor, chooseEngine, parseEngine, ENGINES, type Engine } from './engine.ts';
 export { predictDefaults, type PredictDefaults } from './predict-defaults.ts';
 export { openOnnxPredictor, ONNX_BATCH_SIZE } from './onnx-predictor.ts';

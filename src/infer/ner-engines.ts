@@ -4,21 +4,18 @@
 import { join } from 'node:path';
 import type { RunLog } from '../log.ts';
 import { planEvalBatches } from '../batch/index.ts';
-import { findPython, type SupervisedWorker } from '../worker/index.ts';
+import type { SupervisedWorker } from '../worker/index.ts';
 import {
   EVAL_BATCH_SIZE,
   expect,
   inExampleOrder,
-  inferenceLoad,
-  modelSpec,
   readModelFolder,
-  setupWorker,
-  startWorker,
   tokenTags,
   type LoadedModel,
   type TokenTags,
 } from '../session/index.ts';
 import { chooseEngine, type Engine } from './engine.ts';
+import { IN_PROCESS, openModelWorker, workerLiveness } from './model-worker.ts';
 import { NerPredictor, tagOfLogits, type TokenRows, type TokenTagger } from './ner-predictor.ts';
 import { ONNX_BATCH_SIZE } from './onnx-predictor.ts';
 import { ONNX_FILE, openOnnxSession, type OnnxSession } from './onnx-runtime.ts';
@@ -51,20 +48,9 @@ async function torchTagger(
   model: LoadedModel,
   opts: { env: Record<string, string | undefined>; log: RunLog; num_threads?: number },
 ): Promise<TokenTagger> {
-  const { python } = await findPython({ env: opts.env });
-  const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
-  const device = worker.ready.capabilities.cuda ? 'cuda' : 'cpu';
-  try {
-    const load = inferenceLoad(
-      { ...modelSpec(model), num_threads: opts.num_threads },
-      { device, attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager' },
-    );
-    await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
-  } catch (e) {
-    await worker.close().catch(() => undefined);
-    throw e;
-  }
+  const worker = await openModelWorker(model, opts);
   return {
+    ...workerLiveness(worker),
     tagRows: (rows) => workerTagRows(worker, rows, model.refit.max_seq_len),
     close: () => worker.close().catch((e) => opts.log.write(`predictor close: ${String(e)}`)),
   };
@@ -78,6 +64,7 @@ async function onnxTagger(
   const session = await openOnnxSession({ path, threads: opts.num_threads, pad_id: model.text.vocab.pad_id });
   opts.log.write(`predict: onnxruntime-node on ${path} (${session.threads} threads, token head)`);
   return {
+    ...IN_PROCESS,
     tagRows: (rows) => onnxTagRows(session, rows, model.refit.max_seq_len),
     close: () => session.close(),
   };

@@ -5,6 +5,7 @@
 import { predictedEntities, sentenceOfText, type EntitySpan, type SentenceText } from '../data/index.ts';
 import { encodeNerSentence } from '../encode/index.ts';
 import type { LoadedModel, NerTokens, TokenTags } from '../session/index.ts';
+import type { Liveness } from './model-worker.ts';
 
 /** Rows for a token head: ids and, per row, the positions of its words' first sub-tokens (the positions read). */
 export interface TokenRows {
@@ -12,8 +13,11 @@ export interface TokenRows {
   word_starts: number[][];
 }
 
-/** An engine for a token head: encoded rows → the argmax tag id and its softmax probability at each word start. */
-export interface TokenTagger {
+/**
+ * An engine for a token head: encoded rows → the argmax tag id and its softmax probability at each word start; its
+ * liveness is its worker's (the server restarts a lost one).
+ */
+export interface TokenTagger extends Liveness {
   tagRows(rows: TokenRows): Promise<TokenTags>;
   close(): Promise<void>;
 }
@@ -58,7 +62,7 @@ export function nerRows(
 }
 
 /** Predicts entities of texts with a loaded NER model and an engine (see the file's header). */
-export class NerPredictor {
+export class NerPredictor implements Liveness {
   constructor(
     readonly model: LoadedModel,
     private readonly tagger: TokenTagger,
@@ -82,6 +86,18 @@ export class NerPredictor {
       });
       return predictedEntities({ sentence: split, tags, probs: scores });
     });
+  }
+
+  get lost(): Promise<Error> {
+    return this.tagger.lost;
+  }
+
+  get pid(): number | undefined {
+    return this.tagger.pid;
+  }
+
+  ping(timeout_ms: number): Promise<void> {
+    return this.tagger.ping(timeout_ms);
   }
 
   close(): Promise<void> {

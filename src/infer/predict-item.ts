@@ -2,6 +2,7 @@
 // `refit predict`. No I/O, no encoding (EnginePredictor encodes).
 import type { Example } from '../data/types.ts';
 import { codePointToUtf16, utf16ToCodePoint } from '../offsets.ts';
+import type { Liveness } from './model-worker.ts';
 
 /**
  * One sentence with two entity mentions. Offsets count code points (Python's `str.index`, as in data files) and
@@ -32,23 +33,14 @@ export interface Prediction {
   error?: string;
 }
 
-/** A loaded model ready to predict; `close` stops its worker. */
-export interface Predictor {
+/** A loaded model ready to predict; `close` stops its worker; its liveness is what the server watches. */
+export interface Predictor extends Liveness {
   relations: string[];
   na_label: string | null;
   max_seq_len: number;
   model: Record<string, unknown>;
   predict(items: PredictItem[], opts?: { top_k?: number; na_threshold?: number }): Promise<Prediction[]>;
   close(): Promise<void>;
-  /** Resolves at once when the worker dies or hangs (not on close), with why: the server restarts it then. */
-  lost: Promise<Error>;
-  /** The worker's process id. */
-  pid: number | undefined;
-  /**
-   * Asks the idle worker for a cheap answer; one not given within `timeout_ms` means it hangs: it is killed
-   * (and `lost` resolves).
-   */
-  ping(timeout_ms: number): Promise<void>;
 }
 
 /**

@@ -3,13 +3,11 @@
 import type { RunLog } from '../log.ts';
 import type { EncodedExample } from '../encode/index.ts';
 import { planEvalBatches } from '../batch/index.ts';
-import { findPython } from '../worker/index.ts';
-import type { SupervisedWorker } from '../worker/index.ts';
-import { EVAL_BATCH_SIZE } from '../session/index.ts';
-import { modelSpec, readModelFolder, type LoadedModel } from '../session/index.ts';
+import type { WorkerProcess } from '../worker/index.ts';
+import { EVAL_BATCH_SIZE, expect, readModelFolder, type LoadedModel } from '../session/index.ts';
 import { EnginePredictor } from './engine-predictor.ts';
+import { openModelWorker, workerLiveness, type Liveness } from './model-worker.ts';
 import type { Predictor } from './predict-item.ts';
-import { expect, inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
 /** Loads `<run_dir>/model` into a fresh worker (CPU fp32 unless CUDA is there) and returns a Predictor. */
 export async function openPredictor(opts: {
@@ -19,45 +17,31 @@ export async function openPredictor(opts: {
   num_threads?: number;
 }): Promise<Predictor> {
   const model = readModelFolder(opts.run_dir);
-  const { python } = await findPython({ env: opts.env });
-  const worker = await startWorker({ python, env: opts.env, log: opts.log, num_threads: opts.num_threads });
-  const device = worker.ready.capabilities.cuda ? 'cuda' : 'cpu';
-  try {
-    const load = inferenceLoad(
-      { ...modelSpec(model), num_threads: opts.num_threads },
-      { device, attention: worker.ready.capabilities.sdpa ? 'sdpa' : 'eager' },
-    );
-    await setupWorker(worker, { load, datasets: [], restore_from: model.dir });
-  } catch (e) {
-    await worker.close().catch(() => undefined);
-    throw e;
-  }
-  return new WorkerPredictor(model, worker, opts.log);
+  return new WorkerPredictor(model, await openModelWorker(model, opts), opts.log);
 }
 
 class WorkerPredictor extends EnginePredictor {
+  private readonly live: Liveness;
+
   constructor(
     loaded: LoadedModel,
-    private readonly worker: SupervisedWorker & {
-      close(): Promise<void>;
-      lost: Promise<Error>;
-      pid: number | undefined;
-    },
+    private readonly worker: WorkerProcess,
     private readonly log: RunLog,
   ) {
     super(loaded);
+    this.live = workerLiveness(worker);
   }
 
   get lost(): Promise<Error> {
-    return this.worker.lost;
+    return this.live.lost;
   }
 
   get pid(): number | undefined {
-    return this.worker.pid;
+    return this.live.pid;
   }
 
-  async ping(timeout_ms: number): Promise<void> {
-    await this.worker.request({ type: 'memory' }, { timeout_ms });
+  ping(timeout_ms: number): Promise<void> {
+    return this.live.ping(timeout_ms);
   }
 
   /**

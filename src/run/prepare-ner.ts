@@ -20,7 +20,10 @@ export interface NerSplits {
   test: NerSentence[];
 }
 
-/** Reads train/valid/test as NER files (data.format forced or sniffed); the tag list covers every split's tags. */
+/**
+ * Reads train/valid/test as NER files (data.format forced or sniffed); the tag list covers every split's tags, or is
+ * data.labels' (DeepKE's `labels:`) when set: a tag outside it is a bad line, a declared tag no split has is kept.
+ */
 export async function readNerSplits(opts: {
   config: RunConfig;
   warn: (line: string) => void;
@@ -30,13 +33,19 @@ export async function readNerSplits(opts: {
   if (!paths.train)
     throw new ConfigError('E_NO_DATA', 'no training data: set data.train=FILE (or a DeepKE data folder)');
   const read = (path: string): Promise<NerFile> =>
-    readNerDataset({ path, format: config.data.format, on_bad_row: config.data.on_bad_row, warn: opts.warn });
+    readNerDataset({
+      path,
+      format: config.data.format,
+      labels: config.data.labels,
+      on_bad_row: config.data.on_bad_row,
+      warn: opts.warn,
+    });
   const train = await read(paths.train);
   const valid = paths.valid ? await read(paths.valid) : undefined;
   const test = paths.test ? await read(paths.test) : undefined;
   const files = [train, valid, test].filter((f) => f !== undefined);
   return {
-    tags: nerLabelNames({ tags: files.flatMap((f) => f.tags) }),
+    tags: nerLabelNames({ tags: files.flatMap((f) => f.tags), labels: config.data.labels }),
     format: train.format,
     joiner: train.joiner,
     train: train.sentences,

@@ -34,8 +34,8 @@ export async function scoreSplit(opts: {
     tag: opts.tag,
   };
   if (split.sentences) {
-    const { tags } = await evalTokenTags(opts.worker, request);
-    return scoreTokenTags({ sentences: split.sentences, tags, labels: opts.relations.names });
+    const { tags, nll } = await evalTokenTags(opts.worker, request);
+    return scoreTokenTags({ sentences: split.sentences, tags, nll, labels: opts.relations.names });
   }
   const logits = await evalLogits(opts.worker, request);
   return scoreLogits({

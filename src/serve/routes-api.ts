@@ -6,8 +6,12 @@ import type { FastifyInstance } from 'fastify';
 import { basename, resolve } from 'node:path';
 import type { PredictBatcher } from '../infer/index.ts';
 import { HttpError } from './http-error.ts';
+import type { KeptEngine, KeptModel } from './kept-model.ts';
 import { entityProblem, type LazyPredictor, type PredictItem, type PredictResult } from './predictor.ts';
 import { PREDICT_QUERY_SCHEMA, predictBodySchema } from './schema.ts';
+
+/** Health statuses from best to worst. */
+const RANK = { ok: 0, degraded: 1, down: 2 } as const;
 
 /** How long one prediction request may wait for the worker before it gets 503 (ms). */
 export const PREDICT_TIMEOUT_MS = 30_000;
@@ -52,6 +56,8 @@ export function registerApiRoutes(
   app: FastifyInstance,
   deps: {
     predictor: LazyPredictor;
+    /** The NER run behind POST /v1/extract, when there is one: its health joins the relation model's. */
+    ner?: KeptModel<KeptEngine> & { side: { run_dir: string } };
     batcher: PredictBatcher;
     run_dir?: string;
     timeout_ms?: number;
@@ -86,13 +92,16 @@ export function registerApiRoutes(
   app.get('/v1/model', async () => ({ ...(await deps.predictor.modelInfo()), run }));
 
   // ok: serving (or no model yet); degraded: the worker was lost and is being restarted (503 + Retry-After meanwhile);
-  // down: it failed policy.max_restarts times in a row and is not restarted again (answered with status 503).
+  // down: it failed policy.max_restarts times in a row and is not restarted again (answered with status 503). With an
+  // NER run, `ner` is its model's own health and the status is the worse of the two (the reason the worse one's).
   app.get('/v1/health', async (_req, reply) => {
     const h = deps.predictor.health();
-    if (h.status === 'down') void reply.status(503);
+    const ner = deps.ner && { ...deps.ner.health(), model_loaded: deps.ner.state === 'ready' };
+    const worst = ner && RANK[ner.status] > RANK[h.status] ? ner : h;
+    if (worst.status === 'down') void reply.status(503);
     return {
-      status: h.status,
-      reason: h.reason,
+      status: worst.status,
+      reason: worst.reason,
       model_loaded: deps.predictor.state === 'ready',
       model_reloads: deps.predictor.reloads,
       run,
@@ -100,6 +109,18 @@ export function registerApiRoutes(
       uptime_s: Math.round((Date.now() - deps.started) / 1000),
       waiting_requests: deps.batcher.waiting,
       worker_calls: deps.batcher.stats,
+      ...(ner && deps.ner
+        ? {
+            ner: {
+              status: ner.status,
+              reason: ner.reason,
+              model_loaded: ner.model_loaded,
+              model_reloads: deps.ner.reloads,
+              run: basename(resolve(deps.ner.side.run_dir)),
+              worker: ner.worker,
+            },
+          }
+        : {}),
     };
   });
 }

@@ -1,8 +1,9 @@
 // POST /v1/extract ({"text": "…"} or {"texts": [...]}) → {text, entities, triples} per text, and GET /v1/extract
 // (the runs behind it), when the server has an NER run besides its relation run (`refit serve --run NER_RUN
 // --re-run RE_RUN`); with an NER run alone (`refit serve --run NER_RUN`), {text, entities} as `refit predict` writes
-// them. The NER run's predictor opens on first use and answers one call at a time; the relation pairs
-// go through the server's one predict queue (the batcher), so /v1/predict and /v1/extract share the relation worker.
+// them. The NER run's predictor is kept alive as the relation run's is and answers one call at a time; the relation
+// pairs go through the server's one predict queue (the batcher), so /v1/predict and /v1/extract share the relation
+// worker.
 import type { FastifyInstance } from 'fastify';
 import { basename, resolve } from 'node:path';
 import type { RunLog } from '../log.ts';
@@ -15,58 +16,47 @@ import {
   type PredictBatcher,
 } from '../infer/index.ts';
 import type { EntitySpan } from '../data/index.ts';
+import { KeptModel } from './kept-model.ts';
 import type { LazyPredictor } from './predictor.ts';
-import { hidePaths } from './redact.ts';
+import type { RestartPolicy } from './worker-policy.ts';
 import { HttpError } from './http-error.ts';
 import { MAX_ITEMS_PER_REQUEST, maxFieldChars } from './schema.ts';
 
-/** The NER side of the server: its run's predictor, opened once on first use; calls go one at a time. */
-export class NerSide {
-  private opening: Promise<Awaited<ReturnType<typeof openNerPredictor>>> | undefined;
+type NerModel = Awaited<ReturnType<typeof openNerPredictor>>;
+
+/**
+ * The NER side of the server: its run's predictor kept alive as the relation model is (KeptModel: opened on first
+ * use, its worker restarted with back-off when lost, its folder checked and reopened when replaced); calls go one
+ * at a time.
+ */
+export class NerSide extends KeptModel<NerModel> {
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
-    readonly opts: {
+    readonly side: {
       run_dir: string;
       engine?: Engine;
       env: Record<string, string | undefined>;
       log: RunLog;
       num_threads?: number;
+      restart?: Partial<RestartPolicy>;
+      worker_timeout_ms?: number;
+      heartbeat_ms?: number;
+      notify?: (line: string) => void;
     },
-  ) {}
-
-  private open() {
-    this.opening ??= openNerPredictor(this.opts).catch((e: unknown) => {
-      this.opening = undefined; // the next request tries again
-      const line = e instanceof Error ? e.message.split('\n')[0] : String(e);
-      this.opts.log.write(`serve: the NER run could not be opened: ${line}`);
-      throw new HttpError(503, `the NER model could not be opened: ${hidePaths(line)}`, {
-        'retry-after': '5',
-      });
-    });
-    return this.opening;
-  }
-
-  /** Opens the predictor now (before listening), so the first request is as fast as the rest. */
-  async warmUp(): Promise<void> {
-    await this.open().catch(() => undefined);
+  ) {
+    super({ ...side, name: 'NER model', open: () => openNerPredictor(side) });
   }
 
   /** Entities of `texts`, after the calls queued before this one. */
   entities(texts: readonly string[]): Promise<EntitySpan[][]> {
-    const run = this.chain.then(async () => (await this.open()).entities(texts));
+    const run = this.chain.then(() => this.call((p) => p.entities(texts)));
     this.chain = run.catch(() => undefined);
     return run;
   }
 
   async engine(): Promise<Engine> {
-    return (await this.open()).engine;
-  }
-
-  async close(): Promise<void> {
-    const p = this.opening;
-    this.opening = undefined;
-    if (p) await (await p.catch(() => undefined))?.close();
+    return (await this.get()).engine;
   }
 }
 
@@ -103,7 +93,7 @@ export function registerExtractRoutes(
   const re_run = deps.re_run;
   const allowed = re_run ? runRelationTypes(re_run).catch(() => undefined) : undefined;
   const names = {
-    ner_run: basename(resolve(deps.ner.opts.run_dir)),
+    ner_run: basename(resolve(deps.ner.side.run_dir)),
     re_run: re_run ? basename(resolve(re_run)) : null,
   };
   app.get('/v1/extract', async () => ({ ...names, ner_engine: await deps.ner.engine() }));

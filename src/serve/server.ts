@@ -173,7 +173,7 @@ function requestTimeoutOf(opts: ServerOptions): number {
 /** Builds the app without listening (the CLI and tests call startServer, which listens). */
 export async function buildApp(
   opts: ServerOptions,
-): Promise<{ app: FastifyInstance; predictor: LazyPredictor }> {
+): Promise<{ app: FastifyInstance; predictor: LazyPredictor; ner: NerSide | undefined }> {
   const requestTimeout = opts.request_timeout_ms ?? REQUEST_TIMEOUT_MS;
   const keepAliveTimeout = opts.keep_alive_timeout_ms ?? KEEP_ALIVE_TIMEOUT_MS;
   const app = Fastify({
@@ -209,6 +209,10 @@ export async function buildApp(
   app.removeContentTypeParser('text/plain');
   const predictor = new LazyPredictor({
     run_dir: opts.run_dir,
+    no_run: opts.ner_run_dir
+      ? 'this server has an NER run and no relation run: the extract endpoint finds its entities (start with ' +
+        '--re-run RE_RUN for relations)'
+      : undefined,
     env: opts.env,
     log: opts.log,
     num_threads: opts.num_threads ?? serveThreads(),
@@ -224,22 +228,30 @@ export async function buildApp(
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
+  // The NER run of POST /v1/extract, kept alive as the relation run's model is (its health joins /v1/health).
+  const ner = opts.ner_run_dir
+    ? new NerSide({
+        run_dir: opts.ner_run_dir,
+        engine: opts.engine,
+        env: opts.env,
+        log: opts.log,
+        num_threads: opts.num_threads ?? serveThreads(),
+        restart: opts.restart,
+        worker_timeout_ms: opts.worker_timeout_ms,
+        heartbeat_ms: opts.heartbeat_ms,
+        notify: opts.notify,
+      })
+    : undefined;
   registerApiRoutes(app, {
     predictor,
+    ner,
     batcher,
     run_dir: opts.run_dir,
     timeout_ms: opts.predict_timeout_ms,
     started: Date.now(),
     window_tokens,
   });
-  if (opts.ner_run_dir) {
-    const ner = new NerSide({
-      run_dir: opts.ner_run_dir,
-      engine: opts.engine,
-      env: opts.env,
-      log: opts.log,
-      num_threads: opts.num_threads ?? serveThreads(),
-    });
+  if (ner) {
     registerExtractRoutes(app, {
       ner,
       predictor,
@@ -248,21 +260,24 @@ export async function buildApp(
       timeout_ms: opts.predict_timeout_ms ?? PREDICT_TIMEOUT_MS,
       window_tokens,
     });
-    app.addHook('onReady', () => ner.warmUp());
     app.addHook('onClose', () => ner.close());
   }
   registerRunRoutes(app, { run_dir: opts.run_dir ?? opts.ner_run_dir });
   await registerPages(app, opts.web_dir === undefined ? findWebRoot() : opts.web_dir);
-  return { app, predictor };
+  return { app, predictor, ner };
 }
 
 /** Starts the HTTP server on host:port (port 0 = any free port); `close()` stops it and the model's worker. */
 export async function startServer(opts: ServerOptions): Promise<{ url: string; close(): Promise<void> }> {
-  const { app, predictor } = await buildApp(opts);
+  const { app, predictor, ner } = await buildApp(opts);
   // A trained model is loaded before listening: the first request is then as fast as the rest. A model that cannot
   // load (no torch, damaged files) is retried with back-off and ends `down` (one line on stderr and in the log);
   // the server listens meanwhile, so /v1/health tells what is wrong instead of the process exiting.
-  if (opts.run_dir && existsSync(join(opts.run_dir, 'model', 'refit.json'))) await predictor.warmUp();
+  // The NER run's model (raw text → entities) is loaded beside it, the same way.
+  await Promise.all([
+    opts.run_dir && existsSync(join(opts.run_dir, 'model', 'refit.json')) ? predictor.warmUp() : undefined,
+    ner?.warmUp(),
+  ]);
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (e) {

@@ -24,6 +24,7 @@ export {
 } from './evaluate.ts';
 export {
   evalTokenTags,
+  meanTokenLoss,
   scoreTokenTags,
   tokenTags,
   wordTags,

@@ -103,6 +103,11 @@ export interface EvalResultEvent {
   tags?: number[][];
   /** The token head: the softmax probability of each of `tags`. */
   scores?: number[][];
+  /**
+   * The token head on a labelled data set (not predict's rows): the cross-entropy of the gold tag at each position
+   * read, in nats (the terms of the training loss).
+   */
+  nll?: number[][];
   seconds: number;
   memory: MemoryStats;
 }

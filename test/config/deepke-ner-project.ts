@@ -1,9 +1,7 @@
 // A DeepKE standard-NER project folder for tests: conf/ laid out as DeepKE's example/ner/standard/conf (config.yaml
 // with `hydra/model`, train.yaml, predict.yaml, hydra/model/bert.yaml, hydra/model/lstmcrf.yaml,
 // hydra/output/custom.yaml), the same files and keys with the BERT model chosen as issue #376 runs it.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { HYDRA_OUTPUT_CUSTOM, writeDeepkeProject } from './deepke-project.ts';
 
 /** The conf files of a DeepKE standard-NER project, by path under conf/. */
 export const DEEPKE_NER_CONF: Readonly<Record<string, string>> = Object.freeze({
@@ -19,15 +17,7 @@ export const DEEPKE_NER_CONF: Readonly<Record<string, string>> = Object.freeze({
     '    - hydra/model: bert   # [bert, lstmcrf]',
     '',
   ].join('\n'),
-  'hydra/output/custom.yaml': [
-    'hydra:',
-    '  run:',
-    '    dir: logs/${now:%Y-%m-%d_%H-%M-%S}',
-    '  sweep:',
-    '    dir: logs/${now:%Y-%m-%d_%H-%M-%S}',
-    '    subdir: ${hydra.job.num}_${hydra.job.id}',
-    '',
-  ].join('\n'),
+  'hydra/output/custom.yaml': HYDRA_OUTPUT_CUSTOM,
   'train.yaml': [
     'adam_epsilon: 1e-8',
     'data_dir: "data"',
@@ -83,13 +73,10 @@ export const DEEPKE_NER_CONF: Readonly<Record<string, string>> = Object.freeze({
   ].join('\n'),
 });
 
-/** Writes a DeepKE standard-NER project (conf/ only) into a new temp folder and returns the folder. */
-export function makeDeepkeNerProject(): string {
-  const root = mkdtempSync(join(tmpdir(), 'refit-deepke-ner-'));
-  for (const [rel, text] of Object.entries(DEEPKE_NER_CONF)) {
-    const file = join(root, 'conf', rel);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, text);
-  }
-  return root;
+/**
+ * Writes a DeepKE standard-NER project (conf/ only) into a new temp folder and returns the folder; `conf` replaces
+ * or adds files (null removes one), as for the RE project (writeDeepkeProject).
+ */
+export function makeDeepkeNerProject(conf: Record<string, string | null> = {}, parent?: string): string {
+  return writeDeepkeProject({ prefix: 'refit-deepke-ner-', base: DEEPKE_NER_CONF, conf, parent });
 }

@@ -11,6 +11,17 @@ export const DEEPKE_ASSET: string | undefined = (() => {
   return existsSync(join(path, 'relation.csv')) ? path : undefined;
 })();
 
+/** hydra/output/custom.yaml, the same in DeepKE's RE and NER examples: runs write into logs/<time>. */
+export const HYDRA_OUTPUT_CUSTOM = [
+  'hydra:',
+  '  run:',
+  '    dir: logs/${now:%Y-%m-%d_%H-%M-%S}',
+  '  sweep:',
+  '    dir: logs/${now:%Y-%m-%d_%H-%M-%S}',
+  '    subdir: ${hydra.job.num}_${hydra.job.id}',
+  '',
+].join('\n');
+
 /** The conf files of a DeepKE standard-RE project, by path under conf/. */
 export const DEEPKE_CONF: Readonly<Record<string, string>> = Object.freeze({
   'config.yaml': [
@@ -27,15 +38,7 @@ export const DEEPKE_CONF: Readonly<Record<string, string>> = Object.freeze({
     '  - model: lm   # cnn, rnn, transformer, capsule, gcn or lm',
     '',
   ].join('\n'),
-  'hydra/output/custom.yaml': [
-    'hydra:',
-    '  run:',
-    '    dir: logs/${now:%Y-%m-%d_%H-%M-%S}',
-    '  sweep:',
-    '    dir: logs/${now:%Y-%m-%d_%H-%M-%S}',
-    '    subdir: ${hydra.job.num}_${hydra.job.id}',
-    '',
-  ].join('\n'),
+  'hydra/output/custom.yaml': HYDRA_OUTPUT_CUSTOM,
   'preprocess.yaml': [
     'preprocess: True',
     "data_path: 'data/origin'",
@@ -118,21 +121,41 @@ export const DEEPKE_CONF: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /**
- * Writes a DeepKE project folder (conf/ + data/origin) in a fresh temp folder and returns its path.
- * `conf` replaces or adds files (null removes one); data/origin links to the DeepKE sample when present.
+ * Writes a DeepKE project folder in a fresh temp folder (under `parent`, default the system's) and returns its path:
+ * `base`'s conf files under conf/, `conf` replacing or adding files (null removes one), and data/origin linked to
+ * `origin` when given. The one builder of the RE and NER projects.
  */
-export function makeDeepkeProject(conf: Record<string, string | null> = {}, parent?: string): string {
-  const project = mkdtempSync(join(parent ?? tmpdir(), 'refit-deepke-'));
-  const files = { ...DEEPKE_CONF, ...conf };
-  for (const [rel, text] of Object.entries(files)) {
+export function writeDeepkeProject(opts: {
+  prefix: string;
+  base: Readonly<Record<string, string>>;
+  conf?: Record<string, string | null>;
+  parent?: string;
+  origin?: string;
+}): string {
+  const project = mkdtempSync(join(opts.parent ?? tmpdir(), opts.prefix));
+  for (const [rel, text] of Object.entries({ ...opts.base, ...opts.conf })) {
     if (text === null) continue;
     const path = join(project, 'conf', rel);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
   }
-  if (DEEPKE_ASSET) {
+  if (opts.origin) {
     mkdirSync(join(project, 'data'), { recursive: true });
-    symlinkSync(DEEPKE_ASSET, join(project, 'data', 'origin'), 'dir');
+    symlinkSync(opts.origin, join(project, 'data', 'origin'), 'dir');
   }
   return project;
+}
+
+/**
+ * Writes a DeepKE project folder (conf/ + data/origin) in a fresh temp folder and returns its path.
+ * `conf` replaces or adds files (null removes one); data/origin links to the DeepKE sample when present.
+ */
+export function makeDeepkeProject(conf: Record<string, string | null> = {}, parent?: string): string {
+  return writeDeepkeProject({
+    prefix: 'refit-deepke-',
+    base: DEEPKE_CONF,
+    conf,
+    parent,
+    origin: DEEPKE_ASSET,
+  });
 }

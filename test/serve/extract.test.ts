@@ -158,6 +158,8 @@ test(
         body: JSON.stringify({ text: texts[0], head: '黄得功', tail: '安徽合肥' }),
       });
       assert.equal(p.status, 503);
+      const why = JSON.stringify(await p.json());
+      assert.match(why, /NER run and no relation run: the extract endpoint/, why);
     } finally {
       child.kill('SIGTERM');
     }

@@ -1,7 +1,7 @@
 // The token head (NER) through the real worker on Weibo NER sentences encoded as `refit train` encodes them: its loss
-// and gradients against plain torch (in-process, check_token_head.py), eval's tags and scores, predict's rows, a few
-// steps lowering the loss, save → restore → continue equal to an uninterrupted run, and the exported ONNX graph's
-// logits in onnxruntime-node equal to torch's.
+// and gradients against plain torch (in-process, check_token_head.py), eval's tags, scores and per-position
+// cross-entropy (the eval loss), predict's rows, a few steps lowering the loss, save → restore → continue equal to an
+// uninterrupted run, and the exported ONNX graph's logits in onnxruntime-node equal to torch's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -128,6 +128,9 @@ test(
       assert.equal(ev.scores![row].length, labelled(i).length);
       ev.tags![row].forEach((t) => assert.ok(Number.isInteger(t) && t >= 0 && t < view.header.labels.length));
       ev.scores![row].forEach((s) => assert.ok(s > 0 && s <= 1));
+      // a labelled data set: the gold tag's cross-entropy at each position read (check_token_head.py: plain torch's)
+      assert.equal(ev.nll![row].length, labelled(i).length);
+      ev.nll![row].forEach((v) => assert.ok(Number.isFinite(v) && v >= 0));
     });
     // Predict's rows: the same sentences with their words' first sub-tokens (word_pos without the cut -1s).
     const rows = {
@@ -147,6 +150,7 @@ test(
       'eval_result',
     );
     assert.deepEqual(again.tags, ev.tags);
+    assert.equal(again.nll, undefined, "predict's rows carry no labels: no loss");
     // the same rows in the same batches: the same sums, so the same probabilities (fp32; 1e-6 allows another BLAS path)
     again.scores!.forEach((r, i) => r.forEach((s, j) => assert.ok(Math.abs(s - ev.scores![i][j]) <= 1e-6)));
   },

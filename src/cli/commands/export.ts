@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { ConfigError } from '../../errors.ts';
-import { exportRun } from '../../infer/index.ts';
+import { exportRun, onnxCheckSummary } from '../../infer/index.ts';
 
 /** Registers `refit export`. */
 export function registerExport(program: Command, ctx: CliContext): void {
@@ -58,10 +58,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
         });
         ctx.io.stdout.write(
           `refit export: ${o.run}/model/${r.file} (opset ${r.opset}, ${(r.bytes / 1e6).toFixed(1)} MB); ` +
-            `onnxruntime ${r.onnxruntime_node} vs torch ${r.torch_version} ` +
-            `on ${r.check.examples} examples of ${r.check.data}: max |logit diff| ` +
-            `${r.check.max_abs_diff.toExponential(2)} (≤ ${r.check.tolerance}), same relation ` +
-            `${r.check.same_relation}/${r.check.examples}\n`,
+            `onnxruntime ${r.onnxruntime_node} vs torch ${r.torch_version} ${onnxCheckSummary(r)}\n`,
         );
         const q = r.int8;
         if (q) {

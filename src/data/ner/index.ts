@@ -8,11 +8,12 @@ import { readText } from '../readers/text-file.ts';
 import type { NerReader } from './readers.ts';
 import { NER_READERS } from './registry.ts';
 import type { NerDataset, NerFile } from './types.ts';
+import { declaredTags, isDeclaredTag } from './tags.ts';
 
 export { NER_READERS } from './registry.ts';
 export type { NerReader } from './readers.ts';
 export type { NerDataset, NerFile, NerSentence, TokenSpan, EntitySpan, TagScheme } from './types.ts';
-export { parseTag, schemeOf, nerLabelNames, isTagShape, type ParsedTag } from './tags.ts';
+export { parseTag, schemeOf, nerLabelNames, declaredTags, isTagShape, type ParsedTag } from './tags.ts';
 export { decodeSpans, seqevalChunks, chunkTagOf, endOfChunk, startOfChunk, type Chunk } from './spans.ts';
 export { MAX_SENTENCE_TOKENS } from './tagged-lines.ts';
 export { entitySpans, predictedEntities, sentenceOfText, type SentenceText } from './entity-spans.ts';
@@ -42,7 +43,8 @@ export function pickNerReader(opts: { path: string; text: string; format?: strin
 
 /**
  * Reads one NER file (`format` forced or sniffed); bad lines follow `on_bad_row` as for relation files, and
- * `labels` (DeepKE's `labels:` key), when given, must hold every tag of the file.
+ * `labels` (DeepKE's `labels:` key: tags, or entity types standing for their tags), when given, must declare every
+ * tag of the file.
  */
 export async function readNerDataset(opts: {
   path: string;
@@ -82,17 +84,21 @@ export async function readNerDataset(opts: {
   return { ...data, skipped_rows: bad.skipped };
 }
 
-/** Every tag must be in the given label list; a sentence with one that is not is a bad row. */
+/**
+ * Every tag must be declared by the labels list (declaredTags: its tags, or a type listed bare); a sentence with one
+ * that is not is a bad row.
+ */
 function checkLabels(data: NerDataset, labels: readonly string[], bad: BadRows): void {
-  const known = new Set(['O', ...labels]);
+  const declared = declaredTags(labels);
+  const known = (t: string) => isDeclaredTag(declared, t);
   data.sentences = data.sentences.filter((s) => {
-    const k = s.tags.findIndex((t) => !known.has(t));
+    const k = s.tags.findIndex((t) => !known(t));
     if (k < 0) return true;
     bad.report(
       s.line + k,
-      `tag '${s.tags[k]}' is not in the labels list${didYouMean(s.tags[k], [...known])}`,
+      `tag '${s.tags[k]}' is not in the labels list${didYouMean(s.tags[k], ['O', ...declared.tags])}`,
     );
     return false;
   });
-  data.tags = data.tags.filter((t) => known.has(t));
+  data.tags = data.tags.filter(known);
 }

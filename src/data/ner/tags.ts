@@ -35,23 +35,54 @@ export function schemeOf(prefixes: ReadonlySet<string>): TagScheme | { clash: st
 
 const PREFIX_ORDER = 'BIMES';
 
+/** Entries of a labels list that are not tags (DeepKE's label list carries them): left out. */
+const NOT_TAGS = new Set(['[CLS]', '[SEP]', 'X', 'O']);
+
 /**
- * The ordered label names of an NER dataset (index = label id): `O` first, then `labels` (DeepKE's `labels:`
- * key) when given, else every tag seen sorted by type and then B, I, M, E, S. DeepKE's `[CLS]`/`[SEP]`/`X`
- * entries are not tags and are left out.
+ * The tags a labels list declares (DeepKE's `labels:` key): a tag (`B-PER`) as it is, and an entity type (`PER`, as
+ * DeepKE's standard NER conf lists them) as its `B-` and `I-` tags, in the list's order (run_bert.py's label list);
+ * `types` are the types so given, whose other prefixes (E-, S-, M-) a file may use too.
  */
-export function nerLabelNames(opts: { tags: Iterable<string>; labels?: readonly string[] }): string[] {
-  if (opts.labels) {
-    const given = opts.labels.filter((l) => !['[CLS]', '[SEP]', 'X', 'O'].includes(l));
-    return ['O', ...new Set(given)];
+export function declaredTags(labels: readonly string[]): { tags: string[]; types: Set<string> } {
+  const tags: string[] = [];
+  const types = new Set<string>();
+  for (const l of labels) {
+    if (NOT_TAGS.has(l)) continue;
+    if (parseTag(l)) tags.push(l);
+    else (types.add(l), tags.push(`B-${l}`, `I-${l}`));
   }
-  const seen = [...new Set(opts.tags)].filter((t) => t !== 'O');
+  return { tags: [...new Set(tags)], types };
+}
+
+/** True when `tag` is `O` or declared by the labels list (declaredTags): listed, or of a type listed bare. */
+export function isDeclaredTag(declared: ReturnType<typeof declaredTags>, tag: string): boolean {
+  if (tag === 'O' || declared.tags.includes(tag)) return true;
+  const parsed = parseTag(tag);
+  return !!parsed && declared.types.has(parsed.type);
+}
+
+/** Tags sorted by type, then B, I, M, E, S (a tag of no known shape counts as a B- of its own type). */
+function byTypeThenPrefix(tags: string[]): string[] {
   const key = (t: string) => parseTag(t) ?? { prefix: 'B', type: t };
-  seen.sort((a, b) => {
+  return tags.sort((a, b) => {
     const x = key(a);
     const y = key(b);
     if (x.type !== y.type) return x.type < y.type ? -1 : 1;
     return PREFIX_ORDER.indexOf(x.prefix) - PREFIX_ORDER.indexOf(y.prefix);
   });
-  return ['O', ...seen];
+}
+
+/**
+ * The ordered label names of an NER dataset (index = label id): `O` first, then the tags `labels` declares
+ * (declaredTags; each kept even when the data has none), then a declared type's other tags the data uses; without
+ * `labels`, every tag seen sorted by type and then B, I, M, E, S.
+ */
+export function nerLabelNames(opts: { tags: Iterable<string>; labels?: readonly string[] }): string[] {
+  const seen = [...new Set(opts.tags)].filter((t) => t !== 'O');
+  if (opts.labels) {
+    const declared = declaredTags(opts.labels);
+    const more = seen.filter((t) => !declared.tags.includes(t) && isDeclaredTag(declared, t));
+    return ['O', ...declared.tags, ...byTypeThenPrefix(more)];
+  }
+  return ['O', ...byTypeThenPrefix(seen)];
 }

@@ -34,7 +34,7 @@ EVENTS = {
     'step': (('step', 'loss', 'lr', 'grad_norm', 'examples', 'tokens',
               'padded_tokens', 'seconds', 'memory'), ('skipped', 'rank_memory')),
     'oom': (('step', 'completed_micro_batches', 'message', 'memory'), ('rank',)),
-    'eval_result': (('tag', 'seconds', 'memory'), ('logits', 'tags', 'scores')),
+    'eval_result': (('tag', 'seconds', 'memory'), ('logits', 'tags', 'scores', 'nll')),
     'saved': (('path', 'step'), ()),
     'restored': (('path', 'step'), ()),
     'weights_info': (('path', 'tensors'), ()),

@@ -157,7 +157,7 @@ class _Step:
             logits = t.model(batch['input_ids'], batch['attention_mask'], batch['head_pos'], batch['tail_pos'],
                              batch['lengths'])
         if 'positions' in batch:
-            return read_tags(logits, batch['positions'])
+            return read_tags(logits, batch['positions'], batch['labels'])
         return logits.float().cpu().tolist()
 
 

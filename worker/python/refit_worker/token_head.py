@@ -45,18 +45,33 @@ def token_loss(logits, labels, units):
     return total / max(units, 1)
 
 
-def read_tags(logits, positions):
+def read_tags(logits, positions, labels=None):
     """Eval's answer per row: [tag ids, their softmax probabilities] at the row's `positions` (host int64 arrays,
-    read in order), from logits [b, n, L]. Only these positions leave the device, in one copy (a full logits tensor
-    per token would be too big for JSON)."""
-    probs = logits.float().softmax(dim=-1)  # [b, n, L], fp32 whatever the autocast dtype
+    read in order), from logits [b, n, L]; with `labels` [b, n] whose every position read is labelled (a data set's
+    eval), a third list: the cross-entropy of the gold tag there (what token_loss sums), else None (predict's rows
+    carry no labels). Only these positions leave the device, in one copy (a full logits tensor per token would be too
+    big for JSON)."""
+    logits = logits.float()  # fp32 whatever the autocast dtype
+    probs = logits.softmax(dim=-1)  # [b, n, L]
     counts = [len(p) for p in positions]
     rows = torch.from_numpy(np.repeat(np.arange(len(positions)), counts)).to(probs.device)  # [k]
     cols = torch.from_numpy(np.concatenate(positions).astype(np.int64) if positions else np.zeros(0, np.int64))
-    score, tag = probs[rows, cols.to(probs.device)].max(dim=-1)  # [k, L] -> [k]
-    tags, scores = tag.cpu().tolist(), score.cpu().tolist()  # the one device sync of this batch
+    cols = cols.to(probs.device)
+    score, tag = probs[rows, cols].max(dim=-1)  # [k, L] -> [k]
+    picked = [tag.double(), score.double()]
+    if labels is not None:
+        gold = labels[rows, cols]  # [k]; -100 where nothing is labelled
+        logp = logits[rows, cols].log_softmax(dim=-1)  # [k, L]
+        nll = -logp.gather(1, gold.clamp(min=0)[:, None])[:, 0]  # [k, 1] -> [k]
+        picked += [nll.double(), gold.double()]
+    # the one device sync of this batch: [2 or 4, k] (tag ids and labels are exact in float64)
+    host = torch.stack(picked).cpu().tolist() if counts else [[] for _ in picked]
     out, at = [], 0
     for k in counts:
-        out.append([tags[at:at + k], scores[at:at + k]])
+        row = [[int(t) for t in host[0][at:at + k]], host[1][at:at + k]]
+        if labels is not None:
+            labelled = all(g != IGNORE_INDEX for g in host[3][at:at + k])
+            row.append(host[2][at:at + k] if labelled else None)
+        out.append(row)
         at += k
     return out

@@ -214,7 +214,8 @@ class Trainer:
 
     def evaluate(self, cmd, dataset):
         """Logits for every example of the batches, in batch order (no grad, eval mode); the token head answers
-        `tags` and `scores` instead: per example, the tag id and its softmax probability at each position read."""
+        `tags` and `scores` instead: per example, the tag id and its softmax probability at each position read, and
+        on a labelled data set `nll`: the gold tag's cross-entropy there."""
         started = time.perf_counter()
         self.model.eval()
         try:
@@ -223,6 +224,8 @@ class Trainer:
             self.model.train()
         answer = ({'tags': [r[0] for r in rows], 'scores': [r[1] for r in rows]} if self.head['kind'] == 'token'
                   else {'logits': rows})
+        if self.head['kind'] == 'token' and rows and all(len(r) > 2 and r[2] is not None for r in rows):
+            answer['nll'] = [r[2] for r in rows]  # a labelled data set: the gold tag's cross-entropy per position
         return make_event('eval_result', tag=cmd['tag'], **answer,
                           seconds=time.perf_counter() - started, memory=memory_stats(self.device))
 

@@ -145,20 +145,32 @@ def check_eval(ds, num_labels):
     model = copy.deepcopy(trainer.model).eval()
     batches = [{'indices': [0, 1, 2, 3], 'seq_len': 96}, {'indices': [4, 5, 6, 7, 8], 'seq_len': 100}]
     event = trainer.evaluate({'type': 'eval', 'dataset': 'd', 'tag': 't', 'batches': batches}, ds)
-    tags_ok, worst, rows = True, 0.0, 0
+    tags_ok, worst, worst_nll, rows = True, 0.0, 0.0, 0
+    ce_sum, units = 0.0, 0
     for b in batches:
         ids, mask, labels = plain_batch(ds, b['indices'], b['seq_len'])
         with torch.no_grad():
-            probs = model(ids, mask).softmax(-1)  # [b, n, L]
+            logits = model(ids, mask)  # [b, n, L]
+            probs = logits.softmax(-1)  # [b, n, L]
+            ce = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction='none')  # [b*n], 0 at -100
+        ce = ce.view(labels.shape)  # [b*n] -> [b, n]
+        ce_sum += ce.sum().item()
+        units += int((labels != -100).sum())
         for r in range(len(b['indices'])):
             where = (labels[r] != -100).nonzero().flatten()
             want = probs[r, where]  # [k, L]
             tags_ok &= event['tags'][rows] == want.argmax(-1).tolist()
             worst = max(worst, (torch.tensor(event['scores'][rows]) - want.max(-1).values).abs().max().item())
+            worst_nll = max(worst_nll, (torch.tensor(event['nll'][rows], dtype=torch.float64)
+                                        - ce[r, where].double()).abs().max().item())
             rows += 1
+    # The eval loss TS reports: the mean of `nll` over the labelled positions; plain torch's token cross-entropy.
+    mean_nll = sum(sum(r) for r in event['nll']) / sum(len(r) for r in event['nll'])
+    loss_diff = abs(mean_nll - ce_sum / units)
     # Probabilities in fp32 of the same batches: only the reduction order of the padding mask differs (≤ a few U).
-    return {'ok': bool(tags_ok) and worst <= 1e-6 and rows == 9 and 'logits' not in event,
-            'max_score_diff': worst, 'rows': rows}
+    return {'ok': bool(tags_ok) and worst <= 1e-6 and worst_nll <= 1e-6 and loss_diff <= 1e-6 and rows == 9
+            and 'logits' not in event and mean_nll > 0,
+            'max_score_diff': worst, 'max_nll_diff': worst_nll, 'loss_diff': loss_diff, 'rows': rows}
 
 
 def write_onnx_case(ds, num_labels, out_dir):
