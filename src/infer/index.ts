@@ -46,6 +46,8 @@ export {
   checkExtractRuns,
   openExtractor,
   runRelationTypes,
+  typeConstraints,
+  typedRelation,
   type Extraction,
   type Extractor,
   type ExtractParts,

@@ -6,10 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import { basename, resolve } from 'node:path';
 import type { RunLog } from '../log.ts';
 import {
-  allowedTypePairs,
   extractTriples,
   openNerPredictor,
   runRelationTypes,
+  typeConstraints,
   type Engine,
   type PredictBatcher,
 } from '../infer/index.ts';
@@ -98,7 +98,7 @@ export function registerExtractRoutes(
     window_tokens: number;
   },
 ): void {
-  const allowed = runRelationTypes(deps.re_run).catch(() => undefined);
+  const types = runRelationTypes(deps.re_run).catch(() => undefined);
   const names = { ner_run: basename(resolve(deps.ner.opts.run_dir)), re_run: basename(resolve(deps.re_run)) };
   app.get('/v1/extract', async () => ({ ...names, ner_engine: await deps.ner.engine() }));
   app.post('/v1/extract', async (req) => {
@@ -107,9 +107,9 @@ export function registerExtractRoutes(
     const work = extractTriples(
       {
         entities: (t) => deps.ner.entities(t),
-        predict: (items) => deps.batcher.submit(items),
+        predict: (items, o) => deps.batcher.submit(items, o),
         na_label: re.na_label,
-        allowed: allowedTypePairs(await allowed, re.na_label),
+        ...typeConstraints(await types, re.na_label),
       },
       texts,
     );
