@@ -1,7 +1,9 @@
 // Raw text → triples: an NER run's entities (NerPredictor), the ordered pairs of distinct entities that the RE run's
 // relation list allows (relation.csv's head_type/tail_type, when it names them), and the RE run's predictor on each
-// pair (the one predict path, with the run's top_k and na_threshold); a pair whose answer is not the NA label is a
-// triple. Offsets count code points. Used by `refit predict --re-run` and the server's /v1/extract.
+// pair (the one predict path, with the run's na_threshold); a pair whose answer is not the NA label is a triple. With
+// the list's types, a triple's relation is one whose types are the pair's: the best-ranked such relation of the
+// answer (every relation ranked), none when the NA label ranks above it. Offsets count code points. Used by
+// `refit predict --re-run` and the server's /v1/extract.
 import { existsSync } from 'node:fs';
 import { resolveConfig } from '../config/index.ts';
 import { RefitError } from '../errors.ts';
@@ -70,12 +72,45 @@ export function allowedTypePairs(
   return allowed.size ? allowed : undefined;
 }
 
-/** What extraction needs of the two runs: entities of texts, and relations of items (the run's defaults applied). */
+/** The type constraints of relation.csv's types: the pairs allowed and the types themselves (none when no pair is). */
+export function typeConstraints(
+  types: RelationTypes | undefined,
+  na_label: string | null,
+): Pick<ExtractParts, 'allowed' | 'types'> {
+  const allowed = allowedTypePairs(types, na_label);
+  return allowed ? { allowed, types } : {};
+}
+
+/**
+ * What extraction needs of the two runs: entities of texts, and relations of items (the run's defaults applied,
+ * but `top_k` when given); `types` (relation.csv's) keeps each triple's relation to the pair's types.
+ */
 export interface ExtractParts {
   entities(texts: readonly string[]): Promise<EntitySpan[][]>;
-  predict(items: PredictItem[]): Promise<Prediction[]>;
+  predict(items: PredictItem[], opts?: { top_k?: number }): Promise<Prediction[]>;
   na_label: string | null;
   allowed?: ReadonlyMap<string, ReadonlySet<string>>;
+  types?: RelationTypes;
+}
+
+/**
+ * The relation of a pair typed `head_type` → `tail_type` from its answer `a`: the answer's relation without `types`;
+ * with them, the best-ranked relation whose types are the pair's (the answer's own first), undefined when the answer
+ * is NA, the NA label ranks first or no ranked relation fits.
+ */
+export function typedRelation(
+  a: Prediction,
+  o: { head_type: string; tail_type: string; na_label: string | null; types?: RelationTypes },
+): { relation: string; score: number } | undefined {
+  const { types, na_label } = o;
+  if (a.error || a.relation === undefined || a.relation === na_label) return undefined;
+  const fits = (r: string) => types![r]?.head_type === o.head_type && types![r]?.tail_type === o.tail_type;
+  if (!types || fits(a.relation)) return { relation: a.relation, score: a.score ?? 0 };
+  for (const t of a.top ?? []) {
+    if (t.relation === na_label) return undefined;
+    if (fits(t.relation)) return t;
+  }
+  return undefined;
 }
 
 /** Texts → entities → candidate pairs → one predict call for all pairs → triples (see the file's header). */
@@ -93,22 +128,30 @@ export async function extractTriples(parts: ExtractParts, texts: readonly string
       tail_type: t.type,
     })),
   );
-  const answers = items.length ? await parts.predict(items) : [];
+  // with types, every relation is ranked, so that a pair's best-fitting one is among the answer's
+  const top_k = parts.types ? Object.keys(parts.types).length : undefined;
+  const answers = items.length ? await parts.predict(items, top_k ? { top_k } : undefined) : [];
   let k = 0;
   return texts.map((text, i) => {
     const triples: Triple[] = [];
     for (const [h, t] of pairs[i]) {
       const a = answers[k++];
-      if (a.error || a.relation === undefined || a.relation === parts.na_label) continue;
+      const r = typedRelation(a, {
+        head_type: h.type,
+        tail_type: t.type,
+        na_label: parts.na_label,
+        types: parts.types,
+      });
+      if (!r) continue;
       triples.push({
         head: h.text,
         head_type: h.type,
         head_offset: h.start,
-        relation: a.relation,
+        relation: r.relation,
         tail: t.text,
         tail_type: t.type,
         tail_offset: t.start,
-        score: a.score ?? 0,
+        score: r.score,
       });
     }
     return { text, entities: entities[i], triples };
@@ -139,6 +182,8 @@ export interface Extractor {
   re: Awaited<ReturnType<typeof openRunPredictor>>;
   ner: Awaited<ReturnType<typeof openNerPredictor>>;
   allowed?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** relation.csv's types of the RE run's relations, when it names them (what keeps a triple to its pair's types). */
+  types?: RelationTypes;
   close(): Promise<void>;
 }
 
@@ -161,19 +206,19 @@ export async function openExtractor(opts: {
     await ner.close();
     throw e;
   }
-  const allowed = allowedTypePairs(await runRelationTypes(opts.re_run), re.na_label);
   const parts: ExtractParts = {
     entities: (t) => ner.entities(t),
-    predict: (items) => re.predict(items),
+    predict: (items, o) => re.predict(items, o),
     na_label: re.na_label,
-    allowed,
+    ...typeConstraints(await runRelationTypes(opts.re_run), re.na_label),
   };
   return {
     extract: (texts) => extractTriples(parts, texts),
     engines: { ner: ner.engine, re: re.engine },
     re,
     ner,
-    allowed,
+    allowed: parts.allowed,
+    types: parts.types,
     close: async () => {
       await Promise.all([ner.close(), re.close()]);
     },

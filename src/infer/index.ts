@@ -47,6 +47,8 @@ export {
   checkExtractRuns,
   openExtractor,
   runRelationTypes,
+  typeConstraints,
+  typedRelation,
   type Extraction,
   type Extractor,
   type ExtractParts,

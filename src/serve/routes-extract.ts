@@ -8,10 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { basename, resolve } from 'node:path';
 import type { RunLog } from '../log.ts';
 import {
-  allowedTypePairs,
   extractTriples,
   openNerPredictor,
   runRelationTypes,
+  typeConstraints,
   type Engine,
   type PredictBatcher,
 } from '../infer/index.ts';
@@ -91,7 +91,7 @@ export function registerExtractRoutes(
   },
 ): void {
   const re_run = deps.re_run;
-  const allowed = re_run ? runRelationTypes(re_run).catch(() => undefined) : undefined;
+  const types = re_run ? runRelationTypes(re_run).catch(() => undefined) : undefined;
   const names = {
     ner_run: basename(resolve(deps.ner.side.run_dir)),
     re_run: re_run ? basename(resolve(re_run)) : null,
@@ -107,9 +107,9 @@ export function registerExtractRoutes(
       work = extractTriples(
         {
           entities: (t) => deps.ner.entities(t),
-          predict: (items) => deps.batcher.submit(items),
+          predict: (items, o) => deps.batcher.submit(items, o),
           na_label: re.na_label,
-          allowed: allowedTypePairs(await allowed, re.na_label),
+          ...typeConstraints(await types, re.na_label),
         },
         texts,
       );

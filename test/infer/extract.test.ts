@@ -2,7 +2,13 @@
 // predict call for all pairs, NA answers dropped, code-point offsets kept from the entities.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allowedTypePairs, candidatePairs, extractTriples } from '../../src/infer/index.ts';
+import {
+  allowedTypePairs,
+  candidatePairs,
+  extractTriples,
+  typeConstraints,
+  typedRelation,
+} from '../../src/infer/index.ts';
 import { relationRowsToCharBio } from '../../src/data/index.ts';
 import type { PredictItem } from '../../src/infer/index.ts';
 
@@ -113,5 +119,60 @@ test("relationRowsToCharBio: a sentence's rows merged, typed by the relation's t
   assert.equal(
     out,
     ['张 B-人物', '三 I-人物', '生 O', '于 O', '北 B-地点', '京 I-地点', '', '李 O', '四 O', ''].join('\n'),
+  );
+});
+
+test("extractTriples with relation.csv's types: a triple's relation fits its pair's types (every relation ranked)", async () => {
+  const types = {
+    None: { head_type: 'None', tail_type: 'None' },
+    出生地: { head_type: 'PER', tail_type: 'LOC' },
+    国籍: { head_type: 'PER', tail_type: 'COUNTRY' },
+  };
+  const top = (...r: string[]) => r.map((relation, i) => ({ relation, score: 0.5 - i / 10 }));
+  // the pair PER → LOC: the answer 国籍 (PER → COUNTRY) gives way to the best-ranked relation that fits
+  const answer = (relation: string, ranked: string[]) => ({
+    id: 0,
+    head: 'h',
+    tail: 't',
+    relation,
+    score: 0.5,
+    top: top(...ranked),
+  });
+  const pair = { head_type: 'PER', tail_type: 'LOC', na_label: 'None', types };
+  assert.deepEqual(typedRelation(answer('国籍', ['国籍', '出生地', 'None']), pair), {
+    relation: '出生地',
+    score: 0.4,
+  });
+  assert.equal(typedRelation(answer('国籍', ['国籍', 'None', '出生地']), pair), undefined);
+  assert.equal(typedRelation(answer('None', ['None', '出生地']), pair), undefined);
+  assert.deepEqual(typedRelation(answer('出生地', ['出生地']), pair), { relation: '出生地', score: 0.5 });
+  assert.deepEqual(typedRelation(answer('国籍', ['国籍']), { ...pair, types: undefined }), {
+    relation: '国籍',
+    score: 0.5,
+  });
+  assert.deepEqual(typeConstraints({ None: types.None }, 'None'), {});
+
+  const opts: Array<{ top_k?: number } | undefined> = [];
+  const out = await extractTriples(
+    {
+      entities: async () => [[e('张三', 'PER', 0), e('北京', 'LOC', 4)]],
+      predict: async (items, o) => {
+        opts.push(o);
+        return items.map((it, id) => ({
+          ...answer('国籍', ['国籍', '出生地']),
+          id,
+          head: it.head,
+          tail: it.tail,
+        }));
+      },
+      na_label: 'None',
+      ...typeConstraints(types, 'None'),
+    },
+    ['张三生于北京'],
+  );
+  assert.deepEqual(opts, [{ top_k: 3 }]);
+  assert.deepEqual(
+    out[0].triples.map((t) => [t.head, t.relation, t.tail, t.score]),
+    [['张三', '出生地', '北京', 0.4]],
   );
 });
