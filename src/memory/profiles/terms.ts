@@ -179,6 +179,30 @@ function loraActivationBytes(model: ModelDims, run: RunShape, layers: number): n
   return layers * per;
 }
 
+// LoRA: the adapters and the head train; the base weights stay (fp32) without gradients or optimizer states
+function trainedOf(
+  tensors: ParamTensor[],
+  adapters: ParamTensor[],
+  freeze: number,
+  L: number,
+): ParamTensor[] {
+  return adapters.length
+    ? [...tensors.filter((t) => t.layer === L && !t.frozen), ...adapters]
+    : tensors.filter((t) => trainable(t, freeze));
+}
+
+/** The tensors an optimizer step updates (LoRA's adapters and the head, or every tensor not frozen). */
+export function trainableTensors(o: {
+  model: ModelDims;
+  run: RunShape;
+  traits: EngineTraits;
+}): ParamTensor[] {
+  const { model, run } = o;
+  const tensors = paramTensors(model, { ...o.traits.head, num_labels: run.num_labels });
+  const freeze = Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
+  return trainedOf(tensors, loraTensors(model, run, freeze), freeze, model.num_hidden_layers);
+}
+
 /** Computes the exact terms of `run` on `model` for an engine with `traits`. */
 export function exactTerms(
   model: ModelDims,
@@ -190,10 +214,7 @@ export function exactTerms(
   const freeze = Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
   const L = model.num_hidden_layers;
   const adapters = loraTensors(model, run, freeze);
-  // LoRA: the adapters and the head train; the base weights stay (fp32) without gradients or optimizer states
-  const train = adapters.length
-    ? [...tensors.filter((t) => t.layer === L && !t.frozen), ...adapters]
-    : tensors.filter((t) => trainable(t, freeze));
+  const train = trainedOf(tensors, adapters, freeze, L);
   const amp = run.precision !== 'fp32';
   const b = run.batch_size;
   const s = run.seq_len;
