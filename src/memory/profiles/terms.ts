@@ -238,18 +238,25 @@ export function exactTerms(
         4,
       ),
     );
-  // 16-bit copies alive at the start of backward: the trained Linears' (autocast's cache), and under LoRA also the
-  // frozen base Linears of the trained layers (saved by autograd for their input's gradient)
-  const linears = adapters.length
-    ? [...tensors.filter((t) => t.linear && trainable(t, freeze)), ...adapters]
-    : train.filter((t) => t.linear);
+  // LoRA training under autocast holds its frozen base in the 16-bit dtype (the worker's lora.hold_base)
+  const base16 = adapters.length > 0 && amp && run.mode === 'train';
+  const frozen = base16 ? tensors.filter((t) => !train.includes(t)) : [];
+  const weights = base16
+    ? tensorBytes(frozen, 2) + tensorBytes(train, 4)
+    : tensorBytes(tensors, 4) + tensorBytes(adapters, 4);
+  // 16-bit copies alive at the start of backward: the trained Linears' (autocast's cache), and under LoRA with an
+  // fp32 base also the frozen base Linears of the trained layers (saved by autograd for their input's gradient)
+  const linears =
+    !base16 && adapters.length
+      ? [...tensors.filter((t) => t.linear && trainable(t, freeze)), ...adapters]
+      : train.filter((t) => t.linear);
   const topLinears = linears.filter((t) => t.layer >= L - 1); // the recomputed top layer + head
   const ckpt = run.grad_checkpointing && run.mode === 'train';
   const off = offloads(run);
   const checkpoints = ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0;
   return {
     params: countParams(tensors) + countParams(adapters),
-    weights: tensorBytes(tensors, 4) + tensorBytes(adapters, 4) + traits.buffer_bytes,
+    weights: weights + traits.buffer_bytes,
     gradients: g,
     // optimizer offload: the states and the step (its temporary) on the host, the gradients leave at the step
     optimizer: off.optimizer ? 0 : optimizer,
