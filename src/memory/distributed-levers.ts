@@ -19,11 +19,14 @@ export const FSDP_NO_FP16 =
 export function strategyTrains(strategy: string | undefined, precision: string): boolean {
   return !(strategy === 'fsdp' && precision === 'fp16');
 }
-/** Why adamw-8bit runs with one process or ddp only: its blockwise states are not shaped like the parameters. */
-export const SHARDED_NO_8BIT = "adamw-8bit's blockwise states are not sharded by zero1 or fsdp";
-/** Whether `strategy` (none: one process) takes `optimizer`'s states: adamw-8bit's not under zero1 or fsdp. */
+/**
+ * Why adamw-8bit runs with one process, ddp or zero1 (which shards whole parameters, each with its own blocks) but not
+ * fsdp: FSDP's parameters are DTensor shards, which its flat per-tensor blocks and the checkpoint's gather do not take.
+ */
+export const SHARDED_NO_8BIT = "adamw-8bit's blockwise states are not sharded by fsdp";
+/** Whether `strategy` (none: one process) takes `optimizer`'s states: adamw-8bit's not under fsdp. */
 export function strategyHolds(strategy: string | undefined, optimizer: string): boolean {
-  return !(optimizer === 'adamw-8bit' && (strategy === 'zero1' || strategy === 'fsdp'));
+  return !(optimizer === 'adamw-8bit' && strategy === 'fsdp');
 }
 export type Backend = (typeof BACKENDS)[number];
 

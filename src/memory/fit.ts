@@ -4,7 +4,7 @@
 // and train's decision read and price a config. Pure: cost.ts for speed.
 import { roundSeqLen } from '../batch/index.ts';
 import { RefitError } from '../errors.ts';
-import { microBatchMs, offloadMs } from './cost.ts';
+import { microBatchMs, offloadMs, optimizerStepMs } from './cost.ts';
 import { checkSeqLen, validateDims } from './models.ts';
 import { strategyHolds, strategyTrains, type Strategy } from './distributed-levers.ts';
 import { FIT_LEVERS, type Lever, type Permit } from './levers.ts';
@@ -160,6 +160,7 @@ function candidate(q: Search, micro: number, levers: Record<string, unknown>): F
   const stepMs =
     shape.grad_accumulation *
       microBatchMs(model, { ...run, seq_len: Math.round(perExample) }, gpu, micro * perExample) +
+    optimizerStepMs({ model, run, gpu }) +
     offloadMs(plan.host, gpu, shape.grad_accumulation);
   const { strategy, ...rest } = levers;
   return {

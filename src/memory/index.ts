@@ -128,7 +128,14 @@ export {
   type FitAllow,
   type FitOptions,
 } from './fit.ts';
-export { microBatchMs, offloadMs, trainFlopsPerToken } from './cost.ts';
+export {
+  HOST_MEMORY_GBS,
+  OPTIMIZER_STEP,
+  microBatchMs,
+  offloadMs,
+  optimizerStepMs,
+  trainFlopsPerToken,
+} from './cost.ts';
 export { formatBytes } from '../bytes.ts';
 // The OOM doctor (src/memory/doctor): its parse/diagnose surface, re-exported by name.
 export {

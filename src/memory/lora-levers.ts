@@ -43,7 +43,8 @@ export const LORA_LEVERS: readonly Lever[] = Object.freeze<Lever[]>([
     },
     prices:
       'gradients and optimizer states for the adapters (r × (in + out) per target per layer) and the head only; ' +
-      'the frozen base weights in fp32 without them; activations kept for every adapted layer, plus x·A (and ' +
+      'the frozen base weights without them (in 16 bits under fp16/bf16, no autocast copy; else fp32); ' +
+      'activations kept for every adapted layer, plus x·A (and ' +
       'the dropped input with lora dropout) per target',
     fit: {
       order: 8,

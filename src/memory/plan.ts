@@ -54,7 +54,7 @@ export function validateRun(model: ModelDims, run: RunShape): void {
   if (run.mode === 'train' && !strategyTrains(run.strategy, run.precision))
     throw new RefitError('E_RUN_SHAPE', `${FSDP_NO_FP16}; use precision bf16 or fp32`);
   if (run.mode === 'train' && !strategyHolds(run.strategy, run.optimizer))
-    throw new RefitError('E_RUN_SHAPE', `${SHARDED_NO_8BIT}; use strategy ddp, or optimizer adamw`);
+    throw new RefitError('E_RUN_SHAPE', `${SHARDED_NO_8BIT}; use strategy ddp or zero1, or optimizer adamw`);
   checkSeqLen(model, run.seq_len);
 }
 

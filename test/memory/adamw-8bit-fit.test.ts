@@ -1,6 +1,6 @@
 // 8-bit AdamW as a fit lever (permit adamw-8bit): tried only when allowed and nothing exact fits, then BERT-large at
-// 512 fits 8 GB and BERT-base at 512 fits 3 GB at the bytes `refit plan --optimizer adamw-8bit` prices; never paired
-// with a strategy that shards states (zero1, fsdp).
+// 512 fits 8 GB and BERT-base at 512 fits 3 GB at the bytes `refit plan --optimizer adamw-8bit` prices; zero1 shards
+// its states over the ranks, fsdp does not take them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInProcess } from '../cli/in-process.ts';
@@ -21,13 +21,14 @@ async function cli(args: string[]): Promise<Record<string, any>> {
 }
 
 /** `refit plan` of a fit's chosen configuration. */
-function planOf(model: string[], c: Record<string, any>): Promise<Record<string, any>> {
+function planOf(model: string[], c: Record<string, any>, extra: string[] = []): Promise<Record<string, any>> {
   return cli([
     'plan',
     ...model.slice(0, 4),
     ...['--seq-len', '512', '--batch-size', String(c.micro_batch_size), '--precision', c.precision],
     ...['--attention', c.attention, '--grad-checkpointing', c.grad_checkpointing ? 'on' : 'off'],
     ...['--optimizer', c.optimizer],
+    ...extra,
   ]);
 }
 
@@ -56,28 +57,27 @@ test('an exact fit wins: BERT-base at 512 on 8 GB keeps AdamW even when adamw-8b
   assert.equal(r.config.optimizer, 'adamw');
 });
 
-test('plan refuses adamw-8bit under zero1 in one line; fit never pairs them', async () => {
-  const r = await runInProcess(
-    [
-      'plan',
-      ...BASE.slice(0, 4),
-      '--batch-size',
-      '4',
-      '--optimizer',
-      'adamw-8bit',
-      '--nproc',
-      '2',
-      '--strategy',
-      'zero1',
-    ],
-    ENV,
+test('zero1 shards adamw-8bit states over the ranks (plan prices states / ranks); plan refuses fsdp in one line', async () => {
+  const plan = async (strategy: string, optimizer = 'adamw-8bit') => {
+    const args = ['plan', ...BASE.slice(0, 4), '--batch-size', '4', '--optimizer', optimizer, '--nproc', '2'];
+    return runInProcess([...args, '--strategy', strategy, '--json'], ENV);
+  };
+  const [ddp, zero1] = [await plan('ddp'), await plan('zero1')].map((r) => {
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  });
+  assert.equal(zero1.per_rank.optimizer, Math.ceil(ddp.per_rank.optimizer / 2), 'the 8-bit states ÷ 2 ranks');
+  assert.ok(zero1.peak_device_bytes < ddp.peak_device_bytes);
+  const fsdp = await plan('fsdp');
+  assert.notEqual(fsdp.code, 0);
+  assert.match(
+    fsdp.stderr,
+    /adamw-8bit's blockwise states are not sharded by fsdp; use strategy ddp or zero1/,
   );
-  assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /adamw-8bit's blockwise states are not sharded by zero1 or fsdp/);
-  const fit = await cli(['fit', ...LARGE, '--gpu', '8GB', '--gpus', '2', '--allow', 'adamw-8bit']);
-  for (const c of [fit, ...fit.alternatives])
-    assert.ok(
-      !(c.config.optimizer === 'adamw-8bit' && c.config.strategy === 'zero1'),
-      JSON.stringify(c.config),
-    );
+  // fit pairs them: BERT-large at 512 on two 5 GB cards, at the bytes plan prices for one rank
+  const fit = await cli(['fit', ...LARGE, '--gpu', '5GB', '--gpus', '2', '--allow', 'adamw-8bit']);
+  assert.equal(fit.fits, true);
+  assert.deepEqual([fit.config.strategy, fit.config.optimizer], ['zero1', 'adamw-8bit']);
+  const ranks = ['--nproc', '2', '--strategy', 'zero1'];
+  assert.equal((await planOf(LARGE, fit.config, ranks)).peak_device_bytes, fit.peak_device_bytes);
 });

@@ -60,6 +60,31 @@ test('LoRA prices gradients and AdamW states for the adapters and the head only;
   assert.equal(dropped.lora_activations - lora.lora_activations, L * 2 * (round(8 * 128 * h) + 8 * 128 * h));
 });
 
+test('LoRA under fp16/bf16 holds the frozen base in 16 bits: half its weight bytes, no autocast copy of it', () => {
+  const model: ModelDims = { ...PRESETS['bert-base'], vocab_size: 21128 };
+  const run = (precision: 'fp32' | 'fp16' | 'bf16', lora_rank?: number) => ({
+    ...planConfig({
+      config: plainConfig({ batch_size: 8, max_seq_len: 128, lora_rank, precision }),
+      facts: { engine: 'refit' },
+      model,
+    }).shape.run,
+  });
+  const terms = (precision: 'fp32' | 'fp16' | 'bf16', rank?: number) =>
+    exactTerms(model, run(precision, rank), refitTraits());
+  const fp32 = terms('fp32', 8);
+  for (const p of ['fp16', 'bf16'] as const) {
+    const half = terms(p, 8);
+    const trained = half.gradients; // the adapters and the head, fp32 (their gradients have their bytes)
+    // the frozen rest (all but the trained tensors) at 2 bytes instead of 4: about half the fp32 weights
+    assert.ok(Math.abs(half.weights - trained - (fp32.weights - trained) / 2) < 2 ** 20, p);
+    // autocast caches 16-bit copies of the adapters and the head's Linear only, not of the base
+    assert.ok(half.autocast_fwd < trained, `${p}: ${half.autocast_fwd}`);
+    assert.ok(terms(p).autocast_fwd > 50 * half.autocast_fwd, 'full fine-tuning caches every Linear');
+  }
+  // without LoRA nothing changes: fp32 weights whatever the precision
+  assert.equal(terms('fp16').weights, terms('fp32').weights);
+});
+
 test('fit uses LoRA only with --allow lora; BERT-large at 512 then fits 4 GB at the bytes refit plan prices', async () => {
   const exact = await json(['fit', ...MODEL('bert-large'), '--gpu', '4GB']);
   assert.equal(exact.fits, false);

@@ -107,8 +107,8 @@ function generate(random: () => number, mode: 'auto' | 'manual'): Generated {
       ? {
           distributed: {
             nproc_per_node: world,
-            // zero1 does not shard adamw-8bit's states (plan refuses the pair, fit skips it)
-            strategy: pick(memory.optimizer === 'adamw-8bit' ? ['ddp', 'auto'] : ['ddp', 'zero1', 'auto']),
+            // zero1 shards adamw-8bit's states too
+            strategy: pick(['ddp', 'zero1', 'auto']),
           },
         }
       : {}),

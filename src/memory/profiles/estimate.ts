@@ -182,8 +182,11 @@ export function estimateWith(opts: {
         per_rank.fsdp_prefetch,
       gradients: per_rank.strategy === 'fsdp' ? per_rank.gradients : 0,
       optimizer: per_rank.optimizer,
+      // adamw-8bit's temporaries are one tensor's, the largest, on the rank that holds it
       optimizer_temp: Math.max(
-        per_rank.strategy === 'ddp' ? x.optimizer_temp : Math.ceil(x.optimizer_temp / world),
+        per_rank.strategy === 'ddp' || run.optimizer === 'adamw-8bit'
+          ? x.optimizer_temp
+          : Math.ceil(x.optimizer_temp / world),
         per_rank.comm_buffers,
       ),
     });

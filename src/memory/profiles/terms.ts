@@ -179,6 +179,30 @@ function loraActivationBytes(model: ModelDims, run: RunShape, layers: number): n
   return layers * per;
 }
 
+// LoRA: the adapters and the head train; the base weights stay (fp32) without gradients or optimizer states
+function trainedOf(
+  tensors: ParamTensor[],
+  adapters: ParamTensor[],
+  freeze: number,
+  L: number,
+): ParamTensor[] {
+  return adapters.length
+    ? [...tensors.filter((t) => t.layer === L && !t.frozen), ...adapters]
+    : tensors.filter((t) => trainable(t, freeze));
+}
+
+/** The tensors an optimizer step updates (LoRA's adapters and the head, or every tensor not frozen). */
+export function trainableTensors(o: {
+  model: ModelDims;
+  run: RunShape;
+  traits: EngineTraits;
+}): ParamTensor[] {
+  const { model, run } = o;
+  const tensors = paramTensors(model, { ...o.traits.head, num_labels: run.num_labels });
+  const freeze = Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
+  return trainedOf(tensors, loraTensors(model, run, freeze), freeze, model.num_hidden_layers);
+}
+
 /** Computes the exact terms of `run` on `model` for an engine with `traits`. */
 export function exactTerms(
   model: ModelDims,
@@ -190,10 +214,7 @@ export function exactTerms(
   const freeze = Math.min(run.freeze_layers ?? 0, model.num_hidden_layers);
   const L = model.num_hidden_layers;
   const adapters = loraTensors(model, run, freeze);
-  // LoRA: the adapters and the head train; the base weights stay (fp32) without gradients or optimizer states
-  const train = adapters.length
-    ? [...tensors.filter((t) => t.layer === L && !t.frozen), ...adapters]
-    : tensors.filter((t) => trainable(t, freeze));
+  const train = trainedOf(tensors, adapters, freeze, L);
   const amp = run.precision !== 'fp32';
   const b = run.batch_size;
   const s = run.seq_len;
@@ -217,18 +238,25 @@ export function exactTerms(
         4,
       ),
     );
-  // 16-bit copies alive at the start of backward: the trained Linears' (autocast's cache), and under LoRA also the
-  // frozen base Linears of the trained layers (saved by autograd for their input's gradient)
-  const linears = adapters.length
-    ? [...tensors.filter((t) => t.linear && trainable(t, freeze)), ...adapters]
-    : train.filter((t) => t.linear);
+  // LoRA training under autocast holds its frozen base in the 16-bit dtype (the worker's lora.hold_base)
+  const base16 = adapters.length > 0 && amp && run.mode === 'train';
+  const frozen = base16 ? tensors.filter((t) => !train.includes(t)) : [];
+  const weights = base16
+    ? tensorBytes(frozen, 2) + tensorBytes(train, 4)
+    : tensorBytes(tensors, 4) + tensorBytes(adapters, 4);
+  // 16-bit copies alive at the start of backward: the trained Linears' (autocast's cache), and under LoRA with an
+  // fp32 base also the frozen base Linears of the trained layers (saved by autograd for their input's gradient)
+  const linears =
+    !base16 && adapters.length
+      ? [...tensors.filter((t) => t.linear && trainable(t, freeze)), ...adapters]
+      : train.filter((t) => t.linear);
   const topLinears = linears.filter((t) => t.layer >= L - 1); // the recomputed top layer + head
   const ckpt = run.grad_checkpointing && run.mode === 'train';
   const off = offloads(run);
   const checkpoints = ckpt ? (L - freeze) * roundAlloc(4 * b * s * model.hidden_size) : 0;
   return {
     params: countParams(tensors) + countParams(adapters),
-    weights: tensorBytes(tensors, 4) + tensorBytes(adapters, 4) + traits.buffer_bytes,
+    weights: weights + traits.buffer_bytes,
     gradients: g,
     // optimizer offload: the states and the step (its temporary) on the host, the gradients leave at the step
     optimizer: off.optimizer ? 0 : optimizer,

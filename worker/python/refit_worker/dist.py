@@ -332,7 +332,16 @@ def zero1_optimizer(groups, optimizer_class, **defaults):
     """ZeroRedundancyOptimizer over the same parameter groups: each rank keeps the optimizer states of its shard
     (its state_dict, after consolidate_state_dict, is a plain optimizer state dict: resumable on any world size)."""
     from torch.distributed.optim import ZeroRedundancyOptimizer
-    return ZeroRedundancyOptimizer(groups, optimizer_class=optimizer_class, **defaults)
+
+    class Zero1(ZeroRedundancyOptimizer):
+        def load_state_dict(self, state_dict):
+            super().load_state_dict(state_dict)
+            # torch's Optimizer.load_state_dict also left this rank's states in the wrapper's own `state`, cast to the
+            # parameters' dtype (8-bit AdamW's uint8 codes as fp32): a stale second copy that state_dict() overwrites
+            # from the local optimizer's live states anyway
+            self.state.clear()
+
+    return Zero1(groups, optimizer_class=optimizer_class, **defaults)
 
 
 class RankLostError(Exception):

@@ -28,8 +28,9 @@ def make_scaler(enabled):
 
 def build_optimizer(model, spec, device, strategy=None):
     """AdamW (fused, or with 8-bit states) or SGD over trainable params; no weight decay on biases and LayerNorm.
-    With strategy zero1 the same optimizer inside ZeroRedundancyOptimizer (states sharded over the ranks); 8-bit AdamW
-    runs with one process or ddp (its blockwise states are not shaped like the parameters zero1 and fsdp shard)."""
+    With strategy zero1 the same optimizer inside ZeroRedundancyOptimizer (states sharded over the ranks by whole
+    parameters: 8-bit AdamW's blocks are per parameter, so its states shard too); 8-bit AdamW is refused under fsdp,
+    whose parameters are DTensor shards that its flat per-tensor blocks and checkpoint gather do not take."""
     zero1 = strategy == 'zero1'
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -42,10 +43,11 @@ def build_optimizer(model, spec, device, strategy=None):
     if spec['kind'] not in LEVER_VALUES['optimizer']:
         raise WorkerError(E_BAD_COMMAND, f'optimizer kind {spec["kind"]!r}: expected ' + ', '.join(LEVER_VALUES['optimizer']))
     if spec['kind'] == 'adamw-8bit':
-        if strategy in ('zero1', 'fsdp'):
-            raise WorkerError(E_BAD_COMMAND, f'optimizer adamw-8bit with distributed.strategy {strategy}: its '
-                              'blockwise states are not sharded; use ddp, or adamw')
-        return AdamW8bit(groups, lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'])
+        if strategy == 'fsdp':
+            raise WorkerError(E_BAD_COMMAND, 'optimizer adamw-8bit with distributed.strategy fsdp: its blockwise '
+                              'states are not sharded by fsdp; use ddp or zero1, or adamw')
+        args = dict(lr=spec['lr'], betas=tuple(spec['betas']), eps=spec['eps'])
+        return zero1_optimizer(groups, AdamW8bit, **args) if zero1 else AdamW8bit(groups, **args)
     extra = {}
     if spec['kind'] == 'adamw-fused':
         if HAS_FUSED_ADAMW and device.type == 'cuda':

@@ -108,6 +108,9 @@ class Trainer:
                                   'use ddp or zero1 (the adapters are small)')
             # after the pretrained weights: B is zero, so step 0 is the loaded model
             lora.apply(model, rank, alpha, dropout, targets, first_layer=cmd['freeze_layers'])
+            if self.device.type == 'cuda' and self.precision in ('fp16', 'bf16'):
+                # the frozen base in the autocast dtype (the planner prices it so); on CPU it stays fp32
+                lora.hold_base(model, torch.float16 if self.precision == 'fp16' else torch.bfloat16)
         self.offload.configure(model)
         return model
 

@@ -207,25 +207,50 @@ def check_resume(ds):
             'resumed_losses': losses_b, 'same_weights': same_w, 'same_states': same_s}
 
 
-def check_sharded_refused():
-    """zero1 and fsdp shard states shaped like the parameters: 8-bit AdamW is refused there in one line."""
+def check_sharded():
+    """fsdp shards parameters into DTensors that 8-bit AdamW's per-tensor blocks do not take: refused in one line.
+    zero1 shards whole parameters, so each rank's ZeroRedundancyOptimizer runs an AdamW8bit over its own (here a gloo
+    group of one): its state_dict, consolidated, is an 8-bit AdamW state that a single process loads, and loading it
+    back keeps the codes uint8 in the live states and no fp32 copy in the wrapper."""
+    import torch.distributed as dist
     model = torch.nn.Linear(4, 3)
-    lines = {}
-    for strategy in ('zero1', 'fsdp'):
-        try:
-            build_optimizer(model, ADAMW8, torch.device('cpu'), strategy)
-            lines[strategy] = None
-        except WorkerError as e:
-            lines[strategy] = e.code + ': ' + e.message
-    ok = all(v and v.startswith('E_BAD_COMMAND') and 'adamw-8bit' in v for v in lines.values())
-    return {'ok': ok and isinstance(build_optimizer(model, ADAMW8, torch.device('cpu'), 'ddp'), AdamW8bit), **lines}
+    try:
+        build_optimizer(model, ADAMW8, torch.device('cpu'), 'fsdp')
+        fsdp = None
+    except WorkerError as e:
+        fsdp = e.code + ': ' + e.message
+    store = tempfile.mktemp(prefix='refit-zero1-')
+    dist.init_process_group('gloo', init_method='file://' + store, rank=0, world_size=1)
+    try:
+        opt = build_optimizer(model, ADAMW8, torch.device('cpu'), 'zero1')
+        model(torch.randn(2, 4)).sum().backward()
+        opt.step()
+        opt.consolidate_state_dict(to=0)
+        state = opt.state_dict()
+        codes = [v for st in state['state'].values() for k, v in st.items() if k.endswith('_codes')]
+        opt.load_state_dict(copy.deepcopy(state))
+        live = [v for st in opt.optim.state.values() for k, v in st.items() if k.endswith('_codes')]
+        single = build_optimizer(model, ADAMW8, torch.device('cpu'))
+        single.load_state_dict(copy.deepcopy(state))
+        zero1 = {'inner': type(opt.optim).__name__, 'saved_codes': len(codes),
+                 'codes_uint8': all(c.dtype == torch.uint8 for c in codes + live) and len(live) == len(codes) > 0,
+                 'wrapper_copies': sum(len(v or {}) for v in opt.state.values()),
+                 'single_process_loads': all(torch.equal(single.state[p]['exp_avg_codes'], opt.optim.state[p]['exp_avg_codes'])
+                                             for p in model.parameters())}
+    finally:
+        dist.destroy_process_group()
+        os.path.exists(store) and os.remove(store)
+    ok = (bool(fsdp) and fsdp.startswith('E_BAD_COMMAND') and 'adamw-8bit' in fsdp and zero1['inner'] == 'AdamW8bit'
+          and zero1['codes_uint8'] and zero1['wrapper_copies'] == 0 and zero1['single_process_loads'])
+    return {'ok': ok and isinstance(build_optimizer(model, ADAMW8, torch.device('cpu'), 'ddp'), AdamW8bit),
+            'fsdp': fsdp, 'zero1': zero1}
 
 
 def main(path):
     torch.set_num_threads(2)
     ds = EncodedDataset(path)
     results = {'round_trip': check_round_trip(), 'reference': check_reference(), 'vs_adamw': check_vs_adamw(ds),
-               'state_bytes': check_state_bytes(ds), 'resume': check_resume(ds), 'sharded_refused': check_sharded_refused()}
+               'state_bytes': check_state_bytes(ds), 'resume': check_resume(ds), 'sharded': check_sharded()}
     ok = all(r['ok'] for r in results.values())
     print(json.dumps({'ok': ok, **results}))
     return 0 if ok else 1

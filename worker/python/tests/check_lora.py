@@ -102,11 +102,37 @@ def check_checkpointing(ds):
     return {'ok': bool(ok), 'max_param_diff': diff, 'adapted_with_freeze_1': names}
 
 
+def check_base_16bit(ds):
+    """hold_base (what a CUDA run in fp16/bf16 does): the frozen base in bf16, adapters and head fp32. On CPU, where
+    torch's bf16 autocast runs, two steps train with it: the losses stay within bf16's rounding of the fp32-base
+    twin's, the base does not move, and the merged state a model folder holds is fp32."""
+    try:
+        with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+            torch.ones(2, 2) @ torch.ones(2, 2)
+    except RuntimeError as e:
+        return {'ok': True, 'skipped': f'no bf16 autocast on this CPU torch: {e}'}
+    cmd = load_cmd(**LORA, precision='bf16')
+    twin, held = Trainer(cmd), Trainer(cmd)
+    cast = lora.hold_base(held.model, torch.bfloat16)
+    frozen = {str(p.dtype) for p in held.model.parameters() if not p.requires_grad}
+    trained = {str(p.dtype) for p in held.model.parameters() if p.requires_grad}
+    before = {k: v for k, v in params(held).items() if '.lora_' not in k and 'classifier' not in k}
+    losses = [[t.train_step(step_cmd(s, [[0, 1, 2, 3]]), ds)['loss'] for s in (1, 2)] for t in (twin, held)]
+    rel = max(abs(a - b) / abs(a) for a, b in zip(*losses))
+    after = params(held)
+    still = all(torch.equal(v, after[k]) for k, v in before.items())
+    merged = {str(v.dtype) for v in lora.merged(held.model).values() if v.is_floating_point()}
+    ok = (cast > 0 and frozen == {'torch.bfloat16'} and trained == {'torch.float32'} and rel <= 2e-2 and still
+          and merged == {'torch.float32'})
+    return {'ok': bool(ok), 'values_cast': cast, 'losses_fp32_base': losses[0], 'losses_bf16_base': losses[1],
+            'max_rel_loss_diff': rel, 'base_unchanged': still, 'merged_dtypes': sorted(merged)}
+
+
 def main(path):
     torch.set_num_threads(2)
     ds = EncodedDataset(path)
     results = {'step0': check_step0(ds), 'trains_adapters': check_trains_adapters(ds), 'merged': check_merged(ds),
-               'checkpointing': check_checkpointing(ds)}
+               'checkpointing': check_checkpointing(ds), 'base_16bit': check_base_16bit(ds)}
     ok = all(r['ok'] for r in results.values())
     print(json.dumps({'ok': ok, **results}))
     return 0 if ok else 1
