@@ -9,7 +9,10 @@ holds the whole gradient: only what backward has produced and not yet sent, and 
 On CUDA the host buffers are pinned and the copy runs on a side stream that first waits for the compute stream,
 non-blocking, with an event per parameter recorded after it; the device gradient is marked as used by the side
 stream (record_stream) before it is freed, so the allocator reuses its memory only once the copy has read it. The
-host reads a buffer only after waiting for its event. On CPU the same code runs with plain copies.
+host reads a buffer only after waiting for its event. Copies in flight are capped at IN_FLIGHT_BYTES (more than one
+at a time only below it): past it the hook waits for the oldest, so the device's gradients stay under the cap plus
+the largest gradient (the one backward is producing), whatever the host link's speed; src/memory prices that bound.
+On CPU the same code runs with plain copies.
 
 Gradient accumulation keeps an OOM's recovery exact (steps.py drops the micro-batch that ran out and keeps the
 others): the step's gradient is one fp32 accumulator per parameter; the first micro-batch that reaches a parameter
@@ -19,9 +22,14 @@ staged). The staging buffers are allocated the first time a second micro-batch n
 micro-batch never has them. The adds are those the device does without offload (previous + this micro-batch's, in
 fp32), so the sums are the same.
 """
+import collections
 import weakref
 
 import torch
+
+# Bytes of device gradients whose copy to the host may be in flight at once (src/memory/profiles/terms.ts
+# STREAM_IN_FLIGHT_BYTES).
+IN_FLIGHT_BYTES = 64 * 2 ** 20
 
 
 class GradStream:
@@ -37,6 +45,8 @@ class GradStream:
         self.staged = [False] * n  # this micro-batch's gradient of the parameter was sent
         self.side = torch.cuda.Stream(device=device) if self.cuda else None
         self.events = [torch.cuda.Event() if self.cuda else None for _ in range(n)]
+        self.in_flight = collections.deque()  # (parameter index, bytes) of the copies not yet waited for
+        self.in_flight_bytes = 0
         self._nodes, self._handles = [], []
         me = weakref.ref(self)  # the hooks must not keep this object (and its pinned buffers) alive
 
@@ -85,6 +95,8 @@ class GradStream:
         """Each parameter's gradient of the step in host memory (None where no micro-batch produced one), waiting
         for its copy where one is in flight."""
         out = []
+        self.in_flight.clear()  # every copy is waited for below
+        self.in_flight_bytes = 0
         for i, kept in enumerate(self.has_acc):
             if kept:
                 self._wait(i)
@@ -120,6 +132,21 @@ class GradStream:
             target.copy_(g.detach())
         self.staged[i] = True
         p.grad = None
+        if self.cuda:
+            nbytes = g.numel() * g.element_size()
+            del g  # freed (for reuse once its copy has run) before waiting for older copies
+            self._throttle(i, nbytes)
+
+    def _throttle(self, i, nbytes):
+        """Counts the copy just queued, forgets the oldest ones that finished and, past IN_FLIGHT_BYTES, waits for the
+        oldest until under it (or one left)."""
+        self.in_flight.append((i, nbytes))
+        self.in_flight_bytes += nbytes
+        while self.in_flight and (self.events[self.in_flight[0][0]].query() or (
+                self.in_flight_bytes > IN_FLIGHT_BYTES and len(self.in_flight) > 1)):
+            j, b = self.in_flight.popleft()
+            self.events[j].synchronize()
+            self.in_flight_bytes -= b
 
     def _wait(self, i):
         if self.cuda:
