@@ -70,14 +70,17 @@ export const HOST_STEP_GBS = 10;
 
 /**
  * Milliseconds an offloaded run adds to one optimizer step of `micro_batches` micro-batches, not overlapped (an upper
- * bound): the saved activations out and back over the card's host link in every micro-batch; the gradients out and
- * the parameters back once a step, and the host's step over its states.
+ * bound): the saved activations out and back over the card's host link in every micro-batch; the gradients out in
+ * every micro-batch (streamed during its backward) and added on the host to the step's after the first, the
+ * parameters back once a step, and the host's step over its states.
  */
 export function offloadMs(host: HostBytes | undefined, gpu: GpuSpec, micro_batches: number): number {
   if (!host) return 0;
   const link = hostLink(gpu).gbs * 1e9;
   const activations = (2 * host.activations * micro_batches) / link;
-  const moved = host.gradients + host.master_weights;
-  const step = host.optimizer > 0 ? moved / link + (moved + 2 * host.optimizer) / (HOST_STEP_GBS * 1e9) : 0;
+  const moved = host.gradients * micro_batches + host.master_weights;
+  const adds = 3 * host.gradients * Math.max(0, micro_batches - 1);
+  const hostPass = host.gradients + host.master_weights + 2 * host.optimizer + adds;
+  const step = host.optimizer > 0 ? moved / link + hostPass / (HOST_STEP_GBS * 1e9) : 0;
   return (activations + step) * 1e3;
 }
