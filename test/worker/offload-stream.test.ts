@@ -3,8 +3,9 @@
 // bites (max_grad_norm 0.05), optimizer and all give the losses, gradient norms and weights of the run without
 // offload within 1e-6; an injected OOM that drops a step's first micro-batch and a `continue` with it re-split give
 // the same as without offload; and the in-process checks (worker/python/tests/check_offload_stream.py): one hook
-// call per parameter per backward (checkpointing too), no gradient left on the device after a backward, an OOM half
-// way through a later micro-batch's backward dropping only that micro-batch, and fp16's loss scaling on the host.
+// call per parameter per backward (checkpointing too, reentrant included), no gradient left on the device after a
+// backward, an OOM half way through a later micro-batch's backward dropping only that micro-batch, and fp16's loss
+// scaling on the host.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

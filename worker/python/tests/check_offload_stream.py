@@ -9,6 +9,7 @@ import json
 import sys
 
 import torch
+import torch.utils.checkpoint
 
 from refit_worker.data import EncodedDataset
 from refit_worker.grad_stream import GradStream
@@ -155,6 +156,29 @@ def check_scaler(ds):
             'inf_step_moved_weights': unchanged, 'inf_step_skipped': skipped.get('skipped')}
 
 
+def check_reentrant():
+    """A reentrant checkpoint (torch's older default) recomputes its layers in a backward of its own: the hooks still
+    fire once per parameter, and the host gradients equal those of the same model without the stream."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
+    x = torch.randn(4, 6, requires_grad=True)
+    model(x).square().sum().backward()
+    want = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    stream = GradStream(list(model.parameters()), torch.device('cpu'))
+    fired = collections.Counter()
+    arrived = stream.arrived
+    stream.arrived = lambda i: (fired.update([i]), arrived(i))
+    stream.begin()
+    torch.utils.checkpoint.checkpoint(model, x, use_reentrant=True).square().sum().backward()
+    stream.commit()
+    got = stream.grads()
+    same = all(torch.equal(a, b) for a, b in zip(want, got))
+    on_device = sum(p.grad is not None for p in model.parameters())
+    ok = same and set(fired.values()) == {1} and len(fired) == len(want) and on_device == 0
+    return {'ok': ok, 'fires': sorted(set(fired.values())), 'same_gradients': same, 'device_grads': on_device}
+
+
 def check_released():
     """A stream whose optimizer is gone is freed with it: the hooks hold no reference to it."""
     model = torch.nn.Linear(4, 4)
@@ -168,7 +192,7 @@ def check_released():
 def main():
     ds = EncodedDataset(sys.argv[1])
     results = {'hooks': check_hooks(ds), 'backward_oom': check_backward_oom(ds), 'scaler': check_scaler(ds),
-               'released': check_released()}
+               'reentrant': check_reentrant(), 'released': check_released()}
     results['ok'] = all(r['ok'] for r in results.values())
     print(json.dumps(results))
     sys.exit(0 if results['ok'] else 1)
