@@ -1,6 +1,8 @@
 // memory.offload on CPU (issue 21 item 4): the offload code path runs here with plain host copies, so every mode must
-// give the losses of the run without it. bert-tiny (2 layers, hidden 128) at 64 tokens, batch 8 in two micro-batches,
-// dropout 0.1, AdamW, 6 steps, with checkpointing off and on: the per-step losses of each mode, their largest
+// give the losses of the run without it (optimizer and all stream each gradient to the host during backward, staged
+// per micro-batch, and clip and step there). bert-tiny (2 layers, hidden 128) at 64 tokens, batch 8 in two
+// micro-batches, dropout 0.1, AdamW, max_grad_norm 1.0, 6 steps, with checkpointing off and on: the per-step losses
+// of each mode, their largest
 // difference from the run without offload, and the seconds per step; then what the planner says offload does to
 // BERT-large at 512 on an 8 GB card (refit fit / refit plan).
 // Run: node --import tsx bench/offload-cpu.ts [--threads 2] [--out bench/results/offload-cpu.md]
@@ -128,8 +130,10 @@ async function main(): Promise<void> {
     `Command: \`node --import tsx bench/offload-cpu.ts --threads ${THREADS}\` (torch ${torch_version}, CPU, ${THREADS} threads).`,
     '',
     `bert-tiny (2 layers, hidden 128, vocab 21128) at ${SEQ} tokens, batch ${BATCH} in two micro-batches, dropout 0.1, ` +
-      `AdamW, ${STEPS} steps from the same seed, every mode on the same worker (the offload code path with plain host ` +
-      'copies: on CPU host and device are one memory, so there is no memory to save here). The seconds per step come ' +
+      `AdamW, max_grad_norm 1.0, ${STEPS} steps from the same seed, every mode on the same worker (the offload code ` +
+      'path with plain host copies: on CPU host and device are one memory, so there is no memory to save here). ' +
+      'optimizer and all send each gradient to the host as backward produces it (added to the step’s once its ' +
+      'micro-batch completes), then unscale, clip and step there. The seconds per step come ' +
       'from a shared 2-core machine: they show the copies cost something, not what they cost on a GPU.',
     '',
     `Largest |loss − loss without offload| over every step and mode: **${worst.toExponential(1)}** (required ≤ 1e-6).`,

@@ -1,7 +1,7 @@
 // Part (e), the levers of issue 21: each lever measured on its own, the same run (model, batch, length, precision,
 // data, steps) once without it and once with it — measured peak vs planned, and step time vs the run without it.
 // A lever is one entry of LEVER_CHECKS: the config overrides that turn it on.
-import { loadModelDims } from '../../src/memory/index.ts';
+import { loadModelDims, offloadMs } from '../../src/memory/index.ts';
 import { autoPlan, configOf, loadSpecOf, planSummary, stepsOf } from './auto.ts';
 import { errorText, round, saveResults, type CheckContext } from './context.ts';
 import { fixedLengths, writeSyntheticDataset } from './dataset.ts';
@@ -74,6 +74,8 @@ export async function runLevers(ctx: CheckContext): Promise<void> {
     seed: 11,
   });
   ctx.say(`(e) levers on ${sec.model}, batch ${s.batch} (micro ${s.micro}), length ${s.seq}`);
+  // the planner's non-overlapped cost of each run's offload (ms a step; null without a known card)
+  const bounds = new Map<string, number | null>();
   const run = async (label: string, extra: string[]): Promise<VariantResult> => {
     const plan = autoPlan(ctx, {
       preset: s.preset,
@@ -84,6 +86,7 @@ export async function runLevers(ctx: CheckContext): Promise<void> {
       extra_overrides: [...overridesOf(ctx, s.micro), ...extra],
     });
     const d = plan.decision;
+    bounds.set(label, ctx.gpu && plan.plan ? offloadMs(plan.plan.host, ctx.gpu, s.batch / s.micro) : null);
     const v = await runVariant(ctx, {
       label,
       load: loadSpecOf(d, dims, s.steps),
@@ -106,7 +109,8 @@ export async function runLevers(ctx: CheckContext): Promise<void> {
   }
   for (const check of LEVER_CHECKS) {
     try {
-      sec.rows.push(rowOf(check, base, await run(check.lever, check.overrides)));
+      const v = await run(check.lever, check.overrides);
+      sec.rows.push(rowOf(check, base, v, { batch: s.batch, bound_ms: bounds.get(check.lever) ?? null }));
     } catch (e) {
       sec.rows.push({ lever: check.lever, overrides: check.overrides, base, error: errorText(e) });
     }
@@ -114,12 +118,23 @@ export async function runLevers(ctx: CheckContext): Promise<void> {
   }
 }
 
-/** A lever's row: its run, the run without it, measured vs planned peak, and the step-time ratio. */
-function rowOf(check: LeverCheck, base: VariantResult, withLever: VariantResult): LeverRow {
+/**
+ * A lever's row: its run, the run without it, measured vs planned peak, and the step-time ratio; for offload, the
+ * milliseconds it adds to a step of `batch` examples against the planner's non-overlapped `bound_ms`.
+ */
+function rowOf(
+  check: LeverCheck,
+  base: VariantResult,
+  withLever: VariantResult,
+  o: { batch: number; bound_ms: number | null },
+): LeverRow {
   const measured = withLever.peak_device;
   const planned = withLever.plan?.peak_device_bytes;
   const stepTime = (v: VariantResult) => (v.examples_per_s ? 1 / v.examples_per_s : undefined);
   const [a, b] = [stepTime(withLever), stepTime(base)];
+  const offload = check.overrides.some((x) => x.startsWith('memory.offload='));
+  const added = offload && a && b ? round((a - b) * o.batch * 1e3, 1) : null;
+  const bound = offload && o.bound_ms ? round(o.bound_ms, 1) : null;
   return {
     lever: check.lever,
     overrides: check.overrides,
@@ -130,5 +145,12 @@ function rowOf(check: LeverCheck, base: VariantResult, withLever: VariantResult)
     peak_rel_err: measured && planned ? round((planned - measured) / measured) : null,
     peak_vs_base: measured && base.peak_device ? round(measured / base.peak_device) : null,
     step_time_vs_base: a && b ? round(a / b) : null,
+    ...(offload
+      ? {
+          offload_ms_per_step: added,
+          offload_ms_bound: bound,
+          offload_overlap: added !== null && bound ? round(1 - added / bound) : null,
+        }
+      : {}),
   };
 }

@@ -116,7 +116,8 @@ function leverRow(r: LeverRow): string {
         : 'ok';
   return (
     `| ${r.lever} | \`${r.overrides.join(' ')}\` | ${gib(r.base.peak_device)} | ${gib(r.measured_peak_device)} | ` +
-    `${gib(r.planned_peak_device)} | ${pct(r.peak_rel_err)} | ${num(r.step_time_vs_base, 2)} | ${status} |`
+    `${gib(r.planned_peak_device)} | ${pct(r.peak_rel_err)} | ${num(r.step_time_vs_base, 2)} | ` +
+    `${num(r.offload_ms_per_step, 1)} | ${num(r.offload_ms_bound, 1)} | ${pct(r.offload_overlap)} | ${status} |`
   );
 }
 
@@ -190,10 +191,12 @@ export function renderMarkdown(r: CheckResults): string {
     '',
     `## (e) Levers: ${r.levers.model}, effective batch ${r.levers.effective_batch} (micro-batch ${r.levers.micro_batch_size}), length ${r.levers.seq_len}`,
     '',
-    `Each lever against the same run without it.${r.levers.note ? ` ${r.levers.note}.` : ''}`,
+    `Each lever against the same run without it.${r.levers.note ? ` ${r.levers.note}.` : ''} Offload: the ms it ` +
+      'adds to an optimizer step, the planner’s bound for them if nothing overlapped (copies over the host link and ' +
+      'the host’s step), and the share of that bound the worker hides behind compute.',
     '',
-    '| lever | overrides | peak without, GiB | measured peak with, GiB | planned peak with, GiB | planned vs measured | step time vs without | result |',
-    '|---|---|---|---|---|---|---|---|',
+    '| lever | overrides | peak without, GiB | measured peak with, GiB | planned peak with, GiB | planned vs measured | step time vs without | offload ms/step added | not overlapped, ms | hidden | result |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.levers.rows.map(leverRow),
     '',
   ];

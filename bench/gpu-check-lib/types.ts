@@ -194,6 +194,14 @@ export interface LeverRow {
   peak_vs_base?: number | null;
   /** time per example with the lever / without it */
   step_time_vs_base?: number | null;
+  /**
+   * offload: milliseconds the lever adds to an optimizer step (measured, with − without), the planner's bound for
+   * them if nothing overlapped (cost.ts offloadMs: the copies over the host link and the host's step), and the share
+   * of that bound the worker hid behind compute (1 − added / bound; the gradients' copies run during backward)
+   */
+  offload_ms_per_step?: number | null;
+  offload_ms_bound?: number | null;
+  offload_overlap?: number | null;
 }
 
 /** Part (e): the levers of issue 21, each measured against the same run without it. */

@@ -122,13 +122,16 @@ export function optimizerStepMs(o: { model: ModelDims; run: RunShape; gpu: GpuSp
 
 /**
  * Milliseconds an offloaded run adds to one optimizer step of `micro_batches` micro-batches, not overlapped (an upper
- * bound): the saved activations out and back over the card's host link in every micro-batch; the gradients out and
- * the parameters back once a step (the host's step itself: optimizerStepMs).
+ * bound): the saved activations out and back over the card's host link in every micro-batch; the gradients out in
+ * every micro-batch (streamed during its backward) and added on the host to the step's after the first (at
+ * HOST_MEMORY_GBS), the parameters back once a step (the host's step itself: optimizerStepMs).
  */
 export function offloadMs(host: HostBytes | undefined, gpu: GpuSpec, micro_batches: number): number {
   if (!host) return 0;
   const link = hostLink(gpu).gbs * 1e9;
   const activations = (2 * host.activations * micro_batches) / link;
-  const step = host.optimizer > 0 ? (host.gradients + host.master_weights) / link : 0;
+  const moved = host.gradients * micro_batches + host.master_weights;
+  const adds = 3 * host.gradients * Math.max(0, micro_batches - 1); // read both, write the sum
+  const step = host.optimizer > 0 ? moved / link + adds / (HOST_MEMORY_GBS * 1e9) : 0;
   return (activations + step) * 1e3;
 }

@@ -230,6 +230,9 @@ test(
         assert.ok(row.base.ok && row.with_lever!.ok, `${row.lever}: ${row.with_lever?.error}`);
         assert.ok(row.measured_peak_device! > 0 && row.planned_peak_device! > 0, row.lever);
         assert.ok(row.step_time_vs_base! > 0, row.lever);
+        // offload: the ms it adds to a step (the non-overlapped bound needs a known card: none on CPU)
+        if (row.lever.startsWith('offload'))
+          assert.ok(Number.isFinite(row.offload_ms_per_step), `${row.lever}: ${row.offload_ms_per_step}`);
       }
       assert.ok(res.levers.rows.some((r) => r.lever === 'lora'));
 

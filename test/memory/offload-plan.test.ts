@@ -15,6 +15,9 @@ import {
   resolveGpu,
   type Offload,
 } from '../../src/memory/index.ts';
+import { roundAlloc } from '../../src/memory/params.ts';
+import { refitTraits } from '../../src/memory/profiles/refit.ts';
+import { STREAM_IN_FLIGHT_BYTES, exactTerms } from '../../src/memory/profiles/terms.ts';
 
 const ENV = { REFIT_NO_COLOR: '1' };
 const LARGE = { ...PRESETS['bert-large'], vocab_size: 21128 };
@@ -47,6 +50,31 @@ test('optimizer offload: no states or foreach temporary on the device; states, f
     opt.peak_device_bytes < none.peak_device_bytes - h.optimizer * 0.9,
     'the states leave the device',
   );
+});
+
+test('optimizer offload streams the gradients: the device keeps the copies in flight and the one being produced', () => {
+  const run = {
+    engine: 'refit' as const,
+    mode: 'train' as const,
+    batch_size: 4,
+    seq_len: 512,
+    precision: 'fp16' as const,
+    attention: 'sdpa' as const,
+    grad_checkpointing: false,
+    optimizer: 'adamw' as const,
+    num_labels: 10,
+  };
+  const none = exactTerms(LARGE, run, refitTraits());
+  const opt = exactTerms(LARGE, { ...run, offload: 'optimizer' }, refitTraits());
+  // the largest trainable tensor: the word embeddings' gradient, in fp32
+  const largest = roundAlloc(4 * LARGE.vocab_size * LARGE.hidden_size);
+  assert.equal(opt.gradients, Math.max(STREAM_IN_FLIGHT_BYTES, largest) + largest);
+  assert.ok(opt.gradients < none.gradients / 5, 'a small part of the whole gradient');
+  assert.equal(opt.host.gradients, none.gradients, 'the host holds all of it');
+  // never more than all the gradients (a model whose tensors are all small)
+  const tiny = { ...PRESETS['bert-tiny'], vocab_size: 1000 };
+  const t = exactTerms(tiny, { ...run, offload: 'optimizer' }, refitTraits());
+  assert.equal(t.gradients, exactTerms(tiny, run, refitTraits()).gradients);
 });
 
 test('activation offload: one layer of saved activations and no checkpoints on the device, the rest on the host', () => {

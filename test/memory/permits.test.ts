@@ -123,7 +123,7 @@ test('the doctor lists the levers that change the numerics as fixes, with the pe
   writeFileSync(
     log,
     'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 192.00 MiB. GPU 0 has a total capacity of ' +
-      '2.79 GiB of which 100.00 MiB is free. Of the allocated memory 5.2 GiB is allocated by PyTorch\n',
+      '2.50 GiB of which 100.00 MiB is free. Of the allocated memory 5.2 GiB is allocated by PyTorch\n',
   );
   // the same card for both (the cuBLAS workspace depends on it)
   const card = ['--gpu', 'GTX 1660'];

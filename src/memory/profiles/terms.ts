@@ -257,8 +257,8 @@ export function exactTerms(
   return {
     params: countParams(tensors) + countParams(adapters),
     weights: weights + traits.buffer_bytes,
-    gradients: g,
-    // optimizer offload: the states and the step (its temporary) on the host, the gradients leave at the step
+    gradients: off.optimizer ? streamedGradientBytes(train, g) : g,
+    // optimizer offload: the states and the step (its temporary) on the host
     optimizer: off.optimizer ? 0 : optimizer,
     optimizer_temp: off.optimizer ? 0 : temp,
     autocast_fwd: amp ? tensorBytes(ckpt ? topLinears : linears, 2) : 0,
@@ -294,6 +294,19 @@ export function exactTerms(
     },
     lora_activations: loraActivationBytes(model, run, ckpt ? Math.min(1, L - freeze) : L - freeze),
   };
+}
+
+/** Device gradient bytes whose copy to the host may be in flight (worker grad_stream.py IN_FLIGHT_BYTES). */
+export const STREAM_IN_FLIGHT_BYTES = 64 * 2 ** 20;
+
+/**
+ * The device gradients under optimizer offload, at most: the worker sends each to the host as backward produces it and
+ * waits for the oldest copy past STREAM_IN_FLIGHT_BYTES, so it holds the copies in flight (the cap, or one larger
+ * tensor alone) and the gradient backward is producing (at most the largest tensor); never more than all of them (g).
+ */
+export function streamedGradientBytes(train: readonly ParamTensor[], g: number): number {
+  const largest = train.reduce((m, t) => Math.max(m, roundAlloc(4 * t.numel)), 0);
+  return Math.min(g, Math.max(STREAM_IN_FLIGHT_BYTES, largest) + largest);
 }
 
 /** fused AdamW keeps its `step` as a 0-d fp32 tensor per parameter on the device: one 512 B block each. */

@@ -122,8 +122,10 @@ class _Step:
         """Backward of `loss` with the step's earlier gradients moved aside, so an OOM inside it cannot leave a
         half-added micro-batch in them (they come back as they were). Costs one extra gradient set at the end of
         backward, when the activations are already freed; the first micro-batch of a step costs nothing.
-        Returns the gradients put aside, for _commit to add back."""
+        Returns the gradients put aside, for _commit to add back. With optimizer offload the device keeps no
+        gradient (each goes to the host in backward) and the host optimizer stages the micro-batch the same way."""
         t = self.t
+        t.offload.micro_batch_started(t.optimizer)
         stash = {p: p.grad for p in t.trainable if p.grad is not None}
         for p in stash:
             p.grad = None
@@ -141,6 +143,7 @@ class _Step:
             return
         for p, g in (pending['stash'] or {}).items():
             p.grad = g if p.grad is None else g.add_(p.grad)
+        self.t.offload.micro_batch_kept(self.t.optimizer)
         st = self.t.partial
         st['loss_sum'] += pending['loss']
         st['examples'] += pending['n']

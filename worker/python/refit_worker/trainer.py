@@ -190,10 +190,13 @@ class Trainer:
         lr = self.optimizer.param_groups[0]['lr']
         scale = self.scaler.get_scale()
         try:
-            self.scaler.unscale_(self.optimizer)
             max_norm = self.max_grad_norm if self.max_grad_norm > 0 else float('inf')
-            grad_norm = float(full_tensor(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm)))
-            self.scaler.step(self.optimizer)  # skips the update when fp16 gradients overflowed
+            if self.offload.optimizer_on_host:  # the gradients are in host memory: unscaled, clipped, stepped there
+                grad_norm = self.optimizer.step_on_host(self.scaler, max_norm)
+            else:
+                self.scaler.unscale_(self.optimizer)
+                grad_norm = float(full_tensor(torch.nn.utils.clip_grad_norm_(self.trainable, max_norm)))
+                self.scaler.step(self.optimizer)  # skips the update when fp16 gradients overflowed
         except Exception as e:
             self.steps.zero_grad()
             if not is_oom(e):
