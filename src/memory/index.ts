@@ -17,7 +17,7 @@ export {
   type LoraConfig,
   type LoraTarget,
 } from './lora-levers.ts';
-export { rankTerms, DIST_BUCKET_BYTES } from './profiles/estimate.ts';
+export { rankTerms, DIST_BUCKET_BYTES, hostStepBytes } from './profiles/estimate.ts';
 export type {
   ModelDims,
   RunShape,

@@ -9,6 +9,7 @@ import {
   FSDP_NO_FP16,
   configAllow,
   fitConfig,
+  hostStepBytes,
   strategyTrains,
   parseSize,
   planConfig,
@@ -245,7 +246,7 @@ function checkPlanned(file: PlanFile, config: RunConfig): PlanFile {
     );
   }
   // offload: the host holds what the device does not (pinned on CUDA, where it is checked against the host's RAM too)
-  const host = p.host?.total ?? 0;
+  const host = hostStepBytes(p.host, d.grad_accumulation);
   if (host > 0 && d.device.startsWith('cuda') && host > availableRam())
     throw new RefitError(
       'E_MEMORY_PLAN',

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConfig } from '../../src/config/index.ts';
-import { PRESETS } from '../../src/memory/index.ts';
+import { PRESETS, hostStepBytes } from '../../src/memory/index.ts';
 import { decideMemory } from '../../src/run/index.ts';
 import { availableRam } from '../../src/run/decide.ts';
 
@@ -85,4 +85,20 @@ test("what offload keeps in host memory is checked against the host's RAM (CUDA)
     (e: Error) => /^the run is planned at [\d.]+ GiB peak/.test(e.message),
   );
   assert.doesNotThrow(() => decide([...cpu.slice(0, 3), 'memory.budget=12GB'], large, 'cpu'));
+});
+
+test('a step of several micro-batches under optimizer offload also keeps its staged gradients on the host', () => {
+  const o = ['memory.mode=manual', 'memory.micro_batch_size=1', 'memory.offload=optimizer'];
+  const roomy = decide([...o, 'memory.budget=64GB'], large, 'cpu');
+  assert.ok(roomy.decision.grad_accumulation > 1);
+  const p = roomy.plan!;
+  const host = p.host!;
+  assert.equal(hostStepBytes(host, 1), host.total);
+  assert.equal(hostStepBytes(host, roomy.decision.grad_accumulation), host.total + host.gradients);
+  // a budget that holds one micro-batch's host bytes but not the staging set the second one adds
+  const between = (p.peak_allocated_bytes + host.total + host.gradients / 2) / 2 ** 30;
+  assert.throws(
+    () => decide([...o, `memory.budget=${between.toFixed(3)}GiB`], large, 'cpu'),
+    (e: Error) => /^the run is planned at [\d.]+ GiB peak/.test(e.message),
+  );
 });

@@ -81,6 +81,15 @@ export function hostBytes(
   };
 }
 
+/**
+ * Host bytes of an offloaded step of `micro_batches` micro-batches: `host.total`, and under optimizer offload the
+ * worker's staging set of fp32 gradients (grad_stream.py), allocated when a step has a second micro-batch.
+ */
+export function hostStepBytes(host: HostBytes | undefined, micro_batches: number): number {
+  if (!host) return 0;
+  return host.total + (micro_batches > 1 ? host.gradients : 0);
+}
+
 function estimateTrain(model: ModelDims, run: RunShape, x: ExactTerms, coef: Coefficients): ProfileEstimate {
   const est = estimatePhases(model, run, x, coef);
   const host = hostBytes(model, run, x, coef);
