@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInProcess } from '../cli/in-process.ts';
+import { planFlagsOf } from './fit-plan-flags.ts';
 
 const ENV = { REFIT_NO_COLOR: '1' };
 // offload kept off: an exact lever, with it fit would not need 8-bit states (test/memory/offload-plan.test.ts)
@@ -22,14 +23,7 @@ async function cli(args: string[]): Promise<Record<string, any>> {
 
 /** `refit plan` of a fit's chosen configuration. */
 function planOf(model: string[], c: Record<string, any>, extra: string[] = []): Promise<Record<string, any>> {
-  return cli([
-    'plan',
-    ...model.slice(0, 4),
-    ...['--seq-len', '512', '--batch-size', String(c.micro_batch_size), '--precision', c.precision],
-    ...['--attention', c.attention, '--grad-checkpointing', c.grad_checkpointing ? 'on' : 'off'],
-    ...['--optimizer', c.optimizer],
-    ...extra,
-  ]);
+  return cli(['plan', ...model.slice(0, 4), ...planFlagsOf(c), ...extra]);
 }
 
 test('adamw-8bit is tried only when allowed, and then fits BERT-large at 512 on 8 GB as refit plan prices it', async () => {

@@ -11,6 +11,7 @@ import { PRESETS, planConfig, plainConfig, type ModelDims } from '../../src/memo
 import { exactTerms, refitTraits } from '../../src/memory/profiles/index.ts';
 import { checkResumeChanges } from '../../src/run/resume-config.ts';
 import { resolveConfig } from '../../src/config/index.ts';
+import { planFlagsOf } from './fit-plan-flags.ts';
 
 const ENV = { REFIT_NO_COLOR: '1' };
 // offload kept off for fit: it is an exact lever, so with it fit would not need LoRA (test/memory/offload-plan.test.ts)
@@ -93,22 +94,7 @@ test('fit uses LoRA only with --allow lora; BERT-large at 512 then fits 4 GB at 
   assert.equal(allowed.fits, true);
   const c = allowed.config;
   assert.equal(c.lora_rank, 8);
-  const plan = await json([
-    'plan',
-    ...MODEL('bert-large').slice(0, 4),
-    '--seq-len',
-    '512',
-    '--batch-size',
-    String(c.micro_batch_size),
-    '--precision',
-    c.precision,
-    '--attention',
-    c.attention,
-    '--grad-checkpointing',
-    c.grad_checkpointing ? 'on' : 'off',
-    '--lora-rank',
-    '8',
-  ]);
+  const plan = await json(['plan', ...MODEL('bert-large').slice(0, 4), ...planFlagsOf(c)]);
   assert.equal(plan.peak_device_bytes, allowed.peak_device_bytes);
   assert.equal(plan.config.lora_rank, 8);
   // fit --write FILE writes model.lora.rank, and refit plan -c FILE prices the same run

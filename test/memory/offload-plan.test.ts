@@ -18,6 +18,7 @@ import {
 import { roundAlloc } from '../../src/memory/params.ts';
 import { refitTraits } from '../../src/memory/profiles/refit.ts';
 import { STREAM_IN_FLIGHT_BYTES, exactTerms } from '../../src/memory/profiles/terms.ts';
+import { planFlagsOf } from './fit-plan-flags.ts';
 
 const ENV = { REFIT_NO_COLOR: '1' };
 const LARGE = { ...PRESETS['bert-large'], vocab_size: 21128 };
@@ -149,26 +150,7 @@ test('fit: BERT-large at 512 fits 8 GB with exact levers only (offload), at the 
   const c = fit.config;
   assert.notEqual(c.offload, 'none');
   assert.equal(c.freeze_layers, 0, 'nothing that changes the numerics');
-  const plan = await runInProcess(
-    [
-      'plan',
-      ...FIT.slice(0, 4),
-      '--seq-len',
-      '512',
-      '--batch-size',
-      String(c.micro_batch_size),
-      '--precision',
-      c.precision,
-      '--attention',
-      c.attention,
-      '--grad-checkpointing',
-      c.grad_checkpointing ? 'on' : 'off',
-      '--offload',
-      c.offload,
-      '--json',
-    ],
-    ENV,
-  );
+  const plan = await runInProcess(['plan', ...FIT.slice(0, 4), ...planFlagsOf(c), '--json'], ENV);
   assert.equal(plan.code, 0, plan.stderr);
   assert.equal(JSON.parse(plan.stdout).peak_device_bytes, fit.peak_device_bytes);
 });

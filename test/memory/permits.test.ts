@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInProcess } from '../cli/in-process.ts';
 import { PRESETS, configAllow, fitConfig, plainConfig, resolveGpu } from '../../src/memory/index.ts';
+import { planFlagsOf } from './fit-plan-flags.ts';
 
 const ENV = { REFIT_NO_COLOR: '1' };
 const LARGE = [
@@ -39,23 +40,7 @@ test('freezing is tried only when allowed, and then fits BERT-large at 512 on 8 
   assert.ok(c.freeze_layers > 0 && c.freeze_layers < 24, `froze ${c.freeze_layers} of 24 layers`);
   // the chosen configuration is exactly what `refit plan` prices with the same levers
   const plan = await runInProcess(
-    [
-      'plan',
-      ...LARGE.filter((_, i) => i < 4),
-      '--seq-len',
-      '512',
-      '--batch-size',
-      String(c.micro_batch_size),
-      '--precision',
-      c.precision,
-      '--attention',
-      c.attention,
-      '--grad-checkpointing',
-      c.grad_checkpointing ? 'on' : 'off',
-      '--freeze-layers',
-      String(c.freeze_layers),
-      '--json',
-    ],
+    ['plan', ...LARGE.filter((_, i) => i < 4), ...planFlagsOf(c), '--json'],
     ENV,
   );
   assert.equal(plan.code, 0, plan.stderr);
