@@ -3,6 +3,8 @@
 // text by type, and listed) and, with a relation run, its triples. Offsets in the answer count code points.
 import { getJson } from './nav.ts';
 import { codePointToUtf16 } from '../../src/offsets.ts';
+import type { EntitySpan } from '../../src/data/ner/types.ts';
+import type { Triple } from '../../src/infer/extract.ts';
 
 /** GET /v1/extract: the runs behind the route (re_run null: entities only). */
 export interface ExtractInfo {
@@ -10,23 +12,8 @@ export interface ExtractInfo {
   re_run: string | null;
   ner_engine: string;
 }
-interface Entity {
-  text: string;
-  type: string;
-  start: number;
-  end: number;
-  score: number;
-}
-interface Triple {
-  head: string;
-  head_type: string;
-  head_offset: number;
-  relation: string;
-  tail: string;
-  tail_type: string;
-  tail_offset: number;
-  score: number;
-}
+/** An entity of the answer: as predicted, so with its score. */
+type Entity = Required<EntitySpan>;
 /** POST /v1/extract's answer for one text (no `triples` without a relation run). */
 export interface Extraction {
   text: string;
