@@ -11,6 +11,7 @@ if [ "${1:-}" = --fix ]; then
 fi
 npx prettier --check --log-level warn "${globs[@]}"
 npx tsc --noEmit -p .
+npx tsc --noEmit -p web
 npx depcruise src --config .dependency-cruiser.cjs --output-type err
 long=$(git ls-files 'src/*.ts' | xargs awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
 if [ -n "$long" ]; then
