@@ -16,8 +16,8 @@ import { evalLogits, scoreLogits } from '../session/index.ts';
 import { modelSpec, readModelFolder } from '../session/index.ts';
 import { inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
-/** Metrics of the run's model on `data` (every relation in it must be one the run was trained on). */
-export async function evaluateRun(opts: {
+/** What `refit eval` is given: a run, a labelled file (its format when not sniffed), the engine and the worker's env. */
+export interface EvalRunOptions {
   run_dir: string;
   data: string;
   format?: string;
@@ -25,7 +25,12 @@ export async function evaluateRun(opts: {
   env: Record<string, string | undefined>;
   log: RunLog;
   num_threads?: number;
-}): Promise<MetricBlock & { loss: number; n: number; engine: Engine }> {
+}
+
+/** Metrics of the run's model on `data` (every relation in it must be one the run was trained on). */
+export async function evaluateRun(
+  opts: EvalRunOptions,
+): Promise<MetricBlock & { loss: number; n: number; engine: Engine }> {
   const model = readModelFolder(opts.run_dir);
   const ds = await readDataset({ path: opts.data, format: opts.format, on_bad_row: 'error' });
   const known = new Set(model.relations.names);
