@@ -16,7 +16,7 @@ import { evalLogits, scoreLogits } from '../session/index.ts';
 import { modelSpec, readModelFolder } from '../session/index.ts';
 import { inferenceLoad, setupWorker, startWorker } from '../session/index.ts';
 
-/** What `refit eval` is given: a run, a labelled file (its format when not sniffed), the engine and the worker's env. */
+/** What `refit eval` is given: a run, a labelled file (its format when not sniffed), the engine, the worker's env. */
 export interface EvalRunOptions {
   run_dir: string;
   data: string;
